@@ -1,0 +1,223 @@
+/*
+ * tropt/plugin.h - the ABI between the tropt host and a backend plugin.
+ *
+ * A plugin is a shared object that exports exactly one symbol:
+ *
+ *     TROPT_PLUGIN_EXPORT const tropt_plugin *tropt_plugin_entry(void);
+ *
+ * returning a pointer to a static, const hook table.  The plugin links
+ * nothing of tropt (build it with -Wl,--no-undefined): everything it needs
+ * from the host reaches it through the tropt_host table handed to create().
+ * See plugins/null/null.c for the smallest complete plugin and the README
+ * for how to build one out of tree with `pkg-config --cflags tropt`.
+ *
+ * Versioning.  TROPT_PLUGIN_ABI_VERSION is (MAJOR << 16 | MINOR).  The host
+ * loads a plugin whose MAJOR equals its own; the tables only ever grow by
+ * appending members (MINOR bumps), and the host reads a member only when the
+ * plugin's struct_size covers it.  Likewise a plugin must check
+ * host->struct_size (or host->version) before using a host service newer
+ * than TROPT_HOST_MIN_SIZE.
+ *
+ * Calls.  The host serializes every hook call on one plugin instance (one
+ * backend of one tracker); different instances may be called concurrently
+ * from different threads.  Every hook returns TROPT_OK or a negative
+ * tropt_error; on failure it should explain itself with host->error(), which
+ * the host surfaces through tropt_error_message() prefixed with the backend
+ * name.
+ *
+ * Data.  All pointers handed to hooks are borrowed for the call only: copy
+ * what you keep.  Fields arrive flattened: keys are "a/b" for nested
+ * objects; types are TROPT_NULL, TROPT_BOOL, TROPT_INT, TROPT_REAL (which
+ * may be NaN or +-Inf), TROPT_STRING, or TROPT_JSON for a value kept whole
+ * (an array or an empty object; v.json is never an object with members).
+ * Keys within one call are unique.
+ */
+#ifndef TROPT_PLUGIN_H
+#define TROPT_PLUGIN_H
+
+#include <stdarg.h>
+
+#include <tropt/common.h>
+
+TROPT_BEGIN_DECLS
+
+#define TROPT_PLUGIN_ABI_MAJOR 1
+#define TROPT_PLUGIN_ABI_MINOR 0
+#define TROPT_PLUGIN_ABI_VERSION ((TROPT_PLUGIN_ABI_MAJOR << 16) | TROPT_PLUGIN_ABI_MINOR)
+#define TROPT_PLUGIN_ABI_MAJOR_OF(v) ((v) >> 16)
+
+/* The one symbol a plugin exports. */
+#define TROPT_PLUGIN_ENTRY_SYMBOL "tropt_plugin_entry"
+
+#if defined(__GNUC__) || defined(__clang__)
+#define TROPT_PLUGIN_EXPORT __attribute__((visibility("default")))
+#else
+#define TROPT_PLUGIN_EXPORT
+#endif
+
+/* ---- Declared options ------------------------------------------------- */
+
+/*
+ * Option types, with the text the host accepts for each (the value of
+ * key=value in the spec):
+ *   STRING    any text.
+ *   PATH      non-empty text, a file or folder path (relative to the cwd).
+ *   INT       a decimal 64-bit integer, optional sign.
+ *   DOUBLE    a finite decimal real (strtod syntax, no nan/inf).
+ *   BOOL      true|false|yes|no|on|off|1|0 (case-insensitive).
+ *   DURATION  a non-negative number with an optional unit ms, s or m
+ *             (no unit: ms).  Parsed into milliseconds.
+ *   ENUM      one of the NULL-terminated `choices`.
+ */
+typedef enum {
+    TROPT_OPT_STRING = 0,
+    TROPT_OPT_PATH = 1,
+    TROPT_OPT_INT = 2,
+    TROPT_OPT_DOUBLE = 3,
+    TROPT_OPT_BOOL = 4,
+    TROPT_OPT_DURATION = 5,
+    TROPT_OPT_ENUM = 6
+} tropt_opt_type;
+
+/* Flags of tropt_option_def.flags. */
+#define TROPT_OPT_SECRET 0x1u    /* value never appears in any message or listing */
+#define TROPT_OPT_HAS_RANGE 0x2u /* min/max apply (INT, DOUBLE, DURATION in ms) */
+#define TROPT_OPT_REQUIRED 0x4u  /* must be given in the spec (no default) */
+
+/*
+ * One declared option.  A plugin's `options` array ends with an entry whose
+ * name is NULL.
+ *   name           [a-z0-9_]+, unique within the plugin; the host reserves
+ *                  "on_error".
+ *   default_value  text form, validated like a given value; NULL: unset.
+ *   choices        ENUM only: NULL-terminated allowed values.
+ *   min, max       with TROPT_OPT_HAS_RANGE: inclusive bounds.
+ *   help           one line for `tropt plugins`.
+ */
+typedef struct tropt_option_def {
+    const char *name;
+    tropt_opt_type type;
+    unsigned flags;
+    const char *default_value;
+    const char *const *choices;
+    double min;
+    double max;
+    const char *help;
+} tropt_option_def;
+
+/*
+ * One validated option value, as handed to create().  The array has one
+ * element per declared option, in declaration order.
+ *   is_set  1 when the spec gave the option, 0 when the default applies.
+ *   text    the value's text (given or default), NUL-terminated; NULL when
+ *           neither exists.
+ *   i       INT: the value; BOOL: 0/1; DURATION: milliseconds (rounded);
+ *           ENUM: index into choices.
+ *   d       DOUBLE: the value; DURATION: milliseconds (exact).
+ */
+typedef struct tropt_optval {
+    int is_set;
+    const char *text;
+    int64_t i;
+    double d;
+} tropt_optval;
+
+/* ---- Host services ---------------------------------------------------- */
+
+#define TROPT_HOST_VERSION 1
+
+/*
+ * Services the host hands to create().  The table and everything it points to
+ * stay valid until destroy() returns.  Every function is thread-safe.
+ */
+typedef struct tropt_host {
+    uint32_t version;     /* TROPT_HOST_VERSION of the host */
+    uint32_t struct_size; /* sizeof(tropt_host) of the host */
+
+    /* Record an error message for the calling thread and return `code`,
+     * so a hook can `return host->error(TROPT_EBACKEND, "...", ...);`. */
+    int (*error)(int code, const char *fmt, ...) TROPT_PRINTF(2, 3);
+    /* Emit a diagnostic line through the application's log handler. */
+    void (*log)(tropt_level level, const char *fmt, ...) TROPT_PRINTF(2, 3);
+    /* The application's allocator (tropt_set_allocator); use it for
+     * per-instance state so allocation-failure tests reach the plugin. */
+    void *(*malloc)(size_t size);
+    void *(*realloc)(void *ptr, size_t size);
+    void (*free)(void *ptr);
+    /* Wall-clock time, Unix seconds. */
+    double (*now)(void);
+    /* Write the shortest decimal text that reads back (strtod) to exactly
+     * `x`, NUL-terminated, into buf (size >= 32 always suffices); "nan",
+     * "inf", "-inf" for non-finite values.  Returns the length. */
+    size_t (*format_real)(char *buf, size_t size, double x);
+} tropt_host;
+
+/* The host services a plugin may rely on without checking struct_size
+ * (those of host version 1, up to and including format_real). */
+#define TROPT_HOST_MIN_SIZE (offsetof(tropt_host, format_real) + sizeof(void (*)(void)))
+
+/* ---- The run ---------------------------------------------------------- */
+
+/* Identity of the run being written; borrowed, valid during the hook. */
+typedef struct tropt_run {
+    const char *run_id;     /* UUIDv7 text, 36 characters */
+    const char *experiment; /* experiment name */
+    double started_at;      /* Unix seconds */
+    const char *host;       /* host name */
+    int64_t pid;            /* process id of the writer */
+} tropt_run;
+
+/* ---- The hook table --------------------------------------------------- */
+
+typedef struct tropt_plugin {
+    /* TROPT_PLUGIN_ABI_VERSION the plugin was built against. */
+    uint32_t abi_version;
+    /* sizeof(tropt_plugin) at build time. */
+    uint32_t struct_size;
+    /* Short name, [A-Za-z0-9_-]+, normally the <name> of tropt-<name>.so. */
+    const char *name;
+    /* One line for `tropt plugins`. */
+    const char *description;
+    /* Declared options, terminated by a NULL name; NULL for none. */
+    const tropt_option_def *options;
+
+    /* Required.  Create an instance from validated options (one value per
+     * declared option, in order).  Store the instance in *self.  Must not
+     * keep `opts` (copy what you need); may keep `host`. */
+    int (*create)(void **self, const tropt_optval *opts, const tropt_host *host);
+
+    /* Required.  A run opens.  `config` is the merged run config (a JSON
+     * object) or NULL; `params`/n_params is the same config flattened. */
+    int (*init)(void *self, const tropt_run *run, const json_t *config,
+                const tropt_field *params, size_t n_params);
+
+    /* Required.  One step of the open run: its number, its wall-clock time
+     * (Unix seconds) and its flattened fields (n may be 0). */
+    int (*log)(void *self, const tropt_run *run, int64_t step, double time,
+               const tropt_field *fields, size_t n);
+
+    /* Required.  The run closes with `status` ("finished", "aborted" or
+     * "crashed") at `ended_at`.  `summary` is a JSON object or NULL;
+     * `flat`/n_flat is the same summary flattened.  On failure the host
+     * keeps the run open and may call finish again. */
+    int (*finish)(void *self, const tropt_run *run, const char *status, double ended_at,
+                  const json_t *summary, const tropt_field *flat, size_t n_flat);
+
+    /* Optional (may be NULL).  Make everything accepted so far durable. */
+    int (*flush)(void *self);
+
+    /* Required.  Release the instance.  If a run is still open here, the
+     * host has already tried to finish it. */
+    void (*destroy)(void *self);
+} tropt_plugin;
+
+/* The struct_size the host requires of ABI 1 plugins: the table of ABI 1.0,
+ * up to and including destroy.  Later minors only append. */
+#define TROPT_PLUGIN_MIN_SIZE (offsetof(tropt_plugin, destroy) + sizeof(void (*)(void)))
+
+/* The entry point every plugin defines and exports. */
+TROPT_PLUGIN_EXPORT const tropt_plugin *tropt_plugin_entry(void);
+
+TROPT_END_DECLS
+
+#endif /* TROPT_PLUGIN_H */

@@ -1,0 +1,45 @@
+/*
+ * tests/testutil.h - small helpers shared by the Check suites.
+ */
+#ifndef TROPT_TESTUTIL_H
+#define TROPT_TESTUTIL_H
+
+#include <check.h>
+#include <stddef.h>
+#include <tropt/tropt.h>
+
+/* Make a fresh temporary folder (removed by tu_rmtree); aborts the test on failure.
+ * Returns a malloc'd path. */
+char *tu_mkdtemp(void);
+/* rm -rf path (best effort).  NULL is a no-op. */
+void tu_rmtree(const char *path);
+/* malloc'd "a/b"; aborts the test on OOM. */
+char *tu_path(const char *dir, const char *name);
+/* printf into a malloc'd string. */
+char *tu_strdupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Read a whole file into a malloc'd NUL-terminated buffer (NULL if missing);
+ * *len (if given) receives its length. */
+char *tu_read_file(const char *path, size_t *len);
+/* Write a whole file; returns 0 or -1. */
+int tu_write_file(const char *path, const char *data);
+/* Run `sh -c cmd`, capturing stdout (and stderr when merge_stderr) into a
+ * malloc'd string *out (may be NULL).  Returns the exit status (or 128+signal). */
+int tu_run(const char *cmd, char **out, int merge_stderr);
+
+/* Capture diagnostics: installs a log handler that records every line. */
+void tu_capture_start(void);
+/* Stop capturing (restores the default handler). */
+void tu_capture_stop(void);
+/* All lines captured since tu_capture_start, "LEVEL: message\n" each. */
+const char *tu_captured(void);
+/* Number of captured lines at `level`. */
+int tu_captured_count(tropt_level level);
+
+/* The build root (TROPT_TEST_BUILD_ROOT) and source root. */
+const char *tu_build_root(void);
+const char *tu_source_root(void);
+
+/* Run a suite with CK_NORMAL output; returns the process exit code. */
+int tu_run_suite(Suite *s);
+
+#endif
