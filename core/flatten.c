@@ -1,0 +1,267 @@
+/* core/flatten.c - turning a step (a JSON object or typed fields) into the
+ * flat, typed fields every backend receives.  Done once per call, here, for
+ * all backends: nested objects become "a/b" keys, arrays and empty objects
+ * stay whole (TROPT_JSON), scalars keep their type.  Keys must be unique.
+ *
+ * The buffers live in the tracker and are reused, so a steady stream of
+ * steps of the same shape allocates nothing. */
+#include <string.h>
+
+#include "internal.h"
+
+void tropt__flat_reset(tropt__flat *fl)
+{
+    fl->n = 0;
+    fl->klen = 0;
+}
+
+void tropt__flat_free(tropt__flat *fl)
+{
+    tropt__free(fl->f);
+    tropt__free(fl->keys);
+    tropt__free(fl->slots);
+    memset(fl, 0, sizeof *fl);
+}
+
+/* Keys composed in the arena are recorded as offsets while the arena may
+ * still move, and turned into pointers at the end.  A composed key's
+ * `key` holds (offset + 1) and its type has this bit set meanwhile. */
+#define ARENA_KEY 0x100
+
+static int push(tropt__flat *fl, tropt_field f)
+{
+    if (fl->n == fl->cap) {
+        int rc = tropt__grow((void **)&fl->f, &fl->cap, fl->n + 1, sizeof *fl->f);
+        if (rc)
+            return rc;
+    }
+    fl->f[fl->n++] = f;
+    return TROPT_OK;
+}
+
+static int arena_append(tropt__flat *fl, const char *s, size_t len)
+{
+    if (fl->klen + len + 1 > fl->kcap) {
+        int rc = tropt__grow((void **)&fl->keys, &fl->kcap, fl->klen + len + 1, 1);
+        if (rc)
+            return rc;
+    }
+    memcpy(fl->keys + fl->klen, s, len);
+    fl->klen += len;
+    return TROPT_OK;
+}
+
+/* Append a copy of the arena's own range [start, start+len): grow first,
+ * since growing may move the arena. */
+static int arena_copy_range(tropt__flat *fl, size_t start, size_t len)
+{
+    if (fl->klen + len + 1 > fl->kcap) {
+        int rc = tropt__grow((void **)&fl->keys, &fl->kcap, fl->klen + len + 1, 1);
+        if (rc)
+            return rc;
+    }
+    memmove(fl->keys + fl->klen, fl->keys + start, len);
+    fl->klen += len;
+    return TROPT_OK;
+}
+
+/* Push a leaf whose key is prefix (arena [pstart, pstart+plen)) + name. */
+static int push_leaf(tropt__flat *fl, size_t pstart, size_t plen, const char *name, tropt_field f)
+{
+    if (plen == 0) {
+        f.key = name;
+        return push(fl, f);
+    }
+    size_t off = fl->klen;
+    int rc = arena_copy_range(fl, pstart, plen);
+    if (rc)
+        return rc;
+    rc = arena_append(fl, name, strlen(name) + 1); /* with its NUL */
+    if (rc)
+        return rc;
+    f.key = (const char *)(uintptr_t)(off + 1);
+    f.type = (tropt_type)(f.type | ARENA_KEY);
+    return push(fl, f);
+}
+
+static int flatten_value(tropt__flat *fl, size_t pstart, size_t plen, const char *name,
+                         const json_t *v);
+
+static int flatten_members(tropt__flat *fl, size_t pstart, size_t plen, const json_t *obj)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)obj, k, v)
+    {
+        int rc = flatten_value(fl, pstart, plen, k, v);
+        if (rc)
+            return rc;
+    }
+    return TROPT_OK;
+}
+
+static int flatten_value(tropt__flat *fl, size_t pstart, size_t plen, const char *name,
+                         const json_t *v)
+{
+    tropt_field f = {0};
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        if (json_object_size(v) > 0) {
+            /* New prefix = old prefix + name + "/", built at the arena's end. */
+            size_t start = fl->klen;
+            int rc = arena_copy_range(fl, pstart, plen);
+            if (!rc)
+                rc = arena_append(fl, name, strlen(name));
+            if (!rc)
+                rc = arena_append(fl, "/", 1);
+            if (rc)
+                return rc;
+            return flatten_members(fl, start, fl->klen - start, v);
+        }
+        f.type = TROPT_JSON;
+        f.v.json = v;
+        break;
+    case JSON_ARRAY:
+        f.type = TROPT_JSON;
+        f.v.json = v;
+        break;
+    case JSON_STRING:
+        f.type = TROPT_STRING;
+        f.v.s = json_string_value(v);
+        break;
+    case JSON_INTEGER:
+        f.type = TROPT_INT;
+        f.v.i = (int64_t)json_integer_value(v);
+        break;
+    case JSON_REAL:
+        f.type = TROPT_REAL;
+        f.v.r = json_real_value(v);
+        break;
+    case JSON_TRUE:
+    case JSON_FALSE:
+        f.type = TROPT_BOOL;
+        f.v.b = json_is_true(v);
+        break;
+    case JSON_NULL:
+        f.type = TROPT_NULL;
+        break;
+    }
+    return push_leaf(fl, pstart, plen, name, f);
+}
+
+static unsigned hash_key(const char *s)
+{
+    unsigned h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+/* TROPT_EINVAL naming the first duplicate key of f[0..n). */
+static int check_unique(tropt__flat *fl, const tropt_field *f, size_t n)
+{
+    if (n <= 16) {
+        for (size_t i = 1; i < n; i++)
+            for (size_t j = 0; j < i; j++)
+                if (strcmp(f[i].key, f[j].key) == 0)
+                    return tropt__error(TROPT_EINVAL, "duplicate key '%s' in one step", f[i].key);
+        return TROPT_OK;
+    }
+    size_t need = 32;
+    while (need < 2 * n)
+        need *= 2;
+    if (need > fl->nslots) {
+        uint32_t *ns = tropt__realloc(fl->slots, need * sizeof *ns);
+        if (!ns)
+            return tropt__oom();
+        fl->slots = ns;
+        fl->nslots = need;
+    }
+    memset(fl->slots, 0, need * sizeof *fl->slots);
+    size_t mask = need - 1;
+    for (size_t i = 0; i < n; i++) {
+        size_t h = hash_key(f[i].key) & mask;
+        while (fl->slots[h]) {
+            if (strcmp(f[fl->slots[h] - 1].key, f[i].key) == 0)
+                return tropt__error(TROPT_EINVAL, "duplicate key '%s' in one step", f[i].key);
+            h = (h + 1) & mask;
+        }
+        fl->slots[h] = (uint32_t)(i + 1);
+    }
+    return TROPT_OK;
+}
+
+static int finish_flat(tropt__flat *fl)
+{
+    for (size_t i = 0; i < fl->n; i++) {
+        if (fl->f[i].type & ARENA_KEY) {
+            fl->f[i].type = (tropt_type)(fl->f[i].type & ~ARENA_KEY);
+            fl->f[i].key = fl->keys + ((uintptr_t)fl->f[i].key - 1);
+        }
+    }
+    return check_unique(fl, fl->f, fl->n);
+}
+
+int tropt__flat_object(tropt__flat *fl, const json_t *obj)
+{
+    tropt__flat_reset(fl);
+    int rc = flatten_members(fl, 0, 0, obj);
+    return rc ? rc : finish_flat(fl);
+}
+
+static int check_field(const tropt_field *f, size_t i)
+{
+    if (!f->key)
+        return tropt__error(TROPT_EINVAL, "field %zu has a NULL key", i);
+    switch (f->type) {
+    case TROPT_NULL:
+    case TROPT_BOOL:
+    case TROPT_INT:
+    case TROPT_REAL:
+        return TROPT_OK;
+    case TROPT_STRING:
+        if (!f->v.s)
+            return tropt__error(TROPT_EINVAL, "field '%s' is a TROPT_STRING with a NULL string", f->key);
+        return TROPT_OK;
+    case TROPT_JSON:
+        if (!f->v.json)
+            return tropt__error(TROPT_EINVAL, "field '%s' is a TROPT_JSON with a NULL value", f->key);
+        return TROPT_OK;
+    }
+    return tropt__error(TROPT_EINVAL, "field '%s' has an unknown type %d", f->key, (int)f->type);
+}
+
+int tropt__fields_passthrough(tropt__flat *fl, const tropt_field *fields, size_t n)
+{
+    int simple = 1;
+    for (size_t i = 0; i < n; i++) {
+        int rc = check_field(&fields[i], i);
+        if (rc)
+            return rc;
+        if (fields[i].type == TROPT_JSON && !json_is_array(fields[i].v.json) &&
+            !(json_is_object(fields[i].v.json) && json_object_size(fields[i].v.json) == 0))
+            simple = 0;
+    }
+    if (!simple)
+        return 0;
+    int rc = check_unique(fl, fields, n);
+    return rc ? rc : 1;
+}
+
+int tropt__flat_fields(tropt__flat *fl, const tropt_field *fields, size_t n)
+{
+    tropt__flat_reset(fl);
+    for (size_t i = 0; i < n; i++) {
+        int rc = check_field(&fields[i], i);
+        if (rc)
+            return rc;
+        if (fields[i].type == TROPT_JSON) {
+            rc = flatten_value(fl, 0, 0, fields[i].key, fields[i].v.json);
+        } else {
+            rc = push(fl, fields[i]);
+        }
+        if (rc)
+            return rc;
+    }
+    return finish_flat(fl);
+}

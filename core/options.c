@@ -1,0 +1,303 @@
+/* core/options.c - declared plugin options: checking a plugin's table at
+ * load time, and validating a spec's key=value pairs against it before the
+ * plugin's create() ever runs.  Secret values never appear in a message. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "internal.h"
+
+#define HOST_OPT_ON_ERROR "on_error"
+
+size_t tropt__option_count(const tropt_plugin *p)
+{
+    size_t n = 0;
+    if (p->options)
+        while (p->options[n].name)
+            n++;
+    return n;
+}
+
+const char *tropt_option_type_name(tropt_opt_type type)
+{
+    switch (type) {
+    case TROPT_OPT_STRING:
+        return "string";
+    case TROPT_OPT_PATH:
+        return "path";
+    case TROPT_OPT_INT:
+        return "int";
+    case TROPT_OPT_DOUBLE:
+        return "double";
+    case TROPT_OPT_BOOL:
+        return "bool";
+    case TROPT_OPT_DURATION:
+        return "duration";
+    case TROPT_OPT_ENUM:
+        return "enum";
+    }
+    return "unknown";
+}
+
+const char *tropt_option_display(const tropt_option_def *def, const char *text)
+{
+    if (!text)
+        return "(unset)";
+    if (def && (def->flags & TROPT_OPT_SECRET))
+        return "<secret>";
+    return text;
+}
+
+/* "a|b|c" into buf. */
+static void join_choices(const char *const *choices, char *buf, size_t size)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; choices && choices[i]; i++) {
+        int n = snprintf(buf + used, size - used, "%s%s", i ? "|" : "", choices[i]);
+        if (n < 0 || (size_t)n >= size - used)
+            break;
+        used += (size_t)n;
+    }
+}
+
+/* Parse `text` as def's type into v.  On failure writes the reason (without
+ * the value) into why and returns -1. */
+static int parse_value(const tropt_option_def *def, const char *text, tropt_optval *v, char *why,
+                       size_t whysize)
+{
+    char *end = NULL;
+    switch (def->type) {
+    case TROPT_OPT_STRING:
+        return 0;
+    case TROPT_OPT_PATH:
+        if (!*text) {
+            snprintf(why, whysize, "expected a non-empty path");
+            return -1;
+        }
+        return 0;
+    case TROPT_OPT_INT: {
+        errno = 0;
+        long long x = strtoll(text, &end, 10);
+        if (!*text || *end || errno == ERANGE) {
+            snprintf(why, whysize, "expected a 64-bit integer");
+            return -1;
+        }
+        v->i = x;
+        v->d = (double)x;
+        break;
+    }
+    case TROPT_OPT_DOUBLE: {
+        errno = 0;
+        double x = strtod(text, &end);
+        if (!*text || *end || !isfinite(x) || errno == ERANGE) {
+            snprintf(why, whysize, "expected a finite number");
+            return -1;
+        }
+        v->d = x;
+        v->i = (int64_t)x;
+        break;
+    }
+    case TROPT_OPT_BOOL: {
+        static const char *yes[] = {"true", "yes", "on", "1"};
+        static const char *no[] = {"false", "no", "off", "0"};
+        for (int i = 0; i < 4; i++) {
+            if (strcasecmp(text, yes[i]) == 0) {
+                v->i = 1;
+                v->d = 1;
+                return 0;
+            }
+            if (strcasecmp(text, no[i]) == 0) {
+                v->i = 0;
+                v->d = 0;
+                return 0;
+            }
+        }
+        snprintf(why, whysize, "expected true|false");
+        return -1;
+    }
+    case TROPT_OPT_DURATION: {
+        errno = 0;
+        double x = strtod(text, &end);
+        double scale = 1.0; /* no unit: milliseconds */
+        if (end != text) {
+            if (strcmp(end, "ms") == 0)
+                scale = 1.0;
+            else if (strcmp(end, "s") == 0)
+                scale = 1000.0;
+            else if (strcmp(end, "m") == 0)
+                scale = 60000.0;
+            else if (*end)
+                end = NULL;
+        }
+        if (!*text || end == text || !end || !isfinite(x) || x < 0 || errno == ERANGE ||
+            x * scale > 9.2e18) {
+            snprintf(why, whysize, "expected a duration such as 250ms, 2s or 1m (no unit: ms)");
+            return -1;
+        }
+        v->d = x * scale;
+        v->i = (int64_t)llround(v->d);
+        break;
+    }
+    case TROPT_OPT_ENUM: {
+        for (size_t i = 0; def->choices && def->choices[i]; i++) {
+            if (strcmp(def->choices[i], text) == 0) {
+                v->i = (int64_t)i;
+                v->d = (double)i;
+                return 0;
+            }
+        }
+        char list[512];
+        join_choices(def->choices, list, sizeof list);
+        snprintf(why, whysize, "expected one of %s", list);
+        return -1;
+    }
+    default:
+        snprintf(why, whysize, "unknown option type %d", (int)def->type);
+        return -1;
+    }
+    if (def->flags & TROPT_OPT_HAS_RANGE) {
+        double x = def->type == TROPT_OPT_INT ? (double)v->i : v->d;
+        if (x < def->min || x > def->max) {
+            snprintf(why, whysize, "out of range [%g, %g]%s", def->min, def->max,
+                     def->type == TROPT_OPT_DURATION ? " ms" : "");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int tropt__options_check_decl(const tropt_plugin *p, const char *path)
+{
+    size_t n = tropt__option_count(p);
+    for (size_t i = 0; i < n; i++) {
+        const tropt_option_def *d = &p->options[i];
+        if (!tropt__valid_plugin_name(d->name) || strchr(d->name, '-'))
+            return tropt__error(TROPT_EPLUGIN, "%s: declared option %zu has an invalid name", path, i);
+        if (strcmp(d->name, HOST_OPT_ON_ERROR) == 0)
+            return tropt__error(TROPT_EPLUGIN, "%s: declares option '%s', which the host reserves",
+                                path, d->name);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(p->options[j].name, d->name) == 0)
+                return tropt__error(TROPT_EPLUGIN, "%s: declares option '%s' twice", path, d->name);
+        if ((unsigned)d->type > TROPT_OPT_ENUM)
+            return tropt__error(TROPT_EPLUGIN, "%s: option '%s' has an unknown type %d", path,
+                                d->name, (int)d->type);
+        if (d->type == TROPT_OPT_ENUM && (!d->choices || !d->choices[0]))
+            return tropt__error(TROPT_EPLUGIN, "%s: enum option '%s' declares no choices", path,
+                                d->name);
+        if (d->default_value) {
+            tropt_optval v = {0};
+            char why[256];
+            if (parse_value(d, d->default_value, &v, why, sizeof why) != 0)
+                return tropt__error(TROPT_EPLUGIN, "%s: the default of option '%s' is invalid: %s",
+                                    path, d->name, why);
+        }
+    }
+    return TROPT_OK;
+}
+
+void tropt__optvals_free(const tropt_plugin *p, tropt_optval *values)
+{
+    if (!values)
+        return;
+    size_t n = tropt__option_count(p);
+    for (size_t i = 0; i < n; i++)
+        tropt__free((char *)values[i].text);
+    tropt__free(values);
+}
+
+static void valid_names(const tropt_plugin *p, char *buf, size_t size)
+{
+    size_t used = 0;
+    size_t n = tropt__option_count(p);
+    buf[0] = '\0';
+    for (size_t i = 0; i <= n; i++) {
+        const char *name = i < n ? p->options[i].name : HOST_OPT_ON_ERROR;
+        int w = snprintf(buf + used, size - used, "%s%s", i ? ", " : "", name);
+        if (w < 0 || (size_t)w >= size - used)
+            break;
+        used += (size_t)w;
+    }
+}
+
+int tropt__options_validate(const tropt_plugin *p, const char *label, const tropt__kv *opts,
+                            size_t n, tropt_optval **values, int *warn_only)
+{
+    size_t nd = tropt__option_count(p);
+    *values = NULL;
+    *warn_only = 0;
+    tropt_optval *vals = tropt__calloc(nd ? nd : 1, sizeof *vals);
+    if (!vals)
+        return tropt__oom();
+    int rc = TROPT_OK;
+    char why[600];
+
+    for (size_t k = 0; k < n; k++) {
+        const tropt__kv *kv = &opts[k];
+        if (strcmp(kv->key, HOST_OPT_ON_ERROR) == 0) {
+            if (strcmp(kv->value, "fail") == 0) {
+                *warn_only = 0;
+            } else if (strcmp(kv->value, "warn") == 0) {
+                *warn_only = 1;
+            } else {
+                rc = tropt__error(TROPT_EINVAL, "%s: option on_error=%s: expected fail|warn", label,
+                                  kv->value);
+                goto fail;
+            }
+            continue;
+        }
+        size_t d = 0;
+        while (d < nd && strcmp(p->options[d].name, kv->key) != 0)
+            d++;
+        if (d == nd) {
+            valid_names(p, why, sizeof why);
+            rc = tropt__error(TROPT_EINVAL, "%s: unknown option '%s' (valid options: %s)", label,
+                              kv->key, why);
+            goto fail;
+        }
+        const tropt_option_def *def = &p->options[d];
+        if (parse_value(def, kv->value, &vals[d], why, sizeof why) != 0) {
+            if (def->flags & TROPT_OPT_SECRET)
+                rc = tropt__error(TROPT_EINVAL, "%s: option '%s' (secret, value not shown): %s",
+                                  label, def->name, why);
+            else
+                rc = tropt__error(TROPT_EINVAL, "%s: option %s=%s: %s", label, def->name, kv->value,
+                                  why);
+            goto fail;
+        }
+        vals[d].is_set = 1;
+        vals[d].text = tropt__strdup(kv->value);
+        if (!vals[d].text) {
+            rc = tropt__oom();
+            goto fail;
+        }
+    }
+    for (size_t d = 0; d < nd; d++) {
+        const tropt_option_def *def = &p->options[d];
+        if (vals[d].is_set)
+            continue;
+        if (def->flags & TROPT_OPT_REQUIRED) {
+            rc = tropt__error(TROPT_EINVAL, "%s: option '%s' is required (%s)", label, def->name,
+                              def->help ? def->help : tropt_option_type_name(def->type));
+            goto fail;
+        }
+        if (def->default_value) {
+            /* Checked at load time; cannot fail here. */
+            parse_value(def, def->default_value, &vals[d], why, sizeof why);
+            vals[d].text = tropt__strdup(def->default_value);
+            if (!vals[d].text) {
+                rc = tropt__oom();
+                goto fail;
+            }
+        }
+    }
+    *values = vals;
+    return TROPT_OK;
+fail:
+    tropt__optvals_free(p, vals);
+    return rc;
+}

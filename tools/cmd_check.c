@@ -1,0 +1,36 @@
+/* tools/cmd_check.c - `tropt check SPEC`: open the spec (load every plugin,
+ * validate every option) and report what is wrong, or OK.  Secret option
+ * values are never printed. */
+#include <stdio.h>
+
+#include <tropt/host.h>
+
+#include "cli.h"
+
+int cmd_check(int argc, char **argv)
+{
+    if (argc != 2)
+        return cli_usage("check SPEC", argc < 2 ? "check needs a spec" : "check takes one spec");
+    tropt_tracker *t = NULL;
+    int rc = tropt_tracker_open(&t, argv[1], NULL, NULL);
+    if (rc != TROPT_OK) {
+        printf("ERROR %s: %s\n", tropt_error_name(rc), tropt_error_message());
+        return 1;
+    }
+    size_t n = tropt_tracker_backend_count(t);
+    printf("OK: %zu backend%s\n", n, n == 1 ? "" : "s");
+    for (size_t i = 0; i < n; i++) {
+        const tropt_plugin *p;
+        const char *path;
+        const tropt_optval *vals;
+        int warn;
+        tropt_tracker_backend(t, i, &p, &path, &vals, &warn);
+        printf("  %s (%s)%s\n", p->name, path, warn ? " on_error=warn" : "");
+        for (size_t j = 0; p->options && p->options[j].name; j++)
+            printf("    %s=%s%s\n", p->options[j].name,
+                   tropt_option_display(&p->options[j], vals[j].text),
+                   vals[j].is_set ? "" : " (default)");
+    }
+    tropt_tracker_free(t);
+    return 0;
+}

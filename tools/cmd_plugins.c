@@ -1,0 +1,75 @@
+/* tools/cmd_plugins.c - `tropt plugins`: every plugin on the search path,
+ * with its ABI, description and declared options. */
+#include <stdio.h>
+#include <string.h>
+
+#include <tropt/host.h>
+
+#include "cli.h"
+
+static void print_option(const tropt_option_def *d)
+{
+    char type[256];
+    snprintf(type, sizeof type, "%s", tropt_option_type_name(d->type));
+    if (d->type == TROPT_OPT_ENUM && d->choices) {
+        size_t used = strlen(type);
+        for (size_t i = 0; d->choices[i] && used < sizeof type - 2; i++) {
+            int n = snprintf(type + used, sizeof type - used, "%s%s", i ? "|" : " ", d->choices[i]);
+            if (n < 0)
+                break;
+            used += (size_t)n;
+        }
+    }
+    printf("    %-16s %-24s default: %-14s", d->name, type,
+           d->default_value ? tropt_option_display(d, d->default_value)
+                            : ((d->flags & TROPT_OPT_REQUIRED) ? "(required)" : "(unset)"));
+    if (d->flags & TROPT_OPT_HAS_RANGE)
+        printf(" range: [%g, %g]", d->min, d->max);
+    if (d->flags & TROPT_OPT_SECRET)
+        printf(" secret");
+    if (d->help)
+        printf("\n    %-16s %s", "", d->help);
+    printf("\n");
+}
+
+static int visit(const char *path, const tropt_plugin *p, const char *error, int shadowed,
+                 void *ud)
+{
+    int *count = ud;
+    (*count)++;
+    if (!p) {
+        printf("%s\n  UNUSABLE: %s\n\n", path, error);
+        return 0;
+    }
+    printf("%s  (%s)%s\n", p->name, path, shadowed ? "  [shadowed by an earlier folder]" : "");
+    printf("  ABI %u.%u  %s\n", (unsigned)(p->abi_version >> 16),
+           (unsigned)(p->abi_version & 0xffff), p->description ? p->description : "");
+    if (!p->options || !p->options[0].name)
+        printf("  options: none\n");
+    else
+        printf("  options:\n");
+    for (size_t i = 0; p->options && p->options[i].name; i++)
+        print_option(&p->options[i]);
+    printf("    %-16s %-24s default: %-14s\n    %-16s %s\n", "on_error", "enum fail|warn", "fail",
+           "", "host option: warn turns this backend's failures into warnings");
+    printf("\n");
+    return 0;
+}
+
+int cmd_plugins(int argc, char **argv)
+{
+    (void)argv;
+    if (argc != 1)
+        return cli_usage("plugins", "plugins takes no arguments");
+    int count = 0;
+    int rc = tropt_plugins_foreach(visit, &count);
+    if (rc != TROPT_OK) {
+        fprintf(stderr, "tropt: %s\n", tropt_error_message());
+        return 1;
+    }
+    if (count == 0) {
+        printf("no plugins found (searched $TROPT_PLUGIN_PATH and %s)\n", tropt_plugin_dir());
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,68 @@
+/* tools/tropt.c - the `tropt` command-line tool: dispatch to subcommands. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <tropt/tracker.h>
+
+#include "cli.h"
+
+static const struct {
+    const char *name;
+    int (*run)(int, char **);
+    const char *usage;
+} commands[] = {
+    {"plugins", cmd_plugins, "plugins"},
+    {"check", cmd_check, "check SPEC"},
+    {"runs", cmd_runs, "runs [--db PATH]"},
+    {"show", cmd_show, "show RUN [--db PATH]"},
+    {"replay", cmd_replay, "replay PATH --tracker SPEC"},
+};
+
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+int cli_usage(const char *usage, const char *reason_fmt, ...)
+{
+    if (reason_fmt) {
+        va_list ap;
+        va_start(ap, reason_fmt);
+        fputs("tropt: ", stderr);
+        vfprintf(stderr, reason_fmt, ap);
+        fputc('\n', stderr);
+        va_end(ap);
+    }
+    fprintf(stderr, "usage: tropt %s\n", usage);
+    return 2;
+}
+
+static void print_usage(FILE *f)
+{
+    fprintf(f, "usage: tropt COMMAND [ARGS]\n\ncommands:\n");
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fprintf(f, "  tropt %s\n", commands[i].usage);
+    fprintf(f, "\ntropt %s; plugin search path: $TROPT_PLUGIN_PATH, then the installed plugin dir\n",
+            tropt_version());
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        print_usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("tropt %s\n", tropt_version());
+        return 0;
+    }
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "tropt: unknown command '%s'\n", argv[1]);
+    print_usage(stderr);
+    return 2;
+}
