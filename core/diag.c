@@ -59,9 +59,11 @@ static int get_threshold(void)
 
 void tropt_set_log_level(tropt_level level)
 {
+    /* Out of range: back to TROPT_LOG_LEVEL, read again at the next line. */
     if ((int)level < TROPT_LEVEL_DEBUG || level > TROPT_LEVEL_OFF)
-        level = TROPT_LEVEL_WARNING;
-    atomic_store(&threshold, (int)level);
+        atomic_store(&threshold, -1);
+    else
+        atomic_store(&threshold, (int)level);
 }
 
 void tropt_set_log_handler(tropt_log_fn fn, void *userdata)

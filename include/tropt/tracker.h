@@ -207,7 +207,9 @@ typedef void (*tropt_log_fn)(tropt_level level, const char *message, void *userd
  */
 TROPT_API void tropt_set_log_handler(tropt_log_fn fn, void *userdata);
 
-/* Set the process-wide threshold, overriding TROPT_LOG_LEVEL. */
+/* Set the process-wide threshold, overriding TROPT_LOG_LEVEL.  A value
+ * outside TROPT_LEVEL_DEBUG..TROPT_LEVEL_OFF (e.g. -1) goes back to reading
+ * TROPT_LOG_LEVEL (again, at the next diagnostic). */
 TROPT_API void tropt_set_log_level(tropt_level level);
 
 /* "debug", "info", "warning", "error", "off". */

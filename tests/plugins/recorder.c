@@ -1,0 +1,203 @@
+/*
+ * tests/plugins/recorder.c - a test backend that writes every hook call it
+ * receives, with the exact values, as one line to the file named by its
+ * `out` option, and fails on demand (`fail`, `fail_times`).  It declares
+ * one option of every type so option validation can be tested through it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <tropt/plugin.h>
+
+static const char *const modes[] = {"a", "b", "c", NULL};
+static const char *const hooks[] = {"none", "create", "init", "log", "finish", "flush", NULL};
+enum { O_OUT, O_TAG, O_LEVEL, O_RATIO, O_FLAG, O_WAIT, O_MODE, O_SECRET, O_DIR, O_FAIL, O_TIMES, O_N };
+
+static const tropt_option_def options[] = {
+    {"out", TROPT_OPT_PATH, 0, NULL, NULL, 0, 0, "file the calls are written to (none: not written)"},
+    {"tag", TROPT_OPT_STRING, 0, "t", NULL, 0, 0, "a free string"},
+    {"level", TROPT_OPT_INT, TROPT_OPT_HAS_RANGE, "3", NULL, 0, 10, "an int in [0, 10]"},
+    {"ratio", TROPT_OPT_DOUBLE, TROPT_OPT_HAS_RANGE, "0.5", NULL, 0, 1, "a real in [0, 1]"},
+    {"flag", TROPT_OPT_BOOL, 0, "false", NULL, 0, 0, "a bool"},
+    {"wait", TROPT_OPT_DURATION, TROPT_OPT_HAS_RANGE, "250ms", NULL, 0, 600000, "a duration <= 10m"},
+    {"mode", TROPT_OPT_ENUM, 0, "a", modes, 0, 0, "an enum"},
+    {"secret_level", TROPT_OPT_INT, TROPT_OPT_SECRET, "4242", NULL, 0, 0, "a secret int"},
+    {"dir", TROPT_OPT_PATH, 0, NULL, NULL, 0, 0, "a path without default"},
+    {"fail", TROPT_OPT_ENUM, 0, "none", hooks, 0, 0, "which hook fails"},
+    {"fail_times", TROPT_OPT_INT, 0, "-1", NULL, 0, 0, "how many times it fails (-1: always)"},
+    {NULL, 0, 0, NULL, NULL, 0, 0, NULL},
+};
+
+typedef struct {
+    const tropt_host *host;
+    FILE *out;
+    int fail;
+    long long fail_times;
+} rec;
+
+static int should_fail(rec *r, int hook)
+{
+    if (r->fail != hook || r->fail_times == 0)
+        return 0;
+    if (r->fail_times > 0)
+        r->fail_times--;
+    return 1;
+}
+
+static void put_fields(rec *r, const tropt_field *f, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        fprintf(r->out, " %s=", f[i].key);
+        switch (f[i].type) {
+        case TROPT_NULL:
+            fputs("null", r->out);
+            break;
+        case TROPT_BOOL:
+            fprintf(r->out, "b:%d", f[i].v.b);
+            break;
+        case TROPT_INT:
+            fprintf(r->out, "i:%lld", (long long)f[i].v.i);
+            break;
+        case TROPT_REAL: {
+            char buf[40];
+            r->host->format_real(buf, sizeof buf, f[i].v.r);
+            fprintf(r->out, "r:%s", buf);
+            break;
+        }
+        case TROPT_STRING:
+            fprintf(r->out, "s:%s", f[i].v.s);
+            break;
+        case TROPT_JSON: {
+            char *j = json_dumps(f[i].v.json, JSON_COMPACT | JSON_ENCODE_ANY);
+            fprintf(r->out, "j:%s", j ? j : "?");
+            free(j);
+            break;
+        }
+        }
+    }
+}
+
+static void put_json(rec *r, const char *label, const json_t *j)
+{
+    char *s = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    fprintf(r->out, " %s=%s", label, s ? s : "null");
+    free(s);
+}
+
+static int rec_create(void **self, const tropt_optval *o, const tropt_host *host)
+{
+    if (o[O_FAIL].i == 1)
+        return host->error(TROPT_EBACKEND, "injected create failure");
+    rec *r = host->malloc(sizeof *r);
+    if (!r)
+        return host->error(TROPT_ENOMEM, "out of memory");
+    r->host = host;
+    r->fail = (int)o[O_FAIL].i;
+    r->fail_times = o[O_TIMES].i;
+    r->out = NULL;
+    if (o[O_OUT].text) {
+        r->out = fopen(o[O_OUT].text, "a");
+        if (!r->out) {
+            host->free(r);
+            return host->error(TROPT_EBACKEND, "cannot open %s", o[O_OUT].text);
+        }
+        fprintf(r->out, "create tag=%s level=%lld ratio=%g flag=%lld wait=%lld mode=%lld dir=%s\n",
+                o[O_TAG].text, (long long)o[O_LEVEL].i, o[O_RATIO].d, (long long)o[O_FLAG].i,
+                (long long)o[O_WAIT].i, (long long)o[O_MODE].i, o[O_DIR].text ? o[O_DIR].text : "-");
+        fflush(r->out);
+    }
+    *self = r;
+    return TROPT_OK;
+}
+
+static int rec_init(void *self, const tropt_run *run, const json_t *config,
+                    const tropt_field *params, size_t n)
+{
+    rec *r = self;
+    if (should_fail(r, 2))
+        return r->host->error(TROPT_EBACKEND, "injected init failure");
+    if (r->out) {
+        fprintf(r->out, "init run=%s exp=%s host=%s pid=%lld start=%.6f", run->run_id,
+                run->experiment, run->host, (long long)run->pid, run->started_at);
+        put_json(r, "config", config);
+        fputs(" |", r->out);
+        put_fields(r, params, n);
+        fputc('\n', r->out);
+        fflush(r->out);
+    }
+    return TROPT_OK;
+}
+
+static int rec_log(void *self, const tropt_run *run, int64_t step, double time,
+                   const tropt_field *f, size_t n)
+{
+    rec *r = self;
+    if (should_fail(r, 3))
+        return r->host->error(TROPT_EBACKEND, "injected log failure at step %lld", (long long)step);
+    if (r->out) {
+        fprintf(r->out, "log run=%s step=%lld time=%.6f n=%zu |", run->run_id, (long long)step, time, n);
+        put_fields(r, f, n);
+        fputc('\n', r->out);
+        fflush(r->out);
+    }
+    return TROPT_OK;
+}
+
+static int rec_finish(void *self, const tropt_run *run, const char *status, double ended_at,
+                      const json_t *summary, const tropt_field *flat, size_t n)
+{
+    rec *r = self;
+    if (should_fail(r, 4))
+        return r->host->error(TROPT_EBACKEND, "injected finish failure");
+    if (r->out) {
+        fprintf(r->out, "finish run=%s status=%s end=%.6f", run->run_id, status, ended_at);
+        put_json(r, "summary", summary);
+        fputs(" |", r->out);
+        put_fields(r, flat, n);
+        fputc('\n', r->out);
+        fflush(r->out);
+    }
+    return TROPT_OK;
+}
+
+static int rec_flush(void *self)
+{
+    rec *r = self;
+    if (should_fail(r, 5))
+        return r->host->error(TROPT_EBACKEND, "injected flush failure");
+    if (r->out) {
+        fputs("flush\n", r->out);
+        fflush(r->out);
+    }
+    return TROPT_OK;
+}
+
+static void rec_destroy(void *self)
+{
+    rec *r = self;
+    if (r->out) {
+        fputs("destroy\n", r->out);
+        fclose(r->out);
+    }
+    r->host->free(r);
+}
+
+static const tropt_plugin plugin = {
+    .abi_version = TROPT_PLUGIN_ABI_VERSION,
+    .struct_size = sizeof(tropt_plugin),
+    .name = "recorder",
+    .description = "Test backend: records every call to a file",
+    .options = options,
+    .create = rec_create,
+    .init = rec_init,
+    .log = rec_log,
+    .finish = rec_finish,
+    .flush = rec_flush,
+    .destroy = rec_destroy,
+};
+
+TROPT_PLUGIN_EXPORT const tropt_plugin *tropt_plugin_entry(void)
+{
+    return &plugin;
+}
