@@ -1,0 +1,909 @@
+/*
+ * plugins/csv - files a spreadsheet or pandas opens as they are.
+ *
+ * One folder per run, <dir>/<experiment>/<run_id>/, holding
+ *   metrics.csv   wide (step,time,<keys in first-seen order>) or long
+ *                 (step,time,key,value), RFC 4180, CRLF record ends;
+ *   config.json   the merged run config ({} when the run has none);
+ *   summary.json  the summary given to finish ({} when none);
+ *   run.json      the run's identity and status, rewritten at finish.
+ * See README.md for the options, the flush policy and the bound on
+ * header rewrites.
+ *
+ * How the wide file grows.  Rows are queued in memory as preformatted cell
+ * texts and reach the file every `flush_every` rows (default 1: before log
+ * returns).  Rows whose keys all have a column are appended with one
+ * write(2).  A key without a column needs a new header, so the file is
+ * rewritten: a temporary file in the run folder gets the new header, the old
+ * records with one empty cell per new column, and the queued rows; it is
+ * fsync'd (fsync=normal|full) and renamed over metrics.csv, so a reader sees
+ * the old file or the new one, never a mix.
+ *
+ * The bound.  A rewrite costs the whole file, so a run whose keys keep
+ * appearing would be quadratic.  A rewrite is done at once only while the
+ * bytes rewritten so far, W, are at most rewrite_factor (c) times the new
+ * file's size S: W <= c*S.  Otherwise the rows go, durably and in order, to
+ * metrics.pending.csv (long layout) until the file has grown enough or a
+ * flush/finish barrier folds them in.  So automatic rewrites never total
+ * more than (c+1) times the final size of metrics.csv, plus one file size per
+ * barrier that finds deferred rows (at most one at finish).
+ */
+#include "csv_text.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+enum { OPT_DIR, OPT_LAYOUT, OPT_FLUSH_EVERY, OPT_FLUSH_INTERVAL, OPT_FSYNC, OPT_REWRITE_FACTOR };
+enum { LAYOUT_WIDE, LAYOUT_LONG };
+enum { SYNC_OFF, SYNC_NORMAL, SYNC_FULL };
+
+static const char *const layout_choices[] = {"wide", "long", NULL};
+static const char *const fsync_choices[] = {"off", "normal", "full", NULL};
+
+static const tropt_option_def csv_options[] = {
+    {"dir", TROPT_OPT_PATH, 0, "tropt-logs", NULL, 0, 0,
+     "folder holding <experiment>/<run_id>/metrics.csv, config.json, summary.json"},
+    {"layout", TROPT_OPT_ENUM, 0, "wide", layout_choices, 0, 0,
+     "wide: step,time,<one column per key>; long: step,time,key,value (never rewrites)"},
+    {"flush_every", TROPT_OPT_INT, TROPT_OPT_HAS_RANGE, "1", NULL, 1, 1e9,
+     "write queued rows to the file every N rows (1: each row before log returns)"},
+    {"flush_interval", TROPT_OPT_DURATION, TROPT_OPT_HAS_RANGE, "0", NULL, 0, 86400000.0,
+     "also write queued rows at the first log once the oldest is this old (0: off)"},
+    {"fsync", TROPT_OPT_ENUM, 0, "normal", fsync_choices, 0, 0,
+     "off: never; normal: before each rename and at flush/finish; full: after every write"},
+    {"rewrite_factor", TROPT_OPT_DOUBLE, TROPT_OPT_HAS_RANGE, "4", NULL, 0, 1e9,
+     "header rewrites total at most (1+this) x the file size; 0: rewrite at once, no bound"},
+    {NULL, 0, 0, NULL, NULL, 0, 0, NULL},
+};
+
+/* A queued row: "step,time" text and its cells, all in the arena. */
+typedef struct row {
+    size_t head_off, head_len;
+    size_t cell0, ncells;
+    size_t bytes; /* head + cell texts, without separators */
+} row;
+
+typedef struct cell {
+    size_t col, off, len;
+} cell;
+
+typedef struct csv {
+    const tropt_host *h;
+    /* options */
+    char *dir;
+    int layout;
+    int64_t flush_every;
+    double flush_interval_s;
+    int sync;
+    double rewrite_factor;
+
+    /* the open run */
+    int open;
+    char *run_dir, *metrics_path, *pending_path, *tmp_path;
+    int fd;            /* metrics.csv */
+    off_t size;        /* its bytes, all complete records */
+    size_t hdr_len;    /* bytes of its header record */
+    size_t ncols_disk; /* key columns in its header */
+    uint64_t rows_disk;
+    int pfd; /* metrics.pending.csv, or -1 */
+    off_t psize;
+    uint64_t steps, rewrites, rewritten;
+    json_t *meta; /* run.json */
+
+    /* keys in first-seen order, and a hash of them (slot = index + 1) */
+    char **keys;
+    size_t nkeys, kcap;
+    size_t *slots;
+    size_t nslots;
+
+    /* queued rows: [0, ndeferred) are in metrics.pending.csv already */
+    row *rows;
+    size_t nrows, rcap, ndeferred;
+    cell *cells;
+    size_t ncells, ccap;
+    csv_buf arena;
+    double queued_since;
+
+    /* scratch */
+    csv_buf out, scratch;
+    size_t *colmap; /* column -> cell index + 1, for the row being written */
+    size_t colmap_cap;
+} csv;
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static int oom(csv *c)
+{
+    return c->h->error(TROPT_ENOMEM, "out of memory");
+}
+
+static char *dupstr(csv *c, const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = c->h->malloc(n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
+static char *joinpath(csv *c, const char *a, const char *b)
+{
+    size_t na = strlen(a), nb = strlen(b);
+    char *p = c->h->malloc(na + nb + 2);
+    if (!p)
+        return NULL;
+    memcpy(p, a, na);
+    p[na] = '/';
+    memcpy(p + na + 1, b, nb + 1);
+    return p;
+}
+
+static int grow(csv *c, void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    size_t n = *cap ? *cap : 16;
+    while (n < need)
+        n *= 2;
+    void *q = c->h->realloc(*p, n * elem);
+    if (!q)
+        return -1;
+    *p = q;
+    *cap = n;
+    return 0;
+}
+
+static int write_all(int fd, const char *p, size_t n, off_t off)
+{
+    while (n) {
+        ssize_t w = pwrite(fd, p, n, off);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (w == 0) {
+            errno = EIO;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+        off += w;
+    }
+    return 0;
+}
+
+static int fsync_dir(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return rc;
+}
+
+/* mkdir -p, with a message naming the path that failed. */
+static int make_dirs(csv *c, const char *path)
+{
+    char *p = dupstr(c, path);
+    if (!p)
+        return oom(c);
+    int rc = TROPT_OK;
+    size_t n = strlen(p);
+    for (size_t i = 1; i <= n && rc == TROPT_OK; i++) {
+        if (p[i] != '/' && p[i] != '\0')
+            continue;
+        if (p[i - 1] == '/')
+            continue;
+        char save = p[i];
+        p[i] = '\0';
+        if (mkdir(p, 0777) != 0) {
+            struct stat st;
+            int e = errno;
+            if (e == EEXIST && stat(p, &st) == 0) {
+                if (!S_ISDIR(st.st_mode))
+                    rc = c->h->error(TROPT_EBACKEND, "cannot create folder '%s': '%s' exists and is not a folder",
+                                     path, p);
+            } else {
+                rc = c->h->error(TROPT_EBACKEND, "cannot create folder '%s': %s: %s", path, p,
+                                 strerror(e));
+            }
+        }
+        p[i] = save;
+    }
+    c->h->free(p);
+    return rc;
+}
+
+/*
+ * The folder name for an experiment: '/', '\\' and control characters
+ * become '_', leading dots become '_' (so never "", "." or ".." nor a
+ * hidden folder), and the name is cut to 200 bytes at a UTF-8 boundary.
+ */
+static char *folder_name(csv *c, const char *exp)
+{
+    size_t n = strlen(exp);
+    if (n > 200) {
+        n = 200;
+        while (n > 0 && ((unsigned char)exp[n] & 0xC0) == 0x80)
+            n--;
+    }
+    char *s = c->h->malloc(n + 2);
+    if (!s)
+        return NULL;
+    int leading = 1;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)exp[i];
+        if (ch == '/' || ch == '\\' || ch < 0x20 || ch == 0x7f || (leading && ch == '.'))
+            ch = '_';
+        else
+            leading = 0;
+        s[i] = (char)ch;
+    }
+    if (n == 0)
+        s[n++] = '_';
+    s[n] = '\0';
+    return s;
+}
+
+/* Column name of a key: a key matching _*(step|time) gets one more leading
+ * '_', so the fixed step and time columns stay unique and the mapping stays
+ * one-to-one. */
+static int reserved_key(const char *k)
+{
+    while (*k == '_')
+        k++;
+    return strcmp(k, "step") == 0 || strcmp(k, "time") == 0;
+}
+
+/* ---- keys --------------------------------------------------------------- */
+
+static size_t hash_str(const char *s)
+{
+    size_t h = 1469598103934665603u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211u;
+    return h;
+}
+
+static int rehash(csv *c, size_t nslots)
+{
+    size_t *slots = c->h->malloc(nslots * sizeof *slots);
+    if (!slots)
+        return -1;
+    memset(slots, 0, nslots * sizeof *slots);
+    for (size_t i = 0; i < c->nkeys; i++) {
+        size_t j = hash_str(c->keys[i]) & (nslots - 1);
+        while (slots[j])
+            j = (j + 1) & (nslots - 1);
+        slots[j] = i + 1;
+    }
+    c->h->free(c->slots);
+    c->slots = slots;
+    c->nslots = nslots;
+    return 0;
+}
+
+/* The column of key k, adding it when new.  (size_t)-1 when out of memory. */
+static size_t key_col(csv *c, const char *k)
+{
+    if ((c->nkeys + 1) * 2 > c->nslots && rehash(c, c->nslots ? c->nslots * 2 : 64) != 0)
+        return (size_t)-1;
+    size_t j = hash_str(k) & (c->nslots - 1);
+    while (c->slots[j]) {
+        if (strcmp(c->keys[c->slots[j] - 1], k) == 0)
+            return c->slots[j] - 1;
+        j = (j + 1) & (c->nslots - 1);
+    }
+    if (grow(c, (void **)&c->keys, &c->kcap, c->nkeys + 1, sizeof *c->keys) != 0 ||
+        grow(c, (void **)&c->colmap, &c->colmap_cap, c->nkeys + 1, sizeof *c->colmap) != 0)
+        return (size_t)-1;
+    char *d = dupstr(c, k);
+    if (!d)
+        return (size_t)-1;
+    c->colmap[c->nkeys] = 0;
+    c->keys[c->nkeys] = d;
+    c->slots[j] = ++c->nkeys;
+    return c->nkeys - 1;
+}
+
+static void keys_clear(csv *c)
+{
+    for (size_t i = 0; i < c->nkeys; i++)
+        c->h->free(c->keys[i]);
+    c->nkeys = 0;
+    if (c->slots)
+        memset(c->slots, 0, c->nslots * sizeof *c->slots);
+}
+
+/* ---- rows ----------------------------------------------------------------- */
+
+static void queue_clear(csv *c)
+{
+    c->nrows = c->ncells = c->ndeferred = 0;
+    c->arena.n = 0;
+}
+
+/* Format one step into the queue. */
+static int queue_row(csv *c, int64_t step, double time, const tropt_field *f, size_t n)
+{
+    const tropt_host *h = c->h;
+    size_t arena0 = c->arena.n, cells0 = c->ncells;
+    char num[48];
+    if (grow(c, (void **)&c->rows, &c->rcap, c->nrows + 1, sizeof *c->rows) != 0 ||
+        grow(c, (void **)&c->cells, &c->ccap, c->ncells + n, sizeof *c->cells) != 0)
+        return oom(c);
+    row *r = &c->rows[c->nrows];
+    r->head_off = c->arena.n;
+    snprintf(num, sizeof num, "%" PRId64 ",", step);
+    if (csv_buf_puts(h, &c->arena, num) != 0)
+        goto nomem;
+    h->format_real(num, sizeof num, time);
+    if (csv_buf_puts(h, &c->arena, num) != 0)
+        goto nomem;
+    r->head_len = c->arena.n - r->head_off;
+    r->bytes = r->head_len;
+    r->cell0 = c->ncells;
+    for (size_t i = 0; i < n; i++) {
+        size_t col = key_col(c, f[i].key);
+        if (col == (size_t)-1)
+            goto nomem;
+        cell *x = &c->cells[c->ncells++];
+        x->col = col;
+        x->off = c->arena.n;
+        if (csv_put_value(h, &c->arena, &f[i], &c->scratch) != 0)
+            goto nomem;
+        x->len = c->arena.n - x->off;
+        r->bytes += x->len;
+    }
+    r->ncells = c->ncells - r->cell0;
+    c->nrows++;
+    return TROPT_OK;
+nomem:
+    c->arena.n = arena0;
+    c->ncells = cells0;
+    return oom(c);
+}
+
+static int put_header(csv *c, csv_buf *b)
+{
+    const tropt_host *h = c->h;
+    if (csv_buf_puts(h, b, c->layout == LAYOUT_LONG ? "step,time,key,value" : "step,time") != 0)
+        return -1;
+    for (size_t i = 0; c->layout == LAYOUT_WIDE && i < c->nkeys; i++) {
+        if (csv_buf_putc(h, b, ',') != 0 || (reserved_key(c->keys[i]) && csv_buf_putc(h, b, '_') != 0) ||
+            csv_put_cell(h, b, c->keys[i], strlen(c->keys[i])) != 0)
+            return -1;
+    }
+    return csv_buf_put(h, b, "\r\n", 2);
+}
+
+/* Rows [from, to) as wide records of ncols key columns. */
+static int put_wide_rows(csv *c, csv_buf *b, size_t from, size_t to, size_t ncols)
+{
+    const tropt_host *h = c->h;
+    const char *a = c->arena.p;
+    for (size_t i = from; i < to; i++) {
+        const row *r = &c->rows[i];
+        if (csv_buf_reserve(h, b, r->bytes + ncols + 2) != 0)
+            return -1;
+        for (size_t k = 0; k < r->ncells; k++)
+            c->colmap[c->cells[r->cell0 + k].col] = r->cell0 + k + 1;
+        char *o = b->p + b->n;
+        memcpy(o, a + r->head_off, r->head_len);
+        o += r->head_len;
+        for (size_t col = 0; col < ncols; col++) {
+            *o++ = ',';
+            if (c->colmap[col]) {
+                const cell *x = &c->cells[c->colmap[col] - 1];
+                memcpy(o, a + x->off, x->len);
+                o += x->len;
+            }
+        }
+        *o++ = '\r';
+        *o++ = '\n';
+        b->n = (size_t)(o - b->p);
+        for (size_t k = 0; k < r->ncells; k++)
+            c->colmap[c->cells[r->cell0 + k].col] = 0;
+    }
+    return 0;
+}
+
+/* Rows [from, to) as long records: step,time,key,value per cell. */
+static int put_long_rows(csv *c, csv_buf *b, size_t from, size_t to)
+{
+    const tropt_host *h = c->h;
+    for (size_t i = from; i < to; i++) {
+        const row *r = &c->rows[i];
+        for (size_t k = 0; k < r->ncells; k++) {
+            const cell *x = &c->cells[r->cell0 + k];
+            const char *key = c->keys[x->col];
+            if (csv_buf_put(h, b, c->arena.p + r->head_off, r->head_len) != 0 ||
+                csv_buf_putc(h, b, ',') != 0 || csv_put_cell(h, b, key, strlen(key)) != 0 ||
+                csv_buf_putc(h, b, ',') != 0 ||
+                csv_buf_put(h, b, c->arena.p + x->off, x->len) != 0 ||
+                csv_buf_put(h, b, "\r\n", 2) != 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+/* ---- files ---------------------------------------------------------------- */
+
+/* Append b to fd at *size; on failure cut the file back to *size so that it
+ * keeps ending with a complete record. */
+static int append(csv *c, int fd, off_t *size, const char *path, const csv_buf *b)
+{
+    if (b->n == 0)
+        return TROPT_OK;
+    if (write_all(fd, b->p, b->n, *size) != 0) {
+        int e = errno;
+        if (ftruncate(fd, *size) != 0) {
+            /* nothing more to do: the message reports the first cause */
+        }
+        return c->h->error(TROPT_EBACKEND, "cannot write '%s': %s", path, strerror(e));
+    }
+    if (c->sync == SYNC_FULL && fdatasync(fd) != 0)
+        return c->h->error(TROPT_EBACKEND, "cannot sync '%s': %s", path, strerror(errno));
+    *size += (off_t)b->n;
+    return TROPT_OK;
+}
+
+/* Copy the records of the current metrics.csv (after its header) into the
+ * temporary file, adding k empty cells at the end of each record.  Record
+ * ends are CRLF outside quotes; our cells quote every CR and LF. */
+static int copy_widened(csv *c, int tfd, off_t *tsize, size_t k)
+{
+    const tropt_host *h = c->h;
+    enum { CHUNK = 1 << 16 };
+    if (csv_buf_reserve(h, &c->scratch, CHUNK + k) != 0)
+        return oom(c);
+    char *in = c->scratch.p;
+    char *commas = in + CHUNK;
+    memset(commas, ',', k);
+    int inq = 0;
+    off_t off = (off_t)c->hdr_len;
+    c->out.n = 0;
+    while (off < c->size) {
+        size_t want = (size_t)(c->size - off) < CHUNK ? (size_t)(c->size - off) : CHUNK;
+        ssize_t got = pread(c->fd, in, want, off);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            return h->error(TROPT_EBACKEND, "cannot read '%s': %s", c->metrics_path,
+                            got < 0 ? strerror(errno) : "file shrank");
+        size_t seg = 0;
+        for (size_t i = 0; i < (size_t)got; i++) {
+            if (in[i] == '"')
+                inq = !inq;
+            else if (in[i] == '\r' && !inq) {
+                if (csv_buf_put(h, &c->out, in + seg, i - seg) != 0 ||
+                    csv_buf_put(h, &c->out, commas, k) != 0)
+                    return oom(c);
+                seg = i;
+            }
+        }
+        if (csv_buf_put(h, &c->out, in + seg, (size_t)got - seg) != 0)
+            return oom(c);
+        off += got;
+        if (c->out.n >= CHUNK) {
+            int rc = append(c, tfd, tsize, c->tmp_path, &c->out);
+            if (rc != TROPT_OK)
+                return rc;
+            c->out.n = 0;
+        }
+    }
+    int rc = append(c, tfd, tsize, c->tmp_path, &c->out);
+    c->out.n = 0;
+    return rc;
+}
+
+/*
+ * Replace metrics.csv atomically by: the header of every known key, the
+ * current records widened to it, and all queued rows.  On failure the old
+ * file and the queue are untouched.
+ */
+static int rewrite(csv *c)
+{
+    const tropt_host *h = c->h;
+    int rc;
+    off_t tsize = 0;
+    int tfd = open(c->tmp_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (tfd < 0)
+        return h->error(TROPT_EBACKEND, "cannot create '%s': %s", c->tmp_path, strerror(errno));
+    c->out.n = 0;
+    if (put_header(c, &c->out) != 0) {
+        rc = oom(c);
+        goto fail;
+    }
+    size_t hdr_len = c->out.n;
+    if ((rc = append(c, tfd, &tsize, c->tmp_path, &c->out)) != TROPT_OK)
+        goto fail;
+    if (c->fd >= 0 && c->size > (off_t)c->hdr_len &&
+        (rc = copy_widened(c, tfd, &tsize, c->nkeys - c->ncols_disk)) != TROPT_OK)
+        goto fail;
+    c->out.n = 0;
+    if (c->layout == LAYOUT_WIDE ? put_wide_rows(c, &c->out, 0, c->nrows, c->nkeys) != 0
+                                 : put_long_rows(c, &c->out, 0, c->nrows) != 0) {
+        rc = oom(c);
+        goto fail;
+    }
+    if ((rc = append(c, tfd, &tsize, c->tmp_path, &c->out)) != TROPT_OK)
+        goto fail;
+    if (c->sync != SYNC_OFF && fsync(tfd) != 0) {
+        rc = h->error(TROPT_EBACKEND, "cannot sync '%s': %s", c->tmp_path, strerror(errno));
+        goto fail;
+    }
+    if (rename(c->tmp_path, c->metrics_path) != 0) {
+        rc = h->error(TROPT_EBACKEND, "cannot rename '%s' to '%s': %s", c->tmp_path,
+                      c->metrics_path, strerror(errno));
+        goto fail;
+    }
+    if (c->sync != SYNC_OFF && fsync_dir(c->run_dir) != 0)
+        h->log(TROPT_LEVEL_WARNING, "csv: cannot sync folder '%s': %s", c->run_dir, strerror(errno));
+    if (c->fd >= 0) {
+        c->rewrites++;
+        c->rewritten += (uint64_t)tsize;
+        close(c->fd);
+    }
+    c->fd = tfd;
+    c->size = tsize;
+    c->hdr_len = hdr_len;
+    c->ncols_disk = c->nkeys;
+    c->rows_disk += c->nrows;
+    queue_clear(c);
+    if (c->pfd >= 0) {
+        /* Its rows are in metrics.csv now.  Should this unlink fail, the
+         * leftover file only repeats steps that metrics.csv holds. */
+        close(c->pfd);
+        c->pfd = -1;
+        c->psize = 0;
+        if (unlink(c->pending_path) != 0)
+            h->log(TROPT_LEVEL_WARNING, "csv: cannot remove '%s': %s", c->pending_path,
+                   strerror(errno));
+    }
+    return TROPT_OK;
+fail:
+    close(tfd);
+    unlink(c->tmp_path);
+    c->out.n = 0;
+    return rc;
+}
+
+/* The size metrics.csv would have after a rewrite now. */
+static uint64_t projected_size(csv *c)
+{
+    c->out.n = 0;
+    uint64_t s = 0;
+    if (put_header(c, &c->out) == 0)
+        s = c->out.n;
+    c->out.n = 0;
+    s += (uint64_t)(c->size - (off_t)c->hdr_len) + c->rows_disk * (c->nkeys - c->ncols_disk);
+    for (size_t i = 0; i < c->nrows; i++)
+        s += c->rows[i].bytes + c->nkeys + 2;
+    return s;
+}
+
+/* Write the queued rows out.  force: a barrier, deferred rows are folded
+ * into metrics.csv now. */
+static int write_queued(csv *c, int force)
+{
+    const tropt_host *h = c->h;
+    int rc;
+    if (c->nrows == c->ndeferred && !(force && c->ndeferred))
+        return TROPT_OK;
+    c->out.n = 0;
+    if (c->layout == LAYOUT_LONG) {
+        if (put_long_rows(c, &c->out, 0, c->nrows) != 0)
+            return oom(c);
+        if ((rc = append(c, c->fd, &c->size, c->metrics_path, &c->out)) == TROPT_OK) {
+            c->rows_disk += c->nrows;
+            queue_clear(c);
+        }
+        return rc;
+    }
+    if (c->ndeferred == 0 && c->nkeys == c->ncols_disk) {
+        if (put_wide_rows(c, &c->out, 0, c->nrows, c->nkeys) != 0)
+            return oom(c);
+        if ((rc = append(c, c->fd, &c->size, c->metrics_path, &c->out)) == TROPT_OK) {
+            c->rows_disk += c->nrows;
+            queue_clear(c);
+        }
+        return rc;
+    }
+    if (force || c->rewrite_factor <= 0 ||
+        (double)c->rewritten <= c->rewrite_factor * (double)projected_size(c))
+        return rewrite(c);
+    /* Defer: the new rows go to metrics.pending.csv, in order. */
+    if (c->pfd < 0) {
+        c->pfd = open(c->pending_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+        if (c->pfd < 0)
+            return h->error(TROPT_EBACKEND, "cannot create '%s': %s", c->pending_path,
+                            strerror(errno));
+        c->psize = 0;
+        csv_buf hb = {"step,time,key,value\r\n", 21, 0};
+        if ((rc = append(c, c->pfd, &c->psize, c->pending_path, &hb)) != TROPT_OK) {
+            close(c->pfd);
+            c->pfd = -1;
+            unlink(c->pending_path);
+            return rc;
+        }
+    }
+    c->out.n = 0;
+    if (put_long_rows(c, &c->out, c->ndeferred, c->nrows) != 0)
+        return oom(c);
+    if ((rc = append(c, c->pfd, &c->psize, c->pending_path, &c->out)) == TROPT_OK)
+        c->ndeferred = c->nrows;
+    return rc;
+}
+
+/* Write text to <run_dir>/name atomically (temporary file, rename). */
+static int write_file_atomic(csv *c, const char *name, const csv_buf *b)
+{
+    const tropt_host *h = c->h;
+    char *path = joinpath(c, c->run_dir, name);
+    if (!path)
+        return oom(c);
+    int rc = TROPT_OK;
+    off_t sz = 0;
+    int fd = open(c->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd < 0) {
+        rc = h->error(TROPT_EBACKEND, "cannot create '%s': %s", c->tmp_path, strerror(errno));
+        goto out;
+    }
+    if ((rc = append(c, fd, &sz, c->tmp_path, b)) != TROPT_OK)
+        goto fail;
+    if (c->sync != SYNC_OFF && fsync(fd) != 0) {
+        rc = h->error(TROPT_EBACKEND, "cannot sync '%s': %s", c->tmp_path, strerror(errno));
+        goto fail;
+    }
+    if (rename(c->tmp_path, path) != 0) {
+        rc = h->error(TROPT_EBACKEND, "cannot rename '%s' to '%s': %s", c->tmp_path, path,
+                      strerror(errno));
+        goto fail;
+    }
+    close(fd);
+    goto out;
+fail:
+    close(fd);
+    unlink(c->tmp_path);
+out:
+    h->free(path);
+    return rc;
+}
+
+static int write_json_file(csv *c, const char *name, const json_t *v)
+{
+    c->out.n = 0;
+    json_t *empty = NULL;
+    if (!v && !(v = empty = json_object()))
+        return oom(c);
+    int bad = csv_put_json(c->h, &c->out, v, 2) != 0 || csv_buf_putc(c->h, &c->out, '\n') != 0;
+    json_decref(empty);
+    if (bad)
+        return oom(c);
+    int rc = write_file_atomic(c, name, &c->out);
+    c->out.n = 0;
+    return rc;
+}
+
+/* ---- the run -------------------------------------------------------------- */
+
+static void run_close(csv *c)
+{
+    if (c->fd >= 0)
+        close(c->fd);
+    if (c->pfd >= 0)
+        close(c->pfd);
+    c->fd = c->pfd = -1;
+    const tropt_host *h = c->h;
+    h->free(c->run_dir);
+    h->free(c->metrics_path);
+    h->free(c->pending_path);
+    h->free(c->tmp_path);
+    c->run_dir = c->metrics_path = c->pending_path = c->tmp_path = NULL;
+    json_decref(c->meta);
+    c->meta = NULL;
+    keys_clear(c);
+    queue_clear(c);
+    c->open = 0;
+}
+
+static int csv_init(void *self, const tropt_run *run, const json_t *config,
+                    const tropt_field *params, size_t n_params)
+{
+    csv *c = self;
+    const tropt_host *h = c->h;
+    (void)params;
+    (void)n_params;
+    run_close(c);
+    c->size = 0;
+    c->hdr_len = 0;
+    c->ncols_disk = 0;
+    c->rows_disk = c->steps = c->rewrites = c->rewritten = 0;
+
+    char *folder = folder_name(c, run->experiment);
+    char *exp_dir = folder ? joinpath(c, c->dir, folder) : NULL;
+    char tmpname[64];
+    snprintf(tmpname, sizeof tmpname, ".tmp.%ld", (long)getpid());
+    c->run_dir = exp_dir ? joinpath(c, exp_dir, run->run_id) : NULL;
+    c->metrics_path = c->run_dir ? joinpath(c, c->run_dir, "metrics.csv") : NULL;
+    c->pending_path = c->run_dir ? joinpath(c, c->run_dir, "metrics.pending.csv") : NULL;
+    c->tmp_path = c->run_dir ? joinpath(c, c->run_dir, tmpname) : NULL;
+    c->meta = json_pack("{s:s, s:s, s:s, s:s, s:I, s:f, s:n, s:s, s:s}", "run_id", run->run_id,
+                        "experiment", run->experiment, "folder", folder ? folder : "", "host",
+                        run->host, "pid", (json_int_t)run->pid, "started_at", run->started_at,
+                        "ended_at", "status", "running", "layout",
+                        c->layout == LAYOUT_LONG ? "long" : "wide");
+    h->free(folder);
+    h->free(exp_dir);
+    int rc;
+    if (!c->tmp_path || !c->meta) {
+        rc = oom(c);
+        goto fail;
+    }
+    if ((rc = make_dirs(c, c->run_dir)) != TROPT_OK)
+        goto fail;
+    struct stat st;
+    if (lstat(c->metrics_path, &st) == 0) {
+        rc = h->error(TROPT_EBACKEND, "'%s' exists already (a run with this id was written before)",
+                      c->metrics_path);
+        goto fail;
+    }
+    if ((rc = write_json_file(c, "config.json", config)) != TROPT_OK ||
+        (rc = write_json_file(c, "run.json", c->meta)) != TROPT_OK ||
+        (rc = rewrite(c)) != TROPT_OK)
+        goto fail;
+    c->open = 1;
+    return TROPT_OK;
+fail:
+    run_close(c);
+    return rc;
+}
+
+static int csv_log(void *self, const tropt_run *run, int64_t step, double time,
+                   const tropt_field *fields, size_t n)
+{
+    csv *c = self;
+    (void)run;
+    if (!c->open)
+        return c->h->error(TROPT_ESTATE, "no open run");
+    int rc = queue_row(c, step, time, fields, n);
+    if (rc != TROPT_OK)
+        return rc;
+    c->steps++;
+    size_t queued = c->nrows - c->ndeferred;
+    double now = 0;
+    if (queued == 1 && c->flush_interval_s > 0)
+        c->queued_since = c->h->now();
+    if ((int64_t)queued >= c->flush_every ||
+        (c->flush_interval_s > 0 && (now = c->h->now()) - c->queued_since >= c->flush_interval_s))
+        return write_queued(c, 0);
+    return TROPT_OK;
+}
+
+/* The barrier of flush and finish: every accepted row in metrics.csv, and
+ * synced unless fsync=off. */
+static int barrier(csv *c)
+{
+    int rc = write_queued(c, 1);
+    if (rc != TROPT_OK)
+        return rc;
+    if (c->sync != SYNC_OFF && fsync(c->fd) != 0)
+        return c->h->error(TROPT_EBACKEND, "cannot sync '%s': %s", c->metrics_path,
+                           strerror(errno));
+    return TROPT_OK;
+}
+
+static int csv_flush(void *self)
+{
+    csv *c = self;
+    return c->open ? barrier(c) : TROPT_OK;
+}
+
+static int csv_finish(void *self, const tropt_run *run, const char *status, double ended_at,
+                      const json_t *summary, const tropt_field *flat, size_t n_flat)
+{
+    csv *c = self;
+    (void)run;
+    (void)flat;
+    (void)n_flat;
+    if (!c->open)
+        return TROPT_OK;
+    int rc = barrier(c);
+    if (rc != TROPT_OK)
+        return rc;
+    if ((rc = write_json_file(c, "summary.json", summary)) != TROPT_OK)
+        return rc;
+    if (json_object_set_new(c->meta, "ended_at", json_real(ended_at)) != 0 ||
+        json_object_set_new(c->meta, "status", json_string(status)) != 0 ||
+        json_object_set_new(c->meta, "steps", json_integer((json_int_t)c->steps)) != 0 ||
+        json_object_set_new(c->meta, "metrics_bytes", json_integer((json_int_t)c->size)) != 0 ||
+        json_object_set_new(c->meta, "header_rewrites", json_integer((json_int_t)c->rewrites)) != 0 ||
+        json_object_set_new(c->meta, "bytes_rewritten", json_integer((json_int_t)c->rewritten)) != 0)
+        return oom(c);
+    if ((rc = write_json_file(c, "run.json", c->meta)) != TROPT_OK)
+        return rc;
+    c->h->log(TROPT_LEVEL_DEBUG,
+              "csv: run %s: %" PRIu64 " steps, %" PRIu64 " bytes, %" PRIu64
+              " header rewrites of %" PRIu64 " bytes in all",
+              run->run_id, c->steps, (uint64_t)c->size, c->rewrites, c->rewritten);
+    run_close(c);
+    return TROPT_OK;
+}
+
+/* ---- instance --------------------------------------------------------------- */
+
+static void csv_destroy(void *self)
+{
+    csv *c = self;
+    if (!c)
+        return;
+    const tropt_host *h = c->h;
+    if (c->open && c->nrows > c->ndeferred && write_queued(c, 0) != TROPT_OK)
+        h->log(TROPT_LEVEL_WARNING, "csv: %zu queued rows could not be written to '%s'",
+               c->nrows - c->ndeferred, c->metrics_path);
+    run_close(c);
+    h->free(c->dir);
+    h->free(c->keys);
+    h->free(c->slots);
+    h->free(c->rows);
+    h->free(c->cells);
+    h->free(c->colmap);
+    csv_buf_free(h, &c->arena);
+    csv_buf_free(h, &c->out);
+    csv_buf_free(h, &c->scratch);
+    h->free(c);
+}
+
+static int csv_create(void **self, const tropt_optval *opts, const tropt_host *host)
+{
+    if (host->struct_size < TROPT_HOST_MIN_SIZE)
+        return host->error(TROPT_EPLUGIN, "host too old for the csv plugin");
+    csv *c = host->malloc(sizeof *c);
+    if (!c)
+        return host->error(TROPT_ENOMEM, "out of memory");
+    memset(c, 0, sizeof *c);
+    c->h = host;
+    c->fd = c->pfd = -1;
+    c->dir = dupstr(c, opts[OPT_DIR].text);
+    if (!c->dir) {
+        csv_destroy(c);
+        return host->error(TROPT_ENOMEM, "out of memory");
+    }
+    c->layout = (int)opts[OPT_LAYOUT].i;
+    c->flush_every = opts[OPT_FLUSH_EVERY].i;
+    c->flush_interval_s = opts[OPT_FLUSH_INTERVAL].d / 1000.0;
+    c->sync = (int)opts[OPT_FSYNC].i;
+    c->rewrite_factor = opts[OPT_REWRITE_FACTOR].d;
+    *self = c;
+    return TROPT_OK;
+}
+
+static const tropt_plugin csv_plugin = {
+    .abi_version = TROPT_PLUGIN_ABI_VERSION,
+    .struct_size = sizeof(tropt_plugin),
+    .name = "csv",
+    .description = "CSV files per run: metrics.csv (wide or long), config.json, summary.json",
+    .options = csv_options,
+    .create = csv_create,
+    .init = csv_init,
+    .log = csv_log,
+    .finish = csv_finish,
+    .flush = csv_flush,
+    .destroy = csv_destroy,
+};
+
+TROPT_PLUGIN_EXPORT const tropt_plugin *tropt_plugin_entry(void)
+{
+    return &csv_plugin;
+}
