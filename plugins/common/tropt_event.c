@@ -1,0 +1,620 @@
+/*
+ * plugins/common/tropt_event.c - encoder and decoder of the NDJSON event
+ * format (see README.md in this folder for the schema).
+ */
+#include "tropt_event.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- buffer ----------------------------------------------------------- */
+
+void tev_buf_init(tev_buf *b, void *(*realloc_fn)(void *, size_t), void (*free_fn)(void *))
+{
+    b->data = NULL;
+    b->len = b->cap = 0;
+    b->realloc_fn = realloc_fn ? realloc_fn : realloc;
+    b->free_fn = free_fn ? free_fn : free;
+}
+
+void tev_buf_free(tev_buf *b)
+{
+    if (b->data)
+        b->free_fn(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+void tev_buf_clear(tev_buf *b)
+{
+    b->len = 0;
+    if (b->data)
+        b->data[0] = '\0';
+}
+
+char *tev_buf_steal(tev_buf *b)
+{
+    char *p = b->data;
+    b->data = NULL;
+    b->len = b->cap = 0;
+    return p;
+}
+
+int tev_buf_reserve(tev_buf *b, size_t extra)
+{
+    if (extra > SIZE_MAX / 2 - b->len - 1)
+        return -1;
+    size_t need = b->len + extra + 1;
+    if (need <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < need)
+        cap *= 2;
+    char *p = b->realloc_fn(b->data, cap);
+    if (!p)
+        return -1;
+    b->data = p;
+    b->cap = cap;
+    return 0;
+}
+
+int tev_buf_append(tev_buf *b, const void *p, size_t n)
+{
+    if (tev_buf_reserve(b, n) != 0)
+        return -1;
+    if (n)
+        memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+int tev_buf_puts(tev_buf *b, const char *s)
+{
+    return tev_buf_append(b, s, strlen(s));
+}
+
+int tev_buf_printf(tev_buf *b, const char *fmt, ...)
+{
+    char small[128];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return -1;
+    if ((size_t)n < sizeof small)
+        return tev_buf_append(b, small, (size_t)n);
+    if (tev_buf_reserve(b, (size_t)n) != 0)
+        return -1;
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+    return 0;
+}
+
+/* ---- reals ------------------------------------------------------------ */
+
+size_t tev_format_real(char *buf, size_t size, double x)
+{
+    int n;
+    if (isnan(x))
+        n = snprintf(buf, size, "nan");
+    else if (isinf(x))
+        n = snprintf(buf, size, x < 0 ? "-inf" : "inf");
+    else {
+        /* %.15g drops trailing zeros, so it is the shortest form whenever
+         * it round-trips; otherwise 16, and 17 digits always do. */
+        char tmp[40];
+        for (int prec = 15; prec <= 17; prec++) {
+            snprintf(tmp, sizeof tmp, "%.*g", prec, x);
+            if (prec == 17 || strtod(tmp, NULL) == x)
+                break;
+        }
+        n = snprintf(buf, size, "%s", tmp);
+    }
+    return n < 0 ? 0 : (size_t)n;
+}
+
+size_t tev_json_real(char *buf, size_t size, double x, tev_format_real_fn fn)
+{
+    char tmp[64];
+    size_t n = (fn ? fn : tev_format_real)(tmp, sizeof tmp, x);
+    if (n >= sizeof tmp)
+        n = tev_format_real(tmp, sizeof tmp, x);
+    /* JSON wants a digit before '.', and a real must not read as an integer. */
+    size_t o = 0;
+    int has_mark = 0;
+    for (size_t i = 0; i < n && o + 4 < size; i++) {
+        char c = tmp[i];
+        if (c == '.' && (i == 0 || tmp[i - 1] == '-' || tmp[i - 1] == '+'))
+            buf[o++] = '0';
+        if (c == '.' || c == 'e' || c == 'E')
+            has_mark = 1;
+        if (c == '+' && i == 0)
+            continue;
+        buf[o++] = c;
+    }
+    if (!has_mark && o + 3 < size) {
+        buf[o++] = '.';
+        buf[o++] = '0';
+    }
+    buf[o] = '\0';
+    return o;
+}
+
+/* ---- strings ---------------------------------------------------------- */
+
+/* Length of the valid UTF-8 sequence at s (of at most n bytes), 0 if invalid. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0];
+    size_t len;
+    unsigned cp;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF) {
+        len = 2;
+        cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        cp = c & 0x07;
+    } else
+        return 0;
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return len;
+}
+
+int tev_put_string(tev_buf *b, const char *str, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    if (tev_buf_reserve(b, len + 2) != 0)
+        return -1;
+    b->data[b->len++] = '"';
+    size_t run = 0; /* start of the pending run of bytes copied verbatim */
+    size_t i = 0;
+    while (i < len) {
+        unsigned c = s[i];
+        const char *esc = NULL;
+        char ubuf[8];
+        size_t adv = 1;
+        if (c == '"')
+            esc = "\\\"";
+        else if (c == '\\')
+            esc = "\\\\";
+        else if (c == '\n')
+            esc = "\\n";
+        else if (c == '\r')
+            esc = "\\r";
+        else if (c == '\t')
+            esc = "\\t";
+        else if (c < 0x20 || c == 0x7F) {
+            snprintf(ubuf, sizeof ubuf, "\\u%04x", c);
+            esc = ubuf;
+        } else if (c >= 0x80) {
+            adv = utf8_seq(s + i, len - i);
+            if (adv == 0) {
+                esc = "\\ufffd";
+                adv = 1;
+            }
+        }
+        if (esc) {
+            if (tev_buf_append(b, s + run, i - run) != 0 || tev_buf_puts(b, esc) != 0)
+                return -1;
+            run = i + adv;
+        }
+        i += adv;
+    }
+    if (tev_buf_append(b, s + run, len - run) != 0 || tev_buf_append(b, "\"", 1) != 0)
+        return -1;
+    return 0;
+}
+
+static int put_real(tev_buf *b, double x, tev_format_real_fn fn)
+{
+    char tmp[64];
+    if (isfinite(x)) {
+        size_t n = tev_json_real(tmp, sizeof tmp, x, fn);
+        return tev_buf_append(b, tmp, n);
+    }
+    return tev_buf_puts(b, isnan(x) ? "{\"$real\":\"nan\"}"
+                                    : x < 0 ? "{\"$real\":\"-inf\"}" : "{\"$real\":\"inf\"}");
+}
+
+int tev_put_json(tev_buf *b, const json_t *v, tev_format_real_fn fn)
+{
+    if (!v)
+        return tev_buf_puts(b, "null");
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        const char *key;
+        json_t *val;
+        int first = 1;
+        if (tev_buf_append(b, "{", 1) != 0)
+            return -1;
+        json_object_foreach((json_t *)v, key, val)
+        {
+            if ((!first && tev_buf_append(b, ",", 1) != 0) ||
+                tev_put_string(b, key, strlen(key)) != 0 || tev_buf_append(b, ":", 1) != 0 ||
+                tev_put_json(b, val, fn) != 0)
+                return -1;
+            first = 0;
+        }
+        return tev_buf_append(b, "}", 1);
+    }
+    case JSON_ARRAY: {
+        size_t i;
+        json_t *val;
+        if (tev_buf_append(b, "[", 1) != 0)
+            return -1;
+        json_array_foreach((json_t *)v, i, val)
+        {
+            if ((i && tev_buf_append(b, ",", 1) != 0) || tev_put_json(b, val, fn) != 0)
+                return -1;
+        }
+        return tev_buf_append(b, "]", 1);
+    }
+    case JSON_STRING:
+        return tev_put_string(b, json_string_value(v), json_string_length(v));
+    case JSON_INTEGER:
+        return tev_buf_printf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    case JSON_REAL:
+        return put_real(b, json_real_value(v), fn);
+    case JSON_TRUE:
+        return tev_buf_puts(b, "true");
+    case JSON_FALSE:
+        return tev_buf_puts(b, "false");
+    case JSON_NULL:
+    default:
+        return tev_buf_puts(b, "null");
+    }
+}
+
+/* ---- encoding --------------------------------------------------------- */
+
+static int put_key(tev_buf *b, const char *key)
+{
+    if (tev_put_string(b, key, strlen(key)) != 0)
+        return -1;
+    return tev_buf_append(b, ":", 1);
+}
+
+static int put_head(tev_buf *b, const char *type, const char *run_id, double time,
+                    tev_format_real_fn fn)
+{
+    char tmp[64];
+    tev_json_real(tmp, sizeof tmp, isfinite(time) ? time : 0.0, fn);
+    if (tev_buf_puts(b, "{\"type\":\"") != 0 || tev_buf_puts(b, type) != 0 ||
+        tev_buf_puts(b, "\",\"run_id\":") != 0 ||
+        tev_put_string(b, run_id ? run_id : "", run_id ? strlen(run_id) : 0) != 0 ||
+        tev_buf_puts(b, ",\"time\":") != 0 || tev_buf_puts(b, tmp) != 0)
+        return -1;
+    return 0;
+}
+
+static int put_object_or_null(tev_buf *b, const json_t *v, tev_format_real_fn fn)
+{
+    if (!v || !json_is_object(v))
+        return tev_buf_puts(b, "null");
+    return tev_put_json(b, v, fn);
+}
+
+int tev_encode_run_start(tev_buf *b, const tropt_run *run, const json_t *config,
+                         tev_format_real_fn fn)
+{
+    size_t mark = b->len;
+    const char *exp = run->experiment ? run->experiment : "";
+    const char *host = run->host ? run->host : "";
+    if (put_head(b, "run_start", run->run_id, run->started_at, fn) != 0 ||
+        tev_buf_puts(b, ",\"experiment\":") != 0 || tev_put_string(b, exp, strlen(exp)) != 0 ||
+        tev_buf_puts(b, ",\"host\":") != 0 || tev_put_string(b, host, strlen(host)) != 0 ||
+        tev_buf_printf(b, ",\"pid\":%" PRId64 ",\"config\":", run->pid) != 0 ||
+        put_object_or_null(b, config, fn) != 0 || tev_buf_puts(b, "}\n") != 0)
+        goto oom;
+    return 0;
+oom:
+    b->len = mark;
+    return -1;
+}
+
+static int put_field_value(tev_buf *b, const tropt_field *f, tev_format_real_fn fn)
+{
+    switch (f->type) {
+    case TROPT_NULL:
+        return tev_buf_puts(b, "null");
+    case TROPT_BOOL:
+        return tev_buf_puts(b, f->v.b ? "true" : "false");
+    case TROPT_INT:
+        return tev_buf_printf(b, "%" PRId64, f->v.i);
+    case TROPT_REAL:
+        return put_real(b, f->v.r, fn);
+    case TROPT_STRING:
+        return f->v.s ? tev_put_string(b, f->v.s, strlen(f->v.s)) : tev_buf_puts(b, "null");
+    case TROPT_JSON:
+        return tev_put_json(b, f->v.json, fn);
+    default:
+        return tev_buf_puts(b, "null");
+    }
+}
+
+int tev_encode_log(tev_buf *b, const char *run_id, int64_t step, double time,
+                   const tropt_field *fields, size_t n, tev_format_real_fn fn)
+{
+    size_t mark = b->len;
+    if (put_head(b, "log", run_id, time, fn) != 0 ||
+        tev_buf_printf(b, ",\"step\":%" PRId64 ",\"data\":{", step) != 0)
+        goto oom;
+    for (size_t i = 0; i < n; i++) {
+        if ((i && tev_buf_append(b, ",", 1) != 0) || put_key(b, fields[i].key) != 0 ||
+            put_field_value(b, &fields[i], fn) != 0)
+            goto oom;
+    }
+    if (tev_buf_puts(b, "}}\n") != 0)
+        goto oom;
+    return 0;
+oom:
+    b->len = mark;
+    return -1;
+}
+
+int tev_encode_run_end(tev_buf *b, const char *run_id, double time, const char *status,
+                       const json_t *summary, tev_format_real_fn fn)
+{
+    size_t mark = b->len;
+    const char *st = status ? status : "finished";
+    if (put_head(b, "run_end", run_id, time, fn) != 0 || tev_buf_puts(b, ",\"status\":") != 0 ||
+        tev_put_string(b, st, strlen(st)) != 0 || tev_buf_puts(b, ",\"summary\":") != 0 ||
+        put_object_or_null(b, summary, fn) != 0 || tev_buf_puts(b, "}\n") != 0)
+        goto oom;
+    return 0;
+oom:
+    b->len = mark;
+    return -1;
+}
+
+/* ---- decoding --------------------------------------------------------- */
+
+void tev_event_clear(tev_event *ev)
+{
+    if (!ev)
+        return;
+    free(ev->fields);
+    json_decref(ev->root);
+    memset(ev, 0, sizeof *ev);
+}
+
+#define FAIL(...)                                                                          \
+    do {                                                                                   \
+        snprintf(err, errsz, __VA_ARGS__);                                                 \
+        goto fail;                                                                         \
+    } while (0)
+
+static int decode_value(const json_t *v, tropt_field *f, const char **why)
+{
+    switch (json_typeof(v)) {
+    case JSON_NULL:
+        f->type = TROPT_NULL;
+        return 0;
+    case JSON_TRUE:
+    case JSON_FALSE:
+        f->type = TROPT_BOOL;
+        f->v.b = json_is_true(v);
+        return 0;
+    case JSON_INTEGER:
+        f->type = TROPT_INT;
+        f->v.i = json_integer_value(v);
+        return 0;
+    case JSON_REAL:
+        f->type = TROPT_REAL;
+        f->v.r = json_real_value(v);
+        return 0;
+    case JSON_STRING:
+        f->type = TROPT_STRING;
+        f->v.s = json_string_value(v);
+        return 0;
+    case JSON_ARRAY:
+        f->type = TROPT_JSON;
+        f->v.json = v;
+        return 0;
+    case JSON_OBJECT: {
+        if (json_object_size(v) == 0) {
+            f->type = TROPT_JSON;
+            f->v.json = v;
+            return 0;
+        }
+        const json_t *tag = json_object_get(v, "$real");
+        const char *s = json_string_value(tag);
+        if (json_object_size(v) != 1 || !s) {
+            *why = "an object value that is not a {\"$real\":...} tag";
+            return -1;
+        }
+        f->type = TROPT_REAL;
+        if (strcmp(s, "nan") == 0)
+            f->v.r = NAN;
+        else if (strcmp(s, "inf") == 0)
+            f->v.r = INFINITY;
+        else if (strcmp(s, "-inf") == 0)
+            f->v.r = -INFINITY;
+        else {
+            *why = "a $real tag that is not \"nan\", \"inf\" or \"-inf\"";
+            return -1;
+        }
+        return 0;
+    }
+    }
+    *why = "an unknown value";
+    return -1;
+}
+
+int tev_decode(const char *line, size_t len, tev_event *ev, char *err, size_t errsz)
+{
+    memset(ev, 0, sizeof *ev);
+    json_error_t jerr;
+    while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+        len--;
+    ev->root = json_loadb(line, len, JSON_ALLOW_NUL, &jerr);
+    if (!ev->root)
+        FAIL("not JSON (%s at column %d)", jerr.text, jerr.column);
+    if (!json_is_object(ev->root))
+        FAIL("not a JSON object");
+    const char *type = json_string_value(json_object_get(ev->root, "type"));
+    if (!type)
+        FAIL("no \"type\"");
+    if (strcmp(type, "run_start") == 0)
+        ev->type = TEV_RUN_START;
+    else if (strcmp(type, "log") == 0)
+        ev->type = TEV_LOG;
+    else if (strcmp(type, "run_end") == 0)
+        ev->type = TEV_RUN_END;
+    else
+        FAIL("unknown event type \"%s\"", type);
+    ev->run_id = json_string_value(json_object_get(ev->root, "run_id"));
+    if (!ev->run_id || !*ev->run_id)
+        FAIL("%s without a \"run_id\" string", type);
+    const json_t *t = json_object_get(ev->root, "time");
+    if (!json_is_number(t))
+        FAIL("%s without a numeric \"time\"", type);
+    ev->time = json_number_value(t);
+
+    if (ev->type == TEV_RUN_START) {
+        ev->experiment = json_string_value(json_object_get(ev->root, "experiment"));
+        ev->host = json_string_value(json_object_get(ev->root, "host"));
+        const json_t *pid = json_object_get(ev->root, "pid");
+        const json_t *cfg = json_object_get(ev->root, "config");
+        if (!ev->experiment)
+            FAIL("run_start without an \"experiment\" string");
+        if (pid && !json_is_integer(pid))
+            FAIL("run_start with a non-integer \"pid\"");
+        ev->pid = pid ? json_integer_value(pid) : 0;
+        if (cfg && !json_is_object(cfg) && !json_is_null(cfg))
+            FAIL("run_start whose \"config\" is not an object");
+        ev->config = json_is_object(cfg) ? cfg : NULL;
+    } else if (ev->type == TEV_LOG) {
+        const json_t *step = json_object_get(ev->root, "step");
+        const json_t *data = json_object_get(ev->root, "data");
+        if (!json_is_integer(step) || json_integer_value(step) < 0)
+            FAIL("log without a non-negative integer \"step\"");
+        ev->step = json_integer_value(step);
+        if (!json_is_object(data))
+            FAIL("log without a \"data\" object");
+        size_t n = json_object_size(data);
+        if (n) {
+            ev->fields = calloc(n, sizeof *ev->fields);
+            if (!ev->fields)
+                FAIL("out of memory");
+        }
+        const char *key;
+        json_t *val;
+        json_object_foreach((json_t *)data, key, val)
+        {
+            const char *why = NULL;
+            tropt_field *f = &ev->fields[ev->n_fields];
+            f->key = key;
+            if (decode_value(val, f, &why) != 0)
+                FAIL("log field \"%s\" holds %s", key, why);
+            ev->n_fields++;
+        }
+    } else {
+        ev->status = json_string_value(json_object_get(ev->root, "status"));
+        const json_t *sum = json_object_get(ev->root, "summary");
+        if (!ev->status)
+            FAIL("run_end without a \"status\" string");
+        if (sum && !json_is_object(sum) && !json_is_null(sum))
+            FAIL("run_end whose \"summary\" is not an object");
+        ev->summary = json_is_object(sum) ? sum : NULL;
+    }
+    return 0;
+fail:
+    tev_event_clear(ev);
+    return -1;
+}
+
+/* ---- reader ----------------------------------------------------------- */
+
+int tev_reader_open(tev_reader *r, const char *path, tev_warn_fn warn, void *userdata)
+{
+    memset(r, 0, sizeof *r);
+    r->path = strdup(path);
+    if (!r->path) {
+        errno = ENOMEM;
+        return -1;
+    }
+    r->f = fopen(path, "rb");
+    if (!r->f) {
+        int e = errno;
+        free(r->path);
+        r->path = NULL;
+        errno = e;
+        return -1;
+    }
+    r->warn = warn;
+    r->userdata = userdata;
+    return 0;
+}
+
+static void reader_warn(tev_reader *r, const char *fmt, ...) TROPT_PRINTF(2, 3);
+static void reader_warn(tev_reader *r, const char *fmt, ...)
+{
+    char msg[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (r->warn)
+        r->warn(r->userdata, msg);
+}
+
+int tev_reader_next(tev_reader *r, tev_event *ev)
+{
+    for (;;) {
+        errno = 0;
+        ssize_t n = getline(&r->line, &r->cap, r->f);
+        if (n < 0)
+            return ferror(r->f) ? -1 : 0;
+        r->lineno++;
+        int complete = n > 0 && r->line[n - 1] == '\n';
+        size_t len = (size_t)n;
+        while (len && (r->line[len - 1] == '\n' || r->line[len - 1] == '\r' ||
+                       r->line[len - 1] == ' ' || r->line[len - 1] == '\t'))
+            len--;
+        if (len == 0)
+            continue; /* blank line */
+        char err[300];
+        if (tev_decode(r->line, len, ev, err, sizeof err) == 0)
+            return 1;
+        if (!complete) {
+            r->n_truncated++;
+            reader_warn(r, "%s: line %ld: truncated last line (an event cut by a crash) skipped",
+                        r->path, r->lineno);
+        } else {
+            r->n_malformed++;
+            reader_warn(r, "%s: line %ld: malformed event skipped: %s", r->path, r->lineno, err);
+        }
+    }
+}
+
+void tev_reader_close(tev_reader *r)
+{
+    if (r->f)
+        fclose(r->f);
+    free(r->line);
+    free(r->path);
+    memset(r, 0, sizeof *r);
+}

@@ -1,0 +1,124 @@
+/*
+ * plugins/common/tropt_event.h - the NDJSON event format shared by the jsonl
+ * backend, the http backend (its `ndjson` wire format and its spool) and
+ * `tropt replay`.  The schema is documented in plugins/common/README.md.
+ *
+ * This is a static library linked into those plugins and the CLI; it is not
+ * part of libtropt and calls nothing of it (plugins link nothing of tropt).
+ * Only jansson and libc.
+ */
+#ifndef TROPT_EVENT_H
+#define TROPT_EVENT_H
+
+#include <stdio.h>
+
+#include <tropt/plugin.h>
+
+/* ---- A growable byte buffer ------------------------------------------- */
+
+typedef struct tev_buf {
+    char *data; /* NUL-terminated when len > 0 */
+    size_t len;
+    size_t cap;
+    void *(*realloc_fn)(void *, size_t);
+    void (*free_fn)(void *);
+} tev_buf;
+
+/* realloc_fn/free_fn NULL: libc realloc/free. */
+void tev_buf_init(tev_buf *b, void *(*realloc_fn)(void *, size_t), void (*free_fn)(void *));
+void tev_buf_free(tev_buf *b);
+/* 0, or -1 on allocation failure (the buffer keeps its previous content). */
+int tev_buf_reserve(tev_buf *b, size_t extra);
+int tev_buf_append(tev_buf *b, const void *p, size_t n);
+int tev_buf_puts(tev_buf *b, const char *s);
+int tev_buf_printf(tev_buf *b, const char *fmt, ...) TROPT_PRINTF(2, 3);
+/* Drop everything (keeps the allocation). */
+void tev_buf_clear(tev_buf *b);
+/* Give up ownership of the bytes: returns data (NULL if empty) and empties b. */
+char *tev_buf_steal(tev_buf *b);
+
+/* ---- Reals ------------------------------------------------------------- */
+
+/* Same contract as tropt_host.format_real: shortest text that strtod reads
+ * back to exactly x; "nan", "inf", "-inf" for non-finite values. */
+typedef size_t (*tev_format_real_fn)(char *buf, size_t size, double x);
+
+/* A local implementation of that contract (used when fn is NULL). */
+size_t tev_format_real(char *buf, size_t size, double x);
+
+/* A finite real as a JSON number that a JSON parser reads back as a real
+ * (never as an integer): "1.0", "-0.0", "1e+300", "0.1".  buf >= 40. */
+size_t tev_json_real(char *buf, size_t size, double x, tev_format_real_fn fn);
+
+/* ---- Encoding (each call appends exactly one line, '\n' included) ---- */
+
+/* Append s (NUL-terminated) as a JSON string: escapes ", \ and control
+ * characters; invalid UTF-8 bytes become U+FFFD. */
+int tev_put_string(tev_buf *b, const char *s, size_t len);
+/* Append a jansson value as JSON (reals in shortest round-trip form). */
+int tev_put_json(tev_buf *b, const json_t *v, tev_format_real_fn fn);
+
+int tev_encode_run_start(tev_buf *b, const tropt_run *run, const json_t *config,
+                         tev_format_real_fn fn);
+int tev_encode_log(tev_buf *b, const char *run_id, int64_t step, double time,
+                   const tropt_field *fields, size_t n, tev_format_real_fn fn);
+int tev_encode_run_end(tev_buf *b, const char *run_id, double time, const char *status,
+                       const json_t *summary, tev_format_real_fn fn);
+
+/* ---- Decoding ---------------------------------------------------------- */
+
+typedef enum { TEV_RUN_START = 1, TEV_LOG = 2, TEV_RUN_END = 3 } tev_type;
+
+/* One decoded event.  Every pointer is owned by the event (freed by
+ * tev_event_clear) and borrowed by the caller. */
+typedef struct tev_event {
+    tev_type type;
+    const char *run_id;
+    double time;
+    /* run_start */
+    const char *experiment;
+    const char *host;
+    int64_t pid;
+    const json_t *config; /* object or NULL */
+    /* log */
+    int64_t step;
+    tropt_field *fields; /* n_fields, in the line's order; NaN/Inf restored */
+    size_t n_fields;
+    /* run_end */
+    const char *status;
+    const json_t *summary; /* object or NULL */
+
+    json_t *root;
+} tev_event;
+
+/* Decode one line (without or with its '\n').  Returns 0, or -1 with a
+ * reason in err (malformed JSON, not an event, missing/ill-typed member).
+ * On success clear the event with tev_event_clear. */
+int tev_decode(const char *line, size_t len, tev_event *ev, char *err, size_t errsz);
+void tev_event_clear(tev_event *ev);
+
+/* Reads a journal line by line.  A line that does not decode is skipped
+ * with a warning; when it is the last line and lacks its '\n' it is a
+ * crash-cut event ("truncated last line"). */
+typedef void (*tev_warn_fn)(void *userdata, const char *message);
+
+typedef struct tev_reader {
+    FILE *f;
+    char *path;
+    char *line;
+    size_t cap;
+    long lineno;
+    long n_malformed;
+    long n_truncated;
+    tev_warn_fn warn;
+    void *userdata;
+} tev_reader;
+
+/* 0, or -1 with errno set. */
+int tev_reader_open(tev_reader *r, const char *path, tev_warn_fn warn, void *userdata);
+/* 1: *ev holds the next event (clear it); 0: end of file; -1: read error
+ * (errno set). */
+int tev_reader_next(tev_reader *r, tev_event *ev);
+void tev_reader_close(tev_reader *r);
+
+#endif

@@ -1,0 +1,132 @@
+/*
+ * plugins/http/influx.c - InfluxDB line protocol encoder.
+ *
+ * Escaping (https://docs.influxdata.com/influxdb/v2/reference/syntax/line-protocol/):
+ *   measurement               comma, space and backslash get a backslash
+ *   tag keys/values, field keys  comma, equals sign, space, backslash
+ *   string field values       double quote and backslash
+ * The protocol has no way to carry a newline in a name, so control
+ * characters in names become '_'; in string values "\n", "\r" and "\t" are
+ * written as those two-character escapes.
+ */
+#include "influx.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <string.h>
+
+int influx_put_escaped(tev_buf *b, const char *s, int kind)
+{
+    size_t run = 0, i = 0;
+    for (; s[i]; i++) {
+        unsigned char c = (unsigned char)s[i];
+        const char *esc = NULL;
+        char two[3] = {'\\', (char)c, '\0'};
+        if (kind == 's') {
+            if (c == '"' || c == '\\')
+                esc = two;
+            else if (c == '\n')
+                esc = "\\n";
+            else if (c == '\r')
+                esc = "\\r";
+            else if (c == '\t')
+                esc = "\\t";
+        } else {
+            if (c < 0x20 || c == 0x7F)
+                esc = "_";
+            else if (c == ',' || c == ' ' || c == '\\' || (kind == 'k' && c == '='))
+                esc = two;
+        }
+        if (esc) {
+            if (tev_buf_append(b, s + run, i - run) != 0 || tev_buf_puts(b, esc) != 0)
+                return -1;
+            run = i + 1;
+        }
+    }
+    return tev_buf_append(b, s + run, i - run);
+}
+
+static int has_key(const tropt_field *fields, size_t n, const char *key)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(fields[i].key, key) == 0)
+            return 1;
+    return 0;
+}
+
+int influx_encode_log(tev_buf *b, const char *measurement, const char *run_id, int64_t step,
+                      double time, const tropt_field *fields, size_t n, tev_format_real_fn fn,
+                      size_t *n_skipped)
+{
+    size_t mark = b->len;
+    int nf = 0;
+    char tmp[64];
+    if (!measurement || !*measurement)
+        measurement = "tropt";
+    if (influx_put_escaped(b, measurement, 'm') != 0 || tev_buf_puts(b, ",run_id=") != 0 ||
+        influx_put_escaped(b, run_id, 'k') != 0 || tev_buf_puts(b, " ") != 0)
+        goto oom;
+    if (!has_key(fields, n, "step")) {
+        if (tev_buf_printf(b, "step=%" PRId64 "i", step) != 0)
+            goto oom;
+        nf++;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const tropt_field *f = &fields[i];
+        if (!f->key[0] || f->type == TROPT_NULL ||
+            (f->type == TROPT_REAL && !isfinite(f->v.r))) {
+            (*n_skipped)++;
+            continue;
+        }
+        if ((nf && tev_buf_puts(b, ",") != 0) || influx_put_escaped(b, f->key, 'k') != 0 ||
+            tev_buf_puts(b, "=") != 0)
+            goto oom;
+        nf++;
+        int rc = 0;
+        switch (f->type) {
+        case TROPT_BOOL:
+            rc = tev_buf_puts(b, f->v.b ? "true" : "false");
+            break;
+        case TROPT_INT:
+            rc = tev_buf_printf(b, "%" PRId64 "i", f->v.i);
+            break;
+        case TROPT_REAL:
+            (fn ? fn : tev_format_real)(tmp, sizeof tmp, f->v.r);
+            rc = tev_buf_puts(b, tmp);
+            break;
+        case TROPT_STRING:
+            rc = tev_buf_puts(b, "\"") || influx_put_escaped(b, f->v.s, 's') ||
+                 tev_buf_puts(b, "\"");
+            break;
+        case TROPT_JSON: {
+            tev_buf js;
+            tev_buf_init(&js, b->realloc_fn, b->free_fn);
+            rc = tev_put_json(&js, f->v.json, fn) || tev_buf_puts(b, "\"") ||
+                 influx_put_escaped(b, js.data ? js.data : "", 's') || tev_buf_puts(b, "\"");
+            tev_buf_free(&js);
+            break;
+        }
+        default:
+            rc = tev_buf_puts(b, "\"\"");
+        }
+        if (rc != 0)
+            goto oom;
+    }
+    if (nf == 0) { /* every field was unrepresentable: no point at all */
+        b->len = mark;
+        if (b->data)
+            b->data[mark] = '\0';
+        return 0;
+    }
+    double ns = time * 1e9;
+    if (!isfinite(ns) || ns < 0 || ns > 9.2e18)
+        ns = 0;
+    if (tev_buf_printf(b, " %" PRId64 "\n", (int64_t)llround(ns)) != 0)
+        goto oom;
+    return 0;
+oom:
+    b->len = mark;
+    if (b->data)
+        b->data[mark] = '\0';
+    return -1;
+}

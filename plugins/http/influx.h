@@ -1,0 +1,26 @@
+/*
+ * plugins/http/influx.h - InfluxDB line protocol for the http backend's
+ * format=influx (escaping per the protocol; see plugins/common/README.md).
+ */
+#ifndef TROPT_HTTP_INFLUX_H
+#define TROPT_HTTP_INFLUX_H
+
+#include "tropt_event.h"
+
+/*
+ * Append one point for a logged step:
+ *   <measurement>,run_id=<id> step=<step>i,<field>=<value>,... <time in ns>\n
+ * INT -> 12i, REAL -> shortest round-trip text, BOOL -> true/false, STRING
+ * and JSON (arrays) -> string fields.  NULL fields and non-finite reals
+ * (which the protocol cannot express) are left out and counted in
+ * *n_skipped.  Returns 0, or -1 on allocation failure (b unchanged).
+ */
+int influx_encode_log(tev_buf *b, const char *measurement, const char *run_id, int64_t step,
+                      double time, const tropt_field *fields, size_t n, tev_format_real_fn fn,
+                      size_t *n_skipped);
+
+/* The escaping rules, exposed for tests.  kind: 'm' measurement, 'k' tag
+ * key / tag value / field key, 's' string field value (without quotes). */
+int influx_put_escaped(tev_buf *b, const char *s, int kind);
+
+#endif

@@ -1,0 +1,248 @@
+/*
+ * plugins/jsonl/jsonl.c - the event journal: appends each run's events, one
+ * JSON object per line, in the NDJSON event format (plugins/common/README.md).
+ *
+ * Durability.  With the default batch=1 every event is handed to the kernel
+ * with write(2) before the hook returns, so a killed process loses nothing
+ * that was logged; flush and finish are barriers that also fsync (option
+ * fsync=flush), which makes the journal durable against a power loss at
+ * those points.  batch=N keeps up to N-1 events in memory (lost if the
+ * process is killed), fsync=always syncs after every write.
+ *
+ * The file is opened with O_APPEND and each batch is one write(2), so
+ * several processes may append to one journal; their lines never mix
+ * (events of different runs interleave, replay sorts them out by run id).
+ * A journal whose last line was cut by a crash gets that line terminated
+ * before anything is appended, so the cut event is one malformed line
+ * that `tropt replay` skips with a warning.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <tropt/plugin.h>
+
+#include "tropt_event.h"
+
+enum { FSYNC_FLUSH = 0, FSYNC_ALWAYS = 1, FSYNC_NEVER = 2 };
+
+static const char *const fsync_choices[] = {"flush", "always", "never", NULL};
+
+static const tropt_option_def jsonl_options[] = {
+    {"path", TROPT_OPT_PATH, 0, "tropt.jsonl", NULL, 0, 0,
+     "journal file events are appended to (created if missing)"},
+    {"batch", TROPT_OPT_INT, TROPT_OPT_HAS_RANGE, "1", NULL, 1, 1000000,
+     "events gathered before one write(2); 1: every event is written before log returns"},
+    {"fsync", TROPT_OPT_ENUM, 0, "flush", fsync_choices, 0, 0,
+     "when to fsync: at flush/finish, after every write, or never"},
+    {NULL, 0, 0, NULL, NULL, 0, 0, NULL},
+};
+
+typedef struct jsonl {
+    const tropt_host *host;
+    char *path;
+    int fd;
+    int torn; /* the file ends in a partial line: terminate it first */
+    int64_t batch;
+    int fsync_mode;
+    int64_t n_pending;
+    int end_pending; /* a run_end is in buf (a retried finish must not add another) */
+    tev_buf buf;
+} jsonl;
+
+static char *host_strdup(const tropt_host *h, const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *p = h->malloc(n);
+    if (p)
+        memcpy(p, s, n);
+    return p;
+}
+
+static int write_fully(int fd, const char *p, size_t len, size_t *done)
+{
+    size_t off = 0;
+    while (off < len) {
+        ssize_t n = write(fd, p + off, len - off);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            *done = off;
+            return -1;
+        }
+        off += (size_t)n;
+    }
+    *done = off;
+    return 0;
+}
+
+/* Hand every pending event to the kernel.  On failure the events not fully
+ * written stay pending (retried by the next call) and the error names the
+ * path and the cause. */
+static int write_pending(jsonl *j)
+{
+    size_t done;
+    if (j->torn && j->buf.len) {
+        if (write_fully(j->fd, "\n", 1, &done) != 0)
+            return j->host->error(TROPT_EBACKEND, "cannot write to journal %s: %s", j->path,
+                                  strerror(errno));
+        j->torn = 0;
+    }
+    if (!j->buf.len)
+        return TROPT_OK;
+    if (write_fully(j->fd, j->buf.data, j->buf.len, &done) != 0) {
+        int e = errno;
+        size_t keep = 0; /* bytes of complete lines that made it */
+        for (size_t i = done; i > 0; i--) {
+            if (j->buf.data[i - 1] == '\n') {
+                keep = i;
+                break;
+            }
+        }
+        if (done > keep)
+            j->torn = 1;
+        memmove(j->buf.data, j->buf.data + keep, j->buf.len - keep);
+        j->buf.len -= keep;
+        j->buf.data[j->buf.len] = '\0';
+        return j->host->error(TROPT_EBACKEND, "cannot write to journal %s: %s", j->path,
+                              strerror(e));
+    }
+    tev_buf_clear(&j->buf);
+    j->n_pending = 0;
+    j->end_pending = 0;
+    if (j->fsync_mode == FSYNC_ALWAYS && fdatasync(j->fd) != 0)
+        return j->host->error(TROPT_EBACKEND, "cannot sync journal %s: %s", j->path,
+                              strerror(errno));
+    return TROPT_OK;
+}
+
+static int barrier(jsonl *j)
+{
+    int rc = write_pending(j);
+    if (rc != TROPT_OK)
+        return rc;
+    if (j->fsync_mode == FSYNC_FLUSH && fsync(j->fd) != 0)
+        return j->host->error(TROPT_EBACKEND, "cannot sync journal %s: %s", j->path,
+                              strerror(errno));
+    return TROPT_OK;
+}
+
+static int jsonl_create(void **self, const tropt_optval *opts, const tropt_host *host)
+{
+    jsonl *j = host->malloc(sizeof *j);
+    if (!j)
+        return host->error(TROPT_ENOMEM, "out of memory");
+    memset(j, 0, sizeof *j);
+    j->host = host;
+    j->fd = -1;
+    j->batch = opts[1].i;
+    j->fsync_mode = (int)opts[2].i;
+    tev_buf_init(&j->buf, host->realloc, host->free);
+    j->path = host_strdup(host, opts[0].text);
+    if (!j->path) {
+        host->free(j);
+        return host->error(TROPT_ENOMEM, "out of memory");
+    }
+    j->fd = open(j->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
+    if (j->fd < 0) {
+        int rc = host->error(TROPT_EBACKEND, "cannot open journal %s: %s", j->path,
+                             strerror(errno));
+        host->free(j->path);
+        host->free(j);
+        return rc;
+    }
+    struct stat st;
+    char last;
+    if (fstat(j->fd, &st) == 0 && st.st_size > 0 &&
+        pread(j->fd, &last, 1, st.st_size - 1) == 1 && last != '\n')
+        j->torn = 1;
+    *self = j;
+    return TROPT_OK;
+}
+
+static int encoded(jsonl *j, int ok)
+{
+    if (ok != 0)
+        return j->host->error(TROPT_ENOMEM, "out of memory encoding an event");
+    j->n_pending++;
+    return TROPT_OK;
+}
+
+static int jsonl_init(void *self, const tropt_run *run, const json_t *config,
+                      const tropt_field *params, size_t n_params)
+{
+    jsonl *j = self;
+    (void)params;
+    (void)n_params;
+    int rc = encoded(j, tev_encode_run_start(&j->buf, run, config, j->host->format_real));
+    return rc != TROPT_OK ? rc : write_pending(j);
+}
+
+static int jsonl_log(void *self, const tropt_run *run, int64_t step, double time,
+                     const tropt_field *fields, size_t n)
+{
+    jsonl *j = self;
+    int rc = encoded(j, tev_encode_log(&j->buf, run->run_id, step, time, fields, n,
+                                       j->host->format_real));
+    if (rc != TROPT_OK)
+        return rc;
+    return j->n_pending >= j->batch ? write_pending(j) : TROPT_OK;
+}
+
+static int jsonl_finish(void *self, const tropt_run *run, const char *status, double ended_at,
+                        const json_t *summary, const tropt_field *flat, size_t n_flat)
+{
+    jsonl *j = self;
+    (void)flat;
+    (void)n_flat;
+    /* A retried finish (after a failed write) must not append run_end twice:
+     * it is still pending then. */
+    if (!j->end_pending) {
+        int rc = encoded(j, tev_encode_run_end(&j->buf, run->run_id, ended_at, status, summary,
+                                               j->host->format_real));
+        if (rc != TROPT_OK)
+            return rc;
+        j->end_pending = 1;
+    }
+    return barrier(j);
+}
+
+static int jsonl_flush(void *self)
+{
+    return barrier(self);
+}
+
+static void jsonl_destroy(void *self)
+{
+    jsonl *j = self;
+    if (!j)
+        return;
+    if (barrier(j) != TROPT_OK)
+        j->host->log(TROPT_LEVEL_ERROR, "jsonl: %zu bytes of events could not be written to %s",
+                     j->buf.len, j->path);
+    close(j->fd);
+    tev_buf_free(&j->buf);
+    j->host->free(j->path);
+    j->host->free(j);
+}
+
+static const tropt_plugin jsonl_plugin = {
+    .abi_version = TROPT_PLUGIN_ABI_VERSION,
+    .struct_size = sizeof(tropt_plugin),
+    .name = "jsonl",
+    .description = "event journal: one JSON event per line, appended crash-safely",
+    .options = jsonl_options,
+    .create = jsonl_create,
+    .init = jsonl_init,
+    .log = jsonl_log,
+    .finish = jsonl_finish,
+    .flush = jsonl_flush,
+    .destroy = jsonl_destroy,
+};
+
+TROPT_PLUGIN_EXPORT const tropt_plugin *tropt_plugin_entry(void)
+{
+    return &jsonl_plugin;
+}
