@@ -1,15 +1,435 @@
-/* tropt runs / tropt show: built in the sqlite issue. */
+/*
+ * tools/cmd_runs.c - `tropt runs` and `tropt show`: read an sqlite backend
+ * database (never modify it) and print its runs or one run.
+ *
+ * The SQL lives with the backend's, in plugins/sqlite/sqlite_sql.h.  A run
+ * still recorded as `running` whose process is gone (same host, pid not
+ * alive) is reported as crashed.
+ */
 #include "cli.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../plugins/sqlite/sqlite_sql.h"
+
+#define RUNS_USAGE "runs [--db PATH]"
+#define SHOW_USAGE "show RUN [--db PATH]"
+#define DEFAULT_DB "tropt.db"
+
+static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("tropt: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 1;
+}
+
+/* Parse [--db PATH] plus, for show, one positional RUN.  Returns 0, or the
+ * exit code (2 usage error, or 0 after --help). */
+static int parse_args(int argc, char **argv, const char *usage, const char **db,
+                      const char **run)
+{
+    *db = DEFAULT_DB;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            printf("usage: tropt %s\n", usage);
+            return -1;
+        } else if (strcmp(a, "--db") == 0) {
+            if (i + 1 >= argc)
+                return cli_usage(usage, "--db needs a PATH");
+            *db = argv[++i];
+        } else if (strncmp(a, "--db=", 5) == 0) {
+            *db = a + 5;
+        } else if (a[0] == '-' && a[1] != '\0') {
+            return cli_usage(usage, "unknown option '%s'", a);
+        } else if (run && !*run) {
+            *run = a;
+        } else {
+            return cli_usage(usage, "unexpected argument '%s'", a);
+        }
+    }
+    if (**db == '\0')
+        return cli_usage(usage, "--db needs a non-empty PATH");
+    if (run && (!*run || !**run))
+        return cli_usage(usage, "missing RUN (a run id or a unique prefix of one)");
+    return 0;
+}
+
+/* Open an existing tropt database for reading.  Returns NULL after printing
+ * why. */
+static sqlite3 *open_db(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        fail("cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    sqlite3 *db = NULL;
+    /* Read-write without create, so a WAL file whose -shm is missing can be
+     * read; fall back to read-only when the file or folder is not writable.
+     * Nothing here writes. */
+    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL);
+    if (rc != SQLITE_OK) {
+        sqlite3_close_v2(db);
+        db = NULL;
+        rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+    }
+    if (rc != SQLITE_OK) {
+        fail("cannot open %s: %s", path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+        sqlite3_close_v2(db);
+        return NULL;
+    }
+    sqlite3_busy_timeout(db, 10000);
+    sqlite3_stmt *q = NULL;
+    rc = sqlite3_prepare_v2(db, TSQL_USER_VERSION, -1, &q, NULL);
+    int64_t version = -1;
+    if (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW)
+        version = sqlite3_column_int64(q, 0);
+    if (rc != SQLITE_ROW) {
+        fail("cannot read %s: %s", path, sqlite3_errmsg(db));
+        sqlite3_finalize(q);
+        sqlite3_close_v2(db);
+        return NULL;
+    }
+    sqlite3_finalize(q);
+    if (version < 1 || version > TSQL_SCHEMA_VERSION) {
+        if (version < 1)
+            fail("%s is not a tropt database (no runs were ever written to it)", path);
+        else
+            fail("%s has schema version %lld, newer than this tropt knows (%d); upgrade tropt",
+                 path, (long long)version, TSQL_SCHEMA_VERSION);
+        sqlite3_close_v2(db);
+        return NULL;
+    }
+    return db;
+}
+
+static int prepare(sqlite3 *db, const char *path, const char *sql, sqlite3_stmt **st)
+{
+    if (sqlite3_prepare_v2(db, sql, -1, st, NULL) != SQLITE_OK)
+        return fail("cannot read %s: %s", path, sqlite3_errmsg(db));
+    return 0;
+}
+
+/* A `running` run of this host whose process is gone. */
+static int is_stale(const char *status, const char *host, int64_t pid)
+{
+    char me[256] = "";
+    if (strcmp(status, "running") != 0 || gethostname(me, sizeof me - 1) != 0)
+        return 0;
+    if (!host || strcmp(host, me) != 0 || pid <= 0 || pid == (int64_t)getpid() ||
+        (int64_t)(pid_t)pid != pid)
+        return 0;
+    return kill((pid_t)pid, 0) == -1 && errno == ESRCH;
+}
+
+static void local_iso(double t, char *buf, size_t size)
+{
+    time_t sec = (time_t)floor(t);
+    struct tm tm;
+    if (!isfinite(t) || !localtime_r(&sec, &tm) ||
+        strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+        snprintf(buf, size, "-");
+}
+
+/* Shortest %g text that reads back to x. */
+static void fmt_real(char *buf, size_t size, double x, int max_digits)
+{
+    if (isnan(x)) {
+        snprintf(buf, size, "nan");
+        return;
+    }
+    if (isinf(x)) {
+        snprintf(buf, size, x > 0 ? "inf" : "-inf");
+        return;
+    }
+    for (int p = 1; p <= max_digits; p++) {
+        snprintf(buf, size, "%.*g", p, x);
+        if (p == max_digits || strtod(buf, NULL) == x)
+            return;
+    }
+}
+
+/* Display text of a stored value: columns vcol (value) and kcol (kind). */
+static char *fmt_value(sqlite3_stmt *st, int vcol, int kcol, int max_digits)
+{
+    char buf[64];
+    int kind = sqlite3_column_type(st, kcol) == SQLITE_NULL ? 0 : sqlite3_column_int(st, kcol);
+    switch (sqlite3_column_type(st, vcol)) {
+    case SQLITE_INTEGER:
+        if (kind == TSQL_KIND_BOOL)
+            return strdup(sqlite3_column_int64(st, vcol) ? "true" : "false");
+        snprintf(buf, sizeof buf, "%lld", (long long)sqlite3_column_int64(st, vcol));
+        return strdup(buf);
+    case SQLITE_FLOAT:
+        fmt_real(buf, sizeof buf, sqlite3_column_double(st, vcol), max_digits);
+        return strdup(buf);
+    case SQLITE_TEXT: {
+        const char *t = (const char *)sqlite3_column_text(st, vcol);
+        if (kind == TSQL_KIND_JSON)
+            return strdup(t);
+        json_t *j = json_string(t);
+        char *out = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
+        json_decref(j);
+        return out ? out : strdup(t);
+    }
+    case SQLITE_BLOB:
+        return strdup("<blob>");
+    default:
+        return strdup(kind == TSQL_KIND_NAN ? "nan" : "null");
+    }
+}
+
+/* Display width of UTF-8 text (code points). */
+static size_t width(const char *s)
+{
+    size_t w = 0;
+    for (; *s; s++)
+        w += ((unsigned char)*s & 0xC0) != 0x80;
+    return w;
+}
+
+static void pad(FILE *f, const char *s, size_t w, int right)
+{
+    size_t n = width(s);
+    if (right)
+        for (size_t i = n; i < w; i++)
+            fputc(' ', f);
+    fputs(s, f);
+    if (!right)
+        for (size_t i = n; i < w; i++)
+            fputc(' ', f);
+}
+
+/* ---- tropt runs ----------------------------------------------------------- */
+
+enum { C_EXP, C_ID, C_STATUS, C_START, C_STEPS, C_LAST, C_BEST, NCOL };
 
 int cmd_runs(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "tropt: this build has no sqlite support (configure with -Dsqlite=enabled)\n");
-    return 1;
+    const char *path;
+    int rc = parse_args(argc, argv, RUNS_USAGE, &path, NULL);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    sqlite3 *db = open_db(path);
+    if (!db)
+        return 1;
+    sqlite3_stmt *st = NULL;
+    if (prepare(db, path, TSQL_CLI_RUNS, &st)) {
+        sqlite3_close_v2(db);
+        return 1;
+    }
+    static const char *const head[NCOL] = {"EXPERIMENT", "RUN ID", "STATUS", "STARTED",
+                                           "STEPS", "LAST LOSS", "BEST LOSS"};
+    static const int right[NCOL] = {0, 0, 0, 0, 1, 1, 1};
+    char **cells = NULL; /* rows * NCOL */
+    size_t rows = 0, cap = 0, w[NCOL];
+    for (int c = 0; c < NCOL; c++)
+        w[c] = width(head[c]);
+    int src;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        if (rows == cap) {
+            cap = cap ? cap * 2 : 16;
+            char **n = realloc(cells, cap * NCOL * sizeof *n);
+            if (!n) {
+                src = SQLITE_NOMEM;
+                break;
+            }
+            cells = n;
+        }
+        char **row = cells + rows * NCOL;
+        char buf[64];
+        const char *status = (const char *)sqlite3_column_text(st, 2);
+        row[C_EXP] = strdup((const char *)sqlite3_column_text(st, 0));
+        row[C_ID] = strdup((const char *)sqlite3_column_text(st, 1));
+        row[C_STATUS] = strdup(is_stale(status, (const char *)sqlite3_column_text(st, 4),
+                                        sqlite3_column_int64(st, 5))
+                                   ? "crashed"
+                                   : status);
+        local_iso(sqlite3_column_double(st, 3), buf, sizeof buf);
+        row[C_START] = strdup(buf);
+        snprintf(buf, sizeof buf, "%lld", (long long)sqlite3_column_int64(st, 6));
+        row[C_STEPS] = strdup(buf);
+        row[C_LAST] = sqlite3_column_type(st, 7) == SQLITE_NULL &&
+                              sqlite3_column_type(st, 8) == SQLITE_NULL
+                          ? strdup("-")
+                          : fmt_value(st, 7, 8, 6);
+        if (sqlite3_column_type(st, 9) == SQLITE_NULL) {
+            row[C_BEST] = strdup("-");
+        } else {
+            fmt_real(buf, sizeof buf, sqlite3_column_double(st, 9), 6);
+            row[C_BEST] = strdup(buf);
+        }
+        for (int c = 0; c < NCOL; c++) {
+            if (!row[c])
+                row[c] = strdup("?");
+            if (row[c] && width(row[c]) > w[c])
+                w[c] = width(row[c]);
+        }
+        rows++;
+    }
+    int ret = 0;
+    if (src != SQLITE_DONE) {
+        ret = fail("cannot read %s: %s", path,
+                   src == SQLITE_NOMEM ? "out of memory" : sqlite3_errmsg(db));
+    } else if (rows == 0) {
+        printf("no runs in %s\n", path);
+    } else {
+        for (int c = 0; c < NCOL; c++) {
+            pad(stdout, head[c], w[c], right[c]);
+            fputs(c + 1 < NCOL ? "  " : "\n", stdout);
+        }
+        for (size_t r = 0; r < rows; r++)
+            for (int c = 0; c < NCOL; c++) {
+                const char *cell = cells[r * NCOL + c];
+                pad(stdout, cell ? cell : "?", c + 1 < NCOL ? w[c] : 0, right[c]);
+                fputs(c + 1 < NCOL ? "  " : "\n", stdout);
+            }
+    }
+    for (size_t i = 0; i < rows * NCOL; i++)
+        free(cells[i]);
+    free(cells);
+    sqlite3_finalize(st);
+    sqlite3_close_v2(db);
+    return ret;
+}
+
+/* ---- tropt show ----------------------------------------------------------- */
+
+/* Print "  key  value" lines of a (run) query whose columns are key, value,
+ * kind [, step]. */
+static int print_section(sqlite3 *db, const char *path, const char *title, const char *sql,
+                         int64_t run, int with_step)
+{
+    sqlite3_stmt *st = NULL;
+    if (prepare(db, path, sql, &st))
+        return 1;
+    sqlite3_bind_int64(st, 1, run);
+    /* Two passes: widths first. */
+    size_t kw = 0, n = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        size_t w = width((const char *)sqlite3_column_text(st, 0));
+        if (w > kw)
+            kw = w;
+        n++;
+    }
+    if (kw > 48)
+        kw = 48;
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE)
+        printf("\n%s%s\n", title, n ? "" : " (none)");
+    while (rc == SQLITE_DONE || rc == SQLITE_ROW) {
+        if ((rc = sqlite3_step(st)) != SQLITE_ROW)
+            break;
+        char *v = fmt_value(st, 1, 2, 17);
+        fputs("  ", stdout);
+        pad(stdout, (const char *)sqlite3_column_text(st, 0), kw, 0);
+        printf("  %s", v ? v : "?");
+        if (with_step)
+            printf("  (step %lld)", (long long)sqlite3_column_int64(st, 3));
+        fputc('\n', stdout);
+        free(v);
+    }
+    int ret = 0;
+    if (rc != SQLITE_DONE)
+        ret = fail("cannot read %s: %s", path, sqlite3_errmsg(db));
+    sqlite3_finalize(st);
+    return ret;
 }
 
 int cmd_show(int argc, char **argv)
 {
-    return cmd_runs(argc, argv);
+    const char *path, *prefix = NULL;
+    int rc = parse_args(argc, argv, SHOW_USAGE, &path, &prefix);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    sqlite3 *db = open_db(path);
+    if (!db)
+        return 1;
+    sqlite3_stmt *st = NULL;
+    int ret = 0;
+    if (prepare(db, path, TSQL_CLI_FIND, &st)) {
+        sqlite3_close_v2(db);
+        return 1;
+    }
+    sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (int64_t)strlen(prefix));
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        ret = fail("no run matches '%s' in %s", prefix, path);
+        goto out;
+    }
+    if (rc != SQLITE_ROW) {
+        ret = fail("cannot read %s: %s", path, sqlite3_errmsg(db));
+        goto out;
+    }
+    int64_t run = sqlite3_column_int64(st, 0);
+    char *uuid = strdup((const char *)sqlite3_column_text(st, 1));
+    char *experiment = strdup((const char *)sqlite3_column_text(st, 2));
+    char *status = strdup((const char *)sqlite3_column_text(st, 3));
+    double started = sqlite3_column_double(st, 4);
+    int has_end = sqlite3_column_type(st, 5) != SQLITE_NULL;
+    double ended = sqlite3_column_double(st, 5);
+    char *host = strdup((const char *)sqlite3_column_text(st, 6));
+    int64_t pid = sqlite3_column_int64(st, 7);
+    int64_t steps = sqlite3_column_int64(st, 9);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        fprintf(stderr, "tropt: run id prefix '%s' is ambiguous in %s; it matches:\n  %s\n",
+                prefix, path, uuid ? uuid : "?");
+        for (; rc == SQLITE_ROW; rc = sqlite3_step(st))
+            fprintf(stderr, "  %s\n", (const char *)sqlite3_column_text(st, 1));
+        fprintf(stderr, "give more characters of the run id\n");
+        ret = 1;
+    } else if (!uuid || !experiment || !status || !host) {
+        ret = fail("out of memory");
+    } else {
+        char t0[64], t1[64];
+        local_iso(started, t0, sizeof t0);
+        printf("run         %s\n", uuid);
+        printf("experiment  %s\n", experiment);
+        if (is_stale(status, host, pid))
+            printf("status      crashed (recorded as running; process %lld is gone)\n",
+                   (long long)pid);
+        else
+            printf("status      %s\n", status);
+        printf("host        %s (pid %lld)\n", host, (long long)pid);
+        printf("started     %s\n", t0);
+        if (has_end) {
+            local_iso(ended, t1, sizeof t1);
+            printf("ended       %s (%.3f s)\n", t1, ended - started);
+        }
+        printf("steps       %lld\n", (long long)steps);
+        ret = print_section(db, path, "config", TSQL_CLI_PARAMS, run, 0);
+        if (!ret)
+            ret = print_section(db, path, "summary", TSQL_CLI_SUMMARY, run, 0);
+        if (!ret)
+            ret = print_section(db, path, "metrics (last value)", TSQL_CLI_LAST, run, 1);
+    }
+    free(uuid);
+    free(experiment);
+    free(status);
+    free(host);
+out:
+    sqlite3_finalize(st);
+    sqlite3_close_v2(db);
+    return ret;
 }

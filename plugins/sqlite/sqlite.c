@@ -1,0 +1,380 @@
+/*
+ * plugins/sqlite/sqlite.c - the sqlite backend: options, hooks and the
+ * commit timer.
+ *
+ * Durability.  A step is durable once the transaction holding it commits:
+ * the database is in WAL mode and a commit has written the step's pages to
+ * the WAL file through write(2), so the kernel holds them and a killed
+ * process cannot lose them.  synchronous=NORMAL (the default, sync=normal)
+ * does not fsync on commit, so an OS crash or power cut may still lose the
+ * last commits; sync=full fsyncs the WAL on every commit and survives those
+ * too.  The database is consistent after a kill at any instant (SQLite's
+ * WAL recovery), so it always opens and passes PRAGMA integrity_check.
+ *
+ * When does a step commit?
+ *   commit_every=N (default 1)  as soon as N steps are pending, inside the
+ *                               log call that makes them N, before it
+ *                               returns.  N=1: every step is durable when
+ *                               its log returns.
+ *   commit_interval=T (ms)      also when the oldest pending step is T old:
+ *                               checked by each log call and by a timer
+ *                               thread, so it holds while the optimizer
+ *                               does not log.  Given alone, N is unbounded.
+ *   always                      at flush, finish and init (barriers), and
+ *                               when 65536 values are pending.
+ * So a kill loses at most the steps logged since the last commit: fewer than
+ * N steps, all logged less than T before the kill (T plus the time of one
+ * commit, if the kill lands during the timer's commit).
+ */
+#include "sqlite_priv.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { OPT_PATH, OPT_COMMIT_EVERY, OPT_COMMIT_INTERVAL, OPT_SYNC, OPT_BUSY_TIMEOUT };
+
+static const char *const sync_choices[] = {"normal", "full", NULL};
+
+static const tropt_option_def options[] = {
+    [OPT_PATH] = {"path", TROPT_OPT_PATH, 0, "tropt.db", NULL, 0, 0,
+                  "database file, created if missing (its folder must exist)"},
+    [OPT_COMMIT_EVERY] = {"commit_every", TROPT_OPT_INT, TROPT_OPT_HAS_RANGE, "1", NULL, 1,
+                          1e9,
+                          "commit every N steps; 1: each step durable when log returns "
+                          "(unbounded when only commit_interval is given)"},
+    [OPT_COMMIT_INTERVAL] = {"commit_interval", TROPT_OPT_DURATION, TROPT_OPT_HAS_RANGE, "0",
+                             NULL, 0, 3600000,
+                             "also commit once the oldest pending step is this old "
+                             "(e.g. 250ms, 2s; 0: off)"},
+    [OPT_SYNC] = {"sync", TROPT_OPT_ENUM, 0, "normal", sync_choices, 0, 0,
+                  "normal: commits survive a killed process; full: also an OS crash or "
+                  "power loss (fsync per commit)"},
+    [OPT_BUSY_TIMEOUT] = {"busy_timeout", TROPT_OPT_DURATION, TROPT_OPT_HAS_RANGE, "60s", NULL,
+                          0, 3600000,
+                          "how long a commit waits for other writers before failing"},
+    {NULL, 0, 0, NULL, NULL, 0, 0, NULL},
+};
+
+/* ---- The commit timer ----------------------------------------------------- */
+
+static void abstime(double mono, struct timespec *ts)
+{
+    double sec = floor(mono);
+    ts->tv_sec = (time_t)sec;
+    ts->tv_nsec = (long)((mono - sec) * 1e9);
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+static void *timer_main(void *arg)
+{
+    tsq *s = arg;
+    double interval = (double)s->commit_interval / 1000.0;
+    double retry_at = 0;
+    pthread_mutex_lock(&s->lock);
+    while (!s->stop) {
+        if (s->batch.nsteps == 0) {
+            pthread_cond_wait(&s->wake, &s->lock);
+            continue;
+        }
+        double due = s->batch.first_at + interval;
+        if (due < retry_at)
+            due = retry_at;
+        double now = tsq_monotonic();
+        if (now < due) {
+            struct timespec ts;
+            abstime(due, &ts);
+            pthread_cond_timedwait(&s->wake, &s->lock, &ts);
+            continue;
+        }
+        if (tsq_commit(s, NULL, NULL) != TROPT_OK) {
+            s->host->log(TROPT_LEVEL_WARNING, "sqlite: %s (will retry)", s->err);
+            retry_at = now + (interval > 0.05 ? interval : 0.05);
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
+}
+
+/* ---- Hooks ---------------------------------------------------------------- */
+
+static void sq_destroy(void *self);
+
+static int sq_create(void **self, const tropt_optval *o, const tropt_host *host)
+{
+    *self = NULL;
+    if (host->struct_size < TROPT_HOST_MIN_SIZE)
+        return TROPT_EPLUGIN;
+    tsq *s = host->malloc(sizeof *s);
+    if (!s)
+        return host->error(TROPT_ENOMEM, "out of memory");
+    memset(s, 0, sizeof *s);
+    s->host = host;
+    const char *path = o[OPT_PATH].text ? o[OPT_PATH].text : "tropt.db";
+    size_t len = strlen(path);
+    s->path = host->malloc(len + 1);
+    if (!s->path) {
+        host->free(s);
+        return host->error(TROPT_ENOMEM, "out of memory");
+    }
+    memcpy(s->path, path, len + 1);
+    s->commit_interval = o[OPT_COMMIT_INTERVAL].i;
+    s->commit_every = o[OPT_COMMIT_EVERY].i;
+    if (!o[OPT_COMMIT_EVERY].is_set && s->commit_interval > 0)
+        s->commit_every = INT64_MAX;
+    if (s->commit_every < 1)
+        s->commit_every = 1;
+    s->sync_full = o[OPT_SYNC].i == 1;
+    s->busy_timeout = o[OPT_BUSY_TIMEOUT].i;
+    if (gethostname(s->hostname, sizeof s->hostname - 1) != 0)
+        s->hostname[0] = '\0';
+
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->wake, &ca);
+    pthread_condattr_destroy(&ca);
+
+    int rc = tsq_open(s);
+    if (rc == TROPT_OK)
+        rc = tsq_mark_stale(s);
+    if (rc == TROPT_OK && s->commit_interval > 0) {
+        if (pthread_create(&s->timer, NULL, timer_main, s) != 0) {
+            snprintf(s->err, sizeof s->err, "%s: cannot start the commit timer thread: %s",
+                     s->path, strerror(errno));
+            rc = TROPT_EBACKEND;
+        } else {
+            s->timer_running = 1;
+        }
+    }
+    if (rc != TROPT_OK) {
+        host->error(rc, "%s", s->err);
+        sq_destroy(s);
+        return rc;
+    }
+    *self = s;
+    return TROPT_OK;
+}
+
+struct init_arg {
+    const tropt_run *run;
+    size_t n;
+    int has_config;
+    size_t config_off;
+    int64_t id;
+};
+
+static int write_init(tsq *s, void *arg)
+{
+    struct init_arg *a = arg;
+    sqlite3_stmt *st = s->st[TSQ_RUN_UPSERT];
+    sqlite3_bind_text(st, 1, a->run->run_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, a->run->experiment, -1, SQLITE_STATIC);
+    sqlite3_bind_double(st, 3, a->run->started_at);
+    sqlite3_bind_text(st, 4, a->run->host ? a->run->host : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, a->run->pid);
+    if (a->has_config)
+        sqlite3_bind_text(st, 6, s->scratch.p + a->config_off, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 6);
+    int rc = tsq_step(s, st);
+    sqlite3_clear_bindings(st);
+    if (rc)
+        return rc;
+    st = s->st[TSQ_RUN_ID];
+    sqlite3_bind_text(st, 1, a->run->run_id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        a->id = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW)
+        return rc == SQLITE_DONE ? SQLITE_CORRUPT : rc;
+
+    sqlite3_bind_int64(s->st[TSQ_PARAM_CLEAR], 1, a->id);
+    rc = tsq_step(s, s->st[TSQ_PARAM_CLEAR]);
+    st = s->st[TSQ_PARAM_INSERT];
+    sqlite3_bind_int64(st, 1, a->id);
+    for (size_t i = 0; !rc && i < a->n; i++) {
+        int64_t kid;
+        rc = tsq_key_id(s, s->svals[i].key, &kid);
+        if (!rc)
+            rc = sqlite3_bind_int64(st, 2, kid);
+        if (!rc)
+            rc = tsq_bind_val(st, 3, &s->svals[i], &s->scratch);
+        if (!rc)
+            rc = tsq_step(s, st);
+    }
+    return rc;
+}
+
+static int sq_init(void *self, const tropt_run *run, const json_t *config,
+                   const tropt_field *params, size_t n_params)
+{
+    tsq *s = self;
+    struct init_arg a = {.run = run, .n = n_params};
+    pthread_mutex_lock(&s->lock);
+    int rc = tsq_fields_scratch(s, params, n_params);
+    if (!rc && config) {
+        a.has_config = 1;
+        rc = tsq_arena_json(s, &s->scratch, config, &a.config_off);
+    }
+    if (!rc)
+        rc = tsq_commit(s, write_init, &a);
+    if (!rc)
+        s->run = a.id;
+    else
+        rc = s->host->error(rc, "%s", s->err);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+static int sq_log(void *self, const tropt_run *run, int64_t step, double time,
+                  const tropt_field *fields, size_t n)
+{
+    tsq *s = self;
+    (void)run;
+    int rc;
+    pthread_mutex_lock(&s->lock);
+    if (s->failing && s->batch.nvals + n > TSQ_MAX_FAILING_VALUES) {
+        rc = s->host->error(TROPT_EBACKEND,
+                            "%s; step %lld not stored: %zu steps already wait for a commit",
+                            s->err, (long long)step, s->batch.nsteps);
+        goto out;
+    }
+    rc = tsq_batch_add(s, step, time, fields, n);
+    if (rc) {
+        rc = s->host->error(rc, "%s", s->err);
+        goto out;
+    }
+    const tsq_batch *b = &s->batch;
+    if ((int64_t)b->nsteps >= s->commit_every || b->nvals >= TSQ_MAX_PENDING_VALUES ||
+        (s->commit_interval > 0 &&
+         (tsq_monotonic() - b->first_at) * 1000.0 >= (double)s->commit_interval)) {
+        rc = tsq_commit(s, NULL, NULL);
+        if (rc)
+            rc = s->host->error(rc, "%s (%zu step(s) kept in memory for the next commit)",
+                                s->err, s->batch.nsteps);
+    } else if (s->timer_running && b->nsteps == 1) {
+        pthread_cond_signal(&s->wake); /* a new deadline for the timer */
+    }
+out:
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+struct finish_arg {
+    const char *status;
+    double ended_at;
+    size_t n;
+};
+
+static int write_finish(tsq *s, void *arg)
+{
+    struct finish_arg *a = arg;
+    sqlite3_bind_int64(s->st[TSQ_SUMMARY_CLEAR], 1, s->run);
+    int rc = tsq_step(s, s->st[TSQ_SUMMARY_CLEAR]);
+    sqlite3_stmt *st = s->st[TSQ_SUMMARY_INSERT];
+    sqlite3_bind_int64(st, 1, s->run);
+    for (size_t i = 0; !rc && i < a->n; i++) {
+        int64_t kid;
+        rc = tsq_key_id(s, s->svals[i].key, &kid);
+        if (!rc)
+            rc = sqlite3_bind_int64(st, 2, kid);
+        if (!rc)
+            rc = tsq_bind_val(st, 3, &s->svals[i], &s->scratch);
+        if (!rc)
+            rc = tsq_step(s, st);
+    }
+    if (rc)
+        return rc;
+    st = s->st[TSQ_RUN_END];
+    sqlite3_bind_int64(st, 1, s->run);
+    sqlite3_bind_text(st, 2, a->status, -1, SQLITE_STATIC);
+    sqlite3_bind_double(st, 3, a->ended_at);
+    rc = tsq_step(s, st);
+    sqlite3_clear_bindings(st);
+    return rc;
+}
+
+static int sq_finish(void *self, const tropt_run *run, const char *status, double ended_at,
+                     const json_t *summary, const tropt_field *flat, size_t n_flat)
+{
+    tsq *s = self;
+    (void)run;
+    (void)summary;
+    struct finish_arg a = {.status = status, .ended_at = ended_at, .n = n_flat};
+    pthread_mutex_lock(&s->lock);
+    int rc = tsq_fields_scratch(s, flat, n_flat);
+    if (!rc)
+        rc = tsq_commit(s, write_finish, &a);
+    if (!rc)
+        s->run = 0;
+    else
+        rc = s->host->error(rc, "%s", s->err);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+static int sq_flush(void *self)
+{
+    tsq *s = self;
+    pthread_mutex_lock(&s->lock);
+    int rc = tsq_commit(s, NULL, NULL);
+    if (rc)
+        rc = s->host->error(rc, "%s", s->err);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+static void sq_destroy(void *self)
+{
+    tsq *s = self;
+    if (!s)
+        return;
+    const tropt_host *host = s->host;
+    if (s->timer_running) {
+        pthread_mutex_lock(&s->lock);
+        s->stop = 1;
+        pthread_cond_signal(&s->wake);
+        pthread_mutex_unlock(&s->lock);
+        pthread_join(s->timer, NULL);
+    }
+    if (s->db && s->batch.nsteps > 0 && tsq_commit(s, NULL, NULL) != TROPT_OK)
+        host->log(TROPT_LEVEL_ERROR, "sqlite: %s: %zu step(s) could not be written",
+                  s->err, s->batch.nsteps);
+    tsq_close(s);
+    tsq_batch_free(s);
+    tsq_keys_free(s);
+    host->free(s->fresh);
+    pthread_cond_destroy(&s->wake);
+    pthread_mutex_destroy(&s->lock);
+    host->free(s->path);
+    host->free(s);
+}
+
+static const tropt_plugin sqlite_plugin = {
+    .abi_version = TROPT_PLUGIN_ABI_VERSION,
+    .struct_size = sizeof(tropt_plugin),
+    .name = "sqlite",
+    .description = "SQLite database queried with plain SQL (views runs, params, metrics, "
+                   "summary); the embedded default",
+    .options = options,
+    .create = sq_create,
+    .init = sq_init,
+    .log = sq_log,
+    .finish = sq_finish,
+    .flush = sq_flush,
+    .destroy = sq_destroy,
+};
+
+TROPT_PLUGIN_EXPORT const tropt_plugin *tropt_plugin_entry(void)
+{
+    return &sqlite_plugin;
+}

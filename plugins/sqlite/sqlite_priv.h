@@ -1,0 +1,173 @@
+/*
+ * plugins/sqlite/sqlite_priv.h - internals of the sqlite backend.
+ *
+ *   sqlite.c        options, the hooks, the commit timer thread.
+ *   sqlite_store.c  the connection: open, schema and migrations, busy
+ *                   handling, stale runs, transactions that write batches.
+ *   sqlite_batch.c  the in-memory side: interned keys and the pending batch.
+ *
+ * Every step is first appended to the pending batch (copied, keys interned
+ * to integer ids cached in memory) and written by tsq_commit() in one short
+ * BEGIN IMMEDIATE ... COMMIT transaction, so the write lock is only ever
+ * held for the time of one insert burst, whatever the batching options.
+ */
+#ifndef TROPT_SQLITE_PRIV_H
+#define TROPT_SQLITE_PRIV_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include <tropt/plugin.h>
+
+#include "sqlite_sql.h"
+
+/* ---- Interned keys ------------------------------------------------------ */
+
+typedef struct tsq_key {
+    char *name;
+    uint64_t hash;
+    int64_t id; /* row id in tropt_key, 0 while unknown */
+} tsq_key;
+
+typedef struct tsq_keys {
+    tsq_key *v;      /* entries, in first-seen order; indices are stable */
+    size_t n, cap;
+    uint32_t *slots; /* open addressing: entry index + 1, 0 = empty */
+    size_t nslots;   /* power of two */
+} tsq_keys;
+
+/* ---- The pending batch -------------------------------------------------- */
+
+/* One value, ready to bind: SQL type + the kind column (0 = NULL). */
+typedef struct tsq_val {
+    uint32_t key; /* index into tsq_keys.v */
+    uint8_t sqltype; /* SQLITE_INTEGER, SQLITE_FLOAT, SQLITE_TEXT, SQLITE_NULL */
+    uint8_t kind;
+    union {
+        int64_t i;
+        double r;
+        size_t off; /* TEXT: offset of a NUL-terminated string in the arena */
+    } u;
+} tsq_val;
+
+typedef struct tsq_stepbuf {
+    int64_t run; /* tropt_run.id */
+    int64_t step;
+    double time;
+    size_t first, n; /* range of vals */
+} tsq_stepbuf;
+
+/* A growable buffer of NUL-terminated strings addressed by offset. */
+typedef struct tsq_arena {
+    char *p;
+    size_t n, cap;
+} tsq_arena;
+
+typedef struct tsq_batch {
+    tsq_stepbuf *steps;
+    size_t nsteps, capsteps;
+    tsq_val *vals;
+    size_t nvals, capvals;
+    tsq_arena text;  /* TEXT values of the pending steps */
+    double first_at; /* monotonic time the oldest pending step was added */
+} tsq_batch;
+
+/* ---- The instance ------------------------------------------------------- */
+
+/* The prepared statements, one per SQL string of sqlite_sql.h the writer
+ * uses; prepared once in tsq_open and reused. */
+enum tsq_stmt {
+    TSQ_BEGIN,
+    TSQ_COMMIT,
+    TSQ_ROLLBACK,
+    TSQ_KEY_INSERT,
+    TSQ_KEY_SELECT,
+    TSQ_STEP_INSERT,
+    TSQ_METRIC_INSERT,
+    TSQ_RUN_UPSERT,
+    TSQ_RUN_ID,
+    TSQ_RUN_END,
+    TSQ_PARAM_CLEAR,
+    TSQ_PARAM_INSERT,
+    TSQ_SUMMARY_CLEAR,
+    TSQ_SUMMARY_INSERT,
+    TSQ_STALE_MARK,
+    TSQ_NSTMT
+};
+
+typedef struct tsq {
+    const tropt_host *host;
+    char *path;
+    int64_t commit_every;    /* commit when this many steps are pending */
+    int64_t commit_interval; /* ms; 0: no time bound */
+    int sync_full;
+    int64_t busy_timeout; /* ms */
+
+    sqlite3 *db;
+    sqlite3_stmt *st[TSQ_NSTMT];
+    double busy_since; /* monotonic start of the current lock wait */
+    uint64_t rng;      /* jitter of the busy back-off */
+
+    pthread_mutex_t lock; /* guards everything below and the connection */
+    pthread_cond_t wake;
+    pthread_t timer;
+    int timer_running, stop;
+
+    int64_t run; /* tropt_run.id of the open run, 0 if none */
+    tsq_keys keys;
+    tsq_batch batch;
+    tsq_arena scratch; /* TEXT of params/summary/config during one hook */
+    tsq_val *svals;    /* params/summary converted, during one hook */
+    size_t capsvals;
+    uint32_t *fresh; /* keys whose id was assigned in the current transaction */
+    size_t nfresh, capfresh;
+    int failing;        /* the last commit failed (pending data kept) */
+    char err[1024];     /* message of the last failure */
+    char hostname[256];
+} tsq;
+
+
+/* Rows pending before a batch commits whatever the options (bounds memory). */
+#define TSQ_MAX_PENDING_VALUES 65536
+/* With commits failing, refuse new steps past this many pending values. */
+#define TSQ_MAX_FAILING_VALUES (16 * TSQ_MAX_PENDING_VALUES)
+
+/* sqlite_batch.c */
+double tsq_monotonic(void);
+int tsq_key_intern(tsq *s, const char *name, uint32_t *index);
+void tsq_keys_free(tsq *s);
+/* Convert one field into a value, interning its key and copying its text
+ * into arena a. */
+int tsq_field_value(tsq *s, tsq_arena *a, const tropt_field *f, tsq_val *out);
+/* Convert n fields into s->svals (text in s->scratch, which is reset). */
+int tsq_fields_scratch(tsq *s, const tropt_field *f, size_t n);
+int tsq_batch_add(tsq *s, int64_t step, double time, const tropt_field *fields, size_t n);
+void tsq_batch_clear(tsq *s);
+void tsq_batch_free(tsq *s);
+/* Append the compact JSON text of j (NUL-terminated) to a; *off gets its
+ * offset. */
+int tsq_arena_json(tsq *s, tsq_arena *a, const json_t *j, size_t *off);
+
+/* sqlite_store.c */
+int tsq_open(tsq *s);
+void tsq_close(tsq *s);
+int tsq_mark_stale(tsq *s);
+/* Write the pending batch and, inside the same transaction, `extra` (which
+ * returns an SQLite result code).  Retries the whole transaction while
+ * SQLite reports the database busy, up to busy_timeout.  On failure the
+ * batch is kept for the next attempt and s->err says why. */
+typedef int (*tsq_extra_fn)(tsq *s, void *arg);
+int tsq_commit(tsq *s, tsq_extra_fn extra, void *arg);
+/* Inside a transaction: the id of key entry `index`, inserting it if new
+ * (SQLite result code). */
+int tsq_key_id(tsq *s, uint32_t index, int64_t *id);
+/* Step a prepared statement once and reset it (SQLite result code, with
+ * SQLITE_ROW/SQLITE_DONE mapped to SQLITE_OK). */
+int tsq_step(tsq *s, sqlite3_stmt *st);
+/* Bind value v (TEXT in arena a) at parameters i (value) and i+1 (kind). */
+int tsq_bind_val(sqlite3_stmt *st, int i, const tsq_val *v, const tsq_arena *a);
+/* Format s->err from the connection's last error: "<what> <path>: <cause>". */
+int tsq_fail(tsq *s, int rc, const char *what);
+
+#endif /* TROPT_SQLITE_PRIV_H */

@@ -1,0 +1,471 @@
+/*
+ * plugins/sqlite/sqlite_store.c - the database side of the sqlite backend:
+ * opening the file, the schema and its migrations, waiting out other
+ * writers, marking stale runs and writing a batch in one transaction.
+ *
+ * Concurrency.  The file is in WAL mode: readers never block writers and
+ * writers never block readers.  Writers take the write lock with BEGIN
+ * IMMEDIATE, so the busy handler (a short, jittered exponential back-off,
+ * much finer than sqlite3_busy_timeout's) runs whenever another writer holds
+ * it, and a transaction never has to upgrade a read lock (no deadlock, no
+ * SQLITE_BUSY_SNAPSHOT).  The few places where SQLite answers SQLITE_BUSY
+ * without calling the handler (WAL recovery, journal mode change while
+ * another connection opens the file) are retried by tsq_commit/exec_retry
+ * until busy_timeout has passed.
+ */
+#include "sqlite_priv.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *const stmt_sql[TSQ_NSTMT] = {
+    [TSQ_BEGIN] = TSQL_BEGIN,
+    [TSQ_COMMIT] = TSQL_COMMIT,
+    [TSQ_ROLLBACK] = TSQL_ROLLBACK,
+    [TSQ_KEY_INSERT] = TSQL_KEY_INSERT,
+    [TSQ_KEY_SELECT] = TSQL_KEY_SELECT,
+    [TSQ_STEP_INSERT] = TSQL_STEP_INSERT,
+    [TSQ_METRIC_INSERT] = TSQL_METRIC_INSERT,
+    [TSQ_RUN_UPSERT] = TSQL_RUN_UPSERT,
+    [TSQ_RUN_ID] = TSQL_RUN_ID,
+    [TSQ_RUN_END] = TSQL_RUN_END,
+    [TSQ_PARAM_CLEAR] = TSQL_PARAM_CLEAR,
+    [TSQ_PARAM_INSERT] = TSQL_PARAM_INSERT,
+    [TSQ_SUMMARY_CLEAR] = TSQL_SUMMARY_CLEAR,
+    [TSQ_SUMMARY_INSERT] = TSQL_SUMMARY_INSERT,
+    [TSQ_STALE_MARK] = TSQL_STALE_MARK,
+};
+
+/* migrations[v] takes a database from user_version v to v + 1. */
+static const char *const migrations[TSQL_SCHEMA_VERSION] = {
+    TSQL_MIGRATE_0_1,
+};
+
+static int retryable(int rc)
+{
+    rc &= 0xff;
+    return rc == SQLITE_BUSY || rc == SQLITE_LOCKED || rc == SQLITE_PROTOCOL;
+}
+
+static void sleep_us(long us)
+{
+    struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
+    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
+    }
+}
+
+/* Sleep a little longer each time: 20us doubling up to 2ms, with jitter so
+ * that waiting writers do not wake in lock step. */
+static void backoff(tsq *s, int count)
+{
+    long us = 20L << (count < 7 ? count : 7);
+    if (us > 2000)
+        us = 2000;
+    s->rng ^= s->rng << 13;
+    s->rng ^= s->rng >> 7;
+    s->rng ^= s->rng << 17;
+    us += (long)(s->rng % (uint64_t)(us / 2 + 1));
+    sleep_us(us);
+}
+
+static int busy_cb(void *arg, int count)
+{
+    tsq *s = arg;
+    double now = tsq_monotonic();
+    if (count == 0)
+        s->busy_since = now;
+    if ((now - s->busy_since) * 1000.0 >= (double)s->busy_timeout)
+        return 0;
+    backoff(s, count);
+    return 1;
+}
+
+int tsq_fail(tsq *s, int rc, const char *what)
+{
+    const char *msg = s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
+    int prim = rc & 0xff;
+    int sys = s->db ? sqlite3_system_errno(s->db) : 0;
+    if (sys != 0 && (prim == SQLITE_IOERR || prim == SQLITE_CANTOPEN || prim == SQLITE_FULL ||
+                     prim == SQLITE_READONLY || prim == SQLITE_PERM))
+        snprintf(s->err, sizeof s->err, "cannot %s %s: %s (%s)", what, s->path, msg,
+                 strerror(sys));
+    else
+        snprintf(s->err, sizeof s->err, "cannot %s %s: %s", what, s->path, msg);
+    return prim == SQLITE_NOMEM ? TROPT_ENOMEM : TROPT_EBACKEND;
+}
+
+int tsq_step(tsq *s, sqlite3_stmt *st)
+{
+    (void)s;
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return (rc == SQLITE_ROW || rc == SQLITE_DONE) ? SQLITE_OK : rc;
+}
+
+/* One statement, prepared for the occasion, retried while busy.  The first
+ * column of the first row (if any) is copied into out. */
+static int exec_retry(tsq *s, const char *sql, char *out, size_t outsz)
+{
+    double deadline = tsq_monotonic() + (double)s->busy_timeout / 1000.0;
+    for (int attempt = 0;; attempt++) {
+        sqlite3_stmt *st = NULL;
+        int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+        if (rc == SQLITE_OK) {
+            rc = sqlite3_step(st);
+            if (rc == SQLITE_ROW && out) {
+                const unsigned char *t = sqlite3_column_text(st, 0);
+                snprintf(out, outsz, "%s", t ? (const char *)t : "");
+            }
+            if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+                rc = SQLITE_OK;
+        }
+        sqlite3_finalize(st);
+        if (rc == SQLITE_OK || !retryable(rc) || tsq_monotonic() >= deadline)
+            return rc;
+        backoff(s, attempt);
+    }
+}
+
+static int read_int_pragma(tsq *s, const char *sql, int64_t *v)
+{
+    char buf[32];
+    int rc = exec_retry(s, sql, buf, sizeof buf);
+    if (rc == SQLITE_OK)
+        *v = strtoll(buf, NULL, 10);
+    return rc;
+}
+
+int tsq_key_id(tsq *s, uint32_t index, int64_t *id)
+{
+    tsq_key *k = &s->keys.v[index];
+    if (k->id) {
+        *id = k->id;
+        return SQLITE_OK;
+    }
+    if (s->nfresh == s->capfresh) {
+        size_t ncap = s->capfresh ? s->capfresh * 2 : 32;
+        uint32_t *nf = s->host->realloc(s->fresh, ncap * sizeof *nf);
+        if (!nf)
+            return SQLITE_NOMEM;
+        s->fresh = nf;
+        s->capfresh = ncap;
+    }
+    sqlite3_stmt *ins = s->st[TSQ_KEY_INSERT], *sel = s->st[TSQ_KEY_SELECT];
+    sqlite3_bind_text(ins, 1, k->name, -1, SQLITE_STATIC);
+    int rc = tsq_step(s, ins);
+    sqlite3_clear_bindings(ins);
+    if (rc)
+        return rc;
+    int64_t v = 0;
+    if (sqlite3_changes(s->db) == 1) {
+        v = sqlite3_last_insert_rowid(s->db);
+    } else { /* another writer interned it first */
+        sqlite3_bind_text(sel, 1, k->name, -1, SQLITE_STATIC);
+        rc = sqlite3_step(sel);
+        if (rc == SQLITE_ROW)
+            v = sqlite3_column_int64(sel, 0);
+        sqlite3_reset(sel);
+        sqlite3_clear_bindings(sel);
+        if (rc != SQLITE_ROW)
+            return rc == SQLITE_DONE ? SQLITE_CORRUPT : rc;
+    }
+    k->id = v;
+    s->fresh[s->nfresh++] = index;
+    *id = v;
+    return SQLITE_OK;
+}
+
+int tsq_bind_val(sqlite3_stmt *st, int i, const tsq_val *v, const tsq_arena *a)
+{
+    int rc;
+    switch (v->sqltype) {
+    case SQLITE_INTEGER:
+        rc = sqlite3_bind_int64(st, i, v->u.i);
+        break;
+    case SQLITE_FLOAT:
+        rc = sqlite3_bind_double(st, i, v->u.r);
+        break;
+    case SQLITE_TEXT:
+        rc = sqlite3_bind_text(st, i, a->p + v->u.off, -1, SQLITE_STATIC);
+        break;
+    default:
+        rc = sqlite3_bind_null(st, i);
+        break;
+    }
+    if (rc == SQLITE_OK)
+        rc = v->kind ? sqlite3_bind_int(st, i + 1, v->kind) : sqlite3_bind_null(st, i + 1);
+    return rc;
+}
+
+static int write_batch(tsq *s)
+{
+    tsq_batch *b = &s->batch;
+    sqlite3_stmt *sst = s->st[TSQ_STEP_INSERT], *mst = s->st[TSQ_METRIC_INSERT];
+    for (size_t i = 0; i < b->nsteps; i++) {
+        const tsq_stepbuf *sb = &b->steps[i];
+        sqlite3_bind_int64(sst, 1, sb->run);
+        sqlite3_bind_int64(sst, 2, sb->step);
+        sqlite3_bind_double(sst, 3, sb->time);
+        int rc = tsq_step(s, sst);
+        if (rc)
+            return rc;
+        sqlite3_bind_int64(mst, 1, sb->run);
+        sqlite3_bind_int64(mst, 2, sb->step);
+        for (size_t j = 0; j < sb->n; j++) {
+            const tsq_val *v = &b->vals[sb->first + j];
+            int64_t kid;
+            rc = tsq_key_id(s, v->key, &kid);
+            if (!rc)
+                rc = sqlite3_bind_int64(mst, 3, kid);
+            if (!rc)
+                rc = tsq_bind_val(mst, 4, v, &b->text);
+            if (!rc)
+                rc = tsq_step(s, mst);
+            if (rc)
+                return rc;
+        }
+    }
+    return SQLITE_OK;
+}
+
+static int try_commit(tsq *s, tsq_extra_fn extra, void *arg)
+{
+    s->nfresh = 0;
+    int rc = tsq_step(s, s->st[TSQ_BEGIN]);
+    if (rc)
+        return rc;
+    rc = write_batch(s);
+    if (!rc && extra)
+        rc = extra(s, arg);
+    if (!rc)
+        rc = tsq_step(s, s->st[TSQ_COMMIT]);
+    if (rc) {
+        /* The message of the failure, before the rollback replaces it. */
+        tsq_fail(s, rc, "write to");
+        if (!sqlite3_get_autocommit(s->db))
+            tsq_step(s, s->st[TSQ_ROLLBACK]);
+        /* Ids handed out by the rolled-back transaction do not exist. */
+        for (size_t i = 0; i < s->nfresh; i++)
+            s->keys.v[s->fresh[i]].id = 0;
+    }
+    s->nfresh = 0;
+    return rc;
+}
+
+int tsq_commit(tsq *s, tsq_extra_fn extra, void *arg)
+{
+    if (s->batch.nsteps == 0 && !extra)
+        return TROPT_OK;
+    double deadline = tsq_monotonic() + (double)s->busy_timeout / 1000.0;
+    for (int attempt = 0;; attempt++) {
+        int rc = try_commit(s, extra, arg);
+        if (rc == SQLITE_OK) {
+            tsq_batch_clear(s);
+            s->failing = 0;
+            return TROPT_OK;
+        }
+        if (retryable(rc) && tsq_monotonic() < deadline) {
+            backoff(s, attempt);
+            continue;
+        }
+        s->failing = 1;
+        return (rc & 0xff) == SQLITE_NOMEM ? TROPT_ENOMEM : TROPT_EBACKEND;
+    }
+}
+
+/* ---- Opening -------------------------------------------------------------- */
+
+static int migrate(tsq *s, void *arg)
+{
+    (void)arg;
+    int64_t v = 0;
+    /* Re-read under the write lock: another process may have done it. */
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db, TSQL_USER_VERSION, -1, &st, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        v = sqlite3_column_int64(st, 0);
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    if (rc)
+        return rc;
+    if (v >= TSQL_SCHEMA_VERSION)
+        return SQLITE_OK;
+    for (; v < TSQL_SCHEMA_VERSION; v++) {
+        rc = sqlite3_exec(s->db, migrations[v], NULL, NULL, NULL);
+        if (rc)
+            return rc;
+    }
+    char sql[128];
+    snprintf(sql, sizeof sql, TSQL_SET_VERSION_FMT, TSQL_APPLICATION_ID, TSQL_SCHEMA_VERSION);
+    return sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+}
+
+static int prepare_all(tsq *s)
+{
+    for (int i = 0; i < TSQ_NSTMT; i++) {
+        int rc = sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+                                    &s->st[i], NULL);
+        if (rc)
+            return rc;
+    }
+    return SQLITE_OK;
+}
+
+int tsq_open(tsq *s)
+{
+    s->rng = (uint64_t)getpid() * 0x9E3779B97F4A7C15ull ^ (uint64_t)(uintptr_t)s;
+    if (!s->rng)
+        s->rng = 1;
+    int rc = sqlite3_open_v2(s->path, &s->db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                             NULL);
+    if (rc) {
+        int r = tsq_fail(s, rc, "open");
+        sqlite3_close_v2(s->db);
+        s->db = NULL;
+        return r;
+    }
+    sqlite3_extended_result_codes(s->db, 1);
+    sqlite3_busy_handler(s->db, busy_cb, s);
+
+    /* The first read of the file: a non-database file fails here. */
+    char mode[32] = "";
+    rc = exec_retry(s, TSQL_WAL, mode, sizeof mode);
+    if (rc)
+        return tsq_fail(s, rc, "open");
+    if (strcmp(mode, "wal") != 0)
+        s->host->log(TROPT_LEVEL_WARNING,
+                     "sqlite: %s: cannot use WAL (journal_mode is %s); readers may "
+                     "delay writers",
+                     s->path, mode);
+    rc = exec_retry(s, s->sync_full ? TSQL_SYNC_FULL : TSQL_SYNC_NORMAL, NULL, 0);
+    if (rc)
+        return tsq_fail(s, rc, "configure");
+
+    int64_t app = 0, version = 0;
+    rc = read_int_pragma(s, TSQL_APP_ID, &app);
+    if (!rc)
+        rc = read_int_pragma(s, TSQL_USER_VERSION, &version);
+    if (rc)
+        return tsq_fail(s, rc, "read");
+    if (app != 0 && app != TSQL_APPLICATION_ID) {
+        snprintf(s->err, sizeof s->err,
+                 "cannot use %s: not a tropt database (application_id 0x%llx)", s->path,
+                 (unsigned long long)app);
+        return TROPT_EBACKEND;
+    }
+    if (version > TSQL_SCHEMA_VERSION) {
+        snprintf(s->err, sizeof s->err,
+                 "cannot use %s: its schema version %lld is newer than this plugin's (%d); "
+                 "upgrade tropt",
+                 s->path, (long long)version, TSQL_SCHEMA_VERSION);
+        return TROPT_EBACKEND;
+    }
+    if (version < TSQL_SCHEMA_VERSION) {
+        /* Create or upgrade the schema in one transaction: only the
+         * transaction statements exist yet (the others name tables a
+         * migration may create). */
+        for (int i = TSQ_BEGIN; i <= TSQ_ROLLBACK; i++) {
+            rc = sqlite3_prepare_v2(s->db, stmt_sql[i], -1, &s->st[i], NULL);
+            if (rc)
+                return tsq_fail(s, rc, "prepare statements for");
+        }
+        int r = tsq_commit(s, migrate, NULL);
+        if (r) {
+            size_t len = strlen(s->err);
+            snprintf(s->err + len, sizeof s->err - len, " (creating the schema)");
+            return r;
+        }
+        for (int i = TSQ_BEGIN; i <= TSQ_ROLLBACK; i++) {
+            sqlite3_finalize(s->st[i]);
+            s->st[i] = NULL;
+        }
+    }
+    rc = prepare_all(s);
+    if (rc)
+        return tsq_fail(s, rc, "prepare statements for");
+    return TROPT_OK;
+}
+
+void tsq_close(tsq *s)
+{
+    for (int i = 0; i < TSQ_NSTMT; i++) {
+        sqlite3_finalize(s->st[i]);
+        s->st[i] = NULL;
+    }
+    if (s->db)
+        sqlite3_close_v2(s->db);
+    s->db = NULL;
+}
+
+/* ---- Stale runs ----------------------------------------------------------- */
+
+struct stale_arg {
+    int64_t *ids;
+    size_t n;
+};
+
+static int mark_stale(tsq *s, void *arg)
+{
+    struct stale_arg *a = arg;
+    for (size_t i = 0; i < a->n; i++) {
+        sqlite3_bind_int64(s->st[TSQ_STALE_MARK], 1, a->ids[i]);
+        int rc = tsq_step(s, s->st[TSQ_STALE_MARK]);
+        if (rc)
+            return rc;
+    }
+    return SQLITE_OK;
+}
+
+static int pid_gone(int64_t pid)
+{
+    if (pid <= 0 || (int64_t)(pid_t)pid != pid)
+        return 0;
+    return kill((pid_t)pid, 0) == -1 && errno == ESRCH;
+}
+
+int tsq_mark_stale(tsq *s)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db, TSQL_STALE_CANDIDATES, -1, &st, NULL);
+    if (rc)
+        return tsq_fail(s, rc, "read");
+    sqlite3_bind_text(st, 1, s->hostname, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (int64_t)getpid());
+    struct stale_arg a = {NULL, 0};
+    size_t cap = 0;
+    int r = TROPT_OK;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (!pid_gone(sqlite3_column_int64(st, 1)))
+            continue;
+        if (a.n == cap) {
+            cap = cap ? cap * 2 : 8;
+            int64_t *n = s->host->realloc(a.ids, cap * sizeof *n);
+            if (!n) {
+                r = TROPT_ENOMEM;
+                snprintf(s->err, sizeof s->err, "%s: out of memory", s->path);
+                break;
+            }
+            a.ids = n;
+        }
+        a.ids[a.n++] = sqlite3_column_int64(st, 0);
+    }
+    if (r == TROPT_OK && rc != SQLITE_DONE)
+        r = tsq_fail(s, rc, "read");
+    sqlite3_finalize(st);
+    if (r == TROPT_OK && a.n > 0) {
+        r = tsq_commit(s, mark_stale, &a);
+        if (r == TROPT_OK)
+            s->host->log(TROPT_LEVEL_INFO, "sqlite: %s: marked %zu stale run(s) crashed",
+                         s->path, a.n);
+    }
+    s->host->free(a.ids);
+    return r;
+}
