@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# build.sh - the two commands of the README's quick start.
+#
+#   ./build.sh demo   install what is missing, build, install, then run the
+#                     example optimizer into the embedded sqlite default
+#                     (./tropt.db) and show the run
+#   ./build.sh test   install what is missing, build with warnings as errors,
+#                     run the whole suite, then again under ASan+UBSan;
+#                     ends with "N passed, N failed"
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+cd "$here"
+
+PACKAGES=(meson ninja-build pkg-config gcc g++ binutils libjansson-dev check
+          libsqlite3-dev sqlite3 libcurl4-openssl-dev python3 python3-pandas
+          victoria-metrics)
+
+install_deps() {
+    local missing=()
+    for p in "${PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "build.sh: missing packages: ${missing[*]} (run as root, or apt-get install them)" >&2
+        exit 1
+    fi
+    echo "build.sh: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+configure() { # dir, extra meson args...
+    local dir=$1
+    shift
+    if [ -f "$dir/build.ninja" ]; then
+        meson configure "$dir" "$@" >/dev/null
+    else
+        meson setup "$dir" "$@" >/dev/null
+    fi
+}
+
+cmd_demo() {
+    install_deps
+    configure build -Dwerror=true
+    ninja -C build
+    meson install -C build --quiet
+    ldconfig
+    echo
+    echo "== tropt-demo (Adam on Rosenbrock) logging to the embedded default, sqlite:path=tropt.db"
+    out=$(tropt-demo --steps 300)
+    echo "$out"
+    run_id=$(echo "$out" | sed -n 's/^run \([0-9a-f-]*\) finished.*/\1/p')
+    echo
+    echo "== tropt runs"
+    tropt runs
+    echo
+    echo "== tropt show ${run_id:0:8}"
+    tropt show "${run_id:0:8}"
+}
+
+# Run the suite of one build folder; its results are summed by .ci/count.py.
+run_suite() {
+    local dir=$1
+    meson test -C "$dir" --num-processes 2 --print-errorlogs --timeout-multiplier "${2:-1}" || true
+}
+
+cmd_test() {
+    install_deps
+    configure build -Dwerror=true -Dbench=true
+    ninja -C build
+    run_suite build 1
+    configure build-asan -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false
+    ninja -C build-asan
+    run_suite build-asan 3
+    /usr/bin/python3 .ci/count.py build/meson-logs/testlog.json build-asan/meson-logs/testlog.json
+}
+
+case "${1:-}" in
+demo) cmd_demo ;;
+test) cmd_test ;;
+*)
+    echo "usage: ./build.sh demo|test" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,130 @@
+/* tests/install/test_install.c - what a user gets from `meson install`:
+ * headers, libtropt with its soname, tropt.pc naming the plugin dir that
+ * holds tropt-null.so, and a third-party plugin built out of tree from the
+ * installed headers alone, loaded by path and through TROPT_PLUGIN_PATH. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+static char *dest;
+static char *pcdir;
+
+static void install_once(void)
+{
+    dest = tu_mkdtemp();
+    char *out = NULL;
+    char *cmd = tu_strdupf("meson install -C '%s' --no-rebuild --quiet --destdir '%s'",
+                           tu_build_root(), dest);
+    int rc = tu_run(cmd, &out, 1);
+    ck_assert_msg(rc == 0, "%s failed:\n%s", cmd, out);
+    free(out);
+    free(cmd);
+    cmd = tu_strdupf("dirname \"$(find '%s' -name tropt.pc | head -1)\"", dest);
+    tu_run(cmd, &pcdir, 0);
+    pcdir[strcspn(pcdir, "\n")] = '\0';
+    free(cmd);
+    ck_assert_msg(strlen(pcdir) > 1, "no tropt.pc installed under %s", dest);
+}
+
+static char *pkgconfig(const char *args)
+{
+    /* --define-prefix is not in every pkg-config: rebase by hand */
+    char *cmd = tu_strdupf("PKG_CONFIG_PATH='%s' pkg-config %s tropt", pcdir, args);
+    char *out = NULL;
+    int rc = tu_run(cmd, &out, 1);
+    ck_assert_msg(rc == 0, "%s: %s", cmd, out);
+    out[strcspn(out, "\n")] = '\0';
+    free(cmd);
+    return out;
+}
+
+START_TEST(plugindir_holds_null_plugin)
+{
+    install_once();
+    char *pd = pkgconfig("--variable=plugindir");
+    ck_assert_msg(pd[0] == '/', "plugindir '%s' is not absolute", pd);
+    char *null_so = tu_strdupf("%s%s/tropt-null.so", dest, pd);
+    char *data = tu_read_file(null_so, NULL);
+    ck_assert_msg(data != NULL, "%s missing", null_so);
+    free(data);
+    char *cmd = tu_strdupf("ls '%s%s/../..' | grep -q '^libtropt.so.0$'", dest, pd);
+    ck_assert_msg(tu_run(cmd, NULL, 1) == 0, "libtropt.so.0 (soname) not installed beside the plugin dir");
+    free(cmd);
+    cmd = tu_strdupf("test -f '%s'/usr/local/include/tropt/tracker.h && test -f '%s'/usr/local/include/tropt/plugin.h", dest, dest);
+    ck_assert_int_eq(tu_run(cmd, NULL, 1), 0);
+    free(cmd);
+    free(null_so);
+    free(pd);
+}
+END_TEST
+
+START_TEST(third_party_plugin_builds_out_of_tree_and_loads)
+{
+    install_once();
+    char *cflags = pkgconfig("--cflags");
+    /* installed include dir lives under dest: point at it */
+    char *dir = tu_mkdtemp();
+    char *so = tu_path(dir, "tropt-thirdparty.so");
+    char *cmd = tu_strdupf("cc -std=c11 -Wall -Wextra -Werror -pedantic -fPIC -shared -fvisibility=hidden "
+                           "-I'%s/usr/local/include' %s -o '%s' '%s/tests/install/thirdparty.c' "
+                           "-Wl,--no-undefined $(pkg-config --libs jansson)",
+                           dest, cflags, so, tu_source_root());
+    char *out = NULL;
+    ck_assert_msg(tu_run(cmd, &out, 1) == 0, "%s\n%s", cmd, out);
+    free(out);
+    free(cmd);
+
+    char *rec = tu_path(dir, "calls.txt");
+    char *spec = tu_strdupf("%s:out=%s", so, rec);
+    tropt_tracker *t;
+    ck_assert_msg(tropt_tracker_open(&t, spec, NULL, NULL) == TROPT_OK, "%s", tropt_error_message());
+    ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
+    tropt_field f = TROPT_F_REAL("loss", 1);
+    ck_assert_int_eq(tropt_tracker_log_fields(t, &f, 1), TROPT_OK);
+    ck_assert_int_eq(tropt_tracker_log_fields(t, &f, 1), TROPT_OK);
+    ck_assert_int_eq(tropt_tracker_finish(t, NULL), TROPT_OK);
+    tropt_tracker_free(t);
+    char *text = tu_read_file(rec, NULL);
+    ck_assert_ptr_nonnull(strstr(text, "log 1 1\nfinish finished\n"));
+    free(text);
+
+    /* and by name through TROPT_PLUGIN_PATH, with its required option enforced */
+    char *old = getenv("TROPT_PLUGIN_PATH") ? strdup(getenv("TROPT_PLUGIN_PATH")) : strdup("");
+    setenv("TROPT_PLUGIN_PATH", dir, 1);
+    ck_assert_int_eq(tropt_tracker_open(&t, "thirdparty", NULL, NULL), TROPT_EINVAL);
+    ck_assert_ptr_nonnull(strstr(tropt_error_message(), "option 'out' is required"));
+    free(spec);
+    spec = tu_strdupf("thirdparty:out=%s", rec);
+    ck_assert_int_eq(tropt_tracker_open(&t, spec, NULL, NULL), TROPT_OK);
+    tropt_tracker_free(t);
+    setenv("TROPT_PLUGIN_PATH", old, 1);
+    free(old);
+    free(spec);
+    free(rec);
+    free(so);
+    free(cflags);
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
+static void teardown(void)
+{
+    tu_rmtree(dest);
+    free(dest);
+    free(pcdir);
+    dest = pcdir = NULL;
+}
+
+int main(void)
+{
+    Suite *s = suite_create("install");
+    TCase *tc = tcase_create("install");
+    tcase_set_timeout(tc, 120);
+    tcase_add_checked_fixture(tc, NULL, teardown);
+    tcase_add_test(tc, plugindir_holds_null_plugin);
+    tcase_add_test(tc, third_party_plugin_builds_out_of_tree_and_loads);
+    suite_add_tcase(s, tc);
+    return tu_run_suite(s);
+}
