@@ -65,7 +65,7 @@ int main(int argc, char **argv)
 {
     const char *spec = NULL, *experiment = "rosenbrock-adam";
     long steps = 200, sleep = 0, dim = 2, seed = 1;
-    double lr = 0.02;
+    double lr = 0.1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
