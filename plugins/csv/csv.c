@@ -84,7 +84,9 @@ typedef struct csv {
 
     /* the open run */
     int open;
-    char *run_dir, *metrics_path, *pending_path, *tmp_path;
+    char *run_dir, *metrics_path, *pending_path;
+    char *tmp_path; /* <run_dir>/.<file>.<pid>.tmp, for the file being replaced */
+    size_t tmp_dir_len;
     int fd;            /* metrics.csv */
     off_t size;        /* its bytes, all complete records */
     size_t hdr_len;    /* bytes of its header record */
@@ -98,6 +100,7 @@ typedef struct csv {
     /* keys in first-seen order, and a hash of them (slot = index + 1) */
     char **keys;
     size_t nkeys, kcap;
+    uint64_t keybytes; /* header bytes of the key columns, commas included */
     size_t *slots;
     size_t nslots;
 
@@ -107,6 +110,7 @@ typedef struct csv {
     cell *cells;
     size_t ncells, ccap;
     csv_buf arena;
+    uint64_t qbytes; /* sum of rows[].bytes */
     double queued_since;
 
     /* scratch */
@@ -264,6 +268,19 @@ static int reserved_key(const char *k)
     return strcmp(k, "step") == 0 || strcmp(k, "time") == 0;
 }
 
+/* Bytes of s as a CSV cell (see csv_put_cell). */
+static uint64_t cell_len(const char *s)
+{
+    uint64_t n = 0, quote = *s == '\0';
+    for (; *s; s++, n++) {
+        if (*s == '"')
+            n++;
+        if (*s == '"' || *s == ',' || *s == '\r' || *s == '\n')
+            quote = 1;
+    }
+    return n + 2 * quote;
+}
+
 /* ---- keys --------------------------------------------------------------- */
 
 static size_t hash_str(const char *s)
@@ -311,6 +328,7 @@ static size_t key_col(csv *c, const char *k)
         return (size_t)-1;
     c->colmap[c->nkeys] = 0;
     c->keys[c->nkeys] = d;
+    c->keybytes += 1 + (uint64_t)reserved_key(k) + cell_len(k);
     c->slots[j] = ++c->nkeys;
     return c->nkeys - 1;
 }
@@ -320,6 +338,7 @@ static void keys_clear(csv *c)
     for (size_t i = 0; i < c->nkeys; i++)
         c->h->free(c->keys[i]);
     c->nkeys = 0;
+    c->keybytes = 0;
     if (c->slots)
         memset(c->slots, 0, c->nslots * sizeof *c->slots);
 }
@@ -330,6 +349,7 @@ static void queue_clear(csv *c)
 {
     c->nrows = c->ncells = c->ndeferred = 0;
     c->arena.n = 0;
+    c->qbytes = 0;
 }
 
 /* Format one step into the queue. */
@@ -365,6 +385,7 @@ static int queue_row(csv *c, int64_t step, double time, const tropt_field *f, si
         r->bytes += x->len;
     }
     r->ncells = c->ncells - r->cell0;
+    c->qbytes += r->bytes;
     c->nrows++;
     return TROPT_OK;
 nomem:
@@ -458,6 +479,12 @@ static int append(csv *c, int fd, off_t *size, const char *path, const csv_buf *
     return TROPT_OK;
 }
 
+/* Point tmp_path at the temporary name for <run_dir>/name. */
+static void set_tmp(csv *c, const char *name)
+{
+    snprintf(c->tmp_path + c->tmp_dir_len, 64, "/.%s.%ld.tmp", name, (long)getpid());
+}
+
 /* Copy the records of the current metrics.csv (after its header) into the
  * temporary file, adding k empty cells at the end of each record.  Record
  * ends are CRLF outside quotes; our cells quote every CR and LF. */
@@ -517,6 +544,7 @@ static int rewrite(csv *c)
     const tropt_host *h = c->h;
     int rc;
     off_t tsize = 0;
+    set_tmp(c, "metrics.csv");
     int tfd = open(c->tmp_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     if (tfd < 0)
         return h->error(TROPT_EBACKEND, "cannot create '%s': %s", c->tmp_path, strerror(errno));
@@ -579,18 +607,12 @@ fail:
     return rc;
 }
 
-/* The size metrics.csv would have after a rewrite now. */
-static uint64_t projected_size(csv *c)
+/* The size metrics.csv would have after a rewrite now (O(1): a run whose
+ * rows are deferred calls this at every step). */
+static uint64_t projected_size(const csv *c)
 {
-    c->out.n = 0;
-    uint64_t s = 0;
-    if (put_header(c, &c->out) == 0)
-        s = c->out.n;
-    c->out.n = 0;
-    s += (uint64_t)(c->size - (off_t)c->hdr_len) + c->rows_disk * (c->nkeys - c->ncols_disk);
-    for (size_t i = 0; i < c->nrows; i++)
-        s += c->rows[i].bytes + c->nkeys + 2;
-    return s;
+    return strlen("step,time\r\n") + c->keybytes + (uint64_t)(c->size - (off_t)c->hdr_len) +
+           c->rows_disk * (c->nkeys - c->ncols_disk) + c->qbytes + c->nrows * (c->nkeys + 2);
 }
 
 /* Write the queued rows out.  force: a barrier, deferred rows are folded
@@ -655,6 +677,7 @@ static int write_file_atomic(csv *c, const char *name, const csv_buf *b)
         return oom(c);
     int rc = TROPT_OK;
     off_t sz = 0;
+    set_tmp(c, name);
     int fd = open(c->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     if (fd < 0) {
         rc = h->error(TROPT_EBACKEND, "cannot create '%s': %s", c->tmp_path, strerror(errno));
@@ -733,12 +756,13 @@ static int csv_init(void *self, const tropt_run *run, const json_t *config,
 
     char *folder = folder_name(c, run->experiment);
     char *exp_dir = folder ? joinpath(c, c->dir, folder) : NULL;
-    char tmpname[64];
-    snprintf(tmpname, sizeof tmpname, ".tmp.%ld", (long)getpid());
     c->run_dir = exp_dir ? joinpath(c, exp_dir, run->run_id) : NULL;
     c->metrics_path = c->run_dir ? joinpath(c, c->run_dir, "metrics.csv") : NULL;
     c->pending_path = c->run_dir ? joinpath(c, c->run_dir, "metrics.pending.csv") : NULL;
-    c->tmp_path = c->run_dir ? joinpath(c, c->run_dir, tmpname) : NULL;
+    c->tmp_dir_len = c->run_dir ? strlen(c->run_dir) : 0;
+    c->tmp_path = c->run_dir ? c->h->malloc(c->tmp_dir_len + 64) : NULL;
+    if (c->tmp_path)
+        memcpy(c->tmp_path, c->run_dir, c->tmp_dir_len);
     c->meta = json_pack("{s:s, s:s, s:s, s:s, s:I, s:f, s:n, s:s, s:s}", "run_id", run->run_id,
                         "experiment", run->experiment, "folder", folder ? folder : "", "host",
                         run->host, "pid", (json_int_t)run->pid, "started_at", run->started_at,

@@ -4,6 +4,7 @@
 #include "csv_text.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -93,6 +94,10 @@ int csv_put_value(const tropt_host *h, csv_buf *b, const tropt_field *f, csv_buf
         snprintf(num, sizeof num, "%" PRId64, f->v.i);
         return csv_buf_puts(h, b, num);
     case TROPT_REAL:
+        /* "-0" is the shortest form of -0.0, but readers that type a
+         * column (pandas) take it for the integer 0 and lose the sign. */
+        if (f->v.r == 0 && signbit(f->v.r))
+            return csv_buf_puts(h, b, "-0.0");
         h->format_real(num, sizeof num, f->v.r);
         return csv_buf_puts(h, b, num);
     case TROPT_STRING:

@@ -1,0 +1,187 @@
+"""Read a csv backend's files back with real CSV parsers and compare them to
+what the C test logged.  Run with /usr/bin/python3 (Debian's, with pandas).
+
+  csvcheck.py values METRICS EXPECT.json   every value, csv module + pandas
+  csvcheck.py cover METRICS PENDING MIN    a valid file (plus the deferred
+                                           rows of PENDING, if it exists)
+                                           holding steps 0..MIN-1 at least
+
+EXPECT.json: {"layout": "wide"|"long", "columns": [...] (wide),
+              "rows": [{"step": N, "cells": [[key, column, type, value]...]}]}
+type/value: "real" + hex bits, "int" + decimal, "bool" + true|false,
+"str" + text, "json" + JSON text, "null" + "".
+Prints "OK ..." and exits 0, or prints what differs and exits 1.
+"""
+import csv
+import json
+import math
+import os
+import struct
+import sys
+
+
+def fail(msg):
+    print("FAIL: " + msg)
+    sys.exit(1)
+
+
+def bits(x):
+    return struct.unpack("<Q", struct.pack("<d", x))[0]
+
+
+def real_of(hexbits):
+    return struct.unpack("<d", struct.pack("<Q", int(hexbits, 16)))[0]
+
+
+def same_real(exp_hex, got):
+    exp = real_of(exp_hex)
+    if math.isnan(exp):
+        return math.isnan(got)
+    return bits(got) == int(exp_hex, 16)
+
+
+def check_text(typ, val, cell, where):
+    """The cell text as Python's csv module returns it."""
+    if typ == "real":
+        try:
+            got = float(cell)
+        except ValueError:
+            fail(f"{where}: {cell!r} is not a real")
+        if not same_real(val, got):
+            fail(f"{where}: {cell!r} reads back as {got!r}, logged {real_of(val)!r}")
+    elif typ == "int":
+        if cell != val or int(cell) != int(val):
+            fail(f"{where}: {cell!r} != {val}")
+    elif typ == "json":
+        if json.loads(cell) != json.loads(val):
+            fail(f"{where}: {cell!r} != {val!r}")
+    elif typ == "null":
+        if cell != "":
+            fail(f"{where}: null written as {cell!r}")
+    elif cell != val:  # str, bool
+        fail(f"{where}: {cell!r} != {val!r}")
+
+
+def read_records(path):
+    raw = open(path, "rb").read()
+    if not raw.endswith(b"\r\n"):
+        fail(f"{path} does not end with CRLF")
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.reader(f, strict=True))
+
+
+def values(path, expect_path):
+    exp = json.load(open(expect_path, encoding="utf-8"))
+    recs = read_records(path)
+    import pandas as pd
+
+    if exp["layout"] == "wide":
+        header = recs[0]
+        if header != exp["columns"]:
+            fail(f"header {header!r} != {exp['columns']!r}")
+        if len(recs) - 1 != len(exp["rows"]):
+            fail(f"{len(recs) - 1} rows, logged {len(exp['rows'])}")
+        for i, (r, e) in enumerate(zip(recs[1:], exp["rows"])):
+            if len(r) != len(header):
+                fail(f"row {i}: {len(r)} cells, header has {len(header)}")
+            if r[0] != str(e["step"]):
+                fail(f"row {i}: step {r[0]!r} != {e['step']}")
+            float(r[1])
+            cells = {col: (t, v) for _, col, t, v in e["cells"]}
+            for j, col in enumerate(header[2:], 2):
+                t, v = cells.get(col, ("null", ""))
+                check_text(t, v, r[j], f"csv row {i} column {col!r}")
+        # pandas, text: the same cells as the csv module
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+        if list(df.columns) != header:
+            fail(f"pandas header {list(df.columns)!r}")
+        if df.values.tolist() != [r for r in recs[1:]]:
+            fail("pandas cells differ from the csv module's")
+        # pandas, typed: reals with the round-trip converter, ints exact
+        types = {}
+        for e in exp["rows"]:
+            for _, col, t, _ in e["cells"]:
+                types.setdefault(col, set()).add(t)
+        conv = {c: (lambda s: int(s) if s else None) for c, ts in types.items() if ts == {"int"}}
+        dt = pd.read_csv(path, float_precision="round_trip", converters=conv)
+        for i, e in enumerate(exp["rows"]):
+            if int(dt["step"][i]) != e["step"]:
+                fail(f"pandas row {i} step")
+            for _, col, t, v in e["cells"]:
+                got = dt[col][i]
+                where = f"pandas row {i} column {col!r}"
+                if t == "real":
+                    g = float(got)
+                    if not same_real(v, g):
+                        fail(f"{where}: {g!r} != {real_of(v)!r}")
+                elif t == "int" and col in conv:
+                    if got != int(v):
+                        fail(f"{where}: {got!r} != {v}")
+                elif t == "null":
+                    if not (got is None or (isinstance(got, float) and math.isnan(got))):
+                        fail(f"{where}: null read as {got!r}")
+        print(f"OK wide {len(recs) - 1} rows {len(header)} columns")
+    else:
+        if recs[0] != ["step", "time", "key", "value"]:
+            fail(f"long header {recs[0]!r}")
+        want = [(e["step"], key, t, v) for e in exp["rows"] for key, _, t, v in e["cells"]]
+        if len(recs) - 1 != len(want):
+            fail(f"{len(recs) - 1} records, logged {len(want)} values")
+        for i, (r, (step, key, t, v)) in enumerate(zip(recs[1:], want)):
+            if len(r) != 4 or r[0] != str(step) or r[2] != key:
+                fail(f"record {i}: {r!r} expected step {step} key {key!r}")
+            float(r[1])
+            check_text(t, v, r[3], f"record {i} key {key!r}")
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+        if df.values.tolist() != [r for r in recs[1:]]:
+            fail("pandas cells differ from the csv module's")
+        # pandas' own float parser on the real values' texts
+        reals = [(i, v) for i, (_, _, t, v) in enumerate(want) if t == "real"]
+        if reals:
+            import io
+            text = "v\n" + "\n".join(recs[1 + i][3] for i, _ in reals) + "\n"
+            col = pd.read_csv(io.StringIO(text), dtype={"v": float},
+                              float_precision="round_trip")["v"]
+            for (i, v), g in zip(reals, col):
+                if not same_real(v, float(g)):
+                    fail(f"pandas record {i}: {g!r} != {real_of(v)!r}")
+        print(f"OK long {len(recs) - 1} records")
+
+
+def cover(path, pending, minimum):
+    recs = read_records(path)
+    header = recs[0]
+    if header[:2] != ["step", "time"]:
+        fail(f"header {header!r}")
+    for i, r in enumerate(recs[1:]):
+        if len(r) != len(header):
+            fail(f"row {i}: {len(r)} cells, header has {len(header)}")
+        if r[0] != str(i):
+            fail(f"row {i} holds step {r[0]}")
+    n = len(recs) - 1
+    steps = set(range(n))
+    extra = 0
+    if os.path.exists(pending):
+        precs = read_records(pending)
+        if precs[0] != ["step", "time", "key", "value"]:
+            fail(f"pending header {precs[0]!r}")
+        for r in precs[1:]:
+            if len(r) != 4:
+                fail(f"pending record {r!r}")
+            steps.add(int(r[0]))
+        extra = len(steps) - n
+    top = max(steps) + 1 if steps else 0
+    if steps != set(range(top)):
+        fail("steps have a gap")
+    if top < minimum:
+        fail(f"only steps 0..{top - 1}; log returned for 0..{minimum - 1}")
+    print(f"OK {n} rows in metrics.csv, {extra} more steps pending, {len(header)} columns")
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "values":
+        values(sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == "cover":
+        cover(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    else:
+        fail("unknown mode")

@@ -1,0 +1,1193 @@
+/*
+ * tests/csv/test_csv.c - the csv backend, read back with real CSV parsers.
+ *
+ * Every test opens trackers through the public API ("csv:dir=<tmp>") and
+ * asserts what is on disk: metrics.csv is parsed by Python's csv module and
+ * pandas (csvcheck.py) and compared value by value with what was logged.
+ */
+#include "testutil.h"
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <float.h>
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PY "/usr/bin/python3"
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static tropt_tracker *open_csv(const char *dir, const char *extra, const char *exp)
+{
+    char *spec = tu_strdupf("csv:dir=%s%s%s", dir, extra && *extra ? "," : "", extra ? extra : "");
+    tropt_tracker *t = NULL;
+    int rc = tropt_tracker_open(&t, spec, exp, NULL);
+    ck_assert_msg(rc == TROPT_OK, "open %s: %s", spec, tropt_error_message());
+    free(spec);
+    return t;
+}
+
+/* <dir>/<folder>/<run_id>/<name> */
+static char *run_file(const char *dir, const char *folder, const char *run_id, const char *name)
+{
+    return tu_strdupf("%s/%s/%s/%s", dir, folder, run_id, name);
+}
+
+/* The only run folder under <dir>/<folder>. */
+static char *only_run(const char *dir, const char *folder)
+{
+    char *p = tu_path(dir, folder);
+    DIR *d = opendir(p);
+    ck_assert_msg(d != NULL, "opendir %s: %s", p, strerror(errno));
+    char *found = NULL;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        ck_assert_msg(found == NULL, "two runs in %s", p);
+        found = tu_strdupf("%s", e->d_name);
+    }
+    closedir(d);
+    free(p);
+    ck_assert_ptr_nonnull(found);
+    return found;
+}
+
+/* Run csvcheck.py; assert it printed OK; returns its output (malloc'd). */
+static char *pycheck(const char *args)
+{
+    char *cmd = tu_strdupf(PY " %s %s", CSVCHECK_PY, args);
+    char *out = NULL;
+    int rc = tu_run(cmd, &out, 1);
+    ck_assert_msg(rc == 0 && strncmp(out, "OK", 2) == 0, "%s\n=> %d: %s", cmd, rc, out);
+    free(cmd);
+    return out;
+}
+
+/* ---- expectations ----------------------------------------------------------- */
+
+/* The column a key gets in the wide header: _*(step|time) gains a '_'. */
+static char *column_of(const char *key)
+{
+    const char *k = key;
+    while (*k == '_')
+        k++;
+    int reserved = strcmp(k, "step") == 0 || strcmp(k, "time") == 0;
+    return tu_strdupf("%s%s", reserved ? "_" : "", key);
+}
+
+static void expect_row(json_t *rows, int64_t step, const tropt_field *f, size_t n)
+{
+    json_t *cells = json_array();
+    for (size_t i = 0; i < n; i++) {
+        char val[64];
+        const char *type = "null";
+        char *dumped = NULL;
+        const char *v = "";
+        switch (f[i].type) {
+        case TROPT_NULL:
+            break;
+        case TROPT_BOOL:
+            type = "bool";
+            v = f[i].v.b ? "true" : "false";
+            break;
+        case TROPT_INT:
+            type = "int";
+            snprintf(val, sizeof val, "%" PRId64, f[i].v.i);
+            v = val;
+            break;
+        case TROPT_REAL: {
+            uint64_t b;
+            memcpy(&b, &f[i].v.r, sizeof b);
+            type = "real";
+            snprintf(val, sizeof val, "0x%016" PRIx64, b);
+            v = val;
+            break;
+        }
+        case TROPT_STRING:
+            type = "str";
+            v = f[i].v.s;
+            break;
+        case TROPT_JSON:
+            type = "json";
+            dumped = json_dumps(f[i].v.json, JSON_ENCODE_ANY | JSON_COMPACT);
+            v = dumped;
+            break;
+        }
+        char *col = column_of(f[i].key);
+        json_array_append_new(cells, json_pack("[s,s,s,s]", f[i].key, col, type, v));
+        free(col);
+        free(dumped);
+    }
+    json_array_append_new(rows, json_pack("{s:I,s:o}", "step", (json_int_t)step, "cells", cells));
+}
+
+static void write_expect(const char *path, const char *layout, json_t *columns, json_t *rows)
+{
+    json_t *e = json_pack("{s:s,s:O,s:O}", "layout", layout, "columns",
+                          columns ? columns : json_null(), "rows", rows);
+    ck_assert_int_eq(json_dump_file(e, path, JSON_ENCODE_ANY), 0);
+    json_decref(e);
+}
+
+/* ---- the values run ------------------------------------------------------- */
+
+/*
+ * A run that logs every kind of value: step 0 has most keys, "mid" appears
+ * at step 1, a step with no field at 10, "late" at 40; reals that need one
+ * digit and seventeen, int64 extremes, NaN and +-Inf, strings with commas,
+ * quotes, CR/LF and unicode, the empty string, arrays, null, and keys that
+ * collide with the step and time columns.
+ */
+static void values_run(const char *layout)
+{
+    char *dir = tu_mkdtemp();
+    char *extra = tu_strdupf("layout=%s,fsync=off", layout);
+    json_t *exp_cfg = json_pack("{s:s,s:f}", "optimizer", "adam", "lr", 0.1);
+    tropt_tracker *t = NULL;
+    char *spec = tu_strdupf("csv:dir=%s,%s", dir, extra);
+    ck_assert_msg(tropt_tracker_open(&t, spec, "values exp", exp_cfg) == TROPT_OK, "%s",
+                  tropt_error_message());
+    json_t *cfg = json_pack("{s:f,s:I,s:s,s:{s:f,s:[i,f]},s:f}", "lr", 0.001, "seed",
+                            (json_int_t)INT64_MAX, "note", "héllo, \"world\"\n", "nested", "beta",
+                            0.9, "shape", 3, 2.5, "two", 2.0);
+    ck_assert_int_eq(tropt_tracker_init(t, cfg), TROPT_OK);
+    const char *run_id = tropt_tracker_run_id(t);
+    ck_assert_ptr_nonnull(run_id);
+    char *rid = tu_strdupf("%s", run_id);
+
+    json_t *arr = json_pack("[i,f,s,n,{s:b}]", 1, 2.5, "x,\"y\"", "k", 1);
+    json_t *empty_obj_arr = json_array();
+    json_t *rows = json_array();
+    for (int64_t step = 0; step < 50; step++) {
+        tropt_field f[40];
+        size_t n = 0;
+        char sbuf[64];
+        if (step == 10) {
+            /* a step with no field */
+        } else {
+            f[n++] = TROPT_F_REAL("loss", 1.0 / (double)(step + 1));
+            f[n++] = TROPT_F_REAL("r17", 0.1 + 0.2 * (double)step);
+            if (step >= 1)
+                f[n++] = TROPT_F_INT("mid", step * 1000);
+            if (step >= 40) {
+                snprintf(sbuf, sizeof sbuf, "late, \"%" PRId64 "\"", step);
+                f[n++] = TROPT_F_STR("late", sbuf);
+            }
+        }
+        if (step == 0 || step == 49) {
+            f[n++] = TROPT_F_REAL("one_digit", 0.5);
+            f[n++] = TROPT_F_REAL("seventeen", 0.30000000000000004);
+            f[n++] = TROPT_F_INT("imax", INT64_MAX);
+            f[n++] = TROPT_F_INT("imin", INT64_MIN);
+            f[n++] = TROPT_F_INT("zero", 0);
+            f[n++] = TROPT_F_BOOL("flag", 1);
+            f[n++] = TROPT_F_BOOL("off", 0);
+            f[n++] = TROPT_F_STR("s_comma", "a,b,,c");
+            f[n++] = TROPT_F_STR("s_quote", "say \"hi\" \"\"");
+            f[n++] = TROPT_F_STR("s_nl", "line1\nline2\n");
+            f[n++] = TROPT_F_STR("s_crlf", "x\r\ny\r");
+            f[n++] = TROPT_F_STR("s_uni", "h\xc3\xa9llo \xe2\x9c\x93 \xe6\x97\xa5\xe6\x9c\xac");
+            f[n++] = TROPT_F_STR("s_empty", "");
+            f[n++] = TROPT_F_STR("s_nanword", "nan");
+            f[n++] = TROPT_F_STR("s_space", "  padded  ");
+            f[n++] = TROPT_F_JSON("arr", arr);
+            f[n++] = TROPT_F_JSON("arr_empty", empty_obj_arr);
+            f[n++] = TROPT_F_NULL("nul");
+            f[n++] = TROPT_F_REAL("nan", NAN);
+            f[n++] = TROPT_F_REAL("pinf", INFINITY);
+            f[n++] = TROPT_F_REAL("ninf", -INFINITY);
+            f[n++] = TROPT_F_REAL("denorm_min", 4.9406564584124654e-324);
+            f[n++] = TROPT_F_REAL("dbl_max", DBL_MAX);
+            f[n++] = TROPT_F_REAL("dbl_min", DBL_MIN);
+            f[n++] = TROPT_F_REAL("negzero", -0.0);
+            f[n++] = TROPT_F_REAL("big_int_real", 9007199254740993.0);
+            f[n++] = TROPT_F_REAL("key,with \"quote\"\nand newline", 1.0);
+            f[n++] = TROPT_F_INT("a/b", 7);
+            f[n++] = TROPT_F_INT("step", 42);
+            f[n++] = TROPT_F_STR("time", "noon");
+            f[n++] = TROPT_F_INT("_step", -1);
+            f[n++] = TROPT_F_REAL("\xc3\xbcn\xc3\xaf", 1e-300);
+        }
+        ck_assert_msg(tropt_tracker_log_fields(t, f, n) == TROPT_OK, "step %" PRId64 ": %s", step,
+                      tropt_error_message());
+        expect_row(rows, step, f, n);
+    }
+    json_t *summary = json_pack("{s:f,s:s,s:[f,f]}", "best_loss", 0.02, "msg", "done, \"ok\"",
+                                "pt", 1.0, -2.5);
+    ck_assert_msg(tropt_tracker_finish(t, summary) == TROPT_OK, "%s", tropt_error_message());
+    tropt_tracker_free(t);
+
+    /* The header: first-seen order, step/time keys renamed. */
+    json_t *cols = json_array();
+    json_t *seen = json_object();
+    json_array_append_new(cols, json_string("step"));
+    json_array_append_new(cols, json_string("time"));
+    size_t ri;
+    json_t *r;
+    json_array_foreach(rows, ri, r)
+    {
+        size_t ci;
+        json_t *cell;
+        json_array_foreach(json_object_get(r, "cells"), ci, cell)
+        {
+            const char *col = json_string_value(json_array_get(cell, 1));
+            if (!json_object_get(seen, col)) {
+                json_object_set_new(seen, col, json_true());
+                json_array_append_new(cols, json_string(col));
+            }
+        }
+    }
+    char *metrics = run_file(dir, "values exp", rid, "metrics.csv");
+    char *expect = tu_path(dir, "expect.json");
+    int wide = strcmp(layout, "wide") == 0;
+    write_expect(expect, layout, wide ? cols : NULL, rows);
+    if (wide) {
+        /* the documented renaming, explicitly */
+        char *head = tu_read_file(metrics, NULL);
+        ck_assert_ptr_nonnull(head);
+        const char *start = "step,time,loss,r17,one_digit,seventeen,imax,";
+        ck_assert_msg(strncmp(head, start, strlen(start)) == 0, "%s", head);
+        ck_assert_ptr_nonnull(strstr(head, ",a/b,_step,_time,__step,"));
+        ck_assert_ptr_nonnull(strstr(head, ",\"key,with \"\"quote\"\"\nand newline\","));
+        ck_assert_ptr_nonnull(strstr(head, ",mid,late\r\n"));
+        free(head);
+    }
+    char *args = tu_strdupf("values '%s' '%s'", metrics, expect);
+    char *out = pycheck(args);
+    printf("csv %s: %s", layout, out);
+    free(out);
+    free(args);
+
+    /* config.json is the merged config, summary.json the summary, run.json the run */
+    json_t *merged = json_deep_copy(exp_cfg);
+    json_object_update(merged, cfg);
+    char *p = run_file(dir, "values exp", rid, "config.json");
+    json_error_t err;
+    json_t *got = json_load_file(p, 0, &err);
+    ck_assert_msg(got && json_equal(got, merged), "config.json: %s", err.text);
+    /* reals are written shortest, never as %.17g noise */
+    char *text = tu_read_file(p, NULL);
+    ck_assert_ptr_nonnull(strstr(text, "\"lr\": 0.001"));
+    ck_assert_ptr_nonnull(strstr(text, "\"two\": 2.0"));
+    free(text);
+    json_decref(got);
+    free(p);
+    p = run_file(dir, "values exp", rid, "summary.json");
+    got = json_load_file(p, 0, &err);
+    ck_assert_msg(got && json_equal(got, summary), "summary.json: %s", err.text);
+    json_decref(got);
+    free(p);
+    p = run_file(dir, "values exp", rid, "run.json");
+    got = json_load_file(p, 0, &err);
+    ck_assert_msg(got != NULL, "run.json: %s", err.text);
+    ck_assert_str_eq(json_string_value(json_object_get(got, "status")), "finished");
+    ck_assert_str_eq(json_string_value(json_object_get(got, "run_id")), rid);
+    ck_assert_str_eq(json_string_value(json_object_get(got, "experiment")), "values exp");
+    ck_assert_int_eq(json_integer_value(json_object_get(got, "steps")), 50);
+    ck_assert(json_is_real(json_object_get(got, "ended_at")));
+    json_decref(got);
+    free(p);
+
+    json_decref(merged);
+    json_decref(summary);
+    json_decref(cols);
+    json_decref(seen);
+    json_decref(rows);
+    json_decref(arr);
+    json_decref(empty_obj_arr);
+    json_decref(cfg);
+    json_decref(exp_cfg);
+    free(metrics);
+    free(expect);
+    free(rid);
+    free(spec);
+    free(extra);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+START_TEST(test_wide_values)
+{
+    values_run("wide");
+}
+END_TEST
+
+START_TEST(test_long_values)
+{
+    values_run("long");
+}
+END_TEST
+
+/* ---- reals ----------------------------------------------------------------- */
+
+typedef size_t (*format_real_fn)(char *, size_t, double);
+
+static format_real_fn host_format_real(tropt_tracker **keep)
+{
+    ck_assert_int_eq(tropt_tracker_open(keep, HOSTCAP_PATH, NULL, NULL), TROPT_OK);
+    void *h = dlopen(HOSTCAP_PATH, RTLD_NOW | RTLD_NOLOAD);
+    ck_assert_msg(h != NULL, "%s", dlerror());
+    const tropt_host *(*get)(void) = NULL;
+    void *sym = dlsym(h, "hostcap_host");
+    ck_assert_ptr_nonnull(sym);
+    memcpy(&get, &sym, sizeof get); /* POSIX: dlsym results convert to function pointers */
+    const tropt_host *host = get();
+    dlclose(h);
+    ck_assert_ptr_nonnull(host);
+    ck_assert_uint_ge(host->struct_size, TROPT_HOST_MIN_SIZE);
+    return host->format_real;
+}
+
+static uint64_t splitmix(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15u);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
+    return z ^ (z >> 31);
+}
+
+static int round_trips(double x, int prec, char *buf, size_t size)
+{
+    snprintf(buf, size, "%.*g", prec, x);
+    return strtod(buf, NULL) == x;
+}
+
+/* Significant digits of a decimal text (leading and trailing zeros dropped). */
+static int sig_digits(const char *s)
+{
+    int n = 0, lead = 1, zeros = 0;
+    for (; *s && *s != 'e' && *s != 'E'; s++) {
+        if (*s < '0' || *s > '9')
+            continue;
+        if (lead && *s == '0')
+            continue;
+        lead = 0;
+        if (*s == '0') {
+            zeros++;
+        } else {
+            n += zeros + 1;
+            zeros = 0;
+        }
+    }
+    return n ? n : 1;
+}
+
+/* The double the i-th probe tests: specials first, then random bit patterns
+ * (every exponent alike: subnormals, extremes, NaNs), random small decimals
+ * and random integers. */
+static double probe(uint64_t i, uint64_t *rng)
+{
+    static const double special[] = {
+        0.0, -0.0, 1.0, -1.0, 0.1, 0.2, 0.3, 1.0 / 3, 2.0 / 3, 0.30000000000000004,
+        4.9406564584124654e-324, 2.2250738585072009e-308, 2.2250738585072014e-308, DBL_MAX,
+        -DBL_MAX, 9007199254740992.0, 9007199254740993.0, 1e15, 1e16, 1e17, 1e21, 1e22, 1e23,
+        5e-324, 1e-5, 123456789012345678.0, 0.000001, 1e300, 1e-300, 100.0, 1.5, 2.5,
+    };
+    size_t ns = sizeof special / sizeof special[0];
+    if (i < ns)
+        return special[i];
+    uint64_t b = splitmix(rng);
+    double x;
+    switch (i % 4) {
+    case 0: /* a short decimal, the common case in practice */
+        x = (double)(int64_t)(b % 2000001 - 1000000) / pow(10, (double)((b >> 32) % 12));
+        break;
+    case 1: /* an integer-valued double */
+        x = (double)(int64_t)(b >> (b & 63));
+        break;
+    default:
+        memcpy(&x, &b, sizeof x);
+    }
+    return x;
+}
+
+START_TEST(test_format_real_property)
+{
+    tropt_tracker *keep = NULL;
+    format_real_fn fr = host_format_real(&keep);
+    uint64_t rng = 0x5eedf00dULL;
+    char buf[64], ref[64];
+    long bad = 0, subnormals = 0, nans = 0, shorter = 0;
+    const uint64_t total = 1000000;
+    for (uint64_t i = 0; i < total; i++) {
+        double x = probe(i, &rng);
+        size_t n = fr(buf, sizeof buf, x);
+        if (n != strlen(buf) || n >= 32) {
+            if (bad++ < 5)
+                fprintf(stderr, "length %zu for %a: %s\n", n, x, buf);
+            continue;
+        }
+        if (isnan(x)) {
+            nans++;
+            bad += strcmp(buf, "nan") != 0;
+            continue;
+        }
+        if (isinf(x)) {
+            bad += strcmp(buf, x > 0 ? "inf" : "-inf") != 0;
+            continue;
+        }
+        if (fpclassify(x) == FP_SUBNORMAL)
+            subnormals++;
+        char *end;
+        double y = strtod(buf, &end);
+        if (*end != '\0' || memcmp(&x, &y, sizeof x) != 0) {
+            if (bad++ < 5)
+                fprintf(stderr, "%a -> \"%s\" -> %a\n", x, buf, y);
+            continue;
+        }
+        /* the fewest %.Ng digits that round-trip (monotone in N) */
+        int lo = 1, hi = 17;
+        while (lo < hi) {
+            int mid = (lo + hi) / 2;
+            if (round_trips(x, mid, ref, sizeof ref))
+                hi = mid;
+            else
+                lo = mid + 1;
+        }
+        round_trips(x, lo, ref, sizeof ref);
+        int d = sig_digits(buf);
+        if (d > lo || n > strlen(ref)) {
+            if (bad++ < 5)
+                fprintf(stderr, "%a: \"%s\" (%d digits) but \"%s\" round-trips\n", x, buf, d, ref);
+        } else if (n < strlen(ref)) {
+            shorter++;
+        }
+    }
+    printf("format_real: %" PRIu64 " doubles (%ld subnormal, %ld NaN), %ld not shortest or not "
+           "round-trip, %ld shorter than %%.Ng\n",
+           total, subnormals, nans, bad, shorter);
+    ck_assert_int_eq(bad, 0);
+    ck_assert_int_gt(subnormals, 100);
+    tropt_tracker_free(keep);
+}
+END_TEST
+
+/* The same property through the file: random doubles logged in both layouts
+ * read back by Python and pandas to the identical bits. */
+START_TEST(test_reals_through_file)
+{
+    char *dir = tu_mkdtemp();
+    const char *layouts[] = {"wide", "long"};
+    for (int l = 0; l < 2; l++) {
+        char *extra = tu_strdupf("layout=%s,fsync=off", layouts[l]);
+        char *exp = tu_strdupf("reals-%s", layouts[l]);
+        tropt_tracker *t = open_csv(dir, extra, exp);
+        ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
+        char *rid = tu_strdupf("%s", tropt_tracker_run_id(t));
+        json_t *rows = json_array();
+        uint64_t rng = 42 + (uint64_t)l;
+        for (int64_t step = 0; step < 2000; step++) {
+            tropt_field f[8];
+            static const char *keys[] = {"a", "b", "c", "d", "e", "f", "g", "h"};
+            for (int k = 0; k < 8; k++)
+                f[k] = TROPT_F_REAL(keys[k], probe(1000 + (uint64_t)(step * 8 + k), &rng));
+            ck_assert_int_eq(tropt_tracker_log_fields(t, f, 8), TROPT_OK);
+            expect_row(rows, step, f, 8);
+        }
+        ck_assert_int_eq(tropt_tracker_finish(t, NULL), TROPT_OK);
+        tropt_tracker_free(t);
+        json_t *cols = json_pack("[s,s,s,s,s,s,s,s,s,s]", "step", "time", "a", "b", "c", "d", "e",
+                                 "f", "g", "h");
+        char *expect = tu_path(dir, "expect.json");
+        write_expect(expect, layouts[l], cols, rows);
+        char *metrics = run_file(dir, exp, rid, "metrics.csv");
+        char *args = tu_strdupf("values '%s' '%s'", metrics, expect);
+        free(pycheck(args));
+        free(args);
+        free(metrics);
+        free(expect);
+        json_decref(cols);
+        json_decref(rows);
+        free(rid);
+        free(exp);
+        free(extra);
+    }
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
+/* ---- header rewrites ----------------------------------------------------------- */
+
+/* A strict RFC 4180 reader: returns the number of complete records and sets
+ * *width to the header's field count; a record whose field count differs,
+ * a bare LF, a stray quote or a step out of sequence is an error (-1, with
+ * why).  An unterminated last record (an append in progress) is ignored. */
+static long parse_strict(const char *s, size_t len, size_t *width, const char **why)
+{
+    size_t i = 0, fields = 0;
+    long records = 0;
+    while (i < len) {
+        size_t rec_start = i;
+        fields = 0;
+        int complete = 0;
+        int64_t first = -1;
+        while (i < len) {
+            size_t f0 = i;
+            fields++;
+            if (s[i] == '"') {
+                i++;
+                for (;;) {
+                    if (i >= len)
+                        return records; /* unterminated: an append in progress */
+                    if (s[i] == '"') {
+                        if (i + 1 < len && s[i + 1] == '"') {
+                            i += 2;
+                            continue;
+                        }
+                        i++;
+                        break;
+                    }
+                    i++;
+                }
+            } else {
+                while (i < len && s[i] != ',' && s[i] != '\r' && s[i] != '\n') {
+                    if (s[i] == '"') {
+                        *why = "quote inside a bare field";
+                        return -1;
+                    }
+                    i++;
+                }
+            }
+            if (fields == 1 && records > 0)
+                first = strtoll(s + f0, NULL, 10);
+            if (i >= len)
+                return records;
+            if (s[i] == ',') {
+                i++;
+                continue;
+            }
+            if (s[i] == '\r' && i + 1 < len && s[i + 1] == '\n') {
+                i += 2;
+                complete = 1;
+                break;
+            }
+            if (s[i] == '\r' && i + 1 >= len)
+                return records;
+            *why = "bad character after a field";
+            return -1;
+        }
+        if (!complete)
+            return records;
+        (void)rec_start;
+        if (records == 0) {
+            *width = fields;
+        } else {
+            if (fields != *width) {
+                *why = "a record's field count differs from the header's";
+                return -1;
+            }
+            if (first != records - 1) {
+                *why = "steps out of sequence";
+                return -1;
+            }
+        }
+        records++;
+    }
+    return records;
+}
+
+typedef struct poller {
+    const char *path;
+    atomic_int done;
+    long polls, parsed, errors, widths_seen, max_rows;
+    size_t last_width;
+    char why[160];
+} poller;
+
+static void *poll_file(void *arg)
+{
+    poller *p = arg;
+    size_t cap = 1 << 20;
+    char *buf = malloc(cap);
+    while (!atomic_load(&p->done)) {
+        FILE *f = fopen(p->path, "rb");
+        p->polls++;
+        if (!f)
+            continue; /* not created yet */
+        size_t n = 0, r;
+        while ((r = fread(buf + n, 1, cap - n, f)) > 0) {
+            n += r;
+            if (n == cap)
+                buf = realloc(buf, cap *= 2);
+        }
+        fclose(f);
+        size_t width = 0;
+        const char *why = "";
+        long recs = parse_strict(buf, n, &width, &why);
+        if (recs < 1) {
+            if (p->errors++ == 0)
+                snprintf(p->why, sizeof p->why, "%s (%zu bytes)", recs < 0 ? why : "no header", n);
+            continue;
+        }
+        p->parsed++;
+        if (width != p->last_width) {
+            p->widths_seen++;
+            p->last_width = width;
+        }
+        if (recs - 1 > p->max_rows)
+            p->max_rows = recs - 1;
+    }
+    free(buf);
+    return NULL;
+}
+
+/* A reader polling metrics.csv while every step adds a column (so every
+ * step rewrites the file) never sees a broken or ragged file. */
+START_TEST(test_rewrite_atomic)
+{
+    char *dir = tu_mkdtemp();
+    tropt_tracker *t = open_csv(dir, "fsync=off,rewrite_factor=0", "atomic");
+    ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
+    char *metrics = run_file(dir, "atomic", tropt_tracker_run_id(t), "metrics.csv");
+    poller p = {.path = metrics};
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, poll_file, &p), 0);
+    for (int step = 0; step < 400; step++) {
+        char key[32], text[48];
+        snprintf(key, sizeof key, "k%d", step);
+        snprintf(text, sizeof text, "v,\"%d\"\r\nnext", step);
+        tropt_field f[3] = {TROPT_F_REAL("loss", 1.0 / (step + 1)), TROPT_F_STR(key, text),
+                            TROPT_F_INT("i", step)};
+        ck_assert_int_eq(tropt_tracker_log_fields(t, f, 3), TROPT_OK);
+    }
+    ck_assert_int_eq(tropt_tracker_finish(t, NULL), TROPT_OK);
+    atomic_store(&p.done, 1);
+    pthread_join(th, NULL);
+    tropt_tracker_free(t);
+    printf("atomic: %ld polls, %ld parsed, %ld header widths seen, up to %ld rows, %ld errors\n",
+           p.polls, p.parsed, p.widths_seen, p.max_rows, p.errors);
+    ck_assert_msg(p.errors == 0, "a reader saw a broken file: %s", p.why);
+    ck_assert_int_ge(p.parsed, 20);
+    ck_assert_int_ge(p.widths_seen, 3);
+    char *rid = only_run(dir, "atomic");
+    char *args = tu_strdupf("cover '%s' /nonexistent 400", metrics);
+    free(pycheck(args));
+    free(args);
+    free(rid);
+    free(metrics);
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
+static json_t *load_run_json(const char *dir, const char *folder, const char *rid)
+{
+    char *p = run_file(dir, folder, rid, "run.json");
+    json_error_t err;
+    json_t *j = json_load_file(p, 0, &err);
+    ck_assert_msg(j != NULL, "%s: %s", p, err.text);
+    free(p);
+    return j;
+}
+
+/* A run where every step brings a new key: the bytes rewritten stay within
+ * the documented bound, (rewrite_factor + 2) x the final file size, where
+ * rewriting at once would be quadratic.  Every row is in the final file. */
+static void late_keys_run(const char *dir, const char *folder, const char *extra, int steps,
+                          uint64_t *rewritten, uint64_t *size, uint64_t *rewrites, double *secs)
+{
+    tropt_tracker *t = open_csv(dir, extra, folder);
+    ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
+    char *rid = tu_strdupf("%s", tropt_tracker_run_id(t));
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    for (int step = 0; step < steps; step++) {
+        char key[32];
+        snprintf(key, sizeof key, "metric_%d", step);
+        tropt_field f[2] = {TROPT_F_REAL("loss", 1.0 / (step + 1)), TROPT_F_INT(key, step)};
+        ck_assert_int_eq(tropt_tracker_log_fields(t, f, 2), TROPT_OK);
+    }
+    ck_assert_int_eq(tropt_tracker_finish(t, NULL), TROPT_OK);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    tropt_tracker_free(t);
+    *secs = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+    json_t *j = load_run_json(dir, folder, rid);
+    *rewritten = (uint64_t)json_integer_value(json_object_get(j, "bytes_rewritten"));
+    *size = (uint64_t)json_integer_value(json_object_get(j, "metrics_bytes"));
+    *rewrites = (uint64_t)json_integer_value(json_object_get(j, "header_rewrites"));
+    json_decref(j);
+    char *metrics = run_file(dir, folder, rid, "metrics.csv");
+    struct stat st;
+    ck_assert_int_eq(stat(metrics, &st), 0);
+    ck_assert_uint_eq((uint64_t)st.st_size, *size);
+    char *pending = run_file(dir, folder, rid, "metrics.pending.csv");
+    ck_assert_msg(access(pending, F_OK) != 0, "metrics.pending.csv left after finish");
+    char *args = tu_strdupf("cover '%s' /nonexistent %d", metrics, steps);
+    char *out = pycheck(args);
+    char *cols = tu_strdupf("%d columns", steps + 3);
+    ck_assert_msg(strstr(out, cols) != NULL, "%s", out);
+    free(cols);
+    free(out);
+    free(args);
+    free(pending);
+    free(metrics);
+    free(rid);
+}
+
+START_TEST(test_rewrite_bound)
+{
+    char *dir = tu_mkdtemp();
+    uint64_t w, f, n;
+    double s;
+    const int steps = 3000;
+    late_keys_run(dir, "bound", "fsync=off", steps, &w, &f, &n, &s);
+    printf("bound: %d steps, a new key each: final metrics.csv %" PRIu64 " bytes, %" PRIu64
+           " rewrites, %" PRIu64 " bytes rewritten = %.2f x final size (bound %.0f x), %.2f s\n",
+           steps, f, n, w, (double)w / (double)f, 4.0 + 2, s);
+    ck_assert_uint_le(w, 6 * f);
+    ck_assert_uint_ge(n, 3);
+    /* For contrast, rewriting at once (no bound) on a run a fifth as long. */
+    late_keys_run(dir, "eager", "fsync=off,rewrite_factor=0", steps / 5, &w, &f, &n, &s);
+    printf("eager (rewrite_factor=0): %d steps: final %" PRIu64 " bytes, %" PRIu64
+           " rewrites, %" PRIu64 " bytes rewritten = %.1f x final size, %.2f s\n",
+           steps / 5, f, n, w, (double)w / (double)f, s);
+    ck_assert_uint_eq(n, (uint64_t)steps / 5);
+    ck_assert_uint_gt(w, 50 * f);
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
+/* ---- a killed process ------------------------------------------------------------ */
+
+/* A child logs in the default mode and is killed with SIGKILL: metrics.csv
+ * is a valid CSV holding every step whose log had returned (with
+ * new_key_each_step, deferred steps may be in metrics.pending.csv). */
+static void killed_run(int new_key_each_step, int min_steps)
+{
+    char *dir = tu_mkdtemp();
+    atomic_long *returned =
+        mmap(NULL, sizeof *returned, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ck_assert(returned != MAP_FAILED);
+    atomic_store(returned, 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        char *spec = tu_strdupf("csv:dir=%s", dir);
+        tropt_tracker *t = NULL;
+        if (tropt_tracker_open(&t, spec, "killed", NULL) != TROPT_OK ||
+            tropt_tracker_init(t, NULL) != TROPT_OK)
+            _exit(3);
+        for (long step = 0;; step++) {
+            char key[32], text[40];
+            if (new_key_each_step)
+                snprintf(key, sizeof key, "k%ld", step);
+            else
+                snprintf(key, sizeof key, "%s", step < 50 ? "early" : "later");
+            snprintf(text, sizeof text, "row \"%ld\",\n", step);
+            tropt_field f[3] = {TROPT_F_INT("i", step), TROPT_F_STR(key, text),
+                                TROPT_F_REAL("x", (double)step / 7)};
+            if (tropt_tracker_log_fields(t, f, 3) != TROPT_OK)
+                _exit(4);
+            atomic_store(returned, step + 1);
+            if (step > 200000)
+                pause();
+        }
+    }
+    while (atomic_load(returned) < min_steps) {
+        int st;
+        ck_assert_msg(waitpid(pid, &st, WNOHANG) == 0, "child ended early: %d", st);
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
+    }
+    kill(pid, SIGKILL);
+    int st;
+    waitpid(pid, &st, 0);
+    ck_assert(WIFSIGNALED(st));
+    long n = atomic_load(returned);
+    char *rid = only_run(dir, "killed");
+    char *metrics = run_file(dir, "killed", rid, "metrics.csv");
+    char *pending = run_file(dir, "killed", rid, "metrics.pending.csv");
+    char *args = tu_strdupf("cover '%s' '%s' %ld", metrics, pending, n);
+    char *out = pycheck(args);
+    printf("killed after %ld returned logs: %s", n, out);
+    free(out);
+    free(args);
+    free(pending);
+    free(metrics);
+    free(rid);
+    munmap(returned, sizeof *returned);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+START_TEST(test_sigkill_default_mode)
+{
+    killed_run(0, 2000);
+}
+END_TEST
+
+START_TEST(test_sigkill_keys_keep_appearing)
+{
+    killed_run(1, 1500);
+}
+END_TEST
+
+/* ---- batching ---------------------------------------------------------------------- */
+
+static long rows_on_disk(const char *path)
+{
+    size_t n = 0;
+    char *s = tu_read_file(path, &n);
+    ck_assert_ptr_nonnull(s);
+    size_t width = 0;
+    const char *why = "";
+    long recs = parse_strict(s, n, &width, &why);
+    ck_assert_msg(recs >= 1, "%s: %s", path, why);
+    free(s);
+    return recs - 1;
+}
+
+START_TEST(test_flush_every)
+{
+    char *dir = tu_mkdtemp();
+    tropt_tracker *t = open_csv(dir, "flush_every=5,fsync=off", "batch");
+    ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
+    char *metrics = run_file(dir, "batch", tropt_tracker_run_id(t), "metrics.csv");
+    ck_assert_int_eq(rows_on_disk(metrics), 0);
+    for (int i = 0; i < 4; i++) {
+        tropt_field f = TROPT_F_INT("i", i);
+        ck_assert_int_eq(tropt_tracker_log_fields(t, &f, 1), TROPT_OK);
+    }
+    ck_assert_int_eq(rows_on_disk(metrics), 0);
+    tropt_field f = TROPT_F_INT("j", 4); /* a new key in the batch */
+    ck_assert_int_eq(tropt_tracker_log_fields(t, &f, 1), TROPT_OK);
+    ck_assert_int_eq(rows_on_disk(metrics), 5);
+    ck_assert_int_eq(tropt_tracker_log_fields(t, &f, 1), TROPT_OK);
+    ck_assert_int_eq(rows_on_disk(metrics), 5);
+    ck_assert_int_eq(tropt_tracker_flush(t), TROPT_OK); /* a barrier */
+    ck_assert_int_eq(rows_on_disk(metrics), 6);
+    ck_assert_int_eq(tropt_tracker_log_fields(t, &f, 1), TROPT_OK);
+    ck_assert_int_eq(tropt_tracker_finish(t, NULL), TROPT_OK); /* a barrier */
+    ck_assert_int_eq(rows_on_disk(metrics), 7);
+    tropt_tracker_free(t);
+    free(metrics);
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(test_flush_interval)
+{
+    char *dir = tu_mkdtemp();
+    tropt_tracker *t = open_csv(dir, "flush_every=1000,flush_interval=30ms,fsync=off", "interval");
+    ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
+    char *metrics = run_file(dir, "interval", tropt_tracker_run_id(t), "metrics.csv");
+    tropt_field f = TROPT_F_INT("i", 1);
+    ck_assert_int_eq(tropt_tracker_log_fields(t, &f, 1), TROPT_OK);
+    ck_assert_int_eq(rows_on_disk(metrics), 0);
+    struct timespec d = {0, 40 * 1000000};
+    nanosleep(&d, NULL);
+    ck_assert_int_eq(tropt_tracker_log_fields(t, &f, 1), TROPT_OK);
+    ck_assert_int_eq(rows_on_disk(metrics), 2);
+    tropt_tracker_free(t); /* free finishes the run as aborted */
+    char *rid = only_run(dir, "interval");
+    json_t *j = load_run_json(dir, "interval", rid);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "status")), "aborted");
+    json_decref(j);
+    free(rid);
+    free(metrics);
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
+/* ---- folders and failures ----------------------------------------------------------------- */
+
+START_TEST(test_experiment_folder_sanitized)
+{
+    char *dir = tu_mkdtemp();
+    char *inner = tu_path(dir, "logs");
+    static const struct {
+        const char *exp, *folder;
+    } cases[] = {
+        {"../../escape", "______escape"},
+        {"..", "__"},
+        {".hidden/x", "_hidden_x"},
+        {"a/b\\c\nd", "a_b_c_d"},
+        {"caf\xc3\xa9 run", "caf\xc3\xa9 run"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tropt_tracker *t = open_csv(inner, "fsync=off", cases[i].exp);
+        ck_assert_msg(tropt_tracker_init(t, NULL) == TROPT_OK, "%s", tropt_error_message());
+        char *rid = tu_strdupf("%s", tropt_tracker_run_id(t));
+        ck_assert_int_eq(tropt_tracker_finish(t, NULL), TROPT_OK);
+        tropt_tracker_free(t);
+        char *p = run_file(inner, cases[i].folder, rid, "metrics.csv");
+        ck_assert_msg(access(p, F_OK) == 0, "%s -> %s missing", cases[i].exp, p);
+        json_t *j = load_run_json(inner, cases[i].folder, rid);
+        ck_assert_str_eq(json_string_value(json_object_get(j, "experiment")), cases[i].exp);
+        json_decref(j);
+        free(p);
+        free(rid);
+    }
+    /* nothing escaped <dir>/logs */
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int entries = 0;
+    while ((e = readdir(d)))
+        entries += e->d_name[0] != '.';
+    closedir(d);
+    ck_assert_int_eq(entries, 1);
+    free(inner);
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(test_two_runs_one_tracker)
+{
+    char *dir = tu_mkdtemp();
+    tropt_tracker *t = open_csv(dir, "fsync=off", "reuse");
+    char *rid[2];
+    for (int r = 0; r < 2; r++) {
+        ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
+        rid[r] = tu_strdupf("%s", tropt_tracker_run_id(t));
+        tropt_field f = TROPT_F_INT(r ? "second" : "first", r);
+        ck_assert_int_eq(tropt_tracker_log_fields(t, &f, 1), TROPT_OK);
+        ck_assert_int_eq(tropt_tracker_finish(t, NULL), TROPT_OK);
+    }
+    tropt_tracker_free(t);
+    ck_assert_str_ne(rid[0], rid[1]);
+    for (int r = 0; r < 2; r++) {
+        char *p = run_file(dir, "reuse", rid[r], "metrics.csv");
+        char *s = tu_read_file(p, NULL);
+        char *want = tu_strdupf("step,time,%s\r\n0,", r ? "second" : "first");
+        ck_assert_msg(strncmp(s, want, strlen(want)) == 0, "%s", s);
+        char *tail = tu_strdupf(",%d\r\n", r);
+        ck_assert_msg(strlen(s) > strlen(tail) && strcmp(s + strlen(s) - strlen(tail), tail) == 0 &&
+                          strchr(s + strlen(want), '\n') == s + strlen(s) - 1,
+                      "%s", s);
+        free(tail);
+        free(want);
+        free(s);
+        free(p);
+        free(rid[r]);
+    }
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
+static void expect_backend_error(const char *dir, const char *exp, const char *needle)
+{
+    tropt_tracker *t = open_csv(dir, "fsync=off", exp);
+    int rc = tropt_tracker_init(t, NULL);
+    ck_assert_msg(rc == TROPT_EBACKEND, "init: %d %s", rc, tropt_error_message());
+    const char *msg = tropt_error_message();
+    ck_assert_msg(strstr(msg, needle) != NULL, "message '%s' lacks '%s'", msg, needle);
+    /* the tracker stays usable: log reports the failure, finish too */
+    tropt_field f = TROPT_F_INT("i", 1);
+    ck_assert_int_ne(tropt_tracker_log_fields(t, &f, 1), TROPT_OK);
+    tropt_tracker_free(t);
+}
+
+START_TEST(test_medium_failures_folder)
+{
+    char *dir = tu_mkdtemp();
+    /* a file where the folder should be */
+    char *blocker = tu_path(dir, "blocker");
+    ck_assert_int_eq(tu_write_file(blocker, "x"), 0);
+    char *under = tu_path(blocker, "logs");
+    expect_backend_error(under, "e", "not a folder");
+    expect_backend_error(under, "e", blocker);
+    /* a file where the experiment folder should be */
+    char *expfile = tu_path(dir, "expfile");
+    ck_assert_int_eq(tu_write_file(expfile, "x"), 0);
+    expect_backend_error(dir, "expfile", "expfile");
+    /* a folder nobody can create files in, not even root */
+    expect_backend_error("/proc/tropt-csv-test", "e", "/proc/tropt-csv-test");
+    free(expfile);
+    free(under);
+    free(blocker);
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
+/* Disk full, simulated with RLIMIT_FSIZE in a child: log returns
+ * TROPT_EBACKEND naming metrics.csv and the cause; the file stays a valid
+ * CSV of the rows accepted before; once space is back, the rows that could
+ * not be written are written and nothing is lost. */
+START_TEST(test_disk_full)
+{
+    char *dir = tu_mkdtemp();
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        signal(SIGXFSZ, SIG_IGN);
+        char *spec = tu_strdupf("csv:dir=%s,fsync=off", dir);
+        tropt_tracker *t = NULL;
+        if (tropt_tracker_open(&t, spec, "full", NULL) != TROPT_OK ||
+            tropt_tracker_init(t, NULL) != TROPT_OK)
+            _exit(10);
+        struct rlimit rl;
+        getrlimit(RLIMIT_FSIZE, &rl);
+        struct rlimit small = {64 * 1024, rl.rlim_max};
+        setrlimit(RLIMIT_FSIZE, &small);
+        char big[1000];
+        memset(big, 'x', sizeof big - 1);
+        big[sizeof big - 1] = '\0';
+        int step, failed = 0;
+        for (step = 0; step < 200; step++) {
+            tropt_field f[2] = {TROPT_F_INT("i", step), TROPT_F_STR("s", big)};
+            int rc = tropt_tracker_log_fields(t, f, 2);
+            if (rc != TROPT_OK) {
+                if (rc != TROPT_EBACKEND || !strstr(tropt_error_message(), "metrics.csv") ||
+                    !strstr(tropt_error_message(), "too large"))
+                    _exit(11);
+                failed++;
+                if (failed == 1) {
+                    /* a header rewrite fails as well, keeping the old file */
+                    tropt_field g = TROPT_F_INT("new_key", 1);
+                    if (tropt_tracker_log_fields(t, &g, 1) != TROPT_EBACKEND)
+                        _exit(12);
+                    step++;
+                }
+                if (failed == 3)
+                    break;
+            }
+        }
+        if (!failed)
+            _exit(13);
+        /* the file is intact (checked by the parent now); then space returns */
+        printf("%d\n", step);
+        fflush(stdout);
+        raise(SIGSTOP);
+        setrlimit(RLIMIT_FSIZE, &rl);
+        if (tropt_tracker_finish(t, NULL) != TROPT_OK)
+            _exit(14);
+        tropt_tracker_free(t);
+        _exit(0);
+    }
+    int st;
+    waitpid(pid, &st, WUNTRACED);
+    ck_assert_msg(WIFSTOPPED(st), "child status %d", WEXITSTATUS(st));
+    char *rid = only_run(dir, "full");
+    char *metrics = run_file(dir, "full", rid, "metrics.csv");
+    char *args = tu_strdupf("cover '%s' /nonexistent 1", metrics);
+    char *out = pycheck(args);
+    printf("disk full: at the limit: %s", out);
+    free(out);
+    free(args);
+    struct stat sb;
+    ck_assert_int_eq(stat(metrics, &sb), 0);
+    ck_assert_int_le(sb.st_size, 64 * 1024);
+    kill(pid, SIGCONT);
+    waitpid(pid, &st, 0);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %d", WEXITSTATUS(st));
+    /* every step, including those whose log failed, is there now */
+    long rows = rows_on_disk(metrics);
+    args = tu_strdupf("cover '%s' /nonexistent %ld", metrics, rows);
+    out = pycheck(args);
+    printf("disk full: after space returned: %s", out);
+    ck_assert_int_gt(rows, 60);
+    free(out);
+    free(args);
+    free(metrics);
+    free(rid);
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
+/* ---- the demo ------------------------------------------------------------------------------- */
+
+START_TEST(test_demo_csv)
+{
+    const char *demo = getenv("TROPT_DEMO");
+    if (!demo || access(demo, X_OK) != 0) {
+        printf("demo: %s not built, skipped\n", demo ? demo : "TROPT_DEMO unset");
+        return;
+    }
+    char *dir = tu_mkdtemp();
+    char *cmd = tu_strdupf("'%s' --tracker 'csv:dir=%s' --steps 25", demo, dir);
+    char *out = NULL;
+    int rc = tu_run(cmd, &out, 1);
+    ck_assert_msg(rc == 0, "%s: %s", cmd, out);
+    free(out);
+    /* one experiment folder with one run */
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char *folder = NULL;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.')
+            folder = tu_strdupf("%s", e->d_name);
+    closedir(d);
+    ck_assert_ptr_nonnull(folder);
+    char *rid = only_run(dir, folder);
+    char *metrics = run_file(dir, folder, rid, "metrics.csv");
+    char *args = tu_strdupf("cover '%s' /nonexistent 25", metrics);
+    out = pycheck(args);
+    printf("demo: %s", out);
+    ck_assert_int_eq(rows_on_disk(metrics), 25);
+    free(out);
+    free(args);
+    free(metrics);
+    free(rid);
+    free(folder);
+    free(cmd);
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
+static Suite *csv_suite(void)
+{
+    Suite *s = suite_create("csv");
+    struct {
+        const char *name;
+        const TTest *test;
+    } cases[] = {
+        {"values", test_wide_values},
+        {"values", test_long_values},
+        {"reals", test_format_real_property},
+        {"reals", test_reals_through_file},
+        {"rewrite", test_rewrite_atomic},
+        {"rewrite", test_rewrite_bound},
+        {"kill", test_sigkill_default_mode},
+        {"kill", test_sigkill_keys_keep_appearing},
+        {"batch", test_flush_every},
+        {"batch", test_flush_interval},
+        {"files", test_experiment_folder_sanitized},
+        {"files", test_two_runs_one_tracker},
+        {"failures", test_medium_failures_folder},
+        {"failures", test_disk_full},
+        {"demo", test_demo_csv},
+    };
+    TCase *tc = NULL;
+    const char *prev = "";
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        if (strcmp(prev, cases[i].name) != 0) {
+            tc = tcase_create(cases[i].name);
+            tcase_set_timeout(tc, 280);
+            suite_add_tcase(s, tc);
+            prev = cases[i].name;
+        }
+        _tcase_add_test(tc, cases[i].test, 0, 0, 0, 1);
+    }
+    return s;
+}
+
+int main(void)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    return tu_run_suite(csv_suite());
+}
