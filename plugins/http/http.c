@@ -1014,7 +1014,9 @@ static int http_finish(void *self, const tropt_run *run, const char *status, dou
                      "'http:url=%s'",
                      spooled, run->run_id, h->url_shown, h->spool_path ? h->spool_path : "",
                      h->spool_dir, h->url_shown);
-    if (r && h->cur == r) {
+    /* After a failure the host keeps the run open and may call finish
+     * again: keep the record so that call only drains. */
+    if (rc == TROPT_OK && r && h->cur == r) {
         run_unref(h, h->cur);
         h->cur = NULL;
     }

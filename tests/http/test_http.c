@@ -1,0 +1,705 @@
+/*
+ * tests/http/test_http.c - the http backend against a plain HTTP receiver on
+ * loopback (tests/http/httpd.c): delivery exactly once and in order,
+ * retries, rejections, a slow / resetting / hanging / absent server, the
+ * spool and its replay, options, the influx encoder.  The VictoriaMetrics
+ * test lives in test_victoria.c.
+ */
+#include <dirent.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "httpd.h"
+#include "influx.h"
+#include "testutil.h"
+#include "tropt_event.h"
+
+/* ---- helpers ---------------------------------------------------------- */
+
+typedef struct rec {
+    tev_type type;
+    char run_id[40];
+    int64_t step;
+} rec;
+
+typedef struct recs {
+    rec *v;
+    size_t n;
+} recs;
+
+static void recs_add_text(recs *r, const char *text)
+{
+    const char *p = text;
+    while (*p) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        if (len) {
+            tev_event ev;
+            char err[256];
+            ck_assert_msg(tev_decode(p, len, &ev, err, sizeof err) == 0, "bad event: %s", err);
+            r->v = realloc(r->v, (r->n + 1) * sizeof *r->v);
+            rec *x = &r->v[r->n++];
+            x->type = ev.type;
+            snprintf(x->run_id, sizeof x->run_id, "%s", ev.run_id);
+            x->step = ev.type == TEV_LOG ? ev.step : -1;
+            tev_event_clear(&ev);
+        }
+        p += len + (nl ? 1 : 0);
+    }
+}
+
+static void recs_from_server(recs *r, httpd *h)
+{
+    for (size_t i = 0; i < h->n_bodies; i++)
+        recs_add_text(r, h->bodies[i]);
+}
+
+/* Every file of a spool folder; returns the number of files. */
+static int recs_from_spool(recs *r, const char *dir)
+{
+    struct dirent **names;
+    int n = scandir(dir, &names, NULL, alphasort);
+    int files = 0;
+    for (int i = 0; i < n; i++) {
+        if (names[i]->d_name[0] != '.') {
+            char *p = tu_path(dir, names[i]->d_name);
+            char *s = tu_read_file(p, NULL);
+            ck_assert_ptr_nonnull(s);
+            ck_assert_msg(!*s || s[strlen(s) - 1] == '\n', "spool file ends mid-line");
+            recs_add_text(r, s);
+            free(s);
+            free(p);
+            files++;
+        }
+        free(names[i]);
+    }
+    if (n >= 0)
+        free(names);
+    return files;
+}
+
+static int rec_eq(const rec *a, tev_type type, const char *run_id, int64_t step)
+{
+    return a->type == type && strcmp(a->run_id, run_id) == 0 && a->step == step;
+}
+
+/* The expected event sequence of runs[0..n_runs) with `steps` steps each. */
+static recs expected(char run_ids[][40], int n_runs, int steps)
+{
+    recs e = {0};
+    for (int r = 0; r < n_runs; r++) {
+        e.v = realloc(e.v, (e.n + (size_t)steps + 2) * sizeof *e.v);
+        e.v[e.n++] = (rec){TEV_RUN_START, "", -1};
+        snprintf(e.v[e.n - 1].run_id, 40, "%s", run_ids[r]);
+        for (int s = 0; s < steps; s++) {
+            e.v[e.n++] = (rec){TEV_LOG, "", s};
+            snprintf(e.v[e.n - 1].run_id, 40, "%s", run_ids[r]);
+        }
+        e.v[e.n++] = (rec){TEV_RUN_END, "", -1};
+        snprintf(e.v[e.n - 1].run_id, 40, "%s", run_ids[r]);
+    }
+    return e;
+}
+
+static void assert_exactly_once_in_order(const recs *got, const recs *want)
+{
+    ck_assert_msg(got->n == want->n, "received %zu events, want %zu", got->n, want->n);
+    for (size_t i = 0; i < want->n; i++)
+        ck_assert_msg(rec_eq(&got->v[i], want->v[i].type, want->v[i].run_id, want->v[i].step),
+                      "event %zu: type %d step %lld, want type %d step %lld", i,
+                      got->v[i].type, (long long)got->v[i].step, want->v[i].type,
+                      (long long)want->v[i].step);
+}
+
+/* Delivered events are in order without duplicates, and delivered + spooled
+ * cover everything. */
+static void assert_nothing_lost(const recs *delivered, const recs *spooled, const recs *want)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < delivered->n; i++) {
+        while (j < want->n && !rec_eq(&delivered->v[i], want->v[j].type, want->v[j].run_id,
+                                      want->v[j].step))
+            j++;
+        ck_assert_msg(j < want->n, "delivered event %zu out of order or duplicated", i);
+        j++;
+    }
+    for (size_t k = 0; k < want->n; k++) {
+        const rec *w = &want->v[k];
+        int found = 0;
+        for (size_t i = 0; i < delivered->n && !found; i++)
+            found = rec_eq(&delivered->v[i], w->type, w->run_id, w->step);
+        for (size_t i = 0; i < spooled->n && !found; i++)
+            found = rec_eq(&spooled->v[i], w->type, w->run_id, w->step);
+        ck_assert_msg(found, "event %zu (type %d step %lld) neither delivered nor spooled", k,
+                      w->type, (long long)w->step);
+    }
+}
+
+typedef struct lat {
+    double *v;
+    size_t n;
+} lat;
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double lat_max(lat *l)
+{
+    double m = 0;
+    for (size_t i = 0; i < l->n; i++)
+        m = l->v[i] > m ? l->v[i] : m;
+    return m;
+}
+
+static void lat_report(const char *what, lat *l)
+{
+    if (!l->n)
+        return;
+    double *c = malloc(l->n * sizeof *c);
+    memcpy(c, l->v, l->n * sizeof *c);
+    qsort(c, l->n, sizeof *c, cmp_double);
+    fprintf(stderr, "%s: log latency over %zu calls: p50 %.1f us, p99 %.1f us, max %.1f us\n",
+            what, l->n, c[l->n / 2] * 1e6, c[(l->n * 99) / 100] * 1e6, c[l->n - 1] * 1e6);
+    free(c);
+}
+
+/* The fields of a demo-like step. */
+typedef struct step_fields {
+    json_t *x;
+    tropt_field f[8];
+    size_t n;
+} step_fields;
+
+static void make_step(step_fields *s, int i)
+{
+    s->x = json_pack("[f, f]", 1.0 - 1.0 / (i + 2), 0.5 * i);
+    double loss = 100.0 / (i + 1) + 1e-3 * i;
+    size_t n = 0;
+    s->f[n++] = TROPT_F_REAL("loss", loss);
+    s->f[n++] = TROPT_F_REAL("best_loss", loss);
+    s->f[n++] = TROPT_F_INT("iteration", i);
+    s->f[n++] = TROPT_F_JSON("x", s->x);
+    s->f[n++] = TROPT_F_STR("phase", i % 2 ? "descent, \"odd\"" : "descent\neven");
+    s->f[n++] = TROPT_F_BOOL("improved", i % 3 == 0);
+    s->f[n++] = TROPT_F_REAL("weird", i % 5 == 0 ? NAN : i % 5 == 1 ? -INFINITY : 0.1 * i);
+    s->n = n;
+}
+
+/* Log `steps` steps; record latencies; return the first error code seen
+ * (its message in err). */
+static int log_steps(tropt_tracker *t, int steps, lat *l, char *err, size_t errsz)
+{
+    int first = TROPT_OK;
+    for (int i = 0; i < steps; i++) {
+        step_fields s;
+        make_step(&s, i);
+        double t0 = httpd_now();
+        int rc = tropt_tracker_log_fields(t, s.f, s.n);
+        double dt = httpd_now() - t0;
+        if (l) {
+            l->v = realloc(l->v, (l->n + 1) * sizeof *l->v);
+            l->v[l->n++] = dt;
+        }
+        if (rc != TROPT_OK && first == TROPT_OK) {
+            first = rc;
+            snprintf(err, errsz, "%s", tropt_error_message());
+        }
+        json_decref(s.x);
+    }
+    return first;
+}
+
+static tropt_tracker *open_spec(const char *spec, const char *experiment)
+{
+    tropt_tracker *t = NULL;
+    int rc = tropt_tracker_open(&t, spec, experiment, NULL);
+    ck_assert_msg(rc == TROPT_OK, "open %s: %s", spec, tropt_error_message());
+    return t;
+}
+
+static int exists(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0;
+}
+
+/* ---- delivery --------------------------------------------------------- */
+
+START_TEST(every_event_received_once_in_order_with_headers)
+{
+    httpd h = {0};
+    httpd_start(&h);
+    char *dir = tu_mkdtemp();
+    char *spool = tu_path(dir, "spool");
+    setenv("TROPT_TEST_TOKEN", "s3cret-t0ken", 1);
+    char *spec = tu_strdupf("http:url=http://127.0.0.1:%d/ingest,batch_size=100,"
+                            "token_env=TROPT_TEST_TOKEN,headers=\"X-Test: yes|X-Other: 2\","
+                            "spool_dir=%s",
+                            h.port, spool);
+    json_t *cfg = json_pack("{s:s, s:f}", "optimizer", "adam", "lr", 0.1);
+    tropt_tracker *t = open_spec(spec, "rosenbrock");
+    char ids[2][40];
+    lat l = {0};
+    char err[512] = "";
+    for (int r = 0; r < 2; r++) {
+        ck_assert_int_eq(tropt_tracker_init(t, cfg), TROPT_OK);
+        snprintf(ids[r], 40, "%s", tropt_tracker_run_id(t));
+        ck_assert_msg(log_steps(t, 1000, &l, err, sizeof err) == TROPT_OK, "%s", err);
+        ck_assert_msg(tropt_tracker_finish(t, NULL) == TROPT_OK, "%s", tropt_error_message());
+    }
+    tropt_tracker_free(t);
+    httpd_stop(&h);
+    lat_report("healthy server", &l);
+
+    recs got = {0};
+    recs_from_server(&got, &h);
+    recs want = expected(ids, 2, 1000);
+    assert_exactly_once_in_order(&got, &want);
+    ck_assert_str_eq(h.auth, "Bearer s3cret-t0ken");
+    ck_assert_str_eq(h.ctype, "application/x-ndjson");
+    ck_assert_str_eq(h.custom, "yes");
+    ck_assert_int_ge(h.n_bodies, 20); /* batched: at most 100 events each */
+    ck_assert_int_eq(h.n_requests, (int)h.n_bodies);
+    ck_assert_msg(!exists(spool), "nothing should be spooled");
+    free(got.v);
+    free(want.v);
+    free(l.v);
+    json_decref(cfg);
+    httpd_free(&h);
+    tu_rmtree(dir);
+    free(spool);
+    free(spec);
+    free(dir);
+}
+END_TEST
+
+/* Run one run of `steps` steps against a server configured by the caller;
+ * returns the run id; fills delivered/spooled. */
+typedef struct scenario {
+    const char *extra; /* extra options */
+    int steps;
+    int finish_rc;
+    char finish_err[512];
+    int log_rc;
+    char log_err[512];
+    char run_id[40];
+    lat l;
+    double finish_secs;
+    recs delivered, spooled;
+    int spool_files;
+    char *captured;
+} scenario;
+
+static void run_scenario(httpd *h, int port, scenario *sc)
+{
+    char *dir = tu_mkdtemp();
+    char *spool = tu_path(dir, "spool");
+    char *spec = tu_strdupf("http:url=http://127.0.0.1:%d/,spool_dir=%s,retry_initial=5ms,"
+                            "retry_max=50ms%s%s",
+                            port, spool, sc->extra ? "," : "", sc->extra ? sc->extra : "");
+    tu_capture_start();
+    tropt_tracker *t = open_spec(spec, "scenario");
+    ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
+    snprintf(sc->run_id, sizeof sc->run_id, "%s", tropt_tracker_run_id(t));
+    sc->log_rc = log_steps(t, sc->steps, &sc->l, sc->log_err, sizeof sc->log_err);
+    double t0 = httpd_now();
+    sc->finish_rc = tropt_tracker_finish(t, NULL);
+    sc->finish_secs = httpd_now() - t0;
+    snprintf(sc->finish_err, sizeof sc->finish_err, "%s", tropt_error_message());
+    tropt_tracker_free(t);
+    sc->captured = strdup(tu_captured());
+    tu_capture_stop();
+    if (h) {
+        httpd_stop(h);
+        recs_from_server(&sc->delivered, h);
+    }
+    sc->spool_files = exists(spool) ? recs_from_spool(&sc->spooled, spool) : 0;
+    tu_rmtree(dir);
+    free(spool);
+    free(spec);
+    free(dir);
+}
+
+static void scenario_free(scenario *sc)
+{
+    free(sc->delivered.v);
+    free(sc->spooled.v);
+    free(sc->l.v);
+    free(sc->captured);
+}
+
+START_TEST(server_503_first_then_everything_once)
+{
+    httpd h = {.n_bad = 3, .bad = HTTPD_503};
+    httpd_start(&h);
+    scenario sc = {.steps = 300, .extra = "batch_size=50"};
+    run_scenario(&h, h.port, &sc);
+    ck_assert_msg(sc.finish_rc == TROPT_OK && sc.log_rc == TROPT_OK, "%s %s", sc.finish_err,
+                  sc.log_err);
+    char ids[1][40];
+    memcpy(ids[0], sc.run_id, 40);
+    recs want = expected(ids, 1, 300);
+    assert_exactly_once_in_order(&sc.delivered, &want);
+    ck_assert_int_eq(h.n_requests, (int)h.n_bodies + 3); /* three retries */
+    ck_assert_int_eq(sc.spool_files, 0);
+    free(want.v);
+    scenario_free(&sc);
+    httpd_free(&h);
+}
+END_TEST
+
+START_TEST(server_429_retry_after_is_honoured)
+{
+    httpd h = {.n_bad = 1, .bad = HTTPD_429};
+    httpd_start(&h);
+    scenario sc = {.steps = 20};
+    run_scenario(&h, h.port, &sc);
+    ck_assert_msg(sc.finish_rc == TROPT_OK, "%s", sc.finish_err);
+    char ids[1][40];
+    memcpy(ids[0], sc.run_id, 40);
+    recs want = expected(ids, 1, 20);
+    assert_exactly_once_in_order(&sc.delivered, &want);
+    ck_assert_int_ge(h.n_requests, 2);
+    /* Retry-After: 1 beats the 5 ms backoff */
+    ck_assert_msg(h.req_times[1] - h.req_times[0] >= 0.95, "retried after %.3f s",
+                  h.req_times[1] - h.req_times[0]);
+    free(want.v);
+    scenario_free(&sc);
+    httpd_free(&h);
+}
+END_TEST
+
+START_TEST(connection_resets_are_retried)
+{
+    httpd h = {.n_bad = 2, .bad = HTTPD_RESET};
+    httpd_start(&h);
+    scenario sc = {.steps = 200, .extra = "batch_size=40"};
+    run_scenario(&h, h.port, &sc);
+    ck_assert_msg(sc.finish_rc == TROPT_OK && sc.log_rc == TROPT_OK, "%s %s", sc.finish_err,
+                  sc.log_err);
+    char ids[1][40];
+    memcpy(ids[0], sc.run_id, 40);
+    recs want = expected(ids, 1, 200);
+    assert_exactly_once_in_order(&sc.delivered, &want);
+    ck_assert_int_eq(h.n_requests, (int)h.n_bodies + 2);
+    ck_assert_int_eq(sc.spool_files, 0);
+    free(want.v);
+    scenario_free(&sc);
+    httpd_free(&h);
+}
+END_TEST
+
+START_TEST(slow_server_does_not_slow_log)
+{
+    httpd h = {.delay_ms = 400};
+    httpd_start(&h);
+    scenario sc = {.steps = 3000, .extra = "batch_size=2000,max_delay=1ms,flush_timeout=60s"};
+    run_scenario(&h, h.port, &sc);
+    ck_assert_msg(sc.finish_rc == TROPT_OK && sc.log_rc == TROPT_OK, "%s %s", sc.finish_err,
+                  sc.log_err);
+    char ids[1][40];
+    memcpy(ids[0], sc.run_id, 40);
+    recs want = expected(ids, 1, 3000);
+    assert_exactly_once_in_order(&sc.delivered, &want);
+    lat_report("server answering after 400 ms", &sc.l);
+    /* Not a timing assertion: log must not wait for the 400 ms answers. */
+    ck_assert_msg(lat_max(&sc.l) < 0.2, "a log call took %.3f s", lat_max(&sc.l));
+    free(want.v);
+    scenario_free(&sc);
+    httpd_free(&h);
+}
+END_TEST
+
+START_TEST(rejected_batch_is_reported_not_retried_and_kept)
+{
+    httpd h = {.n_bad = 1, .bad = HTTPD_400};
+    httpd_start(&h);
+    scenario sc = {.steps = 100, .extra = "batch_size=10,max_delay=0"};
+    run_scenario(&h, h.port, &sc);
+    /* reported once, by a later log or by finish */
+    const char *msg = sc.log_rc != TROPT_OK ? sc.log_err : sc.finish_err;
+    int rc = sc.log_rc != TROPT_OK ? sc.log_rc : sc.finish_rc;
+    ck_assert_int_eq(rc, TROPT_EBACKEND);
+    ck_assert_msg(strstr(msg, "HTTP 400") && strstr(msg, "bad batch") && strstr(msg, "spool"),
+                  "message: %s", msg);
+    ck_assert_int_eq(h.n_requests, (int)h.n_bodies + 1); /* never retried */
+    char ids[1][40];
+    memcpy(ids[0], sc.run_id, 40);
+    recs want = expected(ids, 1, 100);
+    assert_nothing_lost(&sc.delivered, &sc.spooled, &want);
+    ck_assert_int_eq(sc.spool_files, 1);
+    free(want.v);
+    scenario_free(&sc);
+    httpd_free(&h);
+}
+END_TEST
+
+START_TEST(server_down_whole_run_spools_everything)
+{
+    int port = httpd_dead_port();
+    scenario sc = {.steps = 500, .extra = "retries=2"};
+    run_scenario(NULL, port, &sc);
+    ck_assert_msg(sc.finish_rc == TROPT_OK && sc.log_rc == TROPT_OK, "%s %s", sc.finish_err,
+                  sc.log_err);
+    ck_assert_msg(strstr(sc.captured, "tropt replay") && strstr(sc.captured, "/spool"),
+                  "no warning naming the spool and the replay command: %s", sc.captured);
+    char ids[1][40];
+    memcpy(ids[0], sc.run_id, 40);
+    recs want = expected(ids, 1, 500);
+    assert_exactly_once_in_order(&sc.spooled, &want);
+    ck_assert_int_eq(sc.spool_files, 1);
+    free(want.v);
+    scenario_free(&sc);
+}
+END_TEST
+
+START_TEST(hanging_server_finish_bounded_by_flush_timeout)
+{
+    httpd h = {.n_bad = 1000000, .bad = HTTPD_HANG};
+    httpd_start(&h);
+    scenario sc = {.steps = 200, .extra = "timeout=60s,flush_timeout=300ms"};
+    double t0 = httpd_now();
+    run_scenario(&h, h.port, &sc);
+    double total = httpd_now() - t0;
+    ck_assert_msg(sc.finish_rc == TROPT_OK, "%s", sc.finish_err);
+    ck_assert_msg(sc.finish_secs < 5.0, "finish took %.2f s", sc.finish_secs);
+    ck_assert_msg(total < 10.0, "scenario took %.2f s", total);
+    char ids[1][40];
+    memcpy(ids[0], sc.run_id, 40);
+    recs want = expected(ids, 1, 200);
+    ck_assert_int_eq(sc.delivered.n, 0);
+    assert_exactly_once_in_order(&sc.spooled, &want);
+    free(want.v);
+    scenario_free(&sc);
+    httpd_free(&h);
+}
+END_TEST
+
+START_TEST(full_queue_spools_instead_of_blocking)
+{
+    httpd h = {.delay_ms = 150};
+    httpd_start(&h);
+    scenario sc = {.steps = 300, .extra = "queue_size=8,batch_size=4,flush_timeout=60s"};
+    run_scenario(&h, h.port, &sc);
+    ck_assert_msg(sc.finish_rc == TROPT_OK && sc.log_rc == TROPT_OK, "%s %s", sc.finish_err,
+                  sc.log_err);
+    ck_assert_msg(strstr(sc.captured, "queue full"), "no queue-full warning: %s", sc.captured);
+    ck_assert_msg(lat_max(&sc.l) < 0.15, "a log call took %.3f s", lat_max(&sc.l));
+    char ids[1][40];
+    memcpy(ids[0], sc.run_id, 40);
+    recs want = expected(ids, 1, 300);
+    assert_nothing_lost(&sc.delivered, &sc.spooled, &want);
+    ck_assert_int_gt(sc.spooled.n, 0);
+    free(want.v);
+    scenario_free(&sc);
+    httpd_free(&h);
+}
+END_TEST
+
+/* ---- spool replay equals direct logging -------------------------------- */
+
+static char *sqlite_dump(const char *db)
+{
+    static const char *q =
+        "SELECT run_id, experiment, status, printf('%.17g', started_at), "
+        "printf('%.17g', ended_at), host, pid, config FROM runs ORDER BY run_id;"
+        "SELECT run_id, step, printf('%.17g', time), key, typeof(value), CASE typeof(value) "
+        "WHEN 'real' THEN printf('%.17g', value) ELSE value END FROM metrics "
+        "ORDER BY run_id, step, key;"
+        "SELECT run_id, key, typeof(value), CASE typeof(value) WHEN 'real' THEN "
+        "printf('%.17g', value) ELSE value END FROM params ORDER BY run_id, key;"
+        "SELECT run_id, key, typeof(value), CASE typeof(value) WHEN 'real' THEN "
+        "printf('%.17g', value) ELSE value END FROM summary ORDER BY run_id, key;";
+    char *cmd = tu_strdupf("sqlite3 -batch '%s' \"%s\"", db, q);
+    char *out = NULL;
+    int rc = tu_run(cmd, &out, 1);
+    ck_assert_msg(rc == 0, "sqlite3: %s", out);
+    free(cmd);
+    return out;
+}
+
+static int have_sqlite(void)
+{
+    char *p = tu_strdupf("%s/plugins/sqlite/tropt-sqlite.so", tu_build_root());
+    int ok = access(p, R_OK) == 0 && access("/usr/bin/sqlite3", X_OK) == 0;
+    free(p);
+    if (!ok)
+        fprintf(stderr, "skipped: the sqlite plugin or /usr/bin/sqlite3 is missing\n");
+    return ok;
+}
+
+START_TEST(spool_replayed_into_sqlite_equals_direct_logging)
+{
+    if (!have_sqlite())
+        return;
+    int port = httpd_dead_port();
+    char *dir = tu_mkdtemp();
+    char *spool = tu_path(dir, "spool");
+    char *direct = tu_path(dir, "direct.db");
+    char *replayed = tu_path(dir, "replayed.db");
+    char *spec = tu_strdupf("http:url=http://127.0.0.1:%d/,spool_dir=%s,retries=1,"
+                            "retry_initial=1ms;sqlite:path=%s",
+                            port, spool, direct);
+    json_t *cfg = json_pack("{s:s, s:f, s:{s:I}}", "optimizer", "adam", "lr", 0.1, "model",
+                            "layers", (json_int_t)3);
+    json_t *sum = json_pack("{s:f, s:b, s:[f,f]}", "best_loss", 1.0 / 3, "converged", 0,
+                            "best_x", 0.1, 0.2);
+    tu_capture_start();
+    tropt_tracker *t = open_spec(spec, "replay-me");
+    char err[512];
+    for (int r = 0; r < 2; r++) {
+        ck_assert_int_eq(tropt_tracker_init(t, cfg), TROPT_OK);
+        ck_assert_msg(log_steps(t, 150, NULL, err, sizeof err) == TROPT_OK, "%s", err);
+        ck_assert_msg(tropt_tracker_finish(t, sum) == TROPT_OK, "%s", tropt_error_message());
+    }
+    tropt_tracker_free(t);
+    tu_capture_stop();
+
+    for (int pass = 0; pass < 2; pass++) { /* twice: replay is idempotent */
+        char *out = NULL;
+        char *cmd = tu_strdupf("'%s' replay '%s' --tracker 'sqlite:path=%s' 2>&1",
+                               getenv("TROPT_CLI"), spool, replayed);
+        int rc = tu_run(cmd, &out, 1);
+        ck_assert_msg(rc == 0, "replay: %s", out);
+        ck_assert_msg(strstr(out, "replayed 2 runs, 300 steps"), "%s", out);
+        free(out);
+        free(cmd);
+    }
+    char *a = sqlite_dump(direct), *b = sqlite_dump(replayed);
+    ck_assert_msg(strlen(a) > 1000, "direct database too small: %s", a);
+    ck_assert_str_eq(b, a);
+    free(a);
+    free(b);
+    json_decref(cfg);
+    json_decref(sum);
+    tu_rmtree(dir);
+    free(spool);
+    free(direct);
+    free(replayed);
+    free(spec);
+    free(dir);
+}
+END_TEST
+
+/* ---- options and secrets ---------------------------------------------- */
+
+START_TEST(bad_options_fail_at_open)
+{
+    tropt_tracker *t;
+    ck_assert_int_eq(tropt_tracker_open(&t, "http", "e", NULL), TROPT_EINVAL);
+    ck_assert_int_eq(tropt_tracker_open(&t, "http:url=ftp://x/", "e", NULL), TROPT_EINVAL);
+    ck_assert_ptr_nonnull(strstr(tropt_error_message(), "http://"));
+    ck_assert_int_eq(tropt_tracker_open(&t, "http:url=http://x/,format=xml", "e", NULL),
+                     TROPT_EINVAL);
+    ck_assert_int_eq(tropt_tracker_open(&t, "http:url=http://x/,headers=nocolon", "e", NULL),
+                     TROPT_EINVAL);
+    unsetenv("TROPT_TEST_NO_SUCH_TOKEN");
+    ck_assert_int_eq(
+        tropt_tracker_open(&t, "http:url=http://x/,token_env=TROPT_TEST_NO_SUCH_TOKEN", "e", NULL),
+        TROPT_EINVAL);
+    ck_assert_ptr_nonnull(strstr(tropt_error_message(), "TROPT_TEST_NO_SUCH_TOKEN"));
+}
+END_TEST
+
+START_TEST(token_never_appears_in_messages)
+{
+    httpd h = {.n_bad = 1000, .bad = HTTPD_401};
+    httpd_start(&h);
+    setenv("TROPT_TEST_TOKEN2", "very-secret-value", 1);
+    scenario sc = {.steps = 5, .extra = "token_env=TROPT_TEST_TOKEN2"};
+    run_scenario(&h, h.port, &sc);
+    ck_assert_int_eq(sc.finish_rc, TROPT_EBACKEND);
+    ck_assert_ptr_nonnull(strstr(sc.finish_err, "HTTP 401"));
+    ck_assert_ptr_null(strstr(sc.finish_err, "very-secret-value"));
+    ck_assert_ptr_null(strstr(sc.log_err, "very-secret-value"));
+    ck_assert_ptr_null(strstr(sc.captured, "very-secret-value"));
+    ck_assert_str_eq(h.auth, "Bearer very-secret-value");
+    scenario_free(&sc);
+    httpd_free(&h);
+}
+END_TEST
+
+START_TEST(url_credentials_are_not_shown)
+{
+    int port = httpd_dead_port();
+    char *dir = tu_mkdtemp();
+    char *spec = tu_strdupf("http:url=http://user:pa55word@127.0.0.1:%d/w?key=k3y,"
+                            "spool_dir=%s/s,retries=0",
+                            port, dir);
+    tu_capture_start();
+    tropt_tracker *t = open_spec(spec, "e");
+    ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
+    ck_assert_int_eq(tropt_tracker_finish(t, NULL), TROPT_OK);
+    tropt_tracker_free(t);
+    ck_assert_ptr_nonnull(strstr(tu_captured(), "http://127.0.0.1"));
+    ck_assert_ptr_null(strstr(tu_captured(), "pa55word"));
+    ck_assert_ptr_null(strstr(tu_captured(), "k3y"));
+    tu_capture_stop();
+    tu_rmtree(dir);
+    free(spec);
+    free(dir);
+}
+END_TEST
+
+/* ---- influx ----------------------------------------------------------- */
+
+START_TEST(influx_line_protocol_escaping)
+{
+    json_t *arr = json_pack("[i, s]", 1, "a\"b");
+    tropt_field f[] = {
+        TROPT_F_REAL("loss", 0.1),
+        TROPT_F_INT("n", -9007199254740993LL),
+        TROPT_F_BOOL("ok", 1),
+        TROPT_F_STR("phase", "say \"hi\"\\ now\nok"),
+        TROPT_F_REAL("k e,y=x", 2.0),
+        TROPT_F_REAL("nan", NAN),
+        TROPT_F_REAL("inf", INFINITY),
+        TROPT_F_NULL("null"),
+        TROPT_F_JSON("arr", arr),
+    };
+    tev_buf b;
+    tev_buf_init(&b, NULL, NULL);
+    size_t skipped = 0;
+    ck_assert_int_eq(influx_encode_log(&b, "my exp,v=1", "run 1,a=b", 7, 1700000000.5, f,
+                                       sizeof f / sizeof f[0], NULL, &skipped),
+                     0);
+    ck_assert_str_eq(b.data, "my\\ exp\\,v=1,run_id=run\\ 1\\,a\\=b step=7i,loss=0.1,"
+                             "n=-9007199254740993i,ok=true,phase=\"say \\\"hi\\\"\\\\ now\\nok\","
+                             "k\\ e\\,y\\=x=2,arr=\"[1,\\\"a\\\\\\\"b\\\"]\" "
+                             "1700000000500000000\n");
+    ck_assert_uint_eq(skipped, 3);
+    tev_buf_free(&b);
+    json_decref(arr);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("http");
+    TCase *tc = tcase_create("delivery");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, every_event_received_once_in_order_with_headers);
+    tcase_add_test(tc, server_503_first_then_everything_once);
+    tcase_add_test(tc, server_429_retry_after_is_honoured);
+    tcase_add_test(tc, connection_resets_are_retried);
+    tcase_add_test(tc, slow_server_does_not_slow_log);
+    tcase_add_test(tc, rejected_batch_is_reported_not_retried_and_kept);
+    tcase_add_test(tc, server_down_whole_run_spools_everything);
+    tcase_add_test(tc, hanging_server_finish_bounded_by_flush_timeout);
+    tcase_add_test(tc, full_queue_spools_instead_of_blocking);
+    tcase_add_test(tc, spool_replayed_into_sqlite_equals_direct_logging);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("options");
+    tcase_add_test(tc, bad_options_fail_at_open);
+    tcase_add_test(tc, token_never_appears_in_messages);
+    tcase_add_test(tc, url_credentials_are_not_shown);
+    tcase_add_test(tc, influx_line_protocol_escaping);
+    suite_add_tcase(s, tc);
+    return tu_run_suite(s);
+}
