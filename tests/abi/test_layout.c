@@ -1,0 +1,203 @@
+/*
+ * tests/abi/test_layout.c - the plugin ABI's layout, pinned at compile time.
+ *
+ * Every struct, enum value and constant a plugin is compiled against is
+ * fixed here for ABI 1.0, so that a change to include/tropt/plugin.h or
+ * common.h cannot slip in without a version bump: inserting or reordering a
+ * member moves an offset below; appending one without bumping
+ * TROPT_PLUGIN_ABI_MINOR breaks sizeof == TROPT_PLUGIN_MIN_SIZE; bumping the
+ * minor or the major stops at an #error asking for the new members to be
+ * pinned here too.  Exact byte offsets are checked on LP64 (x86_64,
+ * aarch64); elsewhere the order and the pointer-size formulas are.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "abiutil.h"
+
+#define FP sizeof(void (*)(void))
+#define P sizeof(void *)
+#define SA(cond) _Static_assert(cond, #cond)
+#define MEMBER_SIZE(type, m) sizeof(((type *)0)->m)
+
+/* ---- the hook table --------------------------------------------------- */
+
+SA(offsetof(tropt_plugin, abi_version) == 0);
+SA(MEMBER_SIZE(tropt_plugin, abi_version) == 4);
+SA(offsetof(tropt_plugin, struct_size) == 4);
+SA(MEMBER_SIZE(tropt_plugin, struct_size) == 4);
+SA(TROPT_PLUGIN_MIN_SIZE == offsetof(tropt_plugin, destroy) + MEMBER_SIZE(tropt_plugin, destroy));
+SA(sizeof(tropt_plugin) >= TROPT_PLUGIN_MIN_SIZE);
+SA(TROPT_PLUGIN_ABI_VERSION == ((TROPT_PLUGIN_ABI_MAJOR << 16) | TROPT_PLUGIN_ABI_MINOR));
+SA(TROPT_PLUGIN_ABI_MAJOR_OF(TROPT_PLUGIN_ABI_VERSION) == TROPT_PLUGIN_ABI_MAJOR);
+
+#if TROPT_PLUGIN_ABI_MAJOR == 1
+
+SA(offsetof(tropt_plugin, name) == 8);
+SA(offsetof(tropt_plugin, description) == 8 + P);
+SA(offsetof(tropt_plugin, options) == 8 + 2 * P);
+SA(offsetof(tropt_plugin, create) == 8 + 3 * P);
+SA(offsetof(tropt_plugin, init) == 8 + 3 * P + FP);
+SA(offsetof(tropt_plugin, log) == 8 + 3 * P + 2 * FP);
+SA(offsetof(tropt_plugin, finish) == 8 + 3 * P + 3 * FP);
+SA(offsetof(tropt_plugin, flush) == 8 + 3 * P + 4 * FP);
+SA(offsetof(tropt_plugin, destroy) == 8 + 3 * P + 5 * FP);
+SA(TROPT_PLUGIN_MIN_SIZE == 8 + 3 * P + 6 * FP);
+
+#if TROPT_PLUGIN_ABI_MINOR == 0
+/* ABI 1.0 is exactly the members above: nothing appended without a bump. */
+SA(sizeof(tropt_plugin) == TROPT_PLUGIN_MIN_SIZE);
+#else
+#error "plugin ABI 1.x with x > 0: pin the members this minor appended, then extend this check"
+#endif
+
+/* ---- host services ---------------------------------------------------- */
+
+SA(TROPT_HOST_VERSION == 1);
+SA(offsetof(tropt_host, version) == 0);
+SA(MEMBER_SIZE(tropt_host, version) == 4);
+SA(offsetof(tropt_host, struct_size) == 4);
+SA(MEMBER_SIZE(tropt_host, struct_size) == 4);
+SA(offsetof(tropt_host, error) == 8);
+SA(offsetof(tropt_host, log) == 8 + FP);
+SA(offsetof(tropt_host, malloc) == 8 + 2 * FP);
+SA(offsetof(tropt_host, realloc) == 8 + 3 * FP);
+SA(offsetof(tropt_host, free) == 8 + 4 * FP);
+SA(offsetof(tropt_host, now) == 8 + 5 * FP);
+SA(offsetof(tropt_host, format_real) == 8 + 6 * FP);
+SA(TROPT_HOST_MIN_SIZE == 8 + 7 * FP);
+SA(TROPT_HOST_MIN_SIZE == offsetof(tropt_host, format_real) + MEMBER_SIZE(tropt_host, format_real));
+SA(sizeof(tropt_host) == TROPT_HOST_MIN_SIZE); /* host version 1 */
+
+/* ---- the other structs a plugin reads --------------------------------- */
+
+SA(offsetof(tropt_option_def, name) == 0);
+SA(offsetof(tropt_option_def, name) < offsetof(tropt_option_def, type));
+SA(offsetof(tropt_option_def, type) < offsetof(tropt_option_def, flags));
+SA(offsetof(tropt_option_def, flags) < offsetof(tropt_option_def, default_value));
+SA(offsetof(tropt_option_def, default_value) < offsetof(tropt_option_def, choices));
+SA(offsetof(tropt_option_def, choices) < offsetof(tropt_option_def, min));
+SA(offsetof(tropt_option_def, min) < offsetof(tropt_option_def, max));
+SA(offsetof(tropt_option_def, max) < offsetof(tropt_option_def, help));
+
+SA(offsetof(tropt_optval, is_set) == 0);
+SA(offsetof(tropt_optval, is_set) < offsetof(tropt_optval, text));
+SA(offsetof(tropt_optval, text) < offsetof(tropt_optval, i));
+SA(offsetof(tropt_optval, i) < offsetof(tropt_optval, d));
+
+SA(offsetof(tropt_run, run_id) == 0);
+SA(offsetof(tropt_run, experiment) == P);
+SA(offsetof(tropt_run, experiment) < offsetof(tropt_run, started_at));
+SA(offsetof(tropt_run, started_at) < offsetof(tropt_run, host));
+SA(offsetof(tropt_run, host) < offsetof(tropt_run, pid));
+
+SA(offsetof(tropt_field, key) == 0);
+SA(offsetof(tropt_field, key) < offsetof(tropt_field, type));
+SA(offsetof(tropt_field, type) < offsetof(tropt_field, v));
+SA(MEMBER_SIZE(tropt_field, v.i) == 8);
+SA(MEMBER_SIZE(tropt_field, v.r) == 8);
+
+#if UINTPTR_MAX == UINT64_MAX && defined(__LP64__)
+SA(sizeof(tropt_plugin) == 80);
+SA(sizeof(tropt_host) == 64);
+SA(offsetof(tropt_option_def, type) == 8);
+SA(offsetof(tropt_option_def, flags) == 12);
+SA(offsetof(tropt_option_def, default_value) == 16);
+SA(offsetof(tropt_option_def, choices) == 24);
+SA(offsetof(tropt_option_def, min) == 32);
+SA(offsetof(tropt_option_def, max) == 40);
+SA(offsetof(tropt_option_def, help) == 48);
+SA(sizeof(tropt_option_def) == 56);
+SA(offsetof(tropt_optval, text) == 8);
+SA(offsetof(tropt_optval, i) == 16);
+SA(offsetof(tropt_optval, d) == 24);
+SA(sizeof(tropt_optval) == 32);
+SA(offsetof(tropt_run, started_at) == 16);
+SA(offsetof(tropt_run, host) == 24);
+SA(offsetof(tropt_run, pid) == 32);
+SA(sizeof(tropt_run) == 40);
+SA(offsetof(tropt_field, type) == 8);
+SA(offsetof(tropt_field, v) == 16);
+SA(sizeof(tropt_field) == 24);
+SA(sizeof(tropt_opt_type) == 4);
+SA(sizeof(tropt_type) == 4);
+SA(sizeof(tropt_level) == 4);
+#endif
+
+/* ---- values that cross the boundary ----------------------------------- */
+
+SA(TROPT_OK == 0);
+SA(TROPT_EINVAL == -1);
+SA(TROPT_ENOTFOUND == -2);
+SA(TROPT_EPLUGIN == -3);
+SA(TROPT_ESTATE == -4);
+SA(TROPT_EBACKEND == -5);
+SA(TROPT_ENOMEM == -6);
+
+SA(TROPT_NULL == 0);
+SA(TROPT_BOOL == 1);
+SA(TROPT_INT == 2);
+SA(TROPT_REAL == 3);
+SA(TROPT_STRING == 4);
+SA(TROPT_JSON == 5);
+
+SA(TROPT_OPT_STRING == 0);
+SA(TROPT_OPT_PATH == 1);
+SA(TROPT_OPT_INT == 2);
+SA(TROPT_OPT_DOUBLE == 3);
+SA(TROPT_OPT_BOOL == 4);
+SA(TROPT_OPT_DURATION == 5);
+SA(TROPT_OPT_ENUM == 6);
+SA(TROPT_OPT_SECRET == 0x1u);
+SA(TROPT_OPT_HAS_RANGE == 0x2u);
+SA(TROPT_OPT_REQUIRED == 0x4u);
+
+SA(TROPT_LEVEL_DEBUG == 0);
+SA(TROPT_LEVEL_INFO == 1);
+SA(TROPT_LEVEL_WARNING == 2);
+SA(TROPT_LEVEL_ERROR == 3);
+SA(TROPT_LEVEL_OFF == 4);
+
+#else
+#error "new plugin ABI major: pin its layout here (and keep the checks of the old one's loader)"
+#endif
+
+/* ---- at run time: what a built plugin and the host agree on ----------- */
+
+START_TEST(shipped_null_table_matches_this_header)
+{
+    tropt_tracker *t = NULL;
+    ck_assert_int_eq(tropt_tracker_open(&t, "null", NULL, NULL), TROPT_OK);
+    const tropt_plugin *p = NULL;
+    ck_assert_int_eq(tropt_tracker_backend(t, 0, &p, NULL, NULL, NULL), TROPT_OK);
+    ck_assert_uint_eq(p->abi_version, TROPT_PLUGIN_ABI_VERSION);
+    ck_assert_uint_eq(p->struct_size, sizeof(tropt_plugin));
+    ck_assert_str_eq(p->name, "null");
+    tropt_tracker_free(t);
+}
+END_TEST
+
+START_TEST(error_names_follow_the_table)
+{
+#define CHECK_NAME(name, value, desc) ck_assert_str_eq(tropt_error_name(value), "TROPT_" #name);
+    TROPT_ERROR_TABLE(CHECK_NAME)
+#undef CHECK_NAME
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("abi-layout");
+    TCase *tc = tcase_create("layout");
+    tcase_add_test(tc, shipped_null_table_matches_this_header);
+    tcase_add_test(tc, error_names_follow_the_table);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return tu_run_suite(suite());
+}
