@@ -51,6 +51,8 @@ int tropt__uuid_valid(const char *s);
 
 /* ---- dtoa.c ---- */
 size_t tropt__format_real(char *buf, size_t size, double x);
+/* The same, forcing the exact slow path when slow is 1 (for the tests). */
+size_t tropt__format_real_path(char *buf, size_t size, double x, int slow);
 
 /* ---- time ---- */
 double tropt__now(void);
