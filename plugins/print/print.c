@@ -1,0 +1,485 @@
+/*
+ * plugins/print - watch a run live: the reference interface's print tracker.
+ *
+ *   run 0190c3a2-... | experiment=adam
+ *   config: lr=0.0010 | steps=200 | optimizer=adam
+ *   step=   0 | loss=24.2000 | best_loss=24.2000
+ *   step=   1 | loss=19.8311 | best_loss=19.8311
+ *   ...
+ *   summary: best_loss=0.0001 | steps=200
+ *   run 0190c3a2-... finished after 200 steps in 1.23 s
+ *
+ * One line per shown step (every `every` steps, and always the last one),
+ * the chosen keys in first-seen order; on a terminal (live=auto|on) the step
+ * lines redraw one status line instead.  Writes nothing to disk.  See
+ * README.md for the options.
+ */
+#include <tropt/plugin.h>
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+enum { OPT_KEYS, OPT_EVERY, OPT_PRECISION, OPT_LIVE, OPT_STREAM };
+enum { LIVE_AUTO, LIVE_ON, LIVE_OFF };
+
+static const char *const live_choices[] = {"auto", "on", "off", NULL};
+static const char *const stream_choices[] = {"stderr", "stdout", NULL};
+
+static const tropt_option_def print_options[] = {
+    {"keys", TROPT_OPT_STRING, 0, "", NULL, 0, 0,
+     "keys to show, separated by '+' (or ',' inside double quotes); empty: every numeric key"},
+    {"every", TROPT_OPT_INT, TROPT_OPT_HAS_RANGE, "1", NULL, 1, 1e12,
+     "show every Nth step (and always the last)"},
+    {"precision", TROPT_OPT_INT, TROPT_OPT_HAS_RANGE, "4", NULL, 0, 17,
+     "digits after the point for reals"},
+    {"live", TROPT_OPT_ENUM, 0, "auto", live_choices, 0, 0,
+     "redraw one status line: auto (when the stream is a terminal), on, off"},
+    {"stream", TROPT_OPT_ENUM, 0, "stderr", stream_choices, 0, 0, "where to print"},
+    {NULL, 0, 0, NULL, NULL, 0, 0, NULL},
+};
+
+/* Live redraws at most this often; the last step is always drawn. */
+#define LIVE_MIN_INTERVAL 0.05
+
+typedef struct pr {
+    const tropt_host *h;
+    FILE *out;
+    int live;
+    int64_t every;
+    int precision;
+    int explicit_keys; /* keys= given: show exactly those, any type */
+
+    char **keys; /* shown keys, first-seen order (or as given) */
+    size_t nkeys, kcap;
+    const tropt_field **slot; /* per shown key: its field in this step */
+
+    /* the run */
+    int open;
+    int64_t steps;
+    int status_pending; /* a live status line is on screen without newline */
+    double last_draw;
+    char *pending_line; /* live: the latest step line not yet drawn */
+    size_t pending_cap;
+    double started;
+
+    char *line; /* scratch */
+    size_t len, cap;
+} pr;
+
+/* ---- text ------------------------------------------------------------------ */
+
+static int reserve(pr *p, size_t extra)
+{
+    if (p->len + extra + 1 <= p->cap)
+        return 0;
+    size_t cap = p->cap ? p->cap : 256;
+    while (cap < p->len + extra + 1)
+        cap *= 2;
+    char *q = p->h->realloc(p->line, cap);
+    if (!q)
+        return -1;
+    p->line = q;
+    p->cap = cap;
+    return 0;
+}
+
+static int put(pr *p, const char *s, size_t n)
+{
+    if (reserve(p, n) != 0)
+        return -1;
+    memcpy(p->line + p->len, s, n);
+    p->len += n;
+    p->line[p->len] = '\0';
+    return 0;
+}
+
+static int puts_(pr *p, const char *s)
+{
+    return put(p, s, strlen(s));
+}
+
+static int putf(pr *p, const char *fmt, ...) TROPT_PRINTF(2, 3);
+static int putf(pr *p, const char *fmt, ...)
+{
+    char buf[128];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return -1;
+    return put(p, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+}
+
+/* Text on one line: control characters shown as \n, \r, \t or \xHH. */
+static int put_oneline(pr *p, const char *s)
+{
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        int rc;
+        if (ch == '\n')
+            rc = puts_(p, "\\n");
+        else if (ch == '\r')
+            rc = puts_(p, "\\r");
+        else if (ch == '\t')
+            rc = puts_(p, "\\t");
+        else if (ch < 0x20 || ch == 0x7f)
+            rc = putf(p, "\\x%02x", ch);
+        else
+            rc = put(p, s, 1);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int put_real(pr *p, double x)
+{
+    if (isnan(x))
+        return puts_(p, "nan");
+    if (isinf(x))
+        return puts_(p, x > 0 ? "inf" : "-inf");
+    double a = fabs(x);
+    if (a == 0 || (a >= 1e-4 && a < 1e7))
+        return putf(p, "%.*f", p->precision, x);
+    return putf(p, "%.*e", p->precision, x);
+}
+
+static int put_value(pr *p, const tropt_field *f)
+{
+    switch (f->type) {
+    case TROPT_NULL:
+        return puts_(p, "null");
+    case TROPT_BOOL:
+        return puts_(p, f->v.b ? "true" : "false");
+    case TROPT_INT:
+        return putf(p, "%" PRId64, f->v.i);
+    case TROPT_REAL:
+        return put_real(p, f->v.r);
+    case TROPT_STRING:
+        return put_oneline(p, f->v.s);
+    case TROPT_JSON: {
+        char *s = json_dumps(f->v.json, JSON_COMPACT | JSON_ENCODE_ANY);
+        int rc = s ? put_oneline(p, s) : puts_(p, "?");
+        free(s);
+        return rc;
+    }
+    }
+    return 0;
+}
+
+/* "k=v | k=v" for every field; exact: reals in their shortest exact form
+ * (for the config: parameters are not rounded). */
+static int put_fields(pr *p, const tropt_field *f, size_t n, int exact)
+{
+    char num[48];
+    for (size_t i = 0; i < n; i++) {
+        if ((i && puts_(p, " | ") != 0) || put_oneline(p, f[i].key) != 0 || puts_(p, "=") != 0)
+            return -1;
+        if (exact && f[i].type == TROPT_REAL) {
+            p->h->format_real(num, sizeof num, f[i].v.r);
+            if (puts_(p, num) != 0)
+                return -1;
+        } else if (put_value(p, &f[i]) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* ---- output ------------------------------------------------------------------ */
+
+static void emit(pr *p, const char *s, size_t n)
+{
+    fwrite(s, 1, n, p->out);
+    fflush(p->out);
+}
+
+/* Before a full line (config, summary, a new run): print the latest step
+ * if `every` or the live throttle held it back, and end a live status line. */
+static void settle(pr *p)
+{
+    if (p->pending_line && p->pending_line[0]) {
+        if (p->live) {
+            fputs("\r\033[K", p->out);
+            fputs(p->pending_line, p->out);
+            p->status_pending = 1;
+        } else {
+            fputs(p->pending_line, p->out);
+            fputc('\n', p->out);
+        }
+        p->pending_line[0] = '\0';
+    }
+    if (p->status_pending) {
+        fputc('\n', p->out);
+        p->status_pending = 0;
+    }
+    fflush(p->out);
+}
+
+/* Print the scratch line as a full line. */
+static void emit_line(pr *p)
+{
+    settle(p);
+    if (put(p, "\n", 1) != 0)
+        return;
+    emit(p, p->line, p->len);
+}
+
+/* ---- keys ----------------------------------------------------------------------- */
+
+static char *dupn(pr *p, const char *s, size_t n)
+{
+    char *d = p->h->malloc(n + 1);
+    if (d) {
+        memcpy(d, s, n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
+static int add_key(pr *p, const char *k, size_t n)
+{
+    if (p->nkeys == p->kcap) {
+        size_t cap = p->kcap ? p->kcap * 2 : 16;
+        char **keys = p->h->realloc(p->keys, cap * sizeof *keys);
+        if (!keys)
+            return -1;
+        p->keys = keys;
+        const tropt_field **slot = p->h->realloc(p->slot, cap * sizeof *slot);
+        if (!slot)
+            return -1;
+        p->slot = slot;
+        p->kcap = cap;
+    }
+    char *d = dupn(p, k, n);
+    if (!d)
+        return -1;
+    p->slot[p->nkeys] = NULL;
+    p->keys[p->nkeys++] = d;
+    return 0;
+}
+
+static size_t find_key(const pr *p, const char *k)
+{
+    for (size_t i = 0; i < p->nkeys; i++)
+        if (strcmp(p->keys[i], k) == 0)
+            return i;
+    return (size_t)-1;
+}
+
+static int is_numeric(const tropt_field *f)
+{
+    return f->type == TROPT_INT || f->type == TROPT_REAL;
+}
+
+/* ---- hooks ------------------------------------------------------------------------ */
+
+static int pr_init(void *self, const tropt_run *run, const json_t *config,
+                   const tropt_field *params, size_t n_params)
+{
+    pr *p = self;
+    (void)config;
+    settle(p);
+    p->open = 1;
+    p->steps = 0;
+    p->last_draw = 0;
+    p->started = p->h->now();
+    if (!p->explicit_keys) {
+        for (size_t i = 0; i < p->nkeys; i++)
+            p->h->free(p->keys[i]);
+        p->nkeys = 0;
+    }
+    p->len = 0;
+    if (puts_(p, "run ") != 0 || puts_(p, run->run_id) != 0 || puts_(p, " | experiment=") != 0 ||
+        put_oneline(p, run->experiment) != 0)
+        return p->h->error(TROPT_ENOMEM, "out of memory");
+    emit_line(p);
+    if (n_params) {
+        p->len = 0;
+        if (puts_(p, "config: ") != 0 || put_fields(p, params, n_params, 1) != 0)
+            return p->h->error(TROPT_ENOMEM, "out of memory");
+        emit_line(p);
+    }
+    return TROPT_OK;
+}
+
+/* Compose the step line for `step` from the fields of that step. */
+static int compose_step(pr *p, int64_t step, const tropt_field *f, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t k = find_key(p, f[i].key);
+        if (k == (size_t)-1 && !p->explicit_keys && is_numeric(&f[i])) {
+            if (add_key(p, f[i].key, strlen(f[i].key)) != 0)
+                return -1;
+            k = p->nkeys - 1;
+        }
+        if (k != (size_t)-1)
+            p->slot[k] = &f[i];
+    }
+    p->len = 0;
+    int rc = putf(p, "step=%4" PRId64, step);
+    for (size_t k = 0; k < p->nkeys && rc == 0; k++) {
+        if (!p->slot[k])
+            continue;
+        rc = puts_(p, " | ") != 0 || put_oneline(p, p->keys[k]) != 0 || puts_(p, "=") != 0 ||
+             put_value(p, p->slot[k]) != 0;
+    }
+    for (size_t k = 0; k < p->nkeys; k++)
+        p->slot[k] = NULL;
+    return rc ? -1 : 0;
+}
+
+static int pr_log(void *self, const tropt_run *run, int64_t step, double time,
+                  const tropt_field *fields, size_t n)
+{
+    pr *p = self;
+    (void)run;
+    (void)time;
+    p->steps++;
+    /* Composed even when not shown: finish shows the last step. */
+    if (compose_step(p, step, fields, n) != 0)
+        return p->h->error(TROPT_ENOMEM, "out of memory");
+    if (step % p->every == 0) {
+        double now = p->live ? p->h->now() : 0;
+        if (!p->live) {
+            if (p->pending_line)
+                p->pending_line[0] = '\0';
+            if (put(p, "\n", 1) != 0)
+                return p->h->error(TROPT_ENOMEM, "out of memory");
+            emit(p, p->line, p->len);
+            return TROPT_OK;
+        }
+        if (now - p->last_draw >= LIVE_MIN_INTERVAL) {
+            if (p->pending_line)
+                p->pending_line[0] = '\0';
+            fputs("\r\033[K", p->out);
+            emit(p, p->line, p->len);
+            p->status_pending = 1;
+            p->last_draw = now;
+            return TROPT_OK;
+        }
+    }
+    /* held back: keep it for the next full line */
+    if (p->pending_cap < p->len + 1) {
+        char *q = p->h->realloc(p->pending_line, p->len + 1);
+        if (!q)
+            return p->h->error(TROPT_ENOMEM, "out of memory");
+        p->pending_line = q;
+        p->pending_cap = p->len + 1;
+    }
+    memcpy(p->pending_line, p->line, p->len + 1);
+    return TROPT_OK;
+}
+
+static int pr_flush(void *self)
+{
+    pr *p = self;
+    fflush(p->out);
+    return TROPT_OK;
+}
+
+static int pr_finish(void *self, const tropt_run *run, const char *status, double ended_at,
+                     const json_t *summary, const tropt_field *flat, size_t n_flat)
+{
+    pr *p = self;
+    (void)summary;
+    if (!p->open)
+        return TROPT_OK;
+    if (n_flat) {
+        p->len = 0;
+        if (puts_(p, "summary: ") != 0 || put_fields(p, flat, n_flat, 0) != 0)
+            return p->h->error(TROPT_ENOMEM, "out of memory");
+        emit_line(p);
+    }
+    p->len = 0;
+    if (putf(p, "run %s %s after %" PRId64 " steps in %.2f s", run->run_id, status, p->steps,
+             ended_at - p->started) != 0)
+        return p->h->error(TROPT_ENOMEM, "out of memory");
+    emit_line(p);
+    p->open = 0;
+    return TROPT_OK;
+}
+
+static void pr_destroy(void *self)
+{
+    pr *p = self;
+    if (!p)
+        return;
+    settle(p);
+    for (size_t i = 0; i < p->nkeys; i++)
+        p->h->free(p->keys[i]);
+    p->h->free(p->keys);
+    p->h->free(p->slot);
+    p->h->free(p->line);
+    p->h->free(p->pending_line);
+    p->h->free(p);
+}
+
+/* keys=a+b+c, or keys="a,b,c" */
+static int parse_keys(pr *p, const char *s)
+{
+    while (*s) {
+        size_t n = strcspn(s, "+,");
+        while (n && s[0] == ' ')
+            s++, n--;
+        size_t m = n;
+        while (m && s[m - 1] == ' ')
+            m--;
+        if (m && find_key(p, s) == (size_t)-1 && add_key(p, s, m) != 0)
+            return -1;
+        s += n;
+        if (*s)
+            s++;
+    }
+    return 0;
+}
+
+static int pr_create(void **self, const tropt_optval *opts, const tropt_host *host)
+{
+    if (host->struct_size < TROPT_HOST_MIN_SIZE)
+        return host->error(TROPT_EPLUGIN, "host too old for the print plugin");
+    pr *p = host->malloc(sizeof *p);
+    if (!p)
+        return host->error(TROPT_ENOMEM, "out of memory");
+    memset(p, 0, sizeof *p);
+    p->h = host;
+    p->out = opts[OPT_STREAM].i == 1 ? stdout : stderr;
+    p->every = opts[OPT_EVERY].i;
+    p->precision = (int)opts[OPT_PRECISION].i;
+    int live = (int)opts[OPT_LIVE].i;
+    p->live = live == LIVE_ON || (live == LIVE_AUTO && isatty(fileno(p->out)));
+    const char *keys = opts[OPT_KEYS].text;
+    if (keys && *keys) {
+        p->explicit_keys = 1;
+        if (parse_keys(p, keys) != 0) {
+            pr_destroy(p);
+            return host->error(TROPT_ENOMEM, "out of memory");
+        }
+    }
+    *self = p;
+    return TROPT_OK;
+}
+
+static const tropt_plugin print_plugin = {
+    .abi_version = TROPT_PLUGIN_ABI_VERSION,
+    .struct_size = sizeof(tropt_plugin),
+    .name = "print",
+    .description = "Watch a run live: one line per step on stderr (or a status line on a terminal)",
+    .options = print_options,
+    .create = pr_create,
+    .init = pr_init,
+    .log = pr_log,
+    .finish = pr_finish,
+    .flush = pr_flush,
+    .destroy = pr_destroy,
+};
+
+TROPT_PLUGIN_EXPORT const tropt_plugin *tropt_plugin_entry(void)
+{
+    return &print_plugin;
+}
