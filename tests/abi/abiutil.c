@@ -26,6 +26,11 @@ const char *abi_good_dir(void)
     return env_or_fail("TROPT_ABI_GOOD_DIR");
 }
 
+const char *abi_dataentry_dir(void)
+{
+    return env_or_fail("TROPT_ABI_DATAENTRY_DIR");
+}
+
 char *abi_plugin_file(const char *dir, const char *name)
 {
     return tu_strdupf("%s/tropt-%s.so", dir, name);

@@ -10,6 +10,8 @@
 /* Build folders of the test plugins (TROPT_ABI_BROKEN_DIR, TROPT_ABI_GOOD_DIR). */
 const char *abi_broken_dir(void);
 const char *abi_good_dir(void);
+/* Folder of tropt-dataentry.so (TROPT_ABI_DATAENTRY_DIR). */
+const char *abi_dataentry_dir(void);
 
 /* malloc'd "<dir>/tropt-<name>.so". */
 char *abi_plugin_file(const char *dir, const char *name);

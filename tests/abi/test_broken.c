@@ -5,6 +5,7 @@
  * its hooks is ever called (they abort).  Loading by path ('/' in the
  * spec): absolute, ./relative, missing.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,20 +16,16 @@
 
 /* Refused by name (through TROPT_PLUGIN_PATH) and by absolute path, with
  * the file and every reason in the message; then not left loaded. */
-static void check_broken(const char *name, ...)
+static void check_broken_v(const char *dir, const char *name, va_list ap)
 {
-    const char *dir = abi_broken_dir();
     char *file = abi_plugin_file(dir, name);
     struct stat st;
     ck_assert_msg(stat(file, &st) == 0, "test plugin %s was not built", file);
 
     const char *needles[8] = {NULL};
     size_t n = 0;
-    va_list ap;
-    va_start(ap, name);
     for (const char *s; (s = va_arg(ap, const char *)) != NULL && n < 7;)
         needles[n++] = s;
-    va_end(ap);
 
     abi_set_path(dir);
     for (int by_path = 0; by_path < 2; by_path++) {
@@ -46,6 +43,14 @@ static void check_broken(const char *name, ...)
     abi_expect_open_fails(spec, TROPT_EPLUGIN, file, (const char *)NULL);
     free(spec);
     free(file);
+}
+
+static void check_broken(const char *name, ...)
+{
+    va_list ap;
+    va_start(ap, name);
+    check_broken_v(abi_broken_dir(), name, ap);
+    va_end(ap);
 }
 
 #define BROKEN_TEST(fn, name, ...)                                                                 \
@@ -163,15 +168,57 @@ BROKEN_TEST(default_out_of_range, "defaultrange", "level", "default")
 BROKEN_TEST(reserved_option_name, "reserved", "on_error", "reserve")
 BROKEN_TEST(duplicate_option, "dupoption", "path", "twice|duplicate|more than once")
 BROKEN_TEST(invalid_option_name, "badoptname", "name")
+/* plugin.h: option names are [a-z0-9_]+ (spec keys are case-sensitive). */
+BROKEN_TEST(uppercase_option_name, "upperoptname", "BadName|name")
+BROKEN_TEST(enum_default_not_a_choice, "enumbaddefault", "mode", "default")
 BROKEN_TEST(unknown_option_type, "unknowntype", "weird", "type")
+
+/* Counts the files of the data-entry folder, each of which must be unusable. */
+static int count_unusable(const char *path, const tropt_plugin *plugin, const char *error,
+                          int shadowed, void *ud)
+{
+    (void)shadowed;
+    if (strncmp(path, abi_dataentry_dir(), strlen(abi_dataentry_dir())) != 0)
+        return 0;
+    ck_assert_msg(plugin == NULL, "%s listed as usable", path);
+    ck_assert_msg(error && strstr(error, path), "%s: error does not name it", path);
+    (*(int *)ud)++;
+    return 0;
+}
+
+static void check_dataentry(const char *unused, ...)
+{
+    va_list ap;
+    va_start(ap, unused);
+    check_broken_v(abi_dataentry_dir(), "dataentry", ap);
+    va_end(ap);
+}
+
+START_TEST(entry_symbol_is_data_not_a_function)
+{
+    /* Calling it would jump into the table: the host must check that the
+     * symbol is a function (e.g. dladdr1(RTLD_DL_SYMENT), STT_FUNC). */
+    check_dataentry(NULL, "tropt_plugin_entry", "function", (const char *)NULL);
+}
+END_TEST
+
+START_TEST(listing_survives_a_data_entry_symbol)
+{
+    /* One such file on the path must not take `tropt plugins` down. */
+    abi_set_path(abi_dataentry_dir());
+    int visits = 0;
+    ck_assert_int_eq(tropt_plugins_foreach(count_unusable, &visits), TROPT_OK);
+    ck_assert_int_eq(visits, 1);
+}
+END_TEST
 
 /* ---- the listing agrees with open ------------------------------------- */
 
 static const char *const all_broken[] = {
-    "undef",    "noentry",   "nulltable",     "futureabi",       "pastabi",    "small",
-    "zerosize", "nocreate",  "noinit",        "nolog",           "nofinish",   "nodestroy",
-    "nullname", "badname",   "enumnochoices", "enumnullchoices", "baddefault", "defaultrange",
-    "reserved", "dupoption", "badoptname",    "unknowntype",
+    "undef",    "noentry",   "nulltable",     "futureabi",       "pastabi",      "small",
+    "zerosize", "nocreate",  "noinit",        "nolog",           "nofinish",     "nodestroy",
+    "nullname", "badname",   "enumnochoices", "enumnullchoices", "baddefault",   "defaultrange",
+    "reserved", "dupoption", "badoptname",    "unknowntype",     "upperoptname", "enumbaddefault",
 };
 #define N_BROKEN (sizeof all_broken / sizeof all_broken[0])
 
@@ -311,6 +358,31 @@ START_TEST(missing_relative_path)
 }
 END_TEST
 
+START_TEST(module_shared_by_backends_and_trackers)
+{
+    /* One file behind two backends of one tracker and a backend of a
+     * second tracker: freeing one tracker leaves the other working, and
+     * the last free unloads the file. */
+    char *file = abi_plugin_file(abi_good_dir(), "ok");
+    abi_set_path(abi_good_dir());
+    char *spec = tu_strdupf("ok;%s", file);
+    tropt_tracker *a = NULL, *b = NULL;
+    ck_assert_int_eq(tropt_tracker_open(&a, spec, NULL, NULL), TROPT_OK);
+    ck_assert_uint_eq(tropt_tracker_backend_count(a), 2);
+    ck_assert_int_eq(tropt_tracker_open(&b, "ok", NULL, NULL), TROPT_OK);
+    ck_assert_int_eq(tropt_tracker_init(a, NULL), TROPT_OK);
+    tropt_tracker_free(a); /* with an active run: finished as aborted */
+    ck_assert_int_eq(tropt_tracker_init(b, NULL), TROPT_OK);
+    tropt_field f = TROPT_F_INT("i", 1);
+    ck_assert_int_eq(tropt_tracker_log_fields(b, &f, 1), TROPT_OK);
+    ck_assert_int_eq(tropt_tracker_finish(b, NULL), TROPT_OK);
+    tropt_tracker_free(b);
+    abi_assert_not_loaded(file);
+    free(spec);
+    free(file);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("abi-broken");
@@ -326,6 +398,7 @@ static Suite *suite(void)
     tcase_add_checked_fixture(tc, abi_env_save, abi_env_restore);
     tcase_add_test(tc, no_entry_symbol);
     tcase_add_test(tc, entry_returns_null);
+    tcase_add_test(tc, entry_symbol_is_data_not_a_function);
     tcase_add_test(tc, future_major_abi);
     tcase_add_test(tc, past_major_abi);
     tcase_add_test(tc, struct_size_too_small);
@@ -349,11 +422,14 @@ static Suite *suite(void)
     tcase_add_test(tc, duplicate_option);
     tcase_add_test(tc, invalid_option_name);
     tcase_add_test(tc, unknown_option_type);
+    tcase_add_test(tc, uppercase_option_name);
+    tcase_add_test(tc, enum_default_not_a_choice);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("listing");
     tcase_add_checked_fixture(tc, abi_env_save, abi_env_restore);
     tcase_add_test(tc, listing_reports_each_broken_file);
+    tcase_add_test(tc, listing_survives_a_data_entry_symbol);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("path");
@@ -364,6 +440,7 @@ static Suite *suite(void)
     tcase_add_test(tc, load_future_minor_by_path);
     tcase_add_test(tc, missing_absolute_path);
     tcase_add_test(tc, missing_relative_path);
+    tcase_add_test(tc, module_shared_by_backends_and_trackers);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -5,6 +5,7 @@
  * calling any hook, so every hook here aborts: a host that calls into a
  * refused plugin crashes the test.
  */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include <tropt/plugin.h>
@@ -12,12 +13,20 @@
 /* A variant may leave a hook out of its table. */
 #define TEST_UNUSED __attribute__((unused))
 
+/* The host called a hook of a plugin it should have refused. */
+static _Noreturn void refused(const char *hook)
+{
+    fprintf(stderr, "tropt-%s: the host called %s() of a plugin it should have refused\n",
+            PLUGIN_FILE, hook);
+    abort();
+}
+
 TEST_UNUSED static int b_create(void **self, const tropt_optval *opts, const tropt_host *host)
 {
     (void)self;
     (void)opts;
     (void)host;
-    abort();
+    refused("create");
 }
 
 TEST_UNUSED static int b_init(void *self, const tropt_run *run, const json_t *config,
@@ -28,7 +37,7 @@ TEST_UNUSED static int b_init(void *self, const tropt_run *run, const json_t *co
     (void)config;
     (void)params;
     (void)n_params;
-    abort();
+    refused("init");
 }
 
 TEST_UNUSED static int b_log(void *self, const tropt_run *run, int64_t step, double time,
@@ -40,7 +49,7 @@ TEST_UNUSED static int b_log(void *self, const tropt_run *run, int64_t step, dou
     (void)time;
     (void)fields;
     (void)n;
-    abort();
+    refused("log");
 }
 
 TEST_UNUSED static int b_finish(void *self, const tropt_run *run, const char *status,
@@ -54,13 +63,13 @@ TEST_UNUSED static int b_finish(void *self, const tropt_run *run, const char *st
     (void)summary;
     (void)flat;
     (void)n_flat;
-    abort();
+    refused("finish");
 }
 
 TEST_UNUSED static void b_destroy(void *self)
 {
     (void)self;
-    abort();
+    refused("destroy");
 }
 
 /* ---- knobs, overridden per broken plugin ------------------------------ */
@@ -93,6 +102,9 @@ TEST_UNUSED static void b_destroy(void *self)
 #if defined(BROKEN_ENUM_NO_CHOICES)
 static const char *const no_choices[] = {NULL};
 #endif
+#if defined(BROKEN_ENUM_BAD_DEFAULT)
+static const char *const enum_choices[] = {"fast", "safe", NULL};
+#endif
 
 static const tropt_option_def options[] = {
 #if defined(BROKEN_ENUM_NO_CHOICES)
@@ -110,6 +122,10 @@ static const tropt_option_def options[] = {
     {"path", TROPT_OPT_STRING, 0, NULL, NULL, 0, 0, "second"},
 #elif defined(BROKEN_BAD_OPTION_NAME)
     {"Bad-Name", TROPT_OPT_STRING, 0, NULL, NULL, 0, 0, "not [a-z0-9_]+"},
+#elif defined(BROKEN_UPPERCASE_OPTION_NAME)
+    {"BadName", TROPT_OPT_STRING, 0, NULL, NULL, 0, 0, "not [a-z0-9_]+ either"},
+#elif defined(BROKEN_ENUM_BAD_DEFAULT)
+    {"mode", TROPT_OPT_ENUM, 0, "reckless", enum_choices, 0, 0, "default not a choice"},
 #elif defined(BROKEN_UNKNOWN_TYPE)
     {"weird", (tropt_opt_type)99, 0, NULL, NULL, 0, 0, "a type the host does not know"},
 #endif
