@@ -95,7 +95,8 @@ typedef struct csv {
     int pfd; /* metrics.pending.csv, or -1 */
     off_t psize;
     uint64_t steps, rewrites, rewritten;
-    json_t *meta; /* run.json */
+    int64_t resume_after; /* steps up to this one are in the file already */
+    json_t *meta;         /* run.json */
 
     /* keys in first-seen order, and a hash of them (slot = index + 1) */
     char **keys;
@@ -719,6 +720,169 @@ static int write_json_file(csv *c, const char *name, const json_t *v)
     return rc;
 }
 
+/* ---- continuing a run folder ----------------------------------------------- */
+
+/* Split one CSV record (without its CRLF) into fields, unquoting them;
+ * calls fn for each.  -1 when fn fails or out of memory. */
+static int split_record(csv *c, const char *s, size_t n, int (*fn)(csv *, const char *, void *),
+                        void *ud)
+{
+    csv_buf f = {0};
+    size_t i = 0;
+    int rc = 0;
+    for (;;) {
+        f.n = 0;
+        if (csv_buf_reserve(c->h, &f, 0) != 0) {
+            rc = -1;
+            break;
+        }
+        f.p[0] = '\0';
+        if (i < n && s[i] == '"') {
+            for (i++; i < n; i++) {
+                if (s[i] == '"' && !(i + 1 < n && s[i + 1] == '"'))
+                    break;
+                if (s[i] == '"')
+                    i++;
+                if (csv_buf_putc(c->h, &f, s[i]) != 0)
+                    rc = -1;
+            }
+            i++;
+        }
+        while (i < n && s[i] != ',')
+            if (csv_buf_putc(c->h, &f, s[i++]) != 0)
+                rc = -1;
+        if (rc != 0 || fn(c, f.p, ud) != 0) {
+            rc = -1;
+            break;
+        }
+        if (i >= n)
+            break;
+        i++;
+    }
+    csv_buf_free(c->h, &f);
+    return rc;
+}
+
+typedef struct header_check {
+    size_t i;
+    int bad;
+} header_check;
+
+static int header_field(csv *c, const char *name, void *ud)
+{
+    header_check *hc = ud;
+    static const char *const fixed[] = {"step", "time", "key", "value"};
+    size_t nfixed = c->layout == LAYOUT_LONG ? 4 : 2;
+    if (hc->i < nfixed) {
+        hc->bad |= strcmp(name, fixed[hc->i]) != 0;
+    } else if (c->layout == LAYOUT_LONG) {
+        hc->bad = 1;
+    } else if (key_col(c, name + reserved_key(name)) == (size_t)-1) {
+        return -1;
+    }
+    hc->i++;
+    return 0;
+}
+
+/*
+ * metrics.csv exists already: a run replayed into this folder again (run
+ * ids are unique otherwise).  Continue it: read its header back into the
+ * key table, cut a torn last record, and remember the last step so that
+ * steps already written are skipped.
+ */
+static int resume(csv *c)
+{
+    const tropt_host *h = c->h;
+    int rc = TROPT_OK;
+    c->fd = open(c->metrics_path, O_RDWR | O_CLOEXEC);
+    if (c->fd < 0)
+        return h->error(TROPT_EBACKEND, "cannot open '%s': %s", c->metrics_path, strerror(errno));
+    struct stat st;
+    if (fstat(c->fd, &st) != 0)
+        return h->error(TROPT_EBACKEND, "cannot stat '%s': %s", c->metrics_path, strerror(errno));
+    /* record ends: LF outside quotes (every CR and LF inside a cell is quoted) */
+    enum { CHUNK = 1 << 16 };
+    if (csv_buf_reserve(h, &c->scratch, CHUNK) != 0)
+        return oom(c);
+    off_t off = 0, rec_start = 0, hdr_end = -1, last_start = -1, good_end = 0;
+    uint64_t records = 0;
+    int inq = 0;
+    while (off < st.st_size) {
+        ssize_t got = pread(c->fd, c->scratch.p, CHUNK, off);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            return h->error(TROPT_EBACKEND, "cannot read '%s': %s", c->metrics_path,
+                            got < 0 ? strerror(errno) : "file shrank");
+        for (ssize_t i = 0; i < got; i++) {
+            char ch = c->scratch.p[i];
+            if (ch == '"')
+                inq = !inq;
+            else if (ch == '\n' && !inq) {
+                off_t end = off + i + 1;
+                if (hdr_end < 0) {
+                    hdr_end = end;
+                } else {
+                    records++;
+                    last_start = rec_start;
+                }
+                good_end = end;
+                rec_start = end;
+            }
+        }
+        off += got;
+    }
+    if (hdr_end < 2 || hdr_end > (1 << 26))
+        return h->error(TROPT_EBACKEND, "'%s' has no header; not continuing it", c->metrics_path);
+    /* the header */
+    char *hdr = h->malloc((size_t)hdr_end);
+    if (!hdr)
+        return oom(c);
+    header_check hc = {0, 0};
+    if (pread(c->fd, hdr, (size_t)hdr_end, 0) != hdr_end) {
+        rc = h->error(TROPT_EBACKEND, "cannot read '%s': %s", c->metrics_path, strerror(errno));
+    } else if (split_record(c, hdr, (size_t)hdr_end - 2, header_field, &hc) != 0) {
+        rc = oom(c);
+    } else if (hc.bad || hc.i < 2) {
+        rc = h->error(TROPT_EBACKEND, "'%s' is not a %s metrics.csv of this backend; not continuing it",
+                      c->metrics_path, c->layout == LAYOUT_LONG ? "long" : "wide");
+    }
+    h->free(hdr);
+    if (rc != TROPT_OK)
+        return rc;
+    /* the last step written */
+    c->resume_after = -1;
+    if (last_start >= 0) {
+        char num[32] = {0};
+        if (pread(c->fd, num, sizeof num - 1, last_start) < 0)
+            return h->error(TROPT_EBACKEND, "cannot read '%s': %s", c->metrics_path, strerror(errno));
+        c->resume_after = strtoll(num, NULL, 10);
+    }
+    if (good_end < st.st_size) {
+        h->log(TROPT_LEVEL_WARNING, "csv: '%s': cutting a torn last record (%lld bytes)",
+               c->metrics_path, (long long)(st.st_size - good_end));
+        if (ftruncate(c->fd, good_end) != 0)
+            return h->error(TROPT_EBACKEND, "cannot truncate '%s': %s", c->metrics_path,
+                            strerror(errno));
+    }
+    c->size = good_end;
+    c->hdr_len = (size_t)hdr_end;
+    c->ncols_disk = c->nkeys;
+    c->rows_disk = records;
+    if (access(c->pending_path, F_OK) == 0) {
+        /* rows a killed writer had deferred: keep them aside, never lose them */
+        char *old = joinpath(c, c->run_dir, "metrics.pending.old.csv");
+        if (!old || rename(c->pending_path, old) != 0)
+            h->log(TROPT_LEVEL_WARNING, "csv: cannot move '%s' aside", c->pending_path);
+        else
+            h->log(TROPT_LEVEL_WARNING, "csv: deferred rows of an earlier writer kept in '%s'", old);
+        h->free(old);
+    }
+    h->log(TROPT_LEVEL_DEBUG, "csv: continuing '%s' after step %lld", c->metrics_path,
+           (long long)c->resume_after);
+    return TROPT_OK;
+}
+
 /* ---- the run -------------------------------------------------------------- */
 
 static void run_close(csv *c)
@@ -778,14 +942,15 @@ static int csv_init(void *self, const tropt_run *run, const json_t *config,
     if ((rc = make_dirs(c, c->run_dir)) != TROPT_OK)
         goto fail;
     struct stat st;
+    c->resume_after = -1;
     if (lstat(c->metrics_path, &st) == 0) {
-        rc = h->error(TROPT_EBACKEND, "'%s' exists already (a run with this id was written before)",
-                      c->metrics_path);
+        if ((rc = resume(c)) != TROPT_OK)
+            goto fail;
+    } else if ((rc = rewrite(c)) != TROPT_OK) {
         goto fail;
     }
     if ((rc = write_json_file(c, "config.json", config)) != TROPT_OK ||
-        (rc = write_json_file(c, "run.json", c->meta)) != TROPT_OK ||
-        (rc = rewrite(c)) != TROPT_OK)
+        (rc = write_json_file(c, "run.json", c->meta)) != TROPT_OK)
         goto fail;
     c->open = 1;
     return TROPT_OK;
@@ -801,6 +966,8 @@ static int csv_log(void *self, const tropt_run *run, int64_t step, double time,
     (void)run;
     if (!c->open)
         return c->h->error(TROPT_ESTATE, "no open run");
+    if (step <= c->resume_after)
+        return TROPT_OK; /* in metrics.csv already (a replayed run) */
     int rc = queue_row(c, step, time, fields, n);
     if (rc != TROPT_OK)
         return rc;

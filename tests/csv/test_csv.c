@@ -1108,6 +1108,61 @@ START_TEST(test_disk_full)
 }
 END_TEST
 
+/* The same run replayed into the same folder twice (tropt replay): the
+ * second pass continues metrics.csv, skipping the steps it holds, so no
+ * step is duplicated; a torn last record (a killed writer) is cut. */
+START_TEST(test_replay_same_run)
+{
+    const char *layouts[] = {"wide", "long"};
+    for (int l = 0; l < 2; l++) {
+        char *dir = tu_mkdtemp();
+        char *extra = tu_strdupf("fsync=off,layout=%s", layouts[l]);
+        const char *rid = "01900000-0000-7000-8000-00000000abcd";
+        tropt_run_info info = {.run_id = rid};
+        char *metrics = run_file(dir, "replay", rid, "metrics.csv");
+        json_t *rows = json_array();
+        for (int pass = 0; pass < 2; pass++) {
+            tropt_tracker *t = open_csv(dir, extra, "replay");
+            ck_assert_msg(tropt_tracker_init_run(t, &info, NULL) == TROPT_OK, "%s",
+                          tropt_error_message());
+            int upto = pass ? 15 : 10;
+            for (int step = 0; step < upto; step++) {
+                tropt_field f[3] = {TROPT_F_INT("i", step), TROPT_F_STR("s,\"q\"", "a\r\nb"),
+                                    TROPT_F_REAL("step", step * 0.5)};
+                size_t n = step >= 12 ? 3 : 2;
+                ck_assert_int_eq(
+                    tropt_tracker_log_fields_at(t, step, 1.7e9 + step, f, n), TROPT_OK);
+                if (step >= (pass ? 10 : 0))
+                    expect_row(rows, step, f, n);
+            }
+            ck_assert_int_eq(tropt_tracker_finish(t, NULL), TROPT_OK);
+            tropt_tracker_free(t);
+            if (pass == 0) {
+                /* a killed writer left half a record */
+                FILE *f = fopen(metrics, "ab");
+                fputs(l ? "10,1700000010,i,1" : "10,1700000010,10,\"a\r\n", f);
+                fclose(f);
+            }
+        }
+        json_t *cols = json_pack("[s,s,s,s,s]", "step", "time", "i", "s,\"q\"", "_step");
+        char *expect = tu_path(dir, "expect.json");
+        write_expect(expect, layouts[l], cols, rows);
+        char *args = tu_strdupf("values '%s' '%s'", metrics, expect);
+        char *out = pycheck(args);
+        printf("replayed twice (%s): %s", layouts[l], out);
+        free(out);
+        free(args);
+        free(expect);
+        json_decref(cols);
+        json_decref(rows);
+        free(metrics);
+        free(extra);
+        tu_rmtree(dir);
+        free(dir);
+    }
+}
+END_TEST
+
 /* ---- the demo ------------------------------------------------------------------------------- */
 
 START_TEST(test_demo_csv)
@@ -1168,6 +1223,7 @@ static Suite *csv_suite(void)
         {"batch", test_flush_interval},
         {"files", test_experiment_folder_sanitized},
         {"files", test_two_runs_one_tracker},
+        {"files", test_replay_same_run},
         {"failures", test_medium_failures_folder},
         {"failures", test_disk_full},
         {"demo", test_demo_csv},
