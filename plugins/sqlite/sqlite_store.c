@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
@@ -86,8 +87,42 @@ static int busy_cb(void *arg, int count)
     return 1;
 }
 
+/* Why a file cannot be opened for writing, as the OS sees it: SQLite's own
+ * errno is that of its last attempt (often a read-only retry). */
+static const char *open_cause(const char *path)
+{
+    if (access(path, F_OK) == 0)
+        return access(path, R_OK | W_OK) == 0 ? NULL : strerror(errno);
+    if (errno != ENOENT)
+        return strerror(errno);
+    /* The file does not exist: can its folder take it? */
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == path)
+        snprintf(dir, sizeof dir, "/");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    struct stat st;
+    if (stat(dir, &st) != 0)
+        return strerror(errno);
+    if (!S_ISDIR(st.st_mode))
+        return strerror(ENOTDIR);
+    if (access(dir, W_OK | X_OK) != 0)
+        return strerror(errno);
+    return NULL;
+}
+
 int tsq_fail(tsq *s, int rc, const char *what)
 {
+    if ((rc & 0xff) == SQLITE_CANTOPEN) {
+        const char *cause = open_cause(s->path);
+        if (cause) {
+            snprintf(s->err, sizeof s->err, "cannot %s %s: %s", what, s->path, cause);
+            return TROPT_EBACKEND;
+        }
+    }
     const char *msg = s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
     int prim = rc & 0xff;
     int sys = s->db ? sqlite3_system_errno(s->db) : 0;
@@ -238,9 +273,8 @@ static int try_commit(tsq *s, tsq_extra_fn extra, void *arg)
 {
     s->nfresh = 0;
     int rc = tsq_step(s, s->st[TSQ_BEGIN]);
-    if (rc)
-        return rc;
-    rc = write_batch(s);
+    if (!rc)
+        rc = write_batch(s);
     if (!rc && extra)
         rc = extra(s, arg);
     if (!rc)

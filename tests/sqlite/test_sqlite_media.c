@@ -1,0 +1,277 @@
+/*
+ * tests/sqlite/test_sqlite_media.c - failures of the medium: a file that is
+ * not a database, a missing or unwritable folder, a full disk, a database
+ * locked for longer than busy_timeout.  Each must come back as
+ * TROPT_EBACKEND with a message naming the file and the cause, and never
+ * lose data already accepted.
+ *
+ * The full-disk and read-only cases mount a small tmpfs, which needs root;
+ * without it they say so and skip.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sqlite_tu.h"
+
+static void expect_open_fails(const char *path, const char *cause)
+{
+    char *spec = tq_spec(path, NULL);
+    tropt_tracker *t = NULL;
+    int rc = tropt_tracker_open(&t, spec, NULL, NULL);
+    ck_assert_msg(rc == TROPT_EBACKEND, "open %s: %s (%s)", spec, tropt_error_name(rc),
+                  tropt_error_message());
+    ck_assert_ptr_null(t);
+    const char *msg = tropt_error_message();
+    ck_assert_msg(strstr(msg, path) != NULL, "message does not name %s: %s", path, msg);
+    ck_assert_msg(strstr(msg, cause) != NULL, "message does not say '%s': %s", cause, msg);
+    free(spec);
+}
+
+START_TEST(test_not_a_database)
+{
+    char *dir = tu_mkdtemp();
+    char *path = tu_path(dir, "notes.db");
+    char text[8192];
+    for (size_t i = 0; i + 1 < sizeof text; i++)
+        text[i] = "just some text, not a database\n"[i % 31];
+    text[sizeof text - 1] = '\0';
+    ck_assert_int_eq(tu_write_file(path, text), 0);
+    expect_open_fails(path, "not a database");
+    /* Left exactly as it was. */
+    size_t len = 0;
+    char *after = tu_read_file(path, &len);
+    ck_assert_uint_eq(len, strlen(text));
+    ck_assert_int_eq(memcmp(after, text, len), 0);
+    free(after);
+    /* `tropt runs` says so too, exit 1. */
+    char *args = tu_strdupf("runs --db '%s'", path), *out = NULL;
+    ck_assert_int_eq(tq_cli(args, &out), 1);
+    ck_assert_msg(strstr(out, path) && strstr(out, "not a database"), "%s", out);
+    free(out);
+    free(args);
+    tu_rmtree(dir);
+    free(dir);
+    free(path);
+}
+END_TEST
+
+START_TEST(test_missing_folder)
+{
+    char *dir = tu_mkdtemp();
+    char *path = tu_path(dir, "no/such/folder/x.db");
+    expect_open_fails(path, "No such file or directory");
+    /* A regular file where a folder should be. */
+    char *file = tu_path(dir, "file");
+    ck_assert_int_eq(tu_write_file(file, "x"), 0);
+    char *under = tu_path(file, "x.db");
+    expect_open_fails(under, "Not a directory");
+    free(under);
+    free(file);
+    tu_rmtree(dir);
+    free(dir);
+    free(path);
+}
+END_TEST
+
+/* A read-only folder: a read-only tmpfs as root (root ignores permission
+ * bits), chmod 0555 otherwise. */
+START_TEST(test_unwritable_folder)
+{
+    char *dir = tu_mkdtemp();
+    char *ro = tu_path(dir, "ro");
+    ck_assert_int_eq(mkdir(ro, 0755), 0);
+    const char *cause;
+    int mounted = 0;
+    if (geteuid() == 0) {
+        if (mount("tropt-test", ro, "tmpfs", MS_RDONLY, "size=64k") != 0) {
+            fprintf(stderr, "test_unwritable_folder: SKIP: cannot mount a tmpfs: %s\n",
+                    strerror(errno));
+            goto out;
+        }
+        mounted = 1;
+        cause = "Read-only file system";
+    } else {
+        ck_assert_int_eq(chmod(ro, 0555), 0);
+        cause = "Permission denied";
+    }
+    char *path = tu_path(ro, "x.db");
+    expect_open_fails(path, cause);
+    ck_assert_int_ne(access(path, F_OK), 0);
+    free(path);
+out:
+    if (mounted)
+        umount2(ro, MNT_DETACH);
+    chmod(ro, 0755);
+    tu_rmtree(dir);
+    free(ro);
+    free(dir);
+}
+END_TEST
+
+/* Disk full: log big steps into a 1 MiB tmpfs until a log fails; the steps
+ * that returned TROPT_OK stay intact, the failed one is kept in memory, and
+ * once space is freed the next log writes both. */
+START_TEST(test_disk_full)
+{
+    if (geteuid() != 0) {
+        fprintf(stderr, "test_disk_full: SKIP: mounting a small tmpfs needs root\n");
+        return;
+    }
+    char *dir = tu_mkdtemp();
+    if (mount("tropt-test", dir, "tmpfs", 0, "size=1m") != 0) {
+        fprintf(stderr, "test_disk_full: SKIP: cannot mount a tmpfs: %s\n", strerror(errno));
+        tu_rmtree(dir);
+        free(dir);
+        return;
+    }
+    char *filler = tu_path(dir, "filler");
+    {
+        static char block[256 * 1024];
+        memset(block, 'f', sizeof block - 1);
+        ck_assert_int_eq(tu_write_file(filler, block), 0);
+    }
+    char *path = tu_path(dir, "full.db");
+    tropt_tracker *t = tq_open(path, NULL, "full");
+    ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
+    static char big[16 * 1024];
+    int64_t ok = 0;
+    int rc = TROPT_OK;
+    for (; ok < 1000; ok++) {
+        memset(big, 'a' + (int)(ok % 26), sizeof big - 1);
+        tropt_field fl[] = {TROPT_F_INT("i", ok), TROPT_F_STR("big", big)};
+        rc = tropt_tracker_log_fields(t, fl, 2);
+        if (rc != TROPT_OK)
+            break;
+    }
+    ck_assert_msg(rc == TROPT_EBACKEND, "no failure after %lld steps: %s", (long long)ok,
+                  tropt_error_name(rc));
+    ck_assert_int_gt(ok, 3);
+    const char *msg = tropt_error_message();
+    ck_assert_msg(strstr(msg, path) && strstr(msg, "full"), "message: %s", msg);
+
+    /* The steps that returned are on disk, whole. */
+    sqlite3 *db = tq_db(path);
+    tq_assert_integrity(db);
+    ck_assert_int_eq(tq_int(db, "SELECT count(*) FROM metrics WHERE key = 'i' AND value = step"),
+                     ok);
+    ck_assert_int_eq(tq_int(db,
+                            "SELECT count(*) FROM metrics WHERE key = 'big' AND"
+                            " length(value) = %d AND substr(value, 1, 1) = char(97 + step %% 26)",
+                            (int)sizeof big - 1),
+                     ok);
+    sqlite3_close(db);
+
+    /* Space again: the next step commits together with the failed one. */
+    ck_assert_int_eq(unlink(filler), 0);
+    tropt_field fl[] = {TROPT_F_INT("i", ok + 1), TROPT_F_STR("big", "small")};
+    rc = tropt_tracker_log_fields(t, fl, 2);
+    ck_assert_msg(rc == TROPT_OK, "after freeing space: %s", tropt_error_message());
+    ck_assert_int_eq(tropt_tracker_finish(t, NULL), TROPT_OK);
+    tropt_tracker_free(t);
+    db = tq_db(path);
+    tq_assert_integrity(db);
+    ck_assert_int_eq(tq_int(db, "SELECT count(*) FROM metrics WHERE key = 'i' AND value = step"),
+                     ok + 2);
+    tq_text_eq(db, "finished", "SELECT status FROM runs");
+    sqlite3_close(db);
+    umount2(dir, MNT_DETACH);
+    tu_rmtree(dir);
+    free(dir);
+    free(filler);
+    free(path);
+}
+END_TEST
+
+struct locker {
+    const char *path;
+    int hold_ms;
+    int ready[2];
+};
+
+static void *hold_lock(void *arg)
+{
+    struct locker *l = arg;
+    sqlite3 *db = NULL;
+    sqlite3_open(l->path, &db);
+    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    char c = rc == SQLITE_OK ? 'y' : 'n';
+    if (write(l->ready[1], &c, 1) != 1)
+        c = 'n';
+    usleep((useconds_t)l->hold_ms * 1000);
+    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    sqlite3_close(db);
+    return NULL;
+}
+
+/* Another writer holding the lock: waited out within busy_timeout; past it,
+ * TROPT_EBACKEND "database is locked" and the step is kept for the next
+ * commit. */
+START_TEST(test_locked_database)
+{
+    char *dir = tu_mkdtemp();
+    char *path = tu_path(dir, "locked.db");
+    tropt_tracker *t = tq_open(path, "busy_timeout=300ms", "locked");
+    ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
+
+    /* 1: held 100 ms, under the timeout: log waits and succeeds. */
+    struct locker l = {path, 100, {0, 0}};
+    ck_assert_int_eq(pipe(l.ready), 0);
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, hold_lock, &l), 0);
+    char c;
+    ck_assert_int_eq(read(l.ready[0], &c, 1), 1);
+    ck_assert_int_eq(c, 'y');
+    tropt_field f0[] = {TROPT_F_INT("i", 0)};
+    ck_assert_msg(tropt_tracker_log_fields(t, f0, 1) == TROPT_OK, "%s", tropt_error_message());
+    pthread_join(th, NULL);
+
+    /* 2: held 1.5 s, past the timeout: a clear error, nothing lost. */
+    l.hold_ms = 1500;
+    ck_assert_int_eq(pthread_create(&th, NULL, hold_lock, &l), 0);
+    ck_assert_int_eq(read(l.ready[0], &c, 1), 1);
+    ck_assert_int_eq(c, 'y');
+    tropt_field f1[] = {TROPT_F_INT("i", 1)};
+    int rc = tropt_tracker_log_fields(t, f1, 1);
+    ck_assert_int_eq(rc, TROPT_EBACKEND);
+    const char *msg = tropt_error_message();
+    ck_assert_msg(strstr(msg, path) && strstr(msg, "locked"), "message: %s", msg);
+    pthread_join(th, NULL);
+    tropt_field f2[] = {TROPT_F_INT("i", 2)};
+    ck_assert_msg(tropt_tracker_log_fields(t, f2, 1) == TROPT_OK, "%s", tropt_error_message());
+    ck_assert_int_eq(tropt_tracker_finish(t, NULL), TROPT_OK);
+    tropt_tracker_free(t);
+    sqlite3 *db = tq_db(path);
+    ck_assert_int_eq(tq_int(db, "SELECT count(*) FROM metrics WHERE value = step"), 3);
+    sqlite3_close(db);
+    close(l.ready[0]);
+    close(l.ready[1]);
+    tu_rmtree(dir);
+    free(dir);
+    free(path);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("sqlite-media");
+    TCase *tc = tcase_create("media");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_not_a_database);
+    tcase_add_test(tc, test_missing_folder);
+    tcase_add_test(tc, test_unwritable_folder);
+    tcase_add_test(tc, test_disk_full);
+    tcase_add_test(tc, test_locked_database);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return tu_run_suite(suite());
+}
