@@ -8,9 +8,16 @@
  *   tropt-futureminor.so  built as if against a later minor of this ABI: a
  *                         larger table with an appended member the host does
  *                         not know.  The host must load it.
+ *   tropt-stateless.so    a stateless plugin: create() succeeds with *self
+ *                         NULL.  It appends each call it gets to the file of
+ *                         its `out` option, so a test sees that every
+ *                         successful create is paired with a destroy.
  *
  * Built like a third-party plugin: plugin.h only, nothing of tropt linked.
  */
+#include <stdio.h>
+#include <string.h>
+
 #include <tropt/plugin.h>
 
 static int token;
@@ -130,6 +137,94 @@ static const future_plugin table = {
 TROPT_PLUGIN_EXPORT const tropt_plugin *tropt_plugin_entry(void)
 {
     return &table.base;
+}
+
+#elif defined(GOOD_STATELESS)
+
+static char out_path[4096];
+
+static int note(const char *call, const void *self)
+{
+    FILE *f = fopen(out_path, "a");
+    if (!f)
+        return TROPT_EBACKEND;
+    fprintf(f, "%s%s\n", call, self ? " (self is not the NULL create gave)" : "");
+    return fclose(f) == 0 ? TROPT_OK : TROPT_EBACKEND;
+}
+
+static int s_create(void **self, const tropt_optval *opts, const tropt_host *host)
+{
+    (void)host;
+    snprintf(out_path, sizeof out_path, "%s", opts[0].text);
+    *self = NULL; /* nothing to keep per instance */
+    return note("create", NULL);
+}
+
+static int s_init(void *self, const tropt_run *run, const json_t *config, const tropt_field *params,
+                  size_t n_params)
+{
+    (void)run;
+    (void)config;
+    (void)params;
+    (void)n_params;
+    return note("init", self);
+}
+
+static int s_log(void *self, const tropt_run *run, int64_t step, double time,
+                 const tropt_field *fields, size_t n)
+{
+    (void)run;
+    (void)step;
+    (void)time;
+    (void)fields;
+    (void)n;
+    return note("log", self);
+}
+
+static int s_finish(void *self, const tropt_run *run, const char *status, double ended_at,
+                    const json_t *summary, const tropt_field *flat, size_t n_flat)
+{
+    (void)run;
+    (void)ended_at;
+    (void)summary;
+    (void)flat;
+    (void)n_flat;
+    return note(strcmp(status, "finished") == 0 ? "finish" : status, self);
+}
+
+static void s_destroy(void *self)
+{
+    note("destroy", self);
+}
+
+static const tropt_option_def options[] = {
+    {"out", TROPT_OPT_PATH, TROPT_OPT_REQUIRED, NULL, NULL, 0, 0, "file the calls go to"},
+    {NULL, TROPT_OPT_STRING, 0, NULL, NULL, 0, 0, NULL},
+};
+
+static const tropt_plugin table = {
+    .abi_version = TROPT_PLUGIN_ABI_VERSION,
+    .struct_size = sizeof(tropt_plugin),
+    .name = "stateless",
+    .description = "create gives a NULL instance (abi test plugin)",
+    .options = options,
+    .create = s_create,
+    .init = s_init,
+    .log = s_log,
+    .finish = s_finish,
+    .flush = NULL,
+    .destroy = s_destroy,
+};
+
+TROPT_PLUGIN_EXPORT const tropt_plugin *tropt_plugin_entry(void)
+{
+    (void)&token;
+    (void)g_create;
+    (void)g_init;
+    (void)g_log;
+    (void)g_finish;
+    (void)g_destroy;
+    return &table;
 }
 
 #else
