@@ -5,6 +5,7 @@
  * its hooks is ever called (they abort).  Loading by path ('/' in the
  * spec): absolute, ./relative, missing.
  */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +17,7 @@
 
 /* Refused by name (through TROPT_PLUGIN_PATH) and by absolute path, with
  * the file and every reason in the message; then not left loaded. */
-static void check_broken_v(const char *dir, const char *name, va_list ap)
+static void check_broken_in(const char *dir, const char *name, ...)
 {
     char *file = abi_plugin_file(dir, name);
     struct stat st;
@@ -24,8 +25,11 @@ static void check_broken_v(const char *dir, const char *name, va_list ap)
 
     const char *needles[8] = {NULL};
     size_t n = 0;
+    va_list ap;
+    va_start(ap, name);
     for (const char *s; (s = va_arg(ap, const char *)) != NULL && n < 7;)
         needles[n++] = s;
+    va_end(ap);
 
     abi_set_path(dir);
     for (int by_path = 0; by_path < 2; by_path++) {
@@ -45,18 +49,10 @@ static void check_broken_v(const char *dir, const char *name, va_list ap)
     free(file);
 }
 
-static void check_broken(const char *name, ...)
-{
-    va_list ap;
-    va_start(ap, name);
-    check_broken_v(abi_broken_dir(), name, ap);
-    va_end(ap);
-}
-
 #define BROKEN_TEST(fn, name, ...)                                                                 \
     START_TEST(fn)                                                                                 \
     {                                                                                              \
-        check_broken(name, __VA_ARGS__, (const char *)NULL);                                       \
+        check_broken_in(abi_broken_dir(), name, __VA_ARGS__, (const char *)NULL);                  \
     }                                                                                              \
     END_TEST
 
@@ -116,7 +112,7 @@ START_TEST(future_major_abi)
      * built for, in some spelling. */
     char *v = tu_strdupf("%d.0|%d|0x%x", TROPT_PLUGIN_ABI_MAJOR + 1,
                          (TROPT_PLUGIN_ABI_MAJOR + 1) << 16, (TROPT_PLUGIN_ABI_MAJOR + 1) << 16);
-    check_broken("futureabi", "ABI", v, (const char *)NULL);
+    check_broken_in(abi_broken_dir(), "futureabi", "ABI", v, (const char *)NULL);
     free(v);
 }
 END_TEST
@@ -126,7 +122,7 @@ START_TEST(past_major_abi)
     char *v =
         tu_strdupf("%d.5|%d|0x%x", TROPT_PLUGIN_ABI_MAJOR - 1,
                    (TROPT_PLUGIN_ABI_MAJOR - 1) << 16 | 5, (TROPT_PLUGIN_ABI_MAJOR - 1) << 16 | 5);
-    check_broken("pastabi", "ABI", v, (const char *)NULL);
+    check_broken_in(abi_broken_dir(), "pastabi", "ABI", v, (const char *)NULL);
     free(v);
 }
 END_TEST
@@ -137,7 +133,7 @@ START_TEST(struct_size_too_small)
      * found and the size required. */
     char *got = tu_strdupf("%zu", (size_t)TROPT_PLUGIN_MIN_SIZE - sizeof(void (*)(void)));
     char *need = tu_strdupf("%zu", (size_t)TROPT_PLUGIN_MIN_SIZE);
-    check_broken("small", got, need, (const char *)NULL);
+    check_broken_in(abi_broken_dir(), "small", got, need, (const char *)NULL);
     free(got);
     free(need);
 }
@@ -146,7 +142,7 @@ END_TEST
 START_TEST(struct_size_zero)
 {
     char *need = tu_strdupf("%zu", (size_t)TROPT_PLUGIN_MIN_SIZE);
-    check_broken("zerosize", need, (const char *)NULL);
+    check_broken_in(abi_broken_dir(), "zerosize", need, (const char *)NULL);
     free(need);
 }
 END_TEST
@@ -186,19 +182,12 @@ static int count_unusable(const char *path, const tropt_plugin *plugin, const ch
     return 0;
 }
 
-static void check_dataentry(const char *unused, ...)
-{
-    va_list ap;
-    va_start(ap, unused);
-    check_broken_v(abi_dataentry_dir(), "dataentry", ap);
-    va_end(ap);
-}
-
 START_TEST(entry_symbol_is_data_not_a_function)
 {
     /* Calling it would jump into the table: the host must check that the
      * symbol is a function (e.g. dladdr1(RTLD_DL_SYMENT), STT_FUNC). */
-    check_dataentry(NULL, "tropt_plugin_entry", "function", (const char *)NULL);
+    check_broken_in(abi_dataentry_dir(), "dataentry", "tropt_plugin_entry", "function",
+                    (const char *)NULL);
 }
 END_TEST
 
@@ -383,6 +372,82 @@ START_TEST(module_shared_by_backends_and_trackers)
 }
 END_TEST
 
+/* ---- threads ---------------------------------------------------------- */
+
+typedef struct {
+    const char *name;   /* broken plugin to open */
+    const char *reason; /* what its message must say */
+    char *file;
+    int bad;            /* iterations whose code or message was wrong */
+    char example[1100]; /* the first wrong message */
+} opener;
+
+static void *open_in_a_loop(void *arg)
+{
+    opener *o = arg;
+    for (int i = 0; i < 40; i++) {
+        tropt_tracker *t = NULL;
+        int rc = tropt_tracker_open(&t, o->name, NULL, NULL);
+        const char *msg = tropt_error_message();
+        const char *at = strstr(msg, o->file);
+        if (rc != TROPT_EPLUGIN || t || !at || !strstr(at + strlen(o->file), o->reason)) {
+            if (!o->bad++)
+                snprintf(o->example, sizeof o->example, "%s: %s", tropt_error_name(rc), msg);
+        }
+    }
+    return NULL;
+}
+
+START_TEST(refusals_from_several_threads_keep_their_own_message)
+{
+    /* The message is per thread: each thread reads its own file and reason,
+     * however the loads interleave. */
+    opener o[] = {
+        {.name = "nocreate", .reason = "create"},
+        {.name = "noinit", .reason = "init"},
+        {.name = "nulltable", .reason = "NULL"},
+        {.name = "futureabi", .reason = "ABI"},
+    };
+    enum { N = sizeof o / sizeof o[0] };
+    abi_set_path(abi_broken_dir());
+    pthread_t th[N];
+    for (int i = 0; i < N; i++) {
+        o[i].file = abi_plugin_file(abi_broken_dir(), o[i].name);
+        ck_assert_int_eq(pthread_create(&th[i], NULL, open_in_a_loop, &o[i]), 0);
+    }
+    for (int i = 0; i < N; i++)
+        ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+    for (int i = 0; i < N; i++) {
+        ck_assert_msg(o[i].bad == 0, "%s: %d wrong refusals, e.g. %s", o[i].name, o[i].bad,
+                      o[i].example);
+        abi_assert_not_loaded(o[i].file);
+        free(o[i].file);
+    }
+}
+END_TEST
+
+static int stop_at_first(const char *path, const tropt_plugin *plugin, const char *error,
+                         int shadowed, void *ud)
+{
+    (void)path;
+    (void)plugin;
+    (void)error;
+    (void)shadowed;
+    (*(int *)ud)++;
+    return 1;
+}
+
+START_TEST(listing_stops_when_asked_and_needs_a_visitor)
+{
+    abi_set_path(abi_broken_dir());
+    int n = 0;
+    ck_assert_int_eq(tropt_plugins_foreach(stop_at_first, &n), TROPT_OK);
+    ck_assert_int_eq(n, 1);
+    ck_assert_int_eq(tropt_plugins_foreach(NULL, NULL), TROPT_EINVAL);
+    ck_assert_str_ne(tropt_error_message(), "");
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("abi-broken");
@@ -430,6 +495,7 @@ static Suite *suite(void)
     tcase_add_checked_fixture(tc, abi_env_save, abi_env_restore);
     tcase_add_test(tc, listing_reports_each_broken_file);
     tcase_add_test(tc, listing_survives_a_data_entry_symbol);
+    tcase_add_test(tc, listing_stops_when_asked_and_needs_a_visitor);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("path");
@@ -441,6 +507,11 @@ static Suite *suite(void)
     tcase_add_test(tc, missing_absolute_path);
     tcase_add_test(tc, missing_relative_path);
     tcase_add_test(tc, module_shared_by_backends_and_trackers);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("threads");
+    tcase_add_checked_fixture(tc, abi_env_save, abi_env_restore);
+    tcase_add_test(tc, refusals_from_several_threads_keep_their_own_message);
     suite_add_tcase(s, tc);
     return s;
 }
