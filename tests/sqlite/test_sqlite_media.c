@@ -154,6 +154,7 @@ START_TEST(test_disk_full)
     ck_assert_int_gt(ok, 3);
     const char *msg = tropt_error_message();
     ck_assert_msg(strstr(msg, path) && strstr(msg, "full"), "message: %s", msg);
+    fprintf(stderr, "test_disk_full: after %lld steps: %s\n", (long long)ok, msg);
 
     /* The steps that returned are on disk, whole. */
     sqlite3 *db = tq_db(path);
@@ -241,6 +242,7 @@ START_TEST(test_locked_database)
     ck_assert_int_eq(rc, TROPT_EBACKEND);
     const char *msg = tropt_error_message();
     ck_assert_msg(strstr(msg, path) && strstr(msg, "locked"), "message: %s", msg);
+    fprintf(stderr, "test_locked_database: %s\n", msg);
     pthread_join(th, NULL);
     tropt_field f2[] = {TROPT_F_INT("i", 2)};
     ck_assert_msg(tropt_tracker_log_fields(t, f2, 1) == TROPT_OK, "%s", tropt_error_message());

@@ -1,0 +1,73 @@
+/*
+ * tests/sqlite/bench_sqlite.c - steps per second of the sqlite backend per
+ * durability mode (not a test: speed is measured, never asserted).
+ *
+ *   bench_sqlite [DIR] [STEPS]
+ *
+ * Each step logs 5 fields (3 reals, an int, a short string) through
+ * tropt_tracker_log_fields into a fresh database in DIR (default /tmp).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <tropt/tracker.h>
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int run(const char *dir, const char *opts, long steps)
+{
+    char path[4096], spec[4200];
+    snprintf(path, sizeof path, "%s/tropt-bench-%ld.db", dir, (long)getpid());
+    snprintf(spec, sizeof spec, "sqlite:path=%s%s%s", path, *opts ? "," : "", opts);
+    tropt_tracker *t = NULL;
+    if (tropt_tracker_open(&t, spec, "bench", NULL) != TROPT_OK ||
+        tropt_tracker_init(t, NULL) != TROPT_OK) {
+        fprintf(stderr, "%s: %s\n", spec, tropt_error_message());
+        tropt_tracker_free(t);
+        return 1;
+    }
+    double t0 = now();
+    for (long s = 0; s < steps; s++) {
+        tropt_field f[] = {TROPT_F_REAL("loss", 1.0 / (double)(s + 1)),
+                           TROPT_F_REAL("best_loss", 0.5 / (double)(s + 1)),
+                           TROPT_F_REAL("grad_norm", (double)s * 0.25),
+                           TROPT_F_INT("iteration", s), TROPT_F_STR("phase", "descent")};
+        if (tropt_tracker_log_fields(t, f, 5) != TROPT_OK) {
+            fprintf(stderr, "log: %s\n", tropt_error_message());
+            return 1;
+        }
+    }
+    double t1 = now();
+    tropt_tracker_finish(t, NULL);
+    double t2 = now();
+    tropt_tracker_free(t);
+    printf("%-40s %8ld steps  %10.0f steps/s  (%.2f us/step, finish %.1f ms)\n",
+           *opts ? opts : "default (commit every step)", steps, (double)steps / (t1 - t0),
+           (t1 - t0) * 1e6 / (double)steps, (t2 - t1) * 1e3);
+    for (const char *suf = ""; suf; suf = *suf ? (strcmp(suf, "-wal") ? NULL : "-shm") : "-wal") {
+        char p[4200];
+        snprintf(p, sizeof p, "%s%s", path, suf);
+        unlink(p);
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *dir = argc > 1 ? argv[1] : "/tmp";
+    long steps = argc > 2 ? atol(argv[2]) : 20000;
+    const char *modes[] = {"", "sync=full", "commit_every=100", "commit_interval=250ms",
+                           "commit_every=1000,commit_interval=1s"};
+    int rc = 0;
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
+        rc |= run(dir, modes[i], i == 1 ? steps / 10 : (i >= 2 ? steps * 10 : steps));
+    return rc;
+}
