@@ -973,12 +973,15 @@ static int csv_log(void *self, const tropt_run *run, int64_t step, double time,
         return rc;
     c->steps++;
     size_t queued = c->nrows - c->ndeferred;
-    double now = 0;
-    if (queued == 1 && c->flush_interval_s > 0)
-        c->queued_since = c->h->now();
-    if ((int64_t)queued >= c->flush_every ||
-        (c->flush_interval_s > 0 && (now = c->h->now()) - c->queued_since >= c->flush_interval_s))
+    if ((int64_t)queued >= c->flush_every)
         return write_queued(c, 0);
+    if (c->flush_interval_s > 0) {
+        double now = c->h->now();
+        if (queued == 1)
+            c->queued_since = now;
+        else if (now - c->queued_since >= c->flush_interval_s)
+            return write_queued(c, 0);
+    }
     return TROPT_OK;
 }
 

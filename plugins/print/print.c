@@ -149,6 +149,48 @@ static int put_real(pr *p, double x)
     return putf(p, "%.*e", p->precision, x);
 }
 
+/* Compact JSON with reals at the chosen precision (arrays of a step). */
+static int put_json(pr *p, const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_NULL:
+        return puts_(p, "null");
+    case JSON_TRUE:
+        return puts_(p, "true");
+    case JSON_FALSE:
+        return puts_(p, "false");
+    case JSON_INTEGER:
+        return putf(p, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    case JSON_REAL:
+        return put_real(p, json_real_value(v));
+    case JSON_STRING:
+        return puts_(p, "\"") || put_oneline(p, json_string_value(v)) || puts_(p, "\"");
+    case JSON_ARRAY:
+        if (puts_(p, "[") != 0)
+            return -1;
+        for (size_t i = 0; i < json_array_size(v); i++)
+            if ((i && puts_(p, ",") != 0) || put_json(p, json_array_get(v, i)) != 0)
+                return -1;
+        return puts_(p, "]");
+    case JSON_OBJECT: {
+        const char *k;
+        json_t *m;
+        int first = 1;
+        if (puts_(p, "{") != 0)
+            return -1;
+        json_object_foreach((json_t *)v, k, m)
+        {
+            if ((!first && puts_(p, ",") != 0) || puts_(p, "\"") != 0 || put_oneline(p, k) != 0 ||
+                puts_(p, "\":") != 0 || put_json(p, m) != 0)
+                return -1;
+            first = 0;
+        }
+        return puts_(p, "}");
+    }
+    }
+    return 0;
+}
+
 static int put_value(pr *p, const tropt_field *f)
 {
     switch (f->type) {
@@ -162,12 +204,8 @@ static int put_value(pr *p, const tropt_field *f)
         return put_real(p, f->v.r);
     case TROPT_STRING:
         return put_oneline(p, f->v.s);
-    case TROPT_JSON: {
-        char *s = json_dumps(f->v.json, JSON_COMPACT | JSON_ENCODE_ANY);
-        int rc = s ? put_oneline(p, s) : puts_(p, "?");
-        free(s);
-        return rc;
-    }
+    case TROPT_JSON:
+        return put_json(p, f->v.json);
     }
     return 0;
 }

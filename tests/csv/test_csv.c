@@ -1163,6 +1163,39 @@ START_TEST(test_replay_same_run)
 }
 END_TEST
 
+/* Rows per second for a typical step (8 reals, an int, a string), printed
+ * for the README; speed is not asserted here (bench/ measures it). */
+START_TEST(test_throughput)
+{
+    static const char *modes[] = {"", "flush_every=100", "fsync=full", "layout=long"};
+    char *dir = tu_mkdtemp();
+    for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++) {
+        int rows = m == 2 ? 300 : 50000;
+        tropt_tracker *t = open_csv(dir, modes[m], "speed");
+        ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
+        struct timespec a, b;
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        for (int i = 0; i < rows; i++) {
+            tropt_field f[10] = {
+                TROPT_F_REAL("loss", 1.0 / (i + 1)), TROPT_F_REAL("best_loss", 1.0 / (i + 1)),
+                TROPT_F_REAL("lr", 1e-3),           TROPT_F_REAL("grad_norm", i * 0.37),
+                TROPT_F_REAL("x/0", i * 1.1),       TROPT_F_REAL("x/1", -i * 0.9),
+                TROPT_F_REAL("x/2", i / 3.0),       TROPT_F_REAL("x/3", i / 7.0),
+                TROPT_F_INT("iteration", i),        TROPT_F_STR("phase", "train")};
+            ck_assert_int_eq(tropt_tracker_log_fields(t, f, 10), TROPT_OK);
+        }
+        ck_assert_int_eq(tropt_tracker_finish(t, NULL), TROPT_OK);
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        tropt_tracker_free(t);
+        double secs = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+        printf("throughput: csv:%s %d rows in %.3f s = %.0f rows/s\n", *modes[m] ? modes[m] : "(defaults)",
+               rows, secs, rows / secs);
+    }
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 /* ---- the demo ------------------------------------------------------------------------------- */
 
 START_TEST(test_demo_csv)
@@ -1226,6 +1259,7 @@ static Suite *csv_suite(void)
         {"files", test_replay_same_run},
         {"failures", test_medium_failures_folder},
         {"failures", test_disk_full},
+        {"speed", test_throughput},
         {"demo", test_demo_csv},
     };
     TCase *tc = NULL;
