@@ -21,7 +21,7 @@
  *                               thread, so it holds while the optimizer
  *                               does not log.  Given alone, N is unbounded.
  *   always                      at flush, finish and init (barriers), and
- *                               when 65536 values are pending.
+ *                               when 8192 values are pending.
  * So a kill loses at most the steps logged since the last commit: fewer than
  * N steps, all logged less than T before the kill (T plus the time of one
  * commit, if the kill lands during the timer's commit).

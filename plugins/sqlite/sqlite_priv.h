@@ -129,7 +129,7 @@ typedef struct tsq {
 
 
 /* Rows pending before a batch commits whatever the options (bounds memory). */
-#define TSQ_MAX_PENDING_VALUES 65536
+#define TSQ_MAX_PENDING_VALUES 8192
 /* With commits failing, refuse new steps past this many pending values. */
 #define TSQ_MAX_FAILING_VALUES (16 * TSQ_MAX_PENDING_VALUES)
 

@@ -123,8 +123,10 @@ int tsq_fail(tsq *s, int rc, const char *what)
             return TROPT_EBACKEND;
         }
     }
-    const char *msg = s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
     int prim = rc & 0xff;
+    const char *msg = prim == SQLITE_NOMEM ? "out of memory"
+                      : s->db             ? sqlite3_errmsg(s->db)
+                                          : sqlite3_errstr(rc);
     int sys = s->db ? sqlite3_system_errno(s->db) : 0;
     if (sys != 0 && (prim == SQLITE_IOERR || prim == SQLITE_CANTOPEN || prim == SQLITE_FULL ||
                      prim == SQLITE_READONLY || prim == SQLITE_PERM))

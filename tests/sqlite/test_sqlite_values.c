@@ -565,6 +565,97 @@ START_TEST(test_bad_options)
 }
 END_TEST
 
+/* Allocation failures: fail the Nth allocation, N = 1, 2, ... until a whole
+ * open/init/log/finish/free sequence runs without one.  Every call must
+ * return a code (never crash), nothing may leak (the sanitizer build checks),
+ * and the final, undisturbed sequence stores everything. */
+static long alloc_count, alloc_fail_at;
+static int alloc_injected;
+
+static int should_fail(void)
+{
+    if (++alloc_count == alloc_fail_at) {
+        alloc_injected = 1;
+        return 1;
+    }
+    return 0;
+}
+
+static void *chaos_malloc(size_t n)
+{
+    return should_fail() ? NULL : malloc(n);
+}
+
+static void *chaos_realloc(void *p, size_t n)
+{
+    return should_fail() ? NULL : realloc(p, n);
+}
+
+static int allowed(int rc)
+{
+    return rc == TROPT_OK || rc == TROPT_ENOMEM || rc == TROPT_EBACKEND;
+}
+
+START_TEST(test_alloc_failures)
+{
+    fixture f = fx_new();
+    tropt_allocator a = {chaos_malloc, chaos_realloc, free};
+    json_t *cfg = json_pack("{s:f,s:{s:s}}", "lr", 0.1, "opt", "name", "adam");
+    json_t *sum = json_pack("{s:f}", "best", 0.5);
+    char *spec = tq_spec(f.db, NULL);
+    long n;
+    for (n = 1;; n++) {
+        ck_assert_msg(n < 20000, "allocations never stop failing");
+        char *wal = tu_strdupf("%s-wal", f.db), *shm = tu_strdupf("%s-shm", f.db);
+        unlink(f.db);
+        unlink(wal);
+        unlink(shm);
+        free(wal);
+        free(shm);
+        alloc_count = 0;
+        alloc_fail_at = n;
+        alloc_injected = 0;
+        ck_assert_int_eq(tropt_set_allocator(&a), TROPT_OK);
+        tropt_tracker *t = NULL;
+        int rc = tropt_tracker_open(&t, spec, "chaos", NULL);
+        ck_assert_msg(allowed(rc), "open: %s", tropt_error_name(rc));
+        if (rc == TROPT_OK) {
+            rc = tropt_tracker_init(t, cfg);
+            ck_assert_msg(allowed(rc), "init: %s", tropt_error_name(rc));
+            for (int s = 0; s < 3; s++) {
+                char key[16];
+                snprintf(key, sizeof key, "k%d", s); /* a new key each step */
+                tropt_field fl[] = {TROPT_F_REAL("loss", 1.0 / (s + 1)), TROPT_F_INT(key, s),
+                                    TROPT_F_STR("s", "text")};
+                rc = tropt_tracker_log_fields(t, fl, 3);
+                ck_assert_msg(allowed(rc) || rc == TROPT_ESTATE, "log: %s",
+                              tropt_error_name(rc));
+            }
+            rc = tropt_tracker_finish(t, sum);
+            ck_assert_msg(allowed(rc), "finish: %s", tropt_error_name(rc));
+            tropt_tracker_free(t);
+        } else {
+            ck_assert_ptr_null(t);
+        }
+        ck_assert_int_eq(tropt_set_allocator(NULL), TROPT_OK);
+        if (!alloc_injected)
+            break;
+    }
+    ck_assert_int_gt(n, 10);
+    /* The undisturbed last round wrote everything. */
+    sqlite3 *db = tq_db(f.db);
+    ck_assert_int_eq(tq_int(db, "SELECT count(*) FROM metrics"), 9);
+    ck_assert_int_eq(tq_int(db, "SELECT count(*) FROM params"), 2);
+    ck_assert_int_eq(tq_int(db, "SELECT count(*) FROM summary"), 1);
+    tq_text_eq(db, "finished", "SELECT status FROM runs");
+    sqlite3_close(db);
+    json_decref(cfg);
+    json_decref(sum);
+    free(spec);
+    fx_free(&f);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("sqlite-values");
@@ -579,6 +670,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_schema_version);
     tcase_add_test(tc, test_replay_idempotent);
     tcase_add_test(tc, test_bad_options);
+    tcase_add_test(tc, test_alloc_failures);
     suite_add_tcase(s, tc);
     return s;
 }
