@@ -94,8 +94,14 @@ static void *timer_main(void *arg)
             continue;
         }
         if (tsq_commit(s, NULL, NULL) != TROPT_OK) {
-            s->host->log(TROPT_LEVEL_WARNING, "sqlite: %s (will retry)", s->err);
+            /* Report outside the lock: the application's log handler may
+             * take locks of its own. */
+            char msg[sizeof s->err];
+            snprintf(msg, sizeof msg, "%s", s->err);
             retry_at = now + (interval > 0.05 ? interval : 0.05);
+            pthread_mutex_unlock(&s->lock);
+            s->host->log(TROPT_LEVEL_WARNING, "sqlite: %s (will retry)", msg);
+            pthread_mutex_lock(&s->lock);
         }
     }
     pthread_mutex_unlock(&s->lock);

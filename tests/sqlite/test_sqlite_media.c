@@ -259,6 +259,46 @@ START_TEST(test_locked_database)
 }
 END_TEST
 
+/* The commit timer meets a lock held past busy_timeout: it warns, keeps
+ * the steps and commits them once the lock is gone, with no log call. */
+START_TEST(test_locked_timer)
+{
+    char *dir = tu_mkdtemp();
+    char *path = tu_path(dir, "timer.db");
+    tropt_tracker *t = tq_open(path, "commit_interval=50ms,busy_timeout=100ms", "timer");
+    ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
+    tu_capture_start();
+    struct locker l = {path, 700, {0, 0}};
+    ck_assert_int_eq(pipe(l.ready), 0);
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, hold_lock, &l), 0);
+    char c;
+    ck_assert_int_eq(read(l.ready[0], &c, 1), 1);
+    ck_assert_int_eq(c, 'y');
+    tropt_field f0[] = {TROPT_F_INT("i", 0)};
+    ck_assert_int_eq(tropt_tracker_log_fields(t, f0, 1), TROPT_OK); /* only buffered */
+    pthread_join(th, NULL);
+    ck_assert_msg(tu_captured_count(TROPT_LEVEL_WARNING) >= 1, "no warning: %s", tu_captured());
+    ck_assert_msg(strstr(tu_captured(), "locked") && strstr(tu_captured(), "will retry"), "%s",
+                  tu_captured());
+    sqlite3 *db = tq_db(path);
+    int tries = 0;
+    while (tq_int(db, "SELECT count(*) FROM metrics") == 0) {
+        ck_assert_msg(++tries < 500, "the timer never committed");
+        usleep(10000);
+    }
+    sqlite3_close(db);
+    tu_capture_stop();
+    ck_assert_int_eq(tropt_tracker_finish(t, NULL), TROPT_OK);
+    tropt_tracker_free(t);
+    close(l.ready[0]);
+    close(l.ready[1]);
+    tu_rmtree(dir);
+    free(dir);
+    free(path);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("sqlite-media");
@@ -269,6 +309,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_unwritable_folder);
     tcase_add_test(tc, test_disk_full);
     tcase_add_test(tc, test_locked_database);
+    tcase_add_test(tc, test_locked_timer);
     suite_add_tcase(s, tc);
     return s;
 }
