@@ -91,8 +91,12 @@ static int busy_cb(void *arg, int count)
  * errno is that of its last attempt (often a read-only retry). */
 static const char *open_cause(const char *path)
 {
-    if (access(path, F_OK) == 0)
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        if (S_ISDIR(st.st_mode))
+            return strerror(EISDIR);
         return access(path, R_OK | W_OK) == 0 ? NULL : strerror(errno);
+    }
     if (errno != ENOENT)
         return strerror(errno);
     /* The file does not exist: can its folder take it? */
@@ -104,7 +108,6 @@ static const char *open_cause(const char *path)
         snprintf(dir, sizeof dir, "/");
     else
         snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    struct stat st;
     if (stat(dir, &st) != 0)
         return strerror(errno);
     if (!S_ISDIR(st.st_mode))

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,6 +21,15 @@ static double now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* CPU seconds (user + system) of this process. */
+static double cpu(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
 }
 
 static int run(const char *dir, const char *opts, long steps)
@@ -34,7 +44,7 @@ static int run(const char *dir, const char *opts, long steps)
         tropt_tracker_free(t);
         return 1;
     }
-    double t0 = now();
+    double t0 = now(), c0 = cpu();
     for (long s = 0; s < steps; s++) {
         tropt_field f[] = {TROPT_F_REAL("loss", 1.0 / (double)(s + 1)),
                            TROPT_F_REAL("best_loss", 0.5 / (double)(s + 1)),
@@ -45,13 +55,14 @@ static int run(const char *dir, const char *opts, long steps)
             return 1;
         }
     }
-    double t1 = now();
+    double t1 = now(), c1 = cpu();
     tropt_tracker_finish(t, NULL);
     double t2 = now();
     tropt_tracker_free(t);
-    printf("%-40s %8ld steps  %10.0f steps/s  (%.2f us/step, finish %.1f ms)\n",
+    printf("%-38s %7ld steps %9.0f steps/s  %7.2f us/step wall %7.2f us/step cpu"
+           "  finish %.1f ms\n",
            *opts ? opts : "default (commit every step)", steps, (double)steps / (t1 - t0),
-           (t1 - t0) * 1e6 / (double)steps, (t2 - t1) * 1e3);
+           (t1 - t0) * 1e6 / (double)steps, (c1 - c0) * 1e6 / (double)steps, (t2 - t1) * 1e3);
     for (const char *suf = ""; suf; suf = *suf ? (strcmp(suf, "-wal") ? NULL : "-shm") : "-wal") {
         char p[4200];
         snprintf(p, sizeof p, "%s%s", path, suf);

@@ -71,6 +71,8 @@ START_TEST(test_missing_folder)
     ck_assert_int_eq(tu_write_file(file, "x"), 0);
     char *under = tu_path(file, "x.db");
     expect_open_fails(under, "Not a directory");
+    /* A folder where the file should be. */
+    expect_open_fails(dir, "Is a directory");
     free(under);
     free(file);
     tu_rmtree(dir);
