@@ -502,6 +502,30 @@ START_TEST(full_queue_spools_instead_of_blocking)
 }
 END_TEST
 
+START_TEST(undeliverable_and_unspoolable_is_an_error)
+{
+    int port = httpd_dead_port();
+    char *spec = tu_strdupf("http:url=http://127.0.0.1:%d/,spool_dir=/dev/null/spool,"
+                            "retries=0,flush_timeout=200ms",
+                            port);
+    tu_capture_start();
+    tropt_tracker *t = open_spec(spec, "lost");
+    ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
+    char err[512] = "";
+    int rc = log_steps(t, 50, NULL, err, sizeof err);
+    if (rc == TROPT_OK) {
+        rc = tropt_tracker_finish(t, NULL);
+        snprintf(err, sizeof err, "%s", tropt_error_message());
+    }
+    ck_assert_int_eq(rc, TROPT_EBACKEND);
+    ck_assert_msg(strstr(err, "neither delivered") && strstr(err, "/dev/null/spool"), "%s",
+                  err);
+    tropt_tracker_free(t);
+    tu_capture_stop();
+    free(spec);
+}
+END_TEST
+
 /* ---- spool replay equals direct logging -------------------------------- */
 
 static char *sqlite_dump(const char *db)
@@ -693,6 +717,7 @@ int main(void)
     tcase_add_test(tc, server_down_whole_run_spools_everything);
     tcase_add_test(tc, hanging_server_finish_bounded_by_flush_timeout);
     tcase_add_test(tc, full_queue_spools_instead_of_blocking);
+    tcase_add_test(tc, undeliverable_and_unspoolable_is_an_error);
     tcase_add_test(tc, spool_replayed_into_sqlite_equals_direct_logging);
     suite_add_tcase(s, tc);
     tc = tcase_create("options");

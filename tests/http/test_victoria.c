@@ -203,7 +203,7 @@ START_TEST(influx_into_victoria_metrics_reads_back_every_point)
 
     /* The demo-like run: Adam on Rosenbrock, one point per millisecond. */
     char *spec = tu_strdupf("http:url=%s/write,format=influx,batch_size=5000,"
-                            "spool_dir=%s/spool,flush_timeout=60s",
+                            "queue_size=100000,spool_dir=%s/spool,flush_timeout=60s",
                             base, dir);
     tropt_tracker *t;
     tu_capture_start();
