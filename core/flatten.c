@@ -149,25 +149,60 @@ static int flatten_value(tropt__flat *fl, size_t pstart, size_t plen, const char
     return push_leaf(fl, pstart, plen, name, f);
 }
 
-static unsigned hash_key(const char *s)
+/* A filter for duplicate keys: any function of a key's bytes will do, since
+ * equal keys always collide and a collision only costs one strcmp.  This one
+ * reads the length and the first and last eight bytes, so a key costs one
+ * strlen and a few loads whatever its length. */
+static inline uint64_t key_sig(const char *s)
 {
-    unsigned h = 2166136261u;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 16777619u;
-    return h;
+    size_t n = strlen(s);
+    uint64_t a = 0, b = 0;
+    if (n >= 8) {
+        memcpy(&a, s, 8);
+        memcpy(&b, s + n - 8, 8);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            a |= (uint64_t)(unsigned char)s[i] << (8 * i);
+    }
+    uint64_t h = (a ^ (b * 0x9E3779B97F4A7C15u) ^ n) * 0xff51afd7ed558ccdu;
+    return h ^ (h >> 32);
 }
 
-/* TROPT_EINVAL naming the first duplicate key of f[0..n). */
+static int duplicate(const char *key)
+{
+    return tropt__error(TROPT_EINVAL, "duplicate key '%s' in one step", key);
+}
+
+/* TROPT_EINVAL naming the first duplicate key of f[0..n).  Open addressing
+ * over the signatures; a small step uses the tracker's fixed table, whose
+ * slots are stamped with a generation so that nothing is cleared per call. */
 static int check_unique(tropt__flat *fl, const tropt_field *f, size_t n)
 {
-    if (n <= 16) {
-        for (size_t i = 1; i < n; i++)
-            for (size_t j = 0; j < i; j++)
-                if (strcmp(f[i].key, f[j].key) == 0)
-                    return tropt__error(TROPT_EINVAL, "duplicate key '%s' in one step", f[i].key);
+    if (n <= 1)
+        return TROPT_OK;
+    if (n <= TROPT__SMALL_KEYS) {
+        uint64_t sig[TROPT__SMALL_KEYS];
+        uint32_t gen = ++fl->gen;
+        if (gen == 0) { /* wrapped: forget every stamp */
+            memset(fl->small, 0, sizeof fl->small);
+            gen = fl->gen = 1;
+        }
+        const size_t mask = 2 * TROPT__SMALL_KEYS - 1;
+        for (size_t i = 0; i < n; i++) {
+            sig[i] = key_sig(f[i].key);
+            size_t pos = (size_t)sig[i] & mask;
+            while (fl->small[pos].gen == gen) {
+                uint32_t j = fl->small[pos].idx;
+                if (sig[j] == sig[i] && strcmp(f[j].key, f[i].key) == 0)
+                    return duplicate(f[i].key);
+                pos = (pos + 1) & mask;
+            }
+            fl->small[pos].gen = gen;
+            fl->small[pos].idx = (uint32_t)i;
+        }
         return TROPT_OK;
     }
-    size_t need = 32;
+    size_t need = 4 * TROPT__SMALL_KEYS;
     while (need < 2 * n)
         need *= 2;
     if (need > fl->nslots) {
@@ -180,10 +215,10 @@ static int check_unique(tropt__flat *fl, const tropt_field *f, size_t n)
     memset(fl->slots, 0, need * sizeof *fl->slots);
     size_t mask = need - 1;
     for (size_t i = 0; i < n; i++) {
-        size_t h = hash_key(f[i].key) & mask;
+        size_t h = (size_t)key_sig(f[i].key) & mask;
         while (fl->slots[h]) {
             if (strcmp(f[fl->slots[h] - 1].key, f[i].key) == 0)
-                return tropt__error(TROPT_EINVAL, "duplicate key '%s' in one step", f[i].key);
+                return duplicate(f[i].key);
             h = (h + 1) & mask;
         }
         fl->slots[h] = (uint32_t)(i + 1);
@@ -235,11 +270,15 @@ int tropt__fields_passthrough(tropt__flat *fl, const tropt_field *fields, size_t
 {
     int simple = 1;
     for (size_t i = 0; i < n; i++) {
-        int rc = check_field(&fields[i], i);
+        const tropt_field *f = &fields[i];
+        /* the common scalar case in one test; the rest in check_field */
+        if (f->key && (unsigned)f->type <= TROPT_REAL)
+            continue;
+        int rc = check_field(f, i);
         if (rc)
             return rc;
-        if (fields[i].type == TROPT_JSON && !json_is_array(fields[i].v.json) &&
-            !(json_is_object(fields[i].v.json) && json_object_size(fields[i].v.json) == 0))
+        if (f->type == TROPT_JSON && !json_is_array(f->v.json) &&
+            !(json_is_object(f->v.json) && json_object_size(f->v.json) == 0))
             simple = 0;
     }
     if (!simple)

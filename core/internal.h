@@ -111,12 +111,18 @@ void tropt__optvals_free(const tropt_plugin *p, tropt_optval *values);
 int tropt__options_check_decl(const tropt_plugin *p, const char *path);
 
 /* ---- flatten.c ---- */
+#define TROPT__SMALL_KEYS 32
 typedef struct tropt__flat {
     tropt_field *f;
     size_t n, cap;
     char *keys; /* arena of composed keys */
     size_t klen, kcap;
-    /* open-addressing set for duplicate detection (indices + 1) */
+    /* duplicate detection: a stamped fixed table for small steps, an
+     * open-addressing heap table (indices + 1) for large ones */
+    struct {
+        uint32_t gen, idx;
+    } small[2 * TROPT__SMALL_KEYS];
+    uint32_t gen;
     uint32_t *slots;
     size_t nslots;
 } tropt__flat;

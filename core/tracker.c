@@ -214,7 +214,8 @@ static int do_finish(tropt_tracker *t, const char *status, double ended_at, cons
         flat = t->flat.f;
         n = t->flat.n;
     }
-    first_error fe = {0};
+    first_error fe;
+    fe.rc = TROPT_OK; /* msg is written only with rc: no 1 KiB memset per call */
     for (size_t i = 0; i < t->nb; i++) {
         backend *be = &t->b[i];
         if (!be->run_open)
@@ -302,7 +303,8 @@ static int open_run(tropt_tracker *t, const tropt_run_info *info, const json_t *
 
     const tropt_field *params = merged ? t->flat.f : NULL;
     size_t np = merged ? t->flat.n : 0;
-    first_error fe = {0};
+    first_error fe;
+    fe.rc = TROPT_OK; /* msg is written only with rc: no 1 KiB memset per call */
     for (size_t i = 0; i < t->nb; i++) {
         backend *be = &t->b[i];
         tropt__error_clear();
@@ -321,7 +323,8 @@ static int do_log(tropt_tracker *t, int64_t step, double time, const tropt_field
         t->next_step = step + 1;
     if (!(time >= 0)) /* also NaN */
         time = tropt__now();
-    first_error fe = {0};
+    first_error fe;
+    fe.rc = TROPT_OK; /* msg is written only with rc: no 1 KiB memset per call */
     for (size_t i = 0; i < t->nb; i++) {
         backend *be = &t->b[i];
         if (!be->run_open) {
@@ -454,7 +457,8 @@ int tropt_tracker_flush(tropt_tracker *t)
     if (!t)
         return tropt__error(TROPT_EINVAL, "flush: tracker is NULL");
     LOCK(t);
-    first_error fe = {0};
+    first_error fe;
+    fe.rc = TROPT_OK; /* msg is written only with rc: no 1 KiB memset per call */
     for (size_t i = 0; i < t->nb; i++) {
         backend *be = &t->b[i];
         if (!be->mod.plugin->flush)
