@@ -1196,6 +1196,87 @@ START_TEST(test_throughput)
 }
 END_TEST
 
+/* ---- allocation failures ---------------------------------------------------------- */
+
+static long alloc_budget = -1; /* allocations left before failing; -1: no limit */
+static long alloc_failed;
+
+static void *chaos_malloc(size_t n)
+{
+    if (alloc_budget == 0) {
+        alloc_failed++;
+        return NULL;
+    }
+    if (alloc_budget > 0)
+        alloc_budget--;
+    return malloc(n);
+}
+
+static void *chaos_realloc(void *p, size_t n)
+{
+    if (alloc_budget == 0) {
+        alloc_failed++;
+        return NULL;
+    }
+    if (alloc_budget > 0)
+        alloc_budget--;
+    return realloc(p, n);
+}
+
+/* Fail the Nth allocation, N = 0, 1, 2, ... through open, init, log (new
+ * keys, a deferred rewrite), flush and finish: every call fails cleanly or
+ * succeeds, nothing crashes, nothing leaks (ASan), and the files on disk
+ * stay valid CSV. */
+START_TEST(test_allocation_failures)
+{
+    char *dir = tu_mkdtemp();
+    tropt_allocator a = {chaos_malloc, chaos_realloc, free};
+    ck_assert_int_eq(tropt_set_allocator(&a), TROPT_OK);
+    tropt_set_log_level(TROPT_LEVEL_OFF);
+    long n;
+    for (n = 0; n < 100000; n++) {
+        alloc_budget = n;
+        alloc_failed = 0;
+        tropt_tracker *t = NULL;
+        char *spec = tu_strdupf("csv:dir=%s,fsync=off,rewrite_factor=0.5", dir);
+        int ok = tropt_tracker_open(&t, spec, "chaos", NULL) == TROPT_OK;
+        free(spec);
+        if (ok)
+            ok = tropt_tracker_init(t, NULL) == TROPT_OK;
+        for (int step = 0; ok && step < 12; step++) {
+            char key[16];
+            snprintf(key, sizeof key, "k%d", step);
+            tropt_field f[3] = {TROPT_F_REAL("loss", step * 0.5), TROPT_F_STR(key, "a,b"),
+                                TROPT_F_INT("i", step)};
+            ok = tropt_tracker_log_fields(t, f, 3) == TROPT_OK;
+        }
+        if (ok)
+            ok = tropt_tracker_flush(t) == TROPT_OK;
+        if (ok)
+            ok = tropt_tracker_finish(t, NULL) == TROPT_OK;
+        tropt_tracker_free(t);
+        if (ok && alloc_failed == 0)
+            break;
+    }
+    alloc_budget = -1;
+    tropt_set_allocator(NULL);
+    tropt_set_log_level(TROPT_LEVEL_WARNING);
+    printf("allocation failures: %ld injected points, then a clean run\n", n);
+    ck_assert_int_gt(n, 20);
+    ck_assert_int_lt(n, 100000);
+    /* every metrics.csv left behind is a valid rectangular CSV */
+    char *cmd = tu_strdupf("for f in '%s'/chaos/*/metrics.csv; do " PY " %s cover \"$f\" "
+                           "/nonexistent 0 || exit 1; done",
+                           dir, CSVCHECK_PY);
+    char *out = NULL;
+    ck_assert_msg(tu_run(cmd, &out, 1) == 0, "%s", out);
+    free(out);
+    free(cmd);
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 /* ---- the demo ------------------------------------------------------------------------------- */
 
 START_TEST(test_demo_csv)
@@ -1259,6 +1340,7 @@ static Suite *csv_suite(void)
         {"files", test_replay_same_run},
         {"failures", test_medium_failures_folder},
         {"failures", test_disk_full},
+        {"chaos", test_allocation_failures},
         {"speed", test_throughput},
         {"demo", test_demo_csv},
     };
@@ -1276,8 +1358,12 @@ static Suite *csv_suite(void)
     return s;
 }
 
-int main(void)
+/* argv[1], when given, names the one test case to run (meson registers
+ * each case as its own test so that they run in parallel). */
+int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc > 1)
+        setenv("CK_RUN_CASE", argv[1], 1);
     return tu_run_suite(csv_suite());
 }

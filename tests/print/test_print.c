@@ -90,15 +90,18 @@ static void strip_timing(char *s)
 
 /* Log steps 0..n-1: loss halves, best_loss follows, iters counts, a string
  * and a bool that are not shown by default, "late" from step 2. */
-static void log_steps(tropt_tracker *t, int n)
+static int log_steps(tropt_tracker *t, int n)
 {
     for (int i = 0; i < n; i++) {
         double loss = 1.0 / (double)(2 << i);
         tropt_field f[6] = {TROPT_F_REAL("loss", loss), TROPT_F_REAL("best_loss", loss),
                             TROPT_F_INT("iters", i + 3), TROPT_F_STR("note", "hello\nworld"),
                             TROPT_F_BOOL("flag", i & 1), TROPT_F_REAL("late", 1e-5)};
-        ck_assert_int_eq(tropt_tracker_log_fields(t, f, i >= 2 ? 6 : 5), TROPT_OK);
+        int rc = tropt_tracker_log_fields(t, f, i >= 2 ? 6 : 5);
+        if (rc != TROPT_OK)
+            return rc;
     }
+    return TROPT_OK;
 }
 
 static char *run_to(int fd, const char *opts, int steps, int with_summary)
@@ -109,7 +112,7 @@ static char *run_to(int fd, const char *opts, int steps, int with_summary)
     json_t *sum = json_pack("{s:f,s:i}", "best", 0.5, "steps", steps);
     ck_assert_int_eq(tropt_tracker_init(t, cfg), TROPT_OK);
     char *rid = tu_strdupf("%s", tropt_tracker_run_id(t));
-    log_steps(t, steps);
+    ck_assert_int_eq(log_steps(t, steps), TROPT_OK);
     ck_assert_int_eq(tropt_tracker_finish(t, with_summary ? sum : NULL), TROPT_OK);
     tropt_tracker_free(t);
     json_decref(cfg);
@@ -228,6 +231,67 @@ START_TEST(test_bad_options)
 }
 END_TEST
 
+static long alloc_budget = -1;
+static long alloc_failed;
+
+static void *chaos_malloc(size_t n)
+{
+    if (alloc_budget == 0) {
+        alloc_failed++;
+        return NULL;
+    }
+    if (alloc_budget > 0)
+        alloc_budget--;
+    return malloc(n);
+}
+
+static void *chaos_realloc(void *p, size_t n)
+{
+    if (alloc_budget == 0) {
+        alloc_failed++;
+        return NULL;
+    }
+    if (alloc_budget > 0)
+        alloc_budget--;
+    return realloc(p, n);
+}
+
+/* Fail the Nth allocation through open/init/log/finish: clean failures, no
+ * crash, no leak (ASan). */
+START_TEST(test_allocation_failures)
+{
+    tropt_allocator a = {chaos_malloc, chaos_realloc, free};
+    ck_assert_int_eq(tropt_set_allocator(&a), TROPT_OK);
+    tropt_set_log_level(TROPT_LEVEL_OFF);
+    capture c = cap_begin(1);
+    long n;
+    for (n = 0; n < 100000; n++) {
+        alloc_budget = n;
+        alloc_failed = 0;
+        tropt_tracker *t = NULL;
+        int ok = tropt_tracker_open(&t, "print:stream=stdout,every=2,keys=note+loss+x", "e",
+                                    NULL) == TROPT_OK;
+        json_t *cfg = json_pack("{s:f}", "lr", 0.5);
+        if (ok)
+            ok = tropt_tracker_init(t, cfg) == TROPT_OK;
+        json_decref(cfg);
+        if (ok)
+            ok = log_steps(t, 5) == TROPT_OK;
+        if (ok)
+            ok = tropt_tracker_finish(t, NULL) == TROPT_OK;
+        tropt_tracker_free(t);
+        if (ok && alloc_failed == 0)
+            break;
+    }
+    alloc_budget = -1;
+    free(cap_end(&c));
+    tropt_set_allocator(NULL);
+    tropt_set_log_level(TROPT_LEVEL_WARNING);
+    ck_assert_int_gt(n, 5);
+    ck_assert_int_lt(n, 100000);
+}
+END_TEST
+
 /* `tropt-demo --tracker print`: a readable run on stderr. */
 START_TEST(test_demo_print)
 {
@@ -301,6 +365,7 @@ int main(void)
     tcase_add_test(tc, test_special_values);
     tcase_add_test(tc, test_live_status_line);
     tcase_add_test(tc, test_bad_options);
+    tcase_add_test(tc, test_allocation_failures);
     tcase_add_test(tc, test_demo_print);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
