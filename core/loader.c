@@ -5,12 +5,20 @@
  * directory or a relative folder.  A spec entry containing '/' is a file
  * path, loaded as given.  This file is the only one that talks to dlfcn. */
 #include <dlfcn.h>
+#include <elf.h>
+#include <link.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "internal.h"
+
+#if UINTPTR_MAX > 0xffffffffu
+#define SYM_TYPE(info) ELF64_ST_TYPE(info)
+#else
+#define SYM_TYPE(info) ELF32_ST_TYPE(info)
+#endif
 
 const char *tropt_plugin_dir(void)
 {
@@ -76,6 +84,17 @@ int tropt__module_open_file(const char *path, tropt__module *out)
     void *sym = dlsym(out->handle, TROPT_PLUGIN_ENTRY_SYMBOL);
     if (!sym) {
         int rc = tropt__error(TROPT_EPLUGIN, "%s: not a tropt plugin (no entry symbol %s)", path,
+                              TROPT_PLUGIN_ENTRY_SYMBOL);
+        tropt__module_close(out);
+        return rc;
+    }
+    /* A plugin that exports its table (data) under the entry name would be
+     * called as code: check the symbol's type first. */
+    Dl_info info;
+    const ElfW(Sym) *es = NULL;
+    if (!dladdr1(sym, &info, (void **)&es, RTLD_DL_SYMENT) || !es ||
+        (SYM_TYPE(es->st_info) != STT_FUNC && SYM_TYPE(es->st_info) != STT_GNU_IFUNC)) {
+        int rc = tropt__error(TROPT_EPLUGIN, "%s: %s is not a function", path,
                               TROPT_PLUGIN_ENTRY_SYMBOL);
         tropt__module_close(out);
         return rc;

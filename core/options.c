@@ -170,13 +170,25 @@ static int parse_value(const tropt_option_def *def, const char *text, tropt_optv
     return 0;
 }
 
+static int valid_option_name(const char *s)
+{
+    if (!s || !*s)
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_'))
+            return 0;
+    return 1;
+}
+
 int tropt__options_check_decl(const tropt_plugin *p, const char *path)
 {
     size_t n = tropt__option_count(p);
     for (size_t i = 0; i < n; i++) {
         const tropt_option_def *d = &p->options[i];
-        if (!tropt__valid_plugin_name(d->name) || strchr(d->name, '-'))
-            return tropt__error(TROPT_EPLUGIN, "%s: declared option %zu has an invalid name", path, i);
+        if (!valid_option_name(d->name))
+            return tropt__error(TROPT_EPLUGIN,
+                                "%s: declared option %zu has an invalid name (options are [a-z0-9_]+)",
+                                path, i);
         if (strcmp(d->name, HOST_OPT_ON_ERROR) == 0)
             return tropt__error(TROPT_EPLUGIN, "%s: declares option '%s', which the host reserves",
                                 path, d->name);

@@ -22,7 +22,8 @@
 
 typedef struct backend {
     tropt__module mod;
-    void *self; /* the plugin's instance; NULL until create succeeded */
+    void *self;  /* the plugin's instance (a plugin may use NULL) */
+    int created; /* create succeeded: destroy is owed */
     tropt_optval *opts;
     char *label; /* the spec's name or path, prefixes messages */
     int warn_only;
@@ -86,9 +87,10 @@ static int fanout_done(const first_error *fe)
 
 static void backend_release(backend *be)
 {
-    if (be->self && be->mod.plugin)
+    if (be->created && be->mod.plugin)
         be->mod.plugin->destroy(be->self);
     be->self = NULL;
+    be->created = 0;
     if (be->mod.plugin)
         tropt__optvals_free(be->mod.plugin, be->opts);
     be->opts = NULL;
@@ -119,6 +121,7 @@ static int backend_create(backend *be, const tropt__backend_spec *bs)
         return rc;
     }
     be->self = self;
+    be->created = 1;
     return TROPT_OK;
 }
 

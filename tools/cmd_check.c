@@ -2,6 +2,7 @@
  * validate every option) and report what is wrong, or OK.  Secret option
  * values are never printed. */
 #include <stdio.h>
+#include <string.h>
 
 #include <tropt/host.h>
 
@@ -11,6 +12,11 @@ int cmd_check(int argc, char **argv)
 {
     if (argc != 2)
         return cli_usage("check SPEC", argc < 2 ? "check needs a spec" : "check takes one spec");
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        printf("usage: tropt check SPEC\n  open SPEC (load every plugin, validate every option) "
+               "and report what is wrong, or OK\n");
+        return 0;
+    }
     tropt_tracker *t = NULL;
     int rc = tropt_tracker_open(&t, argv[1], NULL, NULL);
     if (rc != TROPT_OK) {

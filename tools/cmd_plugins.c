@@ -44,10 +44,7 @@ static int visit(const char *path, const tropt_plugin *p, const char *error, int
     printf("%s  (%s)%s\n", p->name, path, shadowed ? "  [shadowed by an earlier folder]" : "");
     printf("  ABI %u.%u  %s\n", (unsigned)(p->abi_version >> 16),
            (unsigned)(p->abi_version & 0xffff), p->description ? p->description : "");
-    if (!p->options || !p->options[0].name)
-        printf("  options: none\n");
-    else
-        printf("  options:\n");
+    printf("  options:\n");
     for (size_t i = 0; p->options && p->options[i].name; i++)
         print_option(&p->options[i]);
     printf("    %-16s %-24s default: %-14s\n    %-16s %s\n", "on_error", "enum fail|warn", "fail",
