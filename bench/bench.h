@@ -103,6 +103,8 @@ typedef struct lat_result {
     long rss_start_kb, rss_10_kb, rss_50_kb, rss_end_kb; /* ru_maxrss */
     double p50, p99, p999, max;                          /* ns per log call */
     double total_s;                                      /* log loop + finish */
+    int n_warnings;        /* diagnostics at warning level or above */
+    char last_warning[512];
 } lat_result;
 
 int bench_latency_measure(const char *spec, int64_t steps, int finish_may_fail, lat_result *r);

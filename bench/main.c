@@ -85,8 +85,9 @@ static json_t *machine_info(const char *dir)
     }
     f = fopen("/proc/loadavg", "r");
     if (f) {
-        if (fgets(line, sizeof line, f))
-            json_object_set_new(m, "loadavg_at_start", json_string(trim(line)));
+        double l1, l5, l15;
+        if (fgets(line, sizeof line, f) && sscanf(line, "%lf %lf %lf", &l1, &l5, &l15) == 3)
+            json_object_set_new(m, "loadavg_at_start", json_sprintf("%.2f %.2f %.2f", l1, l5, l15));
         fclose(f);
     }
     f = fopen("/proc/meminfo", "r");
@@ -374,6 +375,14 @@ int main(int argc, char **argv)
         order[i].fn(&c);
     }
     double elapsed = bench_mono() - t0;
+    FILE *la = fopen("/proc/loadavg", "r");
+    if (la) {
+        double l1, l5, l15;
+        if (fscanf(la, "%lf %lf %lf", &l1, &l5, &l15) == 3)
+            json_object_set_new(c.machine, "loadavg_at_end",
+                                json_sprintf("%.2f %.2f %.2f", l1, l5, l15));
+        fclose(la);
+    }
     bench_rmrf(c.tmpdir);
 
     print_tables(&c);

@@ -1,0 +1,69 @@
+#!/usr/bin/python3
+"""Render a tropt-bench JSON report as the Markdown tables of bench/README.md.
+
+    bench/table.py results.json
+"""
+import json
+import sys
+
+
+def ns(x):
+    if x >= 1e6:
+        return "%.2f ms" % (x / 1e6)
+    if x >= 1e4:
+        return "%.1f us" % (x / 1e3)
+    return "%.0f ns" % x
+
+
+def num(x):
+    for div, suf in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if x >= div:
+            return "%.2f%s" % (x / div, suf)
+    return "%.0f" % x
+
+
+def met(row):
+    if "met" not in row:
+        return ""
+    return "yes" if row["met"] else "**no**"
+
+
+def main(path):
+    r = json.load(open(path))
+    m, p = r["machine"], r["params"]
+    print("Machine: %s CPUs, %s, %s, %s; scratch on %s; load average %s at start, %s at end; %s." % (
+        m.get("nproc"), m.get("cpu"), m.get("kernel"), m.get("memory", "").strip(),
+        m.get("scratch_fs"), m.get("loadavg_at_start", "?"), m.get("loadavg_at_end", "?"),
+        m.get("date")))
+    print("tropt %s, SQLite %s, jansson %s.  %d steps per throughput run (host: x10), "
+          "median of %d interleaved rounds; latency/memory runs of %d steps.\n" % (
+              m.get("tropt"), m.get("sqlite"), m.get("jansson"), p["steps"], p["rounds"],
+              p["mem_steps"]))
+    print("| scenario | variant | ns/step | values/s | ratio | target | met |")
+    print("|---|---|---:|---:|---:|---|---|")
+    for row in r["results"]:
+        ratio = ""
+        if "ratio" in row:
+            ratio = "%.3fx %s" % (row["ratio"], row["ratio_kind"])
+        print("| %s | %s | %s | %s | %s | %s | %s |" % (
+            row["scenario"], row["variant"], ns(row["ns_per_step"]), num(row["values_per_s"]),
+            ratio, row.get("target", ""), met(row)))
+    print()
+    print("| backend | steps | p50 | p99 | p99.9 | max | p99/p50 | target | met "
+          "| peak RSS KB start / 10% / 50% / end |")
+    print("|---|---:|---:|---:|---:|---:|---:|---|---|---|")
+    for row in r["latency"]:
+        rss = row["rss_kb"]
+        print("| %s | %d | %s | %s | %s | %s | %.1f | %s | %s | %d / %d / %d / %d |" % (
+            row["backend"], row["steps"], ns(row["p50_ns"]), ns(row["p99_ns"]),
+            ns(row["p999_ns"]), ns(row["max_ns"]), row["p99_over_p50"], row.get("target", ""),
+            met(row), rss["start"], rss["at_10pct"], rss["at_50pct"], rss["end"]))
+    skipped = [(k, v) for k, v in sorted(r["scenarios"].items()) if v["status"] != "ran"]
+    if skipped:
+        print()
+        for k, v in skipped:
+            print("- %s: %s (%s)" % (k, v["status"], v["note"]))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
