@@ -696,6 +696,8 @@ static int write_file_atomic(csv *c, const char *name, const csv_buf *b)
         goto fail;
     }
     close(fd);
+    if (c->sync != SYNC_OFF && fsync_dir(c->run_dir) != 0)
+        h->log(TROPT_LEVEL_WARNING, "csv: cannot sync folder '%s': %s", c->run_dir, strerror(errno));
     goto out;
 fail:
     close(fd);
@@ -941,6 +943,15 @@ static int csv_init(void *self, const tropt_run *run, const json_t *config,
     }
     if ((rc = make_dirs(c, c->run_dir)) != TROPT_OK)
         goto fail;
+    if (c->sync != SYNC_OFF) {
+        /* the new run folder's entry in the experiment folder */
+        char *slash = strrchr(c->run_dir, '/');
+        *slash = '\0';
+        if (fsync_dir(c->run_dir) != 0)
+            h->log(TROPT_LEVEL_WARNING, "csv: cannot sync folder '%s': %s", c->run_dir,
+                   strerror(errno));
+        *slash = '/';
+    }
     struct stat st;
     c->resume_after = -1;
     if (lstat(c->metrics_path, &st) == 0) {
