@@ -512,8 +512,18 @@ static void *sender_main(void *arg)
     for (;;) {
         while (!h->head && !h->stop)
             pthread_cond_wait(&h->wake, &h->mu);
-        if (!h->head && h->stop)
+        if (h->stop) {
+            /* destroy drained the queue already; keep anything left */
+            while (h->head) {
+                item *it = h->head;
+                h->head = it->next;
+                h->count--;
+                spool_or_lose(h, it, "shutting down");
+                item_free(h, it);
+            }
+            h->tail = NULL;
             break;
+        }
         /* gather a fuller batch unless someone waits for delivery */
         while (h->head && h->count < h->batch_size && !h->flush_req && !h->stop &&
                !atomic_load(&h->abort_send)) {
@@ -1053,7 +1063,11 @@ static void http_destroy(void *self)
         if (h->pending_code != TROPT_OK)
             h->host->log(TROPT_LEVEL_ERROR, "http: %s", h->pending_msg);
         h->stop = 1;
+        /* a request still in flight (drain gave up on it) is abandoned too:
+         * the join below never waits for the network */
+        atomic_store(&h->abort_send, 1);
         pthread_cond_broadcast(&h->wake);
+        curl_multi_wakeup(h->multi);
         pthread_mutex_unlock(&h->mu);
         pthread_join(h->thread, NULL);
     }
