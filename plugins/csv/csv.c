@@ -57,7 +57,7 @@ static const tropt_option_def csv_options[] = {
     {"fsync", TROPT_OPT_ENUM, 0, "normal", fsync_choices, 0, 0,
      "off: never; normal: before each rename and at flush/finish; full: after every write"},
     {"rewrite_factor", TROPT_OPT_DOUBLE, TROPT_OPT_HAS_RANGE, "4", NULL, 0, 1e9,
-     "header rewrites total at most (1+this) x the file size; 0: rewrite at once, no bound"},
+     "new keys' header rewrites cost at most (this+2) x the final file size; 0: no bound"},
     {NULL, 0, 0, NULL, NULL, 0, 0, NULL},
 };
 

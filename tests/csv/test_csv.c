@@ -1021,6 +1021,52 @@ START_TEST(test_medium_failures_folder)
 }
 END_TEST
 
+/* A finish that cannot write summary.json (a folder is in the way) fails
+ * with the path; the run stays open, its rows are safe, and a second
+ * finish, once the way is clear, completes it. */
+START_TEST(test_finish_failure_retry)
+{
+    char *dir = tu_mkdtemp();
+    tropt_tracker *t = open_csv(dir, "fsync=off,flush_every=10", "retry");
+    ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
+    char *rid = tu_strdupf("%s", tropt_tracker_run_id(t));
+    for (int i = 0; i < 3; i++) {
+        tropt_field f = TROPT_F_INT("i", i);
+        ck_assert_int_eq(tropt_tracker_log_fields(t, &f, 1), TROPT_OK);
+    }
+    char *blocker = run_file(dir, "retry", rid, "summary.json");
+    ck_assert_int_eq(mkdir(blocker, 0755), 0);
+    char *inside = tu_path(blocker, "x");
+    ck_assert_int_eq(tu_write_file(inside, "x"), 0);
+    json_t *sum = json_pack("{s:i}", "best", 1);
+    ck_assert_int_eq(tropt_tracker_finish(t, sum), TROPT_EBACKEND);
+    ck_assert_msg(strstr(tropt_error_message(), "summary.json") != NULL, "%s", tropt_error_message());
+    ck_assert(tropt_tracker_is_active(t));
+    char *metrics = run_file(dir, "retry", rid, "metrics.csv");
+    ck_assert_int_eq(rows_on_disk(metrics), 3); /* the barrier wrote them */
+    unlink(inside);
+    rmdir(blocker);
+    ck_assert_msg(tropt_tracker_finish(t, sum) == TROPT_OK, "%s", tropt_error_message());
+    ck_assert(!tropt_tracker_is_active(t));
+    tropt_tracker_free(t);
+    ck_assert_int_eq(rows_on_disk(metrics), 3);
+    json_t *j = load_run_json(dir, "retry", rid);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "status")), "finished");
+    json_decref(j);
+    json_error_t err;
+    j = json_load_file(blocker, 0, &err);
+    ck_assert_msg(j && json_equal(j, sum), "%s", err.text);
+    json_decref(j);
+    json_decref(sum);
+    free(metrics);
+    free(inside);
+    free(blocker);
+    free(rid);
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 /* Disk full, simulated with RLIMIT_FSIZE in a child: log returns
  * TROPT_EBACKEND naming metrics.csv and the cause; the file stays a valid
  * CSV of the rows accepted before; once space is back, the rows that could
@@ -1340,6 +1386,7 @@ static Suite *csv_suite(void)
         {"files", test_replay_same_run},
         {"failures", test_medium_failures_folder},
         {"failures", test_disk_full},
+        {"failures", test_finish_failure_retry},
         {"chaos", test_allocation_failures},
         {"speed", test_throughput},
         {"demo", test_demo_csv},
