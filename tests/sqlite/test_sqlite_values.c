@@ -433,6 +433,29 @@ START_TEST(test_many_keys)
 }
 END_TEST
 
+/* A key's id is looked up once per tracker, not per step: rename the key's
+ * row behind the tracker's back after step 0; step 1 still uses the cached
+ * id (a per-step lookup would have inserted a fresh 'loss' row). */
+START_TEST(test_key_cached)
+{
+    fixture f = fx_new();
+    tropt_tracker *t = tq_open(f.db, NULL, "cache");
+    ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
+    tropt_field fl[] = {TROPT_F_REAL("loss", 1.0)};
+    ck_assert_int_eq(tropt_tracker_log_fields(t, fl, 1), TROPT_OK);
+    sqlite3 *db = tq_db(f.db);
+    ck_assert_int_eq(sqlite3_exec(db, "UPDATE tropt_key SET name = 'renamed' WHERE name = 'loss'",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    ck_assert_int_eq(tropt_tracker_log_fields(t, fl, 1), TROPT_OK);
+    ck_assert_int_eq(tq_int(db, "SELECT count(*) FROM tropt_key WHERE name = 'loss'"), 0);
+    ck_assert_int_eq(tq_int(db, "SELECT count(*) FROM metrics WHERE key = 'renamed'"), 2);
+    sqlite3_close(db);
+    tropt_tracker_free(t);
+    fx_free(&f);
+}
+END_TEST
+
 /* commit_every=N holds steps until N; flush and finish are barriers. */
 START_TEST(test_batch_barriers)
 {
@@ -666,6 +689,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_no_config);
     tcase_add_test(tc, test_three_runs);
     tcase_add_test(tc, test_many_keys);
+    tcase_add_test(tc, test_key_cached);
     tcase_add_test(tc, test_batch_barriers);
     tcase_add_test(tc, test_schema_version);
     tcase_add_test(tc, test_replay_idempotent);
