@@ -42,8 +42,7 @@ static int fail(const char *fmt, ...)
 
 /* Parse [--db PATH] plus, for show, one positional RUN.  Returns 0, or the
  * exit code (2 usage error, or 0 after --help). */
-static int parse_args(int argc, char **argv, const char *usage, const char **db,
-                      const char **run)
+static int parse_args(int argc, char **argv, const char *usage, const char **db, const char **run)
 {
     *db = DEFAULT_DB;
     for (int i = 1; i < argc; i++) {
@@ -236,8 +235,8 @@ int cmd_runs(int argc, char **argv)
         sqlite3_close_v2(db);
         return 1;
     }
-    static const char *const head[NCOL] = {"EXPERIMENT", "RUN ID", "STATUS", "STARTED",
-                                           "STEPS", "LAST LOSS", "BEST LOSS"};
+    static const char *const head[NCOL] = {"EXPERIMENT", "RUN ID",    "STATUS",   "STARTED",
+                                           "STEPS",      "LAST LOSS", "BEST LOSS"};
     static const int right[NCOL] = {0, 0, 0, 0, 1, 1, 1};
     char **cells = NULL; /* rows * NCOL */
     size_t rows = 0, cap = 0, w[NCOL];
@@ -259,18 +258,18 @@ int cmd_runs(int argc, char **argv)
         const char *status = (const char *)sqlite3_column_text(st, 2);
         row[C_EXP] = strdup((const char *)sqlite3_column_text(st, 0));
         row[C_ID] = strdup((const char *)sqlite3_column_text(st, 1));
-        row[C_STATUS] = strdup(is_stale(status, (const char *)sqlite3_column_text(st, 4),
-                                        sqlite3_column_int64(st, 5))
-                                   ? "crashed"
-                                   : status);
+        row[C_STATUS] = strdup(
+            is_stale(status, (const char *)sqlite3_column_text(st, 4), sqlite3_column_int64(st, 5))
+                ? "crashed"
+                : status);
         local_iso(sqlite3_column_double(st, 3), buf, sizeof buf);
         row[C_START] = strdup(buf);
         snprintf(buf, sizeof buf, "%lld", (long long)sqlite3_column_int64(st, 6));
         row[C_STEPS] = strdup(buf);
-        row[C_LAST] = sqlite3_column_type(st, 7) == SQLITE_NULL &&
-                              sqlite3_column_type(st, 8) == SQLITE_NULL
-                          ? strdup("-")
-                          : fmt_value(st, 7, 8, 6);
+        row[C_LAST] =
+            sqlite3_column_type(st, 7) == SQLITE_NULL && sqlite3_column_type(st, 8) == SQLITE_NULL
+                ? strdup("-")
+                : fmt_value(st, 7, 8, 6);
         if (sqlite3_column_type(st, 9) == SQLITE_NULL) {
             row[C_BEST] = strdup("-");
         } else {
@@ -393,8 +392,8 @@ int cmd_show(int argc, char **argv)
     int64_t steps = sqlite3_column_int64(st, 9);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
-        fprintf(stderr, "tropt: run id prefix '%s' is ambiguous in %s; it matches:\n  %s\n",
-                prefix, path, uuid ? uuid : "?");
+        fprintf(stderr, "tropt: run id prefix '%s' is ambiguous in %s; it matches:\n  %s\n", prefix,
+                path, uuid ? uuid : "?");
         for (; rc == SQLITE_ROW; rc = sqlite3_step(st))
             fprintf(stderr, "  %s\n", (const char *)sqlite3_column_text(st, 1));
         fprintf(stderr, "give more characters of the run id\n");

@@ -42,20 +42,18 @@ static const char *const sync_choices[] = {"normal", "full", NULL};
 static const tropt_option_def options[] = {
     [OPT_PATH] = {"path", TROPT_OPT_PATH, 0, "tropt.db", NULL, 0, 0,
                   "database file, created if missing (its folder must exist)"},
-    [OPT_COMMIT_EVERY] = {"commit_every", TROPT_OPT_INT, TROPT_OPT_HAS_RANGE, "1", NULL, 1,
-                          1e9,
+    [OPT_COMMIT_EVERY] = {"commit_every", TROPT_OPT_INT, TROPT_OPT_HAS_RANGE, "1", NULL, 1, 1e9,
                           "commit every N steps; 1: each step durable when log returns "
                           "(unbounded when only commit_interval is given)"},
-    [OPT_COMMIT_INTERVAL] = {"commit_interval", TROPT_OPT_DURATION, TROPT_OPT_HAS_RANGE, "0",
-                             NULL, 0, 3600000,
+    [OPT_COMMIT_INTERVAL] = {"commit_interval", TROPT_OPT_DURATION, TROPT_OPT_HAS_RANGE, "0", NULL,
+                             0, 3600000,
                              "also commit once the oldest pending step is this old "
                              "(e.g. 250ms, 2s; 0: off)"},
     [OPT_SYNC] = {"sync", TROPT_OPT_ENUM, 0, "normal", sync_choices, 0, 0,
                   "normal: commits survive a killed process; full: also an OS crash or "
                   "power loss (fsync per commit)"},
-    [OPT_BUSY_TIMEOUT] = {"busy_timeout", TROPT_OPT_DURATION, TROPT_OPT_HAS_RANGE, "60s", NULL,
-                          0, 3600000,
-                          "how long a commit waits for other writers before failing"},
+    [OPT_BUSY_TIMEOUT] = {"busy_timeout", TROPT_OPT_DURATION, TROPT_OPT_HAS_RANGE, "60s", NULL, 0,
+                          3600000, "how long a commit waits for other writers before failing"},
     {NULL, 0, 0, NULL, NULL, 0, 0, NULL},
 };
 
@@ -153,8 +151,8 @@ static int sq_create(void **self, const tropt_optval *o, const tropt_host *host)
         rc = tsq_mark_stale(s);
     if (rc == TROPT_OK && s->commit_interval > 0) {
         if (pthread_create(&s->timer, NULL, timer_main, s) != 0) {
-            snprintf(s->err, sizeof s->err, "%s: cannot start the commit timer thread: %s",
-                     s->path, strerror(errno));
+            snprintf(s->err, sizeof s->err, "%s: cannot start the commit timer thread: %s", s->path,
+                     strerror(errno));
             rc = TROPT_EBACKEND;
         } else {
             s->timer_running = 1;
@@ -250,8 +248,8 @@ static int sq_log(void *self, const tropt_run *run, int64_t step, double time,
     pthread_mutex_lock(&s->lock);
     if (s->failing && s->batch.nvals + n > TSQ_MAX_FAILING_VALUES) {
         rc = s->host->error(TROPT_EBACKEND,
-                            "%s; step %lld not stored: %zu steps already wait for a commit",
-                            s->err, (long long)step, s->batch.nsteps);
+                            "%s; step %lld not stored: %zu steps already wait for a commit", s->err,
+                            (long long)step, s->batch.nsteps);
         goto out;
     }
     rc = tsq_batch_add(s, step, time, fields, n);
@@ -265,8 +263,8 @@ static int sq_log(void *self, const tropt_run *run, int64_t step, double time,
          (tsq_monotonic() - b->first_at) * 1000.0 >= (double)s->commit_interval)) {
         rc = tsq_commit(s, NULL, NULL);
         if (rc)
-            rc = s->host->error(rc, "%s (%zu step(s) kept in memory for the next commit)",
-                                s->err, s->batch.nsteps);
+            rc = s->host->error(rc, "%s (%zu step(s) kept in memory for the next commit)", s->err,
+                                s->batch.nsteps);
     } else if (s->timer_running && b->nsteps == 1) {
         pthread_cond_signal(&s->wake); /* a new deadline for the timer */
     }
@@ -353,8 +351,8 @@ static void sq_destroy(void *self)
         pthread_join(s->timer, NULL);
     }
     if (s->db && s->batch.nsteps > 0 && tsq_commit(s, NULL, NULL) != TROPT_OK)
-        host->log(TROPT_LEVEL_ERROR, "sqlite: %s: %zu step(s) could not be written",
-                  s->err, s->batch.nsteps);
+        host->log(TROPT_LEVEL_ERROR, "sqlite: %s: %zu step(s) could not be written", s->err,
+                  s->batch.nsteps);
     tsq_close(s);
     tsq_batch_free(s);
     tsq_keys_free(s);

@@ -168,12 +168,24 @@ static int put_string(tsq *s, tsq_arena *a, const char *p, size_t len)
         char esc[8];
         int n;
         switch (c) {
-        case '"': n = snprintf(esc, sizeof esc, "\\\""); break;
-        case '\\': n = snprintf(esc, sizeof esc, "\\\\"); break;
-        case '\n': n = snprintf(esc, sizeof esc, "\\n"); break;
-        case '\r': n = snprintf(esc, sizeof esc, "\\r"); break;
-        case '\t': n = snprintf(esc, sizeof esc, "\\t"); break;
-        default: n = snprintf(esc, sizeof esc, "\\u%04x", c); break;
+        case '"':
+            n = snprintf(esc, sizeof esc, "\\\"");
+            break;
+        case '\\':
+            n = snprintf(esc, sizeof esc, "\\\\");
+            break;
+        case '\n':
+            n = snprintf(esc, sizeof esc, "\\n");
+            break;
+        case '\r':
+            n = snprintf(esc, sizeof esc, "\\r");
+            break;
+        case '\t':
+            n = snprintf(esc, sizeof esc, "\\t");
+            break;
+        default:
+            n = snprintf(esc, sizeof esc, "\\u%04x", c);
+            break;
         }
         if (!rc)
             rc = put(s, a, esc, (size_t)n);
@@ -333,8 +345,8 @@ int tsq_field_value(tsq *s, tsq_arena *a, const tropt_field *f, tsq_val *out)
     case TROPT_JSON:
         return json_value(s, a, f->v.json, out);
     }
-    snprintf(s->err, sizeof s->err, "%s: field '%s' has an unknown type %d", s->path,
-             f->key, (int)f->type);
+    snprintf(s->err, sizeof s->err, "%s: field '%s' has an unknown type %d", s->path, f->key,
+             (int)f->type);
     return TROPT_EINVAL;
 }
 

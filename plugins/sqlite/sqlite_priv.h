@@ -31,7 +31,7 @@ typedef struct tsq_key {
 } tsq_key;
 
 typedef struct tsq_keys {
-    tsq_key *v;      /* entries, in first-seen order; indices are stable */
+    tsq_key *v; /* entries, in first-seen order; indices are stable */
     size_t n, cap;
     uint32_t *slots; /* open addressing: entry index + 1, 0 = empty */
     size_t nslots;   /* power of two */
@@ -41,7 +41,7 @@ typedef struct tsq_keys {
 
 /* One value, ready to bind: SQL type + the kind column (0 = NULL). */
 typedef struct tsq_val {
-    uint32_t key; /* index into tsq_keys.v */
+    uint32_t key;    /* index into tsq_keys.v */
     uint8_t sqltype; /* SQLITE_INTEGER, SQLITE_FLOAT, SQLITE_TEXT, SQLITE_NULL */
     uint8_t kind;
     union {
@@ -122,11 +122,10 @@ typedef struct tsq {
     size_t capsvals;
     uint32_t *fresh; /* keys whose id was assigned in the current transaction */
     size_t nfresh, capfresh;
-    int failing;        /* the last commit failed (pending data kept) */
-    char err[1024];     /* message of the last failure */
+    int failing;    /* the last commit failed (pending data kept) */
+    char err[1024]; /* message of the last failure */
     char hostname[256];
 } tsq;
-
 
 /* Rows pending before a batch commits whatever the options (bounds memory). */
 #define TSQ_MAX_PENDING_VALUES 8192

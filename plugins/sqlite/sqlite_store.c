@@ -128,13 +128,12 @@ int tsq_fail(tsq *s, int rc, const char *what)
     }
     int prim = rc & 0xff;
     const char *msg = prim == SQLITE_NOMEM ? "out of memory"
-                      : s->db             ? sqlite3_errmsg(s->db)
-                                          : sqlite3_errstr(rc);
+                      : s->db              ? sqlite3_errmsg(s->db)
+                                           : sqlite3_errstr(rc);
     int sys = s->db ? sqlite3_system_errno(s->db) : 0;
     if (sys != 0 && (prim == SQLITE_IOERR || prim == SQLITE_CANTOPEN || prim == SQLITE_FULL ||
                      prim == SQLITE_READONLY || prim == SQLITE_PERM))
-        snprintf(s->err, sizeof s->err, "cannot %s %s: %s (%s)", what, s->path, msg,
-                 strerror(sys));
+        snprintf(s->err, sizeof s->err, "cannot %s %s: %s (%s)", what, s->path, msg, strerror(sys));
     else
         snprintf(s->err, sizeof s->err, "cannot %s %s: %s", what, s->path, msg);
     return prim == SQLITE_NOMEM ? TROPT_ENOMEM : TROPT_EBACKEND;
@@ -349,8 +348,8 @@ static int migrate(tsq *s, void *arg)
 static int prepare_all(tsq *s)
 {
     for (int i = 0; i < TSQ_NSTMT; i++) {
-        int rc = sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
-                                    &s->st[i], NULL);
+        int rc =
+            sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL);
         if (rc)
             return rc;
     }
@@ -362,9 +361,8 @@ int tsq_open(tsq *s)
     s->rng = (uint64_t)getpid() * 0x9E3779B97F4A7C15ull ^ (uint64_t)(uintptr_t)s;
     if (!s->rng)
         s->rng = 1;
-    int rc = sqlite3_open_v2(s->path, &s->db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                             NULL);
+    int rc = sqlite3_open_v2(
+        s->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc) {
         int r = tsq_fail(s, rc, "open");
         sqlite3_close_v2(s->db);
@@ -502,8 +500,8 @@ int tsq_mark_stale(tsq *s)
     if (r == TROPT_OK && a.n > 0) {
         r = tsq_commit(s, mark_stale, &a);
         if (r == TROPT_OK)
-            s->host->log(TROPT_LEVEL_INFO, "sqlite: %s: marked %zu stale run(s) crashed",
-                         s->path, a.n);
+            s->host->log(TROPT_LEVEL_INFO, "sqlite: %s: marked %zu stale run(s) crashed", s->path,
+                         a.n);
     }
     s->host->free(a.ids);
     return r;

@@ -48,8 +48,8 @@ static int run(const char *dir, const char *opts, long steps)
     for (long s = 0; s < steps; s++) {
         tropt_field f[] = {TROPT_F_REAL("loss", 1.0 / (double)(s + 1)),
                            TROPT_F_REAL("best_loss", 0.5 / (double)(s + 1)),
-                           TROPT_F_REAL("grad_norm", (double)s * 0.25),
-                           TROPT_F_INT("iteration", s), TROPT_F_STR("phase", "descent")};
+                           TROPT_F_REAL("grad_norm", (double)s * 0.25), TROPT_F_INT("iteration", s),
+                           TROPT_F_STR("phase", "descent")};
         if (tropt_tracker_log_fields(t, f, 5) != TROPT_OK) {
             fprintf(stderr, "log: %s\n", tropt_error_message());
             return 1;

@@ -166,14 +166,19 @@ START_TEST(test_show)
     char *args = tu_strdupf("show %s --db '%s'", d.a, d.path), *out = NULL;
     ck_assert_int_eq(tq_cli(args, &out), 0);
     const char *want[] = {"experiment  alpha", "status      finished", "steps       4", "config",
-                          "summary", "metrics (last value)"};
+                          "summary",           "metrics (last value)"};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         ck_assert_msg(strstr(out, want[i]) != NULL, "'%s' missing from:\n%s", want[i], out);
     struct {
         const char *key, *value;
-    } kv[] = {{"lr", "0.1"},        {"opt/name", "\"adam\""},    {"flag", "true"},
-              {"best_loss", "1"},   {"steps", "4"},              {"loss", "1.5"},
-              {"phase", "\"we \\\"go\\\"\""}, {"ok", "true"}};
+    } kv[] = {{"lr", "0.1"},
+              {"opt/name", "\"adam\""},
+              {"flag", "true"},
+              {"best_loss", "1"},
+              {"steps", "4"},
+              {"loss", "1.5"},
+              {"phase", "\"we \\\"go\\\"\""},
+              {"ok", "true"}};
     for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) {
         char *needle = tu_strdupf("  %s ", kv[i].key);
         char *l = line_with(out, needle);
@@ -181,8 +186,7 @@ START_TEST(test_show)
         char *v = l + strlen(needle);
         while (*v == ' ')
             v++;
-        ck_assert_msg(strncmp(v, kv[i].value, strlen(kv[i].value)) == 0, "%s: '%s'", kv[i].key,
-                      l);
+        ck_assert_msg(strncmp(v, kv[i].value, strlen(kv[i].value)) == 0, "%s: '%s'", kv[i].key, l);
         free(l);
         free(needle);
     }
@@ -225,8 +229,8 @@ END_TEST
 START_TEST(test_usage_errors)
 {
     struct db3 d = make_db();
-    const char *usage2[] = {"runs --bogus", "runs extra", "runs --db", "show",
-                            "show a b",    "show --db", "show --what x", "runs --db ''"};
+    const char *usage2[] = {"runs --bogus", "runs extra", "runs --db",     "show",
+                            "show a b",     "show --db",  "show --what x", "runs --db ''"};
     for (size_t i = 0; i < sizeof usage2 / sizeof usage2[0]; i++) {
         char *out = NULL;
         int rc = tq_cli(usage2[i], &out);

@@ -89,7 +89,7 @@ static int writer_proc(void *arg, int fd)
 
 struct reader_arg {
     const char *db;
-    int stop_fd; /* readable (EOF) when writers are done */
+    int stop_fd;  /* readable (EOF) when writers are done */
     int stop_wfd; /* its write end, closed in the reader */
 };
 
@@ -140,8 +140,7 @@ static int reader_proc(void *arg, int fd)
         }
         last = rows;
         if (rounds % 25 == 0 && rows > 0) {
-            char *args = tu_strdupf("'%s' runs --db '%s' >/dev/null", getenv("TROPT_CLI"),
-                                    r->db);
+            char *args = tu_strdupf("'%s' runs --db '%s' >/dev/null", getenv("TROPT_CLI"), r->db);
             int st2 = system(args);
             free(args);
             if (st2 != 0) {
@@ -193,8 +192,7 @@ START_TEST(test_many_writers_one_reader)
     ck_assert_int_eq(tq_read_i64(reader_fd, &rounds), 1);
     close(reader_fd);
     int st = tq_wait(reader);
-    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "reader failed: %lld",
-                  (long long)rounds);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "reader failed: %lld", (long long)rounds);
     ck_assert_int_gt(rounds, 0);
 
     sqlite3 *db = tq_db(path);
@@ -205,16 +203,16 @@ START_TEST(test_many_writers_one_reader)
     ck_assert_int_eq(tq_int(db, "SELECT count(*) FROM metrics"),
                      NPROC * NTHREAD * NSTEPS * NFIELDS);
     /* Per run: steps 0..NSTEPS-1 complete, each value where it belongs. */
-    ck_assert_int_eq(tq_int(db, "SELECT count(*) FROM (SELECT run_id, count(DISTINCT step) n,"
-                                " max(step) m FROM metrics GROUP BY run_id)"
-                                " WHERE n = %d AND m = %d",
+    ck_assert_int_eq(tq_int(db,
+                            "SELECT count(*) FROM (SELECT run_id, count(DISTINCT step) n,"
+                            " max(step) m FROM metrics GROUP BY run_id)"
+                            " WHERE n = %d AND m = %d",
                             NSTEPS, NSTEPS - 1),
                      NPROC * NTHREAD);
     ck_assert_int_eq(tq_int(db, "SELECT count(*) FROM metrics WHERE key = 's' AND value = step"),
                      NPROC * NTHREAD * NSTEPS);
-    ck_assert_int_eq(tq_int(db,
-                            "SELECT count(*) FROM metrics m JOIN runs r USING (run_id)"
-                            " WHERE m.key = 'who' AND m.value = r.experiment"),
+    ck_assert_int_eq(tq_int(db, "SELECT count(*) FROM metrics m JOIN runs r USING (run_id)"
+                                " WHERE m.key = 'who' AND m.value = r.experiment"),
                      NPROC * NTHREAD * NSTEPS);
     ck_assert_int_eq(tq_int(db, "SELECT count(DISTINCT run_id) FROM params WHERE key = 'thread'"),
                      NPROC * NTHREAD);

@@ -21,8 +21,8 @@
 struct child {
     const char *db;
     const char *opts;
-    int64_t steps;  /* log this many steps (then pause), -1: forever */
-    int pause_fd;   /* after `steps`, block reading this (parent never writes) */
+    int64_t steps; /* log this many steps (then pause), -1: forever */
+    int pause_fd;  /* after `steps`, block reading this (parent never writes) */
 };
 
 static double mono(void)
@@ -71,14 +71,12 @@ static void check_steps(const char *path, int64_t at_least, int64_t at_most)
     /* No hole, every field of every step, values intact. */
     ck_assert_int_eq(max, n - 1);
     ck_assert_int_eq(tq_int(db, "SELECT count(*) FROM metrics"), n * NFIELDS);
-    ck_assert_int_eq(tq_int(db,
-                            "SELECT count(*) FROM metrics WHERE key = 'step_copy'"
-                            " AND value = step"),
+    ck_assert_int_eq(tq_int(db, "SELECT count(*) FROM metrics WHERE key = 'step_copy'"
+                                " AND value = step"),
                      n);
-    ck_assert_int_eq(tq_int(db,
-                            "SELECT count(*) FROM metrics WHERE key = 'payload'"
-                            " AND length(value) = 599"
-                            " AND substr(value, 599, 1) = char(97 + step %% 26)"),
+    ck_assert_int_eq(tq_int(db, "SELECT count(*) FROM metrics WHERE key = 'payload'"
+                                " AND length(value) = 599"
+                                " AND substr(value, 599, 1) = char(97 + step %% 26)"),
                      n);
     sqlite3_close(db);
 }
@@ -119,8 +117,7 @@ START_TEST(test_kill_default)
                       round, (long long)n, (long long)(last + 1));
         ck_assert_int_eq(tq_int(db, "SELECT count(*) FROM metrics WHERE run_id = %Q", run),
                          n * NFIELDS);
-        ck_assert_int_eq(tq_int(db, "SELECT max(step) FROM metrics WHERE run_id = %Q", run),
-                         n - 1);
+        ck_assert_int_eq(tq_int(db, "SELECT max(step) FROM metrics WHERE run_id = %Q", run), n - 1);
         free(run);
         sqlite3_close(db);
     }
@@ -174,7 +171,7 @@ START_TEST(test_kill_commit_interval)
     pid_t pid = tq_fork(child_log, &c, &rfd);
     int64_t v, last = -1;
     ck_assert_int_eq(tq_read_i64(rfd, &v), 1); /* ready */
-    double t0 = mono(); /* no step was logged before this */
+    double t0 = mono();                        /* no step was logged before this */
     while (tq_read_i64(rfd, &v) && v != -2)
         last = v;
     ck_assert_int_eq(last, 29);

@@ -33,11 +33,10 @@ static void fx_free(fixture *f)
 /* Fetch (typeof(value), value) of one metric row. */
 static sqlite3_stmt *metric(sqlite3 *db, const char *run, int64_t step, const char *key)
 {
-    sqlite3_stmt *st =
-        tq_query(db,
-                 "SELECT typeof(value), value FROM metrics"
-                 " WHERE run_id = %Q AND step = %lld AND key = %Q",
-                 run, (long long)step, key);
+    sqlite3_stmt *st = tq_query(db,
+                                "SELECT typeof(value), value FROM metrics"
+                                " WHERE run_id = %Q AND step = %lld AND key = %Q",
+                                run, (long long)step, key);
     ck_assert_msg(sqlite3_step(st) == SQLITE_ROW, "no metric %s at step %lld", key,
                   (long long)step);
     return st;
@@ -69,8 +68,7 @@ static void expect_null(sqlite3 *db, const char *run, const char *key)
     sqlite3_finalize(st);
 }
 
-static void expect_text(sqlite3 *db, const char *run, int64_t step, const char *key,
-                        const char *v)
+static void expect_text(sqlite3 *db, const char *run, int64_t step, const char *key, const char *v)
 {
     sqlite3_stmt *st = metric(db, run, step, key);
     ck_assert_str_eq((const char *)sqlite3_column_text(st, 0), "text");
@@ -133,8 +131,8 @@ START_TEST(test_field_types)
     int rc = tropt_tracker_log_fields(t, fields, n);
     ck_assert_msg(rc == TROPT_OK, "log_fields: %s", tropt_error_message());
     /* Step 1 logs a JSON object: nested members flatten to a/b keys. */
-    json_t *data = json_pack("{s:{s:f,s:{s:i}},s:I,s:b,s:s}", "loss", "ce", 1.5, "parts", "kl",
-                             2, "exact", (json_int_t)9007199254740993LL, "flag", 0, "s", "");
+    json_t *data = json_pack("{s:{s:f,s:{s:i}},s:I,s:b,s:s}", "loss", "ce", 1.5, "parts", "kl", 2,
+                             "exact", (json_int_t)9007199254740993LL, "flag", 0, "s", "");
     ck_assert_int_eq(tropt_tracker_log(t, data), TROPT_OK);
     double t1 = (double)time(NULL) + 1;
     ck_assert_int_eq(tropt_tracker_finish(t, NULL), TROPT_OK);
@@ -145,8 +143,7 @@ START_TEST(test_field_types)
     json_decref(data);
 
     sqlite3 *db = tq_db(f.db);
-    ck_assert_int_eq(tq_int(db, "SELECT count(*) FROM metrics WHERE run_id = %Q AND step = 0",
-                            run),
+    ck_assert_int_eq(tq_int(db, "SELECT count(*) FROM metrics WHERE run_id = %Q AND step = 0", run),
                      (int64_t)n);
     expect_null(db, run, "null");
     expect_int(db, run, "yes", 1);
@@ -174,8 +171,7 @@ START_TEST(test_field_types)
     expect_int(db, run, ODD_KEY, 7);
     expect_text(db, run, 0, "", "empty key");
     /* The JSON step. */
-    ck_assert_int_eq(tq_int(db, "SELECT count(*) FROM metrics WHERE run_id = %Q AND step = 1",
-                            run),
+    ck_assert_int_eq(tq_int(db, "SELECT count(*) FROM metrics WHERE run_id = %Q AND step = 1", run),
                      5);
     sqlite3_stmt *st = metric(db, run, 1, "loss/ce");
     ck_assert_double_eq(sqlite3_column_double(st, 1), 1.5);
@@ -197,17 +193,15 @@ START_TEST(test_field_types)
                      0);
     expect_text(db, run, 1, "s", "");
     /* Times: Unix seconds (REAL), one per step, in order. */
-    ck_assert_int_eq(tq_int(db, "SELECT count(DISTINCT time) FROM metrics WHERE run_id = %Q",
-                            run),
+    ck_assert_int_eq(tq_int(db, "SELECT count(DISTINCT time) FROM metrics WHERE run_id = %Q", run),
                      2);
     ck_assert_int_eq(tq_int(db,
                             "SELECT count(*) FROM metrics WHERE run_id = %Q AND"
                             " (typeof(time) <> 'real' OR time < %f OR time > %f)",
                             run, t0, t1),
                      0);
-    ck_assert_int_eq(tq_int(db,
-                            "SELECT (SELECT max(time) FROM metrics WHERE step = 0) <="
-                            " (SELECT min(time) FROM metrics WHERE step = 1)"),
+    ck_assert_int_eq(tq_int(db, "SELECT (SELECT max(time) FROM metrics WHERE step = 0) <="
+                                " (SELECT min(time) FROM metrics WHERE step = 1)"),
                      1);
     tq_assert_integrity(db);
     sqlite3_close(db);
@@ -224,15 +218,15 @@ START_TEST(test_config_and_summary)
     tropt_tracker *t = NULL;
     ck_assert_int_eq(tropt_tracker_open(&t, spec, "cfg", exp), TROPT_OK);
     json_t *cfg = json_pack("{s:f,s:{s:s,s:[f,f],s:{s:I}},s:[],s:{},s:b,s:n}", "lr", 0.1, "opt",
-                            "name", "adam", "betas", 0.9, 0.999, "deep", "n",
-                            (json_int_t)INT64_MIN, "tags", "empty", "amsgrad", 1, "none");
+                            "name", "adam", "betas", 0.9, 0.999, "deep", "n", (json_int_t)INT64_MIN,
+                            "tags", "empty", "amsgrad", 1, "none");
     ck_assert_int_eq(tropt_tracker_init(t, cfg), TROPT_OK);
     char *run = run_id_copy(t);
     json_t *step = json_pack("{s:f}", "loss", 1.0);
     ck_assert_int_eq(tropt_tracker_log(t, step), TROPT_OK);
     json_decref(step);
-    json_t *sum = json_pack("{s:{s:f,s:i},s:b,s:s,s:[i]}", "best", "loss", 0.01, "step", 7, "ok",
-                            1, "msg", "d\xc3\xa9j\xc3\xa0 \"vu\"\n", "hist", 3);
+    json_t *sum = json_pack("{s:{s:f,s:i},s:b,s:s,s:[i]}", "best", "loss", 0.01, "step", 7, "ok", 1,
+                            "msg", "d\xc3\xa9j\xc3\xa0 \"vu\"\n", "hist", 3);
     double before_finish = (double)time(NULL) - 1;
     ck_assert_int_eq(tropt_tracker_finish(t, sum), TROPT_OK);
     tropt_tracker_free(t);
@@ -266,25 +260,23 @@ START_TEST(test_config_and_summary)
     /* params: the flattened config, types kept. */
     ck_assert_int_eq(tq_int(db, "SELECT count(*) FROM params WHERE run_id = %Q", run), 9);
     tq_text_eq(db, "m\xc3\xbc", "SELECT value FROM params WHERE run_id = %Q AND key = 'model'",
-                             run);
+               run);
     ck_assert_int_eq(tq_int(db,
                             "SELECT value = 0.1 FROM params WHERE run_id = %Q AND key = 'lr'"
                             " AND typeof(value) = 'real'",
                             run),
                      1);
     tq_text_eq(db, "adam", "SELECT value FROM params WHERE run_id = %Q AND key = %Q", run,
-                             "opt/name");
+               "opt/name");
     tq_text_eq(db, "[0.9,0.999]", "SELECT value FROM params WHERE run_id = %Q AND key = %Q", run,
-                             "opt/betas");
+               "opt/betas");
     ck_assert_int_eq(tq_int(db,
                             "SELECT value FROM params WHERE run_id = %Q AND key = %Q"
                             " AND typeof(value) = 'integer'",
                             run, "opt/deep/n"),
                      INT64_MIN);
-    tq_text_eq(db, "[]", "SELECT value FROM params WHERE run_id = %Q AND key = 'tags'",
-                             run);
-    tq_text_eq(db, "{}", "SELECT value FROM params WHERE run_id = %Q AND key = 'empty'",
-                             run);
+    tq_text_eq(db, "[]", "SELECT value FROM params WHERE run_id = %Q AND key = 'tags'", run);
+    tq_text_eq(db, "{}", "SELECT value FROM params WHERE run_id = %Q AND key = 'empty'", run);
     ck_assert_int_eq(tq_int(db,
                             "SELECT value FROM params WHERE run_id = %Q AND key = 'amsgrad'"
                             " AND typeof(value) = 'integer'",
@@ -308,13 +300,11 @@ START_TEST(test_config_and_summary)
                             " AND typeof(value) = 'integer'",
                             run),
                      7);
-    ck_assert_int_eq(tq_int(db, "SELECT value FROM summary WHERE run_id = %Q AND key = 'ok'",
-                            run),
+    ck_assert_int_eq(tq_int(db, "SELECT value FROM summary WHERE run_id = %Q AND key = 'ok'", run),
                      1);
-    tq_text_eq(db, "d\xc3\xa9j\xc3\xa0 \"vu\"\n", "SELECT value FROM summary WHERE run_id = %Q AND key = 'msg'",
-                             run);
-    tq_text_eq(db, "[3]", "SELECT value FROM summary WHERE run_id = %Q AND key = 'hist'",
-                             run);
+    tq_text_eq(db, "d\xc3\xa9j\xc3\xa0 \"vu\"\n",
+               "SELECT value FROM summary WHERE run_id = %Q AND key = 'msg'", run);
+    tq_text_eq(db, "[3]", "SELECT value FROM summary WHERE run_id = %Q AND key = 'hist'", run);
     sqlite3_close(db);
     json_decref(stored);
     json_decref(merged);
@@ -375,9 +365,8 @@ START_TEST(test_three_runs)
         ck_assert_ptr_nonnull(st);
         ck_assert_str_eq(st, want[r]);
         free(st);
-        ck_assert_int_eq(tq_int(db, "SELECT ended_at >= started_at FROM runs WHERE run_id = %Q",
-                                ids[r]),
-                         1);
+        ck_assert_int_eq(
+            tq_int(db, "SELECT ended_at >= started_at FROM runs WHERE run_id = %Q", ids[r]), 1);
         /* Steps 0..n-1, every value there. */
         ck_assert_int_eq(tq_int(db, "SELECT count(*) FROM metrics WHERE run_id = %Q", ids[r]),
                          2 * (3 + r));
@@ -516,9 +505,9 @@ START_TEST(test_schema_version)
     /* Another application's database. */
     char *other = tu_path(f.dir, "other.db");
     ck_assert_int_eq(sqlite3_open(other, &db), SQLITE_OK);
-    ck_assert_int_eq(sqlite3_exec(db, "PRAGMA application_id = 42; CREATE TABLE a(x)", NULL,
-                                  NULL, NULL),
-                     SQLITE_OK);
+    ck_assert_int_eq(
+        sqlite3_exec(db, "PRAGMA application_id = 42; CREATE TABLE a(x)", NULL, NULL, NULL),
+        SQLITE_OK);
     sqlite3_close(db);
     spec = tq_spec(other, NULL);
     ck_assert_int_eq(tropt_tracker_open(&t, spec, NULL, NULL), TROPT_EBACKEND);
@@ -542,8 +531,7 @@ START_TEST(test_replay_idempotent)
         ck_assert_int_eq(tropt_tracker_init_run(t, &info, NULL), TROPT_OK);
         for (int s = 0; s < 4; s++) {
             tropt_field fl[] = {TROPT_F_INT("s", s), TROPT_F_REAL("x", s * 0.5)};
-            ck_assert_int_eq(tropt_tracker_log_fields_at(t, s, 1700000001.0 + s, fl, 2),
-                             TROPT_OK);
+            ck_assert_int_eq(tropt_tracker_log_fields_at(t, s, 1700000001.0 + s, fl, 2), TROPT_OK);
         }
         ck_assert_int_eq(tropt_tracker_finish_run(t, "finished", 1700000010.0, NULL), TROPT_OK);
         tropt_tracker_free(t);
@@ -556,9 +544,8 @@ START_TEST(test_replay_idempotent)
                             " time = 1700000001.0 + step",
                             id),
                      8);
-    ck_assert_int_eq(tq_int(db,
-                            "SELECT started_at = 1700000000.5 AND ended_at = 1700000010.0 AND"
-                            " host = 'h' AND pid = 1 AND status = 'finished' FROM runs"),
+    ck_assert_int_eq(tq_int(db, "SELECT started_at = 1700000000.5 AND ended_at = 1700000010.0 AND"
+                                " host = 'h' AND pid = 1 AND status = 'finished' FROM runs"),
                      1);
     sqlite3_close(db);
     fx_free(&f);
@@ -579,8 +566,9 @@ START_TEST(test_bad_options)
         free(spec);
     }
     ck_assert_int_ne(access(f.db, F_OK), 0);
-    tropt_tracker *t = tq_open(f.db, "commit_every=5,commit_interval=250ms,sync=full,"
-                                     "busy_timeout=2s",
+    tropt_tracker *t = tq_open(f.db,
+                               "commit_every=5,commit_interval=250ms,sync=full,"
+                               "busy_timeout=2s",
                                NULL);
     tropt_tracker_free(t);
     ck_assert_int_eq(access(f.db, F_OK), 0);
@@ -651,8 +639,7 @@ START_TEST(test_alloc_failures)
                 tropt_field fl[] = {TROPT_F_REAL("loss", 1.0 / (s + 1)), TROPT_F_INT(key, s),
                                     TROPT_F_STR("s", "text")};
                 rc = tropt_tracker_log_fields(t, fl, 3);
-                ck_assert_msg(allowed(rc) || rc == TROPT_ESTATE, "log: %s",
-                              tropt_error_name(rc));
+                ck_assert_msg(allowed(rc) || rc == TROPT_ESTATE, "log: %s", tropt_error_name(rc));
             }
             rc = tropt_tracker_finish(t, sum);
             ck_assert_msg(allowed(rc), "finish: %s", tropt_error_name(rc));
