@@ -85,6 +85,7 @@ enum tsq_stmt {
     TSQ_KEY_SELECT,
     TSQ_STEP_INSERT,
     TSQ_METRIC_INSERT,
+    TSQ_METRIC_INSERT_N,
     TSQ_RUN_UPSERT,
     TSQ_RUN_ID,
     TSQ_RUN_END,

@@ -146,6 +146,14 @@
 #define TSQL_METRIC_INSERT                                                                         \
     "INSERT OR REPLACE INTO tropt_metric(run, step, key, value, kind)"                             \
     " VALUES (?1, ?2, ?3, ?4, ?5)"
+/* The same for TSQL_METRIC_ROWS rows at once (parameters 5 per row, in
+ * order): one statement execution per 8 rows instead of per row. */
+#define TSQL_METRIC_ROWS 8
+#define TSQL_METRIC_ROW_ "(?, ?, ?, ?, ?)"
+#define TSQL_METRIC_INSERT_N                                                                       \
+    "INSERT OR REPLACE INTO tropt_metric(run, step, key, value, kind) VALUES "                     \
+    TSQL_METRIC_ROW_ "," TSQL_METRIC_ROW_ "," TSQL_METRIC_ROW_ "," TSQL_METRIC_ROW_                \
+    "," TSQL_METRIC_ROW_ "," TSQL_METRIC_ROW_ "," TSQL_METRIC_ROW_ "," TSQL_METRIC_ROW_
 
 /* Stale runs: `running` rows of this host whose pid is gone.  The candidates
  * are read first (?1 host, ?2 own pid, which is alive by definition), then

@@ -33,6 +33,7 @@ static const char *const stmt_sql[TSQ_NSTMT] = {
     [TSQ_KEY_SELECT] = TSQL_KEY_SELECT,
     [TSQ_STEP_INSERT] = TSQL_STEP_INSERT,
     [TSQ_METRIC_INSERT] = TSQL_METRIC_INSERT,
+    [TSQ_METRIC_INSERT_N] = TSQL_METRIC_INSERT_N,
     [TSQ_RUN_UPSERT] = TSQL_RUN_UPSERT,
     [TSQ_RUN_ID] = TSQL_RUN_ID,
     [TSQ_RUN_END] = TSQL_RUN_END,
@@ -242,10 +243,27 @@ int tsq_bind_val(sqlite3_stmt *st, int i, const tsq_val *v, const tsq_arena *a)
     return rc;
 }
 
+/* Bind one metric row at parameters base+1 .. base+5 of st. */
+static int bind_metric(tsq *s, sqlite3_stmt *st, int base, const tsq_stepbuf *sb,
+                       const tsq_val *v)
+{
+    int64_t kid;
+    int rc = tsq_key_id(s, v->key, &kid);
+    if (!rc)
+        rc = sqlite3_bind_int64(st, base + 1, sb->run);
+    if (!rc)
+        rc = sqlite3_bind_int64(st, base + 2, sb->step);
+    if (!rc)
+        rc = sqlite3_bind_int64(st, base + 3, kid);
+    if (!rc)
+        rc = tsq_bind_val(st, base + 4, v, &s->batch.text);
+    return rc;
+}
+
 static int write_batch(tsq *s)
 {
     tsq_batch *b = &s->batch;
-    sqlite3_stmt *sst = s->st[TSQ_STEP_INSERT], *mst = s->st[TSQ_METRIC_INSERT];
+    sqlite3_stmt *sst = s->st[TSQ_STEP_INSERT];
     for (size_t i = 0; i < b->nsteps; i++) {
         const tsq_stepbuf *sb = &b->steps[i];
         sqlite3_bind_int64(sst, 1, sb->run);
@@ -254,23 +272,32 @@ static int write_batch(tsq *s)
         int rc = tsq_step(s, sst);
         if (rc)
             return rc;
-        sqlite3_bind_int64(mst, 1, sb->run);
-        sqlite3_bind_int64(mst, 2, sb->step);
-        for (size_t j = 0; j < sb->n; j++) {
+    }
+    /* Metric rows, TSQL_METRIC_ROWS per statement, the rest one by one. */
+    sqlite3_stmt *one = s->st[TSQ_METRIC_INSERT], *many = s->st[TSQ_METRIC_INSERT_N];
+    size_t left = b->nvals;
+    int rows = 0;
+    for (size_t i = 0; i < b->nsteps; i++) {
+        const tsq_stepbuf *sb = &b->steps[i];
+        for (size_t j = 0; j < sb->n; j++, left--) {
             const tsq_val *v = &b->vals[sb->first + j];
-            int64_t kid;
-            rc = tsq_key_id(s, v->key, &kid);
-            if (!rc)
-                rc = sqlite3_bind_int64(mst, 3, kid);
-            if (!rc)
-                rc = tsq_bind_val(mst, 4, v, &b->text);
-            if (!rc)
-                rc = tsq_step(s, mst);
+            int rc;
+            if (rows > 0 || left >= TSQL_METRIC_ROWS) {
+                rc = bind_metric(s, many, 5 * rows, sb, v);
+                if (!rc && ++rows == TSQL_METRIC_ROWS) {
+                    rc = tsq_step(s, many);
+                    rows = 0;
+                }
+            } else {
+                rc = bind_metric(s, one, 0, sb, v);
+                if (!rc)
+                    rc = tsq_step(s, one);
+            }
             if (rc)
                 return rc;
         }
     }
-    return SQLITE_OK;
+    return SQLITE_OK; /* a group starts only with >= 8 rows left: none is half bound */
 }
 
 static int try_commit(tsq *s, tsq_extra_fn extra, void *arg)

@@ -2,8 +2,10 @@
  * tests/sqlite/bench_sqlite.c - steps per second of the sqlite backend per
  * durability mode (not a test: speed is measured, never asserted).
  *
- *   bench_sqlite [DIR] [STEPS]
+ *   bench_sqlite [DIR] [STEPS] [OPTIONS]
  *
+ * With OPTIONS (e.g. "commit_every=100", or "" for the default), only that
+ * mode runs, STEPS steps.
  * Each step logs 5 fields (3 reals, an int, a short string) through
  * tropt_tracker_log_fields into a fresh database in DIR (default /tmp).
  */
@@ -77,6 +79,8 @@ int main(int argc, char **argv)
     long steps = argc > 2 ? atol(argv[2]) : 20000;
     const char *modes[] = {"", "sync=full", "commit_every=100", "commit_interval=250ms",
                            "commit_every=1000,commit_interval=1s"};
+    if (argc > 3)
+        return run(dir, argv[3], steps);
     int rc = 0;
     for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
         rc |= run(dir, modes[i], i == 1 ? steps / 10 : (i >= 2 ? steps * 10 : steps));
