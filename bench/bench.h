@@ -26,6 +26,7 @@ typedef struct bench_ctx {
     int rounds;
     const char *only; /* NULL: every scenario */
     const char *vm_url;
+    const char *http_opts; /* extra ",k=v" options for the http backend */
     char tmpdir[512];
     json_t *machine;
     json_t *results;   /* array of throughput rows */
@@ -103,7 +104,9 @@ typedef struct lat_result {
     long rss_start_kb, rss_10_kb, rss_50_kb, rss_end_kb; /* ru_maxrss */
     double p50, p99, p999, max;                          /* ns per log call */
     double total_s;                                      /* log loop + finish */
-    int n_warnings;        /* diagnostics at warning level or above */
+    double log_s, finish_s; /* the log loop, finish alone (wall) */
+    double cpu_s;           /* user + system CPU of the whole child */
+    int n_warnings;         /* diagnostics at warning level or above */
     char last_warning[512];
 } lat_result;
 

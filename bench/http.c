@@ -191,11 +191,15 @@ static void opt_if(char *spec, size_t size, const char *name, const char *value)
 }
 
 static void http_spec(char *spec, size_t size, const char *url, const char *spool,
-                      const char *flush_timeout)
+                      const char *flush_timeout, const char *extra)
 {
     snprintf(spec, size, "http:url=\"%s\",format=influx", url);
     opt_if(spec, size, "spool_dir", spool);
     opt_if(spec, size, "flush_timeout", flush_timeout);
+    if (extra && *extra) {
+        size_t l = strlen(spec);
+        snprintf(spec + l, size - l, "%s%s", extra[0] == ',' ? "" : ",", extra);
+    }
 }
 
 static void absolute_row(bench_ctx *c, const char *scenario, const char *variant,
@@ -261,7 +265,7 @@ void scen_http(bench_ctx *c)
         int rc;
         if (k == 0) {
             snprintf(url, sizeof url, "%s/write", c->vm_url);
-            http_spec(spec, sizeof spec, url, spool, "60s");
+            http_spec(spec, sizeof spec, url, spool, "60s", c->http_opts);
             steps = c->steps * 2;
         } else if (k == 1) {
             if (slow_start(&srv) != 0) {
@@ -269,7 +273,7 @@ void scen_http(bench_ctx *c)
                 continue;
             }
             snprintf(url, sizeof url, "http://127.0.0.1:%d/write", srv.port);
-            http_spec(spec, sizeof spec, url, spool, "2s");
+            http_spec(spec, sizeof spec, url, spool, "2s", c->http_opts);
         } else {
             int port;
             if (loopback_socket(&port, 0) != 0) {
@@ -277,9 +281,9 @@ void scen_http(bench_ctx *c)
                 continue;
             }
             snprintf(url, sizeof url, "http://127.0.0.1:%d/write", port);
-            http_spec(spec, sizeof spec, url, spool, "1s");
+            http_spec(spec, sizeof spec, url, spool, "1s", c->http_opts);
         }
-        printf("  %s: %lld steps ...\n", sc, (long long)steps);
+        printf("  %s: %lld steps: %s\n", sc, (long long)steps, spec);
         fflush(stdout);
         rc = bench_latency_measure(spec, steps, k != 0, &r);
         if (k == 1)

@@ -83,6 +83,8 @@ static void child(const char *spec, int64_t steps, int finish_may_fail, lat_resu
         if (s + 1 == c50)
             r->rss_50_kb = maxrss_kb();
     }
+    double t1 = bench_mono();
+    r->log_s = t1 - t0;
     if (tropt_tracker_finish(t, NULL) != TROPT_OK) {
         snprintf(r->err, sizeof r->err, "finish: %s", tropt_error_message());
         if (!finish_may_fail) {
@@ -93,6 +95,7 @@ static void child(const char *spec, int64_t steps, int finish_may_fail, lat_resu
         r->finish_failed = 1;
     }
     r->total_s = bench_mono() - t0;
+    r->finish_s = bench_mono() - t1;
     r->rss_end_kb = maxrss_kb();
     tropt_tracker_free(t);
     qsort(lat, (size_t)steps, sizeof *lat, cmp_u32);
@@ -102,6 +105,10 @@ static void child(const char *spec, int64_t steps, int finish_may_fail, lat_resu
     r->p999 = lat[(size_t)(0.999 * (double)(n - 1))];
     r->max = lat[n - 1];
     free(lat);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    r->cpu_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
+               (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
     r->ok = 1;
 }
 
@@ -175,6 +182,9 @@ void bench_latency_row(bench_ctx *c, const char *scenario, const char *backend,
                         json_integer(r->rss_end_kb - r->rss_10_kb));
     json_object_set_new(row, "rss_growth_kb_50_to_100pct",
                         json_integer(r->rss_end_kb - r->rss_50_kb));
+    json_object_set_new(row, "log_loop_s", json_real(r->log_s));
+    json_object_set_new(row, "finish_s", json_real(r->finish_s));
+    json_object_set_new(row, "child_cpu_s", json_real(r->cpu_s));
     json_object_set_new(row, "warnings", json_integer(r->n_warnings));
     if (r->n_warnings)
         json_object_set_new(row, "last_warning", json_string(r->last_warning));

@@ -42,6 +42,8 @@ static void usage(FILE *f)
             "                   sqlite-batched, csv-wide, csv-newkey, jsonl, http-vm,\n"
             "                   http-slow, http-down, latency\n"
             "  --vm URL         VictoriaMetrics base URL (e.g. http://127.0.0.1:8428)\n"
+            "  --http-opts S    extra options appended to the http spec (e.g.\n"
+            "                   batch_size=5000,queue_size=100000)\n"
             "  --dir DIR        scratch folder (default: a new one under $TMPDIR or /tmp)\n"
             "  --json PATH      write the results as JSON\n"
             "  --verify         re-read the JSON and check every scenario ran or was\n"
@@ -295,6 +297,9 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--vm") == 0) {
             NEEDVAL;
             c.vm_url = *val ? val : NULL;
+        } else if (strcmp(a, "--http-opts") == 0) {
+            NEEDVAL;
+            c.http_opts = val;
         } else if (strcmp(a, "--dir") == 0) {
             NEEDVAL;
             dir = val;
@@ -391,9 +396,10 @@ int main(int argc, char **argv)
 
     if (json_path) {
         json_t *root = json_pack(
-            "{s:O, s:{s:I, s:I, s:i, s:b, s:s?}, s:O, s:O, s:O, s:f}", "machine", c.machine,
-            "params", "steps", (json_int_t)c.steps, "mem_steps", (json_int_t)c.mem_steps,
-            "rounds", c.rounds, "quick", c.quick, "vm", c.vm_url, "scenarios", c.scenarios,
+            "{s:O, s:{s:I, s:I, s:i, s:b, s:s?, s:s?}, s:O, s:O, s:O, s:f}", "machine",
+            c.machine, "params", "steps", (json_int_t)c.steps, "mem_steps",
+            (json_int_t)c.mem_steps, "rounds", c.rounds, "quick", c.quick, "vm", c.vm_url,
+            "http_opts", c.http_opts, "scenarios", c.scenarios,
             "results", c.results, "latency", c.latency, "elapsed_s", elapsed);
         if (!root || json_dump_file(root, json_path, JSON_INDENT(2) | JSON_SORT_KEYS) != 0) {
             fprintf(stderr, "tropt-bench: cannot write %s\n", json_path);
