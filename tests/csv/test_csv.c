@@ -1364,6 +1364,54 @@ START_TEST(test_demo_csv)
 }
 END_TEST
 
+/* `tropt replay` of one jsonl journal into csv, twice: the run folder holds
+ * every step once. */
+START_TEST(test_replay_cli_twice)
+{
+    const char *demo = getenv("TROPT_DEMO"), *cli = getenv("TROPT_CLI");
+    if (!demo || !cli || access(demo, X_OK) != 0 || access(cli, X_OK) != 0) {
+        printf("replay: tropt-demo or tropt not built, skipped\n");
+        return;
+    }
+    char *dir = tu_mkdtemp();
+    char *cmd = tu_strdupf("cd '%s' && '%s' --tracker jsonl:path=j.jsonl --steps 9 && "
+                           "'%s' replay j.jsonl --tracker csv:dir=out,fsync=off && "
+                           "'%s' replay j.jsonl --tracker csv:dir=out,fsync=off",
+                           dir, demo, cli, cli);
+    char *out = NULL;
+    int rc = tu_run(cmd, &out, 1);
+    if (rc != 0 && strstr(out, "no plugin 'jsonl'")) {
+        printf("replay: jsonl plugin not built, skipped\n");
+    } else {
+        ck_assert_msg(rc == 0, "%s: %s", cmd, out);
+        char *outdir = tu_path(dir, "out");
+        DIR *d = opendir(outdir);
+        ck_assert_ptr_nonnull(d);
+        struct dirent *e;
+        char *folder = NULL;
+        while ((e = readdir(d)))
+            if (e->d_name[0] != '.')
+                folder = tu_strdupf("%s", e->d_name);
+        closedir(d);
+        ck_assert_ptr_nonnull(folder);
+        char *rid = only_run(outdir, folder);
+        char *metrics = run_file(outdir, folder, rid, "metrics.csv");
+        ck_assert_int_eq(rows_on_disk(metrics), 9);
+        char *args = tu_strdupf("cover '%s' /nonexistent 9", metrics);
+        free(pycheck(args));
+        free(args);
+        free(metrics);
+        free(rid);
+        free(folder);
+        free(outdir);
+    }
+    free(out);
+    free(cmd);
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 static Suite *csv_suite(void)
 {
     Suite *s = suite_create("csv");
@@ -1390,6 +1438,7 @@ static Suite *csv_suite(void)
         {"chaos", test_allocation_failures},
         {"speed", test_throughput},
         {"demo", test_demo_csv},
+        {"demo", test_replay_cli_twice},
     };
     TCase *tc = NULL;
     const char *prev = "";
