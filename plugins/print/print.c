@@ -468,7 +468,10 @@ static int parse_keys(pr *p, const char *s)
         size_t m = n;
         while (m && s[m - 1] == ' ')
             m--;
-        if (m && find_key(p, s) == (size_t)-1 && add_key(p, s, m) != 0)
+        int dup = 0;
+        for (size_t i = 0; i < p->nkeys && !dup; i++)
+            dup = strlen(p->keys[i]) == m && strncmp(p->keys[i], s, m) == 0;
+        if (m && !dup && add_key(p, s, m) != 0)
             return -1;
         s += n;
         if (*s)

@@ -166,7 +166,7 @@ END_TEST
 START_TEST(test_chosen_keys)
 {
     /* '+' separates keys; ',' does inside a quoted value; any type shows */
-    const char *opts[] = {"stream=stdout,keys=note+loss+flag+missing",
+    const char *opts[] = {"stream=stdout,keys=note+loss+flag+missing+loss",
                           "stream=stdout,keys=\"note, loss,flag,missing\""};
     for (int i = 0; i < 2; i++) {
         char *out = run_to(1, opts[i], 2, 0);
