@@ -49,7 +49,7 @@ typedef struct bench_variant {
 double bench_mono(void);     /* monotonic seconds */
 double bench_realtime(void); /* Unix seconds */
 int bench_interleave(bench_ctx *c, bench_variant *v, int nv, int64_t steps);
-double bench_median(double *x, size_t n);   /* sorts x */
+double bench_median(double *x, size_t n); /* sorts x */
 double bench_quantile(double *sorted, size_t n, double q);
 
 /* The step generator: 9 reals and 1 integer per step, the same for every
@@ -78,8 +78,8 @@ void bench_fail(bench_ctx *c, const char *scenario, const char *fmt, ...)
  * "speed": ratio = ns_base/ns (higher is better), NULL: no ratio.
  * target_op "<=" or ">=" or NULL. */
 void bench_row(bench_ctx *c, const char *scenario, const bench_variant *v,
-               const bench_variant *base, const char *kind, const char *target_op,
-               double target, const char *note);
+               const bench_variant *base, const char *kind, const char *target_op, double target,
+               const char *note);
 
 /* Fresh empty folder under the bench's temp dir; rm -rf of a path. */
 int bench_mkdir(bench_ctx *c, const char *name, char *out, size_t size);
@@ -104,16 +104,16 @@ typedef struct lat_result {
     long rss_start_kb, rss_10_kb, rss_50_kb, rss_end_kb; /* ru_maxrss */
     double p50, p99, p999, max;                          /* ns per log call */
     double total_s;                                      /* log loop + finish */
-    double log_s, finish_s; /* the log loop, finish alone (wall) */
-    double cpu_s;           /* user + system CPU of the whole child */
-    int n_warnings;         /* diagnostics at warning level or above */
+    double log_s, finish_s;                              /* the log loop, finish alone (wall) */
+    double cpu_s;                                        /* user + system CPU of the whole child */
+    int n_warnings;                                      /* diagnostics at warning level or above */
     char last_warning[512];
 } lat_result;
 
 int bench_latency_measure(const char *spec, int64_t steps, int finish_may_fail, lat_result *r);
 /* local: the p99/p50 <= 20 target applies. */
-void bench_latency_row(bench_ctx *c, const char *scenario, const char *backend,
-                       const lat_result *r, int64_t steps, int local);
+void bench_latency_row(bench_ctx *c, const char *scenario, const char *backend, const lat_result *r,
+                       int64_t steps, int local);
 
 /* ---- scenarios ---- */
 void scen_host(bench_ctx *c);

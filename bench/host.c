@@ -45,9 +45,8 @@ static int run_jansson(void *arg, int64_t steps, double *secs)
         bench_fill(s, f);
         json_t *o = json_object();
         for (int i = 0; i < BENCH_NFIELDS; i++)
-            json_object_set_new_nocheck(o, f[i].key,
-                                        f[i].type == TROPT_INT ? json_integer(f[i].v.i)
-                                                               : json_real(f[i].v.r));
+            json_object_set_new_nocheck(
+                o, f[i].key, f[i].type == TROPT_INT ? json_integer(f[i].v.i) : json_real(f[i].v.r));
         sunk = (int64_t)json_object_size(o);
         json_decref(o);
     }

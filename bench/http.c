@@ -293,7 +293,7 @@ void scen_http(bench_ctx *c)
             bench_fail(c, sc, "%s", r.err);
             continue;
         }
-        const char *label = k == 0 ? "http influx -> VictoriaMetrics"
+        const char *label = k == 0   ? "http influx -> VictoriaMetrics"
                             : k == 1 ? "http influx -> receiver +50 ms/request"
                                      : "http influx -> closed port";
         absolute_row(c, sc, label, &r, steps);

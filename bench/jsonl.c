@@ -34,9 +34,9 @@ static int run_raw(void *arg, int64_t steps, double *secs)
         return -1;
     }
     const char *run_id = "019b0000-0000-7000-8000-000000000000";
-    json_t *start = json_pack("{s:s, s:s, s:f, s:s, s:s, s:i, s:n}", "type", "run_start",
-                              "run_id", run_id, "time", bench_realtime(), "experiment",
-                              "bench", "host", "localhost", "pid", (int)getpid(), "config");
+    json_t *start = json_pack("{s:s, s:s, s:f, s:s, s:s, s:i, s:n}", "type", "run_start", "run_id",
+                              run_id, "time", bench_realtime(), "experiment", "bench", "host",
+                              "localhost", "pid", (int)getpid(), "config");
     char *line = json_dumps(start, JSON_COMPACT);
     int rc = write_line(fd, line);
     free(line);

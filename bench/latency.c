@@ -154,8 +154,8 @@ static int measure(const char *spec, int64_t steps, int finish_may_fail, lat_res
     return r->ok ? 0 : -1;
 }
 
-void bench_latency_row(bench_ctx *c, const char *scenario, const char *backend,
-                       const lat_result *r, int64_t steps, int local)
+void bench_latency_row(bench_ctx *c, const char *scenario, const char *backend, const lat_result *r,
+                       int64_t steps, int local)
 {
     json_t *row = json_object();
     json_object_set_new(row, "scenario", json_string(scenario));
@@ -173,11 +173,10 @@ void bench_latency_row(bench_ctx *c, const char *scenario, const char *backend,
     }
     json_object_set_new(row, "values_per_s",
                         json_real(r->total_s > 0 ? (double)steps * BENCH_NFIELDS / r->total_s : 0));
-    json_object_set_new(row, "rss_kb", json_pack("{s:I, s:I, s:I, s:I}", "start",
-                                                 (json_int_t)r->rss_start_kb, "at_10pct",
-                                                 (json_int_t)r->rss_10_kb, "at_50pct",
-                                                 (json_int_t)r->rss_50_kb, "end",
-                                                 (json_int_t)r->rss_end_kb));
+    json_object_set_new(row, "rss_kb",
+                        json_pack("{s:I, s:I, s:I, s:I}", "start", (json_int_t)r->rss_start_kb,
+                                  "at_10pct", (json_int_t)r->rss_10_kb, "at_50pct",
+                                  (json_int_t)r->rss_50_kb, "end", (json_int_t)r->rss_end_kb));
     json_object_set_new(row, "rss_growth_kb_10_to_100pct",
                         json_integer(r->rss_end_kb - r->rss_10_kb));
     json_object_set_new(row, "rss_growth_kb_50_to_100pct",
@@ -215,12 +214,9 @@ void scen_latency(bench_ctx *c)
         const char *label;
         char spec[2048];
     } b[] = {
-        {"null", "null", "null"},
-        {"sqlite", "sqlite (default)", ""},
-        {"sqlite", "sqlite (batched)", ""},
-        {"csv", "csv (wide)", ""},
-        {"csv", "csv (long)", ""},
-        {"jsonl", "jsonl", ""},
+        {"null", "null", "null"},           {"sqlite", "sqlite (default)", ""},
+        {"sqlite", "sqlite (batched)", ""}, {"csv", "csv (wide)", ""},
+        {"csv", "csv (long)", ""},          {"jsonl", "jsonl", ""},
     };
     snprintf(b[1].spec, sizeof b[1].spec, "sqlite:path=%s/d.db", dir);
     snprintf(b[2].spec, sizeof b[2].spec, "%s", batched);

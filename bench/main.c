@@ -24,32 +24,31 @@
 #include "bench.h"
 
 static const char *const all_scenarios[] = {
-    "host", "sqlite-default", "sqlite-batched", "csv-wide", "csv-newkey", "jsonl",
-    "http-vm", "http-slow", "http-down", "latency",
+    "host",  "sqlite-default", "sqlite-batched", "csv-wide",  "csv-newkey",
+    "jsonl", "http-vm",        "http-slow",      "http-down", "latency",
 };
 #define N_SCENARIOS (sizeof all_scenarios / sizeof all_scenarios[0])
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: tropt-bench [options]\n"
-            "  --quick          short smoke pass (a few thousand steps, < 30 s)\n"
-            "  --steps N        steps per throughput run (default 100000)\n"
-            "  --mem-steps N    steps of the latency/memory runs (default 200000; 1000000 for\n"
-            "                   the issue's long run)\n"
-            "  --rounds N       interleaved rounds per scenario (default 5)\n"
-            "  --only LIST      comma-separated scenarios or prefixes: host, sqlite-default,\n"
-            "                   sqlite-batched, csv-wide, csv-newkey, jsonl, http-vm,\n"
-            "                   http-slow, http-down, latency\n"
-            "  --vm URL         VictoriaMetrics base URL (e.g. http://127.0.0.1:8428)\n"
-            "  --http-opts S    extra options appended to the http spec (e.g.\n"
-            "                   batch_size=5000,queue_size=100000)\n"
-            "  --dir DIR        scratch folder (default: a new one under $TMPDIR or /tmp)\n"
-            "  --json PATH      write the results as JSON\n"
-            "  --verify         re-read the JSON and check every scenario ran or was\n"
-            "                   skipped for a stated reason (the smoke test)\n"
-            "Plugins are found through TROPT_PLUGIN_PATH; a backend whose plugin is not\n"
-            "found is skipped with a note.\n");
+    fprintf(f, "usage: tropt-bench [options]\n"
+               "  --quick          short smoke pass (a few thousand steps, < 30 s)\n"
+               "  --steps N        steps per throughput run (default 100000)\n"
+               "  --mem-steps N    steps of the latency/memory runs (default 200000; 1000000 for\n"
+               "                   the issue's long run)\n"
+               "  --rounds N       interleaved rounds per scenario (default 5)\n"
+               "  --only LIST      comma-separated scenarios or prefixes: host, sqlite-default,\n"
+               "                   sqlite-batched, csv-wide, csv-newkey, jsonl, http-vm,\n"
+               "                   http-slow, http-down, latency\n"
+               "  --vm URL         VictoriaMetrics base URL (e.g. http://127.0.0.1:8428)\n"
+               "  --http-opts S    extra options appended to the http spec (e.g.\n"
+               "                   batch_size=5000,queue_size=100000)\n"
+               "  --dir DIR        scratch folder (default: a new one under $TMPDIR or /tmp)\n"
+               "  --json PATH      write the results as JSON\n"
+               "  --verify         re-read the JSON and check every scenario ran or was\n"
+               "                   skipped for a stated reason (the smoke test)\n"
+               "Plugins are found through TROPT_PLUGIN_PATH; a backend whose plugin is not\n"
+               "found is skipped with a note.\n");
 }
 
 static char *trim(char *s)
@@ -101,11 +100,11 @@ static json_t *machine_info(const char *dir)
     struct statfs sf;
     if (statfs(dir, &sf) == 0)
         json_object_set_new(m, "scratch_fs",
-                            json_string(sf.f_type == 0x01021994 ? "tmpfs"
-                                        : sf.f_type == 0xEF53   ? "ext2/3/4"
+                            json_string(sf.f_type == 0x01021994   ? "tmpfs"
+                                        : sf.f_type == 0xEF53     ? "ext2/3/4"
                                         : sf.f_type == 0x58465342 ? "xfs"
                                         : sf.f_type == 0x9123683E ? "btrfs"
-                                                                 : "other"));
+                                                                  : "other"));
     json_object_set_new(m, "tropt", json_string(tropt_version()));
 #ifndef BENCH_NO_SQLITE
     json_object_set_new(m, "sqlite", json_string(sqlite3_libversion()));
@@ -396,11 +395,10 @@ int main(int argc, char **argv)
 
     if (json_path) {
         json_t *root = json_pack(
-            "{s:O, s:{s:I, s:I, s:i, s:b, s:s?, s:s?}, s:O, s:O, s:O, s:f}", "machine",
-            c.machine, "params", "steps", (json_int_t)c.steps, "mem_steps",
-            (json_int_t)c.mem_steps, "rounds", c.rounds, "quick", c.quick, "vm", c.vm_url,
-            "http_opts", c.http_opts, "scenarios", c.scenarios,
-            "results", c.results, "latency", c.latency, "elapsed_s", elapsed);
+            "{s:O, s:{s:I, s:I, s:i, s:b, s:s?, s:s?}, s:O, s:O, s:O, s:f}", "machine", c.machine,
+            "params", "steps", (json_int_t)c.steps, "mem_steps", (json_int_t)c.mem_steps, "rounds",
+            c.rounds, "quick", c.quick, "vm", c.vm_url, "http_opts", c.http_opts, "scenarios",
+            c.scenarios, "results", c.results, "latency", c.latency, "elapsed_s", elapsed);
         if (!root || json_dump_file(root, json_path, JSON_INDENT(2) | JSON_SORT_KEYS) != 0) {
             fprintf(stderr, "tropt-bench: cannot write %s\n", json_path);
             c.errors++;

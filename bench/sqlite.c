@@ -63,8 +63,8 @@ static int run_raw(void *arg, int64_t steps, double *secs)
         sq_exec(db, "CREATE TABLE metrics(run INTEGER NOT NULL, step INTEGER NOT NULL,"
                     " time REAL NOT NULL, key TEXT NOT NULL, value)"))
         goto out;
-    if (sqlite3_prepare_v2(db, "INSERT INTO metrics VALUES (?1, ?2, ?3, ?4, ?5)", -1, &ins,
-                           NULL) != SQLITE_OK ||
+    if (sqlite3_prepare_v2(db, "INSERT INTO metrics VALUES (?1, ?2, ?3, ?4, ?5)", -1, &ins, NULL) !=
+            SQLITE_OK ||
         sqlite3_prepare_v2(db, "BEGIN", -1, &begin, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(db, "COMMIT", -1, &commit, NULL) != SQLITE_OK) {
         fprintf(stderr, "tropt-bench: sqlite: prepare: %s\n", sqlite3_errmsg(db));
@@ -147,10 +147,8 @@ const char *bench_sqlite_batch_opts(void)
         const char *option;
         const char *text;
     } cand[] = {
-        {"commit_every", ",commit_every=1000"},
-        {"commit_steps", ",commit_steps=1000"},
-        {"batch_steps", ",batch_steps=1000"},
-        {"batch", ",batch=1000"},
+        {"commit_every", ",commit_every=1000"}, {"commit_steps", ",commit_steps=1000"},
+        {"batch_steps", ",batch_steps=1000"},   {"batch", ",batch=1000"},
         {"batch_size", ",batch_size=1000"},
     };
     for (size_t i = 0; i < sizeof cand / sizeof cand[0]; i++)
@@ -165,7 +163,8 @@ void scen_sqlite(bench_ctx *c)
     int found = bench_plugin_found("sqlite", path, sizeof path);
     if (bench_want(c, "sqlite-default")) {
         if (!found) {
-            bench_skip(c, "sqlite-default", "plugin tropt-sqlite.so not found on TROPT_PLUGIN_PATH");
+            bench_skip(c, "sqlite-default",
+                       "plugin tropt-sqlite.so not found on TROPT_PLUGIN_PATH");
         } else {
             raw_arg ra = {c, 1};
             lib_arg la = {c, ""};
@@ -187,7 +186,8 @@ void scen_sqlite(bench_ctx *c)
     if (bench_want(c, "sqlite-batched")) {
         const char *opts = found ? bench_sqlite_batch_opts() : NULL;
         if (!found) {
-            bench_skip(c, "sqlite-batched", "plugin tropt-sqlite.so not found on TROPT_PLUGIN_PATH");
+            bench_skip(c, "sqlite-batched",
+                       "plugin tropt-sqlite.so not found on TROPT_PLUGIN_PATH");
         } else if (!opts) {
             bench_skip(c, "sqlite-batched", "the sqlite plugin declares no known batching option");
         } else {

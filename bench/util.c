@@ -83,8 +83,8 @@ int bench_interleave(bench_ctx *c, bench_variant *v, int nv, int64_t steps)
 /* ---- the step generator ------------------------------------------------- */
 
 const char *const bench_keys[BENCH_NFIELDS] = {
-    "loss", "accuracy", "lr", "grad_norm", "perplexity",
-    "kl", "entropy", "reward", "epoch_frac", "tokens",
+    "loss", "accuracy", "lr",     "grad_norm",  "perplexity",
+    "kl",   "entropy",  "reward", "epoch_frac", "tokens",
 };
 
 #define TABLE 4096
@@ -261,8 +261,8 @@ void bench_fail(bench_ctx *c, const char *scenario, const char *fmt, ...)
 }
 
 void bench_row(bench_ctx *c, const char *scenario, const bench_variant *v,
-               const bench_variant *base, const char *kind, const char *target_op,
-               double target, const char *note)
+               const bench_variant *base, const char *kind, const char *target_op, double target,
+               const char *note)
 {
     json_t *row = json_object();
     json_object_set_new(row, "scenario", json_string(scenario));
@@ -271,8 +271,8 @@ void bench_row(bench_ctx *c, const char *scenario, const bench_variant *v,
     json_object_set_new(row, "values_per_s",
                         json_real(v->ns_step > 0 ? BENCH_NFIELDS * 1e9 / v->ns_step : 0));
     if (base && kind) {
-        double ratio = strcmp(kind, "cost") == 0 ? v->ns_step / base->ns_step
-                                                 : base->ns_step / v->ns_step;
+        double ratio =
+            strcmp(kind, "cost") == 0 ? v->ns_step / base->ns_step : base->ns_step / v->ns_step;
         json_object_set_new(row, "baseline", json_string(base->name));
         json_object_set_new(row, "ratio", json_real(ratio));
         json_object_set_new(row, "ratio_kind", json_string(kind));
@@ -323,7 +323,7 @@ int bench_lib_run(const char *spec, int64_t steps, double *secs)
 
 int bench_lib_run_keys(const char *spec, int64_t steps, double *secs, int64_t newkey_every)
 {
-    char (*names)[32] = NULL;
+    char(*names)[32] = NULL;
     if (newkey_every > 0) {
         names = calloc((size_t)(steps / newkey_every + 1), sizeof *names);
         if (!names)
