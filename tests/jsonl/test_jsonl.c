@@ -601,6 +601,111 @@ START_TEST(journal_replayed_twice_into_sqlite_has_no_duplicate_step)
 }
 END_TEST
 
+START_TEST(journal_replayed_twice_into_csv_has_no_duplicate_step)
+{
+    if (!plugin_file("csv")) {
+        fprintf(stderr, "skipped: the csv plugin is missing\n");
+        return;
+    }
+    char *dir = tu_mkdtemp();
+    char *src = tu_path(dir, "src.jsonl");
+    char *out_dir = tu_path(dir, "csv");
+    write_journal(src, 0);
+    for (int pass = 0; pass < 2; pass++) {
+        char *out = NULL;
+        char *cmd =
+            tu_strdupf("'%s' replay '%s' --tracker 'csv:dir=%s' 2>&1", cli(), src, out_dir);
+        int rc = tu_run(cmd, &out, 1);
+        ck_assert_msg(rc == 0, "replay %d failed (%d): %s", pass, rc, out);
+        free(out);
+        free(cmd);
+    }
+    /* every metrics.csv, read by Python's csv module: 25 rows, steps 0..24 once */
+    char *cmd = tu_strdupf(
+        "/usr/bin/python3 -c 'import csv,glob,sys\n"
+        "for f in sorted(glob.glob(sys.argv[1] + \"/replayed/*/metrics.csv\")):\n"
+        "    rows = list(csv.DictReader(open(f, newline=\"\")))\n"
+        "    print(len(rows), sorted(int(r[\"step\"]) for r in rows) == list(range(25)))' '%s'",
+        out_dir);
+    char *out = NULL;
+    ck_assert_int_eq(tu_run(cmd, &out, 1), 0);
+    ck_assert_str_eq(out, "25 True\n25 True\n");
+    free(out);
+    free(cmd);
+    tu_rmtree(dir);
+    free(src);
+    free(out_dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(interleaved_runs_of_two_writers_replay_apart)
+{
+    char *dir = tu_mkdtemp();
+    char *src = tu_path(dir, "shared.jsonl");
+    char *copy = tu_path(dir, "copy.jsonl");
+    char *spec = tu_strdupf("jsonl:path=%s", src);
+    tropt_tracker *a, *b;
+    ck_assert_int_eq(tropt_tracker_open(&a, spec, "writer-a", NULL), TROPT_OK);
+    ck_assert_int_eq(tropt_tracker_open(&b, spec, "writer-b", NULL), TROPT_OK);
+    ck_assert_int_eq(tropt_tracker_init(a, NULL), TROPT_OK);
+    ck_assert_int_eq(tropt_tracker_init(b, NULL), TROPT_OK);
+    for (int i = 0; i < 10; i++) {
+        tropt_field fa = TROPT_F_INT("a", i), fb = TROPT_F_INT("b", -i);
+        ck_assert_int_eq(tropt_tracker_log_fields(a, &fa, 1), TROPT_OK);
+        ck_assert_int_eq(tropt_tracker_log_fields(b, &fb, 1), TROPT_OK);
+    }
+    ck_assert_int_eq(tropt_tracker_finish(a, NULL), TROPT_OK);
+    tropt_tracker_free(b); /* b never finishes: aborted */
+    tropt_tracker_free(a);
+    char *cmd = tu_strdupf("'%s' replay '%s' --tracker 'jsonl:path=%s' 2>&1", cli(), src, copy);
+    char *out = NULL;
+    ck_assert_msg(tu_run(cmd, &out, 1) == 0, "%s", out);
+    ck_assert_ptr_nonnull(strstr(out, "replayed 2 runs, 20 steps"));
+    /* per run: run_start, steps 0..9 in order, run_end with its status */
+    tev_reader r;
+    ck_assert_int_eq(tev_reader_open(&r, copy, NULL, NULL), 0);
+    tev_event ev;
+    char ids[2][40] = {"", ""};
+    int next[2] = {-1, -1}; /* -1: run_start due; 0..9: step due; 10: run_end due; 11 done */
+    int seen_a = 0, seen_b = 0;
+    while (tev_reader_next(&r, &ev) == 1) {
+        int k = strcmp(ev.run_id, ids[0]) == 0 ? 0 : strcmp(ev.run_id, ids[1]) == 0 ? 1 : -1;
+        if (k < 0) {
+            ck_assert_int_eq(ev.type, TEV_RUN_START);
+            k = ids[0][0] ? 1 : 0;
+            ck_assert_msg(!ids[k][0], "a third run");
+            snprintf(ids[k], 40, "%s", ev.run_id);
+            int is_a = strcmp(ev.experiment, "writer-a") == 0;
+            seen_a += is_a;
+            seen_b += !is_a;
+            next[k] = is_a ? 0 : 100; /* 100+: a run of writer b */
+        } else if (ev.type == TEV_LOG) {
+            ck_assert_int_eq(ev.step, next[k] % 100);
+            next[k]++;
+        } else {
+            ck_assert_int_eq(ev.type, TEV_RUN_END);
+            ck_assert_int_eq(next[k] % 100, 10);
+            ck_assert_str_eq(ev.status, next[k] >= 100 ? "aborted" : "finished");
+            next[k] = -2;
+        }
+        tev_event_clear(&ev);
+    }
+    ck_assert_int_eq(next[0], -2);
+    ck_assert_int_eq(next[1], -2);
+    ck_assert_int_eq(seen_a, 1);
+    ck_assert_int_eq(seen_b, 1);
+    tev_reader_close(&r);
+    free(out);
+    free(cmd);
+    tu_rmtree(dir);
+    free(spec);
+    free(src);
+    free(copy);
+    free(dir);
+}
+END_TEST
+
 START_TEST(replay_usage_errors_exit_2)
 {
     char *out = NULL;
@@ -646,6 +751,8 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, replay_into_jsonl_reproduces_the_journal);
     tcase_add_test(tc, journal_replayed_twice_into_sqlite_has_no_duplicate_step);
+    tcase_add_test(tc, journal_replayed_twice_into_csv_has_no_duplicate_step);
+    tcase_add_test(tc, interleaved_runs_of_two_writers_replay_apart);
     tcase_add_test(tc, replay_usage_errors_exit_2);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
