@@ -8,6 +8,8 @@
 
 #include <fcntl.h>
 #include <math.h>
+#include <pty.h>
+#include <termios.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -220,6 +222,39 @@ START_TEST(test_live_status_line)
 }
 END_TEST
 
+/* live=auto on a terminal (a pseudo-terminal here) redraws a status line. */
+START_TEST(test_live_auto_on_terminal)
+{
+    int master, slave;
+    ck_assert_int_eq(openpty(&master, &slave, NULL, NULL, NULL), 0);
+    struct termios tio;
+    tcgetattr(slave, &tio);
+    cfmakeraw(&tio); /* no CR/LF translation: see the bytes as written */
+    tcsetattr(slave, TCSANOW, &tio);
+    fflush(NULL);
+    int saved = dup(2);
+    dup2(slave, 2);
+    tropt_tracker *t = open_print("live=auto");
+    ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
+    ck_assert_int_eq(log_steps(t, 3), TROPT_OK);
+    ck_assert_int_eq(tropt_tracker_finish(t, NULL), TROPT_OK);
+    tropt_tracker_free(t);
+    dup2(saved, 2);
+    close(saved);
+    close(slave);
+    char buf[4096];
+    size_t n = 0;
+    ssize_t r;
+    while (n < sizeof buf - 1 && (r = read(master, buf + n, sizeof buf - 1 - n)) > 0)
+        n += (size_t)r; /* ends with EIO once the slave side is closed */
+    buf[n] = '\0';
+    close(master);
+    ck_assert_msg(strstr(buf, "\r\033[Kstep=   0 | loss=0.5000") != NULL, "%s", buf);
+    ck_assert_msg(strstr(buf, "\r\033[Kstep=   2 | loss=0.1250") != NULL, "%s", buf);
+    ck_assert_msg(strstr(buf, "late=1.0000e-05\nrun ") != NULL, "%s", buf);
+}
+END_TEST
+
 START_TEST(test_bad_options)
 {
     tropt_tracker *t = NULL;
@@ -364,6 +399,7 @@ int main(void)
     tcase_add_test(tc, test_chosen_keys);
     tcase_add_test(tc, test_special_values);
     tcase_add_test(tc, test_live_status_line);
+    tcase_add_test(tc, test_live_auto_on_terminal);
     tcase_add_test(tc, test_bad_options);
     tcase_add_test(tc, test_allocation_failures);
     tcase_add_test(tc, test_demo_print);
