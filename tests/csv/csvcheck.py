@@ -73,7 +73,11 @@ def read_records(path):
 def values(path, expect_path):
     exp = json.load(open(expect_path, encoding="utf-8"))
     recs = read_records(path)
-    import pandas as pd
+    try:
+        import pandas as pd
+    except ImportError:  # python3-pandas not installed: the csv module alone
+        pd = None
+    note = "" if pd else " (pandas not installed: csv module only)"
 
     if exp["layout"] == "wide":
         header = recs[0]
@@ -91,6 +95,9 @@ def values(path, expect_path):
             for j, col in enumerate(header[2:], 2):
                 t, v = cells.get(col, ("null", ""))
                 check_text(t, v, r[j], f"csv row {i} column {col!r}")
+        if pd is None:
+            print(f"OK wide {len(recs) - 1} rows {len(header)} columns{note}")
+            return
         # pandas, text: the same cells as the csv module
         df = pd.read_csv(path, dtype=str, keep_default_na=False)
         if list(df.columns) != header:
@@ -132,6 +139,9 @@ def values(path, expect_path):
                 fail(f"record {i}: {r!r} expected step {step} key {key!r}")
             float(r[1])
             check_text(t, v, r[3], f"record {i} key {key!r}")
+        if pd is None:
+            print(f"OK long {len(recs) - 1} records{note}")
+            return
         df = pd.read_csv(path, dtype=str, keep_default_na=False)
         if df.values.tolist() != [r for r in recs[1:]]:
             fail("pandas cells differ from the csv module's")
