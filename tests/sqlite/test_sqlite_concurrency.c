@@ -224,12 +224,44 @@ START_TEST(test_many_writers_one_reader)
 }
 END_TEST
 
+/* A reader keeping a read transaction open (a pandas session, a paused
+ * sqlite3 shell) never blocks a writer: every step commits at once, and the
+ * reader keeps its snapshot until it ends the transaction. */
+START_TEST(test_long_reader)
+{
+    char *dir = tu_mkdtemp();
+    char *path = tu_path(dir, "reader.db");
+    tropt_tracker *t = tq_open(path, "busy_timeout=0", "reader");
+    ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
+    tropt_field f0[] = {TROPT_F_INT("s", 0)};
+    ck_assert_int_eq(tropt_tracker_log_fields(t, f0, 1), TROPT_OK);
+    sqlite3 *db = tq_db(path);
+    ck_assert_int_eq(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+    ck_assert_int_eq(tq_int(db, "SELECT count(*) FROM metrics"), 1);
+    for (int s = 1; s < 100; s++) { /* no waiting allowed: busy_timeout=0 */
+        tropt_field fl[] = {TROPT_F_INT("s", s)};
+        ck_assert_msg(tropt_tracker_log_fields(t, fl, 1) == TROPT_OK, "step %d: %s", s,
+                      tropt_error_message());
+    }
+    ck_assert_int_eq(tq_int(db, "SELECT count(*) FROM metrics"), 1); /* its snapshot */
+    ck_assert_int_eq(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    ck_assert_int_eq(tq_int(db, "SELECT count(*) FROM metrics"), 100);
+    ck_assert_int_eq(tropt_tracker_finish(t, NULL), TROPT_OK);
+    tropt_tracker_free(t);
+    sqlite3_close(db);
+    tu_rmtree(dir);
+    free(dir);
+    free(path);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("sqlite-concurrency");
     TCase *tc = tcase_create("concurrency");
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, test_many_writers_one_reader);
+    tcase_add_test(tc, test_long_reader);
     suite_add_tcase(s, tc);
     return s;
 }
