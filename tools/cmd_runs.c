@@ -313,7 +313,8 @@ int cmd_runs(int argc, char **argv)
 /* ---- tropt show ----------------------------------------------------------- */
 
 /* Print "  key  value" lines of a (run) query whose columns are key, value,
- * kind [, step]. */
+ * kind [, step].  With steps: the common last step goes into the title, and
+ * a key whose last value is older says at which step it was logged. */
 static int print_section(sqlite3 *db, const char *path, const char *title, const char *sql,
                          int64_t run, int with_step)
 {
@@ -321,20 +322,29 @@ static int print_section(sqlite3 *db, const char *path, const char *title, const
     if (prepare(db, path, sql, &st))
         return 1;
     sqlite3_bind_int64(st, 1, run);
-    /* Two passes: widths first. */
+    /* Two passes: widths and steps first. */
     size_t kw = 0, n = 0;
+    int64_t max_step = -1;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         size_t w = width((const char *)sqlite3_column_text(st, 0));
         if (w > kw)
             kw = w;
+        if (with_step && sqlite3_column_int64(st, 3) > max_step)
+            max_step = sqlite3_column_int64(st, 3);
         n++;
     }
     if (kw > 48)
         kw = 48;
     sqlite3_reset(st);
-    if (rc == SQLITE_DONE)
-        printf("\n%s%s\n", title, n ? "" : " (none)");
+    if (rc == SQLITE_DONE) {
+        if (!n)
+            printf("\n%s (none)\n", title);
+        else if (with_step)
+            printf("\n%s at step %lld\n", title, (long long)max_step);
+        else
+            printf("\n%s\n", title);
+    }
     while (rc == SQLITE_DONE || rc == SQLITE_ROW) {
         if ((rc = sqlite3_step(st)) != SQLITE_ROW)
             break;
@@ -342,8 +352,8 @@ static int print_section(sqlite3 *db, const char *path, const char *title, const
         fputs("  ", stdout);
         pad(stdout, (const char *)sqlite3_column_text(st, 0), kw, 0);
         printf("  %s", v ? v : "?");
-        if (with_step)
-            printf("  (step %lld)", (long long)sqlite3_column_int64(st, 3));
+        if (with_step && sqlite3_column_int64(st, 3) != max_step)
+            printf("  (at step %lld)", (long long)sqlite3_column_int64(st, 3));
         fputc('\n', stdout);
         free(v);
     }
@@ -421,7 +431,7 @@ int cmd_show(int argc, char **argv)
         if (!ret)
             ret = print_section(db, path, "summary", TSQL_CLI_SUMMARY, run, 0);
         if (!ret)
-            ret = print_section(db, path, "metrics (last value)", TSQL_CLI_LAST, run, 1);
+            ret = print_section(db, path, "metrics, last value", TSQL_CLI_LAST, run, 1);
     }
     free(uuid);
     free(experiment);

@@ -15,8 +15,8 @@ struct db3 {
     char *a, *b, *c; /* run ids */
 };
 
-/* Three runs: A (loss 3,2,1,1.5; finished), B (no loss; aborted),
- * C (loss 5 then NaN; finished), in experiments "alpha" and "beta". */
+/* Three runs: A (loss 3,2,1,1.5; finished), B (no loss; aborted), C (loss 5
+ * then NaN, early only at step 0; finished), in experiments alpha and beta. */
 static struct db3 make_db(void)
 {
     struct db3 d;
@@ -45,9 +45,9 @@ static struct db3 make_db(void)
     t = tq_open(d.path, NULL, "b\xc3\xa9ta");
     ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
     d.c = strdup(tropt_tracker_run_id(t));
-    tropt_field c0[] = {TROPT_F_REAL("loss", 5)};
+    tropt_field c0[] = {TROPT_F_REAL("loss", 5), TROPT_F_INT("early", 1)};
     tropt_field c1[] = {TROPT_F_REAL("loss", NAN)};
-    ck_assert_int_eq(tropt_tracker_log_fields(t, c0, 1), TROPT_OK);
+    ck_assert_int_eq(tropt_tracker_log_fields(t, c0, 2), TROPT_OK);
     ck_assert_int_eq(tropt_tracker_log_fields(t, c1, 1), TROPT_OK);
     ck_assert_int_eq(tropt_tracker_finish(t, NULL), TROPT_OK);
     tropt_tracker_free(t);
@@ -165,8 +165,9 @@ START_TEST(test_show)
     struct db3 d = make_db();
     char *args = tu_strdupf("show %s --db '%s'", d.a, d.path), *out = NULL;
     ck_assert_int_eq(tq_cli(args, &out), 0);
-    const char *want[] = {"experiment  alpha", "status      finished", "steps       4", "config",
-                          "summary",           "metrics (last value)"};
+    const char *want[] = {"experiment  alpha", "status      finished",
+                          "steps       4",     "config",
+                          "summary",           "metrics, last value at step 3"};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         ck_assert_msg(strstr(out, want[i]) != NULL, "'%s' missing from:\n%s", want[i], out);
     struct {
@@ -190,7 +191,6 @@ START_TEST(test_show)
         free(l);
         free(needle);
     }
-    ck_assert_msg(strstr(out, "(step 3)") != NULL, "%s", out);
     free(out);
     free(args);
 
@@ -201,7 +201,9 @@ START_TEST(test_show)
     args = tu_strdupf("show %.*s --db '%s'", (int)n, d.c, d.path);
     ck_assert_int_eq(tq_cli(args, &out), 0);
     ck_assert_ptr_nonnull(strstr(out, d.c));
-    ck_assert_ptr_nonnull(strstr(out, "loss  nan  (step 1)"));
+    ck_assert_msg(strstr(out, "metrics, last value at step 1\n  loss   nan\n"
+                              "  early  1  (at step 0)\n"),
+                  "%s", out);
     free(out);
     free(args);
 
@@ -290,7 +292,8 @@ START_TEST(test_quick_start)
     ck_assert_int_eq(tu_run(cmd, &out, 1), 0);
     char *l = line_with(out, id);
     ck_assert_msg(l && strstr(l, " finished ") && strstr(l, " 30 "), "%s", out);
-    ck_assert_msg(strstr(out, "metrics (last value)") && strstr(out, "  loss "), "%s", out);
+    ck_assert_msg(strstr(out, "metrics, last value at step 29") && strstr(out, "  loss "), "%s",
+                  out);
     free(l);
     free(out);
     free(cmd);
