@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -490,6 +491,74 @@ START_TEST(jsonl_full_disk_is_an_error_not_a_crash)
 }
 END_TEST
 
+
+/* ---- allocation failures ---------------------------------------------- */
+
+static atomic_long g_alloc_n, g_fail_at;
+static void *chaos_malloc(size_t n)
+{
+    return atomic_fetch_add(&g_alloc_n, 1) + 1 == atomic_load(&g_fail_at) ? NULL : malloc(n);
+}
+static void *chaos_realloc(void *p, size_t n)
+{
+    return atomic_fetch_add(&g_alloc_n, 1) + 1 == atomic_load(&g_fail_at) ? NULL
+                                                                           : realloc(p, n);
+}
+static void chaos_free(void *p)
+{
+    free(p);
+}
+
+/* Fail the Nth allocation, N = 1, 2, ... through open/init/log/finish/free
+ * until a pass completes without reaching N: no crash, no leak (ASan),
+ * every failure a clean error code. */
+static void chaos_loop(const char *spec)
+{
+    tropt_allocator al = {chaos_malloc, chaos_realloc, chaos_free};
+    tu_capture_start();
+    for (long n = 1; n < 100000; n++) {
+        atomic_store(&g_alloc_n, 0);
+        atomic_store(&g_fail_at, n);
+        ck_assert_int_eq(tropt_set_allocator(&al), TROPT_OK);
+        tropt_tracker *t = NULL;
+        int rc = tropt_tracker_open(&t, spec, "chaos", NULL);
+        if (rc == TROPT_OK) {
+            json_t *cfg = json_pack("{s:i}", "k", 1);
+            tropt_tracker_init(t, cfg);
+            json_decref(cfg);
+            for (int i = 0; i < 3; i++) {
+                tropt_field f[2] = {TROPT_F_REAL("x", i * 0.5), TROPT_F_STR("s", "v")};
+                rc = tropt_tracker_log_fields(t, f, 2);
+                ck_assert(rc == TROPT_OK || rc == TROPT_ENOMEM || rc == TROPT_EBACKEND ||
+                          rc == TROPT_ESTATE);
+            }
+            tropt_tracker_finish(t, NULL);
+            tropt_tracker_free(t);
+        } else {
+            ck_assert_msg(rc == TROPT_ENOMEM || rc == TROPT_EBACKEND, "open: %d %s", rc,
+                          tropt_error_message());
+            ck_assert_ptr_null(t);
+        }
+        ck_assert_int_eq(tropt_set_allocator(NULL), TROPT_OK);
+        if (atomic_load(&g_alloc_n) < n) {
+            fprintf(stderr, "%s: %ld allocation failures injected\n", spec, n - 1);
+            break;
+        }
+    }
+    tu_capture_stop();
+}
+
+START_TEST(jsonl_survives_every_allocation_failure)
+{
+    char *dir = tu_mkdtemp();
+    char *spec = tu_strdupf("jsonl:path=%s/chaos.jsonl", dir);
+    chaos_loop(spec);
+    free(spec);
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 /* ---- tropt replay ----------------------------------------------------- */
 
 /* Log two runs (the second with NaN/Inf and a crash-cut tail) to a journal. */
@@ -746,6 +815,7 @@ int main(void)
     tcase_add_test(tc, jsonl_terminates_a_torn_line_before_appending);
     tcase_add_test(tc, jsonl_unwritable_path_fails_at_open_naming_it);
     tcase_add_test(tc, jsonl_full_disk_is_an_error_not_a_crash);
+    tcase_add_test(tc, jsonl_survives_every_allocation_failure);
     suite_add_tcase(s, tc);
     tc = tcase_create("replay");
     tcase_set_timeout(tc, 120);
