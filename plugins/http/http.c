@@ -62,6 +62,7 @@ enum {
     O_MEASUREMENT,
     O_CA_FILE,
     O_HEADERS,
+    O_TAGS,
 };
 
 static const tropt_option_def http_options[] = {
@@ -96,6 +97,8 @@ static const tropt_option_def http_options[] = {
                    "CA bundle to verify the server with (default: the system's)"},
     [O_HEADERS] = {"headers", TROPT_OPT_STRING, TROPT_OPT_SECRET, NULL, NULL, 0, 0,
                    "extra request headers, \"Name: value\" separated by '|' (never shown)"},
+    [O_TAGS] = {"tags", TROPT_OPT_STRING, 0, NULL, NULL, 0, 0,
+                "influx: tags added to every point, key=value separated by '|'"},
     {NULL, 0, 0, NULL, NULL, 0, 0, NULL},
 };
 
@@ -140,6 +143,7 @@ typedef struct http {
     char *spool_dir;
     char *measurement;
     char *ca_file;
+    char *tags; /* influx: escaped ",k=v,..." or NULL */
     struct curl_slist *headers;
 
     pthread_t thread;
@@ -791,6 +795,19 @@ static int http_create(void **self, const tropt_optval *o, const tropt_host *hos
         goto oom;
     if (o[O_CA_FILE].text && !(h->ca_file = hstrdup(host, o[O_CA_FILE].text)))
         goto oom;
+    if (o[O_TAGS].text && *o[O_TAGS].text) {
+        tev_buf tb;
+        tev_buf_init(&tb, host->realloc, host->free);
+        int bad = influx_tags(&tb, o[O_TAGS].text);
+        if (bad) {
+            tev_buf_free(&tb);
+            if (bad < 0)
+                goto oom;
+            rc = host->error(TROPT_EINVAL, "tags: entry %d is not key=value", bad);
+            goto fail;
+        }
+        h->tags = tev_buf_steal(&tb);
+    }
 
     if (add_header(h, h->influx ? "Content-Type: text/plain; charset=utf-8"
                                 : "Content-Type: application/x-ndjson") != 0 ||
@@ -937,7 +954,7 @@ static int http_log(void *self, const tropt_run *run, int64_t step, double time,
         goto oom;
     if (h->influx) {
         const char *m = h->measurement ? h->measurement : run->experiment;
-        if (influx_encode_log(&wire, m, run->run_id, step, time, fields, n,
+        if (influx_encode_log(&wire, m, run->run_id, h->tags, step, time, fields, n,
                               h->host->format_real, &skipped) != 0)
             goto oom;
     }
@@ -1090,6 +1107,7 @@ static void http_destroy(void *self)
     h->host->free(h->spool_dir);
     h->host->free(h->measurement);
     h->host->free(h->ca_file);
+    h->host->free(h->tags);
     pthread_cond_destroy(&h->wake);
     pthread_cond_destroy(&h->done);
     pthread_mutex_destroy(&h->mu);

@@ -54,8 +54,37 @@ static int has_key(const tropt_field *fields, size_t n, const char *key)
     return 0;
 }
 
-int influx_encode_log(tev_buf *b, const char *measurement, const char *run_id, int64_t step,
-                      double time, const tropt_field *fields, size_t n, tev_format_real_fn fn,
+int influx_tags(tev_buf *b, const char *spec)
+{
+    int idx = 1;
+    const char *p = spec;
+    while (*p) {
+        size_t len = strcspn(p, "|");
+        const char *eq = memchr(p, '=', len);
+        if (!eq || eq == p || eq == p + len - 1)
+            return idx;
+        char key[256], val[1024];
+        size_t kl = (size_t)(eq - p), vl = len - kl - 1;
+        if (kl >= sizeof key || vl >= sizeof val)
+            return idx;
+        memcpy(key, p, kl);
+        key[kl] = '\0';
+        memcpy(val, eq + 1, vl);
+        val[vl] = '\0';
+        if (tev_buf_puts(b, ",") != 0 || influx_put_escaped(b, key, 'k') != 0 ||
+            tev_buf_puts(b, "=") != 0 || influx_put_escaped(b, val, 'k') != 0)
+            return -1;
+        p += len;
+        if (*p == '|')
+            p++;
+        idx++;
+    }
+    return 0;
+}
+
+int influx_encode_log(tev_buf *b, const char *measurement, const char *run_id,
+                      const char *extra_tags, int64_t step, double time,
+                      const tropt_field *fields, size_t n, tev_format_real_fn fn,
                       size_t *n_skipped)
 {
     size_t mark = b->len;
@@ -64,7 +93,8 @@ int influx_encode_log(tev_buf *b, const char *measurement, const char *run_id, i
     if (!measurement || !*measurement)
         measurement = "tropt";
     if (influx_put_escaped(b, measurement, 'm') != 0 || tev_buf_puts(b, ",run_id=") != 0 ||
-        influx_put_escaped(b, run_id, 'k') != 0 || tev_buf_puts(b, " ") != 0)
+        influx_put_escaped(b, run_id, 'k') != 0 ||
+        (extra_tags && tev_buf_puts(b, extra_tags) != 0) || tev_buf_puts(b, " ") != 0)
         goto oom;
     if (!has_key(fields, n, "step")) {
         if (tev_buf_printf(b, "step=%" PRId64 "i", step) != 0)

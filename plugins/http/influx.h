@@ -9,18 +9,25 @@
 
 /*
  * Append one point for a logged step:
- *   <measurement>,run_id=<id> step=<step>i,<field>=<value>,... <time in ns>\n
+ *   <measurement>,run_id=<id><extra_tags> step=<step>i,<field>=<value>,... <ns>\n
+ * extra_tags: NULL or already escaped ",key=value,..." (see influx_tags).
  * INT -> 12i, REAL -> shortest round-trip text, BOOL -> true/false, STRING
  * and JSON (arrays) -> string fields.  NULL fields and non-finite reals
  * (which the protocol cannot express) are left out and counted in
  * *n_skipped.  Returns 0, or -1 on allocation failure (b unchanged).
  */
-int influx_encode_log(tev_buf *b, const char *measurement, const char *run_id, int64_t step,
-                      double time, const tropt_field *fields, size_t n, tev_format_real_fn fn,
+int influx_encode_log(tev_buf *b, const char *measurement, const char *run_id,
+                      const char *extra_tags, int64_t step, double time,
+                      const tropt_field *fields, size_t n, tev_format_real_fn fn,
                       size_t *n_skipped);
 
 /* The escaping rules, exposed for tests.  kind: 'm' measurement, 'k' tag
  * key / tag value / field key, 's' string field value (without quotes). */
 int influx_put_escaped(tev_buf *b, const char *s, int kind);
+
+/* Turn "k=v|k2=v2" into the escaped ",k=v,k2=v2" appended to b.  Returns 0,
+ * -1 on allocation failure, or the 1-based index of an entry that is not
+ * key=value with a non-empty key and value. */
+int influx_tags(tev_buf *b, const char *spec);
 
 #endif

@@ -761,7 +761,7 @@ START_TEST(influx_line_protocol_escaping)
     tev_buf b;
     tev_buf_init(&b, NULL, NULL);
     size_t skipped = 0;
-    ck_assert_int_eq(influx_encode_log(&b, "my exp,v=1", "run 1,a=b", 7, 1700000000.5, f,
+    ck_assert_int_eq(influx_encode_log(&b, "my exp,v=1", "run 1,a=b", NULL, 7, 1700000000.5, f,
                                        sizeof f / sizeof f[0], NULL, &skipped),
                      0);
     ck_assert_str_eq(b.data, "my\\ exp\\,v=1,run_id=run\\ 1\\,a\\=b step=7i,loss=0.1,"
@@ -769,6 +769,11 @@ START_TEST(influx_line_protocol_escaping)
                              "k\\ e\\,y\\=x=2,arr=\"[1,\\\"a\\\\\\\"b\\\"]\" "
                              "1700000000500000000\n");
     ck_assert_uint_eq(skipped, 3);
+    tev_buf_clear(&b);
+    ck_assert_int_eq(influx_tags(&b, "host=a b|team=x,y"), 0);
+    ck_assert_str_eq(b.data, ",host=a\\ b,team=x\\,y");
+    ck_assert_int_eq(influx_tags(&b, "ok=1|bad"), 2);
+    ck_assert_int_eq(influx_tags(&b, "=v"), 1);
     tev_buf_free(&b);
     json_decref(arr);
 }

@@ -203,7 +203,7 @@ START_TEST(influx_into_victoria_metrics_reads_back_every_point)
 
     /* The demo-like run: Adam on Rosenbrock, one point per millisecond. */
     char *spec = tu_strdupf("http:url=%s/write,format=influx,batch_size=5000,"
-                            "queue_size=100000,spool_dir=%s/spool,flush_timeout=60s",
+                            "queue_size=100000,spool_dir=%s/spool,flush_timeout=60s,tags=team=opt",
                             base, dir);
     tropt_tracker *t;
     tu_capture_start();
@@ -259,7 +259,7 @@ START_TEST(influx_into_victoria_metrics_reads_back_every_point)
     /* Read back: data becomes searchable after a flush; poll until complete. */
     char *flush = tu_strdupf("%s/internal/force_flush", base);
     char *exp = tu_strdupf("%s/api/v1/export?match[]=%%7B__name__%%3D~%%22rosenbrock-adam_.%%2A%%22"
-                           "%%2Crun_id%%3D%%22%s%%22%%7D",
+                           "%%2Crun_id%%3D%%22%s%%22%%2Cteam%%3D%%22opt%%22%%7D",
                            base, run_id);
     series s[16];
     size_t ns = 0;
