@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* ---- buffer ----------------------------------------------------------- */
 
@@ -564,6 +565,8 @@ int tev_reader_open(tev_reader *r, const char *path, tev_warn_fn warn, void *use
         errno = e;
         return -1;
     }
+    struct stat st;
+    r->limit = fstat(fileno(r->f), &st) == 0 ? (long long)st.st_size : -1;
     r->warn = warn;
     r->userdata = userdata;
     return 0;
@@ -585,6 +588,8 @@ int tev_reader_next(tev_reader *r, tev_event *ev)
 {
     for (;;) {
         errno = 0;
+        if (r->limit >= 0 && (long long)ftello(r->f) >= r->limit)
+            return 0;
         ssize_t n = getline(&r->line, &r->cap, r->f);
         if (n < 0)
             return ferror(r->f) ? -1 : 0;

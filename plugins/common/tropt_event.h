@@ -110,11 +110,13 @@ typedef struct tev_reader {
     long lineno;
     long n_malformed;
     long n_truncated;
+    long long limit; /* size at open: lines appended later are not read */
     tev_warn_fn warn;
     void *userdata;
 } tev_reader;
 
-/* 0, or -1 with errno set. */
+/* 0, or -1 with errno set.  The reader sees the file as it was when opened
+ * (so replaying a journal into itself cannot loop). */
 int tev_reader_open(tev_reader *r, const char *path, tev_warn_fn warn, void *userdata);
 /* 1: *ev holds the next event (clear it); 0: end of file; -1: read error
  * (errno set). */

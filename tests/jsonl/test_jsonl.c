@@ -775,6 +775,25 @@ START_TEST(interleaved_runs_of_two_writers_replay_apart)
 }
 END_TEST
 
+START_TEST(replay_into_the_same_journal_terminates)
+{
+    char *dir = tu_mkdtemp();
+    char *src = tu_path(dir, "self.jsonl");
+    write_journal(src, 0);
+    int before = count_lines(src);
+    char *cmd = tu_strdupf("timeout 60 '%s' replay '%s' --tracker 'jsonl:path=%s' 2>&1", cli(),
+                           src, src);
+    char *out = NULL;
+    ck_assert_msg(tu_run(cmd, &out, 1) == 0, "%s", out);
+    ck_assert_int_eq(count_lines(src), 2 * before); /* read as it was at the start */
+    free(out);
+    free(cmd);
+    tu_rmtree(dir);
+    free(src);
+    free(dir);
+}
+END_TEST
+
 START_TEST(replay_usage_errors_exit_2)
 {
     char *out = NULL;
@@ -823,6 +842,7 @@ int main(void)
     tcase_add_test(tc, journal_replayed_twice_into_sqlite_has_no_duplicate_step);
     tcase_add_test(tc, journal_replayed_twice_into_csv_has_no_duplicate_step);
     tcase_add_test(tc, interleaved_runs_of_two_writers_replay_apart);
+    tcase_add_test(tc, replay_into_the_same_journal_terminates);
     tcase_add_test(tc, replay_usage_errors_exit_2);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
