@@ -937,7 +937,7 @@ static int csv_init(void *self, const tropt_run *run, const json_t *config,
     h->free(folder);
     h->free(exp_dir);
     int rc;
-    if (!c->tmp_path || !c->meta) {
+    if (!c->tmp_path || !c->meta || !c->metrics_path || !c->pending_path) {
         rc = oom(c);
         goto fail;
     }
