@@ -536,8 +536,11 @@ static void *sender_main(void *arg)
                 break;
             cond_wait_until(&h->wake, &h->mu, until);
         }
+        if (h->stop)
+            continue; /* handled at the top */
         if (atomic_load(&h->abort_send) || !h->head) {
-            /* finish is spooling the queue itself */
+            /* drain() is spooling the queue itself; it clears the flag and
+             * broadcasts when done */
             if (atomic_load(&h->abort_send))
                 pthread_cond_wait(&h->wake, &h->mu);
             continue;
