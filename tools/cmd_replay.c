@@ -106,16 +106,16 @@ static void on_log(replay *r, const tev_event *ev, const char *where)
     active_run *a = find_run(r, ev->run_id);
     if (!a) {
         r->n_orphans++;
-        fprintf(stderr, "tropt: warning: %s: step %lld of run %s comes before its run_start; "
-                        "skipped\n",
+        fprintf(stderr,
+                "tropt: warning: %s: step %lld of run %s comes before its run_start; "
+                "skipped\n",
                 where, (long long)ev->step, ev->run_id);
         return;
     }
     if (!a->t)
         return;
     a->last_time = ev->time;
-    if (tropt_tracker_log_fields_at(a->t, ev->step, ev->time, ev->fields, ev->n_fields) !=
-        TROPT_OK)
+    if (tropt_tracker_log_fields_at(a->t, ev->step, ev->time, ev->fields, ev->n_fields) != TROPT_OK)
         fail(r, where, "cannot log");
     else
         r->n_steps++;
@@ -225,8 +225,8 @@ int cmd_replay(int argc, char **argv)
         for (int i = 0; i < n; i++) {
             char *file = NULL;
             struct stat fst;
-            if (asprintf(&file, "%s/%s", path, names[i]->d_name) >= 0 &&
-                stat(file, &fst) == 0 && S_ISREG(fst.st_mode)) {
+            if (asprintf(&file, "%s/%s", path, names[i]->d_name) >= 0 && stat(file, &fst) == 0 &&
+                S_ISREG(fst.st_mode)) {
                 replay_file(&r, file, &n_skipped);
                 n_files++;
             }

@@ -236,7 +236,8 @@ static int put_real(tev_buf *b, double x, tev_format_real_fn fn)
         return tev_buf_append(b, tmp, n);
     }
     return tev_buf_puts(b, isnan(x) ? "{\"$real\":\"nan\"}"
-                                    : x < 0 ? "{\"$real\":\"-inf\"}" : "{\"$real\":\"inf\"}");
+                           : x < 0  ? "{\"$real\":\"-inf\"}"
+                                    : "{\"$real\":\"inf\"}");
 }
 
 int tev_put_json(tev_buf *b, const json_t *v, tev_format_real_fn fn)
@@ -401,10 +402,10 @@ void tev_event_clear(tev_event *ev)
     memset(ev, 0, sizeof *ev);
 }
 
-#define FAIL(...)                                                                          \
-    do {                                                                                   \
-        snprintf(err, errsz, __VA_ARGS__);                                                 \
-        goto fail;                                                                         \
+#define FAIL(...)                                                                                  \
+    do {                                                                                           \
+        snprintf(err, errsz, __VA_ARGS__);                                                         \
+        goto fail;                                                                                 \
     } while (0)
 
 static int decode_value(const json_t *v, tropt_field *f, const char **why)

@@ -70,25 +70,25 @@ static const tropt_option_def http_options[] = {
                "endpoint events are POSTed to (http:// or https://)"},
     [O_FORMAT] = {"format", TROPT_OPT_ENUM, 0, "ndjson", format_choices, 0, 0,
                   "ndjson: tropt events; influx: InfluxDB line protocol"},
-    [O_TIMEOUT] = {"timeout", TROPT_OPT_DURATION, TROPT_OPT_HAS_RANGE, "10s", NULL, 1,
-                   3600000, "limit of one request (connect + transfer)"},
-    [O_FLUSH_TIMEOUT] = {"flush_timeout", TROPT_OPT_DURATION, TROPT_OPT_HAS_RANGE, "10s", NULL,
-                         0, 3600000,
+    [O_TIMEOUT] = {"timeout", TROPT_OPT_DURATION, TROPT_OPT_HAS_RANGE, "10s", NULL, 1, 3600000,
+                   "limit of one request (connect + transfer)"},
+    [O_FLUSH_TIMEOUT] = {"flush_timeout", TROPT_OPT_DURATION, TROPT_OPT_HAS_RANGE, "10s", NULL, 0,
+                         3600000,
                          "how long finish/flush wait for delivery before spooling the rest"},
     [O_TOKEN_ENV] = {"token_env", TROPT_OPT_STRING, 0, NULL, NULL, 0, 0,
                      "environment variable holding a bearer token (never shown)"},
-    [O_QUEUE_SIZE] = {"queue_size", TROPT_OPT_INT, TROPT_OPT_HAS_RANGE, "10000", NULL, 1,
-                      100000000, "events held in memory; beyond it events go to the spool"},
+    [O_QUEUE_SIZE] = {"queue_size", TROPT_OPT_INT, TROPT_OPT_HAS_RANGE, "10000", NULL, 1, 100000000,
+                      "events held in memory; beyond it events go to the spool"},
     [O_BATCH_SIZE] = {"batch_size", TROPT_OPT_INT, TROPT_OPT_HAS_RANGE, "500", NULL, 1, 1000000,
                       "events per request at most"},
     [O_MAX_DELAY] = {"max_delay", TROPT_OPT_DURATION, TROPT_OPT_HAS_RANGE, "200ms", NULL, 0,
                      3600000, "how long an event may wait for a fuller batch"},
     [O_RETRIES] = {"retries", TROPT_OPT_INT, TROPT_OPT_HAS_RANGE, "5", NULL, 0, 1000,
                    "retries of a batch before it is spooled and the server deemed down"},
-    [O_RETRY_INITIAL] = {"retry_initial", TROPT_OPT_DURATION, TROPT_OPT_HAS_RANGE, "250ms",
-                         NULL, 1, 3600000, "first backoff delay (doubles per retry, jittered)"},
-    [O_RETRY_MAX] = {"retry_max", TROPT_OPT_DURATION, TROPT_OPT_HAS_RANGE, "10s", NULL, 1,
-                     3600000, "largest backoff delay"},
+    [O_RETRY_INITIAL] = {"retry_initial", TROPT_OPT_DURATION, TROPT_OPT_HAS_RANGE, "250ms", NULL, 1,
+                         3600000, "first backoff delay (doubles per retry, jittered)"},
+    [O_RETRY_MAX] = {"retry_max", TROPT_OPT_DURATION, TROPT_OPT_HAS_RANGE, "10s", NULL, 1, 3600000,
+                     "largest backoff delay"},
     [O_SPOOL_DIR] = {"spool_dir", TROPT_OPT_PATH, 0, "tropt-spool", NULL, 0, 0,
                      "folder for events that could not be delivered (replay with tropt replay)"},
     [O_MEASUREMENT] = {"measurement", TROPT_OPT_STRING, 0, NULL, NULL, 0, 0,
@@ -157,8 +157,8 @@ typedef struct http {
     int flush_req;
     atomic_int abort_send; /* finish gave up waiting: abandon the request */
     int stop;
-    int down;          /* a batch exhausted its retries; until one succeeds */
-    CURLM *multi;      /* owned by the sender; set once before it starts */
+    int down;     /* a batch exhausted its retries; until one succeeds */
+    CURLM *multi; /* owned by the sender; set once before it starts */
     run_rec *cur;
 
     /* spool */
@@ -283,9 +283,9 @@ static int spool_open(http *h)
     struct tm tm;
     gmtime_r(&ts.tv_sec, &tm);
     char name[96];
-    snprintf(name, sizeof name, "%04d%02d%02dT%02d%02d%02d.%06ldZ-%ld-%u.jsonl",
-             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-             ts.tv_nsec / 1000, (long)getpid(), atomic_fetch_add(&spool_seq, 1));
+    snprintf(name, sizeof name, "%04d%02d%02dT%02d%02d%02d.%06ldZ-%ld-%u.jsonl", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000,
+             (long)getpid(), atomic_fetch_add(&spool_seq, 1));
     size_t n = strlen(h->spool_dir) + strlen(name) + 2;
     char *path = h->host->malloc(n);
     if (!path) {
@@ -302,8 +302,8 @@ static int spool_open(http *h)
     }
     h->spool_fd = fd;
     h->spool_path = path;
-    h->host->log(TROPT_LEVEL_WARNING, "http: events for %s are being spooled to %s",
-                 h->url_shown, path);
+    h->host->log(TROPT_LEVEL_WARNING, "http: events for %s are being spooled to %s", h->url_shown,
+                 path);
     return 0;
 }
 
@@ -312,8 +312,8 @@ static void lose(http *h, const char *why, int err)
 {
     h->n_lost++;
     set_pending(h, TROPT_EBACKEND,
-                "%" PRId64 " events neither delivered to %s (%s) nor spooled to %s: %s",
-                h->n_lost, h->url_shown, why, h->spool_dir, strerror(err));
+                "%" PRId64 " events neither delivered to %s (%s) nor spooled to %s: %s", h->n_lost,
+                h->url_shown, why, h->spool_dir, strerror(err));
 }
 
 /* Append one event to the spool (its run's run_start first if missing).
@@ -463,8 +463,8 @@ static unsigned next_rand(http *h)
 }
 
 /* Send one batch with retries.  Called without mu. */
-static send_result send_batch(http *h, CURL *e, const char *body, size_t len, int down,
-                              char *why, size_t whysz)
+static send_result send_batch(http *h, CURL *e, const char *body, size_t len, int down, char *why,
+                              size_t whysz)
 {
     int64_t attempt = 0;
     for (;;) {
@@ -819,8 +819,7 @@ static int http_create(void **self, const tropt_optval *o, const tropt_host *hos
     if (o[O_TOKEN_ENV].text && *o[O_TOKEN_ENV].text) {
         const char *tok = getenv(o[O_TOKEN_ENV].text);
         if (!tok || !*tok) {
-            rc = host->error(TROPT_EINVAL,
-                             "token_env: environment variable %s is not set or empty",
+            rc = host->error(TROPT_EINVAL, "token_env: environment variable %s is not set or empty",
                              o[O_TOKEN_ENV].text);
             goto fail;
         }

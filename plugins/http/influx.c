@@ -83,9 +83,8 @@ int influx_tags(tev_buf *b, const char *spec)
 }
 
 int influx_encode_log(tev_buf *b, const char *measurement, const char *run_id,
-                      const char *extra_tags, int64_t step, double time,
-                      const tropt_field *fields, size_t n, tev_format_real_fn fn,
-                      size_t *n_skipped)
+                      const char *extra_tags, int64_t step, double time, const tropt_field *fields,
+                      size_t n, tev_format_real_fn fn, size_t *n_skipped)
 {
     size_t mark = b->len;
     int nf = 0;
@@ -103,8 +102,7 @@ int influx_encode_log(tev_buf *b, const char *measurement, const char *run_id,
     }
     for (size_t i = 0; i < n; i++) {
         const tropt_field *f = &fields[i];
-        if (!f->key[0] || f->type == TROPT_NULL ||
-            (f->type == TROPT_REAL && !isfinite(f->v.r))) {
+        if (!f->key[0] || f->type == TROPT_NULL || (f->type == TROPT_REAL && !isfinite(f->v.r))) {
             (*n_skipped)++;
             continue;
         }

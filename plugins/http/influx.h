@@ -17,9 +17,8 @@
  * *n_skipped.  Returns 0, or -1 on allocation failure (b unchanged).
  */
 int influx_encode_log(tev_buf *b, const char *measurement, const char *run_id,
-                      const char *extra_tags, int64_t step, double time,
-                      const tropt_field *fields, size_t n, tev_format_real_fn fn,
-                      size_t *n_skipped);
+                      const char *extra_tags, int64_t step, double time, const tropt_field *fields,
+                      size_t n, tev_format_real_fn fn, size_t *n_skipped);
 
 /* The escaping rules, exposed for tests.  kind: 'm' measurement, 'k' tag
  * key / tag value / field key, 's' string field value (without quotes). */

@@ -147,16 +147,16 @@ static int jsonl_create(void **self, const tropt_optval *opts, const tropt_host 
     }
     j->fd = open(j->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
     if (j->fd < 0) {
-        int rc = host->error(TROPT_EBACKEND, "cannot open journal %s: %s", j->path,
-                             strerror(errno));
+        int rc =
+            host->error(TROPT_EBACKEND, "cannot open journal %s: %s", j->path, strerror(errno));
         host->free(j->path);
         host->free(j);
         return rc;
     }
     struct stat st;
     char last;
-    if (fstat(j->fd, &st) == 0 && st.st_size > 0 &&
-        pread(j->fd, &last, 1, st.st_size - 1) == 1 && last != '\n')
+    if (fstat(j->fd, &st) == 0 && st.st_size > 0 && pread(j->fd, &last, 1, st.st_size - 1) == 1 &&
+        last != '\n')
         j->torn = 1;
     *self = j;
     return TROPT_OK;
@@ -184,8 +184,8 @@ static int jsonl_log(void *self, const tropt_run *run, int64_t step, double time
                      const tropt_field *fields, size_t n)
 {
     jsonl *j = self;
-    int rc = encoded(j, tev_encode_log(&j->buf, run->run_id, step, time, fields, n,
-                                       j->host->format_real));
+    int rc = encoded(
+        j, tev_encode_log(&j->buf, run->run_id, step, time, fields, n, j->host->format_real));
     if (rc != TROPT_OK)
         return rc;
     return j->n_pending >= j->batch ? write_pending(j) : TROPT_OK;

@@ -154,8 +154,7 @@ static int serve(httpd *h, conn *c)
             send_str(c->fd, "HTTP/1.1 400 Bad Request\r\nContent-Length: 9\r\n\r\nbad batch");
             break;
         case HTTPD_401:
-            send_str(c->fd,
-                     "HTTP/1.1 401 Unauthorized\r\nContent-Length: 12\r\n\r\nwho are you?");
+            send_str(c->fd, "HTTP/1.1 401 Unauthorized\r\nContent-Length: 12\r\n\r\nwho are you?");
             break;
         case HTTPD_RESET:
             close_conn(c, 1);

@@ -12,13 +12,13 @@
 #include <stddef.h>
 
 typedef enum {
-    HTTPD_OK,     /* 204, body recorded */
-    HTTPD_503,    /* 503, not recorded */
-    HTTPD_429,    /* 429 with Retry-After: 1 */
-    HTTPD_400,    /* 400 "bad batch" */
-    HTTPD_401,    /* 401 */
-    HTTPD_RESET,  /* connection reset (RST) instead of an answer */
-    HTTPD_HANG,   /* never answer */
+    HTTPD_OK,    /* 204, body recorded */
+    HTTPD_503,   /* 503, not recorded */
+    HTTPD_429,   /* 429 with Retry-After: 1 */
+    HTTPD_400,   /* 400 "bad batch" */
+    HTTPD_401,   /* 401 */
+    HTTPD_RESET, /* connection reset (RST) instead of an answer */
+    HTTPD_HANG,  /* never answer */
 } httpd_kind;
 
 typedef struct httpd {

@@ -110,9 +110,8 @@ static void assert_exactly_once_in_order(const recs *got, const recs *want)
     ck_assert_msg(got->n == want->n, "received %zu events, want %zu", got->n, want->n);
     for (size_t i = 0; i < want->n; i++)
         ck_assert_msg(rec_eq(&got->v[i], want->v[i].type, want->v[i].run_id, want->v[i].step),
-                      "event %zu: type %d step %lld, want type %d step %lld", i,
-                      got->v[i].type, (long long)got->v[i].step, want->v[i].type,
-                      (long long)want->v[i].step);
+                      "event %zu: type %d step %lld, want type %d step %lld", i, got->v[i].type,
+                      (long long)got->v[i].step, want->v[i].type, (long long)want->v[i].step);
 }
 
 /* Delivered events are in order without duplicates, and delivered + spooled
@@ -121,8 +120,8 @@ static void assert_nothing_lost(const recs *delivered, const recs *spooled, cons
 {
     size_t j = 0;
     for (size_t i = 0; i < delivered->n; i++) {
-        while (j < want->n && !rec_eq(&delivered->v[i], want->v[j].type, want->v[j].run_id,
-                                      want->v[j].step))
+        while (j < want->n &&
+               !rec_eq(&delivered->v[i], want->v[j].type, want->v[j].run_id, want->v[j].step))
             j++;
         ck_assert_msg(j < want->n, "delivered event %zu out of order or duplicated", i);
         j++;
@@ -165,8 +164,8 @@ static void lat_report(const char *what, lat *l)
     double *c = malloc(l->n * sizeof *c);
     memcpy(c, l->v, l->n * sizeof *c);
     qsort(c, l->n, sizeof *c, cmp_double);
-    fprintf(stderr, "%s: log latency over %zu calls: p50 %.1f us, p99 %.1f us, max %.1f us\n",
-            what, l->n, c[l->n / 2] * 1e6, c[(l->n * 99) / 100] * 1e6, c[l->n - 1] * 1e6);
+    fprintf(stderr, "%s: log latency over %zu calls: p50 %.1f us, p99 %.1f us, max %.1f us\n", what,
+            l->n, c[l->n / 2] * 1e6, c[(l->n * 99) / 100] * 1e6, c[l->n - 1] * 1e6);
     free(c);
 }
 
@@ -519,8 +518,7 @@ START_TEST(undeliverable_and_unspoolable_is_an_error)
         snprintf(err, sizeof err, "%s", tropt_error_message());
     }
     ck_assert_int_eq(rc, TROPT_EBACKEND);
-    ck_assert_msg(strstr(err, "neither delivered") && strstr(err, "/dev/null/spool"), "%s",
-                  err);
+    ck_assert_msg(strstr(err, "neither delivered") && strstr(err, "/dev/null/spool"), "%s", err);
     tropt_tracker_free(t);
     tu_capture_stop();
     free(spec);
@@ -573,8 +571,8 @@ START_TEST(spool_replayed_into_sqlite_equals_direct_logging)
                             port, spool, direct);
     json_t *cfg = json_pack("{s:s, s:f, s:{s:I}}", "optimizer", "adam", "lr", 0.1, "model",
                             "layers", (json_int_t)3);
-    json_t *sum = json_pack("{s:f, s:b, s:[f,f]}", "best_loss", 1.0 / 3, "converged", 0,
-                            "best_x", 0.1, 0.2);
+    json_t *sum =
+        json_pack("{s:f, s:b, s:[f,f]}", "best_loss", 1.0 / 3, "converged", 0, "best_x", 0.1, 0.2);
     tu_capture_start();
     tropt_tracker *t = open_spec(spec, "replay-me");
     char err[512];
@@ -612,7 +610,6 @@ START_TEST(spool_replayed_into_sqlite_equals_direct_logging)
 }
 END_TEST
 
-
 /* ---- allocation failures ---------------------------------------------- */
 
 static atomic_long g_alloc_n, g_fail_at;
@@ -622,8 +619,7 @@ static void *chaos_malloc(size_t n)
 }
 static void *chaos_realloc(void *p, size_t n)
 {
-    return atomic_fetch_add(&g_alloc_n, 1) + 1 == atomic_load(&g_fail_at) ? NULL
-                                                                           : realloc(p, n);
+    return atomic_fetch_add(&g_alloc_n, 1) + 1 == atomic_load(&g_fail_at) ? NULL : realloc(p, n);
 }
 static void chaos_free(void *p)
 {
@@ -748,14 +744,10 @@ START_TEST(influx_line_protocol_escaping)
 {
     json_t *arr = json_pack("[i, s]", 1, "a\"b");
     tropt_field f[] = {
-        TROPT_F_REAL("loss", 0.1),
-        TROPT_F_INT("n", -9007199254740993LL),
-        TROPT_F_BOOL("ok", 1),
-        TROPT_F_STR("phase", "say \"hi\"\\ now\nok"),
-        TROPT_F_REAL("k e,y=x", 2.0),
-        TROPT_F_REAL("nan", NAN),
-        TROPT_F_REAL("inf", INFINITY),
-        TROPT_F_NULL("null"),
+        TROPT_F_REAL("loss", 0.1),     TROPT_F_INT("n", -9007199254740993LL),
+        TROPT_F_BOOL("ok", 1),         TROPT_F_STR("phase", "say \"hi\"\\ now\nok"),
+        TROPT_F_REAL("k e,y=x", 2.0),  TROPT_F_REAL("nan", NAN),
+        TROPT_F_REAL("inf", INFINITY), TROPT_F_NULL("null"),
         TROPT_F_JSON("arr", arr),
     };
     tev_buf b;

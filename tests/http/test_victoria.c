@@ -98,7 +98,6 @@ typedef struct series {
     long long *ts;
 } series;
 
-
 /* Parse export lines into series (a series may span several lines). */
 static size_t parse_export(const char *text, series *out, size_t max)
 {
@@ -248,12 +247,14 @@ START_TEST(influx_into_victoria_metrics_reads_back_every_point)
     ck_assert_msg(tropt_tracker_finish(t, NULL) == TROPT_OK, "%s", tropt_error_message());
     double wall = httpd_now() - wall0;
     tropt_tracker_free(t);
-    ck_assert_msg(!strstr(tu_captured(), "being spooled"), "events were spooled: %s", tu_captured());
+    ck_assert_msg(!strstr(tu_captured(), "being spooled"), "events were spooled: %s",
+                  tu_captured());
     ck_assert_int_eq(tu_captured_count(TROPT_LEVEL_WARNING), 1); /* NaN left out, once */
     tu_capture_stop();
     /* step, loss, best_loss, grad_norm, iteration, improved + half of odd */
-    fprintf(stderr, "victoria-metrics: %d steps, %.0f numeric values delivered in %.3f s: "
-                    "%.0f values/s\n",
+    fprintf(stderr,
+            "victoria-metrics: %d steps, %.0f numeric values delivered in %.3f s: "
+            "%.0f values/s\n",
             STEPS, STEPS * 6.5, wall, STEPS * 6.5 / wall);
 
     /* Read back: data becomes searchable after a flush; poll until complete. */
@@ -279,8 +280,8 @@ START_TEST(influx_into_victoria_metrics_reads_back_every_point)
             break;
         pause_ms(50);
     }
-    static const char *names[] = {"step", "loss", "best_loss", "grad_norm", "iteration",
-                                  "improved", "odd"};
+    static const char *names[] = {"step",      "loss",     "best_loss", "grad_norm",
+                                  "iteration", "improved", "odd"};
     for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
         char full[128];
         snprintf(full, sizeof full, "rosenbrock-adam_%s", names[k]);
@@ -295,17 +296,35 @@ START_TEST(influx_into_victoria_metrics_reads_back_every_point)
             ck_assert_msg(idx >= 0 && idx < STEPS, "%s: timestamp %lld out of the run", full,
                           se->ts[i]);
             long long want_ts = (long long)(llround(times[idx] * 1e9) / 1000000);
-            ck_assert_msg(se->ts[i] == want_ts, "%s: timestamp %lld, want %lld", full,
-                          se->ts[i], want_ts);
+            ck_assert_msg(se->ts[i] == want_ts, "%s: timestamp %lld, want %lld", full, se->ts[i],
+                          want_ts);
             double got = se->v[i], want, scale = 0;
             int exact = 1;
             switch (k) {
-            case 0: want = (double)idx; break;
-            case 1: want = loss[idx]; scale = max_abs(loss, STEPS, 1); exact = 0; break;
-            case 2: want = best[idx]; scale = max_abs(best, STEPS, 1); exact = 0; break;
-            case 3: want = gnorm[idx]; scale = max_abs(gnorm, STEPS, 1); exact = 0; break;
-            case 4: want = 1e12 + (double)idx; break;
-            case 5: want = loss[idx] <= best[idx]; break;
+            case 0:
+                want = (double)idx;
+                break;
+            case 1:
+                want = loss[idx];
+                scale = max_abs(loss, STEPS, 1);
+                exact = 0;
+                break;
+            case 2:
+                want = best[idx];
+                scale = max_abs(best, STEPS, 1);
+                exact = 0;
+                break;
+            case 3:
+                want = gnorm[idx];
+                scale = max_abs(gnorm, STEPS, 1);
+                exact = 0;
+                break;
+            case 4:
+                want = 1e12 + (double)idx;
+                break;
+            case 5:
+                want = loss[idx] <= best[idx];
+                break;
             default:
                 ck_assert_msg(idx % 2 == 0, "odd: NaN step %lld stored", idx);
                 want = 0.5 * (double)idx;
@@ -316,8 +335,9 @@ START_TEST(influx_into_victoria_metrics_reads_back_every_point)
                           "%s step %lld: %.17g, want %.17g", full, idx, got, want);
         }
     }
-    fprintf(stderr, "victoria-metrics: every point present; ints, bools and timestamps exact; "
-                    "largest error of a real %.3g of its series' magnitude\n",
+    fprintf(stderr,
+            "victoria-metrics: every point present; ints, bools and timestamps exact; "
+            "largest error of a real %.3g of its series' magnitude\n",
             g_worst_rel);
     for (size_t i = 0; i < ns; i++) {
         free(s[i].v);

@@ -102,8 +102,7 @@ static void assert_fields_equal(const tropt_field *got, size_t n_got, const trop
     for (size_t i = 0; i < n_want; i++) {
         const tropt_field *g = &got[i], *w = &want[i];
         ck_assert_str_eq(g->key, w->key);
-        ck_assert_msg(g->type == w->type, "field %s: type %d, want %d", w->key, g->type,
-                      w->type);
+        ck_assert_msg(g->type == w->type, "field %s: type %d, want %d", w->key, g->type, w->type);
         switch (w->type) {
         case TROPT_BOOL:
             ck_assert_int_eq(g->v.b, w->v.b);
@@ -112,8 +111,8 @@ static void assert_fields_equal(const tropt_field *got, size_t n_got, const trop
             ck_assert_msg(g->v.i == w->v.i, "field %s: int differs", w->key);
             break;
         case TROPT_REAL:
-            ck_assert_msg(same_real(g->v.r, w->v.r), "field %s: %.17g, want %.17g", w->key,
-                          g->v.r, w->v.r);
+            ck_assert_msg(same_real(g->v.r, w->v.r), "field %s: %.17g, want %.17g", w->key, g->v.r,
+                          w->v.r);
             break;
         case TROPT_STRING:
             ck_assert_str_eq(g->v.s, w->v.s);
@@ -136,8 +135,7 @@ START_TEST(log_event_round_trips_every_type)
     tev_buf b;
     tev_buf_init(&b, NULL, NULL);
     const char *rid = "01890a5d-ac96-774b-bcce-b302099a8057";
-    ck_assert_int_eq(tev_encode_log(&b, rid, 42, 1700000000.123456, g_fields, g_nfields, NULL),
-                     0);
+    ck_assert_int_eq(tev_encode_log(&b, rid, 42, 1700000000.123456, g_fields, g_nfields, NULL), 0);
     ck_assert_int_eq(b.data[b.len - 1], '\n');
     ck_assert_ptr_null(memchr(b.data, '\n', b.len - 1)); /* one line */
 
@@ -158,11 +156,10 @@ START_TEST(log_event_round_trips_every_type)
     ck_assert_msg(root != NULL, "plain jansson: %s", jerr.text);
     json_t *data = json_object_get(root, "data");
     ck_assert_str_eq(json_string_value(json_object_get(data, "str_NaN")), "NaN");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(data, "nan"), "$real")),
+                     "nan");
     ck_assert_str_eq(
-        json_string_value(json_object_get(json_object_get(data, "nan"), "$real")), "nan");
-    ck_assert_str_eq(
-        json_string_value(json_object_get(json_object_get(data, "minus_inf"), "$real")),
-        "-inf");
+        json_string_value(json_object_get(json_object_get(data, "minus_inf"), "$real")), "-inf");
     ck_assert(json_is_real(json_object_get(data, "one")));
     ck_assert(json_is_integer(json_object_get(data, "zero")));
     ck_assert(json_integer_value(json_object_get(data, "int_min")) == INT64_MIN);
@@ -192,8 +189,7 @@ START_TEST(run_start_and_end_round_trip)
     char *nl = strchr(b.data, '\n');
     tev_event ev;
     char err[256];
-    ck_assert_msg(tev_decode(b.data, (size_t)(nl - b.data), &ev, err, sizeof err) == 0, "%s",
-                  err);
+    ck_assert_msg(tev_decode(b.data, (size_t)(nl - b.data), &ev, err, sizeof err) == 0, "%s", err);
     ck_assert_int_eq(ev.type, TEV_RUN_START);
     ck_assert_str_eq(ev.experiment, run.experiment);
     ck_assert_str_eq(ev.host, run.host);
@@ -246,7 +242,8 @@ START_TEST(decoder_rejects_what_is_not_an_event)
         "{\"type\":\"bogus\",\"run_id\":\"r\",\"time\":1}",
         "{\"type\":\"log\",\"run_id\":\"r\",\"time\":1,\"step\":-1,\"data\":{}}",
         "{\"type\":\"log\",\"run_id\":\"r\",\"time\":\"1\",\"step\":0,\"data\":{}}",
-        "{\"type\":\"log\",\"run_id\":\"r\",\"time\":1,\"step\":0,\"data\":{\"x\":{\"$real\":\"NaN\"}}}",
+        "{\"type\":\"log\",\"run_id\":\"r\",\"time\":1,\"step\":0,\"data\":{\"x\":{\"$real\":"
+        "\"NaN\"}}}",
         "{\"type\":\"log\",\"run_id\":\"r\",\"time\":1,\"step\":0,\"data\":{\"x\":{\"a\":1}}}",
         "{\"type\":\"log\",\"run_id\":\"r\",\"time\":1,\"step\":0,\"data\":{\"x\":NaN}}",
         "{\"type\":\"run_start\",\"run_id\":\"r\",\"time\":1}",
@@ -406,8 +403,7 @@ START_TEST(jsonl_batch_and_flush_barrier)
     char *path = tu_path(dir, "b.jsonl");
     char *spec = tu_strdupf("jsonl:path=%s,batch=10,fsync=always", path);
     tropt_tracker *t;
-    ck_assert_msg(tropt_tracker_open(&t, spec, "b", NULL) == TROPT_OK, "%s",
-                  tropt_error_message());
+    ck_assert_msg(tropt_tracker_open(&t, spec, "b", NULL) == TROPT_OK, "%s", tropt_error_message());
     ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
     tropt_field f = TROPT_F_REAL("x", 1.5);
     for (int i = 0; i < 5; i++)
@@ -491,7 +487,6 @@ START_TEST(jsonl_full_disk_is_an_error_not_a_crash)
 }
 END_TEST
 
-
 /* ---- allocation failures ---------------------------------------------- */
 
 static atomic_long g_alloc_n, g_fail_at;
@@ -501,8 +496,7 @@ static void *chaos_malloc(size_t n)
 }
 static void *chaos_realloc(void *p, size_t n)
 {
-    return atomic_fetch_add(&g_alloc_n, 1) + 1 == atomic_load(&g_fail_at) ? NULL
-                                                                           : realloc(p, n);
+    return atomic_fetch_add(&g_alloc_n, 1) + 1 == atomic_load(&g_fail_at) ? NULL : realloc(p, n);
 }
 static void chaos_free(void *p)
 {
@@ -640,8 +634,7 @@ START_TEST(journal_replayed_twice_into_sqlite_has_no_duplicate_step)
     write_journal(src, 1);
     for (int pass = 0; pass < 2; pass++) {
         char *out = NULL;
-        char *cmd =
-            tu_strdupf("'%s' replay '%s' --tracker 'sqlite:path=%s' 2>&1", cli(), src, db);
+        char *cmd = tu_strdupf("'%s' replay '%s' --tracker 'sqlite:path=%s' 2>&1", cli(), src, db);
         int rc = tu_run(cmd, &out, 1);
         ck_assert_msg(rc == 0, "replay %d failed (%d): %s", pass, rc, out);
         ck_assert_msg(strstr(out, "truncated last line"), "no warning: %s", out);
@@ -682,8 +675,7 @@ START_TEST(journal_replayed_twice_into_csv_has_no_duplicate_step)
     write_journal(src, 0);
     for (int pass = 0; pass < 2; pass++) {
         char *out = NULL;
-        char *cmd =
-            tu_strdupf("'%s' replay '%s' --tracker 'csv:dir=%s' 2>&1", cli(), src, out_dir);
+        char *cmd = tu_strdupf("'%s' replay '%s' --tracker 'csv:dir=%s' 2>&1", cli(), src, out_dir);
         int rc = tu_run(cmd, &out, 1);
         ck_assert_msg(rc == 0, "replay %d failed (%d): %s", pass, rc, out);
         free(out);
@@ -781,8 +773,8 @@ START_TEST(replay_into_the_same_journal_terminates)
     char *src = tu_path(dir, "self.jsonl");
     write_journal(src, 0);
     int before = count_lines(src);
-    char *cmd = tu_strdupf("timeout 60 '%s' replay '%s' --tracker 'jsonl:path=%s' 2>&1", cli(),
-                           src, src);
+    char *cmd =
+        tu_strdupf("timeout 60 '%s' replay '%s' --tracker 'jsonl:path=%s' 2>&1", cli(), src, src);
     char *out = NULL;
     ck_assert_msg(tu_run(cmd, &out, 1) == 0, "%s", out);
     ck_assert_int_eq(count_lines(src), 2 * before); /* read as it was at the start */
