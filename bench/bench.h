@@ -43,6 +43,7 @@ typedef struct bench_variant {
     int (*run)(void *arg, int64_t steps, double *secs);
     void *arg;
     double ns_step; /* out: median over rounds */
+    int64_t steps;  /* out: steps per timed run */
 } bench_variant;
 
 /* ---- util.c ---- */

@@ -77,9 +77,9 @@ void scen_csv(bench_ctx *c)
             int buffered = bench_plugin_has_option("csv", "flush_every");
             csv_arg lib = {c, 0, NULL}, raw = {c, 0, NULL}, buf = {c, 0, ",flush_every=1000"};
             bench_variant v[] = {
-                {"csv (default: a write(2) per row)", run_lib, &lib, 0},
-                {"raw fprintf %.17g, stdio-buffered (baseline)", run_raw, &raw, 0},
-                {"csv (flush_every=1000, buffered like stdio)", run_lib, &buf, 0},
+                {"csv (default: a write(2) per row)", run_lib, &lib, 0, 0},
+                {"raw fprintf %.17g, stdio-buffered (baseline)", run_raw, &raw, 0, 0},
+                {"csv (flush_every=1000, buffered like stdio)", run_lib, &buf, 0, 0},
             };
             if (bench_interleave(c, v, buffered ? 3 : 2, c->steps) != 0) {
                 bench_fail(c, "csv-wide", "a variant failed");
@@ -100,8 +100,8 @@ void scen_csv(bench_ctx *c)
         } else {
             csv_arg nk = {c, NEWKEY_EVERY, NULL}, fixed = {c, 0, NULL};
             bench_variant v[] = {
-                {"csv, a new key every 1000 steps", run_lib, &nk, 0},
-                {"csv, fixed keys", run_lib, &fixed, 0},
+                {"csv, a new key every 1000 steps", run_lib, &nk, 0, 0},
+                {"csv, fixed keys", run_lib, &fixed, 0, 0},
             };
             if (bench_interleave(c, v, 2, c->steps) != 0) {
                 bench_fail(c, "csv-newkey", "a variant failed");

@@ -113,10 +113,10 @@ void scen_host(bench_ctx *c)
         return;
     }
     bench_variant v[] = {
-        {"log_fields -> null", run_log_fields, NULL, 0},
-        {"jansson object build (baseline)", run_jansson, NULL, 0},
-        {"direct call (baseline)", run_direct, NULL, 0},
-        {"log(JSON) -> null", run_log_json, NULL, 0},
+        {"log_fields -> null", run_log_fields, NULL, 0, 0},
+        {"jansson object build (baseline)", run_jansson, NULL, 0, 0},
+        {"direct call (baseline)", run_direct, NULL, 0, 0},
+        {"log(JSON) -> null", run_log_json, NULL, 0, 0},
     };
     /* The host path is short: give it 10x the steps for a stable figure. */
     int64_t steps = c->steps * 10;

@@ -209,6 +209,7 @@ static void absolute_row(bench_ctx *c, const char *scenario, const char *variant
     json_t *row = json_object();
     json_object_set_new(row, "scenario", json_string(scenario));
     json_object_set_new(row, "variant", json_string(variant));
+    json_object_set_new(row, "steps", json_integer(steps));
     json_object_set_new(row, "ns_per_step", json_real(r->total_s * 1e9 / (double)steps));
     json_object_set_new(row, "values_per_s", json_real(vps));
     if (strcmp(scenario, "http-vm") == 0) {

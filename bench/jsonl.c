@@ -99,8 +99,8 @@ void scen_jsonl(bench_ctx *c)
         return;
     }
     bench_variant v[] = {
-        {"jsonl (default: write(2) per event)", run_lib, c, 0},
-        {"raw jansson + json_dumps + write(2) (baseline)", run_raw, c, 0},
+        {"jsonl (default: write(2) per event)", run_lib, c, 0, 0},
+        {"raw jansson + json_dumps + write(2) (baseline)", run_raw, c, 0, 0},
     };
     if (bench_interleave(c, v, 2, c->steps) != 0) {
         bench_fail(c, sc, "a variant failed");

@@ -149,11 +149,10 @@ static void print_tables(bench_ctx *c)
 {
     size_t i;
     json_t *row;
-    printf("\nThroughput: %lld steps x %d fields per run (host: x10), median of %d interleaved "
-           "rounds\n",
-           (long long)c->steps, BENCH_NFIELDS, c->rounds);
-    printf("%-15s %-48s %10s %10s %14s %18s %4s\n", "scenario", "variant", "ns/step", "values/s",
-           "ratio", "target", "met");
+    printf("\nThroughput: %d fields per step, median of %d interleaved rounds\n", BENCH_NFIELDS,
+           c->rounds);
+    printf("%-15s %-48s %8s %10s %10s %14s %18s %4s\n", "scenario", "variant", "steps", "ns/step",
+           "values/s", "ratio", "target", "met");
     json_array_foreach(c->results, i, row)
     {
         char ns[32], vps[32], ratio[32] = "";
@@ -164,9 +163,10 @@ static void print_tables(bench_ctx *c)
             snprintf(ratio, sizeof ratio, "%.3fx %s", json_real_value(r),
                      json_string_value(json_object_get(row, "ratio_kind")));
         json_t *tg = json_object_get(row, "target");
-        printf("%-15s %-48s %10s %10s %14s %18s %4s\n",
+        printf("%-15s %-48s %8lld %10s %10s %14s %18s %4s\n",
                json_string_value(json_object_get(row, "scenario")),
-               json_string_value(json_object_get(row, "variant")), ns, vps, ratio,
+               json_string_value(json_object_get(row, "variant")),
+               (long long)json_integer_value(json_object_get(row, "steps")), ns, vps, ratio,
                tg ? json_string_value(tg) : "", met_text(row));
     }
     printf("  ratio 'cost' = ns/step of the row / ns/step of its baseline (lower is better);\n"

@@ -169,8 +169,8 @@ void scen_sqlite(bench_ctx *c)
             raw_arg ra = {c, 1};
             lib_arg la = {c, ""};
             bench_variant v[] = {
-                {"sqlite (default, durable per step)", run_lib, &la, 0},
-                {"raw sqlite3, COMMIT per step (baseline)", run_raw, &ra, 0},
+                {"sqlite (default, durable per step)", run_lib, &la, 0, 0},
+                {"raw sqlite3, COMMIT per step (baseline)", run_raw, &ra, 0, 0},
             };
             /* A commit per step is ~100x a host call: fewer steps. */
             int64_t steps = c->steps / 5 > 200 ? c->steps / 5 : 200;
@@ -196,8 +196,8 @@ void scen_sqlite(bench_ctx *c)
             char name[128];
             snprintf(name, sizeof name, "sqlite (%s)", opts + 1);
             bench_variant v[] = {
-                {name, run_lib, &la, 0},
-                {"raw sqlite3, COMMIT per 1000 steps (baseline)", run_raw, &ra, 0},
+                {name, run_lib, &la, 0, 0},
+                {"raw sqlite3, COMMIT per 1000 steps (baseline)", run_raw, &ra, 0, 0},
             };
             if (bench_interleave(c, v, 2, c->steps) != 0) {
                 bench_fail(c, "sqlite-batched", "a variant failed");

@@ -35,18 +35,19 @@ def main(path):
         m.get("nproc"), m.get("cpu"), m.get("kernel"), m.get("memory", "").strip(),
         m.get("scratch_fs"), m.get("loadavg_at_start", "?"), m.get("loadavg_at_end", "?"),
         m.get("date")))
-    print("tropt %s, SQLite %s, jansson %s.  %d steps per throughput run (host: x10), "
-          "median of %d interleaved rounds; latency/memory runs of %d steps.\n" % (
-              m.get("tropt"), m.get("sqlite"), m.get("jansson"), p["steps"], p["rounds"],
+    print("tropt %s, SQLite %s, jansson %s.  Throughput: median of %d interleaved rounds "
+          "(`--steps %d`); latency/memory runs of %d steps.\n" % (
+              m.get("tropt"), m.get("sqlite"), m.get("jansson"), p["rounds"], p["steps"],
               p["mem_steps"]))
-    print("| scenario | variant | ns/step | values/s | ratio | target | met |")
-    print("|---|---|---:|---:|---:|---|---|")
+    print("| scenario | variant | steps | ns/step | values/s | ratio | target | met |")
+    print("|---|---|---:|---:|---:|---:|---|---|")
     for row in r["results"]:
         ratio = ""
         if "ratio" in row:
             ratio = "%.3fx %s" % (row["ratio"], row["ratio_kind"])
-        print("| %s | %s | %s | %s | %s | %s | %s |" % (
-            row["scenario"], row["variant"], ns(row["ns_per_step"]), num(row["values_per_s"]),
+        print("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            row["scenario"], row["variant"], row.get("steps", ""), ns(row["ns_per_step"]),
+            num(row["values_per_s"]),
             ratio, row.get("target", ""), met(row)))
     print()
     print("| backend | steps | p50 | p99 | p99.9 | max | p99/p50 | target | met "

@@ -75,8 +75,10 @@ int bench_interleave(bench_ctx *c, bench_variant *v, int nv, int64_t steps)
             ns[j][r] = s * 1e9 / (double)steps;
         }
     }
-    for (int j = 0; j < nv; j++)
+    for (int j = 0; j < nv; j++) {
         v[j].ns_step = bench_median(ns[j], (size_t)rounds);
+        v[j].steps = steps;
+    }
     return 0;
 }
 
@@ -267,6 +269,7 @@ void bench_row(bench_ctx *c, const char *scenario, const bench_variant *v,
     json_t *row = json_object();
     json_object_set_new(row, "scenario", json_string(scenario));
     json_object_set_new(row, "variant", json_string(v->name));
+    json_object_set_new(row, "steps", json_integer(v->steps));
     json_object_set_new(row, "ns_per_step", json_real(v->ns_step));
     json_object_set_new(row, "values_per_s",
                         json_real(v->ns_step > 0 ? BENCH_NFIELDS * 1e9 / v->ns_step : 0));
