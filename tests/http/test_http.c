@@ -397,7 +397,7 @@ END_TEST
 
 START_TEST(slow_server_does_not_slow_log)
 {
-    httpd h = {.delay_ms = 400};
+    httpd h = {.delay_ms = 1000};
     httpd_start(&h);
     scenario sc = {.steps = 3000, .extra = "batch_size=2000,max_delay=1ms,flush_timeout=60s"};
     run_scenario(&h, h.port, &sc);
@@ -407,9 +407,9 @@ START_TEST(slow_server_does_not_slow_log)
     memcpy(ids[0], sc.run_id, 40);
     recs want = expected(ids, 1, 3000);
     assert_exactly_once_in_order(&sc.delivered, &want);
-    lat_report("server answering after 400 ms", &sc.l);
-    /* Not a timing assertion: log must not wait for the 400 ms answers. */
-    ck_assert_msg(lat_max(&sc.l) < 0.2, "a log call took %.3f s", lat_max(&sc.l));
+    lat_report("server answering after 1000 ms", &sc.l);
+    /* Not a timing assertion: log must not wait for the 1 s answers. */
+    ck_assert_msg(lat_max(&sc.l) < 0.5, "a log call took %.3f s", lat_max(&sc.l));
     free(want.v);
     scenario_free(&sc);
     httpd_free(&h);
@@ -483,14 +483,14 @@ END_TEST
 
 START_TEST(full_queue_spools_instead_of_blocking)
 {
-    httpd h = {.delay_ms = 150};
+    httpd h = {.delay_ms = 500};
     httpd_start(&h);
     scenario sc = {.steps = 300, .extra = "queue_size=8,batch_size=4,flush_timeout=60s"};
     run_scenario(&h, h.port, &sc);
     ck_assert_msg(sc.finish_rc == TROPT_OK && sc.log_rc == TROPT_OK, "%s %s", sc.finish_err,
                   sc.log_err);
     ck_assert_msg(strstr(sc.captured, "queue full"), "no queue-full warning: %s", sc.captured);
-    ck_assert_msg(lat_max(&sc.l) < 0.15, "a log call took %.3f s", lat_max(&sc.l));
+    ck_assert_msg(lat_max(&sc.l) < 0.25, "a log call took %.3f s", lat_max(&sc.l));
     char ids[1][40];
     memcpy(ids[0], sc.run_id, 40);
     recs want = expected(ids, 1, 300);
