@@ -10,6 +10,7 @@
  * and summary.
  */
 #include <math.h>
+#include <unistd.h>
 
 #include "tropt_event.h"
 #include "fuzz_util.h"
@@ -56,8 +57,47 @@ static void same_field(const tropt_field *a, const tropt_field *b, size_t i)
     }
 }
 
+/* The journal reader on the input as a whole file: every non-blank line
+ * is an event, a malformed line or a truncated last line. */
+static void read_journal(const unsigned char *data, size_t size)
+{
+    static char path[64];
+    if (!path[0])
+        snprintf(path, sizeof path, "/dev/shm/tropt-fuzz-event-%d.jsonl", (int)getpid());
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return; /* no /dev/shm: skip this part */
+    fwrite(data, 1, size, f);
+    fclose(f);
+    long lines = 0;
+    for (size_t a = 0; a < size;) {
+        const unsigned char *nl = memchr(data + a, '\n', size - a);
+        size_t end = nl ? (size_t)(nl - data) : size, len = end - a;
+        while (len && strchr("\n\r \t", data[a + len - 1]) && data[a + len - 1])
+            len--;
+        lines += len > 0;
+        a = end + 1;
+    }
+    tev_reader r;
+    FUZZ_CHECK(tev_reader_open(&r, path, NULL, NULL) == 0, "reader_open");
+    long events = 0;
+    tev_event ev;
+    int rc;
+    while ((rc = tev_reader_next(&r, &ev)) == 1) {
+        events++;
+        tev_event_clear(&ev);
+    }
+    FUZZ_CHECK(rc == 0, "read error");
+    FUZZ_CHECK(events + r.n_malformed + r.n_truncated == lines,
+               "%ld events + %ld malformed + %ld truncated != %ld lines", events, r.n_malformed,
+               r.n_truncated, lines);
+    tev_reader_close(&r);
+    unlink(path);
+}
+
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
+    read_journal(data, size);
     tev_event ev;
     char err[256];
     err[0] = '\0';
