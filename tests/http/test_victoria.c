@@ -26,6 +26,7 @@
 
 #include "httpd.h"
 #include "testutil.h"
+#include "tropt_event.h"
 
 static const char *g_vm_arg;
 
@@ -164,6 +165,128 @@ static double max_abs(const double *v, size_t n, int stride)
     for (size_t i = 0; i < n; i += (size_t)stride)
         m = fabs(v[i]) > m ? fabs(v[i]) : m;
     return m;
+}
+
+typedef struct point {
+    long long ts;
+    double v;
+} point;
+
+static int cmp_point(const void *a, const void *b)
+{
+    const point *x = a, *y = b;
+    if (x->ts != y->ts)
+        return x->ts < y->ts ? -1 : 1;
+    return x->v < y->v ? -1 : x->v > y->v;
+}
+
+/* The demo binary's run, logged to VictoriaMetrics and to a jsonl journal
+ * at once: every numeric point of the journal must be in VictoriaMetrics.
+ * Steps logged within one millisecond share a timestamp, so points are
+ * compared as sorted (timestamp, value) lists. */
+static void check_demo_run(const char *base, const char *dir)
+{
+    const char *demo = getenv("TROPT_DEMO");
+    if (!demo || access(demo, X_OK) != 0) {
+        fprintf(stderr, "skipped the tropt-demo part: TROPT_DEMO is not built\n");
+        return;
+    }
+    char *cmd = tu_strdupf("'%s' --steps 400 --tracker 'http:url=%s/write,format=influx,"
+                           "flush_timeout=60s,spool_dir=%s/spool-demo;jsonl:path=%s/demo.jsonl'",
+                           demo, base, dir, dir);
+    char *out = NULL;
+    ck_assert_msg(tu_run(cmd, &out, 0) == 0, "tropt-demo failed: %s", out);
+    char run_id[40] = "";
+    ck_assert_int_eq(sscanf(out, "run %36s finished", run_id), 1);
+    free(out);
+    free(cmd);
+    char *spool = tu_strdupf("%s/spool-demo", dir);
+    ck_assert_msg(access(spool, F_OK) != 0, "the demo spooled events");
+    free(spool);
+
+    static const char *keys[] = {"loss", "best_loss", "grad_norm", "iteration"};
+    enum { NK = 4 };
+    point *want[NK];
+    size_t nwant[NK] = {0};
+    for (int k = 0; k < NK; k++)
+        want[k] = malloc(400 * sizeof(point));
+    char *journal = tu_strdupf("%s/demo.jsonl", dir);
+    tev_reader r;
+    ck_assert_int_eq(tev_reader_open(&r, journal, NULL, NULL), 0);
+    tev_event ev;
+    while (tev_reader_next(&r, &ev) == 1) {
+        if (ev.type == TEV_LOG && strcmp(ev.run_id, run_id) == 0) {
+            long long ts = (long long)(llround(ev.time * 1e9) / 1000000);
+            for (size_t i = 0; i < ev.n_fields; i++)
+                for (int k = 0; k < NK; k++)
+                    if (strcmp(ev.fields[i].key, keys[k]) == 0 && nwant[k] < 400) {
+                        const tropt_field *f = &ev.fields[i];
+                        double v = f->type == TROPT_INT ? (double)f->v.i : f->v.r;
+                        want[k][nwant[k]++] = (point){ts, v};
+                    }
+        }
+        tev_event_clear(&ev);
+    }
+    tev_reader_close(&r);
+    free(journal);
+    for (int k = 0; k < NK; k++)
+        ck_assert_msg(nwant[k] == 400, "journal: %zu points of %s", nwant[k], keys[k]);
+
+    char *flush = tu_strdupf("%s/internal/force_flush", base);
+    char *exp = tu_strdupf("%s/api/v1/export?match[]=%%7Brun_id%%3D%%22%s%%22%%7D", base, run_id);
+    series s[16];
+    size_t ns = 0;
+    for (int attempt = 0; attempt < 600; attempt++) {
+        for (size_t i = 0; i < ns; i++) {
+            free(s[i].v);
+            free(s[i].ts);
+        }
+        http_get(flush, NULL);
+        char *body = NULL;
+        ck_assert_int_eq(http_get(exp, &body), 200);
+        ns = parse_export(body, s, 16);
+        free(body);
+        int complete = 1;
+        for (int k = 0; k < NK; k++) {
+            char name[128];
+            snprintf(name, sizeof name, "rosenbrock-adam_%s", keys[k]);
+            series *se = find_series(s, ns, name);
+            complete = complete && se && se->n == 400;
+        }
+        if (complete)
+            break;
+        pause_ms(50);
+    }
+    for (int k = 0; k < NK; k++) {
+        char name[128];
+        snprintf(name, sizeof name, "rosenbrock-adam_%s", keys[k]);
+        series *se = find_series(s, ns, name);
+        ck_assert_msg(se && se->n == 400, "%s: %zu points, want 400", name, se ? se->n : 0);
+        point *got = malloc(400 * sizeof(point));
+        double scale = 0;
+        for (size_t i = 0; i < 400; i++) {
+            got[i] = (point){se->ts[i], se->v[i]};
+            scale = fabs(want[k][i].v) > scale ? fabs(want[k][i].v) : scale;
+        }
+        qsort(got, 400, sizeof(point), cmp_point);
+        qsort(want[k], 400, sizeof(point), cmp_point);
+        for (size_t i = 0; i < 400; i++) {
+            ck_assert_msg(got[i].ts == want[k][i].ts, "%s point %zu: timestamp %lld, want %lld",
+                          name, i, got[i].ts, want[k][i].ts);
+            int ok = k == 3 ? got[i].v == want[k][i].v : same_stored(got[i].v, want[k][i].v, scale);
+            ck_assert_msg(ok, "%s point %zu: %.17g, want %.17g", name, i, got[i].v, want[k][i].v);
+        }
+        free(got);
+        free(want[k]);
+    }
+    fprintf(stderr, "victoria-metrics: tropt-demo run %s: 400 steps, every point present\n",
+            run_id);
+    for (size_t i = 0; i < ns; i++) {
+        free(s[i].v);
+        free(s[i].ts);
+    }
+    free(flush);
+    free(exp);
 }
 
 #define STEPS 20000
@@ -345,6 +468,8 @@ START_TEST(influx_into_victoria_metrics_reads_back_every_point)
     }
     free(flush);
     free(exp);
+
+    check_demo_run(base, dir);
 
     kill(pid, SIGTERM);
     int st = 0;
