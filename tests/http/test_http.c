@@ -525,6 +525,50 @@ START_TEST(undeliverable_and_unspoolable_is_an_error)
 }
 END_TEST
 
+START_TEST(spool_sent_later_with_replay_arrives_once_in_order)
+{
+    char *dir = tu_mkdtemp();
+    char *spool = tu_path(dir, "spool");
+    char *spec = tu_strdupf("http:url=http://127.0.0.1:%d/,spool_dir=%s,retries=0",
+                            httpd_dead_port(), spool);
+    tu_capture_start();
+    tropt_tracker *t = open_spec(spec, "offline");
+    char ids[2][40];
+    char err[512];
+    for (int r = 0; r < 2; r++) {
+        ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
+        snprintf(ids[r], 40, "%s", tropt_tracker_run_id(t));
+        ck_assert_msg(log_steps(t, 120, NULL, err, sizeof err) == TROPT_OK, "%s", err);
+        ck_assert_int_eq(tropt_tracker_finish(t, NULL), TROPT_OK);
+    }
+    tropt_tracker_free(t);
+    tu_capture_stop();
+
+    httpd h = {0}; /* the server is back */
+    httpd_start(&h);
+    char *cmd = tu_strdupf("'%s' replay '%s' --tracker 'http:url=http://127.0.0.1:%d/,"
+                           "spool_dir=%s/spool2' 2>&1",
+                           getenv("TROPT_CLI"), spool, h.port, dir);
+    char *out = NULL;
+    ck_assert_msg(tu_run(cmd, &out, 1) == 0, "%s", out);
+    ck_assert_msg(strstr(out, "replayed 2 runs, 240 steps"), "%s", out);
+    httpd_stop(&h);
+    recs got = {0};
+    recs_from_server(&got, &h);
+    recs want = expected(ids, 2, 120);
+    assert_exactly_once_in_order(&got, &want);
+    free(got.v);
+    free(want.v);
+    free(out);
+    free(cmd);
+    httpd_free(&h);
+    tu_rmtree(dir);
+    free(spool);
+    free(spec);
+    free(dir);
+}
+END_TEST
+
 /* ---- spool replay equals direct logging -------------------------------- */
 
 static char *sqlite_dump(const char *db)
@@ -788,6 +832,7 @@ int main(void)
     tcase_add_test(tc, undeliverable_and_unspoolable_is_an_error);
     tcase_add_test(tc, http_survives_every_allocation_failure);
     tcase_add_test(tc, spool_replayed_into_sqlite_equals_direct_logging);
+    tcase_add_test(tc, spool_sent_later_with_replay_arrives_once_in_order);
     suite_add_tcase(s, tc);
     tc = tcase_create("options");
     tcase_add_test(tc, bad_options_fail_at_open);
