@@ -459,6 +459,20 @@ START_TEST(server_down_whole_run_spools_everything)
 }
 END_TEST
 
+START_TEST(influx_spool_holds_ndjson_events)
+{
+    scenario sc = {.steps = 60, .extra = "format=influx,retries=0"};
+    run_scenario(NULL, httpd_dead_port(), &sc);
+    ck_assert_msg(sc.finish_rc == TROPT_OK, "%s", sc.finish_err);
+    char ids[1][40];
+    memcpy(ids[0], sc.run_id, 40);
+    recs want = expected(ids, 1, 60);
+    assert_exactly_once_in_order(&sc.spooled, &want); /* decoded as NDJSON events */
+    free(want.v);
+    scenario_free(&sc);
+}
+END_TEST
+
 START_TEST(hanging_server_finish_bounded_by_flush_timeout)
 {
     httpd h = {.n_bad = 1000000, .bad = HTTPD_HANG};
@@ -827,6 +841,7 @@ int main(void)
     tcase_add_test(tc, slow_server_does_not_slow_log);
     tcase_add_test(tc, rejected_batch_is_reported_not_retried_and_kept);
     tcase_add_test(tc, server_down_whole_run_spools_everything);
+    tcase_add_test(tc, influx_spool_holds_ndjson_events);
     tcase_add_test(tc, hanging_server_finish_bounded_by_flush_timeout);
     tcase_add_test(tc, full_queue_spools_instead_of_blocking);
     tcase_add_test(tc, undeliverable_and_unspoolable_is_an_error);
