@@ -1,10 +1,12 @@
 /*
  * fuzz/fuzz_influx.c - the http backend's InfluxDB line-protocol escaping
- * (plugins/http/influx.c, influx_put_escaped and influx_encode_log).
+ * (plugins/http/influx.c: influx_put_escaped, influx_tags, influx_encode_log).
  *
  * Properties: no crash, leak or undefined behaviour; escaped names hold no
  * raw control character and no unescaped ',' or ' ' (nor '=' in keys), and
  * unescaping gives the input with control characters turned into '_';
+ * the tags option becomes ",key=value,..." pieces, each one unescaped '='
+ * between non-empty texts;
  * escaped string values unescape to exactly the input; an encoded point is
  * one line ending in '\n'.
  */
@@ -82,6 +84,39 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
         tev_buf_free(&b);
     }
 
+    /* The input as a tags option, "k=v|k2=v2": on success, ",k=v,..." where
+     * every piece is one unescaped '=' between non-empty escaped texts. */
+    tev_buf tags;
+    tev_buf_init(&tags, NULL, NULL);
+    int trc = influx_tags(&tags, s);
+    FUZZ_CHECK(trc >= 0, "influx_tags returned %d", trc);
+    if (trc == 0 && tags.len) {
+        FUZZ_CHECK(tags.data[0] == ',', "tags do not start with ','");
+        size_t eqs = 0, piece = 0;
+        for (size_t i = 1; i <= tags.len; i++) {
+            char c = i < tags.len ? tags.data[i] : ',';
+            FUZZ_CHECK((unsigned char)c >= 0x20 && c != ' ' && c != '\n', "raw 0x%02x in tags",
+                       (unsigned char)c);
+            if (c == '\\' && i + 1 < tags.len) {
+                i++;
+                piece++;
+                continue;
+            }
+            if (c == '=') {
+                FUZZ_CHECK(piece > 0, "empty tag key");
+                eqs++;
+                piece = 0;
+            } else if (c == ',') {
+                FUZZ_CHECK(eqs == 1 && piece > 0, "tag piece is not key=value: %.*s",
+                           (int)tags.len, tags.data);
+                eqs = 0;
+                piece = 0;
+            } else {
+                piece++;
+            }
+        }
+    }
+
     /* A whole point with the input as measurement, key and string value. */
     tropt_field f[] = {TROPT_F_STR(s, s), TROPT_F_REAL("r", len ? (double)len / 3 : NAN),
                        TROPT_F_NULL("n"), TROPT_F_INT("i", (int64_t)len)};
@@ -89,12 +124,14 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     tev_buf b;
     tev_buf_init(&b, NULL, NULL);
     size_t skipped = 0;
-    FUZZ_CHECK(influx_encode_log(&b, s, "0190d1e2-0000-7000-8000-000000000000", 3, 1.5,
+    FUZZ_CHECK(influx_encode_log(&b, s, "0190d1e2-0000-7000-8000-000000000000",
+                                 trc == 0 ? tags.data : NULL, 3, 1.5,
                                  nf == 4 ? f : f + 1, nf, NULL, &skipped) == 0,
                "encode failed");
     FUZZ_CHECK(b.len > 0 && b.data[b.len - 1] == '\n' && memchr(b.data, '\n', b.len) == b.data + b.len - 1,
                "a point is not one line: %.*s", (int)b.len, b.data);
     tev_buf_free(&b);
+    tev_buf_free(&tags);
     free(s);
     return 0;
 }
