@@ -21,8 +21,9 @@
  *     the plugins' host->malloc) is given back once the tracker is freed
  *     (and under ASan detect_leaks=1 / valgrind, nothing leaks at all).
  *
- * Backends: null, the recorder test plugin, and jsonl, csv, sqlite when
- * their plugin files are on TROPT_PLUGIN_PATH.
+ * Backends: null, the recorder test plugin, and jsonl, csv, sqlite and http
+ * (nothing listening: everything goes through its background thread to the
+ * spool) when their plugin files are on TROPT_PLUGIN_PATH.
  *
  * Environment: TROPT_REL_VERBOSE=1 prints every pass and a backtrace of each
  * failed allocation; TROPT_REL_STRIDE=K tries N = 1, 1+K, 1+2K, ... (for
@@ -310,6 +311,26 @@ static void verify_sqlite(const char *dir)
     free(cmd);
 }
 
+/* http with nothing listening: every event goes to the spool, through the
+ * background thread's retry path and finish's spooling. */
+static char *spec_http(const char *dir)
+{
+    return tu_strdupf("http:url=http://127.0.0.1:1/ingest,spool_dir=%s/spool,retries=0,"
+                      "timeout=200ms,flush_timeout=0,retry_initial=1ms,max_delay=0",
+                      dir);
+}
+
+/* The spool replays: 3 run_start + 6 log + 3 run_end events in total. */
+static void verify_http(const char *dir)
+{
+    char *cmd = tu_strdupf("cat %s/spool/* | grep -c .", dir);
+    char *out = NULL;
+    tu_run(cmd, &out, 0);
+    ck_assert_msg(atoi(out) == 12, "expected 12 spooled events, got %s", out);
+    free(out);
+    free(cmd);
+}
+
 static char *spec_all(const char *dir)
 {
     char *s = tu_strdupf("null;recorder:out=%s/calls.txt", dir);
@@ -357,6 +378,7 @@ static const backend_case cases[] = {
     {"csv-long", {"csv"}, spec_csv_long, verify_csv, 0},
     {"sqlite", {"sqlite"}, spec_sqlite, verify_sqlite, 0},
     {"sqlite-batch", {"sqlite"}, spec_sqlite_batch, verify_sqlite, 0},
+    {"http-spool", {"http"}, spec_http, verify_http, 0},
     {"all-backends", {"null", "recorder"}, spec_all, verify_all, 1},
     {"on_error=warn", {"recorder"}, spec_warn, NULL, 1},
 };
