@@ -91,8 +91,8 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
             csv_buf j = {0};
             FUZZ_CHECK(csv_put_json(&host, &j, v, indent) == 0, "csv_put_json failed");
             json_t *w = json_loadb(j.p, j.n, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
-            FUZZ_CHECK(w != NULL, "csv_put_json wrote invalid JSON (%s): %.*s", err.text,
-                       (int)j.n, j.p);
+            FUZZ_CHECK(w != NULL, "csv_put_json wrote invalid JSON (%s): %.*s", err.text, (int)j.n,
+                       j.p);
             FUZZ_CHECK(json_equal(v, w), "JSON does not read back: %.*s", (int)j.n, j.p);
             json_decref(w);
             csv_buf_free(&host, &j);

@@ -126,7 +126,8 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
         FUZZ_CHECK(0, "type %d", (int)ev.type);
     }
     FUZZ_CHECK(rc == 0, "encoding failed");
-    FUZZ_CHECK(b.len > 0 && b.data[b.len - 1] == '\n' && memchr(b.data, '\n', b.len) == b.data + b.len - 1,
+    FUZZ_CHECK(b.len > 0 && b.data[b.len - 1] == '\n' &&
+                   memchr(b.data, '\n', b.len) == b.data + b.len - 1,
                "encoding is not one line: %.*s", (int)b.len, b.data);
     tev_event ev2;
     FUZZ_CHECK(tev_decode(b.data, b.len, &ev2, err, sizeof err) == 0,

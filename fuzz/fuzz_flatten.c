@@ -93,8 +93,7 @@ static void same_value(const tropt_field *f, const json_t *v, const char *key)
     case JSON_OBJECT:
     case JSON_ARRAY:
         FUZZ_CHECK(f->type == TROPT_JSON && f->v.json == v, "%s: kept whole", key);
-        FUZZ_CHECK(!json_is_object(v) || json_object_size(v) == 0, "%s: object with members",
-                   key);
+        FUZZ_CHECK(!json_is_object(v) || json_object_size(v) == 0, "%s: object with members", key);
         break;
     case JSON_STRING:
         FUZZ_CHECK(f->type == TROPT_STRING && f->v.s == json_string_value(v), "%s: string", key);

@@ -77,8 +77,8 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
         for (size_t k = 0; k < len; k++) {
             unsigned char c = (unsigned char)s[k];
             char want = (kinds[i] != 's' && (c < 0x20 || c == 0x7F)) ? '_' : (char)c;
-            FUZZ_CHECK(u[k] == want, "byte %zu: 0x%02x != 0x%02x (kind %c)", k,
-                       (unsigned char)u[k], (unsigned char)want, kinds[i]);
+            FUZZ_CHECK(u[k] == want, "byte %zu: 0x%02x != 0x%02x (kind %c)", k, (unsigned char)u[k],
+                       (unsigned char)want, kinds[i]);
         }
         free(u);
         tev_buf_free(&b);
@@ -107,8 +107,8 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
                 eqs++;
                 piece = 0;
             } else if (c == ',') {
-                FUZZ_CHECK(eqs == 1 && piece > 0, "tag piece is not key=value: %.*s",
-                           (int)tags.len, tags.data);
+                FUZZ_CHECK(eqs == 1 && piece > 0, "tag piece is not key=value: %.*s", (int)tags.len,
+                           tags.data);
                 eqs = 0;
                 piece = 0;
             } else {
@@ -125,10 +125,11 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     tev_buf_init(&b, NULL, NULL);
     size_t skipped = 0;
     FUZZ_CHECK(influx_encode_log(&b, s, "0190d1e2-0000-7000-8000-000000000000",
-                                 trc == 0 ? tags.data : NULL, 3, 1.5,
-                                 nf == 4 ? f : f + 1, nf, NULL, &skipped) == 0,
+                                 trc == 0 ? tags.data : NULL, 3, 1.5, nf == 4 ? f : f + 1, nf, NULL,
+                                 &skipped) == 0,
                "encode failed");
-    FUZZ_CHECK(b.len > 0 && b.data[b.len - 1] == '\n' && memchr(b.data, '\n', b.len) == b.data + b.len - 1,
+    FUZZ_CHECK(b.len > 0 && b.data[b.len - 1] == '\n' &&
+                   memchr(b.data, '\n', b.len) == b.data + b.len - 1,
                "a point is not one line: %.*s", (int)b.len, b.data);
     tev_buf_free(&b);
     tev_buf_free(&tags);

@@ -18,16 +18,16 @@
 static const char *const colours[] = {"red", "green", "blue", NULL};
 
 #define COMMON_OPTIONS                                                                             \
-    {"s", TROPT_OPT_STRING, 0, "dflt", NULL, 0, 0, "a string"},                                   \
-        {"p", TROPT_OPT_PATH, 0, NULL, NULL, 0, 0, "a path"},                                     \
-        {"i", TROPT_OPT_INT, 0, "7", NULL, 0, 0, "an int"},                                       \
-        {"ir", TROPT_OPT_INT, TROPT_OPT_HAS_RANGE, "0", NULL, -5, 5, "an int in [-5, 5]"},        \
-        {"d", TROPT_OPT_DOUBLE, 0, "0.5", NULL, 0, 0, "a double"},                                \
-        {"dr", TROPT_OPT_DOUBLE, TROPT_OPT_HAS_RANGE, "1", NULL, 0.5, 2.5, "a double in range"},  \
-        {"b", TROPT_OPT_BOOL, 0, "no", NULL, 0, 0, "a bool"},                                     \
-        {"t", TROPT_OPT_DURATION, 0, "1s", NULL, 0, 0, "a duration"},                             \
-        {"tr", TROPT_OPT_DURATION, TROPT_OPT_HAS_RANGE, "10ms", NULL, 1, 60000, "<= 1m"},         \
-        {"e", TROPT_OPT_ENUM, 0, "green", colours, 0, 0, "an enum"},                              \
+    {"s", TROPT_OPT_STRING, 0, "dflt", NULL, 0, 0, "a string"},                                    \
+        {"p", TROPT_OPT_PATH, 0, NULL, NULL, 0, 0, "a path"},                                      \
+        {"i", TROPT_OPT_INT, 0, "7", NULL, 0, 0, "an int"},                                        \
+        {"ir", TROPT_OPT_INT, TROPT_OPT_HAS_RANGE, "0", NULL, -5, 5, "an int in [-5, 5]"},         \
+        {"d", TROPT_OPT_DOUBLE, 0, "0.5", NULL, 0, 0, "a double"},                                 \
+        {"dr", TROPT_OPT_DOUBLE, TROPT_OPT_HAS_RANGE, "1", NULL, 0.5, 2.5, "a double in range"},   \
+        {"b", TROPT_OPT_BOOL, 0, "no", NULL, 0, 0, "a bool"},                                      \
+        {"t", TROPT_OPT_DURATION, 0, "1s", NULL, 0, 0, "a duration"},                              \
+        {"tr", TROPT_OPT_DURATION, TROPT_OPT_HAS_RANGE, "10ms", NULL, 1, 60000, "<= 1m"},          \
+        {"e", TROPT_OPT_ENUM, 0, "green", colours, 0, 0, "an enum"},                               \
     {                                                                                              \
         "secret", TROPT_OPT_STRING, TROPT_OPT_SECRET, NULL, NULL, 0, 0, "a secret"                 \
     }
@@ -86,8 +86,10 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     static int checked;
     if (!checked) {
         tropt_plugin a = make_plugin(table_all), r = make_plugin(table_req);
-        FUZZ_CHECK(tropt__options_check_decl(&a, "t") == TROPT_OK, "decl: %s", tropt_error_message());
-        FUZZ_CHECK(tropt__options_check_decl(&r, "t") == TROPT_OK, "decl: %s", tropt_error_message());
+        FUZZ_CHECK(tropt__options_check_decl(&a, "t") == TROPT_OK, "decl: %s",
+                   tropt_error_message());
+        FUZZ_CHECK(tropt__options_check_decl(&r, "t") == TROPT_OK, "decl: %s",
+                   tropt_error_message());
         checked = 1;
     }
     char *text = fuzz_cstr(data + 1, size - 1);
@@ -128,8 +130,9 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
              * letters and digits (so it cannot span "key=value" or words of
              * a message) that no other text of the message could hold. */
             const char *v = kv[k].value;
-            if (strlen(v) < 6 || strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                            "0123456789") != strlen(v) ||
+            if (strlen(v) < 6 ||
+                strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                          "0123456789") != strlen(v) ||
                 in_table_text(opts, v) || strstr(message_words, v))
                 continue;
             int elsewhere = 0;

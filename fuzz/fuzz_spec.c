@@ -28,7 +28,8 @@ static char *canonical(const tropt__spec *s)
     for (size_t b = 0; b < s->n; b++) {
         cap += strlen(s->backends[b].name) + 2;
         for (size_t k = 0; k < s->backends[b].n_opts; k++)
-            cap += strlen(s->backends[b].opts[k].key) + 2 * strlen(s->backends[b].opts[k].value) + 5;
+            cap +=
+                strlen(s->backends[b].opts[k].key) + 2 * strlen(s->backends[b].opts[k].value) + 5;
     }
     char *out = malloc(cap), *o = out;
     if (!out)

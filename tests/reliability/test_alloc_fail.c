@@ -84,16 +84,16 @@ static void inputs_make(inputs *in)
                                "betas", 9, 99, "tag", "a,b;\"c\"\n");
     in->config = json_pack("{s:i, s:{s:b, s:n}, s:s}", "seed", 42, "nested", "flag", 1, "none",
                            "tag", "override");
-    in->d1 = json_pack("{s:f, s:{s:f, s:f}, s:s, s:[i,f], s:b, s:n, s:I, s:{}}", "loss", 0.5,
-                       "acc", "top1", 0.9, "top5", 0.99, "note", "caf\xc3\xa9, \"quoted\"\nline",
-                       "arr", 1, 2.5, "ok", 1, "nothing", "big", (json_int_t)INT64_MAX, "empty");
+    in->d1 = json_pack("{s:f, s:{s:f, s:f}, s:s, s:[i,f], s:b, s:n, s:I, s:{}}", "loss", 0.5, "acc",
+                       "top1", 0.9, "top5", 0.99, "note", "caf\xc3\xa9, \"quoted\"\nline", "arr", 1,
+                       2.5, "ok", 1, "nothing", "big", (json_int_t)INT64_MAX, "empty");
     in->d2 = json_pack("{s:f, s:f, s:{s:{s:i}}}", "loss", 0.25, "grad/norm", 3.5, "deep", "er",
                        "est", 7);
     in->summary = json_pack("{s:f, s:{s:i}}", "best_loss", 0.25, "steps", "total", 4);
     in->obj_field = json_pack("{s:i, s:{s:s}}", "x", 1, "y", "z", "w");
     in->arr_field = json_pack("[s, i, {s:i}]", "a", 1, "b", 2);
-    ck_assert(in->exp_config && in->config && in->d1 && in->d2 && in->summary &&
-              in->obj_field && in->arr_field);
+    ck_assert(in->exp_config && in->config && in->d1 && in->d2 && in->summary && in->obj_field &&
+              in->arr_field);
 }
 
 static void inputs_free(inputs *in)
@@ -108,10 +108,10 @@ static void inputs_free(inputs *in)
 }
 
 typedef struct pass {
-    int failed;       /* some call failed */
-    int n_enomem;     /* calls that returned TROPT_ENOMEM */
-    int open_failed;  /* open failed */
-    char first[600];  /* "step: CODE: message" of the first failure */
+    int failed;      /* some call failed */
+    int n_enomem;    /* calls that returned TROPT_ENOMEM */
+    int open_failed; /* open failed */
+    char first[600]; /* "step: CODE: message" of the first failure */
 } pass;
 
 /* Check one call's result: OK, or an acceptable failure with a message. */
@@ -128,8 +128,8 @@ static void check_rc(pass *p, const char *step, int rc, unsigned long n)
                   tropt_error_name(rc));
     /* A NULL string printed with %s: a pointer whose allocation failed was
      * used anyway. */
-    ck_assert_msg(!strstr(msg, "(null)"), "N=%lu: %s returned %s with a NULL in its message: %s",
-                  n, step, tropt_error_name(rc), msg);
+    ck_assert_msg(!strstr(msg, "(null)"), "N=%lu: %s returned %s with a NULL in its message: %s", n,
+                  step, tropt_error_name(rc), msg);
     if (rc == TROPT_ENOMEM)
         p->n_enomem++;
     if (!p->failed)
@@ -142,10 +142,14 @@ static void run_sequence(const char *spec, const inputs *in, pass *p, unsigned l
     tropt_tracker *t = (tropt_tracker *)&t; /* must become NULL on failure */
     double nan_v = NAN;
     tropt_field f1[] = {
-        TROPT_F_REAL("loss", 0.4),     TROPT_F_REAL("nan", nan_v),
-        TROPT_F_REAL("inf", INFINITY), TROPT_F_INT("i64", INT64_MIN),
-        TROPT_F_STR("s", "x,y\"z"),    TROPT_F_BOOL("b", 0),
-        TROPT_F_NULL("n"),             TROPT_F_JSON("obj", in->obj_field),
+        TROPT_F_REAL("loss", 0.4),
+        TROPT_F_REAL("nan", nan_v),
+        TROPT_F_REAL("inf", INFINITY),
+        TROPT_F_INT("i64", INT64_MIN),
+        TROPT_F_STR("s", "x,y\"z"),
+        TROPT_F_BOOL("b", 0),
+        TROPT_F_NULL("n"),
+        TROPT_F_JSON("obj", in->obj_field),
         TROPT_F_JSON("arr", in->arr_field),
     };
     tropt_field f2[] = {TROPT_F_REAL("loss", 0.3), TROPT_F_INT("epoch", 1),
@@ -258,8 +262,8 @@ static void verify_jsonl(const char *dir)
     int lines = 0;
     for (const char *p = text; *p; p++)
         lines += *p == '\n';
-    ck_assert_msg(lines == 12, "expected 3 run_start + 6 log + 3 run_end lines, got %d:\n%s",
-                  lines, text);
+    ck_assert_msg(lines == 12, "expected 3 run_start + 6 log + 3 run_end lines, got %d:\n%s", lines,
+                  text);
     free(text);
     free(f);
 }

@@ -39,7 +39,7 @@ static int plugin_present(const char *name)
 }
 
 #define ck_assert_no_secret(text, what)                                                            \
-    ck_assert_msg(strstr((text), SECRET) == NULL, "the secret value appears in %s:\n%s", (what), \
+    ck_assert_msg(strstr((text), SECRET) == NULL, "the secret value appears in %s:\n%s", (what),   \
                   (text))
 
 /* ---- umask ---------------------------------------------------------------- */
@@ -237,7 +237,7 @@ START_TEST(http_secrets_never_shown)
     static const char *const specs[] = {
         "check 'http:url=http://127.0.0.1:1/,headers=X-Api-Key: " SECRET "'",
         "check 'http:url=http://127.0.0.1:1/,headers=X-Api-Key " SECRET "'", /* malformed */
-        "check 'http:url=http://127.0.0.1:1/,headers=A: 1|" SECRET "'",     /* malformed 2nd */
+        "check 'http:url=http://127.0.0.1:1/,headers=A: 1|" SECRET "'",      /* malformed 2nd */
         "check 'http:url=http://127.0.0.1:1/,headers=X-Api-Key: " SECRET ",bogus=1'",
         "check 'http:url=http://127.0.0.1:1/,token_env=TROPT_TEST_SECRET_TOKEN'",
         "check 'http:url=http://127.0.0.1:1/,token_env=TROPT_TEST_SECRET_TOKEN,format=x'",
