@@ -9,6 +9,8 @@
 #   FUZZ_BUILD    build and work folder (default <source>/build-fuzz)
 #   FUZZ_CC       compiler (default clang; needs libFuzzer: Debian's clang
 #                 and libclang-rt-14-dev)
+#   FUZZ_SAN_EXTRA  extra sanitizer flags, e.g. -fno-sanitize=float-cast-overflow
+#                 to fuzz past a known finding
 #
 # Targets (fuzz/fuzz_<name>.c):
 #   spec     core/spec.c      tropt__spec_parse, with a canonical round trip
@@ -38,7 +40,9 @@ if ! command -v "$cc" >/dev/null 2>&1; then
     exit 1
 fi
 
-san="-fsanitize=address,undefined -fno-sanitize-recover=undefined ${FUZZ_SAN_EXTRA:-}"
+san=("-fsanitize=address,undefined" -fno-sanitize-recover=undefined)
+# shellcheck disable=SC2206 # extra flags are split on blanks on purpose
+[ -n "${FUZZ_SAN_EXTRA:-}" ] && san+=($FUZZ_SAN_EXTRA)
 cflags=(-g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wno-unused-parameter
         -I"$src/include" -I"$src/core" -I"$src/plugins/common" -I"$src/plugins/csv"
         -I"$src/plugins/http" -I"$src/fuzz"
@@ -60,9 +64,10 @@ targets=("$@")
 
 # Compile one source into an instrumented object (cached by mtime).
 obj() {
-    local f=$1 o="$out/obj/$(echo "$1" | tr / _).o"
+    local f=$1 o
+    o="$out/obj/$(echo "$1" | tr / _).o"
     if [ ! -f "$o" ] || [ "$src/$f" -nt "$o" ] || [ "$src/core/internal.h" -nt "$o" ]; then
-        "$cc" "${cflags[@]}" $san -fsanitize=fuzzer-no-link -c "$src/$f" -o "$o" || return 1
+        "$cc" "${cflags[@]}" "${san[@]}" -fsanitize=fuzzer-no-link -c "$src/$f" -o "$o" || return 1
     fi
     echo "$o"
 }
@@ -80,7 +85,7 @@ build() { # target -> $out/fuzz_<target>
             objs+=("$o")
         fi
     done
-    "$cc" "${cflags[@]}" $san -fsanitize=fuzzer "$src/fuzz/fuzz_$t.c" "${objs[@]}" "${libs[@]}" \
+    "$cc" "${cflags[@]}" "${san[@]}" -fsanitize=fuzzer "$src/fuzz/fuzz_$t.c" "${objs[@]}" "${libs[@]}" \
         -o "$out/fuzz_$t"
 }
 
@@ -125,7 +130,9 @@ for t in "${targets[@]}"; do
     took=$(($(date +%s) - start))
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
     if [ $rc -eq 0 ]; then
-        echo "fuzz $t: PASS (${execs:-?} runs in ${took}s, corpus $(ls "$out/corpus/$t" | wc -l) + $(ls "$src/fuzz/corpus/$t" 2>/dev/null | wc -l) seeds)"
+        found=$(find "$out/corpus/$t" -type f | wc -l)
+        seeds=$(find "$src/fuzz/corpus/$t" -type f 2>/dev/null | wc -l)
+        echo "fuzz $t: PASS (${execs:-?} runs in ${took}s, corpus $found + $seeds seeds)"
         passed=$((passed + 1))
     else
         echo "fuzz $t: FAIL (exit $rc after ${took}s; log $log)"
