@@ -13,7 +13,7 @@ cd "$here"
 
 PACKAGES=(meson ninja-build pkg-config gcc g++ binutils libjansson-dev check
           libsqlite3-dev sqlite3 libcurl4-openssl-dev python3 python3-pandas
-          victoria-metrics)
+          victoria-metrics clang libclang-rt-14-dev valgrind)
 
 install_deps() {
     local missing=()
@@ -68,7 +68,8 @@ run_suite() {
 
 cmd_test() {
     install_deps
-    configure build -Dwerror=true -Dbench=true
+    # -Dfuzz: each libFuzzer target runs 20 s as the test 'fuzz' (clang)
+    configure build -Dwerror=true -Dbench=true -Dfuzz=true
     ninja -C build
     run_suite build 1
     configure build-asan -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false

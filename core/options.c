@@ -98,7 +98,8 @@ static int parse_value(const tropt_option_def *def, const char *text, tropt_optv
             return -1;
         }
         v->d = x;
-        v->i = (int64_t)x;
+        /* converting a double outside int64's range is undefined: saturate */
+        v->i = x >= 9.2e18 ? INT64_MAX : x <= -9.2e18 ? INT64_MIN : (int64_t)x;
         break;
     }
     case TROPT_OPT_BOOL: {

@@ -106,6 +106,7 @@ static const invalid_case invalid[] = {
     {"recorder:level=", TROPT_EINVAL, "expected a 64-bit integer"},
     {"recorder:ratio=1.01", TROPT_EINVAL, "ratio=1.01: out of range [0, 1]"},
     {"recorder:ratio=nan", TROPT_EINVAL, "expected a finite number"},
+    {"recorder:ratio=1e55", TROPT_EINVAL, "ratio=1e55: out of range [0, 1]"},
     {"recorder:ratio=1e999", TROPT_EINVAL, "expected a finite number"},
     {"recorder:flag=maybe", TROPT_EINVAL, "flag=maybe: expected true|false"},
     {"recorder:wait=5x", TROPT_EINVAL, "expected a duration such as 250ms, 2s or 1m"},

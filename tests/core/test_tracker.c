@@ -418,6 +418,8 @@ START_TEST(default_handler_writes_stderr_and_honours_level)
             tropt_tracker_finish(t, NULL);
             tropt_tracker_free(t);
             fflush(stderr);
+            free(err); /* valgrind checks the child's heap at _exit too */
+            free(dir);
             _exit(0);
         }
         int st;
