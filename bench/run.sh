@@ -28,7 +28,7 @@ for d in "$build"/plugins/*/; do
     pp=${pp:+$pp:}$d
 done
 export TROPT_PLUGIN_PATH="$pp"
-export TROPT_LOG_LEVEL=${TROPT_LOG_LEVEL:-error}
+export TROPT_LOG_LEVEL="${TROPT_LOG_LEVEL:-error}"
 
 vm_bin=${VM:-}
 if [ -z "$vm_bin" ]; then
@@ -50,7 +50,6 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-set --  "$@"
 if [ -n "$vm_bin" ] && [ -z "${NO_VM:-}" ]; then
     port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
     vm_dir=$(mktemp -d "${TMPDIR:-/tmp}/tropt-bench-vm.XXXXXX")

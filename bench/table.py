@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Render a tropt-bench JSON report as the Markdown tables of bench/README.md.
 
-    bench/table.py results.json
+    bench/table.py results.json                 # both tables
+    bench/table.py --latency-only results.json  # the latency/memory table
 """
 import json
 import sys
@@ -28,9 +29,12 @@ def met(row):
     return "yes" if row["met"] else "**no**"
 
 
-def main(path):
+def main(path, latency_only=False):
     r = json.load(open(path))
     m, p = r["machine"], r["params"]
+    if latency_only:
+        latency(r)
+        return
     print("Machine: %s CPUs, %s, %s, %s; scratch on %s; load average %s at start, %s at end; %s." % (
         m.get("nproc"), m.get("cpu"), m.get("kernel"), m.get("memory", "").strip(),
         m.get("scratch_fs"), m.get("loadavg_at_start", "?"), m.get("loadavg_at_end", "?"),
@@ -49,7 +53,22 @@ def main(path):
             row["scenario"], row["variant"], row.get("steps", ""), ns(row["ns_per_step"]),
             num(row["values_per_s"]),
             ratio, row.get("target", ""), met(row)))
+    notes = [row for row in r["results"] if row.get("note")]
+    if notes:
+        print()
+        for row in notes:
+            note = row["note"] if len(row["note"]) < 240 else row["note"][:237] + "..."
+            print("- %s, %s: %s" % (row["scenario"], row["variant"], note))
     print()
+    latency(r)
+    skipped = [(k, v) for k, v in sorted(r["scenarios"].items()) if v["status"] != "ran"]
+    if skipped:
+        print()
+        for k, v in skipped:
+            print("- %s: %s (%s)" % (k, v["status"], v["note"]))
+
+
+def latency(r):
     print("| backend | steps | p50 | p99 | p99.9 | max | p99/p50 | target | met "
           "| peak RSS KB start / 10% / 50% / end |")
     print("|---|---:|---:|---:|---:|---:|---:|---|---|---|")
@@ -59,12 +78,10 @@ def main(path):
             row["backend"], row["steps"], ns(row["p50_ns"]), ns(row["p99_ns"]),
             ns(row["p999_ns"]), ns(row["max_ns"]), row["p99_over_p50"], row.get("target", ""),
             met(row), rss["start"], rss["at_10pct"], rss["at_50pct"], rss["end"]))
-    skipped = [(k, v) for k, v in sorted(r["scenarios"].items()) if v["status"] != "ran"]
-    if skipped:
-        print()
-        for k, v in skipped:
-            print("- %s: %s (%s)" % (k, v["status"], v["note"]))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    if len(sys.argv) == 3 and sys.argv[1] == "--latency-only":
+        main(sys.argv[2], True)
+    else:
+        main(sys.argv[1])
