@@ -151,8 +151,9 @@ static int flatten_value(tropt__flat *fl, size_t pstart, size_t plen, const char
 
 /* A filter for duplicate keys: any function of a key's bytes will do, since
  * equal keys always collide and a collision only costs one strcmp.  This one
- * reads the length and the first and last eight bytes, so a key costs one
- * strlen and a few loads whatever its length. */
+ * reads the length and two possibly overlapping words at the ends (the
+ * branch-light small-copy trick), which covers every byte of a key of up to
+ * 16 bytes and costs a strlen and two loads whatever the length. */
 static inline uint64_t key_sig(const char *s)
 {
     size_t n = strlen(s);
@@ -160,9 +161,15 @@ static inline uint64_t key_sig(const char *s)
     if (n >= 8) {
         memcpy(&a, s, 8);
         memcpy(&b, s + n - 8, 8);
-    } else {
-        for (size_t i = 0; i < n; i++)
-            a |= (uint64_t)(unsigned char)s[i] << (8 * i);
+    } else if (n >= 4) {
+        uint32_t x, y;
+        memcpy(&x, s, 4);
+        memcpy(&y, s + n - 4, 4);
+        a = x;
+        b = y;
+    } else if (n > 0) {
+        a = (uint64_t)(unsigned char)s[0] | (uint64_t)(unsigned char)s[n / 2] << 8 |
+            (uint64_t)(unsigned char)s[n - 1] << 16;
     }
     uint64_t h = (a ^ (b * 0x9E3779B97F4A7C15u) ^ n) * 0xff51afd7ed558ccdu;
     return h ^ (h >> 32);
@@ -182,23 +189,42 @@ static int check_unique(tropt__flat *fl, const tropt_field *f, size_t n)
         return TROPT_OK;
     if (n <= TROPT__SMALL_KEYS) {
         uint64_t sig[TROPT__SMALL_KEYS];
+        /* Equal keys have equal signatures, so keys whose signatures are
+         * pairwise distinct are unique.  The last step's were (last_n says
+         * so); if this step's are the same in the same order, so are these,
+         * whatever the keys' bytes or addresses: no probe needed. */
+        int same = n == fl->last_n;
+        for (size_t i = 0; i < n; i++) {
+            sig[i] = key_sig(f[i].key);
+            same &= sig[i] == fl->last_sig[i];
+        }
+        if (same)
+            return TROPT_OK;
+        fl->last_n = 0;
         uint32_t gen = ++fl->gen;
         if (gen == 0) { /* wrapped: forget every stamp */
             memset(fl->small, 0, sizeof fl->small);
             gen = fl->gen = 1;
         }
         const size_t mask = 2 * TROPT__SMALL_KEYS - 1;
+        int distinct = 1;
         for (size_t i = 0; i < n; i++) {
-            sig[i] = key_sig(f[i].key);
             size_t pos = (size_t)sig[i] & mask;
             while (fl->small[pos].gen == gen) {
                 uint32_t j = fl->small[pos].idx;
-                if (sig[j] == sig[i] && strcmp(f[j].key, f[i].key) == 0)
-                    return duplicate(f[i].key);
+                if (sig[j] == sig[i]) {
+                    if (strcmp(f[j].key, f[i].key) == 0)
+                        return duplicate(f[i].key);
+                    distinct = 0;
+                }
                 pos = (pos + 1) & mask;
             }
             fl->small[pos].gen = gen;
             fl->small[pos].idx = (uint32_t)i;
+        }
+        if (distinct) {
+            memcpy(fl->last_sig, sig, n * sizeof *sig);
+            fl->last_n = n;
         }
         return TROPT_OK;
     }
@@ -226,22 +252,27 @@ static int check_unique(tropt__flat *fl, const tropt_field *f, size_t n)
     return TROPT_OK;
 }
 
-static int finish_flat(tropt__flat *fl)
+/* Resolve arena keys; then check uniqueness, which only a composed key can
+ * break: the members of one JSON object are unique, but a composed "a/b" may
+ * meet a literal "a/b" (or another composed one, from a typed field). */
+static int finish_flat(tropt__flat *fl, int may_collide)
 {
+    int composed = 0;
     for (size_t i = 0; i < fl->n; i++) {
         if (fl->f[i].type & ARENA_KEY) {
             fl->f[i].type = (tropt_type)(fl->f[i].type & ~ARENA_KEY);
             fl->f[i].key = fl->keys + ((uintptr_t)fl->f[i].key - 1);
+            composed = 1;
         }
     }
-    return check_unique(fl, fl->f, fl->n);
+    return composed || may_collide ? check_unique(fl, fl->f, fl->n) : TROPT_OK;
 }
 
 int tropt__flat_object(tropt__flat *fl, const json_t *obj)
 {
     tropt__flat_reset(fl);
     int rc = flatten_members(fl, 0, 0, obj);
-    return rc ? rc : finish_flat(fl);
+    return rc ? rc : finish_flat(fl, 0);
 }
 
 static int check_field(const tropt_field *f, size_t i)
@@ -302,5 +333,5 @@ int tropt__flat_fields(tropt__flat *fl, const tropt_field *fields, size_t n)
         if (rc)
             return rc;
     }
-    return finish_flat(fl);
+    return finish_flat(fl, 1);
 }

@@ -123,6 +123,12 @@ typedef struct tropt__flat {
         uint32_t gen, idx;
     } small[2 * TROPT__SMALL_KEYS];
     uint32_t gen;
+    /* the signatures of the last small step found unique, when they were
+     * pairwise distinct: a step with the same signatures in the same order
+     * is unique too, without probing (a training loop logs the same keys
+     * every step) */
+    uint64_t last_sig[TROPT__SMALL_KEYS];
+    size_t last_n;
     uint32_t *slots;
     size_t nslots;
 } tropt__flat;

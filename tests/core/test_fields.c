@@ -143,6 +143,48 @@ START_TEST(bad_fields_rejected)
 }
 END_TEST
 
+/* The duplicate check remembers the last unique step's key signatures and
+ * skips probing when they repeat.  It must still catch a duplicate when the
+ * caller rewrites a key in place (same pointers, new bytes), when only the
+ * middle of a long key differs, and when keys swap places. */
+START_TEST(duplicate_check_survives_keys_rewritten_in_place)
+{
+    rec_fixture fx;
+    rec_open(&fx, "", NULL, NULL);
+    ck_assert_int_eq(tropt_tracker_init(fx.t, NULL), TROPT_OK);
+    char k1[32] = "loss", k2[32] = "lr";
+    tropt_field f[] = {TROPT_F_REAL(k1, 1), TROPT_F_REAL(k2, 2), TROPT_F_INT("step_i", 3)};
+    for (int i = 0; i < 3; i++) /* the cached fast path */
+        ck_assert_int_eq(tropt_tracker_log_fields(fx.t, f, 3), TROPT_OK);
+    strcpy(k2, "loss"); /* same pointer, now equal to k1 */
+    ck_assert_int_eq(tropt_tracker_log_fields(fx.t, f, 3), TROPT_EINVAL);
+    ck_assert_str_eq(tropt_error_message(), "duplicate key 'loss' in one step");
+    strcpy(k2, "lr");
+    ck_assert_int_eq(tropt_tracker_log_fields(fx.t, f, 3), TROPT_OK);
+    /* long keys that differ only in the middle: equal signatures would
+     * defeat a filter that reads the ends alone; the strcmp decides */
+    strcpy(k1, "layer_0001_of_the_model/weight");
+    strcpy(k2, "layer_0002_of_the_model/weight");
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(tropt_tracker_log_fields(fx.t, f, 3), TROPT_OK);
+    strcpy(k2, k1);
+    ck_assert_int_eq(tropt_tracker_log_fields(fx.t, f, 3), TROPT_EINVAL);
+    ck_assert_str_eq(tropt_error_message(),
+                     "duplicate key 'layer_0001_of_the_model/weight' in one step");
+    /* swapped order with the same keys is still unique */
+    strcpy(k1, "b");
+    strcpy(k2, "a");
+    ck_assert_int_eq(tropt_tracker_log_fields(fx.t, f, 3), TROPT_OK);
+    f[0].key = k2;
+    f[1].key = k1;
+    ck_assert_int_eq(tropt_tracker_log_fields(fx.t, f, 3), TROPT_OK);
+    char *text = rec_text(&fx);
+    ck_assert_int_eq(count_prefix(text, "log "), 9); /* 3 + 1 + 3 + 2 accepted */
+    free(text);
+    rec_close(&fx);
+}
+END_TEST
+
 /* ---- threads ---- */
 #define N_THREADS 8
 #define N_STEPS 2000
@@ -254,6 +296,7 @@ int main(void)
     tcase_add_test(tc, duplicate_keys_after_flattening_rejected);
     tcase_add_test(tc, fields_carry_nan_inf_and_exact_ints);
     tcase_add_test(tc, bad_fields_rejected);
+    tcase_add_test(tc, duplicate_check_survives_keys_rewritten_in_place);
     tcase_add_test(tc, threads_log_on_one_tracker_no_step_lost);
     tcase_add_test(tc, log_fields_to_null_allocates_nothing_per_call);
     tcase_add_test(tc, set_allocator_validates);
