@@ -85,6 +85,80 @@ static void send_str(int fd, const char *s)
     }
 }
 
+/* Send n bytes without blocking the server for good: gives up when the
+ * peer goes away or the server stops.  Returns 0 or -1. */
+static int stream_bytes(httpd *h, int fd, const char *p, size_t n)
+{
+    while (n) {
+        if (atomic_load(&h->stop))
+            return -1;
+        struct pollfd pf = {.fd = fd, .events = POLLOUT};
+        int pr = poll(&pf, 1, 50);
+        if (pr < 0 && errno != EINTR)
+            return -1;
+        if (pr <= 0)
+            continue;
+        if (pf.revents & (POLLERR | POLLHUP | POLLNVAL))
+            return -1;
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+        pthread_mutex_lock(&h->mu);
+        h->bytes_streamed += w;
+        pthread_mutex_unlock(&h->mu);
+    }
+    return 0;
+}
+
+static const char filler[65536] = {'x'};
+
+/* HTTPD_HUGE: status line, Content-Length, then `bytes` bytes of body. */
+static void send_huge(httpd *h, int fd, int status, long long bytes)
+{
+    char head[160];
+    snprintf(head, sizeof head, "HTTP/1.1 %d Huge\r\nContent-Length: %lld\r\n\r\n", status, bytes);
+    if (stream_bytes(h, fd, head, strlen(head)) != 0)
+        return;
+    while (bytes > 0) {
+        size_t n = bytes < (long long)sizeof filler ? (size_t)bytes : sizeof filler;
+        if (stream_bytes(h, fd, filler, n) != 0)
+            return;
+        bytes -= (long long)n;
+    }
+}
+
+/* HTTPD_ENDLESS: a 200 whose chunked body never ends (until the peer
+ * leaves or the server stops). */
+static void send_endless(httpd *h, int fd)
+{
+    static const char head[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+    if (stream_bytes(h, fd, head, sizeof head - 1) != 0)
+        return;
+    char size_line[16];
+    snprintf(size_line, sizeof size_line, "%zx\r\n", sizeof filler);
+    for (;;) {
+        if (stream_bytes(h, fd, size_line, strlen(size_line)) != 0 ||
+            stream_bytes(h, fd, filler, sizeof filler) != 0 || stream_bytes(h, fd, "\r\n", 2) != 0)
+            return;
+    }
+}
+
+static void record_body(httpd *h, const char *p, size_t n)
+{
+    char *body = malloc(n + 1);
+    memcpy(body, p, n);
+    body[n] = '\0';
+    pthread_mutex_lock(&h->mu);
+    h->bodies = realloc(h->bodies, (h->n_bodies + 1) * sizeof *h->bodies);
+    h->bodies[h->n_bodies++] = body;
+    pthread_mutex_unlock(&h->mu);
+}
+
 static void close_conn(conn *c, int reset)
 {
     if (reset) {
@@ -133,13 +207,7 @@ static int serve(httpd *h, conn *c)
                 struct timespec ts = {delay / 1000, (delay % 1000) * 1000000L};
                 nanosleep(&ts, NULL);
             }
-            char *body = malloc(body_len + 1);
-            memcpy(body, c->buf + head_len, body_len);
-            body[body_len] = '\0';
-            pthread_mutex_lock(&h->mu);
-            h->bodies = realloc(h->bodies, (h->n_bodies + 1) * sizeof *h->bodies);
-            h->bodies[h->n_bodies++] = body;
-            pthread_mutex_unlock(&h->mu);
+            record_body(h, c->buf + head_len, body_len);
             send_str(c->fd, "HTTP/1.1 204 No Content\r\n\r\n");
             break;
         }
@@ -162,6 +230,39 @@ static int serve(httpd *h, conn *c)
         case HTTPD_HANG:
             c->hung = 1;
             return 0;
+        case HTTPD_GARBAGE:
+            send_str(c->fd, "\x01\x02 this is not HTTP \xff\xfe\r\n\r\n");
+            close_conn(c, 0);
+            return -1;
+        case HTTPD_TRUNCATED:
+            send_str(c->fd, "HTTP/1.1 20");
+            close_conn(c, 0);
+            return -1;
+        case HTTPD_TRUNCATED_BODY:
+            send_str(c->fd, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc");
+            close_conn(c, 0);
+            return -1;
+        case HTTPD_BOGUS_STATUS:
+            send_str(c->fd, "HTTP/1.1 abc Whatever\r\nContent-Length: 0\r\n\r\n");
+            close_conn(c, 0);
+            return -1;
+        case HTTPD_BAD_HEADER:
+            send_str(c->fd, "HTTP/1.1 204 No Content\r\nthis is not a header\r\n\r\n");
+            close_conn(c, 0);
+            return -1;
+        case HTTPD_HUGE: {
+            int status = h->huge_status ? h->huge_status : 200;
+            long long bytes = h->huge_bytes ? h->huge_bytes : 64LL << 20;
+            if (status >= 200 && status < 300)
+                record_body(h, c->buf + head_len, body_len);
+            send_huge(h, c->fd, status, bytes);
+            close_conn(c, 0);
+            return -1;
+        }
+        case HTTPD_ENDLESS:
+            send_endless(h, c->fd);
+            close_conn(c, 0);
+            return -1;
         }
         memmove(c->buf, c->buf + head_len + body_len, c->len - head_len - body_len);
         c->len -= head_len + body_len;

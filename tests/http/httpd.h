@@ -19,6 +19,16 @@ typedef enum {
     HTTPD_401,   /* 401 */
     HTTPD_RESET, /* connection reset (RST) instead of an answer */
     HTTPD_HANG,  /* never answer */
+    /* broken answers (the connection is closed after each) */
+    HTTPD_GARBAGE,        /* bytes that are not HTTP at all */
+    HTTPD_TRUNCATED,      /* the status line cut short ("HTTP/1.1 20") */
+    HTTPD_TRUNCATED_BODY, /* 200 promising 100 bytes of body, sending 3 */
+    HTTPD_BOGUS_STATUS,   /* "HTTP/1.1 abc Whatever" */
+    HTTPD_BAD_HEADER,     /* 204 with a header line without a colon */
+    /* oversized answers */
+    HTTPD_HUGE,    /* huge_status with a huge_bytes body (Content-Length);
+                    * a 2xx records the request body */
+    HTTPD_ENDLESS, /* 200, chunked, a body that never ends (not recorded) */
 } httpd_kind;
 
 typedef struct httpd {
@@ -28,6 +38,11 @@ typedef struct httpd {
     int n_bad;
     httpd_kind bad;
     int delay_ms;
+    /* HTTPD_HUGE: the status (default 200) and body size (default 64 MiB) */
+    int huge_status;
+    long long huge_bytes;
+    /* bytes of the answers sent by HTTPD_HUGE / HTTPD_ENDLESS (under mu) */
+    long long bytes_streamed;
 
     /* records (read them after httpd_stop, or under mu) */
     pthread_mutex_t mu;
