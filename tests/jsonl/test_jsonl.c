@@ -10,6 +10,8 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -622,6 +624,91 @@ static char *sql(const char *db, const char *query)
     return out;
 }
 
+/* A disk that fills mid-run (a 256 KiB tmpfs, root only): the log that
+ * cannot be written returns TROPT_EBACKEND naming the journal and the
+ * cause; once space is back the next log writes the kept event and its own;
+ * the journal then replays every step exactly once (a line cut by the full
+ * disk is skipped with a warning and written again whole). */
+START_TEST(jsonl_disk_full_mid_run_keeps_every_step)
+{
+    if (geteuid() != 0 || !plugin_file("sqlite") || access("/usr/bin/sqlite3", X_OK) != 0) {
+        fprintf(stderr, "skipped: needs root (to mount a small tmpfs), the sqlite plugin and "
+                        "the sqlite3 tool\n");
+        return;
+    }
+    char *dir = tu_mkdtemp();
+    char *mnt = tu_path(dir, "mnt");
+    ck_assert_int_eq(mkdir(mnt, 0700), 0);
+    if (mount("tropt-test", mnt, "tmpfs", 0, "size=256k") != 0) {
+        fprintf(stderr, "skipped: cannot mount a tmpfs: %s\n", strerror(errno));
+        tu_rmtree(dir);
+        free(mnt);
+        free(dir);
+        return;
+    }
+    char *filler = tu_path(mnt, "filler");
+    {
+        static char block[128 * 1024];
+        memset(block, 'f', sizeof block - 1);
+        ck_assert_int_eq(tu_write_file(filler, block), 0);
+    }
+    char *path = tu_path(mnt, "run.jsonl");
+    char *spec = tu_strdupf("jsonl:path=%s", path);
+    tropt_tracker *t;
+    ck_assert_int_eq(tropt_tracker_open(&t, spec, "full", NULL), TROPT_OK);
+    ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
+    static char big[3000];
+    int64_t ok = 0;
+    int rc = TROPT_OK;
+    for (; ok < 1000; ok++) {
+        memset(big, 'a' + (int)(ok % 26), sizeof big - 1);
+        tropt_field f[] = {TROPT_F_INT("i", ok), TROPT_F_STR("big", big)};
+        rc = tropt_tracker_log_fields(t, f, 2);
+        if (rc != TROPT_OK)
+            break;
+    }
+    ck_assert_msg(rc == TROPT_EBACKEND, "no failure after %lld steps: %s", (long long)ok,
+                  tropt_error_name(rc));
+    ck_assert_int_gt(ok, 3);
+    const char *msg = tropt_error_message();
+    ck_assert_msg(strstr(msg, path) && strstr(msg, strerror(ENOSPC)), "message: %s", msg);
+    /* space again: the kept event (step ok) goes out with the next one */
+    ck_assert_int_eq(unlink(filler), 0);
+    tropt_field f[] = {TROPT_F_INT("i", ok + 1), TROPT_F_STR("big", "last")};
+    ck_assert_msg(tropt_tracker_log_fields(t, f, 2) == TROPT_OK, "after freeing space: %s",
+                  tropt_error_message());
+    ck_assert_int_eq(tropt_tracker_finish(t, NULL), TROPT_OK);
+    tropt_tracker_free(t);
+
+    char *db = tu_path(dir, "r.db");
+    char *out = NULL;
+    char *cmd = tu_strdupf("'%s' replay '%s' --tracker 'sqlite:path=%s' 2>&1", cli(), path, db);
+    ck_assert_msg(tu_run(cmd, &out, 1) == 0, "replay failed: %s", out);
+    char *got = sql(db, "SELECT count(*), count(DISTINCT step), min(step), max(step), "
+                        "sum(value = step) FROM metrics WHERE key = 'i';");
+    char *want = tu_strdupf("%lld|%lld|0|%lld|%lld\n", (long long)ok + 2, (long long)ok + 2,
+                            (long long)ok + 1, (long long)ok + 2);
+    ck_assert_msg(strcmp(got, want) == 0, "metrics: %s, want %s (replay said: %s)", got, want,
+                  out);
+    char *status = sql(db, "SELECT status FROM runs;");
+    ck_assert_str_eq(status, "finished\n");
+    fprintf(stderr, "jsonl disk full after %lld steps: %s\n", (long long)ok, out);
+    ck_assert_int_eq(umount(mnt), 0);
+    free(status);
+    free(got);
+    free(want);
+    free(out);
+    free(cmd);
+    free(db);
+    free(spec);
+    free(path);
+    free(filler);
+    tu_rmtree(dir);
+    free(mnt);
+    free(dir);
+}
+END_TEST
+
 START_TEST(journal_replayed_twice_into_sqlite_has_no_duplicate_step)
 {
     if (!plugin_file("sqlite") || access("/usr/bin/sqlite3", X_OK) != 0) {
@@ -826,6 +913,7 @@ int main(void)
     tcase_add_test(tc, jsonl_terminates_a_torn_line_before_appending);
     tcase_add_test(tc, jsonl_unwritable_path_fails_at_open_naming_it);
     tcase_add_test(tc, jsonl_full_disk_is_an_error_not_a_crash);
+    tcase_add_test(tc, jsonl_disk_full_mid_run_keeps_every_step);
     tcase_add_test(tc, jsonl_survives_every_allocation_failure);
     suite_add_tcase(s, tc);
     tc = tcase_create("replay");
