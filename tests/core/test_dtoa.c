@@ -1,5 +1,5 @@
 /* tests/core/test_dtoa.c - the shortest round-trip text of a double (the
- * host service format_real): the Grisu3 fast path must agree with the
+ * host service format_real): the Schubfach fast path must agree with the
  * exact slow path digit for digit, every output must read back to the same
  * bits, and none may be longer than the shortest %.Ng that round-trips. */
 #include <float.h>
@@ -70,6 +70,23 @@ START_TEST(fixed_cases)
         {-1.5, "-1.5"},
         {123456789012345680.0, "123456789012345680"},
         {9007199254740993.0, "9007199254740992"},
+        {9007199254740991.0, "9007199254740991"},
+        {1e15, "1e+15"},
+        {123456, "123456"},
+        {1e16, "1e+16"},
+        {0.25, "0.25"},
+        {5e-5, "5e-05"},
+        {0.0001, "1e-04"},
+        {0.001, "0.001"},
+        {1.7640000123456789e9, "1764000012.3456788"},
+        {0x1p-1017, "7.120236347223045e-307"}, /* nearest 16 digits miss, next fits */
+        {0x1p-140, "7.174648137343064e-43"},
+        {0x1p-1074 * 2, "1e-323"},
+        {0x1p-1074 * 10, "5e-323"}, /* one digit, where Schubfach would say 4.9e-323 */
+        {0x1p-1074 * 20, "1e-322"},
+        {0x1p-1074 * 31, "1.53e-322"},
+        {0x1p-1074 * 32, "1.6e-322"},
+        {0x1p-1022 - 0x1p-1074, "2.225073858507201e-308"},
         {NAN, "nan"},
         {INFINITY, "inf"},
         {-INFINITY, "-inf"},
@@ -109,12 +126,63 @@ START_TEST(fast_and_slow_agree_and_round_trip)
 }
 END_TEST
 
+/* check one double: fast == slow, round trip, no longer than %g's */
+static void check_one(double x)
+{
+    char fast[64], slow[64];
+    tropt__format_real_path(fast, sizeof fast, x, 0);
+    tropt__format_real_path(slow, sizeof slow, x, 1);
+    ck_assert_msg(strcmp(fast, slow) == 0, "%a: fast %s, slow %s", x, fast, slow);
+    double back = strtod(fast, NULL);
+    ck_assert_msg(memcmp(&back, &x, sizeof x) == 0, "%a: %s reads back as %a", x, fast, back);
+    ck_assert_msg(strlen(fast) <= shortest_g(x), "%a: %s is longer than %%g's %zu", x, fast,
+                  shortest_g(x));
+}
+
+/* The edges of the algorithm: every power of two (the rounding interval is
+ * narrower below it) and its neighbours, the smallest subnormals (where one
+ * digit may be the shortest), integers around 2^53 and the exponent form's
+ * switch-over points. */
+START_TEST(edges)
+{
+    for (uint64_t e = 0; e < 2047; e++) {
+        for (int d = -2; d <= 2; d++) {
+            uint64_t b = (e << 52) + (uint64_t)(int64_t)d;
+            if ((e == 0 && d <= 0) || (b >> 52) >= 2047)
+                continue;
+            double x;
+            memcpy(&x, &b, sizeof x);
+            check_one(x);
+        }
+    }
+    for (uint64_t t = 1; t < 4096; t++) {
+        double x;
+        memcpy(&x, &t, sizeof x);
+        check_one(x);
+    }
+    for (int64_t i = -1000; i <= 1000; i++) {
+        check_one(9007199254740992.0 + (double)i);
+        check_one(ldexp(1.0, 52) + (double)i);
+    }
+    for (int p = -330; p <= 310; p++) {
+        for (int m = 1; m < 1000; m += 37) {
+            char s[32];
+            snprintf(s, sizeof s, "%de%d", m, p);
+            double x = strtod(s, NULL);
+            if (x > 0 && isfinite(x))
+                check_one(x);
+        }
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("dtoa");
     TCase *tc = tcase_create("dtoa");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, fixed_cases);
+    tcase_add_test(tc, edges);
     tcase_add_test(tc, fast_and_slow_agree_and_round_trip);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
