@@ -61,11 +61,15 @@ static const tropt_option_def csv_options[] = {
     {NULL, 0, 0, NULL, NULL, 0, 0, NULL},
 };
 
-/* A queued row: "step,time" text and its cells, all in the arena. */
+/* A queued row.  Its text in the arena is the record it makes when its
+ * cells fill the columns in order: "step,time,v1,...,vn\r\n"; head_off and
+ * head_len mark "step,time", each cell its value (after its comma). */
 typedef struct row {
     size_t head_off, head_len;
     size_t cell0, ncells;
+    size_t end;   /* arena offset after the CRLF */
     size_t bytes; /* head + cell texts, without separators */
+    int ordered;  /* cell k is column k */
 } row;
 
 typedef struct cell {
@@ -105,9 +109,10 @@ typedef struct csv {
     size_t *slots;
     size_t nslots;
 
-    /* queued rows: [0, ndeferred) are in metrics.pending.csv already */
+    /* queued rows: [0, ndeferred) are in metrics.pending.csv already;
+     * nfull of them are ordered with one cell per known key */
     row *rows;
-    size_t nrows, rcap, ndeferred;
+    size_t nrows, rcap, ndeferred, nfull;
     cell *cells;
     size_t ncells, ccap;
     csv_buf arena;
@@ -118,6 +123,8 @@ typedef struct csv {
     csv_buf out, scratch;
     size_t *colmap; /* column -> cell index + 1, for the row being written */
     size_t colmap_cap;
+    size_t *hint; /* field position -> the column its key had last step */
+    size_t hint_n, hint_cap;
 } csv;
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -215,7 +222,8 @@ static int make_dirs(csv *c, const char *path)
             int e = errno;
             if (e == EEXIST && stat(p, &st) == 0) {
                 if (!S_ISDIR(st.st_mode))
-                    rc = c->h->error(TROPT_EBACKEND, "cannot create folder '%s': '%s' exists and is not a folder",
+                    rc = c->h->error(TROPT_EBACKEND,
+                                     "cannot create folder '%s': '%s' exists and is not a folder",
                                      path, p);
             } else {
                 rc = c->h->error(TROPT_EBACKEND, "cannot create folder '%s': %s: %s", path, p,
@@ -348,49 +356,83 @@ static void keys_clear(csv *c)
 
 static void queue_clear(csv *c)
 {
-    c->nrows = c->ncells = c->ndeferred = 0;
+    c->nrows = c->ncells = c->ndeferred = c->nfull = 0;
     c->arena.n = 0;
     c->qbytes = 0;
 }
 
-/* Format one step into the queue. */
+/* The column of the key at position i of a step: a step usually logs the
+ * keys of the step before in the same order, so the column that position
+ * had last time is tried first (one strcmp) before the hash. */
+static size_t field_col(csv *c, size_t i, const char *key)
+{
+    size_t col = c->hint[i];
+    if (col < c->nkeys && strcmp(c->keys[col], key) == 0)
+        return col;
+    col = key_col(c, key);
+    c->hint[i] = col;
+    return col;
+}
+
+/* Format one step into the queue: the record text, its cells marked. */
 static int queue_row(csv *c, int64_t step, double time, const tropt_field *f, size_t n)
 {
     const tropt_host *h = c->h;
-    size_t arena0 = c->arena.n, cells0 = c->ncells;
-    char num[48];
+    csv_buf *a = &c->arena;
+    size_t arena0 = a->n, cells0 = c->ncells;
     if (grow(c, (void **)&c->rows, &c->rcap, c->nrows + 1, sizeof *c->rows) != 0 ||
-        grow(c, (void **)&c->cells, &c->ccap, c->ncells + n, sizeof *c->cells) != 0)
+        grow(c, (void **)&c->cells, &c->ccap, c->ncells + n, sizeof *c->cells) != 0 ||
+        grow(c, (void **)&c->hint, &c->hint_cap, n, sizeof *c->hint) != 0)
+        return oom(c);
+    if (n > c->hint_n) { /* positions never seen: no hint yet */
+        for (size_t i = c->hint_n; i < n; i++)
+            c->hint[i] = (size_t)-1;
+        c->hint_n = n;
+    }
+    if (csv_buf_reserve(h, a, 2 * CSV_NUM_MAX) != 0)
         return oom(c);
     row *r = &c->rows[c->nrows];
-    r->head_off = c->arena.n;
-    snprintf(num, sizeof num, "%" PRId64 ",", step);
-    if (csv_buf_puts(h, &c->arena, num) != 0)
-        goto nomem;
-    h->format_real(num, sizeof num, time);
-    if (csv_buf_puts(h, &c->arena, num) != 0)
-        goto nomem;
-    r->head_len = c->arena.n - r->head_off;
+    r->head_off = a->n;
+    char *o = a->p + a->n;
+    o += csv_put_i64(o, step);
+    *o++ = ',';
+    o += h->format_real(o, CSV_NUM_MAX, time);
+    a->n = (size_t)(o - a->p);
+    r->head_len = a->n - r->head_off;
     r->bytes = r->head_len;
     r->cell0 = c->ncells;
+    r->ordered = 1;
     for (size_t i = 0; i < n; i++) {
-        size_t col = key_col(c, f[i].key);
+        size_t col = field_col(c, i, f[i].key);
         if (col == (size_t)-1)
             goto nomem;
         cell *x = &c->cells[c->ncells++];
         x->col = col;
-        x->off = c->arena.n;
-        if (csv_put_value(h, &c->arena, &f[i], &c->scratch) != 0)
+        r->ordered &= col == i;
+        if (a->cap - a->n < CSV_NUM_MAX + 2 && csv_buf_reserve(h, a, CSV_NUM_MAX + 1) != 0)
             goto nomem;
-        x->len = c->arena.n - x->off;
+        a->p[a->n++] = ',';
+        x->off = a->n;
+        if (f[i].type == TROPT_REAL && f[i].v.r != 0) {
+            a->n += h->format_real(a->p + a->n, CSV_NUM_MAX, f[i].v.r);
+        } else if (f[i].type == TROPT_INT) {
+            a->n += csv_put_i64(a->p + a->n, f[i].v.i);
+        } else if (csv_put_value(h, a, &f[i], &c->scratch) != 0) {
+            goto nomem;
+        }
+        x->len = a->n - x->off;
         r->bytes += x->len;
     }
+    if (csv_buf_put(h, a, "\r\n", 2) != 0)
+        goto nomem;
+    r->end = a->n;
     r->ncells = c->ncells - r->cell0;
+    c->nfull += r->ordered && r->ncells == c->nkeys;
     c->qbytes += r->bytes;
     c->nrows++;
     return TROPT_OK;
 nomem:
-    c->arena.n = arena0;
+    a->n = arena0;
     c->ncells = cells0;
     return oom(c);
 }
@@ -401,7 +443,8 @@ static int put_header(csv *c, csv_buf *b)
     if (csv_buf_puts(h, b, c->layout == LAYOUT_LONG ? "step,time,key,value" : "step,time") != 0)
         return -1;
     for (size_t i = 0; c->layout == LAYOUT_WIDE && i < c->nkeys; i++) {
-        if (csv_buf_putc(h, b, ',') != 0 || (reserved_key(c->keys[i]) && csv_buf_putc(h, b, '_') != 0) ||
+        if (csv_buf_putc(h, b, ',') != 0 ||
+            (reserved_key(c->keys[i]) && csv_buf_putc(h, b, '_') != 0) ||
             csv_put_cell(h, b, c->keys[i], strlen(c->keys[i])) != 0)
             return -1;
     }
@@ -417,6 +460,18 @@ static int put_wide_rows(csv *c, csv_buf *b, size_t from, size_t to, size_t ncol
         const row *r = &c->rows[i];
         if (csv_buf_reserve(h, b, r->bytes + ncols + 2) != 0)
             return -1;
+        if (r->ordered) { /* its text, then the columns it lacks */
+            size_t len = r->end - 2 - r->head_off;
+            char *o = b->p + b->n;
+            memcpy(o, a + r->head_off, len);
+            o += len;
+            for (size_t col = r->ncells; col < ncols; col++)
+                *o++ = ',';
+            *o++ = '\r';
+            *o++ = '\n';
+            b->n = (size_t)(o - b->p);
+            continue;
+        }
         for (size_t k = 0; k < r->ncells; k++)
             c->colmap[c->cells[r->cell0 + k].col] = r->cell0 + k + 1;
         char *o = b->p + b->n;
@@ -578,7 +633,8 @@ static int rewrite(csv *c)
         goto fail;
     }
     if (c->sync != SYNC_OFF && fsync_dir(c->run_dir) != 0)
-        h->log(TROPT_LEVEL_WARNING, "csv: cannot sync folder '%s': %s", c->run_dir, strerror(errno));
+        h->log(TROPT_LEVEL_WARNING, "csv: cannot sync folder '%s': %s", c->run_dir,
+               strerror(errno));
     if (c->fd >= 0) {
         c->rewrites++;
         c->rewritten += (uint64_t)tsize;
@@ -635,9 +691,18 @@ static int write_queued(csv *c, int force)
         return rc;
     }
     if (c->ndeferred == 0 && c->nkeys == c->ncols_disk) {
-        if (put_wide_rows(c, &c->out, 0, c->nrows, c->nkeys) != 0)
+        const csv_buf *b = &c->out;
+        csv_buf whole;
+        if (c->nfull == c->nrows) {
+            /* every row is its record already: write the arena as it is */
+            whole.p = c->arena.p;
+            whole.n = c->arena.n;
+            whole.cap = 0;
+            b = &whole;
+        } else if (put_wide_rows(c, &c->out, 0, c->nrows, c->nkeys) != 0) {
             return oom(c);
-        if ((rc = append(c, c->fd, &c->size, c->metrics_path, &c->out)) == TROPT_OK) {
+        }
+        if ((rc = append(c, c->fd, &c->size, c->metrics_path, b)) == TROPT_OK) {
             c->rows_disk += c->nrows;
             queue_clear(c);
         }
@@ -697,7 +762,8 @@ static int write_file_atomic(csv *c, const char *name, const csv_buf *b)
     }
     close(fd);
     if (c->sync != SYNC_OFF && fsync_dir(c->run_dir) != 0)
-        h->log(TROPT_LEVEL_WARNING, "csv: cannot sync folder '%s': %s", c->run_dir, strerror(errno));
+        h->log(TROPT_LEVEL_WARNING, "csv: cannot sync folder '%s': %s", c->run_dir,
+               strerror(errno));
     goto out;
 fail:
     close(fd);
@@ -846,7 +912,8 @@ static int resume(csv *c)
     } else if (split_record(c, hdr, (size_t)hdr_end - 2, header_field, &hc) != 0) {
         rc = oom(c);
     } else if (hc.bad || hc.i < 2) {
-        rc = h->error(TROPT_EBACKEND, "'%s' is not a %s metrics.csv of this backend; not continuing it",
+        rc = h->error(TROPT_EBACKEND,
+                      "'%s' is not a %s metrics.csv of this backend; not continuing it",
                       c->metrics_path, c->layout == LAYOUT_LONG ? "long" : "wide");
     }
     h->free(hdr);
@@ -857,7 +924,8 @@ static int resume(csv *c)
     if (last_start >= 0) {
         char num[32] = {0};
         if (pread(c->fd, num, sizeof num - 1, last_start) < 0)
-            return h->error(TROPT_EBACKEND, "cannot read '%s': %s", c->metrics_path, strerror(errno));
+            return h->error(TROPT_EBACKEND, "cannot read '%s': %s", c->metrics_path,
+                            strerror(errno));
         c->resume_after = strtoll(num, NULL, 10);
     }
     if (good_end < st.st_size) {
@@ -877,7 +945,8 @@ static int resume(csv *c)
         if (!old || rename(c->pending_path, old) != 0)
             h->log(TROPT_LEVEL_WARNING, "csv: cannot move '%s' aside", c->pending_path);
         else
-            h->log(TROPT_LEVEL_WARNING, "csv: deferred rows of an earlier writer kept in '%s'", old);
+            h->log(TROPT_LEVEL_WARNING, "csv: deferred rows of an earlier writer kept in '%s'",
+                   old);
         h->free(old);
     }
     h->log(TROPT_LEVEL_DEBUG, "csv: continuing '%s' after step %lld", c->metrics_path,
@@ -929,11 +998,11 @@ static int csv_init(void *self, const tropt_run *run, const json_t *config,
     c->tmp_path = c->run_dir ? c->h->malloc(c->tmp_dir_len + 64) : NULL;
     if (c->tmp_path)
         memcpy(c->tmp_path, c->run_dir, c->tmp_dir_len);
-    c->meta = json_pack("{s:s, s:s, s:s, s:s, s:I, s:f, s:n, s:s, s:s}", "run_id", run->run_id,
-                        "experiment", run->experiment, "folder", folder ? folder : "", "host",
-                        run->host, "pid", (json_int_t)run->pid, "started_at", run->started_at,
-                        "ended_at", "status", "running", "layout",
-                        c->layout == LAYOUT_LONG ? "long" : "wide");
+    c->meta =
+        json_pack("{s:s, s:s, s:s, s:s, s:I, s:f, s:n, s:s, s:s}", "run_id", run->run_id,
+                  "experiment", run->experiment, "folder", folder ? folder : "", "host", run->host,
+                  "pid", (json_int_t)run->pid, "started_at", run->started_at, "ended_at", "status",
+                  "running", "layout", c->layout == LAYOUT_LONG ? "long" : "wide");
     h->free(folder);
     h->free(exp_dir);
     int rc;
@@ -1033,8 +1102,10 @@ static int csv_finish(void *self, const tropt_run *run, const char *status, doub
         json_object_set_new(c->meta, "status", json_string(status)) != 0 ||
         json_object_set_new(c->meta, "steps", json_integer((json_int_t)c->steps)) != 0 ||
         json_object_set_new(c->meta, "metrics_bytes", json_integer((json_int_t)c->size)) != 0 ||
-        json_object_set_new(c->meta, "header_rewrites", json_integer((json_int_t)c->rewrites)) != 0 ||
-        json_object_set_new(c->meta, "bytes_rewritten", json_integer((json_int_t)c->rewritten)) != 0)
+        json_object_set_new(c->meta, "header_rewrites", json_integer((json_int_t)c->rewrites)) !=
+            0 ||
+        json_object_set_new(c->meta, "bytes_rewritten", json_integer((json_int_t)c->rewritten)) !=
+            0)
         return oom(c);
     if ((rc = write_json_file(c, "run.json", c->meta)) != TROPT_OK)
         return rc;
@@ -1064,6 +1135,7 @@ static void csv_destroy(void *self)
     h->free(c->rows);
     h->free(c->cells);
     h->free(c->colmap);
+    h->free(c->hint);
     csv_buf_free(h, &c->arena);
     csv_buf_free(h, &c->out);
     csv_buf_free(h, &c->scratch);

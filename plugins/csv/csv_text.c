@@ -54,6 +54,39 @@ void csv_buf_free(const tropt_host *h, csv_buf *b)
     b->n = b->cap = 0;
 }
 
+size_t csv_put_i64(char *o, int64_t v)
+{
+    static const char digits2[200] = "00010203040506070809"
+                                     "10111213141516171819"
+                                     "20212223242526272829"
+                                     "30313233343536373839"
+                                     "40414243444546474849"
+                                     "50515253545556575859"
+                                     "60616263646566676869"
+                                     "70717273747576777879"
+                                     "80818283848586878889"
+                                     "90919293949596979899";
+    char tmp[24];
+    char *p = tmp + sizeof tmp;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    while (u >= 100) {
+        p -= 2;
+        memcpy(p, digits2 + 2 * (u % 100), 2);
+        u /= 100;
+    }
+    if (u >= 10) {
+        p -= 2;
+        memcpy(p, digits2 + 2 * u, 2);
+    } else {
+        *--p = (char)('0' + u);
+    }
+    if (v < 0)
+        *--p = '-';
+    size_t n = (size_t)(tmp + sizeof tmp - p);
+    memcpy(o, p, n);
+    return n;
+}
+
 int csv_put_cell(const tropt_host *h, csv_buf *b, const char *s, size_t n)
 {
     int quote = n == 0;
@@ -91,8 +124,7 @@ int csv_put_value(const tropt_host *h, csv_buf *b, const tropt_field *f, csv_buf
     case TROPT_BOOL:
         return csv_buf_puts(h, b, f->v.b ? "true" : "false");
     case TROPT_INT:
-        snprintf(num, sizeof num, "%" PRId64, f->v.i);
-        return csv_buf_puts(h, b, num);
+        return csv_buf_put(h, b, num, csv_put_i64(num, f->v.i));
     case TROPT_REAL:
         /* "-0" is the shortest form of -0.0, but readers that type a
          * column (pandas) take it for the integer 0 and lose the sign. */
@@ -199,8 +231,7 @@ static int put_json(const tropt_host *h, csv_buf *b, const json_t *v, int indent
             return -1;
         json_object_foreach((json_t *)v, key, m)
         {
-            if ((i++ && csv_buf_putc(h, b, ',') != 0) ||
-                put_indent(h, b, indent, depth + 1) != 0 ||
+            if ((i++ && csv_buf_putc(h, b, ',') != 0) || put_indent(h, b, indent, depth + 1) != 0 ||
                 put_json_string(h, b, key, strlen(key)) != 0 ||
                 csv_buf_puts(h, b, indent < 0 ? ":" : ": ") != 0 ||
                 put_json(h, b, m, indent, depth + 1) != 0)

@@ -20,6 +20,13 @@ int csv_buf_puts(const tropt_host *h, csv_buf *b, const char *s);
 int csv_buf_putc(const tropt_host *h, csv_buf *b, char ch);
 void csv_buf_free(const tropt_host *h, csv_buf *b);
 
+/* Room a formatted number needs: an int64 or a real (format_real writes at
+ * most 25 bytes and a NUL). */
+#define CSV_NUM_MAX 48
+
+/* Write v in decimal at o (at most 20 bytes, no NUL); the length. */
+size_t csv_put_i64(char *o, int64_t v);
+
 /* Append s (n bytes) as one CSV cell: bare when it holds no ',', '"', CR or
  * LF and is not empty, else "double-quoted" with '"' doubled.  An empty
  * string is written as "" so that it differs from a missing cell. */

@@ -161,9 +161,9 @@ static void values_run(const char *layout)
     char *spec = tu_strdupf("csv:dir=%s,%s", dir, extra);
     ck_assert_msg(tropt_tracker_open(&t, spec, "values exp", exp_cfg) == TROPT_OK, "%s",
                   tropt_error_message());
-    json_t *cfg = json_pack("{s:f,s:I,s:s,s:{s:f,s:[i,f]},s:f}", "lr", 0.001, "seed",
-                            (json_int_t)INT64_MAX, "note", "héllo, \"world\"\n", "nested", "beta",
-                            0.9, "shape", 3, 2.5, "two", 2.0);
+    json_t *cfg =
+        json_pack("{s:f,s:I,s:s,s:{s:f,s:[i,f]},s:f}", "lr", 0.001, "seed", (json_int_t)INT64_MAX,
+                  "note", "héllo, \"world\"\n", "nested", "beta", 0.9, "shape", 3, 2.5, "two", 2.0);
     ck_assert_int_eq(tropt_tracker_init(t, cfg), TROPT_OK);
     const char *run_id = tropt_tracker_run_id(t);
     ck_assert_ptr_nonnull(run_id);
@@ -226,8 +226,8 @@ static void values_run(const char *layout)
                       tropt_error_message());
         expect_row(rows, step, f, n);
     }
-    json_t *summary = json_pack("{s:f,s:s,s:[f,f]}", "best_loss", 0.02, "msg", "done, \"ok\"",
-                                "pt", 1.0, -2.5);
+    json_t *summary =
+        json_pack("{s:f,s:s,s:[f,f]}", "best_loss", 0.02, "msg", "done, \"ok\"", "pt", 1.0, -2.5);
     ck_assert_msg(tropt_tracker_finish(t, summary) == TROPT_OK, "%s", tropt_error_message());
     tropt_tracker_free(t);
 
@@ -320,6 +320,65 @@ static void values_run(const char *layout)
     free(dir);
 }
 
+/*
+ * Keys whose order changes from step to step, steps that log some of the
+ * columns, a key first seen in the middle of a step, and keys passed in one
+ * reused buffer (the same pointer with another text each time): every
+ * value must land in its own column, whether each row is written at once
+ * or several are queued (flush_every=4).
+ */
+static void key_order_run(const char *extra)
+{
+    char *dir = tu_mkdtemp();
+    tropt_tracker *t = open_csv(dir, extra, "order");
+    ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
+    char *rid = tu_strdupf("%s", tropt_tracker_run_id(t));
+    json_t *rows = json_array();
+    json_t *cols = json_pack("[s,s,s,s,s,s]", "step", "time", "a", "b", "c", "d");
+    char kbuf[2][8];
+    for (int64_t step = 0; step < 60; step++) {
+        tropt_field f[4];
+        size_t n = 0;
+        int phase = (int)(step / 10);
+        /* position 0 and 1 reuse kbuf: the text changes, the pointer not */
+        snprintf(kbuf[0], sizeof kbuf[0], "%s", phase % 2 ? "c" : "a");
+        snprintf(kbuf[1], sizeof kbuf[1], "%s", phase % 2 ? "a" : "b");
+        if (phase == 2) {
+            f[n++] = TROPT_F_REAL("b", 0.5 + (double)step);
+        } else {
+            f[n++] = TROPT_F_REAL(kbuf[0], 0.1 * (double)step);
+            f[n++] = TROPT_F_INT(kbuf[1], step);
+            if (step >= 15 && step % 3 != 0)
+                f[n++] = TROPT_F_REAL("d", 1.0 / (double)(step + 1));
+            f[n++] = TROPT_F_STR(phase % 2 ? "b" : "c", step % 2 ? "x,y" : "z");
+        }
+        ck_assert_msg(tropt_tracker_log_fields(t, f, n) == TROPT_OK, "%s", tropt_error_message());
+        expect_row(rows, step, f, n);
+    }
+    ck_assert_int_eq(tropt_tracker_finish(t, NULL), TROPT_OK);
+    tropt_tracker_free(t);
+    char *metrics = run_file(dir, "order", rid, "metrics.csv");
+    char *expect = tu_path(dir, "expect.json");
+    write_expect(expect, "wide", cols, rows);
+    char *args = tu_strdupf("values '%s' '%s'", metrics, expect);
+    free(pycheck(args));
+    free(args);
+    free(expect);
+    free(metrics);
+    json_decref(cols);
+    json_decref(rows);
+    free(rid);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+START_TEST(test_key_order)
+{
+    key_order_run("fsync=off");
+    key_order_run("fsync=off,flush_every=4");
+}
+END_TEST
+
 START_TEST(test_wide_values)
 {
     values_run("wide");
@@ -392,10 +451,38 @@ static int sig_digits(const char *s)
 static double probe(uint64_t i, uint64_t *rng)
 {
     static const double special[] = {
-        0.0, -0.0, 1.0, -1.0, 0.1, 0.2, 0.3, 1.0 / 3, 2.0 / 3, 0.30000000000000004,
-        4.9406564584124654e-324, 2.2250738585072009e-308, 2.2250738585072014e-308, DBL_MAX,
-        -DBL_MAX, 9007199254740992.0, 9007199254740993.0, 1e15, 1e16, 1e17, 1e21, 1e22, 1e23,
-        5e-324, 1e-5, 123456789012345678.0, 0.000001, 1e300, 1e-300, 100.0, 1.5, 2.5,
+        0.0,
+        -0.0,
+        1.0,
+        -1.0,
+        0.1,
+        0.2,
+        0.3,
+        1.0 / 3,
+        2.0 / 3,
+        0.30000000000000004,
+        4.9406564584124654e-324,
+        2.2250738585072009e-308,
+        2.2250738585072014e-308,
+        DBL_MAX,
+        -DBL_MAX,
+        9007199254740992.0,
+        9007199254740993.0,
+        1e15,
+        1e16,
+        1e17,
+        1e21,
+        1e22,
+        1e23,
+        5e-324,
+        1e-5,
+        123456789012345678.0,
+        0.000001,
+        1e300,
+        1e-300,
+        100.0,
+        1.5,
+        2.5,
     };
     size_t ns = sizeof special / sizeof special[0];
     if (i < ns)
@@ -1040,7 +1127,8 @@ START_TEST(test_finish_failure_retry)
     ck_assert_int_eq(tu_write_file(inside, "x"), 0);
     json_t *sum = json_pack("{s:i}", "best", 1);
     ck_assert_int_eq(tropt_tracker_finish(t, sum), TROPT_EBACKEND);
-    ck_assert_msg(strstr(tropt_error_message(), "summary.json") != NULL, "%s", tropt_error_message());
+    ck_assert_msg(strstr(tropt_error_message(), "summary.json") != NULL, "%s",
+                  tropt_error_message());
     ck_assert(tropt_tracker_is_active(t));
     char *metrics = run_file(dir, "retry", rid, "metrics.csv");
     ck_assert_int_eq(rows_on_disk(metrics), 3); /* the barrier wrote them */
@@ -1176,8 +1264,8 @@ START_TEST(test_replay_same_run)
                 tropt_field f[3] = {TROPT_F_INT("i", step), TROPT_F_STR("s,\"q\"", "a\r\nb"),
                                     TROPT_F_REAL("step", step * 0.5)};
                 size_t n = step >= 12 ? 3 : 2;
-                ck_assert_int_eq(
-                    tropt_tracker_log_fields_at(t, step, 1.7e9 + step, f, n), TROPT_OK);
+                ck_assert_int_eq(tropt_tracker_log_fields_at(t, step, 1.7e9 + step, f, n),
+                                 TROPT_OK);
                 if (step >= (pass ? 10 : 0))
                     expect_row(rows, step, f, n);
             }
@@ -1222,20 +1310,24 @@ START_TEST(test_throughput)
         struct timespec a, b;
         clock_gettime(CLOCK_MONOTONIC, &a);
         for (int i = 0; i < rows; i++) {
-            tropt_field f[10] = {
-                TROPT_F_REAL("loss", 1.0 / (i + 1)), TROPT_F_REAL("best_loss", 1.0 / (i + 1)),
-                TROPT_F_REAL("lr", 1e-3),           TROPT_F_REAL("grad_norm", i * 0.37),
-                TROPT_F_REAL("x/0", i * 1.1),       TROPT_F_REAL("x/1", -i * 0.9),
-                TROPT_F_REAL("x/2", i / 3.0),       TROPT_F_REAL("x/3", i / 7.0),
-                TROPT_F_INT("iteration", i),        TROPT_F_STR("phase", "train")};
+            tropt_field f[10] = {TROPT_F_REAL("loss", 1.0 / (i + 1)),
+                                 TROPT_F_REAL("best_loss", 1.0 / (i + 1)),
+                                 TROPT_F_REAL("lr", 1e-3),
+                                 TROPT_F_REAL("grad_norm", i * 0.37),
+                                 TROPT_F_REAL("x/0", i * 1.1),
+                                 TROPT_F_REAL("x/1", -i * 0.9),
+                                 TROPT_F_REAL("x/2", i / 3.0),
+                                 TROPT_F_REAL("x/3", i / 7.0),
+                                 TROPT_F_INT("iteration", i),
+                                 TROPT_F_STR("phase", "train")};
             ck_assert_int_eq(tropt_tracker_log_fields(t, f, 10), TROPT_OK);
         }
         ck_assert_int_eq(tropt_tracker_finish(t, NULL), TROPT_OK);
         clock_gettime(CLOCK_MONOTONIC, &b);
         tropt_tracker_free(t);
         double secs = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
-        printf("throughput: csv:%s %d rows in %.3f s = %.0f rows/s\n", *modes[m] ? modes[m] : "(defaults)",
-               rows, secs, rows / secs);
+        printf("throughput: csv:%s %d rows in %.3f s = %.0f rows/s\n",
+               *modes[m] ? modes[m] : "(defaults)", rows, secs, rows / secs);
     }
     tu_rmtree(dir);
     free(dir);
@@ -1421,6 +1513,7 @@ static Suite *csv_suite(void)
     } cases[] = {
         {"values", test_wide_values},
         {"values", test_long_values},
+        {"values", test_key_order},
         {"reals", test_format_real_property},
         {"reals", test_reals_through_file},
         {"rewrite", test_rewrite_atomic},
