@@ -3,26 +3,38 @@
  * tracking server (NDJSON events or InfluxDB line protocol) from a
  * background thread, spooling to disk what it cannot deliver.
  *
- * Flow.  The hooks encode each event on the caller's thread and append it to
- * a bounded in-memory queue; they never touch the network.  One sender
- * thread per instance takes batches off the queue (batch_size events, or
- * fewer once the oldest has waited max_delay, or at once on flush/finish),
- * POSTs them in order and retries connection errors, timeouts, 5xx and 429
- * with exponential backoff and jitter (honouring Retry-After).  Other
- * statuses are not retried: the batch goes to the spool and the error is
- * returned by the next hook call.
+ * Flow.  `log` copies the step into an in-memory ring of raw records (keys
+ * interned per key set, values as they are, strings copied): no
+ * formatting, no system call, an allocation only while the ring grows.
+ * One sender thread per instance takes batches off the ring (batch_size
+ * events, or fewer once the oldest has waited max_delay, or at once on
+ * flush/finish), encodes them (influx, or NDJSON for format=ndjson), POSTs
+ * them in order on a kept-alive connection and retries connection errors,
+ * timeouts, 5xx and 429 with exponential backoff and jitter (honouring
+ * Retry-After).  While a request is in flight the sender encodes the next
+ * batch, so its encoding overlaps the server's work.  Other statuses are
+ * not retried: the batch goes to the spool and the error is returned by the
+ * next hook call.
  *
- * Spool.  Events the queue cannot take (full), batches that exhausted their
- * retries (the server is then treated as down: one attempt per batch until
- * one succeeds) and whatever finish could not deliver within flush_timeout
- * are appended, in the NDJSON event format, to one spool file per instance
- * in spool_dir.  A run whose events reach the spool gets its run_start and
- * run_end written there too, so every spool file replays on its own with
- * `tropt replay`.  Only an event neither delivered nor spooled is an error.
+ * Spool.  Events beyond queue_size waiting in the ring, batches that
+ * exhausted their retries (the server is then treated as down: one attempt
+ * per batch until one succeeds) and whatever finish could not deliver
+ * within flush_timeout are encoded as NDJSON events by the sender and
+ * appended to one spool file per instance in spool_dir; `log` never writes
+ * to it unless the sender falls so far behind that the ring is full and
+ * stays full for flush_timeout.  A run whose events reach the spool gets
+ * its run_start and run_end written there too, so every spool file replays
+ * on its own with `tropt replay`.  Only an event neither delivered nor
+ * spooled is an error.
  *
- * Threads.  All shared state is under `mu`.  The sender holds no lock while
- * on the network.  destroy() drains (bounded by flush_timeout), stops and
- * joins the sender, so the thread never outlives the module.
+ * Threads.  The ring's counters, the run and key-set reference counts and
+ * what is reported to the caller are under `mu`; the spool file and the
+ * per-run spool bookkeeping under `spool_mu` (taken after `mu`, never
+ * before it).  The sender holds neither while encoding or on the network,
+ * and reads ring records without `mu`: a record is immutable once
+ * published, and only the sender moves the ring's head.  destroy() drains
+ * (bounded by flush_timeout), stops and joins the sender, so the thread
+ * never outlives the module.
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -41,7 +53,6 @@
 
 #include "influx.h"
 #include "tropt_event.h"
-
 /* ---- options ---------------------------------------------------------- */
 
 static const char *const format_choices[] = {"ndjson", "influx", NULL};
@@ -77,9 +88,9 @@ static const tropt_option_def http_options[] = {
                          "how long finish/flush wait for delivery before spooling the rest"},
     [O_TOKEN_ENV] = {"token_env", TROPT_OPT_STRING, 0, NULL, NULL, 0, 0,
                      "environment variable holding a bearer token (never shown)"},
-    [O_QUEUE_SIZE] = {"queue_size", TROPT_OPT_INT, TROPT_OPT_HAS_RANGE, "10000", NULL, 1, 100000000,
-                      "events held in memory; beyond it events go to the spool"},
-    [O_BATCH_SIZE] = {"batch_size", TROPT_OPT_INT, TROPT_OPT_HAS_RANGE, "500", NULL, 1, 1000000,
+    [O_QUEUE_SIZE] = {"queue_size", TROPT_OPT_INT, TROPT_OPT_HAS_RANGE, "250000", NULL, 1,
+                      100000000, "events waiting in memory; beyond it the oldest go to the spool"},
+    [O_BATCH_SIZE] = {"batch_size", TROPT_OPT_INT, TROPT_OPT_HAS_RANGE, "5000", NULL, 1, 1000000,
                       "events per request at most"},
     [O_MAX_DELAY] = {"max_delay", TROPT_OPT_DURATION, TROPT_OPT_HAS_RANGE, "200ms", NULL, 0,
                      3600000, "how long an event may wait for a fuller batch"},
@@ -105,26 +116,64 @@ static const tropt_option_def http_options[] = {
 /* ---- state ------------------------------------------------------------ */
 
 typedef struct run_rec {
-    int refs;
+    int64_t refs; /* mu */
     char *run_id;
-    char *start_line; /* NDJSON run_start, for the spool */
+    char *experiment;
+    char *start_line; /* NDJSON run_start (NULL for a run init never saw) */
     size_t start_len;
+    char *end_line; /* NDJSON run_end, set by finish before it is queued */
+    size_t end_len;
+    int end_queued; /* mu: finish queued the run_end (a retried finish only drains) */
+    /* spool_mu */
     int start_spooled;
     int end_spooled;
-    int end_queued; /* finish enqueued the run_end (a retried finish only drains) */
     int64_t n_spooled;
 } run_rec;
 
-typedef struct item {
-    struct item *next;
-    char *line; /* NDJSON event, '\n'-terminated */
-    size_t len;
-    char *wire; /* influx text (may be empty) or NULL: send `line` */
-    size_t wire_len;
+/* The keys and types of a step, shared by consecutive records that log the
+ * same keys (one allocation: the struct, keys[], types[], the key text). */
+typedef struct keyset {
+    int64_t refs; /* mu */
+    size_t n;
+    const char **keys;
+    tropt_type *types;
+} keyset;
+
+typedef union val {
+    int64_t i; /* INT, BOOL */
+    double r;
+    size_t off;   /* STRING: offset of the copy from the record's start; 0: NULL */
+    json_t *json; /* JSON: a deep copy owned by the record */
+} val;
+
+/* One event in the ring, followed by n vals and the copied strings.  Its
+ * size is a multiple of 8; size 0 marks the end of a chunk (the next record
+ * is at the start of the next chunk).  Records are position independent,
+ * so the sender copies them out of the ring as they are. */
+typedef struct rec {
+    uint32_t size;
+    uint16_t kind; /* TEV_RUN_START, TEV_LOG, TEV_RUN_END */
+    uint16_t has_json;
+    uint32_t n;
+    uint32_t unused;
     run_rec *run;
-    int kind; /* TEV_RUN_START, TEV_LOG, TEV_RUN_END */
-    double enq;
-} item;
+    keyset *ks; /* TEV_LOG */
+    int64_t step;
+    double time;
+    double enq; /* when it was queued (now_mono) */
+} rec;
+
+#define REC_VALS(p) ((val *)((char *)(p) + sizeof(rec)))
+#define CHUNK_BYTES ((size_t)64 * 1024 - 64)
+#define FREE_CHUNKS_MAX 32
+
+typedef struct chunk {
+    struct chunk *next;
+    size_t cap;
+    size_t used;
+    size_t unused;
+    char data[]; /* 8-aligned: the header is 32 bytes */
+} chunk;
 
 typedef struct http {
     const tropt_host *host;
@@ -135,6 +184,7 @@ typedef struct http {
     long timeout_ms;
     double flush_timeout;
     int64_t queue_size;
+    int64_t ring_max; /* queue_size + room for the sender to spool the excess */
     int64_t batch_size;
     double max_delay;
     int64_t retries;
@@ -150,29 +200,46 @@ typedef struct http {
     int thread_started;
     pthread_mutex_t mu;
     pthread_cond_t wake; /* to the sender: work, flush, abort, stop */
-    pthread_cond_t done; /* from the sender: a batch finished */
-    item *head, *tail;
-    int64_t count;
-    int64_t inflight;
-    int flush_req;
-    atomic_int abort_send; /* finish gave up waiting: abandon the request */
-    int stop;
-    int down;     /* a batch exhausted its retries; until one succeeds */
-    CURLM *multi; /* owned by the sender; set once before it starts */
-    run_rec *cur;
+    pthread_cond_t done; /* from the sender: records delivered or spooled */
+    pthread_cond_t room; /* from the sender: the ring has room again */
 
-    /* spool */
+    /* the ring (mu) */
+    chunk *wchunk; /* log appends here */
+    chunk *free_chunks;
+    int n_free;
+    int64_t tail_seq; /* records published */
+    int64_t head_seq; /* records taken off the ring by the sender */
+    int64_t inflight; /* taken, neither delivered nor spooled yet */
+    int64_t wake_at;  /* log wakes the sender when this many wait (0: never) */
+    int idle;         /* the sender waits on `wake` (else on curl_multi_poll) */
+    int room_waiters;
+    int flush_req;
+    int spool_all; /* finish gave up waiting: spool everything */
+    int stop;
+    int down;              /* a batch exhausted its retries; until one succeeds */
+    CURLM *multi;          /* owned by the sender; set once before it starts */
+    atomic_int abort_send; /* abandon the request in flight */
+    run_rec *cur;
+    run_rec *stray; /* a run log saw without its init */
+    keyset *ks;     /* the key set of the last step */
+
+    /* the sender's own: the ring's head */
+    chunk *hchunk;
+    size_t hoff;
+    int warned_nonfinite;
+    unsigned rng;
+
+    /* spool (spool_mu) */
+    pthread_mutex_t spool_mu;
     char *spool_path;
     int spool_fd;
     int spool_dirty;
-    int warned_full;
 
-    /* to report at the next hook call */
+    /* mu */
+    int warned_full;
     int pending_code;
     char pending_msg[512];
     int64_t n_lost;
-    int warned_nonfinite;
-    unsigned rng;
 } http;
 
 static atomic_uint spool_seq;
@@ -224,23 +291,22 @@ static char *hmemdup(const tropt_host *h, const char *s, size_t n)
     return p;
 }
 
-static void run_unref(http *h, run_rec *r)
+/* mu held (or the sender joined). */
+static void run_unref(http *h, run_rec *r, int64_t k)
 {
-    if (r && --r->refs == 0) {
+    if (r && (r->refs -= k) == 0) {
         h->host->free(r->run_id);
+        h->host->free(r->experiment);
         h->host->free(r->start_line);
+        h->host->free(r->end_line);
         h->host->free(r);
     }
 }
 
-static void item_free(http *h, item *it)
+static void ks_unref(http *h, keyset *ks, int64_t k)
 {
-    if (!it)
-        return;
-    run_unref(h, it->run);
-    h->host->free(it->line);
-    h->host->free(it->wire);
-    h->host->free(it);
+    if (ks && (ks->refs -= k) == 0)
+        h->host->free(ks);
 }
 
 static void set_pending(http *h, int code, const char *fmt, ...) TROPT_PRINTF(3, 4);
@@ -255,7 +321,24 @@ static void set_pending(http *h, int code, const char *fmt, ...)
     h->pending_code = code;
 }
 
-/* ---- spool (called with mu held) -------------------------------------- */
+/* Events neither delivered nor spooled: count them and report it.  mu held. */
+static void lose(http *h, const char *why, int err, int64_t k)
+{
+    h->n_lost += k;
+    set_pending(h, TROPT_EBACKEND,
+                "%" PRId64 " events neither delivered to %s (%s) nor spooled to %s: %s", h->n_lost,
+                h->url_shown, why, h->spool_dir, strerror(err));
+}
+
+/* Wake the sender wherever it waits.  mu held. */
+static void wake_sender(http *h)
+{
+    pthread_cond_broadcast(&h->wake);
+    if (h->multi)
+        curl_multi_wakeup(h->multi);
+}
+
+/* ---- spool (spool_mu held) -------------------------------------------- */
 
 static int write_all(int fd, const char *p, size_t n)
 {
@@ -307,50 +390,535 @@ static int spool_open(http *h)
     return 0;
 }
 
-/* An event neither delivered nor spooled: count it and report it. */
-static void lose(http *h, const char *why, int err)
+/* Append bytes to the spool.  Returns 0, or an errno value. */
+static int spool_write(http *h, const char *p, size_t n)
 {
-    h->n_lost++;
-    set_pending(h, TROPT_EBACKEND,
-                "%" PRId64 " events neither delivered to %s (%s) nor spooled to %s: %s", h->n_lost,
-                h->url_shown, why, h->spool_dir, strerror(err));
-}
-
-/* Append one event to the spool (its run's run_start first if missing).
- * Returns 0, or an errno value. */
-static int spool_item(http *h, item *it)
-{
-    run_rec *r = it->run;
-    int e = 0;
-    if (spool_open(h) != 0)
-        e = errno;
-    else if (r && !r->start_spooled && it->kind != TEV_RUN_START &&
-             write_all(h->spool_fd, r->start_line, r->start_len) != 0)
-        e = errno;
-    else if (write_all(h->spool_fd, it->line, it->len) != 0)
-        e = errno;
-    if (e)
-        return e;
+    if (spool_open(h) != 0 || write_all(h->spool_fd, p, n) != 0)
+        return errno ? errno : EIO;
     h->spool_dirty = 1;
-    if (r) {
-        r->start_spooled = 1;
-        if (it->kind == TEV_RUN_END)
-            r->end_spooled = 1;
-        r->n_spooled++;
-    }
     return 0;
 }
 
-/* Spool, or count the event lost. */
-static void spool_or_lose(http *h, item *it, const char *why)
+/* Spool one NDJSON line of run r from the caller's thread (its run_start
+ * first if missing); mu held, takes spool_mu.  Counts it lost on failure. */
+static void spool_direct(http *h, run_rec *r, int kind, const char *line, size_t len,
+                         const char *why)
 {
-    int e = spool_item(h, it);
+    pthread_mutex_lock(&h->spool_mu);
+    int e = 0;
+    if (r && !r->start_spooled && kind != TEV_RUN_START && r->start_line)
+        e = spool_write(h, r->start_line, r->start_len);
+    if (!e)
+        e = spool_write(h, line, len);
+    if (!e && r) {
+        r->start_spooled = 1;
+        if (kind == TEV_RUN_END)
+            r->end_spooled = 1;
+        r->n_spooled++;
+    }
+    pthread_mutex_unlock(&h->spool_mu);
     if (e)
-        lose(h, why, e);
+        lose(h, why, e, 1);
+}
+
+static int sync_spool(http *h)
+{
+    int rc = 0;
+    pthread_mutex_lock(&h->spool_mu);
+    if (h->spool_fd >= 0 && h->spool_dirty) {
+        if (fsync(h->spool_fd) != 0) {
+            set_pending(h, TROPT_EBACKEND, "cannot sync spool %s: %s", h->spool_path,
+                        strerror(errno));
+            rc = -1;
+        } else
+            h->spool_dirty = 0;
+    }
+    pthread_mutex_unlock(&h->spool_mu);
+    return rc;
+}
+
+/* ---- the ring (mu held) ----------------------------------------------- */
+
+/* Room for a record of `size` bytes at the ring's tail, or NULL. */
+static rec *ring_reserve(http *h, size_t size)
+{
+    chunk *c = h->wchunk;
+    if (c->used + size + sizeof(uint64_t) <= c->cap)
+        return (rec *)(c->data + c->used);
+    chunk *nc = NULL;
+    size_t cap = size + sizeof(uint64_t) > CHUNK_BYTES ? size + sizeof(uint64_t) : CHUNK_BYTES;
+    if (cap == CHUNK_BYTES && h->free_chunks) {
+        nc = h->free_chunks;
+        h->free_chunks = nc->next;
+        h->n_free--;
+    } else {
+        if (!(nc = h->host->malloc(sizeof(chunk) + cap)))
+            return NULL;
+        /* fault its pages in now, in this one call, rather than one page
+         * fault every 30 records */
+        for (size_t i = 0; i < cap; i += 4096)
+            ((volatile char *)nc->data)[i] = 0;
+    }
+    nc->next = NULL;
+    nc->cap = cap;
+    nc->used = 0;
+    /* the end marker: published with the next record, so the sender reads
+     * it only once that record is there */
+    ((rec *)(c->data + c->used))->size = 0;
+    c->next = nc;
+    h->wchunk = nc;
+    return (rec *)nc->data;
+}
+
+/* Publish the record ring_reserve returned, and wake the sender when it
+ * asked to be woken at this fill level. */
+static void ring_commit(http *h, rec *p)
+{
+    h->wchunk->used += p->size;
+    h->tail_seq++;
+    if (h->tail_seq - h->head_seq == h->wake_at) {
+        h->wake_at = 0;
+        if (h->idle)
+            pthread_cond_signal(&h->wake);
+        else
+            curl_multi_wakeup(h->multi);
+    }
+}
+
+/* 1 when the ring has room for one more record; waits (at most
+ * flush_timeout) for the sender to make room, else 0. */
+static int ring_room(http *h)
+{
+    if (h->tail_seq - h->head_seq < h->ring_max)
+        return 1;
+    wake_sender(h);
+    double until = now_mono() + h->flush_timeout;
+    h->room_waiters++;
+    while (h->tail_seq - h->head_seq >= h->ring_max && !h->stop && now_mono() < until)
+        cond_wait_until(&h->room, &h->mu, until);
+    h->room_waiters--;
+    return h->tail_seq - h->head_seq < h->ring_max;
+}
+
+/* Queue a run_start or run_end of r (its line is in r).  Returns TROPT_OK
+ * or TROPT_ENOMEM. */
+static int put_event(http *h, run_rec *r, int kind)
+{
+    if (!ring_room(h)) {
+        if (kind == TEV_RUN_START)
+            spool_direct(h, r, kind, r->start_line, r->start_len, "queue full");
+        else
+            spool_direct(h, r, kind, r->end_line, r->end_len, "queue full");
+        return TROPT_OK;
+    }
+    rec *p = ring_reserve(h, sizeof(rec));
+    if (!p)
+        return TROPT_ENOMEM;
+    memset(p, 0, sizeof *p);
+    p->size = sizeof(rec);
+    p->kind = (uint16_t)kind;
+    p->run = r;
+    p->enq = now_mono();
+    r->refs++;
+    ring_commit(h, p);
+    return TROPT_OK;
+}
+
+/* The key set of these fields: the last one when it matches, else a new
+ * one.  NULL when out of memory. */
+static keyset *keyset_of(http *h, const tropt_field *f, size_t n)
+{
+    keyset *ks = h->ks;
+    if (ks && ks->n == n) {
+        size_t i = 0;
+        while (i < n && ks->types[i] == f[i].type && strcmp(ks->keys[i], f[i].key) == 0)
+            i++;
+        if (i == n)
+            return ks;
+    }
+    size_t bytes = sizeof *ks + n * (sizeof(char *) + sizeof(tropt_type));
+    for (size_t i = 0; i < n; i++)
+        bytes += strlen(f[i].key) + 1;
+    ks = h->host->malloc(bytes);
+    if (!ks)
+        return NULL;
+    ks->refs = 1; /* h->ks */
+    ks->n = n;
+    ks->keys = (const char **)(ks + 1);
+    ks->types = (tropt_type *)(ks->keys + n);
+    char *s = (char *)(ks->types + n);
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(f[i].key) + 1;
+        memcpy(s, f[i].key, l);
+        ks->keys[i] = s;
+        ks->types[i] = f[i].type;
+        s += l;
+    }
+    ks_unref(h, h->ks, 1);
+    h->ks = ks;
+    return ks;
 }
 
 /* ---- the sender ------------------------------------------------------- */
 
+/* Records the sender took off the ring (copied as they are), and their
+ * encoding for the wire. */
+typedef struct batch {
+    char *raw;
+    size_t len, cap;
+    int64_t n;
+    int encoded;
+    tev_buf body;
+} batch;
+
+typedef struct sender {
+    CURL *e;
+    batch b[2]; /* the request in flight and the next one */
+    batch spill;
+    tev_buf line; /* NDJSON for the spool */
+    tropt_field *f;
+    size_t fcap;
+} sender;
+
+static const rec *head_rec(const http *h)
+{
+    const rec *p = (const rec *)(h->hchunk->data + h->hoff);
+    return p->size ? p : (const rec *)h->hchunk->next->data;
+}
+
+/* Drop a record's references (JSON copies here; runs and key sets are
+ * counted by the caller). */
+static void rec_drop_json(const rec *p)
+{
+    if (!p->has_json)
+        return;
+    const val *v = REC_VALS(p);
+    for (uint32_t i = 0; i < p->n; i++)
+        if (p->ks->types[i] == TROPT_JSON)
+            json_decref(v[i].json);
+}
+
+/* Release references collected as runs of equal pointers.  mu held. */
+typedef struct refs {
+    run_rec *run;
+    keyset *ks;
+    int64_t nrun, nks;
+} refs;
+
+static void refs_add(http *h, refs *rf, run_rec *r, keyset *ks)
+{
+    if (r != rf->run) {
+        run_unref(h, rf->run, rf->nrun);
+        rf->run = r;
+        rf->nrun = 0;
+    }
+    rf->nrun++;
+    if (ks != rf->ks) {
+        ks_unref(h, rf->ks, rf->nks);
+        rf->ks = ks;
+        rf->nks = 0;
+    }
+    rf->nks++;
+}
+
+static void refs_done(http *h, refs *rf)
+{
+    run_unref(h, rf->run, rf->nrun);
+    ks_unref(h, rf->ks, rf->nks);
+    memset(rf, 0, sizeof *rf);
+}
+
+/* Take up to max records off the ring's head into b (appended).  Returns
+ * how many left the ring; a record that cannot be copied (out of memory) is dropped and
+ * counted lost. */
+static int64_t take(http *h, batch *b, int64_t max)
+{
+    pthread_mutex_lock(&h->mu);
+    int64_t k = h->tail_seq - h->head_seq;
+    pthread_mutex_unlock(&h->mu);
+    if (k > max)
+        k = max;
+    chunk *freed = NULL;
+    int64_t taken = 0, dropped = 0;
+    for (int64_t i = 0; i < k; i++) {
+        rec *p = (rec *)(h->hchunk->data + h->hoff);
+        if (p->size == 0) {
+            chunk *c = h->hchunk;
+            h->hchunk = c->next;
+            h->hoff = 0;
+            c->next = freed;
+            freed = c;
+            p = (rec *)h->hchunk->data;
+        }
+        h->hoff += p->size;
+        if (b->len + p->size > b->cap) {
+            size_t cap = b->cap ? b->cap : 64 * 1024;
+            while (cap < b->len + p->size)
+                cap *= 2;
+            char *nr = h->host->realloc(b->raw, cap);
+            if (!nr) {
+                rec_drop_json(p);
+                pthread_mutex_lock(&h->mu);
+                run_unref(h, p->run, 1);
+                ks_unref(h, p->ks, 1);
+                pthread_mutex_unlock(&h->mu);
+                dropped++;
+                continue;
+            }
+            b->raw = nr;
+            b->cap = cap;
+        }
+        memcpy(b->raw + b->len, p, p->size);
+        b->len += p->size;
+        taken++;
+    }
+    pthread_mutex_lock(&h->mu);
+    if (dropped)
+        lose(h, "out of memory", ENOMEM, dropped);
+    h->head_seq += k;
+    h->inflight += taken;
+    b->n += taken;
+    while (freed) {
+        chunk *c = freed;
+        freed = c->next;
+        if (c->cap == CHUNK_BYTES && h->n_free < FREE_CHUNKS_MAX) {
+            c->next = h->free_chunks;
+            h->free_chunks = c;
+            h->n_free++;
+        } else
+            h->host->free(c);
+    }
+    if (h->room_waiters)
+        pthread_cond_broadcast(&h->room);
+    if (dropped)
+        pthread_cond_broadcast(&h->done);
+    pthread_mutex_unlock(&h->mu);
+    return k;
+}
+
+/* The batch is delivered or spooled: drop its records. */
+static void release(http *h, batch *b)
+{
+    refs rf = {0};
+    for (size_t o = 0; o < b->len;) {
+        const rec *p = (const rec *)(b->raw + o);
+        rec_drop_json(p);
+        o += p->size;
+    }
+    pthread_mutex_lock(&h->mu);
+    for (size_t o = 0; o < b->len;) {
+        const rec *p = (const rec *)(b->raw + o);
+        refs_add(h, &rf, p->run, p->ks);
+        o += p->size;
+    }
+    refs_done(h, &rf);
+    h->inflight -= b->n;
+    pthread_cond_broadcast(&h->done);
+    pthread_mutex_unlock(&h->mu);
+    b->len = 0;
+    b->n = 0;
+    b->encoded = 0;
+    tev_buf_clear(&b->body);
+}
+
+/* The fields of a TEV_LOG record, borrowed from it.  NULL: out of memory. */
+static const tropt_field *fields_of(http *h, sender *s, const rec *p)
+{
+    if (p->n > s->fcap) {
+        tropt_field *nf = h->host->realloc(s->f, p->n * sizeof *nf);
+        if (!nf)
+            return NULL;
+        s->f = nf;
+        s->fcap = p->n;
+    }
+    const val *v = REC_VALS(p);
+    for (uint32_t i = 0; i < p->n; i++) {
+        tropt_field *f = &s->f[i];
+        f->key = p->ks->keys[i];
+        f->type = p->ks->types[i];
+        switch (f->type) {
+        case TROPT_BOOL:
+            f->v.b = (int)v[i].i;
+            break;
+        case TROPT_INT:
+            f->v.i = v[i].i;
+            break;
+        case TROPT_REAL:
+            f->v.r = v[i].r;
+            break;
+        case TROPT_STRING:
+            f->v.s = v[i].off ? (const char *)p + v[i].off : NULL;
+            break;
+        case TROPT_JSON:
+            f->v.json = v[i].json;
+            break;
+        default:
+            f->v.i = 0;
+        }
+    }
+    return s->f;
+}
+
+/* Append the record's NDJSON event to out.  0, or -1 out of memory. */
+static int encode_ndjson(http *h, sender *s, const rec *p, tev_buf *out)
+{
+    const run_rec *r = p->run;
+    if (p->kind == TEV_RUN_START)
+        return r->start_line ? tev_buf_append(out, r->start_line, r->start_len) : 0;
+    if (p->kind == TEV_RUN_END)
+        return r->end_line ? tev_buf_append(out, r->end_line, r->end_len) : 0;
+    const tropt_field *f = fields_of(h, s, p);
+    if (!f && p->n)
+        return -1;
+    return tev_encode_log(out, r->run_id, p->step, p->time, f, p->n, h->host->format_real);
+}
+
+/* The request body of b.  0, or -1 out of memory. */
+static int encode_wire(http *h, sender *s, batch *b)
+{
+    tev_buf_clear(&b->body);
+    size_t skipped = 0;
+    for (size_t o = 0; o < b->len;) {
+        const rec *p = (const rec *)(b->raw + o);
+        o += p->size;
+        int rc = 0;
+        if (!h->influx)
+            rc = encode_ndjson(h, s, p, &b->body);
+        else if (p->kind == TEV_LOG) {
+            const tropt_field *f = fields_of(h, s, p);
+            const char *m = h->measurement ? h->measurement : p->run->experiment;
+            rc = (!f && p->n) ? -1
+                              : influx_encode_log(&b->body, m, p->run->run_id, h->tags, p->step,
+                                                  p->time, f, p->n, h->host->format_real, &skipped);
+        }
+        if (rc != 0)
+            return -1;
+    }
+    if (skipped && !h->warned_nonfinite) {
+        h->warned_nonfinite = 1;
+        h->host->log(TROPT_LEVEL_WARNING,
+                     "http: format=influx cannot carry null, NaN or infinite values; such "
+                     "fields are left out of the points (the spool and ndjson keep them)");
+    }
+    b->encoded = 1;
+    return 0;
+}
+
+#define SPOOL_PIECE ((size_t)256 * 1024)
+
+/* Append b's records to the spool as NDJSON events, a run's run_start
+ * first if the spool lacks it; what cannot be written is counted lost. */
+static void spool_batch(http *h, sender *s, const batch *b, const char *why)
+{
+    int64_t lost = 0;
+    int err = 0;
+    pthread_mutex_lock(&h->spool_mu);
+    for (size_t o = 0; o < b->len;) {
+        /* a piece: consecutive records of one run, written at once */
+        const rec *first = (const rec *)(b->raw + o);
+        run_rec *r = first->run;
+        int oom = 0, has_start = 0, has_end = 0;
+        int64_t k = 0;
+        tev_buf_clear(&s->line);
+        if (!r->start_spooled && first->kind != TEV_RUN_START && r->start_line) {
+            oom = tev_buf_append(&s->line, r->start_line, r->start_len) != 0;
+            has_start = 1;
+        }
+        while (o < b->len) {
+            const rec *p = (const rec *)(b->raw + o);
+            if (p->run != r || s->line.len >= SPOOL_PIECE)
+                break;
+            if (!oom && encode_ndjson(h, s, p, &s->line) != 0)
+                oom = 1;
+            has_start |= p->kind == TEV_RUN_START;
+            has_end |= p->kind == TEV_RUN_END;
+            k++;
+            o += p->size;
+        }
+        int e = oom ? ENOMEM : s->line.len ? spool_write(h, s->line.data, s->line.len) : 0;
+        if (e) {
+            lost += k;
+            err = e;
+            continue;
+        }
+        if (has_start)
+            r->start_spooled = 1;
+        if (has_end)
+            r->end_spooled = 1;
+        r->n_spooled += k;
+    }
+    pthread_mutex_unlock(&h->spool_mu);
+    if (lost) {
+        pthread_mutex_lock(&h->mu);
+        lose(h, why, err, lost);
+        pthread_mutex_unlock(&h->mu);
+    }
+}
+
+/* Spool the oldest waiting records beyond queue_size. */
+static void spill(http *h, sender *s)
+{
+    for (;;) {
+        pthread_mutex_lock(&h->mu);
+        int64_t k = h->tail_seq - h->head_seq - h->queue_size;
+        if (k > 0 && !h->warned_full) {
+            h->warned_full = 1;
+            h->host->log(TROPT_LEVEL_WARNING,
+                         "http: queue full (%" PRId64 " events waiting for %s); spooling to %s",
+                         h->tail_seq - h->head_seq, h->url_shown, h->spool_dir);
+        }
+        pthread_mutex_unlock(&h->mu);
+        if (k <= 0)
+            return;
+        take(h, &s->spill, k < 4096 ? k : 4096);
+        if (s->spill.n) {
+            spool_batch(h, s, &s->spill, "queue full");
+            release(h, &s->spill);
+        }
+    }
+}
+
+/* Does the sender have work besides the request in flight (spill the
+ * excess, prepare the next batch)?  Otherwise arm wake_at and set
+ * *deadline (0: none) for the next look.  mu held. */
+static int work_needed(http *h, const batch *nxt, double *deadline)
+{
+    int64_t pend = h->tail_seq - h->head_seq;
+    *deadline = 0;
+    h->wake_at = 0;
+    if (h->stop || h->spool_all)
+        return 0;
+    if (pend > h->queue_size)
+        return 1;
+    if (!nxt->n && pend) {
+        if (pend >= h->batch_size || h->flush_req)
+            return 1;
+        double dl = head_rec(h)->enq + h->max_delay;
+        if (now_mono() >= dl)
+            return 1;
+        *deadline = dl;
+    }
+    h->wake_at = h->queue_size + 1;
+    if (!nxt->n) {
+        int64_t w = pend ? h->batch_size : 1;
+        if (w < h->wake_at)
+            h->wake_at = w;
+    }
+    return 0;
+}
+
+/* Spill, and take and encode the next batch when it is due. */
+static void do_work(http *h, sender *s, batch *nxt)
+{
+    spill(h, s);
+    double dl;
+    pthread_mutex_lock(&h->mu);
+    int prep = !nxt->n && work_needed(h, nxt, &dl);
+    h->wake_at = 0;
+    pthread_mutex_unlock(&h->mu);
+    if (prep && (take(h, nxt, h->batch_size), nxt->n))
+        encode_wire(h, s, nxt); /* on failure, encoded again before sending */
+}
 typedef enum { SEND_OK, SEND_RETRY, SEND_REJECTED, SEND_ABORTED } send_result;
 
 typedef struct response {
@@ -390,10 +958,12 @@ static int permanent_curl_error(CURLcode c)
     }
 }
 
-/* One POST.  *retry_after: seconds the server asked to wait (or -1). */
-static send_result post_once(http *h, CURL *e, const char *body, size_t len, char *why,
-                             size_t whysz, double *retry_after)
+/* One POST.  *retry_after: seconds the server asked to wait (or -1).
+ * While it is in flight the sender spills and prepares nxt. */
+static send_result post_once(http *h, sender *s, const char *body, size_t len, char *why,
+                             size_t whysz, double *retry_after, batch *nxt)
 {
+    CURL *e = s->e;
     response resp = {.len = 0};
     *retry_after = -1;
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
@@ -415,7 +985,20 @@ static send_result post_once(http *h, CURL *e, const char *body, size_t len, cha
             aborted = 1;
             break;
         }
-        curl_multi_poll(h->multi, NULL, 0, 100, NULL);
+        double dl;
+        pthread_mutex_lock(&h->mu);
+        int work = work_needed(h, nxt, &dl);
+        pthread_mutex_unlock(&h->mu);
+        if (work) {
+            do_work(h, s, nxt);
+            continue;
+        }
+        int ms = 100;
+        if (dl > 0) {
+            double left = (dl - now_mono()) * 1000 + 1;
+            ms = left < 0 ? 0 : left < 100 ? (int)left : 100;
+        }
+        curl_multi_poll(h->multi, NULL, 0, ms, NULL);
     }
     if (!aborted) {
         int left;
@@ -463,13 +1046,13 @@ static unsigned next_rand(http *h)
 }
 
 /* Send one batch with retries.  Called without mu. */
-static send_result send_batch(http *h, CURL *e, const char *body, size_t len, int down, char *why,
-                              size_t whysz)
+static send_result send_batch(http *h, sender *s, batch *b, int down, char *why, size_t whysz,
+                              batch *nxt)
 {
     int64_t attempt = 0;
     for (;;) {
         double retry_after;
-        send_result r = post_once(h, e, body, len, why, whysz, &retry_after);
+        send_result r = post_once(h, s, b->body.data, b->body.len, why, whysz, &retry_after, nxt);
         if (r != SEND_RETRY)
             return r;
         if (down || attempt >= h->retries)
@@ -483,8 +1066,19 @@ static send_result send_batch(http *h, CURL *e, const char *body, size_t len, in
         attempt++;
         double until = now_mono() + d;
         pthread_mutex_lock(&h->mu);
-        while (!atomic_load(&h->abort_send) && !h->stop && now_mono() < until)
-            cond_wait_until(&h->wake, &h->mu, until);
+        while (!atomic_load(&h->abort_send) && !h->stop && now_mono() < until) {
+            double dl;
+            if (work_needed(h, nxt, &dl)) {
+                pthread_mutex_unlock(&h->mu);
+                do_work(h, s, nxt);
+                pthread_mutex_lock(&h->mu);
+                continue;
+            }
+            h->idle = 1;
+            cond_wait_until(&h->wake, &h->mu, dl > 0 && dl < until ? dl : until);
+            h->idle = 0;
+            h->wake_at = 0;
+        }
         int aborted = atomic_load(&h->abort_send) || h->stop;
         pthread_mutex_unlock(&h->mu);
         if (aborted) {
@@ -494,12 +1088,78 @@ static send_result send_batch(http *h, CURL *e, const char *body, size_t len, in
     }
 }
 
+/* The batch was sent (or not): report, spool what was not delivered, and
+ * drop it. */
+static void batch_done(http *h, sender *s, batch *b, send_result r, const char *why)
+{
+    pthread_mutex_lock(&h->mu);
+    if (r == SEND_OK) {
+        if (h->down)
+            h->host->log(TROPT_LEVEL_INFO, "http: %s reachable again", h->url_shown);
+        h->down = 0;
+    } else {
+        if (r == SEND_RETRY && !h->down) {
+            h->down = 1;
+            h->host->log(TROPT_LEVEL_WARNING,
+                         "http: %s unreachable after %" PRId64 " retries (%s); spooling",
+                         h->url_shown, h->retries, why);
+        }
+        if (r == SEND_REJECTED)
+            set_pending(h, TROPT_EBACKEND,
+                        "%s rejected a batch of %" PRId64
+                        " events (%s); not retried, the events are kept in the spool %s",
+                        h->url_shown, b->n, why, h->spool_dir);
+    }
+    pthread_mutex_unlock(&h->mu);
+    if (r != SEND_OK)
+        spool_batch(h, s, b, why);
+    release(h, b);
+}
+
+enum { ACT_STOP, ACT_SPILL, ACT_SPOOL, ACT_BATCH };
+
+/* Wait until there is something to do.  mu held. */
+static int wait_for_work(http *h)
+{
+    for (;;) {
+        int64_t pend = h->tail_seq - h->head_seq;
+        if ((h->stop || h->spool_all) && pend)
+            return ACT_SPOOL;
+        if (h->stop)
+            return ACT_STOP;
+        if (pend > h->queue_size)
+            return ACT_SPILL;
+        double until = 0;
+        if (pend) {
+            if (pend >= h->batch_size || h->flush_req)
+                return ACT_BATCH;
+            until = head_rec(h)->enq + h->max_delay;
+            if (now_mono() >= until)
+                return ACT_BATCH;
+        }
+        h->wake_at = pend ? h->batch_size : 1;
+        if (h->wake_at > h->queue_size + 1)
+            h->wake_at = h->queue_size + 1;
+        h->idle = 1;
+        if (pend)
+            cond_wait_until(&h->wake, &h->mu, until);
+        else
+            pthread_cond_wait(&h->wake, &h->mu);
+        h->idle = 0;
+        h->wake_at = 0;
+    }
+}
+
 static void *sender_main(void *arg)
 {
     http *h = arg;
-    tev_buf body;
-    tev_buf_init(&body, h->host->realloc, h->host->free);
-    CURL *e = curl_easy_init();
+    sender s;
+    memset(&s, 0, sizeof s);
+    for (int i = 0; i < 2; i++)
+        tev_buf_init(&s.b[i].body, h->host->realloc, h->host->free);
+    tev_buf_init(&s.spill.body, h->host->realloc, h->host->free);
+    tev_buf_init(&s.line, h->host->realloc, h->host->free);
+    CURL *e = s.e = curl_easy_init();
     if (e) {
         curl_easy_setopt(e, CURLOPT_URL, h->url);
         curl_easy_setopt(e, CURLOPT_POST, 1L);
@@ -508,201 +1168,103 @@ static void *sender_main(void *arg)
         curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, h->timeout_ms);
         curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+        curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
         if (h->ca_file)
             curl_easy_setopt(e, CURLOPT_CAINFO, h->ca_file);
     }
 
-    pthread_mutex_lock(&h->mu);
+    batch *cur = &s.b[0], *nxt = &s.b[1];
     for (;;) {
-        while (!h->head && !h->stop)
-            pthread_cond_wait(&h->wake, &h->mu);
-        if (h->stop) {
-            /* destroy drained the queue already; keep anything left */
-            while (h->head) {
-                item *it = h->head;
-                h->head = it->next;
-                h->count--;
-                spool_or_lose(h, it, "shutting down");
-                item_free(h, it);
-            }
-            h->tail = NULL;
-            break;
-        }
-        /* gather a fuller batch unless someone waits for delivery */
-        while (h->head && h->count < h->batch_size && !h->flush_req && !h->stop &&
-               !atomic_load(&h->abort_send)) {
-            double until = h->head->enq + h->max_delay;
-            if (now_mono() >= until)
+        if (!cur->n) {
+            pthread_mutex_lock(&h->mu);
+            int act = wait_for_work(h);
+            pthread_mutex_unlock(&h->mu);
+            if (act == ACT_STOP)
                 break;
-            cond_wait_until(&h->wake, &h->mu, until);
+            if (act == ACT_SPILL) {
+                spill(h, &s);
+                continue;
+            }
+            take(h, cur, h->batch_size);
+            if (!cur->n)
+                continue;
+            if (act == ACT_SPOOL) {
+                spool_batch(h, &s, cur, "not delivered within flush_timeout");
+                release(h, cur);
+                continue;
+            }
         }
-        if (h->stop)
-            continue; /* handled at the top */
-        if (atomic_load(&h->abort_send) || !h->head) {
-            /* drain() is spooling the queue itself; it clears the flag and
-             * broadcasts when done */
-            if (atomic_load(&h->abort_send))
-                pthread_cond_wait(&h->wake, &h->mu);
-            continue;
-        }
-        item *batch = h->head, *last = h->head;
-        int64_t n = 1;
-        while (n < h->batch_size && last->next) {
-            last = last->next;
-            n++;
-        }
-        h->head = last->next;
-        if (!h->head)
-            h->tail = NULL;
-        last->next = NULL;
-        h->count -= n;
-        h->inflight = n;
+        pthread_mutex_lock(&h->mu);
+        int all = h->spool_all || h->stop;
         int down = h->down;
         pthread_mutex_unlock(&h->mu);
-
-        tev_buf_clear(&body);
-        int oom = 0;
-        for (item *it = batch; it; it = it->next) {
-            const char *p = it->wire ? it->wire : it->line;
-            size_t l = it->wire ? it->wire_len : it->len;
-            if (tev_buf_append(&body, p, l) != 0)
-                oom = 1;
-        }
         char why[400] = "";
         send_result r;
-        if (!e || oom) {
+        if (all) {
+            snprintf(why, sizeof why, "not delivered within flush_timeout");
+            r = SEND_ABORTED;
+        } else if (!e || (!cur->encoded && encode_wire(h, &s, cur) != 0)) {
             snprintf(why, sizeof why, "out of memory");
             r = SEND_RETRY;
-        } else if (body.len == 0)
+        } else if (cur->body.len == 0)
             r = SEND_OK;
         else
-            r = send_batch(h, e, body.data, body.len, down, why, sizeof why);
-
-        pthread_mutex_lock(&h->mu);
-        if (r == SEND_OK) {
-            if (h->down)
-                h->host->log(TROPT_LEVEL_INFO, "http: %s reachable again", h->url_shown);
-            h->down = 0;
-        } else {
-            if (r == SEND_RETRY && !h->down) {
-                h->down = 1;
-                h->host->log(TROPT_LEVEL_WARNING,
-                             "http: %s unreachable after %" PRId64 " retries (%s); spooling",
-                             h->url_shown, h->retries, why);
-            }
-            if (r == SEND_REJECTED)
-                set_pending(h, TROPT_EBACKEND,
-                            "%s rejected a batch of %" PRId64
-                            " events (%s); not retried, the events are kept in the spool %s",
-                            h->url_shown, n, why, h->spool_dir);
-            for (item *it = batch; it; it = it->next)
-                spool_or_lose(h, it, why);
-        }
-        while (batch) {
-            item *nx = batch->next;
-            item_free(h, batch);
-            batch = nx;
-        }
-        h->inflight = 0;
-        pthread_cond_broadcast(&h->done);
+            r = send_batch(h, &s, cur, down, why, sizeof why, nxt);
+        batch_done(h, &s, cur, r, why);
+        batch *t = cur;
+        cur = nxt;
+        nxt = t;
     }
-    pthread_mutex_unlock(&h->mu);
     if (e)
         curl_easy_cleanup(e);
-    tev_buf_free(&body);
+    for (int i = 0; i < 2; i++) {
+        h->host->free(s.b[i].raw);
+        tev_buf_free(&s.b[i].body);
+    }
+    h->host->free(s.spill.raw);
+    tev_buf_free(&s.spill.body);
+    tev_buf_free(&s.line);
+    h->host->free(s.f);
     return NULL;
 }
 
-/* ---- queue (called with mu held) -------------------------------------- */
+/* ---- waiting for delivery (mu held) ----------------------------------- */
 
-/* Queue an event, or spool it when the queue is full. */
-static void enqueue(http *h, item *it)
+static int all_resolved(const http *h)
 {
-    if (h->count < h->queue_size) {
-        it->enq = now_mono();
-        if (h->tail)
-            h->tail->next = it;
-        else
-            h->head = it;
-        h->tail = it;
-        h->count++;
-        if (h->count >= h->batch_size || h->count == 1)
-            pthread_cond_signal(&h->wake);
-        return;
-    }
-    if (!h->warned_full) {
-        h->warned_full = 1;
-        h->host->log(TROPT_LEVEL_WARNING,
-                     "http: queue full (%" PRId64 " events waiting for %s); spooling to %s",
-                     h->count, h->url_shown, h->spool_dir);
-    }
-    int e = spool_item(h, it);
-    if (e == 0) {
-        item_free(h, it);
-        return;
-    }
-    /* spooling is impossible: wait (bounded) for room in the queue */
-    double until = now_mono() + h->flush_timeout;
-    while (h->count >= h->queue_size && now_mono() < until)
-        cond_wait_until(&h->done, &h->mu, until);
-    if (h->count < h->queue_size) {
-        it->enq = now_mono();
-        if (h->tail)
-            h->tail->next = it;
-        else
-            h->head = it;
-        h->tail = it;
-        h->count++;
-        pthread_cond_signal(&h->wake);
-        return;
-    }
-    lose(h, "queue full", e);
-    item_free(h, it);
+    return h->tail_seq == h->head_seq && h->inflight == 0;
 }
 
 /* Wait until everything queued is delivered or spooled, at most
- * flush_timeout; then abandon the request in flight and spool the rest.
- * Returns 1 when it had to give up waiting. */
+ * flush_timeout; then have the sender abandon the request in flight and
+ * spool the rest (waiting while it makes progress).  Returns 1 when it had
+ * to give up waiting. */
 static int drain(http *h)
 {
     double until = now_mono() + h->flush_timeout;
     h->flush_req++;
-    pthread_cond_broadcast(&h->wake);
-    while ((h->head || h->inflight) && now_mono() < until)
+    wake_sender(h);
+    while (!all_resolved(h) && now_mono() < until)
         cond_wait_until(&h->done, &h->mu, until);
     h->flush_req--;
-    if (!h->head && !h->inflight)
+    if (all_resolved(h))
         return 0;
+    h->spool_all++;
     atomic_store(&h->abort_send, 1);
-    pthread_cond_broadcast(&h->wake);
-    curl_multi_wakeup(h->multi);
-    double hard = now_mono() + 2.0;
-    while (h->inflight && now_mono() < hard)
-        cond_wait_until(&h->done, &h->mu, hard);
-    while (h->head) {
-        item *it = h->head;
-        h->head = it->next;
-        h->count--;
-        spool_or_lose(h, it, "not delivered within flush_timeout");
-        item_free(h, it);
-    }
-    h->tail = NULL;
-    atomic_store(&h->abort_send, 0);
-    pthread_cond_broadcast(&h->wake);
-    return 1;
-}
-
-static int sync_spool(http *h)
-{
-    if (h->spool_fd >= 0 && h->spool_dirty) {
-        if (fsync(h->spool_fd) != 0) {
-            set_pending(h, TROPT_EBACKEND, "cannot sync spool %s: %s", h->spool_path,
-                        strerror(errno));
-            return -1;
+    wake_sender(h);
+    int64_t target = h->tail_seq;
+    int64_t seen = h->head_seq - h->inflight;
+    double last = now_mono();
+    while (h->head_seq - h->inflight < target && now_mono() < last + 2.0) {
+        cond_wait_until(&h->done, &h->mu, last + 2.0);
+        if (h->head_seq - h->inflight != seen) {
+            seen = h->head_seq - h->inflight;
+            last = now_mono();
         }
-        h->spool_dirty = 0;
     }
-    return 0;
+    if (--h->spool_all == 0 && !h->stop)
+        atomic_store(&h->abort_send, 0);
+    return 1;
 }
 
 /* Return (and clear) what the sender left to report.  mu held. */
@@ -763,11 +1325,13 @@ static int http_create(void **self, const tropt_optval *o, const tropt_host *hos
     h->host = host;
     h->spool_fd = -1;
     pthread_mutex_init(&h->mu, NULL);
+    pthread_mutex_init(&h->spool_mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&h->wake, &ca);
     pthread_cond_init(&h->done, &ca);
+    pthread_cond_init(&h->room, &ca);
     pthread_condattr_destroy(&ca);
     h->rng = (unsigned)time(NULL) ^ (unsigned)getpid() ^ (unsigned)(uintptr_t)h;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
@@ -785,6 +1349,9 @@ static int http_create(void **self, const tropt_optval *o, const tropt_host *hos
     h->flush_timeout = o[O_FLUSH_TIMEOUT].d / 1000.0;
     h->queue_size = o[O_QUEUE_SIZE].i;
     h->batch_size = o[O_BATCH_SIZE].i;
+    /* room beyond queue_size for the sender to spool the excess from
+     * without making log wait */
+    h->ring_max = h->queue_size + (h->queue_size / 4 < 65536 ? h->queue_size / 4 : 65536) + 1024;
     h->max_delay = o[O_MAX_DELAY].d / 1000.0;
     h->retries = o[O_RETRIES].i;
     h->retry_initial = o[O_RETRY_INITIAL].d / 1000.0;
@@ -864,6 +1431,12 @@ static int http_create(void **self, const tropt_optval *o, const tropt_host *hos
     h->multi = curl_multi_init();
     if (!h->multi)
         goto oom;
+    if (!(h->wchunk = host->malloc(sizeof(chunk) + CHUNK_BYTES)))
+        goto oom;
+    h->wchunk->next = NULL;
+    h->wchunk->cap = CHUNK_BYTES;
+    h->wchunk->used = 0;
+    h->hchunk = h->wchunk;
     if (pthread_create(&h->thread, NULL, sender_main, h) != 0) {
         rc = host->error(TROPT_EBACKEND, "cannot start the sender thread: %s", strerror(errno));
         goto fail;
@@ -878,29 +1451,27 @@ fail:
     return rc;
 }
 
-static item *new_item(http *h, tev_buf *line, tev_buf *wire, int kind)
+/* A run record for this run id: the open run, or (a log without init) a
+ * stray one without run_start.  mu held; NULL when out of memory. */
+static run_rec *run_of(http *h, const tropt_run *run)
 {
-    item *it = h->host->malloc(sizeof *it);
-    if (!it)
+    if (h->cur && strcmp(h->cur->run_id, run->run_id) == 0)
+        return h->cur;
+    if (h->stray && strcmp(h->stray->run_id, run->run_id) == 0)
+        return h->stray;
+    run_rec *r = h->host->malloc(sizeof *r);
+    if (!r)
         return NULL;
-    memset(it, 0, sizeof *it);
-    it->kind = kind;
-    it->len = line->len;
-    it->line = tev_buf_steal(line);
-    if (wire) {
-        it->wire_len = wire->len;
-        it->wire = tev_buf_steal(wire);
-        if (!it->wire) { /* nothing to send: an empty string */
-            it->wire = h->host->malloc(1);
-            if (!it->wire) {
-                h->host->free(it->line);
-                h->host->free(it);
-                return NULL;
-            }
-            it->wire[0] = '\0';
-        }
+    memset(r, 0, sizeof *r);
+    r->refs = 1;
+    if (!(r->run_id = hstrdup(h->host, run->run_id)) ||
+        !(r->experiment = hstrdup(h->host, run->experiment ? run->experiment : ""))) {
+        run_unref(h, r, 1);
+        return NULL;
     }
-    return it;
+    run_unref(h, h->stray, 1);
+    h->stray = r;
+    return r;
 }
 
 static int http_init(void *self, const tropt_run *run, const json_t *config,
@@ -909,79 +1480,136 @@ static int http_init(void *self, const tropt_run *run, const json_t *config,
     http *h = self;
     (void)params;
     (void)n_params;
-    tev_buf line, wire;
+    tev_buf line;
     tev_buf_init(&line, h->host->realloc, h->host->free);
-    tev_buf_init(&wire, h->host->realloc, h->host->free);
     run_rec *r = h->host->malloc(sizeof *r);
     if (!r)
         return h->host->error(TROPT_ENOMEM, "out of memory");
     memset(r, 0, sizeof *r);
-    r->refs = 1;
-    item *it = NULL;
+    r->refs = 1; /* h->cur */
     if (tev_encode_run_start(&line, run, config, h->host->format_real) != 0 ||
         !(r->run_id = hstrdup(h->host, run->run_id)) ||
-        !(r->start_line = hmemdup(h->host, line.data, line.len)))
-        goto oom;
+        !(r->experiment = hstrdup(h->host, run->experiment ? run->experiment : ""))) {
+        tev_buf_free(&line);
+        h->host->free(r->run_id);
+        h->host->free(r);
+        return h->host->error(TROPT_ENOMEM, "out of memory");
+    }
     r->start_len = line.len;
-    if (!(it = new_item(h, &line, h->influx ? &wire : NULL, TEV_RUN_START)))
-        goto oom;
+    r->start_line = tev_buf_steal(&line);
     pthread_mutex_lock(&h->mu);
-    if (h->cur)
-        run_unref(h, h->cur);
+    run_unref(h, h->cur, 1);
     h->cur = r;
-    r->refs++;
-    it->run = r;
-    enqueue(h, it);
-    int rc = take_pending(h);
+    int rc = put_event(h, r, TEV_RUN_START);
+    if (rc == TROPT_OK)
+        rc = take_pending(h);
+    else
+        rc = h->host->error(rc, "out of memory");
     pthread_mutex_unlock(&h->mu);
     return rc;
-oom:
+}
+
+/* The caller's step goes to the spool at once (the ring stayed full). */
+static int log_direct(http *h, run_rec *r, int64_t step, double time, const tropt_field *fields,
+                      size_t n)
+{
+    tev_buf line;
+    tev_buf_init(&line, h->host->realloc, h->host->free);
+    if (tev_encode_log(&line, r->run_id, step, time, fields, n, h->host->format_real) != 0)
+        return TROPT_ENOMEM;
+    spool_direct(h, r, TEV_LOG, line.data, line.len, "queue full");
     tev_buf_free(&line);
-    tev_buf_free(&wire);
-    h->host->free(r->run_id);
-    h->host->free(r->start_line);
-    h->host->free(r);
-    return h->host->error(TROPT_ENOMEM, "out of memory");
+    return TROPT_OK;
 }
 
 static int http_log(void *self, const tropt_run *run, int64_t step, double time,
                     const tropt_field *fields, size_t n)
 {
     http *h = self;
-    tev_buf line, wire;
-    tev_buf_init(&line, h->host->realloc, h->host->free);
-    tev_buf_init(&wire, h->host->realloc, h->host->free);
-    size_t skipped = 0;
-    if (tev_encode_log(&line, run->run_id, step, time, fields, n, h->host->format_real) != 0)
-        goto oom;
-    if (h->influx) {
-        const char *m = h->measurement ? h->measurement : run->experiment;
-        if (influx_encode_log(&wire, m, run->run_id, h->tags, step, time, fields, n,
-                              h->host->format_real, &skipped) != 0)
-            goto oom;
+    size_t size = sizeof(rec) + n * sizeof(val);
+    int has_json = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (fields[i].type == TROPT_STRING && fields[i].v.s)
+            size += strlen(fields[i].v.s) + 1;
+        else if (fields[i].type == TROPT_JSON)
+            has_json = 1;
     }
-    item *it = new_item(h, &line, h->influx ? &wire : NULL, TEV_LOG);
-    if (!it)
-        goto oom;
+    size = (size + 7) & ~(size_t)7;
+    if (size > UINT32_MAX / 2)
+        return h->host->error(TROPT_EINVAL, "a step of %zu bytes is too large", size);
+
     pthread_mutex_lock(&h->mu);
-    if (skipped && !h->warned_nonfinite) {
-        h->warned_nonfinite = 1;
-        h->host->log(TROPT_LEVEL_WARNING,
-                     "http: format=influx cannot carry null, NaN or infinite values; such "
-                     "fields are left out of the points (the spool and ndjson keep them)");
+    int rc = TROPT_OK;
+    run_rec *r = run_of(h, run);
+    keyset *ks = r ? keyset_of(h, fields, n) : NULL;
+    rec *p = NULL;
+    if (!ks)
+        rc = TROPT_ENOMEM;
+    else if (!ring_room(h))
+        rc = log_direct(h, r, step, time, fields, n);
+    else if (!(p = ring_reserve(h, size)))
+        rc = TROPT_ENOMEM;
+    if (p) {
+        p->size = (uint32_t)size;
+        p->kind = TEV_LOG;
+        p->has_json = (uint16_t)has_json;
+        p->n = (uint32_t)n;
+        p->unused = 0;
+        p->run = r;
+        p->ks = ks;
+        p->step = step;
+        p->time = time;
+        p->enq = now_mono();
+        val *v = REC_VALS(p);
+        char *sp = (char *)(v + n);
+        for (size_t i = 0; i < n; i++) {
+            const tropt_field *f = &fields[i];
+            switch (f->type) {
+            case TROPT_BOOL:
+                v[i].i = f->v.b;
+                break;
+            case TROPT_INT:
+                v[i].i = f->v.i;
+                break;
+            case TROPT_REAL:
+                v[i].r = f->v.r;
+                break;
+            case TROPT_STRING:
+                v[i].off = 0;
+                if (f->v.s) {
+                    size_t l = strlen(f->v.s) + 1;
+                    memcpy(sp, f->v.s, l);
+                    v[i].off = (size_t)(sp - (char *)p);
+                    sp += l;
+                }
+                break;
+            case TROPT_JSON:
+                v[i].json = json_deep_copy(f->v.json);
+                if (!v[i].json) {
+                    while (i-- > 0)
+                        if (fields[i].type == TROPT_JSON)
+                            json_decref(v[i].json);
+                    p = NULL;
+                    rc = TROPT_ENOMEM;
+                    i = n;
+                }
+                break;
+            default:
+                v[i].i = 0;
+            }
+        }
     }
-    if (h->cur && strcmp(h->cur->run_id, run->run_id) == 0) {
-        it->run = h->cur;
-        h->cur->refs++;
+    if (p) {
+        r->refs++;
+        ks->refs++;
+        ring_commit(h, p);
     }
-    enqueue(h, it);
-    int rc = take_pending(h);
+    if (rc == TROPT_OK)
+        rc = take_pending(h);
+    else
+        rc = h->host->error(rc, "out of memory");
     pthread_mutex_unlock(&h->mu);
     return rc;
-oom:
-    tev_buf_free(&line);
-    tev_buf_free(&wire);
-    return h->host->error(TROPT_ENOMEM, "out of memory");
 }
 
 static int http_finish(void *self, const tropt_run *run, const char *status, double ended_at,
@@ -990,51 +1618,49 @@ static int http_finish(void *self, const tropt_run *run, const char *status, dou
     http *h = self;
     (void)flat;
     (void)n_flat;
-    tev_buf line, wire;
-    tev_buf_init(&line, h->host->realloc, h->host->free);
-    tev_buf_init(&wire, h->host->realloc, h->host->free);
-    run_rec *r = NULL;
     pthread_mutex_lock(&h->mu);
-    if (h->cur && strcmp(h->cur->run_id, run->run_id) == 0) {
-        r = h->cur;
-        r->refs++;
+    run_rec *r = run_of(h, run);
+    if (!r) {
+        pthread_mutex_unlock(&h->mu);
+        return h->host->error(TROPT_ENOMEM, "out of memory");
     }
+    r->refs++;
+    int queued = r->end_queued;
     pthread_mutex_unlock(&h->mu);
 
-    char *end_copy = NULL;
-    size_t end_len = 0;
-    if (!r || !r->end_queued) {
-        item *it;
-        if (tev_encode_run_end(&line, run->run_id, ended_at, status, summary,
-                               h->host->format_real) != 0 ||
-            !(end_copy = hmemdup(h->host, line.data, line.len)) ||
-            !(it = new_item(h, &line, h->influx ? &wire : NULL, TEV_RUN_END))) {
-            tev_buf_free(&line);
-            h->host->free(end_copy);
-            pthread_mutex_lock(&h->mu);
-            run_unref(h, r);
+    if (!queued) {
+        tev_buf line;
+        tev_buf_init(&line, h->host->realloc, h->host->free);
+        int bad = tev_encode_run_end(&line, run->run_id, ended_at, status, summary,
+                                     h->host->format_real) != 0;
+        pthread_mutex_lock(&h->mu);
+        if (!bad) {
+            h->host->free(r->end_line);
+            r->end_len = line.len;
+            r->end_line = tev_buf_steal(&line);
+            bad = put_event(h, r, TEV_RUN_END) != TROPT_OK;
+        }
+        if (bad) {
+            run_unref(h, r, 1);
             pthread_mutex_unlock(&h->mu);
+            tev_buf_free(&line);
             return h->host->error(TROPT_ENOMEM, "out of memory");
         }
-        end_len = it->len;
-        pthread_mutex_lock(&h->mu);
-        if (r) {
-            it->run = r;
-            r->refs++;
-            r->end_queued = 1;
-        }
-        enqueue(h, it);
+        r->end_queued = 1;
         pthread_mutex_unlock(&h->mu);
     }
 
     pthread_mutex_lock(&h->mu);
     drain(h);
-    if (r && r->start_spooled && !r->end_spooled && end_copy) {
-        item tmp = {.line = end_copy, .len = end_len, .run = r, .kind = TEV_RUN_END};
-        spool_or_lose(h, &tmp, "run closed");
-    }
+    pthread_mutex_lock(&h->spool_mu);
+    int need_end = r->start_spooled && !r->end_spooled && r->end_line;
+    pthread_mutex_unlock(&h->spool_mu);
+    if (need_end)
+        spool_direct(h, r, TEV_RUN_END, r->end_line, r->end_len, "run closed");
     sync_spool(h);
-    int64_t spooled = r ? r->n_spooled : 0;
+    pthread_mutex_lock(&h->spool_mu);
+    int64_t spooled = r->n_spooled;
+    pthread_mutex_unlock(&h->spool_mu);
     int rc = take_pending(h);
     if (rc == TROPT_OK && spooled > 0)
         h->host->log(TROPT_LEVEL_WARNING,
@@ -1045,13 +1671,15 @@ static int http_finish(void *self, const tropt_run *run, const char *status, dou
                      h->spool_dir, h->url_shown);
     /* After a failure the host keeps the run open and may call finish
      * again: keep the record so that call only drains. */
-    if (rc == TROPT_OK && r && h->cur == r) {
-        run_unref(h, h->cur);
+    if (rc == TROPT_OK && h->cur == r) {
+        run_unref(h, h->cur, 1);
         h->cur = NULL;
+    } else if (rc == TROPT_OK && h->stray == r) {
+        run_unref(h, h->stray, 1);
+        h->stray = NULL;
     }
-    run_unref(h, r);
+    run_unref(h, r, 1);
     pthread_mutex_unlock(&h->mu);
-    h->host->free(end_copy);
     return rc;
 }
 
@@ -1059,11 +1687,15 @@ static int http_flush(void *self)
 {
     http *h = self;
     pthread_mutex_lock(&h->mu);
-    if (drain(h) && h->spool_path)
-        h->host->log(TROPT_LEVEL_WARNING,
-                     "http: flush: events not delivered to %s within flush_timeout are in "
-                     "the spool %s",
-                     h->url_shown, h->spool_path);
+    if (drain(h)) {
+        pthread_mutex_lock(&h->spool_mu);
+        if (h->spool_path)
+            h->host->log(TROPT_LEVEL_WARNING,
+                         "http: flush: events not delivered to %s within flush_timeout are in "
+                         "the spool %s",
+                         h->url_shown, h->spool_path);
+        pthread_mutex_unlock(&h->spool_mu);
+    }
     sync_spool(h);
     int rc = take_pending(h);
     pthread_mutex_unlock(&h->mu);
@@ -1085,17 +1717,39 @@ static void http_destroy(void *self)
         /* a request still in flight (drain gave up on it) is abandoned too:
          * the join below never waits for the network */
         atomic_store(&h->abort_send, 1);
-        pthread_cond_broadcast(&h->wake);
-        curl_multi_wakeup(h->multi);
+        wake_sender(h);
         pthread_mutex_unlock(&h->mu);
         pthread_join(h->thread, NULL);
     }
-    while (h->head) {
-        item *it = h->head;
-        h->head = it->next;
-        item_free(h, it);
+    /* records the sender could not take (it spools everything before it
+     * stops, so only after a failed start) */
+    for (int64_t k = h->tail_seq - h->head_seq; k > 0; k--) {
+        rec *p = (rec *)(h->hchunk->data + h->hoff);
+        if (p->size == 0) {
+            chunk *c = h->hchunk;
+            h->hchunk = c->next;
+            h->hoff = 0;
+            h->host->free(c);
+            p = (rec *)h->hchunk->data;
+        }
+        h->hoff += p->size;
+        rec_drop_json(p);
+        run_unref(h, p->run, 1);
+        ks_unref(h, p->ks, 1);
     }
-    run_unref(h, h->cur);
+    while (h->hchunk) { /* up to the write chunk */
+        chunk *c = h->hchunk;
+        h->hchunk = c->next;
+        h->host->free(c);
+    }
+    while (h->free_chunks) {
+        chunk *c = h->free_chunks;
+        h->free_chunks = c->next;
+        h->host->free(c);
+    }
+    run_unref(h, h->cur, 1);
+    run_unref(h, h->stray, 1);
+    ks_unref(h, h->ks, 1);
     if (h->multi)
         curl_multi_cleanup(h->multi);
     for (struct curl_slist *s = h->headers; s; s = s->next)
@@ -1112,6 +1766,8 @@ static void http_destroy(void *self)
     h->host->free(h->tags);
     pthread_cond_destroy(&h->wake);
     pthread_cond_destroy(&h->done);
+    pthread_cond_destroy(&h->room);
+    pthread_mutex_destroy(&h->spool_mu);
     pthread_mutex_destroy(&h->mu);
     curl_global_cleanup();
     h->host->free(h);
