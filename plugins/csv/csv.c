@@ -564,19 +564,44 @@ static int copy_widened(csv *c, int tfd, off_t *tsize, size_t k)
         if (got <= 0)
             return h->error(TROPT_EBACKEND, "cannot read '%s': %s", c->metrics_path,
                             got < 0 ? strerror(errno) : "file shrank");
-        size_t seg = 0;
-        for (size_t i = 0; i < (size_t)got; i++) {
-            if (in[i] == '"')
-                inq = !inq;
-            else if (in[i] == '\r' && !inq) {
-                if (csv_buf_put(h, &c->out, in + seg, i - seg) != 0 ||
-                    csv_buf_put(h, &c->out, commas, k) != 0)
-                    return oom(c);
-                seg = i;
+        /* Room for the chunk and k commas per record end (at most one per
+         * two bytes: CRLF), so the loop below copies without checks. */
+        if (csv_buf_reserve(h, &c->out, (size_t)got + ((size_t)got / 2 + 1) * k) != 0)
+            return oom(c);
+        char *o = c->out.p + c->out.n;
+        const char *p = in, *end = in + got;
+        while (p < end) {
+            /* The next quote bounds the stretch where a CR ends a record:
+             * numeric rows have none, so memchr runs through whole chunks. */
+            const char *q = memchr(p, '"', (size_t)(end - p));
+            if (inq) {
+                const char *stop = q ? q + 1 : end;
+                memcpy(o, p, (size_t)(stop - p));
+                o += stop - p;
+                p = stop;
+                inq = q == NULL;
+                continue;
+            }
+            const char *lim = q ? q : end;
+            const char *cr;
+            while ((cr = memchr(p, '\r', (size_t)(lim - p))) != NULL) {
+                memcpy(o, p, (size_t)(cr - p));
+                o += cr - p;
+                memcpy(o, commas, k);
+                o += k;
+                *o++ = '\r';
+                p = cr + 1;
+            }
+            memcpy(o, p, (size_t)(lim - p));
+            o += lim - p;
+            p = lim;
+            if (q) {
+                *o++ = '"';
+                p = q + 1;
+                inq = 1;
             }
         }
-        if (csv_buf_put(h, &c->out, in + seg, (size_t)got - seg) != 0)
-            return oom(c);
+        c->out.n = (size_t)(o - c->out.p);
         off += got;
         if (c->out.n >= CHUNK) {
             int rc = append(c, tfd, tsize, c->tmp_path, &c->out);

@@ -322,10 +322,12 @@ static void values_run(const char *layout)
 
 /*
  * Keys whose order changes from step to step, steps that log some of the
- * columns, a key first seen in the middle of a step, and keys passed in one
+ * columns, keys first seen in the middle of a step, and keys passed in one
  * reused buffer (the same pointer with another text each time): every
  * value must land in its own column, whether each row is written at once
- * or several are queued (flush_every=4).
+ * or several are queued (flush_every=4).  Quoted cells holding CRLF, commas
+ * and quotes make the file pass 64 KiB before the late keys widen it, so
+ * the rewrite's copy crosses its read chunks inside and outside quotes.
  */
 static void key_order_run(const char *extra)
 {
@@ -334,23 +336,38 @@ static void key_order_run(const char *extra)
     ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
     char *rid = tu_strdupf("%s", tropt_tracker_run_id(t));
     json_t *rows = json_array();
-    json_t *cols = json_pack("[s,s,s,s,s,s]", "step", "time", "a", "b", "c", "d");
-    char kbuf[2][8];
-    for (int64_t step = 0; step < 60; step++) {
-        tropt_field f[4];
+    json_t *cols =
+        json_pack("[s,s,s,s,s,s,s,s,s,s]", "step", "time", "a", "b", "c", "d", "e", "f", "g", "h");
+    char kbuf[2][8], text[400];
+    for (int64_t step = 0; step < 700; step++) {
+        tropt_field f[8];
         size_t n = 0;
         int phase = (int)(step / 10);
         /* position 0 and 1 reuse kbuf: the text changes, the pointer not */
         snprintf(kbuf[0], sizeof kbuf[0], "%s", phase % 2 ? "c" : "a");
         snprintf(kbuf[1], sizeof kbuf[1], "%s", phase % 2 ? "a" : "b");
+        int len = snprintf(text, sizeof text, "%" PRId64 ", \"q\"\r\n", step);
+        for (; len < 300 + (int)(step % 37); len++)
+            text[len] = (char)('a' + len % 26);
+        text[len] = '\0';
         if (phase == 2) {
             f[n++] = TROPT_F_REAL("b", 0.5 + (double)step);
         } else {
             f[n++] = TROPT_F_REAL(kbuf[0], 0.1 * (double)step);
             f[n++] = TROPT_F_INT(kbuf[1], step);
-            if (step >= 15 && step % 3 != 0)
+            if (step >= 450 && step % 3 != 0)
                 f[n++] = TROPT_F_REAL("d", 1.0 / (double)(step + 1));
-            f[n++] = TROPT_F_STR(phase % 2 ? "b" : "c", step % 2 ? "x,y" : "z");
+            f[n++] = TROPT_F_STR(phase % 2 ? "b" : "c", step % 2 ? text : "z");
+            if (step >= 500)
+                f[n++] = TROPT_F_STR("e", step % 2 ? "\"" : text);
+            /* more widenings, the file a little longer each time: some
+             * chunk boundary falls inside a quoted cell */
+            if (step >= 550)
+                f[n++] = TROPT_F_INT("f", step);
+            if (step >= 600)
+                f[n++] = TROPT_F_STR("g", text);
+            if (step >= 650)
+                f[n++] = TROPT_F_REAL("h", 0.25);
         }
         ck_assert_msg(tropt_tracker_log_fields(t, f, n) == TROPT_OK, "%s", tropt_error_message());
         expect_row(rows, step, f, n);
