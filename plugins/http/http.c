@@ -881,7 +881,7 @@ static void spill(http *h, sender *s)
 /* Does the sender have work besides the request in flight (spill the
  * excess, prepare the next batch)?  Otherwise arm wake_at and set
  * *deadline (0: none) for the next look.  mu held. */
-static int work_needed(http *h, const batch *nxt, double *deadline)
+static int work_needed(http *h, const batch *nxt, int can_prep, double *deadline)
 {
     int64_t pend = h->tail_seq - h->head_seq;
     *deadline = 0;
@@ -890,7 +890,7 @@ static int work_needed(http *h, const batch *nxt, double *deadline)
         return 0;
     if (pend > h->queue_size)
         return 1;
-    if (!nxt->n && pend) {
+    if (can_prep && !nxt->n && pend) {
         if (pend >= h->batch_size || h->flush_req)
             return 1;
         double dl = head_rec(h)->enq + h->max_delay;
@@ -899,7 +899,7 @@ static int work_needed(http *h, const batch *nxt, double *deadline)
         *deadline = dl;
     }
     h->wake_at = h->queue_size + 1;
-    if (!nxt->n) {
+    if (can_prep && !nxt->n) {
         int64_t w = pend ? h->batch_size : 1;
         if (w < h->wake_at)
             h->wake_at = w;
@@ -908,12 +908,12 @@ static int work_needed(http *h, const batch *nxt, double *deadline)
 }
 
 /* Spill, and take and encode the next batch when it is due. */
-static void do_work(http *h, sender *s, batch *nxt)
+static void do_work(http *h, sender *s, batch *nxt, int can_prep)
 {
     spill(h, s);
     double dl;
     pthread_mutex_lock(&h->mu);
-    int prep = !nxt->n && work_needed(h, nxt, &dl);
+    int prep = can_prep && !nxt->n && work_needed(h, nxt, 1, &dl);
     h->wake_at = 0;
     pthread_mutex_unlock(&h->mu);
     if (prep && (take(h, nxt, h->batch_size), nxt->n))
@@ -985,12 +985,16 @@ static send_result post_once(http *h, sender *s, const char *body, size_t len, c
             aborted = 1;
             break;
         }
+        /* the request body first: the server waits for it */
+        curl_off_t up = 0;
+        curl_easy_getinfo(e, CURLINFO_SIZE_UPLOAD_T, &up);
         double dl;
         pthread_mutex_lock(&h->mu);
-        int work = work_needed(h, nxt, &dl);
+        int uploaded = up >= (curl_off_t)len;
+        int work = work_needed(h, nxt, uploaded, &dl);
         pthread_mutex_unlock(&h->mu);
         if (work) {
-            do_work(h, s, nxt);
+            do_work(h, s, nxt, uploaded);
             continue;
         }
         int ms = 100;
@@ -1068,9 +1072,9 @@ static send_result send_batch(http *h, sender *s, batch *b, int down, char *why,
         pthread_mutex_lock(&h->mu);
         while (!atomic_load(&h->abort_send) && !h->stop && now_mono() < until) {
             double dl;
-            if (work_needed(h, nxt, &dl)) {
+            if (work_needed(h, nxt, 1, &dl)) {
                 pthread_mutex_unlock(&h->mu);
-                do_work(h, s, nxt);
+                do_work(h, s, nxt, 1);
                 pthread_mutex_lock(&h->mu);
                 continue;
             }
