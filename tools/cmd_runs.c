@@ -73,7 +73,7 @@ static int parse_args(int argc, char **argv, const char *usage, const char **db,
 
 /* Open an existing tropt database for reading.  Returns NULL after printing
  * why. */
-static sqlite3 *open_db(const char *path)
+static sqlite3 *open_db(const char *path, int *v1)
 {
     struct stat st;
     if (stat(path, &st) != 0) {
@@ -117,6 +117,7 @@ static sqlite3 *open_db(const char *path)
         sqlite3_close_v2(db);
         return NULL;
     }
+    *v1 = version == 1;
     return db;
 }
 
@@ -166,22 +167,23 @@ static void fmt_real(char *buf, size_t size, double x, int max_digits)
     }
 }
 
-/* Display text of a stored value: columns vcol (value) and kcol (kind). */
-static char *fmt_value(sqlite3_stmt *st, int vcol, int kcol, int max_digits)
+/* Display text of a stored value v with its kind (0: none). */
+static char *fmt_value_v(sqlite3_value *v, int kind, int max_digits)
 {
     char buf[64];
-    int kind = sqlite3_column_type(st, kcol) == SQLITE_NULL ? 0 : sqlite3_column_int(st, kcol);
-    switch (sqlite3_column_type(st, vcol)) {
+    switch (sqlite3_value_type(v)) {
     case SQLITE_INTEGER:
         if (kind == TSQL_KIND_BOOL)
-            return strdup(sqlite3_column_int64(st, vcol) ? "true" : "false");
-        snprintf(buf, sizeof buf, "%lld", (long long)sqlite3_column_int64(st, vcol));
+            return strdup(sqlite3_value_int64(v) ? "true" : "false");
+        snprintf(buf, sizeof buf, "%lld", (long long)sqlite3_value_int64(v));
         return strdup(buf);
     case SQLITE_FLOAT:
-        fmt_real(buf, sizeof buf, sqlite3_column_double(st, vcol), max_digits);
+        fmt_real(buf, sizeof buf, sqlite3_value_double(v), max_digits);
         return strdup(buf);
     case SQLITE_TEXT: {
-        const char *t = (const char *)sqlite3_column_text(st, vcol);
+        const char *t = (const char *)sqlite3_value_text(v);
+        if (!t)
+            return NULL;
         if (kind == TSQL_KIND_JSON)
             return strdup(t);
         json_t *j = json_string(t);
@@ -194,6 +196,13 @@ static char *fmt_value(sqlite3_stmt *st, int vcol, int kcol, int max_digits)
     default:
         return strdup(kind == TSQL_KIND_NAN ? "nan" : "null");
     }
+}
+
+/* The same for columns vcol (value) and kcol (kind) of a row. */
+static char *fmt_value(sqlite3_stmt *st, int vcol, int kcol, int max_digits)
+{
+    int kind = sqlite3_column_type(st, kcol) == SQLITE_NULL ? 0 : sqlite3_column_int(st, kcol);
+    return fmt_value_v(sqlite3_column_value(st, vcol), kind, max_digits);
 }
 
 /* Display width of UTF-8 text (code points). */
@@ -227,11 +236,12 @@ int cmd_runs(int argc, char **argv)
     int rc = parse_args(argc, argv, RUNS_USAGE, &path, NULL);
     if (rc)
         return rc < 0 ? 0 : rc;
-    sqlite3 *db = open_db(path);
+    int v1;
+    sqlite3 *db = open_db(path, &v1);
     if (!db)
         return 1;
     sqlite3_stmt *st = NULL;
-    if (prepare(db, path, TSQL_CLI_RUNS, &st)) {
+    if (prepare(db, path, v1 ? TSQL_CLI_RUNS_V1 : TSQL_CLI_RUNS, &st)) {
         sqlite3_close_v2(db);
         return 1;
     }
@@ -313,48 +323,35 @@ int cmd_runs(int argc, char **argv)
 /* ---- tropt show ----------------------------------------------------------- */
 
 /* Print "  key  value" lines of a (run) query whose columns are key, value,
- * kind [, step].  With steps: the common last step goes into the title, and
- * a key whose last value is older says at which step it was logged. */
+ * kind. */
 static int print_section(sqlite3 *db, const char *path, const char *title, const char *sql,
-                         int64_t run, int with_step)
+                         int64_t run)
 {
     sqlite3_stmt *st = NULL;
     if (prepare(db, path, sql, &st))
         return 1;
     sqlite3_bind_int64(st, 1, run);
-    /* Two passes: widths and steps first. */
+    /* Two passes: widths first. */
     size_t kw = 0, n = 0;
-    int64_t max_step = -1;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         size_t w = width((const char *)sqlite3_column_text(st, 0));
         if (w > kw)
             kw = w;
-        if (with_step && sqlite3_column_int64(st, 3) > max_step)
-            max_step = sqlite3_column_int64(st, 3);
         n++;
     }
     if (kw > 48)
         kw = 48;
     sqlite3_reset(st);
-    if (rc == SQLITE_DONE) {
-        if (!n)
-            printf("\n%s (none)\n", title);
-        else if (with_step)
-            printf("\n%s at step %lld\n", title, (long long)max_step);
-        else
-            printf("\n%s\n", title);
-    }
+    if (rc == SQLITE_DONE)
+        printf(n ? "\n%s\n" : "\n%s (none)\n", title);
     while (rc == SQLITE_DONE || rc == SQLITE_ROW) {
         if ((rc = sqlite3_step(st)) != SQLITE_ROW)
             break;
         char *v = fmt_value(st, 1, 2, 17);
         fputs("  ", stdout);
         pad(stdout, (const char *)sqlite3_column_text(st, 0), kw, 0);
-        printf("  %s", v ? v : "?");
-        if (with_step && sqlite3_column_int64(st, 3) != max_step)
-            printf("  (at step %lld)", (long long)sqlite3_column_int64(st, 3));
-        fputc('\n', stdout);
+        printf("  %s\n", v ? v : "?");
         free(v);
     }
     int ret = 0;
@@ -364,18 +361,153 @@ static int print_section(sqlite3 *db, const char *path, const char *title, const
     return ret;
 }
 
+/* The last value of every key of a run: one pass over the run's rows
+ * (rowids lo..hi), keeping per key the row of the largest step (the later
+ * row on a tie), then printed in key order like print_section. */
+typedef struct last_val {
+    int64_t key, step;
+    int kind;
+    sqlite3_value *value;
+} last_val;
+
+static int cmp_key(const void *a, const void *b)
+{
+    const last_val *x = a, *y = b;
+    return (x->key > y->key) - (x->key < y->key);
+}
+
+static int print_last(sqlite3 *db, const char *path, int v1, int64_t run, int has_rows, int64_t lo,
+                      int64_t hi)
+{
+    const char *title = "metrics, last value";
+    last_val *v = NULL;
+    size_t n = 0, *slot = NULL, nslot = 0; /* slot: index + 1, 0 empty */
+    sqlite3_stmt *st = NULL, *kq = NULL;
+    int ret = 0, rc = SQLITE_DONE;
+    if (has_rows) {
+        if (prepare(db, path, v1 ? TSQL_CLI_ROWS_V1 : TSQL_CLI_ROWS, &st))
+            return 1;
+        sqlite3_bind_int64(st, 1, run);
+        if (!v1) {
+            sqlite3_bind_int64(st, 2, lo);
+            sqlite3_bind_int64(st, 3, hi);
+        }
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            int64_t key = sqlite3_column_int64(st, 0), step = sqlite3_column_int64(st, 1);
+            if (2 * (n + 1) > nslot) { /* grow and rehash */
+                size_t ns = nslot ? nslot * 2 : 64;
+                size_t *nsl = calloc(ns, sizeof *nsl);
+                last_val *nv = nsl ? realloc(v, ns / 2 * sizeof *nv) : NULL;
+                if (!nv) {
+                    free(nsl);
+                    rc = SQLITE_NOMEM;
+                    break;
+                }
+                v = nv;
+                for (size_t i = 0; i < n; i++) {
+                    size_t h = (size_t)v[i].key * 0x9E3779B97F4A7C15ull & (ns - 1);
+                    while (nsl[h])
+                        h = (h + 1) & (ns - 1);
+                    nsl[h] = i + 1;
+                }
+                free(slot);
+                slot = nsl;
+                nslot = ns;
+            }
+            size_t h = (size_t)key * 0x9E3779B97F4A7C15ull & (nslot - 1);
+            while (slot[h] && v[slot[h] - 1].key != key)
+                h = (h + 1) & (nslot - 1);
+            last_val *e;
+            if (!slot[h]) {
+                e = &v[n];
+                *e = (last_val){.key = key, .step = step};
+                slot[h] = ++n;
+            } else {
+                e = &v[slot[h] - 1];
+                if (step < e->step)
+                    continue;
+                e->step = step;
+                sqlite3_value_free(e->value);
+            }
+            e->value = sqlite3_value_dup(sqlite3_column_value(st, 2));
+            e->kind = sqlite3_column_type(st, 3) == SQLITE_NULL ? 0 : sqlite3_column_int(st, 3);
+            if (!e->value) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        ret = fail("cannot read %s: %s", path,
+                   rc == SQLITE_NOMEM ? "out of memory" : sqlite3_errmsg(db));
+        goto out;
+    }
+    if (n == 0) {
+        printf("\n%s (none)\n", title);
+        goto out;
+    }
+    qsort(v, n, sizeof *v, cmp_key);
+    int64_t max_step = v[0].step;
+    for (size_t i = 1; i < n; i++)
+        if (v[i].step > max_step)
+            max_step = v[i].step;
+    if (prepare(db, path, TSQL_CLI_KEY, &kq)) {
+        ret = 1;
+        goto out;
+    }
+    char **names = calloc(n, sizeof *names);
+    size_t kw = 0;
+    for (size_t i = 0; names && i < n; i++) {
+        sqlite3_bind_int64(kq, 1, v[i].key);
+        rc = sqlite3_step(kq);
+        const char *t = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(kq, 0) : NULL;
+        names[i] = strdup(t ? t : "?");
+        sqlite3_reset(kq);
+        if (names[i] && width(names[i]) > kw)
+            kw = width(names[i]);
+    }
+    if (!names) {
+        ret = fail("out of memory");
+        goto out;
+    }
+    if (kw > 48)
+        kw = 48;
+    printf("\n%s at step %lld\n", title, (long long)max_step);
+    for (size_t i = 0; i < n; i++) {
+        char *t = fmt_value_v(v[i].value, v[i].kind, 17);
+        fputs("  ", stdout);
+        pad(stdout, names[i] ? names[i] : "?", kw, 0);
+        printf("  %s", t ? t : "?");
+        if (v[i].step != max_step)
+            printf("  (at step %lld)", (long long)v[i].step);
+        fputc('\n', stdout);
+        free(t);
+        free(names[i]);
+    }
+    free(names);
+out:
+    for (size_t i = 0; i < n; i++)
+        sqlite3_value_free(v[i].value);
+    free(v);
+    free(slot);
+    sqlite3_finalize(st);
+    sqlite3_finalize(kq);
+    return ret;
+}
+
 int cmd_show(int argc, char **argv)
 {
     const char *path, *prefix = NULL;
     int rc = parse_args(argc, argv, SHOW_USAGE, &path, &prefix);
     if (rc)
         return rc < 0 ? 0 : rc;
-    sqlite3 *db = open_db(path);
+    int v1;
+    sqlite3 *db = open_db(path, &v1);
     if (!db)
         return 1;
     sqlite3_stmt *st = NULL;
     int ret = 0;
-    if (prepare(db, path, TSQL_CLI_FIND, &st)) {
+    if (prepare(db, path, v1 ? TSQL_CLI_FIND_V1 : TSQL_CLI_FIND, &st)) {
         sqlite3_close_v2(db);
         return 1;
     }
@@ -400,6 +532,8 @@ int cmd_show(int argc, char **argv)
     char *host = strdup((const char *)sqlite3_column_text(st, 6));
     int64_t pid = sqlite3_column_int64(st, 7);
     int64_t steps = sqlite3_column_int64(st, 9);
+    int has_rows = sqlite3_column_type(st, 10) != SQLITE_NULL;
+    int64_t lo = sqlite3_column_int64(st, 10), hi = sqlite3_column_int64(st, 11);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         fprintf(stderr, "tropt: run id prefix '%s' is ambiguous in %s; it matches:\n  %s\n", prefix,
@@ -427,11 +561,11 @@ int cmd_show(int argc, char **argv)
             printf("ended       %s (%.3f s)\n", t1, ended - started);
         }
         printf("steps       %lld\n", (long long)steps);
-        ret = print_section(db, path, "config", TSQL_CLI_PARAMS, run, 0);
+        ret = print_section(db, path, "config", TSQL_CLI_PARAMS, run);
         if (!ret)
-            ret = print_section(db, path, "summary", TSQL_CLI_SUMMARY, run, 0);
+            ret = print_section(db, path, "summary", TSQL_CLI_SUMMARY, run);
         if (!ret)
-            ret = print_section(db, path, "metrics, last value", TSQL_CLI_LAST, run, 1);
+            ret = print_last(db, path, v1, run, has_rows, lo, hi);
     }
     free(uuid);
     free(experiment);

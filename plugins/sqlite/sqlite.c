@@ -178,7 +178,15 @@ struct init_arg {
 static int write_init(tsq *s, void *arg)
 {
     struct init_arg *a = arg;
-    sqlite3_stmt *st = s->st[TSQ_RUN_UPSERT];
+    /* Replaying a run that is already stored? */
+    sqlite3_stmt *st = s->st[TSQ_RUN_ID];
+    sqlite3_bind_text(st, 1, a->run->run_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return rc;
+    int reopened = rc == SQLITE_ROW;
+    st = s->st[TSQ_RUN_UPSERT];
     sqlite3_bind_text(st, 1, a->run->run_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, a->run->experiment, -1, SQLITE_STATIC);
     sqlite3_bind_double(st, 3, a->run->started_at);
@@ -188,7 +196,7 @@ static int write_init(tsq *s, void *arg)
         sqlite3_bind_text(st, 6, s->scratch.p + a->config_off, -1, SQLITE_STATIC);
     else
         sqlite3_bind_null(st, 6);
-    int rc = tsq_step(s, st);
+    rc = tsq_step(s, st);
     sqlite3_clear_bindings(st);
     if (rc)
         return rc;
@@ -200,6 +208,9 @@ static int write_init(tsq *s, void *arg)
     sqlite3_reset(st);
     if (rc != SQLITE_ROW)
         return rc == SQLITE_DONE ? SQLITE_CORRUPT : rc;
+    rc = tsq_load_run(s, a->id, reopened);
+    if (rc)
+        return rc;
 
     sqlite3_bind_int64(s->st[TSQ_PARAM_CLEAR], 1, a->id);
     rc = tsq_step(s, s->st[TSQ_PARAM_CLEAR]);
@@ -296,6 +307,8 @@ static int write_finish(tsq *s, void *arg)
         if (!rc)
             rc = tsq_step(s, st);
     }
+    if (!rc)
+        rc = tsq_stamp(s); /* last_row is final from here on */
     if (rc)
         return rc;
     st = s->st[TSQ_RUN_END];
@@ -318,9 +331,9 @@ static int sq_finish(void *self, const tropt_run *run, const char *status, doubl
     int rc = tsq_fields_scratch(s, flat, n_flat);
     if (!rc)
         rc = tsq_commit(s, write_finish, &a);
-    if (!rc)
+    if (!rc) {
         s->run = 0;
-    else
+    } else
         rc = s->host->error(rc, "%s", s->err);
     pthread_mutex_unlock(&s->lock);
     return rc;

@@ -83,9 +83,8 @@ enum tsq_stmt {
     TSQ_ROLLBACK,
     TSQ_KEY_INSERT,
     TSQ_KEY_SELECT,
-    TSQ_STEP_INSERT,
-    TSQ_METRIC_INSERT,
-    TSQ_METRIC_INSERT_N,
+    TSQ_RUN_STATE,
+    TSQ_RUN_PROGRESS,
     TSQ_RUN_UPSERT,
     TSQ_RUN_ID,
     TSQ_RUN_END,
@@ -97,6 +96,33 @@ enum tsq_stmt {
     TSQ_NSTMT
 };
 
+/* The checked path's statements (on the TEMP table tropt_seen), prepared the
+ * first time a step may already be stored. */
+enum tsq_seen_stmt {
+    TSQ_SEEN_CLEAR,
+    TSQ_SEEN_LOAD,
+    TSQ_SEEN_STATS,
+    TSQ_SEEN_ADD,
+    TSQ_SEEN_STEP,
+    TSQ_SEEN_FIND,
+    TSQ_LOG_RETIME,
+    TSQ_LOG_UPDATE,
+    TSQ_NSEEN
+};
+
+/* Where the open run's rows are and how far it got: the in-memory side of
+ * tropt_run's first_row, last_row, steps, max_step (see sqlite_sql.h).  Saved
+ * before a transaction and restored if it rolls back. */
+typedef struct tsq_runstate {
+    int64_t first_row; /* 0: no row yet */
+    int64_t last_row;
+    int64_t steps;
+    int64_t max_step; /* a step above it is new; INT64_MAX: check every step */
+    int seen;         /* temp.tropt_seen holds the run's rows */
+    int stamped;      /* tropt_run holds first_row */
+    double stamp_at;  /* monotonic time of the last progress stamp */
+} tsq_runstate;
+
 typedef struct tsq {
     const tropt_host *host;
     char *path;
@@ -107,6 +133,9 @@ typedef struct tsq {
 
     sqlite3 *db;
     sqlite3_stmt *st[TSQ_NSTMT];
+    sqlite3_stmt *ins[TSQL_LOG_ROWS + 1]; /* ins[n]: append n rows; prepared lazily */
+    sqlite3_stmt *seen[TSQ_NSEEN];        /* prepared lazily */
+    tsq_runstate rs;
     double busy_since; /* monotonic start of the current lock wait */
     uint64_t rng;      /* jitter of the busy back-off */
 
@@ -127,6 +156,9 @@ typedef struct tsq {
     char err[1024]; /* message of the last failure */
     char hostname[256];
 } tsq;
+
+/* Progress stamps of a running run: at most one per this many seconds. */
+#define TSQ_STAMP_EVERY 1.0
 
 /* Rows pending before a batch commits whatever the options (bounds memory). */
 #define TSQ_MAX_PENDING_VALUES 8192
@@ -159,6 +191,11 @@ int tsq_mark_stale(tsq *s);
  * batch is kept for the next attempt and s->err says why. */
 typedef int (*tsq_extra_fn)(tsq *s, void *arg);
 int tsq_commit(tsq *s, tsq_extra_fn extra, void *arg);
+/* Inside a transaction: stamp the open run's progress in tropt_run. */
+int tsq_stamp(tsq *s);
+/* Read the open run's progress from tropt_run into s->rs (after init's
+ * upsert, inside its transaction). */
+int tsq_load_run(tsq *s, int64_t run, int reopened);
 /* Inside a transaction: the id of key entry `index`, inserting it if new
  * (SQLite result code). */
 int tsq_key_id(tsq *s, uint32_t index, int64_t *id);

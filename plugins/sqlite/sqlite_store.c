@@ -31,9 +31,8 @@ static const char *const stmt_sql[TSQ_NSTMT] = {
     [TSQ_ROLLBACK] = TSQL_ROLLBACK,
     [TSQ_KEY_INSERT] = TSQL_KEY_INSERT,
     [TSQ_KEY_SELECT] = TSQL_KEY_SELECT,
-    [TSQ_STEP_INSERT] = TSQL_STEP_INSERT,
-    [TSQ_METRIC_INSERT] = TSQL_METRIC_INSERT,
-    [TSQ_METRIC_INSERT_N] = TSQL_METRIC_INSERT_N,
+    [TSQ_RUN_STATE] = TSQL_RUN_STATE,
+    [TSQ_RUN_PROGRESS] = TSQL_RUN_PROGRESS,
     [TSQ_RUN_UPSERT] = TSQL_RUN_UPSERT,
     [TSQ_RUN_ID] = TSQL_RUN_ID,
     [TSQ_RUN_END] = TSQL_RUN_END,
@@ -44,9 +43,17 @@ static const char *const stmt_sql[TSQ_NSTMT] = {
     [TSQ_STALE_MARK] = TSQL_STALE_MARK,
 };
 
+static const char *const seen_sql[TSQ_NSEEN] = {
+    [TSQ_SEEN_CLEAR] = TSQL_SEEN_CLEAR, [TSQ_SEEN_LOAD] = TSQL_SEEN_LOAD,
+    [TSQ_SEEN_STATS] = TSQL_SEEN_STATS, [TSQ_SEEN_ADD] = TSQL_SEEN_ADD,
+    [TSQ_SEEN_STEP] = TSQL_SEEN_STEP,   [TSQ_SEEN_FIND] = TSQL_SEEN_FIND,
+    [TSQ_LOG_RETIME] = TSQL_LOG_RETIME, [TSQ_LOG_UPDATE] = TSQL_LOG_UPDATE,
+};
+
 /* migrations[v] takes a database from user_version v to v + 1. */
 static const char *const migrations[TSQL_SCHEMA_VERSION] = {
     TSQL_MIGRATE_0_1,
+    TSQL_MIGRATE_1_2,
 };
 
 static int retryable(int rc)
@@ -243,65 +250,239 @@ int tsq_bind_val(sqlite3_stmt *st, int i, const tsq_val *v, const tsq_arena *a)
     return rc;
 }
 
-/* Bind one metric row at parameters base+1 .. base+5 of st. */
-static int bind_metric(tsq *s, sqlite3_stmt *st, int base, const tsq_stepbuf *sb,
-                       const tsq_val *v)
+/* The statement appending n rows (1 <= n <= TSQL_LOG_ROWS), prepared the
+ * first time a step of that many fields is written. */
+static int insert_stmt(tsq *s, int n, sqlite3_stmt **out)
 {
-    int64_t kid;
-    int rc = tsq_key_id(s, v->key, &kid);
+    if (!s->ins[n]) {
+        size_t head = strlen(TSQL_LOG_INSERT), more = strlen(TSQL_LOG_INSERT_MORE);
+        char sql[sizeof TSQL_LOG_INSERT + TSQL_LOG_ROWS * sizeof TSQL_LOG_INSERT_MORE];
+        memcpy(sql, TSQL_LOG_INSERT, head);
+        for (int i = 1; i < n; i++)
+            memcpy(sql + head + (size_t)(i - 1) * more, TSQL_LOG_INSERT_MORE, more);
+        sql[head + (size_t)(n - 1) * more] = '\0';
+        int rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->ins[n], NULL);
+        if (rc)
+            return rc;
+    }
+    *out = s->ins[n];
+    return SQLITE_OK;
+}
+
+/* Record (step, key id or 0) -> rowid in temp.tropt_seen. */
+static int seen_add(tsq *s, int64_t step, int64_t kid, int64_t rid)
+{
+    sqlite3_stmt *st = s->seen[TSQ_SEEN_ADD];
+    sqlite3_bind_int64(st, 1, step);
+    sqlite3_bind_int64(st, 2, kid);
+    sqlite3_bind_int64(st, 3, rid);
+    return tsq_step(s, st);
+}
+
+/* Append n values of step sb to tropt_log (n == 0: the one row of a step
+ * without fields), TSQL_LOG_ROWS rows per statement.  The rows of one
+ * statement get consecutive rowids (the write lock is held), so the last
+ * insert rowid tells them all. */
+static int append_rows(tsq *s, const tsq_stepbuf *sb, const tsq_val *v, size_t n)
+{
+    size_t done = 0;
+    do {
+        size_t k = n - done < TSQL_LOG_ROWS ? n - done : TSQL_LOG_ROWS;
+        int rows = k ? (int)k : 1;
+        sqlite3_stmt *st;
+        int rc = insert_stmt(s, rows, &st);
+        if (!rc)
+            rc = sqlite3_bind_int64(st, 1, sb->run);
+        if (!rc)
+            rc = sqlite3_bind_int64(st, 2, sb->step);
+        if (!rc)
+            rc = sqlite3_bind_double(st, 3, sb->time);
+        if (!rc && k == 0) {
+            sqlite3_bind_null(st, 4);
+            sqlite3_bind_null(st, 5);
+            rc = sqlite3_bind_null(st, 6);
+        }
+        for (size_t i = 0; !rc && i < k; i++) {
+            int64_t kid;
+            rc = tsq_key_id(s, v[done + i].key, &kid);
+            if (!rc)
+                rc = sqlite3_bind_int64(st, 4 + 3 * (int)i, kid);
+            if (!rc)
+                rc = tsq_bind_val(st, 5 + 3 * (int)i, &v[done + i], &s->batch.text);
+        }
+        if (!rc)
+            rc = tsq_step(s, st);
+        if (rc)
+            return rc;
+        int64_t last = sqlite3_last_insert_rowid(s->db), first = last - rows + 1;
+        if (s->rs.first_row == 0 || first < s->rs.first_row) {
+            s->rs.first_row = first;
+            s->rs.stamped = 0;
+        }
+        if (last > s->rs.last_row)
+            s->rs.last_row = last;
+        for (int i = 0; s->rs.seen && i < rows; i++) {
+            int64_t kid = 0;
+            if (k)
+                rc = tsq_key_id(s, v[done + (size_t)i].key, &kid);
+            if (!rc)
+                rc = seen_add(s, sb->step, kid, first + i);
+            if (rc)
+                return rc;
+        }
+        done += k;
+    } while (done < n);
+    return SQLITE_OK;
+}
+
+/* Fill temp.tropt_seen with the open run's rows (once per run and
+ * connection): one scan of the run's rowid range. */
+static int load_seen(tsq *s)
+{
+    int rc = tsq_step(s, s->seen[TSQ_SEEN_CLEAR]);
+    if (!rc && s->rs.first_row) {
+        sqlite3_stmt *st = s->seen[TSQ_SEEN_LOAD];
+        sqlite3_bind_int64(st, 1, s->run);
+        sqlite3_bind_int64(st, 2, s->rs.first_row);
+        rc = tsq_step(s, st);
+    }
+    if (rc)
+        return rc;
+    sqlite3_stmt *st = s->seen[TSQ_SEEN_STATS];
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        s->rs.steps = sqlite3_column_int64(st, 0);
+        s->rs.max_step =
+            sqlite3_column_type(st, 1) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 1);
+        rc = SQLITE_OK;
+    }
+    sqlite3_reset(st);
     if (!rc)
-        rc = sqlite3_bind_int64(st, base + 1, sb->run);
-    if (!rc)
-        rc = sqlite3_bind_int64(st, base + 2, sb->step);
-    if (!rc)
-        rc = sqlite3_bind_int64(st, base + 3, kid);
-    if (!rc)
-        rc = tsq_bind_val(st, base + 4, v, &s->batch.text);
+        s->rs.seen = 1;
     return rc;
+}
+
+/* A step that may already be stored: update the rows it has, append the
+ * others.  As before, the step takes the new time in all its rows. */
+static int write_checked(tsq *s, const tsq_stepbuf *sb)
+{
+    int rc = s->rs.seen ? SQLITE_OK : load_seen(s);
+    if (rc)
+        return rc;
+    sqlite3_stmt *st = s->seen[TSQ_SEEN_STEP];
+    sqlite3_bind_int64(st, 1, sb->step);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return rc;
+    int exists = rc == SQLITE_ROW;
+    if (exists) {
+        st = s->seen[TSQ_LOG_RETIME];
+        sqlite3_bind_int64(st, 1, sb->step);
+        sqlite3_bind_double(st, 2, sb->time);
+        rc = tsq_step(s, st);
+    } else {
+        s->rs.steps++;
+        rc = sb->n ? SQLITE_OK : append_rows(s, sb, NULL, 0);
+    }
+    for (size_t j = 0; !rc && j < sb->n; j++) {
+        const tsq_val *v = &s->batch.vals[sb->first + j];
+        int64_t kid, rid = 0;
+        rc = tsq_key_id(s, v->key, &kid);
+        if (rc)
+            break;
+        st = s->seen[TSQ_SEEN_FIND];
+        sqlite3_bind_int64(st, 1, sb->step);
+        sqlite3_bind_int64(st, 2, kid);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+            rid = sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+            break;
+        if (rc == SQLITE_ROW) {
+            st = s->seen[TSQ_LOG_UPDATE];
+            sqlite3_bind_int64(st, 1, rid);
+            rc = tsq_bind_val(st, 2, v, &s->batch.text);
+            if (!rc)
+                rc = tsq_step(s, st);
+        } else {
+            rc = append_rows(s, sb, v, 1);
+        }
+    }
+    if (!rc && sb->step > s->rs.max_step)
+        s->rs.max_step = sb->step;
+    return rc;
+}
+
+int tsq_stamp(tsq *s)
+{
+    /* max_step INT64_MAX: a reopened run this tracker wrote nothing to. */
+    if (!s->run || !s->rs.first_row || s->rs.max_step == INT64_MAX)
+        return SQLITE_OK;
+    sqlite3_stmt *st = s->st[TSQ_RUN_PROGRESS];
+    sqlite3_bind_int64(st, 1, s->run);
+    sqlite3_bind_int64(st, 2, s->rs.first_row);
+    sqlite3_bind_int64(st, 3, s->rs.last_row);
+    sqlite3_bind_int64(st, 4, s->rs.steps);
+    if (s->rs.max_step >= 0 && s->rs.max_step != INT64_MAX)
+        sqlite3_bind_int64(st, 5, s->rs.max_step);
+    else
+        sqlite3_bind_null(st, 5);
+    int rc = tsq_step(s, st);
+    if (!rc) {
+        s->rs.stamped = 1;
+        s->rs.stamp_at = tsq_monotonic();
+    }
+    return rc;
+}
+
+int tsq_load_run(tsq *s, int64_t run, int reopened)
+{
+    memset(&s->rs, 0, sizeof s->rs);
+    s->rs.max_step = -1;
+    s->rs.stamp_at = tsq_monotonic();
+    if (!reopened)
+        return SQLITE_OK;
+    sqlite3_stmt *st = s->st[TSQ_RUN_STATE];
+    sqlite3_bind_int64(st, 1, run);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+        s->rs.first_row = sqlite3_column_int64(st, 0);
+        s->rs.last_row = sqlite3_column_int64(st, 1);
+        s->rs.steps = sqlite3_column_int64(st, 2);
+        /* Which steps it holds is read (once) when a step may be one. */
+        s->rs.max_step = INT64_MAX;
+        s->rs.stamped = 1;
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
 static int write_batch(tsq *s)
 {
     tsq_batch *b = &s->batch;
-    sqlite3_stmt *sst = s->st[TSQ_STEP_INSERT];
     for (size_t i = 0; i < b->nsteps; i++) {
         const tsq_stepbuf *sb = &b->steps[i];
-        sqlite3_bind_int64(sst, 1, sb->run);
-        sqlite3_bind_int64(sst, 2, sb->step);
-        sqlite3_bind_double(sst, 3, sb->time);
-        int rc = tsq_step(s, sst);
+        int rc;
+        if (sb->step > s->rs.max_step) { /* new: append, no lookup */
+            rc = append_rows(s, sb, &b->vals[sb->first], sb->n);
+            s->rs.steps++;
+            s->rs.max_step = sb->step;
+        } else {
+            rc = write_checked(s, sb);
+        }
         if (rc)
             return rc;
     }
-    /* Metric rows, TSQL_METRIC_ROWS per statement, the rest one by one. */
-    sqlite3_stmt *one = s->st[TSQ_METRIC_INSERT], *many = s->st[TSQ_METRIC_INSERT_N];
-    size_t left = b->nvals;
-    int rows = 0;
-    for (size_t i = 0; i < b->nsteps; i++) {
-        const tsq_stepbuf *sb = &b->steps[i];
-        for (size_t j = 0; j < sb->n; j++, left--) {
-            const tsq_val *v = &b->vals[sb->first + j];
-            int rc;
-            if (rows > 0 || left >= TSQL_METRIC_ROWS) {
-                rc = bind_metric(s, many, 5 * rows, sb, v);
-                if (!rc && ++rows == TSQL_METRIC_ROWS) {
-                    rc = tsq_step(s, many);
-                    rows = 0;
-                }
-            } else {
-                rc = bind_metric(s, one, 0, sb, v);
-                if (!rc)
-                    rc = tsq_step(s, one);
-            }
-            if (rc)
-                return rc;
-        }
-    }
-    return SQLITE_OK; /* a group starts only with >= 8 rows left: none is half bound */
+    if (b->nsteps > 0 && (!s->rs.stamped || tsq_monotonic() - s->rs.stamp_at >= TSQ_STAMP_EVERY))
+        return tsq_stamp(s);
+    return SQLITE_OK;
 }
 
 static int try_commit(tsq *s, tsq_extra_fn extra, void *arg)
 {
+    tsq_runstate saved = s->rs;
     s->nfresh = 0;
     int rc = tsq_step(s, s->st[TSQ_BEGIN]);
     if (!rc)
@@ -318,6 +499,7 @@ static int try_commit(tsq *s, tsq_extra_fn extra, void *arg)
         /* Ids handed out by the rolled-back transaction do not exist. */
         for (size_t i = 0; i < s->nfresh; i++)
             s->keys.v[s->fresh[i]].id = 0;
+        s->rs = saved; /* and so did the rows it counted */
     }
     s->nfresh = 0;
     return rc;
@@ -453,6 +635,11 @@ int tsq_open(tsq *s)
         }
     }
     rc = prepare_all(s);
+    if (!rc)
+        rc = exec_retry(s, TSQL_SEEN_CREATE, NULL, 0);
+    for (int i = 0; !rc && i < TSQ_NSEEN; i++)
+        rc = sqlite3_prepare_v3(s->db, seen_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->seen[i],
+                                NULL);
     if (rc)
         return tsq_fail(s, rc, "prepare statements for");
     return TROPT_OK;
@@ -463,6 +650,14 @@ void tsq_close(tsq *s)
     for (int i = 0; i < TSQ_NSTMT; i++) {
         sqlite3_finalize(s->st[i]);
         s->st[i] = NULL;
+    }
+    for (int i = 0; i <= TSQL_LOG_ROWS; i++) {
+        sqlite3_finalize(s->ins[i]);
+        s->ins[i] = NULL;
+    }
+    for (int i = 0; i < TSQ_NSEEN; i++) {
+        sqlite3_finalize(s->seen[i]);
+        s->seen[i] = NULL;
     }
     if (s->db)
         sqlite3_close_v2(s->db);

@@ -1,0 +1,316 @@
+/*
+ * tests/sqlite/test_sqlite_schema.c - schema versions and the paths that
+ * keep (run, step, key) unique without a primary key: a version 1 database
+ * (built here from the SQL that version shipped) opens, is upgraded and
+ * reads back row for row through the views; replaying or re-logging steps
+ * never duplicates one.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sqlite_tu.h"
+
+/* The version 1 schema as it shipped (plugins/sqlite/sqlite_sql.h at
+ * schema version 1), with rows covering every kind of value, a step without
+ * fields, a crashed run and a run without steps. */
+static const char v1_fixture[] =
+    "PRAGMA journal_mode=WAL;"
+    "CREATE TABLE tropt_key (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
+    "CREATE TABLE tropt_run (id INTEGER PRIMARY KEY, uuid TEXT NOT NULL UNIQUE,"
+    "  experiment TEXT NOT NULL, status TEXT NOT NULL"
+    "    CHECK (status IN ('running','finished','aborted','crashed')),"
+    "  started_at REAL NOT NULL, ended_at REAL, host TEXT NOT NULL, pid INTEGER NOT NULL,"
+    "  config TEXT);"
+    "CREATE TABLE tropt_step (run INTEGER NOT NULL, step INTEGER NOT NULL, time REAL NOT NULL,"
+    "  PRIMARY KEY (run, step)) WITHOUT ROWID;"
+    "CREATE TABLE tropt_metric (run INTEGER NOT NULL, step INTEGER NOT NULL,"
+    "  key INTEGER NOT NULL, value, kind INTEGER, PRIMARY KEY (run, step, key)) WITHOUT ROWID;"
+    "CREATE TABLE tropt_param (run INTEGER NOT NULL, key INTEGER NOT NULL, value,"
+    "  kind INTEGER, PRIMARY KEY (run, key)) WITHOUT ROWID;"
+    "CREATE TABLE tropt_summary (run INTEGER NOT NULL, key INTEGER NOT NULL, value,"
+    "  kind INTEGER, PRIMARY KEY (run, key)) WITHOUT ROWID;"
+    "CREATE VIEW runs AS SELECT uuid AS run_id, experiment, status, started_at, ended_at,"
+    "  host, pid, config FROM tropt_run;"
+    "CREATE VIEW params AS SELECT r.uuid AS run_id, k.name AS key, p.value AS value"
+    "  FROM tropt_param p JOIN tropt_run r ON r.id = p.run JOIN tropt_key k ON k.id = p.key;"
+    "CREATE VIEW metrics AS SELECT r.uuid AS run_id, m.step AS step, s.time AS time,"
+    "  k.name AS key, m.value AS value FROM tropt_metric m"
+    "  JOIN tropt_run r ON r.id = m.run"
+    "  JOIN tropt_step s ON s.run = m.run AND s.step = m.step"
+    "  JOIN tropt_key k ON k.id = m.key;"
+    "CREATE VIEW summary AS SELECT r.uuid AS run_id, k.name AS key, s.value AS value"
+    "  FROM tropt_summary s JOIN tropt_run r ON r.id = s.run JOIN tropt_key k ON k.id = s.key;"
+    "PRAGMA application_id=1416785776; PRAGMA user_version=1;"
+    "INSERT INTO tropt_key VALUES (1,'loss'),(2,'acc'),(3,'flag'),(4,'name'),(5,'nanv'),"
+    "  (6,'arr'),(7,'big'),(8,'lr'),(9,'best'),(10,'opt/beta'),(11,'nul'),(12,'neg');"
+    "INSERT INTO tropt_run VALUES"
+    "  (1,'01890a5d-ac96-774b-bcce-b302099a8057','alpha','finished',1700000000.5,"
+    "   1700000010.25,'h1',11,'{\"lr\":0.1,\"opt\":{\"beta\":[0.9,0.999]}}'),"
+    "  (2,'01890a5d-ac96-774b-bcce-b302099a8058','beta','crashed',1700000100.0,"
+    "   1700000102.0,'h2',12,NULL),"
+    "  (3,'01890a5d-ac96-774b-bcce-b302099a8059','gamma','aborted',1700000200.0,"
+    "   1700000201.0,'h3',13,NULL);"
+    "INSERT INTO tropt_step VALUES (1,0,1700000001.125),(1,1,1700000002.0000000002),"
+    "  (1,2,1700000003.0),(1,7,1700000004.0),(2,0,1700000101.0),(2,1,1700000102.0);"
+    "INSERT INTO tropt_metric VALUES"
+    "  (1,0,1,1.5,NULL),(1,0,2,7,NULL),(1,0,3,1,1),(1,0,4,'x\"y,z\n',NULL),"
+    "  (1,1,1,0.30000000000000004,NULL),(1,1,5,NULL,2),(1,1,6,'[1,2]',3),"
+    "  (1,1,7,9223372036854775807,NULL),(1,1,11,NULL,NULL),"
+    "  (1,2,1,9e999,NULL),(1,2,12,-9e999,NULL),(1,2,2,-9223372036854775808,NULL),"
+    "  (1,7,1,0.125,NULL),"
+    "  (2,0,1,3.0,NULL);"
+    "INSERT INTO tropt_param VALUES (1,8,0.1,NULL),(1,10,'[0.9,0.999]',3);"
+    "INSERT INTO tropt_summary VALUES (1,9,0.125,NULL),(1,3,0,1);";
+
+/* Every row of the four views, in a fixed order, as one text. */
+static char *views_text(const char *path)
+{
+    sqlite3 *db = tq_db(path);
+    char *s = tq_text(
+        db, "SELECT (SELECT group_concat(x, ';') FROM (SELECT run_id || '|' || step || '|' ||"
+            "   quote(time) || '|' || key || '|' || typeof(value) || '|' || quote(value) AS x"
+            "   FROM metrics ORDER BY run_id, step, key)) || '#' ||"
+            " (SELECT group_concat(x, ';') FROM (SELECT run_id || '|' || experiment || '|' ||"
+            "   status || '|' || quote(started_at) || '|' || quote(ended_at) || '|' || host ||"
+            "   '|' || pid || '|' || quote(config) AS x FROM runs ORDER BY run_id)) || '#' ||"
+            " (SELECT group_concat(x, ';') FROM (SELECT run_id || '|' || key || '|' ||"
+            "   typeof(value) || '|' || quote(value) AS x FROM params ORDER BY run_id, key))"
+            " || '#' ||"
+            " (SELECT group_concat(x, ';') FROM (SELECT run_id || '|' || key || '|' ||"
+            "   typeof(value) || '|' || quote(value) AS x FROM summary ORDER BY run_id, key))");
+    sqlite3_close(db);
+    ck_assert_ptr_nonnull(s);
+    return s;
+}
+
+static char *make_v1(char *dir)
+{
+    char *path = tu_path(dir, "v1.db");
+    sqlite3 *db = NULL;
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    char *err = NULL;
+    int rc = sqlite3_exec(db, v1_fixture, NULL, NULL, &err);
+    ck_assert_msg(rc == SQLITE_OK, "fixture: %s", err ? err : "?");
+    sqlite3_close(db);
+    return path;
+}
+
+/* The output line of `tropt runs` for run id. */
+static char *runs_line(const char *path, const char *id)
+{
+    char *args = tu_strdupf("runs --db '%s'", path), *out = NULL;
+    ck_assert_int_eq(tq_cli(args, &out), 0);
+    char *l = strstr(out, id);
+    ck_assert_msg(l != NULL, "%s missing from:\n%s", id, out);
+    char *eol = strchr(l, '\n');
+    char *line = strndup(l, eol ? (size_t)(eol - l) : strlen(l));
+    free(out);
+    free(args);
+    return line;
+}
+
+static char *show(const char *path, const char *id)
+{
+    char *args = tu_strdupf("show %s --db '%s'", id, path), *out = NULL;
+    ck_assert_int_eq(tq_cli(args, &out), 0);
+    free(args);
+    return out;
+}
+
+START_TEST(test_migrate_v1)
+{
+    char *dir = tu_mkdtemp();
+    char *path = make_v1(dir);
+    const char *a = "01890a5d-ac96-774b-bcce-b302099a8057";
+    const char *b = "01890a5d-ac96-774b-bcce-b302099a8058";
+    const char *c = "01890a5d-ac96-774b-bcce-b302099a8059";
+
+    char *before = views_text(path);
+    /* The CLI reads a version 1 file as it is. */
+    char *la1 = runs_line(path, a), *lb1 = runs_line(path, b), *lc1 = runs_line(path, c);
+    char *show1 = show(path, a);
+    ck_assert_msg(strstr(la1, " 4 ") && strstr(lb1, " 2 ") && strstr(lc1, " 0 "), "%s\n%s\n%s", la1,
+                  lb1, lc1);
+
+    /* A tracker opening it upgrades it; nothing is lost or changed. */
+    tropt_tracker *t = tq_open(path, NULL, "later");
+    tropt_tracker_free(t);
+    sqlite3 *db = tq_db(path);
+    ck_assert_int_eq(tq_int(db, "PRAGMA user_version"), 2);
+    tq_assert_integrity(db);
+    ck_assert_int_eq(tq_int(db, "SELECT count(*) FROM sqlite_master WHERE name IN"
+                                " ('tropt_step', 'tropt_metric')"),
+                     0);
+    /* Exact values, spot-checked beside the whole-view comparison. */
+    ck_assert_int_eq(tq_int(db, "SELECT value FROM metrics WHERE run_id = %Q AND key = 'big'", a),
+                     INT64_MAX);
+    ck_assert_int_eq(tq_int(db,
+                            "SELECT value = 1e999 FROM metrics WHERE run_id = %Q AND step = 2"
+                            " AND key = 'loss'",
+                            a),
+                     1);
+    tq_text_eq(db, "null", "SELECT typeof(value) FROM metrics WHERE key = 'nanv'");
+    tq_text_eq(db, "x\"y,z\n", "SELECT value FROM metrics WHERE key = 'name'");
+    sqlite3_close(db);
+    char *after = views_text(path);
+    ck_assert_str_eq(after, before);
+
+    /* The CLI says the same of the upgraded file. */
+    char *la2 = runs_line(path, a), *lb2 = runs_line(path, b), *lc2 = runs_line(path, c);
+    char *show2 = show(path, a);
+    ck_assert_str_eq(la2, la1);
+    ck_assert_str_eq(lb2, lb1);
+    ck_assert_str_eq(lc2, lc1);
+    ck_assert_str_eq(show2, show1);
+    ck_assert_msg(strstr(show2, "metrics, last value at step 7") && strstr(show2, "steps       4"),
+                  "%s", show2);
+
+    /* Replaying a migrated run: old steps are rewritten, not duplicated. */
+    t = tq_open(path, NULL, "later");
+    tropt_run_info info = {.run_id = a, .started_at = 1700000000.5, .host = "h1", .pid = 11};
+    ck_assert_int_eq(tropt_tracker_init_run(t, &info, NULL), TROPT_OK);
+    tropt_field f0[] = {TROPT_F_REAL("loss", 2.5), TROPT_F_INT("acc", 8)};
+    ck_assert_int_eq(tropt_tracker_log_fields_at(t, 0, 1700000001.5, f0, 2), TROPT_OK);
+    tropt_field f8[] = {TROPT_F_REAL("loss", 0.0625)};
+    ck_assert_int_eq(tropt_tracker_log_fields_at(t, 8, 1700000005.0, f8, 1), TROPT_OK);
+    ck_assert_int_eq(tropt_tracker_finish_run(t, "finished", 1700000011.0, NULL), TROPT_OK);
+    tropt_tracker_free(t);
+    db = tq_db(path);
+    ck_assert_int_eq(tq_int(db, "SELECT count(*) FROM metrics WHERE run_id = %Q", a), 14);
+    ck_assert_int_eq(tq_int(db,
+                            "SELECT count(*) FROM (SELECT 1 FROM metrics GROUP BY run_id, step, key"
+                            " HAVING count(*) > 1)"),
+                     0);
+    ck_assert_int_eq(tq_int(db,
+                            "SELECT value = 2.5 AND time = 1700000001.5 FROM metrics"
+                            " WHERE run_id = %Q AND step = 0 AND key = 'loss'",
+                            a),
+                     1);
+    /* The step's other rows take its new time, and keep their values. */
+    ck_assert_int_eq(tq_int(db,
+                            "SELECT count(*) FROM metrics WHERE run_id = %Q AND step = 0"
+                            " AND time = 1700000001.5",
+                            a),
+                     4);
+    tq_text_eq(db, "x\"y,z\n", "SELECT value FROM metrics WHERE key = 'name'");
+    sqlite3_close(db);
+    char *la3 = runs_line(path, a);
+    ck_assert_msg(strstr(la3, " 5 ") && strstr(la3, " 0.0625 "), "%s", la3);
+
+    free(la1), free(lb1), free(lc1), free(la2), free(lb2), free(lc2), free(la3);
+    free(show1), free(show2), free(before), free(after);
+    tu_rmtree(dir);
+    free(dir);
+    free(path);
+}
+END_TEST
+
+/* Re-logging a step of the open run (explicit step numbers at or below the
+ * largest) rewrites its keys and adds new ones; steps counts stay exact;
+ * a step without fields counts and has no metrics row. */
+START_TEST(test_relog_steps)
+{
+    char *dir = tu_mkdtemp();
+    char *path = tu_path(dir, "r.db");
+    for (int mode = 0; mode < 2; mode++) {
+        tropt_tracker *t = tq_open(path, mode ? "commit_every=100" : NULL, "relog");
+        ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
+        char *id = strdup(tropt_tracker_run_id(t));
+        for (int s = 0; s < 10; s++) {
+            tropt_field f[] = {TROPT_F_INT("a", s), TROPT_F_INT("b", 100 + s)};
+            ck_assert_int_eq(tropt_tracker_log_fields_at(t, s, 1000.0 + s, f, 2), TROPT_OK);
+        }
+        tropt_field g[] = {TROPT_F_INT("a", -3), TROPT_F_INT("c", 7)};
+        ck_assert_int_eq(tropt_tracker_log_fields_at(t, 3, 2000.0, g, 2), TROPT_OK);
+        ck_assert_int_eq(tropt_tracker_log_fields_at(t, 12, 2001.0, NULL, 0), TROPT_OK);
+        ck_assert_int_eq(tropt_tracker_log_fields_at(t, 11, 2002.0, g, 1), TROPT_OK);
+        ck_assert_int_eq(tropt_tracker_log_fields_at(t, 12, 2003.0, NULL, 0), TROPT_OK);
+        ck_assert_int_eq(tropt_tracker_log_fields_at(t, 5, 2004.0, NULL, 0), TROPT_OK);
+        sqlite3 *db = tq_db(path);
+        if (mode == 0) /* the running run, before its final stamp */
+            ck_assert_int_eq(tq_int(db, "SELECT count(*) FROM metrics WHERE run_id = %Q", id), 22);
+        sqlite3_close(db);
+        ck_assert_int_eq(tropt_tracker_finish(t, NULL), TROPT_OK);
+        tropt_tracker_free(t);
+
+        db = tq_db(path);
+        ck_assert_int_eq(tq_int(db, "SELECT count(*) FROM metrics WHERE run_id = %Q", id), 22);
+        ck_assert_int_eq(tq_int(db,
+                                "SELECT value FROM metrics WHERE run_id = %Q AND step = 3"
+                                " AND key = 'a'",
+                                id),
+                         -3);
+        ck_assert_int_eq(tq_int(db,
+                                "SELECT value FROM metrics WHERE run_id = %Q AND step = 3"
+                                " AND key = 'b'",
+                                id),
+                         103);
+        ck_assert_int_eq(tq_int(db,
+                                "SELECT count(*) FROM metrics WHERE run_id = %Q AND step = 3"
+                                " AND time = 2000.0",
+                                id),
+                         3);
+        ck_assert_int_eq(tq_int(db,
+                                "SELECT count(*) FROM metrics WHERE run_id = %Q AND step = 5"
+                                " AND time = 2004.0",
+                                id),
+                         2);
+        ck_assert_int_eq(tq_int(db, "SELECT steps FROM tropt_run r WHERE uuid = %Q", id), 12);
+        sqlite3_close(db);
+        char *l = runs_line(path, id);
+        ck_assert_msg(strstr(l, " 12 "), "%s", l);
+        free(l);
+        free(id);
+    }
+    tu_rmtree(dir);
+    free(dir);
+    free(path);
+}
+END_TEST
+
+/* A running run's step count and metrics are complete before any final
+ * stamp: readers add the rows after the last progress stamp. */
+START_TEST(test_running_counts)
+{
+    char *dir = tu_mkdtemp();
+    char *path = tu_path(dir, "run.db");
+    tropt_tracker *t = tq_open(path, NULL, "live");
+    ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
+    char *id = strdup(tropt_tracker_run_id(t));
+    for (int s = 0; s < 50; s++) {
+        tropt_field f[] = {TROPT_F_REAL("loss", 10.0 - s * 0.125)};
+        ck_assert_int_eq(tropt_tracker_log_fields(t, f, s % 7 == 3 ? 0 : 1), TROPT_OK);
+    }
+    char *l = runs_line(path, id);
+    ck_assert_msg(strstr(l, " running ") && strstr(l, " 50 ") && strstr(l, " 3.875 "), "%s", l);
+    free(l);
+    sqlite3 *db = tq_db(path);
+    ck_assert_int_eq(tq_int(db, "SELECT count(*) FROM metrics WHERE run_id = %Q", id), 43);
+    sqlite3_close(db);
+    char *out = show(path, id);
+    ck_assert_msg(strstr(out, "steps       50") && strstr(out, "last value at step 49"), "%s", out);
+    free(out);
+    tropt_tracker_free(t);
+    free(id);
+    tu_rmtree(dir);
+    free(dir);
+    free(path);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("sqlite-schema");
+    TCase *tc = tcase_create("schema");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_migrate_v1);
+    tcase_add_test(tc, test_relog_steps);
+    tcase_add_test(tc, test_running_counts);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return tu_run_suite(suite());
+}
