@@ -102,9 +102,13 @@ typedef struct csv {
     int64_t resume_after; /* steps up to this one are in the file already */
     json_t *meta;         /* run.json */
 
-    /* keys in first-seen order, and a hash of them (slot = index + 1) */
+    /* keys in first-seen order, and a hash of them (slot = index + 1);
+     * keys[i] is "<key>\0<key as a CSV cell>", kcell_len[i] the cell's
+     * length (the long layout writes it) */
     char **keys;
     size_t nkeys, kcap;
+    size_t *kcell_len;
+    size_t kcell_cap;
     uint64_t keybytes; /* header bytes of the key columns, commas included */
     size_t *slots;
     size_t nslots;
@@ -330,9 +334,20 @@ static size_t key_col(csv *c, const char *k)
         j = (j + 1) & (c->nslots - 1);
     }
     if (grow(c, (void **)&c->keys, &c->kcap, c->nkeys + 1, sizeof *c->keys) != 0 ||
+        grow(c, (void **)&c->kcell_len, &c->kcell_cap, c->nkeys + 1, sizeof *c->kcell_len) != 0 ||
         grow(c, (void **)&c->colmap, &c->colmap_cap, c->nkeys + 1, sizeof *c->colmap) != 0)
         return (size_t)-1;
-    char *d = dupstr(c, k);
+    size_t n = strlen(k);
+    csv_buf cellform = {0};
+    if (csv_put_cell(c->h, &cellform, k, n) != 0)
+        return (size_t)-1;
+    char *d = c->h->malloc(n + 1 + cellform.n + 1);
+    if (d) {
+        memcpy(d, k, n + 1);
+        memcpy(d + n + 1, cellform.p, cellform.n + 1);
+        c->kcell_len[c->nkeys] = cellform.n;
+    }
+    csv_buf_free(c->h, &cellform);
     if (!d)
         return (size_t)-1;
     c->colmap[c->nkeys] = 0;
@@ -498,19 +513,33 @@ static int put_wide_rows(csv *c, csv_buf *b, size_t from, size_t to, size_t ncol
 static int put_long_rows(csv *c, csv_buf *b, size_t from, size_t to)
 {
     const tropt_host *h = c->h;
+    const char *a = c->arena.p;
     for (size_t i = from; i < to; i++) {
         const row *r = &c->rows[i];
         for (size_t k = 0; k < r->ncells; k++) {
             const cell *x = &c->cells[r->cell0 + k];
             const char *key = c->keys[x->col];
-            if (csv_buf_put(h, b, c->arena.p + r->head_off, r->head_len) != 0 ||
-                csv_buf_putc(h, b, ',') != 0 || csv_put_cell(h, b, key, strlen(key)) != 0 ||
-                csv_buf_putc(h, b, ',') != 0 ||
-                csv_buf_put(h, b, c->arena.p + x->off, x->len) != 0 ||
-                csv_buf_put(h, b, "\r\n", 2) != 0)
+            size_t klen = c->kcell_len[x->col];
+            const char *kcell = key + strlen(key) + 1;
+            size_t need = r->head_len + klen + x->len + 4;
+            if (b->cap - b->n < need + 1 && csv_buf_reserve(h, b, need) != 0)
                 return -1;
+            char *o = b->p + b->n;
+            memcpy(o, a + r->head_off, r->head_len);
+            o += r->head_len;
+            *o++ = ',';
+            memcpy(o, kcell, klen);
+            o += klen;
+            *o++ = ',';
+            memcpy(o, a + x->off, x->len);
+            o += x->len;
+            *o++ = '\r';
+            *o++ = '\n';
+            b->n = (size_t)(o - b->p);
         }
     }
+    if (b->p)
+        b->p[b->n] = '\0';
     return 0;
 }
 
@@ -1156,6 +1185,7 @@ static void csv_destroy(void *self)
     run_close(c);
     h->free(c->dir);
     h->free(c->keys);
+    h->free(c->kcell_len);
     h->free(c->slots);
     h->free(c->rows);
     h->free(c->cells);
