@@ -145,10 +145,14 @@ static int sq_create(void **self, const tropt_optval *o, const tropt_host *host)
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->wake, &ca);
     pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&s->ck_lock, NULL);
+    pthread_cond_init(&s->ck_wake, NULL);
 
     int rc = tsq_open(s);
     if (rc == TROPT_OK)
         rc = tsq_mark_stale(s);
+    if (rc == TROPT_OK)
+        tsq_checkpointer_start(s);
     if (rc == TROPT_OK && s->commit_interval > 0) {
         if (pthread_create(&s->timer, NULL, timer_main, s) != 0) {
             snprintf(s->err, sizeof s->err, "%s: cannot start the commit timer thread: %s", s->path,
@@ -333,6 +337,7 @@ static int sq_finish(void *self, const tropt_run *run, const char *status, doubl
         rc = tsq_commit(s, write_finish, &a);
     if (!rc) {
         s->run = 0;
+        tsq_checkpoint_kick(s); /* copy the run back into the database, off this call */
     } else
         rc = s->host->error(rc, "%s", s->err);
     pthread_mutex_unlock(&s->lock);
@@ -363,6 +368,7 @@ static void sq_destroy(void *self)
         pthread_mutex_unlock(&s->lock);
         pthread_join(s->timer, NULL);
     }
+    tsq_checkpointer_stop(s);
     if (s->db && s->batch.nsteps > 0 && tsq_commit(s, NULL, NULL) != TROPT_OK)
         host->log(TROPT_LEVEL_ERROR, "sqlite: %s: %zu step(s) could not be written", s->err,
                   s->batch.nsteps);
@@ -372,6 +378,8 @@ static void sq_destroy(void *self)
     host->free(s->fresh);
     pthread_cond_destroy(&s->wake);
     pthread_mutex_destroy(&s->lock);
+    pthread_cond_destroy(&s->ck_wake);
+    pthread_mutex_destroy(&s->ck_lock);
     host->free(s->path);
     host->free(s);
 }

@@ -16,6 +16,7 @@
 
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include <tropt/plugin.h>
@@ -136,12 +137,29 @@ typedef struct tsq {
     sqlite3_stmt *ins[TSQL_LOG_ROWS + 1]; /* ins[n]: append n rows; prepared lazily */
     sqlite3_stmt *seen[TSQ_NSEEN];        /* prepared lazily */
     tsq_runstate rs;
+
     double busy_since; /* monotonic start of the current lock wait */
     uint64_t rng;      /* jitter of the busy back-off */
 
+    /* Checkpoints (see sqlite_store.c): the writer's own automatic
+     * checkpoint is off; a thread of its own checkpoints through ckdb. */
+    sqlite3 *ckdb;
+    pthread_t ckthread;
+    int ck_running;
+    pthread_mutex_t ck_lock; /* guards ck_kick, ck_stop; never held with lock */
+    pthread_cond_t ck_wake;
+    int ck_kick, ck_stop;
+    int wal_frames;     /* under lock: frames in the WAL after the last commit */
+    int ck_next;        /* under lock: WAL frames at which to wake the thread */
+    int ck_inline;      /* under lock: from this many WAL frames, the hook completes it
+                         */
+    int ck_force;       /* under lock: ... even without the thread's pass */
+    int ck_waiting;     /* under lock: the hook waits for the thread's pass */
+    atomic_int ck_done; /* WAL frames the thread's last pass left copied; 0: none */
+
     pthread_mutex_t lock; /* guards everything below and the connection */
     pthread_cond_t wake;
-    pthread_t timer;
+    pthread_t timer; /* the background thread: timed commits, checkpoints */
     int timer_running, stop;
 
     int64_t run; /* tropt_run.id of the open run, 0 if none */
@@ -157,6 +175,14 @@ typedef struct tsq {
     char hostname[256];
 } tsq;
 
+/* WAL frames after which the background thread checkpoints (SQLite's own
+ * default for its automatic checkpoint). */
+#define TSQ_CKPT_FRAMES 1000
+/* Past this many WAL frames, a commit completes the checkpoint the thread
+ * could not, right after a pass of the thread; past TSQ_CKPT_FORCE frames,
+ * whatever is left (see sqlite_store.c). */
+#define TSQ_CKPT_HARD (4 * TSQ_CKPT_FRAMES)
+#define TSQ_CKPT_FORCE (16 * TSQ_CKPT_FRAMES)
 /* Progress stamps of a running run: at most one per this many seconds. */
 #define TSQ_STAMP_EVERY 1.0
 
@@ -196,6 +222,13 @@ int tsq_stamp(tsq *s);
 /* Read the open run's progress from tropt_run into s->rs (after init's
  * upsert, inside its transaction). */
 int tsq_load_run(tsq *s, int64_t run, int reopened);
+/* Start the checkpoint thread and hand it the checkpoints (nothing happens
+ * without ckdb or when the thread cannot start: SQLite's automatic
+ * checkpoint stays).  Stop it (before closing). */
+void tsq_checkpointer_start(tsq *s);
+void tsq_checkpointer_stop(tsq *s);
+/* Ask the checkpoint thread for a pass (e.g. at finish). */
+void tsq_checkpoint_kick(tsq *s);
 /* Inside a transaction: the id of key entry `index`, inserting it if new
  * (SQLite result code). */
 int tsq_key_id(tsq *s, uint32_t index, int64_t *id);

@@ -56,6 +56,8 @@ static const char *const migrations[TSQL_SCHEMA_VERSION] = {
     TSQL_MIGRATE_1_2,
 };
 
+static void open_checkpointer(tsq *s);
+
 static int retryable(int rc)
 {
     rc &= 0xff;
@@ -642,6 +644,7 @@ int tsq_open(tsq *s)
                                 NULL);
     if (rc)
         return tsq_fail(s, rc, "prepare statements for");
+    open_checkpointer(s);
     return TROPT_OK;
 }
 
@@ -662,6 +665,155 @@ void tsq_close(tsq *s)
     if (s->db)
         sqlite3_close_v2(s->db);
     s->db = NULL;
+    /* Closed last: as the file's last connection it checkpoints and removes
+     * the WAL. */
+    if (s->ckdb)
+        sqlite3_close_v2(s->ckdb);
+    s->ckdb = NULL;
+}
+
+/* ---- Checkpoints ---------------------------------------------------------- */
+
+/*
+ * SQLite's automatic checkpoint runs inside the COMMIT that crosses 1000 WAL
+ * frames and copies them all back into the database, with two fsyncs: every
+ * few hundred steps one log call took 15-40 ms.  Here the writer's automatic
+ * checkpoint is replaced by a WAL hook that wakes a thread of the tracker's
+ * every TSQ_CKPT_FRAMES frames; the thread checkpoints (PASSIVE: it never
+ * waits for, nor blocks, a reader or writer) through a connection of its own
+ * while log calls go on committing.  It never takes the tracker's lock.
+ *
+ * The WAL starts over from its beginning only when a writer begins a
+ * transaction while it is wholly copied back.  An optimizer that computes
+ * between steps leaves the thread that moment; a tight loop of per-step
+ * commits appends frames during every pass, so it may never come.  Then the
+ * commit that takes the WAL past TSQ_CKPT_HARD frames asks the thread for one
+ * more pass, and the first commit after that pass completes the checkpoint
+ * from the hook, as SQLite's own would, but with only the frames written
+ * during the pass to sync and copy instead of a thousand; the next commit
+ * starts the WAL over.  Past TSQ_CKPT_FORCE frames (a slow disk the thread
+ * cannot keep up with) the hook completes it whatever is left, so the WAL
+ * stays bounded.  A checkpoint held back by a reader (which nothing can
+ * help) is retried every TSQ_CKPT_HARD frames by the hook and every
+ * TSQ_CKPT_FRAMES by the thread.
+ */
+
+static void open_checkpointer(tsq *s)
+{
+    int rc = sqlite3_open_v2(s->path, &s->ckdb, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    /* A connection knows the file is in WAL mode once it has read it. */
+    if (rc == SQLITE_OK) {
+        sqlite3_busy_timeout(s->ckdb, 1000);
+        rc = sqlite3_exec(s->ckdb, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
+    }
+    if (rc != SQLITE_OK) {
+        s->host->log(TROPT_LEVEL_WARNING,
+                     "sqlite: %s: no connection for background checkpoints (%s); commits "
+                     "checkpoint themselves",
+                     s->path, s->ckdb ? sqlite3_errmsg(s->ckdb) : sqlite3_errstr(rc));
+        sqlite3_close_v2(s->ckdb);
+        s->ckdb = NULL;
+    }
+}
+
+void tsq_checkpoint_kick(tsq *s)
+{
+    if (!s->ck_running)
+        return;
+    pthread_mutex_lock(&s->ck_lock);
+    s->ck_kick = 1;
+    pthread_cond_signal(&s->ck_wake);
+    pthread_mutex_unlock(&s->ck_lock);
+}
+
+/* Called by SQLite after each commit of the writer (under the tracker's
+ * lock), with the number of frames in the WAL. */
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    tsq *s = arg;
+    if (frames < s->wal_frames) { /* the WAL started over */
+        s->ck_next = TSQ_CKPT_FRAMES;
+        s->ck_inline = TSQ_CKPT_HARD;
+        s->ck_force = TSQ_CKPT_FORCE;
+        s->ck_waiting = 0;
+    }
+    s->wal_frames = frames;
+    if (frames >= s->ck_inline) {
+        if (!s->ck_waiting || (atomic_load(&s->ck_done) == 0 && frames >= s->ck_next)) {
+            /* one more pass of the thread first */
+            atomic_store(&s->ck_done, 0);
+            s->ck_waiting = 1;
+            s->ck_next = frames + TSQ_CKPT_FRAMES / 4;
+            tsq_checkpoint_kick(s);
+        } else if (atomic_load(&s->ck_done) > 0 || frames >= s->ck_force) {
+            int log = 0, done = 0;
+            int rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+            if ((rc & 0xff) == SQLITE_BUSY) { /* the thread is in a pass: after it */
+                atomic_store(&s->ck_done, 0);
+                return SQLITE_OK;
+            }
+            s->ck_waiting = 0;
+            if (rc != SQLITE_OK || done != log) { /* a reader, a full disk: later */
+                s->ck_inline = frames + TSQ_CKPT_HARD;
+                s->ck_force = frames + TSQ_CKPT_FORCE;
+            } /* else the next commit starts the WAL over */
+        }
+    } else if (frames >= s->ck_next) {
+        s->ck_next = frames + TSQ_CKPT_FRAMES;
+        tsq_checkpoint_kick(s);
+    }
+    return SQLITE_OK;
+}
+
+static void *checkpointer_main(void *arg)
+{
+    tsq *s = arg;
+    pthread_mutex_lock(&s->ck_lock);
+    while (!s->ck_stop) {
+        if (!s->ck_kick) {
+            pthread_cond_wait(&s->ck_wake, &s->ck_lock);
+            continue;
+        }
+        s->ck_kick = 0;
+        pthread_mutex_unlock(&s->ck_lock);
+        /* Errors (busy, disk full) are left to the next pass. */
+        int log = 0, done = 0;
+        int rc = sqlite3_wal_checkpoint_v2(s->ckdb, "main", SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+        atomic_store(&s->ck_done, rc == SQLITE_OK && done > 0 ? done : 0);
+        pthread_mutex_lock(&s->ck_lock);
+    }
+    pthread_mutex_unlock(&s->ck_lock);
+    return NULL;
+}
+
+void tsq_checkpointer_start(tsq *s)
+{
+    if (!s->ckdb)
+        return;
+    if (pthread_create(&s->ckthread, NULL, checkpointer_main, s) != 0) {
+        s->host->log(TROPT_LEVEL_WARNING,
+                     "sqlite: %s: cannot start the checkpoint thread (%s); commits "
+                     "checkpoint themselves",
+                     s->path, strerror(errno));
+        return;
+    }
+    s->ck_running = 1;
+    s->ck_next = TSQ_CKPT_FRAMES;
+    s->ck_inline = TSQ_CKPT_HARD;
+    s->ck_force = TSQ_CKPT_FORCE;
+    sqlite3_wal_hook(s->db, wal_hook, s); /* replaces the automatic checkpoint */
+}
+
+void tsq_checkpointer_stop(tsq *s)
+{
+    if (s->ck_running) {
+        pthread_mutex_lock(&s->ck_lock);
+        s->ck_stop = 1;
+        pthread_cond_signal(&s->ck_wake);
+        pthread_mutex_unlock(&s->ck_lock);
+        pthread_join(s->ckthread, NULL);
+        s->ck_running = 0;
+    }
 }
 
 /* ---- Stale runs ----------------------------------------------------------- */
