@@ -79,6 +79,21 @@ int tev_buf_puts(tev_buf *b, const char *s)
     return tev_buf_append(b, s, strlen(s));
 }
 
+int tev_buf_put_i64(tev_buf *b, int64_t v)
+{
+    char tmp[24];
+    char *e = tmp + sizeof tmp, *p = e;
+    /* through the unsigned magnitude, so that INT64_MIN needs no care */
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    return tev_buf_append(b, p, (size_t)(e - p));
+}
+
 int tev_buf_printf(tev_buf *b, const char *fmt, ...)
 {
     char small[128];
@@ -128,6 +143,13 @@ size_t tev_json_real(char *buf, size_t size, double x, tev_format_real_fn fn)
     size_t n = (fn ? fn : tev_format_real)(tmp, sizeof tmp, x);
     if (n >= sizeof tmp)
         n = tev_format_real(tmp, sizeof tmp, x);
+    /* The usual case needs no change: a digit before any '.', no leading
+     * '+', and a '.' or an exponent that marks it as a real. */
+    if (n + 4 < size && n > 0 && tmp[0] != '.' && tmp[0] != '+' &&
+        !(tmp[0] == '-' && tmp[1] == '.') && strpbrk(tmp, ".eE")) {
+        memcpy(buf, tmp, n + 1);
+        return n;
+    }
     /* JSON wants a digit before '.', and a real must not read as an integer. */
     size_t o = 0;
     int has_mark = 0;
@@ -183,6 +205,13 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
     return len;
 }
 
+/* Bytes a JSON string cannot hold as they are, or that start a UTF-8
+ * sequence to check: control characters, '"', '\\', DEL and >= 0x80. */
+static int json_special(unsigned char c)
+{
+    return c < 0x20 || c == '"' || c == '\\' || c >= 0x7F;
+}
+
 int tev_put_string(tev_buf *b, const char *str, size_t len)
 {
     const unsigned char *s = (const unsigned char *)str;
@@ -193,6 +222,10 @@ int tev_put_string(tev_buf *b, const char *str, size_t len)
     size_t i = 0;
     while (i < len) {
         unsigned c = s[i];
+        if (!json_special((unsigned char)c)) {
+            i++;
+            continue;
+        }
         const char *esc = NULL;
         char ubuf[8];
         size_t adv = 1;
@@ -276,7 +309,7 @@ int tev_put_json(tev_buf *b, const json_t *v, tev_format_real_fn fn)
     case JSON_STRING:
         return tev_put_string(b, json_string_value(v), json_string_length(v));
     case JSON_INTEGER:
-        return tev_buf_printf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        return tev_buf_put_i64(b, (int64_t)json_integer_value(v));
     case JSON_REAL:
         return put_real(b, json_real_value(v), fn);
     case JSON_TRUE:
@@ -344,7 +377,7 @@ static int put_field_value(tev_buf *b, const tropt_field *f, tev_format_real_fn 
     case TROPT_BOOL:
         return tev_buf_puts(b, f->v.b ? "true" : "false");
     case TROPT_INT:
-        return tev_buf_printf(b, "%" PRId64, f->v.i);
+        return tev_buf_put_i64(b, f->v.i);
     case TROPT_REAL:
         return put_real(b, f->v.r, fn);
     case TROPT_STRING:
@@ -360,8 +393,8 @@ int tev_encode_log(tev_buf *b, const char *run_id, int64_t step, double time,
                    const tropt_field *fields, size_t n, tev_format_real_fn fn)
 {
     size_t mark = b->len;
-    if (put_head(b, "log", run_id, time, fn) != 0 ||
-        tev_buf_printf(b, ",\"step\":%" PRId64 ",\"data\":{", step) != 0)
+    if (put_head(b, "log", run_id, time, fn) != 0 || tev_buf_puts(b, ",\"step\":") != 0 ||
+        tev_buf_put_i64(b, step) != 0 || tev_buf_puts(b, ",\"data\":{") != 0)
         goto oom;
     for (size_t i = 0; i < n; i++) {
         if ((i && tev_buf_append(b, ",", 1) != 0) || put_key(b, fields[i].key) != 0 ||

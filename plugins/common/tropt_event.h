@@ -32,6 +32,8 @@ int tev_buf_reserve(tev_buf *b, size_t extra);
 int tev_buf_append(tev_buf *b, const void *p, size_t n);
 int tev_buf_puts(tev_buf *b, const char *s);
 int tev_buf_printf(tev_buf *b, const char *fmt, ...) TROPT_PRINTF(2, 3);
+/* Append a 64-bit integer in decimal (as printf's %" PRId64 " writes it). */
+int tev_buf_put_i64(tev_buf *b, int64_t v);
 /* Drop everything (keeps the allocation). */
 void tev_buf_clear(tev_buf *b);
 /* Give up ownership of the bytes: returns data (NULL if empty) and empties b. */

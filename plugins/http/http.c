@@ -575,7 +575,9 @@ typedef struct sender {
     CURL *e;
     batch b[2]; /* the request in flight and the next one */
     batch spill;
-    tev_buf line; /* NDJSON for the spool */
+    tev_buf line;        /* NDJSON for the spool */
+    tev_buf prefix;      /* influx: the escaped line prefix of prefix_run */
+    run_rec *prefix_run; /* referenced, so that its address is not reused */
     tropt_field *f;
     size_t fcap;
 } sender;
@@ -786,10 +788,25 @@ static int encode_wire(http *h, sender *s, batch *b)
             rc = encode_ndjson(h, s, p, &b->body);
         else if (p->kind == TEV_LOG) {
             const tropt_field *f = fields_of(h, s, p);
-            const char *m = h->measurement ? h->measurement : p->run->experiment;
-            rc = (!f && p->n) ? -1
-                              : influx_encode_log(&b->body, m, p->run->run_id, h->tags, p->step,
-                                                  p->time, f, p->n, h->host->format_real, &skipped);
+            if (p->run != s->prefix_run) {
+                const char *m = h->measurement ? h->measurement : p->run->experiment;
+                tev_buf_clear(&s->prefix);
+                pthread_mutex_lock(&h->mu);
+                run_unref(h, s->prefix_run, 1);
+                s->prefix_run = NULL;
+                pthread_mutex_unlock(&h->mu);
+                if (influx_prefix(&s->prefix, m, p->run->run_id, h->tags) != 0)
+                    return -1;
+                pthread_mutex_lock(&h->mu);
+                s->prefix_run = p->run;
+                p->run->refs++;
+                pthread_mutex_unlock(&h->mu);
+            }
+            size_t mark = b->body.len;
+            rc = (!f && p->n) || tev_buf_append(&b->body, s->prefix.data, s->prefix.len) != 0
+                     ? -1
+                     : influx_encode_fields(&b->body, mark, p->step, p->time, f, p->n,
+                                            h->host->format_real, &skipped);
         }
         if (rc != 0)
             return -1;
@@ -1163,6 +1180,7 @@ static void *sender_main(void *arg)
         tev_buf_init(&s.b[i].body, h->host->realloc, h->host->free);
     tev_buf_init(&s.spill.body, h->host->realloc, h->host->free);
     tev_buf_init(&s.line, h->host->realloc, h->host->free);
+    tev_buf_init(&s.prefix, h->host->realloc, h->host->free);
     CURL *e = s.e = curl_easy_init();
     if (e) {
         curl_easy_setopt(e, CURLOPT_URL, h->url);
@@ -1228,6 +1246,10 @@ static void *sender_main(void *arg)
     h->host->free(s.spill.raw);
     tev_buf_free(&s.spill.body);
     tev_buf_free(&s.line);
+    tev_buf_free(&s.prefix);
+    pthread_mutex_lock(&h->mu);
+    run_unref(h, s.prefix_run, 1);
+    pthread_mutex_unlock(&h->mu);
     h->host->free(s.f);
     return NULL;
 }

@@ -15,11 +15,21 @@
 #include <math.h>
 #include <string.h>
 
+/* Can byte c be written as it is?  (The rules below, as a quick test.) */
+static int plain(unsigned char c, int kind)
+{
+    if (kind == 's')
+        return c != '"' && c != '\\' && c != '\n' && c != '\r' && c != '\t';
+    return c >= 0x20 && c != 0x7F && c != ',' && c != ' ' && c != '\\' && (kind != 'k' || c != '=');
+}
+
 int influx_put_escaped(tev_buf *b, const char *s, int kind)
 {
     size_t run = 0, i = 0;
     for (; s[i]; i++) {
         unsigned char c = (unsigned char)s[i];
+        if (plain(c, kind))
+            continue;
         const char *esc = NULL;
         char two[3] = {'\\', (char)c, '\0'};
         if (kind == 's') {
@@ -82,21 +92,41 @@ int influx_tags(tev_buf *b, const char *spec)
     return 0;
 }
 
+int influx_prefix(tev_buf *b, const char *measurement, const char *run_id, const char *extra_tags)
+{
+    size_t mark = b->len;
+    if (!measurement || !*measurement)
+        measurement = "tropt";
+    if (influx_put_escaped(b, measurement, 'm') != 0 || tev_buf_puts(b, ",run_id=") != 0 ||
+        influx_put_escaped(b, run_id, 'k') != 0 ||
+        (extra_tags && tev_buf_puts(b, extra_tags) != 0) || tev_buf_puts(b, " ") != 0) {
+        b->len = mark;
+        if (b->data)
+            b->data[mark] = '\0';
+        return -1;
+    }
+    return 0;
+}
+
 int influx_encode_log(tev_buf *b, const char *measurement, const char *run_id,
                       const char *extra_tags, int64_t step, double time, const tropt_field *fields,
                       size_t n, tev_format_real_fn fn, size_t *n_skipped)
 {
     size_t mark = b->len;
+    if (influx_prefix(b, measurement, run_id, extra_tags) != 0)
+        return -1;
+    return influx_encode_fields(b, mark, step, time, fields, n, fn, n_skipped);
+}
+
+int influx_encode_fields(tev_buf *b, size_t mark, int64_t step, double time,
+                         const tropt_field *fields, size_t n, tev_format_real_fn fn,
+                         size_t *n_skipped)
+{
     int nf = 0;
     char tmp[64];
-    if (!measurement || !*measurement)
-        measurement = "tropt";
-    if (influx_put_escaped(b, measurement, 'm') != 0 || tev_buf_puts(b, ",run_id=") != 0 ||
-        influx_put_escaped(b, run_id, 'k') != 0 ||
-        (extra_tags && tev_buf_puts(b, extra_tags) != 0) || tev_buf_puts(b, " ") != 0)
-        goto oom;
     if (!has_key(fields, n, "step")) {
-        if (tev_buf_printf(b, "step=%" PRId64 "i", step) != 0)
+        if (tev_buf_puts(b, "step=") != 0 || tev_buf_put_i64(b, step) != 0 ||
+            tev_buf_puts(b, "i") != 0)
             goto oom;
         nf++;
     }
@@ -116,7 +146,7 @@ int influx_encode_log(tev_buf *b, const char *measurement, const char *run_id,
             rc = tev_buf_puts(b, f->v.b ? "true" : "false");
             break;
         case TROPT_INT:
-            rc = tev_buf_printf(b, "%" PRId64 "i", f->v.i);
+            rc = tev_buf_put_i64(b, f->v.i) || tev_buf_puts(b, "i");
             break;
         case TROPT_REAL:
             (fn ? fn : tev_format_real)(tmp, sizeof tmp, f->v.r);
@@ -149,7 +179,8 @@ int influx_encode_log(tev_buf *b, const char *measurement, const char *run_id,
     double ns = time * 1e9;
     if (!isfinite(ns) || ns < 0 || ns > 9.2e18)
         ns = 0;
-    if (tev_buf_printf(b, " %" PRId64 "\n", (int64_t)llround(ns)) != 0)
+    if (tev_buf_puts(b, " ") != 0 || tev_buf_put_i64(b, (int64_t)llround(ns)) != 0 ||
+        tev_buf_puts(b, "\n") != 0)
         goto oom;
     return 0;
 oom:

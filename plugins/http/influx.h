@@ -20,6 +20,16 @@ int influx_encode_log(tev_buf *b, const char *measurement, const char *run_id,
                       const char *extra_tags, int64_t step, double time, const tropt_field *fields,
                       size_t n, tev_format_real_fn fn, size_t *n_skipped);
 
+/* influx_encode_log in two parts, for a caller that writes many points of
+ * one run: the escaped "<measurement>,run_id=<id><extra_tags> " (0, or -1
+ * on allocation failure, b unchanged), and the rest of a point appended
+ * after that prefix, which starts at `mark` in b (the whole line is taken
+ * back when no field is representable, or on allocation failure). */
+int influx_prefix(tev_buf *b, const char *measurement, const char *run_id, const char *extra_tags);
+int influx_encode_fields(tev_buf *b, size_t mark, int64_t step, double time,
+                         const tropt_field *fields, size_t n, tev_format_real_fn fn,
+                         size_t *n_skipped);
+
 /* The escaping rules, exposed for tests.  kind: 'm' measurement, 'k' tag
  * key / tag value / field key, 's' string field value (without quotes). */
 int influx_put_escaped(tev_buf *b, const char *s, int kind);
