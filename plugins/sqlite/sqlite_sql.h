@@ -73,16 +73,15 @@
 
 /* ---- Schema and migrations ---------------------------------------------- */
 
-/* The last rowid of run alias R's rows: final unless it is still running. */
-#define TSQL_END_ROW(R)                                                                            \
-    "(CASE WHEN " R ".status = 'running' THEN 9223372036854775807 ELSE " R ".last_row END)"
+/* The last rowid of the rows of run alias r: final unless it is running. */
+#define TSQL_R_END "(CASE WHEN r.status = 'running' THEN 9223372036854775807 ELSE r.last_row END)"
 /* Its number of steps: the progress stamp plus, while it runs, the new steps
  * of the rows after the stamp. */
-#define TSQL_STEPS(R)                                                                              \
-    "(" R ".steps + CASE WHEN " R ".status = 'running' THEN"                                       \
+#define TSQL_R_STEPS                                                                               \
+    "(r.steps + CASE WHEN r.status = 'running' THEN"                                               \
     " (SELECT count(DISTINCT t.step) FROM tropt_log t"                                             \
-    "  WHERE t.rowid > coalesce(" R ".last_row, " R ".first_row - 1) AND t.run = " R ".id"         \
-    "  AND t.step > coalesce(" R ".max_step, -1)) ELSE 0 END)"
+    "  WHERE t.rowid > coalesce(r.last_row, r.first_row - 1) AND t.run = r.id"                     \
+    "  AND t.step > coalesce(r.max_step, -1)) ELSE 0 END)"
 
 /* From an empty database (user_version 0) to version 1 (as shipped). */
 #define TSQL_MIGRATE_0_1                                                                           \
@@ -150,7 +149,10 @@
  * per row and three pages per commit) become the append-only tropt_log with
  * the time in every row; each run's rowid range and progress go into
  * tropt_run.  Rows are copied in (run, step, key) order, so every run's rows
- * are contiguous. */
+ * are contiguous.  In the metrics view, the unary + on m.run and m.key keeps
+ * SQLite from building an automatic index over the whole table for them
+ * (seconds per million rows): a run's rows are read as its rowid range, or
+ * the table is scanned once. */
 #define TSQL_MIGRATE_1_2                                                                           \
     "ALTER TABLE tropt_run ADD COLUMN first_row INTEGER;"                                          \
     "ALTER TABLE tropt_run ADD COLUMN last_row INTEGER;"                                           \
@@ -178,9 +180,8 @@
     "  SELECT r.uuid AS run_id, m.step AS step, m.time AS time,"                                   \
     "         k.name AS key, m.value AS value"                                                     \
     "  FROM tropt_run r"                                                                           \
-    "  JOIN tropt_log m ON m.rowid BETWEEN r.first_row AND " TSQL_END_ROW(                         \
-        "r") "    AND m.run = r.id"                                                                \
-             "  JOIN tropt_key k ON k.id = m.key;"
+    "  JOIN tropt_log m ON m.rowid BETWEEN r.first_row AND " TSQL_R_END "    AND +m.run = r.id"    \
+    "  JOIN tropt_key k ON k.id = +m.key;"
 
 /* Stamped after the last migration (the numbers are spliced in by the code). */
 #define TSQL_SET_VERSION_FMT "PRAGMA application_id=%d; PRAGMA user_version=%d"
@@ -271,10 +272,10 @@
 
 /* ---- `tropt runs` / `tropt show` ---------------------------------------- */
 
-/* A run's rows of key K (an SQL expression), with the run as alias r. */
-#define TSQL_RUN_ROWS_(K)                                                                          \
-    "FROM tropt_log m WHERE m.rowid BETWEEN r.first_row AND " TSQL_END_ROW(                        \
-        "r") " AND m.run = r.id AND m.key = " K
+/* The loss rows of run alias r (lk: the CTE holding the id of key loss). */
+#define TSQL_R_LOSS_ROWS                                                                           \
+    "FROM tropt_log m WHERE m.rowid BETWEEN r.first_row AND " TSQL_R_END                           \
+    " AND m.run = r.id AND m.key = (SELECT id FROM lk)"
 
 /* experiment, uuid, status, started_at, host, pid, steps, last loss, its
  * kind, best loss.  The last loss is that of the largest step: the newest
@@ -286,101 +287,25 @@
     " SELECT x.experiment, x.uuid, x.status, x.started_at, x.host, x.pid, x.steps,"                \
     "  l.value, l.kind, x.best FROM ("                                                             \
     "  SELECT r.id, r.experiment, r.uuid, r.status, r.started_at, r.host, r.pid,"                  \
-    "   " TSQL_STEPS(                                                                              \
-        "r") " AS steps,"                                                                          \
-             "   (SELECT CASE WHEN r.status <> 'running' AND f.step >= r.max_step THEN f.rowid "   \
-             "ELSE"                                                                                \
-             "     (SELECT m.rowid " TSQL_RUN_ROWS_(                                               \
-                 "(SELECT id FROM lk)") "      ORDER BY m.step DESC, m.rowid DESC LIMIT 1) END"    \
-                                        "    FROM (SELECT m.rowid, m.step " TSQL_RUN_ROWS_(        \
-                                            "(SELECT id FROM lk)") "     ORDER BY m.rowid DESC "   \
-                                                                   "LIMIT 1) AS f) AS last_rid,"   \
-                                                                   "   (SELECT "                   \
-                                                                   "min(m.value) " TSQL_RUN_ROWS_( \
-                                                                       "(SELECT id FROM lk)") "  " \
-                                                                                              "  " \
-                                                                                              " A" \
-                                                                                              "ND" \
-                                                                                              " t" \
-                                                                                              "yp" \
-                                                                                              "eo" \
-                                                                                              "f(" \
-                                                                                              "m." \
-                                                                                              "va" \
-                                                                                              "lu" \
-                                                                                              "e)" \
-                                                                                              " I" \
-                                                                                              "N " \
-                                                                                              "('" \
-                                                                                              "in" \
-                                                                                              "te" \
-                                                                                              "ge" \
-                                                                                              "r'" \
-                                                                                              ", " \
-                                                                                              "'r" \
-                                                                                              "ea" \
-                                                                                              "l'" \
-                                                                                              "))" \
-                                                                                              " A" \
-                                                                                              "S " \
-                                                                                              "be" \
-                                                                                              "st" \
-                                                                                              "  " \
-                                                                                              "FR" \
-                                                                                              "OM" \
-                                                                                              " t" \
-                                                                                              "ro" \
-                                                                                              "pt" \
-                                                                                              "_r" \
-                                                                                              "un" \
-                                                                                              " r" \
-                                                                                              ") " \
-                                                                                              "x"  \
-                                                                                              " L" \
-                                                                                              "EF" \
-                                                                                              "T " \
-                                                                                              "JO" \
-                                                                                              "IN" \
-                                                                                              " t" \
-                                                                                              "ro" \
-                                                                                              "pt" \
-                                                                                              "_l" \
-                                                                                              "og" \
-                                                                                              " l" \
-                                                                                              " O" \
-                                                                                              "N " \
-                                                                                              "l." \
-                                                                                              "ro" \
-                                                                                              "wi" \
-                                                                                              "d " \
-                                                                                              "= " \
-                                                                                              "x." \
-                                                                                              "la" \
-                                                                                              "st" \
-                                                                                              "_r" \
-                                                                                              "id" \
-                                                                                              " O" \
-                                                                                              "RD" \
-                                                                                              "ER" \
-                                                                                              " B" \
-                                                                                              "Y " \
-                                                                                              "x." \
-                                                                                              "st" \
-                                                                                              "ar" \
-                                                                                              "te" \
-                                                                                              "d_" \
-                                                                                              "at" \
-                                                                                              ", " \
-                                                                                              "x." \
-                                                                                              "id"
+    "   " TSQL_R_STEPS " AS steps,"                                                                \
+    "   (SELECT CASE WHEN r.status <> 'running' AND f.step >= r.max_step THEN f.rowid"             \
+    "     ELSE (SELECT m.rowid " TSQL_R_LOSS_ROWS                                                  \
+    "      ORDER BY m.step DESC, m.rowid DESC LIMIT 1) END"                                        \
+    "    FROM (SELECT m.rowid, m.step " TSQL_R_LOSS_ROWS                                           \
+    "     ORDER BY m.rowid DESC LIMIT 1) AS f) AS last_rid,"                                       \
+    "   (SELECT min(m.value) " TSQL_R_LOSS_ROWS                                                    \
+    "     AND typeof(m.value) IN ('integer', 'real')) AS best"                                     \
+    "  FROM tropt_run r) x"                                                                        \
+    " LEFT JOIN tropt_log l ON l.rowid = x.last_rid"                                               \
+    " ORDER BY x.started_at, x.id"
 
 /* Runs whose UUID starts with ?1 (?2 = its length); a handful is enough to
  * tell a unique prefix and to list an ambiguous one.  The last two columns
  * are the run's rowid range in tropt_log (NULL: no rows). */
 #define TSQL_CLI_FIND                                                                              \
     "SELECT id, uuid, experiment, status, started_at, ended_at, host, pid,"                        \
-    "       config, " TSQL_STEPS("r") ", first_row, " TSQL_END_ROW(                                \
-        "r") " FROM tropt_run r WHERE substr(uuid, 1, ?2) = ?1 ORDER BY uuid LIMIT 6"
+    "       config, " TSQL_R_STEPS ", first_row, " TSQL_R_END                                      \
+    " FROM tropt_run r WHERE substr(uuid, 1, ?2) = ?1 ORDER BY uuid LIMIT 6"
 
 #define TSQL_CLI_PARAMS                                                                            \
     "SELECT k.name, p.value, p.kind FROM tropt_param p"                                            \
