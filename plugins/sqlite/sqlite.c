@@ -182,15 +182,11 @@ struct init_arg {
 static int write_init(tsq *s, void *arg)
 {
     struct init_arg *a = arg;
-    /* Replaying a run that is already stored? */
-    sqlite3_stmt *st = s->st[TSQ_RUN_ID];
-    sqlite3_bind_text(st, 1, a->run->run_id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    /* Replaying a run that is already stored: where are its rows? */
+    int rc = tsq_load_run(s, a->run->run_id);
+    if (rc)
         return rc;
-    int reopened = rc == SQLITE_ROW;
-    st = s->st[TSQ_RUN_UPSERT];
+    sqlite3_stmt *st = s->st[TSQ_RUN_UPSERT];
     sqlite3_bind_text(st, 1, a->run->run_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, a->run->experiment, -1, SQLITE_STATIC);
     sqlite3_bind_double(st, 3, a->run->started_at);
@@ -212,9 +208,6 @@ static int write_init(tsq *s, void *arg)
     sqlite3_reset(st);
     if (rc != SQLITE_ROW)
         return rc == SQLITE_DONE ? SQLITE_CORRUPT : rc;
-    rc = tsq_load_run(s, a->id, reopened);
-    if (rc)
-        return rc;
 
     sqlite3_bind_int64(s->st[TSQ_PARAM_CLEAR], 1, a->id);
     rc = tsq_step(s, s->st[TSQ_PARAM_CLEAR]);

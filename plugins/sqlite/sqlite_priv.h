@@ -120,6 +120,7 @@ typedef struct tsq_runstate {
     int64_t steps;
     int64_t max_step; /* a step above it is new; INT64_MAX: check every step */
     int seen;         /* temp.tropt_seen holds the run's rows */
+    int open_ended;   /* reopened while `running`: rows may lie past last_row */
     int stamped;      /* tropt_run holds first_row */
     double stamp_at;  /* monotonic time of the last progress stamp */
 } tsq_runstate;
@@ -219,9 +220,9 @@ typedef int (*tsq_extra_fn)(tsq *s, void *arg);
 int tsq_commit(tsq *s, tsq_extra_fn extra, void *arg);
 /* Inside a transaction: stamp the open run's progress in tropt_run. */
 int tsq_stamp(tsq *s);
-/* Read the open run's progress from tropt_run into s->rs (after init's
- * upsert, inside its transaction). */
-int tsq_load_run(tsq *s, int64_t run, int reopened);
+/* Read the progress of run `uuid`, if stored, into s->rs (in init's
+ * transaction, before the run is reopened). */
+int tsq_load_run(tsq *s, const char *uuid);
 /* Start the checkpoint thread and hand it the checkpoints (nothing happens
  * without ckdb or when the thread cannot start: SQLite's automatic
  * checkpoint stays).  Stop it (before closing). */

@@ -216,7 +216,9 @@
     "INSERT OR REPLACE INTO tropt_summary(run, key, value, kind) VALUES (?1, ?2, ?3, ?4)"
 
 /* Progress of the open run (see the top of this file). */
-#define TSQL_RUN_STATE "SELECT first_row, last_row, steps, max_step FROM tropt_run WHERE id = ?1"
+/* Read before a run is (re)opened: where its rows are, and its status then. */
+#define TSQL_RUN_STATE                                                                             \
+    "SELECT first_row, last_row, steps, max_step, status FROM tropt_run WHERE uuid = ?1"
 #define TSQL_RUN_PROGRESS                                                                          \
     "UPDATE tropt_run SET first_row = ?2, last_row = ?3, steps = ?4, max_step = ?5 WHERE id = ?1"
 
@@ -237,11 +239,11 @@
     "CREATE TEMP TABLE IF NOT EXISTS tropt_seen(step INTEGER NOT NULL,"                            \
     " key INTEGER NOT NULL, rid INTEGER NOT NULL, PRIMARY KEY (step, key)) WITHOUT ROWID"
 #define TSQL_SEEN_CLEAR "DELETE FROM temp.tropt_seen"
-/* ?1 run, ?2 its first_row. */
+/* ?1 run, ?2 .. ?3 the rowids its rows may have. */
 #define TSQL_SEEN_LOAD                                                                             \
     "INSERT OR REPLACE INTO temp.tropt_seen(step, key, rid)"                                       \
     " SELECT step, coalesce(key, 0), rowid FROM main.tropt_log"                                    \
-    " WHERE rowid >= ?2 AND run = ?1 ORDER BY rowid"
+    " WHERE rowid BETWEEN ?2 AND ?3 AND run = ?1 ORDER BY rowid"
 #define TSQL_SEEN_STATS "SELECT count(DISTINCT step), max(step) FROM temp.tropt_seen"
 #define TSQL_SEEN_ADD "INSERT OR REPLACE INTO temp.tropt_seen(step, key, rid) VALUES (?1, ?2, ?3)"
 #define TSQL_SEEN_STEP "SELECT 1 FROM temp.tropt_seen WHERE step = ?1 LIMIT 1"

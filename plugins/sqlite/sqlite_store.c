@@ -346,6 +346,7 @@ static int load_seen(tsq *s)
         sqlite3_stmt *st = s->seen[TSQ_SEEN_LOAD];
         sqlite3_bind_int64(st, 1, s->run);
         sqlite3_bind_int64(st, 2, s->rs.first_row);
+        sqlite3_bind_int64(st, 3, s->rs.open_ended ? INT64_MAX : s->rs.last_row);
         rc = tsq_step(s, st);
     }
     if (rc)
@@ -439,25 +440,31 @@ int tsq_stamp(tsq *s)
     return rc;
 }
 
-int tsq_load_run(tsq *s, int64_t run, int reopened)
+int tsq_load_run(tsq *s, const char *uuid)
 {
     memset(&s->rs, 0, sizeof s->rs);
     s->rs.max_step = -1;
     s->rs.stamp_at = tsq_monotonic();
-    if (!reopened)
-        return SQLITE_OK;
     sqlite3_stmt *st = s->st[TSQ_RUN_STATE];
-    sqlite3_bind_int64(st, 1, run);
+    sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
         s->rs.first_row = sqlite3_column_int64(st, 0);
         s->rs.last_row = sqlite3_column_int64(st, 1);
         s->rs.steps = sqlite3_column_int64(st, 2);
-        /* Which steps it holds is read (once) when a step may be one. */
-        s->rs.max_step = INT64_MAX;
         s->rs.stamped = 1;
+        const char *status = (const char *)sqlite3_column_text(st, 4);
+        if (status && strcmp(status, "running") != 0 && sqlite3_column_type(st, 3) != SQLITE_NULL) {
+            /* Its stamp is final: steps above max_step are new. */
+            s->rs.max_step = sqlite3_column_int64(st, 3);
+        } else {
+            /* Which steps it holds is read (once) when a step may be one. */
+            s->rs.max_step = INT64_MAX;
+            s->rs.open_ended = 1;
+        }
     }
     sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 

@@ -268,6 +268,52 @@ START_TEST(test_relog_steps)
 }
 END_TEST
 
+/* Continuing a finished run (a spool replayed after the run ended): steps
+ * above its last are appended; re-logging any step afterwards, including
+ * one appended in this session, still rewrites it. */
+START_TEST(test_continue_run)
+{
+    char *dir = tu_mkdtemp();
+    char *path = tu_path(dir, "c.db");
+    const char *id = "01890a5d-ac96-774b-bcce-b302099a8060";
+    tropt_run_info info = {.run_id = id, .started_at = 1700000000.0, .host = "h", .pid = 1};
+    for (int pass = 0; pass < 2; pass++) {
+        tropt_tracker *t = tq_open(path, NULL, "cont");
+        ck_assert_int_eq(tropt_tracker_init_run(t, &info, NULL), TROPT_OK);
+        for (int s = pass * 5; s < pass * 5 + 5; s++) {
+            tropt_field f[] = {TROPT_F_INT("s", s), TROPT_F_REAL("x", s * 0.5)};
+            ck_assert_int_eq(tropt_tracker_log_fields_at(t, s, 1700000001.0 + s, f, 2), TROPT_OK);
+        }
+        if (pass == 1) {
+            tropt_field g[] = {TROPT_F_INT("s", -7), TROPT_F_INT("y", 1)};
+            ck_assert_int_eq(tropt_tracker_log_fields_at(t, 7, 1700000100.0, g, 2), TROPT_OK);
+            ck_assert_int_eq(tropt_tracker_log_fields_at(t, 2, 1700000101.0, g, 2), TROPT_OK);
+        }
+        ck_assert_int_eq(tropt_tracker_finish_run(t, "finished", 1700000200.0, NULL), TROPT_OK);
+        tropt_tracker_free(t);
+    }
+    sqlite3 *db = tq_db(path);
+    ck_assert_int_eq(tq_int(db, "SELECT count(*) FROM metrics"), 22);
+    ck_assert_int_eq(tq_int(db,
+                            "SELECT count(*) FROM (SELECT 1 FROM metrics GROUP BY run_id, step, key"
+                            " HAVING count(*) > 1)"),
+                     0);
+    ck_assert_int_eq(tq_int(db, "SELECT value FROM metrics WHERE step = 7 AND key = 's'"), -7);
+    ck_assert_int_eq(tq_int(db, "SELECT value FROM metrics WHERE step = 2 AND key = 's'"), -7);
+    ck_assert_int_eq(tq_int(db, "SELECT count(*) FROM metrics WHERE step = 7 AND"
+                                " time = 1700000100.0"),
+                     3);
+    ck_assert_int_eq(tq_int(db, "SELECT steps FROM tropt_run"), 10);
+    sqlite3_close(db);
+    char *l = runs_line(path, id);
+    ck_assert_msg(strstr(l, " 10 "), "%s", l);
+    free(l);
+    tu_rmtree(dir);
+    free(dir);
+    free(path);
+}
+END_TEST
+
 /* A running run's step count and metrics are complete before any final
  * stamp: readers add the rows after the last progress stamp. */
 START_TEST(test_running_counts)
@@ -305,6 +351,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_migrate_v1);
     tcase_add_test(tc, test_relog_steps);
+    tcase_add_test(tc, test_continue_run);
     tcase_add_test(tc, test_running_counts);
     suite_add_tcase(s, tc);
     return s;
