@@ -1,7 +1,8 @@
 /*
- * tests/sqlite/test_sqlite_concurrency.c - several processes x threads
- * logging into one database while another process reads it: no call
- * fails, every row is there.
+ * tests/sqlite/test_sqlite_concurrency.c - 8 processes x 4 threads, each
+ * thread with a tracker of its own, logging into one database while another
+ * process reads it (SQL and `tropt runs`): no call fails, every row is
+ * there.
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -15,7 +16,7 @@
 
 #include "sqlite_tu.h"
 
-enum { NPROC = 4, NTHREAD = 4, NSTEPS = 200, NFIELDS = 3 };
+enum { NPROC = 8, NTHREAD = 4, NSTEPS = 150, NFIELDS = 3 };
 
 struct writer {
     const char *db;
