@@ -393,6 +393,7 @@ START_TEST(test_key_order)
 {
     key_order_run("fsync=off");
     key_order_run("fsync=off,flush_every=4");
+    key_order_run(""); /* fsync=normal: every rewrite synced */
 }
 END_TEST
 
@@ -853,6 +854,12 @@ START_TEST(test_rewrite_bound)
     printf("bound: %d steps, a new key each: final metrics.csv %" PRIu64 " bytes, %" PRIu64
            " rewrites, %" PRIu64 " bytes rewritten = %.2f x final size (bound %.0f x), %.2f s\n",
            steps, f, n, w, (double)w / (double)f, 4.0 + 2, s);
+    ck_assert_uint_le(w, 6 * f);
+    ck_assert_uint_ge(n, 3);
+    /* The same with fsync=normal: every rewrite synced before its rename. */
+    late_keys_run(dir, "bound-sync", "", steps, &w, &f, &n, &s);
+    printf("bound, fsync=normal: %" PRIu64 " rewrites, %.2f x final size, %.2f s\n", n,
+           (double)w / (double)f, s);
     ck_assert_uint_le(w, 6 * f);
     ck_assert_uint_ge(n, 3);
     /* For contrast, rewriting at once (no bound) on a run a fifth as long. */
