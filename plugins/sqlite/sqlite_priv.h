@@ -3,7 +3,9 @@
  *
  *   sqlite.c        options, the hooks, the commit timer thread.
  *   sqlite_store.c  the connection: open, schema and migrations, busy
- *                   handling, stale runs, transactions that write batches.
+ *                   handling, stale runs, transactions that write batches
+ *                   (appended, or through the lookup table for steps that
+ *                   may exist), the checkpoint thread and its WAL hook.
  *   sqlite_batch.c  the in-memory side: interned keys and the pending batch.
  *
  * Every step is first appended to the pending batch (copied, keys interned
