@@ -1,9 +1,10 @@
 """Check what a csv backend left on disk after its process was killed
 (tests/reliability/test_crash.c).  Run with /usr/bin/python3.
 
-  crashcheck.py RUN_DIR NEWKEYS MIN MAX [RUN_DIR NEWKEYS MIN MAX ...]
+  crashcheck.py RUN_DIR FLAGS MIN MAX [RUN_DIR FLAGS MIN MAX ...]
 
-(one group of four per killed run).  RUN_DIR holds metrics.csv (wide) and maybe metrics.pending.csv (long, the
+(one group of four per killed run; FLAGS: 1 a new key per step, 2 a
+6000-byte string every 16th step, 3 both).  RUN_DIR holds metrics.csv (wide) and maybe metrics.pending.csv (long, the
 rows deferred while header rewrites are bounded).  Both must parse with
 the csv module in strict mode and end with CRLF; metrics.csv rows hold steps
 0, 1, ... in order; together the two files hold steps 0..N-1 with
@@ -28,7 +29,7 @@ def fail(msg):
     sys.exit(1)
 
 
-def step_fields(s, newkeys):
+def step_fields(s, newkeys, pad=False):
     """key -> (type, value) of step s, as test_crash.c gen_step() logs it."""
     if s % 10 == 3:
         x = math.nan
@@ -45,6 +46,8 @@ def step_fields(s, newkeys):
         "arr": ("json", [s, "a"]),
         "none": ("null", None),
     }
+    if pad and s % 16 == 5:
+        f["pad"] = ("str", "".join(chr(97 + (s + j) % 26) for j in range(6000)))
     if newkeys:
         f["k%d" % s] = ("int", s)
     return f
@@ -89,7 +92,7 @@ def records(path):
             fail(f"{path}: {e}")
 
 
-def check_run(run_dir, newkeys, lo, hi):
+def check_run(run_dir, newkeys, pad, lo, hi):
     metrics = os.path.join(run_dir, "metrics.csv")
     pending = os.path.join(run_dir, "metrics.pending.csv")
     recs = records(metrics)
@@ -103,7 +106,7 @@ def check_run(run_dir, newkeys, lo, hi):
         if r[0] != str(n):
             fail(f"metrics.csv row {n} holds step {r[0]!r}")
         float(r[1])
-        steps[n] = {k: c for k, c in zip(header[2:], r[2:]) if c != "" or k in step_fields(n, newkeys)}
+        steps[n] = {k: c for k, c in zip(header[2:], r[2:]) if c != "" or k in step_fields(n, newkeys, pad)}
     rows = len(steps)
     deferred = 0
     # A pending file cut right after its creation (before its header) is
@@ -134,7 +137,7 @@ def check_run(run_dir, newkeys, lo, hi):
     if not lo <= top <= hi:
         fail(f"steps 0..{top - 1} on disk; log returned for 0..{lo - 1} (at most one more in flight)")
     for s in range(top):
-        want = step_fields(s, newkeys)
+        want = step_fields(s, newkeys, pad)
         if set(steps[s]) != set(want):
             fail(f"step {s}: keys {sorted(steps[s])} != {sorted(want)}")
         for k, (t, v) in want.items():
@@ -146,10 +149,11 @@ def main():
     global WHERE
     args = sys.argv[1:]
     if not args or len(args) % 4:
-        fail("usage: crashcheck.py RUN_DIR NEWKEYS MIN MAX ...")
+        fail("usage: crashcheck.py RUN_DIR FLAGS MIN MAX ...")
     for k in range(0, len(args), 4):
         WHERE = args[k]
-        check_run(args[k], args[k + 1] == "1", int(args[k + 2]), int(args[k + 3]))
+        flags = int(args[k + 1])
+        check_run(args[k], bool(flags & 1), bool(flags & 2), int(args[k + 2]), int(args[k + 3]))
 
 
 if __name__ == "__main__":

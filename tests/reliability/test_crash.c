@@ -20,7 +20,10 @@
  *           at each step, so header rewrites (and rows deferred to
  *           metrics.pending.csv) are in flight when the kill lands.
  *           metrics.csv parses with Python's csv module and holds every
- *           such row, values exact (crashcheck.py).
+ *           such row, values exact (crashcheck.py).  Rows stay under a
+ *           page: TROPT_CRASH_CSV_PAD=1 adds the 6000-byte cell, whose
+ *           append a kill can cut at a page boundary (a torn last record;
+ *           a known csv backend issue, see the commit message).
  *   jsonl   a journal per round: every complete line is JSON, the last
  *           line may be cut (then the event reader reports it as the one
  *           truncated line and skips it), and the events hold every such
@@ -503,10 +506,16 @@ START_TEST(test_crash_csv)
     char *spec = tu_strdupf("csv:dir=%s", dir);
     kill_result ks[ROUNDS];
     char *args = tu_strdupf("%s", ""), *run_dirs[ROUNDS];
+    /* TROPT_CRASH_CSV_PAD=1: a 6000-byte cell every 16th step, as for
+     * sqlite and jsonl.  A kill can then cut that row's append at a page
+     * boundary, leaving metrics.csv with a torn last record (known, off by
+     * default until the csv backend handles it). */
+    const char *padenv = getenv("TROPT_CRASH_CSV_PAD");
+    int pad = padenv && strcmp(padenv, "1") == 0;
     for (int r = 0; r < ROUNDS; r++) {
         char exp[16];
         snprintf(exp, sizeof exp, "r%02d", r);
-        struct child c = {spec, exp, 0, r % 2};
+        struct child c = {spec, exp, pad, r % 2};
         ks[r] = kill_at_random(&c);
         /* Each round has a folder of its own that no later round touches:
          * one parser run checks them all at the end. */
@@ -519,8 +528,8 @@ START_TEST(test_crash_csv)
             free(run_dirs[r]);
             run_dirs[r] = NULL;
         } else {
-            char *more = tu_strdupf("%s '%s' %d %" PRId64 " %" PRId64, args, run_dirs[r], r % 2,
-                                    ks[r].last + 1, ks[r].last + 2);
+            char *more = tu_strdupf("%s '%s' %d %" PRId64 " %" PRId64, args, run_dirs[r],
+                                    r % 2 | pad << 1, ks[r].last + 1, ks[r].last + 2);
             free(args);
             args = more;
         }
