@@ -5,9 +5,11 @@
 #                     example optimizer into the embedded sqlite default
 #                     (./tropt.db) and show the run
 #   ./build.sh test   install what is missing, build with warnings as errors,
-#                     run the whole suite, then again under ASan+UBSan,
-#                     then the core, ABI and security suites under
-#                     valgrind; ends with "N passed, N failed"
+#                     run the whole suite (with the fuzz targets and a
+#                     benchmark smoke pass), then again under ASan+UBSan,
+#                     then under ThreadSanitizer, then the core, ABI and
+#                     security suites under valgrind; ends with
+#                     "N passed, N failed"
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here"
@@ -69,13 +71,21 @@ run_suite() {
 
 cmd_test() {
     install_deps
-    # -Dfuzz: each libFuzzer target runs 20 s as the test 'fuzz' (clang)
+    # -Dfuzz: each libFuzzer target runs FUZZ_SECONDS as the test 'fuzz' (clang)
+    export FUZZ_SECONDS=${FUZZ_SECONDS:-45}
     configure build -Dwerror=true -Dbench=true -Dfuzz=true
     ninja -C build
     run_suite build 1
     configure build-asan -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false
     ninja -C build-asan
     run_suite build-asan 3
+    # ThreadSanitizer: the same suite; a race report fails the test (exit 66).
+    # ASLR off for the tests: gcc 12's TSan cannot map its shadow memory on
+    # kernels with vm.mmap_rnd_bits > 28.
+    configure build-tsan -Dwerror=true -Db_sanitize=thread -Db_lundef=false
+    ninja -C build-tsan
+    meson test -C build-tsan --num-processes 2 --print-errorlogs --timeout-multiplier 4 \
+        --wrapper "setarch $(uname -m) -R" || true
     # memcheck (CK_FORK=no, leaks are errors) over the core, the ABI and
     # CLI suites and the security suite; the dtoa property test's million
     # doubles and the backends' I/O-heavy suites run under ASan instead
@@ -83,7 +93,7 @@ cmd_test() {
         core-tracker core-spec core-fields print-backend security \
         abi-broken abi-searchpath abi-symbols abi-layout abi-cli abi-thirdparty || true
     /usr/bin/python3 .ci/count.py build/meson-logs/testlog.json build-asan/meson-logs/testlog.json \
-        build/meson-logs/testlog-valgrind.json
+        build-tsan/meson-logs/testlog.json build/meson-logs/testlog-valgrind.json
 }
 
 case "${1:-}" in
