@@ -98,17 +98,24 @@ void scen_csv(bench_ctx *c)
         if (!found) {
             bench_skip(c, "csv-newkey", "plugin tropt-csv.so not found on TROPT_PLUGIN_PATH");
         } else {
-            csv_arg nk = {c, NEWKEY_EVERY, NULL}, fixed = {c, 0, NULL};
+            csv_arg nk = {c, NEWKEY_EVERY, NULL}, fixed = {c, 0, NULL},
+                    nk_nosync = {c, NEWKEY_EVERY, ",fsync=off"},
+                    fixed_nosync = {c, 0, ",fsync=off"};
             bench_variant v[] = {
                 {"csv, a new key every 1000 steps", run_lib, &nk, 0, 0},
                 {"csv, fixed keys", run_lib, &fixed, 0, 0},
+                {"csv, a new key every 1000 steps, fsync=off", run_lib, &nk_nosync, 0, 0},
+                {"csv, fixed keys, fsync=off", run_lib, &fixed_nosync, 0, 0},
             };
-            if (bench_interleave(c, v, 2, c->steps) != 0) {
+            if (bench_interleave(c, v, 4, c->steps) != 0) {
                 bench_fail(c, "csv-newkey", "a variant failed");
             } else {
                 bench_row(c, "csv-newkey", &v[0], &v[1], "cost", "<=", 1.5,
                           "header grows by one column per 1000 steps");
                 bench_row(c, "csv-newkey", &v[1], NULL, NULL, NULL, 0, NULL);
+                bench_row(c, "csv-newkey", &v[2], &v[3], "cost", NULL, 0,
+                          "the same without the fsync of each rewrite");
+                bench_row(c, "csv-newkey", &v[3], NULL, NULL, NULL, 0, NULL);
                 bench_ran(c, "csv-newkey", NULL);
             }
         }
