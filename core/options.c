@@ -51,6 +51,41 @@ const char *tropt_option_display(const tropt_option_def *def, const char *text)
     return text;
 }
 
+/* One bound of a range in the option's own terms: an integer for INT, a
+ * duration with the largest unit that divides it for DURATION, %g else. */
+static int put_bound(char *buf, size_t size, tropt_opt_type type, double x)
+{
+    if (type == TROPT_OPT_INT && x >= -9.2e18 && x <= 9.2e18 && x == (double)(int64_t)x)
+        return snprintf(buf, size, "%lld", (long long)x);
+    if (type == TROPT_OPT_DURATION && x >= 0 && x <= 9.2e18 && x == (double)(int64_t)x) {
+        long long ms = (long long)x;
+        if (ms == 0)
+            return snprintf(buf, size, "0");
+        if (ms % 60000 == 0)
+            return snprintf(buf, size, "%lldm", ms / 60000);
+        if (ms % 1000 == 0)
+            return snprintf(buf, size, "%llds", ms / 1000);
+        return snprintf(buf, size, "%lldms", ms);
+    }
+    return snprintf(buf, size, "%g", x);
+}
+
+size_t tropt_option_range(const tropt_option_def *def, char *buf, size_t size)
+{
+    if (!buf || size == 0)
+        return 0;
+    buf[0] = '\0';
+    if (!def || !(def->flags & TROPT_OPT_HAS_RANGE))
+        return 0;
+    char lo[48], hi[48];
+    put_bound(lo, sizeof lo, def->type, def->min);
+    put_bound(hi, sizeof hi, def->type, def->max);
+    int n = snprintf(buf, size, "[%s, %s]", lo, hi);
+    if (n < 0)
+        return 0;
+    return (size_t)n < size ? (size_t)n : size - 1;
+}
+
 /* "a|b|c" into buf. */
 static void join_choices(const char *const *choices, char *buf, size_t size)
 {
@@ -163,8 +198,9 @@ static int parse_value(const tropt_option_def *def, const char *text, tropt_optv
     if (def->flags & TROPT_OPT_HAS_RANGE) {
         double x = def->type == TROPT_OPT_INT ? (double)v->i : v->d;
         if (x < def->min || x > def->max) {
-            snprintf(why, whysize, "out of range [%g, %g]%s", def->min, def->max,
-                     def->type == TROPT_OPT_DURATION ? " ms" : "");
+            char range[112];
+            tropt_option_range(def, range, sizeof range);
+            snprintf(why, whysize, "out of range %s", range);
             return -1;
         }
     }
@@ -187,9 +223,9 @@ int tropt__options_check_decl(const tropt_plugin *p, const char *path)
     for (size_t i = 0; i < n; i++) {
         const tropt_option_def *d = &p->options[i];
         if (!valid_option_name(d->name))
-            return tropt__error(TROPT_EPLUGIN,
-                                "%s: declared option %zu has an invalid name (options are [a-z0-9_]+)",
-                                path, i);
+            return tropt__error(
+                TROPT_EPLUGIN,
+                "%s: declared option %zu has an invalid name (options are [a-z0-9_]+)", path, i);
         if (strcmp(d->name, HOST_OPT_ON_ERROR) == 0)
             return tropt__error(TROPT_EPLUGIN, "%s: declares option '%s', which the host reserves",
                                 path, d->name);

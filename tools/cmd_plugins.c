@@ -23,8 +23,11 @@ static void print_option(const tropt_option_def *d)
     printf("    %-16s %-24s default: %-14s", d->name, type,
            d->default_value ? tropt_option_display(d, d->default_value)
                             : ((d->flags & TROPT_OPT_REQUIRED) ? "(required)" : "(unset)"));
-    if (d->flags & TROPT_OPT_HAS_RANGE)
-        printf(" range: [%g, %g]", d->min, d->max);
+    if (d->flags & TROPT_OPT_HAS_RANGE) {
+        char range[112];
+        tropt_option_range(d, range, sizeof range);
+        printf(" range: %s", range);
+    }
     if (d->flags & TROPT_OPT_SECRET)
         printf(" secret");
     if (d->help)
@@ -32,8 +35,7 @@ static void print_option(const tropt_option_def *d)
     printf("\n");
 }
 
-static int visit(const char *path, const tropt_plugin *p, const char *error, int shadowed,
-                 void *ud)
+static int visit(const char *path, const tropt_plugin *p, const char *error, int shadowed, void *ud)
 {
     int *count = ud;
     (*count)++;

@@ -40,6 +40,16 @@ TROPT_API const char *tropt_plugin_dir(void);
  */
 TROPT_API const char *tropt_option_display(const tropt_option_def *def, const char *text);
 
+/*
+ * The allowed range of an option with TROPT_OPT_HAS_RANGE, as text for
+ * people: "[1, 1000000000]" for an INT, "[1ms, 60m]" for a DURATION (the
+ * largest unit of ms, s, m that divides each bound), "[0, 1e+09]" (%g) for
+ * a DOUBLE.  Writes at most size bytes, NUL-terminated, into buf; "" when
+ * def is NULL or has no range.  Returns the length written (truncated to
+ * fit).  Never fails, allocates nothing.
+ */
+TROPT_API size_t tropt_option_range(const tropt_option_def *def, char *buf, size_t size);
+
 /* "string", "path", "int", "double", "bool", "duration", "enum". */
 TROPT_API const char *tropt_option_type_name(tropt_opt_type type);
 

@@ -111,7 +111,7 @@ static const invalid_case invalid[] = {
     {"recorder:flag=maybe", TROPT_EINVAL, "flag=maybe: expected true|false"},
     {"recorder:wait=5x", TROPT_EINVAL, "expected a duration such as 250ms, 2s or 1m"},
     {"recorder:wait=-1s", TROPT_EINVAL, "expected a duration"},
-    {"recorder:wait=11m", TROPT_EINVAL, "out of range [0, 600000] ms"},
+    {"recorder:wait=11m", TROPT_EINVAL, "wait=11m: out of range [0, 10m]"},
     {"recorder:wait=s", TROPT_EINVAL, "expected a duration"},
     {"recorder:mode=d", TROPT_EINVAL, "mode=d: expected one of a|b|c"},
     {"recorder:mode=A", TROPT_EINVAL, "expected one of a|b|c"},
@@ -176,6 +176,37 @@ START_TEST(options_reach_create_validated)
 }
 END_TEST
 
+START_TEST(option_ranges_read_in_the_options_terms)
+{
+    static const tropt_option_def defs[] = {
+        {"a", TROPT_OPT_INT, TROPT_OPT_HAS_RANGE, NULL, NULL, 1, 1e9, NULL},
+        {"b", TROPT_OPT_INT, TROPT_OPT_HAS_RANGE, NULL, NULL, -5, 9.2e18, NULL},
+        {"c", TROPT_OPT_DURATION, TROPT_OPT_HAS_RANGE, NULL, NULL, 0, 3600000, NULL},
+        {"d", TROPT_OPT_DURATION, TROPT_OPT_HAS_RANGE, NULL, NULL, 1500, 2000, NULL},
+        {"e", TROPT_OPT_DOUBLE, TROPT_OPT_HAS_RANGE, NULL, NULL, 0.25, 1e9, NULL},
+        {"f", TROPT_OPT_INT, 0, NULL, NULL, 0, 0, NULL},
+        {"g", TROPT_OPT_DURATION, TROPT_OPT_HAS_RANGE, NULL, NULL, 0.5, 90000, NULL},
+    };
+    static const char *want[] = {
+        "[1, 1000000000]", "[-5, 9200000000000000000]", "[0, 60m]", "[1500ms, 2s]",
+        "[0.25, 1e+09]",   "",                          "[0.5, 90s]",
+    };
+    char buf[64];
+    for (size_t i = 0; i < sizeof defs / sizeof defs[0]; i++) {
+        size_t n = tropt_option_range(&defs[i], buf, sizeof buf);
+        ck_assert_str_eq(buf, want[i]);
+        ck_assert_uint_eq(n, strlen(want[i]));
+    }
+    /* truncated to fit, always terminated; NULL and empty buffers */
+    char small[6];
+    ck_assert_uint_eq(tropt_option_range(&defs[0], small, sizeof small), 5);
+    ck_assert_str_eq(small, "[1, 1");
+    ck_assert_uint_eq(tropt_option_range(NULL, buf, sizeof buf), 0);
+    ck_assert_str_eq(buf, "");
+    ck_assert_uint_eq(tropt_option_range(&defs[0], NULL, 0), 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("spec");
@@ -184,6 +215,7 @@ int main(void)
     tcase_add_loop_test(tc, invalid_specs, 0, (int)(sizeof invalid / sizeof invalid[0]));
     tcase_add_test(tc, secret_values_never_in_messages);
     tcase_add_test(tc, options_reach_create_validated);
+    tcase_add_test(tc, option_ranges_read_in_the_options_terms);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
