@@ -84,8 +84,8 @@ cmd_test() {
     # kernels with vm.mmap_rnd_bits > 28.
     configure build-tsan -Dwerror=true -Db_sanitize=thread -Db_lundef=false
     ninja -C build-tsan
-    meson test -C build-tsan --num-processes 2 --print-errorlogs --timeout-multiplier 4 \
-        --wrapper "setarch $(uname -m) -R" || true
+    setarch "$(uname -m)" -R \
+        meson test -C build-tsan --num-processes 2 --print-errorlogs --timeout-multiplier 4 || true
     # memcheck (CK_FORK=no, leaks are errors) over the core, the ABI and
     # CLI suites and the security suite; the dtoa property test's million
     # doubles and the backends' I/O-heavy suites run under ASan instead
