@@ -14,7 +14,8 @@ int tropt_set_allocator(const tropt_allocator *a)
         return TROPT_OK;
     }
     if (!a->malloc || !a->realloc || !a->free)
-        return tropt__error(TROPT_EINVAL, "tropt_set_allocator: malloc, realloc and free are all required");
+        return tropt__error(TROPT_EINVAL,
+                            "tropt_set_allocator: malloc, realloc and free are all required");
     current = *a;
     return TROPT_OK;
 }

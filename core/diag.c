@@ -41,7 +41,10 @@ static int level_from_env(void)
             return l;
     if (strcasecmp(s, "warn") == 0)
         return TROPT_LEVEL_WARNING;
-    fprintf(stderr, "tropt: warning: TROPT_LOG_LEVEL=%s is not one of debug|info|warning|error|off; using warning\n", s);
+    fprintf(stderr,
+            "tropt: warning: TROPT_LOG_LEVEL=%s is not one of debug|info|warning|error|off; using "
+            "warning\n",
+            s);
     return TROPT_LEVEL_WARNING;
 }
 

@@ -287,11 +287,13 @@ static int check_field(const tropt_field *f, size_t i)
         return TROPT_OK;
     case TROPT_STRING:
         if (!f->v.s)
-            return tropt__error(TROPT_EINVAL, "field '%s' is a TROPT_STRING with a NULL string", f->key);
+            return tropt__error(TROPT_EINVAL, "field '%s' is a TROPT_STRING with a NULL string",
+                                f->key);
         return TROPT_OK;
     case TROPT_JSON:
         if (!f->v.json)
-            return tropt__error(TROPT_EINVAL, "field '%s' is a TROPT_JSON with a NULL value", f->key);
+            return tropt__error(TROPT_EINVAL, "field '%s' is a TROPT_JSON with a NULL value",
+                                f->key);
         return TROPT_OK;
     }
     return tropt__error(TROPT_EINVAL, "field '%s' has an unknown type %d", f->key, (int)f->type);

@@ -103,9 +103,8 @@ size_t tropt__option_count(const tropt_plugin *p);
  * gets one tropt_optval per declared option (texts owned by the array; free
  * with tropt__optvals_free).  Host options (on_error) are consumed into
  * *warn_only.  TROPT_EINVAL names the option, the plugin and what is valid. */
-int tropt__options_validate(const tropt_plugin *p, const char *plugin_label,
-                            const tropt__kv *opts, size_t n, tropt_optval **values,
-                            int *warn_only);
+int tropt__options_validate(const tropt_plugin *p, const char *plugin_label, const tropt__kv *opts,
+                            size_t n, tropt_optval **values, int *warn_only);
 void tropt__optvals_free(const tropt_plugin *p, tropt_optval *values);
 /* Check the declared option table itself (at load time). */
 int tropt__options_check_decl(const tropt_plugin *p, const char *path);

@@ -53,10 +53,10 @@ static int check_table(const tropt_plugin *p, const char *path)
     if (!p->name || !tropt__valid_plugin_name(p->name))
         return tropt__error(TROPT_EPLUGIN, "%s: the plugin's name is missing or not [A-Za-z0-9_-]+",
                             path);
-    const char *missing = !p->create  ? "create"
-                          : !p->init   ? "init"
-                          : !p->log    ? "log"
-                          : !p->finish ? "finish"
+    const char *missing = !p->create    ? "create"
+                          : !p->init    ? "init"
+                          : !p->log     ? "log"
+                          : !p->finish  ? "finish"
                           : !p->destroy ? "destroy"
                                         : NULL;
     if (missing)
@@ -74,9 +74,10 @@ int tropt__module_open_file(const char *path, tropt__module *out)
     out->handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!out->handle) {
         const char *e = dlerror();
-        int rc = access(path, F_OK) == 0
-                     ? tropt__error(TROPT_EPLUGIN, "%s: cannot load: %s", path, e ? e : "unknown error")
-                     : tropt__error(TROPT_ENOTFOUND, "%s: no such plugin file", path);
+        int rc =
+            access(path, F_OK) == 0
+                ? tropt__error(TROPT_EPLUGIN, "%s: cannot load: %s", path, e ? e : "unknown error")
+                : tropt__error(TROPT_ENOTFOUND, "%s: no such plugin file", path);
         tropt__module_close(out);
         return rc;
     }
@@ -103,7 +104,8 @@ int tropt__module_open_file(const char *path, tropt__module *out)
     *(void **)(&entry) = sym; /* POSIX: object-to-function pointer via dlsym */
     const tropt_plugin *p = entry();
     if (!p) {
-        int rc = tropt__error(TROPT_EPLUGIN, "%s: %s returned NULL", path, TROPT_PLUGIN_ENTRY_SYMBOL);
+        int rc =
+            tropt__error(TROPT_EPLUGIN, "%s: %s returned NULL", path, TROPT_PLUGIN_ENTRY_SYMBOL);
         tropt__module_close(out);
         return rc;
     }
@@ -129,7 +131,8 @@ int tropt__module_load(const char *name, tropt__module *out)
     if (strchr(name, '/'))
         return tropt__module_open_file(name, out);
     if (!tropt__valid_plugin_name(name))
-        return tropt__error(TROPT_EINVAL, "invalid plugin name '%s' (names are [A-Za-z0-9_-]+)", name);
+        return tropt__error(TROPT_EINVAL, "invalid plugin name '%s' (names are [A-Za-z0-9_-]+)",
+                            name);
 
     char looked[2048] = "";
     const char *env = getenv("TROPT_PLUGIN_PATH");
@@ -168,6 +171,6 @@ int tropt__module_load(const char *name, tropt__module *out)
         return rc;
     }
     free(file);
-    return tropt__error(TROPT_ENOTFOUND, "no plugin '%s' (looked for tropt-%s.so in: %s)", name, name,
-                        looked);
+    return tropt__error(TROPT_ENOTFOUND, "no plugin '%s' (looked for tropt-%s.so in: %s)", name,
+                        name, looked);
 }

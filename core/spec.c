@@ -78,9 +78,10 @@ static int parse_value(cursor *c, char **out)
         size_t a = c->i;
         while (c->s[c->i] && c->s[c->i] != ',' && c->s[c->i] != ';') {
             if (c->s[c->i] == '"')
-                return tropt__error(TROPT_EINVAL,
-                                    "spec: unexpected '\"' at column %zu (quote the whole value: key=\"...\")",
-                                    c->i + 1);
+                return tropt__error(
+                    TROPT_EINVAL,
+                    "spec: unexpected '\"' at column %zu (quote the whole value: key=\"...\")",
+                    c->i + 1);
             c->i++;
         }
         *out = trimmed(c->s, a, c->i);
@@ -92,16 +93,17 @@ static int parse_value(cursor *c, char **out)
     for (size_t j = c->i;; j++) {
         char ch = c->s[j];
         if (ch == '\0')
-            return tropt__error(TROPT_EINVAL, "spec: unterminated quoted value starting at column %zu",
-                                open + 1);
+            return tropt__error(TROPT_EINVAL,
+                                "spec: unterminated quoted value starting at column %zu", open + 1);
         if (ch == '"')
             break;
         if (ch == '\\') {
             char nx = c->s[j + 1];
             if (nx != '"' && nx != '\\')
-                return tropt__error(TROPT_EINVAL,
-                                    "spec: invalid escape '\\%c' at column %zu (only \\\" and \\\\ are allowed)",
-                                    nx ? nx : '0', j + 1);
+                return tropt__error(
+                    TROPT_EINVAL,
+                    "spec: invalid escape '\\%c' at column %zu (only \\\" and \\\\ are allowed)",
+                    nx ? nx : '0', j + 1);
             j++;
         }
         len++;
@@ -120,7 +122,8 @@ static int parse_value(cursor *c, char **out)
     skip_blank(c);
     if (c->s[c->i] && c->s[c->i] != ',' && c->s[c->i] != ';') {
         tropt__free(v);
-        return tropt__error(TROPT_EINVAL, "spec: expected ',' or ';' after the quoted value at column %zu",
+        return tropt__error(TROPT_EINVAL,
+                            "spec: expected ',' or ';' after the quoted value at column %zu",
                             c->i + 1);
     }
     *out = v;
@@ -139,13 +142,16 @@ static int parse_option(cursor *c, tropt__backend_spec *be)
         char ch = c->s[c->i];
         if (ch == '\0' || ch == ';' || ch == ',')
             return tropt__error(TROPT_EINVAL, "spec: expected an option key=value at column %zu%s",
-                                kpos + 1, ch == '\0' || ch == ';' ? " (remove the trailing separator)" : "");
-        return tropt__error(TROPT_EINVAL,
-                            "spec: invalid character '%c' in an option key at column %zu (keys are [A-Za-z0-9_]+)",
-                            ch, c->i + 1);
+                                kpos + 1,
+                                ch == '\0' || ch == ';' ? " (remove the trailing separator)" : "");
+        return tropt__error(
+            TROPT_EINVAL,
+            "spec: invalid character '%c' in an option key at column %zu (keys are [A-Za-z0-9_]+)",
+            ch, c->i + 1);
     }
     if (c->s[c->i] != '=')
-        return tropt__error(TROPT_EINVAL, "spec: expected '=' after option key '%.*s' at column %zu",
+        return tropt__error(TROPT_EINVAL,
+                            "spec: expected '=' after option key '%.*s' at column %zu",
                             (int)(kend - kpos), c->s + kpos, c->i + 1);
     c->i++;
     for (size_t k = 0; k < be->n_opts; k++)
@@ -186,17 +192,20 @@ static int parse_backend(cursor *c, tropt__backend_spec *be)
     if (!be->name)
         return tropt__oom();
     if (!*be->name)
-        return tropt__error(TROPT_EINVAL,
-                            "spec: expected a plugin name or path at column %zu%s", a + 1,
-                            c->s[c->i] == '\0' || c->s[c->i] == ';' ? " (empty backend: remove the extra ';')" : "");
+        return tropt__error(
+            TROPT_EINVAL, "spec: expected a plugin name or path at column %zu%s", a + 1,
+            c->s[c->i] == '\0' || c->s[c->i] == ';' ? " (empty backend: remove the extra ';')"
+                                                    : "");
     if (!strchr(be->name, '/') && !tropt__valid_plugin_name(be->name))
-        return tropt__error(TROPT_EINVAL,
-                            "spec: invalid plugin name '%s' at column %zu: a name is [A-Za-z0-9_-]+, "
-                            "a file path must contain '/'",
-                            be->name, a + 1);
+        return tropt__error(
+            TROPT_EINVAL,
+            "spec: invalid plugin name '%s' at column %zu: a name is [A-Za-z0-9_-]+, "
+            "a file path must contain '/'",
+            be->name, a + 1);
     if (c->s[c->i] == ',')
-        return tropt__error(TROPT_EINVAL, "spec: expected ':' before the options of '%s' at column %zu",
-                            be->name, c->i + 1);
+        return tropt__error(TROPT_EINVAL,
+                            "spec: expected ':' before the options of '%s' at column %zu", be->name,
+                            c->i + 1);
     if (c->s[c->i] != ':')
         return TROPT_OK;
     c->i++;
@@ -221,7 +230,8 @@ int tropt__spec_parse(const char *text, tropt__spec *out)
     cursor c = {text, 0};
     skip_blank(&c);
     if (!text[c.i])
-        return tropt__error(TROPT_EINVAL, "spec: empty (expected a backend such as 'sqlite' or 'null')");
+        return tropt__error(TROPT_EINVAL,
+                            "spec: empty (expected a backend such as 'sqlite' or 'null')");
     for (;;) {
         tropt__backend_spec *nb = tropt__realloc(out->backends, (out->n + 1) * sizeof *nb);
         if (!nb) {

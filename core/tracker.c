@@ -15,7 +15,7 @@
 #include "internal.h"
 
 #define MSG_INIT_ACTIVE                                                                            \
-    "init() called on already-active tracker (previous run not finished). "                       \
+    "init() called on already-active tracker (previous run not finished). "                        \
     "Auto-finishing the previous run."
 #define MSG_LOG_INACTIVE "log() called on inactive tracker (missing init()?)"
 #define MSG_FINISH_INACTIVE "finish() called on inactive tracker \xE2\x80\x94 ignoring."
@@ -132,7 +132,8 @@ int tropt_tracker_open(tropt_tracker **out, const char *spec, const char *experi
         return tropt__error(TROPT_EINVAL, "tropt_tracker_open: out is NULL");
     *out = NULL;
     if (experiment_config && !json_is_object(experiment_config))
-        return tropt__error(TROPT_EINVAL, "tropt_tracker_open: experiment_config must be a JSON object");
+        return tropt__error(TROPT_EINVAL,
+                            "tropt_tracker_open: experiment_config must be a JSON object");
     if (!spec) {
         const char *env = getenv("TROPT_TRACKER");
         spec = env && *env ? env : TROPT_DEFAULT_SPEC;

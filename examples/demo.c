@@ -101,10 +101,10 @@ int main(int argc, char **argv)
         i++;
     }
 
-    json_t *config = json_pack("{s:s, s:f, s:f, s:f, s:f, s:I, s:I, s:I}", "optimizer", "adam",
-                               "lr", lr, "beta1", 0.9, "beta2", 0.999, "eps", 1e-8, "dim",
-                               (json_int_t)dim, "steps", (json_int_t)steps, "seed",
-                               (json_int_t)seed);
+    json_t *config =
+        json_pack("{s:s, s:f, s:f, s:f, s:f, s:I, s:I, s:I}", "optimizer", "adam", "lr", lr,
+                  "beta1", 0.9, "beta2", 0.999, "eps", 1e-8, "dim", (json_int_t)dim, "steps",
+                  (json_int_t)steps, "seed", (json_int_t)seed);
     tropt_tracker *t = NULL;
     int rc = tropt_tracker_open(&t, spec, experiment, NULL);
     if (rc != TROPT_OK) {
@@ -143,9 +143,9 @@ int main(int argc, char **argv)
             json_array_append_new(point, json_real(x[i]));
         const char *phase = f < 1e-6 ? "converged" : (k < steps / 10 ? "warmup" : "descent");
         tropt_field fields[] = {
-            TROPT_F_REAL("loss", f),          TROPT_F_REAL("best_loss", best),
-            TROPT_F_REAL("grad_norm", gn),    TROPT_F_INT("iteration", k),
-            TROPT_F_JSON("x", point),         TROPT_F_STR("phase", phase),
+            TROPT_F_REAL("loss", f),       TROPT_F_REAL("best_loss", best),
+            TROPT_F_REAL("grad_norm", gn), TROPT_F_INT("iteration", k),
+            TROPT_F_JSON("x", point),      TROPT_F_STR("phase", phase),
         };
         if (tropt_tracker_log_fields(t, fields, sizeof fields / sizeof fields[0]) != TROPT_OK) {
             fprintf(stderr, "tropt-demo: log step %ld: %s\n", k, tropt_error_message());
@@ -167,8 +167,8 @@ int main(int argc, char **argv)
     json_t *bx = json_array();
     for (int i = 0; i < dim; i++)
         json_array_append_new(bx, json_real(best_x[i]));
-    json_t *summary = json_pack("{s:f, s:o, s:I, s:b}", "best_loss", best, "best_x", bx,
-                                "steps", (json_int_t)steps, "converged", best < 1e-6);
+    json_t *summary = json_pack("{s:f, s:o, s:I, s:b}", "best_loss", best, "best_x", bx, "steps",
+                                (json_int_t)steps, "converged", best < 1e-6);
     char run_id[64];
     snprintf(run_id, sizeof run_id, "%s", tropt_tracker_run_id(t) ? tropt_tracker_run_id(t) : "?");
     rc = tropt_tracker_finish(t, summary);

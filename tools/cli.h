@@ -15,7 +15,6 @@ int cmd_show(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 
 /* Print "usage: tropt <usage>" (and an optional reason) to stderr; returns 2. */
-int cli_usage(const char *usage, const char *reason_fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+int cli_usage(const char *usage, const char *reason_fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

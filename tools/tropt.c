@@ -40,7 +40,8 @@ static void print_usage(FILE *f)
     fprintf(f, "usage: tropt COMMAND [ARGS]\n\ncommands:\n");
     for (size_t i = 0; i < N_COMMANDS; i++)
         fprintf(f, "  tropt %s\n", commands[i].usage);
-    fprintf(f, "\ntropt %s; plugin search path: $TROPT_PLUGIN_PATH, then the installed plugin dir\n",
+    fprintf(f,
+            "\ntropt %s; plugin search path: $TROPT_PLUGIN_PATH, then the installed plugin dir\n",
             tropt_version());
 }
 

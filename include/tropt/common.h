@@ -33,13 +33,13 @@
 TROPT_BEGIN_DECLS
 
 /* X(NAME, value, description) */
-#define TROPT_ERROR_TABLE(X)                                                   \
-    X(OK, 0, "success")                                                        \
-    X(EINVAL, -1, "invalid argument")                                          \
-    X(ENOTFOUND, -2, "plugin not found")                                       \
-    X(EPLUGIN, -3, "unusable plugin")                                          \
-    X(ESTATE, -4, "call not allowed in this state")                            \
-    X(EBACKEND, -5, "backend failure")                                         \
+#define TROPT_ERROR_TABLE(X)                                                                       \
+    X(OK, 0, "success")                                                                            \
+    X(EINVAL, -1, "invalid argument")                                                              \
+    X(ENOTFOUND, -2, "plugin not found")                                                           \
+    X(EPLUGIN, -3, "unusable plugin")                                                              \
+    X(ESTATE, -4, "call not allowed in this state")                                                \
+    X(EBACKEND, -5, "backend failure")                                                             \
     X(ENOMEM, -6, "out of memory")
 
 typedef enum {
@@ -62,15 +62,7 @@ typedef enum {
  * an object is flattened by the host into "key/member" fields, anything
  * else (an array, an empty object) is kept whole.
  */
-typedef enum {
-    TROPT_NULL,
-    TROPT_BOOL,
-    TROPT_INT,
-    TROPT_REAL,
-    TROPT_STRING,
-    TROPT_JSON
-} tropt_type;
-
+typedef enum { TROPT_NULL, TROPT_BOOL, TROPT_INT, TROPT_REAL, TROPT_STRING, TROPT_JSON } tropt_type;
 
 /*
  * One named, typed value.  This struct is the contract for

@@ -63,9 +63,8 @@ TROPT_API size_t tropt_tracker_backend_count(const tropt_tracker *t);
  * the tracker and live until tropt_tracker_free.  Returns TROPT_OK or
  * TROPT_EINVAL (t NULL or i out of range); out pointers may be NULL.
  */
-TROPT_API int tropt_tracker_backend(const tropt_tracker *t, size_t i,
-                                    const tropt_plugin **plugin, const char **path,
-                                    const tropt_optval **values, int *warn_only);
+TROPT_API int tropt_tracker_backend(const tropt_tracker *t, size_t i, const tropt_plugin **plugin,
+                                    const char **path, const tropt_optval **values, int *warn_only);
 
 TROPT_END_DECLS
 

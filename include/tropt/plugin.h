@@ -188,8 +188,8 @@ typedef struct tropt_plugin {
 
     /* Required.  A run opens.  `config` is the merged run config (a JSON
      * object) or NULL; `params`/n_params is the same config flattened. */
-    int (*init)(void *self, const tropt_run *run, const json_t *config,
-                const tropt_field *params, size_t n_params);
+    int (*init)(void *self, const tropt_run *run, const json_t *config, const tropt_field *params,
+                size_t n_params);
 
     /* Required.  One step of the open run: its number, its wall-clock time
      * (Unix seconds) and its flattened fields (n may be 0). */

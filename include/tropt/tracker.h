@@ -54,8 +54,7 @@ typedef struct tropt_tracker tropt_tracker;
  * serve as a plugin); TROPT_EBACKEND (a backend's create failed);
  * TROPT_ENOMEM.  On failure nothing is left allocated or loaded.
  */
-TROPT_API int tropt_tracker_open(tropt_tracker **out, const char *spec,
-                                 const char *experiment_name,
+TROPT_API int tropt_tracker_open(tropt_tracker **out, const char *spec, const char *experiment_name,
                                  const json_t *experiment_config);
 
 /*
@@ -95,8 +94,7 @@ TROPT_API int tropt_tracker_log(tropt_tracker *t, const json_t *data);
  * Returns as tropt_tracker_log; TROPT_EINVAL for a NULL key, a NULL string
  * or JSON pointer, an unknown type, or a duplicate key.
  */
-TROPT_API int tropt_tracker_log_fields(tropt_tracker *t, const tropt_field *fields,
-                                       size_t n);
+TROPT_API int tropt_tracker_log_fields(tropt_tracker *t, const tropt_field *fields, size_t n);
 
 /*
  * Close the active run with status "finished", writing `summary` if given.
@@ -175,8 +173,8 @@ TROPT_API int tropt_tracker_log_fields_at(tropt_tracker *t, int64_t step, double
  *   ended_at  Unix seconds; <= 0: now.
  * Returns as tropt_tracker_finish, and TROPT_EINVAL for another status.
  */
-TROPT_API int tropt_tracker_finish_run(tropt_tracker *t, const char *status,
-                                       double ended_at, const json_t *summary);
+TROPT_API int tropt_tracker_finish_run(tropt_tracker *t, const char *status, double ended_at,
+                                       const json_t *summary);
 
 /* ---- Errors and diagnostics -------------------------------------------- */
 

@@ -32,11 +32,12 @@ static char *log_one_json(const char *data_text, int *rc)
 START_TEST(flattens_every_json_type)
 {
     int rc;
-    char *l = log_one_json("{\"loss\":{\"ce\":1,\"reg\":{\"l2\":0.5}},\"arr\":[1,\"two\",{\"x\":null}],"
-                           "\"s\":\"caf\xC3\xA9, \\\"q\\\"\\n\",\"t\":true,\"f\":false,\"n\":null,"
-                           "\"max\":9223372036854775807,\"min\":-9223372036854775808,"
-                           "\"r\":0.1,\"big\":1e308,\"empty\":{},\"e2\":[],\"a/b\":1,\"\":2}",
-                           &rc);
+    char *l =
+        log_one_json("{\"loss\":{\"ce\":1,\"reg\":{\"l2\":0.5}},\"arr\":[1,\"two\",{\"x\":null}],"
+                     "\"s\":\"caf\xC3\xA9, \\\"q\\\"\\n\",\"t\":true,\"f\":false,\"n\":null,"
+                     "\"max\":9223372036854775807,\"min\":-9223372036854775808,"
+                     "\"r\":0.1,\"big\":1e308,\"empty\":{},\"e2\":[],\"a/b\":1,\"\":2}",
+                     &rc);
     ck_assert_int_eq(rc, TROPT_OK);
     ck_assert_contains(l, " n=15 |");
     ck_assert_contains(l, " loss/ce=i:1 loss/reg/l2=r:0.5 arr=j:[1,\"two\",{\"x\":null}]");
@@ -49,8 +50,9 @@ START_TEST(flattens_every_json_type)
                      "\"a/b\":1,\"\":2,\"deep\":{\"x\":{\"y\":{\"z\":\"w\"}}}}",
                      &rc);
     ck_assert_int_eq(rc, TROPT_OK);
-    ck_assert_contains(l, " t=b:1 f=b:0 n=null max=i:9223372036854775807 min=i:-9223372036854775808 "
-                          "r=r:0.1 big=r:1e+308 empty=j:{} e2=j:[] a/b=i:1 =i:2 deep/x/y/z=s:w");
+    ck_assert_contains(l,
+                       " t=b:1 f=b:0 n=null max=i:9223372036854775807 min=i:-9223372036854775808 "
+                       "r=r:0.1 big=r:1e+308 empty=j:{} e2=j:[] a/b=i:1 =i:2 deep/x/y/z=s:w");
     free(l);
 }
 END_TEST
@@ -95,12 +97,12 @@ START_TEST(fields_carry_nan_inf_and_exact_ints)
     ck_assert_int_eq(tropt_tracker_init(fx.t, NULL), TROPT_OK);
     json_t *arr = J("[1,2]"), *obj = J("{\"a\":1,\"b\":{\"c\":\"d\"}}"), *sc = json_real(2.5);
     tropt_field f[] = {
-        TROPT_F_REAL("nan", NAN),         TROPT_F_REAL("inf", INFINITY),
-        TROPT_F_REAL("ninf", -INFINITY),  TROPT_F_REAL("tiny", 5e-324),
-        TROPT_F_REAL("third", 1.0 / 3),   TROPT_F_INT("max", INT64_MAX),
-        TROPT_F_INT("min", INT64_MIN),    TROPT_F_BOOL("yes", 42),
-        TROPT_F_STR("empty", ""),         TROPT_F_NULL("nothing"),
-        TROPT_F_JSON("arr", arr),         TROPT_F_JSON("obj", obj),
+        TROPT_F_REAL("nan", NAN),        TROPT_F_REAL("inf", INFINITY),
+        TROPT_F_REAL("ninf", -INFINITY), TROPT_F_REAL("tiny", 5e-324),
+        TROPT_F_REAL("third", 1.0 / 3),  TROPT_F_INT("max", INT64_MAX),
+        TROPT_F_INT("min", INT64_MIN),   TROPT_F_BOOL("yes", 42),
+        TROPT_F_STR("empty", ""),        TROPT_F_NULL("nothing"),
+        TROPT_F_JSON("arr", arr),        TROPT_F_JSON("obj", obj),
         TROPT_F_JSON("scalar", sc),
     };
     ck_assert_int_eq(tropt_tracker_log_fields(fx.t, f, sizeof f / sizeof f[0]), TROPT_OK);

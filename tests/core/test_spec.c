@@ -86,7 +86,8 @@ static const invalid_case invalid[] = {
     {"recorder:=x", TROPT_EINVAL, "invalid character '='"},
     {"recorder:t-g=x", TROPT_EINVAL, "expected '=' after option key 't'"},
     {"recorder:tag=\"open", TROPT_EINVAL, "unterminated quoted value starting at column 14"},
-    {"recorder:tag=\"a\"b", TROPT_EINVAL, "expected ',' or ';' after the quoted value at column 17"},
+    {"recorder:tag=\"a\"b", TROPT_EINVAL,
+     "expected ',' or ';' after the quoted value at column 17"},
     {"recorder:tag=\"bad \\n escape\"", TROPT_EINVAL, "invalid escape '\\n'"},
     {"recorder:tag=a\"b", TROPT_EINVAL, "unexpected '\"' at column 15"},
     {"recorder:tag=a,tag=b", TROPT_EINVAL, "option 'tag' given twice"},
@@ -97,7 +98,9 @@ static const invalid_case invalid[] = {
     {"no_such_plugin", TROPT_ENOTFOUND, "no plugin 'no_such_plugin'"},
     {"./no/such/file.so", TROPT_ENOTFOUND, "./no/such/file.so"},
     {"null:x=1", TROPT_EINVAL, "null: unknown option 'x' (valid options: on_error)"},
-    {"recorder:colour=red", TROPT_EINVAL, "unknown option 'colour' (valid options: out, tag, level, ratio, flag, wait, mode, secret_level, dir, fail, fail_times, on_error)"},
+    {"recorder:colour=red", TROPT_EINVAL,
+     "unknown option 'colour' (valid options: out, tag, level, ratio, flag, wait, mode, "
+     "secret_level, dir, fail, fail_times, on_error)"},
     {"recorder:level=abc", TROPT_EINVAL, "option level=abc: expected a 64-bit integer"},
     {"recorder:level=1.5", TROPT_EINVAL, "expected a 64-bit integer"},
     {"recorder:level=99999999999999999999", TROPT_EINVAL, "expected a 64-bit integer"},
@@ -188,8 +191,10 @@ START_TEST(option_ranges_read_in_the_options_terms)
         {"g", TROPT_OPT_DURATION, TROPT_OPT_HAS_RANGE, NULL, NULL, 0.5, 90000, NULL},
     };
     static const char *want[] = {
-        "[1, 1000000000]", "[-5, 9200000000000000000]", "[0, 60m]", "[1500ms, 2s]",
-        "[0.25, 1e+09]",   "",                          "[0.5, 90s]",
+        "[1, 1000000000]", "[-5, 9200000000000000000]",
+        "[0, 60m]",        "[1500ms, 2s]",
+        "[0.25, 1e+09]",   "",
+        "[0.5, 90s]",
     };
     char buf[64];
     for (size_t i = 0; i < sizeof defs / sizeof defs[0]; i++) {

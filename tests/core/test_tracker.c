@@ -9,7 +9,7 @@
 #include "common.h"
 
 #define W_INIT                                                                                     \
-    "warning: init() called on already-active tracker (previous run not finished). "              \
+    "warning: init() called on already-active tracker (previous run not finished). "               \
     "Auto-finishing the previous run.\n"
 #define W_FINISH "warning: finish() called on inactive tracker \xE2\x80\x94 ignoring.\n"
 #define E_LOG "log() called on inactive tracker (missing init()?)"
@@ -280,8 +280,8 @@ START_TEST(fanout_first_error_returned_others_still_called)
 {
     char *dir = tu_mkdtemp();
     char *a = tu_path(dir, "a.txt"), *b = tu_path(dir, "b.txt"), *c = tu_path(dir, "c.txt");
-    char *spec = tu_strdupf("recorder:out=%s,fail=log;recorder:out=%s,fail=log,tag=second;recorder:out=%s",
-                            a, b, c);
+    char *spec = tu_strdupf(
+        "recorder:out=%s,fail=log;recorder:out=%s,fail=log,tag=second;recorder:out=%s", a, b, c);
     tropt_tracker *t;
     ck_assert_int_eq(tropt_tracker_open(&t, spec, NULL, NULL), TROPT_OK);
     ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
@@ -380,7 +380,8 @@ START_TEST(replay_identity_step_and_time)
 {
     rec_fixture fx;
     rec_open(&fx, "", NULL, NULL);
-    tropt_run_info info = {"01890a5d-ac96-774b-bcce-b302099a8057", "old-exp", 1700000000.25, "elsewhere", 4242};
+    tropt_run_info info = {"01890a5d-ac96-774b-bcce-b302099a8057", "old-exp", 1700000000.25,
+                           "elsewhere", 4242};
     ck_assert_int_eq(tropt_tracker_init_run(fx.t, &info, NULL), TROPT_OK);
     ck_assert_str_eq(tropt_tracker_run_id(fx.t), info.run_id);
     tropt_field f = TROPT_F_REAL("loss", 1.5);
@@ -388,7 +389,8 @@ START_TEST(replay_identity_step_and_time)
     ck_assert_int_eq(tropt_tracker_log_fields(fx.t, &f, 1), TROPT_OK); /* continues at 8 */
     ck_assert_int_eq(tropt_tracker_finish_run(fx.t, "crashed", 1700000002.0, NULL), TROPT_OK);
     char *text = rec_text(&fx);
-    ck_assert_contains(text, "init run=01890a5d-ac96-774b-bcce-b302099a8057 exp=old-exp host=elsewhere pid=4242 start=1700000000.250000");
+    ck_assert_contains(text, "init run=01890a5d-ac96-774b-bcce-b302099a8057 exp=old-exp "
+                             "host=elsewhere pid=4242 start=1700000000.250000");
     ck_assert_contains(text, "step=7 time=1700000001.500000 ");
     ck_assert_contains(text, "step=8 ");
     ck_assert_contains(text, "status=crashed end=1700000002.000000");

@@ -49,9 +49,12 @@ START_TEST(plugindir_holds_null_plugin)
     ck_assert_msg(data != NULL, "%s missing", null_so);
     free(data);
     char *cmd = tu_strdupf("ls '%s%s/../..' | grep -q '^libtropt.so.0$'", dest, pd);
-    ck_assert_msg(tu_run(cmd, NULL, 1) == 0, "libtropt.so.0 (soname) not installed beside the plugin dir");
+    ck_assert_msg(tu_run(cmd, NULL, 1) == 0,
+                  "libtropt.so.0 (soname) not installed beside the plugin dir");
     free(cmd);
-    cmd = tu_strdupf("test -f '%s'/usr/local/include/tropt/tracker.h && test -f '%s'/usr/local/include/tropt/plugin.h", dest, dest);
+    cmd = tu_strdupf("test -f '%s'/usr/local/include/tropt/tracker.h && test -f "
+                     "'%s'/usr/local/include/tropt/plugin.h",
+                     dest, dest);
     ck_assert_int_eq(tu_run(cmd, NULL, 1), 0);
     free(cmd);
     free(null_so);
@@ -66,10 +69,11 @@ START_TEST(third_party_plugin_builds_out_of_tree_and_loads)
     /* installed include dir lives under dest: point at it */
     char *dir = tu_mkdtemp();
     char *so = tu_path(dir, "tropt-thirdparty.so");
-    char *cmd = tu_strdupf("cc -std=c11 -Wall -Wextra -Werror -pedantic -fPIC -shared -fvisibility=hidden "
-                           "-I'%s/usr/local/include' %s -o '%s' '%s/tests/install/thirdparty.c' "
-                           "-Wl,--no-undefined $(pkg-config --libs jansson)",
-                           dest, cflags, so, tu_source_root());
+    char *cmd =
+        tu_strdupf("cc -std=c11 -Wall -Wextra -Werror -pedantic -fPIC -shared -fvisibility=hidden "
+                   "-I'%s/usr/local/include' %s -o '%s' '%s/tests/install/thirdparty.c' "
+                   "-Wl,--no-undefined $(pkg-config --libs jansson)",
+                   dest, cflags, so, tu_source_root());
     char *out = NULL;
     ck_assert_msg(tu_run(cmd, &out, 1) == 0, "%s\n%s", cmd, out);
     free(out);
@@ -78,7 +82,8 @@ START_TEST(third_party_plugin_builds_out_of_tree_and_loads)
     char *rec = tu_path(dir, "calls.txt");
     char *spec = tu_strdupf("%s:out=%s", so, rec);
     tropt_tracker *t;
-    ck_assert_msg(tropt_tracker_open(&t, spec, NULL, NULL) == TROPT_OK, "%s", tropt_error_message());
+    ck_assert_msg(tropt_tracker_open(&t, spec, NULL, NULL) == TROPT_OK, "%s",
+                  tropt_error_message());
     ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
     tropt_field f = TROPT_F_REAL("loss", 1);
     ck_assert_int_eq(tropt_tracker_log_fields(t, &f, 1), TROPT_OK);

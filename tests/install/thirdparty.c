@@ -37,7 +37,8 @@ static int tp_init(void *s, const tropt_run *r, const json_t *c, const tropt_fie
     fprintf(((tp *)s)->f, "init %s\n", r->run_id);
     return TROPT_OK;
 }
-static int tp_log(void *s, const tropt_run *r, int64_t step, double t, const tropt_field *f, size_t n)
+static int tp_log(void *s, const tropt_run *r, int64_t step, double t, const tropt_field *f,
+                  size_t n)
 {
     (void)r;
     (void)t;

@@ -635,8 +635,7 @@ START_TEST(jsonl_disk_full_mid_run_keeps_every_step)
                         "sum(value = step) FROM metrics WHERE key = 'i';");
     char *want = tu_strdupf("%lld|%lld|0|%lld|%lld\n", (long long)ok + 2, (long long)ok + 2,
                             (long long)ok + 1, (long long)ok + 2);
-    ck_assert_msg(strcmp(got, want) == 0, "metrics: %s, want %s (replay said: %s)", got, want,
-                  out);
+    ck_assert_msg(strcmp(got, want) == 0, "metrics: %s, want %s (replay said: %s)", got, want, out);
     char *status = sql(db, "SELECT status FROM runs;");
     ck_assert_str_eq(status, "finished\n");
     fprintf(stderr, "jsonl disk full after %lld steps: %s\n", (long long)ok, out);

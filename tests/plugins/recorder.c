@@ -12,15 +12,30 @@
 
 static const char *const modes[] = {"a", "b", "c", NULL};
 static const char *const hooks[] = {"none", "create", "init", "log", "finish", "flush", NULL};
-enum { O_OUT, O_TAG, O_LEVEL, O_RATIO, O_FLAG, O_WAIT, O_MODE, O_SECRET, O_DIR, O_FAIL, O_TIMES, O_N };
+enum {
+    O_OUT,
+    O_TAG,
+    O_LEVEL,
+    O_RATIO,
+    O_FLAG,
+    O_WAIT,
+    O_MODE,
+    O_SECRET,
+    O_DIR,
+    O_FAIL,
+    O_TIMES,
+    O_N
+};
 
 static const tropt_option_def options[] = {
-    {"out", TROPT_OPT_PATH, 0, NULL, NULL, 0, 0, "file the calls are written to (none: not written)"},
+    {"out", TROPT_OPT_PATH, 0, NULL, NULL, 0, 0,
+     "file the calls are written to (none: not written)"},
     {"tag", TROPT_OPT_STRING, 0, "t", NULL, 0, 0, "a free string"},
     {"level", TROPT_OPT_INT, TROPT_OPT_HAS_RANGE, "3", NULL, 0, 10, "an int in [0, 10]"},
     {"ratio", TROPT_OPT_DOUBLE, TROPT_OPT_HAS_RANGE, "0.5", NULL, 0, 1, "a real in [0, 1]"},
     {"flag", TROPT_OPT_BOOL, 0, "false", NULL, 0, 0, "a bool"},
-    {"wait", TROPT_OPT_DURATION, TROPT_OPT_HAS_RANGE, "250ms", NULL, 0, 600000, "a duration <= 10m"},
+    {"wait", TROPT_OPT_DURATION, TROPT_OPT_HAS_RANGE, "250ms", NULL, 0, 600000,
+     "a duration <= 10m"},
     {"mode", TROPT_OPT_ENUM, 0, "a", modes, 0, 0, "an enum"},
     {"secret_level", TROPT_OPT_INT, TROPT_OPT_SECRET, "4242", NULL, 0, 0, "a secret int"},
     {"dir", TROPT_OPT_PATH, 0, NULL, NULL, 0, 0, "a path without default"},
@@ -104,7 +119,8 @@ static int rec_create(void **self, const tropt_optval *o, const tropt_host *host
         }
         fprintf(r->out, "create tag=%s level=%lld ratio=%g flag=%lld wait=%lld mode=%lld dir=%s\n",
                 o[O_TAG].text, (long long)o[O_LEVEL].i, o[O_RATIO].d, (long long)o[O_FLAG].i,
-                (long long)o[O_WAIT].i, (long long)o[O_MODE].i, o[O_DIR].text ? o[O_DIR].text : "-");
+                (long long)o[O_WAIT].i, (long long)o[O_MODE].i,
+                o[O_DIR].text ? o[O_DIR].text : "-");
         fflush(r->out);
     }
     *self = r;
@@ -136,7 +152,8 @@ static int rec_log(void *self, const tropt_run *run, int64_t step, double time,
     if (should_fail(r, 3))
         return r->host->error(TROPT_EBACKEND, "injected log failure at step %lld", (long long)step);
     if (r->out) {
-        fprintf(r->out, "log run=%s step=%lld time=%.6f n=%zu |", run->run_id, (long long)step, time, n);
+        fprintf(r->out, "log run=%s step=%lld time=%.6f n=%zu |", run->run_id, (long long)step,
+                time, n);
         put_fields(r, f, n);
         fputc('\n', r->out);
         fflush(r->out);

@@ -96,7 +96,7 @@ static int log_steps(tropt_tracker *t, int n)
 {
     for (int i = 0; i < n; i++) {
         double loss = 1.0 / (double)(2 << i);
-        tropt_field f[6] = {TROPT_F_REAL("loss", loss), TROPT_F_REAL("best_loss", loss),
+        tropt_field f[6] = {TROPT_F_REAL("loss", loss),  TROPT_F_REAL("best_loss", loss),
                             TROPT_F_INT("iters", i + 3), TROPT_F_STR("note", "hello\nworld"),
                             TROPT_F_BOOL("flag", i & 1), TROPT_F_REAL("late", 1e-5)};
         int rc = tropt_tracker_log_fields(t, f, i >= 2 ? 6 : 5);
@@ -345,16 +345,18 @@ START_TEST(test_demo_print)
     ck_assert_ptr_nonnull(text);
     regex_t run_re, cfg_re, step_re, sum_re, end_re;
     ck_assert_int_eq(regcomp(&run_re, "^run [0-9a-f-]{36} \\| experiment=[^ ]+$", REG_EXTENDED), 0);
-    ck_assert_int_eq(regcomp(&cfg_re, "^config: [^=| ]+=[^|]*( \\| [^=| ]+=[^|]*)*$", REG_EXTENDED), 0);
+    ck_assert_int_eq(regcomp(&cfg_re, "^config: [^=| ]+=[^|]*( \\| [^=| ]+=[^|]*)*$", REG_EXTENDED),
+                     0);
     ck_assert_int_eq(regcomp(&step_re,
                              "^step= *([0-9]+) \\| loss=-?[0-9]+\\.[0-9]{4}(e[-+][0-9]+)? \\| "
                              "best_loss=-?[0-9]+\\.[0-9]{4}(e[-+][0-9]+)?( \\| [^=| ]+=[^|]*)*$",
                              REG_EXTENDED),
                      0);
-    ck_assert_int_eq(regcomp(&sum_re, "^summary: [^=| ]+=[^|]*( \\| [^=| ]+=[^|]*)*$", REG_EXTENDED), 0);
-    ck_assert_int_eq(regcomp(&end_re, "^run [0-9a-f-]{36} finished after 30 steps in [0-9.]+ s$",
-                             REG_EXTENDED),
-                     0);
+    ck_assert_int_eq(
+        regcomp(&sum_re, "^summary: [^=| ]+=[^|]*( \\| [^=| ]+=[^|]*)*$", REG_EXTENDED), 0);
+    ck_assert_int_eq(
+        regcomp(&end_re, "^run [0-9a-f-]{36} finished after 30 steps in [0-9.]+ s$", REG_EXTENDED),
+        0);
     int steps = 0, line_no = 0;
     char *save = NULL;
     for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
@@ -366,7 +368,8 @@ START_TEST(test_demo_print)
         else if (strncmp(line, "step=", 5) == 0) {
             ck_assert_msg(regexec(&step_re, line, 2, m, 0) == 0, "step line: %s", line);
             ck_assert_int_eq(atoi(line + m[1].rm_so), steps);
-            ck_assert_int_eq(m[1].rm_so, 5 + (steps < 1000 ? 3 - (steps >= 10) - (steps >= 100) : 0));
+            ck_assert_int_eq(m[1].rm_so,
+                             5 + (steps < 1000 ? 3 - (steps >= 10) - (steps >= 100) : 0));
             steps++;
         } else if (strncmp(line, "summary:", 8) == 0)
             ck_assert_msg(regexec(&sum_re, line, 0, NULL, 0) == 0, "summary line: %s", line);
