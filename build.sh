@@ -16,7 +16,7 @@ cd "$here"
 
 PACKAGES=(meson ninja-build pkg-config gcc g++ binutils libjansson-dev check
           libsqlite3-dev sqlite3 libcurl4-openssl-dev python3 python3-pandas
-          victoria-metrics clang libclang-rt-14-dev valgrind openssl)
+          victoria-metrics clang libclang-rt-14-dev clang-format valgrind openssl)
 
 install_deps() {
     local missing=()
