@@ -16,7 +16,9 @@ cd "$here"
 
 PACKAGES=(meson ninja-build pkg-config gcc g++ binutils libjansson-dev check
           libsqlite3-dev sqlite3 libcurl4-openssl-dev python3 python3-pandas
-          victoria-metrics clang libclang-rt-14-dev clang-format valgrind openssl)
+          victoria-metrics clang libclang-rt-14-dev clang-format valgrind openssl
+          postgresql libpq-dev chromium influxdb python3-numpy python3-psycopg2
+          libjs-dygraphs)
 
 install_deps() {
     local missing=()
