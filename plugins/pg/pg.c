@@ -65,12 +65,13 @@ static const tropt_option_def pg_options[] = {
                   "schema holding the tables and the views runs, params, metrics, summary"},
     [O_COMMIT_EVERY] = {"commit_every", TROPT_OPT_INT, TROPT_OPT_HAS_RANGE, "1", NULL, 1, 1e9,
                         "commit once N steps are pending"},
-    [O_COMMIT_INTERVAL] = {"commit_interval", TROPT_OPT_DURATION, TROPT_OPT_HAS_RANGE, "0", NULL,
-                           0, 3600000, "also commit once the oldest pending step is this old"},
+    [O_COMMIT_INTERVAL] = {"commit_interval", TROPT_OPT_DURATION, TROPT_OPT_HAS_RANGE, "0", NULL, 0,
+                           3600000, "also commit once the oldest pending step is this old"},
     [O_SPOOL_DIR] = {"spool_dir", TROPT_OPT_PATH, 0, "tropt-spool", NULL, 0, 0,
                      "folder for events while the server is gone (replay with tropt replay)"},
     [O_HEARTBEAT] = {"heartbeat", TROPT_OPT_DURATION, TROPT_OPT_HAS_RANGE, "10s", NULL, 100,
-                     3600000, "heartbeat period; a run silent for 4x this (at least 2s) is crashed"},
+                     3600000,
+                     "heartbeat period; a run silent for 4x this (at least 2s) is crashed"},
     {NULL, 0, 0, NULL, NULL, 0, 0, NULL},
 };
 
@@ -904,8 +905,9 @@ static int commit(pg *p)
             return TROPT_OK;
         }
         if (!lost)
-            return p->host->error(TROPT_EBACKEND, "pg: %s (%" PRId64 " step(s) kept for the next commit)",
-                                  p->err, p->nsteps);
+            return p->host->error(TROPT_EBACKEND,
+                                  "pg: %s (%" PRId64 " step(s) kept for the next commit)", p->err,
+                                  p->nsteps);
         /* The connection is gone: one fresh connection, else the spool. */
         if (attempt == 0 && open_store(p) == TROPT_OK)
             continue;
@@ -1073,15 +1075,15 @@ static int pg_create(void **self, const tropt_optval *opts, const tropt_host *ho
         }
     }
     if (describe(p) != 0) {
-        rc = host->error(TROPT_EINVAL,
-                         "pg: conninfo is not a valid libpq connection string or URI");
+        rc =
+            host->error(TROPT_EINVAL, "pg: conninfo is not a valid libpq connection string or URI");
         goto fail;
     }
     int c = open_store(p);
     if (c == 1) {
         host->log(TROPT_LEVEL_WARNING,
-                  "pg: cannot reach %s (%s); runs will be spooled to %s until it is back",
-                  p->shown, p->err, p->spool_dir);
+                  "pg: cannot reach %s (%s); runs will be spooled to %s until it is back", p->shown,
+                  p->err, p->spool_dir);
     } else if (c != TROPT_OK) {
         rc = host->error(c, "pg: %s: %s", p->shown, p->err);
         goto fail;
@@ -1133,8 +1135,8 @@ static int put_kv(pg *p, const char *tpl, const tropt_field *f, size_t n)
         int num = w.kind == K_BOOL || w.kind == K_INT || w.kind == K_REAL;
         int in = w.kind == K_BOOL || w.kind == K_INT;
         int tx = w.kind == K_STRING || w.kind == K_JSON;
-        const char *v[6] = {p->run_id, f[k].key, kind, num ? rtxt : NULL, in ? itxt : NULL,
-                            tx ? p->arena + w.text : NULL};
+        const char *v[6] = {p->run_id,         f[k].key,         kind,
+                            num ? rtxt : NULL, in ? itxt : NULL, tx ? p->arena + w.text : NULL};
         PGresult *r = PQexecParams(p->conn, full, 6, NULL, v, NULL, NULL, 0);
         rc = res_ok(p, r, "cannot write");
         PQclear(r);
@@ -1163,8 +1165,8 @@ static void free_run(pg *p)
 
 /* The run's row, its params, and stale runs marked, in one transaction.
  * 0, or -1 (p->err; *lost when the connection is gone). */
-static int write_start(pg *p, const tropt_run *run, const json_t *config,
-                       const tropt_field *params, size_t n_params, int *lost)
+static int write_start(pg *p, const tropt_run *run, const json_t *config, const tropt_field *params,
+                       size_t n_params, int *lost)
 {
     char started[40], pid[32], stale[40];
     p->host->format_real(started, sizeof started, run->started_at);
@@ -1180,8 +1182,9 @@ static int write_start(pg *p, const tropt_run *run, const json_t *config,
         set_err(p, "out of memory", NULL);
         return -1;
     }
-    const char *v[7] = {run->run_id, run->experiment, started,
-                        run->host,   pid,             config ? (cfg.data ? cfg.data : "{}") : NULL,
+    const char *v[7] = {run->run_id, run->experiment,
+                        started,     run->host,
+                        pid,         config ? (cfg.data ? cfg.data : "{}") : NULL,
                         stale};
     const char *one[1] = {run->run_id};
     int rc = exec_ok(p, "BEGIN", 0, NULL, "cannot start the run");
@@ -1278,9 +1281,9 @@ static int pg_log(void *self, const tropt_run *run, int64_t step, double time,
     }
     if (p->nrows >= PG_MAX_PENDING_ROWS * 2) {
         pthread_mutex_unlock(&p->mu);
-        return p->host->error(TROPT_EBACKEND, "pg: %s (too many steps pending; step %" PRId64
-                                              " refused)",
-                              p->err, step);
+        return p->host->error(TROPT_EBACKEND,
+                              "pg: %s (too many steps pending; step %" PRId64 " refused)", p->err,
+                              step);
     }
     size_t nrows0 = p->nrows, alen0 = p->alen;
     int bad = 0;

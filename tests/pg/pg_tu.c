@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "pg_tu.h"
@@ -16,6 +17,46 @@
 #define PGBIN "/usr/lib/postgresql/15/bin"
 
 pgtu_server pgtu;
+
+/* printf into a malloc'd string; exits on failure (usable outside a test,
+ * where Check's asserts cannot report). */
+static char *xfmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *xfmt(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = NULL;
+    int n = vasprintf(&s, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        fprintf(stderr, "pg_tu: out of memory\n");
+        exit(99);
+    }
+    return s;
+}
+
+/* Run a shell command, its output into a log file in the cluster folder;
+ * returns the exit status. */
+static int xrun(const char *cmd)
+{
+    char *full = xfmt("%s >'%s/cmd.log' 2>&1", cmd, pgtu.dir);
+    int st = system(full);
+    free(full);
+    return st == -1 ? -1 : (WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+}
+
+static void show_file(const char *name)
+{
+    char *p = xfmt("%s/%s", pgtu.dir, name);
+    FILE *f = fopen(p, "r");
+    char buf[4096];
+    size_t n;
+    while (f && (n = fread(buf, 1, sizeof buf, f)) > 0)
+        fwrite(buf, 1, n, stderr);
+    if (f)
+        fclose(f);
+    free(p);
+}
 
 static int free_port(void)
 {
@@ -36,29 +77,26 @@ static int free_port(void)
 
 int pgtu_as_owner(const char *cmd)
 {
-    char *full = geteuid() == 0 ? tu_strdupf("runuser -u postgres -- sh -c '%s'", cmd)
-                                : tu_strdupf("sh -c '%s'", cmd);
-    char *out = NULL;
-    int rc = tu_run(full, &out, 1);
-    if (rc != 0)
-        fprintf(stderr, "pg_tu: `%s` failed (%d):\n%s\n", full, rc, out ? out : "");
-    free(out);
+    char *full =
+        geteuid() == 0 ? xfmt("runuser -u postgres -- sh -c '%s'", cmd) : xfmt("sh -c '%s'", cmd);
+    int rc = xrun(full);
+    if (rc != 0) {
+        fprintf(stderr, "pg_tu: `%s` failed (%d):\n", full, rc);
+        show_file("cmd.log");
+    }
     free(full);
     return rc;
 }
 
 static void start_server(void)
 {
-    char *cmd = tu_strdupf(PGBIN "/pg_ctl -D %s -l %s/server.log -w -t 60 -o \"-k %s -p %d "
-                                 "-c listen_addresses=127.0.0.1 -c fsync=off "
-                                 "-c max_connections=300 -c shared_buffers=32MB\" start",
-                           pgtu.data, pgtu.dir, pgtu.dir, pgtu.port);
+    char *cmd = xfmt(PGBIN "/pg_ctl -D %s -l %s/server.log -w -t 60 -o \"-k %s -p %d "
+                           "-c listen_addresses=127.0.0.1 -c fsync=off "
+                           "-c max_connections=300 -c shared_buffers=32MB\" start",
+                     pgtu.data, pgtu.dir, pgtu.dir, pgtu.port);
     if (pgtu_as_owner(cmd) != 0) {
-        char *log = tu_strdupf("%s/server.log", pgtu.dir);
-        char *text = tu_read_file(log, NULL);
-        fprintf(stderr, "pg_tu: server log:\n%s\n", text ? text : "(none)");
-        free(text);
-        free(log);
+        fprintf(stderr, "pg_tu: server log:\n");
+        show_file("server.log");
         exit(99);
     }
     free(cmd);
@@ -74,28 +112,38 @@ void pgtu_start(void)
             fprintf(stderr, "pg_tu: %s/initdb not found (install postgresql-15)\n", PGBIN);
             exit(99);
         }
-        pgtu.dir = tu_mkdtemp();
-        pgtu.data = tu_path(pgtu.dir, "data");
+        const char *base = getenv("TMPDIR");
+        pgtu.dir = xfmt("%s/tropt-pg-XXXXXX", base && *base ? base : "/tmp");
+        if (!mkdtemp(pgtu.dir)) {
+            perror("pg_tu: mkdtemp");
+            exit(99);
+        }
+        pgtu.data = xfmt("%s/data", pgtu.dir);
         pgtu.port = free_port();
         if (geteuid() == 0) {
-            char *c = tu_strdupf("chown postgres '%s' && chmod 755 '%s'", pgtu.dir, pgtu.dir);
-            if (tu_run(c, NULL, 1) != 0) {
+            char *c = xfmt("chown postgres '%s' && chmod 755 '%s'", pgtu.dir, pgtu.dir);
+            if (system(c) != 0) {
                 fprintf(stderr, "pg_tu: cannot chown %s to postgres\n", pgtu.dir);
                 exit(99);
             }
             free(c);
         }
-        char *pw = tu_path(pgtu.dir, "pwfile");
-        tu_write_file(pw, PGTU_PASSWORD "\n");
+        char *pw = xfmt("%s/pwfile", pgtu.dir);
+        FILE *f = fopen(pw, "w");
+        if (!f || fputs(PGTU_PASSWORD "\n", f) < 0 || fclose(f) != 0) {
+            perror("pg_tu: pwfile");
+            exit(99);
+        }
         if (geteuid() == 0) {
-            char *c = tu_strdupf("chown postgres '%s'", pw);
-            tu_run(c, NULL, 1);
+            char *c = xfmt("chown postgres '%s'", pw);
+            if (system(c) != 0)
+                exit(99);
             free(c);
         }
-        char *cmd = tu_strdupf(PGBIN "/initdb -D %s -U " PGTU_USER " --pwfile=%s "
-                                     "--auth-local=trust --auth-host=scram-sha-256 -E UTF8 "
-                                     "--locale=C.UTF-8 --no-sync >/dev/null",
-                               pgtu.data, pw);
+        char *cmd = xfmt(PGBIN "/initdb -D %s -U " PGTU_USER " --pwfile=%s "
+                               "--auth-local=trust --auth-host=scram-sha-256 -E UTF8 "
+                               "--locale=C.UTF-8 --no-sync >/dev/null",
+                         pgtu.data, pw);
         if (pgtu_as_owner(cmd) != 0)
             exit(99);
         free(cmd);
@@ -108,7 +156,7 @@ void pgtu_stop(const char *mode)
 {
     if (!pgtu.running)
         return;
-    char *cmd = tu_strdupf(PGBIN "/pg_ctl -D %s -m %s -w -t 60 stop >/dev/null", pgtu.data, mode);
+    char *cmd = xfmt(PGBIN "/pg_ctl -D %s -m %s -w -t 60 stop >/dev/null", pgtu.data, mode);
     pgtu_as_owner(cmd);
     free(cmd);
     pgtu.running = 0;
@@ -117,7 +165,10 @@ void pgtu_stop(const char *mode)
 void pgtu_destroy(void)
 {
     pgtu_stop("fast");
-    tu_rmtree(pgtu.dir);
+    char *c = xfmt("rm -rf '%s'", pgtu.dir);
+    if (system(c) != 0)
+        fprintf(stderr, "pg_tu: cannot remove %s\n", pgtu.dir);
+    free(c);
     free(pgtu.dir);
     free(pgtu.data);
     memset(&pgtu, 0, sizeof pgtu);

@@ -102,7 +102,8 @@ static void *writer_thread(void *arg)
 {
     struct writer *w = arg;
     /* half durable per step, half batched by count and time */
-    char *spec = pgtu_spec("multi", (w->thread % 2) ? "commit_every=50,commit_interval=20ms" : NULL);
+    char *spec =
+        pgtu_spec("multi", (w->thread % 2) ? "commit_every=50,commit_interval=20ms" : NULL);
     char exp[32];
     snprintf(exp, sizeof exp, "p%d", w->proc);
     tropt_tracker *t = NULL;
@@ -276,9 +277,8 @@ START_TEST(test_many_hosts)
     ck_assert_int_eq(pgtu_i64(c, "SELECT count(*) FROM multi.params"), NPROC * NTHREAD * 2);
     if (hosts) {
         ck_assert_int_eq(pgtu_i64(c, "SELECT count(DISTINCT host) FROM multi.runs"), NPROC);
-        ck_assert_int_eq(pgtu_i64(c,
-                                  "SELECT count(*) FROM multi.runs WHERE host ="
-                                  " 'sim-host-' || substr(experiment, 2)"),
+        ck_assert_int_eq(pgtu_i64(c, "SELECT count(*) FROM multi.runs WHERE host ="
+                                     " 'sim-host-' || substr(experiment, 2)"),
                          NPROC * NTHREAD);
     }
     PQfinish(c);
@@ -349,8 +349,9 @@ START_TEST(test_heartbeat_crash)
     sleep(3);
     ck_assert_str_eq(status_of(c, "runs", run, buf), "crashed");
     ck_assert_str_eq(status_of(c, "tropt_run", run, buf), "running");
-    ck_assert_int_eq(pgtu_i64(c, "SELECT count(*) FROM hb.runs WHERE run_id = '%s' AND"
-                                 " ended_at = heartbeat",
+    ck_assert_int_eq(pgtu_i64(c,
+                              "SELECT count(*) FROM hb.runs WHERE run_id = '%s' AND"
+                              " ended_at = heartbeat",
                               run),
                      1);
     /* the next writer, on another host, marks it in the store */

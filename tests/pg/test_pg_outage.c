@@ -63,9 +63,8 @@ static void replay_with(const char *cmd)
 static void check_run(const char *schema, const char *run, int64_t steps)
 {
     PGconn *c = pgtu_connect();
-    ck_assert_int_eq(pgtu_i64(c, "SELECT count(*) FROM %s.metrics WHERE run_id = '%s'", schema,
-                              run),
-                     2 * steps);
+    ck_assert_int_eq(
+        pgtu_i64(c, "SELECT count(*) FROM %s.metrics WHERE run_id = '%s'", schema, run), 2 * steps);
     ck_assert_int_eq(pgtu_i64(c,
                               "SELECT count(DISTINCT (step, key)) FROM %s.metrics"
                               " WHERE run_id = '%s' AND value_int = step",
@@ -131,10 +130,9 @@ static void outage_midrun(const char *schema, const char *extra)
     free(text);
     pgtu_start();
     PGconn *c = pgtu_connect();
-    ck_assert_int_eq(pgtu_i64(c,
-                              "SELECT count(DISTINCT step) FROM %s.metrics WHERE run_id = '%s'",
-                              schema, run),
-                     extra ? 50 : 80);
+    ck_assert_int_eq(
+        pgtu_i64(c, "SELECT count(DISTINCT step) FROM %s.metrics WHERE run_id = '%s'", schema, run),
+        extra ? 50 : 80);
     PQfinish(c);
     /* the command the warning gives, twice: no duplicate */
     char *cmd = replay_command(cap);

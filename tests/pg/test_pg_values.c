@@ -28,8 +28,7 @@ static PGresult *metric(PGconn *c, const char *schema, const char *run, int64_t 
     char *k = PQescapeLiteral(c, key, strlen(key));
     PGresult *r = pgtu_q(c,
                          "SELECT kind, float8send(value), value_int, value_text, value IS NULL"
-                         " FROM %s.metrics WHERE run_id = '%s' AND step = %" PRId64
-                         " AND key = %s",
+                         " FROM %s.metrics WHERE run_id = '%s' AND step = %" PRId64 " AND key = %s",
                          schema, run, step, k);
     PQfreemem(k);
     ck_assert_msg(PQntuples(r) == 1, "metric %s: %d rows", key, PQntuples(r));
@@ -78,9 +77,9 @@ static char *log_all_types(const char *schema, const char *extra)
     tropt_tracker *t = NULL;
     ck_assert_msg(tropt_tracker_open(&t, spec, "types", NULL) == TROPT_OK, "open: %s",
                   tropt_error_message());
-    json_t *cfg = json_pack("{s:f,s:I,s:s,s:{s:b},s:[i,f]}", "lr", 0.1, "big",
-                            (json_int_t)INT64_MAX, "opt", weird, "nested", "flag", 1, "betas",
-                            1, 0.999);
+    json_t *cfg =
+        json_pack("{s:f,s:I,s:s,s:{s:b},s:[i,f]}", "lr", 0.1, "big", (json_int_t)INT64_MAX, "opt",
+                  weird, "nested", "flag", 1, "betas", 1, 0.999);
     ck_assert_int_eq(tropt_tracker_init(t, cfg), TROPT_OK);
     json_t *arr = json_pack("[f,i,s]", 0.5, 7, "x");
     json_t *empty = json_object();
@@ -110,8 +109,8 @@ static char *log_all_types(const char *schema, const char *extra)
     ck_assert_int_eq(tropt_tracker_log_fields(t, NULL, 0), TROPT_OK); /* a step without fields */
     tropt_field g[] = {TROPT_F_REAL("loss", 0.25)};
     ck_assert_int_eq(tropt_tracker_log_fields(t, g, 1), TROPT_OK);
-    json_t *sum = json_pack("{s:f,s:I,s:s}", "best", 0.125, "n", (json_int_t)INT64_MIN, "note",
-                            weird);
+    json_t *sum =
+        json_pack("{s:f,s:I,s:s}", "best", 0.125, "n", (json_int_t)INT64_MIN, "note", weird);
     char *run = strdup(tropt_tracker_run_id(t));
     ck_assert_int_eq(tropt_tracker_finish(t, sum), TROPT_OK);
     tropt_tracker_free(t);
@@ -156,9 +155,8 @@ static void check_all_types(const char *schema, const char *run)
     ck_assert(PQgetisnull(r, 0, 1) && PQgetisnull(r, 0, 2) && PQgetisnull(r, 0, 3));
     PQclear(r);
     /* the step without fields has no metrics row; the next step is 2 */
-    ck_assert_int_eq(pgtu_i64(c, "SELECT count(*) FROM %s.metrics WHERE run_id = '%s' AND step = 1",
-                              s, run),
-                     0);
+    ck_assert_int_eq(
+        pgtu_i64(c, "SELECT count(*) FROM %s.metrics WHERE run_id = '%s' AND step = 1", s, run), 0);
     ck_assert_int_eq(pgtu_i64(c,
                               "SELECT count(*) FROM %s.metrics WHERE run_id = '%s' AND step = 2"
                               " AND key = 'loss' AND value = 0.25",
@@ -250,13 +248,14 @@ START_TEST(test_types_batched)
     ck_assert_int_eq(pgtu_i64(c, "SELECT count(*) FROM types_b.metrics WHERE run_id = '%s'", run2),
                      2400);
     /* every x bit-exact: compare with the value computed by the server from the step */
-    ck_assert_int_eq(pgtu_i64(c,
-                              "SELECT count(*) FROM types_b.metrics WHERE run_id = '%s' AND"
-                              " ((key = 'x' AND value = 1.0::float8 / (step + 1)) OR"
-                              " (key = 'i' AND value_int = step * 1000000007) OR"
-                              " (key = 'nan' AND value = 'NaN') OR (key = 's' AND value_text = %s))",
-                              run2, "E'a,b\"c\\nd/e \xc3\xa9\xe2\x82\xac \xf0\x9f\x98\x80'"),
-                     2400);
+    ck_assert_int_eq(
+        pgtu_i64(c,
+                 "SELECT count(*) FROM types_b.metrics WHERE run_id = '%s' AND"
+                 " ((key = 'x' AND value = 1.0::float8 / (step + 1)) OR"
+                 " (key = 'i' AND value_int = step * 1000000007) OR"
+                 " (key = 'nan' AND value = 'NaN') OR (key = 's' AND value_text = %s))",
+                 run2, "E'a,b\"c\\nd/e \xc3\xa9\xe2\x82\xac \xf0\x9f\x98\x80'"),
+        2400);
     PQfinish(c);
     free(run2);
     free(spec);
@@ -269,7 +268,9 @@ START_TEST(test_psycopg2)
     char *run = log_all_types("types_py", NULL);
     char *ci = pgtu_conninfo();
     char *script = tu_strdupf("%s/tests/pg/read_views.py", tu_source_root());
-    char *cmd = tu_strdupf("python3 '%s' '%s' types_py '%s'", script, ci, run);
+    /* Debian's python3-psycopg2 belongs to the system python */
+    const char *py = access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
+    char *cmd = tu_strdupf("%s '%s' '%s' types_py '%s' 2>&1", py, script, ci, run);
     char *out = NULL;
     int rc = tu_run(cmd, &out, 1);
     ck_assert_msg(rc == 0 && out && strstr(out, "psycopg2: all values exact"), "rc %d:\n%s", rc,
@@ -287,8 +288,8 @@ START_TEST(test_replay_no_duplicate)
 {
     for (int mode = 0; mode < 2; mode++) {
         char *spec = pgtu_spec("replay_v", mode ? "commit_every=1000" : NULL);
-        const char *id = mode ? "0190a0b0-0000-7000-8000-000000000002"
-                              : "0190a0b0-0000-7000-8000-000000000001";
+        const char *id =
+            mode ? "0190a0b0-0000-7000-8000-000000000002" : "0190a0b0-0000-7000-8000-000000000001";
         for (int pass = 0; pass < 2; pass++) {
             tropt_tracker *t = NULL;
             ck_assert_int_eq(tropt_tracker_open(&t, spec, "replay", NULL), TROPT_OK);
@@ -302,10 +303,11 @@ START_TEST(test_replay_no_duplicate)
             tropt_tracker_free(t);
         }
         PGconn *c = pgtu_connect();
-        ck_assert_int_eq(pgtu_i64(c, "SELECT count(*) FROM replay_v.metrics WHERE run_id = '%s'", id),
-                         800);
-        ck_assert_int_eq(pgtu_i64(c, "SELECT count(*) FROM replay_v.runs WHERE run_id = '%s' AND"
-                                     " host = 'elsewhere' AND pid = 4242 AND status = 'finished'",
+        ck_assert_int_eq(
+            pgtu_i64(c, "SELECT count(*) FROM replay_v.metrics WHERE run_id = '%s'", id), 800);
+        ck_assert_int_eq(pgtu_i64(c,
+                                  "SELECT count(*) FROM replay_v.runs WHERE run_id = '%s' AND"
+                                  " host = 'elsewhere' AND pid = 4242 AND status = 'finished'",
                                   id),
                          1);
         PQfinish(c);
