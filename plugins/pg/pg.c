@@ -269,6 +269,13 @@ static void forget_prepared(pg *p)
     p->prepared_hb = 0;
 }
 
+/* Server notices ("schema already exists, skipping") are not for the user. */
+static void quiet_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
 /* Connect (p->conn set on success).  Returns TROPT_OK; TROPT_EBACKEND when
  * the server answered and refused (wrong password, no such database or
  * role): that will not get better by itself; 1 when the server cannot be
@@ -310,6 +317,7 @@ static int connect_db(pg *p)
         PQfinish(c);
         return refused ? TROPT_EBACKEND : 1;
     }
+    PQsetNoticeProcessor(c, quiet_notice, NULL);
     p->conn = c;
     return TROPT_OK;
 }
