@@ -84,10 +84,19 @@ static const tropt_option_def pg_options[] = {
 
 enum { K_NULL, K_BOOL, K_INT, K_REAL, K_STRING, K_JSON };
 
+#define NO_KEY UINT32_MAX
+
+/* An interned key: its name and its id in tropt_key (0 while unknown). */
+typedef struct pkey {
+    char *name;
+    uint64_t hash;
+    int32_t id;
+} pkey;
+
 typedef struct row {
     int64_t step;
     double time;
-    size_t key; /* offset in arena, SIZE_MAX: no key (a step without fields) */
+    uint32_t key; /* index in pg.keys, NO_KEY: a step without fields */
     size_t text;
     uint32_t text_len;
     uint8_t kind;
@@ -118,8 +127,15 @@ typedef struct pg {
     int prepared_hb;
     char *sql_insert[PG_INSERT_ROWS + 1];
 
+    /* interned keys (ids valid for the database of conninfo) */
+    pkey *keys;
+    size_t nkeys, capkeys;
+    uint32_t *slots; /* open addressing: key index + 1, 0 = empty */
+    size_t nslots;   /* power of two */
+
     /* the open run */
     int active;
+    int64_t run_num; /* tropt_run.id */
     char *run_id;
     char *start_line; /* its run_start event, for the spool */
     size_t start_len;
@@ -478,6 +494,105 @@ static void batch_clear(pg *p)
     p->alen = 0;
 }
 
+/* ---- interned keys ----------------------------------------------------- */
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+/* The index of key `name`, adding it if new.  0, or -1 out of memory. */
+static int key_intern(pg *p, const char *name, uint32_t *index)
+{
+    uint64_t h = hash_str(name);
+    if (p->nslots) {
+        for (size_t i = h & (p->nslots - 1);; i = (i + 1) & (p->nslots - 1)) {
+            uint32_t e = p->slots[i];
+            if (!e)
+                break;
+            if (p->keys[e - 1].hash == h && strcmp(p->keys[e - 1].name, name) == 0) {
+                *index = e - 1;
+                return 0;
+            }
+        }
+    }
+    if (p->nkeys >= NO_KEY - 1)
+        return -1;
+    if (2 * (p->nkeys + 1) > p->nslots) {
+        size_t ns = p->nslots ? 2 * p->nslots : 64;
+        uint32_t *sl = p->host->malloc(ns * sizeof *sl);
+        if (!sl)
+            return -1;
+        memset(sl, 0, ns * sizeof *sl);
+        for (size_t k = 0; k < p->nkeys; k++) {
+            size_t i = p->keys[k].hash & (ns - 1);
+            while (sl[i])
+                i = (i + 1) & (ns - 1);
+            sl[i] = (uint32_t)k + 1;
+        }
+        p->host->free(p->slots);
+        p->slots = sl;
+        p->nslots = ns;
+    }
+    if (p->nkeys == p->capkeys) {
+        size_t cap = p->capkeys ? 2 * p->capkeys : 32;
+        pkey *v = p->host->realloc(p->keys, cap * sizeof *v);
+        if (!v)
+            return -1;
+        p->keys = v;
+        p->capkeys = cap;
+    }
+    char *copy = xstrdup(p, name);
+    if (!copy)
+        return -1;
+    p->keys[p->nkeys] = (pkey){copy, h, 0};
+    size_t i = h & (p->nslots - 1);
+    while (p->slots[i])
+        i = (i + 1) & (p->nslots - 1);
+    p->slots[i] = (uint32_t)p->nkeys + 1;
+    *index = (uint32_t)p->nkeys++;
+    return 0;
+}
+
+/* Give every key of the pending rows its id in tropt_key.  0, or -1 with
+ * p->err (and *lost when the connection is gone). */
+static int resolve_keys(pg *p, int *lost)
+{
+    char *q = NULL;
+    for (size_t k = 0; k < p->nrows; k++) {
+        uint32_t ki = p->rows[k].key;
+        if (ki == NO_KEY || p->keys[ki].id)
+            continue;
+        if (!q && !(q = sql(p, PGS_KEY_ID))) {
+            set_err(p, "out of memory", NULL);
+            return -1;
+        }
+        const char *v[1] = {p->keys[ki].name};
+        for (int attempt = 0; attempt < 100 && !p->keys[ki].id; attempt++) {
+            PGresult *r = PQexecParams(p->conn, q, 1, NULL, v, NULL, NULL, 0);
+            if (res_ok(p, r, "cannot write a key") != 0) {
+                *lost = conn_lost(p, r);
+                PQclear(r);
+                p->host->free(q);
+                return -1;
+            }
+            if (PQntuples(r) >= 1)
+                p->keys[ki].id = atoi(PQgetvalue(r, 0, 0));
+            PQclear(r);
+        }
+        if (!p->keys[ki].id) {
+            set_err(p, "cannot write a key", "no id after 100 attempts");
+            p->host->free(q);
+            return -1;
+        }
+    }
+    p->host->free(q);
+    return 0;
+}
+
 /* ---- writing rows ------------------------------------------------------ */
 
 static void put_be64(char *b, uint64_t v)
@@ -486,6 +601,15 @@ static void put_be64(char *b, uint64_t v)
         b[k] = (char)(v & 0xff);
         v >>= 8;
     }
+}
+
+static void put_be32(char *b, int32_t v)
+{
+    uint32_t u = (uint32_t)v;
+    b[0] = (char)(u >> 24);
+    b[1] = (char)(u >> 16);
+    b[2] = (char)(u >> 8);
+    b[3] = (char)u;
 }
 
 static uint64_t dbits(double d)
@@ -526,11 +650,11 @@ static PGresult *insert_rows(pg *p, size_t first, size_t n)
                 return NULL;
         }
         Oid types[1 + PG_INSERT_ROWS * PG_ROW_PARAMS];
-        types[0] = 25;
+        types[0] = 20; /* int8 run */
         for (size_t k = 0; k < n; k++) {
             Oid *t = &types[1 + k * PG_ROW_PARAMS];
             t[0] = 20;  /* int8 step */
-            t[1] = 25;  /* text key */
+            t[1] = 23;  /* int4 key */
             t[2] = 701; /* float8 time */
             t[3] = 21;  /* int2 kind */
             t[4] = 701; /* float8 r */
@@ -548,9 +672,11 @@ static PGresult *insert_rows(pg *p, size_t first, size_t n)
     const char *vals[NP];
     int lens[NP];
     int fmts[NP];
-    char bin[PG_INSERT_ROWS][5][8];
-    vals[0] = p->run_id;
-    lens[0] = (int)strlen(p->run_id);
+    char bin[PG_INSERT_ROWS][6][8];
+    char runbin[8];
+    put_be64(runbin, (uint64_t)p->run_num);
+    vals[0] = runbin;
+    lens[0] = 8;
     fmts[0] = 1;
     for (size_t k = 0; k < n; k++) {
         const row *w = &p->rows[first + k];
@@ -566,8 +692,9 @@ static PGresult *insert_rows(pg *p, size_t first, size_t n)
         put_be64(bin[k][4], (uint64_t)w->i);
         vals[a] = bin[k][0];
         lens[a] = 8;
-        vals[a + 1] = w->key == SIZE_MAX ? NULL : p->arena + w->key;
-        lens[a + 1] = w->key == SIZE_MAX ? 0 : (int)strlen(p->arena + w->key);
+        put_be32(bin[k][5], w->key == NO_KEY ? 0 : p->keys[w->key].id);
+        vals[a + 1] = w->key == NO_KEY ? NULL : bin[k][5];
+        lens[a + 1] = 4;
         vals[a + 2] = bin[k][1];
         lens[a + 2] = 8;
         vals[a + 3] = bin[k][2];
@@ -669,16 +796,18 @@ static int write_copy(pg *p, int *lost)
     tev_buf *b = &p->scratch;
     tev_buf_clear(b);
     int bad = tev_buf_append(b, "PGCOPY\n\377\r\n\0", 11) | buf_be32(b, 0) | buf_be32(b, 0);
-    size_t idlen = strlen(p->run_id);
+    char runbin[8];
+    put_be64(runbin, (uint64_t)p->run_num);
     int sent_ok = 1;
     for (size_t k = 0; k < p->nrows && !bad; k++) {
         const row *w = &p->rows[k];
         char v[8];
-        bad |= buf_be16(b, 8) | buf_field(b, p->run_id, idlen);
+        bad |= buf_be16(b, 8) | buf_field(b, runbin, 8);
         put_be64(v, (uint64_t)w->step);
         bad |= buf_field(b, v, 8);
-        bad |= w->key == SIZE_MAX ? buf_field(b, NULL, 0)
-                                  : buf_field(b, p->arena + w->key, strlen(p->arena + w->key));
+        char kid[4];
+        put_be32(kid, w->key == NO_KEY ? 0 : p->keys[w->key].id);
+        bad |= buf_field(b, w->key == NO_KEY ? NULL : kid, 4);
         put_be64(v, dbits(w->time));
         bad |= buf_field(b, v, 8);
         char kind[2] = {0, (char)w->kind};
@@ -807,10 +936,10 @@ static int spool_pending(pg *p)
         size_t njs = 0;
         for (size_t j = k; j < end; j++) {
             const row *w = &p->rows[j];
-            if (w->key == SIZE_MAX)
+            if (w->key == NO_KEY)
                 continue;
             tropt_field *x = &f[nf++];
-            x->key = p->arena + w->key;
+            x->key = p->keys[w->key].name;
             switch (w->kind) {
             case K_NULL:
                 x->type = TROPT_NULL;
@@ -902,7 +1031,9 @@ static int commit(pg *p)
         int lost = 0;
         int rc = -1;
         if (p->conn) {
-            rc = p->nrows >= PG_COPY_MIN_ROWS ? write_copy(p, &lost) : 1;
+            rc = resolve_keys(p, &lost);
+            if (rc == 0)
+                rc = p->nrows >= PG_COPY_MIN_ROWS ? write_copy(p, &lost) : 1;
             if (rc == 1)
                 rc = write_insert(p, &lost);
         } else {
@@ -1198,8 +1329,13 @@ static int write_start(pg *p, const tropt_run *run, const json_t *config, const 
     int rc = exec_ok(p, "BEGIN", 0, NULL, "cannot start the run");
     if (rc == 0)
         rc = exec_ok(p, PGS_MARK_STALE, 0, NULL, "cannot mark crashed runs");
-    if (rc == 0)
-        rc = exec_ok(p, PGS_RUN_UPSERT, 7, v, "cannot start the run");
+    if (rc == 0) {
+        PGresult *r = exec_tpl(p, PGS_RUN_UPSERT, 7, v);
+        rc = res_ok(p, r, "cannot start the run");
+        if (rc == 0 && PQntuples(r) == 1)
+            p->run_num = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        PQclear(r);
+    }
     if (rc == 0)
         rc = exec_ok(p, PGS_PARAM_CLEAR, 1, one, "cannot write params");
     if (rc == 0)
@@ -1299,11 +1435,11 @@ static int pg_log(void *self, const tropt_run *run, int64_t step, double time,
         row w;
         w.step = step;
         w.time = time;
-        bad = arena_put(p, fields[k].key, strlen(fields[k].key), &w.key) != 0 ||
-              field_row(p, &fields[k], &w) != 0 || push_row(p, &w) != 0;
+        bad = key_intern(p, fields[k].key, &w.key) != 0 || field_row(p, &fields[k], &w) != 0 ||
+              push_row(p, &w) != 0;
     }
     if (!bad && n == 0) {
-        row w = {.step = step, .time = time, .key = SIZE_MAX, .kind = K_NULL};
+        row w = {.step = step, .time = time, .key = NO_KEY, .kind = K_NULL};
         bad = push_row(p, &w) != 0;
     }
     if (bad) {
@@ -1448,6 +1584,10 @@ static void pg_destroy(void *self)
     p->host->free(p->spool_dir);
     p->host->free(p->rows);
     p->host->free(p->arena);
+    for (size_t k = 0; k < p->nkeys; k++)
+        p->host->free(p->keys[k].name);
+    p->host->free(p->keys);
+    p->host->free(p->slots);
     tev_buf_free(&p->scratch);
     pthread_cond_destroy(&p->wake);
     pthread_mutex_destroy(&p->mu);

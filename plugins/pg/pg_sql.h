@@ -6,9 +6,11 @@
  *   tropt_version  one row: the schema version.
  *   tropt_run      one row per run, with its heartbeat (server clock, Unix
  *                  seconds) and the bound after which it counts as crashed.
- *   tropt_log      one row per logged field; a step without fields has one
- *                  row with key NULL.  UNIQUE NULLS NOT DISTINCT (run_id,
- *                  step, key): a retried or replayed step never adds a row.
+ *   tropt_key      every key once, with an integer id.
+ *   tropt_log      one row per logged field, by run id, step and key id; a
+ *                  step without fields has one row with key NULL.  UNIQUE
+ *                  NULLS NOT DISTINCT (run, step, key): a retried or replayed
+ *                  step never adds a row (integer ids keep that index small).
  *   tropt_param, tropt_summary  keyed by (run_id, key).
  * kind: 0 null, 1 bool, 2 int, 3 real, 4 string, 5 json.  r holds every
  * number as float8 (reals bit-exact, NaN/Infinity native), i integers and
@@ -44,12 +46,15 @@
     "CREATE TABLE IF NOT EXISTS %1$s.tropt_version (version integer NOT NULL)"
 
 #define PGS_CREATE_V1                                                                              \
-    "CREATE TABLE %1$s.tropt_run (run_id text PRIMARY KEY, experiment text NOT NULL,"              \
+    "CREATE TABLE %1$s.tropt_run (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"             \
+    " run_id text NOT NULL UNIQUE, experiment text NOT NULL,"                                      \
     " status text NOT NULL, started_at float8 NOT NULL, ended_at float8, host text NOT NULL,"      \
     " pid bigint NOT NULL, config text, heartbeat float8 NOT NULL, stale_after float8 NOT NULL);"  \
-    "CREATE TABLE %1$s.tropt_log (run_id text NOT NULL, step bigint NOT NULL, key text,"           \
+    "CREATE TABLE %1$s.tropt_key (id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"            \
+    " key text NOT NULL UNIQUE);"                                                                  \
+    "CREATE TABLE %1$s.tropt_log (run bigint NOT NULL, step bigint NOT NULL, key integer,"         \
     " time float8 NOT NULL, kind smallint NOT NULL, r float8, i bigint, t text,"                   \
-    " CONSTRAINT tropt_log_key UNIQUE NULLS NOT DISTINCT (run_id, step, key));"                    \
+    " CONSTRAINT tropt_log_key UNIQUE NULLS NOT DISTINCT (run, step, key));"                       \
     "CREATE TABLE %1$s.tropt_param (run_id text NOT NULL, key text NOT NULL,"                      \
     " kind smallint NOT NULL, r float8, i bigint, t text, PRIMARY KEY (run_id, key));"             \
     "CREATE TABLE %1$s.tropt_summary (run_id text NOT NULL, key text NOT NULL,"                    \
@@ -60,11 +65,19 @@
     " host, pid, config, heartbeat FROM %1$s.tropt_run;"                                           \
     "CREATE VIEW %1$s.params AS SELECT run_id, key, r AS value, i AS value_int,"                   \
     " t AS value_text, " PGS_KIND_TEXT " AS kind FROM %1$s.tropt_param;"                           \
-    "CREATE VIEW %1$s.metrics AS SELECT run_id, step, time, key, r AS value, i AS value_int,"      \
-    " t AS value_text, " PGS_KIND_TEXT " AS kind FROM %1$s.tropt_log WHERE key IS NOT NULL;"       \
+    "CREATE VIEW %1$s.metrics AS SELECT u.run_id, l.step, l.time, k.key, l.r AS value,"            \
+    " l.i AS value_int, l.t AS value_text, " PGS_KIND_TEXT " AS kind"                              \
+    " FROM %1$s.tropt_log l JOIN %1$s.tropt_run u ON u.id = l.run"                                 \
+    " JOIN %1$s.tropt_key k ON k.id = l.key;"                                                      \
     "CREATE VIEW %1$s.summary AS SELECT run_id, key, r AS value, i AS value_int,"                  \
     " t AS value_text, " PGS_KIND_TEXT " AS kind FROM %1$s.tropt_summary;"                         \
     "INSERT INTO %1$s.tropt_version VALUES (1)"
+
+/* A key's id, inserting it if new.  Empty when another session inserted it
+ * after this statement's snapshot: run it again. */
+#define PGS_KEY_ID                                                                                 \
+    "WITH ins AS (INSERT INTO %1$s.tropt_key (key) VALUES ($1) ON CONFLICT (key) DO NOTHING"       \
+    " RETURNING id) SELECT id FROM ins UNION ALL SELECT id FROM %1$s.tropt_key WHERE key = $1"
 
 /* Runs left running whose heartbeat is older than their bound: crashed. */
 #define PGS_MARK_STALE                                                                             \
@@ -77,7 +90,7 @@
     " $5::bigint, $6, " PGS_NOW ", $7::float8) ON CONFLICT (run_id) DO UPDATE SET"                 \
     " experiment = EXCLUDED.experiment, status = 'running', started_at = EXCLUDED.started_at,"     \
     " ended_at = NULL, host = EXCLUDED.host, pid = EXCLUDED.pid, config = EXCLUDED.config,"        \
-    " heartbeat = EXCLUDED.heartbeat, stale_after = EXCLUDED.stale_after"
+    " heartbeat = EXCLUDED.heartbeat, stale_after = EXCLUDED.stale_after RETURNING id"
 
 #define PGS_HEARTBEAT                                                                              \
     "UPDATE %1$s.tropt_run SET heartbeat = " PGS_NOW " WHERE run_id = $1 AND status = 'running'"
@@ -94,9 +107,9 @@
 #define PGS_SUMMARY_INSERT "INSERT INTO %1$s.tropt_summary (run_id, key, kind, r, i, t)"
 
 /* Rows of tropt_log: + n times "($1, $k, ...)" + PGS_LOG_CONFLICT. */
-#define PGS_LOG_INSERT "INSERT INTO %1$s.tropt_log (run_id, step, key, time, kind, r, i, t) VALUES "
+#define PGS_LOG_INSERT "INSERT INTO %1$s.tropt_log (run, step, key, time, kind, r, i, t) VALUES "
 #define PGS_LOG_CONFLICT " ON CONFLICT ON CONSTRAINT tropt_log_key DO NOTHING"
 #define PGS_LOG_COPY                                                                               \
-    "COPY %1$s.tropt_log (run_id, step, key, time, kind, r, i, t) FROM STDIN (FORMAT binary)"
+    "COPY %1$s.tropt_log (run, step, key, time, kind, r, i, t) FROM STDIN (FORMAT binary)"
 
 #endif
