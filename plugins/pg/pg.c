@@ -650,7 +650,7 @@ static PGresult *insert_rows(pg *p, size_t first, size_t n)
                 return NULL;
         }
         Oid types[1 + PG_INSERT_ROWS * PG_ROW_PARAMS];
-        types[0] = 20; /* int8 run */
+        types[0] = 23; /* int4 run */
         for (size_t k = 0; k < n; k++) {
             Oid *t = &types[1 + k * PG_ROW_PARAMS];
             t[0] = 20;  /* int8 step */
@@ -673,10 +673,10 @@ static PGresult *insert_rows(pg *p, size_t first, size_t n)
     int lens[NP];
     int fmts[NP];
     char bin[PG_INSERT_ROWS][6][8];
-    char runbin[8];
-    put_be64(runbin, (uint64_t)p->run_num);
+    char runbin[4];
+    put_be32(runbin, (int32_t)p->run_num);
     vals[0] = runbin;
-    lens[0] = 8;
+    lens[0] = 4;
     fmts[0] = 1;
     for (size_t k = 0; k < n; k++) {
         const row *w = &p->rows[first + k];
@@ -796,13 +796,13 @@ static int write_copy(pg *p, int *lost)
     tev_buf *b = &p->scratch;
     tev_buf_clear(b);
     int bad = tev_buf_append(b, "PGCOPY\n\377\r\n\0", 11) | buf_be32(b, 0) | buf_be32(b, 0);
-    char runbin[8];
-    put_be64(runbin, (uint64_t)p->run_num);
+    char runbin[4];
+    put_be32(runbin, (int32_t)p->run_num);
     int sent_ok = 1;
     for (size_t k = 0; k < p->nrows && !bad; k++) {
         const row *w = &p->rows[k];
         char v[8];
-        bad |= buf_be16(b, 8) | buf_field(b, runbin, 8);
+        bad |= buf_be16(b, 8) | buf_field(b, runbin, 4);
         put_be64(v, (uint64_t)w->step);
         bad |= buf_field(b, v, 8);
         char kid[4];

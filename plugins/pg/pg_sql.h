@@ -46,13 +46,13 @@
     "CREATE TABLE IF NOT EXISTS %1$s.tropt_version (version integer NOT NULL)"
 
 #define PGS_CREATE_V1                                                                              \
-    "CREATE TABLE %1$s.tropt_run (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"             \
+    "CREATE TABLE %1$s.tropt_run (id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"             \
     " run_id text NOT NULL UNIQUE, experiment text NOT NULL,"                                      \
     " status text NOT NULL, started_at float8 NOT NULL, ended_at float8, host text NOT NULL,"      \
     " pid bigint NOT NULL, config text, heartbeat float8 NOT NULL, stale_after float8 NOT NULL);"  \
     "CREATE TABLE %1$s.tropt_key (id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"            \
     " key text NOT NULL UNIQUE);"                                                                  \
-    "CREATE TABLE %1$s.tropt_log (run bigint NOT NULL, step bigint NOT NULL, key integer,"         \
+    "CREATE TABLE %1$s.tropt_log (run integer NOT NULL, step bigint NOT NULL, key integer,"         \
     " time float8 NOT NULL, kind smallint NOT NULL, r float8, i bigint, t text,"                   \
     " CONSTRAINT tropt_log_key UNIQUE NULLS NOT DISTINCT (run, step, key));"                       \
     "CREATE TABLE %1$s.tropt_param (run_id text NOT NULL, key text NOT NULL,"                      \
