@@ -75,18 +75,20 @@ static const tropt_option_def pg_options[] = {
     {NULL, 0, 0, NULL, NULL, 0, 0, NULL},
 };
 
-/* Rows in one INSERT statement (8 parameters each, plus the run id). */
-#define PG_INSERT_ROWS 64
+/* Steps in one INSERT statement (7 parameters each, plus the run id). */
+#define PG_INSERT_STEPS 16
 /* Rows pending before a commit whatever the options (bounds memory). */
 #define PG_MAX_PENDING_ROWS 65536
-/* Above this many rows a batch goes through COPY. */
-#define PG_COPY_MIN_ROWS 256
 
 enum { K_NULL, K_BOOL, K_INT, K_REAL, K_STRING, K_JSON };
 
 #define NO_KEY UINT32_MAX
 
 /* An interned key: its name and its id in tropt_key (0 while unknown). */
+#define HAS_R(w) ((w)->kind == K_BOOL || (w)->kind == K_INT || (w)->kind == K_REAL)
+#define HAS_I(w) ((w)->kind == K_BOOL || (w)->kind == K_INT)
+#define HAS_T(w) ((w)->kind == K_STRING || (w)->kind == K_JSON)
+
 typedef struct pkey {
     char *name;
     uint64_t hash;
@@ -96,7 +98,8 @@ typedef struct pkey {
 typedef struct row {
     int64_t step;
     double time;
-    uint32_t key; /* index in pg.keys, NO_KEY: a step without fields */
+    uint32_t key;  /* index in pg.keys, NO_KEY: a step without fields */
+    uint8_t first; /* the first row of its step */
     size_t text;
     uint32_t text_len;
     uint8_t kind;
@@ -123,9 +126,9 @@ typedef struct pg {
     int thread_running, stop;
 
     PGconn *conn;
-    int prepared_rows[PG_INSERT_ROWS + 1]; /* statement insN prepared on conn */
+    int prepared_rows[PG_INSERT_STEPS + 1]; /* statement insN prepared on conn */
     int prepared_hb;
-    char *sql_insert[PG_INSERT_ROWS + 1];
+    char *sql_insert[PG_INSERT_STEPS + 1];
 
     /* interned keys (ids valid for the database of conninfo) */
     pkey *keys;
@@ -141,6 +144,7 @@ typedef struct pg {
     size_t start_len;
     int spooling; /* the run goes to the spool */
     double next_beat;
+    double retry_at; /* monotonic: no background commit before (after a failure) */
 
     /* pending steps */
     row *rows;
@@ -619,13 +623,86 @@ static uint64_t dbits(double d)
     return u;
 }
 
-/* Parameters of one row: step key time kind r i t (binary). */
-#define PG_ROW_PARAMS 7
+static int buf_be16(tev_buf *b, uint16_t v)
+{
+    char c[2] = {(char)(v >> 8), (char)(v & 0xff)};
+    return tev_buf_append(b, c, 2);
+}
 
-/* Insert rows [first, first+n) with ON CONFLICT DO NOTHING, n <= PG_INSERT_ROWS,
- * in one prepared statement with binary parameters.  Returns the result (NULL
- * on allocation failure). */
-static PGresult *insert_rows(pg *p, size_t first, size_t n)
+static int buf_be32(tev_buf *b, int32_t v)
+{
+    char c[4];
+    put_be32(c, v);
+    return tev_buf_append(b, c, 4);
+}
+
+static int buf_be64(tev_buf *b, uint64_t v)
+{
+    char c[8];
+    put_be64(c, v);
+    return tev_buf_append(b, c, 8);
+}
+
+/* The end of the step whose first row is `first`. */
+static size_t step_end(const pg *p, size_t first)
+{
+    size_t e = first + 1;
+    while (e < p->nrows && !p->rows[e].first)
+        e++;
+    return e;
+}
+
+/* Append, in PostgreSQL's binary array format, column `col` of the step's
+ * rows [first, end): 0 key ids (int4[]), 1 kinds (int2[]), 2 r (float8[]),
+ * 3 i (int8[]), 4 t (text[]); absent values are NULL elements. */
+static int put_array(pg *p, tev_buf *b, size_t first, size_t end, int col)
+{
+    static const int32_t elem[5] = {23, 21, 701, 20, 25};
+    int32_t n = 0;
+    int nulls = 0;
+    for (size_t k = first; k < end; k++) {
+        const row *w = &p->rows[k];
+        if (w->key == NO_KEY)
+            continue;
+        n++;
+        nulls |= (col == 2 && !HAS_R(w)) || (col == 3 && !HAS_I(w)) || (col == 4 && !HAS_T(w));
+    }
+    int bad = buf_be32(b, n ? 1 : 0) | buf_be32(b, nulls) | buf_be32(b, elem[col]);
+    if (n)
+        bad |= buf_be32(b, n) | buf_be32(b, 1);
+    for (size_t k = first; k < end && !bad; k++) {
+        const row *w = &p->rows[k];
+        if (w->key == NO_KEY)
+            continue;
+        switch (col) {
+        case 0:
+            bad |= buf_be32(b, 4) | buf_be32(b, p->keys[w->key].id);
+            break;
+        case 1:
+            bad |= buf_be32(b, 2) | buf_be16(b, w->kind);
+            break;
+        case 2:
+            bad |= HAS_R(w) ? buf_be32(b, 8) | buf_be64(b, dbits(w->r)) : buf_be32(b, -1);
+            break;
+        case 3:
+            bad |= HAS_I(w) ? buf_be32(b, 8) | buf_be64(b, (uint64_t)w->i) : buf_be32(b, -1);
+            break;
+        default:
+            bad |= HAS_T(w) ? buf_be32(b, (int32_t)w->text_len) |
+                                  tev_buf_append(b, p->arena + w->text, w->text_len)
+                            : buf_be32(b, -1);
+        }
+    }
+    return bad;
+}
+
+/* Parameters of one step: step time keys kinds r i t (binary). */
+#define PG_STEP_PARAMS 7
+
+/* Insert the steps starting at rows firsts[0..n) with ON CONFLICT DO NOTHING,
+ * n <= PG_INSERT_STEPS, in one prepared statement with binary parameters.
+ * Returns the result (NULL on allocation failure). */
+static PGresult *insert_steps(pg *p, const size_t *firsts, size_t n)
 {
     char name[16];
     snprintf(name, sizeof name, "ins%zu", n);
@@ -635,7 +712,7 @@ static PGresult *insert_rows(pg *p, size_t first, size_t n)
             tev_buf_init(&b, p->host->realloc, p->host->free);
             int bad = tev_buf_puts(&b, PGS_LOG_INSERT);
             for (size_t k = 0; k < n; k++) {
-                size_t a = 2 + k * PG_ROW_PARAMS;
+                size_t a = 2 + k * PG_STEP_PARAMS;
                 bad |= tev_buf_printf(&b, "%s($1,$%zu,$%zu,$%zu,$%zu,$%zu,$%zu,$%zu)", k ? "," : "",
                                       a, a + 1, a + 2, a + 3, a + 4, a + 5, a + 6);
             }
@@ -649,74 +726,72 @@ static PGresult *insert_rows(pg *p, size_t first, size_t n)
             if (!p->sql_insert[n])
                 return NULL;
         }
-        Oid types[1 + PG_INSERT_ROWS * PG_ROW_PARAMS];
+        Oid types[1 + PG_INSERT_STEPS * PG_STEP_PARAMS];
         types[0] = 23; /* int4 run */
         for (size_t k = 0; k < n; k++) {
-            Oid *t = &types[1 + k * PG_ROW_PARAMS];
-            t[0] = 20;  /* int8 step */
-            t[1] = 23;  /* int4 key */
-            t[2] = 701; /* float8 time */
-            t[3] = 21;  /* int2 kind */
-            t[4] = 701; /* float8 r */
-            t[5] = 20;  /* int8 i */
-            t[6] = 25;  /* text t */
+            Oid *t = &types[1 + k * PG_STEP_PARAMS];
+            t[0] = 20;   /* int8 step */
+            t[1] = 701;  /* float8 time */
+            t[2] = 1007; /* int4[] keys */
+            t[3] = 1005; /* int2[] kinds */
+            t[4] = 1022; /* float8[] r */
+            t[5] = 1016; /* int8[] i */
+            t[6] = 1009; /* text[] t */
         }
         PGresult *r =
-            PQprepare(p->conn, name, p->sql_insert[n], (int)(1 + n * PG_ROW_PARAMS), types);
+            PQprepare(p->conn, name, p->sql_insert[n], (int)(1 + n * PG_STEP_PARAMS), types);
         if (PQresultStatus(r) != PGRES_COMMAND_OK)
             return r;
         PQclear(r);
         p->prepared_rows[n] = 1;
     }
-    enum { NP = 1 + PG_INSERT_ROWS * PG_ROW_PARAMS };
+    enum { NP = 1 + PG_INSERT_STEPS * PG_STEP_PARAMS };
     const char *vals[NP];
     int lens[NP];
     int fmts[NP];
-    char bin[PG_INSERT_ROWS][6][8];
-    char runbin[4];
-    put_be32(runbin, (int32_t)p->run_num);
-    vals[0] = runbin;
+    size_t offs[NP];
+    /* Every parameter's bytes in one buffer (pointers taken at the end, as
+     * the buffer may move while it grows). */
+    tev_buf *b = &p->scratch;
+    tev_buf_clear(b);
+    int bad = 0;
+    offs[0] = b->len;
+    bad |= buf_be32(b, (int32_t)p->run_num);
     lens[0] = 4;
-    fmts[0] = 1;
-    for (size_t k = 0; k < n; k++) {
-        const row *w = &p->rows[first + k];
-        int a = (int)(1 + k * PG_ROW_PARAMS);
-        int has_r = w->kind == K_BOOL || w->kind == K_INT || w->kind == K_REAL;
-        int has_i = w->kind == K_BOOL || w->kind == K_INT;
-        int has_t = w->kind == K_STRING || w->kind == K_JSON;
-        put_be64(bin[k][0], (uint64_t)w->step);
-        put_be64(bin[k][1], dbits(w->time));
-        bin[k][2][0] = 0;
-        bin[k][2][1] = (char)w->kind;
-        put_be64(bin[k][3], dbits(w->r));
-        put_be64(bin[k][4], (uint64_t)w->i);
-        vals[a] = bin[k][0];
-        lens[a] = 8;
-        put_be32(bin[k][5], w->key == NO_KEY ? 0 : p->keys[w->key].id);
-        vals[a + 1] = w->key == NO_KEY ? NULL : bin[k][5];
-        lens[a + 1] = 4;
-        vals[a + 2] = bin[k][1];
-        lens[a + 2] = 8;
-        vals[a + 3] = bin[k][2];
-        lens[a + 3] = 2;
-        vals[a + 4] = has_r ? bin[k][3] : NULL;
-        lens[a + 4] = 8;
-        vals[a + 5] = has_i ? bin[k][4] : NULL;
-        lens[a + 5] = 8;
-        vals[a + 6] = has_t ? p->arena + w->text : NULL;
-        lens[a + 6] = (int)w->text_len;
-        for (int j = 0; j < PG_ROW_PARAMS; j++)
-            fmts[a + j] = 1;
+    for (size_t k = 0; k < n && !bad; k++) {
+        size_t first = firsts[k], end = step_end(p, first);
+        size_t a = 1 + k * PG_STEP_PARAMS;
+        offs[a] = b->len;
+        bad |= buf_be64(b, (uint64_t)p->rows[first].step);
+        offs[a + 1] = b->len;
+        bad |= buf_be64(b, dbits(p->rows[first].time));
+        for (int col = 0; col < 5; col++) {
+            offs[a + 2 + col] = b->len;
+            bad |= put_array(p, b, first, end, col);
+        }
     }
-    return PQexecPrepared(p->conn, name, (int)(1 + n * PG_ROW_PARAMS), vals, lens, fmts, 0);
+    if (bad)
+        return NULL;
+    size_t np = 1 + n * PG_STEP_PARAMS;
+    for (size_t j = 0; j < np; j++) {
+        vals[j] = b->data + offs[j];
+        if (j > 0)
+            lens[j] = (int)((j + 1 < np ? offs[j + 1] : b->len) - offs[j]);
+        fmts[j] = 1;
+    }
+    lens[0] = 4;
+    return PQexecPrepared(p->conn, name, (int)np, vals, lens, fmts, 0);
 }
 
-/* The pending rows through the ON CONFLICT path: one statement in autocommit
- * when they fit, else a transaction.  0, or -1 with p->err set; *lost set
- * when the connection is gone. */
+/* The pending steps through the ON CONFLICT path: one statement in
+ * autocommit when they fit, else a transaction.  0, or -1 with p->err set;
+ * *lost set when the connection is gone. */
 static int write_insert(pg *p, int *lost)
 {
-    int multi = p->nrows > PG_INSERT_ROWS;
+    size_t nsteps = 0;
+    for (size_t k = 0; k < p->nrows; k = step_end(p, k))
+        nsteps++;
+    int multi = nsteps > PG_INSERT_STEPS;
     PGresult *r;
     if (multi) {
         r = PQexec(p->conn, "BEGIN");
@@ -727,9 +802,15 @@ static int write_insert(pg *p, int *lost)
         }
         PQclear(r);
     }
-    for (size_t at = 0; at < p->nrows; at += PG_INSERT_ROWS) {
-        size_t n = p->nrows - at < PG_INSERT_ROWS ? p->nrows - at : PG_INSERT_ROWS;
-        r = insert_rows(p, at, n);
+    size_t firsts[PG_INSERT_STEPS];
+    size_t k = 0;
+    while (k < p->nrows) {
+        size_t n = 0;
+        while (k < p->nrows && n < PG_INSERT_STEPS) {
+            firsts[n++] = k;
+            k = step_end(p, k);
+        }
+        r = insert_steps(p, firsts, n);
         if (res_ok(p, r, "cannot write") != 0) {
             *lost = conn_lost(p, r);
             PQclear(r);
@@ -751,27 +832,17 @@ static int write_insert(pg *p, int *lost)
     return 0;
 }
 
-static int buf_be16(tev_buf *b, uint16_t v)
+/* Append one array field of a COPY tuple: its length, then the array. */
+static int copy_array(pg *p, tev_buf *b, size_t first, size_t end, int col)
 {
-    char c[2] = {(char)(v >> 8), (char)(v & 0xff)};
-    return tev_buf_append(b, c, 2);
+    size_t at = b->len;
+    if (buf_be32(b, 0) != 0 || put_array(p, b, first, end, col) != 0)
+        return -1;
+    put_be32(b->data + at, (int32_t)(b->len - at - 4));
+    return 0;
 }
 
-static int buf_be32(tev_buf *b, int32_t v)
-{
-    uint32_t u = (uint32_t)v;
-    char c[4] = {(char)(u >> 24), (char)(u >> 16), (char)(u >> 8), (char)u};
-    return tev_buf_append(b, c, 4);
-}
-
-static int buf_field(tev_buf *b, const void *data, size_t n)
-{
-    if (!data)
-        return buf_be32(b, -1);
-    return buf_be32(b, (int32_t)n) | tev_buf_append(b, data, n);
-}
-
-/* The pending rows with one binary COPY in a transaction.  0; 1 when a row
+/* The pending steps with one binary COPY in a transaction.  0; 1 when a step
  * is already stored (rolled back: use write_insert); -1 with p->err. */
 static int write_copy(pg *p, int *lost)
 {
@@ -796,33 +867,19 @@ static int write_copy(pg *p, int *lost)
     tev_buf *b = &p->scratch;
     tev_buf_clear(b);
     int bad = tev_buf_append(b, "PGCOPY\n\377\r\n\0", 11) | buf_be32(b, 0) | buf_be32(b, 0);
-    char runbin[4];
-    put_be32(runbin, (int32_t)p->run_num);
     int sent_ok = 1;
-    for (size_t k = 0; k < p->nrows && !bad; k++) {
+    for (size_t k = 0; k < p->nrows && !bad;) {
+        size_t end = step_end(p, k);
         const row *w = &p->rows[k];
-        char v[8];
-        bad |= buf_be16(b, 8) | buf_field(b, runbin, 4);
-        put_be64(v, (uint64_t)w->step);
-        bad |= buf_field(b, v, 8);
-        char kid[4];
-        put_be32(kid, w->key == NO_KEY ? 0 : p->keys[w->key].id);
-        bad |= buf_field(b, w->key == NO_KEY ? NULL : kid, 4);
-        put_be64(v, dbits(w->time));
-        bad |= buf_field(b, v, 8);
-        char kind[2] = {0, (char)w->kind};
-        bad |= buf_field(b, kind, 2);
-        put_be64(v, dbits(w->r));
-        int num = w->kind == K_BOOL || w->kind == K_INT || w->kind == K_REAL;
-        bad |= buf_field(b, num ? v : NULL, 8);
-        put_be64(v, (uint64_t)w->i);
-        bad |= buf_field(b, (w->kind == K_BOOL || w->kind == K_INT) ? v : NULL, 8);
-        int txt = w->kind == K_STRING || w->kind == K_JSON;
-        bad |= buf_field(b, txt ? p->arena + w->text : NULL, w->text_len);
+        bad |= buf_be16(b, 8) | buf_be32(b, 4) | buf_be32(b, (int32_t)p->run_num) | buf_be32(b, 8) |
+               buf_be64(b, (uint64_t)w->step) | buf_be32(b, 8) | buf_be64(b, dbits(w->time));
+        for (int col = 0; col < 5 && !bad; col++)
+            bad |= copy_array(p, b, k, end, col);
         if (!bad && b->len >= (1u << 20)) {
             sent_ok &= PQputCopyData(p->conn, b->data, (int)b->len) == 1;
             tev_buf_clear(b);
         }
+        k = end;
     }
     bad |= buf_be16(b, 0xffff);
     if (!bad && b->len)
@@ -917,10 +974,7 @@ static int spool_pending(pg *p)
     size_t capf = 0;
     int rc = 0;
     while (k < p->nrows && rc == 0) {
-        size_t end = k;
-        while (end < p->nrows && p->rows[end].step == p->rows[k].step &&
-               p->rows[end].time == p->rows[k].time)
-            end++;
+        size_t end = step_end(p, k);
         size_t nf = 0;
         if (end - k > capf) {
             tropt_field *g = p->host->realloc(f, (end - k) * sizeof *g);
@@ -1033,7 +1087,7 @@ static int commit(pg *p)
         if (p->conn) {
             rc = resolve_keys(p, &lost);
             if (rc == 0)
-                rc = p->nrows >= PG_COPY_MIN_ROWS ? write_copy(p, &lost) : 1;
+                rc = p->nsteps > PG_INSERT_STEPS ? write_copy(p, &lost) : 1;
             if (rc == 1)
                 rc = write_insert(p, &lost);
         } else {
@@ -1092,8 +1146,13 @@ static void *background(void *arg)
         }
         if (p->commit_interval > 0 && p->nrows > 0) {
             double due = p->first_at + (double)p->commit_interval / 1000.0;
+            if (due < p->retry_at)
+                due = p->retry_at;
             if (now >= due) {
-                commit(p);
+                /* A failed commit keeps the steps; try again in a second
+                 * (the next log call also does). */
+                if (commit(p) != TROPT_OK)
+                    p->retry_at = monotonic() + 1.0;
                 continue;
             }
             if (due - now < wait)
@@ -1435,11 +1494,12 @@ static int pg_log(void *self, const tropt_run *run, int64_t step, double time,
         row w;
         w.step = step;
         w.time = time;
+        w.first = k == 0;
         bad = key_intern(p, fields[k].key, &w.key) != 0 || field_row(p, &fields[k], &w) != 0 ||
               push_row(p, &w) != 0;
     }
     if (!bad && n == 0) {
-        row w = {.step = step, .time = time, .key = NO_KEY, .kind = K_NULL};
+        row w = {.step = step, .time = time, .key = NO_KEY, .first = 1, .kind = K_NULL};
         bad = push_row(p, &w) != 0;
     }
     if (bad) {
@@ -1567,7 +1627,7 @@ static void pg_destroy(void *self)
     free_run(p);
     if (p->conn)
         PQfinish(p->conn);
-    for (size_t k = 0; k <= PG_INSERT_ROWS; k++)
+    for (size_t k = 0; k <= PG_INSERT_STEPS; k++)
         p->host->free(p->sql_insert[k]);
     if (p->password)
         memset(p->password, 0, strlen(p->password));

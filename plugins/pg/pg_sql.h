@@ -7,10 +7,11 @@
  *   tropt_run      one row per run, with its heartbeat (server clock, Unix
  *                  seconds) and the bound after which it counts as crashed.
  *   tropt_key      every key once, with an integer id.
- *   tropt_log      one row per logged field, by run id, step and key id; a
- *                  step without fields has one row with key NULL.  UNIQUE
- *                  NULLS NOT DISTINCT (run, step, key): a retried or replayed
- *                  step never adds a row (integer ids keep that index small).
+ *   tropt_log      one row per step: run id, step, time, and its fields as
+ *                  parallel arrays (key ids, kinds, r, i, t).  PRIMARY KEY
+ *                  (run, step): a retried or replayed step never adds a row,
+ *                  and one index entry per step (not per field) keeps writes
+ *                  fast; the metrics view unnests the arrays.
  *   tropt_param, tropt_summary  keyed by (run_id, key).
  * kind: 0 null, 1 bool, 2 int, 3 real, 4 string, 5 json.  r holds every
  * number as float8 (reals bit-exact, NaN/Infinity native), i integers and
@@ -46,15 +47,15 @@
     "CREATE TABLE IF NOT EXISTS %1$s.tropt_version (version integer NOT NULL)"
 
 #define PGS_CREATE_V1                                                                              \
-    "CREATE TABLE %1$s.tropt_run (id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"             \
+    "CREATE TABLE %1$s.tropt_run (id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"            \
     " run_id text NOT NULL UNIQUE, experiment text NOT NULL,"                                      \
     " status text NOT NULL, started_at float8 NOT NULL, ended_at float8, host text NOT NULL,"      \
     " pid bigint NOT NULL, config text, heartbeat float8 NOT NULL, stale_after float8 NOT NULL);"  \
     "CREATE TABLE %1$s.tropt_key (id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"            \
     " key text NOT NULL UNIQUE);"                                                                  \
-    "CREATE TABLE %1$s.tropt_log (run integer NOT NULL, step bigint NOT NULL, key integer,"         \
-    " time float8 NOT NULL, kind smallint NOT NULL, r float8, i bigint, t text,"                   \
-    " CONSTRAINT tropt_log_key UNIQUE NULLS NOT DISTINCT (run, step, key));"                       \
+    "CREATE TABLE %1$s.tropt_log (run integer NOT NULL, step bigint NOT NULL,"                     \
+    " time float8 NOT NULL, keys integer[] NOT NULL, kinds smallint[] NOT NULL,"                   \
+    " r float8[] NOT NULL, i bigint[] NOT NULL, t text[] NOT NULL, PRIMARY KEY (run, step));"      \
     "CREATE TABLE %1$s.tropt_param (run_id text NOT NULL, key text NOT NULL,"                      \
     " kind smallint NOT NULL, r float8, i bigint, t text, PRIMARY KEY (run_id, key));"             \
     "CREATE TABLE %1$s.tropt_summary (run_id text NOT NULL, key text NOT NULL,"                    \
@@ -65,10 +66,11 @@
     " host, pid, config, heartbeat FROM %1$s.tropt_run;"                                           \
     "CREATE VIEW %1$s.params AS SELECT run_id, key, r AS value, i AS value_int,"                   \
     " t AS value_text, " PGS_KIND_TEXT " AS kind FROM %1$s.tropt_param;"                           \
-    "CREATE VIEW %1$s.metrics AS SELECT u.run_id, l.step, l.time, k.key, l.r AS value,"            \
-    " l.i AS value_int, l.t AS value_text, " PGS_KIND_TEXT " AS kind"                              \
+    "CREATE VIEW %1$s.metrics AS SELECT u.run_id, l.step, l.time, k.key, x.r AS value,"            \
+    " x.i AS value_int, x.t AS value_text, " PGS_KIND_TEXT " AS kind"                              \
     " FROM %1$s.tropt_log l JOIN %1$s.tropt_run u ON u.id = l.run"                                 \
-    " JOIN %1$s.tropt_key k ON k.id = l.key;"                                                      \
+    " CROSS JOIN LATERAL unnest(l.keys, l.kinds, l.r, l.i, l.t) AS x(key, kind, r, i, t)"          \
+    " JOIN %1$s.tropt_key k ON k.id = x.key;"                                                      \
     "CREATE VIEW %1$s.summary AS SELECT run_id, key, r AS value, i AS value_int,"                  \
     " t AS value_text, " PGS_KIND_TEXT " AS kind FROM %1$s.tropt_summary;"                         \
     "INSERT INTO %1$s.tropt_version VALUES (1)"
@@ -106,10 +108,10 @@
 #define PGS_PARAM_INSERT "INSERT INTO %1$s.tropt_param (run_id, key, kind, r, i, t)"
 #define PGS_SUMMARY_INSERT "INSERT INTO %1$s.tropt_summary (run_id, key, kind, r, i, t)"
 
-/* Rows of tropt_log: + n times "($1, $k, ...)" + PGS_LOG_CONFLICT. */
-#define PGS_LOG_INSERT "INSERT INTO %1$s.tropt_log (run, step, key, time, kind, r, i, t) VALUES "
-#define PGS_LOG_CONFLICT " ON CONFLICT ON CONSTRAINT tropt_log_key DO NOTHING"
+/* Steps of tropt_log: + n times "($1, $k, ...)" + PGS_LOG_CONFLICT. */
+#define PGS_LOG_INSERT "INSERT INTO %1$s.tropt_log (run, step, time, keys, kinds, r, i, t) VALUES "
+#define PGS_LOG_CONFLICT " ON CONFLICT (run, step) DO NOTHING"
 #define PGS_LOG_COPY                                                                               \
-    "COPY %1$s.tropt_log (run, step, key, time, kind, r, i, t) FROM STDIN (FORMAT binary)"
+    "COPY %1$s.tropt_log (run, step, time, keys, kinds, r, i, t) FROM STDIN (FORMAT binary)"
 
 #endif
