@@ -9,12 +9,13 @@
  * a crash) and (b) commits pending steps once the oldest is
  * `commit_interval` old.
  *
- * Steps are buffered in `batch` (copied) and written by commit(): a small
- * batch as one multi-row INSERT ... ON CONFLICT DO NOTHING in autocommit (one
- * round trip, durable when it returns), a large one with a binary COPY in a
- * transaction; a COPY that meets a row already stored (a replayed or retried
- * step) rolls back and is written again through the ON CONFLICT path.  Values
- * travel in binary, so reals are bit-exact.
+ * Steps are buffered (rows copied, keys interned) and written by commit(),
+ * one tropt_log row per step with its fields as arrays: up to 16 steps as
+ * one multi-row INSERT ... ON CONFLICT (run, step) DO NOTHING in autocommit
+ * (one round trip, durable when it returns), more with a binary COPY in a
+ * transaction; a COPY that meets a step already stored (a replayed or
+ * retried step) rolls back and is written again through the ON CONFLICT
+ * path.  Values travel in binary, so reals are bit-exact.
  *
  * When the server is gone (unreachable at init, or the connection lost and
  * one reset failed), the run is spooled for the rest of its life: its
