@@ -57,6 +57,12 @@ static int pq_ok(PGconn *db, PGresult *r, const char *what)
     return -1;
 }
 
+static void quiet_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
 static int run_raw(void *arg, int64_t steps, double *secs)
 {
     raw_arg *a = arg;
@@ -70,6 +76,7 @@ static int run_raw(void *arg, int64_t steps, double *secs)
         fprintf(stderr, "tropt-bench: pg: %s", PQerrorMessage(db));
         goto out;
     }
+    PQsetNoticeProcessor(db, quiet_notice, NULL);
     if (pq_ok(db,
               PQexec(db, "CREATE TABLE IF NOT EXISTS bench_raw_metrics (run text NOT NULL,"
                          " step bigint NOT NULL, time float8 NOT NULL, key text NOT NULL,"

@@ -316,6 +316,40 @@ START_TEST(test_replay_no_duplicate)
 }
 END_TEST
 
+/* The same step twice in one batch (one INSERT statement, or one COPY that
+ * falls back to it): stored once, the first write wins. */
+START_TEST(test_same_step_in_one_batch)
+{
+    for (int mode = 0; mode < 2; mode++) {
+        char *spec = pgtu_spec("dup_batch", "commit_every=1000");
+        tropt_tracker *t = NULL;
+        ck_assert_int_eq(tropt_tracker_open(&t, spec, "dup", NULL), TROPT_OK);
+        ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
+        int n = mode ? 300 : 4; /* 4 steps: one INSERT; 300: COPY */
+        for (int i = 0; i < n; i++) {
+            tropt_field f = TROPT_F_INT("i", i);
+            ck_assert_int_eq(tropt_tracker_log_fields_at(t, i, 1.8e9 + i, &f, 1), TROPT_OK);
+        }
+        tropt_field again = TROPT_F_INT("i", -1);
+        ck_assert_int_eq(tropt_tracker_log_fields_at(t, 2, 1.8e9, &again, 1), TROPT_OK);
+        char *run = strdup(tropt_tracker_run_id(t));
+        ck_assert_msg(tropt_tracker_finish(t, NULL) == TROPT_OK, "%s", tropt_error_message());
+        tropt_tracker_free(t);
+        PGconn *c = pgtu_connect();
+        ck_assert_int_eq(
+            pgtu_i64(c, "SELECT count(*) FROM dup_batch.metrics WHERE run_id = '%s'", run), n);
+        ck_assert_int_eq(pgtu_i64(c,
+                                  "SELECT value_int FROM dup_batch.metrics WHERE run_id = '%s'"
+                                  " AND step = 2",
+                                  run),
+                         2);
+        PQfinish(c);
+        free(run);
+        free(spec);
+    }
+}
+END_TEST
+
 /* The loss table: a killed process loses at most what the README says. */
 static int64_t killed_after(const char *schema, const char *extra, int steps, int sleep_ms,
                             char **run)
@@ -489,6 +523,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_types_batched);
     tcase_add_test(tc, test_psycopg2);
     tcase_add_test(tc, test_replay_no_duplicate);
+    tcase_add_test(tc, test_same_step_in_one_batch);
     tcase_add_test(tc, test_loss_table);
     tcase_add_test(tc, test_newer_schema);
     tcase_add_test(tc, test_bad_options);
