@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -476,6 +477,24 @@ START_TEST(test_secret)
                   tropt_error_message());
     tropt_tracker_free(t);
     unsetenv("PGPASSWORD");
+    /* and so does a password file (PGPASSFILE, like ~/.pgpass) */
+    char *pdir = tu_mkdtemp();
+    char *pfile = tu_path(pdir, "pgpass");
+    char *line = tu_strdupf("127.0.0.1:%d:*:" PGTU_USER ":" PGTU_PASSWORD "\n", pgtu.port);
+    ck_assert_int_eq(tu_write_file(pfile, line), 0);
+    ck_assert_int_eq(chmod(pfile, 0600), 0);
+    setenv("PGPASSFILE", pfile, 1);
+    ck_assert_msg(tropt_tracker_open(&t, plain, "s", NULL) == TROPT_OK, "%s",
+                  tropt_error_message());
+    tropt_tracker_free(t);
+    unsetenv("PGPASSFILE");
+    tu_rmtree(pdir);
+    free(line);
+    free(pfile);
+    free(pdir);
+    /* without any password: refused, saying so */
+    ck_assert_int_eq(tropt_tracker_open(&t, plain, "s", NULL), TROPT_EBACKEND);
+    ck_assert_msg(strstr(tropt_error_message(), "password"), "%s", tropt_error_message());
     setenv("TROPT_TEST_PGPW", "Wrong-" PGTU_PASSWORD, 1);
     ck_assert_int_eq(tropt_tracker_open(&t, envspec, "s", NULL), TROPT_EBACKEND);
     assert_no_secret("the error", tropt_error_message());
