@@ -123,5 +123,6 @@ void scen_csv(bench_ctx *c);
 void scen_jsonl(bench_ctx *c);
 void scen_http(bench_ctx *c);
 void scen_latency(bench_ctx *c);
+void scen_pg(bench_ctx *c);
 
 #endif

@@ -24,8 +24,9 @@
 #include "bench.h"
 
 static const char *const all_scenarios[] = {
-    "host",  "sqlite-default", "sqlite-batched", "csv-wide",  "csv-newkey",
-    "jsonl", "http-vm",        "http-slow",      "http-down", "latency",
+    "host",       "sqlite-default", "sqlite-batched", "csv-wide",  "csv-newkey",
+    "jsonl",      "http-vm",        "http-slow",      "http-down", "latency",
+    "pg-default", "pg-batched",     "pg-latency",
 };
 #define N_SCENARIOS (sizeof all_scenarios / sizeof all_scenarios[0])
 
@@ -39,7 +40,9 @@ static void usage(FILE *f)
                "  --rounds N       interleaved rounds per scenario (default 5)\n"
                "  --only LIST      comma-separated scenarios or prefixes: host, sqlite-default,\n"
                "                   sqlite-batched, csv-wide, csv-newkey, jsonl, http-vm,\n"
-               "                   http-slow, http-down, latency\n"
+               "                   http-slow, http-down, latency, pg-default, pg-batched,\n"
+               "                   pg-latency (pg: TROPT_BENCH_PG_CONNINFO, else a local\n"
+               "                   PostgreSQL 15 cluster of its own)\n"
                "  --vm URL         VictoriaMetrics base URL (e.g. http://127.0.0.1:8428)\n"
                "  --http-opts S    extra options appended to the http spec (e.g.\n"
                "                   batch_size=5000,queue_size=100000)\n"
@@ -370,8 +373,8 @@ int main(int argc, char **argv)
         const char *label;
         void (*fn)(bench_ctx *);
     } order[] = {
-        {"host", scen_host},   {"sqlite", scen_sqlite}, {"csv", scen_csv},
-        {"jsonl", scen_jsonl}, {"http", scen_http},     {"latency", scen_latency},
+        {"host", scen_host}, {"sqlite", scen_sqlite},   {"csv", scen_csv}, {"jsonl", scen_jsonl},
+        {"http", scen_http}, {"latency", scen_latency}, {"pg", scen_pg},
     };
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
         printf("== %s\n", order[i].label);

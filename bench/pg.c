@@ -1,0 +1,311 @@
+/* bench/pg.c - the pg backend against hand-written libpq loops, on one
+ * local PostgreSQL server (ratios in one run, variants interleaved).
+ *
+ * The server: TROPT_BENCH_PG_CONNINFO when set; else a throwaway cluster of
+ * the bench's own (initdb of PostgreSQL 15 in the bench's temp folder, as the
+ * `postgres` user when run as root, a Unix socket there, stopped at the end);
+ * else the scenarios are skipped.
+ *
+ * Baselines, what a careful user writes by hand with libpq, into a table
+ * metrics(run text, step bigint, time float8, key text, value float8):
+ *   pg-default  BEGIN, one prepared INSERT per field, COMMIT, every step
+ *               (durable per step, like the backend's default);
+ *   pg-batched  one text COPY (values with %.17g) per 1000 steps (like the
+ *               backend's commit_every=1000).
+ * pg-latency: p50/p99 of `log` in the batched mode. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+#ifdef BENCH_NO_PG
+
+void scen_pg(bench_ctx *c)
+{
+    const char *sc[] = {"pg-default", "pg-batched", "pg-latency"};
+    for (int i = 0; i < 3; i++)
+        if (bench_want(c, sc[i]))
+            bench_skip(c, sc[i], "built without libpq (no baseline)");
+}
+
+#else
+
+#include <libpq-fe.h>
+
+#define PGBIN "/usr/lib/postgresql/15/bin"
+#define BATCH_STEPS 1000
+
+typedef struct {
+    bench_ctx *c;
+    const char *conninfo;
+    int64_t every; /* 1: INSERT+COMMIT per step; else COPY per this many steps */
+    int n;         /* runs so far: a fresh run id each */
+} raw_arg;
+
+static int pq_ok(PGconn *db, PGresult *r, const char *what)
+{
+    ExecStatusType s = PQresultStatus(r);
+    if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK || s == PGRES_COPY_IN) {
+        PQclear(r);
+        return 0;
+    }
+    fprintf(stderr, "tropt-bench: pg: %s: %s", what,
+            r ? PQresultErrorMessage(r) : PQerrorMessage(db));
+    PQclear(r);
+    return -1;
+}
+
+static void quiet_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
+static int run_raw(void *arg, int64_t steps, double *secs)
+{
+    raw_arg *a = arg;
+    PGconn *db = PQconnectdb(a->conninfo);
+    int rc = -1;
+    char *copybuf = NULL;
+    size_t clen = 0, ccap = 0;
+    char run[40];
+    snprintf(run, sizeof run, "raw-%d-%d", (int)getpid(), a->n++);
+    if (PQstatus(db) != CONNECTION_OK) {
+        fprintf(stderr, "tropt-bench: pg: %s", PQerrorMessage(db));
+        goto out;
+    }
+    PQsetNoticeProcessor(db, quiet_notice, NULL);
+    if (pq_ok(db,
+              PQexec(db, "CREATE TABLE IF NOT EXISTS bench_raw_metrics (run text NOT NULL,"
+                         " step bigint NOT NULL, time float8 NOT NULL, key text NOT NULL,"
+                         " value float8)"),
+              "create") ||
+        pq_ok(db,
+              PQprepare(db, "ins", "INSERT INTO bench_raw_metrics VALUES ($1, $2, $3, $4, $5)", 5,
+                        NULL),
+              "prepare"))
+        goto out;
+    tropt_field f[BENCH_NFIELDS];
+    double t0 = bench_mono();
+    for (int64_t s = 0; s < steps; s++) {
+        bench_fill(s, f);
+        double now = bench_realtime();
+        if (a->every == 1) {
+            if (pq_ok(db, PQexec(db, "BEGIN"), "begin"))
+                goto out;
+            for (int i = 0; i < BENCH_NFIELDS; i++) {
+                char step[32], tm[32], val[32];
+                snprintf(step, sizeof step, "%lld", (long long)s);
+                snprintf(tm, sizeof tm, "%.17g", now);
+                if (f[i].type == TROPT_INT)
+                    snprintf(val, sizeof val, "%lld", (long long)f[i].v.i);
+                else
+                    snprintf(val, sizeof val, "%.17g", f[i].v.r);
+                const char *v[5] = {run, step, tm, f[i].key, val};
+                if (pq_ok(db, PQexecPrepared(db, "ins", 5, v, NULL, NULL, 0), "insert"))
+                    goto out;
+            }
+            if (pq_ok(db, PQexec(db, "COMMIT"), "commit"))
+                goto out;
+            continue;
+        }
+        for (int i = 0; i < BENCH_NFIELDS; i++) {
+            if (ccap - clen < 256) {
+                ccap = ccap ? 2 * ccap : 1 << 20;
+                char *nb = realloc(copybuf, ccap);
+                if (!nb)
+                    goto out;
+                copybuf = nb;
+            }
+            int n;
+            if (f[i].type == TROPT_INT)
+                n = snprintf(copybuf + clen, ccap - clen, "%s\t%lld\t%.17g\t%s\t%lld\n", run,
+                             (long long)s, now, f[i].key, (long long)f[i].v.i);
+            else
+                n = snprintf(copybuf + clen, ccap - clen, "%s\t%lld\t%.17g\t%s\t%.17g\n", run,
+                             (long long)s, now, f[i].key, f[i].v.r);
+            clen += (size_t)n;
+        }
+        if ((s + 1) % a->every == 0 || s + 1 == steps) {
+            if (pq_ok(db, PQexec(db, "COPY bench_raw_metrics FROM STDIN"), "copy") ||
+                PQputCopyData(db, copybuf, (int)clen) != 1 || PQputCopyEnd(db, NULL) != 1 ||
+                pq_ok(db, PQgetResult(db), "copy end"))
+                goto out;
+            PGresult *r;
+            while ((r = PQgetResult(db)) != NULL)
+                PQclear(r);
+            clen = 0;
+        }
+    }
+    *secs = bench_mono() - t0;
+    rc = 0;
+out:
+    free(copybuf);
+    PQclear(PQexec(db, "TRUNCATE bench_raw_metrics"));
+    PQfinish(db);
+    return rc;
+}
+
+typedef struct {
+    const char *conninfo;
+    const char *opts;
+    int n;
+} lib_arg;
+
+static int run_lib(void *arg, int64_t steps, double *secs)
+{
+    lib_arg *a = arg;
+    char spec[2048];
+    snprintf(spec, sizeof spec, "pg:conninfo=\"%s\",schema=bench_lib%s", a->conninfo, a->opts);
+    int rc = bench_lib_run(spec, steps, secs);
+    /* keep the store small between rounds, as the baseline does */
+    PGconn *db = PQconnectdb(a->conninfo);
+    PQclear(PQexec(db, "TRUNCATE bench_lib.tropt_log"));
+    PQfinish(db);
+    return rc;
+}
+
+/* ---- the server ---------------------------------------------------------- */
+
+static char server_dir[1100];
+static char server_conninfo[1400];
+
+/* Run a command as the cluster's owner; its exit status. */
+static int sh(const char *inner)
+{
+    char cmd[4096];
+    if (geteuid() == 0)
+        snprintf(cmd, sizeof cmd, "runuser -u postgres -- sh -c '%s' >/dev/null 2>&1", inner);
+    else
+        snprintf(cmd, sizeof cmd, "sh -c '%s' >/dev/null 2>&1", inner);
+    return system(cmd);
+}
+
+/* A conninfo, or NULL with the reason in why. */
+static const char *server_start(bench_ctx *c, char *why, size_t size)
+{
+    const char *env = getenv("TROPT_BENCH_PG_CONNINFO");
+    if (env && *env)
+        return env;
+    if (access(PGBIN "/initdb", X_OK) != 0) {
+        snprintf(why, size, "no server: set TROPT_BENCH_PG_CONNINFO or install postgresql-15");
+        return NULL;
+    }
+    /* Its own folder outside the bench's (which only root may enter): the
+     * server runs as the postgres user. */
+    (void)c;
+    const char *tmp = getenv("TMPDIR");
+    snprintf(server_dir, sizeof server_dir, "%s/tropt-bench-pg-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(server_dir)) {
+        server_dir[0] = '\0';
+        snprintf(why, size, "cannot make a folder for the server");
+        return NULL;
+    }
+    if (geteuid() == 0) {
+        char cmd[2500];
+        snprintf(cmd, sizeof cmd, "chown postgres '%s' && chmod 755 '%s'", server_dir, server_dir);
+        if (system(cmd) != 0) {
+            snprintf(why, size, "cannot hand %.300s to the postgres user", server_dir);
+            return NULL;
+        }
+    }
+    char init[1400], start[3400];
+    snprintf(init, sizeof init, PGBIN "/initdb -D %s/data -U bench -A trust --no-sync", server_dir);
+    snprintf(start, sizeof start,
+             PGBIN "/pg_ctl -D %s/data -l %s/log -w -o \"-k %s -c listen_addresses=\" start",
+             server_dir, server_dir, server_dir);
+    if (sh(init) != 0 || sh(start) != 0) {
+        snprintf(why, size, "cannot start a local PostgreSQL in %.300s", server_dir);
+        return NULL;
+    }
+    snprintf(server_conninfo, sizeof server_conninfo, "host=%s dbname=postgres user=bench",
+             server_dir);
+    return server_conninfo;
+}
+
+static void server_stop(void)
+{
+    if (!server_dir[0])
+        return;
+    if (server_conninfo[0]) {
+        char stop[1400];
+        snprintf(stop, sizeof stop, PGBIN "/pg_ctl -D %s/data -m fast -w stop", server_dir);
+        sh(stop);
+    }
+    bench_rmrf(server_dir);
+    server_dir[0] = '\0';
+}
+
+void scen_pg(bench_ctx *c)
+{
+    const char *sc[] = {"pg-default", "pg-batched", "pg-latency"};
+    int want = 0;
+    for (int i = 0; i < 3; i++)
+        want |= bench_want(c, sc[i]);
+    if (!want)
+        return;
+    char path[1024];
+    if (!bench_plugin_found("pg", path, sizeof path)) {
+        for (int i = 0; i < 3; i++)
+            if (bench_want(c, sc[i]))
+                bench_skip(c, sc[i], "plugin tropt-pg.so not found on TROPT_PLUGIN_PATH");
+        return;
+    }
+    char why[512];
+    const char *ci = server_start(c, why, sizeof why);
+    if (!ci) {
+        for (int i = 0; i < 3; i++)
+            if (bench_want(c, sc[i]))
+                bench_skip(c, sc[i], "%s", why);
+        server_stop();
+        return;
+    }
+    if (bench_want(c, "pg-default")) {
+        raw_arg ra = {c, ci, 1, 0};
+        lib_arg la = {ci, "", 0};
+        bench_variant v[] = {
+            {"pg (default, durable per step)", run_lib, &la, 0, 0},
+            {"raw libpq, INSERT + COMMIT per step (baseline)", run_raw, &ra, 0, 0},
+        };
+        /* A commit per step costs a round trip and a WAL flush: fewer steps. */
+        int64_t steps = c->steps / 20 > 200 ? c->steps / 20 : 200;
+        if (bench_interleave(c, v, 2, steps) != 0) {
+            bench_fail(c, "pg-default", "a variant failed");
+        } else {
+            bench_row(c, "pg-default", &v[0], &v[1], "speed", ">=", 1.0, NULL);
+            bench_row(c, "pg-default", &v[1], NULL, NULL, NULL, 0, NULL);
+            bench_ran(c, "pg-default", NULL);
+        }
+    }
+    if (bench_want(c, "pg-batched")) {
+        raw_arg ra = {c, ci, BATCH_STEPS, 0};
+        lib_arg la = {ci, ",commit_every=1000", 0};
+        bench_variant v[] = {
+            {"pg (commit_every=1000)", run_lib, &la, 0, 0},
+            {"raw libpq, COPY per 1000 steps (baseline)", run_raw, &ra, 0, 0},
+        };
+        if (bench_interleave(c, v, 2, c->steps) != 0) {
+            bench_fail(c, "pg-batched", "a variant failed");
+        } else {
+            bench_row(c, "pg-batched", &v[0], &v[1], "speed", ">=", 1.0, NULL);
+            bench_row(c, "pg-batched", &v[1], NULL, NULL, NULL, 0, NULL);
+            bench_ran(c, "pg-batched", NULL);
+        }
+    }
+    if (bench_want(c, "pg-latency")) {
+        char spec[2048];
+        snprintf(spec, sizeof spec, "pg:conninfo=\"%s\",schema=bench_lat,commit_every=1000", ci);
+        lat_result r;
+        if (bench_latency_measure(spec, c->mem_steps, 0, &r) != 0 || !r.ok) {
+            bench_fail(c, "pg-latency", "%s", r.err);
+        } else {
+            bench_latency_row(c, "pg-latency", "pg (commit_every=1000)", &r, c->mem_steps, 1);
+            bench_ran(c, "pg-latency", NULL);
+        }
+    }
+    server_stop();
+}
+
+#endif /* BENCH_NO_PG */
