@@ -17,11 +17,6 @@ static const struct {
     {"runs", cmd_runs, "runs [--db PATH]"},
     {"show", cmd_show, "show RUN [--db PATH]"},
     {"replay", cmd_replay, "replay PATH --tracker SPEC"},
-#ifdef TROPT_CLI_REPORT
-    {"report", cmd_report,
-     "report [--db PATH] [--experiment NAME] [--run ID]... [-o FILE] [--buckets N]"},
-    {"compare", cmd_compare, "compare RUN RUN... [--db PATH] [--format text|csv|json]"},
-#endif
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
