@@ -256,9 +256,13 @@ static const char *const SCRIPT[] = {
     "function el(n,a,p){var e=document.createElementNS(NS,n);for(var k in a)e.setAttribute(k,a[k]);"
     "if(p)p.appendChild(e);return e;}\n",
     "var hidden={},xmode='step',logy=false;\n",
+    "var h=location.hash.replace(/^#/,'').split('&');h.forEach(function(p){var kv=p.split('=');"
+    "if(kv[0]==='x'&&kv[1]==='time')xmode='time';if(kv[0]==='log'&&kv[1]==='1')logy=true;"
+    "if(kv[0]==='hide')kv[1].split(',').forEach(function(i){if(i!=='')hidden[+i]=true;});});\n"
+    "document.getElementById('xmode').value=xmode;document.getElementById('logy').checked=logy;\n",
     "var leg=document.getElementById('legend');\n",
     "D.runs.forEach(function(r,i){var l=document.createElement('label');"
-    "var c=document.createElement('input');c.type='checkbox';c.checked=true;"
+    "var c=document.createElement('input');c.type='checkbox';c.checked=!hidden[i];"
     "c.addEventListener('change',function(){hidden[i]=!c.checked;draw();});"
     "var s=document.createElement('span');s.className='sw';s.style.background=color(i);"
     "l.appendChild(c);l.appendChild(s);l.appendChild(document.createTextNode(r.name));"

@@ -497,8 +497,30 @@ START_TEST(test_chromium_page)
         free(head);
     }
     ck_assert_uint_eq(count(dom, "<div class=\"chart\""), 3);
+    /* By default: x = step, nothing hidden. */
+    ck_assert_uint_eq(count(dom, ">step</text>"), 3);
+    ck_assert_uint_eq(count(dom, "visibility=\"hidden\""), 0);
     free(dom);
     free(log);
+
+    /* The controls, set from the URL: x = wall time, log scale, run 0
+     * hidden (in every chart), values <= 0 drawn as markers in log scale. */
+    char *hashed = tu_strdupf("%s#x=time&log=1&hide=0", page);
+    dom = dump_dom(chrome, hashed, &log);
+    ck_assert_int_eq(status_attr(dom, "data-errors"), 0);
+    ck_assert_uint_eq(count(dom, ">seconds since run start</text>"), 3);
+    ck_assert_uint_eq(count(dom, "<option value=\"time\" selected"), 0); /* set by script */
+    const char *lc = strstr(dom, "<div class=\"chart\" data-metric=\"loss\">");
+    ck_assert_ptr_nonnull(lc);
+    /* run 0's loss curve and its three non-finite markers are hidden */
+    ck_assert_uint_ge(count(lc, "visibility=\"hidden\""), 4);
+    const char *ac = strstr(dom, "<div class=\"chart\" data-metric=\"acc\">");
+    char *acc = strndup(ac, (size_t)(strstr(ac, "data-metric=\"allnan\"") - ac));
+    ck_assert_uint_eq(count(acc, "fill=\"#888\""), 2); /* acc = 0 at step 0 of both runs */
+    free(acc);
+    free(dom);
+    free(log);
+    free(hashed);
 
     /* The detector works: an external image added to the page is refused
      * by the CSP and counted. */
