@@ -390,6 +390,48 @@ START_TEST(test_compare_formats)
 }
 END_TEST
 
+/* End to end: a 20,000-step run's page keeps a bounded number of points,
+ * and its spikes and its NaN are among them. */
+START_TEST(test_spikes_survive)
+{
+    char *db = tu_path(dir, "long.db");
+    tropt_tracker *t = tq_open(db, "commit_every=1000", "long");
+    ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
+    for (int s = 0; s < 20000; s++) {
+        double v = s == 12345 ? 1e9 : s == 777 ? -5 : s == 15000 ? NAN : 1.0 + (s % 10) * 1e-3;
+        tropt_field f[] = {TROPT_F_REAL("loss", v)};
+        ck_assert_int_eq(tropt_tracker_log_fields(t, f, 1), TROPT_OK);
+    }
+    ck_assert_int_eq(tropt_tracker_finish(t, NULL), TROPT_OK);
+    tropt_tracker_free(t);
+    char *html = NULL, *out = NULL;
+    ck_assert_int_eq(report(db, "l.html", NULL, &html, &out), 0);
+    free(out);
+    json_t *j = check_page(html);
+    json_t *se = json_array_get(
+        json_object_get(json_array_get(json_object_get(j, "metrics"), 0), "series"), 0);
+    json_t *st = json_object_get(se, "s"), *y = json_object_get(se, "y");
+    size_t n = json_array_size(st);
+    ck_assert_uint_gt(n, 100);
+    ck_assert_uint_le(n, 7 * 500);
+    ck_assert_uint_eq(json_array_size(y), n);
+    int spike = 0, dip = 0, nan = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_int_t step = (json_int_t)json_number_value(json_array_get(st, i));
+        json_t *v = json_array_get(y, i);
+        spike |= step == 12345 && json_number_value(v) == 1e9;
+        dip |= step == 777 && json_number_value(v) == -5;
+        nan |= step == 15000 && json_is_null(v);
+    }
+    ck_assert(spike && dip && nan);
+    ck_assert_ptr_nonnull(strstr(html, "1 NaN (first NaN at step 15000)"));
+    ck_assert_ptr_nonnull(strstr(html, "<td class=\"num\">20000</td>"));
+    json_decref(j);
+    free(html);
+    free(db);
+}
+END_TEST
+
 /* ---- headless Chromium ---- */
 
 /* The chromium binary, or NULL: the test then passes with a note, except
@@ -595,6 +637,7 @@ int main(void)
     tcase_add_test(tc, test_page_content);
     tcase_add_test(tc, test_bad_input);
     tcase_add_test(tc, test_compare_formats);
+    tcase_add_test(tc, test_spikes_survive);
     tcase_add_test(tc, test_chromium_page);
     tcase_add_test(tc, test_chromium_screenshot);
     suite_add_tcase(s, tc);
