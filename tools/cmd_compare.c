@@ -344,7 +344,7 @@ int cmd_compare(int argc, char **argv)
                 for (size_t i = 0; i < n; i++) {
                     snprintf(idb, sizeof idb, "%.13s", runs[i]->id);
                     fputs("  ", stdout);
-                    pad(stdout, idb, w[i]);
+                    pad(stdout, idb, i + 1 < n ? w[i] : 0);
                 }
                 fputc('\n', stdout);
             }
