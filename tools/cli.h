@@ -13,6 +13,8 @@ int cmd_check(int argc, char **argv);
 int cmd_runs(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
 
 /* Print "usage: tropt <usage>" (and an optional reason) to stderr; returns 2. */
 int cli_usage(const char *usage, const char *reason_fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -1,0 +1,645 @@
+/*
+ * tests/report/test_report.c - `tropt report` and `tropt compare` run as the
+ * built binary ($TROPT_CLI) on real sqlite databases: the golden page, the
+ * page's content, bad input, compare's three formats read back by real
+ * parsers (python3's csv module, jansson), and the page in headless Chromium
+ * (no request leaves it, no error, one chart per metric with one series per
+ * run, a screenshot that is not blank).
+ *
+ * The golden page is tests/report/golden.html, made from golden.jsonl;
+ * after an intended change of the page, regenerate it with
+ *     TROPT_REPORT_REGEN=1 meson test -C build report
+ * and review the diff.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "sqlite_tu.h"
+
+static char *dir;
+
+static void setup(void)
+{
+    dir = tu_mkdtemp();
+}
+
+static void teardown(void)
+{
+    tu_rmtree(dir);
+    free(dir);
+}
+
+static char *src_path(const char *name)
+{
+    return tu_strdupf("%s/tests/report/%s", tu_source_root(), name);
+}
+
+/* Replay golden.jsonl into dir/golden.db (fixed run ids and times). */
+static char *golden_db(void)
+{
+    char *db = tu_path(dir, "golden.db");
+    char *jl = src_path("golden.jsonl");
+    char *args = tu_strdupf("replay '%s' --tracker 'sqlite:path=%s'", jl, db);
+    char *out = NULL;
+    ck_assert_msg(tq_cli(args, &out) == 0, "replay failed: %s", out);
+    free(out);
+    free(args);
+    free(jl);
+    return db;
+}
+
+/* Run `tropt report --db db -o dir/name [extra]`: exit code, output. */
+static int report(const char *db, const char *name, const char *extra, char **html, char **out)
+{
+    char *path = tu_path(dir, name);
+    char *args = tu_strdupf("report --db '%s' -o '%s' %s", db, path, extra ? extra : "");
+    int rc = tq_cli(args, out);
+    if (html)
+        *html = rc == 0 ? tu_read_file(path, NULL) : NULL;
+    free(args);
+    free(path);
+    return rc;
+}
+
+/* A whole page: doctype, the CSP, the end tag, and a data block that parses. */
+static json_t *check_page(const char *html)
+{
+    ck_assert_ptr_nonnull(html);
+    ck_assert(strncmp(html, "<!DOCTYPE html>\n", 16) == 0);
+    ck_assert_ptr_nonnull(
+        strstr(html, "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none';"));
+    size_t n = strlen(html);
+    ck_assert(n > 16 && strcmp(html + n - 8, "</html>\n") == 0);
+    const char *tag = "<script type=\"application/json\" id=\"tropt-data\">";
+    const char *a = strstr(html, tag);
+    ck_assert_ptr_nonnull(a);
+    a += strlen(tag);
+    const char *b = strstr(a, "</script>");
+    ck_assert_ptr_nonnull(b);
+    json_error_t e;
+    json_t *j = json_loadb(a, (size_t)(b - a), 0, &e);
+    ck_assert_msg(j != NULL, "data block: %s (line %d)", e.text, e.line);
+    ck_assert(json_is_array(json_object_get(j, "runs")));
+    ck_assert(json_is_array(json_object_get(j, "metrics")));
+    return j;
+}
+
+static size_t count(const char *s, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = s; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}
+
+START_TEST(test_golden)
+{
+    char *db = golden_db();
+    char *html = NULL, *out = NULL;
+    ck_assert_int_eq(report(db, "g.html", NULL, &html, &out), 0);
+    free(out);
+    char *golden_path = src_path("golden.html");
+    if (getenv("TROPT_REPORT_REGEN"))
+        ck_assert_int_eq(tu_write_file(golden_path, html), 0);
+    char *golden = tu_read_file(golden_path, NULL);
+    ck_assert_msg(golden != NULL, "missing %s (TROPT_REPORT_REGEN=1 makes it)", golden_path);
+    ck_assert_msg(strcmp(golden, html) == 0,
+                  "the page differs from %s; if intended, regenerate it (see the header)",
+                  golden_path);
+    /* Same input, same bytes: a second report and a second database. */
+    char *html2 = NULL;
+    ck_assert_int_eq(report(db, "g2.html", NULL, &html2, &out), 0);
+    free(out);
+    ck_assert_str_eq(html, html2);
+    json_decref(check_page(html));
+    free(html2);
+    free(golden);
+    free(golden_path);
+    free(html);
+    free(db);
+}
+END_TEST
+
+START_TEST(test_page_content)
+{
+    char *db = golden_db();
+    char *html = NULL, *out = NULL;
+    ck_assert_int_eq(report(db, "g.html", NULL, &html, &out), 0);
+    free(out);
+    json_t *j = check_page(html);
+    /* Three runs; acc, allnan and loss are charted, phase (text) is not. */
+    ck_assert_uint_eq(json_array_size(json_object_get(j, "runs")), 3);
+    json_t *m = json_object_get(j, "metrics");
+    ck_assert_uint_eq(json_array_size(m), 3);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(m, 0), "key")), "acc");
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(m, 2), "key")), "loss");
+    ck_assert_uint_eq(count(html, "<div class=\"chart\""), 3);
+    /* Non-finite values: marked in the data and counted with their step. */
+    ck_assert_ptr_nonnull(strstr(html, "1 NaN (first NaN at step 5), 1 +Inf (first +Inf at step "
+                                       "7), 1 -Inf (first -Inf at step 9)"));
+    ck_assert_ptr_nonnull(strstr(html, "25 NaN (first NaN at step 0)"));
+    json_t *ly =
+        json_object_get(json_array_get(json_object_get(json_array_get(m, 2), "series"), 0), "y");
+    ck_assert(json_is_null(json_array_get(ly, 5)));
+    ck_assert_str_eq(json_string_value(json_array_get(ly, 7)), "inf");
+    ck_assert_str_eq(json_string_value(json_array_get(ly, 9)), "-inf");
+    /* The crashed run is flagged; times are UTC; durations. */
+    ck_assert_ptr_nonnull(strstr(html, "<tr class=\"crashed\"><td>golden</td>"));
+    ck_assert_ptr_nonnull(strstr(html, "&#9888; crashed"));
+    ck_assert_ptr_nonnull(strstr(html, "<td>2026-01-01 00:00:00 UTC</td><td>20.0 s</td>"));
+    /* Config: differing keys highlighted, equal ones not; text escaped. */
+    ck_assert_ptr_nonnull(strstr(html, "<tr class=\"diff\"><th>lr</th>"));
+    ck_assert_ptr_nonnull(strstr(html, "<tr class=\"diff\"><th>opt/name</th>"));
+    ck_assert_ptr_nonnull(strstr(html, "<tr><th>opt/beta</th>"));
+    ck_assert_ptr_nonnull(strstr(html, "a &lt;b&gt; &amp; &quot;c&quot;"));
+    ck_assert_ptr_null(strstr(html, "a <b>"));
+    /* Summaries. */
+    ck_assert_ptr_nonnull(strstr(html, "<tr><th>best_loss</th><td>0.25</td><td></td><td></td>"));
+    /* --experiment and --run choose runs. */
+    char *h2 = NULL;
+    ck_assert_int_eq(report(db, "o.html", "--experiment other", &h2, &out), 0);
+    free(out);
+    json_t *j2 = check_page(h2);
+    ck_assert_uint_eq(json_array_size(json_object_get(j2, "runs")), 1);
+    json_decref(j2);
+    free(h2);
+    ck_assert_int_eq(report(db, "r.html", "--run 01940000-0001 --run 01940000-0000", &h2, &out), 0);
+    free(out);
+    j2 = check_page(h2);
+    ck_assert_uint_eq(json_array_size(json_object_get(j2, "runs")), 2);
+    json_decref(j2);
+    free(h2);
+    json_decref(j);
+    free(html);
+    free(db);
+}
+END_TEST
+
+START_TEST(test_bad_input)
+{
+    char *html = NULL, *out = NULL;
+    /* No runs: a database that holds none. */
+    char *empty = tu_path(dir, "empty.db");
+    tropt_tracker_free(tq_open(empty, NULL, "e"));
+    ck_assert_int_eq(report(empty, "e.html", NULL, &html, &out), 0);
+    free(out);
+    json_decref(check_page(html));
+    ck_assert_ptr_nonnull(strstr(html, "No runs"));
+    ck_assert_ptr_nonnull(strstr(html, "No numeric metric to chart"));
+    free(html);
+
+    /* One run with zero steps. */
+    char *zero = tu_path(dir, "zero.db");
+    tropt_tracker *t = tq_open(zero, NULL, "z");
+    ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
+    ck_assert_int_eq(tropt_tracker_finish(t, NULL), TROPT_OK);
+    tropt_tracker_free(t);
+    ck_assert_int_eq(report(zero, "z.html", NULL, &html, &out), 0);
+    free(out);
+    json_t *j = check_page(html);
+    ck_assert_uint_eq(json_array_size(json_object_get(j, "runs")), 1);
+    ck_assert_uint_eq(json_array_size(json_object_get(j, "metrics")), 0);
+    ck_assert_ptr_nonnull(strstr(html, "<td class=\"num\">0</td>"));
+    json_decref(j);
+    free(html);
+
+    /* String-only metrics: in the table, no chart. */
+    char *str = tu_path(dir, "str.db");
+    t = tq_open(str, NULL, "s");
+    ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
+    for (int s = 0; s < 3; s++) {
+        tropt_field f[] = {TROPT_F_STR("phase", s < 2 ? "warm" : "<done>")};
+        ck_assert_int_eq(tropt_tracker_log_fields(t, f, 1), TROPT_OK);
+    }
+    ck_assert_int_eq(tropt_tracker_finish(t, NULL), TROPT_OK);
+    tropt_tracker_free(t);
+    ck_assert_int_eq(report(str, "s.html", NULL, &html, &out), 0);
+    free(out);
+    j = check_page(html);
+    ck_assert_uint_eq(json_array_size(json_object_get(j, "metrics")), 0);
+    ck_assert_ptr_nonnull(strstr(html, "<td class=\"text\">&lt;done&gt;</td>"));
+    json_decref(j);
+    free(html);
+
+    /* 10,000 keys in one step: a bounded page, charts capped, tables whole. */
+    char *many = tu_path(dir, "many.db");
+    t = tq_open(many, NULL, "m");
+    ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
+    enum { NK = 10000 };
+    tropt_field *f = calloc(NK, sizeof *f);
+    char(*names)[16] = calloc(NK, 16);
+    for (int k = 0; k < NK; k++) {
+        snprintf(names[k], 16, "k%05d", k);
+        tropt_field one = TROPT_F_REAL(names[k], k * 0.5);
+        f[k] = one;
+    }
+    ck_assert_int_eq(tropt_tracker_log_fields(t, f, NK), TROPT_OK);
+    ck_assert_int_eq(tropt_tracker_finish(t, NULL), TROPT_OK);
+    tropt_tracker_free(t);
+    free(f);
+    free(names);
+    ck_assert_int_eq(report(many, "m.html", NULL, &html, &out), 0);
+    free(out);
+    j = check_page(html);
+    ck_assert_uint_eq(json_array_size(json_object_get(j, "metrics")), 200);
+    ck_assert_ptr_nonnull(strstr(html, "9800 more numeric metrics are not charted"));
+    ck_assert_ptr_nonnull(strstr(html, "<tr><td>k09999</td>"));
+    ck_assert_uint_lt(strlen(html), 5u << 20);
+    json_decref(j);
+    free(html);
+
+    /* A prefix matching two runs, or none: a clear error and no file. */
+    char *two = tu_path(dir, "two.db");
+    t = tq_open(two, NULL, "t");
+    ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
+    char *id1 = strdup(tropt_tracker_run_id(t));
+    ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
+    char *id2 = strdup(tropt_tracker_run_id(t));
+    tropt_tracker_free(t);
+    ck_assert_int_eq(report(two, "a.html", "--run 01", &html, &out), 1);
+    ck_assert_msg(strstr(out, "run prefix '01' is ambiguous, it matches 2 runs:") &&
+                      strstr(out, id1) && strstr(out, id2),
+                  "%s", out);
+    free(out);
+    char *apath = tu_path(dir, "a.html");
+    struct stat sb;
+    ck_assert_int_ne(stat(apath, &sb), 0);
+    ck_assert_int_eq(report(two, "a.html", "--run ffff", &html, &out), 1);
+    ck_assert_ptr_nonnull(strstr(out, "no run matches 'ffff'"));
+    free(out);
+    ck_assert_int_ne(stat(apath, &sb), 0);
+    char *args = tu_strdupf("compare --db '%s' 01 %s", two, id2);
+    ck_assert_int_eq(tq_cli(args, &out), 1);
+    ck_assert_ptr_nonnull(strstr(out, "is ambiguous"));
+    free(out);
+    free(args);
+    /* Not a database at all. */
+    char *junk = tu_path(dir, "junk.db");
+    ck_assert_int_eq(tu_write_file(junk, "not a database, just text\n"), 0);
+    ck_assert_int_eq(report(junk, "j.html", NULL, &html, &out), 1);
+    ck_assert_ptr_nonnull(strstr(out, "tropt report: cannot"));
+    free(out);
+    free(apath);
+    free(junk);
+    free(id1);
+    free(id2);
+    free(two);
+    free(many);
+    free(str);
+    free(zero);
+    free(empty);
+}
+END_TEST
+
+START_TEST(test_compare_formats)
+{
+    char *db = golden_db();
+    char *out = NULL;
+    /* json: a real parser reads it. */
+    char *args =
+        tu_strdupf("compare --db '%s' 01940000-0000 01940000-0001 --format json 2>/dev/null", db);
+    ck_assert_int_eq(tq_cli(args, &out), 0);
+    free(args);
+    json_error_t e;
+    json_t *j = json_loads(out, 0, &e);
+    ck_assert_msg(j != NULL, "%s: %s", e.text, out);
+    free(out);
+    const char *A = "01940000-0000-7000-8000-00000000000a",
+               *B = "01940000-0001-7000-8000-00000000000b";
+    ck_assert_str_eq(json_string_value(json_array_get(json_object_get(j, "runs"), 0)), A);
+    json_t *cfg = json_object_get(j, "config");
+    ck_assert(json_real_value(json_object_get(json_object_get(cfg, "lr"), A)) == 0.1);
+    ck_assert(json_real_value(json_object_get(json_object_get(cfg, "lr"), B)) == 0.01);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(cfg, "note"), A)),
+                     "a <b> & \"c\"");
+    ck_assert(json_is_null(json_object_get(json_object_get(cfg, "note"), B)));
+    ck_assert_ptr_null(json_object_get(cfg, "opt/beta")); /* equal: not listed */
+    ck_assert_ptr_null(json_object_get(cfg, "opt/name"));
+    json_t *loss = json_object_get(json_object_get(j, "metrics"), "loss");
+    ck_assert(json_real_value(json_object_get(json_object_get(loss, A), "last")) == 0.25);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(loss, A), "min")), "-inf");
+    ck_assert(json_number_value(json_object_get(json_object_get(loss, B), "max")) == 8);
+    json_t *status = json_object_get(json_object_get(j, "run"), "status");
+    ck_assert_str_eq(json_string_value(json_object_get(status, B)), "crashed");
+    json_decref(j);
+
+    /* csv: python3's csv module reads it back (quotes, commas, empty cells). */
+    char *csv = tu_path(dir, "c.csv");
+    args = tu_strdupf("compare --db '%s' 01940000-0000 01940000-0001 --format csv > '%s'", db, csv);
+    ck_assert_int_eq(tq_cli(args, &out), 0);
+    free(out);
+    free(args);
+    args = tu_strdupf("python3 -c \"import csv,sys,json; "
+                      "print(json.dumps(list(csv.reader(open(sys.argv[1], newline='')))))\" '%s'",
+                      csv);
+    ck_assert_int_eq(tu_run(args, &out, 0), 0);
+    free(args);
+    j = json_loads(out, 0, &e);
+    ck_assert_msg(j != NULL, "%s", out);
+    free(out);
+    json_t *head = json_array_get(j, 0);
+    ck_assert_uint_eq(json_array_size(head), 5);
+    ck_assert_str_eq(json_string_value(json_array_get(head, 3)), A);
+    int seen_note = 0, seen_loss = 0;
+    for (size_t r = 1; r < json_array_size(j); r++) {
+        json_t *row = json_array_get(j, r);
+        ck_assert_uint_eq(json_array_size(row), 5);
+        const char *kind = json_string_value(json_array_get(row, 0));
+        const char *key = json_string_value(json_array_get(row, 1));
+        const char *stat = json_string_value(json_array_get(row, 2));
+        if (strcmp(kind, "config") == 0 && strcmp(key, "note") == 0) {
+            ck_assert_str_eq(json_string_value(json_array_get(row, 3)), "a <b> & \"c\"");
+            ck_assert_str_eq(json_string_value(json_array_get(row, 4)), "");
+            seen_note = 1;
+        }
+        if (strcmp(key, "loss") == 0 && strcmp(stat, "max") == 0) {
+            ck_assert_str_eq(json_string_value(json_array_get(row, 3)), "inf");
+            ck_assert_str_eq(json_string_value(json_array_get(row, 4)), "8");
+            seen_loss = 1;
+        }
+        ck_assert(strcmp(key, "opt/beta") != 0);
+    }
+    ck_assert(seen_note && seen_loss);
+    json_decref(j);
+    free(csv);
+
+    /* text: the differing keys and the metrics, side by side. */
+    args = tu_strdupf("compare --db '%s' 01940000-0000 01940000-0001 01940000-0002", db);
+    ck_assert_int_eq(tq_cli(args, &out), 0);
+    free(args);
+    ck_assert_ptr_nonnull(strstr(out, "config (differing keys)\n"));
+    ck_assert_ptr_nonnull(strstr(out, "  opt/name     adam           adam           sgd\n"));
+    ck_assert_ptr_nonnull(strstr(out, "  loss min     -inf           3.2            -\n"));
+    ck_assert_ptr_null(strstr(out, "opt/beta"));
+    free(out);
+    /* Usage errors. */
+    args = tu_strdupf("compare --db '%s' 01940000-0000", db);
+    ck_assert_int_eq(tq_cli(args, &out), 2);
+    free(out);
+    free(args);
+    args = tu_strdupf("compare --db '%s' 01940000-0000 01940000-0001 --format xml", db);
+    ck_assert_int_eq(tq_cli(args, &out), 2);
+    ck_assert_ptr_nonnull(strstr(out, "unknown format 'xml'"));
+    free(out);
+    free(args);
+    free(db);
+}
+END_TEST
+
+/* End to end: a 20,000-step run's page keeps a bounded number of points,
+ * and its spikes and its NaN are among them. */
+START_TEST(test_spikes_survive)
+{
+    char *db = tu_path(dir, "long.db");
+    tropt_tracker *t = tq_open(db, "commit_every=1000", "long");
+    ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
+    for (int s = 0; s < 20000; s++) {
+        double v = s == 12345 ? 1e9 : s == 777 ? -5 : s == 15000 ? NAN : 1.0 + (s % 10) * 1e-3;
+        tropt_field f[] = {TROPT_F_REAL("loss", v)};
+        ck_assert_int_eq(tropt_tracker_log_fields(t, f, 1), TROPT_OK);
+    }
+    ck_assert_int_eq(tropt_tracker_finish(t, NULL), TROPT_OK);
+    tropt_tracker_free(t);
+    char *html = NULL, *out = NULL;
+    ck_assert_int_eq(report(db, "l.html", NULL, &html, &out), 0);
+    free(out);
+    json_t *j = check_page(html);
+    json_t *se = json_array_get(
+        json_object_get(json_array_get(json_object_get(j, "metrics"), 0), "series"), 0);
+    json_t *st = json_object_get(se, "s"), *y = json_object_get(se, "y");
+    size_t n = json_array_size(st);
+    ck_assert_uint_gt(n, 100);
+    ck_assert_uint_le(n, 7 * 500);
+    ck_assert_uint_eq(json_array_size(y), n);
+    int spike = 0, dip = 0, nan = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_int_t step = (json_int_t)json_number_value(json_array_get(st, i));
+        json_t *v = json_array_get(y, i);
+        spike |= step == 12345 && json_number_value(v) == 1e9;
+        dip |= step == 777 && json_number_value(v) == -5;
+        nan |= step == 15000 && json_is_null(v);
+    }
+    ck_assert(spike && dip && nan);
+    ck_assert_ptr_nonnull(strstr(html, "1 NaN (first NaN at step 15000)"));
+    ck_assert_ptr_nonnull(strstr(html, "<td class=\"num\">20000</td>"));
+    json_decref(j);
+    free(html);
+    free(db);
+}
+END_TEST
+
+/* ---- headless Chromium ---- */
+
+/* The chromium binary, or NULL: the test then passes with a note, except
+ * where CI or TROPT_REQUIRE_CHROMIUM is set, where it fails. */
+static char *chromium(void)
+{
+    const char *env = getenv("CHROMIUM");
+    char *out = NULL;
+    if (env && *env)
+        return strdup(env);
+    if (tu_run("command -v chromium || command -v chromium-browser", &out, 0) == 0 && out && *out) {
+        out[strcspn(out, "\n")] = '\0';
+        return out;
+    }
+    free(out);
+    ck_assert_msg(!getenv("CI") && !getenv("TROPT_REQUIRE_CHROMIUM"),
+                  "chromium not found (CI / TROPT_REQUIRE_CHROMIUM is set)");
+    fprintf(stderr, "note: chromium not found, browser checks not run\n");
+    return NULL;
+}
+
+/* Load file://page in headless chromium; the DOM after the scripts ran, and
+ * the browser's log in *log. */
+static char *dump_dom(const char *chrome, const char *page, char **log)
+{
+    char *prof = tu_path(dir, "profile-dom");
+    char *logf = tu_path(dir, "chrome-dom.log");
+    char *cmd = tu_strdupf("timeout 120 '%s' --headless --no-sandbox --disable-gpu "
+                           "--no-first-run --disable-background-networking --disable-sync "
+                           "--disable-component-update --user-data-dir='%s' "
+                           "--enable-logging=stderr --v=1 "
+                           "--virtual-time-budget=5000 --dump-dom 'file://%s' 2>'%s'",
+                           chrome, prof, page, logf);
+    char *dom = NULL;
+    ck_assert_int_eq(tu_run(cmd, &dom, 0), 0);
+    *log = tu_read_file(logf, NULL);
+    ck_assert_ptr_nonnull(*log);
+    tu_rmtree(prof);
+    free(cmd);
+    free(logf);
+    free(prof);
+    return dom;
+}
+
+/* The value of attribute `name` of the status div in dom (static buffer). */
+static long status_attr(const char *dom, const char *name)
+{
+    const char *s = strstr(dom, "<div id=\"status\"");
+    ck_assert_ptr_nonnull(s);
+    const char *e = strchr(s, '>');
+    char *want = tu_strdupf("%s=\"", name);
+    const char *a = strstr(s, want);
+    ck_assert_msg(a && a < e, "no %s in the status div", name);
+    long v = strtol(a + strlen(want), NULL, 10);
+    free(want);
+    return v;
+}
+
+START_TEST(test_chromium_page)
+{
+    char *chrome = chromium();
+    if (!chrome)
+        return;
+    char *db = golden_db();
+    char *out = NULL, *log = NULL;
+    ck_assert_int_eq(report(db, "g.html", NULL, NULL, &out), 0);
+    free(out);
+    char *page = tu_path(dir, "g.html");
+    char *dom = dump_dom(chrome, page, &log);
+    ck_assert_ptr_nonnull(dom);
+    /* The script ran to the end without an error or a blocked load. */
+    ck_assert_int_eq(status_attr(dom, "data-errors"), 0);
+    ck_assert_int_eq(status_attr(dom, "data-csp-violations"), 0);
+    ck_assert_int_eq(status_attr(dom, "data-rendered"), 3);
+    /* The browser's own log: no console message, nothing refused or failed. */
+    ck_assert_msg(!strstr(log, ":CONSOLE"), "console output: %.300s", strstr(log, ":CONSOLE"));
+    ck_assert_msg(!strstr(log, "Refused to"), "%.300s", strstr(log, "Refused to"));
+    /* (the browser's own sign-in fetcher, google_apis/gaia, fails to
+     * resolve its host in a sandbox; that request is not the page's) */
+    for (char *line = log; line && *line;) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = '\0';
+        ck_assert_msg(!strstr(line, "net::ERR") || strstr(line, "google_apis/"), "%.300s", line);
+        line = nl ? nl + 1 : NULL;
+    }
+    /* One chart per metric, one series per run that logged it. */
+    const char *metric[3] = {"acc", "allnan", "loss"};
+    const size_t series[3] = {2, 1, 2};
+    for (int m = 0; m < 3; m++) {
+        char *head = tu_strdupf("<div class=\"chart\" data-metric=\"%s\">", metric[m]);
+        const char *c = strstr(dom, head);
+        ck_assert_msg(c != NULL, "no chart for %s", metric[m]);
+        const char *end = strstr(c + 1, "<div class=\"chart\"");
+        if (!end)
+            end = strstr(c, "<h2>");
+        char *part = strndup(c, (size_t)(end - c));
+        ck_assert_uint_eq(count(part, "<svg"), 1);
+        ck_assert_uint_eq(count(part, "class=\"series\""), series[m]);
+        if (m == 2) /* the NaN, +Inf and -Inf of run a are drawn as markers */
+            ck_assert_uint_eq(count(part, "class=\"marker\""), 3);
+        if (m == 1)
+            ck_assert_uint_eq(count(part, "class=\"marker\""), 25);
+        free(part);
+        free(head);
+    }
+    ck_assert_uint_eq(count(dom, "<div class=\"chart\""), 3);
+    /* By default: x = step, nothing hidden. */
+    ck_assert_uint_eq(count(dom, ">step</text>"), 3);
+    ck_assert_uint_eq(count(dom, "visibility=\"hidden\""), 0);
+    free(dom);
+    free(log);
+
+    /* The controls, set from the URL: x = wall time, log scale, run 0
+     * hidden (in every chart), values <= 0 drawn as markers in log scale. */
+    char *hashed = tu_strdupf("%s#x=time&log=1&hide=0", page);
+    dom = dump_dom(chrome, hashed, &log);
+    ck_assert_int_eq(status_attr(dom, "data-errors"), 0);
+    ck_assert_uint_eq(count(dom, ">seconds since run start</text>"), 3);
+    ck_assert_uint_eq(count(dom, "<option value=\"time\" selected"), 0); /* set by script */
+    const char *lc = strstr(dom, "<div class=\"chart\" data-metric=\"loss\">");
+    ck_assert_ptr_nonnull(lc);
+    /* run 0's loss curve and its three non-finite markers are hidden */
+    ck_assert_uint_ge(count(lc, "visibility=\"hidden\""), 4);
+    const char *ac = strstr(dom, "<div class=\"chart\" data-metric=\"acc\">");
+    char *acc = strndup(ac, (size_t)(strstr(ac, "data-metric=\"allnan\"") - ac));
+    ck_assert_uint_eq(count(acc, "fill=\"#888\""), 2); /* acc = 0 at step 0 of both runs */
+    free(acc);
+    free(dom);
+    free(log);
+    free(hashed);
+
+    /* The detector works: an external image added to the page is refused
+     * by the CSP and counted. */
+    char *html = tu_read_file(page, NULL);
+    char *body = strstr(html, "<body>\n");
+    ck_assert_ptr_nonnull(body);
+    body[6] = '\0';
+    char *bad = tu_strdupf("%s<img src=\"http://127.0.0.1:9/x.png\">%s", html, body + 7);
+    char *badpath = tu_path(dir, "bad.html");
+    ck_assert_int_eq(tu_write_file(badpath, bad), 0);
+    dom = dump_dom(chrome, badpath, &log);
+    ck_assert_int_ge(status_attr(dom, "data-csp-violations"), 1);
+    ck_assert_ptr_nonnull(strstr(log, "violates the following Content Security Policy"));
+    free(dom);
+    free(log);
+    free(badpath);
+    free(bad);
+    free(html);
+    free(page);
+    free(db);
+    free(chrome);
+}
+END_TEST
+
+START_TEST(test_chromium_screenshot)
+{
+    char *chrome = chromium();
+    if (!chrome)
+        return;
+    char *db = golden_db();
+    char *out = NULL;
+    ck_assert_int_eq(report(db, "g.html", NULL, NULL, &out), 0);
+    free(out);
+    char *page = tu_path(dir, "g.html");
+    char *png = tu_path(dir, "shot.png");
+    char *prof = tu_path(dir, "profile-shot");
+    char *cmd = tu_strdupf("timeout 120 '%s' --headless --no-sandbox --disable-gpu --no-first-run "
+                           "--user-data-dir='%s' --hide-scrollbars --window-size=1000,900 "
+                           "--virtual-time-budget=5000 --screenshot='%s' 'file://%s' 2>/dev/null",
+                           chrome, prof, png, page);
+    ck_assert_int_eq(tu_run(cmd, NULL, 0), 0);
+    free(cmd);
+    char *py = src_path("png_stats.py");
+    cmd = tu_strdupf("python3 '%s' '%s'", py, png);
+    ck_assert_int_eq(tu_run(cmd, &out, 0), 0);
+    int w = 0, h = 0, colors = 0;
+    double var = 0;
+    ck_assert_int_eq(sscanf(out, "%d %d %lf %d", &w, &h, &var, &colors), 4);
+    ck_assert_int_eq(w, 1000);
+    ck_assert_int_eq(h, 900);
+    /* A blank page has one colour and no variance; the report has text,
+     * tables and coloured curves. */
+    ck_assert_msg(var > 50 && colors > 20, "blank-looking screenshot: %s", out);
+    free(out);
+    free(cmd);
+    free(py);
+    free(prof);
+    free(png);
+    free(page);
+    free(db);
+    free(chrome);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("report");
+    TCase *tc = tcase_create("cli");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_golden);
+    tcase_add_test(tc, test_page_content);
+    tcase_add_test(tc, test_bad_input);
+    tcase_add_test(tc, test_compare_formats);
+    tcase_add_test(tc, test_spikes_survive);
+    tcase_add_test(tc, test_chromium_page);
+    tcase_add_test(tc, test_chromium_screenshot);
+    suite_add_tcase(s, tc);
+    return tu_run_suite(s);
+}

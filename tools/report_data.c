@@ -1,0 +1,527 @@
+/* tools/report_data.c - read runs for `tropt report` / `tropt compare`
+ * from a sqlite database's views (see report_data.h). */
+#include "report_data.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "report_m4.h"
+
+/* The whole report keeps at most about this many points (4 per interval). */
+#define RP_POINT_BUDGET 120000
+#define RP_MIN_BUCKETS 8
+#define RP_MAX_BUCKETS 500
+
+static char *dupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *dupf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *s = malloc((size_t)n + 1);
+    if (!s)
+        return NULL;
+    va_start(ap, fmt);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+static char *dup0(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+void rp_fmt(char *buf, size_t size, double x, int digits)
+{
+    if (isnan(x))
+        snprintf(buf, size, "nan");
+    else if (isinf(x))
+        snprintf(buf, size, x > 0 ? "inf" : "-inf");
+    else {
+        snprintf(buf, size, "%.*g", digits, x);
+        if (digits >= 15 && strtod(buf, NULL) != x)
+            snprintf(buf, size, "%.17g", x);
+    }
+}
+
+/* The display text of a column (malloc'd; NULL only when out of memory). */
+static char *col_text(sqlite3_stmt *st, int c)
+{
+    char b[64];
+    switch (sqlite3_column_type(st, c)) {
+    case SQLITE_INTEGER:
+        snprintf(b, sizeof b, "%lld", (long long)sqlite3_column_int64(st, c));
+        return strdup(b);
+    case SQLITE_FLOAT:
+        rp_fmt(b, sizeof b, sqlite3_column_double(st, c), 15);
+        return strdup(b);
+    case SQLITE_NULL:
+        return strdup("null");
+    default: {
+        const unsigned char *t = sqlite3_column_text(st, c);
+        return strdup(t ? (const char *)t : "");
+    }
+    }
+}
+
+/* A series while rows are read: every numeric point. */
+typedef struct {
+    size_t n, cap;
+    double *step, *time, *y;
+} raw_series;
+
+typedef struct {
+    rp_series *s;
+    raw_series *raw;
+    size_t n, cap;
+    size_t *tab; /* open addressing: index + 1, 0 empty */
+    size_t tab_cap;
+} series_set;
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static int set_rehash(series_set *ss, size_t cap)
+{
+    size_t *t = calloc(cap, sizeof *t);
+    if (!t)
+        return -1;
+    for (size_t i = 0; i < ss->n; i++) {
+        size_t h = (size_t)hash_str(ss->s[i].key) & (cap - 1);
+        while (t[h])
+            h = (h + 1) & (cap - 1);
+        t[h] = i + 1;
+    }
+    free(ss->tab);
+    ss->tab = t;
+    ss->tab_cap = cap;
+    return 0;
+}
+
+/* The index of key's series, created if new; (size_t)-1 when out of memory. */
+static size_t set_find(series_set *ss, const char *key)
+{
+    if (2 * (ss->n + 1) > ss->tab_cap && set_rehash(ss, ss->tab_cap ? 2 * ss->tab_cap : 64))
+        return (size_t)-1;
+    size_t h = (size_t)hash_str(key) & (ss->tab_cap - 1);
+    while (ss->tab[h]) {
+        if (strcmp(ss->s[ss->tab[h] - 1].key, key) == 0)
+            return ss->tab[h] - 1;
+        h = (h + 1) & (ss->tab_cap - 1);
+    }
+    if (ss->n == ss->cap) {
+        size_t cap = ss->cap ? 2 * ss->cap : 16;
+        rp_series *s = realloc(ss->s, cap * sizeof *s);
+        if (!s)
+            return (size_t)-1;
+        ss->s = s;
+        raw_series *r = realloc(ss->raw, cap * sizeof *r);
+        if (!r)
+            return (size_t)-1;
+        ss->raw = r;
+        ss->cap = cap;
+    }
+    rp_series *s = &ss->s[ss->n];
+    memset(s, 0, sizeof *s);
+    memset(&ss->raw[ss->n], 0, sizeof ss->raw[ss->n]);
+    s->key = strdup(key);
+    if (!s->key)
+        return (size_t)-1;
+    s->first_nan = s->first_pinf = s->first_ninf = NAN;
+    s->last = s->min = s->max = NAN;
+    ss->tab[h] = ++ss->n;
+    return ss->n - 1;
+}
+
+static int raw_push(raw_series *r, double step, double time, double y)
+{
+    if (r->n == r->cap) {
+        size_t cap = r->cap ? 2 * r->cap : 64;
+        double *a = realloc(r->step, cap * sizeof *a);
+        if (!a)
+            return -1;
+        r->step = a;
+        a = realloc(r->time, cap * sizeof *a);
+        if (!a)
+            return -1;
+        r->time = a;
+        a = realloc(r->y, cap * sizeof *a);
+        if (!a)
+            return -1;
+        r->y = a;
+        r->cap = cap;
+    }
+    r->step[r->n] = step;
+    r->time[r->n] = time;
+    r->y[r->n] = y;
+    r->n++;
+    return 0;
+}
+
+static void raw_free(raw_series *r)
+{
+    free(r->step);
+    free(r->time);
+    free(r->y);
+    memset(r, 0, sizeof *r);
+}
+
+static void series_free(rp_series *s)
+{
+    free(s->key);
+    free(s->step);
+    free(s->time);
+    free(s->y);
+    free(s->last_text);
+}
+
+static int cmp_series(const void *a, const void *b)
+{
+    return strcmp(((const rp_series *)a)->key, ((const rp_series *)b)->key);
+}
+
+static const double *sort_steps;
+static int cmp_idx(const void *a, const void *b)
+{
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    if (sort_steps[i] != sort_steps[j])
+        return sort_steps[i] < sort_steps[j] ? -1 : 1;
+    return i < j ? -1 : (i > j);
+}
+
+/* Order r by step, compute s's statistics, keep r's M4 points in s. */
+static int finish_series(rp_series *s, raw_series *r, size_t buckets)
+{
+    int sorted = 1;
+    for (size_t i = 1; i < r->n && sorted; i++)
+        sorted = r->step[i - 1] <= r->step[i];
+    if (!sorted) {
+        size_t *ix = malloc(r->n * sizeof *ix);
+        double *a = malloc(3 * r->n * sizeof *a);
+        if (!ix || !a) {
+            free(ix);
+            free(a);
+            return -1;
+        }
+        for (size_t i = 0; i < r->n; i++)
+            ix[i] = i;
+        sort_steps = r->step;
+        qsort(ix, r->n, sizeof *ix, cmp_idx);
+        for (size_t i = 0; i < r->n; i++) {
+            a[i] = r->step[ix[i]];
+            a[r->n + i] = r->time[ix[i]];
+            a[2 * r->n + i] = r->y[ix[i]];
+        }
+        memcpy(r->step, a, r->n * sizeof *a);
+        memcpy(r->time, a + r->n, r->n * sizeof *a);
+        memcpy(r->y, a + 2 * r->n, r->n * sizeof *a);
+        free(ix);
+        free(a);
+    }
+    s->rows = r->n;
+    for (size_t i = 0; i < r->n; i++) {
+        double v = r->y[i];
+        if (isnan(v)) {
+            if (!s->nan++)
+                s->first_nan = r->step[i];
+            continue;
+        }
+        if (isinf(v) && v > 0 && !s->pinf++)
+            s->first_pinf = r->step[i];
+        if (isinf(v) && v < 0 && !s->ninf++)
+            s->first_ninf = r->step[i];
+        if (isnan(s->min) || v < s->min)
+            s->min = v;
+        if (isnan(s->max) || v > s->max)
+            s->max = v;
+    }
+    if (r->n)
+        s->last = r->y[r->n - 1];
+    size_t room = rp_m4_room(r->n, buckets);
+    size_t *ix = malloc((room ? room : 1) * sizeof *ix);
+    s->step = malloc((room ? room : 1) * sizeof *s->step);
+    s->time = malloc((room ? room : 1) * sizeof *s->time);
+    s->y = malloc((room ? room : 1) * sizeof *s->y);
+    if (!ix || !s->step || !s->time || !s->y) {
+        free(ix);
+        return -1;
+    }
+    s->n = rp_m4(r->y, r->n, buckets, ix);
+    for (size_t i = 0; i < s->n; i++) {
+        s->step[i] = r->step[ix[i]];
+        s->time[i] = r->time[ix[i]];
+        s->y[i] = r->y[ix[i]];
+    }
+    free(ix);
+    return 0;
+}
+
+static int read_kv(sqlite3 *db, const char *sql, const char *id, rp_kv **out, size_t *n)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    size_t cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 16;
+            rp_kv *a = realloc(*out, cap * sizeof *a);
+            if (!a)
+                break;
+            *out = a;
+        }
+        const unsigned char *k = sqlite3_column_text(st, 0);
+        (*out)[*n].key = strdup(k ? (const char *)k : "");
+        (*out)[*n].value = col_text(st, 1);
+        (*n)++;
+        if (!(*out)[*n - 1].key || !(*out)[*n - 1].value)
+            break;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int read_metrics(sqlite3 *db, rp_run *run, size_t n_runs, size_t fixed_buckets)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT step, time, key, value FROM metrics WHERE run_id = ?1", -1,
+                           &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_text(st, 1, run->id, -1, SQLITE_STATIC);
+    series_set ss = {0};
+    size_t last = (size_t)-1;
+    int have_step = 0, ret = 0;
+    double max_step = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *key = (const char *)sqlite3_column_text(st, 2);
+        if (!key)
+            continue;
+        size_t i = last;
+        if (i == (size_t)-1 || strcmp(ss.s[i].key, key) != 0)
+            i = set_find(&ss, key);
+        if (i == (size_t)-1) {
+            ret = -1;
+            break;
+        }
+        last = i;
+        double step = (double)sqlite3_column_int64(st, 0);
+        if (!have_step || step > max_step) {
+            have_step = 1;
+            max_step = step;
+            run->steps++;
+        }
+        int type = sqlite3_column_type(st, 3);
+        if (type == SQLITE_TEXT || type == SQLITE_BLOB) {
+            ss.s[i].n_text++;
+            free(ss.s[i].last_text);
+            ss.s[i].last_text = col_text(st, 3);
+            continue;
+        }
+        double y = type == SQLITE_NULL ? NAN : sqlite3_column_double(st, 3);
+        if (raw_push(&ss.raw[i], step, sqlite3_column_double(st, 1), y)) {
+            ret = -1;
+            break;
+        }
+    }
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        ret = -1;
+    sqlite3_finalize(st);
+    size_t buckets = fixed_buckets;
+    if (buckets == RP_AUTO_BUCKETS) {
+        size_t denom = 4 * (n_runs ? n_runs : 1) * (ss.n ? ss.n : 1);
+        buckets = RP_POINT_BUDGET / denom;
+        if (buckets < RP_MIN_BUCKETS)
+            buckets = RP_MIN_BUCKETS;
+        if (buckets > RP_MAX_BUCKETS)
+            buckets = RP_MAX_BUCKETS;
+    }
+    for (size_t i = 0; i < ss.n; i++) {
+        if (ret == 0 && finish_series(&ss.s[i], &ss.raw[i], buckets))
+            ret = -1;
+        raw_free(&ss.raw[i]);
+    }
+    free(ss.raw);
+    free(ss.tab);
+    if (ss.n)
+        qsort(ss.s, ss.n, sizeof *ss.s, cmp_series);
+    run->series = ss.s;
+    run->n_series = ss.n;
+    return ret;
+}
+
+static void run_free(rp_run *r)
+{
+    free(r->id);
+    free(r->experiment);
+    free(r->status);
+    free(r->host);
+    for (size_t i = 0; i < r->n_params; i++) {
+        free(r->params[i].key);
+        free(r->params[i].value);
+    }
+    free(r->params);
+    for (size_t i = 0; i < r->n_summary; i++) {
+        free(r->summary[i].key);
+        free(r->summary[i].value);
+    }
+    free(r->summary);
+    for (size_t i = 0; i < r->n_series; i++)
+        series_free(&r->series[i]);
+    free(r->series);
+}
+
+void rp_free(rp_data *d)
+{
+    for (size_t i = 0; i < d->n; i++)
+        run_free(&d->runs[i]);
+    free(d->runs);
+    d->runs = NULL;
+    d->n = 0;
+}
+
+static double col_real(sqlite3_stmt *st, int c)
+{
+    return sqlite3_column_type(st, c) == SQLITE_NULL ? NAN : sqlite3_column_double(st, c);
+}
+
+int rp_load(const rp_query *q, rp_data *out, char **err)
+{
+    out->runs = NULL;
+    out->n = 0;
+    *err = NULL;
+    sqlite3 *db = NULL;
+    char *uri = sqlite3_mprintf("%s", q->db);
+    int rc = uri ? sqlite3_open_v2(q->db, &db, SQLITE_OPEN_READONLY, NULL) : SQLITE_NOMEM;
+    sqlite3_free(uri);
+    if (rc != SQLITE_OK) {
+        *err = dupf("cannot open %s: %s", q->db, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+        sqlite3_close_v2(db);
+        return -1;
+    }
+    sqlite3_busy_timeout(db, 10000);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT run_id, experiment, status, started_at, ended_at, host, pid"
+                           " FROM runs ORDER BY started_at, run_id",
+                           -1, &st, NULL) != SQLITE_OK) {
+        *err =
+            dupf("cannot read %s: %s (is it a tropt sqlite database?)", q->db, sqlite3_errmsg(db));
+        sqlite3_close_v2(db);
+        return -1;
+    }
+    rp_run *all = NULL;
+    size_t n_all = 0, cap = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *exp = (const char *)sqlite3_column_text(st, 1);
+        if (q->experiment && (!exp || strcmp(exp, q->experiment) != 0))
+            continue;
+        if (n_all == cap) {
+            cap = cap ? 2 * cap : 64;
+            rp_run *a = realloc(all, cap * sizeof *a);
+            if (!a) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+            all = a;
+        }
+        rp_run *r = &all[n_all++];
+        memset(r, 0, sizeof *r);
+        r->id = dup0((const char *)sqlite3_column_text(st, 0));
+        r->experiment = strdup(exp ? exp : "");
+        r->status = dup0((const char *)sqlite3_column_text(st, 2));
+        r->started = col_real(st, 3);
+        r->ended = col_real(st, 4);
+        r->host = dup0((const char *)sqlite3_column_text(st, 5));
+        r->pid = sqlite3_column_int64(st, 6);
+        if (!r->id || !r->experiment) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+    }
+    sqlite3_finalize(st);
+    int ret = 0;
+    if (rc != SQLITE_DONE) {
+        *err = dupf("cannot read %s: %s", q->db,
+                    rc == SQLITE_NOMEM ? "out of memory" : sqlite3_errmsg(db));
+        ret = -1;
+    }
+    /* Choose the runs: every one, or one per prefix. */
+    char *chosen = calloc(n_all ? n_all : 1, 1);
+    if (!chosen && ret == 0) {
+        *err = dupf("out of memory");
+        ret = -1;
+    }
+    for (size_t p = 0; ret == 0 && p < q->n_runs; p++) {
+        const char *pre = q->runs[p];
+        size_t len = strlen(pre), hit = (size_t)-1, hits = 0;
+        for (size_t i = 0; i < n_all; i++)
+            if (len && strncmp(all[i].id, pre, len) == 0) {
+                if (hits++ == 0)
+                    hit = i;
+            }
+        if (hits == 0) {
+            *err =
+                dupf("no run matches '%s'%s%s in %s", pre, q->experiment ? " in experiment " : "",
+                     q->experiment ? q->experiment : "", q->db);
+            ret = -1;
+        } else if (hits > 1) {
+            size_t sz = 256;
+            for (size_t i = 0; i < n_all; i++)
+                sz += strlen(all[i].id) + 2;
+            char *msg = malloc(sz);
+            if (msg) {
+                int k = snprintf(msg, sz, "run prefix '%s' is ambiguous, it matches %zu runs:", pre,
+                                 hits);
+                for (size_t i = 0; i < n_all && k > 0 && (size_t)k < sz; i++)
+                    if (strncmp(all[i].id, pre, len) == 0)
+                        k += snprintf(msg + k, sz - (size_t)k, " %s", all[i].id);
+            }
+            *err = msg;
+            ret = -1;
+        } else
+            chosen[hit] = 1;
+    }
+    size_t n_ch = 0;
+    for (size_t i = 0; ret == 0 && i < n_all; i++)
+        if (q->n_runs == 0 || chosen[i])
+            all[n_ch++] = all[i];
+        else
+            run_free(&all[i]);
+    if (ret == 0)
+        n_all = n_ch;
+    free(chosen);
+    for (size_t i = 0; ret == 0 && i < n_all; i++) {
+        rp_run *r = &all[i];
+        if (read_kv(db, "SELECT key, value FROM params WHERE run_id = ?1 ORDER BY key", r->id,
+                    &r->params, &r->n_params) ||
+            read_kv(db, "SELECT key, value FROM summary WHERE run_id = ?1 ORDER BY key", r->id,
+                    &r->summary, &r->n_summary) ||
+            read_metrics(db, r, n_all, q->buckets)) {
+            *err = dupf("cannot read run %s from %s: %s", r->id, q->db, sqlite3_errmsg(db));
+            ret = -1;
+        }
+    }
+    sqlite3_close_v2(db);
+    out->runs = all;
+    out->n = n_all;
+    if (ret)
+        rp_free(out);
+    if (ret && !*err)
+        *err = strdup("out of memory");
+    return ret;
+}

@@ -1,0 +1,23 @@
+/*
+ * tools/report_html.h - the HTML page of `tropt report`: one self-contained
+ * file (inline style, script and SVG; a Content-Security-Policy forbids
+ * every external load).  The same data gives the same bytes.
+ */
+#ifndef TROPT_REPORT_HTML_H
+#define TROPT_REPORT_HTML_H
+
+#include <stdio.h>
+
+#include "report_data.h"
+
+/* At most this many metrics get a chart (the rest are in the tables). */
+#define RP_MAX_CHARTS 200
+/* Above this many numeric metrics the runs table leaves their columns to a
+ * table of its own (one row per metric and run). */
+#define RP_MAX_METRIC_COLUMNS 12
+
+/* Write the page for d to f.  Returns 0, or -1 when a write failed (errno
+ * set).  Allocates nothing that outlives the call. */
+int rp_write_html(FILE *f, const rp_data *d);
+
+#endif
