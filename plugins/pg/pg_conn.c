@@ -1,0 +1,246 @@
+/* plugins/pg/pg_conn.c - messages without secrets, SQL text, connecting, the schema. */
+#include "pg_priv.h"
+
+double pg_monotonic(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+char *pg_xstrdup(pg *p, const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = p->host->malloc(n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
+/* ---- messages without secrets ----------------------------------------- */
+
+void pg_scrub_one(char *msg, const char *secret)
+{
+    if (!secret || !*secret)
+        return;
+    size_t n = strlen(secret);
+    char *at;
+    while ((at = strstr(msg, secret)) != NULL) {
+        memset(at, '*', n > 3 ? 3 : n);
+        if (n > 3)
+            memmove(at + 3, at + n, strlen(at + n) + 1);
+    }
+}
+
+/* Copy a libpq message into p->err (first line kept, trailing newline
+ * dropped) with every known secret replaced by "***". */
+const char *pg_set_err(pg *p, const char *what, const char *libpq_msg)
+{
+    snprintf(p->err, sizeof p->err, "%s%s%s", what, libpq_msg ? ": " : "",
+             libpq_msg ? libpq_msg : "");
+    size_t n = strlen(p->err);
+    while (n && (p->err[n - 1] == '\n' || p->err[n - 1] == ' '))
+        p->err[--n] = '\0';
+    for (char *c = p->err; *c; c++)
+        if (*c == '\n' || *c == '\t')
+            *c = ' ';
+    pg_scrub_one(p->err, p->secret);
+    pg_scrub_one(p->err, p->password);
+    return p->err;
+}
+
+/* ---- SQL text ---------------------------------------------------------- */
+
+/* The template with every "%1$s" replaced by the quoted schema (host
+ * allocator; NULL on allocation failure). */
+char *pg_sql(pg *p, const char *tpl)
+{
+    tev_buf b;
+    tev_buf_init(&b, p->host->realloc, p->host->free);
+    const char *s = tpl;
+    const char *at;
+    int bad = 0;
+    while ((at = strstr(s, "%1$s")) != NULL) {
+        bad |= tev_buf_append(&b, s, (size_t)(at - s)) | tev_buf_puts(&b, p->qschema);
+        s = at + 4;
+    }
+    bad |= tev_buf_puts(&b, s);
+    if (bad) {
+        tev_buf_free(&b);
+        return NULL;
+    }
+    return tev_buf_steal(&b);
+}
+
+const char *pg_sqlstate(const PGresult *r)
+{
+    const char *s = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    return s ? s : "";
+}
+
+/* The connection is gone (or was never there): spool rather than fail. */
+int pg_conn_lost(pg *p, const PGresult *r)
+{
+    if (!p->conn || PQstatus(p->conn) == CONNECTION_BAD)
+        return 1;
+    const char *st = pg_sqlstate(r);
+    return !*st || strncmp(st, "08", 2) == 0 || strncmp(st, "57P", 3) == 0;
+}
+
+/* Run one statement (template with the schema) with text parameters.
+ * Returns the result (caller clears) or NULL on allocation failure. */
+PGresult *pg_exec_tpl(pg *p, const char *tpl, int n, const char *const *vals)
+{
+    char *q = pg_sql(p, tpl);
+    if (!q)
+        return NULL;
+    PGresult *r = n ? PQexecParams(p->conn, q, n, NULL, vals, NULL, NULL, 0) : PQexec(p->conn, q);
+    p->host->free(q);
+    return r;
+}
+
+/* 0 when r succeeded; else -1 with p->err set ("<what>: <cause>"). */
+int pg_res_ok(pg *p, PGresult *r, const char *what)
+{
+    ExecStatusType s = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK || s == PGRES_COPY_IN)
+        return 0;
+    pg_set_err(p, what, r ? PQresultErrorMessage(r) : "out of memory");
+    return -1;
+}
+
+int pg_exec_ok(pg *p, const char *tpl, int n, const char *const *vals, const char *what)
+{
+    PGresult *r = pg_exec_tpl(p, tpl, n, vals);
+    int rc = pg_res_ok(p, r, what);
+    PQclear(r);
+    return rc;
+}
+
+/* ---- connecting -------------------------------------------------------- */
+
+void pg_forget_prepared(pg *p)
+{
+    memset(p->prepared_rows, 0, sizeof p->prepared_rows);
+    p->prepared_hb = 0;
+}
+
+/* Server notices ("schema already exists, skipping") are not for the user. */
+void pg_quiet_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
+/* Connect (p->conn set on success).  Returns TROPT_OK; TROPT_EBACKEND when
+ * the server answered and refused (wrong password, no such database or
+ * role): that will not get better by itself; 1 when the server cannot be
+ * reached (p->err says why). */
+int pg_connect_db(pg *p)
+{
+    if (p->conn) {
+        PQfinish(p->conn);
+        p->conn = NULL;
+    }
+    pg_forget_prepared(p);
+    const char *kw[6];
+    const char *val[6];
+    int k = 0;
+    kw[k] = "connect_timeout"; /* overridden by the conninfo's own */
+    val[k++] = "10";
+    kw[k] = "fallback_application_name";
+    val[k++] = "tropt";
+    kw[k] = "dbname";
+    val[k++] = p->conninfo;
+    if (p->password) {
+        kw[k] = "password";
+        val[k++] = p->password;
+    }
+    kw[k] = NULL;
+    val[k] = NULL;
+    PGconn *c = PQconnectdbParams(kw, val, 1);
+    if (!c) {
+        pg_set_err(p, "cannot connect", "out of memory");
+        return TROPT_ENOMEM;
+    }
+    if (PQstatus(c) != CONNECTION_OK) {
+        const char *m = PQerrorMessage(c);
+        pg_set_err(p, "cannot connect", m);
+        /* A message from the server itself ("FATAL:") or a password that
+         * was needed/used and refused: the server is there and said no. */
+        int refused = strstr(m, "FATAL:") != NULL || PQconnectionNeedsPassword(c) ||
+                      PQconnectionUsedPassword(c);
+        PQfinish(c);
+        return refused ? TROPT_EBACKEND : 1;
+    }
+    PQsetNoticeProcessor(c, pg_quiet_notice, NULL);
+    p->conn = c;
+    return TROPT_OK;
+}
+
+/* Create or check the schema.  Returns TROPT_OK, TROPT_EBACKEND (p->err:
+ * a newer schema, or SQL refused), or 1 when the connection is gone. */
+int pg_ensure_schema(pg *p)
+{
+    PGresult *r = pg_exec_tpl(p, PGS_VERSION_GET, 0, NULL);
+    int version = 0;
+    if (r && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+        version = atoi(PQgetvalue(r, 0, 0));
+    int lost = !r || (PQresultStatus(r) != PGRES_TUPLES_OK && pg_conn_lost(p, r));
+    PQclear(r);
+    if (lost) {
+        pg_set_err(p, "cannot read the schema version", PQerrorMessage(p->conn));
+        return 1;
+    }
+    if (version == PGS_VERSION)
+        return TROPT_OK;
+    if (version == 0) {
+        /* Create it under the lock; whoever comes second finds it done. */
+        const char *v[1] = {p->schema};
+        int rc = pg_exec_ok(p, "BEGIN", 0, NULL, "cannot create the schema");
+        if (rc == 0)
+            rc = pg_exec_ok(p, PGS_LOCK, 1, v, "cannot lock the schema");
+        if (rc == 0)
+            rc = pg_exec_ok(p, PGS_CREATE_SCHEMA, 0, NULL, "cannot create the schema");
+        if (rc == 0) {
+            r = pg_exec_tpl(p, PGS_VERSION_GET, 0, NULL);
+            rc = pg_res_ok(p, r, "cannot read the schema version");
+            if (rc == 0 && PQntuples(r) == 1)
+                version = atoi(PQgetvalue(r, 0, 0));
+            PQclear(r);
+        }
+        if (rc == 0 && version == 0) {
+            rc = pg_exec_ok(p, PGS_CREATE_V1, 0, NULL, "cannot create the schema");
+            if (rc == 0)
+                version = PGS_VERSION;
+        }
+        if (rc == 0)
+            rc = pg_exec_ok(p, "COMMIT", 0, NULL, "cannot create the schema");
+        if (rc != 0) {
+            int gone = PQstatus(p->conn) == CONNECTION_BAD;
+            PQclear(PQexec(p->conn, "ROLLBACK"));
+            return gone ? 1 : TROPT_EBACKEND;
+        }
+    }
+    if (version > PGS_VERSION) {
+        snprintf(p->err, sizeof p->err,
+                 "schema %s is version %d, newer than this plugin's version %d: use a newer tropt",
+                 p->schema, version, PGS_VERSION);
+        return TROPT_EBACKEND;
+    }
+    return TROPT_OK;
+}
+
+/* Connect and check the schema.  TROPT_OK, TROPT_EBACKEND, TROPT_ENOMEM, or
+ * 1 when the server cannot be reached (connection closed). */
+int pg_open_store(pg *p)
+{
+    int rc = pg_connect_db(p);
+    if (rc == TROPT_OK)
+        rc = pg_ensure_schema(p);
+    if (rc != TROPT_OK && p->conn) {
+        PQfinish(p->conn);
+        p->conn = NULL;
+    }
+    return rc;
+}
