@@ -8,8 +8,9 @@
  * returning a pointer to a static, const hook table.  The plugin links
  * nothing of tropt (build it with -Wl,--no-undefined): everything it needs
  * from the host reaches it through the tropt_host table handed to create().
- * See plugins/null/null.c for the smallest complete plugin and the README
- * for how to build one out of tree with `pkg-config --cflags tropt`.
+ * Start from the template installed in <datadir>/doc/tropt/plugin-template
+ * (a complete plugin with a Makefile that builds it out of tree with
+ * `pkg-config --cflags tropt`); the README says more.
  *
  * Versioning.  TROPT_PLUGIN_ABI_VERSION is (MAJOR << 16 | MINOR).  The host
  * loads a plugin whose MAJOR equals its own; the tables only ever grow by
