@@ -115,8 +115,19 @@ static int backend_create(backend *be, const tropt__backend_spec *bs)
     void *self = NULL;
     rc = be->mod.plugin->create(&self, be->opts, &tropt__host_services);
     if (rc != TROPT_OK) {
-        if (rc > 0 || rc < TROPT_ENOMEM)
+        /* What tropt_tracker_open promises: a plugin's own option check
+         * (EINVAL) and ENOMEM keep their code; any other code, in range or
+         * not, is the backend's failure.  A plugin that gave no message
+         * still gets one naming the code it returned. */
+        int given = rc;
+        if (rc != TROPT_EINVAL && rc != TROPT_ENOMEM)
             rc = TROPT_EBACKEND;
+        if (tropt_error_message()[0] == '\0') {
+            if (given > 0 || given < TROPT_ENOMEM)
+                tropt__error(rc, "create failed with code %d and no message", given);
+            else
+                tropt__error(rc, "create failed with %s and no message", tropt_error_name(given));
+        }
         tropt__error_prefix(be->label);
         return rc;
     }

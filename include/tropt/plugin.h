@@ -26,6 +26,25 @@
  * the host surfaces through tropt_error_message() prefixed with the backend
  * name.
  *
+ * Call order the host keeps, per instance (a plugin need not handle any
+ * other order):
+ *   - create first.  A create that fails gets no destroy: free what it
+ *     took before returning.  Its code reaches tropt_tracker_open as
+ *     TROPT_EINVAL (the plugin refused its options), TROPT_ENOMEM, or
+ *     otherwise TROPT_EBACKEND; without a host->error() message the host
+ *     says "create failed with <code> and no message".
+ *   - Then runs, one at a time: init, any number of log, finish.  A run
+ *     whose init failed gets no log and no finish from this instance; the
+ *     next run starts with init again.  A finish that failed leaves the run
+ *     open: the host may call finish again (or destroy).
+ *   - flush at any time between create and destroy, also with no run open.
+ *   - destroy last, exactly once after a successful create.  If a run is
+ *     still open, the host has already called finish for it ("aborted").
+ * Hooks return TROPT_OK or a negative tropt_error; anything else is taken
+ * as TROPT_EBACKEND.  TROPT_EINVAL from init, log or finish means the data
+ * was refused (the run goes on), TROPT_ENOMEM that memory ran out, and
+ * TROPT_EBACKEND that the medium failed.
+ *
  * Data.  All pointers handed to hooks are borrowed for the call only: copy
  * what you keep.  Fields arrive flattened: keys are "a/b" for nested
  * objects; types are TROPT_NULL, TROPT_BOOL, TROPT_INT, TROPT_REAL (which

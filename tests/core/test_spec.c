@@ -100,7 +100,7 @@ static const invalid_case invalid[] = {
     {"null:x=1", TROPT_EINVAL, "null: unknown option 'x' (valid options: on_error)"},
     {"recorder:colour=red", TROPT_EINVAL,
      "unknown option 'colour' (valid options: out, tag, level, ratio, flag, wait, mode, "
-     "secret_level, dir, fail, fail_times, on_error)"},
+     "secret_level, dir, fail, fail_times, fail_code, fail_silent, on_error)"},
     {"recorder:level=abc", TROPT_EINVAL, "option level=abc: expected a 64-bit integer"},
     {"recorder:level=1.5", TROPT_EINVAL, "expected a 64-bit integer"},
     {"recorder:level=99999999999999999999", TROPT_EINVAL, "expected a 64-bit integer"},
@@ -122,6 +122,18 @@ static const invalid_case invalid[] = {
     {"recorder:on_error=maybe", TROPT_EINVAL, "on_error=maybe: expected fail|warn"},
     {"recorder:fail=create", TROPT_EBACKEND, "recorder: injected create failure"},
     {"null;recorder:fail=create", TROPT_EBACKEND, "recorder: injected create failure"},
+    /* a failed create maps to the codes tropt_tracker_open promises, and a
+     * plugin that gave no message still gets one naming its code */
+    {"recorder:fail=create,fail_silent=true", TROPT_EBACKEND,
+     "recorder: create failed with TROPT_EBACKEND and no message"},
+    {"recorder:fail=create,fail_code=-4", TROPT_EBACKEND, "recorder: injected create failure"},
+    {"recorder:fail=create,fail_code=-4,fail_silent=true", TROPT_EBACKEND,
+     "recorder: create failed with TROPT_ESTATE and no message"},
+    {"recorder:fail=create,fail_code=7,fail_silent=true", TROPT_EBACKEND,
+     "recorder: create failed with code 7 and no message"},
+    {"recorder:fail=create,fail_code=-1", TROPT_EINVAL, "recorder: injected create failure"},
+    {"recorder:fail=create,fail_code=-6,fail_silent=true", TROPT_ENOMEM,
+     "recorder: create failed with TROPT_ENOMEM and no message"},
 };
 
 START_TEST(invalid_specs)

@@ -24,6 +24,8 @@ enum {
     O_DIR,
     O_FAIL,
     O_TIMES,
+    O_CODE,
+    O_SILENT,
     O_N
 };
 
@@ -41,6 +43,8 @@ static const tropt_option_def options[] = {
     {"dir", TROPT_OPT_PATH, 0, NULL, NULL, 0, 0, "a path without default"},
     {"fail", TROPT_OPT_ENUM, 0, "none", hooks, 0, 0, "which hook fails"},
     {"fail_times", TROPT_OPT_INT, 0, "-1", NULL, 0, 0, "how many times it fails (-1: always)"},
+    {"fail_code", TROPT_OPT_INT, 0, "-5", NULL, 0, 0, "the code a failing create returns"},
+    {"fail_silent", TROPT_OPT_BOOL, 0, "false", NULL, 0, 0, "a failing create sets no message"},
     {NULL, 0, 0, NULL, NULL, 0, 0, NULL},
 };
 
@@ -103,7 +107,8 @@ static void put_json(rec *r, const char *label, const json_t *j)
 static int rec_create(void **self, const tropt_optval *o, const tropt_host *host)
 {
     if (o[O_FAIL].i == 1)
-        return host->error(TROPT_EBACKEND, "injected create failure");
+        return o[O_SILENT].i ? (int)o[O_CODE].i
+                             : host->error((int)o[O_CODE].i, "injected create failure");
     rec *r = host->malloc(sizeof *r);
     if (!r)
         return host->error(TROPT_ENOMEM, "out of memory");
