@@ -93,6 +93,10 @@ typedef struct tropt__module {
 int tropt__module_load(const char *name, tropt__module *out);
 /* Load a given file and validate its table. */
 int tropt__module_open_file(const char *path, tropt__module *out);
+/* A plugin file named ".../tropt-<name>.so" should call itself <name> in its
+ * hook table: returns 1 when it does (or the path has another shape), else
+ * warns naming both and returns 0 (open_file checks it on every load). */
+int tropt__module_check_name(const tropt__module *m, const char *path);
 void tropt__module_close(tropt__module *m);
 /* 1 if name is a valid plugin name [A-Za-z0-9_-]+. */
 int tropt__valid_plugin_name(const char *name);

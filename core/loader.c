@@ -64,6 +64,26 @@ static int check_table(const tropt_plugin *p, const char *path)
     return tropt__options_check_decl(p, path);
 }
 
+int tropt__module_check_name(const tropt__module *m, const char *path)
+{
+    /* the <name> of ".../tropt-<name>.so" */
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t len = strlen(base);
+    if (strncmp(base, "tropt-", 6) != 0 || len < 9 || strcmp(base + len - 3, ".so") != 0)
+        return 1; /* a path of another shape: no name to match */
+    const char *name = base + 6;
+    size_t n = len - 9;
+    if (strlen(m->plugin->name) == n && strncmp(m->plugin->name, name, n) == 0)
+        return 1;
+    tropt__log(TROPT_LEVEL_WARNING,
+               "%s: its hook table names the plugin '%s', but the file name says '%.*s' (it is "
+               "found and listed as '%.*s'); rename the file to tropt-%s.so or the table's name "
+               "to '%.*s'",
+               path, m->plugin->name, (int)n, name, (int)n, name, m->plugin->name, (int)n, name);
+    return 0;
+}
+
 int tropt__module_open_file(const char *path, tropt__module *out)
 {
     memset(out, 0, sizeof *out);
@@ -115,6 +135,7 @@ int tropt__module_open_file(const char *path, tropt__module *out)
         return rc;
     }
     out->plugin = p;
+    tropt__module_check_name(out, path);
     return TROPT_OK;
 }
 

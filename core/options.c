@@ -238,6 +238,14 @@ int tropt__options_check_decl(const tropt_plugin *p, const char *path)
         if (d->type == TROPT_OPT_ENUM && (!d->choices || !d->choices[0]))
             return tropt__error(TROPT_EPLUGIN, "%s: enum option '%s' declares no choices", path,
                                 d->name);
+        if ((d->flags & TROPT_OPT_REQUIRED) && d->default_value)
+            return tropt__error(TROPT_EPLUGIN,
+                                "%s: option '%s' is required and has a default '%s'; declare one "
+                                "or the other",
+                                path, d->name, d->default_value);
+        if ((d->flags & TROPT_OPT_HAS_RANGE) && !(d->min <= d->max))
+            return tropt__error(TROPT_EPLUGIN, "%s: option '%s' has a range with min %g > max %g",
+                                path, d->name, d->min, d->max);
         if (d->default_value) {
             tropt_optval v = {0};
             char why[256];

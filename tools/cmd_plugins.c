@@ -43,7 +43,17 @@ static int visit(const char *path, const tropt_plugin *p, const char *error, int
         printf("%s\n  UNUSABLE: %s\n\n", path, error);
         return 0;
     }
-    printf("%s  (%s)%s\n", p->name, path, shadowed ? "  [shadowed by an earlier folder]" : "");
+    /* listed under the name it is loaded by: the <name> of tropt-<name>.so */
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t len = strlen(base);
+    int n = len > 9 && strncmp(base, "tropt-", 6) == 0 ? (int)(len - 9) : -1;
+    if (n > 0 && ((size_t)n != strlen(p->name) || strncmp(base + 6, p->name, (size_t)n) != 0))
+        printf("%.*s  (%s)%s\n  NOTE: its hook table calls it '%s'; it loads as '%.*s'\n", n,
+               base + 6, path, shadowed ? "  [shadowed by an earlier folder]" : "", p->name, n,
+               base + 6);
+    else
+        printf("%s  (%s)%s\n", p->name, path, shadowed ? "  [shadowed by an earlier folder]" : "");
     printf("  ABI %u.%u  %s\n", (unsigned)(p->abi_version >> 16),
            (unsigned)(p->abi_version & 0xffff), p->description ? p->description : "");
     printf("  options:\n");

@@ -168,6 +168,8 @@ BROKEN_TEST(invalid_option_name, "badoptname", "name")
 BROKEN_TEST(uppercase_option_name, "upperoptname", "BadName|name")
 BROKEN_TEST(enum_default_not_a_choice, "enumbaddefault", "mode", "default")
 BROKEN_TEST(unknown_option_type, "unknowntype", "weird", "type")
+BROKEN_TEST(required_option_with_default, "requireddefault", "url", "required and has a default")
+BROKEN_TEST(option_range_min_above_max, "rangeinverted", "level", "min 10 > max 1")
 
 /* Counts the files of the data-entry folder, each of which must be unusable. */
 static int count_unusable(const char *path, const tropt_plugin *plugin, const char *error,
@@ -204,10 +206,12 @@ END_TEST
 /* ---- the listing agrees with open ------------------------------------- */
 
 static const char *const all_broken[] = {
-    "undef",    "noentry",   "nulltable",     "futureabi",       "pastabi",      "small",
-    "zerosize", "nocreate",  "noinit",        "nolog",           "nofinish",     "nodestroy",
-    "nullname", "badname",   "enumnochoices", "enumnullchoices", "baddefault",   "defaultrange",
-    "reserved", "dupoption", "badoptname",    "unknowntype",     "upperoptname", "enumbaddefault",
+    "undef",           "noentry",     "nulltable",    "futureabi",      "pastabi",
+    "small",           "zerosize",    "nocreate",     "noinit",         "nolog",
+    "nofinish",        "nodestroy",   "nullname",     "badname",        "enumnochoices",
+    "enumnullchoices", "baddefault",  "defaultrange", "reserved",       "dupoption",
+    "badoptname",      "unknowntype", "upperoptname", "enumbaddefault", "requireddefault",
+    "rangeinverted",
 };
 #define N_BROKEN (sizeof all_broken / sizeof all_broken[0])
 
@@ -487,6 +491,8 @@ static Suite *suite(void)
     tcase_add_test(tc, duplicate_option);
     tcase_add_test(tc, invalid_option_name);
     tcase_add_test(tc, unknown_option_type);
+    tcase_add_test(tc, required_option_with_default);
+    tcase_add_test(tc, option_range_min_above_max);
     tcase_add_test(tc, uppercase_option_name);
     tcase_add_test(tc, enum_default_not_a_choice);
     suite_add_tcase(s, tc);

@@ -50,6 +50,33 @@ static void expect_from(const char *name, const char *dir)
     free(want);
 }
 
+/* A file tropt-alias.so whose table says "ok" loads as "alias" (copies and
+ * renames are legitimate), with a warning that names both, on every load. */
+START_TEST(table_name_differing_from_file_name_warns)
+{
+    char *a = dir_with("ok", "alias");
+    abi_set_path(a);
+    tu_capture_start();
+    expect_from("alias", a);
+    ck_assert_int_eq(tu_captured_count(TROPT_LEVEL_WARNING), 1);
+    ck_assert_msg(strstr(tu_captured(), "tropt-alias.so: its hook table names the plugin 'ok', "
+                                        "but the file name says 'alias'") != NULL,
+                  "%s", tu_captured());
+    tu_capture_stop();
+    /* the good plugin under its own name: no warning */
+    char *b = dir_with("ok", "ok");
+    abi_set_path(b);
+    tu_capture_start();
+    expect_from("ok", b);
+    ck_assert_int_eq(tu_captured_count(TROPT_LEVEL_WARNING), 0);
+    tu_capture_stop();
+    tu_rmtree(a);
+    tu_rmtree(b);
+    free(a);
+    free(b);
+}
+END_TEST
+
 START_TEST(folders_in_order_first_wins)
 {
     char *a = dir_with("ok", "same");
@@ -322,6 +349,7 @@ static Suite *suite(void)
     TCase *tc = tcase_create("search");
     tcase_add_checked_fixture(tc, abi_env_save, abi_env_restore);
     tcase_add_test(tc, folders_in_order_first_wins);
+    tcase_add_test(tc, table_name_differing_from_file_name_warns);
     tcase_add_test(tc, later_folders_are_searched);
     tcase_add_test(tc, broken_first_file_is_not_skipped);
     tcase_add_test(tc, relative_folders_ignored);

@@ -126,6 +126,10 @@ static const tropt_option_def options[] = {
     {"BadName", TROPT_OPT_STRING, 0, NULL, NULL, 0, 0, "not [a-z0-9_]+ either"},
 #elif defined(BROKEN_ENUM_BAD_DEFAULT)
     {"mode", TROPT_OPT_ENUM, 0, "reckless", enum_choices, 0, 0, "default not a choice"},
+#elif defined(BROKEN_REQUIRED_WITH_DEFAULT)
+    {"url", TROPT_OPT_STRING, TROPT_OPT_REQUIRED, "http://x", NULL, 0, 0, "required, defaulted"},
+#elif defined(BROKEN_RANGE_INVERTED)
+    {"level", TROPT_OPT_INT, TROPT_OPT_HAS_RANGE, NULL, NULL, 10, 1, "min above max"},
 #elif defined(BROKEN_UNKNOWN_TYPE)
     {"weird", (tropt_opt_type)99, 0, NULL, NULL, 0, 0, "a type the host does not know"},
 #endif
