@@ -123,10 +123,19 @@ static void put_fields(struct template *t, const tropt_field *fields, size_t n)
             put_quoted(t->f, fl->v.s);
             break;
         case TROPT_JSON: {
-            /* arrays and empty objects arrive whole */
-            char *s = json_dumps(fl->v.json, JSON_COMPACT | JSON_ENCODE_ANY);
+            /* Arrays and empty objects arrive whole.  The host's encoder
+             * (host version 2) keeps every real a real, bit-exact, and
+             * writes NaN/Inf as the event format does; jansson's json_dumps
+             * would round reals to 17 digits and write 1.0 as 1.0 but
+             * refuse NaN. */
+            char *s = TROPT_HOST_HAS(t->host, json_value)
+                          ? t->host->json_value(fl, NULL)
+                          : json_dumps(fl->v.json, JSON_COMPACT | JSON_ENCODE_ANY);
             fputs(s ? s : "?", t->f);
-            free(s);
+            if (TROPT_HOST_HAS(t->host, json_value))
+                t->host->free(s);
+            else
+                free(s);
             break;
         }
         }

@@ -144,7 +144,7 @@ typedef struct tropt_optval {
 
 /* ---- Host services ---------------------------------------------------- */
 
-#define TROPT_HOST_VERSION 1
+#define TROPT_HOST_VERSION 2
 
 /*
  * Services the host hands to create().  The table and everything it points to
@@ -168,9 +168,35 @@ typedef struct tropt_host {
     double (*now)(void);
     /* Write the shortest decimal text that reads back (strtod) to exactly
      * `x`, NUL-terminated, into buf (size >= 32 always suffices); "nan",
-     * "inf", "-inf" for non-finite values.  Returns the length. */
+     * "inf", "-inf" for non-finite values.  Integral values have no '.' or
+     * exponent: 1.0 is "1", -0.0 is "-0", 1e21 is "1e+21" (use json_real
+     * where a reader must tell a real from an integer).  Returns the length
+     * of the full text, like snprintf: a result >= size means buf holds it
+     * truncated. */
     size_t (*format_real)(char *buf, size_t size, double x);
+
+    /* ---- Host version 2: check TROPT_HOST_HAS(host, member) first. ---- */
+
+    /* A real as JSON text that every JSON parser reads back as the same
+     * real, never as an integer: "1.0", "-0.0", "0.1", "1e+300"; NaN and
+     * +-Inf as the tropt event format's {"$real":"nan"}, {"$real":"inf"},
+     * {"$real":"-inf"}.  NUL-terminated in buf (size >= 40 always
+     * suffices); returns the length, 0 if it did not fit. */
+    size_t (*json_real)(char *buf, size_t size, double x);
+    /* The value of field f as JSON text, exactly as the shipped plugins and
+     * the event format write it: null, true/false, integers exact, reals as
+     * json_real, strings escaped (invalid UTF-8 as U+FFFD), TROPT_JSON
+     * values with their reals the same way.  Returns a NUL-terminated string
+     * from host->malloc (the caller frees it with host->free) and its length
+     * in *len (when len is not NULL), or NULL when memory ran out (with
+     * TROPT_ENOMEM recorded for host->error's caller). */
+    char *(*json_value)(const tropt_field *f, size_t *len);
 } tropt_host;
+
+/* Whether the host's services table has `member` (for services newer than
+ * TROPT_HOST_MIN_SIZE). */
+#define TROPT_HOST_HAS(host, member)                                                               \
+    ((host)->struct_size >= offsetof(tropt_host, member) + sizeof((host)->member))
 
 /* The host services a plugin may rely on without checking struct_size
  * (those of host version 1, up to and including format_real). */

@@ -261,7 +261,7 @@ int tev_put_string(tev_buf *b, const char *str, size_t len)
     return 0;
 }
 
-static int put_real(tev_buf *b, double x, tev_format_real_fn fn)
+int tev_put_real(tev_buf *b, double x, tev_format_real_fn fn)
 {
     char tmp[64];
     if (isfinite(x)) {
@@ -311,7 +311,7 @@ int tev_put_json(tev_buf *b, const json_t *v, tev_format_real_fn fn)
     case JSON_INTEGER:
         return tev_buf_put_i64(b, (int64_t)json_integer_value(v));
     case JSON_REAL:
-        return put_real(b, json_real_value(v), fn);
+        return tev_put_real(b, json_real_value(v), fn);
     case JSON_TRUE:
         return tev_buf_puts(b, "true");
     case JSON_FALSE:
@@ -369,7 +369,7 @@ oom:
     return -1;
 }
 
-static int put_field_value(tev_buf *b, const tropt_field *f, tev_format_real_fn fn)
+int tev_put_field_value(tev_buf *b, const tropt_field *f, tev_format_real_fn fn)
 {
     switch (f->type) {
     case TROPT_NULL:
@@ -379,7 +379,7 @@ static int put_field_value(tev_buf *b, const tropt_field *f, tev_format_real_fn 
     case TROPT_INT:
         return tev_buf_put_i64(b, f->v.i);
     case TROPT_REAL:
-        return put_real(b, f->v.r, fn);
+        return tev_put_real(b, f->v.r, fn);
     case TROPT_STRING:
         return f->v.s ? tev_put_string(b, f->v.s, strlen(f->v.s)) : tev_buf_puts(b, "null");
     case TROPT_JSON:
@@ -398,7 +398,7 @@ int tev_encode_log(tev_buf *b, const char *run_id, int64_t step, double time,
         goto oom;
     for (size_t i = 0; i < n; i++) {
         if ((i && tev_buf_append(b, ",", 1) != 0) || put_key(b, fields[i].key) != 0 ||
-            put_field_value(b, &fields[i], fn) != 0)
+            tev_put_field_value(b, &fields[i], fn) != 0)
             goto oom;
     }
     if (tev_buf_puts(b, "}}\n") != 0)

@@ -59,6 +59,12 @@ size_t tev_json_real(char *buf, size_t size, double x, tev_format_real_fn fn);
 int tev_put_string(tev_buf *b, const char *s, size_t len);
 /* Append a jansson value as JSON (reals in shortest round-trip form). */
 int tev_put_json(tev_buf *b, const json_t *v, tev_format_real_fn fn);
+/* Append a real: finite as tev_json_real writes it, NaN and +-Inf as the
+ * tagged objects {"$real":"nan"|"inf"|"-inf"}. */
+int tev_put_real(tev_buf *b, double x, tev_format_real_fn fn);
+/* Append the value of a field as JSON (what the "data" object of a log
+ * event holds for it).  These return 0, or -1 on allocation failure. */
+int tev_put_field_value(tev_buf *b, const tropt_field *f, tev_format_real_fn fn);
 
 int tev_encode_run_start(tev_buf *b, const tropt_run *run, const json_t *config,
                          tev_format_real_fn fn);

@@ -55,7 +55,7 @@ SA(sizeof(tropt_plugin) == TROPT_PLUGIN_MIN_SIZE);
 
 /* ---- host services ---------------------------------------------------- */
 
-SA(TROPT_HOST_VERSION == 1);
+SA(TROPT_HOST_VERSION == 2);
 SA(offsetof(tropt_host, version) == 0);
 SA(MEMBER_SIZE(tropt_host, version) == 4);
 SA(offsetof(tropt_host, struct_size) == 4);
@@ -69,7 +69,10 @@ SA(offsetof(tropt_host, now) == 8 + 5 * FP);
 SA(offsetof(tropt_host, format_real) == 8 + 6 * FP);
 SA(TROPT_HOST_MIN_SIZE == 8 + 7 * FP);
 SA(TROPT_HOST_MIN_SIZE == offsetof(tropt_host, format_real) + MEMBER_SIZE(tropt_host, format_real));
-SA(sizeof(tropt_host) == TROPT_HOST_MIN_SIZE); /* host version 1 */
+/* host version 2 appends json_real and json_value; version 1 stays the minimum */
+SA(offsetof(tropt_host, json_real) == 8 + 7 * FP);
+SA(offsetof(tropt_host, json_value) == 8 + 8 * FP);
+SA(sizeof(tropt_host) == 8 + 9 * FP);
 
 /* ---- the other structs a plugin reads --------------------------------- */
 
@@ -101,7 +104,7 @@ SA(MEMBER_SIZE(tropt_field, v.r) == 8);
 
 #if UINTPTR_MAX == UINT64_MAX && defined(__LP64__)
 SA(sizeof(tropt_plugin) == 80);
-SA(sizeof(tropt_host) == 64);
+SA(sizeof(tropt_host) == 80);
 SA(offsetof(tropt_option_def, type) == 8);
 SA(offsetof(tropt_option_def, flags) == 12);
 SA(offsetof(tropt_option_def, default_value) == 16);

@@ -2,6 +2,7 @@
  * headers, libtropt with its soname, tropt.pc naming the plugin dir that
  * holds tropt-null.so, and a third-party plugin built out of tree from the
  * installed headers alone, loaded by path and through TROPT_PLUGIN_PATH. */
+#include <jansson.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -141,14 +142,20 @@ START_TEST(installed_template_builds_and_loads)
                   tropt_error_message());
     ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
     tropt_field f[] = {TROPT_F_INT("i", INT64_MIN), TROPT_F_REAL("r", 0.1), TROPT_F_REAL("n", NAN),
-                       TROPT_F_STR("s", "a\"b"),    TROPT_F_BOOL("b", 1),   TROPT_F_NULL("z")};
-    ck_assert_int_eq(tropt_tracker_log_fields(t, f, 6), TROPT_OK);
+                       TROPT_F_STR("s", "a\"b"),    TROPT_F_BOOL("b", 1),   TROPT_F_NULL("z"),
+                       TROPT_F_JSON("j", NULL)};
+    json_t *arr = json_pack("[f, f]", 1.0, 0.1);
+    f[6].v.json = arr;
+    ck_assert_int_eq(tropt_tracker_log_fields(t, f, 7), TROPT_OK);
+    json_decref(arr);
     ck_assert_int_eq(tropt_tracker_finish(t, NULL), TROPT_OK);
     tropt_tracker_free(t);
     char *text = tu_read_file(events, NULL);
     ck_assert_ptr_nonnull(text);
     ck_assert_msg(
-        strstr(text, "  i=-9223372036854775808  r=0.1  n=nan  s=\"a\\\"b\"  b=true  z=null\n"),
+        strstr(
+            text,
+            "  i=-9223372036854775808  r=0.1  n=nan  s=\"a\\\"b\"  b=true  z=null  j=[1.0,0.1]\n"),
         "%s", text);
     ck_assert_msg(strstr(text, "experiment=\"exp\"") && strstr(text, "\nend finished\n"), "%s",
                   text);

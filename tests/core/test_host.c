@@ -1,0 +1,103 @@
+/*
+ * tests/core/test_host.c - the host services a plugin gets in create():
+ * format_real exactly as plugin.h documents it (return value included), and
+ * the version-2 JSON encoder (json_real, json_value) that writes values the
+ * way the shipped plugins and the event format do, read back by jansson.
+ */
+#include <jansson.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../core/internal.h"
+#include "testutil.h"
+
+static const tropt_host *H = &tropt__host_services;
+
+START_TEST(format_real_as_documented)
+{
+    char buf[64];
+    static const struct {
+        double x;
+        const char *text;
+    } cases[] = {{1.0, "1"},         {-0.0, "-0"}, {0.1, "0.1"},      {1e21, "1e+21"},
+                 {5e-324, "5e-324"}, {NAN, "nan"}, {INFINITY, "inf"}, {-INFINITY, "-inf"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t n = H->format_real(buf, sizeof buf, cases[i].x);
+        ck_assert_str_eq(buf, cases[i].text);
+        ck_assert_uint_eq(n, strlen(cases[i].text));
+    }
+    /* like snprintf: the full length, the text truncated */
+    size_t n = H->format_real(buf, 4, 0.125);
+    ck_assert_uint_eq(n, 5);
+    ck_assert_str_eq(buf, "0.1");
+}
+END_TEST
+
+START_TEST(json_real_reads_back_as_the_same_real)
+{
+    ck_assert(TROPT_HOST_HAS(H, json_real) && TROPT_HOST_HAS(H, json_value));
+    char buf[64];
+    static const double xs[] = {1.0,         -0.0, 0.1,  1e300, -1e-300, 5e-324,
+                                123456789.0, 1e21, 1e-7, 2.5,   -3.0,    1.7976931348623157e308,
+                                0.0};
+    for (size_t i = 0; i < sizeof xs / sizeof xs[0]; i++) {
+        size_t n = H->json_real(buf, sizeof buf, xs[i]);
+        ck_assert_uint_eq(n, strlen(buf));
+        json_error_t e;
+        json_t *j = json_loads(buf, JSON_DECODE_ANY, &e);
+        ck_assert_msg(j && json_is_real(j), "%.17g -> '%s' is not a JSON real", xs[i], buf);
+        double back = json_real_value(j);
+        ck_assert_msg(memcmp(&back, &xs[i], sizeof back) == 0, "%.17g -> '%s' -> %.17g", xs[i], buf,
+                      back);
+        json_decref(j);
+    }
+    H->json_real(buf, sizeof buf, NAN);
+    ck_assert_str_eq(buf, "{\"$real\":\"nan\"}");
+    H->json_real(buf, sizeof buf, -INFINITY);
+    ck_assert_str_eq(buf, "{\"$real\":\"-inf\"}");
+    ck_assert_uint_eq(H->json_real(buf, 3, 0.5), 0); /* did not fit */
+    ck_assert_str_eq(buf, "");
+}
+END_TEST
+
+START_TEST(json_value_of_every_type)
+{
+    json_t *arr = json_pack("[f, i, s, n]", 1.0, (json_int_t)7, "x", NULL);
+    ck_assert_ptr_nonnull(arr);
+    const struct {
+        tropt_field f;
+        const char *json;
+    } cases[] = {
+        {TROPT_F_NULL("a"), "null"},
+        {TROPT_F_BOOL("a", 1), "true"},
+        {TROPT_F_INT("a", INT64_MIN), "-9223372036854775808"},
+        {TROPT_F_REAL("a", 2.0), "2.0"},
+        {TROPT_F_REAL("a", NAN), "{\"$real\":\"nan\"}"},
+        {TROPT_F_STR("a", "q\"\n\xff"), "\"q\\\"\\n\\ufffd\""},
+        {TROPT_F_STR("a", ""), "\"\""},
+        {TROPT_F_JSON("a", arr), "[1.0,7,\"x\",null]"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t len = 99;
+        char *s = H->json_value(&cases[i].f, &len);
+        ck_assert_ptr_nonnull(s);
+        ck_assert_str_eq(s, cases[i].json);
+        ck_assert_uint_eq(len, strlen(s));
+        H->free(s);
+    }
+    json_decref(arr);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("host");
+    TCase *tc = tcase_create("services");
+    tcase_add_test(tc, format_real_as_documented);
+    tcase_add_test(tc, json_real_reads_back_as_the_same_real);
+    tcase_add_test(tc, json_value_of_every_type);
+    suite_add_tcase(s, tc);
+    return tu_run_suite(s);
+}
