@@ -228,11 +228,43 @@ def _key(k):
     return e
 
 
+_FAST = {float: ("d", _REAL), int: ("q", _INT), bool: ("i4x", _BOOL)}
+
+
 class _Buffer(threading.local):
+    """Per-thread field array (C reads it while the GIL is released, so it
+    cannot be shared between threads) and the shape of the last step."""
+
     def __init__(self):
         self.cap = 0
         self.buf = None
         self.addr = 0
+        self.keys = None
+        self.types = None
+
+    def learn(self, keys, types):
+        """Prepare the fast path for steps with these keys and value types."""
+        self.keys = None
+        if not keys or len(keys) > 256 or any(t not in _FAST for t in types):
+            return
+        fmt = "@"
+        args = []
+        keep = []
+        for k, t in zip(keys, types):
+            if not isinstance(k, str):
+                return
+            kb, ka = _key(k)
+            keep.append(kb)
+            code, tag = _FAST[t]
+            fmt += "Pi4x" + code
+            args += [ka, tag, None]
+        self.ensure(len(keys))
+        self.pack = struct.Struct(fmt).pack_into
+        self.args = args
+        self.keep = keep  # the key bytes the prepared addresses point into
+        self.n = len(keys)
+        self.keys = keys
+        self.types = types
 
     def ensure(self, n):
         if n > self.cap:
@@ -370,12 +402,33 @@ class Tracker:
 
     def log(self, data):
         """Write one step.  AssertionError when no run is active."""
-        if type(data) is not dict:
-            if not isinstance(data, dict):
-                raise TypeError(f"tropt_tracker: log() takes a dict, not {type(data).__name__}")
+        tls = _tls
+        if type(data) is dict:
+            # Fast path: the same keys with the same number/bool types as this
+            # thread's previous step: one struct.pack_into of the values into
+            # the prepared field array, then one C call.
+            keys = tuple(data)
+            vals = list(data.values())
+            types = tuple(map(type, vals))
+            if keys == tls.keys and types == tls.types:
+                args = tls.args
+                args[2::3] = vals
+                try:
+                    tls.pack(tls.buf, 0, *args)
+                except struct.error:  # an int beyond int64: the slow path names it
+                    pass
+                else:
+                    with self._lock:
+                        rc = _log_fields(self._handle(), tls.addr, tls.n)
+                    if rc != 0:
+                        _raise(rc)
+                    return
+        elif not isinstance(data, dict):
+            raise TypeError(f"tropt_tracker: log() takes a dict, not {type(data).__name__}")
+        else:
+            keys = types = None
         keep = []
         jsons = []
-        tls = _tls
         try:
             while True:
                 buf = tls.ensure(len(data))
@@ -395,6 +448,8 @@ class Tracker:
                 _lib.json_delete(j)
         if rc != 0:
             _raise(rc)
+        if keys is not None and keys != tls.keys:
+            tls.learn(keys, types)
 
     def finish(self, summary=None):
         """Close the active run, writing summary; warns and returns when inactive."""

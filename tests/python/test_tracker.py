@@ -310,6 +310,37 @@ class TestValues(TempDir):
         self.assertEqual(got["i"], (7, "integer"))
         self.assertEqual(got["f"], (2.5, "real"))
 
+    def test_repeated_shapes_keep_types(self):
+        # Steps with the same keys take the prepared fast path; a change of a
+        # value's type must still arrive as that type.
+        path = self.db()
+        seq = [{"x": 1, "y": 0.5}, {"x": 2, "y": 1.5}, {"x": 3.0, "y": 2.5},
+               {"x": True, "y": -0.0}, {"x": False, "y": 1e308}, {"x": 4, "y": 5e-324},
+               {"x": (1 << 63) - 1, "y": 0.25}, {"x": None, "y": 0.125}, {"x": "s", "y": 1.0}]
+        with Tracker(f"sqlite:path={path}") as t:
+            t.init()
+            for d in seq:
+                t.log(d)
+                t.log(dict(d))
+            with self.assertRaisesRegex(ValueError, "'x'"):
+                t.log({"x": 1 << 63, "y": 0.5})
+            t.log({"x": 5, "y": 0.5})
+        rows = self.query(path, "SELECT step, key, value, typeof(value) FROM metrics "
+                          "ORDER BY step, key")
+        want = []
+        for i, d in enumerate(seq):
+            for step in (2 * i, 2 * i + 1):
+                for k in ("x", "y"):
+                    v = d[k]
+                    ty = {float: "real", int: "integer", bool: "integer", str: "text",
+                          type(None): "null"}[type(v)]
+                    want.append((step, k, int(v) if type(v) is bool else v, ty))
+        want += [(2 * len(seq), "x", 5, "integer"), (2 * len(seq), "y", 0.5, "real")]
+        self.assertEqual(rows, want)
+        self.assertEqual(rows[13][:2], (6, "y"))
+        self.assertEqual(bits(rows[13][2]), bits(-0.0))
+        self.assertEqual(bits(rows[15][2]), bits(-0.0))
+
     def test_many_fields_grow_the_buffer(self):
         data = {f"k{i}": {"a": i, "b": {"c": float(i)}} for i in range(300)}
         _, got = self.log_one(data)
