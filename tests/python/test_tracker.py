@@ -492,6 +492,24 @@ class TestErrors(TempDir):
                        "finish() called on inactive tracker — ignoring."), got)
         self.assertTrue(all(name == "tropt_tracker" for name, _, _ in got))
 
+    def test_installed_path_is_used_without_env(self):
+        # What `meson install` leaves: the package with a generated _config.py
+        # naming the library; no TROPT_LIBRARY needed.
+        import shutil
+        pkg = os.path.join(self.dir, "site", "tropt_tracker")
+        shutil.copytree(os.path.dirname(tropt_tracker.__file__), pkg,
+                        ignore=shutil.ignore_patterns("*.in", "__pycache__"))
+        with open(os.path.join(pkg, "_config.py"), "w") as f:
+            f.write(f"LIBTROPT = {tropt_tracker.library_path!r}\n")
+        env = {k: v for k, v in os.environ.items() if k not in ("TROPT_LIBRARY", "LD_LIBRARY_PATH")}
+        env["PYTHONPATH"] = os.path.dirname(pkg)
+        code = ("import tropt_tracker as t; print(t.library_path); "
+                "x = t.Tracker('null'); x.init(); x.log({'a': 1}); x.finish(); x.close()")
+        p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           env=env, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout.strip(), tropt_tracker.library_path)
+
     def test_library_override(self):
         env = dict(os.environ, TROPT_LIBRARY=os.path.join(self.dir, "nope.so"))
         p = subprocess.run([sys.executable, "-c", "import tropt_tracker"], capture_output=True,
