@@ -234,7 +234,7 @@ class TestValues(TempDir):
             "denorm": 5e-324, "big": 1e308, "negzero": -0.0, "nan": math.nan,
             "inf": math.inf, "ninf": -math.inf, "third": 1 / 3,
             "empty": "", "uni": "日本語 ✓ é \u2028", "none": None,
-            "t": True, "f": False, "list": [1, "x", None, True, 0.5, [2]],
+            "t": True, "f": False, "list": [1, "x", None, True, 0.5, [2], "\\u0000"],
             "tuple": (1, 2), "emptylist": [], "emptydict": {},
             "nested": {"deep": {"er": 2.5}},
         }
@@ -254,7 +254,7 @@ class TestValues(TempDir):
         self.assertEqual(got["t"], (1, "integer"))
         self.assertEqual(got["f"], (0, "integer"))
         import json
-        self.assertEqual(json.loads(got["list"][0]), [1, "x", None, True, 0.5, [2]])
+        self.assertEqual(json.loads(got["list"][0]), [1, "x", None, True, 0.5, [2], "\\u0000"])
         self.assertEqual(json.loads(got["tuple"][0]), [1, 2])
         self.assertEqual(got["emptylist"], ("[]", "text"))
         self.assertEqual(got["emptydict"], ("{}", "text"))
@@ -414,6 +414,10 @@ class TestErrors(TempDir):
                 t.log({"l": [math.nan]})
             with self.assertRaisesRegex(ValueError, "NUL"):
                 t.log({"z": "a\x00b"})
+            with self.assertRaisesRegex(ValueError, "NUL"):
+                t.log({"zl": ["a\x00b"]})
+            with self.assertRaisesRegex(ValueError, "NUL"):
+                t.log({"k\x00": 1})
             with self.assertRaisesRegex(TypeError, "config"):
                 t.init(5)
             with self.assertRaisesRegex(ValueError, "'x'"):
