@@ -350,14 +350,14 @@ class Tracker:
             raise TypeError("tropt_tracker: spec must be a str or None")
         if not isinstance(experiment_name, str):
             raise TypeError("tropt_tracker: experiment_name must be a str")
+        # Checked now (a bad value fails here), merged at each init() from the
+        # attribute as the reference does, so reassigning it takes effect.
         cfg = _object("experiment_config", experiment_config)
+        if cfg:
+            _lib.json_delete(cfg)
         h = _vp()
-        try:
-            rc = _lib.tropt_tracker_open(ctypes.byref(h), None if spec is None else spec.encode(),
-                                         experiment_name.encode(), cfg)
-        finally:
-            if cfg:
-                _lib.json_delete(cfg)
+        rc = _lib.tropt_tracker_open(ctypes.byref(h), None if spec is None else spec.encode(),
+                                     experiment_name.encode(), None)
         if rc != 0:
             _raise(rc)
         self._h = h.value
@@ -388,8 +388,15 @@ class Tracker:
         return self._h is None
 
     def init(self, config=None):
-        """Open a run (auto-finishing an active one, with the reference warning)."""
-        j = _object("config", config)
+        """Open a run (auto-finishing an active one, with the reference warning)
+        whose config is {**experiment_config, **config} (None when empty)."""
+        if config is not None and not isinstance(config, dict):
+            raise TypeError(f"tropt_tracker: config must be a dict or None, "
+                            f"not {type(config).__name__}")
+        ec = self.experiment_config
+        if ec is not None and not isinstance(ec, dict):
+            raise TypeError("tropt_tracker: experiment_config must be a dict or None")
+        j = _object("config", {**(ec or {}), **(config or {})} or None)
         try:
             with self._lock:
                 rc = _lib.tropt_tracker_init(self._handle(), j)

@@ -201,6 +201,20 @@ class TestParity(TempDir):
                 with self.subTest(experiment_config=ec, config=c):
                     self.compare([("init", c), ("log", {"x": 1}), ("finish", None)], ec)
 
+    def test_reassigned_experiment_config(self):
+        def ops(tr):
+            tr.experiment_config = {"z": 9}
+            return [("init", {"a": 2}), ("finish", None)]
+        ref = RecordingTracker("exp", {"seed": 1})
+        path = self.db()
+        with Tracker(f"sqlite:path={path}", experiment_config={"seed": 1}) as t:
+            run_sequence(ref, ops(ref), "tropt_reference_base")
+            run_sequence(t, ops(t), "tropt_tracker")
+        import json
+        (c,), = self.query(path, "SELECT config FROM runs")
+        self.assertEqual(json.loads(c), ref.configs[0])
+        self.assertEqual(ref.configs[0], {"z": 9, "a": 2})
+
     def test_warnings_are_the_reference_text(self):
         _, records = run_sequence(RecordingTracker(), SEQUENCES["init twice"] +
                                   [("finish", None)], "tropt_reference_base")
