@@ -21,13 +21,8 @@ else
 fi
 ninja -C "$build" -j "$jobs"
 
-pp=
-for d in "$build"/plugins/*/; do
-    d=${d%/}
-    ls "$d"/tropt-*.so >/dev/null 2>&1 || continue
-    pp=${pp:+$pp:}$d
-done
-export TROPT_PLUGIN_PATH="$pp"
+# every backend is built into build/plugins/
+export TROPT_PLUGIN_PATH="$(cd "$build" && pwd)/plugins"
 export TROPT_LOG_LEVEL="${TROPT_LOG_LEVEL:-error}"
 
 vm_bin=${VM:-}

@@ -30,7 +30,7 @@ static int same_real(double a, double b)
 static const char *plugin_file(const char *name)
 {
     static char path[4096];
-    snprintf(path, sizeof path, "%s/plugins/%s/tropt-%s.so", tu_build_root(), name, name);
+    snprintf(path, sizeof path, "%s/plugins/tropt-%s.so", tu_build_root(), name);
     return access(path, R_OK) == 0 ? path : NULL;
 }
 
