@@ -61,8 +61,10 @@ cmd_demo() {
     echo "== tropt runs"
     tropt runs
     echo
-    echo "== tropt show ${run_id:0:8}"
-    tropt show "${run_id:0:8}"
+    # the whole id: two runs started within about a minute share their first
+    # eight characters (UUIDv7 begins with the time)
+    echo "== tropt show $run_id"
+    tropt show "$run_id"
 }
 
 # Run the suite of one build folder; its results are summed by .ci/count.py.
