@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <tropt/host.h>
@@ -381,6 +382,96 @@ START_TEST(sqlite_bad_input_names_path)
 }
 END_TEST
 
+START_TEST(jsonl_round_trip)
+{
+    char *dir = tu_mkdtemp();
+    char *j = tu_path(dir, "p.jsonl");
+    char *spec = tu_strdupf("jsonl:path=%s", j);
+    round_trip(spec, spec, EXACT);
+    /* a spool folder: the journal is its one *.jsonl file */
+    char *spool = tu_path(dir, "spool");
+    ck_assert_int_eq(mkdir(spool, 0700), 0);
+    char *in = tu_path(spool, "20260101T000000.000000Z-1-1.jsonl");
+    char *wspec = tu_strdupf("jsonl:path=%s", in);
+    char *rspec = tu_strdupf("jsonl:path=%s", spool);
+    round_trip(wspec, rspec, EXACT);
+    free(rspec);
+    free(wspec);
+    free(in);
+    free(spool);
+    free(spec);
+    free(j);
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
+static int count_steps(const tropt_event *ev, void *ud)
+{
+    if (ev->kind == TROPT_EVENT_STEP)
+        (*(int *)ud)++;
+    return 0;
+}
+
+static int first_id(const tropt_stored_run *run, void *ud)
+{
+    snprintf(ud, 40, "%s", run->run_id);
+    return 0;
+}
+
+START_TEST(jsonl_bad_input_names_path)
+{
+    char *dir = tu_mkdtemp();
+    char *missing = tu_path(dir, "missing.jsonl");
+    char *spec = tu_strdupf("jsonl:path=%s", missing);
+    tropt_reader *r = NULL;
+    ck_assert_int_eq(tropt_reader_open(&r, spec), TROPT_EBACKEND);
+    ck_assert_msg(strstr(tropt_error_message(), missing), "%s", tropt_error_message());
+    free(spec);
+
+    /* a folder that holds no journal */
+    char *empty = tu_path(dir, "empty");
+    ck_assert_int_eq(mkdir(empty, 0700), 0);
+    spec = tu_strdupf("jsonl:path=%s", empty);
+    ck_assert_int_eq(tropt_reader_open(&r, spec), TROPT_EBACKEND);
+    ck_assert_msg(strstr(tropt_error_message(), empty), "%s", tropt_error_message());
+    free(spec);
+
+    /* a journal whose last line was cut by a crash: the steps before it
+     * read back, and a warning names the file */
+    char *j = tu_path(dir, "cut.jsonl");
+    spec = tu_strdupf("jsonl:path=%s", j);
+    tropt_tracker *t = NULL;
+    ck_assert_int_eq(tropt_tracker_open(&t, spec, "cut", NULL), TROPT_OK);
+    ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(tropt_tracker_log_fields(t, &TROPT_F_INT("i", i), 1), TROPT_OK);
+    tropt_tracker_free(t); /* no finish: the run stays open (crashed) */
+    char *data = tu_read_file(j, NULL);
+    char *cut = tu_strdupf("%s{\"type\":\"log\",\"run_id\":\"01", data);
+    ck_assert_int_eq(tu_write_file(j, cut), 0);
+    tu_capture_start();
+    ck_assert_int_eq(tropt_reader_open(&r, spec), TROPT_OK);
+    char id[40] = "";
+    ck_assert_int_eq(tropt_reader_list_runs(r, first_id, id), TROPT_OK);
+    int steps = 0;
+    ck_assert_int_eq(tropt_reader_read_run(r, id, count_steps, &steps), TROPT_OK);
+    tu_capture_stop();
+    ck_assert_int_ge(steps, 3);
+    ck_assert_msg(strstr(tu_captured(), j) && strstr(tu_captured(), "truncated"), "%s",
+                  tu_captured());
+    tropt_reader_free(r);
+    free(cut);
+    free(data);
+    free(spec);
+    free(j);
+    free(empty);
+    free(missing);
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 static Suite *reader_suite(void)
 {
     Suite *s = suite_create("reader");
@@ -389,6 +480,8 @@ static Suite *reader_suite(void)
     tcase_add_test(tc, write_only_plugin_refused);
     tcase_add_test(tc, sqlite_round_trip);
     tcase_add_test(tc, sqlite_bad_input_names_path);
+    tcase_add_test(tc, jsonl_round_trip);
+    tcase_add_test(tc, jsonl_bad_input_names_path);
     suite_add_tcase(s, tc);
     return s;
 }
