@@ -148,12 +148,28 @@ static void free_model(mstep *m)
 /* What a backend keeps of a field: sqlite's views carry only the SQL type
  * (README: NaN and null are NULL, a bool is 0/1, an array is its JSON
  * text), unless the views carry `kind`. */
-typedef enum { EXACT, SQL_TYPES } fidelity;
+typedef enum { EXACT, SQL_TYPES, CSV_WIDE, CSV_LONG } fidelity;
+
+/* CSV cells are untyped text typed back by their look (csv_read.c): a
+ * string that looks like an int, a bool, a real or a JSON array reads back
+ * as one; in the wide layout null is an empty cell, like not logged. */
+static int csv_text_kind(const char *s)
+{
+    if (strcmp(s, "42") == 0)
+        return 1; /* the only numeric-looking string of the pool */
+    return 0;
+}
 
 static char *field_text(const tropt_field *f, fidelity fid)
 {
     char *js;
     char *out;
+    if (fid == CSV_WIDE && f->type == TROPT_NULL)
+        return NULL; /* not distinguishable from not logged */
+    if ((fid == CSV_WIDE || fid == CSV_LONG) && f->type == TROPT_STRING && csv_text_kind(f->v.s))
+        return tu_strdupf("int:%s", f->v.s);
+    if (fid == CSV_WIDE || fid == CSV_LONG)
+        fid = EXACT;
     switch (f->type) {
     case TROPT_NULL:
         return tu_strdupf("null");
@@ -188,11 +204,14 @@ static int cmp_str(const void *a, const void *b)
 static char *step_text(int64_t step, const tropt_field *f, size_t n, fidelity fid)
 {
     char **lines = calloc(n + 1, sizeof *lines);
+    size_t kept = 0;
     for (size_t i = 0; i < n; i++) {
         char *v = field_text(&f[i], fid);
-        lines[i] = tu_strdupf("%s=%s", f[i].key, v);
+        if (v)
+            lines[kept++] = tu_strdupf("%s=%s", f[i].key, v);
         free(v);
     }
+    n = kept;
     qsort(lines, n, sizeof *lines, cmp_str);
     char *out = tu_strdupf("step %" PRId64 ":", step);
     for (size_t i = 0; i < n; i++) {
@@ -419,6 +438,50 @@ static int first_id(const tropt_stored_run *run, void *ud)
     return 0;
 }
 
+START_TEST(csv_round_trip)
+{
+    char *dir = tu_mkdtemp();
+    char *spec = tu_strdupf("csv:dir=%s/wide", dir);
+    round_trip(spec, spec, CSV_WIDE);
+    free(spec);
+    spec = tu_strdupf("csv:dir=%s/long,layout=long", dir);
+    char *rspec = tu_strdupf("csv:dir=%s/long", dir);
+    round_trip(spec, rspec, CSV_LONG);
+    free(rspec);
+    free(spec);
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(csv_bad_input_names_path)
+{
+    char *dir = tu_mkdtemp();
+    char *missing = tu_path(dir, "missing");
+    char *spec = tu_strdupf("csv:dir=%s", missing);
+    tropt_reader *r = NULL;
+    ck_assert_int_eq(tropt_reader_open(&r, spec), TROPT_EBACKEND);
+    ck_assert_msg(strstr(tropt_error_message(), missing), "%s", tropt_error_message());
+    free(spec);
+    /* a folder holding something else */
+    char *other = tu_path(dir, "other");
+    ck_assert_int_eq(mkdir(other, 0700), 0);
+    char *junk = tu_path(other, "notes.txt");
+    ck_assert_int_eq(tu_write_file(junk, "hello\n"), 0);
+    spec = tu_strdupf("csv:dir=%s", other);
+    ck_assert_int_eq(tropt_reader_open(&r, spec), TROPT_EBACKEND);
+    ck_assert_msg(strstr(tropt_error_message(), other) &&
+                      strstr(tropt_error_message(), "not a csv folder"),
+                  "%s", tropt_error_message());
+    free(spec);
+    free(junk);
+    free(other);
+    free(missing);
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 START_TEST(jsonl_bad_input_names_path)
 {
     char *dir = tu_mkdtemp();
@@ -481,6 +544,8 @@ static Suite *reader_suite(void)
     tcase_add_test(tc, sqlite_round_trip);
     tcase_add_test(tc, sqlite_bad_input_names_path);
     tcase_add_test(tc, jsonl_round_trip);
+    tcase_add_test(tc, csv_round_trip);
+    tcase_add_test(tc, csv_bad_input_names_path);
     tcase_add_test(tc, jsonl_bad_input_names_path);
     suite_add_tcase(s, tc);
     return s;
