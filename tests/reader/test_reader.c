@@ -53,7 +53,7 @@ START_TEST(write_only_plugin_refused)
     ck_assert_int_eq(tropt_reader_open(&r, "null"), TROPT_EPLUGIN);
     ck_assert_ptr_null(r);
     ck_assert_msg(strstr(tropt_error_message(), "cannot read back"), "%s", tropt_error_message());
-    ck_assert_int_eq(tropt_reader_open(&r, "sqlite:path=/tmp/x.db,null"), TROPT_EINVAL);
+    ck_assert_int_eq(tropt_reader_open(&r, "sqlite:path=/tmp/x.db;null"), TROPT_EINVAL);
     ck_assert_int_eq(tropt_reader_open(&r, NULL), TROPT_EINVAL);
     ck_assert_int_eq(tropt_reader_open(NULL, "sqlite"), TROPT_EINVAL);
     tropt_reader_free(NULL);
@@ -535,6 +535,152 @@ START_TEST(jsonl_bad_input_names_path)
 }
 END_TEST
 
+/* ---- the CLI: --from --------------------------------------------------- */
+
+static char *cli(const char *args, int *status)
+{
+    char *cmd = tu_strdupf("'%s' %s", getenv("TROPT_CLI"), args);
+    char *out = NULL;
+    *status = tu_run(cmd, &out, 1);
+    free(cmd);
+    return out;
+}
+
+/* Every line of a journal, parsed. */
+static json_t *journal_events(const char *path)
+{
+    char *data = tu_read_file(path, NULL);
+    ck_assert_ptr_nonnull(data);
+    json_t *all = json_array();
+    for (char *line = strtok(data, "\n"); line; line = strtok(NULL, "\n")) {
+        json_t *ev = json_loads(line, 0, NULL);
+        ck_assert_msg(ev != NULL, "%s: bad line %s", path, line);
+        json_array_append_new(all, ev);
+    }
+    free(data);
+    return all;
+}
+
+static long long sql_count(const char *db, const char *sql)
+{
+    sqlite3 *h = NULL;
+    sqlite3_stmt *st = NULL;
+    ck_assert_int_eq(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    long long n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return n;
+}
+
+START_TEST(cli_replay_csv_sqlite_jsonl)
+{
+    char *dir = tu_mkdtemp();
+    char *csvdir = tu_path(dir, "csv");
+    char *j1 = tu_path(dir, "first.jsonl");
+    char *j2 = tu_path(dir, "final.jsonl");
+    char *db = tu_path(dir, "mid.db");
+
+    /* one run logged to csv and to the first journal at once, with values
+     * every one of the three stores keeps exactly */
+    char *spec = tu_strdupf("csv:dir=%s;jsonl:path=%s", csvdir, j1);
+    tropt_tracker *t = NULL;
+    ck_assert_int_eq(tropt_tracker_open(&t, spec, "chain", NULL), TROPT_OK);
+    json_t *cfg = json_pack("{s:f,s:s,s:i}", "lr", 0.001, "opt", "adam ✓", "seed", 7);
+    ck_assert_int_eq(tropt_tracker_init(t, cfg), TROPT_OK);
+    for (int s = 0; s < 50; s++) {
+        tropt_field f[] = {
+            TROPT_F_INT("step_no", INT64_MAX - s),
+            TROPT_F_REAL("loss", 1.0 / (s + 3)),
+            TROPT_F_REAL("a,b", s % 2 ? INFINITY : -INFINITY),
+            TROPT_F_STR("quote\"d\nkey", "ünï,\"x\""),
+        };
+        ck_assert_int_eq(tropt_tracker_log_fields(t, f, 4), TROPT_OK);
+    }
+    json_t *sum = json_pack("{s:f}", "best", 0.25);
+    ck_assert_int_eq(tropt_tracker_finish(t, sum), TROPT_OK);
+    tropt_tracker_free(t);
+    json_decref(sum);
+    json_decref(cfg);
+    free(spec);
+
+    int st;
+    char *args = tu_strdupf("runs --from 'csv:dir=%s'", csvdir);
+    char *out = cli(args, &st);
+    ck_assert_msg(st == 0 && strstr(out, "chain") && strstr(out, "finished"), "%s", out);
+    free(out);
+    free(args);
+
+    /* csv -> sqlite, twice: the second replay duplicates no step */
+    args = tu_strdupf("replay --from 'csv:dir=%s' --tracker 'sqlite:path=%s'", csvdir, db);
+    out = cli(args, &st);
+    ck_assert_msg(st == 0, "%s", out);
+    free(out);
+    long long rows = sql_count(db, "SELECT count(*) FROM metrics");
+    ck_assert_int_eq(rows, 200);
+    out = cli(args, &st);
+    ck_assert_msg(st == 0, "%s", out);
+    free(out);
+    free(args);
+    ck_assert_int_eq(sql_count(db, "SELECT count(*) FROM metrics"), rows);
+    ck_assert_int_eq(sql_count(db, "SELECT count(*) FROM runs"), 1);
+
+    /* sqlite -> the final journal */
+    args = tu_strdupf("replay --from 'sqlite:path=%s' --tracker 'jsonl:path=%s'", db, j2);
+    out = cli(args, &st);
+    ck_assert_msg(st == 0, "%s", out);
+    free(out);
+    free(args);
+
+    json_t *a = journal_events(j1), *b = journal_events(j2);
+    ck_assert_uint_eq(json_array_size(a), 52);
+    ck_assert_uint_eq(json_array_size(b), json_array_size(a));
+    for (size_t i = 0; i < json_array_size(a); i++) {
+        char *x = json_dumps(json_array_get(a, i), JSON_SORT_KEYS | JSON_COMPACT);
+        char *y = json_dumps(json_array_get(b, i), JSON_SORT_KEYS | JSON_COMPACT);
+        ck_assert_msg(json_equal(json_array_get(a, i), json_array_get(b, i)),
+                      "event %zu differs:\n first %s\n final %s", i, x, y);
+        free(x);
+        free(y);
+    }
+    json_decref(a);
+    json_decref(b);
+
+    /* show through the reader, on the jsonl backend */
+    args = tu_strdupf("show --from 'jsonl:path=%s' %.8s", j2, "");
+    free(args);
+    char id[40] = "";
+    tropt_reader *r = NULL;
+    char *rs = tu_strdupf("jsonl:path=%s", j2);
+    ck_assert_int_eq(tropt_reader_open(&r, rs), TROPT_OK);
+    ck_assert_int_eq(tropt_reader_list_runs(r, first_id, id), TROPT_OK);
+    tropt_reader_free(r);
+    free(rs);
+    args = tu_strdupf("show %.8s --from 'jsonl:path=%s'", id, j2);
+    out = cli(args, &st);
+    ck_assert_msg(st == 0 && strstr(out, id) && strstr(out, "steps       50") &&
+                      strstr(out, "best = 0.25"),
+                  "%s", out);
+    free(out);
+    free(args);
+
+    /* bad input through the CLI names the path */
+    args = tu_strdupf("runs --from 'jsonl:path=%s/nope.jsonl'", dir);
+    out = cli(args, &st);
+    ck_assert_msg(st == 1 && strstr(out, "nope.jsonl"), "%s", out);
+    free(out);
+    free(args);
+
+    free(db);
+    free(j2);
+    free(j1);
+    free(csvdir);
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 static Suite *reader_suite(void)
 {
     Suite *s = suite_create("reader");
@@ -546,6 +692,7 @@ static Suite *reader_suite(void)
     tcase_add_test(tc, jsonl_round_trip);
     tcase_add_test(tc, csv_round_trip);
     tcase_add_test(tc, csv_bad_input_names_path);
+    tcase_add_test(tc, cli_replay_csv_sqlite_jsonl);
     tcase_add_test(tc, jsonl_bad_input_names_path);
     suite_add_tcase(s, tc);
     return s;
