@@ -13,6 +13,7 @@ int cmd_check(int argc, char **argv);
 int cmd_runs(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
+int cmd_conformance(int argc, char **argv);
 
 /* Print "usage: tropt <usage>" (and an optional reason) to stderr; returns 2. */
 /* `--from SPEC` handling (tools/cmd_from.c): when argv holds --from, run

@@ -17,6 +17,7 @@ static const struct {
     {"runs", cmd_runs, "runs [--db PATH]"},
     {"show", cmd_show, "show RUN [--db PATH]"},
     {"replay", cmd_replay, "replay PATH --tracker SPEC"},
+    {"conformance", cmd_conformance, "conformance PLUGIN [KEY=VALUE...]"},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
