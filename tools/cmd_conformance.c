@@ -89,6 +89,9 @@ static void capture(tropt_level level, const char *msg, void *ud)
 /* ---- the typed edge values ------------------------------------------- */
 
 #define N_EDGE 16
+/* The edge fields without the trailing NaN: what the other promises log,
+ * so that a plugin that fails on NaN breaks only the values promise. */
+#define N_EDGE_NO_NAN (N_EDGE - 1)
 static tropt_field edge[N_EDGE];
 static json_t *edge_array;
 
@@ -98,7 +101,6 @@ static void make_edge(void)
     int i = 0;
     edge[i++] = TROPT_F_INT("int_min", INT64_MIN);
     edge[i++] = TROPT_F_INT("int_max", INT64_MAX);
-    edge[i++] = TROPT_F_REAL("nan", NAN);
     edge[i++] = TROPT_F_REAL("inf", INFINITY);
     edge[i++] = TROPT_F_REAL("-inf", -INFINITY);
     edge[i++] = TROPT_F_REAL("neg_zero", -0.0);
@@ -112,6 +114,7 @@ static void make_edge(void)
     edge[i++] = TROPT_F_STR("slash/key", "x/y");
     edge[i++] = TROPT_F_BOOL("flag", 1);
     edge[i++] = TROPT_F_JSON("array", edge_array);
+    edge[i++] = TROPT_F_REAL("nan", NAN); /* last: only the values promise logs it */
 }
 
 static int open_tracker(tropt_tracker **t, const char *what)
@@ -210,7 +213,7 @@ static int p_secret(void)
     char msgs[4096] = "";
     if (tropt_tracker_open(&t, g_spec, "conformance", NULL) == TROPT_OK) {
         tropt_tracker_init(t, NULL);
-        tropt_tracker_log_fields(t, edge, N_EDGE);
+        tropt_tracker_log_fields(t, edge, N_EDGE_NO_NAN);
         tropt_tracker_finish(t, NULL);
         tropt_tracker_free(t);
     }
@@ -284,10 +287,11 @@ static int check_msg(int rc, const char *call)
 {
     if (rc == TROPT_OK)
         return 0;
+    /* the host prefixes the backend's label and says "failed" when the
+     * plugin gave no message */
     const char *m = tropt_error_message();
-    size_t pl = strlen(g_tab->name);
-    const char *after = strncmp(m, g_tab->name, pl) == 0 && m[pl] == ':' ? m + pl + 2 : m;
-    if (*after == '\0' || strcmp(after, "failed") == 0)
+    size_t len = strlen(m);
+    if (len == 0 || strcmp(m, "failed") == 0 || (len >= 8 && strcmp(m + len - 8, ": failed") == 0))
         return broken("a failing hook explains itself with host->error()",
                       "%s returned %s with message \"%s\"", call, tropt_error_name(rc), m);
     return 0;
@@ -375,7 +379,7 @@ static int p_alloc(void)
         int rc = tropt_tracker_open(&t, g_spec, "conformance", NULL);
         if (rc == TROPT_OK) {
             tropt_tracker_init(t, NULL);
-            tropt_tracker_log_fields(t, edge, N_EDGE);
+            tropt_tracker_log_fields(t, edge, N_EDGE_NO_NAN);
             tropt_tracker_finish(t, NULL);
             tropt_tracker_free(t);
         }
@@ -596,7 +600,7 @@ static int rb_event(const tropt_event *ev, void *ud)
     if (ev->kind != TROPT_EVENT_STEP)
         return 0;
     r->steps++;
-    for (size_t i = 0; i < N_EDGE && !r->diff[0]; i++) {
+    for (size_t i = 0; i < N_EDGE_NO_NAN && !r->diff[0]; i++) {
         const tropt_field *got = NULL;
         for (size_t j = 0; j < ev->n; j++)
             if (strcmp(ev->fields[j].key, edge[i].key) == 0)
@@ -609,8 +613,8 @@ static int rb_event(const tropt_event *ev, void *ud)
             snprintf(r->diff, sizeof r->diff, "key '%s': logged %s, read back %s", edge[i].key, w,
                      g);
     }
-    if (!r->diff[0] && ev->n != N_EDGE)
-        snprintf(r->diff, sizeof r->diff, "%zu fields read back, %d logged", ev->n, N_EDGE);
+    if (!r->diff[0] && ev->n != N_EDGE_NO_NAN)
+        snprintf(r->diff, sizeof r->diff, "%zu fields read back, %d logged", ev->n, N_EDGE_NO_NAN);
     return 0;
 }
 
@@ -627,7 +631,7 @@ static int p_readback(void)
     int rc = tropt_tracker_init(t, NULL);
     if (!rc) {
         snprintf(id, sizeof id, "%s", tropt_tracker_run_id(t));
-        rc = tropt_tracker_log_fields(t, edge, N_EDGE);
+        rc = tropt_tracker_log_fields(t, edge, N_EDGE_NO_NAN);
     }
     if (!rc)
         rc = tropt_tracker_finish(t, NULL);
