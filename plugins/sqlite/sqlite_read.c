@@ -12,6 +12,7 @@
  * the largest step. */
 #include <math.h>
 #include <sqlite3.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,12 +34,15 @@ typedef struct reader {
     int has_kind; /* the views carry a kind column */
 } reader;
 
-/* A growable set of fields whose keys and strings live in one arena. */
+/* A growable set of fields whose keys and strings live in one arena.
+ * While a step is gathered, key and string pointers hold arena offsets
+ * (the arena may move); fb_fix() turns them into pointers before the
+ * event is handed out. */
 typedef struct fieldbuf {
     tropt_field *f;
     size_t n, cap;
-    char **strs; /* owned copies, one per field (key, then value text) */
-    size_t ns, scap;
+    char *arena;
+    size_t alen, acap;
     json_t **js;
     size_t nj, jcap;
 } fieldbuf;
@@ -60,20 +64,29 @@ static char *dup_host(const tropt_host *h, const char *s, size_t len)
 
 static void fb_clear(const tropt_host *h, fieldbuf *b)
 {
-    for (size_t i = 0; i < b->ns; i++)
-        h->free(b->strs[i]);
+    (void)h;
     for (size_t i = 0; i < b->nj; i++)
         json_decref(b->js[i]);
-    b->n = b->ns = b->nj = 0;
+    b->n = b->alen = b->nj = 0;
 }
 
 static void fb_free(const tropt_host *h, fieldbuf *b)
 {
     fb_clear(h, b);
     h->free(b->f);
-    h->free(b->strs);
+    h->free(b->arena);
     h->free(b->js);
     memset(b, 0, sizeof *b);
+}
+
+/* Offsets -> pointers (call once, right before handing the fields out). */
+static void fb_fix(fieldbuf *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        b->f[i].key = b->arena + (uintptr_t)b->f[i].key;
+        if (b->f[i].type == TROPT_STRING)
+            b->f[i].v.s = b->arena + (uintptr_t)b->f[i].v.s;
+    }
 }
 
 static int grow(const tropt_host *h, void **p, size_t *cap, size_t need, size_t elem)
@@ -91,15 +104,18 @@ static int grow(const tropt_host *h, void **p, size_t *cap, size_t need, size_t 
     return 0;
 }
 
-static const char *fb_str(const tropt_host *h, fieldbuf *b, const unsigned char *s, int len)
+/* Copy s into the arena; returns its offset + 1 (0: out of memory). */
+static size_t fb_str(const tropt_host *h, fieldbuf *b, const unsigned char *s, int len)
 {
-    if (grow(h, (void **)&b->strs, &b->scap, b->ns + 1, sizeof *b->strs))
-        return NULL;
-    char *d = dup_host(h, s ? (const char *)s : "", s ? (size_t)len : 0);
-    if (!d)
-        return NULL;
-    b->strs[b->ns++] = d;
-    return d;
+    size_t n = s ? (size_t)len : 0;
+    if (grow(h, (void **)&b->arena, &b->acap, b->alen + n + 1, 1))
+        return 0;
+    size_t off = b->alen;
+    if (n)
+        memcpy(b->arena + off, s, n);
+    b->arena[off + n] = '\0';
+    b->alen += n + 1;
+    return off + 1;
 }
 
 /* Append the field (key column kc, value column vc, kind column or -1). */
@@ -110,9 +126,10 @@ static int fb_add(const reader *r, fieldbuf *b, sqlite3_stmt *st, int kc, int vc
         return h->error(TROPT_ENOMEM, "out of memory");
     tropt_field *f = &b->f[b->n];
     memset(f, 0, sizeof *f);
-    f->key = fb_str(h, b, sqlite3_column_text(st, kc), sqlite3_column_bytes(st, kc));
-    if (!f->key)
+    size_t koff = fb_str(h, b, sqlite3_column_text(st, kc), sqlite3_column_bytes(st, kc));
+    if (!koff)
         return h->error(TROPT_ENOMEM, "out of memory");
+    f->key = (const char *)(uintptr_t)(koff - 1);
     int kind = kindc >= 0 ? sqlite3_column_int(st, kindc) : 0;
     switch (sqlite3_column_type(st, vc)) {
     case SQLITE_INTEGER:
@@ -144,10 +161,11 @@ static int fb_add(const reader *r, fieldbuf *b, sqlite3_stmt *st, int kc, int vc
                 break;
             }
         }
-        f->type = TROPT_STRING;
-        f->v.s = fb_str(h, b, t, len);
-        if (!f->v.s)
+        size_t soff = fb_str(h, b, t, len);
+        if (!soff)
             return h->error(TROPT_ENOMEM, "out of memory");
+        f->type = TROPT_STRING;
+        f->v.s = (const char *)(uintptr_t)(soff - 1);
         break;
     }
     default:
@@ -358,6 +376,7 @@ int tsq_read_run(void *self, const char *run_id, tropt_event_fn fn, void *userda
     /* START */
     if ((rc = read_kv(r, "params", ri.run_id, &b)) != TROPT_OK)
         goto out;
+    fb_fix(&b);
     ev.kind = TROPT_EVENT_START;
     ev.config = config;
     ev.fields = b.f;
@@ -384,6 +403,7 @@ int tsq_read_run(void *self, const char *run_id, tropt_event_fn fn, void *userda
     while ((s = sqlite3_step(m)) == SQLITE_ROW) {
         int64_t step = sqlite3_column_int64(m, 0);
         if (have && step != cur) {
+            fb_fix(&b);
             ev = (tropt_event){.kind = TROPT_EVENT_STEP,
                                .run = &ri,
                                .step = cur,
@@ -407,6 +427,7 @@ int tsq_read_run(void *self, const char *run_id, tropt_event_fn fn, void *userda
         goto out;
     }
     if (have) {
+        fb_fix(&b);
         ev = (tropt_event){.kind = TROPT_EVENT_STEP,
                            .run = &ri,
                            .step = cur,
@@ -422,6 +443,7 @@ int tsq_read_run(void *self, const char *run_id, tropt_event_fn fn, void *userda
     if (strcmp(ri.status, "running") != 0) {
         if ((rc = read_kv(r, "summary", ri.run_id, &b)) != TROPT_OK)
             goto out;
+        fb_fix(&b);
         /* the summary as an object, rebuilt from its flattened rows */
         summary = json_object();
         for (size_t i = 0; summary && i < b.n; i++) {
