@@ -414,8 +414,9 @@ int tsq_read_run(void *self, const char *run_id, tropt_event_fn fn, void *userda
                 goto out;
             fb_clear(h, &b);
         }
+        if (!have || step != cur) /* every row of a step carries its time */
+            cur_time = sqlite3_column_double(m, 1);
         cur = step;
-        cur_time = sqlite3_column_double(m, 1);
         have = 1;
         /* a step that logged no field may show as a row with key NULL */
         if (sqlite3_column_type(m, 2) != SQLITE_NULL &&
