@@ -68,7 +68,8 @@ TROPT_API int tropt_tracker_backend(const tropt_tracker *t, size_t i, const trop
 
 /* ---- Reading back (SPEC 9) -------------------------------------------- */
 
-/* A reader over one backend's stored runs.  Opaque. */
+/* A reader over one backend's stored runs.  Opaque.  Use one reader from
+ * one thread at a time (open one reader per thread to read in parallel). */
 typedef struct tropt_reader tropt_reader;
 
 /*
