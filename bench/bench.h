@@ -118,6 +118,7 @@ void bench_latency_row(bench_ctx *c, const char *scenario, const char *backend, 
 
 /* ---- scenarios ---- */
 void scen_host(bench_ctx *c);
+void scen_reader(bench_ctx *c); /* reader.c: sqlite-read */
 void scen_sqlite(bench_ctx *c);
 void scen_csv(bench_ctx *c);
 void scen_jsonl(bench_ctx *c);

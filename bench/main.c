@@ -24,9 +24,9 @@
 #include "bench.h"
 
 static const char *const all_scenarios[] = {
-    "host",       "sqlite-default", "sqlite-batched", "csv-wide",  "csv-newkey",
-    "jsonl",      "http-vm",        "http-slow",      "http-down", "latency",
-    "pg-default", "pg-batched",     "pg-latency",
+    "host",       "sqlite-default", "sqlite-batched", "csv-wide",    "csv-newkey",
+    "jsonl",      "http-vm",        "http-slow",      "http-down",   "latency",
+    "pg-default", "pg-batched",     "pg-latency",     "sqlite-read",
 };
 #define N_SCENARIOS (sizeof all_scenarios / sizeof all_scenarios[0])
 
@@ -374,7 +374,7 @@ int main(int argc, char **argv)
         void (*fn)(bench_ctx *);
     } order[] = {
         {"host", scen_host}, {"sqlite", scen_sqlite},   {"csv", scen_csv}, {"jsonl", scen_jsonl},
-        {"http", scen_http}, {"latency", scen_latency}, {"pg", scen_pg},
+        {"http", scen_http}, {"latency", scen_latency}, {"pg", scen_pg},   {"reader", scen_reader},
     };
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
         printf("== %s\n", order[i].label);

@@ -98,6 +98,8 @@ int tropt__module_open_file(const char *path, tropt__module *out);
  * warns naming both and returns 0 (open_file checks it on every load). */
 int tropt__module_check_name(const tropt__module *m, const char *path);
 void tropt__module_close(tropt__module *m);
+/* 1 if the (validated) table has the ABI 1.1 reader hooks within its size. */
+int tropt__plugin_can_read(const tropt_plugin *p);
 /* 1 if name is a valid plugin name [A-Za-z0-9_-]+. */
 int tropt__valid_plugin_name(const char *name);
 

@@ -37,6 +37,12 @@ void tropt__module_close(tropt__module *m)
     m->path = NULL;
 }
 
+int tropt__plugin_can_read(const tropt_plugin *p)
+{
+    return p && p->struct_size >= TROPT_PLUGIN_READER_SIZE && p->reader_open && p->list_runs &&
+           p->read_run && p->reader_close;
+}
+
 static int check_table(const tropt_plugin *p, const char *path)
 {
     uint32_t major = TROPT_PLUGIN_ABI_MAJOR_OF(p->abi_version);
@@ -61,6 +67,14 @@ static int check_table(const tropt_plugin *p, const char *path)
                                         : NULL;
     if (missing)
         return tropt__error(TROPT_EPLUGIN, "%s: lacks the required hook '%s'", path, missing);
+    if (p->struct_size >= TROPT_PLUGIN_READER_SIZE) {
+        int n = !!p->reader_open + !!p->list_runs + !!p->read_run + !!p->reader_close;
+        if (n != 0 && n != 4)
+            return tropt__error(TROPT_EPLUGIN,
+                                "%s: has %d of the 4 reader hooks (reader_open, list_runs, "
+                                "read_run, reader_close): give all or none",
+                                path, n);
+    }
     return tropt__options_check_decl(p, path);
 }
 

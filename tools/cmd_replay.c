@@ -181,6 +181,9 @@ static int is_event_file(const struct dirent *d)
 
 int cmd_replay(int argc, char **argv)
 {
+    int from_rc;
+    if (cli_from_dispatch(argc, argv, cmd_replay, &from_rc)) /* --from SPEC: cmd_from.c */
+        return from_rc;
     const char *path = NULL, *spec = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--tracker") == 0) {

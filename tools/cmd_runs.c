@@ -232,6 +232,9 @@ enum { C_EXP, C_ID, C_STATUS, C_START, C_STEPS, C_LAST, C_BEST, NCOL };
 
 int cmd_runs(int argc, char **argv)
 {
+    int from_rc;
+    if (cli_from_dispatch(argc, argv, cmd_runs, &from_rc)) /* --from SPEC: cmd_from.c */
+        return from_rc;
     const char *path;
     int rc = parse_args(argc, argv, RUNS_USAGE, &path, NULL);
     if (rc)
@@ -497,6 +500,9 @@ out:
 
 int cmd_show(int argc, char **argv)
 {
+    int from_rc;
+    if (cli_from_dispatch(argc, argv, cmd_show, &from_rc)) /* --from SPEC: cmd_from.c */
+        return from_rc;
     const char *path, *prefix = NULL;
     int rc = parse_args(argc, argv, SHOW_USAGE, &path, &prefix);
     if (rc)

@@ -19,6 +19,7 @@ static const struct {
     {"replay", cmd_replay, "replay PATH --tracker SPEC"},
     {"report", cmd_report, "report [--db PATH] [--experiment NAME] [--run ID]... [-o FILE]"},
     {"compare", cmd_compare, "compare RUN RUN... [--db PATH] [--format text|csv|json]"},
+    {"conformance", cmd_conformance, "conformance PLUGIN [KEY=VALUE...]"},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

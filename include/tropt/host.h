@@ -66,6 +66,52 @@ TROPT_API size_t tropt_tracker_backend_count(const tropt_tracker *t);
 TROPT_API int tropt_tracker_backend(const tropt_tracker *t, size_t i, const tropt_plugin **plugin,
                                     const char **path, const tropt_optval **values, int *warn_only);
 
+/* ---- Reading back (SPEC 9) -------------------------------------------- */
+
+/* A reader over one backend's stored runs.  Opaque.  Use one reader from
+ * one thread at a time (open one reader per thread to read in parallel). */
+typedef struct tropt_reader tropt_reader;
+
+/*
+ * Open a reader on what one backend stored.  `spec` names exactly one
+ * backend with its options, as for tropt_tracker_open, e.g.
+ * "sqlite:path=runs.db", "csv:dir=out", "jsonl:path=run.jsonl".
+ * On success *out owns a reader; free it with tropt_reader_free.  On failure
+ * *out is NULL and the code is TROPT_EINVAL (spec NULL, malformed, more than
+ * one backend, bad option), TROPT_ENOTFOUND / TROPT_EPLUGIN (no such plugin,
+ * or the plugin has no reader hooks), TROPT_EBACKEND (the store cannot be
+ * read: missing file, not a store of this backend, newer schema; the message
+ * names the path) or TROPT_ENOMEM; tropt_error_message() explains.
+ * Opening never creates or changes the store.
+ */
+TROPT_API int tropt_reader_open(tropt_reader **out, const char *spec);
+
+/*
+ * Call fn once per stored run, oldest first, with a tropt_stored_run borrowed
+ * for the call.  fn returns 0 to go on, non-zero to stop; that value is then
+ * returned unchanged.  Otherwise returns TROPT_OK, TROPT_EINVAL (r or fn
+ * NULL) or the backend's failure code with a message.
+ */
+TROPT_API int tropt_reader_list_runs(tropt_reader *r, tropt_run_list_fn fn, void *userdata);
+
+/*
+ * Stream one run (run_id: a full id or a unique prefix of at least 8
+ * characters) through fn, event by event: START, each step in ascending
+ * order, END when the run ended.  Everything an event points to is borrowed
+ * for the call.  The memory used is bounded by the largest single step, not
+ * by the run's length.  fn returns 0 to go on, non-zero to stop (returned
+ * unchanged).  Otherwise returns TROPT_OK, TROPT_EINVAL (NULL argument, no
+ * such run) or the backend's failure code with a message.
+ */
+TROPT_API int tropt_reader_read_run(tropt_reader *r, const char *run_id, tropt_event_fn fn,
+                                    void *userdata);
+
+/* The plugin table behind a reader (owned by it), NULL for NULL. */
+TROPT_API const tropt_plugin *tropt_reader_plugin(const tropt_reader *r);
+
+/* Release a reader and unload its plugin.  NULL is a no-op. */
+TROPT_API void tropt_reader_free(tropt_reader *r);
+
 TROPT_END_DECLS
 
 #endif /* TROPT_HOST_H */

@@ -62,7 +62,7 @@
 TROPT_BEGIN_DECLS
 
 #define TROPT_PLUGIN_ABI_MAJOR 1
-#define TROPT_PLUGIN_ABI_MINOR 0
+#define TROPT_PLUGIN_ABI_MINOR 1
 #define TROPT_PLUGIN_ABI_VERSION ((TROPT_PLUGIN_ABI_MAJOR << 16) | TROPT_PLUGIN_ABI_MINOR)
 #define TROPT_PLUGIN_ABI_MAJOR_OF(v) ((v) >> 16)
 
@@ -213,6 +213,58 @@ typedef struct tropt_run {
     int64_t pid;            /* process id of the writer */
 } tropt_run;
 
+/* ---- Reading back (ABI 1.1) ------------------------------------------ */
+
+/*
+ * One stored run, as a reader lists it.  Borrowed, valid during the callback.
+ *   status     "running", "finished", "aborted" or "crashed"; never NULL.
+ *   ended_at   Unix seconds, NaN while the run is open.
+ *   host       may be NULL when the backend does not store it.
+ *   n_steps    number of steps stored, -1 when unknown without a full read.
+ */
+typedef struct tropt_stored_run {
+    const char *run_id;
+    const char *experiment;
+    const char *status;
+    double started_at;
+    double ended_at;
+    const char *host;
+    int64_t pid;
+    int64_t n_steps;
+} tropt_stored_run;
+
+/* The kinds of a tropt_event, in the order a run yields them: one START,
+ * any number of STEP (ascending step), at most one END. */
+typedef enum { TROPT_EVENT_START = 1, TROPT_EVENT_STEP = 2, TROPT_EVENT_END = 3 } tropt_event_kind;
+
+/*
+ * One event of a stored run; everything borrowed for the callback only.
+ *   run        the run's identity (all kinds).
+ *   START      config: the run config (JSON object) or NULL; fields/n: the
+ *              flattened config, typed.
+ *   STEP       step, time; fields/n: the typed fields exactly as logged.
+ *   END        status, ended_at; summary: JSON object or NULL; fields/n:
+ *              the flattened summary.
+ */
+typedef struct tropt_event {
+    tropt_event_kind kind;
+    const tropt_stored_run *run;
+    int64_t step;
+    double time;
+    const char *status;
+    double ended_at;
+    const json_t *config;
+    const json_t *summary;
+    const tropt_field *fields;
+    size_t n;
+} tropt_event;
+
+/* Callbacks of the reader hooks: return 0 to go on; any other value stops
+ * the walk, and the hook returns that value unchanged (so callers should
+ * use positive values, distinct from tropt_error codes). */
+typedef int (*tropt_run_list_fn)(const tropt_stored_run *run, void *userdata);
+typedef int (*tropt_event_fn)(const tropt_event *ev, void *userdata);
+
 /* ---- The hook table --------------------------------------------------- */
 
 typedef struct tropt_plugin {
@@ -255,7 +307,29 @@ typedef struct tropt_plugin {
     /* Required.  Release the instance.  If a run is still open here, the
      * host has already tried to finish it. */
     void (*destroy)(void *self);
+
+    /* ---- ABI 1.1: reader hooks.  Optional: all four or none (NULL).  The
+     * host reads them only when struct_size covers them, so a 1.0 table
+     * loads as a plugin that cannot be read back. */
+
+    /* Open what the options name (e.g. path=) for reading, never creating
+     * or changing it.  A missing or foreign store fails with a message
+     * naming the path.  Store the reader in *reader; may keep `host`. */
+    int (*reader_open)(void **reader, const tropt_optval *opts, const tropt_host *host);
+    /* Call fn once per stored run, oldest first. */
+    int (*list_runs)(void *reader, tropt_run_list_fn fn, void *userdata);
+    /* Stream run `run_id` (a full id, or a unique prefix of at least 8
+     * characters) through fn: START, the steps in ascending order, END if
+     * the run ended.  Memory must stay bounded by the largest step, not the
+     * run's length.  TROPT_ENOTFOUND-like failures use TROPT_EINVAL with a
+     * message naming the id. */
+    int (*read_run)(void *reader, const char *run_id, tropt_event_fn fn, void *userdata);
+    /* Release the reader (never NULL once reader_open succeeded). */
+    void (*reader_close)(void *reader);
 } tropt_plugin;
+
+/* The struct_size of an ABI 1.1 table (with the reader hooks). */
+#define TROPT_PLUGIN_READER_SIZE (offsetof(tropt_plugin, reader_close) + sizeof(void (*)(void)))
 
 /* The struct_size the host requires of ABI 1 plugins: the table of ABI 1.0,
  * up to and including destroy.  Later minors only append. */

@@ -28,6 +28,7 @@
  * more than (c+1) times the final size of metrics.csv, plus one file size per
  * barrier that finds deferred rows (at most one at finish).
  */
+#include "csv_read.h"
 #include "csv_text.h"
 
 #include <errno.h>
@@ -1308,6 +1309,10 @@ static const tropt_plugin csv_plugin = {
     .finish = csv_finish,
     .flush = csv_flush,
     .destroy = csv_destroy,
+    .reader_open = tcr_reader_open,
+    .list_runs = tcr_list_runs,
+    .read_run = tcr_read_run,
+    .reader_close = tcr_reader_close,
 };
 
 TROPT_PLUGIN_EXPORT const tropt_plugin *tropt_plugin_entry(void)

@@ -24,6 +24,7 @@
 
 #include <tropt/plugin.h>
 
+#include "jsonl_read.h"
 #include "tropt_event.h"
 
 enum { FSYNC_FLUSH = 0, FSYNC_ALWAYS = 1, FSYNC_NEVER = 2 };
@@ -240,6 +241,10 @@ static const tropt_plugin jsonl_plugin = {
     .finish = jsonl_finish,
     .flush = jsonl_flush,
     .destroy = jsonl_destroy,
+    .reader_open = tjl_reader_open,
+    .list_runs = tjl_list_runs,
+    .read_run = tjl_read_run,
+    .reader_close = tjl_reader_close,
 };
 
 TROPT_PLUGIN_EXPORT const tropt_plugin *tropt_plugin_entry(void)

@@ -27,6 +27,7 @@
  * commit, if the kill lands during the timer's commit).
  */
 #include "sqlite_priv.h"
+#include "sqlite_read.h"
 
 #include <errno.h>
 #include <math.h>
@@ -390,6 +391,10 @@ static const tropt_plugin sqlite_plugin = {
     .finish = sq_finish,
     .flush = sq_flush,
     .destroy = sq_destroy,
+    .reader_open = tsq_reader_open,
+    .list_runs = tsq_list_runs,
+    .read_run = tsq_read_run,
+    .reader_close = tsq_reader_close,
 };
 
 TROPT_PLUGIN_EXPORT const tropt_plugin *tropt_plugin_entry(void)

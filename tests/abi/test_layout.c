@@ -46,9 +46,14 @@ SA(offsetof(tropt_plugin, flush) == 8 + 3 * P + 4 * FP);
 SA(offsetof(tropt_plugin, destroy) == 8 + 3 * P + 5 * FP);
 SA(TROPT_PLUGIN_MIN_SIZE == 8 + 3 * P + 6 * FP);
 
-#if TROPT_PLUGIN_ABI_MINOR == 0
-/* ABI 1.0 is exactly the members above: nothing appended without a bump. */
-SA(sizeof(tropt_plugin) == TROPT_PLUGIN_MIN_SIZE);
+#if TROPT_PLUGIN_ABI_MINOR == 1
+/* ABI 1.1 appends exactly the four reader hooks after destroy. */
+SA(offsetof(tropt_plugin, reader_open) == TROPT_PLUGIN_MIN_SIZE);
+SA(offsetof(tropt_plugin, list_runs) == TROPT_PLUGIN_MIN_SIZE + FP);
+SA(offsetof(tropt_plugin, read_run) == TROPT_PLUGIN_MIN_SIZE + 2 * FP);
+SA(offsetof(tropt_plugin, reader_close) == TROPT_PLUGIN_MIN_SIZE + 3 * FP);
+SA(TROPT_PLUGIN_READER_SIZE == TROPT_PLUGIN_MIN_SIZE + 4 * FP);
+SA(sizeof(tropt_plugin) == TROPT_PLUGIN_READER_SIZE);
 #else
 #error "plugin ABI 1.x with x > 0: pin the members this minor appended, then extend this check"
 #endif
@@ -103,8 +108,9 @@ SA(MEMBER_SIZE(tropt_field, v.i) == 8);
 SA(MEMBER_SIZE(tropt_field, v.r) == 8);
 
 #if UINTPTR_MAX == UINT64_MAX && defined(__LP64__)
-SA(sizeof(tropt_plugin) == 80);
-SA(sizeof(tropt_host) == 80);
+SA(TROPT_PLUGIN_MIN_SIZE == 80); /* ABI 1.0 */
+SA(sizeof(tropt_plugin) == 112); /* ABI 1.1: four reader hooks appended */
+SA(sizeof(tropt_host) == 80);    /* host version 2 */
 SA(offsetof(tropt_option_def, type) == 8);
 SA(offsetof(tropt_option_def, flags) == 12);
 SA(offsetof(tropt_option_def, default_value) == 16);

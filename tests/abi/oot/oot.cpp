@@ -59,7 +59,11 @@ const tropt_plugin table = {TROPT_PLUGIN_ABI_VERSION,
                             do_log,
                             finish,
                             nullptr,
-                            destroy};
+                            destroy,
+                            nullptr, /* ABI 1.1 reader hooks: write-only */
+                            nullptr,
+                            nullptr,
+                            nullptr};
 
 } // namespace
 

@@ -107,6 +107,42 @@ TROPT_PLUGIN_EXPORT const tropt_plugin *tropt_plugin_entry(void)
     return &table;
 }
 
+#elif defined(GOOD_ABI10)
+
+/* A plugin built against ABI 1.0, before the reader hooks were appended:
+ * its table is exactly the 1.0 members (so memory past destroy is not
+ * part of it) and says so in abi_version and struct_size. */
+typedef struct {
+    uint32_t abi_version;
+    uint32_t struct_size;
+    const char *name;
+    const char *description;
+    const tropt_option_def *options;
+    int (*create)(void **self, const tropt_optval *opts, const tropt_host *host);
+    int (*init)(void *self, const tropt_run *run, const json_t *config, const tropt_field *params,
+                size_t n_params);
+    int (*log)(void *self, const tropt_run *run, int64_t step, double time,
+               const tropt_field *fields, size_t n);
+    int (*finish)(void *self, const tropt_run *run, const char *status, double ended_at,
+                  const json_t *summary, const tropt_field *flat, size_t n_flat);
+    int (*flush)(void *self);
+    void (*destroy)(void *self);
+} plugin_1_0;
+
+static const plugin_1_0 table = {
+    .abi_version = (1u << 16) | 0u,
+    .struct_size = sizeof(plugin_1_0),
+    .name = "abi10",
+    .description = "built against plugin ABI 1.0 (abi test plugin)",
+    .options = NULL,
+    HOOKS,
+};
+
+TROPT_PLUGIN_EXPORT const tropt_plugin *tropt_plugin_entry(void)
+{
+    return (const tropt_plugin *)(const void *)&table;
+}
+
 #elif defined(GOOD_FUTURE_MINOR)
 
 /* The table of ABI 1.7, say: 1.0's members, then one more appended. */

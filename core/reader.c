@@ -1,0 +1,128 @@
+/* core/reader.c - reading back what a backend stored (SPEC 9).
+ *
+ * A reader is one plugin loaded from a one-backend spec, opened through its
+ * ABI 1.1 reader hooks.  The core adds no buffering: events stream from
+ * the plugin's callback straight to the caller's. */
+#include <string.h>
+
+#include "internal.h"
+
+#include <tropt/host.h>
+
+struct tropt_reader {
+    tropt__module mod;
+    tropt_optval *opts;
+    char *label;
+    void *self;
+    int opened;
+};
+
+void tropt_reader_free(tropt_reader *r)
+{
+    if (!r)
+        return;
+    if (r->opened)
+        r->mod.plugin->reader_close(r->self);
+    if (r->mod.plugin)
+        tropt__optvals_free(r->mod.plugin, r->opts);
+    tropt__module_close(&r->mod);
+    tropt__free(r->label);
+    tropt__free(r);
+}
+
+/* A plugin's failure code kept in range, its message prefixed. */
+static int backend_failed(const tropt_reader *r, int rc)
+{
+    if (rc > 0)
+        return rc; /* the caller's callback stopped the walk */
+    if (rc < TROPT_ENOMEM)
+        rc = TROPT_EBACKEND;
+    tropt__error_prefix(r->label);
+    return rc;
+}
+
+int tropt_reader_open(tropt_reader **out, const char *spec)
+{
+    if (!out)
+        return tropt__error(TROPT_EINVAL, "tropt_reader_open: out is NULL");
+    *out = NULL;
+    if (!spec)
+        return tropt__error(TROPT_EINVAL, "tropt_reader_open: spec is NULL");
+    tropt__spec parsed;
+    int rc = tropt__spec_parse(spec, &parsed);
+    if (rc)
+        return rc;
+    if (parsed.n != 1) {
+        tropt__spec_clear(&parsed);
+        return tropt__error(TROPT_EINVAL,
+                            "tropt_reader_open: the spec must name exactly one backend, not %zu",
+                            parsed.n);
+    }
+    tropt_reader *r = tropt__calloc(1, sizeof *r);
+    if (!r) {
+        tropt__spec_clear(&parsed);
+        return tropt__oom();
+    }
+    const tropt__backend_spec *bs = &parsed.backends[0];
+    int warn_only = 0;
+    if (!(r->label = tropt__strdup(bs->name))) {
+        rc = tropt__oom();
+        goto fail;
+    }
+    if ((rc = tropt__module_load(bs->name, &r->mod)) != TROPT_OK)
+        goto fail;
+    if (!tropt__plugin_can_read(r->mod.plugin)) {
+        rc = tropt__error(TROPT_EPLUGIN,
+                          "%s: plugin '%s' cannot read back (it has no reader hooks; readable "
+                          "backends: sqlite, csv, jsonl)",
+                          r->mod.path, r->mod.plugin->name);
+        goto fail;
+    }
+    rc = tropt__options_validate(r->mod.plugin, r->label, bs->opts, bs->n_opts, &r->opts,
+                                 &warn_only);
+    if (rc)
+        goto fail;
+    tropt__error_clear();
+    rc = r->mod.plugin->reader_open(&r->self, r->opts, &tropt__host_services);
+    if (rc != TROPT_OK) {
+        rc = backend_failed(r, rc > 0 ? TROPT_EBACKEND : rc);
+        goto fail;
+    }
+    r->opened = 1;
+    tropt__spec_clear(&parsed);
+    *out = r;
+    return TROPT_OK;
+fail:
+    tropt__spec_clear(&parsed);
+    {
+        char msg[1024];
+        tropt__error_save(msg, sizeof msg);
+        tropt_reader_free(r);
+        tropt__error_restore(msg);
+    }
+    return rc;
+}
+
+int tropt_reader_list_runs(tropt_reader *r, tropt_run_list_fn fn, void *userdata)
+{
+    if (!r || !fn)
+        return tropt__error(TROPT_EINVAL, "tropt_reader_list_runs: reader or callback is NULL");
+    tropt__error_clear();
+    int rc = r->mod.plugin->list_runs(r->self, fn, userdata);
+    return rc == TROPT_OK ? rc : backend_failed(r, rc);
+}
+
+int tropt_reader_read_run(tropt_reader *r, const char *run_id, tropt_event_fn fn, void *userdata)
+{
+    if (!r || !run_id || !fn)
+        return tropt__error(TROPT_EINVAL,
+                            "tropt_reader_read_run: reader, run id or callback is NULL");
+    tropt__error_clear();
+    int rc = r->mod.plugin->read_run(r->self, run_id, fn, userdata);
+    return rc == TROPT_OK ? rc : backend_failed(r, rc);
+}
+
+const tropt_plugin *tropt_reader_plugin(const tropt_reader *r)
+{
+    return r ? r->mod.plugin : NULL;
+}

@@ -1,0 +1,15 @@
+/* plugins/jsonl/jsonl_read.h - the jsonl backend's reader hooks (ABI 1.1). */
+#ifndef TROPT_JSONL_READ_H
+#define TROPT_JSONL_READ_H
+
+#include <tropt/plugin.h>
+
+/* The hooks of tropt_plugin (see plugin.h); the path is option 0: a
+ * journal file, or a folder of *.jsonl files (an http spool), read in name
+ * order. */
+int tjl_reader_open(void **reader, const tropt_optval *opts, const tropt_host *host);
+int tjl_list_runs(void *reader, tropt_run_list_fn fn, void *userdata);
+int tjl_read_run(void *reader, const char *run_id, tropt_event_fn fn, void *userdata);
+void tjl_reader_close(void *reader);
+
+#endif
