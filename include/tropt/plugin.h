@@ -61,8 +61,15 @@
 
 TROPT_BEGIN_DECLS
 
+/* The ABI this header describes.  Overridable with -D when building a
+ * plugin, to test how hosts treat other versions (a host built with other
+ * values is not supported). */
+#ifndef TROPT_PLUGIN_ABI_MAJOR
 #define TROPT_PLUGIN_ABI_MAJOR 1
+#endif
+#ifndef TROPT_PLUGIN_ABI_MINOR
 #define TROPT_PLUGIN_ABI_MINOR 1
+#endif
 #define TROPT_PLUGIN_ABI_VERSION ((TROPT_PLUGIN_ABI_MAJOR << 16) | TROPT_PLUGIN_ABI_MINOR)
 #define TROPT_PLUGIN_ABI_MAJOR_OF(v) ((v) >> 16)
 

@@ -133,6 +133,13 @@ START_TEST(installed_template_builds_and_loads)
     ck_assert_msg(tu_run(cmd, &out, 1) == 0, "%s\n%s", cmd, out);
     free(out);
     free(cmd);
+    /* and it keeps every promise of the conformance kit */
+    cmd = tu_strdupf("'%s' conformance '%s/tropt-template.so' path='%s/conf.txt'",
+                     getenv("TROPT_CLI"), dir, dir);
+    ck_assert_msg(tu_run(cmd, &out, 1) == 0 && strstr(out, "conformance: 10/10 promises kept"),
+                  "%s\n%s", cmd, out);
+    free(out);
+    free(cmd);
     char *events = tu_path(dir, "events.txt");
     char *spec = tu_strdupf("template:path=%s,flush_every=2", events);
     char *old = getenv("TROPT_PLUGIN_PATH") ? strdup(getenv("TROPT_PLUGIN_PATH")) : strdup("");
