@@ -22,7 +22,7 @@ import struct
 import threading
 import weakref
 
-__all__ = ["Tracker", "TrackerError", "library_path"]
+__all__ = ["Tracker", "TrackerError", "library_path", "runs", "read_run"]
 
 logger = logging.getLogger("tropt_tracker")
 
@@ -509,6 +509,177 @@ class Tracker:
 
 
 @atexit.register
+# ---- reading back (the reader API of tropt/host.h) ---------------------------
+
+
+class _CField(ctypes.Structure):
+    class _V(ctypes.Union):
+        _fields_ = [("b", ctypes.c_int), ("i", ctypes.c_int64), ("r", ctypes.c_double),
+                    ("s", ctypes.c_char_p), ("json", _vp)]
+    _fields_ = [("key", ctypes.c_char_p), ("type", ctypes.c_int), ("v", _V)]
+
+
+class _CStoredRun(ctypes.Structure):
+    _fields_ = [("run_id", ctypes.c_char_p), ("experiment", ctypes.c_char_p),
+                ("status", ctypes.c_char_p), ("started_at", ctypes.c_double),
+                ("ended_at", ctypes.c_double), ("host", ctypes.c_char_p),
+                ("pid", ctypes.c_int64), ("n_steps", ctypes.c_int64)]
+
+
+class _CEvent(ctypes.Structure):
+    _fields_ = [("kind", ctypes.c_int), ("run", ctypes.POINTER(_CStoredRun)),
+                ("step", ctypes.c_int64), ("time", ctypes.c_double),
+                ("status", ctypes.c_char_p), ("ended_at", ctypes.c_double),
+                ("config", _vp), ("summary", _vp),
+                ("fields", ctypes.POINTER(_CField)), ("n", ctypes.c_size_t)]
+
+
+_RUN_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(_CStoredRun), _vp)
+_EVENT_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(_CEvent), _vp)
+_lib.tropt_reader_open.argtypes = [ctypes.POINTER(_vp), ctypes.c_char_p]
+_lib.tropt_reader_open.restype = ctypes.c_int
+_lib.tropt_reader_list_runs.argtypes = [_vp, _RUN_FN, _vp]
+_lib.tropt_reader_list_runs.restype = ctypes.c_int
+_lib.tropt_reader_read_run.argtypes = [_vp, ctypes.c_char_p, _EVENT_FN, _vp]
+_lib.tropt_reader_read_run.restype = ctypes.c_int
+_lib.tropt_reader_free.argtypes = [_vp]
+_lib.tropt_reader_free.restype = None
+_lib.json_dumps.argtypes = [_vp, ctypes.c_size_t]
+_lib.json_dumps.restype = _vp
+_lib.free.argtypes = [_vp]
+_lib.free.restype = None
+_JSON_ENCODE_ANY = 0x200
+
+
+def _text(b):
+    return None if b is None else b.decode("utf-8", "replace")
+
+
+def _json_value(ptr):
+    """A borrowed json_t* as a Python value (None for NULL)."""
+    if not ptr:
+        return None
+    out = _lib.json_dumps(ptr, _JSON_ENCODE_ANY)
+    if not out:
+        raise MemoryError("tropt_tracker: json_dumps failed")
+    try:
+        return json.loads(ctypes.string_at(out).decode("utf-8"))
+    finally:
+        _lib.free(out)
+
+
+def _field_value(f):
+    t = f.type
+    if t == _NULL:
+        return None
+    if t == _BOOL:
+        return bool(f.v.b)
+    if t == _INT:
+        return f.v.i
+    if t == _REAL:
+        return f.v.r
+    if t == _STRING:
+        return _text(f.v.s)
+    return _json_value(f.v.json)
+
+
+def _stored_run(r):
+    return {"run_id": _text(r.run_id), "experiment": _text(r.experiment),
+            "status": _text(r.status), "started_at": r.started_at,
+            "ended_at": None if r.ended_at != r.ended_at else r.ended_at,
+            "host": _text(r.host), "pid": r.pid,
+            "n_steps": None if r.n_steps < 0 else r.n_steps}
+
+
+class _Reader:
+    def __init__(self, spec):
+        if not isinstance(spec, str):
+            raise TypeError("tropt_tracker: spec must be a str, e.g. 'sqlite:path=runs.db'")
+        if "\0" in spec:
+            raise ValueError("tropt_tracker: spec contains a NUL character")
+        self.h = _vp()
+        rc = _lib.tropt_reader_open(ctypes.byref(self.h), spec.encode())
+        if rc:
+            _raise(rc)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        _lib.tropt_reader_free(self.h)
+        self.h = _vp()
+
+
+def _walk(call, make_cb, args):
+    """Run a reader walk whose Python callback may raise: the exception stops
+    the walk (never unwinds into C) and is raised here."""
+    failure = []
+
+    def guarded(*a):
+        try:
+            make_cb(*a)
+            return 0
+        except BaseException as e:  # stop the walk, re-raise below
+            failure.append(e)
+            return 1
+
+    rc = call(*args(guarded))
+    if failure:
+        raise failure[0]
+    if rc:
+        _raise(rc)
+
+
+def runs(spec):
+    """The runs a backend stores, oldest first: a list of dicts with run_id,
+    experiment, status ("running", "finished", "aborted", "crashed"),
+    started_at, ended_at (None while running), host, pid and n_steps (None
+    when the backend cannot tell without reading the run).  spec names one
+    backend, as it was written: "sqlite:path=runs.db", "csv:dir=logs",
+    "jsonl:path=run.jsonl".  Raises TrackerError when the store cannot be
+    read (the message names the path)."""
+    out = []
+    with _Reader(spec) as r:
+        _walk(_lib.tropt_reader_list_runs,
+              lambda p, _ud: out.append(_stored_run(p.contents)),
+              lambda cb: (r.h, _RUN_FN(cb), None))
+    return out
+
+
+def read_run(spec, run_id):
+    """One stored run: a dict with "run" (as runs() gives it), "config"
+    (dict or None), "steps" (a list of {"step", "time", "data"} in step
+    order, data flattened as it was logged: "a/b" keys) and, once the run
+    ended, "status", "ended_at" and "summary".  run_id is a full id or a
+    unique prefix of at least 8 characters.  Values come back as the
+    backend stores them (jsonl: exactly as logged; see the README for
+    sqlite and csv)."""
+    if not isinstance(run_id, str):
+        raise TypeError("tropt_tracker: run_id must be a str")
+    result = {"run": None, "config": None, "steps": [], "status": None, "ended_at": None,
+              "summary": None}
+
+    def on_event(p, _ud):
+        e = p.contents
+        if result["run"] is None and e.run:
+            result["run"] = _stored_run(e.run.contents)
+        if e.kind == 1:
+            result["config"] = _json_value(e.config)
+        elif e.kind == 2:
+            result["steps"].append({"step": e.step, "time": e.time,
+                                    "data": {_text(e.fields[i].key): _field_value(e.fields[i])
+                                             for i in range(e.n)}})
+        elif e.kind == 3:
+            result["status"] = _text(e.status)
+            result["ended_at"] = e.ended_at
+            result["summary"] = _json_value(e.summary)
+
+    with _Reader(spec) as r:
+        _walk(_lib.tropt_reader_read_run, on_event,
+              lambda cb: (r.h, run_id.encode(), _EVENT_FN(cb), None))
+    return result
+
+
 def _shutdown():
     # Stop every backend (and its threads) while Python can still run the log
     # callback, then hand diagnostics back to the C default handler.
