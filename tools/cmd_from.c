@@ -74,11 +74,32 @@ static int list_line(const tropt_stored_run *run, void *ud)
     return 0;
 }
 
+/* The spec as messages show it: the backend name and its path= or dir=
+ * option only, so that a secret option (pg's conninfo with a password, a
+ * token) never reaches the terminal.  Static buffer: one message at a time. */
+static const char *shown(const char *spec)
+{
+    static char buf[1024];
+    size_t name = strcspn(spec, ":");
+    snprintf(buf, sizeof buf, "%.*s", (int)(name < 200 ? name : 200), spec);
+    const char *opts = spec[name] == ':' ? spec + name + 1 : NULL;
+    while (opts && *opts) {
+        size_t len = strcspn(opts, ",");
+        if (strncmp(opts, "path=", 5) == 0 || strncmp(opts, "dir=", 4) == 0) {
+            size_t used = strlen(buf);
+            snprintf(buf + used, sizeof buf - used, "%c%.*s", strchr(buf, ':') ? ',' : ':',
+                     (int)len, opts);
+        }
+        opts = opts[len] ? opts + len + 1 : NULL;
+    }
+    return buf;
+}
+
 static int open_reader(const char *spec, tropt_reader **r)
 {
     int rc = tropt_reader_open(r, spec);
     if (rc != TROPT_OK)
-        fprintf(stderr, "tropt: cannot read '%s': %s\n", spec, tropt_error_message());
+        fprintf(stderr, "tropt: cannot read '%s': %s\n", shown(spec), tropt_error_message());
     return rc;
 }
 
@@ -92,7 +113,7 @@ static int from_runs(const char *spec)
     if (rc != TROPT_OK)
         fprintf(stderr, "tropt: %s\n", tropt_error_message());
     else if (n == 0)
-        printf("no runs in %s\n", spec);
+        printf("no runs in %s\n", shown(spec));
     tropt_reader_free(r);
     return rc == TROPT_OK ? 0 : 1;
 }
@@ -133,10 +154,29 @@ static void print_value(const tropt_field *f)
 
 typedef struct showing {
     int64_t steps;
-    /* the last step's fields, printed at the end */
-    char *last;
-    size_t last_len;
+    /* the last value of each key: key -> [step, text], in first-seen order */
+    json_t *last;
+    int oom;
 } showing;
+
+/* The display text of a field's value (malloc'd), as print_value writes it. */
+static char *value_text(const tropt_field *f)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    if (!m)
+        return NULL;
+    FILE *saved = stdout;
+    stdout = m;
+    print_value(f);
+    stdout = saved;
+    if (fclose(m) != 0) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
 
 static int show_event(const tropt_event *ev, void *ud)
 {
@@ -160,6 +200,13 @@ static int show_event(const tropt_event *ev, void *ud)
         break;
     case TROPT_EVENT_STEP:
         s->steps++;
+        for (size_t i = 0; i < ev->n && !s->oom; i++) {
+            char *text = value_text(&ev->fields[i]);
+            json_t *v = text ? json_pack("[I, s]", (json_int_t)ev->step, text) : NULL;
+            free(text);
+            if (!v || json_object_set_new(s->last, ev->fields[i].key, v) != 0)
+                s->oom = 1;
+        }
         break;
     case TROPT_EVENT_END:
         print_time("ended", ev->ended_at);
@@ -180,12 +227,27 @@ static int from_show(const char *spec, const char *run)
     tropt_reader *r = NULL;
     if (open_reader(spec, &r))
         return 1;
-    showing s = {0};
-    int rc = tropt_reader_read_run(r, run, show_event, &s);
-    if (rc != TROPT_OK)
-        fprintf(stderr, "tropt: %s\n", tropt_error_message());
-    else
+    showing s = {.last = json_object()};
+    int rc = s.last ? tropt_reader_read_run(r, run, show_event, &s) : TROPT_ENOMEM;
+    if (rc == TROPT_OK && s.oom)
+        rc = TROPT_ENOMEM;
+    if (rc != TROPT_OK) {
+        fprintf(stderr, "tropt: %s\n",
+                rc == TROPT_ENOMEM ? "out of memory" : tropt_error_message());
+    } else {
         printf("steps       %" PRId64 "\n", s.steps);
+        if (json_object_size(s.last))
+            printf("\nmetrics, last value of each key\n");
+        const char *key;
+        json_t *v;
+        json_object_foreach(s.last, key, v)
+        {
+            printf("  %s = %s  (step %" JSON_INTEGER_FORMAT ")\n", key,
+                   json_string_value(json_array_get(v, 1)),
+                   json_integer_value(json_array_get(v, 0)));
+        }
+    }
+    json_decref(s.last);
     tropt_reader_free(r);
     return rc == TROPT_OK ? 0 : 1;
 }
@@ -297,7 +359,7 @@ static int from_replay(const char *spec, const char *tracker_spec)
     tropt_tracker_free(p.t);
     tropt_reader_free(p.r);
     if (!p.failed)
-        printf("replayed %ld run(s), %ld step(s) from %s\n", p.runs, p.steps, spec);
+        printf("replayed %ld run(s), %ld step(s) from %s\n", p.runs, p.steps, shown(spec));
     return p.failed ? 1 : 0;
 }
 

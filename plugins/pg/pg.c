@@ -92,10 +92,13 @@ static int describe(pg *p)
     return p->shown ? 0 : -1;
 }
 
-static void pg_destroy(void *self);
-
-static int pg_create(void **self, const tropt_optval *opts, const tropt_host *host)
+/* An instance configured from its options (secrets kept out of `shown`),
+ * not connected yet.  Shared by create and the reader.  Returns TROPT_OK
+ * with *out set, or the error (recorded with host->error) and nothing
+ * allocated. */
+int pg_configure(pg **out, const tropt_optval *opts, const tropt_host *host)
 {
+    *out = NULL;
     pg *p = host->malloc(sizeof *p);
     if (!p)
         return host->error(TROPT_ENOMEM, "pg: out of memory");
@@ -156,6 +159,20 @@ static int pg_create(void **self, const tropt_optval *opts, const tropt_host *ho
             host->error(TROPT_EINVAL, "pg: conninfo is not a valid libpq connection string or URI");
         goto fail;
     }
+    *out = p;
+    return TROPT_OK;
+fail:
+    pg_destroy(p);
+    return rc;
+}
+
+static int pg_create(void **self, const tropt_optval *opts, const tropt_host *host)
+{
+    pg *p;
+    int rc = pg_configure(&p, opts, host);
+    if (rc != TROPT_OK)
+        return rc;
+
     int c = pg_open_store(p);
     if (c == 1) {
         host->log(TROPT_LEVEL_WARNING,
@@ -491,7 +508,7 @@ static int pg_flush(void *self)
     return rc;
 }
 
-static void pg_destroy(void *self)
+void pg_destroy(void *self)
 {
     pg *p = self;
     if (!p)
@@ -546,6 +563,10 @@ static const tropt_plugin pg_plugin = {
     .finish = pg_finish,
     .flush = pg_flush,
     .destroy = pg_destroy,
+    .reader_open = pg_reader_open,
+    .list_runs = pg_list_runs,
+    .read_run = pg_read_run,
+    .reader_close = pg_reader_close,
 };
 
 TROPT_PLUGIN_EXPORT const tropt_plugin *tropt_plugin_entry(void)

@@ -184,4 +184,15 @@ int pg_commit(pg *p);
 void pg_heartbeat_now(pg *p);
 void *pg_background(void *arg);
 
+/* pg.c: an instance configured from its options, not connected (shared by
+ * create and the reader); pg_destroy releases either. */
+int pg_configure(pg **out, const tropt_optval *opts, const tropt_host *host);
+void pg_destroy(void *self);
+
+/* pg_read.c: the reader hooks (ABI 1.1) over the four views. */
+int pg_reader_open(void **reader, const tropt_optval *opts, const tropt_host *host);
+int pg_list_runs(void *reader, tropt_run_list_fn fn, void *userdata);
+int pg_read_run(void *reader, const char *run_id, tropt_event_fn fn, void *userdata);
+void pg_reader_close(void *reader);
+
 #endif
