@@ -24,6 +24,10 @@ int cmd_conformance(int argc, char **argv);
  * --from return 0.  argv[0] is the command name (runs, show, replay). */
 int cli_from_dispatch(int argc, char **argv, int (*self)(int, char **), int *exit_code);
 
+/* A reader/tracker spec as messages may show it: the backend name and its
+ * path= or dir= option only (never a secret option).  Static buffer. */
+const char *cli_shown_spec(const char *spec);
+
 int cli_usage(const char *usage, const char *reason_fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

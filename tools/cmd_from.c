@@ -77,7 +77,7 @@ static int list_line(const tropt_stored_run *run, void *ud)
 /* The spec as messages show it: the backend name and its path= or dir=
  * option only, so that a secret option (pg's conninfo with a password, a
  * token) never reaches the terminal.  Static buffer: one message at a time. */
-static const char *shown(const char *spec)
+const char *cli_shown_spec(const char *spec)
 {
     static char buf[1024];
     size_t name = strcspn(spec, ":");
@@ -99,7 +99,8 @@ static int open_reader(const char *spec, tropt_reader **r)
 {
     int rc = tropt_reader_open(r, spec);
     if (rc != TROPT_OK)
-        fprintf(stderr, "tropt: cannot read '%s': %s\n", shown(spec), tropt_error_message());
+        fprintf(stderr, "tropt: cannot read '%s': %s\n", cli_shown_spec(spec),
+                tropt_error_message());
     return rc;
 }
 
@@ -113,7 +114,7 @@ static int from_runs(const char *spec)
     if (rc != TROPT_OK)
         fprintf(stderr, "tropt: %s\n", tropt_error_message());
     else if (n == 0)
-        printf("no runs in %s\n", shown(spec));
+        printf("no runs in %s\n", cli_shown_spec(spec));
     tropt_reader_free(r);
     return rc == TROPT_OK ? 0 : 1;
 }
@@ -359,7 +360,7 @@ static int from_replay(const char *spec, const char *tracker_spec)
     tropt_tracker_free(p.t);
     tropt_reader_free(p.r);
     if (!p.failed)
-        printf("replayed %ld run(s), %ld step(s) from %s\n", p.runs, p.steps, shown(spec));
+        printf("replayed %ld run(s), %ld step(s) from %s\n", p.runs, p.steps, cli_shown_spec(spec));
     return p.failed ? 1 : 0;
 }
 

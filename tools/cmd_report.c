@@ -8,7 +8,7 @@
 #include "report_data.h"
 #include "report_html.h"
 
-#define REPORT_USAGE "report [--db PATH] [--experiment NAME] [--run ID]... [-o FILE]"
+#define REPORT_USAGE "report [--db PATH | --from SPEC] [--experiment NAME] [--run ID]... [-o FILE]"
 
 int cmd_report(int argc, char **argv)
 {
@@ -24,6 +24,8 @@ int cmd_report(int argc, char **argv)
         const char **dst = NULL;
         if (strcmp(a, "--db") == 0)
             dst = &db;
+        else if (strcmp(a, "--from") == 0)
+            dst = &q.from;
         else if (strcmp(a, "--experiment") == 0)
             dst = &q.experiment;
         else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0)
@@ -44,7 +46,8 @@ int cmd_report(int argc, char **argv)
         }
         *dst = argv[++i];
     }
-    q.db = db;
+    /* --from names the store in the page without its secret options */
+    q.db = q.from ? cli_shown_spec(q.from) : db;
     q.runs = runs;
     q.buckets = RP_AUTO_BUCKETS;
     rp_data d;

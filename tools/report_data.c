@@ -2,6 +2,9 @@
  * from a sqlite database's views (see report_data.h). */
 #include "report_data.h"
 
+#include <jansson.h>
+#include <tropt/host.h>
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -295,6 +298,33 @@ static int read_kv(sqlite3 *db, const char *sql, const char *id, rp_kv **out, si
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* Downsample every series of ss into run (which takes them over); ret is
+ * the reading's outcome so far, returned unless finishing fails. */
+static int finish_set(series_set *ss, rp_run *run, size_t n_runs, size_t fixed_buckets, int ret)
+{
+    size_t buckets = fixed_buckets;
+    if (buckets == RP_AUTO_BUCKETS) {
+        size_t denom = 4 * (n_runs ? n_runs : 1) * (ss->n ? ss->n : 1);
+        buckets = RP_POINT_BUDGET / denom;
+        if (buckets < RP_MIN_BUCKETS)
+            buckets = RP_MIN_BUCKETS;
+        if (buckets > RP_MAX_BUCKETS)
+            buckets = RP_MAX_BUCKETS;
+    }
+    for (size_t i = 0; i < ss->n; i++) {
+        if (ret == 0 && finish_series(&ss->s[i], &ss->raw[i], buckets))
+            ret = -1;
+        raw_free(&ss->raw[i]);
+    }
+    free(ss->raw);
+    free(ss->tab);
+    if (ss->n)
+        qsort(ss->s, ss->n, sizeof *ss->s, cmp_series);
+    run->series = ss->s;
+    run->n_series = ss->n;
+    return ret;
+}
+
 static int read_metrics(sqlite3 *db, rp_run *run, size_t n_runs, size_t fixed_buckets)
 {
     sqlite3_stmt *st = NULL;
@@ -341,27 +371,7 @@ static int read_metrics(sqlite3 *db, rp_run *run, size_t n_runs, size_t fixed_bu
     if (rc != SQLITE_DONE && rc != SQLITE_ROW)
         ret = -1;
     sqlite3_finalize(st);
-    size_t buckets = fixed_buckets;
-    if (buckets == RP_AUTO_BUCKETS) {
-        size_t denom = 4 * (n_runs ? n_runs : 1) * (ss.n ? ss.n : 1);
-        buckets = RP_POINT_BUDGET / denom;
-        if (buckets < RP_MIN_BUCKETS)
-            buckets = RP_MIN_BUCKETS;
-        if (buckets > RP_MAX_BUCKETS)
-            buckets = RP_MAX_BUCKETS;
-    }
-    for (size_t i = 0; i < ss.n; i++) {
-        if (ret == 0 && finish_series(&ss.s[i], &ss.raw[i], buckets))
-            ret = -1;
-        raw_free(&ss.raw[i]);
-    }
-    free(ss.raw);
-    free(ss.tab);
-    if (ss.n)
-        qsort(ss.s, ss.n, sizeof *ss.s, cmp_series);
-    run->series = ss.s;
-    run->n_series = ss.n;
-    return ret;
+    return finish_set(&ss, run, n_runs, fixed_buckets, ret);
 }
 
 static void run_free(rp_run *r)
@@ -399,11 +409,297 @@ static double col_real(sqlite3_stmt *st, int c)
     return sqlite3_column_type(st, c) == SQLITE_NULL ? NAN : sqlite3_column_double(st, c);
 }
 
+/* Keep the runs of `all` that q chooses (every one, or one per prefix);
+ * frees the others.  Returns 0, or -1 with *err set.  `where` names the
+ * store in messages. */
+static int choose_runs(const rp_query *q, rp_run *all, size_t *n_all_io, char **err,
+                       const char *where)
+{
+    size_t n_all = *n_all_io;
+    int ret = 0;
+    /* Choose the runs: every one, or one per prefix. */
+    char *chosen = calloc(n_all ? n_all : 1, 1);
+    if (!chosen && ret == 0) {
+        *err = dupf("out of memory");
+        ret = -1;
+    }
+    for (size_t p = 0; ret == 0 && p < q->n_runs; p++) {
+        const char *pre = q->runs[p];
+        size_t len = strlen(pre), hit = (size_t)-1, hits = 0;
+        for (size_t i = 0; i < n_all; i++)
+            if (len && strncmp(all[i].id, pre, len) == 0) {
+                if (hits++ == 0)
+                    hit = i;
+            }
+        if (hits == 0) {
+            *err =
+                dupf("no run matches '%s'%s%s in %s", pre, q->experiment ? " in experiment " : "",
+                     q->experiment ? q->experiment : "", where);
+            ret = -1;
+        } else if (hits > 1) {
+            size_t sz = 256;
+            for (size_t i = 0; i < n_all; i++)
+                sz += strlen(all[i].id) + 2;
+            char *msg = malloc(sz);
+            if (msg) {
+                int k = snprintf(msg, sz, "run prefix '%s' is ambiguous, it matches %zu runs:", pre,
+                                 hits);
+                for (size_t i = 0; i < n_all && k > 0 && (size_t)k < sz; i++)
+                    if (strncmp(all[i].id, pre, len) == 0)
+                        k += snprintf(msg + k, sz - (size_t)k, " %s", all[i].id);
+            }
+            *err = msg;
+            ret = -1;
+        } else
+            chosen[hit] = 1;
+    }
+    size_t n_ch = 0;
+    for (size_t i = 0; ret == 0 && i < n_all; i++)
+        if (q->n_runs == 0 || chosen[i])
+            all[n_ch++] = all[i];
+        else
+            run_free(&all[i]);
+    if (ret == 0)
+        n_all = n_ch;
+    free(chosen);
+    *n_all_io = n_all;
+    return ret;
+}
+
+/* ---- Through the reader API (--from SPEC) ---------------------------------- */
+
+typedef struct {
+    rp_run *all;
+    size_t n, cap;
+    const char *experiment;
+    int oom;
+} collect;
+
+static int collect_run(const tropt_stored_run *sr, void *ud)
+{
+    collect *c = ud;
+    if (c->experiment && strcmp(sr->experiment, c->experiment) != 0)
+        return 0;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? 2 * c->cap : 64;
+        rp_run *a = realloc(c->all, cap * sizeof *a);
+        if (!a) {
+            c->oom = 1;
+            return 1;
+        }
+        c->all = a;
+        c->cap = cap;
+    }
+    rp_run *r = &c->all[c->n++];
+    memset(r, 0, sizeof *r);
+    r->id = strdup(sr->run_id);
+    r->experiment = strdup(sr->experiment);
+    r->status = strdup(sr->status);
+    r->host = strdup(sr->host ? sr->host : "");
+    r->started = sr->started_at;
+    r->ended = sr->ended_at;
+    r->pid = sr->pid;
+    if (!r->id || !r->experiment || !r->status || !r->host) {
+        c->oom = 1;
+        return 1;
+    }
+    return 0;
+}
+
+/* A field's value as the tables show it (as col_text does for sqlite). */
+static char *field_text(const tropt_field *f)
+{
+    char b[64];
+    switch (f->type) {
+    case TROPT_NULL:
+        return strdup("null");
+    case TROPT_BOOL:
+        return strdup(f->v.b ? "true" : "false");
+    case TROPT_INT:
+        snprintf(b, sizeof b, "%lld", (long long)f->v.i);
+        return strdup(b);
+    case TROPT_REAL:
+        rp_fmt(b, sizeof b, f->v.r, 15);
+        return strdup(b);
+    case TROPT_STRING:
+        return strdup(f->v.s);
+    default:
+        return json_dumps(f->v.json, JSON_COMPACT | JSON_ENCODE_ANY);
+    }
+}
+
+static int kv_fill(rp_kv **out, size_t *n, const tropt_field *f, size_t nf)
+{
+    if (!nf)
+        return 0;
+    *out = calloc(nf, sizeof **out);
+    if (!*out)
+        return -1;
+    for (size_t i = 0; i < nf; i++) {
+        (*out)[i].key = strdup(f[i].key);
+        (*out)[i].value = field_text(&f[i]);
+        *n = i + 1;
+        if (!(*out)[i].key || !(*out)[i].value)
+            return -1;
+    }
+    return 0;
+}
+
+/* A JSON object flattened ("a/b" keys) into display rows, for readers whose
+ * START or END event carries the object but no flattened fields. */
+static int kv_flatten(rp_kv **out, size_t *n, size_t *cap, const char *prefix, const json_t *o)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)o, k, v)
+    {
+        char *key = prefix ? dupf("%s/%s", prefix, k) : strdup(k);
+        if (!key)
+            return -1;
+        if (json_is_object(v) && json_object_size(v)) {
+            int rc = kv_flatten(out, n, cap, key, v);
+            free(key);
+            if (rc)
+                return rc;
+            continue;
+        }
+        if (*n == *cap) {
+            size_t c = *cap ? 2 * *cap : 16;
+            rp_kv *a = realloc(*out, c * sizeof *a);
+            if (!a) {
+                free(key);
+                return -1;
+            }
+            *out = a;
+            *cap = c;
+        }
+        char b[64];
+        char *text;
+        if (json_is_string(v))
+            text = strdup(json_string_value(v));
+        else if (json_is_integer(v))
+            text = dupf("%lld", (long long)json_integer_value(v));
+        else if (json_is_real(v)) {
+            rp_fmt(b, sizeof b, json_real_value(v), 15);
+            text = strdup(b);
+        } else
+            text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        (*out)[*n].key = key;
+        (*out)[*n].value = text;
+        (*n)++;
+        if (!text)
+            return -1;
+    }
+    return 0;
+}
+
+static int cmp_kv(const void *a, const void *b)
+{
+    return strcmp(((const rp_kv *)a)->key, ((const rp_kv *)b)->key);
+}
+
+/* Params or summary rows of an event: its flattened fields, else its
+ * object flattened here; sorted by key as the sqlite path reads them. */
+static int kv_event(rp_kv **out, size_t *n, const tropt_field *f, size_t nf, const json_t *obj)
+{
+    int rc;
+    if (nf) {
+        rc = kv_fill(out, n, f, nf);
+    } else {
+        size_t cap = 0;
+        rc = obj && json_is_object(obj) ? kv_flatten(out, n, &cap, NULL, obj) : 0;
+    }
+    if (rc == 0 && *n > 1)
+        qsort(*out, *n, sizeof **out, cmp_kv);
+    return rc;
+}
+
+typedef struct {
+    rp_run *run;
+    series_set ss;
+    int oom;
+} filling;
+
+static int fill_event(const tropt_event *ev, void *ud)
+{
+    filling *fl = ud;
+    rp_run *r = fl->run;
+    if (ev->kind == TROPT_EVENT_START) {
+        fl->oom = kv_event(&r->params, &r->n_params, ev->fields, ev->n, ev->config) != 0;
+    } else if (ev->kind == TROPT_EVENT_END) {
+        fl->oom = kv_event(&r->summary, &r->n_summary, ev->fields, ev->n, ev->summary) != 0;
+    } else {
+        r->steps++;
+        for (size_t k = 0; k < ev->n && !fl->oom; k++) {
+            const tropt_field *f = &ev->fields[k];
+            if (f->type == TROPT_NULL)
+                continue; /* nothing to draw or count: not a NaN */
+            size_t i = set_find(&fl->ss, f->key);
+            if (i == (size_t)-1) {
+                fl->oom = 1;
+                break;
+            }
+            if (f->type == TROPT_STRING || f->type == TROPT_JSON) {
+                fl->ss.s[i].n_text++;
+                free(fl->ss.s[i].last_text);
+                fl->ss.s[i].last_text = field_text(f);
+                fl->oom = !fl->ss.s[i].last_text;
+                continue;
+            }
+            double y = f->type == TROPT_REAL  ? f->v.r
+                       : f->type == TROPT_INT ? (double)f->v.i
+                                              : (double)f->v.b;
+            fl->oom = raw_push(&fl->ss.raw[i], (double)ev->step, ev->time, y) != 0;
+        }
+    }
+    return fl->oom ? 1 : 0;
+}
+
+static int rp_load_from(const rp_query *q, rp_data *out, char **err)
+{
+    tropt_reader *rd = NULL;
+    if (tropt_reader_open(&rd, q->from) != TROPT_OK) {
+        *err = dupf("%s", tropt_error_message());
+        return -1;
+    }
+    collect c = {.experiment = q->experiment};
+    int rc = tropt_reader_list_runs(rd, collect_run, &c);
+    int ret = 0;
+    if (c.oom || rc != TROPT_OK) {
+        *err = c.oom ? strdup("out of memory") : dupf("%s", tropt_error_message());
+        ret = -1;
+    }
+    /* the reader lists oldest first; ties by id, as the sqlite path */
+    if (ret == 0)
+        ret = choose_runs(q, c.all, &c.n, err, "the store");
+    for (size_t i = 0; ret == 0 && i < c.n; i++) {
+        filling fl = {.run = &c.all[i]};
+        rc = tropt_reader_read_run(rd, c.all[i].id, fill_event, &fl);
+        if (fl.oom || rc != TROPT_OK) {
+            *err = fl.oom ? strdup("out of memory")
+                          : dupf("cannot read run %s: %s", c.all[i].id, tropt_error_message());
+            ret = -1;
+        }
+        ret = finish_set(&fl.ss, &c.all[i], c.n, q->buckets, ret);
+    }
+    tropt_reader_free(rd);
+    out->runs = c.all;
+    out->n = c.n;
+    if (ret) {
+        rp_free(out);
+        if (!*err)
+            *err = strdup("out of memory");
+    }
+    return ret;
+}
+
 int rp_load(const rp_query *q, rp_data *out, char **err)
 {
     out->runs = NULL;
     out->n = 0;
     *err = NULL;
+    if (q->from)
+        return rp_load_from(q, out, err);
     sqlite3 *db = NULL;
     char *uri = sqlite3_mprintf("%s", q->db);
     int rc = uri ? sqlite3_open_v2(q->db, &db, SQLITE_OPEN_READONLY, NULL) : SQLITE_NOMEM;
@@ -460,51 +756,8 @@ int rp_load(const rp_query *q, rp_data *out, char **err)
                     rc == SQLITE_NOMEM ? "out of memory" : sqlite3_errmsg(db));
         ret = -1;
     }
-    /* Choose the runs: every one, or one per prefix. */
-    char *chosen = calloc(n_all ? n_all : 1, 1);
-    if (!chosen && ret == 0) {
-        *err = dupf("out of memory");
-        ret = -1;
-    }
-    for (size_t p = 0; ret == 0 && p < q->n_runs; p++) {
-        const char *pre = q->runs[p];
-        size_t len = strlen(pre), hit = (size_t)-1, hits = 0;
-        for (size_t i = 0; i < n_all; i++)
-            if (len && strncmp(all[i].id, pre, len) == 0) {
-                if (hits++ == 0)
-                    hit = i;
-            }
-        if (hits == 0) {
-            *err =
-                dupf("no run matches '%s'%s%s in %s", pre, q->experiment ? " in experiment " : "",
-                     q->experiment ? q->experiment : "", q->db);
-            ret = -1;
-        } else if (hits > 1) {
-            size_t sz = 256;
-            for (size_t i = 0; i < n_all; i++)
-                sz += strlen(all[i].id) + 2;
-            char *msg = malloc(sz);
-            if (msg) {
-                int k = snprintf(msg, sz, "run prefix '%s' is ambiguous, it matches %zu runs:", pre,
-                                 hits);
-                for (size_t i = 0; i < n_all && k > 0 && (size_t)k < sz; i++)
-                    if (strncmp(all[i].id, pre, len) == 0)
-                        k += snprintf(msg + k, sz - (size_t)k, " %s", all[i].id);
-            }
-            *err = msg;
-            ret = -1;
-        } else
-            chosen[hit] = 1;
-    }
-    size_t n_ch = 0;
-    for (size_t i = 0; ret == 0 && i < n_all; i++)
-        if (q->n_runs == 0 || chosen[i])
-            all[n_ch++] = all[i];
-        else
-            run_free(&all[i]);
     if (ret == 0)
-        n_all = n_ch;
-    free(chosen);
+        ret = choose_runs(q, all, &n_all, err, q->db);
     for (size_t i = 0; ret == 0 && i < n_all; i++) {
         rp_run *r = &all[i];
         if (read_kv(db, "SELECT key, value FROM params WHERE run_id = ?1 ORDER BY key", r->id,

@@ -1,7 +1,9 @@
 /*
  * tools/report_data.h - what `tropt report` and `tropt compare` read from a
- * sqlite database, through its views only (runs, params, metrics, summary).
- * A metric value stored as NULL is read as NaN (the views store NaN as NULL).
+ * sqlite database, through its views only (runs, params, metrics, summary),
+ * or from any backend through the reader API (`--from SPEC`).  Through the
+ * views a metric value stored as NULL is read as NaN (they store NaN as
+ * NULL); through a reader a null is skipped and only a NaN is a NaN.
  */
 #ifndef TROPT_REPORT_DATA_H
 #define TROPT_REPORT_DATA_H
@@ -49,6 +51,7 @@ typedef struct {
  * every run).  A prefix matching no run or two runs is an error. */
 typedef struct {
     const char *db;
+    const char *from; /* a reader spec (any backend with reader hooks); NULL: db */
     const char *experiment;
     const char *const *runs;
     size_t n_runs;

@@ -17,7 +17,8 @@ static const struct {
     {"runs", cmd_runs, "runs [--db PATH]"},
     {"show", cmd_show, "show RUN [--db PATH]"},
     {"replay", cmd_replay, "replay PATH --tracker SPEC"},
-    {"report", cmd_report, "report [--db PATH] [--experiment NAME] [--run ID]... [-o FILE]"},
+    {"report", cmd_report,
+     "report [--db PATH | --from SPEC] [--experiment NAME] [--run ID]... [-o FILE]"},
     {"compare", cmd_compare, "compare RUN RUN... [--db PATH] [--format text|csv|json]"},
     {"conformance", cmd_conformance, "conformance PLUGIN [KEY=VALUE...]"},
 };

@@ -124,6 +124,49 @@ START_TEST(test_golden)
 }
 END_TEST
 
+/* --from reads any backend through the reader API: the golden journal read
+ * as a jsonl store draws the same charts (the same data block) as the
+ * sqlite database it was replayed into; a store that cannot be read is an
+ * error naming it, and no page is left behind. */
+START_TEST(test_from_reader)
+{
+    char *db = golden_db();
+    char *a = NULL, *b = NULL, *out = NULL;
+    ck_assert_int_eq(report(db, "a.html", NULL, &a, &out), 0);
+    free(out);
+    char *jl = src_path("golden.jsonl");
+    char *path = tu_path(dir, "b.html");
+    char *args = tu_strdupf("report --from 'jsonl:path=%s' -o '%s'", jl, path);
+    ck_assert_msg(tq_cli(args, &out) == 0, "%s", out);
+    free(out);
+    free(args);
+    b = tu_read_file(path, NULL);
+    json_t *ja = check_page(a), *jb = check_page(b);
+    ck_assert_msg(json_equal(json_object_get(ja, "metrics"), json_object_get(jb, "metrics")),
+                  "the charts differ between --db and --from jsonl");
+    ck_assert_uint_eq(json_array_size(json_object_get(jb, "runs")), 3);
+    ck_assert_ptr_nonnull(strstr(b, "first NaN at step"));
+    json_decref(ja);
+    json_decref(jb);
+    free(a);
+    free(b);
+    /* unreadable: an error naming the path, no page */
+    char *bad = tu_path(dir, "none.jsonl");
+    char *p2 = tu_path(dir, "c.html");
+    args = tu_strdupf("report --from 'jsonl:path=%s' -o '%s'", bad, p2);
+    ck_assert_int_ne(tq_cli(args, &out), 0);
+    ck_assert_msg(strstr(out, "none.jsonl") != NULL, "%s", out);
+    ck_assert_int_eq(access(p2, F_OK), -1);
+    free(out);
+    free(args);
+    free(bad);
+    free(p2);
+    free(path);
+    free(jl);
+    free(db);
+}
+END_TEST
+
 START_TEST(test_page_content)
 {
     char *db = golden_db();
@@ -635,6 +678,7 @@ int main(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_golden);
     tcase_add_test(tc, test_page_content);
+    tcase_add_test(tc, test_from_reader);
     tcase_add_test(tc, test_bad_input);
     tcase_add_test(tc, test_compare_formats);
     tcase_add_test(tc, test_spikes_survive);
