@@ -10,7 +10,7 @@
 #include "cli.h"
 #include "report_data.h"
 
-#define COMPARE_USAGE "compare RUN RUN... [--db PATH] [--format text|csv|json]"
+#define COMPARE_USAGE "compare RUN RUN... [--db PATH | --from SPEC] [--format text|csv|json]"
 
 /* One output row: kind ("run", "config", "metric"), key, stat, one value
  * per run (malloc'd strings; NULL: the run has none). */
@@ -155,7 +155,7 @@ static void pad(FILE *f, const char *s, size_t w)
 
 int cmd_compare(int argc, char **argv)
 {
-    const char *db = "tropt.db", *format = "text";
+    const char *db = "tropt.db", *format = "text", *from = NULL;
     const char **ids = calloc((size_t)argc + 1, sizeof *ids);
     size_t n_ids = 0;
     if (!ids) {
@@ -164,12 +164,12 @@ int cmd_compare(int argc, char **argv)
     }
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "--db") == 0 || strcmp(a, "--format") == 0) {
+        if (strcmp(a, "--db") == 0 || strcmp(a, "--format") == 0 || strcmp(a, "--from") == 0) {
             if (i + 1 >= argc || argv[i + 1][0] == '\0') {
                 free(ids);
                 return cli_usage(COMPARE_USAGE, "%s needs a value", a);
             }
-            *(a[2] == 'd' ? &db : &format) = argv[++i];
+            *(a[2] == 'd' ? &db : a[3] == 'o' ? &format : &from) = argv[++i];
         } else if (a[0] == '-' && a[1] != '\0') {
             free(ids);
             return cli_usage(COMPARE_USAGE, "unknown option '%s'", a);
@@ -186,7 +186,11 @@ int cmd_compare(int argc, char **argv)
     }
     if (strcmp(format, "text") == 0)
         num_digits = 6;
-    rp_query q = {.db = db, .runs = ids, .n_runs = n_ids, .buckets = 1};
+    rp_query q = {.db = from ? cli_shown_spec(from) : db,
+                  .from = from,
+                  .runs = ids,
+                  .n_runs = n_ids,
+                  .buckets = 1};
     rp_data d;
     char *err = NULL;
     if (rp_load(&q, &d, &err)) {

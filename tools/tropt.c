@@ -19,7 +19,8 @@ static const struct {
     {"replay", cmd_replay, "replay PATH --tracker SPEC"},
     {"report", cmd_report,
      "report [--db PATH | --from SPEC] [--experiment NAME] [--run ID]... [-o FILE]"},
-    {"compare", cmd_compare, "compare RUN RUN... [--db PATH] [--format text|csv|json]"},
+    {"compare", cmd_compare,
+     "compare RUN RUN... [--db PATH | --from SPEC] [--format text|csv|json]"},
     {"conformance", cmd_conformance, "conformance PLUGIN [KEY=VALUE...]"},
 };
 

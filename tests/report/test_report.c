@@ -150,6 +150,13 @@ START_TEST(test_from_reader)
     json_decref(jb);
     free(a);
     free(b);
+    /* compare reads the same way */
+    args =
+        tu_strdupf("compare 01940000-0000 01940000-0001 --from 'jsonl:path=%s' --format json", jl);
+    ck_assert_msg(tq_cli(args, &out) == 0, "%s", out);
+    ck_assert_msg(strstr(out, "\"seed\"") && strstr(out, "\"loss\""), "%s", out);
+    free(out);
+    free(args);
     /* unreadable: an error naming the path, no page */
     char *bad = tu_path(dir, "none.jsonl");
     char *p2 = tu_path(dir, "c.html");
