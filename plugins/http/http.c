@@ -58,29 +58,6 @@
 
 /* ---- hooks ------------------------------------------------------------ */
 
-/* A run record for this run id: the open run, or (a log without init) a
- * stray one without run_start.  mu held; NULL when out of memory. */
-static run_rec *run_of(http *h, const tropt_run *run)
-{
-    if (h->cur && strcmp(h->cur->run_id, run->run_id) == 0)
-        return h->cur;
-    if (h->stray && strcmp(h->stray->run_id, run->run_id) == 0)
-        return h->stray;
-    run_rec *r = h->host->malloc(sizeof *r);
-    if (!r)
-        return NULL;
-    memset(r, 0, sizeof *r);
-    r->refs = 1;
-    if (!(r->run_id = hp_hstrdup(h->host, run->run_id)) ||
-        !(r->experiment = hp_hstrdup(h->host, run->experiment ? run->experiment : ""))) {
-        hp_run_unref(h, r, 1);
-        return NULL;
-    }
-    hp_run_unref(h, h->stray, 1);
-    h->stray = r;
-    return r;
-}
-
 static int http_init(void *self, const tropt_run *run, const json_t *config,
                      const tropt_field *params, size_t n_params)
 {
@@ -147,8 +124,10 @@ static int http_log(void *self, const tropt_run *run, int64_t step, double time,
 
     pthread_mutex_lock(&h->mu);
     int rc = TROPT_OK;
-    run_rec *r = run_of(h, run);
-    keyset *ks = r ? hp_keyset_of(h, fields, n) : NULL;
+    /* the host logs only into a run whose init succeeded (plugin.h): h->cur */
+    run_rec *r = h->cur;
+    (void)run;
+    keyset *ks = hp_keyset_of(h, fields, n);
     rec *p = NULL;
     if (!ks)
         rc = TROPT_ENOMEM;
@@ -226,11 +205,9 @@ static int http_finish(void *self, const tropt_run *run, const char *status, dou
     (void)flat;
     (void)n_flat;
     pthread_mutex_lock(&h->mu);
-    run_rec *r = run_of(h, run);
-    if (!r) {
-        pthread_mutex_unlock(&h->mu);
-        return h->host->error(TROPT_ENOMEM, "out of memory");
-    }
+    /* the host finishes only a run whose init succeeded (plugin.h): h->cur;
+     * after a failed finish it stays open and finish may come again */
+    run_rec *r = h->cur;
     r->refs++;
     int queued = r->end_queued;
     pthread_mutex_unlock(&h->mu);
@@ -278,12 +255,9 @@ static int http_finish(void *self, const tropt_run *run, const char *status, dou
                      h->spool_dir, h->url_shown);
     /* After a failure the host keeps the run open and may call finish
      * again: keep the record so that call only drains. */
-    if (rc == TROPT_OK && h->cur == r) {
+    if (rc == TROPT_OK) {
         hp_run_unref(h, h->cur, 1);
         h->cur = NULL;
-    } else if (rc == TROPT_OK && h->stray == r) {
-        hp_run_unref(h, h->stray, 1);
-        h->stray = NULL;
     }
     hp_run_unref(h, r, 1);
     pthread_mutex_unlock(&h->mu);
@@ -355,7 +329,6 @@ void http_destroy(void *self)
         h->host->free(c);
     }
     hp_run_unref(h, h->cur, 1);
-    hp_run_unref(h, h->stray, 1);
     hp_ks_unref(h, h->ks, 1);
     if (h->multi)
         curl_multi_cleanup(h->multi);

@@ -63,9 +63,9 @@ typedef struct run_rec {
     int64_t refs; /* mu */
     char *run_id;
     char *experiment;
-    char *start_line; /* NDJSON run_start (NULL for a run init never saw) */
+    char *start_line; /* NDJSON run_start, set by init: never NULL */
     size_t start_len;
-    char *end_line; /* NDJSON run_end, set by finish before it is queued */
+    char *end_line; /* NDJSON run_end: NULL until finish sets it, before it is queued */
     size_t end_len;
     int end_queued; /* mu: finish queued the run_end (a retried finish only drains) */
     /* spool_mu */
@@ -168,7 +168,6 @@ typedef struct http {
                               (curl_multi_wakeup from any thread) */
     atomic_int abort_send; /* 1: abandon the request in flight (spool_all or stop) */
     run_rec *cur;          /* the open run (one reference), or NULL */
-    run_rec *stray;        /* a run log saw without its init (one reference), or NULL */
     keyset *ks;            /* the key set of the last step (one reference), or NULL */
 
     /* the sender's own: the ring's head; (hchunk, hoff) is record head_seq */

@@ -65,9 +65,9 @@ int hp_encode_ndjson(http *h, sender *s, const rec *p, tev_buf *out)
 {
     const run_rec *r = p->run;
     if (p->kind == TEV_RUN_START)
-        return r->start_line ? tev_buf_append(out, r->start_line, r->start_len) : 0;
+        return tev_buf_append(out, r->start_line, r->start_len);
     if (p->kind == TEV_RUN_END)
-        return r->end_line ? tev_buf_append(out, r->end_line, r->end_len) : 0;
+        return tev_buf_append(out, r->end_line, r->end_len);
     const tropt_field *f = fields_of(h, s, p);
     if (!f && p->n)
         return -1;

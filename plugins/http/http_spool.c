@@ -91,7 +91,7 @@ void hp_spool_direct(http *h, run_rec *r, int kind, const char *line, size_t len
 {
     pthread_mutex_lock(&h->spool_mu);
     int e = 0;
-    if (r && !r->start_spooled && kind != TEV_RUN_START && r->start_line)
+    if (r && !r->start_spooled && kind != TEV_RUN_START)
         e = spool_write(h, r->start_line, r->start_len);
     if (!e)
         e = spool_write(h, line, len);
@@ -138,7 +138,7 @@ void hp_spool_batch(http *h, sender *s, const batch *b, const char *why)
         int oom = 0, has_start = 0, has_end = 0;
         int64_t k = 0;
         tev_buf_clear(&s->line);
-        if (!r->start_spooled && first->kind != TEV_RUN_START && r->start_line) {
+        if (!r->start_spooled && first->kind != TEV_RUN_START) {
             oom = tev_buf_append(&s->line, r->start_line, r->start_len) != 0;
             has_start = 1;
         }
