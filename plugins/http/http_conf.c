@@ -177,6 +177,18 @@ int http_create(void **self, const tropt_optval *o, const tropt_host *host)
                              o[HTTP_OPT_TOKEN_ENV].text);
             goto fail;
         }
+        /* a CR/LF would inject headers, and a trailing newline (secrets
+         * mounted from files) makes the server reject every batch: refuse
+         * any control character, naming the variable, never the value */
+        for (const unsigned char *c = (const unsigned char *)tok; *c; c++)
+            if (*c < 0x20 || *c == 0x7F) {
+                rc = host->error(TROPT_EINVAL,
+                                 "token_env: environment variable %s holds a control character "
+                                 "(a newline?) at byte %zu; a token must be printable",
+                                 o[HTTP_OPT_TOKEN_ENV].text,
+                                 (size_t)(c - (const unsigned char *)tok));
+                goto fail;
+            }
         size_t n = strlen(tok) + 32;
         char *line = host->malloc(n);
         if (!line)

@@ -703,6 +703,38 @@ START_TEST(bad_options_fail_at_open)
 }
 END_TEST
 
+/* issue 18 #3: a token with CR/LF (header injection) or any control
+ * character (one trailing newline, as in secrets mounted from files) is
+ * refused at open, the message naming the variable and not the value. */
+START_TEST(token_with_control_characters_refused_at_open)
+{
+    static const char *bad[] = {"s3cret\n", "s3cret\r\nX-Evil: 1", "s3\tcret",
+                                "s3cret\r", "\x7fs3cret",          "s3\x01cret"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        setenv("TROPT_TEST_BAD_TOKEN", bad[i], 1);
+        tropt_tracker *t = NULL;
+        int rc = tropt_tracker_open(
+            &t, "http:url=http://127.0.0.1:9/,token_env=TROPT_TEST_BAD_TOKEN", "e", NULL);
+        ck_assert_msg(rc == TROPT_EINVAL, "token %zu: open returned %d", i, rc);
+        ck_assert_ptr_null(t);
+        const char *msg = tropt_error_message();
+        ck_assert_msg(strstr(msg, "TROPT_TEST_BAD_TOKEN") != NULL, "message: %s", msg);
+        ck_assert_msg(strstr(msg, "control character") != NULL, "message: %s", msg);
+        ck_assert_msg(strstr(msg, "s3") == NULL, "the value leaked: %s", msg);
+    }
+    /* a clean token still opens */
+    setenv("TROPT_TEST_BAD_TOKEN", "s3cret-ok", 1);
+    tropt_tracker *t = NULL;
+    ck_assert_int_eq(
+        tropt_tracker_open(
+            &t, "http:url=http://127.0.0.1:9/,token_env=TROPT_TEST_BAD_TOKEN,flush_timeout=0", "e",
+            NULL),
+        TROPT_OK);
+    tropt_tracker_free(t);
+    unsetenv("TROPT_TEST_BAD_TOKEN");
+}
+END_TEST
+
 START_TEST(token_never_appears_in_messages)
 {
     httpd h = {.n_bad = 1000, .bad = HTTPD_401};
@@ -799,6 +831,7 @@ int main(void)
     tc = tcase_create("options");
     tcase_add_test(tc, bad_options_fail_at_open);
     tcase_add_test(tc, token_never_appears_in_messages);
+    tcase_add_test(tc, token_with_control_characters_refused_at_open);
     tcase_add_test(tc, url_credentials_are_not_shown);
     tcase_add_test(tc, influx_line_protocol_escaping);
     suite_add_tcase(s, tc);
