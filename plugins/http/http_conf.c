@@ -134,6 +134,10 @@ int http_create(void **self, const tropt_optval *o, const tropt_host *host)
     h->flush_timeout = o[HTTP_OPT_FLUSH_TIMEOUT].d / 1000.0;
     h->queue_size = o[HTTP_OPT_QUEUE_SIZE].i;
     h->batch_size = o[HTTP_OPT_BATCH_SIZE].i;
+    /* a batch larger than the queue never fills: what waits beyond
+     * queue_size is spilled first, even to a healthy server */
+    if (h->batch_size > h->queue_size)
+        h->batch_size = h->queue_size;
     /* room beyond queue_size for the sender to spool the excess from
      * without making log wait */
     h->ring_max = h->queue_size + (h->queue_size / 4 < 65536 ? h->queue_size / 4 : 65536) + 1024;

@@ -123,22 +123,22 @@ typedef struct http {
     const tropt_host *host; /* config: the host's services, never NULL */
 
     /* configuration (config: set by create, read-only after) */
-    char *url;                  /* starts with http:// or https:// */
-    char *url_shown;            /* url without user info and query: the only form in messages */
-    int influx;                 /* 1: format=influx, 0: format=ndjson */
-    long timeout_ms;            /* >= 1: one request, connect + transfer */
-    double flush_timeout;       /* seconds >= 0: bound of every wait for delivery or room */
-    int64_t queue_size;         /* >= 1: records waiting beyond it are spilled */
-    int64_t ring_max;           /* > queue_size: log waits (then spools) at this fill */
-    int64_t batch_size;         /* >= 1: records per request at most */
-    double max_delay;           /* seconds a record may wait for a fuller batch */
-    int64_t retries;            /* >= 0: retries of a batch before the server is down */
-    double retry_initial;       /* seconds, > 0 */
-    double retry_max;           /* seconds, > 0 */
-    char *spool_dir;            /* never NULL */
-    char *measurement;          /* influx measurement, or NULL: the run's experiment */
-    char *ca_file;              /* or NULL: the system's CA store */
-    char *tags;                 /* influx: escaped ",k=v,..." or NULL */
+    char *url;            /* starts with http:// or https:// */
+    char *url_shown;      /* url without user info and query: the only form in messages */
+    int influx;           /* 1: format=influx, 0: format=ndjson */
+    long timeout_ms;      /* >= 1: one request, connect + transfer */
+    double flush_timeout; /* seconds >= 0: bound of every wait for delivery or room */
+    int64_t queue_size;   /* >= 1: records waiting beyond it are spilled */
+    int64_t ring_max;     /* > queue_size: log waits (then spools) at this fill */
+    int64_t batch_size;   /* 1 <= batch_size <= queue_size (clamped): records per request at most */
+    double max_delay;     /* seconds a record may wait for a fuller batch */
+    int64_t retries;      /* >= 0: retries of a batch before the server is down */
+    double retry_initial; /* seconds, > 0 */
+    double retry_max;     /* seconds, > 0 */
+    char *spool_dir;      /* never NULL */
+    char *measurement;    /* influx measurement, or NULL: the run's experiment */
+    char *ca_file;        /* or NULL: the system's CA store */
+    char *tags;           /* influx: escaped ",k=v,..." or NULL */
     struct curl_slist *headers; /* Content-Type, Expect:, token, user headers;
                                    wiped before it is freed */
 

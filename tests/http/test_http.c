@@ -193,10 +193,13 @@ static void make_step(step_fields *s, int i)
 
 /* Log `steps` steps; record latencies; return the first error code seen
  * (its message in err). */
-static int log_steps(tropt_tracker *t, int steps, lat *l, char *err, size_t errsz)
+static int log_steps_paced(tropt_tracker *t, int steps, int pace_us, lat *l, char *err,
+                           size_t errsz)
 {
     int first = TROPT_OK;
     for (int i = 0; i < steps; i++) {
+        if (pace_us && i)
+            usleep((useconds_t)pace_us);
         step_fields s;
         make_step(&s, i);
         double t0 = httpd_now();
@@ -213,6 +216,11 @@ static int log_steps(tropt_tracker *t, int steps, lat *l, char *err, size_t errs
         json_decref(s.x);
     }
     return first;
+}
+
+static int log_steps(tropt_tracker *t, int steps, lat *l, char *err, size_t errsz)
+{
+    return log_steps_paced(t, steps, 0, l, err, errsz);
 }
 
 static tropt_tracker *open_spec(const char *spec, const char *experiment)
@@ -284,6 +292,7 @@ END_TEST
 typedef struct scenario {
     const char *extra; /* extra options */
     int steps;
+    int pace_us; /* sleep between steps (0: a tight loop) */
     int finish_rc;
     char finish_err[512];
     int log_rc;
@@ -307,7 +316,8 @@ static void run_scenario(httpd *h, int port, scenario *sc)
     tropt_tracker *t = open_spec(spec, "scenario");
     ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
     snprintf(sc->run_id, sizeof sc->run_id, "%s", tropt_tracker_run_id(t));
-    sc->log_rc = log_steps(t, sc->steps, &sc->l, sc->log_err, sizeof sc->log_err);
+    sc->log_rc =
+        log_steps_paced(t, sc->steps, sc->pace_us, &sc->l, sc->log_err, sizeof sc->log_err);
     double t0 = httpd_now();
     sc->finish_rc = tropt_tracker_finish(t, NULL);
     sc->finish_secs = httpd_now() - t0;
@@ -510,6 +520,35 @@ START_TEST(full_queue_spools_instead_of_blocking)
     recs want = expected(ids, 1, 300);
     assert_nothing_lost(&sc.delivered, &sc.spooled, &want);
     ck_assert_int_gt(sc.spooled.n, 0);
+    free(want.v);
+    scenario_free(&sc);
+    httpd_free(&h);
+}
+END_TEST
+
+/* issue 18 #12: queue_size below batch_size.  A batch could never fill, so
+ * everything beyond queue_size went to the spool although the server was
+ * healthy.  batch_size is now clamped to queue_size: a server that keeps up
+ * receives every step, nothing is spooled. */
+START_TEST(queue_smaller_than_batch_healthy_server_gets_every_step)
+{
+    httpd h = {0};
+    httpd_start(&h);
+    scenario sc = {.steps = 100, .pace_us = 2000, .extra = "queue_size=10,batch_size=50"};
+    run_scenario(&h, h.port, &sc);
+    ck_assert_msg(sc.finish_rc == TROPT_OK && sc.log_rc == TROPT_OK, "%s %s", sc.finish_err,
+                  sc.log_err);
+    ck_assert_msg(sc.spooled.n == 0, "%zu events spooled; warnings: %s", sc.spooled.n, sc.captured);
+    char ids[1][40];
+    memcpy(ids[0], sc.run_id, 40);
+    recs want = expected(ids, 1, 100);
+    assert_exactly_once_in_order(&sc.delivered, &want);
+    for (size_t i = 0; i < h.n_bodies; i++) { /* batches of at most queue_size events */
+        size_t lines = 0;
+        for (const char *c = h.bodies[i]; *c; c++)
+            lines += *c == '\n';
+        ck_assert_msg(lines <= 10, "a batch of %zu events", lines);
+    }
     free(want.v);
     scenario_free(&sc);
     httpd_free(&h);
@@ -824,6 +863,7 @@ int main(void)
     tcase_add_test(tc, hanging_server_finish_bounded_by_flush_timeout);
     tcase_add_test(tc, full_queue_spools_instead_of_blocking);
     tcase_add_test(tc, undeliverable_and_unspoolable_is_an_error);
+    tcase_add_test(tc, queue_smaller_than_batch_healthy_server_gets_every_step);
     tcase_add_test(tc, http_survives_every_allocation_failure);
     tcase_add_test(tc, spool_replayed_into_sqlite_equals_direct_logging);
     tcase_add_test(tc, spool_sent_later_with_replay_arrives_once_in_order);
