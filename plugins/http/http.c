@@ -58,10 +58,26 @@
 
 /* ---- hooks ------------------------------------------------------------ */
 
+/* In a forked child the sender thread does not exist, the mutexes may be
+ * held forever by threads that are not there, and the connection and the
+ * queued events belong to the parent.  The hooks that can wait (init,
+ * finish, flush) refuse; log is refused by the core (it checks the pid). */
+static int forked(http *h)
+{
+    if (getpid() == h->pid)
+        return 0;
+    return h->host->error(TROPT_ESTATE,
+                          "http: this backend was opened by process %ld; a forked child cannot "
+                          "use it (open a new tracker in the child)",
+                          (long)h->pid);
+}
+
 static int http_init(void *self, const tropt_run *run, const json_t *config,
                      const tropt_field *params, size_t n_params)
 {
     http *h = self;
+    if (forked(h))
+        return TROPT_ESTATE;
     (void)params;
     (void)n_params;
     tev_buf line;
@@ -202,6 +218,8 @@ static int http_finish(void *self, const tropt_run *run, const char *status, dou
                        const json_t *summary, const tropt_field *flat, size_t n_flat)
 {
     http *h = self;
+    if (forked(h))
+        return TROPT_ESTATE;
     (void)flat;
     (void)n_flat;
     pthread_mutex_lock(&h->mu);
@@ -267,6 +285,8 @@ static int http_finish(void *self, const tropt_run *run, const char *status, dou
 static int http_flush(void *self)
 {
     http *h = self;
+    if (forked(h))
+        return TROPT_ESTATE;
     pthread_mutex_lock(&h->mu);
     if (hp_drain(h)) {
         pthread_mutex_lock(&h->spool_mu);
@@ -288,6 +308,17 @@ void http_destroy(void *self)
     http *h = self;
     if (!h)
         return;
+    if (h->thread_started && getpid() != h->pid) {
+        /* A forked child: no sender to drain or join, mutexes perhaps held
+         * by threads that are not here, a connection and events that are
+         * the parent's.  Send, spool and join nothing; close our copy of
+         * the spool descriptor and leave the rest of this copy of the
+         * instance as it is (freeing it could touch a list a thread of the
+         * parent was changing at fork time). */
+        if (h->spool_fd >= 0)
+            close(h->spool_fd);
+        return;
+    }
     if (h->thread_started) {
         pthread_mutex_lock(&h->mu);
         hp_drain(h);

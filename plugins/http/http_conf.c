@@ -118,6 +118,7 @@ int http_create(void **self, const tropt_optval *o, const tropt_host *host)
     pthread_cond_init(&h->done, &ca);
     pthread_cond_init(&h->room, &ca);
     pthread_condattr_destroy(&ca);
+    h->pid = getpid();
     h->rng = (unsigned)time(NULL) ^ (unsigned)getpid() ^ (unsigned)(uintptr_t)h;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         host->free(h);

@@ -30,6 +30,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <tropt/plugin.h>
 
@@ -121,6 +122,7 @@ typedef struct chunk {
 
 typedef struct http {
     const tropt_host *host; /* config: the host's services, never NULL */
+    pid_t pid;              /* config: the process that created it (fork check) */
 
     /* configuration (config: set by create, read-only after) */
     char *url;            /* starts with http:// or https:// */

@@ -7,9 +7,11 @@
  */
 #include <dirent.h>
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "httpd.h"
@@ -555,6 +557,67 @@ START_TEST(queue_smaller_than_batch_healthy_server_gets_every_step)
 }
 END_TEST
 
+/* issue 18 #10: after fork() the sender thread does not exist in the child.
+ * Freeing the parent's tracker there must neither block (no drain, no join
+ * of a thread that is not there) nor send or spool anything: the parent
+ * still owns those events and delivers each exactly once. */
+START_TEST(forked_child_free_does_not_block_or_send)
+{
+    httpd h = {0};
+    httpd_start(&h);
+    char *dir = tu_mkdtemp();
+    char *spool = tu_path(dir, "spool");
+    /* max_delay keeps the steps waiting in the ring at fork time */
+    char *spec = tu_strdupf("http:url=http://127.0.0.1:%d/,spool_dir=%s,flush_timeout=20s,"
+                            "max_delay=5s",
+                            h.port, spool);
+    tropt_tracker *t = open_spec(spec, "fork");
+    ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
+    char ids[1][40];
+    snprintf(ids[0], 40, "%s", tropt_tracker_run_id(t));
+    char err[512] = "";
+    ck_assert_msg(log_steps(t, 50, NULL, err, sizeof err) == TROPT_OK, "%s", err);
+    double t0 = httpd_now();
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        tropt_tracker_free(t); /* the parent's tracker, in the child */
+        _exit(0);
+    }
+    int st = 0, reaped = 0;
+    while (!reaped && httpd_now() - t0 < 8.0) {
+        reaped = waitpid(pid, &st, WNOHANG) == pid;
+        if (!reaped)
+            usleep(10000);
+    }
+    double child_secs = httpd_now() - t0;
+    if (!reaped) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &st, 0);
+    }
+    ck_assert_msg(reaped, "tropt_tracker_free in the forked child blocked (killed after %.1f s)",
+                  child_secs);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %d", st);
+    ck_assert_msg(!exists(spool), "the child spooled the parent's events");
+    ck_assert_msg(tropt_tracker_finish(t, NULL) == TROPT_OK, "%s", tropt_error_message());
+    tropt_tracker_free(t);
+    httpd_stop(&h);
+    recs got = {0};
+    recs_from_server(&got, &h);
+    recs want = expected(ids, 1, 50);
+    assert_exactly_once_in_order(&got, &want);
+    ck_assert_msg(!exists(spool), "nothing should be spooled");
+    fprintf(stderr, "fork: the child's free returned in %.3f s\n", child_secs);
+    free(got.v);
+    free(want.v);
+    httpd_free(&h);
+    tu_rmtree(dir);
+    free(spool);
+    free(spec);
+    free(dir);
+}
+END_TEST
+
 START_TEST(undeliverable_and_unspoolable_is_an_error)
 {
     int port = httpd_dead_port();
@@ -863,6 +926,7 @@ int main(void)
     tcase_add_test(tc, hanging_server_finish_bounded_by_flush_timeout);
     tcase_add_test(tc, full_queue_spools_instead_of_blocking);
     tcase_add_test(tc, undeliverable_and_unspoolable_is_an_error);
+    tcase_add_test(tc, forked_child_free_does_not_block_or_send);
     tcase_add_test(tc, queue_smaller_than_batch_healthy_server_gets_every_step);
     tcase_add_test(tc, http_survives_every_allocation_failure);
     tcase_add_test(tc, spool_replayed_into_sqlite_equals_direct_logging);
