@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -618,6 +619,66 @@ START_TEST(forked_child_free_does_not_block_or_send)
 }
 END_TEST
 
+/* issue 18 #11: while the server stays down, memory stays bounded: what
+ * waits beyond queue_size goes to the spool (disk), the ring holds at most
+ * queue_size + min(queue_size / 4, 65536) + 1024 events, plus two batches in
+ * the sender's hands.  200,000 steps of 10 numbers (about 30 MB if kept)
+ * with queue_size=1000 must grow the peak RSS by far less than that, and
+ * every event must be in the spool. */
+START_TEST(server_down_memory_stays_bounded)
+{
+    int port = httpd_dead_port();
+    char *dir = tu_mkdtemp();
+    char *spool = tu_path(dir, "spool");
+    char *spec = tu_strdupf("http:url=http://127.0.0.1:%d/,spool_dir=%s,queue_size=1000,"
+                            "batch_size=500,retries=0,flush_timeout=30s",
+                            port, spool);
+    tu_capture_start();
+    tropt_tracker *t = open_spec(spec, "down");
+    ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
+    char ids[1][40];
+    snprintf(ids[0], 40, "%s", tropt_tracker_run_id(t));
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    long rss0 = ru.ru_maxrss;
+    enum { STEPS = 200000 };
+    static const char *keys[10] = {"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"};
+    for (int i = 0; i < STEPS; i++) {
+        tropt_field f[10];
+        for (int k = 0; k < 10; k++)
+            f[k] = (tropt_field){.key = keys[k], .type = TROPT_REAL, .v.r = i + 0.1 * k};
+        ck_assert_int_eq(tropt_tracker_log_fields(t, f, 10), TROPT_OK);
+    }
+    getrusage(RUSAGE_SELF, &ru);
+    long grown_kb = ru.ru_maxrss - rss0;
+    ck_assert_msg(tropt_tracker_finish(t, NULL) == TROPT_OK, "%s", tropt_error_message());
+    tropt_tracker_free(t);
+    tu_capture_stop();
+    fprintf(stderr, "server down: 200000 steps, peak RSS grew by %ld KB\n", grown_kb);
+#if !defined(__SANITIZE_ADDRESS__) /* ASan's quarantine keeps freed memory */
+    ck_assert_msg(grown_kb < 12 * 1024, "peak RSS grew by %ld KB while the server was down",
+                  grown_kb);
+#endif
+    recs spooled = {0};
+    recs_from_spool(&spooled, spool);
+    char *seen = calloc(STEPS, 1);
+    size_t n_seen = 0;
+    for (size_t i = 0; i < spooled.n; i++)
+        if (spooled.v[i].type == TEV_LOG && strcmp(spooled.v[i].run_id, ids[0]) == 0 &&
+            spooled.v[i].step >= 0 && spooled.v[i].step < STEPS && !seen[spooled.v[i].step]) {
+            seen[spooled.v[i].step] = 1;
+            n_seen++;
+        }
+    ck_assert_msg(n_seen == STEPS, "%zu of %d steps in the spool", n_seen, (int)STEPS);
+    free(seen);
+    free(spooled.v);
+    tu_rmtree(dir);
+    free(spool);
+    free(spec);
+    free(dir);
+}
+END_TEST
+
 START_TEST(undeliverable_and_unspoolable_is_an_error)
 {
     int port = httpd_dead_port();
@@ -926,6 +987,7 @@ int main(void)
     tcase_add_test(tc, hanging_server_finish_bounded_by_flush_timeout);
     tcase_add_test(tc, full_queue_spools_instead_of_blocking);
     tcase_add_test(tc, undeliverable_and_unspoolable_is_an_error);
+    tcase_add_test(tc, server_down_memory_stays_bounded);
     tcase_add_test(tc, forked_child_free_does_not_block_or_send);
     tcase_add_test(tc, queue_smaller_than_batch_healthy_server_gets_every_step);
     tcase_add_test(tc, http_survives_every_allocation_failure);
