@@ -165,7 +165,10 @@ int http_create(void **self, const tropt_optval *o, const tropt_host *host)
             tev_buf_free(&tb);
             if (bad < 0)
                 goto oom;
-            rc = host->error(TROPT_EINVAL, "tags: entry %d is not key=value", bad);
+            rc = host->error(TROPT_EINVAL,
+                             "tags: entry %d is not key=value (a non-empty key other than time, "
+                             "which InfluxDB 1.x drops)",
+                             bad);
             goto fail;
         }
         h->tags = tev_buf_steal(&tb);

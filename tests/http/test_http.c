@@ -959,7 +959,7 @@ START_TEST(influx_line_protocol_escaping)
     ck_assert_str_eq(b.data, "my\\ exp\\,v=1,run_id=run\\ 1\\,a\\=b step=7i,loss=0.1,"
                              "n=-9007199254740993i,ok=true,phase=\"say \\\"hi\\\"\\\\ now\\nok\","
                              "k\\ e\\,y\\=x=2,arr=\"[1,\\\"a\\\\\\\"b\\\"]\" "
-                             "1700000000500000000\n");
+                             "1700000000500000007\n");
     ck_assert_uint_eq(skipped, 3);
     tev_buf_clear(&b);
     ck_assert_int_eq(influx_tags(&b, "host=a b|team=x,y"), 0);
@@ -968,6 +968,38 @@ START_TEST(influx_line_protocol_escaping)
     ck_assert_int_eq(influx_tags(&b, "=v"), 1);
     tev_buf_free(&b);
     json_decref(arr);
+}
+END_TEST
+
+/* issue 18 #9: nothing the influx encoder writes may be dropped silently by
+ * the server.  A measurement starting with '#' made every line a comment
+ * (204, nothing stored); InfluxDB 1.x drops a field named `time`; steps
+ * logged less than ~0.5 us apart shared a timestamp, and InfluxDB keeps one
+ * point per series and timestamp. */
+START_TEST(influx_points_are_never_comments_or_dropped)
+{
+    tropt_field f[] = {TROPT_F_REAL("loss", 0.5), TROPT_F_REAL("time", 12.25)};
+    tev_buf b;
+    tev_buf_init(&b, NULL, NULL);
+    size_t skipped = 0;
+    ck_assert_int_eq(
+        influx_encode_log(&b, "#exp", "r1", NULL, 7, 1700000000.5, f, 2, NULL, &skipped), 0);
+    ck_assert_int_ne(b.data[0], '#');
+    ck_assert_str_eq(b.data, "_exp,run_id=r1 step=7i,loss=0.5,time_=12.25 1700000000500000007\n");
+    /* steps sharing one time get distinct timestamps: the time to the
+     * millisecond plus the step modulo 1,000,000 in nanoseconds */
+    tev_buf_clear(&b);
+    for (int s = 0; s < 3; s++)
+        ck_assert_int_eq(influx_encode_log(&b, "m", "r", NULL, 1000000 + s, 1700000000.0001234, f,
+                                           1, NULL, &skipped),
+                         0);
+    ck_assert_str_eq(b.data, "m,run_id=r step=1000000i,loss=0.5 1700000000000000000\n"
+                             "m,run_id=r step=1000001i,loss=0.5 1700000000000000001\n"
+                             "m,run_id=r step=1000002i,loss=0.5 1700000000000000002\n");
+    /* a tag named time is refused (InfluxDB 1.x drops it) */
+    tev_buf_clear(&b);
+    ck_assert_int_eq(influx_tags(&b, "a=1|time=x"), 2);
+    tev_buf_free(&b);
 }
 END_TEST
 
@@ -1000,6 +1032,7 @@ int main(void)
     tcase_add_test(tc, token_with_control_characters_refused_at_open);
     tcase_add_test(tc, url_credentials_are_not_shown);
     tcase_add_test(tc, influx_line_protocol_escaping);
+    tcase_add_test(tc, influx_points_are_never_comments_or_dropped);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
