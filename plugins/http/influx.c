@@ -81,6 +81,8 @@ int influx_tags(tev_buf *b, const char *spec)
         key[kl] = '\0';
         memcpy(val, eq + 1, vl);
         val[vl] = '\0';
+        if (strcmp(key, "time") == 0) /* InfluxDB 1.x drops it */
+            return idx;
         if (tev_buf_puts(b, ",") != 0 || influx_put_escaped(b, key, 'k') != 0 ||
             tev_buf_puts(b, "=") != 0 || influx_put_escaped(b, val, 'k') != 0)
             return -1;
@@ -97,7 +99,11 @@ int influx_prefix(tev_buf *b, const char *measurement, const char *run_id, const
     size_t mark = b->len;
     if (!measurement || !*measurement)
         measurement = "tropt";
-    if (influx_put_escaped(b, measurement, 'm') != 0 || tev_buf_puts(b, ",run_id=") != 0 ||
+    /* a line starting with '#' is a comment: the server would answer 204
+     * and store nothing */
+    int hash = *measurement == '#';
+    if ((hash && tev_buf_puts(b, "_") != 0) ||
+        influx_put_escaped(b, measurement + hash, 'm') != 0 || tev_buf_puts(b, ",run_id=") != 0 ||
         influx_put_escaped(b, run_id, 'k') != 0 ||
         (extra_tags && tev_buf_puts(b, extra_tags) != 0) || tev_buf_puts(b, " ") != 0) {
         b->len = mark;
@@ -136,7 +142,10 @@ int influx_encode_fields(tev_buf *b, size_t mark, int64_t step, double time,
             (*n_skipped)++;
             continue;
         }
-        if ((nf && tev_buf_puts(b, ",") != 0) || influx_put_escaped(b, f->key, 'k') != 0 ||
+        /* InfluxDB 1.x silently drops a field named time */
+        int is_time = strcmp(f->key, "time") == 0;
+        if ((nf && tev_buf_puts(b, ",") != 0) ||
+            (is_time ? tev_buf_puts(b, "time_") : influx_put_escaped(b, f->key, 'k')) != 0 ||
             tev_buf_puts(b, "=") != 0)
             goto oom;
         nf++;
@@ -176,11 +185,17 @@ int influx_encode_fields(tev_buf *b, size_t mark, int64_t step, double time,
             b->data[mark] = '\0';
         return 0;
     }
+    /* One point per series and timestamp survives in InfluxDB, and a tight
+     * loop logs several steps within one double's resolution of the time
+     * (~0.24 us today): the timestamp is the time to the millisecond plus
+     * the step modulo 1,000,000 in nanoseconds, unique per step of a run
+     * unless a million steps share one millisecond, and the same for the
+     * same step (a resent or replayed point overwrites itself). */
     double ns = time * 1e9;
     if (!isfinite(ns) || ns < 0 || ns > 9.2e18)
         ns = 0;
-    if (tev_buf_puts(b, " ") != 0 || tev_buf_put_i64(b, (int64_t)llround(ns)) != 0 ||
-        tev_buf_puts(b, "\n") != 0)
+    int64_t ts = (int64_t)llround(ns) / 1000000 * 1000000 + (step % 1000000 + 1000000) % 1000000;
+    if (tev_buf_puts(b, " ") != 0 || tev_buf_put_i64(b, ts) != 0 || tev_buf_puts(b, "\n") != 0)
         goto oom;
     return 0;
 oom:

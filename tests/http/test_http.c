@@ -7,9 +7,12 @@
  */
 #include <dirent.h>
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "httpd.h"
@@ -193,10 +196,13 @@ static void make_step(step_fields *s, int i)
 
 /* Log `steps` steps; record latencies; return the first error code seen
  * (its message in err). */
-static int log_steps(tropt_tracker *t, int steps, lat *l, char *err, size_t errsz)
+static int log_steps_paced(tropt_tracker *t, int steps, int pace_us, lat *l, char *err,
+                           size_t errsz)
 {
     int first = TROPT_OK;
     for (int i = 0; i < steps; i++) {
+        if (pace_us && i)
+            usleep((useconds_t)pace_us);
         step_fields s;
         make_step(&s, i);
         double t0 = httpd_now();
@@ -213,6 +219,11 @@ static int log_steps(tropt_tracker *t, int steps, lat *l, char *err, size_t errs
         json_decref(s.x);
     }
     return first;
+}
+
+static int log_steps(tropt_tracker *t, int steps, lat *l, char *err, size_t errsz)
+{
+    return log_steps_paced(t, steps, 0, l, err, errsz);
 }
 
 static tropt_tracker *open_spec(const char *spec, const char *experiment)
@@ -284,6 +295,7 @@ END_TEST
 typedef struct scenario {
     const char *extra; /* extra options */
     int steps;
+    int pace_us; /* sleep between steps (0: a tight loop) */
     int finish_rc;
     char finish_err[512];
     int log_rc;
@@ -307,7 +319,8 @@ static void run_scenario(httpd *h, int port, scenario *sc)
     tropt_tracker *t = open_spec(spec, "scenario");
     ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
     snprintf(sc->run_id, sizeof sc->run_id, "%s", tropt_tracker_run_id(t));
-    sc->log_rc = log_steps(t, sc->steps, &sc->l, sc->log_err, sizeof sc->log_err);
+    sc->log_rc =
+        log_steps_paced(t, sc->steps, sc->pace_us, &sc->l, sc->log_err, sizeof sc->log_err);
     double t0 = httpd_now();
     sc->finish_rc = tropt_tracker_finish(t, NULL);
     sc->finish_secs = httpd_now() - t0;
@@ -516,6 +529,160 @@ START_TEST(full_queue_spools_instead_of_blocking)
 }
 END_TEST
 
+/* issue 18 #12: queue_size below batch_size.  A batch could never fill, so
+ * everything beyond queue_size went to the spool although the server was
+ * healthy.  batch_size is now clamped to queue_size: a server that keeps up
+ * receives every step, nothing is spooled. */
+START_TEST(queue_smaller_than_batch_healthy_server_gets_every_step)
+{
+    httpd h = {0};
+    httpd_start(&h);
+    scenario sc = {.steps = 100, .pace_us = 2000, .extra = "queue_size=10,batch_size=50"};
+    run_scenario(&h, h.port, &sc);
+    ck_assert_msg(sc.finish_rc == TROPT_OK && sc.log_rc == TROPT_OK, "%s %s", sc.finish_err,
+                  sc.log_err);
+    ck_assert_msg(sc.spooled.n == 0, "%zu events spooled; warnings: %s", sc.spooled.n, sc.captured);
+    char ids[1][40];
+    memcpy(ids[0], sc.run_id, 40);
+    recs want = expected(ids, 1, 100);
+    assert_exactly_once_in_order(&sc.delivered, &want);
+    for (size_t i = 0; i < h.n_bodies; i++) { /* batches of at most queue_size events */
+        size_t lines = 0;
+        for (const char *c = h.bodies[i]; *c; c++)
+            lines += *c == '\n';
+        ck_assert_msg(lines <= 10, "a batch of %zu events", lines);
+    }
+    free(want.v);
+    scenario_free(&sc);
+    httpd_free(&h);
+}
+END_TEST
+
+/* issue 18 #10: after fork() the sender thread does not exist in the child.
+ * Freeing the parent's tracker there must neither block (no drain, no join
+ * of a thread that is not there) nor send or spool anything: the parent
+ * still owns those events and delivers each exactly once. */
+START_TEST(forked_child_free_does_not_block_or_send)
+{
+    httpd h = {0};
+    httpd_start(&h);
+    char *dir = tu_mkdtemp();
+    char *spool = tu_path(dir, "spool");
+    /* max_delay keeps the steps waiting in the ring at fork time */
+    char *spec = tu_strdupf("http:url=http://127.0.0.1:%d/,spool_dir=%s,flush_timeout=20s,"
+                            "max_delay=5s",
+                            h.port, spool);
+    tropt_tracker *t = open_spec(spec, "fork");
+    ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
+    char ids[1][40];
+    snprintf(ids[0], 40, "%s", tropt_tracker_run_id(t));
+    char err[512] = "";
+    ck_assert_msg(log_steps(t, 50, NULL, err, sizeof err) == TROPT_OK, "%s", err);
+    double t0 = httpd_now();
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        tropt_tracker_free(t); /* the parent's tracker, in the child */
+        _exit(0);
+    }
+    int st = 0, reaped = 0;
+    while (!reaped && httpd_now() - t0 < 8.0) {
+        reaped = waitpid(pid, &st, WNOHANG) == pid;
+        if (!reaped)
+            usleep(10000);
+    }
+    double child_secs = httpd_now() - t0;
+    if (!reaped) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &st, 0);
+    }
+    ck_assert_msg(reaped, "tropt_tracker_free in the forked child blocked (killed after %.1f s)",
+                  child_secs);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %d", st);
+    ck_assert_msg(!exists(spool), "the child spooled the parent's events");
+    ck_assert_msg(tropt_tracker_finish(t, NULL) == TROPT_OK, "%s", tropt_error_message());
+    tropt_tracker_free(t);
+    httpd_stop(&h);
+    recs got = {0};
+    recs_from_server(&got, &h);
+    recs want = expected(ids, 1, 50);
+    assert_exactly_once_in_order(&got, &want);
+    ck_assert_msg(!exists(spool), "nothing should be spooled");
+    fprintf(stderr, "fork: the child's free returned in %.3f s\n", child_secs);
+    free(got.v);
+    free(want.v);
+    httpd_free(&h);
+    tu_rmtree(dir);
+    free(spool);
+    free(spec);
+    free(dir);
+}
+END_TEST
+
+/* issue 18 #11: while the server stays down, memory stays bounded: what
+ * waits beyond queue_size goes to the spool (disk), the ring holds at most
+ * queue_size + min(queue_size / 4, 65536) + 1024 events, plus two batches in
+ * the sender's hands.  200,000 steps of 10 numbers (about 30 MB if kept)
+ * with queue_size=1000 must grow the peak RSS by far less than that, and
+ * every event must be in the spool. */
+START_TEST(server_down_memory_stays_bounded)
+{
+    int port = httpd_dead_port();
+    char *dir = tu_mkdtemp();
+    char *spool = tu_path(dir, "spool");
+    char *spec = tu_strdupf("http:url=http://127.0.0.1:%d/,spool_dir=%s,queue_size=1000,"
+                            "batch_size=500,retries=0,flush_timeout=30s",
+                            port, spool);
+    tu_capture_start();
+    tropt_tracker *t = open_spec(spec, "down");
+    ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
+    char ids[1][40];
+    snprintf(ids[0], 40, "%s", tropt_tracker_run_id(t));
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    long rss0 = ru.ru_maxrss;
+#if defined(__SANITIZE_ADDRESS__) /* slow there, and RSS is not checked */
+    enum { STEPS = 20000 };
+#else
+    enum { STEPS = 200000 };
+#endif
+    static const char *keys[10] = {"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"};
+    for (int i = 0; i < STEPS; i++) {
+        tropt_field f[10];
+        for (int k = 0; k < 10; k++)
+            f[k] = (tropt_field){.key = keys[k], .type = TROPT_REAL, .v.r = i + 0.1 * k};
+        ck_assert_int_eq(tropt_tracker_log_fields(t, f, 10), TROPT_OK);
+    }
+    getrusage(RUSAGE_SELF, &ru);
+    long grown_kb = ru.ru_maxrss - rss0;
+    ck_assert_msg(tropt_tracker_finish(t, NULL) == TROPT_OK, "%s", tropt_error_message());
+    tropt_tracker_free(t);
+    tu_capture_stop();
+    fprintf(stderr, "server down: %d steps, peak RSS grew by %ld KB\n", (int)STEPS, grown_kb);
+#if !defined(__SANITIZE_ADDRESS__) /* ASan's quarantine keeps freed memory */
+    ck_assert_msg(grown_kb < 12 * 1024, "peak RSS grew by %ld KB while the server was down",
+                  grown_kb);
+#endif
+    recs spooled = {0};
+    recs_from_spool(&spooled, spool);
+    char *seen = calloc(STEPS, 1);
+    size_t n_seen = 0;
+    for (size_t i = 0; i < spooled.n; i++)
+        if (spooled.v[i].type == TEV_LOG && strcmp(spooled.v[i].run_id, ids[0]) == 0 &&
+            spooled.v[i].step >= 0 && spooled.v[i].step < STEPS && !seen[spooled.v[i].step]) {
+            seen[spooled.v[i].step] = 1;
+            n_seen++;
+        }
+    ck_assert_msg(n_seen == STEPS, "%zu of %d steps in the spool", n_seen, (int)STEPS);
+    free(seen);
+    free(spooled.v);
+    tu_rmtree(dir);
+    free(spool);
+    free(spec);
+    free(dir);
+}
+END_TEST
+
 START_TEST(undeliverable_and_unspoolable_is_an_error)
 {
     int port = httpd_dead_port();
@@ -703,6 +870,38 @@ START_TEST(bad_options_fail_at_open)
 }
 END_TEST
 
+/* issue 18 #3: a token with CR/LF (header injection) or any control
+ * character (one trailing newline, as in secrets mounted from files) is
+ * refused at open, the message naming the variable and not the value. */
+START_TEST(token_with_control_characters_refused_at_open)
+{
+    static const char *bad[] = {"s3cret\n", "s3cret\r\nX-Evil: 1", "s3\tcret",
+                                "s3cret\r", "\x7fs3cret",          "s3\x01cret"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        setenv("TROPT_TEST_BAD_TOKEN", bad[i], 1);
+        tropt_tracker *t = NULL;
+        int rc = tropt_tracker_open(
+            &t, "http:url=http://127.0.0.1:9/,token_env=TROPT_TEST_BAD_TOKEN", "e", NULL);
+        ck_assert_msg(rc == TROPT_EINVAL, "token %zu: open returned %d", i, rc);
+        ck_assert_ptr_null(t);
+        const char *msg = tropt_error_message();
+        ck_assert_msg(strstr(msg, "TROPT_TEST_BAD_TOKEN") != NULL, "message: %s", msg);
+        ck_assert_msg(strstr(msg, "control character") != NULL, "message: %s", msg);
+        ck_assert_msg(strstr(msg, "s3") == NULL, "the value leaked: %s", msg);
+    }
+    /* a clean token still opens */
+    setenv("TROPT_TEST_BAD_TOKEN", "s3cret-ok", 1);
+    tropt_tracker *t = NULL;
+    ck_assert_int_eq(
+        tropt_tracker_open(
+            &t, "http:url=http://127.0.0.1:9/,token_env=TROPT_TEST_BAD_TOKEN,flush_timeout=0", "e",
+            NULL),
+        TROPT_OK);
+    tropt_tracker_free(t);
+    unsetenv("TROPT_TEST_BAD_TOKEN");
+}
+END_TEST
+
 START_TEST(token_never_appears_in_messages)
 {
     httpd h = {.n_bad = 1000, .bad = HTTPD_401};
@@ -764,7 +963,7 @@ START_TEST(influx_line_protocol_escaping)
     ck_assert_str_eq(b.data, "my\\ exp\\,v=1,run_id=run\\ 1\\,a\\=b step=7i,loss=0.1,"
                              "n=-9007199254740993i,ok=true,phase=\"say \\\"hi\\\"\\\\ now\\nok\","
                              "k\\ e\\,y\\=x=2,arr=\"[1,\\\"a\\\\\\\"b\\\"]\" "
-                             "1700000000500000000\n");
+                             "1700000000500000007\n");
     ck_assert_uint_eq(skipped, 3);
     tev_buf_clear(&b);
     ck_assert_int_eq(influx_tags(&b, "host=a b|team=x,y"), 0);
@@ -773,6 +972,38 @@ START_TEST(influx_line_protocol_escaping)
     ck_assert_int_eq(influx_tags(&b, "=v"), 1);
     tev_buf_free(&b);
     json_decref(arr);
+}
+END_TEST
+
+/* issue 18 #9: nothing the influx encoder writes may be dropped silently by
+ * the server.  A measurement starting with '#' made every line a comment
+ * (204, nothing stored); InfluxDB 1.x drops a field named `time`; steps
+ * logged less than ~0.5 us apart shared a timestamp, and InfluxDB keeps one
+ * point per series and timestamp. */
+START_TEST(influx_points_are_never_comments_or_dropped)
+{
+    tropt_field f[] = {TROPT_F_REAL("loss", 0.5), TROPT_F_REAL("time", 12.25)};
+    tev_buf b;
+    tev_buf_init(&b, NULL, NULL);
+    size_t skipped = 0;
+    ck_assert_int_eq(
+        influx_encode_log(&b, "#exp", "r1", NULL, 7, 1700000000.5, f, 2, NULL, &skipped), 0);
+    ck_assert_int_ne(b.data[0], '#');
+    ck_assert_str_eq(b.data, "_exp,run_id=r1 step=7i,loss=0.5,time_=12.25 1700000000500000007\n");
+    /* steps sharing one time get distinct timestamps: the time to the
+     * millisecond plus the step modulo 1,000,000 in nanoseconds */
+    tev_buf_clear(&b);
+    for (int s = 0; s < 3; s++)
+        ck_assert_int_eq(influx_encode_log(&b, "m", "r", NULL, 1000000 + s, 1700000000.0001234, f,
+                                           1, NULL, &skipped),
+                         0);
+    ck_assert_str_eq(b.data, "m,run_id=r step=1000000i,loss=0.5 1700000000000000000\n"
+                             "m,run_id=r step=1000001i,loss=0.5 1700000000000000001\n"
+                             "m,run_id=r step=1000002i,loss=0.5 1700000000000000002\n");
+    /* a tag named time is refused (InfluxDB 1.x drops it) */
+    tev_buf_clear(&b);
+    ck_assert_int_eq(influx_tags(&b, "a=1|time=x"), 2);
+    tev_buf_free(&b);
 }
 END_TEST
 
@@ -792,6 +1023,9 @@ int main(void)
     tcase_add_test(tc, hanging_server_finish_bounded_by_flush_timeout);
     tcase_add_test(tc, full_queue_spools_instead_of_blocking);
     tcase_add_test(tc, undeliverable_and_unspoolable_is_an_error);
+    tcase_add_test(tc, server_down_memory_stays_bounded);
+    tcase_add_test(tc, forked_child_free_does_not_block_or_send);
+    tcase_add_test(tc, queue_smaller_than_batch_healthy_server_gets_every_step);
     tcase_add_test(tc, http_survives_every_allocation_failure);
     tcase_add_test(tc, spool_replayed_into_sqlite_equals_direct_logging);
     tcase_add_test(tc, spool_sent_later_with_replay_arrives_once_in_order);
@@ -799,8 +1033,10 @@ int main(void)
     tc = tcase_create("options");
     tcase_add_test(tc, bad_options_fail_at_open);
     tcase_add_test(tc, token_never_appears_in_messages);
+    tcase_add_test(tc, token_with_control_characters_refused_at_open);
     tcase_add_test(tc, url_credentials_are_not_shown);
     tcase_add_test(tc, influx_line_protocol_escaping);
+    tcase_add_test(tc, influx_points_are_never_comments_or_dropped);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

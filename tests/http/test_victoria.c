@@ -498,6 +498,145 @@ START_TEST(influx_into_victoria_metrics_reads_back_every_point)
 }
 END_TEST
 
+/* Start victoria-metrics on a free loopback port with storage in dir;
+ * returns its pid and base URL (caller frees), or -1 when it did not
+ * become healthy. */
+static pid_t start_vm(const char *vm, const char *dir, char **base_out)
+{
+    int port = httpd_dead_port();
+    char *listen = tu_strdupf("-httpListenAddr=127.0.0.1:%d", port);
+    char *storage = tu_strdupf("-storageDataPath=%s/data-tight", dir);
+    char *logpath = tu_path(dir, "vm-tight.log");
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        FILE *f = freopen(logpath, "w", stdout);
+        (void)f;
+        dup2(fileno(stdout), 2);
+        execl(vm, vm, listen, storage, "-retentionPeriod=100y", (char *)NULL);
+        _exit(127);
+    }
+    char *base = tu_strdupf("http://127.0.0.1:%d", port);
+    char *url = tu_strdupf("%s/health", base);
+    int healthy = 0;
+    for (int i = 0; i < 1500 && !healthy; i++) { /* up to 30 s */
+        healthy = http_get(url, NULL) == 200;
+        if (!healthy)
+            pause_ms(20);
+    }
+    free(url);
+    free(listen);
+    free(storage);
+    free(logpath);
+    *base_out = base;
+    return healthy ? pid : -pid;
+}
+
+static void stop_child(pid_t pid)
+{
+    kill(pid, SIGTERM);
+    int st = 0, reaped = 0;
+    for (int i = 0; i < 500 && !reaped; i++) { /* up to 10 s, then SIGKILL */
+        reaped = waitpid(pid, &st, WNOHANG) == pid;
+        if (!reaped)
+            pause_ms(20);
+    }
+    if (!reaped) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &st, 0);
+    }
+}
+
+#define TIGHT 100000
+
+/* issue 18 #9: a 100,000-step tight loop (steps far less than a
+ * millisecond apart), an experiment starting with '#' and a field named
+ * time: every value arrives, counted by querying the server. */
+START_TEST(tight_loop_every_value_arrives)
+{
+    const char *vm = find_vm();
+    if (!vm) {
+        fprintf(stderr, "skipped: victoria-metrics not found (Debian package victoria-metrics)\n");
+        return;
+    }
+    char *dir = tu_mkdtemp();
+    char *base = NULL;
+    pid_t pid = start_vm(vm, dir, &base);
+    if (pid < 0)
+        stop_child(-pid);
+    ck_assert_msg(pid > 0, "victoria-metrics did not become healthy (see %s/vm-tight.log)", dir);
+    char *spec = tu_strdupf("http:url=%s/write,format=influx,spool_dir=%s/spool,flush_timeout=60s",
+                            base, dir);
+    tropt_tracker *t;
+    tu_capture_start();
+    ck_assert_msg(tropt_tracker_open(&t, spec, "#tight", NULL) == TROPT_OK, "%s",
+                  tropt_error_message());
+    ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
+    char run_id[40];
+    snprintf(run_id, sizeof run_id, "%s", tropt_tracker_run_id(t));
+    double t0 = httpd_now();
+    for (int i = 0; i < TIGHT; i++) {
+        tropt_field f[] = {TROPT_F_INT("v", i), TROPT_F_REAL("time", 0.5 * i)};
+        ck_assert_int_eq(tropt_tracker_log_fields(t, f, 2), TROPT_OK);
+    }
+    double loop = httpd_now() - t0;
+    ck_assert_msg(tropt_tracker_finish(t, NULL) == TROPT_OK, "%s", tropt_error_message());
+    tropt_tracker_free(t);
+    ck_assert_msg(!strstr(tu_captured(), "spool"), "events were spooled: %s", tu_captured());
+    tu_capture_stop();
+
+    char *flush = tu_strdupf("%s/internal/force_flush", base);
+    char *exp = tu_strdupf("%s/api/v1/export?match[]=%%7B__name__%%3D~%%22_tight_.%%2A%%22"
+                           "%%2Crun_id%%3D%%22%s%%22%%7D",
+                           base, run_id);
+    series s[8];
+    size_t ns = 0;
+    series *v = NULL, *tm = NULL;
+    for (int attempt = 0; attempt < 600; attempt++) { /* up to ~30 s */
+        for (size_t i = 0; i < ns; i++) {
+            free(s[i].v);
+            free(s[i].ts);
+        }
+        http_get(flush, NULL);
+        char *body = NULL;
+        ck_assert_int_eq(http_get(exp, &body), 200);
+        ns = parse_export(body, s, 8);
+        free(body);
+        v = find_series(s, ns, "_tight_v");
+        tm = find_series(s, ns, "_tight_time_");
+        if (v && v->n >= TIGHT && tm && tm->n >= TIGHT)
+            break;
+        pause_ms(50);
+    }
+    ck_assert_msg(v && tm, "series _tight_v / _tight_time_ missing (%zu series)", ns);
+    char *seen = calloc(TIGHT, 1);
+    size_t distinct = 0;
+    for (size_t i = 0; i < v->n; i++) {
+        long long x = (long long)v->v[i];
+        if (x >= 0 && x < TIGHT && !seen[x]++)
+            distinct++;
+    }
+    free(seen);
+    fprintf(stderr,
+            "victoria-metrics: tight loop of %d steps in %.3f s (%.0f steps/ms): %zu values of v "
+            "stored, %zu distinct; %zu of time_\n",
+            TIGHT, loop, TIGHT / loop / 1000, v->n, distinct, tm->n);
+    ck_assert_msg(distinct == TIGHT, "%zu of %d values of v stored", distinct, TIGHT);
+    ck_assert_msg(tm->n == TIGHT, "%zu of %d values of time_ stored", tm->n, TIGHT);
+    for (size_t i = 0; i < ns; i++) {
+        free(s[i].v);
+        free(s[i].ts);
+    }
+    free(flush);
+    free(exp);
+    stop_child(pid);
+    free(spec);
+    free(base);
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
     g_vm_arg = argc > 1 ? argv[1] : NULL;
@@ -506,6 +645,7 @@ int main(int argc, char **argv)
     TCase *tc = tcase_create("victoria-metrics");
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, influx_into_victoria_metrics_reads_back_every_point);
+    tcase_add_test(tc, tight_loop_every_value_arrives);
     suite_add_tcase(s, tc);
     int rc = tu_run_suite(s);
     curl_global_cleanup();

@@ -1,0 +1,259 @@
+/*
+ * plugins/http/http_conf.c - the http backend's options and create().
+ * See http_priv.h.
+ */
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <tropt/plugin.h>
+
+#include "influx.h"
+#include "tropt_event.h"
+
+#include "http_priv.h"
+
+/* ---- options ---------------------------------------------------------- */
+
+static const char *const format_choices[] = {"ndjson", "influx", NULL};
+
+const tropt_option_def http_options[] = {
+    [HTTP_OPT_URL] = {"url", TROPT_OPT_STRING, TROPT_OPT_REQUIRED, NULL, NULL, 0, 0,
+                      "endpoint events are POSTed to (http:// or https://)"},
+    [HTTP_OPT_FORMAT] = {"format", TROPT_OPT_ENUM, 0, "ndjson", format_choices, 0, 0,
+                         "ndjson: tropt events; influx: InfluxDB line protocol"},
+    [HTTP_OPT_TIMEOUT] = {"timeout", TROPT_OPT_DURATION, TROPT_OPT_HAS_RANGE, "10s", NULL, 1,
+                          3600000, "limit of one request (connect + transfer)"},
+    [HTTP_OPT_FLUSH_TIMEOUT] = {"flush_timeout", TROPT_OPT_DURATION, TROPT_OPT_HAS_RANGE, "10s",
+                                NULL, 0, 3600000,
+                                "how long finish/flush wait for delivery before spooling the rest"},
+    [HTTP_OPT_TOKEN_ENV] = {"token_env", TROPT_OPT_STRING, 0, NULL, NULL, 0, 0,
+                            "environment variable holding a bearer token (never shown)"},
+    [HTTP_OPT_QUEUE_SIZE] = {"queue_size", TROPT_OPT_INT, TROPT_OPT_HAS_RANGE, "250000", NULL, 1,
+                             100000000,
+                             "events waiting in memory; beyond it the oldest go to the spool"},
+    [HTTP_OPT_BATCH_SIZE] = {"batch_size", TROPT_OPT_INT, TROPT_OPT_HAS_RANGE, "5000", NULL, 1,
+                             1000000, "events per request at most"},
+    [HTTP_OPT_MAX_DELAY] = {"max_delay", TROPT_OPT_DURATION, TROPT_OPT_HAS_RANGE, "200ms", NULL, 0,
+                            3600000, "how long an event may wait for a fuller batch"},
+    [HTTP_OPT_RETRIES] = {"retries", TROPT_OPT_INT, TROPT_OPT_HAS_RANGE, "5", NULL, 0, 1000,
+                          "retries of a batch before it is spooled and the server deemed down"},
+    [HTTP_OPT_RETRY_INITIAL] = {"retry_initial", TROPT_OPT_DURATION, TROPT_OPT_HAS_RANGE, "250ms",
+                                NULL, 1, 3600000,
+                                "first backoff delay (doubles per retry, jittered)"},
+    [HTTP_OPT_RETRY_MAX] = {"retry_max", TROPT_OPT_DURATION, TROPT_OPT_HAS_RANGE, "10s", NULL, 1,
+                            3600000, "largest backoff delay"},
+    [HTTP_OPT_SPOOL_DIR] =
+        {"spool_dir", TROPT_OPT_PATH, 0, "tropt-spool", NULL, 0, 0,
+         "folder for events that could not be delivered (replay with tropt replay)"},
+    [HTTP_OPT_MEASUREMENT] = {"measurement", TROPT_OPT_STRING, 0, NULL, NULL, 0, 0,
+                              "influx measurement (default: the experiment name)"},
+    [HTTP_OPT_CA_FILE] = {"ca_file", TROPT_OPT_PATH, 0, NULL, NULL, 0, 0,
+                          "CA bundle to verify the server with (default: the system's)"},
+    [HTTP_OPT_HEADERS] = {"headers", TROPT_OPT_STRING, TROPT_OPT_SECRET, NULL, NULL, 0, 0,
+                          "extra request headers, \"Name: value\" separated by '|' (never shown)"},
+    [HTTP_OPT_TAGS] = {"tags", TROPT_OPT_STRING, 0, NULL, NULL, 0, 0,
+                       "influx: tags added to every point, key=value separated by '|'"},
+    {NULL, 0, 0, NULL, NULL, 0, 0, NULL},
+};
+
+/* "scheme://host[:port]/path" of url: no user info, no query. */
+static char *shown_url(const tropt_host *host, const char *url)
+{
+    const char *p = strstr(url, "://");
+    const char *auth = p ? p + 3 : url;
+    const char *end = auth + strcspn(auth, "/?#");
+    const char *at = NULL;
+    for (const char *q = auth; q < end; q++)
+        if (*q == '@')
+            at = q;
+    size_t cap = strlen(url) + 1;
+    char *s = host->malloc(cap);
+    if (!s)
+        return NULL;
+    size_t o = 0;
+    memcpy(s, url, (size_t)(auth - url));
+    o = (size_t)(auth - url);
+    const char *from = at ? at + 1 : auth;
+    size_t rest = strcspn(from, "?#");
+    memcpy(s + o, from, rest);
+    o += rest;
+    s[o] = '\0';
+    return s;
+}
+
+static int add_header(http *h, const char *line)
+{
+    struct curl_slist *n = curl_slist_append(h->headers, line);
+    if (!n)
+        return -1;
+    h->headers = n;
+    return 0;
+}
+
+int http_create(void **self, const tropt_optval *o, const tropt_host *host)
+{
+    int rc = TROPT_OK;
+    http *h = host->malloc(sizeof *h);
+    if (!h)
+        return host->error(TROPT_ENOMEM, "out of memory");
+    memset(h, 0, sizeof *h);
+    h->host = host;
+    h->spool_fd = -1;
+    pthread_mutex_init(&h->mu, NULL);
+    pthread_mutex_init(&h->spool_mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&h->wake, &ca);
+    pthread_cond_init(&h->done, &ca);
+    pthread_cond_init(&h->room, &ca);
+    pthread_condattr_destroy(&ca);
+    h->pid = getpid();
+    h->rng = (unsigned)time(NULL) ^ (unsigned)getpid() ^ (unsigned)(uintptr_t)h;
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        host->free(h);
+        return host->error(TROPT_EBACKEND, "cannot initialise libcurl");
+    }
+
+    const char *url = o[HTTP_OPT_URL].text ? o[HTTP_OPT_URL].text : "";
+    if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
+        rc = host->error(TROPT_EINVAL, "url must start with http:// or https://");
+        goto fail;
+    }
+    h->influx = o[HTTP_OPT_FORMAT].i == 1;
+    h->timeout_ms = (long)o[HTTP_OPT_TIMEOUT].i;
+    h->flush_timeout = o[HTTP_OPT_FLUSH_TIMEOUT].d / 1000.0;
+    h->queue_size = o[HTTP_OPT_QUEUE_SIZE].i;
+    h->batch_size = o[HTTP_OPT_BATCH_SIZE].i;
+    /* a batch larger than the queue never fills: what waits beyond
+     * queue_size is spilled first, even to a healthy server */
+    if (h->batch_size > h->queue_size)
+        h->batch_size = h->queue_size;
+    /* room beyond queue_size for the sender to spool the excess from
+     * without making log wait */
+    h->ring_max = h->queue_size + (h->queue_size / 4 < 65536 ? h->queue_size / 4 : 65536) + 1024;
+    h->max_delay = o[HTTP_OPT_MAX_DELAY].d / 1000.0;
+    h->retries = o[HTTP_OPT_RETRIES].i;
+    h->retry_initial = o[HTTP_OPT_RETRY_INITIAL].d / 1000.0;
+    h->retry_max = o[HTTP_OPT_RETRY_MAX].d / 1000.0;
+    h->url = hp_hstrdup(host, url);
+    h->url_shown = shown_url(host, url);
+    h->spool_dir =
+        hp_hstrdup(host, o[HTTP_OPT_SPOOL_DIR].text ? o[HTTP_OPT_SPOOL_DIR].text : "tropt-spool");
+    if (!h->url || !h->url_shown || !h->spool_dir)
+        goto oom;
+    if (o[HTTP_OPT_MEASUREMENT].text &&
+        !(h->measurement = hp_hstrdup(host, o[HTTP_OPT_MEASUREMENT].text)))
+        goto oom;
+    if (o[HTTP_OPT_CA_FILE].text && !(h->ca_file = hp_hstrdup(host, o[HTTP_OPT_CA_FILE].text)))
+        goto oom;
+    if (o[HTTP_OPT_TAGS].text && *o[HTTP_OPT_TAGS].text) {
+        tev_buf tb;
+        tev_buf_init(&tb, host->realloc, host->free);
+        int bad = influx_tags(&tb, o[HTTP_OPT_TAGS].text);
+        if (bad) {
+            tev_buf_free(&tb);
+            if (bad < 0)
+                goto oom;
+            rc = host->error(TROPT_EINVAL,
+                             "tags: entry %d is not key=value (a non-empty key other than time, "
+                             "which InfluxDB 1.x drops)",
+                             bad);
+            goto fail;
+        }
+        h->tags = tev_buf_steal(&tb);
+    }
+
+    if (add_header(h, h->influx ? "Content-Type: text/plain; charset=utf-8"
+                                : "Content-Type: application/x-ndjson") != 0 ||
+        add_header(h, "Expect:") != 0)
+        goto oom;
+    if (o[HTTP_OPT_TOKEN_ENV].text && *o[HTTP_OPT_TOKEN_ENV].text) {
+        const char *tok = getenv(o[HTTP_OPT_TOKEN_ENV].text);
+        if (!tok || !*tok) {
+            rc = host->error(TROPT_EINVAL, "token_env: environment variable %s is not set or empty",
+                             o[HTTP_OPT_TOKEN_ENV].text);
+            goto fail;
+        }
+        /* a CR/LF would inject headers, and a trailing newline (secrets
+         * mounted from files) makes the server reject every batch: refuse
+         * any control character, naming the variable, never the value */
+        for (const unsigned char *c = (const unsigned char *)tok; *c; c++)
+            if (*c < 0x20 || *c == 0x7F) {
+                rc = host->error(TROPT_EINVAL,
+                                 "token_env: environment variable %s holds a control character "
+                                 "(a newline?) at byte %zu; a token must be printable",
+                                 o[HTTP_OPT_TOKEN_ENV].text,
+                                 (size_t)(c - (const unsigned char *)tok));
+                goto fail;
+            }
+        size_t n = strlen(tok) + 32;
+        char *line = host->malloc(n);
+        if (!line)
+            goto oom;
+        snprintf(line, n, "Authorization: Bearer %s", tok);
+        int bad = add_header(h, line);
+        memset(line, 0, n);
+        host->free(line);
+        if (bad)
+            goto oom;
+    }
+    if (o[HTTP_OPT_HEADERS].text && *o[HTTP_OPT_HEADERS].text) {
+        const char *p = o[HTTP_OPT_HEADERS].text;
+        int idx = 1;
+        while (*p) {
+            size_t len = strcspn(p, "|");
+            char *one = hp_hmemdup(host, p, len);
+            if (!one)
+                goto oom;
+            const char *colon = strchr(one, ':');
+            int bad = !colon || colon == one || strpbrk(one, "\r\n") != NULL;
+            if (!bad && add_header(h, one) != 0) {
+                memset(one, 0, len);
+                host->free(one);
+                goto oom;
+            }
+            memset(one, 0, len);
+            host->free(one);
+            if (bad) {
+                rc = host->error(TROPT_EINVAL, "headers: entry %d is not \"Name: value\"", idx);
+                goto fail;
+            }
+            p += len;
+            if (*p == '|')
+                p++;
+            idx++;
+        }
+    }
+    h->multi = curl_multi_init();
+    if (!h->multi)
+        goto oom;
+    if (!(h->wchunk = host->malloc(sizeof(chunk) + CHUNK_BYTES)))
+        goto oom;
+    h->wchunk->next = NULL;
+    h->wchunk->cap = CHUNK_BYTES;
+    h->wchunk->used = 0;
+    h->hchunk = h->wchunk;
+    if (pthread_create(&h->thread, NULL, hp_sender_main, h) != 0) {
+        rc = host->error(TROPT_EBACKEND, "cannot start the sender thread: %s", strerror(errno));
+        goto fail;
+    }
+    h->thread_started = 1;
+    *self = h;
+    return TROPT_OK;
+oom:
+    rc = host->error(TROPT_ENOMEM, "out of memory");
+fail:
+    http_destroy(h);
+    return rc;
+}
