@@ -347,6 +347,30 @@ static void scenario_free(scenario *sc)
     free(sc->captured);
 }
 
+/* The conformance kit keeps every promise on http against a healthy
+ * receiver on loopback (CI runs the kit on every shipped plugin). */
+START_TEST(conformance_kit_on_http)
+{
+    httpd h = {0};
+    httpd_start(&h);
+    char *dir = tu_mkdtemp();
+    setenv("TROPT_TEST_TOKEN", "s3cret-t0ken", 1);
+    char *cmd = tu_strdupf("'%s' conformance http url=http://127.0.0.1:%d/ingest "
+                           "token_env=TROPT_TEST_TOKEN spool_dir=%s/spool 2>&1",
+                           getenv("TROPT_CLI"), h.port, dir);
+    char *out = NULL;
+    int rc = tu_run(cmd, &out, 1);
+    httpd_stop(&h);
+    ck_assert_msg(rc == 0 && strstr(out, "conformance: 10/10 promises kept"), "%s\n%s", cmd, out);
+    ck_assert_msg(!strstr(out, "s3cret-t0ken"), "the token was shown:\n%s", out);
+    free(out);
+    free(cmd);
+    httpd_free(&h);
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 START_TEST(server_503_first_then_everything_once)
 {
     httpd h = {.n_bad = 3, .bad = HTTPD_503};
@@ -1013,6 +1037,7 @@ int main(void)
     TCase *tc = tcase_create("delivery");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, every_event_received_once_in_order_with_headers);
+    tcase_add_test(tc, conformance_kit_on_http);
     tcase_add_test(tc, server_503_first_then_everything_once);
     tcase_add_test(tc, server_429_retry_after_is_honoured);
     tcase_add_test(tc, connection_resets_are_retried);
