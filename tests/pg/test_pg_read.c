@@ -222,6 +222,11 @@ END_TEST
 
 START_TEST(test_conformance)
 {
+#if defined(__SANITIZE_THREAD__)
+    /* the kit forks a child per promise after threads ran, which TSan does
+     * not support; it runs in the plain and ASan builds */
+    return;
+#endif
     char *ci = pgtu_conninfo();
     char *cmd = tu_strdupf("'%s' conformance pg 'conninfo=%s' schema=conf 2>&1 | tail -3",
                            getenv("TROPT_CLI"), ci);
