@@ -2,11 +2,13 @@
  * validate every option) and report what is wrong, or OK.  Secret option
  * values are never printed. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <tropt/host.h>
 
 #include "cli.h"
+#include "tropt_url.h"
 
 int cmd_check(int argc, char **argv)
 {
@@ -32,10 +34,21 @@ int cmd_check(int argc, char **argv)
         int warn;
         tropt_tracker_backend(t, i, &p, &path, &vals, &warn);
         printf("  %s (%s)%s\n", p->name, path, warn ? " on_error=warn" : "");
-        for (size_t j = 0; p->options && p->options[j].name; j++)
-            printf("    %s=%s%s\n", p->options[j].name,
-                   tropt_option_display(&p->options[j], vals[j].text),
-                   vals[j].is_set ? "" : " (default)");
+        for (size_t j = 0; p->options && p->options[j].name; j++) {
+            /* a value that is a URL keeps its credentials to itself */
+            const char *shown = tropt_option_display(&p->options[j], vals[j].text);
+            char *masked = NULL;
+            if (shown && strstr(shown, "://")) {
+                size_t cap = strlen(shown) * 2 + 16;
+                masked = malloc(cap);
+                if (masked)
+                    shown = tropt_url_masked(shown, masked, cap);
+                else
+                    shown = "<hidden: out of memory>";
+            }
+            printf("    %s=%s%s\n", p->options[j].name, shown, vals[j].is_set ? "" : " (default)");
+            free(masked);
+        }
     }
     tropt_tracker_free(t);
     return 0;

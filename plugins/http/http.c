@@ -270,7 +270,7 @@ static int http_finish(void *self, const tropt_run *run, const char *status, dou
                      "in the spool %s; send them with: tropt replay %s --tracker "
                      "'http:url=%s'",
                      spooled, run->run_id, h->url_shown, h->spool_path ? h->spool_path : "",
-                     h->spool_dir, h->url_shown);
+                     h->spool_dir, h->url_hint);
     /* After a failure the host keeps the run open and may call finish
      * again: keep the record so that call only drains. */
     if (rc == TROPT_OK) {
@@ -371,6 +371,7 @@ void http_destroy(void *self)
     h->host->free(h->spool_path);
     h->host->free(h->url);
     h->host->free(h->url_shown);
+    h->host->free(h->url_hint);
     h->host->free(h->spool_dir);
     h->host->free(h->measurement);
     h->host->free(h->ca_file);

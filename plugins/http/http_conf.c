@@ -21,6 +21,7 @@
 #include "tropt_event.h"
 
 #include "http_priv.h"
+#include "tropt_url.h"
 
 /* ---- options ---------------------------------------------------------- */
 
@@ -148,9 +149,14 @@ int http_create(void **self, const tropt_optval *o, const tropt_host *host)
     h->retry_max = o[HTTP_OPT_RETRY_MAX].d / 1000.0;
     h->url = hp_hstrdup(host, url);
     h->url_shown = shown_url(host, url);
+    /* the replay hint keeps the query (InfluxDB 1.x needs ?db=), secrets masked */
+    size_t hint_cap = strlen(url) * 2 + 16;
+    h->url_hint = host->malloc(hint_cap);
+    if (h->url_hint)
+        tropt_url_masked(url, h->url_hint, hint_cap);
     h->spool_dir =
         hp_hstrdup(host, o[HTTP_OPT_SPOOL_DIR].text ? o[HTTP_OPT_SPOOL_DIR].text : "tropt-spool");
-    if (!h->url || !h->url_shown || !h->spool_dir)
+    if (!h->url || !h->url_shown || !h->url_hint || !h->spool_dir)
         goto oom;
     if (o[HTTP_OPT_MEASUREMENT].text &&
         !(h->measurement = hp_hstrdup(host, o[HTTP_OPT_MEASUREMENT].text)))

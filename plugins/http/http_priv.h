@@ -127,6 +127,7 @@ typedef struct http {
     /* configuration (config: set by create, read-only after) */
     char *url;            /* starts with http:// or https:// */
     char *url_shown;      /* url without user info and query: the only form in messages */
+    char *url_hint;       /* url with its query, secrets as *** (tropt_url_masked): replay hints */
     int influx;           /* 1: format=influx, 0: format=ndjson */
     long timeout_ms;      /* >= 1: one request, connect + transfer */
     double flush_timeout; /* seconds >= 0: bound of every wait for delivery or room */

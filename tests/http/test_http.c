@@ -482,6 +482,44 @@ START_TEST(rejected_batch_is_reported_not_retried_and_kept)
 }
 END_TEST
 
+/* The replay hint keeps the query (InfluxDB 1.x needs ?db=) with secret
+ * values masked; tropt check shows the url without its password or token
+ * (issue 18 #4). */
+START_TEST(replay_hint_keeps_query_check_masks_secrets)
+{
+    int port = httpd_dead_port();
+    char *dir = tu_mkdtemp();
+    char *url = tu_strdupf("http://alice:Pw-XYZZY@127.0.0.1:%d/write?db=exp&token=Tk-QUUX", port);
+    char *spec = tu_strdupf("http:url=%s,retries=1,retry_initial=5ms,spool_dir=%s/spool", url, dir);
+    tu_capture_start();
+    tropt_tracker *t = open_spec(spec, "hint");
+    ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
+    tropt_field f = TROPT_F_REAL("loss", 1);
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(tropt_tracker_log_fields(t, &f, 1), TROPT_OK);
+    ck_assert_int_eq(tropt_tracker_finish(t, NULL), TROPT_OK);
+    tropt_tracker_free(t);
+    const char *log = tu_captured();
+    ck_assert_msg(strstr(log, "tropt replay") && strstr(log, "/write?db=exp&token=***'"),
+                  "the replay hint lost the query: %s", log);
+    ck_assert_msg(!strstr(log, "Pw-XYZZY") && !strstr(log, "Tk-QUUX"), "a secret shown: %s", log);
+    tu_capture_stop();
+    char *cmd = tu_strdupf("'%s' check 'http:url=%s'", getenv("TROPT_CLI"), url);
+    char *out = NULL;
+    ck_assert_int_eq(tu_run(cmd, &out, 1), 0);
+    ck_assert_msg(strstr(out, "url=http://alice:***@127.0.0.1:") &&
+                      strstr(out, "/write?db=exp&token=***"),
+                  "%s", out);
+    ck_assert_msg(!strstr(out, "Pw-XYZZY") && !strstr(out, "Tk-QUUX"), "a secret shown: %s", out);
+    free(out);
+    free(cmd);
+    free(spec);
+    free(url);
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 START_TEST(server_down_whole_run_spools_everything)
 {
     int port = httpd_dead_port();
@@ -1043,6 +1081,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, every_event_received_once_in_order_with_headers);
     tcase_add_test(tc, conformance_kit_on_http);
+    tcase_add_test(tc, replay_hint_keeps_query_check_masks_secrets);
     tcase_add_test(tc, server_503_first_then_everything_once);
     tcase_add_test(tc, server_429_retry_after_is_honoured);
     tcase_add_test(tc, connection_resets_are_retried);
