@@ -80,6 +80,16 @@ static sqlite3 *open_db(const char *path, int *v1)
         fail("cannot open %s: %s", path, strerror(errno));
         return NULL;
     }
+    /* SQLite would block forever opening a FIFO and say "disk I/O error"
+     * of a folder: say what it is instead */
+    if (S_ISDIR(st.st_mode)) {
+        fail("%s is a folder, not a tropt database (give the database file)", path);
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        fail("%s is not a regular file, so not a tropt database", path);
+        return NULL;
+    }
     sqlite3 *db = NULL;
     /* Read-write without create, so a WAL file whose -shm is missing can be
      * read; fall back to read-only when the file or folder is not writable.

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "sqlite_tu.h"
@@ -252,6 +253,21 @@ START_TEST(test_usage_errors)
     ck_assert_int_eq(tq_cli(args, &out), 1);
     free(out);
     free(args);
+    /* A folder and a FIFO: a clear message at once, never a hang (issue 18
+     * #17: a FIFO blocked forever, a folder said "disk I/O error"). */
+    args = tu_strdupf("runs --db '%s'", d.dir);
+    ck_assert_int_eq(tq_cli(args, &out), 1);
+    ck_assert_msg(strstr(out, "is a folder, not a tropt database") != NULL, "%s", out);
+    free(out);
+    free(args);
+    char *fifo = tu_path(d.dir, "pipe.db");
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    args = tu_strdupf("timeout 10 %s runs --db '%s'", getenv("TROPT_CLI"), fifo);
+    ck_assert_int_eq(tu_run(args, &out, 1), 1);
+    ck_assert_msg(strstr(out, "is not a regular file") != NULL, "%s", out);
+    free(out);
+    free(args);
+    free(fifo);
     /* An SQLite file that is not a tropt database. */
     char *other = tu_path(d.dir, "other.db");
     sqlite3 *db;
