@@ -224,13 +224,53 @@ static size_t width(const char *s)
     return w;
 }
 
+/* Length of the valid UTF-8 sequence at s, 0 when it is not one. */
+static size_t utf8_seq(const unsigned char *s)
+{
+    unsigned c = s[0];
+    size_t n = c < 0x80                 ? 1
+               : c >= 0xC2 && c <= 0xDF ? 2
+               : c >= 0xE0 && c <= 0xEF ? 3
+               : c >= 0xF0 && c <= 0xF4 ? 4
+                                        : 0;
+    for (size_t i = 1; i < n; i++)
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+    if ((n == 3 && ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] >= 0xA0))) ||
+        (n == 4 && ((c == 0xF0 && s[1] < 0x90) || (c == 0xF4 && s[1] >= 0x90))))
+        return 0;
+    return n;
+}
+
+/* Write stored text for the terminal: control characters (C0, DEL, C1),
+ * which could move the cursor or recolour the terminal, as '?', and bytes
+ * that are not UTF-8 as U+FFFD (issue 18 #5). */
+static void put_safe(FILE *f, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        size_t n = utf8_seq(p);
+        if (n == 0) {
+            fputs("\xEF\xBF\xBD", f);
+            p++;
+        } else if ((n == 1 && (*p < 0x20 || *p == 0x7F)) ||
+                   (n == 2 && p[0] == 0xC2 && p[1] < 0xA0)) {
+            fputc('?', f);
+            p += n;
+        } else {
+            fwrite(p, 1, n, f);
+            p += n;
+        }
+    }
+}
+
 static void pad(FILE *f, const char *s, size_t w, int right)
 {
     size_t n = width(s);
     if (right)
         for (size_t i = n; i < w; i++)
             fputc(' ', f);
-    fputs(s, f);
+    put_safe(f, s);
     if (!right)
         for (size_t i = n; i < w; i++)
             fputc(' ', f);
@@ -364,7 +404,9 @@ static int print_section(sqlite3 *db, const char *path, const char *title, const
         char *v = fmt_value(st, 1, 2, 17);
         fputs("  ", stdout);
         pad(stdout, (const char *)sqlite3_column_text(st, 0), kw, 0);
-        printf("  %s\n", v ? v : "?");
+        fputs("  ", stdout);
+        put_safe(stdout, v ? v : "?");
+        fputc('\n', stdout);
         free(v);
     }
     int ret = 0;
@@ -490,7 +532,8 @@ static int print_last(sqlite3 *db, const char *path, int v1, int64_t run, int ha
         char *t = fmt_value_v(v[i].value, v[i].kind, 17);
         fputs("  ", stdout);
         pad(stdout, names[i] ? names[i] : "?", kw, 0);
-        printf("  %s", t ? t : "?");
+        fputs("  ", stdout);
+        put_safe(stdout, t ? t : "?");
         if (v[i].step != max_step)
             printf("  (at step %lld)", (long long)v[i].step);
         fputc('\n', stdout);
@@ -564,13 +607,17 @@ int cmd_show(int argc, char **argv)
         char t0[64], t1[64];
         local_iso(started, t0, sizeof t0);
         printf("run         %s\n", uuid);
-        printf("experiment  %s\n", experiment);
+        fputs("experiment  ", stdout);
+        put_safe(stdout, experiment);
+        fputc('\n', stdout);
         if (is_stale(status, host, pid))
             printf("status      crashed (recorded as running; process %lld is gone)\n",
                    (long long)pid);
         else
             printf("status      %s\n", status);
-        printf("host        %s (pid %lld)\n", host, (long long)pid);
+        fputs("host        ", stdout);
+        put_safe(stdout, host);
+        printf(" (pid %lld)\n", (long long)pid);
         printf("started     %s\n", t0);
         if (has_end) {
             local_iso(ended, t1, sizeof t1);

@@ -285,6 +285,42 @@ START_TEST(test_usage_errors)
 }
 END_TEST
 
+/* Stored names reach the terminal without escape sequences or invalid
+ * UTF-8 (issue 18 #5): an ESC sequence and BEL in the experiment, a C1
+ * CSI in a key, a byte that is not UTF-8 in the host. */
+START_TEST(test_terminal_escapes_neutralised)
+{
+    struct db3 d = make_db();
+    sqlite3 *db;
+    ck_assert_int_eq(sqlite3_open(d.path, &db), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(db,
+                                  "UPDATE tropt_run SET experiment = 'ev' || char(27) || '[31mil'"
+                                  " || char(7), host = CAST(X'68FF6F7374' AS TEXT);"
+                                  "UPDATE tropt_key SET name = 'k' || char(155) || '2J'"
+                                  " WHERE name = 'loss'",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    for (int show = 0; show < 2; show++) {
+        char *args = show ? tu_strdupf("show %s --db '%s'", d.a, d.path)
+                          : tu_strdupf("runs --db '%s'", d.path);
+        char *out = NULL;
+        ck_assert_msg(tq_cli(args, &out) == 0, "%s: %s", args, out);
+        ck_assert_msg(!strchr(out, 0x1b) && !strchr(out, 0x07), "%s: an escape reached: %s", args,
+                      out);
+        ck_assert_msg(!strstr(out, "\xc2\x9b"), "%s: a C1 CSI reached the terminal", args);
+        ck_assert_msg(strstr(out, "ev?[31mil?") != NULL, "%s: %s", args, out);
+        if (show) {
+            ck_assert_msg(strstr(out, "h\xef\xbf\xbdost") != NULL, "host: %s", out);
+            ck_assert_msg(strstr(out, "k?2J") != NULL, "key: %s", out);
+        }
+        free(out);
+        free(args);
+    }
+    free_db(&d);
+}
+END_TEST
+
 /* The README's quick start: the demo on the embedded default, then runs/show. */
 START_TEST(test_quick_start)
 {
@@ -328,6 +364,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_runs_table);
     tcase_add_test(tc, test_show);
     tcase_add_test(tc, test_usage_errors);
+    tcase_add_test(tc, test_terminal_escapes_neutralised);
     tcase_add_test(tc, test_quick_start);
     suite_add_tcase(s, tc);
     return s;
