@@ -590,7 +590,22 @@ int tsq_open(tsq *s)
     sqlite3_extended_result_codes(s->db, 1);
     sqlite3_busy_handler(s->db, busy_cb, s);
 
-    /* The first read of the file: a non-database file fails here. */
+    /* The first read of the file: a non-database file fails here.  A
+     * database that is neither empty nor ours is refused before anything
+     * is written to it (no tables, no pragma, no switch to WAL). */
+    int64_t app0 = 0, objects = 0;
+    rc = read_int_pragma(s, TSQL_APP_ID, &app0);
+    if (!rc)
+        rc = read_int_pragma(s, "SELECT count(*) FROM sqlite_master", &objects);
+    if (rc)
+        return tsq_fail(s, rc, "open");
+    if (app0 != TSQL_APPLICATION_ID && (app0 != 0 || objects > 0)) {
+        snprintf(s->err, sizeof s->err,
+                 "cannot use %s: not a tropt database (another application's: application_id "
+                 "0x%llx, %lld schema objects); it was left untouched",
+                 s->path, (unsigned long long)app0, (long long)objects);
+        return TROPT_EBACKEND;
+    }
     char mode[32] = "";
     rc = exec_retry(s, TSQL_WAL, mode, sizeof mode);
     if (rc)

@@ -515,6 +515,35 @@ START_TEST(test_schema_version)
                       strstr(tropt_error_message(), "not a tropt database"),
                   "message: %s", tropt_error_message());
     free(spec);
+    /* ... and one without an application_id (most applications set none):
+     * refused too, with the file byte for byte as it was, no WAL switch, no
+     * -wal file (issue 18 #13: tables, pragmas and WAL were added first) */
+    char *plain = tu_path(f.dir, "plain.db");
+    ck_assert_int_eq(sqlite3_open(plain, &db), SQLITE_OK);
+    ck_assert_int_eq(
+        sqlite3_exec(db, "CREATE TABLE notes(x); INSERT INTO notes VALUES (1)", NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    size_t len0, len1;
+    char *before = tu_read_file(plain, &len0);
+    spec = tq_spec(plain, NULL);
+    ck_assert_int_eq(tropt_tracker_open(&t, spec, NULL, NULL), TROPT_EBACKEND);
+    ck_assert_msg(strstr(tropt_error_message(), "not a tropt database") &&
+                      strstr(tropt_error_message(), "left untouched"),
+                  "message: %s", tropt_error_message());
+    char *after = tu_read_file(plain, &len1);
+    ck_assert_msg(len0 == len1 && memcmp(before, after, len0) == 0, "the file was modified");
+    char *wal = tu_strdupf("%s-wal", plain);
+    ck_assert_int_ne(access(wal, F_OK), 0);
+    ck_assert_int_eq(sqlite3_open(plain, &db), SQLITE_OK);
+    tq_text_eq(db, "delete", "PRAGMA journal_mode");
+    ck_assert_int_eq(tq_int(db, "SELECT count(*) FROM sqlite_master"), 1);
+    sqlite3_close(db);
+    free(wal);
+    free(before);
+    free(after);
+    free(spec);
+    free(plain);
     free(other);
     fx_free(&f);
 }
