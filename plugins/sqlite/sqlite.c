@@ -318,6 +318,22 @@ static int write_finish(tsq *s, void *arg)
     return rc;
 }
 
+/* After a commit: the file those commits went to must still be the one at
+ * `path`.  Deleted (or replaced) mid-run, every commit still succeeds into
+ * the unlinked inode and the data is lost when the process ends (issue 18
+ * #16); say so instead of returning OK.  Returns TROPT_OK or an error. */
+static int still_there(tsq *s)
+{
+    int moved = 0;
+    if (sqlite3_file_control(s->db, "main", SQLITE_FCNTL_HAS_MOVED, &moved) == SQLITE_OK && moved)
+        return s->host->error(TROPT_EBACKEND,
+                              "sqlite: %s was deleted or replaced while the run was open; the "
+                              "steps since are in the deleted file only and are lost when this "
+                              "process ends",
+                              s->path);
+    return TROPT_OK;
+}
+
 static int sq_finish(void *self, const tropt_run *run, const char *status, double ended_at,
                      const json_t *summary, const tropt_field *flat, size_t n_flat)
 {
@@ -327,6 +343,10 @@ static int sq_finish(void *self, const tropt_run *run, const char *status, doubl
     struct finish_arg a = {.status = status, .ended_at = ended_at, .n = n_flat};
     pthread_mutex_lock(&s->lock);
     int rc = tsq_fields_scratch(s, flat, n_flat);
+    if (!rc && (rc = still_there(s)) != TROPT_OK) {
+        pthread_mutex_unlock(&s->lock); /* the run stays open, as after any failed finish */
+        return rc;
+    }
     if (!rc)
         rc = tsq_commit(s, write_finish, &a);
     if (!rc) {
@@ -342,8 +362,8 @@ static int sq_flush(void *self)
 {
     tsq *s = self;
     pthread_mutex_lock(&s->lock);
-    int rc = tsq_commit(s, NULL, NULL);
-    if (rc)
+    int rc = still_there(s);
+    if (!rc && (rc = tsq_commit(s, NULL, NULL)) != TROPT_OK)
         rc = s->host->error(rc, "%s", s->err);
     pthread_mutex_unlock(&s->lock);
     return rc;

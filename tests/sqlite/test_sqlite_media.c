@@ -215,6 +215,37 @@ static void *hold_lock(void *arg)
 /* Another writer holding the lock: waited out within busy_timeout; past it,
  * TROPT_EBACKEND "database is locked" and the step is kept for the next
  * commit. */
+/* The database file deleted mid-run: commits still succeed into the
+ * unlinked file, so flush and finish must say the data is gone instead of
+ * returning OK (issue 18 #16). */
+START_TEST(test_deleted_mid_run)
+{
+    char *dir = tu_mkdtemp();
+    char *path = tu_path(dir, "gone.db");
+    tropt_tracker *t = tq_open(path, NULL, "deleted");
+    ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
+    tropt_field f = TROPT_F_REAL("loss", 1);
+    ck_assert_int_eq(tropt_tracker_log_fields(t, &f, 1), TROPT_OK);
+    ck_assert_int_eq(tropt_tracker_flush(t), TROPT_OK);
+    char *cmd = tu_strdupf("rm -f '%s' '%s-wal' '%s-shm'", path, path, path);
+    ck_assert_int_eq(tu_run(cmd, NULL, 1), 0);
+    ck_assert_int_eq(tropt_tracker_log_fields(t, &f, 1), TROPT_OK); /* accepted, in memory */
+    ck_assert_int_eq(tropt_tracker_flush(t), TROPT_EBACKEND);
+    ck_assert_msg(strstr(tropt_error_message(), path) &&
+                      strstr(tropt_error_message(), "was deleted or replaced"),
+                  "%s", tropt_error_message());
+    ck_assert_int_eq(tropt_tracker_finish(t, NULL), TROPT_EBACKEND);
+    ck_assert(strstr(tropt_error_message(), "was deleted or replaced") != NULL);
+    tu_capture_start(); /* free finishes the open run as aborted: it fails the same way */
+    tropt_tracker_free(t);
+    tu_capture_stop();
+    free(cmd);
+    free(path);
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 START_TEST(test_locked_database)
 {
     char *dir = tu_mkdtemp();
@@ -310,6 +341,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_missing_folder);
     tcase_add_test(tc, test_unwritable_folder);
     tcase_add_test(tc, test_disk_full);
+    tcase_add_test(tc, test_deleted_mid_run);
     tcase_add_test(tc, test_locked_database);
     tcase_add_test(tc, test_locked_timer);
     suite_add_tcase(s, tc);
