@@ -21,54 +21,18 @@
 #include "tropt_event.h"
 
 #include "http_priv.h"
-
-static atomic_uint spool_seq;
+#include "tropt_fs.h"
 
 /* ---- spool (spool_mu held) -------------------------------------------- */
-
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
 
 static int spool_open(http *h)
 {
     if (h->spool_fd >= 0)
         return 0;
-    if (mkdir(h->spool_dir, 0777) != 0 && errno != EEXIST)
+    char *path = NULL;
+    int fd = tropt_spool_create(h->spool_dir, h->host->malloc, h->host->free, &path);
+    if (fd < 0)
         return -1;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    char name[96];
-    snprintf(name, sizeof name, "%04d%02d%02dT%02d%02d%02d.%06ldZ-%ld-%u.jsonl", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000,
-             (long)getpid(), atomic_fetch_add(&spool_seq, 1));
-    size_t n = strlen(h->spool_dir) + strlen(name) + 2;
-    char *path = h->host->malloc(n);
-    if (!path) {
-        errno = ENOMEM;
-        return -1;
-    }
-    snprintf(path, n, "%s/%s", h->spool_dir, name);
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd < 0) {
-        int e = errno;
-        h->host->free(path);
-        errno = e;
-        return -1;
-    }
     h->spool_fd = fd;
     h->spool_path = path;
     h->host->log(TROPT_LEVEL_WARNING, "http: events for %s are being spooled to %s", h->url_shown,
@@ -79,7 +43,7 @@ static int spool_open(http *h)
 /* Append bytes to the spool.  Returns 0, or an errno value. */
 static int spool_write(http *h, const char *p, size_t n)
 {
-    if (spool_open(h) != 0 || write_all(h->spool_fd, p, n) != 0)
+    if (spool_open(h) != 0 || tropt_write_all(h->spool_fd, p, n) != 0)
         return errno ? errno : EIO;
     h->spool_dirty = 1;
     return 0;

@@ -1,53 +1,17 @@
 /* plugins/pg/pg_commit.c - the spool file, commit, and the background thread. */
 #include "pg_priv.h"
-
-atomic_uint pg_spool_seq;
+#include "tropt_fs.h"
 
 /* ---- spool ------------------------------------------------------------- */
-
-int pg_write_all(int fd, const char *s, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, s, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        s += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
 
 int pg_spool_open(pg *p)
 {
     if (p->spool_fd >= 0)
         return 0;
-    if (mkdir(p->spool_dir, 0777) != 0 && errno != EEXIST)
+    char *path = NULL;
+    int fd = tropt_spool_create(p->spool_dir, p->host->malloc, p->host->free, &path);
+    if (fd < 0)
         return -1;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    char name[96];
-    snprintf(name, sizeof name, "%04d%02d%02dT%02d%02d%02d.%06ldZ-%ld-%u.jsonl", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000,
-             (long)getpid(), atomic_fetch_add(&pg_spool_seq, 1));
-    size_t n = strlen(p->spool_dir) + strlen(name) + 2;
-    char *path = p->host->malloc(n);
-    if (!path) {
-        errno = ENOMEM;
-        return -1;
-    }
-    snprintf(path, n, "%s/%s", p->spool_dir, name);
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd < 0) {
-        int e = errno;
-        p->host->free(path);
-        errno = e;
-        return -1;
-    }
     p->spool_fd = fd;
     p->spool_path = path;
     return 0;
@@ -55,7 +19,7 @@ int pg_spool_open(pg *p)
 
 int pg_spool_bytes(pg *p, const char *s, size_t n)
 {
-    if (pg_spool_open(p) != 0 || pg_write_all(p->spool_fd, s, n) != 0) {
+    if (pg_spool_open(p) != 0 || tropt_write_all(p->spool_fd, s, n) != 0) {
         snprintf(p->err, sizeof p->err, "cannot write the spool in %s: %s", p->spool_dir,
                  strerror(errno));
         return -1;

@@ -138,9 +138,6 @@ typedef struct pg {
     tev_buf scratch;
 } pg;
 
-/* Numbers the spool files of this process. */
-extern atomic_uint pg_spool_seq;
-
 double pg_monotonic(void);
 char *pg_xstrdup(pg *p, const char *s);
 void pg_scrub_one(char *msg, const char *secret);
@@ -175,7 +172,6 @@ PGresult *pg_insert_steps(pg *p, const size_t *firsts, size_t n);
 int pg_write_insert(pg *p, int *lost);
 int pg_copy_array(pg *p, tev_buf *b, size_t first, size_t end, int col);
 int pg_write_copy(pg *p, int *lost);
-int pg_write_all(int fd, const char *s, size_t n);
 int pg_spool_open(pg *p);
 int pg_spool_bytes(pg *p, const char *s, size_t n);
 int pg_spool_pending(pg *p);

@@ -4,6 +4,9 @@
  * the version-2 JSON encoder (json_real, json_value) that writes values the
  * way the shipped plugins and the event format do, read back by jansson.
  */
+#include <errno.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdint.h>
@@ -12,6 +15,7 @@
 
 #include "../../core/internal.h"
 #include "testutil.h"
+#include "tropt_fs.h"
 
 static const tropt_host *H = &tropt__host_services;
 
@@ -91,6 +95,47 @@ START_TEST(json_value_of_every_type)
 }
 END_TEST
 
+/* plugins/common's spool files: created exclusively, never through a
+ * folder that is a symbolic link (issue 18 #2's review of spool folders). */
+START_TEST(spool_files_are_created_safely)
+{
+    char *dir = tu_mkdtemp();
+    char *spool = tu_path(dir, "spool");
+    char *path = NULL;
+    int fd = tropt_spool_create(spool, malloc, free, &path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_ptr_nonnull(path);
+    ck_assert(strncmp(path, spool, strlen(spool)) == 0 && strstr(path, ".jsonl"));
+    ck_assert_int_eq(tropt_write_all(fd, "{}\n", 3), 0);
+    close(fd);
+    char *again = NULL;
+    int fd2 = tropt_spool_create(spool, malloc, free, &again);
+    ck_assert_int_ge(fd2, 0);
+    ck_assert_str_ne(path, again); /* a new name each time */
+    close(fd2);
+    free(again);
+    /* a spool folder that is a link to elsewhere is refused, nothing made */
+    char *elsewhere = tu_path(dir, "elsewhere");
+    ck_assert_int_eq(mkdir(elsewhere, 0700), 0);
+    char *link = tu_path(dir, "linked");
+    ck_assert_int_eq(symlink(elsewhere, link), 0);
+    char *none = NULL;
+    errno = 0;
+    ck_assert_int_eq(tropt_spool_create(link, malloc, free, &none), -1);
+    ck_assert_int_eq(errno, ELOOP);
+    ck_assert_ptr_null(none);
+    char *cmd = tu_strdupf("test -z \"$(ls -A '%s')\"", elsewhere);
+    ck_assert_int_eq(tu_run(cmd, NULL, 1), 0);
+    free(cmd);
+    free(link);
+    free(elsewhere);
+    free(path);
+    free(spool);
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("host");
@@ -98,6 +143,7 @@ int main(void)
     tcase_add_test(tc, format_real_as_documented);
     tcase_add_test(tc, json_real_reads_back_as_the_same_real);
     tcase_add_test(tc, json_value_of_every_type);
+    tcase_add_test(tc, spool_files_are_created_safely);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
