@@ -11,6 +11,11 @@
 static pthread_mutex_t handler_lock = PTHREAD_MUTEX_INITIALIZER;
 static tropt_log_fn handler;
 static void *handler_data;
+/* Calls of a handler running now (under handler_lock), signalled on
+ * handler_idle when one ends; this thread's own calls in progress. */
+static unsigned inflight;
+static pthread_cond_t handler_idle = PTHREAD_COND_INITIALIZER;
+static _Thread_local unsigned my_calls;
 /* -1: not read from the environment yet. */
 static atomic_int threshold = -1;
 
@@ -74,6 +79,11 @@ void tropt_set_log_handler(tropt_log_fn fn, void *userdata)
     pthread_mutex_lock(&handler_lock);
     handler = fn;
     handler_data = userdata;
+    /* Return only once no other thread is still inside a handler, so the
+     * caller may free the old handler's userdata (issue 18 #15).  Calls of
+     * this thread (set from inside a handler) are not waited for. */
+    while (inflight > my_calls)
+        pthread_cond_wait(&handler_idle, &handler_lock);
     pthread_mutex_unlock(&handler_lock);
 }
 
@@ -91,11 +101,20 @@ void tropt__vlog(tropt_level level, const char *fmt, va_list ap)
     pthread_mutex_lock(&handler_lock);
     tropt_log_fn fn = handler;
     void *ud = handler_data;
-    pthread_mutex_unlock(&handler_lock);
     if (fn)
-        fn(level, buf, ud);
-    else
+        inflight++;
+    pthread_mutex_unlock(&handler_lock);
+    if (!fn) {
         fprintf(stderr, "tropt: %s: %s\n", tropt_level_name(level), buf);
+        return;
+    }
+    my_calls++;
+    fn(level, buf, ud);
+    my_calls--;
+    pthread_mutex_lock(&handler_lock);
+    inflight--;
+    pthread_cond_broadcast(&handler_idle); /* a setter waits for the count to drop */
+    pthread_mutex_unlock(&handler_lock);
 }
 
 void tropt__log(tropt_level level, const char *fmt, ...)

@@ -201,7 +201,11 @@ typedef void (*tropt_log_fn)(tropt_level level, const char *message, void *userd
  * "tropt: <level>: <message>" to stderr).  The threshold comes from the
  * environment variable TROPT_LOG_LEVEL (debug|info|warning|error|off;
  * default warning) unless tropt_set_log_level was called.  Process-wide;
- * safe to call from any thread.
+ * safe to call from any thread.  It returns only once no other thread is
+ * still running the previous handler, so the previous userdata may be
+ * freed as soon as it returns (a call made from inside a handler does not
+ * wait for that handler's own thread).  A handler must not wait for
+ * another thread that is itself calling tropt_set_log_handler.
  */
 TROPT_API void tropt_set_log_handler(tropt_log_fn fn, void *userdata);
 

@@ -2,6 +2,10 @@
  * rule, with the reference interface's exact messages, observed through
  * the recorder test plugin (what each backend received). */
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -440,6 +444,64 @@ START_TEST(default_handler_writes_stderr_and_honours_level)
 }
 END_TEST
 
+/* tropt_set_log_handler returns only when no other thread still runs the
+ * old handler, so its userdata may be freed at once (issue 18 #15; under
+ * ASan a use after free before the fix). */
+struct slow_ud {
+    atomic_int calls;
+    char pad[64];
+};
+
+static void slow_handler(tropt_level level, const char *msg, void *ud)
+{
+    (void)level;
+    (void)msg;
+    struct slow_ud *u = ud;
+    usleep(2000);
+    atomic_fetch_add(&u->calls, 1); /* touches ud after a while */
+    memset(u->pad, 1, sizeof u->pad);
+}
+
+static void quiet_handler(tropt_level level, const char *msg, void *ud)
+{
+    (void)level;
+    (void)msg;
+    (void)ud;
+}
+
+static atomic_int stop_logging;
+
+static void *log_loop(void *arg)
+{
+    tropt_tracker *t = arg;
+    while (!atomic_load(&stop_logging))
+        tropt_tracker_finish(t, NULL); /* inactive: warns through the handler */
+    return NULL;
+}
+
+START_TEST(set_log_handler_waits_for_running_calls)
+{
+    tropt_tracker *t = NULL;
+    ck_assert_int_eq(tropt_tracker_open(&t, "null", NULL, NULL), TROPT_OK);
+    for (int round = 0; round < 20; round++) {
+        struct slow_ud *u = calloc(1, sizeof *u);
+        ck_assert_ptr_nonnull(u);
+        tropt_set_log_handler(slow_handler, u);
+        atomic_store(&stop_logging, 0);
+        pthread_t th;
+        ck_assert_int_eq(pthread_create(&th, NULL, log_loop, t), 0);
+        while (atomic_load(&u->calls) == 0)
+            usleep(100);
+        tropt_set_log_handler(quiet_handler, NULL);
+        free(u); /* safe: no thread is inside slow_handler any more */
+        atomic_store(&stop_logging, 1);
+        pthread_join(th, NULL);
+    }
+    tropt_set_log_handler(NULL, NULL);
+    tropt_tracker_free(t);
+}
+END_TEST
+
 START_TEST(spec_from_environment_and_default)
 {
     char *dir = tu_mkdtemp();
@@ -498,6 +560,7 @@ int main(void)
     tcase_add_test(tc, replay_identity_step_and_time);
     tcase_add_test(tc, default_handler_writes_stderr_and_honours_level);
     tcase_add_test(tc, spec_from_environment_and_default);
+    tcase_add_test(tc, set_log_handler_waits_for_running_calls);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
