@@ -40,6 +40,7 @@ struct tropt_tracker {
 
     int active;
     int64_t next_step;
+    int steps_full; /* step INT64_MAX was logged: no next step number */
     char run_id[TROPT__UUID_LEN + 1];
     char *run_experiment; /* owned, for init_run identities */
     char *run_host;       /* owned, for init_run identities */
@@ -314,6 +315,7 @@ static int open_run(tropt_tracker *t, const tropt_run_info *info, const json_t *
     t->run.pid = info && info->pid > 0 ? info->pid : (int64_t)getpid();
     t->run.started_at = info && info->started_at > 0 ? info->started_at : tropt__now();
     t->next_step = 0;
+    t->steps_full = 0;
     t->active = 1; /* as in the reference: active before the backends' init */
 
     const tropt_field *params = merged ? t->flat.f : NULL;
@@ -332,10 +334,20 @@ static int open_run(tropt_tracker *t, const tropt_run_info *info, const json_t *
 
 static int do_log(tropt_tracker *t, int64_t step, double time, const tropt_field *f, size_t n)
 {
-    if (step < 0)
+    if (step < 0) {
+        if (t->steps_full) /* INT64_MAX + 1 would overflow into negative steps */
+            return tropt__error(TROPT_EINVAL,
+                                "log: no step number is left after step %lld; give this step an "
+                                "explicit number (tropt_tracker_log_fields_at)",
+                                (long long)INT64_MAX);
         step = t->next_step;
-    if (step >= t->next_step)
-        t->next_step = step + 1;
+    }
+    if (step >= t->next_step) {
+        if (step == INT64_MAX)
+            t->steps_full = 1;
+        else
+            t->next_step = step + 1;
+    }
     if (!(time >= 0)) /* also NaN */
         time = tropt__now();
     first_error fe;

@@ -444,6 +444,34 @@ START_TEST(default_handler_writes_stderr_and_honours_level)
 }
 END_TEST
 
+/* Step INT64_MAX is stored as given; the next automatic step has no number
+ * and is refused instead of overflowing into negative steps (issue 18 #6;
+ * UBSan reported the signed overflow before). */
+START_TEST(step_int64_max_then_no_overflow)
+{
+    rec_fixture fx;
+    rec_open(&fx, "", NULL, NULL);
+    tropt_tracker *t = fx.t;
+    ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
+    tropt_field f = TROPT_F_INT("x", 1);
+    ck_assert_int_eq(tropt_tracker_log_fields_at(t, INT64_MAX, -1, &f, 1), TROPT_OK);
+    ck_assert_int_eq(tropt_tracker_log_fields(t, &f, 1), TROPT_EINVAL);
+    ck_assert(strstr(tropt_error_message(), "no step number is left") != NULL);
+    ck_assert_int_eq(tropt_tracker_log_fields_at(t, 5, -1, &f, 1), TROPT_OK); /* explicit: fine */
+    ck_assert_int_eq(tropt_tracker_finish(t, NULL), TROPT_OK);
+    /* a new run numbers from 0 again */
+    ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
+    ck_assert_int_eq(tropt_tracker_log_fields(t, &f, 1), TROPT_OK);
+    ck_assert_int_eq(tropt_tracker_finish(t, NULL), TROPT_OK);
+    char *text = rec_text(&fx);
+    ck_assert_msg(strstr(text, "step=9223372036854775807 ") != NULL, "%s", text);
+    ck_assert_msg(strstr(text, "step=-") == NULL, "a negative step was written: %s", text);
+    ck_assert_int_eq(count_prefix(text, "log "), 3);
+    free(text);
+    rec_close(&fx);
+}
+END_TEST
+
 /* tropt_set_log_handler returns only when no other thread still runs the
  * old handler, so its userdata may be freed at once (issue 18 #15; under
  * ASan a use after free before the fix). */
@@ -561,6 +589,7 @@ int main(void)
     tcase_add_test(tc, default_handler_writes_stderr_and_honours_level);
     tcase_add_test(tc, spec_from_environment_and_default);
     tcase_add_test(tc, set_log_handler_waits_for_running_calls);
+    tcase_add_test(tc, step_int64_max_then_no_overflow);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
