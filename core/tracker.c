@@ -8,6 +8,7 @@
  * become warnings. */
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -38,6 +39,8 @@ struct tropt_tracker {
     json_t *experiment_config; /* deep copy, or NULL */
     char hostname[256];
 
+    unsigned fork_gen; /* fork_gen when opened: another value means a child */
+    pid_t opener;      /* the process that opened it */
     int active;
     int64_t next_step;
     int steps_full; /* step INT64_MAX was logged: no next step number */
@@ -137,6 +140,39 @@ static int backend_create(backend *be, const tropt__backend_spec *bs)
     return TROPT_OK;
 }
 
+/* ---- fork ------------------------------------------------------------- */
+
+/* Incremented in every child a fork makes: a tracker opened before it sees
+ * another value there.  (getpid() per call would cost a system call on
+ * the log path.) */
+static atomic_uint fork_gen;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static void on_fork_child(void)
+{
+    atomic_fetch_add_explicit(&fork_gen, 1, memory_order_relaxed);
+}
+
+static void watch_forks(void)
+{
+    pthread_atfork(NULL, NULL, on_fork_child);
+}
+
+/* A tracker used in a child of the process that opened it: its backends'
+ * connections, files and threads belong to the parent (issue 18 #10). */
+static int forked(const tropt_tracker *t)
+{
+    return atomic_load_explicit(&fork_gen, memory_order_relaxed) != t->fork_gen;
+}
+
+static int forked_error(const tropt_tracker *t, const char *what)
+{
+    return tropt__error(TROPT_ESTATE,
+                        "%s: this tracker was opened by process %ld and this is its forked child "
+                        "%ld; its backends belong to the parent: open a new tracker in the child",
+                        what, (long)t->opener, (long)getpid());
+}
+
 int tropt_tracker_open(tropt_tracker **out, const char *spec, const char *experiment_name,
                        const json_t *experiment_config)
 {
@@ -162,6 +198,9 @@ int tropt_tracker_open(tropt_tracker **out, const char *spec, const char *experi
         return tropt__oom();
     }
     pthread_mutex_init(&t->lock, NULL);
+    pthread_once(&fork_once, watch_forks);
+    t->fork_gen = atomic_load(&fork_gen);
+    t->opener = getpid();
     t->experiment = tropt__strdup(experiment_name ? experiment_name : TROPT_DEFAULT_EXPERIMENT);
     if (!t->experiment) {
         rc = tropt__oom();
@@ -384,6 +423,8 @@ int tropt_tracker_init_run(tropt_tracker *t, const tropt_run_info *info, const j
 {
     if (!t)
         return tropt__error(TROPT_EINVAL, "init: tracker is NULL");
+    if (forked(t))
+        return forked_error(t, "init");
     LOCK(t);
     int rc = open_run(t, info, config);
     UNLOCK(t);
@@ -406,6 +447,8 @@ int tropt_tracker_log(tropt_tracker *t, const json_t *data)
 {
     if (!t)
         return tropt__error(TROPT_EINVAL, "log: tracker is NULL");
+    if (forked(t))
+        return forked_error(t, "log");
     LOCK(t);
     int rc = log_json(t, data);
     UNLOCK(t);
@@ -440,6 +483,8 @@ int tropt_tracker_log_fields_at(tropt_tracker *t, int64_t step, double time,
 {
     if (!t)
         return tropt__error(TROPT_EINVAL, "log: tracker is NULL");
+    if (forked(t))
+        return forked_error(t, "log");
     LOCK(t);
     int rc = log_fields(t, step, time, fields, n);
     UNLOCK(t);
@@ -473,6 +518,8 @@ int tropt_tracker_finish_run(tropt_tracker *t, const char *status, double ended_
     if (strcmp(status, "finished") && strcmp(status, "aborted") && strcmp(status, "crashed"))
         return tropt__error(TROPT_EINVAL, "finish: status '%s' is not finished|aborted|crashed",
                             status);
+    if (forked(t))
+        return forked_error(t, "finish");
     LOCK(t);
     int rc = finish_checked(t, status, ended_at, summary);
     UNLOCK(t);
@@ -483,6 +530,8 @@ int tropt_tracker_flush(tropt_tracker *t)
 {
     if (!t)
         return tropt__error(TROPT_EINVAL, "flush: tracker is NULL");
+    if (forked(t))
+        return forked_error(t, "flush");
     LOCK(t);
     first_error fe;
     fe.rc = TROPT_OK; /* msg is written only with rc: no 1 KiB memset per call */
@@ -523,6 +572,11 @@ const char *tropt_tracker_run_id(const tropt_tracker *t)
 void tropt_tracker_free(tropt_tracker *t)
 {
     if (!t)
+        return;
+    /* In a forked child, touching the backends could write the parent's
+     * rows twice or wait for its threads: the child's copy of the tracker
+     * is left as it is (the memory goes with the child). */
+    if (forked(t))
         return;
     LOCK(t);
     if (t->active) {

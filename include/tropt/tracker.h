@@ -21,6 +21,12 @@
  * library.  Separate trackers are independent.  Freeing a tracker while
  * another thread still calls into it is the caller's error (as for free()).
  *
+ * fork(): a tracker belongs to the process that opened it.  In a child,
+ * init, log, finish and flush on a tracker the parent opened return
+ * TROPT_ESTATE without touching its backends (their files, connections and
+ * threads are the parent's; using them would duplicate or lose steps), and
+ * tropt_tracker_free only forgets it.  Open a new tracker in the child.
+ *
  * Trust: the spec string and TROPT_PLUGIN_PATH choose which shared objects
  * are loaded into the process, like LD_LIBRARY_PATH.  Never build them from
  * untrusted input.

@@ -472,6 +472,46 @@ START_TEST(step_int64_max_then_no_overflow)
 }
 END_TEST
 
+/* A forked child cannot use its parent's tracker: ESTATE naming the fork,
+ * nothing written by the child, and the parent goes on (issue 18 #10). */
+START_TEST(forked_child_is_refused)
+{
+    rec_fixture fx;
+    rec_open(&fx, "", NULL, NULL);
+    ck_assert_int_eq(tropt_tracker_init(fx.t, NULL), TROPT_OK);
+    tropt_field f = TROPT_F_INT("x", 1);
+    ck_assert_int_eq(tropt_tracker_log_fields(fx.t, &f, 1), TROPT_OK);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int ok = tropt_tracker_log_fields(fx.t, &f, 1) == TROPT_ESTATE &&
+                 strstr(tropt_error_message(), "forked child") &&
+                 tropt_tracker_flush(fx.t) == TROPT_ESTATE &&
+                 tropt_tracker_finish(fx.t, NULL) == TROPT_ESTATE &&
+                 tropt_tracker_init(fx.t, NULL) == TROPT_ESTATE;
+        tropt_tracker_free(fx.t); /* forgets it: no finish, no destroy */
+        /* a tracker of its own works in the child */
+        tropt_tracker *own = NULL;
+        ok = ok && tropt_tracker_open(&own, "null", NULL, NULL) == TROPT_OK &&
+             tropt_tracker_init(own, NULL) == TROPT_OK &&
+             tropt_tracker_log_fields(own, &f, 1) == TROPT_OK;
+        tropt_tracker_free(own);
+        _exit(ok ? 0 : 1);
+    }
+    int st = 0;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %d", st);
+    ck_assert_int_eq(tropt_tracker_log_fields(fx.t, &f, 1), TROPT_OK);
+    ck_assert_int_eq(tropt_tracker_finish(fx.t, NULL), TROPT_OK);
+    char *text = rec_text(&fx);
+    ck_assert_int_eq(count_prefix(text, "log "), 2);            /* the parent's two */
+    ck_assert_int_eq(count_prefix(text, "finish "), 1);         /* one finish, the parent's */
+    ck_assert_msg(strstr(text, "destroy") == NULL, "%s", text); /* nothing destroyed yet */
+    free(text);
+    rec_close(&fx);
+}
+END_TEST
+
 /* tropt_set_log_handler returns only when no other thread still runs the
  * old handler, so its userdata may be freed at once (issue 18 #15; under
  * ASan a use after free before the fix). */
@@ -590,6 +630,7 @@ int main(void)
     tcase_add_test(tc, spec_from_environment_and_default);
     tcase_add_test(tc, set_log_handler_waits_for_running_calls);
     tcase_add_test(tc, step_int64_max_then_no_overflow);
+    tcase_add_test(tc, forked_child_is_refused);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

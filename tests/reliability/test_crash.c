@@ -718,17 +718,17 @@ int main(int argc, char **argv)
     Suite *s = suite_create("crash");
     TCase *tc;
     tc = tcase_create("sqlite");
-    tcase_set_timeout(tc, 110);
+    tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_crash_sqlite);
     suite_add_tcase(s, tc);
 #ifdef HAVE_CSV
     tc = tcase_create("csv");
-    tcase_set_timeout(tc, 110);
+    tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_crash_csv);
     suite_add_tcase(s, tc);
 #endif
     tc = tcase_create("jsonl");
-    tcase_set_timeout(tc, 110);
+    tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_crash_jsonl);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
