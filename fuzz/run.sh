@@ -49,7 +49,8 @@ cflags=(-g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wno-unused-parameter
         '-DTROPT_PLUGINDIR="/nonexistent/tropt/plugins"' '-DTROPT_VERSION_STRING="0.0.0-fuzz"')
 libs=(-ljansson -ldl -lpthread -lm)
 
-# Sources each target links besides its own file ("core" = core/*.c).
+# Sources each target links besides its own file ("core" = core/*.c and
+# the event encoder libtropt links for its json_value host service).
 declare -A needs=(
     [spec]="core"
     [options]="core"
@@ -80,6 +81,8 @@ build() { # target -> $out/fuzz_<target>
                 o=$(obj "core/$(basename "$c")") || return 1
                 objs+=("$o")
             done
+            o=$(obj plugins/common/tropt_event.c) || return 1
+            objs+=("$o")
         else
             o=$(obj "$s") || return 1
             objs+=("$o")

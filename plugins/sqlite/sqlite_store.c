@@ -593,17 +593,26 @@ int tsq_open(tsq *s)
     /* The first read of the file: a non-database file fails here.  A
      * database that is neither empty nor ours is refused before anything
      * is written to it (no tables, no pragma, no switch to WAL). */
-    int64_t app0 = 0, objects = 0;
-    rc = read_int_pragma(s, TSQL_APP_ID, &app0);
-    if (!rc)
-        rc = read_int_pragma(s, "SELECT count(*) FROM sqlite_master", &objects);
+    long long app0 = 0, objects = 0;
+    /* one statement, so both come from one snapshot: another process may
+     * be creating the schema (tables and application_id in one
+     * transaction) right now */
+    char both[64] = "";
+    rc = exec_retry(s,
+                    "SELECT (SELECT application_id FROM pragma_application_id()) || ' ' ||"
+                    " (SELECT count(*) FROM sqlite_master)",
+                    both, sizeof both);
     if (rc)
         return tsq_fail(s, rc, "open");
+    if (sscanf(both, "%lld %lld", &app0, &objects) != 2) {
+        snprintf(s->err, sizeof s->err, "cannot use %s: cannot read its header", s->path);
+        return TROPT_EBACKEND;
+    }
     if (app0 != TSQL_APPLICATION_ID && (app0 != 0 || objects > 0)) {
         snprintf(s->err, sizeof s->err,
                  "cannot use %s: not a tropt database (another application's: application_id "
                  "0x%llx, %lld schema objects); it was left untouched",
-                 s->path, (unsigned long long)app0, (long long)objects);
+                 s->path, (unsigned long long)app0, objects);
         return TROPT_EBACKEND;
     }
     char mode[32] = "";
