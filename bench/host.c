@@ -2,6 +2,7 @@
  * the null backend, against building the same step as a jansson object and
  * against a plain indirect function call that receives the fields. */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "bench.h"
 
@@ -102,8 +103,101 @@ static int run_log_json(void *arg, int64_t steps, double *secs)
     return rc;
 }
 
+/* ---- many keys per step: the duplicate-key check (issue 17) -------------- */
+
+#define WIDE_KEYS 10000
+
+typedef struct wide_arg {
+    tropt_field f[WIDE_KEYS];
+    char names[WIDE_KEYS][40];
+} wide_arg;
+
+/* Per-layer names share their first and last bytes and differ in the
+ * middle; random names differ everywhere.  Same count, similar length. */
+static void wide_fill(wide_arg *w, int per_layer)
+{
+    uint64_t x = 0x9E3779B97F4A7C15u;
+    for (int i = 0; i < WIDE_KEYS; i++) {
+        if (per_layer) {
+            snprintf(w->names[i], sizeof w->names[i], "layers.%d.attention.grad_norm", i);
+        } else {
+            for (int j = 0; j < 28; j++) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                w->names[i][j] = (char)('a' + x % 26);
+            }
+            w->names[i][28] = 0;
+        }
+        tropt_field one = TROPT_F_REAL(w->names[i], i * 0.5);
+        w->f[i] = one;
+    }
+}
+
+static int run_wide(void *arg, int64_t steps, double *secs)
+{
+    wide_arg *w = arg;
+    tropt_tracker *t = NULL;
+    if (tropt_tracker_open(&t, "null", "bench", NULL) != TROPT_OK ||
+        tropt_tracker_init(t, NULL) != TROPT_OK) {
+        fprintf(stderr, "tropt-bench: null: %s\n", tropt_error_message());
+        tropt_tracker_free(t);
+        return -1;
+    }
+    int rc = 0;
+    double t0 = bench_mono();
+    for (int64_t s = 0; s < steps && rc == 0; s++) {
+        if (tropt_tracker_log_fields(t, w->f, WIDE_KEYS) != TROPT_OK) {
+            fprintf(stderr, "tropt-bench: null: log: %s\n", tropt_error_message());
+            rc = -1;
+        }
+    }
+    *secs = bench_mono() - t0;
+    tropt_tracker_free(t);
+    return rc;
+}
+
+static void scen_host_keys(bench_ctx *c)
+{
+    const char *sc = "host-keys";
+    if (!bench_want(c, sc))
+        return;
+    char path[1024];
+    if (!bench_plugin_found("null", path, sizeof path)) {
+        bench_skip(c, sc, "plugin tropt-null.so not found on TROPT_PLUGIN_PATH");
+        return;
+    }
+    wide_arg *layer = malloc(sizeof *layer), *rnd = malloc(sizeof *rnd);
+    if (!layer || !rnd) {
+        free(layer);
+        free(rnd);
+        bench_fail(c, sc, "out of memory");
+        return;
+    }
+    wide_fill(layer, 1);
+    wide_fill(rnd, 0);
+    bench_variant v[] = {
+        {"log_fields 10,000 per-layer keys -> null", run_wide, layer, 0, 0},
+        {"log_fields 10,000 random keys -> null (baseline)", run_wide, rnd, 0, 0},
+    };
+    /* A step here is one call of 10,000 fields. */
+    int64_t steps = c->steps / 100 > 10 ? c->steps / 100 : 10;
+    if (bench_interleave(c, v, 2, steps) != 0) {
+        bench_fail(c, sc, "a variant failed");
+    } else {
+        bench_row(c, sc, &v[0], &v[1], "cost", "<=", 1.5,
+                  "keys sharing their ends vs random keys, same count");
+        bench_row(c, sc, &v[1], NULL, NULL, NULL, 0, NULL);
+        bench_ran(c, sc, NULL);
+    }
+    free(layer);
+    free(rnd);
+}
+
 void scen_host(bench_ctx *c)
 {
+    scen_host_keys(c);
+
     const char *sc = "host";
     if (!bench_want(c, sc))
         return;

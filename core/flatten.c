@@ -84,16 +84,61 @@ static int push_leaf(tropt__flat *fl, size_t pstart, size_t plen, const char *na
     return push(fl, f);
 }
 
-static int flatten_value(tropt__flat *fl, size_t pstart, size_t plen, const char *name,
-                         const json_t *v);
+static int too_deep(const char *name)
+{
+    return tropt__error(TROPT_EINVAL,
+                        "value of '%s' is nested more than %d levels deep, or contains itself",
+                        name, TROPT_MAX_DEPTH);
+}
 
-static int flatten_members(tropt__flat *fl, size_t pstart, size_t plen, const json_t *obj)
+/* Check that v, found at nesting level `depth` (a step's own members are at
+ * level 1), goes no deeper than TROPT_MAX_DEPTH.  A value that contains
+ * itself (jansson lets the API build one) is infinitely deep, so this also
+ * stops cycles, before any encoder or json_deep_copy recurses into them.
+ * The recursion is bounded by the cap. */
+static int check_depth(const json_t *v, int depth, const char *name)
+{
+    if (json_is_array(v)) {
+        if (depth >= TROPT_MAX_DEPTH && json_array_size(v) > 0)
+            return too_deep(name);
+        size_t i;
+        json_t *e;
+        json_array_foreach(v, i, e)
+        {
+            if ((json_is_array(e) || json_is_object(e)) && check_depth(e, depth + 1, name))
+                return TROPT_EINVAL;
+        }
+    } else if (json_is_object(v)) {
+        if (depth >= TROPT_MAX_DEPTH && json_object_size(v) > 0)
+            return too_deep(name);
+        const char *k;
+        json_t *e;
+        json_object_foreach((json_t *)v, k, e)
+        {
+            if ((json_is_array(e) || json_is_object(e)) && check_depth(e, depth + 1, name))
+                return TROPT_EINVAL;
+        }
+    }
+    return TROPT_OK;
+}
+
+int tropt__json_check_depth(const json_t *v, const char *what)
+{
+    return check_depth(v, 0, what);
+}
+
+/* `top` is the step's own key the value hangs under: errors name it. */
+static int flatten_value(tropt__flat *fl, size_t pstart, size_t plen, const char *name,
+                         const json_t *v, int depth, const char *top);
+
+static int flatten_members(tropt__flat *fl, size_t pstart, size_t plen, const json_t *obj,
+                           int depth, const char *top)
 {
     const char *k;
     json_t *v;
     json_object_foreach((json_t *)obj, k, v)
     {
-        int rc = flatten_value(fl, pstart, plen, k, v);
+        int rc = flatten_value(fl, pstart, plen, k, v, depth, top ? top : k);
         if (rc)
             return rc;
     }
@@ -101,12 +146,14 @@ static int flatten_members(tropt__flat *fl, size_t pstart, size_t plen, const js
 }
 
 static int flatten_value(tropt__flat *fl, size_t pstart, size_t plen, const char *name,
-                         const json_t *v)
+                         const json_t *v, int depth, const char *top)
 {
     tropt_field f = {0};
     switch (json_typeof(v)) {
     case JSON_OBJECT:
         if (json_object_size(v) > 0) {
+            if (depth >= TROPT_MAX_DEPTH)
+                return too_deep(top);
             /* New prefix = old prefix + name + "/", built at the arena's end. */
             size_t start = fl->klen;
             int rc = arena_copy_range(fl, pstart, plen);
@@ -116,15 +163,19 @@ static int flatten_value(tropt__flat *fl, size_t pstart, size_t plen, const char
                 rc = arena_append(fl, "/", 1);
             if (rc)
                 return rc;
-            return flatten_members(fl, start, fl->klen - start, v);
+            return flatten_members(fl, start, fl->klen - start, v, depth + 1, top);
         }
         f.type = TROPT_JSON;
         f.v.json = v;
         break;
-    case JSON_ARRAY:
+    case JSON_ARRAY: {
+        int rc = check_depth(v, depth, top);
+        if (rc)
+            return rc;
         f.type = TROPT_JSON;
         f.v.json = v;
         break;
+    }
     case JSON_STRING:
         f.type = TROPT_STRING;
         f.v.s = json_string_value(v);
@@ -149,15 +200,36 @@ static int flatten_value(tropt__flat *fl, size_t pstart, size_t plen, const char
     return push_leaf(fl, pstart, plen, name, f);
 }
 
-/* A filter for duplicate keys: any function of a key's bytes will do, since
- * equal keys always collide and a collision only costs one strcmp.  This one
- * reads the length and two possibly overlapping words at the ends (the
- * branch-light small-copy trick), which covers every byte of a key of up to
- * 16 bytes and costs a strlen and two loads whatever the length. */
+/* The hash for the duplicate-key check.  Any function of a key's bytes
+ * would be correct (equal keys always collide, a collision costs one
+ * strcmp), but the check is linear only if distinct keys rarely collide,
+ * for every family of names people log: per-layer names such as
+ * "layers.17.attention.grad_norm" differ in a few middle bytes only.  So
+ * every byte counts: a key of up to 16 bytes is read as two possibly
+ * overlapping words at its ends (the branch-light small-copy trick), a
+ * longer one word by word, its last word overlapping the one before. */
+static inline uint64_t mix(uint64_t h, uint64_t w)
+{
+    h ^= w * 0x9E3779B97F4A7C15u;
+    h = (h << 27 | h >> 37) * 0xff51afd7ed558ccdu;
+    return h;
+}
+
 static inline uint64_t key_sig(const char *s)
 {
     size_t n = strlen(s);
     uint64_t a = 0, b = 0;
+    if (n > 16) {
+        uint64_t h = n, w;
+        size_t i = 0;
+        for (; i + 8 < n; i += 8) {
+            memcpy(&w, s + i, 8);
+            h = mix(h, w);
+        }
+        memcpy(&w, s + n - 8, 8);
+        h = mix(h, w);
+        return h ^ (h >> 29);
+    }
     if (n >= 8) {
         memcpy(&a, s, 8);
         memcpy(&b, s + n - 8, 8);
@@ -232,22 +304,28 @@ static int check_unique(tropt__flat *fl, const tropt_field *f, size_t n)
     while (need < 2 * n)
         need *= 2;
     if (need > fl->nslots) {
-        uint32_t *ns = tropt__realloc(fl->slots, need * sizeof *ns);
+        uint64_t *ns = tropt__realloc(fl->slots, need * sizeof *ns);
         if (!ns)
             return tropt__oom();
         fl->slots = ns;
         fl->nslots = need;
     }
     memset(fl->slots, 0, need * sizeof *fl->slots);
+    /* A slot holds the signature's high half and the index + 1: keys whose
+     * signatures differ are told apart without reading them. */
     size_t mask = need - 1;
     for (size_t i = 0; i < n; i++) {
-        size_t h = (size_t)key_sig(f[i].key) & mask;
+        uint64_t sig = key_sig(f[i].key);
+        uint64_t hi = sig & 0xffffffff00000000u;
+        size_t h = (size_t)sig & mask;
         while (fl->slots[h]) {
-            if (strcmp(f[fl->slots[h] - 1].key, f[i].key) == 0)
+            uint64_t slot = fl->slots[h];
+            if ((slot & 0xffffffff00000000u) == hi &&
+                strcmp(f[(uint32_t)slot - 1].key, f[i].key) == 0)
                 return duplicate(f[i].key);
             h = (h + 1) & mask;
         }
-        fl->slots[h] = (uint32_t)(i + 1);
+        fl->slots[h] = hi | (uint32_t)(i + 1);
     }
     return TROPT_OK;
 }
@@ -271,7 +349,7 @@ static int finish_flat(tropt__flat *fl, int may_collide)
 int tropt__flat_object(tropt__flat *fl, const json_t *obj)
 {
     tropt__flat_reset(fl);
-    int rc = flatten_members(fl, 0, 0, obj);
+    int rc = flatten_members(fl, 0, 0, obj, 1, NULL);
     return rc ? rc : finish_flat(fl, 0);
 }
 
@@ -310,9 +388,15 @@ int tropt__fields_passthrough(tropt__flat *fl, const tropt_field *fields, size_t
         int rc = check_field(f, i);
         if (rc)
             return rc;
-        if (f->type == TROPT_JSON && !json_is_array(f->v.json) &&
-            !(json_is_object(f->v.json) && json_object_size(f->v.json) == 0))
-            simple = 0;
+        if (f->type == TROPT_JSON) {
+            if (json_is_array(f->v.json)) {
+                rc = check_depth(f->v.json, 1, f->key);
+                if (rc)
+                    return rc;
+            } else if (!(json_is_object(f->v.json) && json_object_size(f->v.json) == 0)) {
+                simple = 0;
+            }
+        }
     }
     if (!simple)
         return 0;
@@ -328,7 +412,7 @@ int tropt__flat_fields(tropt__flat *fl, const tropt_field *fields, size_t n)
         if (rc)
             return rc;
         if (fields[i].type == TROPT_JSON) {
-            rc = flatten_value(fl, 0, 0, fields[i].key, fields[i].v.json);
+            rc = flatten_value(fl, 0, 0, fields[i].key, fields[i].v.json, 1, fields[i].key);
         } else {
             rc = push(fl, fields[i]);
         }

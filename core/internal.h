@@ -123,7 +123,8 @@ typedef struct tropt__flat {
     char *keys; /* arena of composed keys */
     size_t klen, kcap;
     /* duplicate detection: a stamped fixed table for small steps, an
-     * open-addressing heap table (indices + 1) for large ones */
+     * open-addressing heap table (signature high half | index + 1) for
+     * large ones */
     struct {
         uint32_t gen, idx;
     } small[2 * TROPT__SMALL_KEYS];
@@ -134,12 +135,15 @@ typedef struct tropt__flat {
      * every step) */
     uint64_t last_sig[TROPT__SMALL_KEYS];
     size_t last_n;
-    uint32_t *slots;
+    uint64_t *slots;
     size_t nslots;
 } tropt__flat;
 
 void tropt__flat_reset(tropt__flat *fl);
 void tropt__flat_free(tropt__flat *fl);
+/* TROPT_EINVAL naming `what` when v nests deeper than TROPT_MAX_DEPTH or
+ * contains itself (v itself is level 0). */
+int tropt__json_check_depth(const json_t *v, const char *what);
 /* Flatten a JSON object into fl (appending).  TROPT_EINVAL for a duplicate key. */
 int tropt__flat_object(tropt__flat *fl, const json_t *obj);
 /* Flatten typed fields (objects in TROPT_JSON fields are expanded). */

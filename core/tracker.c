@@ -182,6 +182,11 @@ int tropt_tracker_open(tropt_tracker **out, const char *spec, const char *experi
     if (experiment_config && !json_is_object(experiment_config))
         return tropt__error(TROPT_EINVAL,
                             "tropt_tracker_open: experiment_config must be a JSON object");
+    if (experiment_config) {
+        int rc = tropt__json_check_depth(experiment_config, "experiment_config");
+        if (rc)
+            return rc;
+    }
     if (!spec) {
         const char *env = getenv("TROPT_TRACKER");
         spec = env && *env ? env : TROPT_DEFAULT_SPEC;

@@ -10,6 +10,13 @@
  * objects whole, never an object with members); when they are not, it
  * returns TROPT_EINVAL naming a duplicate.  The buffers are reused across
  * calls, as the tracker does.
+ *
+ * Values only the API can build: the input's first bytes also choose a
+ * number of array/object wrappers (up to about twice TROPT_MAX_DEPTH) put
+ * around the parsed value, and whether the innermost wrapper holds the
+ * outermost (a cycle).  The core must refuse exactly the values nested
+ * deeper than TROPT_MAX_DEPTH and every cycle, with TROPT_EINVAL, through
+ * log's flattening and through a TROPT_JSON field, and never crash.
  */
 #include <math.h>
 
@@ -134,11 +141,88 @@ static void compare(int rc, const tropt__flat *fl, const leaves *ls, const char 
     }
 }
 
+/* The deepest level holding a non-empty container (v at `level`), or -1. */
+static int deepest(const json_t *v, int level)
+{
+    int best = -1;
+    if (json_is_array(v) && json_array_size(v) > 0) {
+        best = level;
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            int d = deepest(json_array_get(v, i), level + 1);
+            best = d > best ? d : best;
+        }
+    } else if (json_is_object(v) && json_object_size(v) > 0) {
+        best = level;
+        const char *k;
+        json_t *e;
+        json_object_foreach((json_t *)v, k, e)
+        {
+            int d = deepest(e, level + 1);
+            best = d > best ? d : best;
+        }
+    }
+    return best;
+}
+
+static void api_built(tropt__flat *fl, const unsigned char *data, size_t size, json_t *root)
+{
+    if (size < 4)
+        return;
+    int wrappers = (data[0] | data[1] << 8) % (2 * TROPT_MAX_DEPTH + 100);
+    int cycle = wrappers > 0 && (data[3] & 1);
+    json_t *v = root ? json_incref(root) : json_null();
+    json_t *first = NULL;
+    for (int i = 0; i < wrappers; i++) {
+        int arr = (data[2] >> (i % 8)) & 1;
+        json_t *w = arr ? json_array() : json_object();
+        if (!w)
+            abort();
+        if (arr)
+            json_array_append_new(w, v);
+        else
+            json_object_set_new(w, "k", v);
+        if (!first)
+            first = w;
+        v = w;
+    }
+    if (cycle) /* jansson refuses a container holding itself directly */
+        cycle = (json_is_array(first) ? json_array_append(first, v)
+                                      : json_object_set(first, "c", v)) == 0;
+    int refuse = cycle || deepest(v, 1) >= TROPT_MAX_DEPTH;
+    json_t *step = json_object();
+    json_object_set(step, "x", v);
+    int rc = tropt__flat_object(fl, step);
+    if (refuse)
+        FUZZ_CHECK(rc == TROPT_EINVAL && strstr(tropt_error_message(), "levels deep"),
+                   "api value of %d wrappers%s: rc %d", wrappers, cycle ? " with a cycle" : "", rc);
+    else
+        FUZZ_CHECK(rc == TROPT_OK || strstr(tropt_error_message(), "duplicate key"),
+                   "api value of %d wrappers: rc %d (%s)", wrappers, rc, tropt_error_message());
+    tropt_field f[1] = {TROPT_F_JSON("x", v)};
+    int pass = tropt__fields_passthrough(fl, f, 1);
+    if (pass == 0)
+        rc = tropt__flat_fields(fl, f, 1);
+    else
+        rc = pass == 1 ? TROPT_OK : pass;
+    if (refuse)
+        FUZZ_CHECK(rc == TROPT_EINVAL && strstr(tropt_error_message(), "levels deep"),
+                   "api field of %d wrappers%s: rc %d", wrappers, cycle ? " with a cycle" : "", rc);
+    if (cycle) { /* break it so that the value can be freed */
+        if (json_is_array(first))
+            json_array_remove(first, json_array_size(first) - 1);
+        else
+            json_object_del(first, "c");
+    }
+    json_decref(step);
+    json_decref(v);
+}
+
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
     static tropt__flat fl; /* reused across inputs, like the tracker's */
     json_error_t err;
     json_t *root = json_loadb((const char *)data, size, JSON_DECODE_ANY, &err);
+    api_built(&fl, data, size, root);
     if (!root)
         return 0;
     if (json_is_object(root)) {

@@ -43,6 +43,13 @@ TROPT_BEGIN_DECLS
 /* The spec used when tropt_tracker_open gets NULL and TROPT_TRACKER is unset. */
 #define TROPT_DEFAULT_SPEC "sqlite:path=tropt.db"
 
+/* The deepest nesting a logged value, config or summary may have: the
+ * members of the object passed are at level 1, their elements at level 2,
+ * and so on.  A deeper value, or one that contains itself (the jansson API
+ * can build such a value; json_loads cannot), is refused with TROPT_EINVAL
+ * before any backend sees it.  jansson's parser has the same limit. */
+#define TROPT_MAX_DEPTH 2048
+
 typedef struct tropt_tracker tropt_tracker;
 
 /*
@@ -55,7 +62,8 @@ typedef struct tropt_tracker tropt_tracker;
  *   experiment_config   a JSON object or NULL; copied (deep), so the caller
  *                       keeps ownership of its value.
  * Returns TROPT_OK; TROPT_EINVAL (out NULL, malformed spec, unknown or
- * ill-typed option, experiment_config not an object); TROPT_ENOTFOUND (no
+ * ill-typed option, experiment_config not an object or nested deeper than
+ * TROPT_MAX_DEPTH); TROPT_ENOTFOUND (no
  * plugin of that name on the search path); TROPT_EPLUGIN (a file that cannot
  * serve as a plugin); TROPT_EBACKEND (a backend's create failed);
  * TROPT_ENOMEM.  On failure nothing is left allocated or loaded.
@@ -74,7 +82,8 @@ TROPT_API int tropt_tracker_open(tropt_tracker **out, const char *spec, const ch
  * backend's init fails (that failure is returned; log and finish then skip
  * the backends that could not open the run, reporting it).
  *   config  a JSON object or NULL; borrowed.
- * Returns TROPT_OK, TROPT_EINVAL (t NULL, config not an object),
+ * Returns TROPT_OK, TROPT_EINVAL (t NULL, config not an object or nested
+ * deeper than TROPT_MAX_DEPTH),
  * TROPT_EBACKEND, TROPT_ENOMEM.
  */
 TROPT_API int tropt_tracker_init(tropt_tracker *t, const json_t *config);
@@ -86,7 +95,8 @@ TROPT_API int tropt_tracker_init(tropt_tracker *t, const json_t *config);
  *   data  a JSON object; borrowed.
  * Returns TROPT_OK; TROPT_ESTATE with "log() called on inactive tracker
  * (missing init()?)" when no run is active (nothing is written);
- * TROPT_EINVAL (data not an object, two members flattening to one key);
+ * TROPT_EINVAL (data not an object, two members flattening to one key, a
+ * value nested deeper than TROPT_MAX_DEPTH or containing itself);
  * TROPT_EBACKEND; TROPT_ENOMEM.  A step that reached the backends consumes
  * its step number even if a backend failed.
  */
@@ -109,7 +119,8 @@ TROPT_API int tropt_tracker_log_fields(tropt_tracker *t, const tropt_field *fiel
  * and the run stays active (calling finish again retries only the backends
  * that have not closed it).
  *   summary  a JSON object or NULL; borrowed.
- * Returns TROPT_OK, TROPT_EINVAL (summary not an object), TROPT_EBACKEND,
+ * Returns TROPT_OK, TROPT_EINVAL (summary not an object or nested deeper
+ * than TROPT_MAX_DEPTH), TROPT_EBACKEND,
  * TROPT_ENOMEM.
  */
 TROPT_API int tropt_tracker_finish(tropt_tracker *t, const json_t *summary);

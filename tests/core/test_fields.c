@@ -281,6 +281,215 @@ START_TEST(log_fields_to_null_allocates_nothing_per_call)
 }
 END_TEST
 
+/* ---- the duplicate-key check against a naive quadratic one ---- */
+
+/* Deterministic PRNG so a failure reproduces. */
+static uint64_t prng_state = 0x2545F4914F6CDD1Du;
+static uint64_t prng(void)
+{
+    prng_state ^= prng_state << 13;
+    prng_state ^= prng_state >> 7;
+    prng_state ^= prng_state << 17;
+    return prng_state;
+}
+
+/* The index of the first key equal to an earlier one, or -1. */
+static long naive_first_duplicate(char **keys, size_t n)
+{
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(keys[i], keys[j]) == 0)
+                return (long)i;
+    return -1;
+}
+
+/* One key of a family: names that share their ends and differ in the
+ * middle (per-layer names), random bytes of random length, short keys,
+ * keys of exactly 8/16/17 bytes (the hash's boundaries). */
+static void make_key(char *buf, int family, uint64_t r)
+{
+    switch (family) {
+    case 0:
+        sprintf(buf, "layers.%llu.attention.grad_norm", (unsigned long long)(r % 4000));
+        break;
+    case 1: {
+        size_t len = 1 + r % 40;
+        for (size_t i = 0; i < len; i++)
+            buf[i] = (char)('!' + (prng() % 90));
+        buf[len] = 0;
+        break;
+    }
+    case 2:
+        sprintf(buf, "k%llu", (unsigned long long)(r % 300));
+        break;
+    default: {
+        static const int lens[] = {8, 16, 17, 24, 25};
+        size_t len = (size_t)lens[r % 5];
+        memset(buf, 'x', len);
+        buf[len] = 0;
+        sprintf(buf + len / 2 - 2, "%04u", (unsigned)(prng() % 3000));
+        buf[len / 2 + 2] = 'x';
+        break;
+    }
+    }
+}
+
+START_TEST(duplicate_check_agrees_with_naive_check)
+{
+    tropt_tracker *t;
+    ck_assert_int_eq(tropt_tracker_open(&t, "null", NULL, NULL), TROPT_OK);
+    ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
+    enum { MAXN = 3000, KEYLEN = 64 };
+    char(*store)[KEYLEN] = malloc((size_t)MAXN * KEYLEN);
+    char **keys = malloc(MAXN * sizeof *keys);
+    tropt_field *f = malloc(MAXN * sizeof *f);
+    ck_assert(store && keys && f);
+    int found = 0, clean = 0;
+    for (int round = 0; round < 400; round++) {
+        /* sizes around the small table's limit and far beyond it */
+        size_t n = round % 4 == 0 ? 1 + prng() % MAXN : 1 + prng() % 70;
+        int family = (int)(prng() % 5); /* 4: a mix of all families */
+        for (size_t i = 0; i < n; i++) {
+            int fam = family == 4 ? (int)(prng() % 4) : family;
+            make_key(store[i], fam, prng());
+            keys[i] = store[i];
+        }
+        if (prng() % 3 == 0 && n > 1) { /* plant one more duplicate */
+            size_t a = prng() % n, b = prng() % n;
+            if (a != b)
+                memcpy(store[a], store[b], KEYLEN);
+        }
+        for (size_t i = 0; i < n; i++) {
+            tropt_field one = TROPT_F_INT(keys[i], (int64_t)i);
+            f[i] = one;
+        }
+        long want = naive_first_duplicate(keys, n);
+        int rc = tropt_tracker_log_fields(t, f, n);
+        if (want < 0) {
+            ck_assert_msg(rc == TROPT_OK, "round %d: n=%zu unique keys refused: %s", round, n,
+                          tropt_error_message());
+            clean++;
+        } else {
+            ck_assert_msg(rc == TROPT_EINVAL, "round %d: duplicate '%s' accepted", round,
+                          keys[want]);
+            char msg[128];
+            snprintf(msg, sizeof msg, "duplicate key '%s' in one step", keys[want]);
+            ck_assert_str_eq(tropt_error_message(), msg);
+            found++;
+        }
+    }
+    ck_assert(found > 50 && clean > 50); /* both outcomes were exercised */
+    free(store);
+    free(keys);
+    free(f);
+    tropt_tracker_free(t);
+}
+END_TEST
+
+/* ---- nesting depth and values that contain themselves ---- */
+
+/* [[[...]]] `levels` arrays deep, built through the API (json_loads would
+ * stop at its own depth limit). */
+static json_t *deep_array(int levels)
+{
+    json_t *v = json_array();
+    for (int i = 1; i < levels; i++) {
+        json_t *outer = json_array();
+        json_array_append_new(outer, v);
+        v = outer;
+    }
+    return v;
+}
+
+static json_t *deep_object(int levels)
+{
+    json_t *v = json_integer(1);
+    for (int i = 0; i < levels; i++) {
+        json_t *outer = json_object();
+        json_object_set_new(outer, "a", v);
+        v = outer;
+    }
+    return v;
+}
+
+START_TEST(deep_and_cyclic_values_refused_before_any_backend)
+{
+    rec_fixture fx;
+    rec_open(&fx, "", NULL, NULL);
+    ck_assert_int_eq(tropt_tracker_init(fx.t, NULL), TROPT_OK);
+    const char *want = "value of 'x' is nested more than 2048 levels deep, or contains itself";
+
+    /* 20,000 levels (deeper values crashed encoders and flattening before the
+     * cap; jansson itself frees a value recursively, so the test stays at a
+     * depth json_decref survives) */
+    json_t *d = json_object();
+    json_object_set_new(d, "x", deep_array(20000));
+    ck_assert_int_eq(tropt_tracker_log(fx.t, d), TROPT_EINVAL);
+    ck_assert_str_eq(tropt_error_message(), want);
+    json_decref(d);
+    d = json_object();
+    json_object_set_new(d, "x", deep_object(20000));
+    ck_assert_int_eq(tropt_tracker_log(fx.t, d), TROPT_EINVAL);
+    ck_assert_str_eq(tropt_error_message(), want);
+    json_decref(d);
+
+    /* a -> b -> a */
+    json_t *a = json_array(), *b = json_object();
+    json_array_append(a, b);
+    json_object_set(b, "back", a);
+    d = json_object();
+    json_object_set(d, "x", a);
+    ck_assert_int_eq(tropt_tracker_log(fx.t, d), TROPT_EINVAL);
+    ck_assert_str_eq(tropt_error_message(), want);
+    tropt_field tf[] = {TROPT_F_JSON("x", a)};
+    ck_assert_int_eq(tropt_tracker_log_fields(fx.t, tf, 1), TROPT_EINVAL);
+    ck_assert_str_eq(tropt_error_message(), want);
+    tf[0].v.json = b;
+    ck_assert_int_eq(tropt_tracker_log_fields(fx.t, tf, 1), TROPT_EINVAL);
+    ck_assert_str_eq(tropt_error_message(), want);
+    /* as config and summary too */
+    ck_assert_int_eq(tropt_tracker_finish(fx.t, d), TROPT_EINVAL);
+    ck_assert_int_eq(tropt_tracker_is_active(fx.t), 1);
+    ck_assert_int_eq(tropt_tracker_finish(fx.t, NULL), TROPT_OK);
+    ck_assert_int_eq(tropt_tracker_init(fx.t, d), TROPT_EINVAL);
+    tropt_tracker *t2 = NULL;
+    ck_assert_int_eq(tropt_tracker_open(&t2, "null", NULL, d), TROPT_EINVAL);
+    ck_assert_str_eq(tropt_error_message(), "value of 'experiment_config' is nested more than "
+                                            "2048 levels deep, or contains itself");
+    ck_assert_ptr_null(t2);
+    json_object_del(b, "back"); /* break the cycle so that it can be freed */
+    json_decref(a);
+    json_decref(b);
+    json_decref(d);
+
+    /* the deepest value json_loads accepts as a step is logged */
+    size_t depth = 2047;
+    char *text = malloc(2 * depth + 16);
+    strcpy(text, "{\"x\":");
+    memset(text + 5, '[', depth);
+    memset(text + 5 + depth, ']', depth);
+    strcpy(text + 5 + 2 * depth, "}");
+    json_error_t e;
+    d = json_loads(text, 0, &e);
+    ck_assert_msg(d != NULL, "%s", e.text);
+    free(text);
+    ck_assert_int_eq(tropt_tracker_init(fx.t, NULL), TROPT_OK);
+    ck_assert_int_eq(tropt_tracker_log(fx.t, d), TROPT_OK);
+    /* one level more, through the API, is not */
+    json_t *inner = json_object_get(d, "x");
+    for (size_t i = 1; i < depth; i++)
+        inner = json_array_get(inner, 0);
+    json_array_append_new(inner, json_array());
+    json_array_append_new(json_array_get(inner, 0), json_integer(1));
+    ck_assert_int_eq(tropt_tracker_log(fx.t, d), TROPT_EINVAL);
+    json_decref(d);
+    char *rec = rec_text(&fx);
+    ck_assert_int_eq(count_prefix(rec, "log "), 1); /* only the accepted step */
+    free(rec);
+    rec_close(&fx);
+}
+END_TEST
+
 START_TEST(set_allocator_validates)
 {
     tropt_allocator a = {malloc, NULL, free};
@@ -302,6 +511,8 @@ int main(void)
     tcase_add_test(tc, threads_log_on_one_tracker_no_step_lost);
     tcase_add_test(tc, log_fields_to_null_allocates_nothing_per_call);
     tcase_add_test(tc, set_allocator_validates);
+    tcase_add_test(tc, duplicate_check_agrees_with_naive_check);
+    tcase_add_test(tc, deep_and_cyclic_values_refused_before_any_backend);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
