@@ -91,11 +91,26 @@ static int too_deep(const char *name)
                         name, TROPT_MAX_DEPTH);
 }
 
+static int has_nul(const json_t *v)
+{
+    return strlen(json_string_value(v)) != json_string_length(v);
+}
+
+static int nul_in_string(const char *name)
+{
+    return tropt__error(TROPT_EINVAL,
+                        "value of '%s' holds a string with a NUL character, which would be "
+                        "cut there",
+                        name);
+}
+
 /* Check that v, found at nesting level `depth` (a step's own members are at
  * level 1), goes no deeper than TROPT_MAX_DEPTH.  A value that contains
  * itself (jansson lets the API build one) is infinitely deep, so this also
  * stops cycles, before any encoder or json_deep_copy recurses into them.
- * The recursion is bounded by the cap. */
+ * The recursion is bounded by the cap.  Strings holding a NUL (jansson's
+ * json_stringn can make one) are refused too: every backend reads C
+ * strings. */
 static int check_depth(const json_t *v, int depth, const char *name)
 {
     if (json_is_array(v)) {
@@ -107,6 +122,8 @@ static int check_depth(const json_t *v, int depth, const char *name)
         {
             if ((json_is_array(e) || json_is_object(e)) && check_depth(e, depth + 1, name))
                 return TROPT_EINVAL;
+            if (json_is_string(e) && has_nul(e))
+                return nul_in_string(name);
         }
     } else if (json_is_object(v)) {
         if (depth >= TROPT_MAX_DEPTH && json_object_size(v) > 0)
@@ -117,6 +134,8 @@ static int check_depth(const json_t *v, int depth, const char *name)
         {
             if ((json_is_array(e) || json_is_object(e)) && check_depth(e, depth + 1, name))
                 return TROPT_EINVAL;
+            if (json_is_string(e) && has_nul(e))
+                return nul_in_string(name);
         }
     }
     return TROPT_OK;
@@ -177,6 +196,8 @@ static int flatten_value(tropt__flat *fl, size_t pstart, size_t plen, const char
         break;
     }
     case JSON_STRING:
+        if (has_nul(v))
+            return nul_in_string(top);
         f.type = TROPT_STRING;
         f.v.s = json_string_value(v);
         break;

@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <tropt/tracker.h>
 
@@ -50,8 +51,21 @@ static void print_usage(FILE *f)
             tropt_version());
 }
 
+/* Raise the soft limit on open descriptors to the hard one: a tool that
+ * opens many trackers (replay, report, conformance) should not fail at the
+ * common default of 1,024 when the system allows more.  Best effort. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
 int main(int argc, char **argv)
 {
+    raise_fd_limit();
     if (argc < 2) {
         print_usage(stderr);
         return 2;

@@ -96,7 +96,8 @@ TROPT_API int tropt_tracker_init(tropt_tracker *t, const json_t *config);
  * Returns TROPT_OK; TROPT_ESTATE with "log() called on inactive tracker
  * (missing init()?)" when no run is active (nothing is written);
  * TROPT_EINVAL (data not an object, two members flattening to one key, a
- * value nested deeper than TROPT_MAX_DEPTH or containing itself);
+ * value nested deeper than TROPT_MAX_DEPTH or containing itself, a string
+ * holding a NUL character);
  * TROPT_EBACKEND; TROPT_ENOMEM.  A step that reached the backends consumes
  * its step number even if a backend failed.
  */

@@ -461,6 +461,12 @@ static int decode_value(const json_t *v, tropt_field *f, const char **why)
         f->v.r = json_real_value(v);
         return 0;
     case JSON_STRING:
+        /* \u0000 decodes (JSON_ALLOW_NUL), but a field's string is a C
+         * string: it would be cut there without a word */
+        if (strlen(json_string_value(v)) != json_string_length(v)) {
+            *why = "a NUL character (\\u0000) inside a string";
+            return -1;
+        }
         f->type = TROPT_STRING;
         f->v.s = json_string_value(v);
         return 0;

@@ -483,6 +483,20 @@ START_TEST(deep_and_cyclic_values_refused_before_any_backend)
     json_array_append_new(json_array_get(inner, 0), json_integer(1));
     ck_assert_int_eq(tropt_tracker_log(fx.t, d), TROPT_EINVAL);
     json_decref(d);
+
+    /* a string with a NUL (json_stringn) would be cut at it by every
+     * backend: refused, at the top and inside an array */
+    const char *nul = "value of 'x' holds a string with a NUL character, which would be cut there";
+    d = json_pack("{s:s%}", "x", "nul\0cut", (size_t)7);
+    ck_assert_ptr_nonnull(d);
+    ck_assert_int_eq(tropt_tracker_log(fx.t, d), TROPT_EINVAL);
+    ck_assert_str_eq(tropt_error_message(), nul);
+    json_decref(d);
+    d = json_pack("{s:[i,s%]}", "x", 1, "nul\0cut", (size_t)7);
+    ck_assert_ptr_nonnull(d);
+    ck_assert_int_eq(tropt_tracker_log(fx.t, d), TROPT_EINVAL);
+    ck_assert_str_eq(tropt_error_message(), nul);
+    json_decref(d);
     char *rec = rec_text(&fx);
     ck_assert_int_eq(count_prefix(rec, "log "), 1); /* only the accepted step */
     free(rec);
