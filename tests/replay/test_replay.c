@@ -165,27 +165,51 @@ START_TEST(thousand_interleaved_runs_replay_whole_under_1024_descriptors)
 }
 END_TEST
 
-static char *replay_into_sqlite(const char *dir, const char *journal_text, const char *db, int *rc)
-{
-    char *src = tu_path(dir, "in.jsonl");
-    ck_assert_int_eq(tu_write_file(src, journal_text), 0);
-    char *cmd = tu_strdupf("'%s' replay '%s' --tracker 'sqlite:path=%s' 2>&1", cli(), src, db);
-    char *out = NULL;
-    *rc = tu_run(cmd, &out, 1);
-    free(cmd);
-    free(src);
-    return out;
-}
+/* One small case: a journal written by `write`, replayed into a fresh
+ * sqlite file; the exit status must be want_rc.  out holds what the tool
+ * printed, h the file opened read-only. */
+typedef struct rcase {
+    char *dir, *db, *out;
+    sqlite3 *h;
+} rcase;
 
-static char *journal(void (*write)(FILE *))
+static void rcase_run(rcase *c, void (*write)(FILE *), int want_rc)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
+    c->dir = tu_mkdtemp();
+    c->db = tu_path(c->dir, "out.db");
+    char *src = tu_path(c->dir, "in.jsonl");
+    FILE *f = fopen(src, "w");
     ck_assert_ptr_nonnull(f);
     write(f);
     fclose(f);
-    return buf;
+    char *cmd = tu_strdupf("'%s' replay '%s' --tracker 'sqlite:path=%s' 2>&1", cli(), src, c->db);
+    c->out = NULL;
+    int rc = tu_run(cmd, &c->out, 1);
+    ck_assert_msg(rc == want_rc, "exit %d, want %d: %s", rc, want_rc, c->out);
+    free(cmd);
+    free(src);
+    c->h = open_db(c->db);
+}
+
+static void rcase_expect(rcase *c, const char *text)
+{
+    ck_assert_msg(strstr(c->out, text) != NULL, "no '%s' in: %s", text, c->out);
+}
+
+static void rcase_status(rcase *c, const char *want)
+{
+    char *st = q_text(c->h, "SELECT status FROM runs");
+    ck_assert_str_eq(st, want);
+    free(st);
+}
+
+static void rcase_done(rcase *c)
+{
+    sqlite3_close(c->h);
+    free(c->out);
+    free(c->db);
+    tu_rmtree(c->dir);
+    free(c->dir);
 }
 
 static void unknown_status_journal(FILE *f)
@@ -202,28 +226,15 @@ static void unknown_status_journal(FILE *f)
  * made the next valid run_end be ignored. */
 START_TEST(unknown_status_is_ignored_and_the_valid_run_end_closes_the_run)
 {
-    char *dir = tu_mkdtemp();
-    char *db = tu_path(dir, "out.db");
-    char *text = journal(unknown_status_journal);
-    int rc;
-    char *out = replay_into_sqlite(dir, text, db, &rc);
-    ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
-    ck_assert_msg(strstr(out, "run_end of run 01a23f89-d7a6-7001-a96a-000000000001 ignored: "
-                              "finish: status 'weird' is not finished|aborted|crashed") != NULL,
-                  "%s", out);
-    ck_assert_msg(strstr(out, "replayed 1 runs, 4 steps") != NULL, "%s", out);
-    sqlite3 *h = open_db(db);
-    char *st = q_text(h, "SELECT status FROM runs");
-    ck_assert_str_eq(st, "finished");
-    free(st);
-    ck_assert_int_eq(q_int(h, "SELECT count(*) FROM metrics WHERE key = 'loss'"), 4);
-    ck_assert_int_eq(q_int(h, "SELECT count(*) FROM summary WHERE key = 'best'"), 1);
-    sqlite3_close(h);
-    free(out);
-    free(text);
-    free(db);
-    tu_rmtree(dir);
-    free(dir);
+    rcase c;
+    rcase_run(&c, unknown_status_journal, 0);
+    rcase_expect(&c, "run_end of run 01a23f89-d7a6-7001-a96a-000000000001 ignored: "
+                     "finish: status 'weird' is not finished|aborted|crashed");
+    rcase_expect(&c, "replayed 1 runs, 4 steps");
+    rcase_status(&c, "finished");
+    ck_assert_int_eq(q_int(c.h, "SELECT count(*) FROM metrics WHERE key = 'loss'"), 4);
+    ck_assert_int_eq(q_int(c.h, "SELECT count(*) FROM summary WHERE key = 'best'"), 1);
+    rcase_done(&c);
 }
 END_TEST
 
@@ -242,29 +253,15 @@ static void bad_id_journal(FILE *f)
  * "recorded as crashed". */
 START_TEST(refused_run_id_is_reported_once_and_not_recorded_as_crashed)
 {
-    char *dir = tu_mkdtemp();
-    char *db = tu_path(dir, "out.db");
-    char *text = journal(bad_id_journal);
-    int rc;
-    char *out = replay_into_sqlite(dir, text, db, &rc);
-    ck_assert_msg(rc == 1, "exit %d: %s", rc, out);
-    ck_assert_msg(strstr(out, "cannot open the run: init: run id 'not-a-uuid' is not a UUID") !=
-                      NULL,
-                  "%s", out);
-    ck_assert_msg(strstr(out, "crashed") == NULL, "%s", out);
-    ck_assert_msg(strstr(out, "cannot log") == NULL, "%s", out);
-    ck_assert_msg(strstr(out, "replayed 1 runs, 1 steps") != NULL, "%s", out);
-    sqlite3 *h = open_db(db);
-    ck_assert_int_eq(q_int(h, "SELECT count(*) FROM runs"), 1);
-    char *st = q_text(h, "SELECT status FROM runs");
-    ck_assert_str_eq(st, "finished");
-    free(st);
-    sqlite3_close(h);
-    free(out);
-    free(text);
-    free(db);
-    tu_rmtree(dir);
-    free(dir);
+    rcase c;
+    rcase_run(&c, bad_id_journal, 1);
+    rcase_expect(&c, "cannot open the run: init: run id 'not-a-uuid' is not a UUID");
+    ck_assert_msg(strstr(c.out, "crashed") == NULL, "%s", c.out);
+    ck_assert_msg(strstr(c.out, "cannot log") == NULL, "%s", c.out);
+    rcase_expect(&c, "replayed 1 runs, 1 steps");
+    ck_assert_int_eq(q_int(c.h, "SELECT count(*) FROM runs"), 1);
+    rcase_status(&c, "finished");
+    rcase_done(&c);
 }
 END_TEST
 
@@ -282,26 +279,13 @@ static void nul_journal(FILE *f)
  * such a string with TROPT_EINVAL: core-fields). */
 START_TEST(string_with_nul_is_refused_loudly_not_cut)
 {
-    char *dir = tu_mkdtemp();
-    char *db = tu_path(dir, "out.db");
-    char *text = journal(nul_journal);
-    int rc;
-    char *out = replay_into_sqlite(dir, text, db, &rc);
-    ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
-    ck_assert_msg(strstr(out, "log field \"s\" holds a NUL character "
-                              "(\\u0000) inside a string") != NULL,
-                  "%s", out);
-    ck_assert_msg(strstr(out, "replayed 1 runs, 1 steps from 1 file (1 lines skipped)") != NULL,
-                  "%s", out);
-    sqlite3 *h = open_db(db);
-    ck_assert_int_eq(q_int(h, "SELECT count(*) FROM metrics WHERE key = 's'"), 0);
-    ck_assert_int_eq(q_int(h, "SELECT count(*) FROM metrics WHERE key = 'loss'"), 1);
-    sqlite3_close(h);
-    free(out);
-    free(text);
-    free(db);
-    tu_rmtree(dir);
-    free(dir);
+    rcase c;
+    rcase_run(&c, nul_journal, 0);
+    rcase_expect(&c, "log field \"s\" holds a NUL character (\\u0000) inside a string");
+    rcase_expect(&c, "replayed 1 runs, 1 steps from 1 file (1 lines skipped)");
+    ck_assert_int_eq(q_int(c.h, "SELECT count(*) FROM metrics WHERE key = 's'"), 0);
+    ck_assert_int_eq(q_int(c.h, "SELECT count(*) FROM metrics WHERE key = 'loss'"), 1);
+    rcase_done(&c);
 }
 END_TEST
 
@@ -319,24 +303,12 @@ static void respooled_journal(FILE *f)
  * used to, and the run then ended "crashed"). */
 START_TEST(run_repeated_after_its_end_stays_finished)
 {
-    char *dir = tu_mkdtemp();
-    char *db = tu_path(dir, "out.db");
-    char *text = journal(respooled_journal);
-    int rc;
-    char *out = replay_into_sqlite(dir, text, db, &rc);
-    ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
-    ck_assert_msg(strstr(out, "crashed") == NULL, "%s", out);
-    sqlite3 *h = open_db(db);
-    char *st = q_text(h, "SELECT status FROM runs");
-    ck_assert_str_eq(st, "finished");
-    free(st);
-    ck_assert_int_eq(q_int(h, "SELECT count(*) FROM metrics WHERE key = 'loss'"), 1);
-    sqlite3_close(h);
-    free(out);
-    free(text);
-    free(db);
-    tu_rmtree(dir);
-    free(dir);
+    rcase c;
+    rcase_run(&c, respooled_journal, 0);
+    ck_assert_msg(strstr(c.out, "crashed") == NULL, "%s", c.out);
+    rcase_status(&c, "finished");
+    ck_assert_int_eq(q_int(c.h, "SELECT count(*) FROM metrics WHERE key = 'loss'"), 1);
+    rcase_done(&c);
 }
 END_TEST
 
