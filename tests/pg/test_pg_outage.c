@@ -214,6 +214,50 @@ START_TEST(test_unreachable_at_init)
 }
 END_TEST
 
+/* A commit refused by a live server (here a CHECK constraint added under
+ * the writer, as a revoked privilege or a full tablespace would refuse
+ * it): log says so with TROPT_EBACKEND and keeps the steps, nothing goes to
+ * the spool, and once the cause is gone the next flush writes them all. */
+START_TEST(test_commit_refused_by_live_server_keeps_steps)
+{
+    char *dir = tu_mkdtemp();
+    char *spool = tu_path(dir, "spool");
+    char *ci = pgtu_conninfo();
+    char *spec = tu_strdupf("pg:conninfo=\"%s\",schema=refused,spool_dir=%s", ci, spool);
+    tropt_tracker *t = NULL;
+    ck_assert_int_eq(tropt_tracker_open(&t, spec, "refused", NULL), TROPT_OK);
+    ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
+    char *run = strdup(tropt_tracker_run_id(t));
+    log_steps(t, 0, 10);
+    PGconn *c = pgtu_connect();
+    PQclear(pgtu_q(c, "ALTER TABLE refused.tropt_log ADD CONSTRAINT no_more CHECK (step < 10) "
+                      "NOT VALID"));
+    for (int i = 10; i < 15; i++) {
+        tropt_field f[] = {TROPT_F_INT("i", i), TROPT_F_REAL("nan", NAN)};
+        ck_assert_int_eq(tropt_tracker_log_fields(t, f, 2), TROPT_EBACKEND);
+        const char *msg = tropt_error_message();
+        ck_assert_msg(strstr(msg, "no_more") && strstr(msg, "kept for the next commit"), "%s", msg);
+    }
+    ck_assert_int_eq(tropt_tracker_flush(t), TROPT_EBACKEND);
+    ck_assert_int_eq(pgtu_i64(c, "SELECT count(*) FROM refused.tropt_log"), 10);
+    PQclear(pgtu_q(c, "ALTER TABLE refused.tropt_log DROP CONSTRAINT no_more"));
+    ck_assert_msg(tropt_tracker_flush(t) == TROPT_OK, "%s", tropt_error_message());
+    json_t *sum = json_pack("{s:i}", "best", 7);
+    ck_assert_msg(tropt_tracker_finish(t, sum) == TROPT_OK, "%s", tropt_error_message());
+    json_decref(sum);
+    tropt_tracker_free(t);
+    PQfinish(c);
+    check_run("refused", run, 15);
+    ck_assert_msg(access(spool, F_OK) != 0, "something was spooled to %s", spool);
+    free(run);
+    free(spec);
+    free(ci);
+    free(spool);
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("pg-outage");
@@ -222,6 +266,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_outage_durable);
     tcase_add_test(tc, test_outage_batched);
     tcase_add_test(tc, test_unreachable_at_init);
+    tcase_add_test(tc, test_commit_refused_by_live_server_keeps_steps);
     suite_add_tcase(s, tc);
     return s;
 }
