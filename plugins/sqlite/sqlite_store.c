@@ -31,8 +31,11 @@ static const char *const stmt_sql[TSQ_NSTMT] = {
     [TSQ_ROLLBACK] = TSQL_ROLLBACK,
     [TSQ_KEY_INSERT] = TSQL_KEY_INSERT,
     [TSQ_KEY_SELECT] = TSQL_KEY_SELECT,
-    [TSQ_RUN_STATE] = TSQL_RUN_STATE,
-    [TSQ_RUN_PROGRESS] = TSQL_RUN_PROGRESS,
+    [TSQ_RUN_MAX_STEP] = TSQL_RUN_MAX_STEP,
+    [TSQ_VAL_FIND] = TSQL_VAL_FIND,
+    [TSQ_VAL_UPDATE] = TSQL_VAL_UPDATE,
+    [TSQ_STAT_RECOUNT] = TSQL_STAT_RECOUNT,
+    [TSQ_STAT_RERANGE] = TSQL_STAT_RERANGE,
     [TSQ_RUN_UPSERT] = TSQL_RUN_UPSERT,
     [TSQ_RUN_ID] = TSQL_RUN_ID,
     [TSQ_RUN_END] = TSQL_RUN_END,
@@ -43,17 +46,11 @@ static const char *const stmt_sql[TSQ_NSTMT] = {
     [TSQ_STALE_MARK] = TSQL_STALE_MARK,
 };
 
-static const char *const seen_sql[TSQ_NSEEN] = {
-    [TSQ_SEEN_CLEAR] = TSQL_SEEN_CLEAR, [TSQ_SEEN_LOAD] = TSQL_SEEN_LOAD,
-    [TSQ_SEEN_STATS] = TSQL_SEEN_STATS, [TSQ_SEEN_ADD] = TSQL_SEEN_ADD,
-    [TSQ_SEEN_STEP] = TSQL_SEEN_STEP,   [TSQ_SEEN_FIND] = TSQL_SEEN_FIND,
-    [TSQ_LOG_RETIME] = TSQL_LOG_RETIME, [TSQ_LOG_UPDATE] = TSQL_LOG_UPDATE,
-};
-
 /* migrations[v] takes a database from user_version v to v + 1. */
 static const char *const migrations[TSQL_SCHEMA_VERSION] = {
     TSQL_MIGRATE_0_1,
     TSQL_MIGRATE_1_2,
+    TSQL_MIGRATE_2_3,
 };
 
 static void open_checkpointer(tsq *s);
@@ -230,7 +227,8 @@ int tsq_key_id(tsq *s, uint32_t index, int64_t *id)
     return SQLITE_OK;
 }
 
-int tsq_bind_val(sqlite3_stmt *st, int i, const tsq_val *v, const tsq_arena *a)
+/* Bind the value of v alone at parameter i. */
+static int bind_value(sqlite3_stmt *st, int i, const tsq_val *v, const tsq_arena *a)
 {
     int rc;
     switch (v->sqltype) {
@@ -247,246 +245,325 @@ int tsq_bind_val(sqlite3_stmt *st, int i, const tsq_val *v, const tsq_arena *a)
         rc = sqlite3_bind_null(st, i);
         break;
     }
+    return rc;
+}
+
+int tsq_bind_val(sqlite3_stmt *st, int i, const tsq_val *v, const tsq_arena *a)
+{
+    int rc = bind_value(st, i, v, a);
     if (rc == SQLITE_OK)
         rc = v->kind ? sqlite3_bind_int(st, i + 1, v->kind) : sqlite3_bind_null(st, i + 1);
     return rc;
 }
 
-/* The statement appending n rows (1 <= n <= TSQL_LOG_ROWS), prepared the
- * first time a step of that many fields is written. */
-static int insert_stmt(tsq *s, int n, sqlite3_stmt **out)
+/* The statement head + (n - 1) x more + tail for n rows (1 <= n <= max),
+ * prepared the first time that many rows are written at once. */
+static int multi_stmt(tsq *s, sqlite3_stmt **slot, int n, const char *head, const char *more,
+                      const char *tail)
 {
-    if (!s->ins[n]) {
-        size_t head = strlen(TSQL_LOG_INSERT), more = strlen(TSQL_LOG_INSERT_MORE);
-        char sql[sizeof TSQL_LOG_INSERT + TSQL_LOG_ROWS * sizeof TSQL_LOG_INSERT_MORE];
-        memcpy(sql, TSQL_LOG_INSERT, head);
-        for (int i = 1; i < n; i++)
-            memcpy(sql + head + (size_t)(i - 1) * more, TSQL_LOG_INSERT_MORE, more);
-        sql[head + (size_t)(n - 1) * more] = '\0';
-        int rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->ins[n], NULL);
+    if (!*slot) {
+        size_t hl = strlen(head), ml = strlen(more), tl = strlen(tail);
+        char *sql = s->host->malloc(hl + (size_t)(n - 1) * ml + tl + 1), *p = sql;
+        if (!sql)
+            return SQLITE_NOMEM;
+        memcpy(p, head, hl);
+        p += hl;
+        for (int i = 1; i < n; i++, p += ml)
+            memcpy(p, more, ml);
+        memcpy(p, tail, tl + 1);
+        int rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL);
+        s->host->free(sql);
         if (rc)
             return rc;
     }
-    *out = s->ins[n];
     return SQLITE_OK;
 }
 
-/* Record (step, key id or 0) -> rowid in temp.tropt_seen. */
-static int seen_add(tsq *s, int64_t step, int64_t kid, int64_t rid)
+/* ---- Statistics of the current transaction -------------------------------- */
+
+/* Numeric order of two INTEGER/REAL values (as SQLite compares them, but for
+ * integers beyond 2^53 against reals). */
+static int num_cmp(const tsq_val *a, const tsq_val *b)
 {
-    sqlite3_stmt *st = s->seen[TSQ_SEEN_ADD];
-    sqlite3_bind_int64(st, 1, step);
-    sqlite3_bind_int64(st, 2, kid);
-    sqlite3_bind_int64(st, 3, rid);
-    return tsq_step(s, st);
+    if (a->sqltype == SQLITE_INTEGER && b->sqltype == SQLITE_INTEGER)
+        return (a->u.i > b->u.i) - (a->u.i < b->u.i);
+    double x = a->sqltype == SQLITE_INTEGER ? (double)a->u.i : a->u.r;
+    double y = b->sqltype == SQLITE_INTEGER ? (double)b->u.i : b->u.r;
+    return (x > y) - (x < y);
 }
 
-/* Append n values of step sb to tropt_log (n == 0: the one row of a step
- * without fields), TSQL_LOG_ROWS rows per statement.  The rows of one
- * statement get consecutive rowids (the write lock is held), so the last
- * insert rowid tells them all. */
-static int append_rows(tsq *s, const tsq_stepbuf *sb, const tsq_val *v, size_t n)
+/* Start a transaction's aggregates: every key known so far gets an entry. */
+static int agg_begin(tsq *s)
 {
-    size_t done = 0;
-    do {
-        size_t k = n - done < TSQL_LOG_ROWS ? n - done : TSQL_LOG_ROWS;
-        int rows = k ? (int)k : 1;
-        sqlite3_stmt *st;
-        int rc = insert_stmt(s, rows, &st);
-        if (!rc)
-            rc = sqlite3_bind_int64(st, 1, sb->run);
-        if (!rc)
-            rc = sqlite3_bind_int64(st, 2, sb->step);
-        if (!rc)
-            rc = sqlite3_bind_double(st, 3, sb->time);
-        if (!rc && k == 0) {
-            sqlite3_bind_null(st, 4);
-            sqlite3_bind_null(st, 5);
-            rc = sqlite3_bind_null(st, 6);
+    size_t need = s->keys.n + 1;
+    if (need > s->captouched) {
+        uint32_t *nt = s->host->realloc(s->touched, need * 2 * sizeof *nt);
+        if (!nt)
+            return SQLITE_NOMEM;
+        s->touched = nt;
+        s->captouched = need * 2;
+    }
+    if (need > s->capagg) {
+        tsq_agg *na = s->host->realloc(s->agg, need * 2 * sizeof *na);
+        if (!na)
+            return SQLITE_NOMEM;
+        memset(na + s->capagg, 0, (need * 2 - s->capagg) * sizeof *na);
+        s->agg = na;
+        s->capagg = need * 2;
+    }
+    if (++s->agg_mark == 0) { /* wrapped: forget every old mark */
+        for (size_t i = 0; i < s->capagg; i++)
+            s->agg[i].mark = 0;
+        s->agg_mark = 1;
+    }
+    s->ntouched = 0;
+    return SQLITE_OK;
+}
+
+static tsq_agg *agg_entry(tsq *s, size_t i)
+{
+    tsq_agg *a = &s->agg[i];
+    if (a->mark != s->agg_mark) {
+        memset(a, 0, sizeof *a);
+        a->mark = s->agg_mark;
+        a->lo.sqltype = a->hi.sqltype = SQLITE_NULL;
+        a->nan_step = INT64_MAX;
+        s->touched[s->ntouched++] = (uint32_t)i;
+    }
+    return a;
+}
+
+/* A new row (step, v) of agg entry i. */
+static void agg_add(tsq *s, size_t i, int64_t step, const tsq_val *v)
+{
+    tsq_agg *a = agg_entry(s, i);
+    if (a->n++ == 0 || step >= a->last_step) {
+        a->last_step = step;
+        a->last = *v;
+    }
+    if (v->sqltype == SQLITE_INTEGER || v->sqltype == SQLITE_FLOAT) {
+        if (a->lo.sqltype == SQLITE_NULL || num_cmp(v, &a->lo) < 0)
+            a->lo = *v;
+        if (a->hi.sqltype == SQLITE_NULL || num_cmp(v, &a->hi) > 0)
+            a->hi = *v;
+    }
+    if (v->kind == TSQL_KIND_NAN && step < a->nan_step)
+        a->nan_step = step;
+}
+
+/* The tropt_key id of agg entry i (0: the steps). */
+static int agg_key_id(tsq *s, size_t i, int64_t *kid)
+{
+    if (i == 0) {
+        *kid = 0;
+        return SQLITE_OK;
+    }
+    return tsq_key_id(s, (uint32_t)(i - 1), kid);
+}
+
+/* Write the transaction's aggregates into tropt_stat: merged by one upsert
+ * per TSQL_STAT_ROWS keys, or recomputed from the rows for a key a changed
+ * value made dirty. */
+static int agg_flush(tsq *s, int64_t run)
+{
+    uint32_t batch[TSQL_STAT_ROWS];
+    int nb = 0, rc = SQLITE_OK;
+    for (size_t t = 0; !rc && t <= s->ntouched; t++) {
+        if (t < s->ntouched && !s->agg[s->touched[t]].dirty) {
+            batch[nb++] = s->touched[t];
+            if (nb < TSQL_STAT_ROWS)
+                continue;
         }
-        for (size_t i = 0; !rc && i < k; i++) {
+        if (nb == 0)
+            continue;
+        rc = multi_stmt(s, &s->stat[nb], nb, TSQL_STAT_INSERT, TSQL_STAT_INSERT_MORE,
+                        TSQL_STAT_MERGE);
+        sqlite3_stmt *st = s->stat[nb];
+        if (!rc)
+            rc = sqlite3_bind_int64(st, 1, run);
+        for (int j = 0; !rc && j < nb; j++) {
+            const tsq_agg *a = &s->agg[batch[j]];
+            int p = 2 + 8 * j;
             int64_t kid;
-            rc = tsq_key_id(s, v[done + i].key, &kid);
+            rc = agg_key_id(s, batch[j], &kid);
             if (!rc)
-                rc = sqlite3_bind_int64(st, 4 + 3 * (int)i, kid);
+                rc = sqlite3_bind_int64(st, p, kid);
             if (!rc)
-                rc = tsq_bind_val(st, 5 + 3 * (int)i, &v[done + i], &s->batch.text);
+                rc = sqlite3_bind_int64(st, p + 1, a->n);
+            if (!rc)
+                rc = sqlite3_bind_int64(st, p + 2, a->last_step);
+            if (!rc)
+                rc = tsq_bind_val(st, p + 3, &a->last, &s->batch.text);
+            if (!rc)
+                rc = bind_value(st, p + 5, &a->lo, &s->batch.text);
+            if (!rc)
+                rc = bind_value(st, p + 6, &a->hi, &s->batch.text);
+            if (!rc)
+                rc = a->nan_step == INT64_MAX ? sqlite3_bind_null(st, p + 7)
+                                              : sqlite3_bind_int64(st, p + 7, a->nan_step);
         }
         if (!rc)
             rc = tsq_step(s, st);
+        nb = 0;
+    }
+    for (size_t t = 0; !rc && t < s->ntouched; t++) {
+        if (!s->agg[s->touched[t]].dirty)
+            continue;
+        int64_t kid;
+        rc = agg_key_id(s, s->touched[t], &kid);
+        for (int k = TSQ_STAT_RECOUNT; !rc && k <= TSQ_STAT_RERANGE; k++) {
+            sqlite3_bind_int64(s->st[k], 1, run);
+            sqlite3_bind_int64(s->st[k], 2, kid);
+            rc = tsq_step(s, s->st[k]);
+        }
+    }
+    return rc;
+}
+
+/* ---- Rows ----------------------------------------------------------------- */
+
+/* Insert rows [from, from + k) of step sb, row 0 being the step's own row
+ * (key 0, value tv, its time) and row r > 0 field r - 1, in one statement. */
+static int insert_rows(tsq *s, const tsq_stepbuf *sb, const tsq_val *tv, size_t from, size_t k)
+{
+    sqlite3_stmt *st;
+    int rc = multi_stmt(s, &s->ins[k], (int)k, TSQL_VAL_INSERT, TSQL_VAL_INSERT_MORE, "");
+    st = s->ins[k];
+    if (!rc)
+        rc = sqlite3_bind_int64(st, 1, sb->run);
+    if (!rc)
+        rc = sqlite3_bind_int64(st, 2, sb->step);
+    for (size_t i = 0; !rc && i < k; i++) {
+        size_t r = from + i;
+        const tsq_val *v = r ? &s->batch.vals[sb->first + r - 1] : tv;
+        int64_t kid = 0;
+        if (r)
+            rc = tsq_key_id(s, v->key, &kid);
+        if (!rc)
+            rc = sqlite3_bind_int64(st, 3 + 3 * (int)i, kid);
+        if (!rc)
+            rc = tsq_bind_val(st, 4 + 3 * (int)i, v, &s->batch.text);
+    }
+    return rc ? rc : tsq_step(s, st);
+}
+
+/* A new step (above any the run stored): insert its rows, TSQL_VAL_ROWS per
+ * statement, and count them. */
+static int append_step(tsq *s, const tsq_stepbuf *sb)
+{
+    tsq_val tv = {.sqltype = SQLITE_FLOAT, .u.r = sb->time};
+    size_t total = sb->n + 1;
+    for (size_t done = 0; done < total;) {
+        size_t k = total - done < TSQL_VAL_ROWS ? total - done : TSQL_VAL_ROWS;
+        int rc = insert_rows(s, sb, &tv, done, k);
         if (rc)
             return rc;
-        int64_t last = sqlite3_last_insert_rowid(s->db), first = last - rows + 1;
-        if (s->rs.first_row == 0 || first < s->rs.first_row) {
-            s->rs.first_row = first;
-            s->rs.stamped = 0;
-        }
-        if (last > s->rs.last_row)
-            s->rs.last_row = last;
-        for (int i = 0; s->rs.seen && i < rows; i++) {
-            int64_t kid = 0;
-            if (k)
-                rc = tsq_key_id(s, v[done + (size_t)i].key, &kid);
-            if (!rc)
-                rc = seen_add(s, sb->step, kid, first + i);
-            if (rc)
-                return rc;
-        }
         done += k;
-    } while (done < n);
+    }
+    agg_add(s, 0, sb->step, &tv);
+    for (size_t j = 0; j < sb->n; j++) {
+        const tsq_val *v = &s->batch.vals[sb->first + j];
+        agg_add(s, (size_t)v->key + 1, sb->step, v);
+    }
     return SQLITE_OK;
 }
 
-/* Fill temp.tropt_seen with the open run's rows (once per run and
- * connection): one scan of the run's rowid range. */
-static int load_seen(tsq *s)
+/* Is the stored row (columns value, kind of st) exactly v? */
+static int same_value(sqlite3_stmt *st, const tsq_val *v, const tsq_arena *a)
 {
-    int rc = tsq_step(s, s->seen[TSQ_SEEN_CLEAR]);
-    if (!rc && s->rs.first_row) {
-        sqlite3_stmt *st = s->seen[TSQ_SEEN_LOAD];
-        sqlite3_bind_int64(st, 1, s->run);
-        sqlite3_bind_int64(st, 2, s->rs.first_row);
-        sqlite3_bind_int64(st, 3, s->rs.open_ended ? INT64_MAX : s->rs.last_row);
-        rc = tsq_step(s, st);
+    int type = sqlite3_column_type(st, 0);
+    int kind = sqlite3_column_type(st, 1) == SQLITE_NULL ? 0 : sqlite3_column_int(st, 1);
+    if (type != v->sqltype || kind != v->kind)
+        return 0;
+    switch (type) {
+    case SQLITE_INTEGER:
+        return sqlite3_column_int64(st, 0) == v->u.i;
+    case SQLITE_FLOAT: {
+        double d = sqlite3_column_double(st, 0);
+        return memcmp(&d, &v->u.r, sizeof d) == 0;
     }
-    if (rc)
-        return rc;
-    sqlite3_stmt *st = s->seen[TSQ_SEEN_STATS];
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        s->rs.steps = sqlite3_column_int64(st, 0);
-        s->rs.max_step =
-            sqlite3_column_type(st, 1) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 1);
-        rc = SQLITE_OK;
+    case SQLITE_TEXT: {
+        const char *t = (const char *)sqlite3_column_text(st, 0);
+        return t && strcmp(t, a->p + v->u.off) == 0;
     }
-    sqlite3_reset(st);
-    if (!rc)
-        s->rs.seen = 1;
-    return rc;
+    default:
+        return 1;
+    }
 }
 
-/* A step that may already be stored: update the rows it has, append the
- * others.  As before, the step takes the new time in all its rows. */
+/* A step that may already be stored: each of its rows (its time row, then
+ * its fields) is looked up; a new row is inserted and counted, a changed
+ * one updated and its key's statistics recomputed at the end. */
 static int write_checked(tsq *s, const tsq_stepbuf *sb)
 {
-    int rc = s->rs.seen ? SQLITE_OK : load_seen(s);
-    if (rc)
-        return rc;
-    sqlite3_stmt *st = s->seen[TSQ_SEEN_STEP];
-    sqlite3_bind_int64(st, 1, sb->step);
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return rc;
-    int exists = rc == SQLITE_ROW;
-    if (exists) {
-        st = s->seen[TSQ_LOG_RETIME];
-        sqlite3_bind_int64(st, 1, sb->step);
-        sqlite3_bind_double(st, 2, sb->time);
-        rc = tsq_step(s, st);
-    } else {
-        s->rs.steps++;
-        rc = sb->n ? SQLITE_OK : append_rows(s, sb, NULL, 0);
-    }
-    for (size_t j = 0; !rc && j < sb->n; j++) {
-        const tsq_val *v = &s->batch.vals[sb->first + j];
-        int64_t kid, rid = 0;
-        rc = tsq_key_id(s, v->key, &kid);
+    tsq_val tv = {.sqltype = SQLITE_FLOAT, .u.r = sb->time};
+    int rc = SQLITE_OK;
+    for (size_t r = 0; !rc && r <= sb->n; r++) {
+        const tsq_val *v = r ? &s->batch.vals[sb->first + r - 1] : &tv;
+        size_t ai = r ? (size_t)v->key + 1 : 0;
+        int64_t kid = 0;
+        if (r)
+            rc = tsq_key_id(s, v->key, &kid);
         if (rc)
             break;
-        st = s->seen[TSQ_SEEN_FIND];
-        sqlite3_bind_int64(st, 1, sb->step);
-        sqlite3_bind_int64(st, 2, kid);
+        sqlite3_stmt *st = s->st[TSQ_VAL_FIND];
+        sqlite3_bind_int64(st, 1, sb->run);
+        sqlite3_bind_int64(st, 2, sb->step);
+        sqlite3_bind_int64(st, 3, kid);
         rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW)
-            rid = sqlite3_column_int64(st, 0);
+        int found = rc == SQLITE_ROW, same = found && same_value(st, v, &s->batch.text);
         sqlite3_reset(st);
         if (rc != SQLITE_ROW && rc != SQLITE_DONE)
             break;
-        if (rc == SQLITE_ROW) {
-            st = s->seen[TSQ_LOG_UPDATE];
-            sqlite3_bind_int64(st, 1, rid);
-            rc = tsq_bind_val(st, 2, v, &s->batch.text);
+        rc = SQLITE_OK;
+        if (same)
+            continue;
+        if (!found) {
+            rc = insert_rows(s, sb, &tv, r, 1);
             if (!rc)
-                rc = tsq_step(s, st);
-        } else {
-            rc = append_rows(s, sb, v, 1);
+                agg_add(s, ai, sb->step, v);
+            continue;
         }
-    }
-    if (!rc && sb->step > s->rs.max_step)
-        s->rs.max_step = sb->step;
-    return rc;
-}
-
-int tsq_stamp(tsq *s)
-{
-    /* max_step INT64_MAX: a reopened run this tracker wrote nothing to. */
-    if (!s->run || !s->rs.first_row || s->rs.max_step == INT64_MAX)
-        return SQLITE_OK;
-    sqlite3_stmt *st = s->st[TSQ_RUN_PROGRESS];
-    sqlite3_bind_int64(st, 1, s->run);
-    sqlite3_bind_int64(st, 2, s->rs.first_row);
-    sqlite3_bind_int64(st, 3, s->rs.last_row);
-    sqlite3_bind_int64(st, 4, s->rs.steps);
-    if (s->rs.max_step >= 0 && s->rs.max_step != INT64_MAX)
-        sqlite3_bind_int64(st, 5, s->rs.max_step);
-    else
-        sqlite3_bind_null(st, 5);
-    int rc = tsq_step(s, st);
-    if (!rc) {
-        s->rs.stamped = 1;
-        s->rs.stamp_at = tsq_monotonic();
+        st = s->st[TSQ_VAL_UPDATE];
+        sqlite3_bind_int64(st, 1, sb->run);
+        sqlite3_bind_int64(st, 2, sb->step);
+        sqlite3_bind_int64(st, 3, kid);
+        rc = tsq_bind_val(st, 4, v, &s->batch.text);
+        if (!rc)
+            rc = tsq_step(s, st);
+        agg_entry(s, ai)->dirty = 1;
     }
     return rc;
 }
 
-int tsq_load_run(tsq *s, const char *uuid)
+int tsq_load_run(tsq *s, int64_t run)
 {
-    memset(&s->rs, 0, sizeof s->rs);
     s->rs.max_step = -1;
-    s->rs.stamp_at = tsq_monotonic();
-    sqlite3_stmt *st = s->st[TSQ_RUN_STATE];
-    sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
+    sqlite3_stmt *st = s->st[TSQ_RUN_MAX_STEP];
+    sqlite3_bind_int64(st, 1, run);
     int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
-        s->rs.first_row = sqlite3_column_int64(st, 0);
-        s->rs.last_row = sqlite3_column_int64(st, 1);
-        s->rs.steps = sqlite3_column_int64(st, 2);
-        s->rs.stamped = 1;
-        const char *status = (const char *)sqlite3_column_text(st, 4);
-        if (status && strcmp(status, "running") != 0 && sqlite3_column_type(st, 3) != SQLITE_NULL) {
-            /* Its stamp is final: steps above max_step are new. */
-            s->rs.max_step = sqlite3_column_int64(st, 3);
-        } else {
-            /* Which steps it holds is read (once) when a step may be one. */
-            s->rs.max_step = INT64_MAX;
-            s->rs.open_ended = 1;
-        }
-    }
+    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+        s->rs.max_step = sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
 static int write_batch(tsq *s)
 {
     tsq_batch *b = &s->batch;
-    for (size_t i = 0; i < b->nsteps; i++) {
+    if (b->nsteps == 0)
+        return SQLITE_OK;
+    int rc = agg_begin(s);
+    for (size_t i = 0; !rc && i < b->nsteps; i++) {
         const tsq_stepbuf *sb = &b->steps[i];
-        int rc;
-        if (sb->step > s->rs.max_step) { /* new: append, no lookup */
-            rc = append_rows(s, sb, &b->vals[sb->first], sb->n);
-            s->rs.steps++;
+        if (sb->step > s->rs.max_step) { /* new: insert, no lookup */
+            rc = append_step(s, sb);
             s->rs.max_step = sb->step;
         } else {
             rc = write_checked(s, sb);
         }
-        if (rc)
-            return rc;
     }
-    if (b->nsteps > 0 && (!s->rs.stamped || tsq_monotonic() - s->rs.stamp_at >= TSQ_STAMP_EVERY))
-        return tsq_stamp(s);
-    return SQLITE_OK;
+    return rc ? rc : agg_flush(s, b->steps[0].run);
 }
 
 static int try_commit(tsq *s, tsq_extra_fn extra, void *arg)
@@ -668,11 +745,6 @@ int tsq_open(tsq *s)
         }
     }
     rc = prepare_all(s);
-    if (!rc)
-        rc = exec_retry(s, TSQL_SEEN_CREATE, NULL, 0);
-    for (int i = 0; !rc && i < TSQ_NSEEN; i++)
-        rc = sqlite3_prepare_v3(s->db, seen_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->seen[i],
-                                NULL);
     if (rc)
         return tsq_fail(s, rc, "prepare statements for");
     open_checkpointer(s);
@@ -685,13 +757,13 @@ void tsq_close(tsq *s)
         sqlite3_finalize(s->st[i]);
         s->st[i] = NULL;
     }
-    for (int i = 0; i <= TSQL_LOG_ROWS; i++) {
+    for (int i = 0; i <= TSQL_VAL_ROWS; i++) {
         sqlite3_finalize(s->ins[i]);
         s->ins[i] = NULL;
     }
-    for (int i = 0; i < TSQ_NSEEN; i++) {
-        sqlite3_finalize(s->seen[i]);
-        s->seen[i] = NULL;
+    for (int i = 0; i <= TSQL_STAT_ROWS; i++) {
+        sqlite3_finalize(s->stat[i]);
+        s->stat[i] = NULL;
     }
     if (s->db)
         sqlite3_close_v2(s->db);

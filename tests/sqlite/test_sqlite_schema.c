@@ -136,10 +136,10 @@ START_TEST(test_migrate_v1)
     tropt_tracker *t = tq_open(path, NULL, "later");
     tropt_tracker_free(t);
     sqlite3 *db = tq_db(path);
-    ck_assert_int_eq(tq_int(db, "PRAGMA user_version"), 2);
+    ck_assert_int_eq(tq_int(db, "PRAGMA user_version"), 3);
     tq_assert_integrity(db);
     ck_assert_int_eq(tq_int(db, "SELECT count(*) FROM sqlite_master WHERE name IN"
-                                " ('tropt_step', 'tropt_metric')"),
+                                " ('tropt_step', 'tropt_metric', 'tropt_log')"),
                      0);
     /* Exact values, spot-checked beside the whole-view comparison. */
     ck_assert_int_eq(tq_int(db, "SELECT value FROM metrics WHERE run_id = %Q AND key = 'big'", a),
@@ -255,7 +255,11 @@ START_TEST(test_relog_steps)
                                 " AND time = 2004.0",
                                 id),
                          2);
-        ck_assert_int_eq(tq_int(db, "SELECT steps FROM tropt_run r WHERE uuid = %Q", id), 12);
+        ck_assert_int_eq(tq_int(db,
+                                "SELECT n FROM tropt_stat s JOIN tropt_run r ON r.id = s.run"
+                                " WHERE s.key = 0 AND uuid = %Q",
+                                id),
+                         12);
         sqlite3_close(db);
         char *l = runs_line(path, id);
         ck_assert_msg(strstr(l, " 12 "), "%s", l);
@@ -303,7 +307,7 @@ START_TEST(test_continue_run)
     ck_assert_int_eq(tq_int(db, "SELECT count(*) FROM metrics WHERE step = 7 AND"
                                 " time = 1700000100.0"),
                      3);
-    ck_assert_int_eq(tq_int(db, "SELECT steps FROM tropt_run"), 10);
+    ck_assert_int_eq(tq_int(db, "SELECT n FROM tropt_stat WHERE key = 0"), 10);
     sqlite3_close(db);
     char *l = runs_line(path, id);
     ck_assert_msg(strstr(l, " 10 "), "%s", l);
