@@ -346,8 +346,10 @@ static int sq_finish(void *self, const tropt_run *run, const char *status, doubl
         pthread_mutex_unlock(&s->lock); /* the run stays open, as after any failed finish */
         return rc;
     }
-    if (!rc)
+    if (!rc) {
+        s->stat_force = 1; /* the statistics are final with the run */
         rc = tsq_commit(s, write_finish, &a);
+    }
     if (!rc) {
         s->run = 0;
         tsq_checkpoint_kick(s); /* copy the run back into the database, off this call */
@@ -391,6 +393,8 @@ static void sq_destroy(void *self)
     host->free(s->fresh);
     host->free(s->agg);
     host->free(s->touched);
+    host->free(s->pend);
+    host->free(s->pend_touched);
     pthread_cond_destroy(&s->wake);
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->ck_wake);

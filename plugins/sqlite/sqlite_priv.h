@@ -88,6 +88,9 @@ enum tsq_stmt {
     TSQ_KEY_INSERT,
     TSQ_KEY_SELECT,
     TSQ_RUN_MAX_STEP,
+    TSQ_RUN_STAT_STEP,
+    TSQ_STAT_FOLD_LAST,
+    TSQ_STAT_FOLD_RANGE,
     TSQ_VAL_FIND,
     TSQ_VAL_UPDATE,
     TSQ_STAT_RECOUNT,
@@ -109,15 +112,17 @@ typedef struct tsq_runstate {
     int64_t max_step;
 } tsq_runstate;
 
-/* What one transaction adds to tropt_stat for one key (see sqlite_sql.h):
- * entry 0 of tsq.agg is the steps (values: their times), entry i + 1 key
- * entry i.  Valid while mark equals tsq.agg_mark. */
+/* What some rows add to tropt_stat for one key (see sqlite_sql.h): entry 0
+ * of tsq.agg / tsq.pend is the steps (values: their times), entry i + 1 key
+ * entry i.  tsq.agg: the current transaction's rows, valid while mark equals
+ * tsq.agg_mark; tsq.pend: committed rows not merged yet (n == 0: none). */
 typedef struct tsq_agg {
     int64_t n;
     int64_t last_step;
-    tsq_val last;     /* the value of the largest step (TEXT in the batch arena) */
-    tsq_val lo, hi;   /* INTEGER/REAL extremes; sqltype SQLITE_NULL: none */
-    int64_t nan_step; /* INT64_MAX: none */
+    tsq_val last;           /* the value of the largest step */
+    const tsq_arena *arena; /* holds last's TEXT */
+    tsq_val lo, hi;         /* INTEGER/REAL extremes; sqltype SQLITE_NULL: none */
+    int64_t nan_step;       /* INT64_MAX: none */
     uint32_t mark;
     int dirty; /* a stored value changed: recompute from the rows instead */
 } tsq_agg;
@@ -140,6 +145,15 @@ typedef struct tsq {
     uint32_t agg_mark;
     uint32_t *touched; /* agg entries of the current transaction */
     size_t ntouched, captouched;
+    tsq_agg *pend; /* 1 + keys.n entries: committed, not merged into tropt_stat */
+    size_t cappend;
+    uint32_t *pend_touched; /* pend entries with n > 0 */
+    size_t npend, cappendt;
+    tsq_arena pend_text; /* TEXT of pend's last values */
+    double stat_at;      /* monotonic time of the last merge (0: none yet) */
+    int stat_force;      /* merge in the next transaction (finish) */
+    int stat_fold;       /* pend is incomplete: fold the tail from the rows instead */
+    int stat_merging;    /* the current transaction merges */
 
     double busy_since; /* monotonic start of the current lock wait */
     uint64_t rng;      /* jitter of the busy back-off */
@@ -187,6 +201,11 @@ typedef struct tsq {
 #define TSQ_CKPT_HARD (4 * TSQ_CKPT_FRAMES)
 #define TSQ_CKPT_FORCE (16 * TSQ_CKPT_FRAMES)
 
+/* The writer merges its statistics into tropt_stat at least once per this
+ * many seconds, and in any transaction of at least TSQ_STAT_STEPS steps. */
+#define TSQ_STAT_EVERY 1.0
+#define TSQ_STAT_STEPS 64
+
 /* Rows pending before a batch commits whatever the options (bounds memory). */
 #define TSQ_MAX_PENDING_VALUES 8192
 /* With commits failing, refuse new steps past this many pending values. */
@@ -202,6 +221,8 @@ int tsq_field_value(tsq *s, tsq_arena *a, const tropt_field *f, tsq_val *out);
 /* Convert n fields into s->svals (text in s->scratch, which is reset). */
 int tsq_fields_scratch(tsq *s, const tropt_field *f, size_t n);
 int tsq_batch_add(tsq *s, int64_t step, double time, const tropt_field *fields, size_t n);
+/* Copy len bytes of p, NUL-terminated, into arena a; *off gets their offset. */
+int tsq_arena_add(tsq *s, tsq_arena *a, const char *p, size_t len, size_t *off);
 void tsq_batch_clear(tsq *s);
 void tsq_batch_free(tsq *s);
 /* Append the compact JSON text of j (NUL-terminated) to a; *off gets its
@@ -218,8 +239,9 @@ int tsq_mark_stale(tsq *s);
  * batch is kept for the next attempt and s->err says why. */
 typedef int (*tsq_extra_fn)(tsq *s, void *arg);
 int tsq_commit(tsq *s, tsq_extra_fn extra, void *arg);
-/* Read the largest step of run `run` (tropt_run.id), if any, into s->rs (in
- * init's transaction).  SQLite result code. */
+/* Inside init's transaction: read the largest step of run `run`
+ * (tropt_run.id), if any, into s->rs, and fold the rows a previous writer
+ * left above its statistics.  SQLite result code. */
 int tsq_load_run(tsq *s, int64_t run);
 /* Start the checkpoint thread and hand it the checkpoints (nothing happens
  * without ckdb or when the thread cannot start: SQLite's automatic

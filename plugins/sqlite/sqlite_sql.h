@@ -21,23 +21,32 @@
  *                  nan_step: per run and key the number of values, the value
  *                  of the largest step and its kind, the smallest and largest
  *                  INTEGER/REAL value (NULL: none), the first step whose
- *                  value was NaN (NULL: none).  Key 0 is the steps: n steps,
- *                  the largest, its time; lo/hi the earliest and latest step
- *                  time.  The writer keeps it exact in the transaction that
- *                  writes the rows, so `tropt runs`, `tropt show` and "best
- *                  loss per run" read it and never the rows.
+ *                  value was NaN (NULL: none), over the run's steps up to S,
+ *                  the last_step of the run's key-0 row (the steps: n steps,
+ *                  the largest S, its time; lo/hi the earliest and latest
+ *                  step time).  A run's rows above S (its "tail") are not
+ *                  counted yet: readers add them (TSQL_TAIL_: an index range
+ *                  of at most about a second of the writer's rows, empty once
+ *                  the run has finished or was marked crashed).  `tropt runs`,
+ *                  `tropt show` and the view stats so never scan the rows
+ *                  before S, whatever the size of the file.
  *   tropt_param    (run, key) -> value, kind: the flattened config.
  *   tropt_summary  (run, key) -> value, kind: the flattened summary.
  *
  * Writing.  A step larger than any the run stored (the writer keeps the
- * largest, loaded from tropt_stat key 0 when a run is reopened) is new: its
- * rows are inserted without a lookup, and the batch's per-key aggregates are
- * merged into tropt_stat by one upsert per key and commit.  A step that may
- * already be stored (a replayed run, an explicit step number at or below the
- * largest) is looked up row by row: new rows are inserted and aggregated as
- * above, changed ones are updated and their key's statistics recomputed from
- * the run's rows of that key at the end of the transaction (rows rewritten
- * with the same value change nothing).
+ * largest, read with one B-tree seek when a run is reopened) is new: its rows
+ * are inserted without a lookup.  The writer aggregates what it writes per
+ * key in memory and merges it into tropt_stat (one upsert per key, raising
+ * S to its largest step) inside the transaction that writes rows when a
+ * second has passed since the last merge, when the transaction holds many
+ * steps, at finish, and whenever it writes a step at or below S.  Such a
+ * step may already be stored and is looked up row by row: new rows are
+ * inserted, changed ones updated, and the statistics of their keys
+ * recomputed from the run's rows in that transaction (rows rewritten with
+ * the same value change nothing).  The rows a writer that died left above
+ * S are folded in (TSQL_STAT_FOLD_*) when its run is marked crashed or
+ * reopened.  Per-step commits so pay one B-tree page per commit, as before
+ * schema 3; the statistics cost a page once a second.
  *
  * `value` has no declared type, so SQLite keeps the storage class it is
  * given: INTEGER, REAL (+-Inf included), TEXT or NULL.  `kind` records what
@@ -247,13 +256,39 @@
                               "ALTER TABLE tropt_run DROP COLUMN max_step;"                        \
                               "CREATE VIEW metrics AS" TSQL_METRICS_COLS_ TSQL_METRICS_FROM_ ";"   \
                               "CREATE VIEW stats AS"                                               \
-                              "  SELECT r.uuid AS run_id, k.name AS key, s.n AS count, "           \
-                              "s.last_step AS last_step,"                                          \
-                              "         s.last_value AS last_value, s.lo AS min, s.hi AS max,"     \
-                              "         s.nan_step AS first_nan_step"                              \
-                              "  FROM tropt_stat s"                                                \
-                              "  JOIN tropt_run r ON r.id = s.run"                                 \
-                              "  JOIN tropt_key k ON k.id = s.key;"
+                              "  WITH sr AS (SELECT r.id AS run, r.uuid, coalesce(s0.last_step, "  \
+                              "-1) AS s"                                                           \
+                              "    FROM tropt_run r LEFT JOIN tropt_stat s0 ON s0.run = r.id AND " \
+                              "s0.key = 0),"                                                       \
+                              "  tail AS (SELECT t.run, t.key, count(*) AS n, max(t.step) AS "     \
+                              "last_step,"                                                         \
+                              "    min(" TSQL_NUM_("t.value") ") AS lo, max(" TSQL_NUM_(           \
+                                  "t.value") ") AS hi,"                                            \
+                                             "    min(CASE WHEN t.kind = 2 THEN t.step END) AS ns" \
+                                             "    FROM sr JOIN tropt_val t ON t.run = sr.run AND " \
+                                             "t.step > sr.s AND t.key > 0"                         \
+                                             "    GROUP BY t.run, t.key),"                         \
+                                             "  u AS (SELECT run, key FROM tropt_stat WHERE key "  \
+                                             "> 0 UNION SELECT run, key FROM tail)"                \
+                                             "  SELECT sr.uuid AS run_id, k.name AS key, "         \
+                                             "coalesce(s.n, 0) + coalesce(g.n, 0) AS count,"       \
+                                             "    coalesce(g.last_step, s.last_step) AS "          \
+                                             "last_step,"                                          \
+                                             "    CASE WHEN g.n IS NULL THEN s.last_value ELSE "   \
+                                             "(SELECT v.value FROM tropt_val v"                    \
+                                             "      WHERE v.run = u.run AND v.step = g.last_step " \
+                                             "AND v.key = u.key) END AS last_value,"               \
+                                             "    min(coalesce(s.lo, g.lo), coalesce(g.lo, "       \
+                                             "s.lo)) AS min,"                                      \
+                                             "    max(coalesce(s.hi, g.hi), coalesce(g.hi, "       \
+                                             "s.hi)) AS max,"                                      \
+                                             "    coalesce(s.nan_step, g.ns) AS first_nan_step"    \
+                                             "  FROM u JOIN sr ON sr.run = u.run JOIN tropt_key "  \
+                                             "k ON k.id = u.key"                                   \
+                                             "  LEFT JOIN tropt_stat s ON s.run = u.run AND "      \
+                                             "s.key = u.key"                                       \
+                                             "  LEFT JOIN tail g ON g.run = u.run AND g.key = "    \
+                                             "u.key;"
 
 /* Stamped after the last migration (the numbers are spliced in by the code). */
 #define TSQL_SET_VERSION_FMT "PRAGMA application_id=%d; PRAGMA user_version=%d"
@@ -287,9 +322,10 @@
 #define TSQL_SUMMARY_INSERT                                                                        \
     "INSERT OR REPLACE INTO tropt_summary(run, key, value, kind) VALUES (?1, ?2, ?3, ?4)"
 
-/* The largest step stored of run ?1 (no row: none), read when a run is
- * (re)opened. */
-#define TSQL_RUN_MAX_STEP "SELECT last_step FROM tropt_stat WHERE run = ?1 AND key = 0"
+/* Read when a run is (re)opened: its largest step stored (NULL: none; a
+ * seek to the end of the run's range), and S (no row: -1). */
+#define TSQL_RUN_MAX_STEP "SELECT max(step) FROM tropt_val WHERE run = ?1"
+#define TSQL_RUN_STAT_STEP "SELECT last_step FROM tropt_stat WHERE run = ?1 AND key = 0"
 
 /* Appending rows: ?1 run, ?2 step, then key, value, kind per row
  * (parameters 3 + 3i, 4 + 3i, 5 + 3i for row i).  The statement for n rows
@@ -326,6 +362,26 @@
     "  hi = CASE WHEN hi IS NULL OR excluded.hi > hi THEN excluded.hi ELSE hi END,"                \
     "  nan_step = CASE WHEN nan_step IS NULL OR excluded.nan_step < nan_step"                      \
     "    THEN excluded.nan_step ELSE nan_step END"
+/* Folding the tail of run ?1 (the rows above step ?2 = S) into tropt_stat,
+ * for a run whose writer died (or left without finishing): count and last
+ * value first (bare columns: from the row of max(step)), then the extremes
+ * and NaN step of the same rows. */
+#define TSQL_STAT_FOLD_LAST                                                                        \
+    "INSERT INTO tropt_stat(run, key, n, last_step, last_value, last_kind)"                        \
+    " SELECT run, key, count(*), max(step), value, kind FROM tropt_val"                            \
+    " WHERE run = ?1 AND step > ?2 GROUP BY key"                                                   \
+    " ON CONFLICT(run, key) DO UPDATE SET n = n + excluded.n, last_step = excluded.last_step,"     \
+    "  last_value = excluded.last_value, last_kind = excluded.last_kind"
+#define TSQL_STAT_FOLD_RANGE                                                                       \
+    "UPDATE tropt_stat SET"                                                                        \
+    "  lo = min(coalesce(tropt_stat.lo, g.lo), coalesce(g.lo, tropt_stat.lo)),"                    \
+    "  hi = max(coalesce(tropt_stat.hi, g.hi), coalesce(g.hi, tropt_stat.hi)),"                    \
+    "  nan_step = coalesce(tropt_stat.nan_step, g.ns)"                                             \
+    " FROM (SELECT key, min(" TSQL_NUM_("value") ") AS lo, max(" TSQL_NUM_(                        \
+        "value") ") AS hi,"                                                                        \
+                 "   min(CASE WHEN kind = 2 THEN step END) AS ns FROM tropt_val"                   \
+                 "   WHERE run = ?1 AND step > ?2 GROUP BY key) AS g"                              \
+                 " WHERE tropt_stat.run = ?1 AND tropt_stat.key = g.key"
 /* Recomputing the statistics of run ?1, key ?2 from its rows (after a stored
  * value was changed): one pass for the count and the last value (the bare
  * columns come from the row of max(step)), one for the rest. */
@@ -342,9 +398,9 @@
 
 /* Stale runs: `running` rows of this host whose pid is gone.  The candidates
  * are read first (?1 host, ?2 own pid, which is alive by definition), then
- * each dead one is marked under the write lock, re-checking its status; it
- * ended at the time of its latest step (tropt_stat key 0), or when it
- * started if it logged none. */
+ * each dead one is marked under the write lock, re-checking its status,
+ * after its tail was folded into tropt_stat: it ended at the time of its
+ * latest step (tropt_stat key 0), or when it started if it logged none. */
 #define TSQL_STALE_CANDIDATES                                                                      \
     "SELECT id, pid FROM tropt_run WHERE status = 'running' AND host = ?1 AND pid <> ?2"
 #define TSQL_STALE_MARK                                                                            \
@@ -356,24 +412,47 @@
 /* ---- `tropt runs` / `tropt show` ---------------------------------------- */
 
 /* experiment, uuid, status, started_at, host, pid, steps, last loss, its
- * kind, best loss: all from tropt_stat (key 0: the steps; key loss), two
- * primary-key lookups per run whatever the size of the file. */
+ * kind, best loss: tropt_stat (key 0: the steps; key loss) plus the run's
+ * tail (x.s: S, -1 without statistics), per run a few primary-key seeks and
+ * the tail's rows, whatever the size of the file.  The last loss is that of
+ * the largest step: in the tail if it has one, else the statistics'. */
 #define TSQL_CLI_RUNS                                                                              \
-    "WITH lk AS (SELECT id FROM tropt_key WHERE name = 'loss')"                                    \
-    " SELECT r.experiment, r.uuid, r.status, r.started_at, r.host, r.pid,"                         \
-    "  coalesce(sn.n, 0), sl.last_value, sl.last_kind, sl.lo"                                      \
-    " FROM tropt_run r"                                                                            \
-    " LEFT JOIN tropt_stat sn ON sn.run = r.id AND sn.key = 0"                                     \
-    " LEFT JOIN tropt_stat sl ON sl.run = r.id AND sl.key = (SELECT id FROM lk)"                   \
-    " ORDER BY r.started_at, r.id"
+    "WITH lk AS (SELECT id FROM tropt_key WHERE name = 'loss'),"                                   \
+    " x AS (SELECT r.*, coalesce(s0.n, 0) AS n0, coalesce(s0.last_step, -1) AS s"                  \
+    "  FROM tropt_run r LEFT JOIN tropt_stat s0 ON s0.run = r.id AND s0.key = 0),"                 \
+    " y AS (SELECT x.*, (SELECT max(t.step) FROM tropt_val t WHERE t.run = x.id"                   \
+    "   AND t.step > x.s AND t.key = (SELECT id FROM lk)) AS tl_step,"                             \
+    "  (SELECT min(" TSQL_NUM_(                                                                    \
+        "t.value") ") FROM tropt_val t WHERE t.run = x.id"                                         \
+                   "   AND t.step > x.s AND t.key = (SELECT id FROM lk)) AS tl_lo FROM x)"         \
+                   " SELECT y.experiment, y.uuid, y.status, y.started_at, y.host, y.pid,"          \
+                   "  y.n0 + (SELECT count(*) FROM tropt_val t WHERE t.run = y.id AND t.step > "   \
+                   "y.s"                                                                           \
+                   "   AND t.key = 0),"                                                            \
+                   "  CASE WHEN y.tl_step IS NULL THEN sl.last_value ELSE tl.value END,"           \
+                   "  CASE WHEN y.tl_step IS NULL THEN sl.last_kind ELSE tl.kind END,"             \
+                   "  min(coalesce(sl.lo, y.tl_lo), coalesce(y.tl_lo, sl.lo))"                     \
+                   " FROM y"                                                                       \
+                   " LEFT JOIN tropt_stat sl ON sl.run = y.id AND sl.key = (SELECT id FROM lk)"    \
+                   " LEFT JOIN tropt_val tl ON tl.run = y.id AND tl.step = y.tl_step"              \
+                   "  AND tl.key = (SELECT id FROM lk)"                                            \
+                   " ORDER BY y.started_at, y.id"
+
+/* S of run alias r (-1: no statistics yet). */
+#define TSQL_R_S_                                                                                  \
+    "coalesce((SELECT s0.last_step FROM tropt_stat s0 WHERE s0.run = r.id AND s0.key = 0), -1)"
 
 /* Runs whose UUID starts with ?1 (?2 = its length); a handful is enough to
  * tell a unique prefix and to list an ambiguous one.  Column 10 is NULL when
  * the run has no metric value; column 11 is unused (0). */
 #define TSQL_CLI_FIND                                                                              \
     "SELECT id, uuid, experiment, status, started_at, ended_at, host, pid, config,"                \
-    "  coalesce((SELECT s.n FROM tropt_stat s WHERE s.run = r.id AND s.key = 0), 0),"              \
-    "  (SELECT 1 FROM tropt_stat s WHERE s.run = r.id AND s.key > 0 LIMIT 1), 0"                   \
+    "  coalesce((SELECT s.n FROM tropt_stat s WHERE s.run = r.id AND s.key = 0), 0)"               \
+    "   + (SELECT count(*) FROM tropt_val t WHERE t.run = r.id AND t.step > " TSQL_R_S_            \
+    "   AND t.key = 0),"                                                                           \
+    "  coalesce((SELECT 1 FROM tropt_stat s WHERE s.run = r.id AND s.key > 0 LIMIT 1),"            \
+    "   (SELECT 1 FROM tropt_val t WHERE t.run = r.id AND t.step > " TSQL_R_S_                     \
+    "    AND t.key > 0 LIMIT 1)), 0"                                                               \
     " FROM tropt_run r WHERE substr(uuid, 1, ?2) = ?1 ORDER BY uuid LIMIT 6"
 
 #define TSQL_CLI_PARAMS                                                                            \
@@ -382,9 +461,13 @@
 #define TSQL_CLI_SUMMARY                                                                           \
     "SELECT k.name, s.value, s.kind FROM tropt_summary s"                                          \
     " JOIN tropt_key k ON k.id = s.key WHERE s.run = ?1 ORDER BY k.id"
-/* The last value of every key of run ?1 (key, step, value, kind). */
+/* The last value of every key of run ?1 (key, step, value, kind): the
+ * statistics, then the tail's rows (`tropt show` keeps, per key, the row of
+ * the largest step). */
 #define TSQL_CLI_ROWS                                                                              \
-    "SELECT key, last_step, last_value, last_kind FROM tropt_stat WHERE run = ?1 AND key > 0"
+    "SELECT key, last_step, last_value, last_kind FROM tropt_stat WHERE run = ?1 AND key > 0"      \
+    " UNION ALL SELECT key, step, value, kind FROM tropt_val WHERE run = ?1 AND key > 0"           \
+    " AND step > coalesce((SELECT last_step FROM tropt_stat WHERE run = ?1 AND key = 0), -1)"
 #define TSQL_CLI_KEY "SELECT name FROM tropt_key WHERE id = ?1"
 
 /* The same queries on a version 2 file (the CLI only reads, so it cannot

@@ -32,6 +32,9 @@ static const char *const stmt_sql[TSQ_NSTMT] = {
     [TSQ_KEY_INSERT] = TSQL_KEY_INSERT,
     [TSQ_KEY_SELECT] = TSQL_KEY_SELECT,
     [TSQ_RUN_MAX_STEP] = TSQL_RUN_MAX_STEP,
+    [TSQ_RUN_STAT_STEP] = TSQL_RUN_STAT_STEP,
+    [TSQ_STAT_FOLD_LAST] = TSQL_STAT_FOLD_LAST,
+    [TSQ_STAT_FOLD_RANGE] = TSQL_STAT_FOLD_RANGE,
     [TSQ_VAL_FIND] = TSQL_VAL_FIND,
     [TSQ_VAL_UPDATE] = TSQL_VAL_UPDATE,
     [TSQ_STAT_RECOUNT] = TSQL_STAT_RECOUNT,
@@ -279,7 +282,7 @@ static int multi_stmt(tsq *s, sqlite3_stmt **slot, int n, const char *head, cons
     return SQLITE_OK;
 }
 
-/* ---- Statistics of the current transaction -------------------------------- */
+/* ---- Statistics ----------------------------------------------------------- */
 
 /* Numeric order of two INTEGER/REAL values (as SQLite compares them, but for
  * integers beyond 2^53 against reals). */
@@ -292,25 +295,30 @@ static int num_cmp(const tsq_val *a, const tsq_val *b)
     return (x > y) - (x < y);
 }
 
+/* Grow *p (elements of sz bytes, *cap of them, new ones zeroed) to need. */
+static int grow_zero(tsq *s, void **p, size_t *cap, size_t need, size_t sz)
+{
+    if (need <= *cap)
+        return SQLITE_OK;
+    size_t ncap = need * 2;
+    char *np = s->host->realloc(*p, ncap * sz);
+    if (!np)
+        return SQLITE_NOMEM;
+    memset(np + *cap * sz, 0, (ncap - *cap) * sz);
+    *p = np;
+    *cap = ncap;
+    return SQLITE_OK;
+}
+
 /* Start a transaction's aggregates: every key known so far gets an entry. */
 static int agg_begin(tsq *s)
 {
     size_t need = s->keys.n + 1;
-    if (need > s->captouched) {
-        uint32_t *nt = s->host->realloc(s->touched, need * 2 * sizeof *nt);
-        if (!nt)
-            return SQLITE_NOMEM;
-        s->touched = nt;
-        s->captouched = need * 2;
-    }
-    if (need > s->capagg) {
-        tsq_agg *na = s->host->realloc(s->agg, need * 2 * sizeof *na);
-        if (!na)
-            return SQLITE_NOMEM;
-        memset(na + s->capagg, 0, (need * 2 - s->capagg) * sizeof *na);
-        s->agg = na;
-        s->capagg = need * 2;
-    }
+    int rc = grow_zero(s, (void **)&s->touched, &s->captouched, need, sizeof *s->touched);
+    if (!rc)
+        rc = grow_zero(s, (void **)&s->agg, &s->capagg, need, sizeof *s->agg);
+    if (rc)
+        return rc;
     if (++s->agg_mark == 0) { /* wrapped: forget every old mark */
         for (size_t i = 0; i < s->capagg; i++)
             s->agg[i].mark = 0;
@@ -333,13 +341,14 @@ static tsq_agg *agg_entry(tsq *s, size_t i)
     return a;
 }
 
-/* A new row (step, v) of agg entry i. */
+/* A new row (step, v) of agg entry i (TEXT in the batch's arena). */
 static void agg_add(tsq *s, size_t i, int64_t step, const tsq_val *v)
 {
     tsq_agg *a = agg_entry(s, i);
     if (a->n++ == 0 || step >= a->last_step) {
         a->last_step = step;
         a->last = *v;
+        a->arena = &s->batch.text;
     }
     if (v->sqltype == SQLITE_INTEGER || v->sqltype == SQLITE_FLOAT) {
         if (a->lo.sqltype == SQLITE_NULL || num_cmp(v, &a->lo) < 0)
@@ -349,6 +358,84 @@ static void agg_add(tsq *s, size_t i, int64_t step, const tsq_val *v)
     }
     if (v->kind == TSQL_KIND_NAN && step < a->nan_step)
         a->nan_step = step;
+}
+
+/* Merge aggregate src into dst (src's last wins only with a larger step, or
+ * when dst is empty). */
+static void agg_merge(tsq_agg *dst, const tsq_agg *src)
+{
+    if (src->n == 0)
+        return;
+    if (dst->n == 0 || src->last_step > dst->last_step) {
+        dst->last_step = src->last_step;
+        dst->last = src->last;
+        dst->arena = src->arena;
+    }
+    if (dst->n == 0) {
+        dst->lo = src->lo;
+        dst->hi = src->hi;
+        dst->nan_step = src->nan_step;
+    } else {
+        if (src->lo.sqltype != SQLITE_NULL &&
+            (dst->lo.sqltype == SQLITE_NULL || num_cmp(&src->lo, &dst->lo) < 0))
+            dst->lo = src->lo;
+        if (src->hi.sqltype != SQLITE_NULL &&
+            (dst->hi.sqltype == SQLITE_NULL || num_cmp(&src->hi, &dst->hi) > 0))
+            dst->hi = src->hi;
+        if (src->nan_step < dst->nan_step)
+            dst->nan_step = src->nan_step;
+    }
+    dst->n += src->n;
+}
+
+/* After a commit that did not merge: keep its aggregates for the next merge
+ * (TEXT copied, the batch is about to be cleared).  Out of memory, the next
+ * merge folds the rows instead. */
+static void pend_keep(tsq *s)
+{
+    if (s->stat_fold)
+        return;
+    size_t need = s->keys.n + 1;
+    if (grow_zero(s, (void **)&s->pend, &s->cappend, need, sizeof *s->pend) ||
+        grow_zero(s, (void **)&s->pend_touched, &s->cappendt, need, sizeof *s->pend_touched)) {
+        s->stat_fold = 1;
+        return;
+    }
+    for (size_t t = 0; t < s->ntouched; t++) {
+        size_t i = s->touched[t];
+        tsq_agg *p = &s->pend[i];
+        const tsq_agg *a = &s->agg[i];
+        if (p->n == 0) {
+            memset(p, 0, sizeof *p);
+            s->pend_touched[s->npend++] = (uint32_t)i;
+        }
+        agg_merge(p, a);
+        if (p->arena == &s->batch.text) {
+            if (p->last.sqltype == SQLITE_TEXT &&
+                tsq_arena_add(s, &s->pend_text, s->batch.text.p + p->last.u.off,
+                              strlen(s->batch.text.p + p->last.u.off), &p->last.u.off)) {
+                s->stat_fold = 1;
+                return;
+            }
+            p->arena = &s->pend_text;
+        }
+    }
+}
+
+/* After a commit: what it merged is in tropt_stat; what it did not, kept. */
+static void stat_committed(tsq *s)
+{
+    if (!s->stat_merging) {
+        pend_keep(s);
+        return;
+    }
+    for (size_t t = 0; t < s->npend; t++)
+        s->pend[s->pend_touched[t]].n = 0;
+    s->npend = 0;
+    s->pend_text.n = 0;
+    s->stat_fold = 0;
+    s->stat_force = 0;
+    s->stat_at = tsq_monotonic();
 }
 
 /* The tropt_key id of agg entry i (0: the steps). */
@@ -361,13 +448,44 @@ static int agg_key_id(tsq *s, size_t i, int64_t *kid)
     return tsq_key_id(s, (uint32_t)(i - 1), kid);
 }
 
-/* Write the transaction's aggregates into tropt_stat: merged by one upsert
- * per TSQL_STAT_ROWS keys, or recomputed from the rows for a key a changed
- * value made dirty. */
+/* Fold run's rows above its S into tropt_stat (a writer that died, one
+ * that lost its aggregates). */
+static int fold_tail(tsq *s, int64_t run)
+{
+    int64_t S = -1;
+    sqlite3_stmt *st = s->st[TSQ_RUN_STAT_STEP];
+    sqlite3_bind_int64(st, 1, run);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        S = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return rc;
+    rc = SQLITE_OK;
+    for (int k = TSQ_STAT_FOLD_LAST; !rc && k <= TSQ_STAT_FOLD_RANGE; k++) {
+        sqlite3_bind_int64(s->st[k], 1, run);
+        sqlite3_bind_int64(s->st[k], 2, S);
+        rc = tsq_step(s, s->st[k]);
+    }
+    return rc;
+}
+
+/* Merge the pending and the transaction's aggregates into tropt_stat: one
+ * upsert per TSQL_STAT_ROWS keys, or recomputed from the rows for a key a
+ * changed value made dirty; folded from the rows when they are incomplete. */
 static int agg_flush(tsq *s, int64_t run)
 {
+    int rc = SQLITE_OK;
+    if (s->stat_fold) {
+        rc = fold_tail(s, run);
+        goto dirty;
+    }
+    for (size_t t = 0; t < s->npend; t++) {
+        size_t i = s->pend_touched[t];
+        agg_merge(agg_entry(s, i), &s->pend[i]);
+    }
     uint32_t batch[TSQL_STAT_ROWS];
-    int nb = 0, rc = SQLITE_OK;
+    int nb = 0;
     for (size_t t = 0; !rc && t <= s->ntouched; t++) {
         if (t < s->ntouched && !s->agg[s->touched[t]].dirty) {
             batch[nb++] = s->touched[t];
@@ -393,11 +511,11 @@ static int agg_flush(tsq *s, int64_t run)
             if (!rc)
                 rc = sqlite3_bind_int64(st, p + 2, a->last_step);
             if (!rc)
-                rc = tsq_bind_val(st, p + 3, &a->last, &s->batch.text);
+                rc = tsq_bind_val(st, p + 3, &a->last, a->arena);
             if (!rc)
-                rc = bind_value(st, p + 5, &a->lo, &s->batch.text);
+                rc = bind_value(st, p + 5, &a->lo, a->arena);
             if (!rc)
-                rc = bind_value(st, p + 6, &a->hi, &s->batch.text);
+                rc = bind_value(st, p + 6, &a->hi, a->arena);
             if (!rc)
                 rc = a->nan_step == INT64_MAX ? sqlite3_bind_null(st, p + 7)
                                               : sqlite3_bind_int64(st, p + 7, a->nan_step);
@@ -406,6 +524,7 @@ static int agg_flush(tsq *s, int64_t run)
             rc = tsq_step(s, st);
         nb = 0;
     }
+dirty:
     for (size_t t = 0; !rc && t < s->ntouched; t++) {
         if (!s->agg[s->touched[t]].dirty)
             continue;
@@ -545,15 +664,21 @@ int tsq_load_run(tsq *s, int64_t run)
     if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
         s->rs.max_step = sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return rc;
+    /* Rows above S from a writer that did not finish: into the statistics
+     * now, as this writer's own aggregates will only hold its rows. */
+    return s->rs.max_step >= 0 ? fold_tail(s, run) : SQLITE_OK;
 }
 
 static int write_batch(tsq *s)
 {
     tsq_batch *b = &s->batch;
-    if (b->nsteps == 0)
+    s->stat_merging = 0;
+    s->ntouched = 0;
+    if (b->nsteps == 0 && !s->stat_force)
         return SQLITE_OK;
-    int rc = agg_begin(s);
+    int rc = agg_begin(s), checked = 0;
     for (size_t i = 0; !rc && i < b->nsteps; i++) {
         const tsq_stepbuf *sb = &b->steps[i];
         if (sb->step > s->rs.max_step) { /* new: insert, no lookup */
@@ -561,9 +686,20 @@ static int write_batch(tsq *s)
             s->rs.max_step = sb->step;
         } else {
             rc = write_checked(s, sb);
+            checked = 1;
         }
     }
-    return rc ? rc : agg_flush(s, b->steps[0].run);
+    if (rc || !s->run)
+        return rc;
+    /* Merge now?  Always after a step that may be an old one (the
+     * statistics must then cover it at once), at finish, in a large
+     * transaction (cheap per step), else once a second. */
+    if (checked || s->stat_force || b->nsteps >= TSQ_STAT_STEPS ||
+        tsq_monotonic() - s->stat_at >= TSQ_STAT_EVERY) {
+        s->stat_merging = 1;
+        rc = agg_flush(s, s->run);
+    }
+    return rc;
 }
 
 static int try_commit(tsq *s, tsq_extra_fn extra, void *arg)
@@ -599,6 +735,7 @@ int tsq_commit(tsq *s, tsq_extra_fn extra, void *arg)
     for (int attempt = 0;; attempt++) {
         int rc = try_commit(s, extra, arg);
         if (rc == SQLITE_OK) {
+            stat_committed(s);
             tsq_batch_clear(s);
             s->failing = 0;
             return TROPT_OK;
@@ -930,8 +1067,11 @@ static int mark_stale(tsq *s, void *arg)
 {
     struct stale_arg *a = arg;
     for (size_t i = 0; i < a->n; i++) {
+        int rc = fold_tail(s, a->ids[i]);
+        if (rc)
+            return rc;
         sqlite3_bind_int64(s->st[TSQ_STALE_MARK], 1, a->ids[i]);
-        int rc = tsq_step(s, s->st[TSQ_STALE_MARK]);
+        rc = tsq_step(s, s->st[TSQ_STALE_MARK]);
         if (rc)
             return rc;
     }
