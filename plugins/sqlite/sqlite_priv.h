@@ -152,7 +152,6 @@ typedef struct tsq {
     tsq_arena pend_text; /* TEXT of pend's last values */
     double stat_at;      /* monotonic time of the last merge (0: none yet) */
     int stat_force;      /* merge in the next transaction (finish) */
-    int stat_fold;       /* pend is incomplete: fold the tail from the rows instead */
     int stat_merging;    /* the current transaction merges */
 
     double busy_since; /* monotonic start of the current lock wait */

@@ -388,19 +388,29 @@ static void agg_merge(tsq_agg *dst, const tsq_agg *src)
     dst->n += src->n;
 }
 
+/* Before the commit of a transaction that does not merge: room to keep its
+ * aggregates afterwards (so that keeping them cannot fail once committed). */
+static int pend_reserve(tsq *s)
+{
+    size_t need = s->keys.n + 1, text = 0;
+    int rc = grow_zero(s, (void **)&s->pend, &s->cappend, need, sizeof *s->pend);
+    if (!rc)
+        rc = grow_zero(s, (void **)&s->pend_touched, &s->cappendt, need, sizeof *s->pend_touched);
+    for (size_t t = 0; !rc && t < s->ntouched; t++) {
+        const tsq_agg *a = &s->agg[s->touched[t]];
+        if (a->last.sqltype == SQLITE_TEXT)
+            text += strlen(s->batch.text.p + a->last.u.off) + 1;
+    }
+    if (!rc && s->pend_text.n + text > s->pend_text.cap)
+        rc = grow_zero(s, (void **)&s->pend_text.p, &s->pend_text.cap, s->pend_text.n + text, 1);
+    return rc;
+}
+
 /* After a commit that did not merge: keep its aggregates for the next merge
- * (TEXT copied, the batch is about to be cleared).  Out of memory, the next
- * merge folds the rows instead. */
+ * (TEXT copied, the batch is about to be cleared), in the room pend_reserve
+ * made. */
 static void pend_keep(tsq *s)
 {
-    if (s->stat_fold)
-        return;
-    size_t need = s->keys.n + 1;
-    if (grow_zero(s, (void **)&s->pend, &s->cappend, need, sizeof *s->pend) ||
-        grow_zero(s, (void **)&s->pend_touched, &s->cappendt, need, sizeof *s->pend_touched)) {
-        s->stat_fold = 1;
-        return;
-    }
     for (size_t t = 0; t < s->ntouched; t++) {
         size_t i = s->touched[t];
         tsq_agg *p = &s->pend[i];
@@ -411,11 +421,12 @@ static void pend_keep(tsq *s)
         }
         agg_merge(p, a);
         if (p->arena == &s->batch.text) {
-            if (p->last.sqltype == SQLITE_TEXT &&
-                tsq_arena_add(s, &s->pend_text, s->batch.text.p + p->last.u.off,
-                              strlen(s->batch.text.p + p->last.u.off), &p->last.u.off)) {
-                s->stat_fold = 1;
-                return;
+            if (p->last.sqltype == SQLITE_TEXT) {
+                const char *txt = s->batch.text.p + p->last.u.off;
+                size_t len = strlen(txt);
+                memcpy(s->pend_text.p + s->pend_text.n, txt, len + 1);
+                p->last.u.off = s->pend_text.n;
+                s->pend_text.n += len + 1;
             }
             p->arena = &s->pend_text;
         }
@@ -433,7 +444,6 @@ static void stat_committed(tsq *s)
         s->pend[s->pend_touched[t]].n = 0;
     s->npend = 0;
     s->pend_text.n = 0;
-    s->stat_fold = 0;
     s->stat_force = 0;
     s->stat_at = tsq_monotonic();
 }
@@ -448,8 +458,8 @@ static int agg_key_id(tsq *s, size_t i, int64_t *kid)
     return tsq_key_id(s, (uint32_t)(i - 1), kid);
 }
 
-/* Fold run's rows above its S into tropt_stat (a writer that died, one
- * that lost its aggregates). */
+/* Fold run's rows above its S into tropt_stat (a writer that died or left
+ * without finishing). */
 static int fold_tail(tsq *s, int64_t run)
 {
     int64_t S = -1;
@@ -472,14 +482,10 @@ static int fold_tail(tsq *s, int64_t run)
 
 /* Merge the pending and the transaction's aggregates into tropt_stat: one
  * upsert per TSQL_STAT_ROWS keys, or recomputed from the rows for a key a
- * changed value made dirty; folded from the rows when they are incomplete. */
+ * changed value made dirty. */
 static int agg_flush(tsq *s, int64_t run)
 {
     int rc = SQLITE_OK;
-    if (s->stat_fold) {
-        rc = fold_tail(s, run);
-        goto dirty;
-    }
     for (size_t t = 0; t < s->npend; t++) {
         size_t i = s->pend_touched[t];
         agg_merge(agg_entry(s, i), &s->pend[i]);
@@ -524,7 +530,6 @@ static int agg_flush(tsq *s, int64_t run)
             rc = tsq_step(s, st);
         nb = 0;
     }
-dirty:
     for (size_t t = 0; !rc && t < s->ntouched; t++) {
         if (!s->agg[s->touched[t]].dirty)
             continue;
@@ -698,6 +703,8 @@ static int write_batch(tsq *s)
         tsq_monotonic() - s->stat_at >= TSQ_STAT_EVERY) {
         s->stat_merging = 1;
         rc = agg_flush(s, s->run);
+    } else {
+        rc = pend_reserve(s);
     }
     return rc;
 }
