@@ -241,9 +241,10 @@ static int sq_init(void *self, const tropt_run *run, const json_t *config,
     }
     if (!rc)
         rc = tsq_commit(s, write_init, &a);
-    if (!rc)
+    if (!rc) {
         s->run = a.id;
-    else
+        s->stat_at = 0; /* the run's first rows merge its statistics at once */
+    } else
         rc = s->host->error(rc, "%s", s->err);
     pthread_mutex_unlock(&s->lock);
     return rc;
