@@ -208,7 +208,8 @@
     "  JOIN tropt_key k ON k.id = m.key"
 /* The numeric values a statistic's lo/hi consider (as min(value) over the
  * metrics did in `tropt runs`: INTEGER, booleans included, and REAL). */
-#define TSQL_NUM_(v) "CASE WHEN typeof(" v ") IN ('integer', 'real') THEN " v " END"
+#define TSQL_NUM_V_ "CASE WHEN typeof(value) IN ('integer', 'real') THEN value END"
+#define TSQL_NUM_TV_ "CASE WHEN typeof(t.value) IN ('integer', 'real') THEN t.value END"
 
 /* Version 2 to 3: tropt_log (a rowid table found through each run's rowid
  * range, time in every row) becomes the clustered tropt_val with the time in
@@ -241,54 +242,36 @@
     "INSERT INTO tropt_stat(run, key, n, last_step, last_value, last_kind)"                        \
     "  SELECT run, key, count(*), max(step), value, kind FROM tropt_val GROUP BY run, key;"        \
     "UPDATE tropt_stat SET lo = g.lo, hi = g.hi, nan_step = g.ns"                                  \
-    "  FROM (SELECT run, key, min(" TSQL_NUM_(                                                     \
-        "value") ") AS lo,"                                                                        \
-                 "               max(" TSQL_NUM_(                                                  \
-                     "value") ") AS hi,"                                                           \
-                              "               min(CASE WHEN kind = 2 THEN step END) AS ns"         \
-                              "        FROM tropt_val GROUP BY run, key) AS g"                     \
-                              "  WHERE g.run = tropt_stat.run AND g.key = tropt_stat.key;"         \
-                              "DROP VIEW metrics;"                                                 \
-                              "DROP TABLE tropt_log;"                                              \
-                              "ALTER TABLE tropt_run DROP COLUMN first_row;"                       \
-                              "ALTER TABLE tropt_run DROP COLUMN last_row;"                        \
-                              "ALTER TABLE tropt_run DROP COLUMN steps;"                           \
-                              "ALTER TABLE tropt_run DROP COLUMN max_step;"                        \
-                              "CREATE VIEW metrics AS" TSQL_METRICS_COLS_ TSQL_METRICS_FROM_ ";"   \
-                              "CREATE VIEW stats AS"                                               \
-                              "  WITH sr AS (SELECT r.id AS run, r.uuid, coalesce(s0.last_step, "  \
-                              "-1) AS s"                                                           \
-                              "    FROM tropt_run r LEFT JOIN tropt_stat s0 ON s0.run = r.id AND " \
-                              "s0.key = 0),"                                                       \
-                              "  tail AS (SELECT t.run, t.key, count(*) AS n, max(t.step) AS "     \
-                              "last_step,"                                                         \
-                              "    min(" TSQL_NUM_("t.value") ") AS lo, max(" TSQL_NUM_(           \
-                                  "t.value") ") AS hi,"                                            \
-                                             "    min(CASE WHEN t.kind = 2 THEN t.step END) AS ns" \
-                                             "    FROM sr JOIN tropt_val t ON t.run = sr.run AND " \
-                                             "t.step > sr.s AND t.key > 0"                         \
-                                             "    GROUP BY t.run, t.key),"                         \
-                                             "  u AS (SELECT run, key FROM tropt_stat WHERE key "  \
-                                             "> 0 UNION SELECT run, key FROM tail)"                \
-                                             "  SELECT sr.uuid AS run_id, k.name AS key, "         \
-                                             "coalesce(s.n, 0) + coalesce(g.n, 0) AS count,"       \
-                                             "    coalesce(g.last_step, s.last_step) AS "          \
-                                             "last_step,"                                          \
-                                             "    CASE WHEN g.n IS NULL THEN s.last_value ELSE "   \
-                                             "(SELECT v.value FROM tropt_val v"                    \
-                                             "      WHERE v.run = u.run AND v.step = g.last_step " \
-                                             "AND v.key = u.key) END AS last_value,"               \
-                                             "    min(coalesce(s.lo, g.lo), coalesce(g.lo, "       \
-                                             "s.lo)) AS min,"                                      \
-                                             "    max(coalesce(s.hi, g.hi), coalesce(g.hi, "       \
-                                             "s.hi)) AS max,"                                      \
-                                             "    coalesce(s.nan_step, g.ns) AS first_nan_step"    \
-                                             "  FROM u JOIN sr ON sr.run = u.run JOIN tropt_key "  \
-                                             "k ON k.id = u.key"                                   \
-                                             "  LEFT JOIN tropt_stat s ON s.run = u.run AND "      \
-                                             "s.key = u.key"                                       \
-                                             "  LEFT JOIN tail g ON g.run = u.run AND g.key = "    \
-                                             "u.key;"
+    "  FROM (SELECT run, key, min(" TSQL_NUM_V_ ") AS lo, max(" TSQL_NUM_V_ ") AS hi,"             \
+    "               min(CASE WHEN kind = 2 THEN step END) AS ns"                                   \
+    "        FROM tropt_val GROUP BY run, key) AS g"                                               \
+    "  WHERE g.run = tropt_stat.run AND g.key = tropt_stat.key;"                                   \
+    "DROP VIEW metrics;"                                                                           \
+    "DROP TABLE tropt_log;"                                                                        \
+    "ALTER TABLE tropt_run DROP COLUMN first_row;"                                                 \
+    "ALTER TABLE tropt_run DROP COLUMN last_row;"                                                  \
+    "ALTER TABLE tropt_run DROP COLUMN steps;"                                                     \
+    "ALTER TABLE tropt_run DROP COLUMN max_step;"                                                  \
+    "CREATE VIEW metrics AS" TSQL_METRICS_COLS_ TSQL_METRICS_FROM_ ";"                             \
+    "CREATE VIEW stats AS"                                                                         \
+    "  WITH sr AS (SELECT r.id AS run, r.uuid, coalesce(s0.last_step, -1) AS s"                    \
+    "    FROM tropt_run r LEFT JOIN tropt_stat s0 ON s0.run = r.id AND s0.key = 0),"               \
+    "  tail AS (SELECT t.run, t.key, count(*) AS n, max(t.step) AS last_step,"                     \
+    "    min(" TSQL_NUM_TV_ ") AS lo, max(" TSQL_NUM_TV_ ") AS hi,"                                \
+    "    min(CASE WHEN t.kind = 2 THEN t.step END) AS ns"                                          \
+    "    FROM sr JOIN tropt_val t ON t.run = sr.run AND t.step > sr.s AND t.key > 0"               \
+    "    GROUP BY t.run, t.key),"                                                                  \
+    "  u AS (SELECT run, key FROM tropt_stat WHERE key > 0 UNION SELECT run, key FROM tail)"       \
+    "  SELECT sr.uuid AS run_id, k.name AS key, coalesce(s.n, 0) + coalesce(g.n, 0) AS count,"     \
+    "    coalesce(g.last_step, s.last_step) AS last_step,"                                         \
+    "    CASE WHEN g.n IS NULL THEN s.last_value ELSE (SELECT v.value FROM tropt_val v"            \
+    "      WHERE v.run = u.run AND v.step = g.last_step AND v.key = u.key) END AS last_value,"     \
+    "    min(coalesce(s.lo, g.lo), coalesce(g.lo, s.lo)) AS min,"                                  \
+    "    max(coalesce(s.hi, g.hi), coalesce(g.hi, s.hi)) AS max,"                                  \
+    "    coalesce(s.nan_step, g.ns) AS first_nan_step"                                             \
+    "  FROM u JOIN sr ON sr.run = u.run JOIN tropt_key k ON k.id = u.key"                          \
+    "  LEFT JOIN tropt_stat s ON s.run = u.run AND s.key = u.key"                                  \
+    "  LEFT JOIN tail g ON g.run = u.run AND g.key = u.key;"
 
 /* Stamped after the last migration (the numbers are spliced in by the code). */
 #define TSQL_SET_VERSION_FMT "PRAGMA application_id=%d; PRAGMA user_version=%d"
@@ -377,11 +360,10 @@
     "  lo = min(coalesce(tropt_stat.lo, g.lo), coalesce(g.lo, tropt_stat.lo)),"                    \
     "  hi = max(coalesce(tropt_stat.hi, g.hi), coalesce(g.hi, tropt_stat.hi)),"                    \
     "  nan_step = coalesce(tropt_stat.nan_step, g.ns)"                                             \
-    " FROM (SELECT key, min(" TSQL_NUM_("value") ") AS lo, max(" TSQL_NUM_(                        \
-        "value") ") AS hi,"                                                                        \
-                 "   min(CASE WHEN kind = 2 THEN step END) AS ns FROM tropt_val"                   \
-                 "   WHERE run = ?1 AND step > ?2 GROUP BY key) AS g"                              \
-                 " WHERE tropt_stat.run = ?1 AND tropt_stat.key = g.key"
+    " FROM (SELECT key, min(" TSQL_NUM_V_ ") AS lo, max(" TSQL_NUM_V_ ") AS hi,"                   \
+    "   min(CASE WHEN kind = 2 THEN step END) AS ns FROM tropt_val"                                \
+    "   WHERE run = ?1 AND step > ?2 GROUP BY key) AS g"                                           \
+    " WHERE tropt_stat.run = ?1 AND tropt_stat.key = g.key"
 /* Recomputing the statistics of run ?1, key ?2 from its rows (after a stored
  * value was changed): one pass for the count and the last value (the bare
  * columns come from the row of max(step)), one for the rest. */
@@ -390,11 +372,10 @@
     " SELECT run, key, count(*), max(step), value, kind FROM tropt_val"                            \
     " WHERE run = ?1 AND key = ?2"
 #define TSQL_STAT_RERANGE                                                                          \
-    "UPDATE tropt_stat SET (lo, hi, nan_step) = (SELECT min(" TSQL_NUM_(                           \
-        "value") "),"                                                                              \
-                 "  max(" TSQL_NUM_("value") "), min(CASE WHEN kind = 2 THEN step END)"            \
-                                             "  FROM tropt_val WHERE run = ?1 AND key = ?2)"       \
-                                             " WHERE run = ?1 AND key = ?2"
+    "UPDATE tropt_stat SET (lo, hi, nan_step) = (SELECT min(" TSQL_NUM_V_ "),"                     \
+    "  max(" TSQL_NUM_V_ "), min(CASE WHEN kind = 2 THEN step END)"                                \
+    "  FROM tropt_val WHERE run = ?1 AND key = ?2)"                                                \
+    " WHERE run = ?1 AND key = ?2"
 
 /* Stale runs: `running` rows of this host whose pid is gone.  The candidates
  * are read first (?1 host, ?2 own pid, which is alive by definition), then
@@ -422,21 +403,19 @@
     "  FROM tropt_run r LEFT JOIN tropt_stat s0 ON s0.run = r.id AND s0.key = 0),"                 \
     " y AS (SELECT x.*, (SELECT max(t.step) FROM tropt_val t WHERE t.run = x.id"                   \
     "   AND t.step > x.s AND t.key = (SELECT id FROM lk)) AS tl_step,"                             \
-    "  (SELECT min(" TSQL_NUM_(                                                                    \
-        "t.value") ") FROM tropt_val t WHERE t.run = x.id"                                         \
-                   "   AND t.step > x.s AND t.key = (SELECT id FROM lk)) AS tl_lo FROM x)"         \
-                   " SELECT y.experiment, y.uuid, y.status, y.started_at, y.host, y.pid,"          \
-                   "  y.n0 + (SELECT count(*) FROM tropt_val t WHERE t.run = y.id AND t.step > "   \
-                   "y.s"                                                                           \
-                   "   AND t.key = 0),"                                                            \
-                   "  CASE WHEN y.tl_step IS NULL THEN sl.last_value ELSE tl.value END,"           \
-                   "  CASE WHEN y.tl_step IS NULL THEN sl.last_kind ELSE tl.kind END,"             \
-                   "  min(coalesce(sl.lo, y.tl_lo), coalesce(y.tl_lo, sl.lo))"                     \
-                   " FROM y"                                                                       \
-                   " LEFT JOIN tropt_stat sl ON sl.run = y.id AND sl.key = (SELECT id FROM lk)"    \
-                   " LEFT JOIN tropt_val tl ON tl.run = y.id AND tl.step = y.tl_step"              \
-                   "  AND tl.key = (SELECT id FROM lk)"                                            \
-                   " ORDER BY y.started_at, y.id"
+    "  (SELECT min(" TSQL_NUM_TV_ ") FROM tropt_val t WHERE t.run = x.id"                          \
+    "   AND t.step > x.s AND t.key = (SELECT id FROM lk)) AS tl_lo FROM x)"                        \
+    " SELECT y.experiment, y.uuid, y.status, y.started_at, y.host, y.pid,"                         \
+    "  y.n0 + (SELECT count(*) FROM tropt_val t WHERE t.run = y.id AND t.step > y.s"               \
+    "   AND t.key = 0),"                                                                           \
+    "  CASE WHEN y.tl_step IS NULL THEN sl.last_value ELSE tl.value END,"                          \
+    "  CASE WHEN y.tl_step IS NULL THEN sl.last_kind ELSE tl.kind END,"                            \
+    "  min(coalesce(sl.lo, y.tl_lo), coalesce(y.tl_lo, sl.lo))"                                    \
+    " FROM y"                                                                                      \
+    " LEFT JOIN tropt_stat sl ON sl.run = y.id AND sl.key = (SELECT id FROM lk)"                   \
+    " LEFT JOIN tropt_val tl ON tl.run = y.id AND tl.step = y.tl_step"                             \
+    "  AND tl.key = (SELECT id FROM lk)"                                                           \
+    " ORDER BY y.started_at, y.id"
 
 /* S of run alias r (-1: no statistics yet). */
 #define TSQL_R_S_                                                                                  \
