@@ -125,5 +125,6 @@ void scen_jsonl(bench_ctx *c);
 void scen_http(bench_ctx *c);
 void scen_latency(bench_ctx *c);
 void scen_pg(bench_ctx *c);
+void scen_scale(bench_ctx *c); /* scale.c: sqlite-scale (issue 17) */
 
 #endif

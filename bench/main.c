@@ -24,9 +24,9 @@
 #include "bench.h"
 
 static const char *const all_scenarios[] = {
-    "host",       "sqlite-default", "sqlite-batched", "csv-wide",    "csv-newkey",
-    "jsonl",      "http-vm",        "http-slow",      "http-down",   "latency",
-    "pg-default", "pg-batched",     "pg-latency",     "sqlite-read", "host-keys",
+    "host",       "sqlite-default", "sqlite-batched", "csv-wide",     "csv-newkey", "jsonl",
+    "http-vm",    "http-slow",      "http-down",      "latency",      "pg-default", "pg-batched",
+    "pg-latency", "sqlite-read",    "host-keys",      "sqlite-scale",
 };
 #define N_SCENARIOS (sizeof all_scenarios / sizeof all_scenarios[0])
 
@@ -43,6 +43,7 @@ static void usage(FILE *f)
                "                   http-slow, http-down, latency, pg-default, pg-batched,\n"
                "                   pg-latency (pg: TROPT_BENCH_PG_CONNINFO, else a local\n"
                "                   PostgreSQL 15 cluster of its own)\n"
+               "                   sqlite-scale (TROPT_BENCH_SCALE_MAX=1e7: to 1e7 values)\n"
                "  --vm URL         VictoriaMetrics base URL (e.g. http://127.0.0.1:8428)\n"
                "  --http-opts S    extra options appended to the http spec (e.g.\n"
                "                   batch_size=5000,queue_size=100000)\n"
@@ -373,8 +374,9 @@ int main(int argc, char **argv)
         const char *label;
         void (*fn)(bench_ctx *);
     } order[] = {
-        {"host", scen_host}, {"sqlite", scen_sqlite},   {"csv", scen_csv}, {"jsonl", scen_jsonl},
-        {"http", scen_http}, {"latency", scen_latency}, {"pg", scen_pg},   {"reader", scen_reader},
+        {"host", scen_host},   {"sqlite", scen_sqlite}, {"csv", scen_csv},
+        {"jsonl", scen_jsonl}, {"http", scen_http},     {"latency", scen_latency},
+        {"pg", scen_pg},       {"reader", scen_reader}, {"scale", scen_scale},
     };
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
         printf("== %s\n", order[i].label);

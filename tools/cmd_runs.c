@@ -71,9 +71,9 @@ static int parse_args(int argc, char **argv, const char *usage, const char **db,
     return 0;
 }
 
-/* Open an existing tropt database for reading.  Returns NULL after printing
- * why. */
-static sqlite3 *open_db(const char *path, int *v1)
+/* Open an existing tropt database for reading; *ver gets its schema version
+ * (which selects the TSQL_CLI_* strings).  Returns NULL after printing why. */
+static sqlite3 *open_db(const char *path, int *ver)
 {
     struct stat st;
     if (stat(path, &st) != 0) {
@@ -127,7 +127,7 @@ static sqlite3 *open_db(const char *path, int *v1)
         sqlite3_close_v2(db);
         return NULL;
     }
-    *v1 = version == 1;
+    *ver = (int)version;
     return db;
 }
 
@@ -289,12 +289,16 @@ int cmd_runs(int argc, char **argv)
     int rc = parse_args(argc, argv, RUNS_USAGE, &path, NULL);
     if (rc)
         return rc < 0 ? 0 : rc;
-    int v1;
-    sqlite3 *db = open_db(path, &v1);
+    int ver;
+    sqlite3 *db = open_db(path, &ver);
     if (!db)
         return 1;
     sqlite3_stmt *st = NULL;
-    if (prepare(db, path, v1 ? TSQL_CLI_RUNS_V1 : TSQL_CLI_RUNS, &st)) {
+    if (prepare(db, path,
+                ver == 1   ? TSQL_CLI_RUNS_V1
+                : ver == 2 ? TSQL_CLI_RUNS_V2
+                           : TSQL_CLI_RUNS,
+                &st)) {
         sqlite3_close_v2(db);
         return 1;
     }
@@ -431,7 +435,7 @@ static int cmp_key(const void *a, const void *b)
     return (x->key > y->key) - (x->key < y->key);
 }
 
-static int print_last(sqlite3 *db, const char *path, int v1, int64_t run, int has_rows, int64_t lo,
+static int print_last(sqlite3 *db, const char *path, int ver, int64_t run, int has_rows, int64_t lo,
                       int64_t hi)
 {
     const char *title = "metrics, last value";
@@ -440,10 +444,14 @@ static int print_last(sqlite3 *db, const char *path, int v1, int64_t run, int ha
     sqlite3_stmt *st = NULL, *kq = NULL;
     int ret = 0, rc = SQLITE_DONE;
     if (has_rows) {
-        if (prepare(db, path, v1 ? TSQL_CLI_ROWS_V1 : TSQL_CLI_ROWS, &st))
+        if (prepare(db, path,
+                    ver == 1   ? TSQL_CLI_ROWS_V1
+                    : ver == 2 ? TSQL_CLI_ROWS_V2
+                               : TSQL_CLI_ROWS,
+                    &st))
             return 1;
         sqlite3_bind_int64(st, 1, run);
-        if (!v1) {
+        if (ver == 2) {
             sqlite3_bind_int64(st, 2, lo);
             sqlite3_bind_int64(st, 3, hi);
         }
@@ -560,13 +568,17 @@ int cmd_show(int argc, char **argv)
     int rc = parse_args(argc, argv, SHOW_USAGE, &path, &prefix);
     if (rc)
         return rc < 0 ? 0 : rc;
-    int v1;
-    sqlite3 *db = open_db(path, &v1);
+    int ver;
+    sqlite3 *db = open_db(path, &ver);
     if (!db)
         return 1;
     sqlite3_stmt *st = NULL;
     int ret = 0;
-    if (prepare(db, path, v1 ? TSQL_CLI_FIND_V1 : TSQL_CLI_FIND, &st)) {
+    if (prepare(db, path,
+                ver == 1   ? TSQL_CLI_FIND_V1
+                : ver == 2 ? TSQL_CLI_FIND_V2
+                           : TSQL_CLI_FIND,
+                &st)) {
         sqlite3_close_v2(db);
         return 1;
     }
@@ -628,7 +640,7 @@ int cmd_show(int argc, char **argv)
         if (!ret)
             ret = print_section(db, path, "summary", TSQL_CLI_SUMMARY, run);
         if (!ret)
-            ret = print_last(db, path, v1, run, has_rows, lo, hi);
+            ret = print_last(db, path, ver, run, has_rows, lo, hi);
     }
     free(uuid);
     free(experiment);

@@ -183,10 +183,6 @@ struct init_arg {
 static int write_init(tsq *s, void *arg)
 {
     struct init_arg *a = arg;
-    /* Replaying a run that is already stored: where are its rows? */
-    int rc = tsq_load_run(s, a->run->run_id);
-    if (rc)
-        return rc;
     sqlite3_stmt *st = s->st[TSQ_RUN_UPSERT];
     sqlite3_bind_text(st, 1, a->run->run_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, a->run->experiment, -1, SQLITE_STATIC);
@@ -197,7 +193,7 @@ static int write_init(tsq *s, void *arg)
         sqlite3_bind_text(st, 6, s->scratch.p + a->config_off, -1, SQLITE_STATIC);
     else
         sqlite3_bind_null(st, 6);
-    rc = tsq_step(s, st);
+    int rc = tsq_step(s, st);
     sqlite3_clear_bindings(st);
     if (rc)
         return rc;
@@ -209,6 +205,11 @@ static int write_init(tsq *s, void *arg)
     sqlite3_reset(st);
     if (rc != SQLITE_ROW)
         return rc == SQLITE_DONE ? SQLITE_CORRUPT : rc;
+    /* Replaying a run that is already stored: steps up to its largest may
+     * exist. */
+    rc = tsq_load_run(s, a->id);
+    if (rc)
+        return rc;
 
     sqlite3_bind_int64(s->st[TSQ_PARAM_CLEAR], 1, a->id);
     rc = tsq_step(s, s->st[TSQ_PARAM_CLEAR]);
@@ -240,9 +241,10 @@ static int sq_init(void *self, const tropt_run *run, const json_t *config,
     }
     if (!rc)
         rc = tsq_commit(s, write_init, &a);
-    if (!rc)
+    if (!rc) {
         s->run = a.id;
-    else
+        s->stat_at = 0; /* the run's first rows merge its statistics at once */
+    } else
         rc = s->host->error(rc, "%s", s->err);
     pthread_mutex_unlock(&s->lock);
     return rc;
@@ -305,8 +307,6 @@ static int write_finish(tsq *s, void *arg)
         if (!rc)
             rc = tsq_step(s, st);
     }
-    if (!rc)
-        rc = tsq_stamp(s); /* last_row is final from here on */
     if (rc)
         return rc;
     st = s->st[TSQ_RUN_END];
@@ -347,8 +347,10 @@ static int sq_finish(void *self, const tropt_run *run, const char *status, doubl
         pthread_mutex_unlock(&s->lock); /* the run stays open, as after any failed finish */
         return rc;
     }
-    if (!rc)
+    if (!rc) {
+        s->stat_force = 1; /* the statistics are final with the run */
         rc = tsq_commit(s, write_finish, &a);
+    }
     if (!rc) {
         s->run = 0;
         tsq_checkpoint_kick(s); /* copy the run back into the database, off this call */
@@ -390,6 +392,10 @@ static void sq_destroy(void *self)
     tsq_batch_free(s);
     tsq_keys_free(s);
     host->free(s->fresh);
+    host->free(s->agg);
+    host->free(s->touched);
+    host->free(s->pend);
+    host->free(s->pend_touched);
     pthread_cond_destroy(&s->wake);
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->ck_wake);

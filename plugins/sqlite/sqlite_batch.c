@@ -129,7 +129,7 @@ void tsq_keys_free(tsq *s)
 
 /* ---- Text arena ----------------------------------------------------------- */
 
-static int arena_add(tsq *s, tsq_arena *a, const char *p, size_t len, size_t *off)
+int tsq_arena_add(tsq *s, tsq_arena *a, const char *p, size_t len, size_t *off)
 {
     int rc = grow(s, (void **)&a->p, &a->cap, a->n + len + 1, 1);
     if (rc)
@@ -309,7 +309,7 @@ static int json_value(tsq *s, tsq_arena *a, const json_t *j, tsq_val *out)
         return TROPT_OK;
     case JSON_STRING:
         out->sqltype = SQLITE_TEXT;
-        return arena_add(s, a, json_string_value(j), json_string_length(j), &out->u.off);
+        return tsq_arena_add(s, a, json_string_value(j), json_string_length(j), &out->u.off);
     default: /* array or object: kept whole as JSON text */
         out->sqltype = SQLITE_TEXT;
         out->kind = TSQL_KIND_JSON;
@@ -341,7 +341,7 @@ int tsq_field_value(tsq *s, tsq_arena *a, const tropt_field *f, tsq_val *out)
         return TROPT_OK;
     case TROPT_STRING:
         out->sqltype = SQLITE_TEXT;
-        return arena_add(s, a, f->v.s, strlen(f->v.s), &out->u.off);
+        return tsq_arena_add(s, a, f->v.s, strlen(f->v.s), &out->u.off);
     case TROPT_JSON:
         return json_value(s, a, f->v.json, out);
     }
@@ -397,6 +397,8 @@ void tsq_batch_free(tsq *s)
     s->host->free(s->batch.text.p);
     s->host->free(s->scratch.p);
     s->host->free(s->svals);
+    s->host->free(s->pend_text.p);
+    memset(&s->pend_text, 0, sizeof s->pend_text);
     memset(&s->batch, 0, sizeof s->batch);
     memset(&s->scratch, 0, sizeof s->scratch);
     s->svals = NULL;

@@ -4,8 +4,9 @@
  *   sqlite.c        options, the hooks, the commit timer thread.
  *   sqlite_store.c  the connection: open, schema and migrations, busy
  *                   handling, stale runs, transactions that write batches
- *                   (appended, or through the lookup table for steps that
- *                   may exist), the checkpoint thread and its WAL hook.
+ *                   (appended, or looked up row by row for steps that may
+ *                   exist) and keep tropt_stat exact, the checkpoint thread
+ *                   and its WAL hook.
  *   sqlite_batch.c  the in-memory side: interned keys and the pending batch.
  *
  * Every step is first appended to the pending batch (copied, keys interned
@@ -86,8 +87,14 @@ enum tsq_stmt {
     TSQ_ROLLBACK,
     TSQ_KEY_INSERT,
     TSQ_KEY_SELECT,
-    TSQ_RUN_STATE,
-    TSQ_RUN_PROGRESS,
+    TSQ_RUN_MAX_STEP,
+    TSQ_RUN_STAT_STEP,
+    TSQ_STAT_FOLD_LAST,
+    TSQ_STAT_FOLD_RANGE,
+    TSQ_VAL_FIND,
+    TSQ_VAL_UPDATE,
+    TSQ_STAT_RECOUNT,
+    TSQ_STAT_RERANGE,
     TSQ_RUN_UPSERT,
     TSQ_RUN_ID,
     TSQ_RUN_END,
@@ -99,33 +106,26 @@ enum tsq_stmt {
     TSQ_NSTMT
 };
 
-/* The checked path's statements (on the TEMP table tropt_seen), prepared the
- * first time a step may already be stored. */
-enum tsq_seen_stmt {
-    TSQ_SEEN_CLEAR,
-    TSQ_SEEN_LOAD,
-    TSQ_SEEN_STATS,
-    TSQ_SEEN_ADD,
-    TSQ_SEEN_STEP,
-    TSQ_SEEN_FIND,
-    TSQ_LOG_RETIME,
-    TSQ_LOG_UPDATE,
-    TSQ_NSEEN
-};
-
-/* Where the open run's rows are and how far it got: the in-memory side of
- * tropt_run's first_row, last_row, steps, max_step (see sqlite_sql.h).  Saved
- * before a transaction and restored if it rolls back. */
+/* The open run: the largest step it has stored (-1: none).  A step above it
+ * is new.  Saved before a transaction and restored if it rolls back. */
 typedef struct tsq_runstate {
-    int64_t first_row; /* 0: no row yet */
-    int64_t last_row;
-    int64_t steps;
-    int64_t max_step; /* a step above it is new; INT64_MAX: check every step */
-    int seen;         /* temp.tropt_seen holds the run's rows */
-    int open_ended;   /* reopened while `running`: rows may lie past last_row */
-    int stamped;      /* tropt_run holds first_row */
-    double stamp_at;  /* monotonic time of the last progress stamp */
+    int64_t max_step;
 } tsq_runstate;
+
+/* What some rows add to tropt_stat for one key (see sqlite_sql.h): entry 0
+ * of tsq.agg / tsq.pend is the steps (values: their times), entry i + 1 key
+ * entry i.  tsq.agg: the current transaction's rows, valid while mark equals
+ * tsq.agg_mark; tsq.pend: committed rows not merged yet (n == 0: none). */
+typedef struct tsq_agg {
+    int64_t n;
+    int64_t last_step;
+    tsq_val last;           /* the value of the largest step */
+    const tsq_arena *arena; /* holds last's TEXT */
+    tsq_val lo, hi;         /* INTEGER/REAL extremes; sqltype SQLITE_NULL: none */
+    int64_t nan_step;       /* INT64_MAX: none */
+    uint32_t mark;
+    int dirty; /* a stored value changed: recompute from the rows instead */
+} tsq_agg;
 
 typedef struct tsq {
     const tropt_host *host;
@@ -137,9 +137,22 @@ typedef struct tsq {
 
     sqlite3 *db;
     sqlite3_stmt *st[TSQ_NSTMT];
-    sqlite3_stmt *ins[TSQL_LOG_ROWS + 1]; /* ins[n]: append n rows; prepared lazily */
-    sqlite3_stmt *seen[TSQ_NSEEN];        /* prepared lazily */
+    sqlite3_stmt *ins[TSQL_VAL_ROWS + 1];   /* ins[n]: insert n rows; prepared lazily */
+    sqlite3_stmt *stat[TSQL_STAT_ROWS + 1]; /* stat[n]: merge n keys; prepared lazily */
     tsq_runstate rs;
+    tsq_agg *agg; /* 1 + keys.n entries while a batch is written */
+    size_t capagg;
+    uint32_t agg_mark;
+    uint32_t *touched; /* agg entries of the current transaction */
+    size_t ntouched, captouched;
+    tsq_agg *pend; /* 1 + keys.n entries: committed, not merged into tropt_stat */
+    size_t cappend;
+    uint32_t *pend_touched; /* pend entries with n > 0 */
+    size_t npend, cappendt;
+    tsq_arena pend_text; /* TEXT of pend's last values */
+    double stat_at;      /* monotonic time of the last merge (0: none yet) */
+    int stat_force;      /* merge in the next transaction (finish) */
+    int stat_merging;    /* the current transaction merges */
 
     double busy_since; /* monotonic start of the current lock wait */
     uint64_t rng;      /* jitter of the busy back-off */
@@ -186,8 +199,11 @@ typedef struct tsq {
  * whatever is left (see sqlite_store.c). */
 #define TSQ_CKPT_HARD (4 * TSQ_CKPT_FRAMES)
 #define TSQ_CKPT_FORCE (16 * TSQ_CKPT_FRAMES)
-/* Progress stamps of a running run: at most one per this many seconds. */
-#define TSQ_STAMP_EVERY 1.0
+
+/* The writer merges its statistics into tropt_stat at least once per this
+ * many seconds, and in any transaction of at least TSQ_STAT_STEPS steps. */
+#define TSQ_STAT_EVERY 1.0
+#define TSQ_STAT_STEPS 64
 
 /* Rows pending before a batch commits whatever the options (bounds memory). */
 #define TSQ_MAX_PENDING_VALUES 8192
@@ -204,6 +220,8 @@ int tsq_field_value(tsq *s, tsq_arena *a, const tropt_field *f, tsq_val *out);
 /* Convert n fields into s->svals (text in s->scratch, which is reset). */
 int tsq_fields_scratch(tsq *s, const tropt_field *f, size_t n);
 int tsq_batch_add(tsq *s, int64_t step, double time, const tropt_field *fields, size_t n);
+/* Copy len bytes of p, NUL-terminated, into arena a; *off gets their offset. */
+int tsq_arena_add(tsq *s, tsq_arena *a, const char *p, size_t len, size_t *off);
 void tsq_batch_clear(tsq *s);
 void tsq_batch_free(tsq *s);
 /* Append the compact JSON text of j (NUL-terminated) to a; *off gets its
@@ -220,11 +238,10 @@ int tsq_mark_stale(tsq *s);
  * batch is kept for the next attempt and s->err says why. */
 typedef int (*tsq_extra_fn)(tsq *s, void *arg);
 int tsq_commit(tsq *s, tsq_extra_fn extra, void *arg);
-/* Inside a transaction: stamp the open run's progress in tropt_run. */
-int tsq_stamp(tsq *s);
-/* Read the progress of run `uuid`, if stored, into s->rs (in init's
- * transaction, before the run is reopened). */
-int tsq_load_run(tsq *s, const char *uuid);
+/* Inside init's transaction: read the largest step of run `run`
+ * (tropt_run.id), if any, into s->rs, and fold the rows a previous writer
+ * left above its statistics.  SQLite result code. */
+int tsq_load_run(tsq *s, int64_t run);
 /* Start the checkpoint thread and hand it the checkpoints (nothing happens
  * without ckdb or when the thread cannot start: SQLite's automatic
  * checkpoint stays).  Stop it (before closing). */

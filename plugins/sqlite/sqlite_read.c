@@ -22,7 +22,7 @@
 #include "sqlite_read.h"
 #include "sqlite_sql.h"
 
-#define KNOWN_SCHEMA 2
+#define KNOWN_SCHEMA TSQL_SCHEMA_VERSION
 #define APPLICATION_ID 0x54726f70
 #define KIND_BOOL 1
 #define KIND_NAN 2
@@ -243,23 +243,29 @@ int tsq_reader_open(void **out, const tropt_optval *opts, const tropt_host *host
                          path, ver, KNOWN_SCHEMA);
         goto fail;
     }
-    /* Schema 2 keeps each value's kind (bool, NaN, JSON text) beside it but
-     * the documented views leave it out.  Views of this connection only
-     * (TEMP, shadowing main's views by name; the file is not touched) add
-     * it, so what comes back is exactly what was logged. */
-    if (ver == 2 &&
-        sqlite3_exec(r->db,
-                     "CREATE TEMP VIEW metrics AS SELECT r.uuid AS run_id, m.step AS step,"
-                     " m.time AS time, k.name AS key, m.value AS value, m.kind AS kind"
-                     " FROM main.tropt_run r JOIN main.tropt_log m ON m.rowid BETWEEN r.first_row"
-                     " AND " TSQL_R_END " AND +m.run = r.id JOIN main.tropt_key k ON k.id = +m.key;"
-                     "CREATE TEMP VIEW params AS SELECT r.uuid AS run_id, k.name AS key,"
-                     " p.value AS value, p.kind AS kind FROM main.tropt_param p"
-                     " JOIN main.tropt_run r ON r.id = p.run JOIN main.tropt_key k ON k.id = p.key;"
-                     "CREATE TEMP VIEW summary AS SELECT r.uuid AS run_id, k.name AS key,"
-                     " s.value AS value, s.kind AS kind FROM main.tropt_summary s"
-                     " JOIN main.tropt_run r ON r.id = s.run JOIN main.tropt_key k ON k.id = s.key",
-                     NULL, NULL, NULL) != SQLITE_OK) {
+    /* From schema 2 on, each value's kind (bool, NaN, JSON text) is kept
+     * beside it but the documented views leave it out.  Views of this
+     * connection only (TEMP, shadowing main's views by name; the file is not
+     * touched) add it, so what comes back is exactly what was logged. */
+    static const char kind_views[] =
+        "CREATE TEMP VIEW params AS SELECT r.uuid AS run_id, k.name AS key,"
+        " p.value AS value, p.kind AS kind FROM main.tropt_param p"
+        " JOIN main.tropt_run r ON r.id = p.run JOIN main.tropt_key k ON k.id = p.key;"
+        "CREATE TEMP VIEW summary AS SELECT r.uuid AS run_id, k.name AS key,"
+        " s.value AS value, s.kind AS kind FROM main.tropt_summary s"
+        " JOIN main.tropt_run r ON r.id = s.run JOIN main.tropt_key k ON k.id = s.key";
+    const char *metrics_view =
+        ver == 2 ? "CREATE TEMP VIEW metrics AS SELECT r.uuid AS run_id, m.step AS step,"
+                   " m.time AS time, k.name AS key, m.value AS value, m.kind AS kind"
+                   " FROM main.tropt_run r JOIN main.tropt_log m ON m.rowid BETWEEN r.first_row"
+                   " AND " TSQL_R_END " AND +m.run = r.id JOIN main.tropt_key k ON k.id = +m.key"
+                 : "CREATE TEMP VIEW metrics AS" TSQL_METRICS_COLS_ ", m.kind AS kind"
+                   " FROM main.tropt_run r"
+                   " JOIN main.tropt_val m ON m.run = r.id AND m.key > 0"
+                   " JOIN main.tropt_val t ON t.run = m.run AND t.step = m.step AND t.key = 0"
+                   " JOIN main.tropt_key k ON k.id = m.key";
+    if (ver >= 2 && (sqlite3_exec(r->db, metrics_view, NULL, NULL, NULL) != SQLITE_OK ||
+                     sqlite3_exec(r->db, kind_views, NULL, NULL, NULL) != SQLITE_OK)) {
         rc = fail(r, "cannot read");
         goto fail;
     }

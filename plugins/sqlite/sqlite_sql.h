@@ -2,41 +2,51 @@
  * plugins/sqlite/sqlite_sql.h - every SQL string of the sqlite backend and of
  * `tropt runs` / `tropt show`, in one place.
  *
- * Storage (schema version 2, PRAGMA user_version = 2, application_id "Trop"):
+ * Storage (schema version 3, PRAGMA user_version = 3, application_id "Trop"):
  *
  *   tropt_key      interned key names; every other table refers to a key by
- *                  its integer id, so a key costs its text once per database.
- *   tropt_run      one row per run; integer rowid `id`, the UUID in `uuid`,
- *                  and where its rows of tropt_log lie (see below).
- *   tropt_log      one row per logged field: run, step, key, time, value,
- *                  kind, in a plain rowid table that is only ever appended
- *                  to (a step that carried no field gets one row with key
- *                  NULL, so that it still counts).  No index: a commit
- *                  writes the rightmost leaf and nothing else.
+ *                  its integer id (ids start at 1), so a key costs its text
+ *                  once per database.
+ *   tropt_run      one row per run; integer rowid `id`, the UUID in `uuid`.
+ *   tropt_val      one row per logged field, (run, step, key) -> value,
+ *                  kind, clustered on that primary key (WITHOUT ROWID): a
+ *                  run's rows are one contiguous range of the B-tree, in step
+ *                  order, whoever else wrote at the same time.  Every step
+ *                  also has one row of key 0 whose value is the step's time:
+ *                  the time is stored once per step, next to the step's
+ *                  values (same leaf page), and a step without fields still
+ *                  counts.  A writer appending steps writes one leaf page of
+ *                  its run per commit.
+ *   tropt_stat     (run, key) -> n, last_step, last_value, last_kind, lo, hi,
+ *                  nan_step: per run and key the number of values, the value
+ *                  of the largest step and its kind, the smallest and largest
+ *                  INTEGER/REAL value (NULL: none), the first step whose
+ *                  value was NaN (NULL: none), over the run's steps up to S,
+ *                  the last_step of the run's key-0 row (the steps: n steps,
+ *                  the largest S, its time; lo/hi the earliest and latest
+ *                  step time).  A run's rows above S (its "tail") are not
+ *                  counted yet: readers add them (TSQL_TAIL_: an index range
+ *                  of at most about a second of the writer's rows, empty once
+ *                  the run has finished or was marked crashed).  `tropt runs`,
+ *                  `tropt show` and the view stats so never scan the rows
+ *                  before S, whatever the size of the file.
  *   tropt_param    (run, key) -> value, kind: the flattened config.
  *   tropt_summary  (run, key) -> value, kind: the flattened summary.
  *
- * Finding a run's rows without an index.  Rows are appended, so a run's
- * rows lie between two rowids, interleaved only with those of runs written
- * at the same time.  tropt_run records:
- *   first_row   the rowid of the run's first row (NULL: no row yet), set in
- *               the transaction that writes it;
- *   last_row    the rowid of its last row as of the last progress stamp;
- *               final once the run is no longer `running`;
- *   steps       the number of distinct steps as of that stamp;
- *   max_step    the largest step as of that stamp (NULL: none).
- * A writer stamps the progress with its first rows, then at most once a
- * second, at finish and when a run is marked crashed; readers add the rows
- * after last_row of a run that is still running.  Every per-run query is a
- * rowid range scan, as it was a primary-key range scan before.
- *
- * Uniqueness of (run, step, key): the host hands a backend unique keys per
- * step, and a step larger than any the run stored cannot exist yet, so such
- * steps are appended without a lookup.  A step that may already be stored
- * (a replayed run, an explicit step number at or below the largest one) goes
- * through the connection's TEMP table tropt_seen, built from the run's rows
- * the first time it is needed: rows found there are updated in place, the
- * others appended.
+ * Writing.  A step larger than any the run stored (the writer keeps the
+ * largest, read with one B-tree seek when a run is reopened) is new: its rows
+ * are inserted without a lookup.  The writer aggregates what it writes per
+ * key in memory and merges it into tropt_stat (one upsert per key, raising
+ * S to its largest step) inside the transaction that writes rows when a
+ * second has passed since the last merge, when the transaction holds many
+ * steps, at finish, and whenever it writes a step at or below S.  Such a
+ * step may already be stored and is looked up row by row: new rows are
+ * inserted, changed ones updated, and the statistics of their keys
+ * recomputed from the run's rows in that transaction (rows rewritten with
+ * the same value change nothing).  The rows a writer that died left above
+ * S are folded in (TSQL_STAT_FOLD_*) when its run is marked crashed or
+ * reopened.  Per-step commits so pay one B-tree page per commit, as before
+ * schema 3; the statistics cost a page once a second.
  *
  * `value` has no declared type, so SQLite keeps the storage class it is
  * given: INTEGER, REAL (+-Inf included), TEXT or NULL.  `kind` records what
@@ -45,7 +55,8 @@
  * object kept whole).  A JSON null is value NULL, kind NULL.
  *
  * The public contract is the four views runs, params, metrics, summary with
- * the columns of SPEC section 6; the tables behind them may change between
+ * the columns of SPEC section 6, plus (from version 3) the view stats of the
+ * per-run, per-key statistics; the tables behind them may change between
  * schema versions.  A later release adds a migration (TSQL_MIGRATE_<n>_<n+1>)
  * and bumps TSQL_SCHEMA_VERSION; opening an older database upgrades it in one
  * transaction.  TSQL_MIGRATE_0_1 is the version 1 schema as it shipped and
@@ -54,7 +65,7 @@
 #ifndef TROPT_SQLITE_SQL_H
 #define TROPT_SQLITE_SQL_H
 
-#define TSQL_SCHEMA_VERSION 2
+#define TSQL_SCHEMA_VERSION 3
 #define TSQL_APPLICATION_ID 0x54726f70 /* "Trop" */
 
 /* Values of the kind column. */
@@ -73,7 +84,9 @@
 
 /* ---- Schema and migrations ---------------------------------------------- */
 
-/* The last rowid of the rows of run alias r: final unless it is running. */
+/* Version 2 (tropt_log, rowid ranges in tropt_run): used by TSQL_MIGRATE_1_2
+ * and by readers of a version 2 file.  The last rowid of the rows of run
+ * alias r: final unless it is running. */
 #define TSQL_R_END "(CASE WHEN r.status = 'running' THEN 9223372036854775807 ELSE r.last_row END)"
 /* Its number of steps: the progress stamp plus, while it runs, the new steps
  * of the rows after the stamp. */
@@ -183,6 +196,83 @@
     "  JOIN tropt_log m ON m.rowid BETWEEN r.first_row AND " TSQL_R_END "    AND +m.run = r.id"    \
     "  JOIN tropt_key k ON k.id = +m.key;"
 
+/* The metrics view from version 3 on (also what a reader shows, with the
+ * kind column added: TSQL_METRICS_COLS_ then the kind). */
+#define TSQL_METRICS_COLS_                                                                         \
+    "  SELECT r.uuid AS run_id, m.step AS step, t.value AS time,"                                  \
+    "         k.name AS key, m.value AS value"
+#define TSQL_METRICS_FROM_                                                                         \
+    "  FROM tropt_run r"                                                                           \
+    "  JOIN tropt_val m ON m.run = r.id AND m.key > 0"                                             \
+    "  JOIN tropt_val t ON t.run = m.run AND t.step = m.step AND t.key = 0"                        \
+    "  JOIN tropt_key k ON k.id = m.key"
+/* The numeric values a statistic's lo/hi consider (as min(value) over the
+ * metrics did in `tropt runs`: INTEGER, booleans included, and REAL). */
+#define TSQL_NUM_V_ "CASE WHEN typeof(value) IN ('integer', 'real') THEN value END"
+#define TSQL_NUM_TV_ "CASE WHEN typeof(t.value) IN ('integer', 'real') THEN t.value END"
+
+/* Version 2 to 3: tropt_log (a rowid table found through each run's rowid
+ * range, time in every row) becomes the clustered tropt_val with the time in
+ * one key-0 row per step, and tropt_stat is computed once from it.  The
+ * progress columns of tropt_run go.  All in the one upgrade transaction. */
+#define TSQL_MIGRATE_2_3                                                                           \
+    "CREATE TABLE tropt_val ("                                                                     \
+    "  run INTEGER NOT NULL,"                                                                      \
+    "  step INTEGER NOT NULL,"                                                                     \
+    "  key INTEGER NOT NULL,"                                                                      \
+    "  value,"                                                                                     \
+    "  kind INTEGER,"                                                                              \
+    "  PRIMARY KEY (run, step, key)) WITHOUT ROWID;"                                               \
+    "INSERT INTO tropt_val(run, step, key, value, kind)"                                           \
+    "  SELECT run, step, 0, max(time), NULL FROM tropt_log GROUP BY run, step;"                    \
+    "INSERT OR REPLACE INTO tropt_val(run, step, key, value, kind)"                                \
+    "  SELECT run, step, key, value, kind FROM tropt_log WHERE key IS NOT NULL"                    \
+    "  ORDER BY run, step, key, rowid;"                                                            \
+    "CREATE TABLE tropt_stat ("                                                                    \
+    "  run INTEGER NOT NULL,"                                                                      \
+    "  key INTEGER NOT NULL,"                                                                      \
+    "  n INTEGER NOT NULL,"                                                                        \
+    "  last_step INTEGER NOT NULL,"                                                                \
+    "  last_value,"                                                                                \
+    "  last_kind INTEGER,"                                                                         \
+    "  lo,"                                                                                        \
+    "  hi,"                                                                                        \
+    "  nan_step INTEGER,"                                                                          \
+    "  PRIMARY KEY (run, key)) WITHOUT ROWID;"                                                     \
+    "INSERT INTO tropt_stat(run, key, n, last_step, last_value, last_kind)"                        \
+    "  SELECT run, key, count(*), max(step), value, kind FROM tropt_val GROUP BY run, key;"        \
+    "UPDATE tropt_stat SET lo = g.lo, hi = g.hi, nan_step = g.ns"                                  \
+    "  FROM (SELECT run, key, min(" TSQL_NUM_V_ ") AS lo, max(" TSQL_NUM_V_ ") AS hi,"             \
+    "               min(CASE WHEN kind = 2 THEN step END) AS ns"                                   \
+    "        FROM tropt_val GROUP BY run, key) AS g"                                               \
+    "  WHERE g.run = tropt_stat.run AND g.key = tropt_stat.key;"                                   \
+    "DROP VIEW metrics;"                                                                           \
+    "DROP TABLE tropt_log;"                                                                        \
+    "ALTER TABLE tropt_run DROP COLUMN first_row;"                                                 \
+    "ALTER TABLE tropt_run DROP COLUMN last_row;"                                                  \
+    "ALTER TABLE tropt_run DROP COLUMN steps;"                                                     \
+    "ALTER TABLE tropt_run DROP COLUMN max_step;"                                                  \
+    "CREATE VIEW metrics AS" TSQL_METRICS_COLS_ TSQL_METRICS_FROM_ ";"                             \
+    "CREATE VIEW stats AS"                                                                         \
+    "  WITH sr AS (SELECT r.id AS run, r.uuid, coalesce(s0.last_step, -1) AS s"                    \
+    "    FROM tropt_run r LEFT JOIN tropt_stat s0 ON s0.run = r.id AND s0.key = 0),"               \
+    "  tail AS (SELECT t.run, t.key, count(*) AS n, max(t.step) AS last_step,"                     \
+    "    min(" TSQL_NUM_TV_ ") AS lo, max(" TSQL_NUM_TV_ ") AS hi,"                                \
+    "    min(CASE WHEN t.kind = 2 THEN t.step END) AS ns"                                          \
+    "    FROM sr JOIN tropt_val t ON t.run = sr.run AND t.step > sr.s AND t.key > 0"               \
+    "    GROUP BY t.run, t.key),"                                                                  \
+    "  u AS (SELECT run, key FROM tropt_stat WHERE key > 0 UNION SELECT run, key FROM tail)"       \
+    "  SELECT sr.uuid AS run_id, k.name AS key, coalesce(s.n, 0) + coalesce(g.n, 0) AS count,"     \
+    "    coalesce(g.last_step, s.last_step) AS last_step,"                                         \
+    "    CASE WHEN g.n IS NULL THEN s.last_value ELSE (SELECT v.value FROM tropt_val v"            \
+    "      WHERE v.run = u.run AND v.step = g.last_step AND v.key = u.key) END AS last_value,"     \
+    "    min(coalesce(s.lo, g.lo), coalesce(g.lo, s.lo)) AS min,"                                  \
+    "    max(coalesce(s.hi, g.hi), coalesce(g.hi, s.hi)) AS max,"                                  \
+    "    coalesce(s.nan_step, g.ns) AS first_nan_step"                                             \
+    "  FROM u JOIN sr ON sr.run = u.run JOIN tropt_key k ON k.id = u.key"                          \
+    "  LEFT JOIN tropt_stat s ON s.run = u.run AND s.key = u.key"                                  \
+    "  LEFT JOIN tail g ON g.run = u.run AND g.key = u.key;"
+
 /* Stamped after the last migration (the numbers are spliced in by the code). */
 #define TSQL_SET_VERSION_FMT "PRAGMA application_id=%d; PRAGMA user_version=%d"
 
@@ -215,65 +305,154 @@
 #define TSQL_SUMMARY_INSERT                                                                        \
     "INSERT OR REPLACE INTO tropt_summary(run, key, value, kind) VALUES (?1, ?2, ?3, ?4)"
 
-/* Progress of the open run (see the top of this file). */
-/* Read before a run is (re)opened: where its rows are, and its status then. */
-#define TSQL_RUN_STATE                                                                             \
-    "SELECT first_row, last_row, steps, max_step, status FROM tropt_run WHERE uuid = ?1"
-#define TSQL_RUN_PROGRESS                                                                          \
-    "UPDATE tropt_run SET first_row = ?2, last_row = ?3, steps = ?4, max_step = ?5 WHERE id = ?1"
+/* Read when a run is (re)opened: its largest step stored (NULL: none; a
+ * seek to the end of the run's range), and S (no row: -1). */
+#define TSQL_RUN_MAX_STEP "SELECT max(step) FROM tropt_val WHERE run = ?1"
+#define TSQL_RUN_STAT_STEP "SELECT last_step FROM tropt_stat WHERE run = ?1 AND key = 0"
 
-/* Appending rows: ?1 run, ?2 step, ?3 time, then key, value, kind per row
- * (parameters 4 + 3i, 5 + 3i, 6 + 3i for row i).  The statement for n rows
- * is TSQL_LOG_INSERT followed by n - 1 times TSQL_LOG_INSERT_MORE; one step
- * of up to TSQL_LOG_ROWS fields is one statement execution. */
-#define TSQL_LOG_ROWS 16
-#define TSQL_LOG_INSERT                                                                            \
-    "INSERT INTO tropt_log(run, step, time, key, value, kind) VALUES (?1, ?2, ?3, ?, ?, ?)"
-#define TSQL_LOG_INSERT_MORE ", (?1, ?2, ?3, ?, ?, ?)"
+/* Appending rows: ?1 run, ?2 step, then key, value, kind per row
+ * (parameters 3 + 3i, 4 + 3i, 5 + 3i for row i).  The statement for n rows
+ * is TSQL_VAL_INSERT followed by n - 1 times TSQL_VAL_INSERT_MORE; a step's
+ * time row and up to TSQL_VAL_ROWS - 1 fields are one statement execution. */
+#define TSQL_VAL_ROWS 16
+#define TSQL_VAL_INSERT                                                                            \
+    "INSERT INTO tropt_val(run, step, key, value, kind) VALUES (?1, ?2, ?, ?, ?)"
+#define TSQL_VAL_INSERT_MORE ", (?1, ?2, ?, ?, ?)"
 
-/* The checked path for steps that may already be stored.  tropt_seen maps
- * (step, key) to the row holding it (key 0: the row of a step without
- * fields); it lives in the connection's TEMP database, so it costs the file
- * nothing and disappears with the connection. */
-#define TSQL_SEEN_CREATE                                                                           \
-    "CREATE TEMP TABLE IF NOT EXISTS tropt_seen(step INTEGER NOT NULL,"                            \
-    " key INTEGER NOT NULL, rid INTEGER NOT NULL, PRIMARY KEY (step, key)) WITHOUT ROWID"
-#define TSQL_SEEN_CLEAR "DELETE FROM temp.tropt_seen"
-/* ?1 run, ?2 .. ?3 the rowids its rows may have. */
-#define TSQL_SEEN_LOAD                                                                             \
-    "INSERT OR REPLACE INTO temp.tropt_seen(step, key, rid)"                                       \
-    " SELECT step, coalesce(key, 0), rowid FROM main.tropt_log"                                    \
-    " WHERE rowid BETWEEN ?2 AND ?3 AND run = ?1 ORDER BY rowid"
-#define TSQL_SEEN_STATS "SELECT count(DISTINCT step), max(step) FROM temp.tropt_seen"
-#define TSQL_SEEN_ADD "INSERT OR REPLACE INTO temp.tropt_seen(step, key, rid) VALUES (?1, ?2, ?3)"
-#define TSQL_SEEN_STEP "SELECT 1 FROM temp.tropt_seen WHERE step = ?1 LIMIT 1"
-#define TSQL_SEEN_FIND "SELECT rid FROM temp.tropt_seen WHERE step = ?1 AND key = ?2"
-/* A step written again takes the new time (in all its rows, as before). */
-#define TSQL_LOG_RETIME                                                                            \
-    "UPDATE main.tropt_log SET time = ?2"                                                          \
-    " WHERE rowid IN (SELECT rid FROM temp.tropt_seen WHERE step = ?1)"
-#define TSQL_LOG_UPDATE "UPDATE main.tropt_log SET value = ?2, kind = ?3 WHERE rowid = ?1"
+/* The checked path (a step that may be stored): ?1 run, ?2 step, ?3 key. */
+#define TSQL_VAL_FIND "SELECT value, kind FROM tropt_val WHERE run = ?1 AND step = ?2 AND key = ?3"
+#define TSQL_VAL_UPDATE                                                                            \
+    "UPDATE tropt_val SET value = ?4, kind = ?5 WHERE run = ?1 AND step = ?2 AND key = ?3"
+
+/* Merging a batch's aggregates of n keys into tropt_stat: ?1 run, then per
+ * key its id, n, last_step, last_value, last_kind, lo, hi, nan_step
+ * (parameters 2 + 8i ... 9 + 8i), TSQL_STAT_INSERT followed by n - 1 times
+ * TSQL_STAT_INSERT_MORE, then TSQL_STAT_MERGE.  In the DO UPDATE, a bare
+ * column is the stored row's value (before the update). */
+#define TSQL_STAT_ROWS 16
+#define TSQL_STAT_INSERT                                                                           \
+    "INSERT INTO tropt_stat(run, key, n, last_step, last_value, last_kind, lo, hi, nan_step)"      \
+    " VALUES (?1, ?, ?, ?, ?, ?, ?, ?, ?)"
+#define TSQL_STAT_INSERT_MORE ", (?1, ?, ?, ?, ?, ?, ?, ?, ?)"
+#define TSQL_STAT_MERGE                                                                            \
+    " ON CONFLICT(run, key) DO UPDATE SET n = n + excluded.n,"                                     \
+    "  last_value = CASE WHEN excluded.last_step >= last_step"                                     \
+    "    THEN excluded.last_value ELSE last_value END,"                                            \
+    "  last_kind = CASE WHEN excluded.last_step >= last_step"                                      \
+    "    THEN excluded.last_kind ELSE last_kind END,"                                              \
+    "  last_step = max(last_step, excluded.last_step),"                                            \
+    "  lo = CASE WHEN lo IS NULL OR excluded.lo < lo THEN excluded.lo ELSE lo END,"                \
+    "  hi = CASE WHEN hi IS NULL OR excluded.hi > hi THEN excluded.hi ELSE hi END,"                \
+    "  nan_step = CASE WHEN nan_step IS NULL OR excluded.nan_step < nan_step"                      \
+    "    THEN excluded.nan_step ELSE nan_step END"
+/* Folding the tail of run ?1 (the rows above step ?2 = S) into tropt_stat,
+ * for a run whose writer died (or left without finishing): count and last
+ * value first (bare columns: from the row of max(step)), then the extremes
+ * and NaN step of the same rows. */
+#define TSQL_STAT_FOLD_LAST                                                                        \
+    "INSERT INTO tropt_stat(run, key, n, last_step, last_value, last_kind)"                        \
+    " SELECT run, key, count(*), max(step), value, kind FROM tropt_val"                            \
+    " WHERE run = ?1 AND step > ?2 GROUP BY key"                                                   \
+    " ON CONFLICT(run, key) DO UPDATE SET n = n + excluded.n, last_step = excluded.last_step,"     \
+    "  last_value = excluded.last_value, last_kind = excluded.last_kind"
+#define TSQL_STAT_FOLD_RANGE                                                                       \
+    "UPDATE tropt_stat SET"                                                                        \
+    "  lo = min(coalesce(tropt_stat.lo, g.lo), coalesce(g.lo, tropt_stat.lo)),"                    \
+    "  hi = max(coalesce(tropt_stat.hi, g.hi), coalesce(g.hi, tropt_stat.hi)),"                    \
+    "  nan_step = coalesce(tropt_stat.nan_step, g.ns)"                                             \
+    " FROM (SELECT key, min(" TSQL_NUM_V_ ") AS lo, max(" TSQL_NUM_V_ ") AS hi,"                   \
+    "   min(CASE WHEN kind = 2 THEN step END) AS ns FROM tropt_val"                                \
+    "   WHERE run = ?1 AND step > ?2 GROUP BY key) AS g"                                           \
+    " WHERE tropt_stat.run = ?1 AND tropt_stat.key = g.key"
+/* Recomputing the statistics of run ?1, key ?2 from its rows (after a stored
+ * value was changed): one pass for the count and the last value (the bare
+ * columns come from the row of max(step)), one for the rest. */
+#define TSQL_STAT_RECOUNT                                                                          \
+    "INSERT OR REPLACE INTO tropt_stat(run, key, n, last_step, last_value, last_kind)"             \
+    " SELECT run, key, count(*), max(step), value, kind FROM tropt_val"                            \
+    " WHERE run = ?1 AND key = ?2"
+#define TSQL_STAT_RERANGE                                                                          \
+    "UPDATE tropt_stat SET (lo, hi, nan_step) = (SELECT min(" TSQL_NUM_V_ "),"                     \
+    "  max(" TSQL_NUM_V_ "), min(CASE WHEN kind = 2 THEN step END)"                                \
+    "  FROM tropt_val WHERE run = ?1 AND key = ?2)"                                                \
+    " WHERE run = ?1 AND key = ?2"
 
 /* Stale runs: `running` rows of this host whose pid is gone.  The candidates
  * are read first (?1 host, ?2 own pid, which is alive by definition), then
- * each dead one is marked under the write lock, re-checking its status.
- * Only the rows after the last progress stamp are read (at most a second of
- * the dead writer's rows): they give the end time and complete the stamp. */
+ * each dead one is marked under the write lock, re-checking its status,
+ * after its tail was folded into tropt_stat: it ended at the time of its
+ * latest step (tropt_stat key 0), or when it started if it logged none. */
 #define TSQL_STALE_CANDIDATES                                                                      \
     "SELECT id, pid FROM tropt_run WHERE status = 'running' AND host = ?1 AND pid <> ?2"
-#define TSQL_STALE_TAIL_                                                                           \
-    "FROM tropt_log t WHERE t.rowid >= coalesce(last_row, first_row) AND t.run = ?1"
 #define TSQL_STALE_MARK                                                                            \
     "UPDATE tropt_run SET status = 'crashed',"                                                     \
-    "  ended_at = coalesce((SELECT max(t.time) " TSQL_STALE_TAIL_ "), started_at),"                \
-    "  steps = steps + (SELECT count(DISTINCT t.step) " TSQL_STALE_TAIL_                           \
-    "    AND t.step > coalesce(max_step, -1)),"                                                    \
-    "  max_step = coalesce((SELECT max(t.step) " TSQL_STALE_TAIL_ "), max_step),"                  \
-    "  last_row = coalesce((SELECT max(t.rowid) " TSQL_STALE_TAIL_ "), last_row)"                  \
+    "  ended_at = coalesce((SELECT s.hi FROM tropt_stat s WHERE s.run = ?1 AND s.key = 0),"        \
+    "    started_at)"                                                                              \
     " WHERE id = ?1 AND status = 'running'"
 
 /* ---- `tropt runs` / `tropt show` ---------------------------------------- */
 
+/* experiment, uuid, status, started_at, host, pid, steps, last loss, its
+ * kind, best loss: tropt_stat (key 0: the steps; key loss) plus the run's
+ * tail (x.s: S, -1 without statistics), per run a few primary-key seeks and
+ * the tail's rows, whatever the size of the file.  The last loss is that of
+ * the largest step: in the tail if it has one, else the statistics'. */
+#define TSQL_CLI_RUNS                                                                              \
+    "WITH lk AS (SELECT id FROM tropt_key WHERE name = 'loss'),"                                   \
+    " x AS (SELECT r.*, coalesce(s0.n, 0) AS n0, coalesce(s0.last_step, -1) AS s"                  \
+    "  FROM tropt_run r LEFT JOIN tropt_stat s0 ON s0.run = r.id AND s0.key = 0),"                 \
+    " y AS (SELECT x.*, (SELECT max(t.step) FROM tropt_val t WHERE t.run = x.id"                   \
+    "   AND t.step > x.s AND t.key = (SELECT id FROM lk)) AS tl_step,"                             \
+    "  (SELECT min(" TSQL_NUM_TV_ ") FROM tropt_val t WHERE t.run = x.id"                          \
+    "   AND t.step > x.s AND t.key = (SELECT id FROM lk)) AS tl_lo FROM x)"                        \
+    " SELECT y.experiment, y.uuid, y.status, y.started_at, y.host, y.pid,"                         \
+    "  y.n0 + (SELECT count(*) FROM tropt_val t WHERE t.run = y.id AND t.step > y.s"               \
+    "   AND t.key = 0),"                                                                           \
+    "  CASE WHEN y.tl_step IS NULL THEN sl.last_value ELSE tl.value END,"                          \
+    "  CASE WHEN y.tl_step IS NULL THEN sl.last_kind ELSE tl.kind END,"                            \
+    "  min(coalesce(sl.lo, y.tl_lo), coalesce(y.tl_lo, sl.lo))"                                    \
+    " FROM y"                                                                                      \
+    " LEFT JOIN tropt_stat sl ON sl.run = y.id AND sl.key = (SELECT id FROM lk)"                   \
+    " LEFT JOIN tropt_val tl ON tl.run = y.id AND tl.step = y.tl_step"                             \
+    "  AND tl.key = (SELECT id FROM lk)"                                                           \
+    " ORDER BY y.started_at, y.id"
+
+/* S of run alias r (-1: no statistics yet). */
+#define TSQL_R_S_                                                                                  \
+    "coalesce((SELECT s0.last_step FROM tropt_stat s0 WHERE s0.run = r.id AND s0.key = 0), -1)"
+
+/* Runs whose UUID starts with ?1 (?2 = its length); a handful is enough to
+ * tell a unique prefix and to list an ambiguous one.  Column 10 is NULL when
+ * the run has no metric value; column 11 is unused (0). */
+#define TSQL_CLI_FIND                                                                              \
+    "SELECT id, uuid, experiment, status, started_at, ended_at, host, pid, config,"                \
+    "  coalesce((SELECT s.n FROM tropt_stat s WHERE s.run = r.id AND s.key = 0), 0)"               \
+    "   + (SELECT count(*) FROM tropt_val t WHERE t.run = r.id AND t.step > " TSQL_R_S_            \
+    "   AND t.key = 0),"                                                                           \
+    "  coalesce((SELECT 1 FROM tropt_stat s WHERE s.run = r.id AND s.key > 0 LIMIT 1),"            \
+    "   (SELECT 1 FROM tropt_val t WHERE t.run = r.id AND t.step > " TSQL_R_S_                     \
+    "    AND t.key > 0 LIMIT 1)), 0"                                                               \
+    " FROM tropt_run r WHERE substr(uuid, 1, ?2) = ?1 ORDER BY uuid LIMIT 6"
+
+#define TSQL_CLI_PARAMS                                                                            \
+    "SELECT k.name, p.value, p.kind FROM tropt_param p"                                            \
+    " JOIN tropt_key k ON k.id = p.key WHERE p.run = ?1 ORDER BY k.id"
+#define TSQL_CLI_SUMMARY                                                                           \
+    "SELECT k.name, s.value, s.kind FROM tropt_summary s"                                          \
+    " JOIN tropt_key k ON k.id = s.key WHERE s.run = ?1 ORDER BY k.id"
+/* The last value of every key of run ?1 (key, step, value, kind): the
+ * statistics, then the tail's rows (`tropt show` keeps, per key, the row of
+ * the largest step). */
+#define TSQL_CLI_ROWS                                                                              \
+    "SELECT key, last_step, last_value, last_kind FROM tropt_stat WHERE run = ?1 AND key > 0"      \
+    " UNION ALL SELECT key, step, value, kind FROM tropt_val WHERE run = ?1 AND key > 0"           \
+    " AND step > coalesce((SELECT last_step FROM tropt_stat WHERE run = ?1 AND key = 0), -1)"
+#define TSQL_CLI_KEY "SELECT name FROM tropt_key WHERE id = ?1"
+
+/* The same queries on a version 2 file (the CLI only reads, so it cannot
+ * upgrade one; a tracker opening it does).  The last loss is that of the
+ * largest step; TSQL_CLI_ROWS_V2 reads the rows of run ?1 between rowids ?2
+ * and ?3.  TSQL_CLI_FIND_V2's last two columns are that rowid range. */
 /* The loss rows of run alias r (lk: the CTE holding the id of key loss). */
 #define TSQL_R_LOSS_ROWS                                                                           \
     "FROM tropt_log m WHERE m.rowid BETWEEN r.first_row AND " TSQL_R_END                           \
@@ -284,7 +463,7 @@
  * loss row (read backwards from the run's end, so at once) when its step is
  * the run's final max_step, else found by a scan (a running run, or one
  * whose last step logged no loss or was re-logged). */
-#define TSQL_CLI_RUNS                                                                              \
+#define TSQL_CLI_RUNS_V2                                                                           \
     "WITH lk AS (SELECT id FROM tropt_key WHERE name = 'loss')"                                    \
     " SELECT x.experiment, x.uuid, x.status, x.started_at, x.host, x.pid, x.steps,"                \
     "  l.value, l.kind, x.best FROM ("                                                             \
@@ -304,23 +483,16 @@
 /* Runs whose UUID starts with ?1 (?2 = its length); a handful is enough to
  * tell a unique prefix and to list an ambiguous one.  The last two columns
  * are the run's rowid range in tropt_log (NULL: no rows). */
-#define TSQL_CLI_FIND                                                                              \
+#define TSQL_CLI_FIND_V2                                                                           \
     "SELECT id, uuid, experiment, status, started_at, ended_at, host, pid,"                        \
     "       config, " TSQL_R_STEPS ", first_row, " TSQL_R_END                                      \
     " FROM tropt_run r WHERE substr(uuid, 1, ?2) = ?1 ORDER BY uuid LIMIT 6"
 
-#define TSQL_CLI_PARAMS                                                                            \
-    "SELECT k.name, p.value, p.kind FROM tropt_param p"                                            \
-    " JOIN tropt_key k ON k.id = p.key WHERE p.run = ?1 ORDER BY k.id"
-#define TSQL_CLI_SUMMARY                                                                           \
-    "SELECT k.name, s.value, s.kind FROM tropt_summary s"                                          \
-    " JOIN tropt_key k ON k.id = s.key WHERE s.run = ?1 ORDER BY k.id"
 /* The rows of run ?1 between rowids ?2 and ?3, in one pass: `tropt show`
  * keeps the row of the largest step per key (no sort of the run's rows). */
-#define TSQL_CLI_ROWS                                                                              \
+#define TSQL_CLI_ROWS_V2                                                                           \
     "SELECT key, step, value, kind FROM tropt_log"                                                 \
     " WHERE rowid BETWEEN ?2 AND ?3 AND run = ?1 AND key IS NOT NULL"
-#define TSQL_CLI_KEY "SELECT name FROM tropt_key WHERE id = ?1"
 
 /* The same queries on a version 1 file (the CLI only reads, so it cannot
  * upgrade one; a tracker opening it does). */

@@ -31,8 +31,14 @@ static const char *const stmt_sql[TSQ_NSTMT] = {
     [TSQ_ROLLBACK] = TSQL_ROLLBACK,
     [TSQ_KEY_INSERT] = TSQL_KEY_INSERT,
     [TSQ_KEY_SELECT] = TSQL_KEY_SELECT,
-    [TSQ_RUN_STATE] = TSQL_RUN_STATE,
-    [TSQ_RUN_PROGRESS] = TSQL_RUN_PROGRESS,
+    [TSQ_RUN_MAX_STEP] = TSQL_RUN_MAX_STEP,
+    [TSQ_RUN_STAT_STEP] = TSQL_RUN_STAT_STEP,
+    [TSQ_STAT_FOLD_LAST] = TSQL_STAT_FOLD_LAST,
+    [TSQ_STAT_FOLD_RANGE] = TSQL_STAT_FOLD_RANGE,
+    [TSQ_VAL_FIND] = TSQL_VAL_FIND,
+    [TSQ_VAL_UPDATE] = TSQL_VAL_UPDATE,
+    [TSQ_STAT_RECOUNT] = TSQL_STAT_RECOUNT,
+    [TSQ_STAT_RERANGE] = TSQL_STAT_RERANGE,
     [TSQ_RUN_UPSERT] = TSQL_RUN_UPSERT,
     [TSQ_RUN_ID] = TSQL_RUN_ID,
     [TSQ_RUN_END] = TSQL_RUN_END,
@@ -43,17 +49,11 @@ static const char *const stmt_sql[TSQ_NSTMT] = {
     [TSQ_STALE_MARK] = TSQL_STALE_MARK,
 };
 
-static const char *const seen_sql[TSQ_NSEEN] = {
-    [TSQ_SEEN_CLEAR] = TSQL_SEEN_CLEAR, [TSQ_SEEN_LOAD] = TSQL_SEEN_LOAD,
-    [TSQ_SEEN_STATS] = TSQL_SEEN_STATS, [TSQ_SEEN_ADD] = TSQL_SEEN_ADD,
-    [TSQ_SEEN_STEP] = TSQL_SEEN_STEP,   [TSQ_SEEN_FIND] = TSQL_SEEN_FIND,
-    [TSQ_LOG_RETIME] = TSQL_LOG_RETIME, [TSQ_LOG_UPDATE] = TSQL_LOG_UPDATE,
-};
-
 /* migrations[v] takes a database from user_version v to v + 1. */
 static const char *const migrations[TSQL_SCHEMA_VERSION] = {
     TSQL_MIGRATE_0_1,
     TSQL_MIGRATE_1_2,
+    TSQL_MIGRATE_2_3,
 };
 
 static void open_checkpointer(tsq *s);
@@ -230,7 +230,8 @@ int tsq_key_id(tsq *s, uint32_t index, int64_t *id)
     return SQLITE_OK;
 }
 
-int tsq_bind_val(sqlite3_stmt *st, int i, const tsq_val *v, const tsq_arena *a)
+/* Bind the value of v alone at parameter i. */
+static int bind_value(sqlite3_stmt *st, int i, const tsq_val *v, const tsq_arena *a)
 {
     int rc;
     switch (v->sqltype) {
@@ -247,246 +248,465 @@ int tsq_bind_val(sqlite3_stmt *st, int i, const tsq_val *v, const tsq_arena *a)
         rc = sqlite3_bind_null(st, i);
         break;
     }
+    return rc;
+}
+
+int tsq_bind_val(sqlite3_stmt *st, int i, const tsq_val *v, const tsq_arena *a)
+{
+    int rc = bind_value(st, i, v, a);
     if (rc == SQLITE_OK)
         rc = v->kind ? sqlite3_bind_int(st, i + 1, v->kind) : sqlite3_bind_null(st, i + 1);
     return rc;
 }
 
-/* The statement appending n rows (1 <= n <= TSQL_LOG_ROWS), prepared the
- * first time a step of that many fields is written. */
-static int insert_stmt(tsq *s, int n, sqlite3_stmt **out)
+/* The statement head + (n - 1) x more + tail for n rows (1 <= n <= max),
+ * prepared the first time that many rows are written at once. */
+static int multi_stmt(tsq *s, sqlite3_stmt **slot, int n, const char *head, const char *more,
+                      const char *tail)
 {
-    if (!s->ins[n]) {
-        size_t head = strlen(TSQL_LOG_INSERT), more = strlen(TSQL_LOG_INSERT_MORE);
-        char sql[sizeof TSQL_LOG_INSERT + TSQL_LOG_ROWS * sizeof TSQL_LOG_INSERT_MORE];
-        memcpy(sql, TSQL_LOG_INSERT, head);
-        for (int i = 1; i < n; i++)
-            memcpy(sql + head + (size_t)(i - 1) * more, TSQL_LOG_INSERT_MORE, more);
-        sql[head + (size_t)(n - 1) * more] = '\0';
-        int rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->ins[n], NULL);
+    if (!*slot) {
+        size_t hl = strlen(head), ml = strlen(more), tl = strlen(tail);
+        char *sql = s->host->malloc(hl + (size_t)(n - 1) * ml + tl + 1), *p = sql;
+        if (!sql)
+            return SQLITE_NOMEM;
+        memcpy(p, head, hl);
+        p += hl;
+        for (int i = 1; i < n; i++, p += ml)
+            memcpy(p, more, ml);
+        memcpy(p, tail, tl + 1);
+        int rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL);
+        s->host->free(sql);
         if (rc)
             return rc;
     }
-    *out = s->ins[n];
     return SQLITE_OK;
 }
 
-/* Record (step, key id or 0) -> rowid in temp.tropt_seen. */
-static int seen_add(tsq *s, int64_t step, int64_t kid, int64_t rid)
+/* ---- Statistics ----------------------------------------------------------- */
+
+/* Numeric order of two INTEGER/REAL values (as SQLite compares them, but for
+ * integers beyond 2^53 against reals). */
+static int num_cmp(const tsq_val *a, const tsq_val *b)
 {
-    sqlite3_stmt *st = s->seen[TSQ_SEEN_ADD];
-    sqlite3_bind_int64(st, 1, step);
-    sqlite3_bind_int64(st, 2, kid);
-    sqlite3_bind_int64(st, 3, rid);
-    return tsq_step(s, st);
+    if (a->sqltype == SQLITE_INTEGER && b->sqltype == SQLITE_INTEGER)
+        return (a->u.i > b->u.i) - (a->u.i < b->u.i);
+    double x = a->sqltype == SQLITE_INTEGER ? (double)a->u.i : a->u.r;
+    double y = b->sqltype == SQLITE_INTEGER ? (double)b->u.i : b->u.r;
+    return (x > y) - (x < y);
 }
 
-/* Append n values of step sb to tropt_log (n == 0: the one row of a step
- * without fields), TSQL_LOG_ROWS rows per statement.  The rows of one
- * statement get consecutive rowids (the write lock is held), so the last
- * insert rowid tells them all. */
-static int append_rows(tsq *s, const tsq_stepbuf *sb, const tsq_val *v, size_t n)
+/* Grow *p (elements of sz bytes, *cap of them, new ones zeroed) to need. */
+static int grow_zero(tsq *s, void **p, size_t *cap, size_t need, size_t sz)
 {
-    size_t done = 0;
-    do {
-        size_t k = n - done < TSQL_LOG_ROWS ? n - done : TSQL_LOG_ROWS;
-        int rows = k ? (int)k : 1;
-        sqlite3_stmt *st;
-        int rc = insert_stmt(s, rows, &st);
-        if (!rc)
-            rc = sqlite3_bind_int64(st, 1, sb->run);
-        if (!rc)
-            rc = sqlite3_bind_int64(st, 2, sb->step);
-        if (!rc)
-            rc = sqlite3_bind_double(st, 3, sb->time);
-        if (!rc && k == 0) {
-            sqlite3_bind_null(st, 4);
-            sqlite3_bind_null(st, 5);
-            rc = sqlite3_bind_null(st, 6);
-        }
-        for (size_t i = 0; !rc && i < k; i++) {
-            int64_t kid;
-            rc = tsq_key_id(s, v[done + i].key, &kid);
-            if (!rc)
-                rc = sqlite3_bind_int64(st, 4 + 3 * (int)i, kid);
-            if (!rc)
-                rc = tsq_bind_val(st, 5 + 3 * (int)i, &v[done + i], &s->batch.text);
-        }
-        if (!rc)
-            rc = tsq_step(s, st);
-        if (rc)
-            return rc;
-        int64_t last = sqlite3_last_insert_rowid(s->db), first = last - rows + 1;
-        if (s->rs.first_row == 0 || first < s->rs.first_row) {
-            s->rs.first_row = first;
-            s->rs.stamped = 0;
-        }
-        if (last > s->rs.last_row)
-            s->rs.last_row = last;
-        for (int i = 0; s->rs.seen && i < rows; i++) {
-            int64_t kid = 0;
-            if (k)
-                rc = tsq_key_id(s, v[done + (size_t)i].key, &kid);
-            if (!rc)
-                rc = seen_add(s, sb->step, kid, first + i);
-            if (rc)
-                return rc;
-        }
-        done += k;
-    } while (done < n);
+    if (need <= *cap)
+        return SQLITE_OK;
+    size_t ncap = need * 2;
+    char *np = s->host->realloc(*p, ncap * sz);
+    if (!np)
+        return SQLITE_NOMEM;
+    memset(np + *cap * sz, 0, (ncap - *cap) * sz);
+    *p = np;
+    *cap = ncap;
     return SQLITE_OK;
 }
 
-/* Fill temp.tropt_seen with the open run's rows (once per run and
- * connection): one scan of the run's rowid range. */
-static int load_seen(tsq *s)
+/* Start a transaction's aggregates: every key known so far gets an entry. */
+static int agg_begin(tsq *s)
 {
-    int rc = tsq_step(s, s->seen[TSQ_SEEN_CLEAR]);
-    if (!rc && s->rs.first_row) {
-        sqlite3_stmt *st = s->seen[TSQ_SEEN_LOAD];
-        sqlite3_bind_int64(st, 1, s->run);
-        sqlite3_bind_int64(st, 2, s->rs.first_row);
-        sqlite3_bind_int64(st, 3, s->rs.open_ended ? INT64_MAX : s->rs.last_row);
-        rc = tsq_step(s, st);
-    }
+    size_t need = s->keys.n + 1;
+    int rc = grow_zero(s, (void **)&s->touched, &s->captouched, need, sizeof *s->touched);
+    if (!rc)
+        rc = grow_zero(s, (void **)&s->agg, &s->capagg, need, sizeof *s->agg);
     if (rc)
         return rc;
-    sqlite3_stmt *st = s->seen[TSQ_SEEN_STATS];
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        s->rs.steps = sqlite3_column_int64(st, 0);
-        s->rs.max_step =
-            sqlite3_column_type(st, 1) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 1);
-        rc = SQLITE_OK;
+    if (++s->agg_mark == 0) { /* wrapped: forget every old mark */
+        for (size_t i = 0; i < s->capagg; i++)
+            s->agg[i].mark = 0;
+        s->agg_mark = 1;
     }
-    sqlite3_reset(st);
+    s->ntouched = 0;
+    return SQLITE_OK;
+}
+
+static tsq_agg *agg_entry(tsq *s, size_t i)
+{
+    tsq_agg *a = &s->agg[i];
+    if (a->mark != s->agg_mark) {
+        memset(a, 0, sizeof *a);
+        a->mark = s->agg_mark;
+        a->lo.sqltype = a->hi.sqltype = SQLITE_NULL;
+        a->nan_step = INT64_MAX;
+        s->touched[s->ntouched++] = (uint32_t)i;
+    }
+    return a;
+}
+
+/* A new row (step, v) of agg entry i (TEXT in the batch's arena). */
+static void agg_add(tsq *s, size_t i, int64_t step, const tsq_val *v)
+{
+    tsq_agg *a = agg_entry(s, i);
+    if (a->n++ == 0 || step >= a->last_step) {
+        a->last_step = step;
+        a->last = *v;
+        a->arena = &s->batch.text;
+    }
+    if (v->sqltype == SQLITE_INTEGER || v->sqltype == SQLITE_FLOAT) {
+        if (a->lo.sqltype == SQLITE_NULL || num_cmp(v, &a->lo) < 0)
+            a->lo = *v;
+        if (a->hi.sqltype == SQLITE_NULL || num_cmp(v, &a->hi) > 0)
+            a->hi = *v;
+    }
+    if (v->kind == TSQL_KIND_NAN && step < a->nan_step)
+        a->nan_step = step;
+}
+
+/* Merge aggregate src into dst (src's last wins only with a larger step, or
+ * when dst is empty). */
+static void agg_merge(tsq_agg *dst, const tsq_agg *src)
+{
+    if (src->n == 0)
+        return;
+    if (dst->n == 0 || src->last_step > dst->last_step) {
+        dst->last_step = src->last_step;
+        dst->last = src->last;
+        dst->arena = src->arena;
+    }
+    if (dst->n == 0) {
+        dst->lo = src->lo;
+        dst->hi = src->hi;
+        dst->nan_step = src->nan_step;
+    } else {
+        if (src->lo.sqltype != SQLITE_NULL &&
+            (dst->lo.sqltype == SQLITE_NULL || num_cmp(&src->lo, &dst->lo) < 0))
+            dst->lo = src->lo;
+        if (src->hi.sqltype != SQLITE_NULL &&
+            (dst->hi.sqltype == SQLITE_NULL || num_cmp(&src->hi, &dst->hi) > 0))
+            dst->hi = src->hi;
+        if (src->nan_step < dst->nan_step)
+            dst->nan_step = src->nan_step;
+    }
+    dst->n += src->n;
+}
+
+/* Before the commit of a transaction that does not merge: room to keep its
+ * aggregates afterwards (so that keeping them cannot fail once committed). */
+static int pend_reserve(tsq *s)
+{
+    size_t need = s->keys.n + 1, text = 0;
+    int rc = grow_zero(s, (void **)&s->pend, &s->cappend, need, sizeof *s->pend);
     if (!rc)
-        s->rs.seen = 1;
+        rc = grow_zero(s, (void **)&s->pend_touched, &s->cappendt, need, sizeof *s->pend_touched);
+    for (size_t t = 0; !rc && t < s->ntouched; t++) {
+        const tsq_agg *a = &s->agg[s->touched[t]];
+        if (a->last.sqltype == SQLITE_TEXT)
+            text += strlen(s->batch.text.p + a->last.u.off) + 1;
+    }
+    if (!rc && s->pend_text.n + text > s->pend_text.cap)
+        rc = grow_zero(s, (void **)&s->pend_text.p, &s->pend_text.cap, s->pend_text.n + text, 1);
     return rc;
 }
 
-/* A step that may already be stored: update the rows it has, append the
- * others.  As before, the step takes the new time in all its rows. */
-static int write_checked(tsq *s, const tsq_stepbuf *sb)
+/* After a commit that did not merge: keep its aggregates for the next merge
+ * (TEXT copied, the batch is about to be cleared), in the room pend_reserve
+ * made. */
+static void pend_keep(tsq *s)
 {
-    int rc = s->rs.seen ? SQLITE_OK : load_seen(s);
-    if (rc)
-        return rc;
-    sqlite3_stmt *st = s->seen[TSQ_SEEN_STEP];
-    sqlite3_bind_int64(st, 1, sb->step);
-    rc = sqlite3_step(st);
+    for (size_t t = 0; t < s->ntouched; t++) {
+        size_t i = s->touched[t];
+        tsq_agg *p = &s->pend[i];
+        const tsq_agg *a = &s->agg[i];
+        if (p->n == 0) {
+            memset(p, 0, sizeof *p);
+            s->pend_touched[s->npend++] = (uint32_t)i;
+        }
+        agg_merge(p, a);
+        if (p->arena == &s->batch.text) {
+            if (p->last.sqltype == SQLITE_TEXT) {
+                const char *txt = s->batch.text.p + p->last.u.off;
+                size_t len = strlen(txt);
+                memcpy(s->pend_text.p + s->pend_text.n, txt, len + 1);
+                p->last.u.off = s->pend_text.n;
+                s->pend_text.n += len + 1;
+            }
+            p->arena = &s->pend_text;
+        }
+    }
+}
+
+/* After a commit: what it merged is in tropt_stat; what it did not, kept. */
+static void stat_committed(tsq *s)
+{
+    if (!s->stat_merging) {
+        pend_keep(s);
+        return;
+    }
+    for (size_t t = 0; t < s->npend; t++)
+        s->pend[s->pend_touched[t]].n = 0;
+    s->npend = 0;
+    s->pend_text.n = 0;
+    s->stat_force = 0;
+    s->stat_at = tsq_monotonic();
+}
+
+/* The tropt_key id of agg entry i (0: the steps). */
+static int agg_key_id(tsq *s, size_t i, int64_t *kid)
+{
+    if (i == 0) {
+        *kid = 0;
+        return SQLITE_OK;
+    }
+    return tsq_key_id(s, (uint32_t)(i - 1), kid);
+}
+
+/* Fold run's rows above its S into tropt_stat (a writer that died or left
+ * without finishing). */
+static int fold_tail(tsq *s, int64_t run)
+{
+    int64_t S = -1;
+    sqlite3_stmt *st = s->st[TSQ_RUN_STAT_STEP];
+    sqlite3_bind_int64(st, 1, run);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        S = sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return rc;
-    int exists = rc == SQLITE_ROW;
-    if (exists) {
-        st = s->seen[TSQ_LOG_RETIME];
-        sqlite3_bind_int64(st, 1, sb->step);
-        sqlite3_bind_double(st, 2, sb->time);
-        rc = tsq_step(s, st);
-    } else {
-        s->rs.steps++;
-        rc = sb->n ? SQLITE_OK : append_rows(s, sb, NULL, 0);
+    rc = SQLITE_OK;
+    for (int k = TSQ_STAT_FOLD_LAST; !rc && k <= TSQ_STAT_FOLD_RANGE; k++) {
+        sqlite3_bind_int64(s->st[k], 1, run);
+        sqlite3_bind_int64(s->st[k], 2, S);
+        rc = tsq_step(s, s->st[k]);
     }
-    for (size_t j = 0; !rc && j < sb->n; j++) {
+    return rc;
+}
+
+/* Merge the pending and the transaction's aggregates into tropt_stat: one
+ * upsert per TSQL_STAT_ROWS keys, or recomputed from the rows for a key a
+ * changed value made dirty. */
+static int agg_flush(tsq *s, int64_t run)
+{
+    int rc = SQLITE_OK;
+    for (size_t t = 0; t < s->npend; t++) {
+        size_t i = s->pend_touched[t];
+        agg_merge(agg_entry(s, i), &s->pend[i]);
+    }
+    uint32_t batch[TSQL_STAT_ROWS];
+    int nb = 0;
+    for (size_t t = 0; !rc && t <= s->ntouched; t++) {
+        if (t < s->ntouched && !s->agg[s->touched[t]].dirty) {
+            batch[nb++] = s->touched[t];
+            if (nb < TSQL_STAT_ROWS)
+                continue;
+        }
+        if (nb == 0)
+            continue;
+        rc = multi_stmt(s, &s->stat[nb], nb, TSQL_STAT_INSERT, TSQL_STAT_INSERT_MORE,
+                        TSQL_STAT_MERGE);
+        sqlite3_stmt *st = s->stat[nb];
+        if (!rc)
+            rc = sqlite3_bind_int64(st, 1, run);
+        for (int j = 0; !rc && j < nb; j++) {
+            const tsq_agg *a = &s->agg[batch[j]];
+            int p = 2 + 8 * j;
+            int64_t kid;
+            rc = agg_key_id(s, batch[j], &kid);
+            if (!rc)
+                rc = sqlite3_bind_int64(st, p, kid);
+            if (!rc)
+                rc = sqlite3_bind_int64(st, p + 1, a->n);
+            if (!rc)
+                rc = sqlite3_bind_int64(st, p + 2, a->last_step);
+            if (!rc)
+                rc = tsq_bind_val(st, p + 3, &a->last, a->arena);
+            if (!rc)
+                rc = bind_value(st, p + 5, &a->lo, a->arena);
+            if (!rc)
+                rc = bind_value(st, p + 6, &a->hi, a->arena);
+            if (!rc)
+                rc = a->nan_step == INT64_MAX ? sqlite3_bind_null(st, p + 7)
+                                              : sqlite3_bind_int64(st, p + 7, a->nan_step);
+        }
+        if (!rc)
+            rc = tsq_step(s, st);
+        nb = 0;
+    }
+    for (size_t t = 0; !rc && t < s->ntouched; t++) {
+        if (!s->agg[s->touched[t]].dirty)
+            continue;
+        int64_t kid;
+        rc = agg_key_id(s, s->touched[t], &kid);
+        for (int k = TSQ_STAT_RECOUNT; !rc && k <= TSQ_STAT_RERANGE; k++) {
+            sqlite3_bind_int64(s->st[k], 1, run);
+            sqlite3_bind_int64(s->st[k], 2, kid);
+            rc = tsq_step(s, s->st[k]);
+        }
+    }
+    return rc;
+}
+
+/* ---- Rows ----------------------------------------------------------------- */
+
+/* Insert rows [from, from + k) of step sb, row 0 being the step's own row
+ * (key 0, value tv, its time) and row r > 0 field r - 1, in one statement. */
+static int insert_rows(tsq *s, const tsq_stepbuf *sb, const tsq_val *tv, size_t from, size_t k)
+{
+    sqlite3_stmt *st;
+    int rc = multi_stmt(s, &s->ins[k], (int)k, TSQL_VAL_INSERT, TSQL_VAL_INSERT_MORE, "");
+    st = s->ins[k];
+    if (!rc)
+        rc = sqlite3_bind_int64(st, 1, sb->run);
+    if (!rc)
+        rc = sqlite3_bind_int64(st, 2, sb->step);
+    for (size_t i = 0; !rc && i < k; i++) {
+        size_t r = from + i;
+        const tsq_val *v = r ? &s->batch.vals[sb->first + r - 1] : tv;
+        int64_t kid = 0;
+        if (r)
+            rc = tsq_key_id(s, v->key, &kid);
+        if (!rc)
+            rc = sqlite3_bind_int64(st, 3 + 3 * (int)i, kid);
+        if (!rc)
+            rc = tsq_bind_val(st, 4 + 3 * (int)i, v, &s->batch.text);
+    }
+    return rc ? rc : tsq_step(s, st);
+}
+
+/* A new step (above any the run stored): insert its rows, TSQL_VAL_ROWS per
+ * statement, and count them. */
+static int append_step(tsq *s, const tsq_stepbuf *sb)
+{
+    tsq_val tv = {.sqltype = SQLITE_FLOAT, .u.r = sb->time};
+    size_t total = sb->n + 1;
+    for (size_t done = 0; done < total;) {
+        size_t k = total - done < TSQL_VAL_ROWS ? total - done : TSQL_VAL_ROWS;
+        int rc = insert_rows(s, sb, &tv, done, k);
+        if (rc)
+            return rc;
+        done += k;
+    }
+    agg_add(s, 0, sb->step, &tv);
+    for (size_t j = 0; j < sb->n; j++) {
         const tsq_val *v = &s->batch.vals[sb->first + j];
-        int64_t kid, rid = 0;
-        rc = tsq_key_id(s, v->key, &kid);
+        agg_add(s, (size_t)v->key + 1, sb->step, v);
+    }
+    return SQLITE_OK;
+}
+
+/* Is the stored row (columns value, kind of st) exactly v? */
+static int same_value(sqlite3_stmt *st, const tsq_val *v, const tsq_arena *a)
+{
+    int type = sqlite3_column_type(st, 0);
+    int kind = sqlite3_column_type(st, 1) == SQLITE_NULL ? 0 : sqlite3_column_int(st, 1);
+    if (type != v->sqltype || kind != v->kind)
+        return 0;
+    switch (type) {
+    case SQLITE_INTEGER:
+        return sqlite3_column_int64(st, 0) == v->u.i;
+    case SQLITE_FLOAT: {
+        double d = sqlite3_column_double(st, 0);
+        return memcmp(&d, &v->u.r, sizeof d) == 0;
+    }
+    case SQLITE_TEXT: {
+        const char *t = (const char *)sqlite3_column_text(st, 0);
+        return t && strcmp(t, a->p + v->u.off) == 0;
+    }
+    default:
+        return 1;
+    }
+}
+
+/* A step that may already be stored: each of its rows (its time row, then
+ * its fields) is looked up; a new row is inserted and counted, a changed
+ * one updated and its key's statistics recomputed at the end. */
+static int write_checked(tsq *s, const tsq_stepbuf *sb)
+{
+    tsq_val tv = {.sqltype = SQLITE_FLOAT, .u.r = sb->time};
+    int rc = SQLITE_OK;
+    for (size_t r = 0; !rc && r <= sb->n; r++) {
+        const tsq_val *v = r ? &s->batch.vals[sb->first + r - 1] : &tv;
+        size_t ai = r ? (size_t)v->key + 1 : 0;
+        int64_t kid = 0;
+        if (r)
+            rc = tsq_key_id(s, v->key, &kid);
         if (rc)
             break;
-        st = s->seen[TSQ_SEEN_FIND];
-        sqlite3_bind_int64(st, 1, sb->step);
-        sqlite3_bind_int64(st, 2, kid);
+        sqlite3_stmt *st = s->st[TSQ_VAL_FIND];
+        sqlite3_bind_int64(st, 1, sb->run);
+        sqlite3_bind_int64(st, 2, sb->step);
+        sqlite3_bind_int64(st, 3, kid);
         rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW)
-            rid = sqlite3_column_int64(st, 0);
+        int found = rc == SQLITE_ROW, same = found && same_value(st, v, &s->batch.text);
         sqlite3_reset(st);
         if (rc != SQLITE_ROW && rc != SQLITE_DONE)
             break;
-        if (rc == SQLITE_ROW) {
-            st = s->seen[TSQ_LOG_UPDATE];
-            sqlite3_bind_int64(st, 1, rid);
-            rc = tsq_bind_val(st, 2, v, &s->batch.text);
+        rc = SQLITE_OK;
+        if (same)
+            continue;
+        if (!found) {
+            rc = insert_rows(s, sb, &tv, r, 1);
             if (!rc)
-                rc = tsq_step(s, st);
-        } else {
-            rc = append_rows(s, sb, v, 1);
+                agg_add(s, ai, sb->step, v);
+            continue;
         }
-    }
-    if (!rc && sb->step > s->rs.max_step)
-        s->rs.max_step = sb->step;
-    return rc;
-}
-
-int tsq_stamp(tsq *s)
-{
-    /* max_step INT64_MAX: a reopened run this tracker wrote nothing to. */
-    if (!s->run || !s->rs.first_row || s->rs.max_step == INT64_MAX)
-        return SQLITE_OK;
-    sqlite3_stmt *st = s->st[TSQ_RUN_PROGRESS];
-    sqlite3_bind_int64(st, 1, s->run);
-    sqlite3_bind_int64(st, 2, s->rs.first_row);
-    sqlite3_bind_int64(st, 3, s->rs.last_row);
-    sqlite3_bind_int64(st, 4, s->rs.steps);
-    if (s->rs.max_step >= 0 && s->rs.max_step != INT64_MAX)
-        sqlite3_bind_int64(st, 5, s->rs.max_step);
-    else
-        sqlite3_bind_null(st, 5);
-    int rc = tsq_step(s, st);
-    if (!rc) {
-        s->rs.stamped = 1;
-        s->rs.stamp_at = tsq_monotonic();
+        st = s->st[TSQ_VAL_UPDATE];
+        sqlite3_bind_int64(st, 1, sb->run);
+        sqlite3_bind_int64(st, 2, sb->step);
+        sqlite3_bind_int64(st, 3, kid);
+        rc = tsq_bind_val(st, 4, v, &s->batch.text);
+        if (!rc)
+            rc = tsq_step(s, st);
+        agg_entry(s, ai)->dirty = 1;
     }
     return rc;
 }
 
-int tsq_load_run(tsq *s, const char *uuid)
+int tsq_load_run(tsq *s, int64_t run)
 {
-    memset(&s->rs, 0, sizeof s->rs);
     s->rs.max_step = -1;
-    s->rs.stamp_at = tsq_monotonic();
-    sqlite3_stmt *st = s->st[TSQ_RUN_STATE];
-    sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
+    sqlite3_stmt *st = s->st[TSQ_RUN_MAX_STEP];
+    sqlite3_bind_int64(st, 1, run);
     int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
-        s->rs.first_row = sqlite3_column_int64(st, 0);
-        s->rs.last_row = sqlite3_column_int64(st, 1);
-        s->rs.steps = sqlite3_column_int64(st, 2);
-        s->rs.stamped = 1;
-        const char *status = (const char *)sqlite3_column_text(st, 4);
-        if (status && strcmp(status, "running") != 0 && sqlite3_column_type(st, 3) != SQLITE_NULL) {
-            /* Its stamp is final: steps above max_step are new. */
-            s->rs.max_step = sqlite3_column_int64(st, 3);
-        } else {
-            /* Which steps it holds is read (once) when a step may be one. */
-            s->rs.max_step = INT64_MAX;
-            s->rs.open_ended = 1;
-        }
-    }
+    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+        s->rs.max_step = sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return rc;
+    /* Rows above S from a writer that did not finish: into the statistics
+     * now, as this writer's own aggregates will only hold its rows. */
+    return s->rs.max_step >= 0 ? fold_tail(s, run) : SQLITE_OK;
 }
 
 static int write_batch(tsq *s)
 {
     tsq_batch *b = &s->batch;
-    for (size_t i = 0; i < b->nsteps; i++) {
+    s->stat_merging = 0;
+    s->ntouched = 0;
+    if (b->nsteps == 0 && !s->stat_force)
+        return SQLITE_OK;
+    int rc = agg_begin(s), checked = 0;
+    for (size_t i = 0; !rc && i < b->nsteps; i++) {
         const tsq_stepbuf *sb = &b->steps[i];
-        int rc;
-        if (sb->step > s->rs.max_step) { /* new: append, no lookup */
-            rc = append_rows(s, sb, &b->vals[sb->first], sb->n);
-            s->rs.steps++;
+        if (sb->step > s->rs.max_step) { /* new: insert, no lookup */
+            rc = append_step(s, sb);
             s->rs.max_step = sb->step;
         } else {
             rc = write_checked(s, sb);
+            checked = 1;
         }
-        if (rc)
-            return rc;
     }
-    if (b->nsteps > 0 && (!s->rs.stamped || tsq_monotonic() - s->rs.stamp_at >= TSQ_STAMP_EVERY))
-        return tsq_stamp(s);
-    return SQLITE_OK;
+    if (rc || !s->run)
+        return rc;
+    /* Merge now?  Always after a step that may be an old one (the
+     * statistics must then cover it at once), at finish, in a large
+     * transaction (cheap per step), else once a second. */
+    if (checked || s->stat_force || b->nsteps >= TSQ_STAT_STEPS ||
+        tsq_monotonic() - s->stat_at >= TSQ_STAT_EVERY) {
+        s->stat_merging = 1;
+        rc = agg_flush(s, s->run);
+    } else {
+        rc = pend_reserve(s);
+    }
+    return rc;
 }
 
 static int try_commit(tsq *s, tsq_extra_fn extra, void *arg)
@@ -522,6 +742,7 @@ int tsq_commit(tsq *s, tsq_extra_fn extra, void *arg)
     for (int attempt = 0;; attempt++) {
         int rc = try_commit(s, extra, arg);
         if (rc == SQLITE_OK) {
+            stat_committed(s);
             tsq_batch_clear(s);
             s->failing = 0;
             return TROPT_OK;
@@ -668,11 +889,6 @@ int tsq_open(tsq *s)
         }
     }
     rc = prepare_all(s);
-    if (!rc)
-        rc = exec_retry(s, TSQL_SEEN_CREATE, NULL, 0);
-    for (int i = 0; !rc && i < TSQ_NSEEN; i++)
-        rc = sqlite3_prepare_v3(s->db, seen_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->seen[i],
-                                NULL);
     if (rc)
         return tsq_fail(s, rc, "prepare statements for");
     open_checkpointer(s);
@@ -685,13 +901,13 @@ void tsq_close(tsq *s)
         sqlite3_finalize(s->st[i]);
         s->st[i] = NULL;
     }
-    for (int i = 0; i <= TSQL_LOG_ROWS; i++) {
+    for (int i = 0; i <= TSQL_VAL_ROWS; i++) {
         sqlite3_finalize(s->ins[i]);
         s->ins[i] = NULL;
     }
-    for (int i = 0; i < TSQ_NSEEN; i++) {
-        sqlite3_finalize(s->seen[i]);
-        s->seen[i] = NULL;
+    for (int i = 0; i <= TSQL_STAT_ROWS; i++) {
+        sqlite3_finalize(s->stat[i]);
+        s->stat[i] = NULL;
     }
     if (s->db)
         sqlite3_close_v2(s->db);
@@ -858,8 +1074,11 @@ static int mark_stale(tsq *s, void *arg)
 {
     struct stale_arg *a = arg;
     for (size_t i = 0; i < a->n; i++) {
+        int rc = fold_tail(s, a->ids[i]);
+        if (rc)
+            return rc;
         sqlite3_bind_int64(s->st[TSQ_STALE_MARK], 1, a->ids[i]);
-        int rc = tsq_step(s, s->st[TSQ_STALE_MARK]);
+        rc = tsq_step(s, s->st[TSQ_STALE_MARK]);
         if (rc)
             return rc;
     }

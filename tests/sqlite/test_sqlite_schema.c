@@ -3,10 +3,15 @@
  * keep (run, step, key) unique without a primary key: a version 1 database
  * (built here from the SQL that version shipped) opens, is upgraded and
  * reads back row for row through the views; replaying or re-logging steps
- * never duplicates one.
+ * never duplicates one.  A version 2 file written by the release before
+ * schema 3 (tests/data/schema2.db, see tests/data/README) is upgraded in
+ * place and reads back the same; the view stats always agrees with the
+ * metrics it summarises, while a run is written, after its writer died and
+ * once it is finished.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sqlite_tu.h"
 
@@ -83,6 +88,21 @@ static char *views_text(const char *path)
     return s;
 }
 
+/* Rows of the view stats that disagree with what they summarise, computed
+ * from the metrics view (count, last step and value, min, max of the
+ * INTEGER/REAL values), plus keys present on one side only.  0: they agree. */
+static int64_t stats_mismatches(sqlite3 *db)
+{
+    return tq_int(db, "WITH m AS (SELECT run_id, key, count(*) AS c, max(step) AS ls,"
+                      "  min(CASE WHEN typeof(value) IN ('integer', 'real') THEN value END) AS lo,"
+                      "  max(CASE WHEN typeof(value) IN ('integer', 'real') THEN value END) AS hi"
+                      "  FROM metrics GROUP BY run_id, key)"
+                      " SELECT count(*) FROM m FULL OUTER JOIN stats s USING (run_id, key)"
+                      " WHERE s.count IS NOT m.c OR s.last_step IS NOT m.ls OR s.min IS NOT m.lo"
+                      "  OR s.max IS NOT m.hi OR s.last_value IS NOT (SELECT x.value FROM metrics x"
+                      "   WHERE x.run_id = m.run_id AND x.key = m.key AND x.step = m.ls)");
+}
+
 static char *make_v1(char *dir)
 {
     char *path = tu_path(dir, "v1.db");
@@ -136,10 +156,10 @@ START_TEST(test_migrate_v1)
     tropt_tracker *t = tq_open(path, NULL, "later");
     tropt_tracker_free(t);
     sqlite3 *db = tq_db(path);
-    ck_assert_int_eq(tq_int(db, "PRAGMA user_version"), 2);
+    ck_assert_int_eq(tq_int(db, "PRAGMA user_version"), 3);
     tq_assert_integrity(db);
     ck_assert_int_eq(tq_int(db, "SELECT count(*) FROM sqlite_master WHERE name IN"
-                                " ('tropt_step', 'tropt_metric')"),
+                                " ('tropt_step', 'tropt_metric', 'tropt_log')"),
                      0);
     /* Exact values, spot-checked beside the whole-view comparison. */
     ck_assert_int_eq(tq_int(db, "SELECT value FROM metrics WHERE run_id = %Q AND key = 'big'", a),
@@ -150,6 +170,7 @@ START_TEST(test_migrate_v1)
                             a),
                      1);
     tq_text_eq(db, "null", "SELECT typeof(value) FROM metrics WHERE key = 'nanv'");
+    ck_assert_int_eq(stats_mismatches(db), 0);
     tq_text_eq(db, "x\"y,z\n", "SELECT value FROM metrics WHERE key = 'name'");
     sqlite3_close(db);
     char *after = views_text(path);
@@ -234,6 +255,7 @@ START_TEST(test_relog_steps)
         tropt_tracker_free(t);
 
         db = tq_db(path);
+        ck_assert_int_eq(stats_mismatches(db), 0);
         ck_assert_int_eq(tq_int(db, "SELECT count(*) FROM metrics WHERE run_id = %Q", id), 22);
         ck_assert_int_eq(tq_int(db,
                                 "SELECT value FROM metrics WHERE run_id = %Q AND step = 3"
@@ -255,7 +277,11 @@ START_TEST(test_relog_steps)
                                 " AND time = 2004.0",
                                 id),
                          2);
-        ck_assert_int_eq(tq_int(db, "SELECT steps FROM tropt_run r WHERE uuid = %Q", id), 12);
+        ck_assert_int_eq(tq_int(db,
+                                "SELECT n FROM tropt_stat s JOIN tropt_run r ON r.id = s.run"
+                                " WHERE s.key = 0 AND uuid = %Q",
+                                id),
+                         12);
         sqlite3_close(db);
         char *l = runs_line(path, id);
         ck_assert_msg(strstr(l, " 12 "), "%s", l);
@@ -293,6 +319,7 @@ START_TEST(test_continue_run)
         tropt_tracker_free(t);
     }
     sqlite3 *db = tq_db(path);
+    ck_assert_int_eq(stats_mismatches(db), 0);
     ck_assert_int_eq(tq_int(db, "SELECT count(*) FROM metrics"), 22);
     ck_assert_int_eq(tq_int(db,
                             "SELECT count(*) FROM (SELECT 1 FROM metrics GROUP BY run_id, step, key"
@@ -303,7 +330,7 @@ START_TEST(test_continue_run)
     ck_assert_int_eq(tq_int(db, "SELECT count(*) FROM metrics WHERE step = 7 AND"
                                 " time = 1700000100.0"),
                      3);
-    ck_assert_int_eq(tq_int(db, "SELECT steps FROM tropt_run"), 10);
+    ck_assert_int_eq(tq_int(db, "SELECT n FROM tropt_stat WHERE key = 0"), 10);
     sqlite3_close(db);
     char *l = runs_line(path, id);
     ck_assert_msg(strstr(l, " 10 "), "%s", l);
@@ -332,12 +359,192 @@ START_TEST(test_running_counts)
     free(l);
     sqlite3 *db = tq_db(path);
     ck_assert_int_eq(tq_int(db, "SELECT count(*) FROM metrics WHERE run_id = %Q", id), 43);
+    ck_assert_int_eq(stats_mismatches(db), 0);
     sqlite3_close(db);
     char *out = show(path, id);
     ck_assert_msg(strstr(out, "steps       50") && strstr(out, "last value at step 49"), "%s", out);
     free(out);
     tropt_tracker_free(t);
     free(id);
+    tu_rmtree(dir);
+    free(dir);
+    free(path);
+}
+END_TEST
+
+static char *copy_fixture(const char *dir)
+{
+    char *src = tu_strdupf("%s/tests/data/schema2.db", tu_source_root());
+    char *dst = tu_path(dir, "v2.db");
+    FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
+    ck_assert_msg(in && out, "cannot copy %s", src);
+    char buf[8192];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        ck_assert_uint_eq(fwrite(buf, 1, n, out), n);
+    fclose(in);
+    ck_assert_int_eq(fclose(out), 0);
+    free(src);
+    return dst;
+}
+
+static char *cli_out(const char *fmt, const char *a, const char *b)
+{
+    char *args = tu_strdupf(fmt, a, b), *out = NULL;
+    ck_assert_int_eq(tq_cli(args, &out), 0);
+    free(args);
+    return out;
+}
+
+/* A version 2 database written by the release before schema 3 (two runs
+ * written at once, every kind of value, NaN, +-Inf, JSON, steps without
+ * fields, a re-logged step, a run without steps, a run left running after
+ * its first progress stamp) upgrades in place in one transaction: every
+ * view returns the same rows, `tropt runs` and `tropt show` print the same,
+ * the statistics agree with the metrics, and logging goes on. */
+START_TEST(test_upgrade_v2_fixture)
+{
+    static const char *const ids[] = {
+        "01890a5d-ac96-774b-bcce-b30209920001", "01890a5d-ac96-774b-bcce-b30209920002",
+        "01890a5d-ac96-774b-bcce-b30209920003", "01890a5d-ac96-774b-bcce-b30209920004"};
+    char *dir = tu_mkdtemp();
+    char *path = copy_fixture(dir);
+    sqlite3 *db = tq_db(path);
+    ck_assert_int_eq(tq_int(db, "PRAGMA user_version"), 2);
+    ck_assert_int_eq(tq_int(db, "SELECT count(*) FROM metrics"), 268);
+    sqlite3_close(db);
+    char *before = views_text(path);
+    char *runs1 = cli_out("runs --db '%s'%s", path, "");
+    char *show1[4];
+    for (int i = 0; i < 4; i++)
+        show1[i] = cli_out("show %s --db '%s'", ids[i], path);
+    ck_assert_msg(strstr(runs1, "running") && strstr(runs1, "0.015625"), "%s", runs1);
+
+    tropt_tracker *t = tq_open(path, NULL, "later");
+    tropt_tracker_free(t);
+    db = tq_db(path);
+    ck_assert_int_eq(tq_int(db, "PRAGMA user_version"), 3);
+    tq_assert_integrity(db);
+    ck_assert_int_eq(tq_int(db, "SELECT count(*) FROM sqlite_master WHERE name = 'tropt_log'"), 0);
+    ck_assert_int_eq(stats_mismatches(db), 0);
+    /* Spot checks of the statistics: the NaN step, the re-logged best loss,
+     * the running run's steps (4 after its stamp, read from the rows). */
+    ck_assert_int_eq(tq_int(db,
+                            "SELECT first_nan_step FROM stats WHERE run_id = %Q"
+                            " AND key = 'loss'",
+                            ids[0]),
+                     17);
+    ck_assert_int_eq(tq_int(db,
+                            "SELECT min = 0.015625 FROM stats WHERE run_id = %Q"
+                            " AND key = 'loss'",
+                            ids[0]),
+                     1);
+    ck_assert_int_eq(tq_int(db,
+                            "SELECT n FROM tropt_stat s JOIN tropt_run r ON r.id = s.run"
+                            " WHERE s.key = 0 AND r.uuid = %Q",
+                            ids[3]),
+                     5);
+    sqlite3_close(db);
+    char *after = views_text(path);
+    ck_assert_str_eq(after, before);
+    char *runs2 = cli_out("runs --db '%s'%s", path, "");
+    ck_assert_str_eq(runs2, runs1);
+    for (int i = 0; i < 4; i++) {
+        char *show2 = cli_out("show %s --db '%s'", ids[i], path);
+        ck_assert_str_eq(show2, show1[i]);
+        free(show2);
+    }
+
+    /* Logging goes on: the running run continues, a new run starts. */
+    t = tq_open(path, NULL, "later");
+    tropt_run_info info = {
+        .run_id = ids[3], .started_at = 1700000060.0, .host = "fixture-host", .pid = 104};
+    ck_assert_int_eq(tropt_tracker_init_run(t, &info, NULL), TROPT_OK);
+    for (int s = 5; s < 10; s++) {
+        tropt_field f[] = {TROPT_F_REAL("loss", 0.5 / s)};
+        ck_assert_int_eq(tropt_tracker_log_fields_at(t, s, 1700000061.0 + s, f, 1), TROPT_OK);
+    }
+    tropt_field g[] = {TROPT_F_REAL("loss", 4.0)}; /* step 2 again: changed */
+    ck_assert_int_eq(tropt_tracker_log_fields_at(t, 2, 1700000070.0, g, 1), TROPT_OK);
+    ck_assert_int_eq(tropt_tracker_finish_run(t, "finished", 1700000080.0, NULL), TROPT_OK);
+    ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
+    char *fresh = strdup(tropt_tracker_run_id(t));
+    tropt_field h[] = {TROPT_F_REAL("loss", 0.25), TROPT_F_INT("tokens", 9)};
+    ck_assert_int_eq(tropt_tracker_log_fields(t, h, 2), TROPT_OK);
+    ck_assert_int_eq(tropt_tracker_finish(t, NULL), TROPT_OK);
+    tropt_tracker_free(t);
+    db = tq_db(path);
+    tq_assert_integrity(db);
+    ck_assert_int_eq(stats_mismatches(db), 0);
+    ck_assert_int_eq(tq_int(db, "SELECT count(*) FROM metrics WHERE run_id = %Q", ids[3]), 10);
+    ck_assert_int_eq(tq_int(db, "SELECT count(*) FROM metrics WHERE run_id = %Q", fresh), 2);
+    ck_assert_int_eq(tq_int(db,
+                            "SELECT max = 5.0 AND min = 0.5 / 9 AND last_step = 9 FROM stats"
+                            " WHERE run_id = %Q AND key = 'loss'",
+                            ids[3]),
+                     1);
+    ck_assert_int_eq(tq_int(db,
+                            "SELECT time = 1700000070.0 FROM metrics WHERE run_id = %Q"
+                            " AND step = 2",
+                            ids[3]),
+                     1);
+    sqlite3_close(db);
+    char *l = runs_line(path, ids[3]);
+    ck_assert_msg(strstr(l, " finished ") && strstr(l, " 10 ") && strstr(l, " 0.0555556"), "%s", l);
+    free(l);
+
+    for (int i = 0; i < 4; i++)
+        free(show1[i]);
+    free(fresh), free(runs1), free(runs2), free(before), free(after);
+    tu_rmtree(dir);
+    free(dir);
+    free(path);
+}
+END_TEST
+
+/* A writer killed between two merges of its statistics: readers add its
+ * tail, and the next tracker marks the run crashed with the tail folded in. */
+static int die_writing(void *arg, int fd)
+{
+    const char *path = arg;
+    tropt_tracker *t = tq_open(path, NULL, "dies");
+    if (tropt_tracker_init(t, NULL) != TROPT_OK)
+        return 1;
+    for (int s = 0; s < 40; s++) {
+        tropt_field f[] = {TROPT_F_REAL("loss", s == 20 ? -1.0 : 5.0 - s * 0.125),
+                           TROPT_F_INT("n", s)};
+        if (tropt_tracker_log_fields(t, f, 2) != TROPT_OK)
+            return 1;
+    }
+    tq_write_i64(fd, 40);
+    _exit(0); /* no finish, no free: as if killed */
+}
+
+START_TEST(test_stats_tail_and_crash)
+{
+    char *dir = tu_mkdtemp();
+    char *path = tu_path(dir, "tail.db");
+    int fd;
+    pid_t pid = tq_fork(die_writing, path, &fd);
+    int64_t v = 0;
+    ck_assert_int_eq(tq_read_i64(fd, &v), 1);
+    close(fd);
+    ck_assert_int_eq(tq_wait(pid), 0);
+    sqlite3 *db = tq_db(path);
+    ck_assert_int_eq(stats_mismatches(db), 0);
+    ck_assert_int_eq(tq_int(db, "SELECT count FROM stats WHERE key = 'loss'"), 40);
+    ck_assert_int_eq(tq_int(db, "SELECT min FROM stats WHERE key = 'loss'"), -1);
+    /* The stored statistics lag (merged once a second): the tail holds the rest. */
+    ck_assert_int_lt(tq_int(db, "SELECT n FROM tropt_stat WHERE key = 0"), 40);
+    sqlite3_close(db);
+    tropt_tracker *t = tq_open(path, NULL, "next");
+    tropt_tracker_free(t);
+    db = tq_db(path);
+    tq_text_eq(db, "crashed", "SELECT status FROM runs");
+    ck_assert_int_eq(tq_int(db, "SELECT n FROM tropt_stat WHERE key = 0"), 40);
+    ck_assert_int_eq(stats_mismatches(db), 0);
+    ck_assert_int_eq(tq_int(db, "SELECT ended_at = (SELECT max(time) FROM metrics) FROM runs"), 1);
+    sqlite3_close(db);
     tu_rmtree(dir);
     free(dir);
     free(path);
@@ -353,6 +560,8 @@ static Suite *suite(void)
     tcase_add_test(tc, test_relog_steps);
     tcase_add_test(tc, test_continue_run);
     tcase_add_test(tc, test_running_counts);
+    tcase_add_test(tc, test_upgrade_v2_fixture);
+    tcase_add_test(tc, test_stats_tail_and_crash);
     suite_add_tcase(s, tc);
     return s;
 }
