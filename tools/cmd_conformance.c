@@ -12,6 +12,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
@@ -755,9 +756,36 @@ int cmd_conformance(int argc, char **argv)
     g_spec = spec;
     make_edge();
 
+    /* Every promise runs in its own folder under root; so does this probe,
+     * so that the kit never writes into the caller's folder (a backend's
+     * default path is relative). */
+    char root[] = "/tmp/tropt-conformance-XXXXXX";
+    char probe[sizeof root + 8];
+    int here = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int made = here >= 0 && mkdtemp(root) != NULL;
+    if (made) {
+        snprintf(probe, sizeof probe, "%s/p0", root);
+        made = mkdir(probe, 0700) == 0 && chdir(probe) == 0;
+    }
+    if (!made) {
+        fprintf(stderr, "tropt: cannot create a temporary folder: %s\n", strerror(errno));
+        if (here >= 0)
+            close(here);
+        free(spec);
+        return 1;
+    }
+
     /* the table, in this process */
     tropt_tracker *t = NULL;
     int open_rc = tropt_tracker_open(&t, spec, "conformance", NULL);
+    if (fchdir(here) != 0) {
+        fprintf(stderr, "tropt: cannot return to the working folder: %s\n", strerror(errno));
+        close(here);
+        tropt_tracker_free(t);
+        free(spec);
+        return 1;
+    }
+    close(here);
     if (open_rc == TROPT_OK) {
         tropt_tracker_backend(t, 0, &g_tab, NULL, NULL, NULL);
     } else {
@@ -767,13 +795,6 @@ int cmd_conformance(int argc, char **argv)
         if (h)
             *(void **)&entry = dlsym(h, TROPT_PLUGIN_ENTRY_SYMBOL);
         g_tab = entry ? entry() : NULL;
-    }
-    char root[] = "/tmp/tropt-conformance-XXXXXX";
-    if (!mkdtemp(root)) {
-        fprintf(stderr, "tropt: cannot create a temporary folder: %s\n", strerror(errno));
-        tropt_tracker_free(t);
-        free(spec);
-        return 1;
     }
     printf("conformance of %s\n", spec);
     size_t kept = 0;
