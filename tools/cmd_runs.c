@@ -138,8 +138,11 @@ static int prepare(sqlite3 *db, const char *path, const char *sql, sqlite3_stmt 
     return 0;
 }
 
-/* A `running` run of this host whose process is gone. */
-static int is_stale(const char *status, const char *host, int64_t pid)
+/* A `running` run of this host whose process is gone.  From schema 3 the
+ * run also records its writer's pid namespace: a run written in another
+ * one (a container with the same hostname) is never judged from here. */
+static int is_stale(sqlite3 *db, int ver, const char *uuid, const char *status, const char *host,
+                    int64_t pid)
 {
     char me[256] = "";
     if (strcmp(status, "running") != 0 || gethostname(me, sizeof me - 1) != 0)
@@ -147,7 +150,23 @@ static int is_stale(const char *status, const char *host, int64_t pid)
     if (!host || strcmp(host, me) != 0 || pid <= 0 || pid == (int64_t)getpid() ||
         (int64_t)(pid_t)pid != pid)
         return 0;
-    return kill((pid_t)pid, 0) == -1 && errno == ESRCH;
+    if (!(kill((pid_t)pid, 0) == -1 && errno == ESRCH))
+        return 0;
+    if (ver < 3 || !uuid)
+        return 1;
+    char ns[64];
+    ssize_t n = readlink("/proc/self/ns/pid", ns, sizeof ns - 1);
+    ns[n > 0 ? n : 0] = '\0';
+    sqlite3_stmt *q = NULL;
+    int stale = 1;
+    if (sqlite3_prepare_v2(db, "SELECT pidns FROM tropt_run WHERE uuid = ?1", -1, &q, NULL) ==
+        SQLITE_OK) {
+        sqlite3_bind_text(q, 1, uuid, -1, SQLITE_STATIC);
+        if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL)
+            stale = strcmp((const char *)sqlite3_column_text(q, 0), ns) == 0;
+    }
+    sqlite3_finalize(q);
+    return stale;
 }
 
 static void local_iso(double t, char *buf, size_t size)
@@ -325,10 +344,11 @@ int cmd_runs(int argc, char **argv)
         const char *status = (const char *)sqlite3_column_text(st, 2);
         row[C_EXP] = strdup((const char *)sqlite3_column_text(st, 0));
         row[C_ID] = strdup((const char *)sqlite3_column_text(st, 1));
-        row[C_STATUS] = strdup(
-            is_stale(status, (const char *)sqlite3_column_text(st, 4), sqlite3_column_int64(st, 5))
-                ? "crashed"
-                : status);
+        row[C_STATUS] =
+            strdup(is_stale(db, ver, (const char *)sqlite3_column_text(st, 1), status,
+                            (const char *)sqlite3_column_text(st, 4), sqlite3_column_int64(st, 5))
+                       ? "crashed"
+                       : status);
         local_iso(sqlite3_column_double(st, 3), buf, sizeof buf);
         row[C_START] = strdup(buf);
         snprintf(buf, sizeof buf, "%lld", (long long)sqlite3_column_int64(st, 6));
@@ -622,7 +642,7 @@ int cmd_show(int argc, char **argv)
         fputs("experiment  ", stdout);
         put_safe(stdout, experiment);
         fputc('\n', stdout);
-        if (is_stale(status, host, pid))
+        if (is_stale(db, ver, uuid, status, host, pid))
             printf("status      crashed (recorded as running; process %lld is gone)\n",
                    (long long)pid);
         else

@@ -139,6 +139,10 @@ static int sq_create(void **self, const tropt_optval *o, const tropt_host *host)
     s->busy_timeout = o[OPT_BUSY_TIMEOUT].i;
     if (gethostname(s->hostname, sizeof s->hostname - 1) != 0)
         s->hostname[0] = '\0';
+    /* Containers share hostnames but not pids: a run's pid is judged only
+     * by a writer of the same pid namespace (see tsq_mark_stale). */
+    ssize_t nsl = readlink("/proc/self/ns/pid", s->pidns, sizeof s->pidns - 1);
+    s->pidns[nsl > 0 ? nsl : 0] = '\0';
 
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -193,6 +197,12 @@ static int write_init(tsq *s, void *arg)
         sqlite3_bind_text(st, 6, s->scratch.p + a->config_off, -1, SQLITE_STATIC);
     else
         sqlite3_bind_null(st, 6);
+    /* the namespace its pid belongs to, when that pid is ours (a replayed
+     * run carries its original writer's pid: unknown namespace) */
+    if (a->run->pid == (int64_t)getpid() && s->pidns[0])
+        sqlite3_bind_text(st, 7, s->pidns, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 7);
     int rc = tsq_step(s, st);
     sqlite3_clear_bindings(st);
     if (rc)

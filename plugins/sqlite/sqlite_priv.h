@@ -189,6 +189,7 @@ typedef struct tsq {
     int failing;    /* the last commit failed (pending data kept) */
     char err[1024]; /* message of the last failure */
     char hostname[256];
+    char pidns[64]; /* this process's pid namespace ("pid:[inode]"), "" if unknown */
 } tsq;
 
 /* WAL frames after which the background thread checkpoints (SQLite's own

@@ -7,7 +7,9 @@
  *   tropt_key      interned key names; every other table refers to a key by
  *                  its integer id (ids start at 1), so a key costs its text
  *                  once per database.
- *   tropt_run      one row per run; integer rowid `id`, the UUID in `uuid`.
+ *   tropt_run      one row per run; integer rowid `id`, the UUID in `uuid`,
+ *                  and `pidns`, the writer's pid namespace (see
+ *                  TSQL_STALE_CANDIDATES).
  *   tropt_val      one row per logged field, (run, step, key) -> value,
  *                  kind, clustered on that primary key (WITHOUT ROWID): a
  *                  run's rows are one contiguous range of the B-tree, in step
@@ -252,6 +254,7 @@
     "ALTER TABLE tropt_run DROP COLUMN last_row;"                                                  \
     "ALTER TABLE tropt_run DROP COLUMN steps;"                                                     \
     "ALTER TABLE tropt_run DROP COLUMN max_step;"                                                  \
+    "ALTER TABLE tropt_run ADD COLUMN pidns TEXT;"                                                 \
     "CREATE VIEW metrics AS" TSQL_METRICS_COLS_ TSQL_METRICS_FROM_ ";"                             \
     "CREATE VIEW stats AS"                                                                         \
     "  WITH sr AS (SELECT r.id AS run, r.uuid, coalesce(s0.last_step, -1) AS s"                    \
@@ -290,11 +293,12 @@
 /* Replaying a run (same UUID) reopens its row instead of duplicating it. */
 #define TSQL_RUN_UPSERT                                                                            \
     "INSERT INTO tropt_run(uuid, experiment, status, started_at, ended_at,"                        \
-    "                      host, pid, config)"                                                     \
-    " VALUES (?1, ?2, 'running', ?3, NULL, ?4, ?5, ?6)"                                            \
+    "                      host, pid, config, pidns)"                                              \
+    " VALUES (?1, ?2, 'running', ?3, NULL, ?4, ?5, ?6, ?7)"                                        \
     " ON CONFLICT(uuid) DO UPDATE SET experiment = excluded.experiment,"                           \
     "   status = 'running', started_at = excluded.started_at, ended_at = NULL,"                    \
-    "   host = excluded.host, pid = excluded.pid, config = excluded.config"
+    "   host = excluded.host, pid = excluded.pid, config = excluded.config,"                       \
+    "   pidns = excluded.pidns"
 #define TSQL_RUN_ID "SELECT id FROM tropt_run WHERE uuid = ?1"
 #define TSQL_RUN_END "UPDATE tropt_run SET status = ?2, ended_at = ?3 WHERE id = ?1"
 
@@ -382,8 +386,13 @@
  * each dead one is marked under the write lock, re-checking its status,
  * after its tail was folded into tropt_stat: it ended at the time of its
  * latest step (tropt_stat key 0), or when it started if it logged none. */
+/* A run's pid means something only in its writer's pid namespace
+ * (tropt_run.pidns, "pid:[inode]"; NULL when the writer was not the run's
+ * own process, e.g. replay, or an older release): runs of another
+ * namespace are never judged from here (?3 is ours, "" if unknown). */
 #define TSQL_STALE_CANDIDATES                                                                      \
-    "SELECT id, pid FROM tropt_run WHERE status = 'running' AND host = ?1 AND pid <> ?2"
+    "SELECT id, pid FROM tropt_run WHERE status = 'running' AND host = ?1 AND pid <> ?2"           \
+    " AND coalesce(pidns, ?3) = ?3"
 #define TSQL_STALE_MARK                                                                            \
     "UPDATE tropt_run SET status = 'crashed',"                                                     \
     "  ended_at = coalesce((SELECT s.hi FROM tropt_stat s WHERE s.run = ?1 AND s.key = 0),"        \

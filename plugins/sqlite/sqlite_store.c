@@ -1100,6 +1100,7 @@ int tsq_mark_stale(tsq *s)
         return tsq_fail(s, rc, "read");
     sqlite3_bind_text(st, 1, s->hostname, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, (int64_t)getpid());
+    sqlite3_bind_text(st, 3, s->pidns, -1, SQLITE_STATIC);
     struct stale_arg a = {NULL, 0};
     size_t cap = 0;
     int r = TROPT_OK;
