@@ -279,9 +279,15 @@ static int sq_log(void *self, const tropt_run *run, int64_t step, double time,
         goto out;
     }
     const tsq_batch *b = &s->batch;
-    if ((int64_t)b->nsteps >= s->commit_every || b->nvals >= TSQ_MAX_PENDING_VALUES ||
-        (s->commit_interval > 0 &&
-         (tsq_monotonic() - b->first_at) * 1000.0 >= (double)s->commit_interval)) {
+    if (s->failing && tsq_monotonic() < s->retry_at) {
+        /* kept, and said so, without retrying the failing commit yet */
+        rc = s->host->error(TROPT_EBACKEND,
+                            "%s (%zu step(s) kept in memory; the next commit is tried within "
+                            "%.0f s, or at flush or finish)",
+                            s->err, s->batch.nsteps, TSQ_RETRY_EVERY);
+    } else if ((int64_t)b->nsteps >= s->commit_every || b->nvals >= TSQ_MAX_PENDING_VALUES ||
+               (s->commit_interval > 0 &&
+                (tsq_monotonic() - b->first_at) * 1000.0 >= (double)s->commit_interval)) {
         rc = tsq_commit(s, NULL, NULL);
         if (rc)
             rc = s->host->error(rc, "%s (%zu step(s) kept in memory for the next commit)", s->err,

@@ -186,8 +186,9 @@ typedef struct tsq {
     size_t capsvals;
     uint32_t *fresh; /* keys whose id was assigned in the current transaction */
     size_t nfresh, capfresh;
-    int failing;    /* the last commit failed (pending data kept) */
-    char err[1024]; /* message of the last failure */
+    int failing;     /* the last commit failed (pending data kept) */
+    double retry_at; /* while failing: log tries no commit before this (monotonic) */
+    char err[1024];  /* message of the last failure */
     char hostname[256];
     char pidns[64]; /* this process's pid namespace ("pid:[inode]"), "" if unknown */
 } tsq;
@@ -208,6 +209,11 @@ typedef struct tsq {
 
 /* Rows pending before a batch commits whatever the options (bounds memory). */
 #define TSQ_MAX_PENDING_VALUES 8192
+/* With commits failing (a full disk, an I/O error), log attempts a commit
+ * at most once per this many seconds: retrying the whole pending batch on
+ * every call would make each log as slow as a failing commit.  flush and
+ * finish always attempt one. */
+#define TSQ_RETRY_EVERY 1.0
 /* With commits failing, refuse new steps past this many pending values. */
 #define TSQ_MAX_FAILING_VALUES (16 * TSQ_MAX_PENDING_VALUES)
 

@@ -752,6 +752,7 @@ int tsq_commit(tsq *s, tsq_extra_fn extra, void *arg)
             continue;
         }
         s->failing = 1;
+        s->retry_at = tsq_monotonic() + TSQ_RETRY_EVERY;
         return (rc & 0xff) == SQLITE_NOMEM ? TROPT_ENOMEM : TROPT_EBACKEND;
     }
 }

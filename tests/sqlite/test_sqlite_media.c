@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sqlite_tu.h"
@@ -170,8 +171,10 @@ START_TEST(test_disk_full)
                      ok);
     sqlite3_close(db);
 
-    /* Space again: the next step commits together with the failed one. */
+    /* Space again: flush commits the failed step, the next one commits. */
     ck_assert_int_eq(unlink(filler), 0);
+    ck_assert_msg(tropt_tracker_flush(t) == TROPT_OK, "after freeing space: %s",
+                  tropt_error_message());
     tropt_field fl[] = {TROPT_F_INT("i", ok + 1), TROPT_F_STR("big", "small")};
     rc = tropt_tracker_log_fields(t, fl, 2);
     ck_assert_msg(rc == TROPT_OK, "after freeing space: %s", tropt_error_message());
@@ -182,6 +185,91 @@ START_TEST(test_disk_full)
     ck_assert_int_eq(tq_int(db, "SELECT count(*) FROM metrics WHERE key = 'i' AND value = step"),
                      ok + 2);
     tq_text_eq(db, "finished", "SELECT status FROM runs");
+    sqlite3_close(db);
+    umount2(dir, MNT_DETACH);
+    tu_rmtree(dir);
+    free(dir);
+    free(filler);
+    free(path);
+}
+END_TEST
+
+/* While the disk stays full, log does not retry the failing commit on
+ * every call (issue 18 finding 11: each call rewrote the whole pending
+ * batch, 18 ms on average): it keeps the step and says so, tries a commit
+ * at most once a second, and refuses steps past a stated bound
+ * (TSQ_MAX_FAILING_VALUES) with an error, never growing silently.  Once
+ * space is back, flush writes every step that was kept. */
+START_TEST(test_disk_full_log_paced_and_bounded)
+{
+    if (geteuid() != 0) {
+        fprintf(stderr, "test_disk_full_log_paced_and_bounded: SKIP: needs root for a tmpfs\n");
+        return;
+    }
+    char *dir = tu_mkdtemp();
+    if (mount("tropt-test", dir, "tmpfs", 0, "size=64m") != 0) {
+        fprintf(stderr, "test_disk_full_log_paced_and_bounded: SKIP: cannot mount a tmpfs: %s\n",
+                strerror(errno));
+        tu_rmtree(dir);
+        free(dir);
+        return;
+    }
+    char *filler = tu_path(dir, "filler");
+    char *path = tu_path(dir, "full.db");
+    tropt_tracker *t = tq_open(path, NULL, "paced");
+    ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
+    tropt_field one[] = {TROPT_F_INT("i", 0)};
+    ck_assert_int_eq(tropt_tracker_log_fields(t, one, 1), TROPT_OK);
+    /* fill what is left of the tmpfs */
+    FILE *f = fopen(filler, "w");
+    ck_assert_ptr_nonnull(f);
+    static char block[65536];
+    memset(block, 'f', sizeof block);
+    while (fwrite(block, 1, sizeof block, f) == sizeof block && fflush(f) == 0)
+        ;
+    fclose(f);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    long kept = 0, attempts = 0, paced = 0, refused = 0;
+    int64_t step = 1;
+    for (; step < 400000 && refused == 0; step++) {
+        tropt_field fl[] = {TROPT_F_INT("i", step), TROPT_F_REAL("x", 0.5)};
+        int rc = tropt_tracker_log_fields(t, fl, 2);
+        ck_assert_int_ne(rc, TROPT_OK); /* nothing can be committed */
+        const char *msg = tropt_error_message();
+        if (strstr(msg, "not stored")) {
+            refused++;
+        } else if (strstr(msg, "the next commit is tried within 1 s")) {
+            paced++;
+            kept++;
+        } else {
+            ck_assert_msg(strstr(msg, "kept in memory for the next commit") != NULL, "%s", msg);
+            attempts++;
+            kept++;
+        }
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+    fprintf(stderr,
+            "test_disk_full_log_paced_and_bounded: %ld kept (%ld commit attempts, %ld "
+            "paced) then refused, in %.2f s\n",
+            kept, attempts, paced, secs);
+    ck_assert_int_eq(refused, 1);
+    ck_assert_int_gt(kept, 1000);
+    /* at most one attempt per second (plus the first) */
+    ck_assert_msg(attempts <= 2 + (long)secs, "%ld commit attempts in %.2f s", attempts, secs);
+    ck_assert_msg(strstr(tropt_error_message(), "steps already wait for a commit") != NULL, "%s",
+                  tropt_error_message());
+
+    ck_assert_int_eq(unlink(filler), 0);
+    ck_assert_msg(tropt_tracker_flush(t) == TROPT_OK, "after freeing space: %s",
+                  tropt_error_message());
+    ck_assert_int_eq(tropt_tracker_finish(t, NULL), TROPT_OK);
+    tropt_tracker_free(t);
+    sqlite3 *db = tq_db(path);
+    tq_assert_integrity(db);
+    ck_assert_int_eq(tq_int(db, "SELECT count(*) FROM metrics WHERE key = 'i' AND value = step"),
+                     1 + kept);
     sqlite3_close(db);
     umount2(dir, MNT_DETACH);
     tu_rmtree(dir);
@@ -341,6 +429,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_missing_folder);
     tcase_add_test(tc, test_unwritable_folder);
     tcase_add_test(tc, test_disk_full);
+    tcase_add_test(tc, test_disk_full_log_paced_and_bounded);
     tcase_add_test(tc, test_deleted_mid_run);
     tcase_add_test(tc, test_locked_database);
     tcase_add_test(tc, test_locked_timer);
