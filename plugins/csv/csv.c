@@ -30,12 +30,15 @@
  */
 #include "csv_read.h"
 #include "csv_text.h"
+#include "tropt_fs.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -158,18 +161,28 @@ typedef struct csv {
     /* the open run */
     int open;
     char *run_dir, *metrics_path, *pending_path;
-    char *tmp_path; /* <run_dir>/.<file>.<pid>.tmp, for the file being replaced */
+    int rfd;        /* the run folder, opened without following a link; every
+                     * file of the run is opened relative to it */
+    char *tmp_path; /* <run_dir>/<tmp_name>, naming it in messages */
     size_t tmp_dir_len;
-    int fd;            /* metrics.csv */
-    off_t size;        /* its bytes, all complete records */
-    size_t hdr_len;    /* bytes of its header record */
-    size_t ncols_disk; /* key columns in its header */
+    char tmp_name[128]; /* .<file>.<random>.tmp, the file being replaced */
+    int fd;             /* metrics.csv */
+    off_t size;         /* its bytes, all complete records */
+    size_t hdr_len;     /* bytes of its header record */
+    size_t ncols_disk;  /* key columns in its header */
     uint64_t rows_disk;
     int pfd; /* metrics.pending.csv, or -1 */
     off_t psize;
     uint64_t steps, rewrites, rewritten;
-    int64_t resume_after; /* steps up to this one are in the file already */
-    json_t *meta;         /* run.json */
+    /* A continued metrics.csv (the run replayed again): the step of each of
+     * its rows, sorted, and which of them a log of this run has matched
+     * already.  A logged step matching a row not matched yet is that row,
+     * in the file already, and is skipped; the arrays are freed once every
+     * row is matched. */
+    int64_t *seen;
+    unsigned char *seen_used;
+    size_t nseen, seen_cap, seen_left;
+    json_t *meta; /* run.json */
 
     /* keys in first-seen order, and a hash of them (slot = index + 1);
      * keys[i] is "<key>\0<key as a CSV cell>", kcell_len[i] the cell's
@@ -230,13 +243,17 @@ static char *joinpath(csv *c, const char *a, const char *b)
     return p;
 }
 
+/* Make room for need elements of elem bytes in *p (capacity *cap, doubled
+ * as needed).  -1 when out of memory or when the size would overflow. */
 static int grow(csv *c, void **p, size_t *cap, size_t need, size_t elem)
 {
     if (need <= *cap)
         return 0;
+    if (elem == 0 || need > SIZE_MAX / elem)
+        return -1;
     size_t n = *cap ? *cap : 16;
     while (n < need)
-        n *= 2;
+        n = n > SIZE_MAX / 2 / elem ? need : n * 2;
     void *q = c->h->realloc(*p, n * elem);
     if (!q)
         return -1;
@@ -263,18 +280,6 @@ static int write_all(int fd, const char *p, size_t n, off_t off)
         off += w;
     }
     return 0;
-}
-
-static int fsync_dir(const char *path)
-{
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    int e = errno;
-    close(fd);
-    errno = e;
-    return rc;
 }
 
 /* mkdir -p, with a message naming the path that failed. */
@@ -309,6 +314,39 @@ static int make_dirs(csv *c, const char *path)
     }
     c->h->free(p);
     return rc;
+}
+
+/*
+ * Open the folder `name` inside the folder open as parent (created 0777 &
+ * ~umask when missing), never following a symbolic link there: a link
+ * planted where a run's folder goes (run ids are known in advance for
+ * `tropt replay`) would make the writer put its files in the link's
+ * target.  path names the folder in messages.  On success *out is the
+ * folder's descriptor; otherwise *out is -1 and the error is returned.
+ */
+static int open_subdir(csv *c, int parent, const char *name, const char *path, int *out)
+{
+    const tropt_host *h = c->h;
+    *out = -1;
+    if (mkdirat(parent, name, 0777) != 0 && errno != EEXIST)
+        return h->error(TROPT_EBACKEND, "cannot create folder '%s': %s", path, strerror(errno));
+    int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        struct stat st;
+        if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+            return h->error(TROPT_EBACKEND,
+                            "refusing folder '%s': it is a symbolic link (the csv backend "
+                            "never writes through one)",
+                            path);
+        if (e == ENOTDIR)
+            return h->error(TROPT_EBACKEND,
+                            "cannot create folder '%s': '%s' exists and is not a folder", path,
+                            path);
+        return h->error(TROPT_EBACKEND, "cannot open folder '%s': %s", path, strerror(e));
+    }
+    *out = fd;
+    return TROPT_OK;
 }
 
 /*
@@ -635,10 +673,19 @@ static int append(csv *c, int fd, off_t *size, const char *path, const csv_buf *
     return TROPT_OK;
 }
 
-/* Point tmp_path at the temporary name for <run_dir>/name. */
-static void set_tmp(csv *c, const char *name)
+/* Create a new temporary file in the run folder for <run_dir>/name, under
+ * an unpredictable name, exclusively (see tropt_tmp_create): c->tmp_name
+ * is its name, c->tmp_path its path for messages.  -1 with errno set when
+ * it cannot be created. */
+static int open_tmp(csv *c, const char *name)
 {
-    snprintf(c->tmp_path + c->tmp_dir_len, 64, "/.%s.%ld.tmp", name, (long)getpid());
+    int fd = tropt_tmp_create(c->rfd, name, c->tmp_name, sizeof c->tmp_name);
+    int e = errno;
+    if (fd < 0)
+        snprintf(c->tmp_name, sizeof c->tmp_name, ".%s.<random>.tmp", name);
+    snprintf(c->tmp_path + c->tmp_dir_len, sizeof c->tmp_name + 1, "/%s", c->tmp_name);
+    errno = e;
+    return fd;
 }
 
 /* Copy the records of the current metrics.csv (after its header) into the
@@ -725,8 +772,7 @@ static int rewrite(csv *c)
     const tropt_host *h = c->h;
     int rc;
     off_t tsize = 0;
-    set_tmp(c, "metrics.csv");
-    int tfd = open(c->tmp_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    int tfd = open_tmp(c, "metrics.csv");
     if (tfd < 0)
         return h->error(TROPT_EBACKEND, "cannot create '%s': %s", c->tmp_path, strerror(errno));
     c->out.n = 0;
@@ -752,12 +798,12 @@ static int rewrite(csv *c)
         rc = h->error(TROPT_EBACKEND, "cannot sync '%s': %s", c->tmp_path, strerror(errno));
         goto fail;
     }
-    if (rename(c->tmp_path, c->metrics_path) != 0) {
+    if (renameat(c->rfd, c->tmp_name, c->rfd, "metrics.csv") != 0) {
         rc = h->error(TROPT_EBACKEND, "cannot rename '%s' to '%s': %s", c->tmp_path,
                       c->metrics_path, strerror(errno));
         goto fail;
     }
-    if (c->sync != SYNC_OFF && fsync_dir(c->run_dir) != 0)
+    if (c->sync != SYNC_OFF && fsync(c->rfd) != 0)
         h->log(TROPT_LEVEL_WARNING, "csv: cannot sync folder '%s': %s", c->run_dir,
                strerror(errno));
     if (c->fd >= 0) {
@@ -777,14 +823,14 @@ static int rewrite(csv *c)
         close(c->pfd);
         c->pfd = -1;
         c->psize = 0;
-        if (unlink(c->pending_path) != 0)
+        if (unlinkat(c->rfd, "metrics.pending.csv", 0) != 0)
             h->log(TROPT_LEVEL_WARNING, "csv: cannot remove '%s': %s", c->pending_path,
                    strerror(errno));
     }
     return TROPT_OK;
 fail:
     close(tfd);
-    unlink(c->tmp_path);
+    unlinkat(c->rfd, c->tmp_name, 0);
     c->out.n = 0;
     return rc;
 }
@@ -838,7 +884,13 @@ static int write_queued(csv *c, int force)
         return rewrite(c);
     /* Defer: the new rows go to metrics.pending.csv, in order. */
     if (c->pfd < 0) {
-        c->pfd = open(c->pending_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+        /* A fresh file: whatever has this name (a leftover, a planted link)
+         * is removed, never opened, so a link's target is never written. */
+        if (unlinkat(c->rfd, "metrics.pending.csv", 0) != 0 && errno != ENOENT)
+            return h->error(TROPT_EBACKEND, "cannot remove '%s': %s", c->pending_path,
+                            strerror(errno));
+        c->pfd = openat(c->rfd, "metrics.pending.csv",
+                        O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
         if (c->pfd < 0)
             return h->error(TROPT_EBACKEND, "cannot create '%s': %s", c->pending_path,
                             strerror(errno));
@@ -847,7 +899,7 @@ static int write_queued(csv *c, int force)
         if ((rc = append(c, c->pfd, &c->psize, c->pending_path, &hb)) != TROPT_OK) {
             close(c->pfd);
             c->pfd = -1;
-            unlink(c->pending_path);
+            unlinkat(c->rfd, "metrics.pending.csv", 0);
             return rc;
         }
     }
@@ -868,8 +920,7 @@ static int write_file_atomic(csv *c, const char *name, const csv_buf *b)
         return oom(c);
     int rc = TROPT_OK;
     off_t sz = 0;
-    set_tmp(c, name);
-    int fd = open(c->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    int fd = open_tmp(c, name);
     if (fd < 0) {
         rc = h->error(TROPT_EBACKEND, "cannot create '%s': %s", c->tmp_path, strerror(errno));
         goto out;
@@ -880,19 +931,19 @@ static int write_file_atomic(csv *c, const char *name, const csv_buf *b)
         rc = h->error(TROPT_EBACKEND, "cannot sync '%s': %s", c->tmp_path, strerror(errno));
         goto fail;
     }
-    if (rename(c->tmp_path, path) != 0) {
+    if (renameat(c->rfd, c->tmp_name, c->rfd, name) != 0) {
         rc = h->error(TROPT_EBACKEND, "cannot rename '%s' to '%s': %s", c->tmp_path, path,
                       strerror(errno));
         goto fail;
     }
     close(fd);
-    if (c->sync != SYNC_OFF && fsync_dir(c->run_dir) != 0)
+    if (c->sync != SYNC_OFF && fsync(c->rfd) != 0)
         h->log(TROPT_LEVEL_WARNING, "csv: cannot sync folder '%s': %s", c->run_dir,
                strerror(errno));
     goto out;
 fail:
     close(fd);
-    unlink(c->tmp_path);
+    unlinkat(c->rfd, c->tmp_name, 0);
 out:
     h->free(path);
     return rc;
@@ -956,6 +1007,87 @@ static int split_record(csv *c, const char *s, size_t n, int (*fn)(csv *, const 
     return rc;
 }
 
+/* ---- rows already in a continued file ----------------------------------------- */
+
+static void seen_free(csv *c)
+{
+    c->h->free(c->seen);
+    c->h->free(c->seen_used);
+    c->seen = NULL;
+    c->seen_used = NULL;
+    c->nseen = c->seen_cap = c->seen_left = 0;
+}
+
+/* 1 when a row of step `step` is in the continued file and not matched by
+ * a log yet (it is marked matched now), 0 otherwise. */
+static int seen_take(csv *c, int64_t step)
+{
+    size_t lo = 0, hi = c->nseen;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (c->seen[mid] < step)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (; lo < c->nseen && c->seen[lo] == step; lo++) {
+        if (!c->seen_used[lo]) {
+            c->seen_used[lo] = 1;
+            if (--c->seen_left == 0)
+                seen_free(c);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The step and time cells of the record being scanned, and of the last row
+ * recorded (the long layout writes a row as several records sharing them). */
+typedef struct rec_scan {
+    size_t field, sn, tn, psn, ptn;
+    char step[32], time[48], pstep[32], ptime[48];
+    int sorted;
+} rec_scan;
+
+static void scan_char(rec_scan *r, char ch)
+{
+    if (ch == ',')
+        r->field++;
+    else if (r->field == 0 && r->sn < sizeof r->step - 1)
+        r->step[r->sn++] = ch;
+    else if (r->field == 1 && r->tn < sizeof r->time - 1)
+        r->time[r->tn++] = ch;
+}
+
+/* A record of the continued file ended: note its row's step.  -1 when out
+ * of memory. */
+static int scan_record_end(csv *c, rec_scan *r)
+{
+    int same = c->layout == LAYOUT_LONG && c->nseen > 0 && r->sn == r->psn && r->tn == r->ptn &&
+               memcmp(r->step, r->pstep, r->sn) == 0 && memcmp(r->time, r->ptime, r->tn) == 0;
+    if (!same) {
+        r->step[r->sn] = '\0';
+        int64_t step = strtoll(r->step, NULL, 10);
+        if (grow(c, (void **)&c->seen, &c->seen_cap, c->nseen + 1, sizeof *c->seen) != 0)
+            return -1;
+        if (c->nseen > 0 && step < c->seen[c->nseen - 1])
+            r->sorted = 0;
+        c->seen[c->nseen++] = step;
+        memcpy(r->pstep, r->step, r->sn);
+        memcpy(r->ptime, r->time, r->tn);
+        r->psn = r->sn;
+        r->ptn = r->tn;
+    }
+    r->field = r->sn = r->tn = 0;
+    return 0;
+}
+
 typedef struct header_check {
     size_t i;
     int bad;
@@ -980,26 +1112,38 @@ static int header_field(csv *c, const char *name, void *ud)
 /*
  * metrics.csv exists already: a run replayed into this folder again (run
  * ids are unique otherwise).  Continue it: read its header back into the
- * key table, cut a torn last record, and remember the last step so that
- * steps already written are skipped.
+ * key table, cut a torn last record, and note the step of every row so
+ * that the rows already written are skipped when they are logged again
+ * (each row once, whatever the order of the steps: a run may log a step
+ * twice, or go back to an earlier step after a restart).
  */
 static int resume(csv *c)
 {
     const tropt_host *h = c->h;
     int rc = TROPT_OK;
-    c->fd = open(c->metrics_path, O_RDWR | O_CLOEXEC);
+    c->fd = openat(c->rfd, "metrics.csv", O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+    if (c->fd < 0 && errno == ELOOP)
+        return h->error(TROPT_EBACKEND,
+                        "refusing '%s': it is a symbolic link (the csv backend never writes "
+                        "through one)",
+                        c->metrics_path);
     if (c->fd < 0)
         return h->error(TROPT_EBACKEND, "cannot open '%s': %s", c->metrics_path, strerror(errno));
     struct stat st;
     if (fstat(c->fd, &st) != 0)
         return h->error(TROPT_EBACKEND, "cannot stat '%s': %s", c->metrics_path, strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return h->error(TROPT_EBACKEND, "refusing '%s': not a regular file", c->metrics_path);
     /* record ends: LF outside quotes (every CR and LF inside a cell is quoted) */
     enum { CHUNK = 1 << 16 };
     if (csv_buf_reserve(h, &c->scratch, CHUNK) != 0)
         return oom(c);
-    off_t off = 0, rec_start = 0, hdr_end = -1, last_start = -1, good_end = 0;
+    off_t off = 0, hdr_end = -1, good_end = 0;
     uint64_t records = 0;
     int inq = 0;
+    rec_scan rs;
+    memset(&rs, 0, sizeof rs);
+    rs.sorted = 1;
     while (off < st.st_size) {
         ssize_t got = pread(c->fd, c->scratch.p, CHUNK, off);
         if (got < 0 && errno == EINTR)
@@ -1009,18 +1153,23 @@ static int resume(csv *c)
                             got < 0 ? strerror(errno) : "file shrank");
         for (ssize_t i = 0; i < got; i++) {
             char ch = c->scratch.p[i];
-            if (ch == '"')
+            if (ch == '"') {
                 inq = !inq;
-            else if (ch == '\n' && !inq) {
+            } else if (inq) {
+                continue;
+            } else if (ch == '\n') {
                 off_t end = off + i + 1;
                 if (hdr_end < 0) {
                     hdr_end = end;
+                    rs.field = rs.sn = rs.tn = 0;
                 } else {
                     records++;
-                    last_start = rec_start;
+                    if (scan_record_end(c, &rs) != 0)
+                        return oom(c);
                 }
                 good_end = end;
-                rec_start = end;
+            } else {
+                scan_char(&rs, ch);
             }
         }
         off += got;
@@ -1044,14 +1193,14 @@ static int resume(csv *c)
     h->free(hdr);
     if (rc != TROPT_OK)
         return rc;
-    /* the last step written */
-    c->resume_after = -1;
-    if (last_start >= 0) {
-        char num[32] = {0};
-        if (pread(c->fd, num, sizeof num - 1, last_start) < 0)
-            return h->error(TROPT_EBACKEND, "cannot read '%s': %s", c->metrics_path,
-                            strerror(errno));
-        c->resume_after = strtoll(num, NULL, 10);
+    /* the rows written: sorted for seen_take */
+    if (c->nseen > 0) {
+        if (!rs.sorted)
+            qsort(c->seen, c->nseen, sizeof *c->seen, cmp_i64);
+        if (!(c->seen_used = h->malloc(c->nseen)))
+            return oom(c);
+        memset(c->seen_used, 0, c->nseen);
+        c->seen_left = c->nseen;
     }
     if (good_end < st.st_size) {
         h->log(TROPT_LEVEL_WARNING, "csv: '%s': cutting a torn last record (%lld bytes)",
@@ -1064,18 +1213,19 @@ static int resume(csv *c)
     c->hdr_len = (size_t)hdr_end;
     c->ncols_disk = c->nkeys;
     c->rows_disk = records;
-    if (access(c->pending_path, F_OK) == 0) {
+    struct stat pst;
+    if (fstatat(c->rfd, "metrics.pending.csv", &pst, AT_SYMLINK_NOFOLLOW) == 0) {
         /* rows a killed writer had deferred: keep them aside, never lose them */
         char *old = joinpath(c, c->run_dir, "metrics.pending.old.csv");
-        if (!old || rename(c->pending_path, old) != 0)
+        if (!old || renameat(c->rfd, "metrics.pending.csv", c->rfd, "metrics.pending.old.csv") != 0)
             h->log(TROPT_LEVEL_WARNING, "csv: cannot move '%s' aside", c->pending_path);
         else
             h->log(TROPT_LEVEL_WARNING, "csv: deferred rows of an earlier writer kept in '%s'",
                    old);
         h->free(old);
     }
-    h->log(TROPT_LEVEL_DEBUG, "csv: continuing '%s' after step %lld", c->metrics_path,
-           (long long)c->resume_after);
+    h->log(TROPT_LEVEL_DEBUG, "csv: continuing '%s': %zu rows in it are skipped when logged again",
+           c->metrics_path, c->nseen);
     return TROPT_OK;
 }
 
@@ -1087,7 +1237,9 @@ static void run_close(csv *c)
         close(c->fd);
     if (c->pfd >= 0)
         close(c->pfd);
-    c->fd = c->pfd = -1;
+    if (c->rfd >= 0)
+        close(c->rfd);
+    c->fd = c->pfd = c->rfd = -1;
     const tropt_host *h = c->h;
     h->free(c->run_dir);
     h->free(c->metrics_path);
@@ -1098,7 +1250,36 @@ static void run_close(csv *c)
     c->meta = NULL;
     keys_clear(c);
     queue_clear(c);
+    seen_free(c);
     c->open = 0;
+}
+
+/*
+ * Create and open the run folder <dir>/<folder>/<run_id> into c->rfd.  The
+ * user's dir is created as needed (a link there is the user's choice and
+ * followed); the experiment and run folders, which this backend creates,
+ * are never followed when they are symbolic links: refused, named.
+ */
+static int open_run_folder(csv *c, const char *folder, const char *exp_dir, const char *run_id)
+{
+    const tropt_host *h = c->h;
+    int rc = make_dirs(c, c->dir);
+    if (rc != TROPT_OK)
+        return rc;
+    int dfd = open(c->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return h->error(TROPT_EBACKEND, "cannot open folder '%s': %s", c->dir, strerror(errno));
+    int efd = -1;
+    rc = open_subdir(c, dfd, folder, exp_dir, &efd);
+    close(dfd);
+    if (rc != TROPT_OK)
+        return rc;
+    rc = open_subdir(c, efd, run_id, c->run_dir, &c->rfd);
+    /* the new run folder's entry in the experiment folder */
+    if (rc == TROPT_OK && c->sync != SYNC_OFF && fsync(efd) != 0)
+        h->log(TROPT_LEVEL_WARNING, "csv: cannot sync folder '%s': %s", exp_dir, strerror(errno));
+    close(efd);
+    return rc;
 }
 
 static int csv_init(void *self, const tropt_run *run, const json_t *config,
@@ -1120,7 +1301,7 @@ static int csv_init(void *self, const tropt_run *run, const json_t *config,
     c->metrics_path = c->run_dir ? joinpath(c, c->run_dir, "metrics.csv") : NULL;
     c->pending_path = c->run_dir ? joinpath(c, c->run_dir, "metrics.pending.csv") : NULL;
     c->tmp_dir_len = c->run_dir ? strlen(c->run_dir) : 0;
-    c->tmp_path = c->run_dir ? c->h->malloc(c->tmp_dir_len + 64) : NULL;
+    c->tmp_path = c->run_dir ? c->h->malloc(c->tmp_dir_len + sizeof c->tmp_name + 2) : NULL;
     if (c->tmp_path)
         memcpy(c->tmp_path, c->run_dir, c->tmp_dir_len);
     c->meta =
@@ -1128,27 +1309,18 @@ static int csv_init(void *self, const tropt_run *run, const json_t *config,
                   "experiment", run->experiment, "folder", folder ? folder : "", "host", run->host,
                   "pid", (json_int_t)run->pid, "started_at", run->started_at, "ended_at", "status",
                   "running", "layout", c->layout == LAYOUT_LONG ? "long" : "wide");
-    h->free(folder);
-    h->free(exp_dir);
     int rc;
     if (!c->tmp_path || !c->meta || !c->metrics_path || !c->pending_path) {
         rc = oom(c);
         goto fail;
     }
-    if ((rc = make_dirs(c, c->run_dir)) != TROPT_OK)
+    if ((rc = open_run_folder(c, folder, exp_dir, run->run_id)) != TROPT_OK)
         goto fail;
-    if (c->sync != SYNC_OFF) {
-        /* the new run folder's entry in the experiment folder */
-        char *slash = strrchr(c->run_dir, '/');
-        *slash = '\0';
-        if (fsync_dir(c->run_dir) != 0)
-            h->log(TROPT_LEVEL_WARNING, "csv: cannot sync folder '%s': %s", c->run_dir,
-                   strerror(errno));
-        *slash = '/';
-    }
+    h->free(folder);
+    h->free(exp_dir);
+    folder = exp_dir = NULL;
     struct stat st;
-    c->resume_after = -1;
-    if (lstat(c->metrics_path, &st) == 0) {
+    if (fstatat(c->rfd, "metrics.csv", &st, AT_SYMLINK_NOFOLLOW) == 0) {
         if ((rc = resume(c)) != TROPT_OK)
             goto fail;
     } else if ((rc = rewrite(c)) != TROPT_OK) {
@@ -1160,6 +1332,8 @@ static int csv_init(void *self, const tropt_run *run, const json_t *config,
     c->open = 1;
     return TROPT_OK;
 fail:
+    h->free(folder);
+    h->free(exp_dir);
     run_close(c);
     return rc;
 }
@@ -1171,8 +1345,10 @@ static int csv_log(void *self, const tropt_run *run, int64_t step, double time,
     (void)run;
     if (!c->open)
         return c->h->error(TROPT_ESTATE, "no open run");
-    if (step <= c->resume_after)
-        return TROPT_OK; /* in metrics.csv already (a replayed run) */
+    /* in metrics.csv already (a replayed run); a long-layout row without a
+     * field has no record, so it matches nothing */
+    if (c->seen_left && !(c->layout == LAYOUT_LONG && n == 0) && seen_take(c, step))
+        return TROPT_OK;
     int rc = queue_row(c, step, time, fields, n);
     if (rc != TROPT_OK)
         return rc;
@@ -1280,7 +1456,7 @@ static int csv_create(void **self, const tropt_optval *opts, const tropt_host *h
         return host->error(TROPT_ENOMEM, "out of memory");
     memset(c, 0, sizeof *c);
     c->h = host;
-    c->fd = c->pfd = -1;
+    c->fd = c->pfd = c->rfd = -1;
     pthread_mutex_init(&c->cl.mu, NULL);
     pthread_cond_init(&c->cl.cv, NULL);
     c->dir = dupstr(c, opts[OPT_DIR].text);

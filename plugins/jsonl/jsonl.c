@@ -146,10 +146,19 @@ static int jsonl_create(void **self, const tropt_optval *opts, const tropt_host 
         host->free(j);
         return host->error(TROPT_ENOMEM, "out of memory");
     }
-    j->fd = open(j->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
+    /* O_NOFOLLOW: a symbolic link planted at the path (a shared folder, a
+     * predictable name) would make every event go to the link's target. */
+    j->fd = open(j->path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0666);
     if (j->fd < 0) {
+        int e = errno;
+        struct stat lst;
         int rc =
-            host->error(TROPT_EBACKEND, "cannot open journal %s: %s", j->path, strerror(errno));
+            e == ELOOP && lstat(j->path, &lst) == 0 && S_ISLNK(lst.st_mode)
+                ? host->error(TROPT_EBACKEND,
+                              "cannot open journal %s: it is a symbolic link (refused: "
+                              "the jsonl backend never writes through one)",
+                              j->path)
+                : host->error(TROPT_EBACKEND, "cannot open journal %s: %s", j->path, strerror(e));
         host->free(j->path);
         host->free(j);
         return rc;

@@ -1324,6 +1324,205 @@ START_TEST(test_replay_same_run)
 }
 END_TEST
 
+/* ---- symbolic links (issue 18, finding 2) ------------------------------------ */
+
+/* The number of entries in folder p (without . and ..). */
+static int entries(const char *p)
+{
+    DIR *d = opendir(p);
+    ck_assert_msg(d != NULL, "opendir %s: %s", p, strerror(errno));
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    closedir(d);
+    return n;
+}
+
+static void assert_file_is(const char *path, const char *want)
+{
+    size_t n = 0;
+    char *got = tu_read_file(path, &n);
+    ck_assert_msg(got != NULL, "%s: %s", path, strerror(errno));
+    ck_assert_msg(n == strlen(want) && memcmp(got, want, n) == 0, "%s changed: '%.*s'", path,
+                  (int)n, got);
+    free(got);
+}
+
+/* A run folder (or an experiment folder) that is a symbolic link, planted
+ * where a known run id will write (tropt replay), is refused with
+ * TROPT_EBACKEND and a message naming it; the link's target gets nothing. */
+START_TEST(test_symlink_run_folder_refused)
+{
+    char *dir = tu_mkdtemp();
+    const char *rid = "01900000-0000-7000-8000-0000000051a1";
+    char *victim = tu_path(dir, "victim");
+    ck_assert_int_eq(mkdir(victim, 0755), 0);
+    char *vfile = tu_path(victim, "metrics.csv");
+    ck_assert_int_eq(tu_write_file(vfile, "precious\r\n"), 0);
+    char *logs = tu_path(dir, "logs");
+    ck_assert_int_eq(mkdir(logs, 0755), 0);
+    char *exp = tu_path(logs, "sym");
+    ck_assert_int_eq(mkdir(exp, 0755), 0);
+    char *link = tu_path(exp, rid);
+    ck_assert_int_eq(symlink(victim, link), 0);
+    tropt_run_info info = {.run_id = rid};
+    tropt_tracker *t = open_csv(logs, "fsync=off", "sym");
+    ck_assert_int_eq(tropt_tracker_init_run(t, &info, NULL), TROPT_EBACKEND);
+    const char *msg = tropt_error_message();
+    ck_assert_msg(strstr(msg, "symbolic link") && strstr(msg, link), "message: %s", msg);
+    tropt_tracker_free(t);
+    /* the experiment folder a link */
+    char *explink = tu_path(logs, "symexp");
+    ck_assert_int_eq(symlink(victim, explink), 0);
+    t = open_csv(logs, "fsync=off", "symexp");
+    ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_EBACKEND);
+    msg = tropt_error_message();
+    ck_assert_msg(strstr(msg, "symbolic link") && strstr(msg, explink), "message: %s", msg);
+    tropt_tracker_free(t);
+    ck_assert_int_eq(entries(victim), 1);
+    assert_file_is(vfile, "precious\r\n");
+    free(explink);
+    free(link);
+    free(exp);
+    free(logs);
+    free(vfile);
+    free(victim);
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
+/* Links planted in a run folder under every name the writer used to open
+ * with O_TRUNC (the temporary files .<name>.<pid>.tmp and
+ * metrics.pending.csv): the run is written as usual, through fresh files,
+ * and the file the links point to stays untouched.  A metrics.csv that is a
+ * link is refused, naming it. */
+START_TEST(test_symlink_planted_names)
+{
+    char *dir = tu_mkdtemp();
+    const char *rid = "01900000-0000-7000-8000-0000000051a2";
+    char *victim = tu_path(dir, "victim.txt");
+    ck_assert_int_eq(tu_write_file(victim, "precious\n"), 0);
+    char *logs = tu_path(dir, "logs");
+    ck_assert_int_eq(mkdir(logs, 0755), 0);
+    char *exp = tu_path(logs, "plant");
+    ck_assert_int_eq(mkdir(exp, 0755), 0);
+    char *run = tu_path(exp, rid);
+    ck_assert_int_eq(mkdir(run, 0755), 0);
+    const char *names[] = {"metrics.csv", "config.json", "run.json", "summary.json"};
+    for (size_t i = 0; i < 4; i++) {
+        char *p = tu_strdupf("%s/.%s.%ld.tmp", run, names[i], (long)getpid());
+        ck_assert_int_eq(symlink(victim, p), 0);
+        free(p);
+    }
+    char *pending = tu_path(run, "metrics.pending.csv");
+    ck_assert_int_eq(symlink(victim, pending), 0);
+    /* rewrite_factor=0.01: the third new key is deferred to
+     * metrics.pending.csv, so that file is created too */
+    tropt_run_info info = {.run_id = rid};
+    tropt_tracker *t = open_csv(logs, "fsync=off,rewrite_factor=0.01", "plant");
+    ck_assert_msg(tropt_tracker_init_run(t, &info, NULL) == TROPT_OK, "%s", tropt_error_message());
+    char *pfile = tu_path(run, "metrics.pending.csv");
+    int saw_pending = 0;
+    for (int step = 0; step < 6; step++) {
+        char key[8];
+        snprintf(key, sizeof key, "k%d", step);
+        tropt_field f[2] = {TROPT_F_INT("i", step), TROPT_F_INT(key, step)};
+        ck_assert_msg(tropt_tracker_log_fields(t, f, 2) == TROPT_OK, "%s", tropt_error_message());
+        struct stat st;
+        saw_pending |= lstat(pfile, &st) == 0 && S_ISREG(st.st_mode);
+    }
+    assert_file_is(victim, "precious\n");
+    ck_assert_msg(saw_pending, "no deferred rows: the test misses metrics.pending.csv");
+    ck_assert_msg(tropt_tracker_finish(t, NULL) == TROPT_OK, "%s", tropt_error_message());
+    tropt_tracker_free(t);
+    assert_file_is(victim, "precious\n");
+    char *metrics = tu_path(run, "metrics.csv");
+    struct stat st;
+    ck_assert_int_eq(lstat(metrics, &st), 0);
+    ck_assert_msg(S_ISREG(st.st_mode), "metrics.csv is not a regular file");
+    char *args = tu_strdupf("cover '%s' /nonexistent 6", metrics);
+    free(pycheck(args));
+    free(args);
+    /* metrics.csv itself a link: refused, named, the target untouched */
+    ck_assert_int_eq(unlink(metrics), 0);
+    ck_assert_int_eq(symlink(victim, metrics), 0);
+    t = open_csv(logs, "fsync=off", "plant");
+    ck_assert_int_eq(tropt_tracker_init_run(t, &info, NULL), TROPT_EBACKEND);
+    const char *msg = tropt_error_message();
+    ck_assert_msg(strstr(msg, "symbolic link") && strstr(msg, metrics), "message: %s", msg);
+    tropt_tracker_free(t);
+    assert_file_is(victim, "precious\n");
+    free(metrics);
+    free(pfile);
+    free(pending);
+    free(run);
+    free(exp);
+    free(logs);
+    free(victim);
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
+/* ---- replaying non-increasing steps (issue 18, finding 8) --------------------- */
+
+/* A run whose steps are not increasing (a restart from a checkpoint: steps
+ * 0..7, then 3..9, and step 5 once more), replayed into the same folder
+ * three times the way `tropt replay` does it (the same run id reopened, the
+ * same steps logged again): the file holds each logged row exactly once,
+ * in the first pass's order, read back by Python's csv module.  A fourth
+ * pass logging two more steps after them appends just those two. */
+START_TEST(test_replay_non_increasing_steps)
+{
+    const char *layouts[] = {"wide", "long"};
+    static const int seq[] = {0, 1, 2, 3, 4, 5, 6, 7, 3, 4, 5, 6, 7, 8, 9, 5};
+    const int nseq = (int)(sizeof seq / sizeof seq[0]);
+    for (int l = 0; l < 2; l++) {
+        char *dir = tu_mkdtemp();
+        char *extra = tu_strdupf("fsync=off,layout=%s", layouts[l]);
+        const char *rid = "01900000-0000-7000-8000-00000000abce";
+        tropt_run_info info = {.run_id = rid};
+        char *metrics = run_file(dir, "nonincr", rid, "metrics.csv");
+        char *want = NULL;
+        for (int pass = 0; pass < 4; pass++) {
+            tropt_tracker *t = open_csv(dir, extra, "nonincr");
+            ck_assert_msg(tropt_tracker_init_run(t, &info, NULL) == TROPT_OK, "%s",
+                          tropt_error_message());
+            int n = pass == 3 ? nseq + 2 : nseq;
+            for (int k = 0; k < n; k++) {
+                int step = k < nseq ? seq[k] : 2 + (k - nseq);
+                tropt_field f = TROPT_F_INT("k", k);
+                ck_assert_int_eq(tropt_tracker_log_fields_at(t, step, 1.7e9 + k, &f, 1), TROPT_OK);
+            }
+            ck_assert_int_eq(tropt_tracker_finish(t, NULL), TROPT_OK);
+            tropt_tracker_free(t);
+            char *args = tu_strdupf("steps '%s'", metrics);
+            char *out = pycheck(args);
+            free(args);
+            printf("non-increasing steps, %s, pass %d: %s", layouts[l], pass, out);
+            if (pass == 0)
+                want = tu_strdupf("%s", out);
+            if (pass < 3) {
+                ck_assert_str_eq(out, want);
+            } else {
+                char *more = tu_strdupf("OK 18:%.*s 2 3\n", (int)(strlen(want) - 7), want + 6);
+                ck_assert_str_eq(out, more);
+                free(more);
+            }
+            free(out);
+        }
+        ck_assert_str_eq(want, "OK 16: 0 1 2 3 4 5 6 7 3 4 5 6 7 8 9 5\n");
+        free(want);
+        free(metrics);
+        free(extra);
+        tu_rmtree(dir);
+        free(dir);
+    }
+}
+END_TEST
+
 /* Rows per second for a typical step (8 reals, an int, a string), printed
  * for the README; speed is not asserted here (bench/ measures it). */
 START_TEST(test_throughput)
@@ -1552,6 +1751,9 @@ static Suite *csv_suite(void)
         {"files", test_experiment_folder_sanitized},
         {"files", test_two_runs_one_tracker},
         {"files", test_replay_same_run},
+        {"files", test_replay_non_increasing_steps},
+        {"security", test_symlink_run_folder_refused},
+        {"security", test_symlink_planted_names},
         {"failures", test_medium_failures_folder},
         {"failures", test_disk_full},
         {"failures", test_finish_failure_retry},

@@ -471,6 +471,39 @@ START_TEST(jsonl_unwritable_path_fails_at_open_naming_it)
 }
 END_TEST
 
+/* A symbolic link planted at the journal's path (issue 18, finding 2) is
+ * refused at open with TROPT_EBACKEND naming the path; the file the link
+ * points to is not written. */
+START_TEST(jsonl_symlink_at_the_path_is_refused)
+{
+    char *dir = tu_mkdtemp();
+    char *victim = tu_path(dir, "victim.txt");
+    ck_assert_int_eq(tu_write_file(victim, "precious\n"), 0);
+    char *path = tu_path(dir, "run.jsonl");
+    ck_assert_int_eq(symlink(victim, path), 0);
+    char *spec = tu_strdupf("jsonl:path=%s", path);
+    tropt_tracker *t = NULL;
+    int rc = tropt_tracker_open(&t, spec, "e", NULL);
+    if (rc == TROPT_OK) {
+        tropt_tracker_init(t, NULL);
+        tropt_tracker_finish(t, NULL);
+        tropt_tracker_free(t);
+    }
+    size_t n = 0;
+    char *got = tu_read_file(victim, &n);
+    ck_assert_msg(got && strcmp(got, "precious\n") == 0, "the link's target was written: %s", got);
+    ck_assert_int_eq(rc, TROPT_EBACKEND);
+    const char *msg = tropt_error_message();
+    ck_assert_msg(strstr(msg, path) && strstr(msg, "symbolic link"), "message: %s", msg);
+    free(got);
+    free(spec);
+    free(path);
+    free(victim);
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 START_TEST(jsonl_full_disk_is_an_error_not_a_crash)
 {
     if (access("/dev/full", W_OK) != 0)
@@ -858,6 +891,7 @@ int main(void)
     tcase_add_test(tc, jsonl_batch_and_flush_barrier);
     tcase_add_test(tc, jsonl_terminates_a_torn_line_before_appending);
     tcase_add_test(tc, jsonl_unwritable_path_fails_at_open_naming_it);
+    tcase_add_test(tc, jsonl_symlink_at_the_path_is_refused);
     tcase_add_test(tc, jsonl_full_disk_is_an_error_not_a_crash);
     tcase_add_test(tc, jsonl_disk_full_mid_run_keeps_every_step);
     tcase_add_test(tc, jsonl_survives_every_allocation_failure);
