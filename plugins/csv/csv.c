@@ -43,7 +43,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum { OPT_DIR, OPT_LAYOUT, OPT_FLUSH_EVERY, OPT_FLUSH_INTERVAL, OPT_FSYNC, OPT_REWRITE_FACTOR };
+enum {
+    OPT_DIR,
+    OPT_LAYOUT,
+    OPT_FLUSH_EVERY,
+    OPT_FLUSH_INTERVAL,
+    OPT_FSYNC,
+    OPT_REWRITE_FACTOR,
+    OPT_PENDING_MAX,
+    OPT_RETRY_INTERVAL
+};
 enum { LAYOUT_WIDE, LAYOUT_LONG };
 enum { SYNC_OFF, SYNC_NORMAL, SYNC_FULL };
 
@@ -63,6 +72,10 @@ static const tropt_option_def csv_options[] = {
      "off: never; normal: before each rename and at flush/finish; full: after every write"},
     {"rewrite_factor", TROPT_OPT_DOUBLE, TROPT_OPT_HAS_RANGE, "4", NULL, 0, 1e9,
      "new keys' header rewrites cost at most (this+2) x the final file size; 0: no bound"},
+    {"pending_max", TROPT_OPT_INT, TROPT_OPT_HAS_RANGE, "67108864", NULL, 4096, 1099511627776.0,
+     "bytes of rows held in memory until written; past it a failing write drops the step"},
+    {"retry_interval", TROPT_OPT_DURATION, TROPT_OPT_HAS_RANGE, "1s", NULL, 0, 86400000.0,
+     "after a failed write, log retries at most this often (flush/finish always retry)"},
     {NULL, 0, 0, NULL, NULL, 0, 0, NULL},
 };
 
@@ -157,6 +170,13 @@ typedef struct csv {
     double flush_interval_s;
     int sync;
     double rewrite_factor;
+    uint64_t pending_max;
+    double retry_interval_s;
+
+    /* the last write of queued rows failed (disk full...): at fail_at, with
+     * errno fail_errno; log retries only retry_interval_s later */
+    int failing, fail_errno;
+    double fail_at;
 
     /* the open run */
     int open;
@@ -202,6 +222,11 @@ typedef struct csv {
     cell *cells;
     size_t ncells, ccap;
     csv_buf arena;
+    /* the queued rows [0, fmt_rows) as records of metrics.csv (fmt_ncols
+     * key columns), kept when a write fails so a retry formats only the
+     * rows queued since */
+    csv_buf fmt;
+    size_t fmt_rows, fmt_ncols;
     uint64_t qbytes; /* sum of rows[].bytes */
     double queued_since;
 
@@ -483,6 +508,18 @@ static void queue_clear(csv *c)
     c->nrows = c->ncells = c->ndeferred = c->nfull = 0;
     c->arena.n = 0;
     c->qbytes = 0;
+    c->fmt.n = 0;
+    c->fmt_rows = 0;
+    /* a large buffer of a disk-full episode is not kept for the run */
+    if (c->fmt.cap > (1u << 20))
+        csv_buf_free(c->h, &c->fmt);
+}
+
+/* Bytes of memory the queued rows hold (what pending_max bounds). */
+static uint64_t pending_bytes(const csv *c)
+{
+    return (uint64_t)c->arena.n + (uint64_t)c->fmt.n + (uint64_t)c->nrows * sizeof(row) +
+           (uint64_t)c->ncells * sizeof(cell);
 }
 
 /* The column of the key at position i of a step: a step usually logs the
@@ -662,6 +699,7 @@ static int append(csv *c, int fd, off_t *size, const char *path, const csv_buf *
         return TROPT_OK;
     if (write_all(fd, b->p, b->n, *size) != 0) {
         int e = errno;
+        c->fail_errno = e;
         if (ftruncate(fd, *size) != 0) {
             /* nothing more to do: the message reports the first cause */
         }
@@ -843,6 +881,27 @@ static uint64_t projected_size(const csv *c)
            c->rows_disk * (c->nkeys - c->ncols_disk) + c->qbytes + c->nrows * (c->nkeys + 2);
 }
 
+/* Format the queued rows not formatted yet into c->fmt, as records of
+ * metrics.csv (all of them again when the columns changed).  -1 when out
+ * of memory (c->fmt then holds what it held). */
+static int format_queued(csv *c)
+{
+    if (c->layout == LAYOUT_WIDE && c->fmt_ncols != c->nkeys) {
+        c->fmt.n = 0;
+        c->fmt_rows = 0;
+    }
+    size_t n0 = c->fmt.n;
+    if (c->layout == LAYOUT_LONG
+            ? put_long_rows(c, &c->fmt, c->fmt_rows, c->nrows) != 0
+            : put_wide_rows(c, &c->fmt, c->fmt_rows, c->nrows, c->nkeys) != 0) {
+        c->fmt.n = n0;
+        return -1;
+    }
+    c->fmt_rows = c->nrows;
+    c->fmt_ncols = c->nkeys;
+    return 0;
+}
+
 /* Write the queued rows out.  force: a barrier, deferred rows are folded
  * into metrics.csv now. */
 static int write_queued(csv *c, int force)
@@ -853,9 +912,9 @@ static int write_queued(csv *c, int force)
         return TROPT_OK;
     c->out.n = 0;
     if (c->layout == LAYOUT_LONG) {
-        if (put_long_rows(c, &c->out, 0, c->nrows) != 0)
+        if (format_queued(c) != 0)
             return oom(c);
-        if ((rc = append(c, c->fd, &c->size, c->metrics_path, &c->out)) == TROPT_OK) {
+        if ((rc = append(c, c->fd, &c->size, c->metrics_path, &c->fmt)) == TROPT_OK) {
             c->rows_disk += c->nrows;
             queue_clear(c);
         }
@@ -870,8 +929,10 @@ static int write_queued(csv *c, int force)
             whole.n = c->arena.n;
             whole.cap = 0;
             b = &whole;
-        } else if (put_wide_rows(c, &c->out, 0, c->nrows, c->nkeys) != 0) {
+        } else if (format_queued(c) != 0) {
             return oom(c);
+        } else {
+            b = &c->fmt;
         }
         if ((rc = append(c, c->fd, &c->size, c->metrics_path, b)) == TROPT_OK) {
             c->rows_disk += c->nrows;
@@ -1294,6 +1355,7 @@ static int csv_init(void *self, const tropt_run *run, const json_t *config,
     c->hdr_len = 0;
     c->ncols_disk = 0;
     c->rows_disk = c->steps = c->rewrites = c->rewritten = 0;
+    c->failing = c->fail_errno = 0;
 
     char *folder = folder_name(c, run->experiment);
     char *exp_dir = folder ? joinpath(c, c->dir, folder) : NULL;
@@ -1338,6 +1400,30 @@ fail:
     return rc;
 }
 
+/* write_queued, noting whether the medium failed (for retry_interval). */
+static int attempt(csv *c, int force)
+{
+    c->fail_errno = 0;
+    errno = 0;
+    int rc = write_queued(c, force);
+    int e = errno;
+    if (rc == TROPT_EBACKEND) {
+        c->failing = 1;
+        c->fail_at = c->h->now();
+        if (c->fail_errno == 0)
+            c->fail_errno = e ? e : EIO;
+    } else if (rc == TROPT_OK) {
+        c->failing = 0;
+    }
+    return rc;
+}
+
+/* After a failed write, log waits retry_interval before trying again. */
+static int retry_due(csv *c)
+{
+    return !c->failing || c->h->now() - c->fail_at >= c->retry_interval_s;
+}
+
 static int csv_log(void *self, const tropt_run *run, int64_t step, double time,
                    const tropt_field *fields, size_t n)
 {
@@ -1349,28 +1435,49 @@ static int csv_log(void *self, const tropt_run *run, int64_t step, double time,
      * field has no record, so it matches nothing */
     if (c->seen_left && !(c->layout == LAYOUT_LONG && n == 0) && seen_take(c, step))
         return TROPT_OK;
-    int rc = queue_row(c, step, time, fields, n);
-    if (rc != TROPT_OK)
+    int rc;
+    if (pending_bytes(c) >= c->pending_max) {
+        /* The bound: write now (deferred rows folded in), or, when that
+         * fails or waits for retry_interval, refuse the step. */
+        if (retry_due(c) && attempt(c, 1) == TROPT_OK && pending_bytes(c) < c->pending_max) {
+            /* room again */
+        } else {
+            return c->h->error(TROPT_EBACKEND,
+                               "csv: %" PRIu64 " bytes of rows wait for '%s' (pending_max=%" PRIu64
+                               "): step %lld dropped; the last write failed: %s",
+                               pending_bytes(c), c->metrics_path, c->pending_max, (long long)step,
+                               strerror(c->fail_errno ? c->fail_errno : EIO));
+        }
+    }
+    if ((rc = queue_row(c, step, time, fields, n)) != TROPT_OK)
         return rc;
     c->steps++;
     size_t queued = c->nrows - c->ndeferred;
-    if ((int64_t)queued >= c->flush_every)
-        return write_queued(c, 0);
-    if (c->flush_interval_s > 0) {
+    int due = (int64_t)queued >= c->flush_every;
+    if (!due && c->flush_interval_s > 0) {
         double now = c->h->now();
         if (queued == 1)
             c->queued_since = now;
         else if (now - c->queued_since >= c->flush_interval_s)
-            return write_queued(c, 0);
+            due = 1;
     }
-    return TROPT_OK;
+    if (!due)
+        return TROPT_OK;
+    if (!retry_due(c))
+        return c->h->error(TROPT_EBACKEND,
+                           "cannot write '%s': %s (step %lld kept in memory with %zu more "
+                           "rows, %" PRIu64 " bytes of pending_max=%" PRIu64
+                           "; retried at most every %gs, and at flush and finish)",
+                           c->metrics_path, strerror(c->fail_errno), (long long)step, c->nrows - 1,
+                           pending_bytes(c), c->pending_max, c->retry_interval_s);
+    return attempt(c, 0);
 }
 
 /* The barrier of flush and finish: every accepted row in metrics.csv, and
  * synced unless fsync=off. */
 static int barrier(csv *c)
 {
-    int rc = write_queued(c, 1);
+    int rc = attempt(c, 1);
     if (rc != TROPT_OK)
         return rc;
     if (c->sync != SYNC_OFF && fsync(c->fd) != 0)
@@ -1442,6 +1549,7 @@ static void csv_destroy(void *self)
     h->free(c->colmap);
     h->free(c->hint);
     csv_buf_free(h, &c->arena);
+    csv_buf_free(h, &c->fmt);
     csv_buf_free(h, &c->out);
     csv_buf_free(h, &c->scratch);
     h->free(c);
@@ -1469,6 +1577,8 @@ static int csv_create(void **self, const tropt_optval *opts, const tropt_host *h
     c->flush_interval_s = opts[OPT_FLUSH_INTERVAL].d / 1000.0;
     c->sync = (int)opts[OPT_FSYNC].i;
     c->rewrite_factor = opts[OPT_REWRITE_FACTOR].d;
+    c->pending_max = (uint64_t)opts[OPT_PENDING_MAX].i;
+    c->retry_interval_s = opts[OPT_RETRY_INTERVAL].d / 1000.0;
     *self = c;
     return TROPT_OK;
 }

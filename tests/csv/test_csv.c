@@ -1269,6 +1269,136 @@ START_TEST(test_disk_full)
 }
 END_TEST
 
+/* The disk stays full (RLIMIT_FSIZE in a child), issue 18 finding 11: the
+ * rows that cannot be written are kept in memory only up to pending_max
+ * bytes; past it log returns TROPT_EBACKEND saying the step is dropped,
+ * and memory stops growing.  With retry_interval=60m no log retries the
+ * write (the file does not grow once space is back) until the flush
+ * barrier; then every row whose log did not say "dropped" is in
+ * metrics.csv, in order, and nothing else.  Wide and long layouts. */
+START_TEST(test_disk_full_bounded)
+{
+    const char *layouts[] = {"wide", "long"};
+    for (int l = 0; l < 2; l++) {
+        char *dir = tu_mkdtemp();
+        char *accepted = tu_path(dir, "accepted.txt");
+        fflush(NULL);
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+            signal(SIGXFSZ, SIG_IGN);
+            char *spec =
+                tu_strdupf("csv:dir=%s,fsync=off,layout=%s,pending_max=65536,retry_interval=60m",
+                           dir, layouts[l]);
+            tropt_tracker *t = NULL;
+            if (tropt_tracker_open(&t, spec, "bounded", NULL) != TROPT_OK ||
+                tropt_tracker_init(t, NULL) != TROPT_OK)
+                _exit(10);
+            char big[401];
+            memset(big, 'x', sizeof big - 1);
+            big[sizeof big - 1] = '\0';
+            struct rlimit rl;
+            getrlimit(RLIMIT_FSIZE, &rl);
+            char *want = malloc(64 * 1024);
+            size_t wn = 0;
+            int n_ok = 0, kept = 0, dropped = 0, step;
+            for (step = 0; step < 3000 && dropped < 200; step++) {
+                if (step == 10) {
+                    struct rlimit small = {16 * 1024, rl.rlim_max};
+                    setrlimit(RLIMIT_FSIZE, &small);
+                }
+                tropt_field f = TROPT_F_STR("s", big);
+                int rc = tropt_tracker_log_fields(t, &f, 1);
+                const char *msg = tropt_error_message();
+                if (rc == TROPT_OK) {
+                    if (dropped)
+                        _exit(11); /* accepted after the bound, with no space */
+                    n_ok++;
+                } else if (rc != TROPT_EBACKEND || !strstr(msg, "metrics.csv")) {
+                    _exit(12);
+                } else if (strstr(msg, "dropped")) {
+                    if (!strstr(msg, "pending_max"))
+                        _exit(13);
+                    dropped++;
+                    continue;
+                } else {
+                    if (dropped)
+                        _exit(14); /* kept after the bound: memory grows */
+                    kept++;
+                }
+                wn += (size_t)snprintf(want + wn, 64 * 1024 - wn, " %d", step);
+            }
+            /* at most pending_max bytes held: about 150 rows of ~430 bytes */
+            if (dropped < 200 || kept < 20 || kept > 200)
+                _exit(15);
+            /* space is back; retry_interval=60m: a log does not retry */
+            setrlimit(RLIMIT_FSIZE, &rl);
+            char *metrics = NULL;
+            {
+                char *p = tu_strdupf("%s/bounded", dir);
+                DIR *d = opendir(p);
+                struct dirent *e;
+                while (d && (e = readdir(d)))
+                    if (e->d_name[0] != '.')
+                        metrics = tu_strdupf("%s/%s/metrics.csv", p, e->d_name);
+                if (d)
+                    closedir(d);
+                free(p);
+            }
+            struct stat a, b;
+            if (!metrics || stat(metrics, &a) != 0)
+                _exit(16);
+            tropt_field f = TROPT_F_STR("s", big);
+            if (tropt_tracker_log_fields(t, &f, 1) != TROPT_EBACKEND ||
+                !strstr(tropt_error_message(), "dropped"))
+                _exit(17);
+            if (stat(metrics, &b) != 0 || b.st_size != a.st_size)
+                _exit(18);
+            step++;
+            /* the barrier writes every kept row; logging works again */
+            if (tropt_tracker_flush(t) != TROPT_OK)
+                _exit(19);
+            for (int k = 0; k < 3; k++, step++) {
+                if (tropt_tracker_log_fields(t, &f, 1) != TROPT_OK)
+                    _exit(20);
+                wn += (size_t)snprintf(want + wn, 64 * 1024 - wn, " %d", step);
+            }
+            if (tropt_tracker_finish(t, NULL) != TROPT_OK)
+                _exit(21);
+            tropt_tracker_free(t);
+            FILE *o = fopen(accepted, "w");
+            fprintf(o, "%s\n%d kept %d dropped %d\n", metrics, n_ok + kept + 3, kept, dropped);
+            fprintf(o, "%s\n", want);
+            fclose(o);
+            _exit(0);
+        }
+        int st;
+        waitpid(pid, &st, 0);
+        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s: child status %d", layouts[l],
+                      WEXITSTATUS(st));
+        char *text = tu_read_file(accepted, NULL);
+        ck_assert_ptr_nonnull(text);
+        char *nl1 = strchr(text, '\n');
+        *nl1 = '\0';
+        char *nl2 = strchr(nl1 + 1, '\n');
+        *nl2 = '\0';
+        int rows = atoi(nl1 + 1);
+        printf("disk full, %s, pending_max=65536: %s\n", layouts[l], nl1 + 1);
+        char *args = tu_strdupf("steps '%s'", text);
+        char *out = pycheck(args);
+        char *want = tu_strdupf("OK %d:%s", rows, nl2 + 1);
+        ck_assert_str_eq(out, want);
+        free(want);
+        free(out);
+        free(args);
+        free(text);
+        free(accepted);
+        tu_rmtree(dir);
+        free(dir);
+    }
+}
+END_TEST
+
 /* The same run replayed into the same folder twice (tropt replay): the
  * second pass continues metrics.csv, skipping the steps it holds, so no
  * step is duplicated; a torn last record (a killed writer) is cut. */
@@ -1756,6 +1886,7 @@ static Suite *csv_suite(void)
         {"security", test_symlink_planted_names},
         {"failures", test_medium_failures_folder},
         {"failures", test_disk_full},
+        {"failures", test_disk_full_bounded},
         {"failures", test_finish_failure_retry},
         {"chaos", test_allocation_failures},
         {"speed", test_throughput},

@@ -633,7 +633,8 @@ START_TEST(jsonl_disk_full_mid_run_keeps_every_step)
         ck_assert_int_eq(tu_write_file(filler, block), 0);
     }
     char *path = tu_path(mnt, "run.jsonl");
-    char *spec = tu_strdupf("jsonl:path=%s", path);
+    /* retry_interval=0: every log retries (the default waits 1s) */
+    char *spec = tu_strdupf("jsonl:path=%s,retry_interval=0", path);
     tropt_tracker *t;
     ck_assert_int_eq(tropt_tracker_open(&t, spec, "full", NULL), TROPT_OK);
     ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
@@ -679,6 +680,122 @@ START_TEST(jsonl_disk_full_mid_run_keeps_every_step)
     free(out);
     free(cmd);
     free(db);
+    free(spec);
+    free(path);
+    free(filler);
+    tu_rmtree(dir);
+    free(mnt);
+    free(dir);
+}
+END_TEST
+
+/* The disk stays full (a small tmpfs, root only), issue 18 finding 11: the
+ * events that cannot be written are kept in memory only up to pending_max
+ * bytes; past it log returns TROPT_EBACKEND saying the step is dropped and
+ * memory stops growing.  With retry_interval=60m no log retries once space
+ * is back (the journal does not grow) until the flush barrier; then the
+ * journal, read by Python's json module, holds every step whose log did not
+ * say "dropped", in order, and no other. */
+START_TEST(jsonl_full_disk_holds_at_most_pending_max)
+{
+    if (geteuid() != 0) {
+        fprintf(stderr, "skipped: needs root (to mount a small tmpfs)\n");
+        return;
+    }
+    char *dir = tu_mkdtemp();
+    char *mnt = tu_path(dir, "mnt");
+    ck_assert_int_eq(mkdir(mnt, 0700), 0);
+    if (mount("tropt-test", mnt, "tmpfs", 0, "size=256k") != 0) {
+        fprintf(stderr, "skipped: cannot mount a tmpfs: %s\n", strerror(errno));
+        tu_rmtree(dir);
+        free(mnt);
+        free(dir);
+        return;
+    }
+    char *filler = tu_path(mnt, "filler");
+    {
+        static char block[192 * 1024];
+        memset(block, 'f', sizeof block - 1);
+        ck_assert_int_eq(tu_write_file(filler, block), 0);
+    }
+    char *path = tu_path(mnt, "run.jsonl");
+    char *spec = tu_strdupf("jsonl:path=%s,pending_max=65536,retry_interval=60m", path);
+    tropt_tracker *t;
+    ck_assert_msg(tropt_tracker_open(&t, spec, "full", NULL) == TROPT_OK, "%s",
+                  tropt_error_message());
+    ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
+    static char big[1001];
+    memset(big, 'b', sizeof big - 1);
+    static char want[64 * 1024];
+    size_t wn = 0;
+    int ok = 0, kept = 0, dropped = 0, step;
+    for (step = 0; step < 3000 && dropped < 100; step++) {
+        tropt_field f[] = {TROPT_F_INT("i", step), TROPT_F_STR("big", big)};
+        int rc = tropt_tracker_log_fields(t, f, 2);
+        const char *msg = tropt_error_message();
+        if (rc == TROPT_OK) {
+            ck_assert_msg(!dropped && !kept, "step %d accepted after a failure", step);
+            ok++;
+        } else {
+            ck_assert_int_eq(rc, TROPT_EBACKEND);
+            ck_assert_msg(strstr(msg, path), "message: %s", msg);
+            if (strstr(msg, "dropped")) {
+                ck_assert_msg(strstr(msg, "pending_max"), "message: %s", msg);
+                dropped++;
+                continue;
+            }
+            ck_assert_msg(strstr(msg, strerror(ENOSPC)), "message: %s", msg);
+            ck_assert_msg(!dropped, "step %d kept after the bound: %s", step, msg);
+            kept++;
+        }
+        wn += (size_t)snprintf(want + wn, sizeof want - wn, "%d ", step);
+    }
+    printf("jsonl full disk, pending_max=65536: %d written, %d kept, %d dropped\n", ok, kept,
+           dropped);
+    ck_assert_int_eq(dropped, 100);
+    ck_assert_int_ge(kept, 20);
+    ck_assert_int_le(kept, 100); /* 65536 bytes of ~1050-byte events */
+    /* space again; retry_interval=60m: a log does not retry */
+    ck_assert_int_eq(unlink(filler), 0);
+    struct stat a, b;
+    ck_assert_int_eq(stat(path, &a), 0);
+    tropt_field f[] = {TROPT_F_INT("i", step), TROPT_F_STR("big", "x")};
+    ck_assert_int_eq(tropt_tracker_log_fields(t, f, 2), TROPT_EBACKEND);
+    ck_assert_msg(strstr(tropt_error_message(), "dropped"), "%s", tropt_error_message());
+    ck_assert_int_eq(stat(path, &b), 0);
+    ck_assert_int_eq(a.st_size, b.st_size);
+    step++;
+    /* the barrier writes what was kept; logging works again */
+    ck_assert_msg(tropt_tracker_flush(t) == TROPT_OK, "%s", tropt_error_message());
+    for (int k = 0; k < 3; k++, step++) {
+        tropt_field g[] = {TROPT_F_INT("i", step), TROPT_F_STR("big", "y")};
+        ck_assert_int_eq(tropt_tracker_log_fields(t, g, 2), TROPT_OK);
+        wn += (size_t)snprintf(want + wn, sizeof want - wn, "%d ", step);
+    }
+    ck_assert_int_eq(tropt_tracker_finish(t, NULL), TROPT_OK);
+    tropt_tracker_free(t);
+    char *wfile = tu_path(dir, "want.txt");
+    ck_assert_int_eq(tu_write_file(wfile, want), 0);
+    char *cmd = tu_strdupf(
+        "/usr/bin/python3 -c 'import json,sys\n"
+        "steps = []\n"
+        "for line in open(sys.argv[1], encoding=\"utf-8\"):\n"
+        "    try:\n"
+        "        e = json.loads(line)\n"
+        "    except ValueError:\n"
+        "        continue\n"
+        "    if e[\"type\"] == \"log\":\n"
+        "        steps.append(e[\"step\"])\n"
+        "want = [int(x) for x in open(sys.argv[2]).read().split()]\n"
+        "print(\"OK\" if steps == want else \"steps %%r != %%r\" %% (steps, want))' '%s' '%s'",
+        path, wfile);
+    char *out = NULL;
+    ck_assert_int_eq(tu_run(cmd, &out, 1), 0);
+    ck_assert_msg(strcmp(out, "OK\n") == 0, "%s", out);
+    ck_assert_int_eq(umount(mnt), 0);
+    free(out);
+    free(cmd);
+    free(wfile);
     free(spec);
     free(path);
     free(filler);
@@ -894,6 +1011,7 @@ int main(void)
     tcase_add_test(tc, jsonl_symlink_at_the_path_is_refused);
     tcase_add_test(tc, jsonl_full_disk_is_an_error_not_a_crash);
     tcase_add_test(tc, jsonl_disk_full_mid_run_keeps_every_step);
+    tcase_add_test(tc, jsonl_full_disk_holds_at_most_pending_max);
     tcase_add_test(tc, jsonl_survives_every_allocation_failure);
     suite_add_tcase(s, tc);
     tc = tcase_create("replay");
