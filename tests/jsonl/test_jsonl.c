@@ -883,6 +883,58 @@ START_TEST(journal_replayed_twice_into_csv_has_no_duplicate_step)
 }
 END_TEST
 
+/* Issue 18 finding 8: a run whose steps are not increasing (0..7, then a
+ * restart at 3..9, then 5 again: 16 rows), replayed into csv with `tropt
+ * replay` three times: every pass leaves the same 16 rows, read back by
+ * Python's csv module (before the fix: 16, then 22, then 28). */
+START_TEST(journal_with_non_increasing_steps_replayed_into_csv_keeps_its_rows)
+{
+    if (!plugin_file("csv")) {
+        fprintf(stderr, "skipped: the csv plugin is missing\n");
+        return;
+    }
+    char *dir = tu_mkdtemp();
+    char *src = tu_path(dir, "src.jsonl");
+    char *out_dir = tu_path(dir, "csv");
+    char *spec = tu_strdupf("jsonl:path=%s", src);
+    tropt_tracker *t;
+    ck_assert_int_eq(tropt_tracker_open(&t, spec, "restarted", NULL), TROPT_OK);
+    ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
+    static const int seq[] = {0, 1, 2, 3, 4, 5, 6, 7, 3, 4, 5, 6, 7, 8, 9, 5};
+    for (int k = 0; k < 16; k++) {
+        tropt_field f[] = {TROPT_F_INT("k", k), TROPT_F_REAL("loss", 1.0 / (k + 1))};
+        ck_assert_int_eq(tropt_tracker_log_fields_at(t, seq[k], 1.7e9 + k, f, 2), TROPT_OK);
+    }
+    ck_assert_int_eq(tropt_tracker_finish(t, NULL), TROPT_OK);
+    tropt_tracker_free(t);
+    for (int pass = 0; pass < 3; pass++) {
+        char *out = NULL;
+        char *cmd = tu_strdupf("'%s' replay '%s' --tracker 'csv:dir=%s,fsync=off' 2>&1", cli(), src,
+                               out_dir);
+        int rc = tu_run(cmd, &out, 1);
+        ck_assert_msg(rc == 0, "replay %d failed (%d): %s", pass, rc, out);
+        free(out);
+        free(cmd);
+        cmd = tu_strdupf("/usr/bin/python3 -c 'import csv,glob,sys\n"
+                         "for f in glob.glob(sys.argv[1] + \"/restarted/*/metrics.csv\"):\n"
+                         "    rows = list(csv.DictReader(open(f, newline=\"\")))\n"
+                         "    print(len(rows), \" \".join(r[\"step\"] for r in rows), "
+                         "[int(r[\"k\"]) for r in rows] == list(range(16)))' '%s'",
+                         out_dir);
+        ck_assert_int_eq(tu_run(cmd, &out, 1), 0);
+        ck_assert_msg(strcmp(out, "16 0 1 2 3 4 5 6 7 3 4 5 6 7 8 9 5 True\n") == 0,
+                      "after replay %d: %s", pass + 1, out);
+        free(out);
+        free(cmd);
+    }
+    free(spec);
+    tu_rmtree(dir);
+    free(src);
+    free(out_dir);
+    free(dir);
+}
+END_TEST
+
 START_TEST(interleaved_runs_of_two_writers_replay_apart)
 {
     char *dir = tu_mkdtemp();
@@ -1019,6 +1071,7 @@ int main(void)
     tcase_add_test(tc, replay_into_jsonl_reproduces_the_journal);
     tcase_add_test(tc, journal_replayed_twice_into_sqlite_has_no_duplicate_step);
     tcase_add_test(tc, journal_replayed_twice_into_csv_has_no_duplicate_step);
+    tcase_add_test(tc, journal_with_non_increasing_steps_replayed_into_csv_keeps_its_rows);
     tcase_add_test(tc, interleaved_runs_of_two_writers_replay_apart);
     tcase_add_test(tc, replay_into_the_same_journal_terminates);
     tcase_add_test(tc, replay_usage_errors_exit_2);
