@@ -299,6 +299,13 @@ static int attempt(csv *c, int force)
         if (c->fail_errno == 0)
             c->fail_errno = e ? e : EIO;
     } else if (rc == TROPT_OK) {
+        /* the buffers grown by a disk-full episode are not kept */
+        if (c->failing && c->nrows == 0) {
+            if (c->fmt.cap > (1u << 20))
+                csv_buf_free(c->h, &c->fmt);
+            if (c->arena.cap > (1u << 20))
+                csv_buf_free(c->h, &c->arena);
+        }
         c->failing = 0;
     }
     return rc;

@@ -14,9 +14,6 @@ void queue_clear(csv *c)
     c->qbytes = 0;
     c->fmt.n = 0;
     c->fmt_rows = 0;
-    /* a large buffer of a disk-full episode is not kept for the run */
-    if (c->fmt.cap > (1u << 20))
-        csv_buf_free(c->h, &c->fmt);
 }
 
 /* Bytes of memory the queued rows hold (what pending_max bounds). */

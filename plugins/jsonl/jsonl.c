@@ -92,21 +92,6 @@ static int write_fully(int fd, const char *p, size_t len, size_t *done)
 /* Hand every pending event to the kernel.  On failure the events not fully
  * written stay pending (retried by the next call) and the error names the
  * path and the cause. */
-static int write_pending_once(jsonl *j);
-
-/* write_pending_once, noting whether the medium failed (retry_interval). */
-static int write_pending(jsonl *j)
-{
-    int rc = write_pending_once(j);
-    if (rc == TROPT_EBACKEND) {
-        j->failing = 1;
-        j->fail_at = j->host->now();
-    } else if (rc == TROPT_OK) {
-        j->failing = 0;
-    }
-    return rc;
-}
-
 static int write_pending_once(jsonl *j)
 {
     size_t done;
@@ -139,14 +124,28 @@ static int write_pending_once(jsonl *j)
                               strerror(e));
     }
     tev_buf_clear(&j->buf);
-    if (j->buf.cap > (1u << 20)) /* the buffer of a disk-full episode is not kept */
-        tev_buf_free(&j->buf);
     j->n_pending = 0;
     j->end_pending = 0;
     if (j->fsync_mode == FSYNC_ALWAYS && fdatasync(j->fd) != 0)
         return j->host->error(TROPT_EBACKEND, "cannot sync journal %s: %s", j->path,
                               strerror(errno));
     return TROPT_OK;
+}
+
+/* write_pending_once, noting whether the medium failed (retry_interval). */
+static int write_pending(jsonl *j)
+{
+    int rc = write_pending_once(j);
+    if (rc == TROPT_EBACKEND) {
+        j->failing = 1;
+        j->fail_at = j->host->now();
+    } else if (rc == TROPT_OK) {
+        /* the buffer grown by a disk-full episode is not kept */
+        if (j->failing && j->buf.len == 0 && j->buf.cap > (1u << 20))
+            tev_buf_free(&j->buf);
+        j->failing = 0;
+    }
+    return rc;
 }
 
 static int barrier(jsonl *j)
