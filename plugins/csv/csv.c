@@ -332,15 +332,14 @@ static int csv_log(void *self, const tropt_run *run, int64_t step, double time,
     if (pending_bytes(c) >= c->pending_max) {
         /* The bound: write now (deferred rows folded in), or, when that
          * fails or waits for retry_interval, refuse the step. */
-        if (retry_due(c) && attempt(c, 1) == TROPT_OK && pending_bytes(c) < c->pending_max) {
-            /* room again */
-        } else {
+        if (retry_due(c) && (rc = attempt(c, 1)) == TROPT_ENOMEM)
+            return rc;
+        if (pending_bytes(c) >= c->pending_max)
             return c->h->error(TROPT_EBACKEND,
                                "csv: %" PRIu64 " bytes of rows wait for '%s' (pending_max=%" PRIu64
                                "): step %lld dropped; the last write failed: %s",
                                pending_bytes(c), c->metrics_path, c->pending_max, (long long)step,
                                strerror(c->fail_errno ? c->fail_errno : EIO));
-        }
     }
     if ((rc = queue_row(c, step, time, fields, n)) != TROPT_OK)
         return rc;
