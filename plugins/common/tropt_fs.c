@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -71,4 +72,32 @@ int tropt_spool_create(const char *dir, void *(*malloc_fn)(size_t), void (*free_
     }
     *path = p;
     return fd;
+}
+
+int tropt_tmp_create(int dfd, const char *name, char *out, size_t outsz)
+{
+    for (int attempt = 0; attempt < 16; attempt++) {
+        unsigned char r[8];
+        size_t got = 0;
+        while (got < sizeof r) {
+            ssize_t n = getrandom(r + got, sizeof r - got, 0);
+            if (n < 0) {
+                if (errno == EINTR)
+                    continue;
+                return -1;
+            }
+            got += (size_t)n;
+        }
+        int len = snprintf(out, outsz, ".%s.%02x%02x%02x%02x%02x%02x%02x%02x.tmp", name, r[0], r[1],
+                           r[2], r[3], r[4], r[5], r[6], r[7]);
+        if (len < 0 || (size_t)len >= outsz) {
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+        int fd = openat(dfd, out, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+        if (fd >= 0 || errno != EEXIST)
+            return fd;
+    }
+    errno = EEXIST;
+    return -1;
 }

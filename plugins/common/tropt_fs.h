@@ -28,4 +28,17 @@ int tropt_write_all(int fd, const void *p, size_t n);
 int tropt_spool_create(const char *dir, void *(*malloc_fn)(size_t), void (*free_fn)(void *),
                        char **path);
 
+/*
+ * Create a new temporary file in the folder open as dfd, for a file to be
+ * renamed over `name` later: ".<name>.<16 random hex digits>.tmp", created
+ * with O_CREAT|O_EXCL|O_NOFOLLOW (a name taken already, by anyone, is never
+ * opened: another random name is tried, up to 16 times).  The name is
+ * unpredictable (getrandom), so nobody can plant a link under it in
+ * advance.  Writes the name into out (at most outsz bytes, NUL included;
+ * 32 + strlen(name) is enough).  Returns the descriptor (O_RDWR |
+ * O_CLOEXEC, mode 0666 & ~umask), or -1 with errno set (ENAMETOOLONG when
+ * out is too small); nothing is left behind on failure.
+ */
+int tropt_tmp_create(int dfd, const char *name, char *out, size_t outsz);
+
 #endif

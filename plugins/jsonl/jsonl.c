@@ -38,6 +38,10 @@ static const tropt_option_def jsonl_options[] = {
      "events gathered before one write(2); 1: every event is written before log returns"},
     {"fsync", TROPT_OPT_ENUM, 0, "flush", fsync_choices, 0, 0,
      "when to fsync: at flush/finish, after every write, or never"},
+    {"pending_max", TROPT_OPT_INT, TROPT_OPT_HAS_RANGE, "67108864", NULL, 4096, 1099511627776.0,
+     "bytes of events held in memory until written; past it a failing write drops the step"},
+    {"retry_interval", TROPT_OPT_DURATION, TROPT_OPT_HAS_RANGE, "1s", NULL, 0, 86400000.0,
+     "after a failed write, log retries at most this often (flush/finish always retry)"},
     {NULL, 0, 0, NULL, NULL, 0, 0, NULL},
 };
 
@@ -51,6 +55,12 @@ typedef struct jsonl {
     int64_t n_pending;
     int end_pending; /* a run_end is in buf (a retried finish must not add another) */
     tev_buf buf;
+    size_t pending_max;
+    double retry_interval_s;
+    /* the last write failed: at fail_at, with errno fail_errno; log retries
+     * only retry_interval_s later */
+    int failing, fail_errno;
+    double fail_at;
 } jsonl;
 
 static char *host_strdup(const tropt_host *h, const char *s)
@@ -82,19 +92,22 @@ static int write_fully(int fd, const char *p, size_t len, size_t *done)
 /* Hand every pending event to the kernel.  On failure the events not fully
  * written stay pending (retried by the next call) and the error names the
  * path and the cause. */
-static int write_pending(jsonl *j)
+static int write_pending_once(jsonl *j)
 {
     size_t done;
     if (j->torn && j->buf.len) {
-        if (write_fully(j->fd, "\n", 1, &done) != 0)
+        if (write_fully(j->fd, "\n", 1, &done) != 0) {
+            j->fail_errno = errno;
             return j->host->error(TROPT_EBACKEND, "cannot write to journal %s: %s", j->path,
                                   strerror(errno));
+        }
         j->torn = 0;
     }
     if (!j->buf.len)
         return TROPT_OK;
     if (write_fully(j->fd, j->buf.data, j->buf.len, &done) != 0) {
         int e = errno;
+        j->fail_errno = e;
         size_t keep = 0; /* bytes of complete lines that made it */
         for (size_t i = done; i > 0; i--) {
             if (j->buf.data[i - 1] == '\n') {
@@ -119,6 +132,22 @@ static int write_pending(jsonl *j)
     return TROPT_OK;
 }
 
+/* write_pending_once, noting whether the medium failed (retry_interval). */
+static int write_pending(jsonl *j)
+{
+    int rc = write_pending_once(j);
+    if (rc == TROPT_EBACKEND) {
+        j->failing = 1;
+        j->fail_at = j->host->now();
+    } else if (rc == TROPT_OK) {
+        /* the buffer grown by a disk-full episode is not kept */
+        if (j->failing && j->buf.len == 0 && j->buf.cap > (1u << 20))
+            tev_buf_free(&j->buf);
+        j->failing = 0;
+    }
+    return rc;
+}
+
 static int barrier(jsonl *j)
 {
     int rc = write_pending(j);
@@ -140,16 +169,27 @@ static int jsonl_create(void **self, const tropt_optval *opts, const tropt_host 
     j->fd = -1;
     j->batch = opts[1].i;
     j->fsync_mode = (int)opts[2].i;
+    j->pending_max = (size_t)opts[3].i;
+    j->retry_interval_s = opts[4].d / 1000.0;
     tev_buf_init(&j->buf, host->realloc, host->free);
     j->path = host_strdup(host, opts[0].text);
     if (!j->path) {
         host->free(j);
         return host->error(TROPT_ENOMEM, "out of memory");
     }
-    j->fd = open(j->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
+    /* O_NOFOLLOW: a symbolic link planted at the path (a shared folder, a
+     * predictable name) would make every event go to the link's target. */
+    j->fd = open(j->path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0666);
     if (j->fd < 0) {
+        int e = errno;
+        struct stat lst;
         int rc =
-            host->error(TROPT_EBACKEND, "cannot open journal %s: %s", j->path, strerror(errno));
+            e == ELOOP && lstat(j->path, &lst) == 0 && S_ISLNK(lst.st_mode)
+                ? host->error(TROPT_EBACKEND,
+                              "cannot open journal %s: it is a symbolic link (refused: "
+                              "the jsonl backend never writes through one)",
+                              j->path)
+                : host->error(TROPT_EBACKEND, "cannot open journal %s: %s", j->path, strerror(e));
         host->free(j->path);
         host->free(j);
         return rc;
@@ -181,15 +221,37 @@ static int jsonl_init(void *self, const tropt_run *run, const json_t *config,
     return rc != TROPT_OK ? rc : write_pending(j);
 }
 
+/* After a failed write, log waits retry_interval before trying again. */
+static int retry_due(jsonl *j)
+{
+    return !j->failing || j->host->now() - j->fail_at >= j->retry_interval_s;
+}
+
 static int jsonl_log(void *self, const tropt_run *run, int64_t step, double time,
                      const tropt_field *fields, size_t n)
 {
     jsonl *j = self;
+    if (j->buf.len >= j->pending_max &&
+        !(retry_due(j) && write_pending(j) == TROPT_OK && j->buf.len < j->pending_max))
+        return j->host->error(TROPT_EBACKEND,
+                              "jsonl: %zu bytes of events wait for journal %s (pending_max=%zu): "
+                              "step %lld dropped; the last write failed: %s",
+                              j->buf.len, j->path, j->pending_max, (long long)step,
+                              strerror(j->fail_errno ? j->fail_errno : EIO));
     int rc = encoded(
         j, tev_encode_log(&j->buf, run->run_id, step, time, fields, n, j->host->format_real));
     if (rc != TROPT_OK)
         return rc;
-    return j->n_pending >= j->batch ? write_pending(j) : TROPT_OK;
+    if (j->n_pending < j->batch && j->buf.len < j->pending_max)
+        return TROPT_OK;
+    if (!retry_due(j))
+        return j->host->error(TROPT_EBACKEND,
+                              "cannot write to journal %s: %s (step %lld kept in memory with "
+                              "the events before it, %zu bytes of pending_max=%zu; retried at "
+                              "most every %gs, and at flush and finish)",
+                              j->path, strerror(j->fail_errno ? j->fail_errno : EIO),
+                              (long long)step, j->buf.len, j->pending_max, j->retry_interval_s);
+    return write_pending(j);
 }
 
 static int jsonl_finish(void *self, const tropt_run *run, const char *status, double ended_at,

@@ -5,6 +5,8 @@ what the C test logged.  Run with /usr/bin/python3 (Debian's, with pandas).
   csvcheck.py cover METRICS PENDING MIN    a valid file (plus the deferred
                                            rows of PENDING, if it exists)
                                            holding steps 0..MIN-1 at least
+  csvcheck.py steps METRICS                the step cell of every record,
+                                           in file order ("OK n: s0 s1 ...")
 
 EXPECT.json: {"layout": "wide"|"long", "columns": [...] (wide),
               "rows": [{"step": N, "cells": [[key, column, type, value]...]}]}
@@ -212,6 +214,14 @@ def cover(path, pending, minimum, killed=False):
 if __name__ == "__main__":
     if sys.argv[1] == "values":
         values(sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == "steps":
+        recs = read_records(sys.argv[2])
+        if recs[0][:2] != ["step", "time"]:
+            fail(f"header {recs[0]!r}")
+        for r in recs[1:]:
+            if len(r) != len(recs[0]):
+                fail(f"record {r!r}: {len(r)} cells, header has {len(recs[0])}")
+        print(f"OK {len(recs) - 1}:", " ".join(r[0] for r in recs[1:]))
     elif sys.argv[1] == "cover":
         cover(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5:] == ["killed"])
     else:

@@ -1269,6 +1269,136 @@ START_TEST(test_disk_full)
 }
 END_TEST
 
+/* The disk stays full (RLIMIT_FSIZE in a child), issue 18 finding 11: the
+ * rows that cannot be written are kept in memory only up to pending_max
+ * bytes; past it log returns TROPT_EBACKEND saying the step is dropped,
+ * and memory stops growing.  With retry_interval=60m no log retries the
+ * write (the file does not grow once space is back) until the flush
+ * barrier; then every row whose log did not say "dropped" is in
+ * metrics.csv, in order, and nothing else.  Wide and long layouts. */
+START_TEST(test_disk_full_bounded)
+{
+    const char *layouts[] = {"wide", "long"};
+    for (int l = 0; l < 2; l++) {
+        char *dir = tu_mkdtemp();
+        char *accepted = tu_path(dir, "accepted.txt");
+        fflush(NULL);
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+            signal(SIGXFSZ, SIG_IGN);
+            char *spec =
+                tu_strdupf("csv:dir=%s,fsync=off,layout=%s,pending_max=65536,retry_interval=60m",
+                           dir, layouts[l]);
+            tropt_tracker *t = NULL;
+            if (tropt_tracker_open(&t, spec, "bounded", NULL) != TROPT_OK ||
+                tropt_tracker_init(t, NULL) != TROPT_OK)
+                _exit(10);
+            char big[401];
+            memset(big, 'x', sizeof big - 1);
+            big[sizeof big - 1] = '\0';
+            struct rlimit rl;
+            getrlimit(RLIMIT_FSIZE, &rl);
+            char *want = malloc(64 * 1024);
+            size_t wn = 0;
+            int n_ok = 0, kept = 0, dropped = 0, step;
+            for (step = 0; step < 3000 && dropped < 200; step++) {
+                if (step == 10) {
+                    struct rlimit small = {16 * 1024, rl.rlim_max};
+                    setrlimit(RLIMIT_FSIZE, &small);
+                }
+                tropt_field f = TROPT_F_STR("s", big);
+                int rc = tropt_tracker_log_fields(t, &f, 1);
+                const char *msg = tropt_error_message();
+                if (rc == TROPT_OK) {
+                    if (dropped)
+                        _exit(11); /* accepted after the bound, with no space */
+                    n_ok++;
+                } else if (rc != TROPT_EBACKEND || !strstr(msg, "metrics.csv")) {
+                    _exit(12);
+                } else if (strstr(msg, "dropped")) {
+                    if (!strstr(msg, "pending_max"))
+                        _exit(13);
+                    dropped++;
+                    continue;
+                } else {
+                    if (dropped)
+                        _exit(14); /* kept after the bound: memory grows */
+                    kept++;
+                }
+                wn += (size_t)snprintf(want + wn, 64 * 1024 - wn, " %d", step);
+            }
+            /* at most pending_max bytes held: about 150 rows of ~430 bytes */
+            if (dropped < 200 || kept < 20 || kept > 200)
+                _exit(15);
+            /* space is back; retry_interval=60m: a log does not retry */
+            setrlimit(RLIMIT_FSIZE, &rl);
+            char *metrics = NULL;
+            {
+                char *p = tu_strdupf("%s/bounded", dir);
+                DIR *d = opendir(p);
+                struct dirent *e;
+                while (d && (e = readdir(d)))
+                    if (e->d_name[0] != '.')
+                        metrics = tu_strdupf("%s/%s/metrics.csv", p, e->d_name);
+                if (d)
+                    closedir(d);
+                free(p);
+            }
+            struct stat a, b;
+            if (!metrics || stat(metrics, &a) != 0)
+                _exit(16);
+            tropt_field f = TROPT_F_STR("s", big);
+            if (tropt_tracker_log_fields(t, &f, 1) != TROPT_EBACKEND ||
+                !strstr(tropt_error_message(), "dropped"))
+                _exit(17);
+            if (stat(metrics, &b) != 0 || b.st_size != a.st_size)
+                _exit(18);
+            step++;
+            /* the barrier writes every kept row; logging works again */
+            if (tropt_tracker_flush(t) != TROPT_OK)
+                _exit(19);
+            for (int k = 0; k < 3; k++, step++) {
+                if (tropt_tracker_log_fields(t, &f, 1) != TROPT_OK)
+                    _exit(20);
+                wn += (size_t)snprintf(want + wn, 64 * 1024 - wn, " %d", step);
+            }
+            if (tropt_tracker_finish(t, NULL) != TROPT_OK)
+                _exit(21);
+            tropt_tracker_free(t);
+            FILE *o = fopen(accepted, "w");
+            fprintf(o, "%s\n%d kept %d dropped %d\n", metrics, n_ok + kept + 3, kept, dropped);
+            fprintf(o, "%s\n", want);
+            fclose(o);
+            _exit(0);
+        }
+        int st;
+        waitpid(pid, &st, 0);
+        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s: child status %d", layouts[l],
+                      WEXITSTATUS(st));
+        char *text = tu_read_file(accepted, NULL);
+        ck_assert_ptr_nonnull(text);
+        char *nl1 = strchr(text, '\n');
+        *nl1 = '\0';
+        char *nl2 = strchr(nl1 + 1, '\n');
+        *nl2 = '\0';
+        int rows = atoi(nl1 + 1);
+        printf("disk full, %s, pending_max=65536: %s\n", layouts[l], nl1 + 1);
+        char *args = tu_strdupf("steps '%s'", text);
+        char *out = pycheck(args);
+        char *want = tu_strdupf("OK %d:%s", rows, nl2 + 1);
+        ck_assert_str_eq(out, want);
+        free(want);
+        free(out);
+        free(args);
+        free(text);
+        free(accepted);
+        tu_rmtree(dir);
+        free(dir);
+    }
+}
+END_TEST
+
 /* The same run replayed into the same folder twice (tropt replay): the
  * second pass continues metrics.csv, skipping the steps it holds, so no
  * step is duplicated; a torn last record (a killed writer) is cut. */
@@ -1316,6 +1446,205 @@ START_TEST(test_replay_same_run)
         free(expect);
         json_decref(cols);
         json_decref(rows);
+        free(metrics);
+        free(extra);
+        tu_rmtree(dir);
+        free(dir);
+    }
+}
+END_TEST
+
+/* ---- symbolic links (issue 18, finding 2) ------------------------------------ */
+
+/* The number of entries in folder p (without . and ..). */
+static int entries(const char *p)
+{
+    DIR *d = opendir(p);
+    ck_assert_msg(d != NULL, "opendir %s: %s", p, strerror(errno));
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    closedir(d);
+    return n;
+}
+
+static void assert_file_is(const char *path, const char *want)
+{
+    size_t n = 0;
+    char *got = tu_read_file(path, &n);
+    ck_assert_msg(got != NULL, "%s: %s", path, strerror(errno));
+    ck_assert_msg(n == strlen(want) && memcmp(got, want, n) == 0, "%s changed: '%.*s'", path,
+                  (int)n, got);
+    free(got);
+}
+
+/* A run folder (or an experiment folder) that is a symbolic link, planted
+ * where a known run id will write (tropt replay), is refused with
+ * TROPT_EBACKEND and a message naming it; the link's target gets nothing. */
+START_TEST(test_symlink_run_folder_refused)
+{
+    char *dir = tu_mkdtemp();
+    const char *rid = "01900000-0000-7000-8000-0000000051a1";
+    char *victim = tu_path(dir, "victim");
+    ck_assert_int_eq(mkdir(victim, 0755), 0);
+    char *vfile = tu_path(victim, "metrics.csv");
+    ck_assert_int_eq(tu_write_file(vfile, "precious\r\n"), 0);
+    char *logs = tu_path(dir, "logs");
+    ck_assert_int_eq(mkdir(logs, 0755), 0);
+    char *exp = tu_path(logs, "sym");
+    ck_assert_int_eq(mkdir(exp, 0755), 0);
+    char *link = tu_path(exp, rid);
+    ck_assert_int_eq(symlink(victim, link), 0);
+    tropt_run_info info = {.run_id = rid};
+    tropt_tracker *t = open_csv(logs, "fsync=off", "sym");
+    ck_assert_int_eq(tropt_tracker_init_run(t, &info, NULL), TROPT_EBACKEND);
+    const char *msg = tropt_error_message();
+    ck_assert_msg(strstr(msg, "symbolic link") && strstr(msg, link), "message: %s", msg);
+    tropt_tracker_free(t);
+    /* the experiment folder a link */
+    char *explink = tu_path(logs, "symexp");
+    ck_assert_int_eq(symlink(victim, explink), 0);
+    t = open_csv(logs, "fsync=off", "symexp");
+    ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_EBACKEND);
+    msg = tropt_error_message();
+    ck_assert_msg(strstr(msg, "symbolic link") && strstr(msg, explink), "message: %s", msg);
+    tropt_tracker_free(t);
+    ck_assert_int_eq(entries(victim), 1);
+    assert_file_is(vfile, "precious\r\n");
+    free(explink);
+    free(link);
+    free(exp);
+    free(logs);
+    free(vfile);
+    free(victim);
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
+/* Links planted in a run folder under every name the writer used to open
+ * with O_TRUNC (the temporary files .<name>.<pid>.tmp and
+ * metrics.pending.csv): the run is written as usual, through fresh files,
+ * and the file the links point to stays untouched.  A metrics.csv that is a
+ * link is refused, naming it. */
+START_TEST(test_symlink_planted_names)
+{
+    char *dir = tu_mkdtemp();
+    const char *rid = "01900000-0000-7000-8000-0000000051a2";
+    char *victim = tu_path(dir, "victim.txt");
+    ck_assert_int_eq(tu_write_file(victim, "precious\n"), 0);
+    char *logs = tu_path(dir, "logs");
+    ck_assert_int_eq(mkdir(logs, 0755), 0);
+    char *exp = tu_path(logs, "plant");
+    ck_assert_int_eq(mkdir(exp, 0755), 0);
+    char *run = tu_path(exp, rid);
+    ck_assert_int_eq(mkdir(run, 0755), 0);
+    const char *names[] = {"metrics.csv", "config.json", "run.json", "summary.json"};
+    for (size_t i = 0; i < 4; i++) {
+        char *p = tu_strdupf("%s/.%s.%ld.tmp", run, names[i], (long)getpid());
+        ck_assert_int_eq(symlink(victim, p), 0);
+        free(p);
+    }
+    char *pending = tu_path(run, "metrics.pending.csv");
+    ck_assert_int_eq(symlink(victim, pending), 0);
+    /* rewrite_factor=0.01: the third new key is deferred to
+     * metrics.pending.csv, so that file is created too */
+    tropt_run_info info = {.run_id = rid};
+    tropt_tracker *t = open_csv(logs, "fsync=off,rewrite_factor=0.01", "plant");
+    ck_assert_msg(tropt_tracker_init_run(t, &info, NULL) == TROPT_OK, "%s", tropt_error_message());
+    char *pfile = tu_path(run, "metrics.pending.csv");
+    int saw_pending = 0;
+    for (int step = 0; step < 6; step++) {
+        char key[8];
+        snprintf(key, sizeof key, "k%d", step);
+        tropt_field f[2] = {TROPT_F_INT("i", step), TROPT_F_INT(key, step)};
+        ck_assert_msg(tropt_tracker_log_fields(t, f, 2) == TROPT_OK, "%s", tropt_error_message());
+        struct stat st;
+        saw_pending |= lstat(pfile, &st) == 0 && S_ISREG(st.st_mode);
+    }
+    assert_file_is(victim, "precious\n");
+    ck_assert_msg(saw_pending, "no deferred rows: the test misses metrics.pending.csv");
+    ck_assert_msg(tropt_tracker_finish(t, NULL) == TROPT_OK, "%s", tropt_error_message());
+    tropt_tracker_free(t);
+    assert_file_is(victim, "precious\n");
+    char *metrics = tu_path(run, "metrics.csv");
+    struct stat st;
+    ck_assert_int_eq(lstat(metrics, &st), 0);
+    ck_assert_msg(S_ISREG(st.st_mode), "metrics.csv is not a regular file");
+    char *args = tu_strdupf("cover '%s' /nonexistent 6", metrics);
+    free(pycheck(args));
+    free(args);
+    /* metrics.csv itself a link: refused, named, the target untouched */
+    ck_assert_int_eq(unlink(metrics), 0);
+    ck_assert_int_eq(symlink(victim, metrics), 0);
+    t = open_csv(logs, "fsync=off", "plant");
+    ck_assert_int_eq(tropt_tracker_init_run(t, &info, NULL), TROPT_EBACKEND);
+    const char *msg = tropt_error_message();
+    ck_assert_msg(strstr(msg, "symbolic link") && strstr(msg, metrics), "message: %s", msg);
+    tropt_tracker_free(t);
+    assert_file_is(victim, "precious\n");
+    free(metrics);
+    free(pfile);
+    free(pending);
+    free(run);
+    free(exp);
+    free(logs);
+    free(victim);
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
+/* ---- replaying non-increasing steps (issue 18, finding 8) --------------------- */
+
+/* A run whose steps are not increasing (a restart from a checkpoint: steps
+ * 0..7, then 3..9, and step 5 once more), replayed into the same folder
+ * three times the way `tropt replay` does it (the same run id reopened, the
+ * same steps logged again): the file holds each logged row exactly once,
+ * in the first pass's order, read back by Python's csv module.  A fourth
+ * pass logging two more steps after them appends just those two. */
+START_TEST(test_replay_non_increasing_steps)
+{
+    const char *layouts[] = {"wide", "long"};
+    static const int seq[] = {0, 1, 2, 3, 4, 5, 6, 7, 3, 4, 5, 6, 7, 8, 9, 5};
+    const int nseq = (int)(sizeof seq / sizeof seq[0]);
+    for (int l = 0; l < 2; l++) {
+        char *dir = tu_mkdtemp();
+        char *extra = tu_strdupf("fsync=off,layout=%s", layouts[l]);
+        const char *rid = "01900000-0000-7000-8000-00000000abce";
+        tropt_run_info info = {.run_id = rid};
+        char *metrics = run_file(dir, "nonincr", rid, "metrics.csv");
+        char *want = NULL;
+        for (int pass = 0; pass < 4; pass++) {
+            tropt_tracker *t = open_csv(dir, extra, "nonincr");
+            ck_assert_msg(tropt_tracker_init_run(t, &info, NULL) == TROPT_OK, "%s",
+                          tropt_error_message());
+            int n = pass == 3 ? nseq + 2 : nseq;
+            for (int k = 0; k < n; k++) {
+                int step = k < nseq ? seq[k] : 2 + (k - nseq);
+                tropt_field f = TROPT_F_INT("k", k);
+                ck_assert_int_eq(tropt_tracker_log_fields_at(t, step, 1.7e9 + k, &f, 1), TROPT_OK);
+            }
+            ck_assert_int_eq(tropt_tracker_finish(t, NULL), TROPT_OK);
+            tropt_tracker_free(t);
+            char *args = tu_strdupf("steps '%s'", metrics);
+            char *out = pycheck(args);
+            free(args);
+            printf("non-increasing steps, %s, pass %d: %s", layouts[l], pass, out);
+            if (pass == 0)
+                want = tu_strdupf("%s", out);
+            if (pass < 3) {
+                ck_assert_str_eq(out, want);
+            } else {
+                char *more = tu_strdupf("OK 18:%.*s 2 3\n", (int)(strlen(want) - 7), want + 6);
+                ck_assert_str_eq(out, more);
+                free(more);
+            }
+            free(out);
+        }
+        ck_assert_str_eq(want, "OK 16: 0 1 2 3 4 5 6 7 3 4 5 6 7 8 9 5\n");
+        free(want);
         free(metrics);
         free(extra);
         tu_rmtree(dir);
@@ -1552,8 +1881,12 @@ static Suite *csv_suite(void)
         {"files", test_experiment_folder_sanitized},
         {"files", test_two_runs_one_tracker},
         {"files", test_replay_same_run},
+        {"files", test_replay_non_increasing_steps},
+        {"security", test_symlink_run_folder_refused},
+        {"security", test_symlink_planted_names},
         {"failures", test_medium_failures_folder},
         {"failures", test_disk_full},
+        {"failures", test_disk_full_bounded},
         {"failures", test_finish_failure_retry},
         {"chaos", test_allocation_failures},
         {"speed", test_throughput},

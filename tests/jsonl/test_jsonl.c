@@ -471,6 +471,39 @@ START_TEST(jsonl_unwritable_path_fails_at_open_naming_it)
 }
 END_TEST
 
+/* A symbolic link planted at the journal's path (issue 18, finding 2) is
+ * refused at open with TROPT_EBACKEND naming the path; the file the link
+ * points to is not written. */
+START_TEST(jsonl_symlink_at_the_path_is_refused)
+{
+    char *dir = tu_mkdtemp();
+    char *victim = tu_path(dir, "victim.txt");
+    ck_assert_int_eq(tu_write_file(victim, "precious\n"), 0);
+    char *path = tu_path(dir, "run.jsonl");
+    ck_assert_int_eq(symlink(victim, path), 0);
+    char *spec = tu_strdupf("jsonl:path=%s", path);
+    tropt_tracker *t = NULL;
+    int rc = tropt_tracker_open(&t, spec, "e", NULL);
+    if (rc == TROPT_OK) {
+        tropt_tracker_init(t, NULL);
+        tropt_tracker_finish(t, NULL);
+        tropt_tracker_free(t);
+    }
+    size_t n = 0;
+    char *got = tu_read_file(victim, &n);
+    ck_assert_msg(got && strcmp(got, "precious\n") == 0, "the link's target was written: %s", got);
+    ck_assert_int_eq(rc, TROPT_EBACKEND);
+    const char *msg = tropt_error_message();
+    ck_assert_msg(strstr(msg, path) && strstr(msg, "symbolic link"), "message: %s", msg);
+    free(got);
+    free(spec);
+    free(path);
+    free(victim);
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 START_TEST(jsonl_full_disk_is_an_error_not_a_crash)
 {
     if (access("/dev/full", W_OK) != 0)
@@ -600,7 +633,8 @@ START_TEST(jsonl_disk_full_mid_run_keeps_every_step)
         ck_assert_int_eq(tu_write_file(filler, block), 0);
     }
     char *path = tu_path(mnt, "run.jsonl");
-    char *spec = tu_strdupf("jsonl:path=%s", path);
+    /* retry_interval=0: every log retries (the default waits 1s) */
+    char *spec = tu_strdupf("jsonl:path=%s,retry_interval=0", path);
     tropt_tracker *t;
     ck_assert_int_eq(tropt_tracker_open(&t, spec, "full", NULL), TROPT_OK);
     ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
@@ -646,6 +680,122 @@ START_TEST(jsonl_disk_full_mid_run_keeps_every_step)
     free(out);
     free(cmd);
     free(db);
+    free(spec);
+    free(path);
+    free(filler);
+    tu_rmtree(dir);
+    free(mnt);
+    free(dir);
+}
+END_TEST
+
+/* The disk stays full (a small tmpfs, root only), issue 18 finding 11: the
+ * events that cannot be written are kept in memory only up to pending_max
+ * bytes; past it log returns TROPT_EBACKEND saying the step is dropped and
+ * memory stops growing.  With retry_interval=60m no log retries once space
+ * is back (the journal does not grow) until the flush barrier; then the
+ * journal, read by Python's json module, holds every step whose log did not
+ * say "dropped", in order, and no other. */
+START_TEST(jsonl_full_disk_holds_at_most_pending_max)
+{
+    if (geteuid() != 0) {
+        fprintf(stderr, "skipped: needs root (to mount a small tmpfs)\n");
+        return;
+    }
+    char *dir = tu_mkdtemp();
+    char *mnt = tu_path(dir, "mnt");
+    ck_assert_int_eq(mkdir(mnt, 0700), 0);
+    if (mount("tropt-test", mnt, "tmpfs", 0, "size=256k") != 0) {
+        fprintf(stderr, "skipped: cannot mount a tmpfs: %s\n", strerror(errno));
+        tu_rmtree(dir);
+        free(mnt);
+        free(dir);
+        return;
+    }
+    char *filler = tu_path(mnt, "filler");
+    {
+        static char block[192 * 1024];
+        memset(block, 'f', sizeof block - 1);
+        ck_assert_int_eq(tu_write_file(filler, block), 0);
+    }
+    char *path = tu_path(mnt, "run.jsonl");
+    char *spec = tu_strdupf("jsonl:path=%s,pending_max=65536,retry_interval=60m", path);
+    tropt_tracker *t;
+    ck_assert_msg(tropt_tracker_open(&t, spec, "full", NULL) == TROPT_OK, "%s",
+                  tropt_error_message());
+    ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
+    static char big[1001];
+    memset(big, 'b', sizeof big - 1);
+    static char want[64 * 1024];
+    size_t wn = 0;
+    int ok = 0, kept = 0, dropped = 0, step;
+    for (step = 0; step < 3000 && dropped < 100; step++) {
+        tropt_field f[] = {TROPT_F_INT("i", step), TROPT_F_STR("big", big)};
+        int rc = tropt_tracker_log_fields(t, f, 2);
+        const char *msg = tropt_error_message();
+        if (rc == TROPT_OK) {
+            ck_assert_msg(!dropped && !kept, "step %d accepted after a failure", step);
+            ok++;
+        } else {
+            ck_assert_int_eq(rc, TROPT_EBACKEND);
+            ck_assert_msg(strstr(msg, path), "message: %s", msg);
+            if (strstr(msg, "dropped")) {
+                ck_assert_msg(strstr(msg, "pending_max"), "message: %s", msg);
+                dropped++;
+                continue;
+            }
+            ck_assert_msg(strstr(msg, strerror(ENOSPC)), "message: %s", msg);
+            ck_assert_msg(!dropped, "step %d kept after the bound: %s", step, msg);
+            kept++;
+        }
+        wn += (size_t)snprintf(want + wn, sizeof want - wn, "%d ", step);
+    }
+    printf("jsonl full disk, pending_max=65536: %d written, %d kept, %d dropped\n", ok, kept,
+           dropped);
+    ck_assert_int_eq(dropped, 100);
+    ck_assert_int_ge(kept, 20);
+    ck_assert_int_le(kept, 100); /* 65536 bytes of ~1050-byte events */
+    /* space again; retry_interval=60m: a log does not retry */
+    ck_assert_int_eq(unlink(filler), 0);
+    struct stat a, b;
+    ck_assert_int_eq(stat(path, &a), 0);
+    tropt_field f[] = {TROPT_F_INT("i", step), TROPT_F_STR("big", "x")};
+    ck_assert_int_eq(tropt_tracker_log_fields(t, f, 2), TROPT_EBACKEND);
+    ck_assert_msg(strstr(tropt_error_message(), "dropped"), "%s", tropt_error_message());
+    ck_assert_int_eq(stat(path, &b), 0);
+    ck_assert_int_eq(a.st_size, b.st_size);
+    step++;
+    /* the barrier writes what was kept; logging works again */
+    ck_assert_msg(tropt_tracker_flush(t) == TROPT_OK, "%s", tropt_error_message());
+    for (int k = 0; k < 3; k++, step++) {
+        tropt_field g[] = {TROPT_F_INT("i", step), TROPT_F_STR("big", "y")};
+        ck_assert_int_eq(tropt_tracker_log_fields(t, g, 2), TROPT_OK);
+        wn += (size_t)snprintf(want + wn, sizeof want - wn, "%d ", step);
+    }
+    ck_assert_int_eq(tropt_tracker_finish(t, NULL), TROPT_OK);
+    tropt_tracker_free(t);
+    char *wfile = tu_path(dir, "want.txt");
+    ck_assert_int_eq(tu_write_file(wfile, want), 0);
+    char *cmd = tu_strdupf(
+        "/usr/bin/python3 -c 'import json,sys\n"
+        "steps = []\n"
+        "for line in open(sys.argv[1], encoding=\"utf-8\"):\n"
+        "    try:\n"
+        "        e = json.loads(line)\n"
+        "    except ValueError:\n"
+        "        continue\n"
+        "    if e[\"type\"] == \"log\":\n"
+        "        steps.append(e[\"step\"])\n"
+        "want = [int(x) for x in open(sys.argv[2]).read().split()]\n"
+        "print(\"OK\" if steps == want else \"steps %%r != %%r\" %% (steps, want))' '%s' '%s'",
+        path, wfile);
+    char *out = NULL;
+    ck_assert_int_eq(tu_run(cmd, &out, 1), 0);
+    ck_assert_msg(strcmp(out, "OK\n") == 0, "%s", out);
+    ck_assert_int_eq(umount(mnt), 0);
+    free(out);
+    free(cmd);
+    free(wfile);
     free(spec);
     free(path);
     free(filler);
@@ -726,6 +876,58 @@ START_TEST(journal_replayed_twice_into_csv_has_no_duplicate_step)
     ck_assert_str_eq(out, "25 True\n25 True\n");
     free(out);
     free(cmd);
+    tu_rmtree(dir);
+    free(src);
+    free(out_dir);
+    free(dir);
+}
+END_TEST
+
+/* Issue 18 finding 8: a run whose steps are not increasing (0..7, then a
+ * restart at 3..9, then 5 again: 16 rows), replayed into csv with `tropt
+ * replay` three times: every pass leaves the same 16 rows, read back by
+ * Python's csv module (before the fix: 16, then 22, then 28). */
+START_TEST(journal_with_non_increasing_steps_replayed_into_csv_keeps_its_rows)
+{
+    if (!plugin_file("csv")) {
+        fprintf(stderr, "skipped: the csv plugin is missing\n");
+        return;
+    }
+    char *dir = tu_mkdtemp();
+    char *src = tu_path(dir, "src.jsonl");
+    char *out_dir = tu_path(dir, "csv");
+    char *spec = tu_strdupf("jsonl:path=%s", src);
+    tropt_tracker *t;
+    ck_assert_int_eq(tropt_tracker_open(&t, spec, "restarted", NULL), TROPT_OK);
+    ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
+    static const int seq[] = {0, 1, 2, 3, 4, 5, 6, 7, 3, 4, 5, 6, 7, 8, 9, 5};
+    for (int k = 0; k < 16; k++) {
+        tropt_field f[] = {TROPT_F_INT("k", k), TROPT_F_REAL("loss", 1.0 / (k + 1))};
+        ck_assert_int_eq(tropt_tracker_log_fields_at(t, seq[k], 1.7e9 + k, f, 2), TROPT_OK);
+    }
+    ck_assert_int_eq(tropt_tracker_finish(t, NULL), TROPT_OK);
+    tropt_tracker_free(t);
+    for (int pass = 0; pass < 3; pass++) {
+        char *out = NULL;
+        char *cmd = tu_strdupf("'%s' replay '%s' --tracker 'csv:dir=%s,fsync=off' 2>&1", cli(), src,
+                               out_dir);
+        int rc = tu_run(cmd, &out, 1);
+        ck_assert_msg(rc == 0, "replay %d failed (%d): %s", pass, rc, out);
+        free(out);
+        free(cmd);
+        cmd = tu_strdupf("/usr/bin/python3 -c 'import csv,glob,sys\n"
+                         "for f in glob.glob(sys.argv[1] + \"/restarted/*/metrics.csv\"):\n"
+                         "    rows = list(csv.DictReader(open(f, newline=\"\")))\n"
+                         "    print(len(rows), \" \".join(r[\"step\"] for r in rows), "
+                         "[int(r[\"k\"]) for r in rows] == list(range(16)))' '%s'",
+                         out_dir);
+        ck_assert_int_eq(tu_run(cmd, &out, 1), 0);
+        ck_assert_msg(strcmp(out, "16 0 1 2 3 4 5 6 7 3 4 5 6 7 8 9 5 True\n") == 0,
+                      "after replay %d: %s", pass + 1, out);
+        free(out);
+        free(cmd);
+    }
+    free(spec);
     tu_rmtree(dir);
     free(src);
     free(out_dir);
@@ -858,8 +1060,10 @@ int main(void)
     tcase_add_test(tc, jsonl_batch_and_flush_barrier);
     tcase_add_test(tc, jsonl_terminates_a_torn_line_before_appending);
     tcase_add_test(tc, jsonl_unwritable_path_fails_at_open_naming_it);
+    tcase_add_test(tc, jsonl_symlink_at_the_path_is_refused);
     tcase_add_test(tc, jsonl_full_disk_is_an_error_not_a_crash);
     tcase_add_test(tc, jsonl_disk_full_mid_run_keeps_every_step);
+    tcase_add_test(tc, jsonl_full_disk_holds_at_most_pending_max);
     tcase_add_test(tc, jsonl_survives_every_allocation_failure);
     suite_add_tcase(s, tc);
     tc = tcase_create("replay");
@@ -867,6 +1071,7 @@ int main(void)
     tcase_add_test(tc, replay_into_jsonl_reproduces_the_journal);
     tcase_add_test(tc, journal_replayed_twice_into_sqlite_has_no_duplicate_step);
     tcase_add_test(tc, journal_replayed_twice_into_csv_has_no_duplicate_step);
+    tcase_add_test(tc, journal_with_non_increasing_steps_replayed_into_csv_keeps_its_rows);
     tcase_add_test(tc, interleaved_runs_of_two_writers_replay_apart);
     tcase_add_test(tc, replay_into_the_same_journal_terminates);
     tcase_add_test(tc, replay_usage_errors_exit_2);

@@ -1,0 +1,102 @@
+/*
+ * plugins/csv/csv_keys.c - the key table: keys in first-seen order, their hash, their
+ * header cells.
+ * See csv_priv.h for the state and who updates it.
+ */
+#include "csv_priv.h"
+
+#include <string.h>
+
+/* Column name of a key: a key matching _*(step|time) gets one more leading
+ * '_', so the fixed step and time columns stay unique and the mapping stays
+ * one-to-one. */
+int reserved_key(const char *k)
+{
+    while (*k == '_')
+        k++;
+    return strcmp(k, "step") == 0 || strcmp(k, "time") == 0;
+}
+
+/* Bytes of s as a CSV cell (see csv_put_cell). */
+static uint64_t cell_len(const char *s)
+{
+    uint64_t n = 0, quote = *s == '\0';
+    for (; *s; s++, n++) {
+        if (*s == '"')
+            n++;
+        if (*s == '"' || *s == ',' || *s == '\r' || *s == '\n')
+            quote = 1;
+    }
+    return n + 2 * quote;
+}
+
+static size_t hash_str(const char *s)
+{
+    size_t h = 1469598103934665603u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211u;
+    return h;
+}
+
+static int rehash(csv *c, size_t nslots)
+{
+    size_t *slots = c->h->malloc(nslots * sizeof *slots);
+    if (!slots)
+        return -1;
+    memset(slots, 0, nslots * sizeof *slots);
+    for (size_t i = 0; i < c->nkeys; i++) {
+        size_t j = hash_str(c->keys[i]) & (nslots - 1);
+        while (slots[j])
+            j = (j + 1) & (nslots - 1);
+        slots[j] = i + 1;
+    }
+    c->h->free(c->slots);
+    c->slots = slots;
+    c->nslots = nslots;
+    return 0;
+}
+
+/* The column of key k, adding it when new.  (size_t)-1 when out of memory. */
+size_t key_col(csv *c, const char *k)
+{
+    if ((c->nkeys + 1) * 2 > c->nslots && rehash(c, c->nslots ? c->nslots * 2 : 64) != 0)
+        return (size_t)-1;
+    size_t j = hash_str(k) & (c->nslots - 1);
+    while (c->slots[j]) {
+        if (strcmp(c->keys[c->slots[j] - 1], k) == 0)
+            return c->slots[j] - 1;
+        j = (j + 1) & (c->nslots - 1);
+    }
+    if (grow(c, (void **)&c->keys, &c->kcap, c->nkeys + 1, sizeof *c->keys) != 0 ||
+        grow(c, (void **)&c->kcell_len, &c->kcell_cap, c->nkeys + 1, sizeof *c->kcell_len) != 0 ||
+        grow(c, (void **)&c->colmap, &c->colmap_cap, c->nkeys + 1, sizeof *c->colmap) != 0)
+        return (size_t)-1;
+    size_t n = strlen(k);
+    csv_buf cellform = {0};
+    if (csv_put_cell(c->h, &cellform, k, n) != 0)
+        return (size_t)-1;
+    char *d = c->h->malloc(n + 1 + cellform.n + 1);
+    if (d) {
+        memcpy(d, k, n + 1);
+        memcpy(d + n + 1, cellform.p, cellform.n + 1);
+        c->kcell_len[c->nkeys] = cellform.n;
+    }
+    csv_buf_free(c->h, &cellform);
+    if (!d)
+        return (size_t)-1;
+    c->colmap[c->nkeys] = 0;
+    c->keys[c->nkeys] = d;
+    c->keybytes += 1 + (uint64_t)reserved_key(k) + cell_len(k);
+    c->slots[j] = ++c->nkeys;
+    return c->nkeys - 1;
+}
+
+void keys_clear(csv *c)
+{
+    for (size_t i = 0; i < c->nkeys; i++)
+        c->h->free(c->keys[i]);
+    c->nkeys = 0;
+    c->keybytes = 0;
+    if (c->slots)
+        memset(c->slots, 0, c->nslots * sizeof *c->slots);
+}

@@ -1,0 +1,297 @@
+/*
+ * plugins/csv/csv_priv.h - the csv backend's private state and the
+ * functions its files share.  Not installed; only the files of plugins/csv include
+ * it.  The backend is split by concern:
+ *
+ *   csv.c         the plugin: options, create/destroy, the run's folder,
+ *                 init, log (flush policy, pending_max, retry_interval),
+ *                 flush, finish.
+ *   csv_util.c    allocation helpers and the closer thread.
+ *   csv_keys.c    the key table (columns in first-seen order).
+ *   csv_rows.c    the queue of rows and their text as wide/long records.
+ *   csv_write.c   appends, header rewrites, deferral, JSON side files.
+ *   csv_resume.c  continuing an existing metrics.csv (replay).
+ *   csv_text.c    buffers, CSV quoting, the JSON writer (csv_text.h).
+ *   csv_read.c    the reader hooks (csv_read.h).
+ *
+ * Every function returning int returns TROPT_OK / 0 or an error already
+ * reported through c->h->error (TROPT_EBACKEND naming the path and the
+ * cause, TROPT_ENOMEM), unless its comment says -1; none takes ownership
+ * of its arguments.
+ */
+#ifndef TROPT_CSV_PRIV_H
+#define TROPT_CSV_PRIV_H
+
+#include "csv_read.h"
+#include "csv_text.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum { LAYOUT_WIDE, LAYOUT_LONG };
+
+enum { SYNC_OFF, SYNC_NORMAL, SYNC_FULL };
+
+/*
+ * Closing the replaced metrics.csv is the kernel's eviction of an unlinked
+ * inode: its page cache dropped and its blocks freed, synchronously in
+ * close(2), about as long as writing the file (0.12 s of the 100k-step
+ * csv-newkey bench).  Nothing waits for it, so a helper thread, started
+ * at the first replacement, does those closes.
+ */
+enum { CLOSER_MAX = 16 };
+
+typedef struct closer {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t th;
+    int started, stop, n;
+    int fds[CLOSER_MAX];
+} closer;
+
+/* A queued row.  Its text in the arena is the record it makes when its
+ * cells fill the columns in order: "step,time,v1,...,vn\r\n"; head_off and
+ * head_len mark "step,time", each cell its value (after its comma). */
+typedef struct row {
+    size_t head_off, head_len;
+    size_t cell0, ncells;
+    size_t end;   /* arena offset after the CRLF */
+    size_t bytes; /* head + cell texts, without separators */
+    int ordered;  /* cell k is column k */
+} row;
+
+typedef struct cell {
+    size_t col, off, len;
+} cell;
+
+/*
+ * The state of one csv backend instance.  Who updates what (file names are
+ * the csv_*.c files; "run" is csv.c):
+ *
+ *   options        csv_create (run) only; read everywhere.
+ *   failing,
+ *   fail_errno,
+ *   fail_at        attempt() in csv.c (fail_errno also by append() in
+ *                  csv_write.c, the errno of the failed write).
+ *   open, run_dir,
+ *   metrics_path,
+ *   pending_path,
+ *   rfd, tmp_path,
+ *   tmp_dir_len,
+ *   meta           csv_init / run_close (run); meta also csv_finish.
+ *   tmp_name       open_tmp (csv_write.c), just before each temporary file.
+ *   fd, size,
+ *   hdr_len,
+ *   ncols_disk,
+ *   rows_disk      resume (csv_resume.c) when continuing, rewrite and
+ *                  write_queued (csv_write.c) as records reach the file;
+ *                  closed by run_close.
+ *   pfd, psize     write_queued (creates, appends) and rewrite (removes),
+ *                  csv_write.c.
+ *   steps          csv_log; rewrites, rewritten: rewrite (csv_write.c).
+ *   seen*          resume fills them, seen_take/seen_free consume them
+ *                  (csv_resume.c; called by csv_log and run_close).
+ *   keys, kcell_len,
+ *   keybytes,
+ *   slots          key_col / keys_clear (csv_keys.c) only; key_col is
+ *                  called by queue_row (csv_rows.c) and header_field
+ *                  (csv_resume.c); kcap/kcell_cap/colmap_cap grow there.
+ *   rows, cells,
+ *   arena, qbytes,
+ *   nrows, ncells,
+ *   nfull          queue_row appends, queue_clear empties (csv_rows.c);
+ *                  queue_clear is called by write_queued/rewrite after the
+ *                  rows reached metrics.csv, and by run_close.
+ *   ndeferred      write_queued (csv_write.c), after the rows reached
+ *                  metrics.pending.csv; reset by queue_clear.
+ *   fmt, fmt_rows,
+ *   fmt_ncols      format_queued (csv_rows.c); reset by queue_clear.
+ *   queued_since   csv_log (flush_interval).
+ *   cl             close_later / closer_stop (csv_util.c), the closer
+ *                  thread owns cl.fds under cl.mu.
+ *   out, scratch   scratch buffers of whichever function runs (never held
+ *                  across calls): put_*, rewrite, copy_widened,
+ *                  write_json_file, resume, queue_row (scratch).
+ *   colmap         put_wide_rows sets and clears it per row; hint, hint_n:
+ *                  queue_row / field_col (csv_rows.c).
+ *
+ * One thread at a time calls the plugin (the host serialises the hooks), so
+ * nothing but cl needs a lock.
+ */
+typedef struct csv {
+    const tropt_host *h;
+    /* options */
+    char *dir;
+    int layout;
+    int64_t flush_every;
+    double flush_interval_s;
+    int sync;
+    double rewrite_factor;
+    uint64_t pending_max;
+    double retry_interval_s;
+
+    /* the last write of queued rows failed (disk full...): at fail_at, with
+     * errno fail_errno; log retries only retry_interval_s later */
+    int failing, fail_errno;
+    double fail_at;
+
+    /* the open run */
+    int open;
+    char *run_dir, *metrics_path, *pending_path;
+    int rfd;        /* the run folder, opened without following a link; every
+                     * file of the run is opened relative to it */
+    char *tmp_path; /* <run_dir>/<tmp_name>, naming it in messages */
+    size_t tmp_dir_len;
+    char tmp_name[128]; /* .<file>.<random>.tmp, the file being replaced */
+    int fd;             /* metrics.csv */
+    off_t size;         /* its bytes, all complete records */
+    size_t hdr_len;     /* bytes of its header record */
+    size_t ncols_disk;  /* key columns in its header */
+    uint64_t rows_disk;
+    int pfd; /* metrics.pending.csv, or -1 */
+    off_t psize;
+    uint64_t steps, rewrites, rewritten;
+    /* A continued metrics.csv (the run replayed again): the step of each of
+     * its rows, sorted, and which of them a log of this run has matched
+     * already.  A logged step matching a row not matched yet is that row,
+     * in the file already, and is skipped; the arrays are freed once every
+     * row is matched. */
+    int64_t *seen;
+    unsigned char *seen_used;
+    size_t nseen, seen_cap, seen_left;
+    json_t *meta; /* run.json */
+
+    /* keys in first-seen order, and a hash of them (slot = index + 1);
+     * keys[i] is "<key>\0<key as a CSV cell>", kcell_len[i] the cell's
+     * length (the long layout writes it) */
+    char **keys;
+    size_t nkeys, kcap;
+    size_t *kcell_len;
+    size_t kcell_cap;
+    uint64_t keybytes; /* header bytes of the key columns, commas included */
+    size_t *slots;
+    size_t nslots;
+
+    /* queued rows: [0, ndeferred) are in metrics.pending.csv already;
+     * nfull of them are ordered with one cell per known key */
+    row *rows;
+    size_t nrows, rcap, ndeferred, nfull;
+    cell *cells;
+    size_t ncells, ccap;
+    csv_buf arena;
+    /* the queued rows [0, fmt_rows) as records of metrics.csv (fmt_ncols
+     * key columns), kept when a write fails so a retry formats only the
+     * rows queued since */
+    csv_buf fmt;
+    size_t fmt_rows, fmt_ncols;
+    uint64_t qbytes; /* sum of rows[].bytes */
+    double queued_since;
+
+    closer cl; /* closes replaced files */
+
+    /* scratch */
+    csv_buf out, scratch;
+    size_t *colmap; /* column -> cell index + 1, for the row being written */
+    size_t colmap_cap;
+    size_t *hint; /* field position -> the column its key had last step */
+    size_t hint_n, hint_cap;
+} csv;
+
+/* ---- csv_util.c ---- */
+
+/* Close fd, on the helper thread when it runs and has room. */
+void close_later(closer *cl, int fd);
+
+/* Wait for every pending close and end the thread. */
+void closer_stop(closer *cl);
+
+/* Report TROPT_ENOMEM ("out of memory") and return it. */
+int oom(csv *c);
+
+/* A copy of s from the host allocator, or NULL; the caller frees it. */
+char *dupstr(csv *c, const char *s);
+
+/* "<a>/<b>" from the host allocator, or NULL; the caller frees it. */
+char *joinpath(csv *c, const char *a, const char *b);
+
+/* Make room for need elements of elem bytes in *p (capacity *cap, doubled
+ * as needed).  -1 when out of memory or when the size would overflow. */
+int grow(csv *c, void **p, size_t *cap, size_t need, size_t elem);
+
+/* ---- csv_keys.c ---- */
+
+/* Column name of a key: a key matching _*(step|time) gets one more leading
+ * '_', so the fixed step and time columns stay unique and the mapping stays
+ * one-to-one. */
+int reserved_key(const char *k);
+
+/* The column of key k, adding it when new.  (size_t)-1 when out of memory. */
+size_t key_col(csv *c, const char *k);
+
+/* Forget every key (a new run); the table keeps its capacity. */
+void keys_clear(csv *c);
+
+/* ---- csv_rows.c ---- */
+
+/* Empty the queue (its rows reached the file, or the run ends). */
+void queue_clear(csv *c);
+
+/* Bytes of memory the queued rows hold (what pending_max bounds). */
+uint64_t pending_bytes(const csv *c);
+
+/* Format one step into the queue: the record text, its cells marked. */
+int queue_row(csv *c, int64_t step, double time, const tropt_field *f, size_t n);
+
+/* Append the header record of the layout and every known key to b.  -1
+ * when out of memory. */
+int put_header(csv *c, csv_buf *b);
+
+/* Rows [from, to) as wide records of ncols key columns. */
+int put_wide_rows(csv *c, csv_buf *b, size_t from, size_t to, size_t ncols);
+
+/* Rows [from, to) as long records: step,time,key,value per cell. */
+int put_long_rows(csv *c, csv_buf *b, size_t from, size_t to);
+
+/* Format the queued rows not formatted yet into c->fmt, as records of
+ * metrics.csv (all of them again when the columns changed).  -1 when out
+ * of memory (c->fmt then holds what it held). */
+int format_queued(csv *c);
+
+/* ---- csv_write.c ---- */
+
+/*
+ * Replace metrics.csv atomically by: the header of every known key, the
+ * current records widened to it, and all queued rows.  On failure the old
+ * file and the queue are untouched.
+ */
+int rewrite(csv *c);
+
+/* Write the queued rows out.  force: a barrier, deferred rows are folded
+ * into metrics.csv now. */
+int write_queued(csv *c, int force);
+
+/* Write v (borrowed; NULL: {}) pretty-printed to <run_dir>/name,
+ * atomically (temporary file, rename). */
+int write_json_file(csv *c, const char *name, const json_t *v);
+
+/* ---- csv_resume.c ---- */
+
+/* Forget the rows of a continued file (all matched, or the run ends). */
+void seen_free(csv *c);
+
+/* 1 when a row of step `step` is in the continued file and not matched by
+ * a log yet (it is marked matched now), 0 otherwise. */
+int seen_take(csv *c, int64_t step);
+
+/*
+ * metrics.csv exists already: a run replayed into this folder again (run
+ * ids are unique otherwise).  Continue it: read its header back into the
+ * key table, cut a torn last record, and note the step of every row so
+ * that the rows already written are skipped when they are logged again
+ * (each row once, whatever the order of the steps: a run may log a step
+ * twice, or go back to an earlier step after a restart).
+ */
+int resume(csv *c);
+
+#endif

@@ -1,0 +1,274 @@
+/*
+ * plugins/csv/csv_resume.c - continuing an existing metrics.csv (a run replayed
+ * again): its header, its torn tail, the steps of its rows.
+ * See csv_priv.h for the state and who updates it.
+ */
+#include "csv_priv.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Split one CSV record (without its CRLF) into fields, unquoting them;
+ * calls fn for each.  -1 when fn fails or out of memory. */
+static int split_record(csv *c, const char *s, size_t n, int (*fn)(csv *, const char *, void *),
+                        void *ud)
+{
+    csv_buf f = {0};
+    size_t i = 0;
+    int rc = 0;
+    for (;;) {
+        f.n = 0;
+        if (csv_buf_reserve(c->h, &f, 0) != 0) {
+            rc = -1;
+            break;
+        }
+        f.p[0] = '\0';
+        if (i < n && s[i] == '"') {
+            for (i++; i < n; i++) {
+                if (s[i] == '"' && !(i + 1 < n && s[i + 1] == '"'))
+                    break;
+                if (s[i] == '"')
+                    i++;
+                if (csv_buf_putc(c->h, &f, s[i]) != 0)
+                    rc = -1;
+            }
+            i++;
+        }
+        while (i < n && s[i] != ',')
+            if (csv_buf_putc(c->h, &f, s[i++]) != 0)
+                rc = -1;
+        if (rc != 0 || fn(c, f.p, ud) != 0) {
+            rc = -1;
+            break;
+        }
+        if (i >= n)
+            break;
+        i++;
+    }
+    csv_buf_free(c->h, &f);
+    return rc;
+}
+
+void seen_free(csv *c)
+{
+    c->h->free(c->seen);
+    c->h->free(c->seen_used);
+    c->seen = NULL;
+    c->seen_used = NULL;
+    c->nseen = c->seen_cap = c->seen_left = 0;
+}
+
+/* 1 when a row of step `step` is in the continued file and not matched by
+ * a log yet (it is marked matched now), 0 otherwise. */
+int seen_take(csv *c, int64_t step)
+{
+    size_t lo = 0, hi = c->nseen;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (c->seen[mid] < step)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (; lo < c->nseen && c->seen[lo] == step; lo++) {
+        if (!c->seen_used[lo]) {
+            c->seen_used[lo] = 1;
+            if (--c->seen_left == 0)
+                seen_free(c);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The step and time cells of the record being scanned, and of the last row
+ * recorded (the long layout writes a row as several records sharing them). */
+typedef struct rec_scan {
+    size_t field, sn, tn, psn, ptn;
+    char step[32], time[48], pstep[32], ptime[48];
+    int sorted;
+} rec_scan;
+
+static void scan_char(rec_scan *r, char ch)
+{
+    if (ch == ',')
+        r->field++;
+    else if (r->field == 0 && r->sn < sizeof r->step - 1)
+        r->step[r->sn++] = ch;
+    else if (r->field == 1 && r->tn < sizeof r->time - 1)
+        r->time[r->tn++] = ch;
+}
+
+/* A record of the continued file ended: note its row's step.  -1 when out
+ * of memory. */
+static int scan_record_end(csv *c, rec_scan *r)
+{
+    int same = c->layout == LAYOUT_LONG && c->nseen > 0 && r->sn == r->psn && r->tn == r->ptn &&
+               memcmp(r->step, r->pstep, r->sn) == 0 && memcmp(r->time, r->ptime, r->tn) == 0;
+    if (!same) {
+        r->step[r->sn] = '\0';
+        int64_t step = strtoll(r->step, NULL, 10);
+        if (grow(c, (void **)&c->seen, &c->seen_cap, c->nseen + 1, sizeof *c->seen) != 0)
+            return -1;
+        if (c->nseen > 0 && step < c->seen[c->nseen - 1])
+            r->sorted = 0;
+        c->seen[c->nseen++] = step;
+        memcpy(r->pstep, r->step, r->sn);
+        memcpy(r->ptime, r->time, r->tn);
+        r->psn = r->sn;
+        r->ptn = r->tn;
+    }
+    r->field = r->sn = r->tn = 0;
+    return 0;
+}
+
+typedef struct header_check {
+    size_t i;
+    int bad;
+} header_check;
+
+static int header_field(csv *c, const char *name, void *ud)
+{
+    header_check *hc = ud;
+    static const char *const fixed[] = {"step", "time", "key", "value"};
+    size_t nfixed = c->layout == LAYOUT_LONG ? 4 : 2;
+    if (hc->i < nfixed) {
+        hc->bad |= strcmp(name, fixed[hc->i]) != 0;
+    } else if (c->layout == LAYOUT_LONG) {
+        hc->bad = 1;
+    } else if (key_col(c, name + reserved_key(name)) == (size_t)-1) {
+        return -1;
+    }
+    hc->i++;
+    return 0;
+}
+
+/*
+ * metrics.csv exists already: a run replayed into this folder again (run
+ * ids are unique otherwise).  Continue it: read its header back into the
+ * key table, cut a torn last record, and note the step of every row so
+ * that the rows already written are skipped when they are logged again
+ * (each row once, whatever the order of the steps: a run may log a step
+ * twice, or go back to an earlier step after a restart).
+ */
+int resume(csv *c)
+{
+    const tropt_host *h = c->h;
+    int rc = TROPT_OK;
+    c->fd = openat(c->rfd, "metrics.csv", O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+    if (c->fd < 0 && errno == ELOOP)
+        return h->error(TROPT_EBACKEND,
+                        "refusing '%s': it is a symbolic link (the csv backend never writes "
+                        "through one)",
+                        c->metrics_path);
+    if (c->fd < 0)
+        return h->error(TROPT_EBACKEND, "cannot open '%s': %s", c->metrics_path, strerror(errno));
+    struct stat st;
+    if (fstat(c->fd, &st) != 0)
+        return h->error(TROPT_EBACKEND, "cannot stat '%s': %s", c->metrics_path, strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return h->error(TROPT_EBACKEND, "refusing '%s': not a regular file", c->metrics_path);
+    /* record ends: LF outside quotes (every CR and LF inside a cell is quoted) */
+    enum { CHUNK = 1 << 16 };
+    if (csv_buf_reserve(h, &c->scratch, CHUNK) != 0)
+        return oom(c);
+    off_t off = 0, hdr_end = -1, good_end = 0;
+    uint64_t records = 0;
+    int inq = 0;
+    rec_scan rs;
+    memset(&rs, 0, sizeof rs);
+    rs.sorted = 1;
+    while (off < st.st_size) {
+        ssize_t got = pread(c->fd, c->scratch.p, CHUNK, off);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            return h->error(TROPT_EBACKEND, "cannot read '%s': %s", c->metrics_path,
+                            got < 0 ? strerror(errno) : "file shrank");
+        for (ssize_t i = 0; i < got; i++) {
+            char ch = c->scratch.p[i];
+            if (ch == '"') {
+                inq = !inq;
+            } else if (inq) {
+                continue;
+            } else if (ch == '\n') {
+                off_t end = off + i + 1;
+                if (hdr_end < 0) {
+                    hdr_end = end;
+                    rs.field = rs.sn = rs.tn = 0;
+                } else {
+                    records++;
+                    if (scan_record_end(c, &rs) != 0)
+                        return oom(c);
+                }
+                good_end = end;
+            } else {
+                scan_char(&rs, ch);
+            }
+        }
+        off += got;
+    }
+    if (hdr_end < 2 || hdr_end > (1 << 26))
+        return h->error(TROPT_EBACKEND, "'%s' has no header; not continuing it", c->metrics_path);
+    /* the header */
+    char *hdr = h->malloc((size_t)hdr_end);
+    if (!hdr)
+        return oom(c);
+    header_check hc = {0, 0};
+    if (pread(c->fd, hdr, (size_t)hdr_end, 0) != hdr_end) {
+        rc = h->error(TROPT_EBACKEND, "cannot read '%s': %s", c->metrics_path, strerror(errno));
+    } else if (split_record(c, hdr, (size_t)hdr_end - 2, header_field, &hc) != 0) {
+        rc = oom(c);
+    } else if (hc.bad || hc.i < 2) {
+        rc = h->error(TROPT_EBACKEND,
+                      "'%s' is not a %s metrics.csv of this backend; not continuing it",
+                      c->metrics_path, c->layout == LAYOUT_LONG ? "long" : "wide");
+    }
+    h->free(hdr);
+    if (rc != TROPT_OK)
+        return rc;
+    /* the rows written: sorted for seen_take */
+    if (c->nseen > 0) {
+        if (!rs.sorted)
+            qsort(c->seen, c->nseen, sizeof *c->seen, cmp_i64);
+        if (!(c->seen_used = h->malloc(c->nseen)))
+            return oom(c);
+        memset(c->seen_used, 0, c->nseen);
+        c->seen_left = c->nseen;
+    }
+    if (good_end < st.st_size) {
+        h->log(TROPT_LEVEL_WARNING, "csv: '%s': cutting a torn last record (%lld bytes)",
+               c->metrics_path, (long long)(st.st_size - good_end));
+        if (ftruncate(c->fd, good_end) != 0)
+            return h->error(TROPT_EBACKEND, "cannot truncate '%s': %s", c->metrics_path,
+                            strerror(errno));
+    }
+    c->size = good_end;
+    c->hdr_len = (size_t)hdr_end;
+    c->ncols_disk = c->nkeys;
+    c->rows_disk = records;
+    struct stat pst;
+    if (fstatat(c->rfd, "metrics.pending.csv", &pst, AT_SYMLINK_NOFOLLOW) == 0) {
+        /* rows a killed writer had deferred: keep them aside, never lose them */
+        char *old = joinpath(c, c->run_dir, "metrics.pending.old.csv");
+        if (!old || renameat(c->rfd, "metrics.pending.csv", c->rfd, "metrics.pending.old.csv") != 0)
+            h->log(TROPT_LEVEL_WARNING, "csv: cannot move '%s' aside", c->pending_path);
+        else
+            h->log(TROPT_LEVEL_WARNING, "csv: deferred rows of an earlier writer kept in '%s'",
+                   old);
+        h->free(old);
+    }
+    h->log(TROPT_LEVEL_DEBUG, "csv: continuing '%s': %zu rows in it are skipped when logged again",
+           c->metrics_path, c->nseen);
+    return TROPT_OK;
+}

@@ -1,0 +1,348 @@
+/*
+ * plugins/csv/csv_write.c - writing: appends, header rewrites by atomic replacement,
+ * the deferral to metrics.pending.csv, the JSON side files.
+ * See csv_priv.h for the state and who updates it.
+ */
+#include "csv_priv.h"
+
+#include "tropt_fs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int write_all(int fd, const char *p, size_t n, off_t off)
+{
+    while (n) {
+        ssize_t w = pwrite(fd, p, n, off);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (w == 0) {
+            errno = EIO;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+        off += w;
+    }
+    return 0;
+}
+
+/* Append b to fd at *size; on failure cut the file back to *size so that it
+ * keeps ending with a complete record. */
+static int append(csv *c, int fd, off_t *size, const char *path, const csv_buf *b)
+{
+    if (b->n == 0)
+        return TROPT_OK;
+    if (write_all(fd, b->p, b->n, *size) != 0) {
+        int e = errno;
+        c->fail_errno = e;
+        if (ftruncate(fd, *size) != 0) {
+            /* nothing more to do: the message reports the first cause */
+        }
+        return c->h->error(TROPT_EBACKEND, "cannot write '%s': %s", path, strerror(e));
+    }
+    if (c->sync == SYNC_FULL && fdatasync(fd) != 0)
+        return c->h->error(TROPT_EBACKEND, "cannot sync '%s': %s", path, strerror(errno));
+    *size += (off_t)b->n;
+    return TROPT_OK;
+}
+
+/* Create a new temporary file in the run folder for <run_dir>/name, under
+ * an unpredictable name, exclusively (see tropt_tmp_create): c->tmp_name
+ * is its name, c->tmp_path its path for messages.  -1 with errno set when
+ * it cannot be created. */
+static int open_tmp(csv *c, const char *name)
+{
+    int fd = tropt_tmp_create(c->rfd, name, c->tmp_name, sizeof c->tmp_name);
+    int e = errno;
+    if (fd < 0)
+        snprintf(c->tmp_name, sizeof c->tmp_name, ".%s.<random>.tmp", name);
+    snprintf(c->tmp_path + c->tmp_dir_len, sizeof c->tmp_name + 1, "/%s", c->tmp_name);
+    errno = e;
+    return fd;
+}
+
+/* Copy the records of the current metrics.csv (after its header) into the
+ * temporary file, adding k empty cells at the end of each record.  Record
+ * ends are CRLF outside quotes; our cells quote every CR and LF. */
+static int copy_widened(csv *c, int tfd, off_t *tsize, size_t k)
+{
+    const tropt_host *h = c->h;
+    enum { CHUNK = 1 << 16 };
+    if (csv_buf_reserve(h, &c->scratch, CHUNK + k) != 0)
+        return oom(c);
+    char *in = c->scratch.p;
+    char *commas = in + CHUNK;
+    memset(commas, ',', k);
+    int inq = 0;
+    off_t off = (off_t)c->hdr_len;
+    c->out.n = 0;
+    while (off < c->size) {
+        size_t want = (size_t)(c->size - off) < CHUNK ? (size_t)(c->size - off) : CHUNK;
+        ssize_t got = pread(c->fd, in, want, off);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            return h->error(TROPT_EBACKEND, "cannot read '%s': %s", c->metrics_path,
+                            got < 0 ? strerror(errno) : "file shrank");
+        /* Room for the chunk and k commas per record end (at most one per
+         * two bytes: CRLF), so the loop below copies without checks. */
+        if (csv_buf_reserve(h, &c->out, (size_t)got + ((size_t)got / 2 + 1) * k) != 0)
+            return oom(c);
+        char *o = c->out.p + c->out.n;
+        const char *p = in, *end = in + got;
+        while (p < end) {
+            /* The next quote bounds the stretch where a CR ends a record:
+             * numeric rows have none, so memchr runs through whole chunks. */
+            const char *q = memchr(p, '"', (size_t)(end - p));
+            if (inq) {
+                const char *stop = q ? q + 1 : end;
+                memcpy(o, p, (size_t)(stop - p));
+                o += stop - p;
+                p = stop;
+                inq = q == NULL;
+                continue;
+            }
+            const char *lim = q ? q : end;
+            const char *cr;
+            while ((cr = memchr(p, '\r', (size_t)(lim - p))) != NULL) {
+                memcpy(o, p, (size_t)(cr - p));
+                o += cr - p;
+                memcpy(o, commas, k);
+                o += k;
+                *o++ = '\r';
+                p = cr + 1;
+            }
+            memcpy(o, p, (size_t)(lim - p));
+            o += lim - p;
+            p = lim;
+            if (q) {
+                *o++ = '"';
+                p = q + 1;
+                inq = 1;
+            }
+        }
+        c->out.n = (size_t)(o - c->out.p);
+        off += got;
+        if (c->out.n >= CHUNK) {
+            int rc = append(c, tfd, tsize, c->tmp_path, &c->out);
+            if (rc != TROPT_OK)
+                return rc;
+            c->out.n = 0;
+        }
+    }
+    int rc = append(c, tfd, tsize, c->tmp_path, &c->out);
+    c->out.n = 0;
+    return rc;
+}
+
+/*
+ * Replace metrics.csv atomically by: the header of every known key, the
+ * current records widened to it, and all queued rows.  On failure the old
+ * file and the queue are untouched.
+ */
+int rewrite(csv *c)
+{
+    const tropt_host *h = c->h;
+    int rc;
+    off_t tsize = 0;
+    int tfd = open_tmp(c, "metrics.csv");
+    if (tfd < 0)
+        return h->error(TROPT_EBACKEND, "cannot create '%s': %s", c->tmp_path, strerror(errno));
+    c->out.n = 0;
+    if (put_header(c, &c->out) != 0) {
+        rc = oom(c);
+        goto fail;
+    }
+    size_t hdr_len = c->out.n;
+    if ((rc = append(c, tfd, &tsize, c->tmp_path, &c->out)) != TROPT_OK)
+        goto fail;
+    if (c->fd >= 0 && c->size > (off_t)c->hdr_len &&
+        (rc = copy_widened(c, tfd, &tsize, c->nkeys - c->ncols_disk)) != TROPT_OK)
+        goto fail;
+    c->out.n = 0;
+    if (c->layout == LAYOUT_WIDE ? put_wide_rows(c, &c->out, 0, c->nrows, c->nkeys) != 0
+                                 : put_long_rows(c, &c->out, 0, c->nrows) != 0) {
+        rc = oom(c);
+        goto fail;
+    }
+    if ((rc = append(c, tfd, &tsize, c->tmp_path, &c->out)) != TROPT_OK)
+        goto fail;
+    if (c->sync != SYNC_OFF && fsync(tfd) != 0) {
+        rc = h->error(TROPT_EBACKEND, "cannot sync '%s': %s", c->tmp_path, strerror(errno));
+        goto fail;
+    }
+    if (renameat(c->rfd, c->tmp_name, c->rfd, "metrics.csv") != 0) {
+        rc = h->error(TROPT_EBACKEND, "cannot rename '%s' to '%s': %s", c->tmp_path,
+                      c->metrics_path, strerror(errno));
+        goto fail;
+    }
+    if (c->sync != SYNC_OFF && fsync(c->rfd) != 0)
+        h->log(TROPT_LEVEL_WARNING, "csv: cannot sync folder '%s': %s", c->run_dir,
+               strerror(errno));
+    if (c->fd >= 0) {
+        c->rewrites++;
+        c->rewritten += (uint64_t)tsize;
+        close_later(&c->cl, c->fd);
+    }
+    c->fd = tfd;
+    c->size = tsize;
+    c->hdr_len = hdr_len;
+    c->ncols_disk = c->nkeys;
+    c->rows_disk += c->nrows;
+    queue_clear(c);
+    if (c->pfd >= 0) {
+        /* Its rows are in metrics.csv now.  Should this unlink fail, the
+         * leftover file only repeats steps that metrics.csv holds. */
+        close(c->pfd);
+        c->pfd = -1;
+        c->psize = 0;
+        if (unlinkat(c->rfd, "metrics.pending.csv", 0) != 0)
+            h->log(TROPT_LEVEL_WARNING, "csv: cannot remove '%s': %s", c->pending_path,
+                   strerror(errno));
+    }
+    return TROPT_OK;
+fail:
+    close(tfd);
+    unlinkat(c->rfd, c->tmp_name, 0);
+    c->out.n = 0;
+    return rc;
+}
+
+/* The size metrics.csv would have after a rewrite now (O(1): a run whose
+ * rows are deferred calls this at every step). */
+static uint64_t projected_size(const csv *c)
+{
+    return strlen("step,time\r\n") + c->keybytes + (uint64_t)(c->size - (off_t)c->hdr_len) +
+           c->rows_disk * (c->nkeys - c->ncols_disk) + c->qbytes + c->nrows * (c->nkeys + 2);
+}
+
+/* Write the queued rows out.  force: a barrier, deferred rows are folded
+ * into metrics.csv now. */
+int write_queued(csv *c, int force)
+{
+    const tropt_host *h = c->h;
+    int rc;
+    if (c->nrows == c->ndeferred && !(force && c->ndeferred))
+        return TROPT_OK;
+    c->out.n = 0;
+    if (c->layout == LAYOUT_LONG) {
+        if (format_queued(c) != 0)
+            return oom(c);
+        if ((rc = append(c, c->fd, &c->size, c->metrics_path, &c->fmt)) == TROPT_OK) {
+            c->rows_disk += c->nrows;
+            queue_clear(c);
+        }
+        return rc;
+    }
+    if (c->ndeferred == 0 && c->nkeys == c->ncols_disk) {
+        const csv_buf *b = &c->out;
+        csv_buf whole;
+        if (c->nfull == c->nrows) {
+            /* every row is its record already: write the arena as it is */
+            whole.p = c->arena.p;
+            whole.n = c->arena.n;
+            whole.cap = 0;
+            b = &whole;
+        } else if (format_queued(c) != 0) {
+            return oom(c);
+        } else {
+            b = &c->fmt;
+        }
+        if ((rc = append(c, c->fd, &c->size, c->metrics_path, b)) == TROPT_OK) {
+            c->rows_disk += c->nrows;
+            queue_clear(c);
+        }
+        return rc;
+    }
+    if (force || c->rewrite_factor <= 0 ||
+        (double)c->rewritten <= c->rewrite_factor * (double)projected_size(c))
+        return rewrite(c);
+    /* Defer: the new rows go to metrics.pending.csv, in order. */
+    if (c->pfd < 0) {
+        /* A fresh file: whatever has this name (a leftover, a planted link)
+         * is removed, never opened, so a link's target is never written. */
+        if (unlinkat(c->rfd, "metrics.pending.csv", 0) != 0 && errno != ENOENT)
+            return h->error(TROPT_EBACKEND, "cannot remove '%s': %s", c->pending_path,
+                            strerror(errno));
+        c->pfd = openat(c->rfd, "metrics.pending.csv",
+                        O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+        if (c->pfd < 0)
+            return h->error(TROPT_EBACKEND, "cannot create '%s': %s", c->pending_path,
+                            strerror(errno));
+        c->psize = 0;
+        csv_buf hb = {"step,time,key,value\r\n", 21, 0};
+        if ((rc = append(c, c->pfd, &c->psize, c->pending_path, &hb)) != TROPT_OK) {
+            close(c->pfd);
+            c->pfd = -1;
+            unlinkat(c->rfd, "metrics.pending.csv", 0);
+            return rc;
+        }
+    }
+    c->out.n = 0;
+    if (put_long_rows(c, &c->out, c->ndeferred, c->nrows) != 0)
+        return oom(c);
+    if ((rc = append(c, c->pfd, &c->psize, c->pending_path, &c->out)) == TROPT_OK)
+        c->ndeferred = c->nrows;
+    return rc;
+}
+
+/* Write text to <run_dir>/name atomically (temporary file, rename). */
+static int write_file_atomic(csv *c, const char *name, const csv_buf *b)
+{
+    const tropt_host *h = c->h;
+    char *path = joinpath(c, c->run_dir, name);
+    if (!path)
+        return oom(c);
+    int rc = TROPT_OK;
+    off_t sz = 0;
+    int fd = open_tmp(c, name);
+    if (fd < 0) {
+        rc = h->error(TROPT_EBACKEND, "cannot create '%s': %s", c->tmp_path, strerror(errno));
+        goto out;
+    }
+    if ((rc = append(c, fd, &sz, c->tmp_path, b)) != TROPT_OK)
+        goto fail;
+    if (c->sync != SYNC_OFF && fsync(fd) != 0) {
+        rc = h->error(TROPT_EBACKEND, "cannot sync '%s': %s", c->tmp_path, strerror(errno));
+        goto fail;
+    }
+    if (renameat(c->rfd, c->tmp_name, c->rfd, name) != 0) {
+        rc = h->error(TROPT_EBACKEND, "cannot rename '%s' to '%s': %s", c->tmp_path, path,
+                      strerror(errno));
+        goto fail;
+    }
+    close(fd);
+    if (c->sync != SYNC_OFF && fsync(c->rfd) != 0)
+        h->log(TROPT_LEVEL_WARNING, "csv: cannot sync folder '%s': %s", c->run_dir,
+               strerror(errno));
+    goto out;
+fail:
+    close(fd);
+    unlinkat(c->rfd, c->tmp_name, 0);
+out:
+    h->free(path);
+    return rc;
+}
+
+int write_json_file(csv *c, const char *name, const json_t *v)
+{
+    c->out.n = 0;
+    json_t *empty = NULL;
+    if (!v && !(v = empty = json_object()))
+        return oom(c);
+    int bad = csv_put_json(c->h, &c->out, v, 2) != 0 || csv_buf_putc(c->h, &c->out, '\n') != 0;
+    json_decref(empty);
+    if (bad)
+        return oom(c);
+    int rc = write_file_atomic(c, name, &c->out);
+    c->out.n = 0;
+    return rc;
+}
