@@ -141,7 +141,8 @@ def check_run(run_dir, newkeys, pad, lo, hi):
         if r[0] != str(n):
             fail(f"metrics.csv row {n} holds step {r[0]!r}")
         float(r[1])
-        steps[n] = {k: c for k, c in zip(header[2:], r[2:]) if c != "" or k in step_fields(n, newkeys, pad)}
+        logged = step_fields(n, newkeys, pad)  # once per row, not per cell
+        steps[n] = {k: c for k, c in zip(header[2:], r[2:]) if c != "" or k in logged}
     rows = len(steps)
     deferred = 0
     # A pending file cut right after its creation (before its header) is
