@@ -3,10 +3,11 @@
  *
  *   sqlite.c        options, the hooks, the commit timer thread.
  *   sqlite_store.c  the connection: open, schema and migrations, busy
- *                   handling, stale runs, transactions that write batches
- *                   (appended, or looked up row by row for steps that may
- *                   exist) and keep tropt_stat exact, the checkpoint thread
- *                   and its WAL hook.
+ *                   handling, transactions that write batches (appended,
+ *                   or looked up row by row for steps that may exist).
+ *   sqlite_stat.c   tropt_stat kept exact: aggregates totalled per
+ *                   transaction, merged into the table, tails folded.
+ *   sqlite_ckpt.c   the checkpoint thread and its WAL hook; stale runs.
  *   sqlite_batch.c  the in-memory side: interned keys and the pending batch.
  *
  * Every step is first appended to the pending batch (copied, keys interned
@@ -157,7 +158,7 @@ typedef struct tsq {
     double busy_since; /* monotonic start of the current lock wait */
     uint64_t rng;      /* jitter of the busy back-off */
 
-    /* Checkpoints (see sqlite_store.c): the writer's own automatic
+    /* Checkpoints (see sqlite_ckpt.c): the writer's own automatic
      * checkpoint is off; a thread of its own checkpoints through ckdb. */
     sqlite3 *ckdb;
     pthread_t ckthread;
@@ -198,7 +199,7 @@ typedef struct tsq {
 #define TSQ_CKPT_FRAMES 1000
 /* Past this many WAL frames, a commit completes the checkpoint the thread
  * could not, right after a pass of the thread; past TSQ_CKPT_FORCE frames,
- * whatever is left (see sqlite_store.c). */
+ * whatever is left (see sqlite_ckpt.c). */
 #define TSQ_CKPT_HARD (4 * TSQ_CKPT_FRAMES)
 #define TSQ_CKPT_FORCE (16 * TSQ_CKPT_FRAMES)
 
@@ -262,9 +263,38 @@ int tsq_key_id(tsq *s, uint32_t index, int64_t *id);
 /* Step a prepared statement once and reset it (SQLite result code, with
  * SQLITE_ROW/SQLITE_DONE mapped to SQLITE_OK). */
 int tsq_step(tsq *s, sqlite3_stmt *st);
+/* Bind value v's value alone (TEXT in arena a) at parameter i. */
+int tsq_bind_value(sqlite3_stmt *st, int i, const tsq_val *v, const tsq_arena *a);
 /* Bind value v (TEXT in arena a) at parameters i (value) and i+1 (kind). */
 int tsq_bind_val(sqlite3_stmt *st, int i, const tsq_val *v, const tsq_arena *a);
 /* Format s->err from the connection's last error: "<what> <path>: <cause>". */
 int tsq_fail(tsq *s, int rc, const char *what);
+/* The statement head + (n - 1) x more + tail for n rows (1 <= n <= max),
+ * prepared into slot the first time that many rows are written at once
+ * (SQLite result code). */
+int tsq_multi_stmt(tsq *s, sqlite3_stmt **slot, int n, const char *head, const char *more,
+                   const char *tail);
+
+/* sqlite_stat.c: statistics (SQLite result codes where an int is returned) */
+/* Start a transaction's aggregates: every key known so far gets an entry. */
+int tsq_agg_begin(tsq *s);
+/* Aggregate entry i (of key entry i), NULL when memory ran out. */
+tsq_agg *tsq_agg_entry(tsq *s, size_t i);
+/* A new row (step, v) of agg entry i (TEXT in the batch's arena). */
+void tsq_agg_add(tsq *s, size_t i, int64_t step, const tsq_val *v);
+/* Before the commit of a transaction that does not merge: room to keep its
+ * aggregates afterwards (so keeping them cannot fail once committed). */
+int tsq_pend_reserve(tsq *s);
+/* After a commit: what it merged is in tropt_stat; what it did not, kept. */
+void tsq_stat_committed(tsq *s);
+/* Fold run's rows above its statistics into tropt_stat (a writer that died
+ * or left without finishing). */
+int tsq_fold_tail(tsq *s, int64_t run);
+/* Merge the pending and the transaction's aggregates into tropt_stat. */
+int tsq_agg_flush(tsq *s, int64_t run);
+
+/* sqlite_ckpt.c: hand checkpoints to a connection of the thread's own
+ * (called by tsq_open). */
+void tsq_open_checkpointer(tsq *s);
 
 #endif /* TROPT_SQLITE_PRIV_H */

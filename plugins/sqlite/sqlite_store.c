@@ -56,8 +56,6 @@ static const char *const migrations[TSQL_SCHEMA_VERSION] = {
     TSQL_MIGRATE_2_3,
 };
 
-static void open_checkpointer(tsq *s);
-
 static int retryable(int rc)
 {
     rc &= 0xff;
@@ -231,7 +229,7 @@ int tsq_key_id(tsq *s, uint32_t index, int64_t *id)
 }
 
 /* Bind the value of v alone at parameter i. */
-static int bind_value(sqlite3_stmt *st, int i, const tsq_val *v, const tsq_arena *a)
+int tsq_bind_value(sqlite3_stmt *st, int i, const tsq_val *v, const tsq_arena *a)
 {
     int rc;
     switch (v->sqltype) {
@@ -253,7 +251,7 @@ static int bind_value(sqlite3_stmt *st, int i, const tsq_val *v, const tsq_arena
 
 int tsq_bind_val(sqlite3_stmt *st, int i, const tsq_val *v, const tsq_arena *a)
 {
-    int rc = bind_value(st, i, v, a);
+    int rc = tsq_bind_value(st, i, v, a);
     if (rc == SQLITE_OK)
         rc = v->kind ? sqlite3_bind_int(st, i + 1, v->kind) : sqlite3_bind_null(st, i + 1);
     return rc;
@@ -261,8 +259,8 @@ int tsq_bind_val(sqlite3_stmt *st, int i, const tsq_val *v, const tsq_arena *a)
 
 /* The statement head + (n - 1) x more + tail for n rows (1 <= n <= max),
  * prepared the first time that many rows are written at once. */
-static int multi_stmt(tsq *s, sqlite3_stmt **slot, int n, const char *head, const char *more,
-                      const char *tail)
+int tsq_multi_stmt(tsq *s, sqlite3_stmt **slot, int n, const char *head, const char *more,
+                   const char *tail)
 {
     if (!*slot) {
         size_t hl = strlen(head), ml = strlen(more), tl = strlen(tail);
@@ -282,268 +280,6 @@ static int multi_stmt(tsq *s, sqlite3_stmt **slot, int n, const char *head, cons
     return SQLITE_OK;
 }
 
-/* ---- Statistics ----------------------------------------------------------- */
-
-/* Numeric order of two INTEGER/REAL values (as SQLite compares them, but for
- * integers beyond 2^53 against reals). */
-static int num_cmp(const tsq_val *a, const tsq_val *b)
-{
-    if (a->sqltype == SQLITE_INTEGER && b->sqltype == SQLITE_INTEGER)
-        return (a->u.i > b->u.i) - (a->u.i < b->u.i);
-    double x = a->sqltype == SQLITE_INTEGER ? (double)a->u.i : a->u.r;
-    double y = b->sqltype == SQLITE_INTEGER ? (double)b->u.i : b->u.r;
-    return (x > y) - (x < y);
-}
-
-/* Grow *p (elements of sz bytes, *cap of them, new ones zeroed) to need. */
-static int grow_zero(tsq *s, void **p, size_t *cap, size_t need, size_t sz)
-{
-    if (need <= *cap)
-        return SQLITE_OK;
-    size_t ncap = need * 2;
-    char *np = s->host->realloc(*p, ncap * sz);
-    if (!np)
-        return SQLITE_NOMEM;
-    memset(np + *cap * sz, 0, (ncap - *cap) * sz);
-    *p = np;
-    *cap = ncap;
-    return SQLITE_OK;
-}
-
-/* Start a transaction's aggregates: every key known so far gets an entry. */
-static int agg_begin(tsq *s)
-{
-    size_t need = s->keys.n + 1;
-    int rc = grow_zero(s, (void **)&s->touched, &s->captouched, need, sizeof *s->touched);
-    if (!rc)
-        rc = grow_zero(s, (void **)&s->agg, &s->capagg, need, sizeof *s->agg);
-    if (rc)
-        return rc;
-    if (++s->agg_mark == 0) { /* wrapped: forget every old mark */
-        for (size_t i = 0; i < s->capagg; i++)
-            s->agg[i].mark = 0;
-        s->agg_mark = 1;
-    }
-    s->ntouched = 0;
-    return SQLITE_OK;
-}
-
-static tsq_agg *agg_entry(tsq *s, size_t i)
-{
-    tsq_agg *a = &s->agg[i];
-    if (a->mark != s->agg_mark) {
-        memset(a, 0, sizeof *a);
-        a->mark = s->agg_mark;
-        a->lo.sqltype = a->hi.sqltype = SQLITE_NULL;
-        a->nan_step = INT64_MAX;
-        s->touched[s->ntouched++] = (uint32_t)i;
-    }
-    return a;
-}
-
-/* A new row (step, v) of agg entry i (TEXT in the batch's arena). */
-static void agg_add(tsq *s, size_t i, int64_t step, const tsq_val *v)
-{
-    tsq_agg *a = agg_entry(s, i);
-    if (a->n++ == 0 || step >= a->last_step) {
-        a->last_step = step;
-        a->last = *v;
-        a->arena = &s->batch.text;
-    }
-    if (v->sqltype == SQLITE_INTEGER || v->sqltype == SQLITE_FLOAT) {
-        if (a->lo.sqltype == SQLITE_NULL || num_cmp(v, &a->lo) < 0)
-            a->lo = *v;
-        if (a->hi.sqltype == SQLITE_NULL || num_cmp(v, &a->hi) > 0)
-            a->hi = *v;
-    }
-    if (v->kind == TSQL_KIND_NAN && step < a->nan_step)
-        a->nan_step = step;
-}
-
-/* Merge aggregate src into dst (src's last wins only with a larger step, or
- * when dst is empty). */
-static void agg_merge(tsq_agg *dst, const tsq_agg *src)
-{
-    if (src->n == 0)
-        return;
-    if (dst->n == 0 || src->last_step > dst->last_step) {
-        dst->last_step = src->last_step;
-        dst->last = src->last;
-        dst->arena = src->arena;
-    }
-    if (dst->n == 0) {
-        dst->lo = src->lo;
-        dst->hi = src->hi;
-        dst->nan_step = src->nan_step;
-    } else {
-        if (src->lo.sqltype != SQLITE_NULL &&
-            (dst->lo.sqltype == SQLITE_NULL || num_cmp(&src->lo, &dst->lo) < 0))
-            dst->lo = src->lo;
-        if (src->hi.sqltype != SQLITE_NULL &&
-            (dst->hi.sqltype == SQLITE_NULL || num_cmp(&src->hi, &dst->hi) > 0))
-            dst->hi = src->hi;
-        if (src->nan_step < dst->nan_step)
-            dst->nan_step = src->nan_step;
-    }
-    dst->n += src->n;
-}
-
-/* Before the commit of a transaction that does not merge: room to keep its
- * aggregates afterwards (so that keeping them cannot fail once committed). */
-static int pend_reserve(tsq *s)
-{
-    size_t need = s->keys.n + 1, text = 0;
-    int rc = grow_zero(s, (void **)&s->pend, &s->cappend, need, sizeof *s->pend);
-    if (!rc)
-        rc = grow_zero(s, (void **)&s->pend_touched, &s->cappendt, need, sizeof *s->pend_touched);
-    for (size_t t = 0; !rc && t < s->ntouched; t++) {
-        const tsq_agg *a = &s->agg[s->touched[t]];
-        if (a->last.sqltype == SQLITE_TEXT)
-            text += strlen(s->batch.text.p + a->last.u.off) + 1;
-    }
-    if (!rc && s->pend_text.n + text > s->pend_text.cap)
-        rc = grow_zero(s, (void **)&s->pend_text.p, &s->pend_text.cap, s->pend_text.n + text, 1);
-    return rc;
-}
-
-/* After a commit that did not merge: keep its aggregates for the next merge
- * (TEXT copied, the batch is about to be cleared), in the room pend_reserve
- * made. */
-static void pend_keep(tsq *s)
-{
-    for (size_t t = 0; t < s->ntouched; t++) {
-        size_t i = s->touched[t];
-        tsq_agg *p = &s->pend[i];
-        const tsq_agg *a = &s->agg[i];
-        if (p->n == 0) {
-            memset(p, 0, sizeof *p);
-            s->pend_touched[s->npend++] = (uint32_t)i;
-        }
-        agg_merge(p, a);
-        if (p->arena == &s->batch.text) {
-            if (p->last.sqltype == SQLITE_TEXT) {
-                const char *txt = s->batch.text.p + p->last.u.off;
-                size_t len = strlen(txt);
-                memcpy(s->pend_text.p + s->pend_text.n, txt, len + 1);
-                p->last.u.off = s->pend_text.n;
-                s->pend_text.n += len + 1;
-            }
-            p->arena = &s->pend_text;
-        }
-    }
-}
-
-/* After a commit: what it merged is in tropt_stat; what it did not, kept. */
-static void stat_committed(tsq *s)
-{
-    if (!s->stat_merging) {
-        pend_keep(s);
-        return;
-    }
-    for (size_t t = 0; t < s->npend; t++)
-        s->pend[s->pend_touched[t]].n = 0;
-    s->npend = 0;
-    s->pend_text.n = 0;
-    s->stat_force = 0;
-    s->stat_at = tsq_monotonic();
-}
-
-/* The tropt_key id of agg entry i (0: the steps). */
-static int agg_key_id(tsq *s, size_t i, int64_t *kid)
-{
-    if (i == 0) {
-        *kid = 0;
-        return SQLITE_OK;
-    }
-    return tsq_key_id(s, (uint32_t)(i - 1), kid);
-}
-
-/* Fold run's rows above its S into tropt_stat (a writer that died or left
- * without finishing). */
-static int fold_tail(tsq *s, int64_t run)
-{
-    int64_t S = -1;
-    sqlite3_stmt *st = s->st[TSQ_RUN_STAT_STEP];
-    sqlite3_bind_int64(st, 1, run);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        S = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return rc;
-    rc = SQLITE_OK;
-    for (int k = TSQ_STAT_FOLD_LAST; !rc && k <= TSQ_STAT_FOLD_RANGE; k++) {
-        sqlite3_bind_int64(s->st[k], 1, run);
-        sqlite3_bind_int64(s->st[k], 2, S);
-        rc = tsq_step(s, s->st[k]);
-    }
-    return rc;
-}
-
-/* Merge the pending and the transaction's aggregates into tropt_stat: one
- * upsert per TSQL_STAT_ROWS keys, or recomputed from the rows for a key a
- * changed value made dirty. */
-static int agg_flush(tsq *s, int64_t run)
-{
-    int rc = SQLITE_OK;
-    for (size_t t = 0; t < s->npend; t++) {
-        size_t i = s->pend_touched[t];
-        agg_merge(agg_entry(s, i), &s->pend[i]);
-    }
-    uint32_t batch[TSQL_STAT_ROWS];
-    int nb = 0;
-    for (size_t t = 0; !rc && t <= s->ntouched; t++) {
-        if (t < s->ntouched && !s->agg[s->touched[t]].dirty) {
-            batch[nb++] = s->touched[t];
-            if (nb < TSQL_STAT_ROWS)
-                continue;
-        }
-        if (nb == 0)
-            continue;
-        rc = multi_stmt(s, &s->stat[nb], nb, TSQL_STAT_INSERT, TSQL_STAT_INSERT_MORE,
-                        TSQL_STAT_MERGE);
-        sqlite3_stmt *st = s->stat[nb];
-        if (!rc)
-            rc = sqlite3_bind_int64(st, 1, run);
-        for (int j = 0; !rc && j < nb; j++) {
-            const tsq_agg *a = &s->agg[batch[j]];
-            int p = 2 + 8 * j;
-            int64_t kid;
-            rc = agg_key_id(s, batch[j], &kid);
-            if (!rc)
-                rc = sqlite3_bind_int64(st, p, kid);
-            if (!rc)
-                rc = sqlite3_bind_int64(st, p + 1, a->n);
-            if (!rc)
-                rc = sqlite3_bind_int64(st, p + 2, a->last_step);
-            if (!rc)
-                rc = tsq_bind_val(st, p + 3, &a->last, a->arena);
-            if (!rc)
-                rc = bind_value(st, p + 5, &a->lo, a->arena);
-            if (!rc)
-                rc = bind_value(st, p + 6, &a->hi, a->arena);
-            if (!rc)
-                rc = a->nan_step == INT64_MAX ? sqlite3_bind_null(st, p + 7)
-                                              : sqlite3_bind_int64(st, p + 7, a->nan_step);
-        }
-        if (!rc)
-            rc = tsq_step(s, st);
-        nb = 0;
-    }
-    for (size_t t = 0; !rc && t < s->ntouched; t++) {
-        if (!s->agg[s->touched[t]].dirty)
-            continue;
-        int64_t kid;
-        rc = agg_key_id(s, s->touched[t], &kid);
-        for (int k = TSQ_STAT_RECOUNT; !rc && k <= TSQ_STAT_RERANGE; k++) {
-            sqlite3_bind_int64(s->st[k], 1, run);
-            sqlite3_bind_int64(s->st[k], 2, kid);
-            rc = tsq_step(s, s->st[k]);
-        }
-    }
-    return rc;
-}
-
 /* ---- Rows ----------------------------------------------------------------- */
 
 /* Insert rows [from, from + k) of step sb, row 0 being the step's own row
@@ -551,7 +287,7 @@ static int agg_flush(tsq *s, int64_t run)
 static int insert_rows(tsq *s, const tsq_stepbuf *sb, const tsq_val *tv, size_t from, size_t k)
 {
     sqlite3_stmt *st;
-    int rc = multi_stmt(s, &s->ins[k], (int)k, TSQL_VAL_INSERT, TSQL_VAL_INSERT_MORE, "");
+    int rc = tsq_multi_stmt(s, &s->ins[k], (int)k, TSQL_VAL_INSERT, TSQL_VAL_INSERT_MORE, "");
     st = s->ins[k];
     if (!rc)
         rc = sqlite3_bind_int64(st, 1, sb->run);
@@ -584,10 +320,10 @@ static int append_step(tsq *s, const tsq_stepbuf *sb)
             return rc;
         done += k;
     }
-    agg_add(s, 0, sb->step, &tv);
+    tsq_agg_add(s, 0, sb->step, &tv);
     for (size_t j = 0; j < sb->n; j++) {
         const tsq_val *v = &s->batch.vals[sb->first + j];
-        agg_add(s, (size_t)v->key + 1, sb->step, v);
+        tsq_agg_add(s, (size_t)v->key + 1, sb->step, v);
     }
     return SQLITE_OK;
 }
@@ -645,7 +381,7 @@ static int write_checked(tsq *s, const tsq_stepbuf *sb)
         if (!found) {
             rc = insert_rows(s, sb, &tv, r, 1);
             if (!rc)
-                agg_add(s, ai, sb->step, v);
+                tsq_agg_add(s, ai, sb->step, v);
             continue;
         }
         st = s->st[TSQ_VAL_UPDATE];
@@ -655,7 +391,7 @@ static int write_checked(tsq *s, const tsq_stepbuf *sb)
         rc = tsq_bind_val(st, 4, v, &s->batch.text);
         if (!rc)
             rc = tsq_step(s, st);
-        agg_entry(s, ai)->dirty = 1;
+        tsq_agg_entry(s, ai)->dirty = 1;
     }
     return rc;
 }
@@ -673,7 +409,7 @@ int tsq_load_run(tsq *s, int64_t run)
         return rc;
     /* Rows above S from a writer that did not finish: into the statistics
      * now, as this writer's own aggregates will only hold its rows. */
-    return s->rs.max_step >= 0 ? fold_tail(s, run) : SQLITE_OK;
+    return s->rs.max_step >= 0 ? tsq_fold_tail(s, run) : SQLITE_OK;
 }
 
 static int write_batch(tsq *s)
@@ -683,7 +419,7 @@ static int write_batch(tsq *s)
     s->ntouched = 0;
     if (b->nsteps == 0 && !s->stat_force)
         return SQLITE_OK;
-    int rc = agg_begin(s), checked = 0;
+    int rc = tsq_agg_begin(s), checked = 0;
     for (size_t i = 0; !rc && i < b->nsteps; i++) {
         const tsq_stepbuf *sb = &b->steps[i];
         if (sb->step > s->rs.max_step) { /* new: insert, no lookup */
@@ -702,9 +438,9 @@ static int write_batch(tsq *s)
     if (checked || s->stat_force || b->nsteps >= TSQ_STAT_STEPS ||
         tsq_monotonic() - s->stat_at >= TSQ_STAT_EVERY) {
         s->stat_merging = 1;
-        rc = agg_flush(s, s->run);
+        rc = tsq_agg_flush(s, s->run);
     } else {
-        rc = pend_reserve(s);
+        rc = tsq_pend_reserve(s);
     }
     return rc;
 }
@@ -742,7 +478,7 @@ int tsq_commit(tsq *s, tsq_extra_fn extra, void *arg)
     for (int attempt = 0;; attempt++) {
         int rc = try_commit(s, extra, arg);
         if (rc == SQLITE_OK) {
-            stat_committed(s);
+            tsq_stat_committed(s);
             tsq_batch_clear(s);
             s->failing = 0;
             return TROPT_OK;
@@ -892,7 +628,7 @@ int tsq_open(tsq *s)
     rc = prepare_all(s);
     if (rc)
         return tsq_fail(s, rc, "prepare statements for");
-    open_checkpointer(s);
+    tsq_open_checkpointer(s);
     return TROPT_OK;
 }
 
@@ -918,217 +654,4 @@ void tsq_close(tsq *s)
     if (s->ckdb)
         sqlite3_close_v2(s->ckdb);
     s->ckdb = NULL;
-}
-
-/* ---- Checkpoints ---------------------------------------------------------- */
-
-/*
- * SQLite's automatic checkpoint runs inside the COMMIT that crosses 1000 WAL
- * frames and copies them all back into the database, with two fsyncs: every
- * few hundred steps one log call took 15-40 ms.  Here the writer's automatic
- * checkpoint is replaced by a WAL hook that wakes a thread of the tracker's
- * every TSQ_CKPT_FRAMES frames; the thread checkpoints (PASSIVE: it never
- * waits for, nor blocks, a reader or writer) through a connection of its own
- * while log calls go on committing.  It never takes the tracker's lock.
- *
- * The WAL starts over from its beginning only when a writer begins a
- * transaction while it is wholly copied back.  An optimizer that computes
- * between steps leaves the thread that moment; a tight loop of per-step
- * commits appends frames during every pass, so it may never come.  Then the
- * commit that takes the WAL past TSQ_CKPT_HARD frames asks the thread for one
- * more pass, and the first commit after that pass completes the checkpoint
- * from the hook, as SQLite's own would, but with only the frames written
- * during the pass to sync and copy instead of a thousand; the next commit
- * starts the WAL over.  Past TSQ_CKPT_FORCE frames (a slow disk the thread
- * cannot keep up with) the hook completes it whatever is left, so the WAL
- * stays bounded.  A checkpoint held back by a reader (which nothing can
- * help) is retried every TSQ_CKPT_HARD frames by the hook and every
- * TSQ_CKPT_FRAMES by the thread.
- */
-
-static void open_checkpointer(tsq *s)
-{
-    int rc = sqlite3_open_v2(s->path, &s->ckdb, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
-    /* A connection knows the file is in WAL mode once it has read it. */
-    if (rc == SQLITE_OK) {
-        sqlite3_busy_timeout(s->ckdb, 1000);
-        rc = sqlite3_exec(s->ckdb, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
-    }
-    if (rc != SQLITE_OK) {
-        s->host->log(TROPT_LEVEL_WARNING,
-                     "sqlite: %s: no connection for background checkpoints (%s); commits "
-                     "checkpoint themselves",
-                     s->path, s->ckdb ? sqlite3_errmsg(s->ckdb) : sqlite3_errstr(rc));
-        sqlite3_close_v2(s->ckdb);
-        s->ckdb = NULL;
-    }
-}
-
-void tsq_checkpoint_kick(tsq *s)
-{
-    if (!s->ck_running)
-        return;
-    pthread_mutex_lock(&s->ck_lock);
-    s->ck_kick = 1;
-    pthread_cond_signal(&s->ck_wake);
-    pthread_mutex_unlock(&s->ck_lock);
-}
-
-/* Called by SQLite after each commit of the writer (under the tracker's
- * lock), with the number of frames in the WAL. */
-static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
-{
-    tsq *s = arg;
-    if (frames < s->wal_frames) { /* the WAL started over */
-        s->ck_next = TSQ_CKPT_FRAMES;
-        s->ck_inline = TSQ_CKPT_HARD;
-        s->ck_force = TSQ_CKPT_FORCE;
-        s->ck_waiting = 0;
-    }
-    s->wal_frames = frames;
-    if (frames >= s->ck_inline) {
-        if (!s->ck_waiting || (atomic_load(&s->ck_done) == 0 && frames >= s->ck_next)) {
-            /* one more pass of the thread first */
-            atomic_store(&s->ck_done, 0);
-            s->ck_waiting = 1;
-            s->ck_next = frames + TSQ_CKPT_FRAMES / 4;
-            tsq_checkpoint_kick(s);
-        } else if (atomic_load(&s->ck_done) > 0 || frames >= s->ck_force) {
-            int log = 0, done = 0;
-            int rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
-            if ((rc & 0xff) == SQLITE_BUSY) { /* the thread is in a pass: after it */
-                atomic_store(&s->ck_done, 0);
-                return SQLITE_OK;
-            }
-            s->ck_waiting = 0;
-            if (rc != SQLITE_OK || done != log) { /* a reader, a full disk: later */
-                s->ck_inline = frames + TSQ_CKPT_HARD;
-                s->ck_force = frames + TSQ_CKPT_FORCE;
-            } /* else the next commit starts the WAL over */
-        }
-    } else if (frames >= s->ck_next) {
-        s->ck_next = frames + TSQ_CKPT_FRAMES;
-        tsq_checkpoint_kick(s);
-    }
-    return SQLITE_OK;
-}
-
-static void *checkpointer_main(void *arg)
-{
-    tsq *s = arg;
-    pthread_mutex_lock(&s->ck_lock);
-    while (!s->ck_stop) {
-        if (!s->ck_kick) {
-            pthread_cond_wait(&s->ck_wake, &s->ck_lock);
-            continue;
-        }
-        s->ck_kick = 0;
-        pthread_mutex_unlock(&s->ck_lock);
-        /* Errors (busy, disk full) are left to the next pass. */
-        int log = 0, done = 0;
-        int rc = sqlite3_wal_checkpoint_v2(s->ckdb, "main", SQLITE_CHECKPOINT_PASSIVE, &log, &done);
-        atomic_store(&s->ck_done, rc == SQLITE_OK && done > 0 ? done : 0);
-        pthread_mutex_lock(&s->ck_lock);
-    }
-    pthread_mutex_unlock(&s->ck_lock);
-    return NULL;
-}
-
-void tsq_checkpointer_start(tsq *s)
-{
-    if (!s->ckdb)
-        return;
-    if (pthread_create(&s->ckthread, NULL, checkpointer_main, s) != 0) {
-        s->host->log(TROPT_LEVEL_WARNING,
-                     "sqlite: %s: cannot start the checkpoint thread (%s); commits "
-                     "checkpoint themselves",
-                     s->path, strerror(errno));
-        return;
-    }
-    s->ck_running = 1;
-    s->ck_next = TSQ_CKPT_FRAMES;
-    s->ck_inline = TSQ_CKPT_HARD;
-    s->ck_force = TSQ_CKPT_FORCE;
-    sqlite3_wal_hook(s->db, wal_hook, s); /* replaces the automatic checkpoint */
-}
-
-void tsq_checkpointer_stop(tsq *s)
-{
-    if (s->ck_running) {
-        pthread_mutex_lock(&s->ck_lock);
-        s->ck_stop = 1;
-        pthread_cond_signal(&s->ck_wake);
-        pthread_mutex_unlock(&s->ck_lock);
-        pthread_join(s->ckthread, NULL);
-        s->ck_running = 0;
-    }
-}
-
-/* ---- Stale runs ----------------------------------------------------------- */
-
-struct stale_arg {
-    int64_t *ids;
-    size_t n;
-};
-
-static int mark_stale(tsq *s, void *arg)
-{
-    struct stale_arg *a = arg;
-    for (size_t i = 0; i < a->n; i++) {
-        int rc = fold_tail(s, a->ids[i]);
-        if (rc)
-            return rc;
-        sqlite3_bind_int64(s->st[TSQ_STALE_MARK], 1, a->ids[i]);
-        rc = tsq_step(s, s->st[TSQ_STALE_MARK]);
-        if (rc)
-            return rc;
-    }
-    return SQLITE_OK;
-}
-
-static int pid_gone(int64_t pid)
-{
-    if (pid <= 0 || (int64_t)(pid_t)pid != pid)
-        return 0;
-    return kill((pid_t)pid, 0) == -1 && errno == ESRCH;
-}
-
-int tsq_mark_stale(tsq *s)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(s->db, TSQL_STALE_CANDIDATES, -1, &st, NULL);
-    if (rc)
-        return tsq_fail(s, rc, "read");
-    sqlite3_bind_text(st, 1, s->hostname, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, (int64_t)getpid());
-    sqlite3_bind_text(st, 3, s->pidns, -1, SQLITE_STATIC);
-    struct stale_arg a = {NULL, 0};
-    size_t cap = 0;
-    int r = TROPT_OK;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (!pid_gone(sqlite3_column_int64(st, 1)))
-            continue;
-        if (a.n == cap) {
-            cap = cap ? cap * 2 : 8;
-            int64_t *n = s->host->realloc(a.ids, cap * sizeof *n);
-            if (!n) {
-                r = TROPT_ENOMEM;
-                snprintf(s->err, sizeof s->err, "%s: out of memory", s->path);
-                break;
-            }
-            a.ids = n;
-        }
-        a.ids[a.n++] = sqlite3_column_int64(st, 0);
-    }
-    if (r == TROPT_OK && rc != SQLITE_DONE)
-        r = tsq_fail(s, rc, "read");
-    sqlite3_finalize(st);
-    if (r == TROPT_OK && a.n > 0) {
-        r = tsq_commit(s, mark_stale, &a);
-        if (r == TROPT_OK)
-            s->host->log(TROPT_LEVEL_INFO, "sqlite: %s: marked %zu stale run(s) crashed", s->path,
-                         a.n);
-    }
-    s->host->free(a.ids);
-    return r;
 }
