@@ -157,16 +157,25 @@ static int run_wide(void *arg, int64_t steps, double *secs)
     return rc;
 }
 
-static void scen_host_keys(bench_ctx *c)
+/* 1 when scenario sc is selected and the null plugin is there (else it
+ * is skipped, saying why). */
+static int want_with_null(bench_ctx *c, const char *sc)
 {
-    const char *sc = "host-keys";
     if (!bench_want(c, sc))
-        return;
+        return 0;
     char path[1024];
     if (!bench_plugin_found("null", path, sizeof path)) {
         bench_skip(c, sc, "plugin tropt-null.so not found on TROPT_PLUGIN_PATH");
-        return;
+        return 0;
     }
+    return 1;
+}
+
+static void scen_host_keys(bench_ctx *c)
+{
+    const char *sc = "host-keys";
+    if (!want_with_null(c, sc))
+        return;
     wide_arg *layer = malloc(sizeof *layer), *rnd = malloc(sizeof *rnd);
     if (!layer || !rnd) {
         free(layer);
@@ -199,13 +208,8 @@ void scen_host(bench_ctx *c)
     scen_host_keys(c);
 
     const char *sc = "host";
-    if (!bench_want(c, sc))
+    if (!want_with_null(c, sc))
         return;
-    char path[1024];
-    if (!bench_plugin_found("null", path, sizeof path)) {
-        bench_skip(c, sc, "plugin tropt-null.so not found on TROPT_PLUGIN_PATH");
-        return;
-    }
     bench_variant v[] = {
         {"log_fields -> null", run_log_fields, NULL, 0, 0},
         {"jansson object build (baseline)", run_jansson, NULL, 0, 0},

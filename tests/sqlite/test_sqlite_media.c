@@ -117,22 +117,34 @@ out:
 }
 END_TEST
 
+/* A fresh folder with a tmpfs of `size` mounted on it, or NULL (after
+ * saying SKIP for test `who`) without root or when mounting fails. */
+static char *small_tmpfs(const char *who, const char *size)
+{
+    if (geteuid() != 0) {
+        fprintf(stderr, "%s: SKIP: mounting a small tmpfs needs root\n", who);
+        return NULL;
+    }
+    char *dir = tu_mkdtemp();
+    char opts[32];
+    snprintf(opts, sizeof opts, "size=%s", size);
+    if (mount("tropt-test", dir, "tmpfs", 0, opts) != 0) {
+        fprintf(stderr, "%s: SKIP: cannot mount a tmpfs: %s\n", who, strerror(errno));
+        tu_rmtree(dir);
+        free(dir);
+        return NULL;
+    }
+    return dir;
+}
+
 /* Disk full: log big steps into a 1 MiB tmpfs until a log fails; the steps
  * that returned TROPT_OK stay intact, the failed one is kept in memory, and
  * once space is freed the next log writes both. */
 START_TEST(test_disk_full)
 {
-    if (geteuid() != 0) {
-        fprintf(stderr, "test_disk_full: SKIP: mounting a small tmpfs needs root\n");
+    char *dir = small_tmpfs("test_disk_full", "1m");
+    if (!dir)
         return;
-    }
-    char *dir = tu_mkdtemp();
-    if (mount("tropt-test", dir, "tmpfs", 0, "size=1m") != 0) {
-        fprintf(stderr, "test_disk_full: SKIP: cannot mount a tmpfs: %s\n", strerror(errno));
-        tu_rmtree(dir);
-        free(dir);
-        return;
-    }
     char *filler = tu_path(dir, "filler");
     {
         static char block[256 * 1024];
@@ -202,18 +214,9 @@ END_TEST
  * space is back, flush writes every step that was kept. */
 START_TEST(test_disk_full_log_paced_and_bounded)
 {
-    if (geteuid() != 0) {
-        fprintf(stderr, "test_disk_full_log_paced_and_bounded: SKIP: needs root for a tmpfs\n");
+    char *dir = small_tmpfs("test_disk_full_log_paced_and_bounded", "64m");
+    if (!dir)
         return;
-    }
-    char *dir = tu_mkdtemp();
-    if (mount("tropt-test", dir, "tmpfs", 0, "size=64m") != 0) {
-        fprintf(stderr, "test_disk_full_log_paced_and_bounded: SKIP: cannot mount a tmpfs: %s\n",
-                strerror(errno));
-        tu_rmtree(dir);
-        free(dir);
-        return;
-    }
     char *filler = tu_path(dir, "filler");
     char *path = tu_path(dir, "full.db");
     tropt_tracker *t = tq_open(path, NULL, "paced");
