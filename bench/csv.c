@@ -63,6 +63,57 @@ static int run_lib(void *arg, int64_t steps, double *secs)
     return rc;
 }
 
+/* ---- many keys per step (issue 17) -------------------------------------- */
+
+#define WIDE_KEYS 1000
+
+typedef struct {
+    bench_ctx *c;
+    int nkeys; /* 10 or WIDE_KEYS */
+} wide_arg;
+
+/* csv flush_every=1000 with nkeys reals per step, per-layer names
+ * ("layers.N.attention.grad_norm"); `steps` counts units of
+ * 10 values, so both variants write the same number of values and their
+ * ns/step compare per value. */
+static int run_keys(void *arg, int64_t steps, double *secs)
+{
+    wide_arg *a = arg;
+    char dir[1024], spec[2048];
+    if (bench_mkdir(a->c, "csv-keys", dir, sizeof dir) != 0)
+        return -1;
+    snprintf(spec, sizeof spec, "csv:dir=%s,flush_every=1000", dir);
+    static char names[WIDE_KEYS][40];
+    static tropt_field f[WIDE_KEYS];
+    for (int i = 0; i < a->nkeys; i++)
+        snprintf(names[i], sizeof names[i], "layers.%d.attention.grad_norm", i);
+    tropt_tracker *t = NULL;
+    int rc = 0;
+    if (tropt_tracker_open(&t, spec, "bench", NULL) != TROPT_OK ||
+        tropt_tracker_init(t, NULL) != TROPT_OK) {
+        fprintf(stderr, "tropt-bench: csv: %s\n", tropt_error_message());
+        rc = -1;
+    }
+    int64_t calls = steps * 10 / a->nkeys;
+    double t0 = bench_mono();
+    for (int64_t s = 0; rc == 0 && s < calls; s++) {
+        for (int i = 0; i < a->nkeys; i++) {
+            tropt_field one = TROPT_F_REAL(names[i], (double)s * 0.25 + i);
+            f[i] = one;
+        }
+        if (tropt_tracker_log_fields(t, f, (size_t)a->nkeys) != TROPT_OK) {
+            fprintf(stderr, "tropt-bench: csv: log: %s\n", tropt_error_message());
+            rc = -1;
+        }
+    }
+    if (rc == 0 && tropt_tracker_finish(t, NULL) != TROPT_OK)
+        rc = -1;
+    *secs = bench_mono() - t0;
+    tropt_tracker_free(t);
+    bench_rmrf(dir);
+    return rc;
+}
+
 void scen_csv(bench_ctx *c)
 {
     char path[1024];
@@ -91,6 +142,25 @@ void scen_csv(bench_ctx *c)
                               "same buffering as the baseline");
                 bench_row(c, "csv-wide", &v[1], NULL, NULL, NULL, 0, NULL);
                 bench_ran(c, "csv-wide", NULL);
+            }
+        }
+    }
+    if (bench_want(c, "csv-keys")) {
+        if (!found) {
+            bench_skip(c, "csv-keys", "plugin tropt-csv.so not found on TROPT_PLUGIN_PATH");
+        } else {
+            wide_arg wide = {c, WIDE_KEYS}, narrow = {c, 10};
+            bench_variant v[] = {
+                {"csv flush_every=1000, 1000 keys per step (per 10 values)", run_keys, &wide, 0, 0},
+                {"csv flush_every=1000, 10 keys per step (baseline)", run_keys, &narrow, 0, 0},
+            };
+            if (bench_interleave(c, v, 2, c->steps) != 0) {
+                bench_fail(c, "csv-keys", "a variant failed");
+            } else {
+                bench_row(c, "csv-keys", &v[0], &v[1], "cost", "<=", 1.5,
+                          "cost per value, wide steps vs narrow ones");
+                bench_row(c, "csv-keys", &v[1], NULL, NULL, NULL, 0, NULL);
+                bench_ran(c, "csv-keys", NULL);
             }
         }
     }

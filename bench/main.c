@@ -26,7 +26,7 @@
 static const char *const all_scenarios[] = {
     "host",       "sqlite-default", "sqlite-batched", "csv-wide",     "csv-newkey", "jsonl",
     "http-vm",    "http-slow",      "http-down",      "latency",      "pg-default", "pg-batched",
-    "pg-latency", "sqlite-read",    "host-keys",      "sqlite-scale",
+    "pg-latency", "sqlite-read",    "host-keys",      "sqlite-scale", "csv-keys",
 };
 #define N_SCENARIOS (sizeof all_scenarios / sizeof all_scenarios[0])
 
