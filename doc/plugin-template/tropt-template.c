@@ -40,13 +40,13 @@
 
 enum { OPT_PATH, OPT_FLUSH_EVERY, N_OPTS };
 
-static const tropt_option_def template_options[N_OPTS + 1] = {
-    [OPT_PATH] = {"path", TROPT_OPT_PATH, 0, "tropt-template.txt", NULL, 0, 0,
-                  "file the events are appended to"},
-    [OPT_FLUSH_EVERY] = {"flush_every", TROPT_OPT_INT, TROPT_OPT_HAS_RANGE, "1", NULL, 1, 1e6,
-                         "write the file's buffer out every N steps"},
-    [N_OPTS] = {NULL, 0, 0, NULL, NULL, 0, 0, NULL},
+static const tropt_option_def template_options[] = {
+    [OPT_PATH] = TROPT_OPTION_PATH("path", "tropt-template.txt", "file the events are appended to"),
+    [OPT_FLUSH_EVERY] =
+        TROPT_OPTION_INT("flush_every", "1", 1, 1e6, "write the file's buffer out every N steps"),
+    [N_OPTS] = TROPT_OPTIONS_END,
 };
+TROPT_OPTIONS_CHECK(template_options, N_OPTS);
 
 /* ---- The instance ----------------------------------------------------- */
 

@@ -133,6 +133,63 @@ typedef struct tropt_option_def {
 } tropt_option_def;
 
 /*
+ * Rows of an options array, one macro per kind, so that a table reads as
+ * what it declares (header-only: they expand to the struct above, nothing
+ * of the ABI changes).  Index the rows by an enum of the plugin's and end
+ * the array with TROPT_OPTIONS_END; create() then reads opts[MY_OPT_X]:
+ *
+ *     enum { MY_OPT_PATH, MY_OPT_EVERY, MY_OPT_COUNT };
+ *     static const tropt_option_def my_options[] = {
+ *         [MY_OPT_PATH] = TROPT_OPTION_PATH("path", "my.log", "the file"),
+ *         [MY_OPT_EVERY] = TROPT_OPTION_INT("every", "1", 1, 1000, "write every N steps"),
+ *         [MY_OPT_COUNT] = TROPT_OPTIONS_END,
+ *     };
+ *     TROPT_OPTIONS_CHECK(my_options, MY_OPT_COUNT);
+ *
+ * TROPT_OPTIONS_CHECK fails the build when a row lies past the end row.  An
+ * enum member left without a row would end the table early (a NULL name):
+ * the project's own plugins are checked against their README's options
+ * table by a test (tests/abi, abi-options); do the same for yours.  `def`
+ * is the default as text (NULL: none); `flags` adds TROPT_OPT_SECRET or
+ * TROPT_OPT_REQUIRED where a macro takes it. */
+#define TROPT_OPTION_STRING(name, flags, def, help)                                                \
+    {                                                                                              \
+        (name), TROPT_OPT_STRING, (flags), (def), NULL, 0, 0, (help)                               \
+    }
+#define TROPT_OPTION_PATH(name, def, help)                                                         \
+    {                                                                                              \
+        (name), TROPT_OPT_PATH, 0, (def), NULL, 0, 0, (help)                                       \
+    }
+#define TROPT_OPTION_INT(name, def, min, max, help)                                                \
+    {                                                                                              \
+        (name), TROPT_OPT_INT, TROPT_OPT_HAS_RANGE, (def), NULL, (min), (max), (help)              \
+    }
+#define TROPT_OPTION_DOUBLE(name, def, min, max, help)                                             \
+    {                                                                                              \
+        (name), TROPT_OPT_DOUBLE, TROPT_OPT_HAS_RANGE, (def), NULL, (min), (max), (help)           \
+    }
+#define TROPT_OPTION_BOOL(name, def, help)                                                         \
+    {                                                                                              \
+        (name), TROPT_OPT_BOOL, 0, (def), NULL, 0, 0, (help)                                       \
+    }
+/* min_ms, max_ms: the range in milliseconds */
+#define TROPT_OPTION_DURATION(name, def, min_ms, max_ms, help)                                     \
+    {                                                                                              \
+        (name), TROPT_OPT_DURATION, TROPT_OPT_HAS_RANGE, (def), NULL, (min_ms), (max_ms), (help)   \
+    }
+#define TROPT_OPTION_ENUM(name, def, choices, help)                                                \
+    {                                                                                              \
+        (name), TROPT_OPT_ENUM, 0, (def), (choices), 0, 0, (help)                                  \
+    }
+#define TROPT_OPTIONS_END                                                                          \
+    {                                                                                              \
+        NULL, TROPT_OPT_STRING, 0, NULL, NULL, 0, 0, NULL                                          \
+    }
+#define TROPT_OPTIONS_CHECK(table, count)                                                          \
+    _Static_assert(sizeof(table) / sizeof((table)[0]) == (size_t)(count) + 1,                      \
+                   #table ": one row per option, then TROPT_OPTIONS_END at [" #count "]")
+
+/*
  * One validated option value, as handed to create().  The array has one
  * element per declared option, in declaration order.
  *   is_set  1 when the spec gave the option, 0 when the default applies.

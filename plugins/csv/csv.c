@@ -46,14 +46,15 @@
 #include <unistd.h>
 
 enum {
-    OPT_DIR,
-    OPT_LAYOUT,
-    OPT_FLUSH_EVERY,
-    OPT_FLUSH_INTERVAL,
-    OPT_FSYNC,
-    OPT_REWRITE_FACTOR,
-    OPT_PENDING_MAX,
-    OPT_RETRY_INTERVAL
+    CSV_OPT_DIR,
+    CSV_OPT_LAYOUT,
+    CSV_OPT_FLUSH_EVERY,
+    CSV_OPT_FLUSH_INTERVAL,
+    CSV_OPT_FSYNC,
+    CSV_OPT_REWRITE_FACTOR,
+    CSV_OPT_PENDING_MAX,
+    CSV_OPT_RETRY_INTERVAL,
+    CSV_OPT_COUNT
 };
 
 static const char *const layout_choices[] = {"wide", "long", NULL};
@@ -61,24 +62,33 @@ static const char *const layout_choices[] = {"wide", "long", NULL};
 static const char *const fsync_choices[] = {"off", "normal", "full", NULL};
 
 static const tropt_option_def csv_options[] = {
-    {"dir", TROPT_OPT_PATH, 0, "tropt-logs", NULL, 0, 0,
-     "folder holding <experiment>/<run_id>/metrics.csv, config.json, summary.json"},
-    {"layout", TROPT_OPT_ENUM, 0, "wide", layout_choices, 0, 0,
-     "wide: step,time,<one column per key>; long: step,time,key,value (never rewrites)"},
-    {"flush_every", TROPT_OPT_INT, TROPT_OPT_HAS_RANGE, "1", NULL, 1, 1e9,
-     "write queued rows to the file every N rows (1: each row before log returns)"},
-    {"flush_interval", TROPT_OPT_DURATION, TROPT_OPT_HAS_RANGE, "0", NULL, 0, 86400000.0,
-     "also write queued rows at the first log once the oldest is this old (0: off)"},
-    {"fsync", TROPT_OPT_ENUM, 0, "normal", fsync_choices, 0, 0,
-     "off: never; normal: before each rename and at flush/finish; full: after every write"},
-    {"rewrite_factor", TROPT_OPT_DOUBLE, TROPT_OPT_HAS_RANGE, "4", NULL, 0, 1e9,
-     "new keys' header rewrites cost at most (this+2) x the final file size; 0: no bound"},
-    {"pending_max", TROPT_OPT_INT, TROPT_OPT_HAS_RANGE, "67108864", NULL, 4096, 1099511627776.0,
-     "bytes of rows held in memory until written; past it a failing write drops the step"},
-    {"retry_interval", TROPT_OPT_DURATION, TROPT_OPT_HAS_RANGE, "1s", NULL, 0, 86400000.0,
-     "after a failed write, log retries at most this often (flush/finish always retry)"},
-    {NULL, 0, 0, NULL, NULL, 0, 0, NULL},
+    [CSV_OPT_DIR] = TROPT_OPTION_PATH(
+        "dir", "tropt-logs",
+        "folder holding <experiment>/<run_id>/metrics.csv, config.json, summary.json"),
+    [CSV_OPT_LAYOUT] = TROPT_OPTION_ENUM(
+        "layout", "wide", layout_choices,
+        "wide: step,time,<one column per key>; long: step,time,key,value (never rewrites)"),
+    [CSV_OPT_FLUSH_EVERY] = TROPT_OPTION_INT(
+        "flush_every", "1", 1, 1e9,
+        "write queued rows to the file every N rows (1: each row before log returns)"),
+    [CSV_OPT_FLUSH_INTERVAL] = TROPT_OPTION_DURATION(
+        "flush_interval", "0", 0, 86400000.0,
+        "also write queued rows at the first log once the oldest is this old (0: off)"),
+    [CSV_OPT_FSYNC] = TROPT_OPTION_ENUM(
+        "fsync", "normal", fsync_choices,
+        "off: never; normal: before each rename and at flush/finish; full: after every write"),
+    [CSV_OPT_REWRITE_FACTOR] = TROPT_OPTION_DOUBLE(
+        "rewrite_factor", "4", 0, 1e9,
+        "new keys' header rewrites cost at most (this+2) x the final file size; 0: no bound"),
+    [CSV_OPT_PENDING_MAX] = TROPT_OPTION_INT(
+        "pending_max", "67108864", 4096, 1099511627776.0,
+        "bytes of rows held in memory until written; past it a failing write drops the step"),
+    [CSV_OPT_RETRY_INTERVAL] = TROPT_OPTION_DURATION(
+        "retry_interval", "1s", 0, 86400000.0,
+        "after a failed write, log retries at most this often (flush/finish always retry)"),
+    [CSV_OPT_COUNT] = TROPT_OPTIONS_END,
 };
+TROPT_OPTIONS_CHECK(csv_options, CSV_OPT_COUNT);
 
 /* mkdir -p, with a message naming the path that failed. */
 static int make_dirs(csv *c, const char *path)
@@ -457,18 +467,18 @@ static int csv_create(void **self, const tropt_optval *opts, const tropt_host *h
     c->fd = c->pfd = c->rfd = -1;
     pthread_mutex_init(&c->cl.mu, NULL);
     pthread_cond_init(&c->cl.cv, NULL);
-    c->dir = dupstr(c, opts[OPT_DIR].text);
+    c->dir = dupstr(c, opts[CSV_OPT_DIR].text);
     if (!c->dir) {
         csv_destroy(c);
         return host->error(TROPT_ENOMEM, "out of memory");
     }
-    c->layout = (int)opts[OPT_LAYOUT].i;
-    c->flush_every = opts[OPT_FLUSH_EVERY].i;
-    c->flush_interval_s = opts[OPT_FLUSH_INTERVAL].d / 1000.0;
-    c->sync = (int)opts[OPT_FSYNC].i;
-    c->rewrite_factor = opts[OPT_REWRITE_FACTOR].d;
-    c->pending_max = (uint64_t)opts[OPT_PENDING_MAX].i;
-    c->retry_interval_s = opts[OPT_RETRY_INTERVAL].d / 1000.0;
+    c->layout = (int)opts[CSV_OPT_LAYOUT].i;
+    c->flush_every = opts[CSV_OPT_FLUSH_EVERY].i;
+    c->flush_interval_s = opts[CSV_OPT_FLUSH_INTERVAL].d / 1000.0;
+    c->sync = (int)opts[CSV_OPT_FSYNC].i;
+    c->rewrite_factor = opts[CSV_OPT_REWRITE_FACTOR].d;
+    c->pending_max = (uint64_t)opts[CSV_OPT_PENDING_MAX].i;
+    c->retry_interval_s = opts[CSV_OPT_RETRY_INTERVAL].d / 1000.0;
     *self = c;
     return TROPT_OK;
 }

@@ -28,44 +28,46 @@
 static const char *const format_choices[] = {"ndjson", "influx", NULL};
 
 const tropt_option_def http_options[] = {
-    [HTTP_OPT_URL] = {"url", TROPT_OPT_STRING, TROPT_OPT_REQUIRED, NULL, NULL, 0, 0,
-                      "endpoint events are POSTed to (http:// or https://)"},
-    [HTTP_OPT_FORMAT] = {"format", TROPT_OPT_ENUM, 0, "ndjson", format_choices, 0, 0,
-                         "ndjson: tropt events; influx: InfluxDB line protocol"},
-    [HTTP_OPT_TIMEOUT] = {"timeout", TROPT_OPT_DURATION, TROPT_OPT_HAS_RANGE, "10s", NULL, 1,
-                          3600000, "limit of one request (connect + transfer)"},
-    [HTTP_OPT_FLUSH_TIMEOUT] = {"flush_timeout", TROPT_OPT_DURATION, TROPT_OPT_HAS_RANGE, "10s",
-                                NULL, 0, 3600000,
-                                "how long finish/flush wait for delivery before spooling the rest"},
-    [HTTP_OPT_TOKEN_ENV] = {"token_env", TROPT_OPT_STRING, 0, NULL, NULL, 0, 0,
-                            "environment variable holding a bearer token (never shown)"},
-    [HTTP_OPT_QUEUE_SIZE] = {"queue_size", TROPT_OPT_INT, TROPT_OPT_HAS_RANGE, "250000", NULL, 1,
-                             100000000,
-                             "events waiting in memory; beyond it the oldest go to the spool"},
-    [HTTP_OPT_BATCH_SIZE] = {"batch_size", TROPT_OPT_INT, TROPT_OPT_HAS_RANGE, "5000", NULL, 1,
-                             1000000, "events per request at most"},
-    [HTTP_OPT_MAX_DELAY] = {"max_delay", TROPT_OPT_DURATION, TROPT_OPT_HAS_RANGE, "200ms", NULL, 0,
-                            3600000, "how long an event may wait for a fuller batch"},
-    [HTTP_OPT_RETRIES] = {"retries", TROPT_OPT_INT, TROPT_OPT_HAS_RANGE, "5", NULL, 0, 1000,
-                          "retries of a batch before it is spooled and the server deemed down"},
-    [HTTP_OPT_RETRY_INITIAL] = {"retry_initial", TROPT_OPT_DURATION, TROPT_OPT_HAS_RANGE, "250ms",
-                                NULL, 1, 3600000,
-                                "first backoff delay (doubles per retry, jittered)"},
-    [HTTP_OPT_RETRY_MAX] = {"retry_max", TROPT_OPT_DURATION, TROPT_OPT_HAS_RANGE, "10s", NULL, 1,
-                            3600000, "largest backoff delay"},
-    [HTTP_OPT_SPOOL_DIR] =
-        {"spool_dir", TROPT_OPT_PATH, 0, "tropt-spool", NULL, 0, 0,
-         "folder for events that could not be delivered (replay with tropt replay)"},
-    [HTTP_OPT_MEASUREMENT] = {"measurement", TROPT_OPT_STRING, 0, NULL, NULL, 0, 0,
-                              "influx measurement (default: the experiment name)"},
-    [HTTP_OPT_CA_FILE] = {"ca_file", TROPT_OPT_PATH, 0, NULL, NULL, 0, 0,
-                          "CA bundle to verify the server with (default: the system's)"},
-    [HTTP_OPT_HEADERS] = {"headers", TROPT_OPT_STRING, TROPT_OPT_SECRET, NULL, NULL, 0, 0,
-                          "extra request headers, \"Name: value\" separated by '|' (never shown)"},
-    [HTTP_OPT_TAGS] = {"tags", TROPT_OPT_STRING, 0, NULL, NULL, 0, 0,
-                       "influx: tags added to every point, key=value separated by '|'"},
-    {NULL, 0, 0, NULL, NULL, 0, 0, NULL},
+    [HTTP_OPT_URL] = TROPT_OPTION_STRING("url", TROPT_OPT_REQUIRED, NULL,
+                                         "endpoint events are POSTed to (http:// or https://)"),
+    [HTTP_OPT_FORMAT] = TROPT_OPTION_ENUM("format", "ndjson", format_choices,
+                                          "ndjson: tropt events; influx: InfluxDB line protocol"),
+    [HTTP_OPT_TIMEOUT] = TROPT_OPTION_DURATION("timeout", "10s", 1, 3600000,
+                                               "limit of one request (connect + transfer)"),
+    [HTTP_OPT_FLUSH_TIMEOUT] =
+        TROPT_OPTION_DURATION("flush_timeout", "10s", 0, 3600000,
+                              "how long finish/flush wait for delivery before spooling the rest"),
+    [HTTP_OPT_TOKEN_ENV] = TROPT_OPTION_STRING(
+        "token_env", 0, NULL, "environment variable holding a bearer token (never shown)"),
+    [HTTP_OPT_QUEUE_SIZE] =
+        TROPT_OPTION_INT("queue_size", "250000", 1, 100000000,
+                         "events waiting in memory; beyond it the oldest go to the spool"),
+    [HTTP_OPT_BATCH_SIZE] =
+        TROPT_OPTION_INT("batch_size", "5000", 1, 1000000, "events per request at most"),
+    [HTTP_OPT_MAX_DELAY] = TROPT_OPTION_DURATION("max_delay", "200ms", 0, 3600000,
+                                                 "how long an event may wait for a fuller batch"),
+    [HTTP_OPT_RETRIES] =
+        TROPT_OPTION_INT("retries", "5", 0, 1000,
+                         "retries of a batch before it is spooled and the server deemed down"),
+    [HTTP_OPT_RETRY_INITIAL] = TROPT_OPTION_DURATION(
+        "retry_initial", "250ms", 1, 3600000, "first backoff delay (doubles per retry, jittered)"),
+    [HTTP_OPT_RETRY_MAX] =
+        TROPT_OPTION_DURATION("retry_max", "10s", 1, 3600000, "largest backoff delay"),
+    [HTTP_OPT_SPOOL_DIR] = TROPT_OPTION_PATH(
+        "spool_dir", "tropt-spool",
+        "folder for events that could not be delivered (replay with tropt replay)"),
+    [HTTP_OPT_MEASUREMENT] = TROPT_OPTION_STRING(
+        "measurement", 0, NULL, "influx measurement (default: the experiment name)"),
+    [HTTP_OPT_CA_FILE] = TROPT_OPTION_PATH(
+        "ca_file", NULL, "CA bundle to verify the server with (default: the system's)"),
+    [HTTP_OPT_HEADERS] = TROPT_OPTION_STRING(
+        "headers", TROPT_OPT_SECRET, NULL,
+        "extra request headers, \"Name: value\" separated by '|' (never shown)"),
+    [HTTP_OPT_TAGS] = TROPT_OPTION_STRING(
+        "tags", 0, NULL, "influx: tags added to every point, key=value separated by '|'"),
+    [HTTP_OPT_COUNT] = TROPT_OPTIONS_END,
 };
+TROPT_OPTIONS_CHECK(http_options, HTTP_OPT_COUNT);
 
 /* "scheme://host[:port]/path" of url: no user info, no query. */
 static char *shown_url(const tropt_host *host, const char *url)

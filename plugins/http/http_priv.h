@@ -56,6 +56,7 @@ enum {
     HTTP_OPT_CA_FILE,
     HTTP_OPT_HEADERS,
     HTTP_OPT_TAGS,
+    HTTP_OPT_COUNT
 };
 
 /* ---- state ------------------------------------------------------------- */

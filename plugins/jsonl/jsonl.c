@@ -31,19 +31,33 @@ enum { FSYNC_FLUSH = 0, FSYNC_ALWAYS = 1, FSYNC_NEVER = 2 };
 
 static const char *const fsync_choices[] = {"flush", "always", "never", NULL};
 
-static const tropt_option_def jsonl_options[] = {
-    {"path", TROPT_OPT_PATH, 0, "tropt.jsonl", NULL, 0, 0,
-     "journal file events are appended to (created if missing)"},
-    {"batch", TROPT_OPT_INT, TROPT_OPT_HAS_RANGE, "1", NULL, 1, 1000000,
-     "events gathered before one write(2); 1: every event is written before log returns"},
-    {"fsync", TROPT_OPT_ENUM, 0, "flush", fsync_choices, 0, 0,
-     "when to fsync: at flush/finish, after every write, or never"},
-    {"pending_max", TROPT_OPT_INT, TROPT_OPT_HAS_RANGE, "67108864", NULL, 4096, 1099511627776.0,
-     "bytes of events held in memory until written; past it a failing write drops the step"},
-    {"retry_interval", TROPT_OPT_DURATION, TROPT_OPT_HAS_RANGE, "1s", NULL, 0, 86400000.0,
-     "after a failed write, log retries at most this often (flush/finish always retry)"},
-    {NULL, 0, 0, NULL, NULL, 0, 0, NULL},
+enum {
+    JSONL_OPT_PATH,
+    JSONL_OPT_BATCH,
+    JSONL_OPT_FSYNC,
+    JSONL_OPT_PENDING_MAX,
+    JSONL_OPT_RETRY_INTERVAL,
+    JSONL_OPT_COUNT
 };
+
+static const tropt_option_def jsonl_options[] = {
+    [JSONL_OPT_PATH] = TROPT_OPTION_PATH(
+        "path", "tropt.jsonl", "journal file events are appended to (created if missing)"),
+    [JSONL_OPT_BATCH] = TROPT_OPTION_INT(
+        "batch", "1", 1, 1000000,
+        "events gathered before one write(2); 1: every event is written before log returns"),
+    [JSONL_OPT_FSYNC] =
+        TROPT_OPTION_ENUM("fsync", "flush", fsync_choices,
+                          "when to fsync: at flush/finish, after every write, or never"),
+    [JSONL_OPT_PENDING_MAX] = TROPT_OPTION_INT(
+        "pending_max", "67108864", 4096, 1099511627776.0,
+        "bytes of events held in memory until written; past it a failing write drops the step"),
+    [JSONL_OPT_RETRY_INTERVAL] = TROPT_OPTION_DURATION(
+        "retry_interval", "1s", 0, 86400000.0,
+        "after a failed write, log retries at most this often (flush/finish always retry)"),
+    [JSONL_OPT_COUNT] = TROPT_OPTIONS_END,
+};
+TROPT_OPTIONS_CHECK(jsonl_options, JSONL_OPT_COUNT);
 
 typedef struct jsonl {
     const tropt_host *host;
@@ -167,12 +181,12 @@ static int jsonl_create(void **self, const tropt_optval *opts, const tropt_host 
     memset(j, 0, sizeof *j);
     j->host = host;
     j->fd = -1;
-    j->batch = opts[1].i;
-    j->fsync_mode = (int)opts[2].i;
-    j->pending_max = (size_t)opts[3].i;
-    j->retry_interval_s = opts[4].d / 1000.0;
+    j->batch = opts[JSONL_OPT_BATCH].i;
+    j->fsync_mode = (int)opts[JSONL_OPT_FSYNC].i;
+    j->pending_max = (size_t)opts[JSONL_OPT_PENDING_MAX].i;
+    j->retry_interval_s = opts[JSONL_OPT_RETRY_INTERVAL].d / 1000.0;
     tev_buf_init(&j->buf, host->realloc, host->free);
-    j->path = host_strdup(host, opts[0].text);
+    j->path = host_strdup(host, opts[JSONL_OPT_PATH].text);
     if (!j->path) {
         host->free(j);
         return host->error(TROPT_ENOMEM, "out of memory");

@@ -30,24 +30,27 @@
 #include "pg_priv.h"
 
 static const tropt_option_def pg_options[] = {
-    [PGO_CONNINFO] =
-        {"conninfo", TROPT_OPT_STRING, TROPT_OPT_SECRET, NULL, NULL, 0, 0,
-         "libpq connection string or URI (default: libpq's PG* defaults; never shown)"},
-    [PGO_PASSWORD_ENV] = {"password_env", TROPT_OPT_STRING, 0, NULL, NULL, 0, 0,
-                          "environment variable holding the password (never shown)"},
-    [PGO_SCHEMA] = {"schema", TROPT_OPT_STRING, 0, "tropt", NULL, 0, 0,
-                    "schema holding the tables and the views runs, params, metrics, summary"},
-    [PGO_COMMIT_EVERY] = {"commit_every", TROPT_OPT_INT, TROPT_OPT_HAS_RANGE, "1", NULL, 1, 1e9,
-                          "commit once N steps are pending"},
-    [PGO_COMMIT_INTERVAL] = {"commit_interval", TROPT_OPT_DURATION, TROPT_OPT_HAS_RANGE, "0", NULL,
-                             0, 3600000, "also commit once the oldest pending step is this old"},
-    [PGO_SPOOL_DIR] = {"spool_dir", TROPT_OPT_PATH, 0, "tropt-spool", NULL, 0, 0,
-                       "folder for events while the server is gone (replay with tropt replay)"},
-    [PGO_HEARTBEAT] = {"heartbeat", TROPT_OPT_DURATION, TROPT_OPT_HAS_RANGE, "10s", NULL, 100,
-                       3600000,
-                       "heartbeat period; a run silent for 4x this (at least 2s) is crashed"},
-    {NULL, 0, 0, NULL, NULL, 0, 0, NULL},
+    [PGO_CONNINFO] = TROPT_OPTION_STRING(
+        "conninfo", TROPT_OPT_SECRET, NULL,
+        "libpq connection string or URI (default: libpq's PG* defaults; never shown)"),
+    [PGO_PASSWORD_ENV] = TROPT_OPTION_STRING(
+        "password_env", 0, NULL, "environment variable holding the password (never shown)"),
+    [PGO_SCHEMA] = TROPT_OPTION_STRING(
+        "schema", 0, "tropt",
+        "schema holding the tables and the views runs, params, metrics, summary"),
+    [PGO_COMMIT_EVERY] =
+        TROPT_OPTION_INT("commit_every", "1", 1, 1e9, "commit once N steps are pending"),
+    [PGO_COMMIT_INTERVAL] = TROPT_OPTION_DURATION(
+        "commit_interval", "0", 0, 3600000, "also commit once the oldest pending step is this old"),
+    [PGO_SPOOL_DIR] =
+        TROPT_OPTION_PATH("spool_dir", "tropt-spool",
+                          "folder for events while the server is gone (replay with tropt replay)"),
+    [PGO_HEARTBEAT] = TROPT_OPTION_DURATION(
+        "heartbeat", "10s", 100, 3600000,
+        "heartbeat period; a run silent for 4x this (at least 2s) is crashed"),
+    [PGO_COUNT] = TROPT_OPTIONS_END,
 };
+TROPT_OPTIONS_CHECK(pg_options, PGO_COUNT);
 
 /* ---- hooks ------------------------------------------------------------- */
 

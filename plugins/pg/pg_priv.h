@@ -48,6 +48,7 @@ enum {
     PGO_COMMIT_INTERVAL,
     PGO_SPOOL_DIR,
     PGO_HEARTBEAT,
+    PGO_COUNT
 };
 
 /* Steps in one INSERT statement (7 parameters each, plus the run id). */

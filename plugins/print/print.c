@@ -23,24 +23,34 @@
 #include <string.h>
 #include <unistd.h>
 
-enum { OPT_KEYS, OPT_EVERY, OPT_PRECISION, OPT_LIVE, OPT_STREAM };
+enum {
+    PRINT_OPT_KEYS,
+    PRINT_OPT_EVERY,
+    PRINT_OPT_PRECISION,
+    PRINT_OPT_LIVE,
+    PRINT_OPT_STREAM,
+    PRINT_OPT_COUNT
+};
 enum { LIVE_AUTO, LIVE_ON, LIVE_OFF };
 
 static const char *const live_choices[] = {"auto", "on", "off", NULL};
 static const char *const stream_choices[] = {"stderr", "stdout", NULL};
 
 static const tropt_option_def print_options[] = {
-    {"keys", TROPT_OPT_STRING, 0, "", NULL, 0, 0,
-     "keys to show, separated by '+' (or ',' inside double quotes); empty: every numeric key"},
-    {"every", TROPT_OPT_INT, TROPT_OPT_HAS_RANGE, "1", NULL, 1, 1e12,
-     "show every Nth step (and always the last)"},
-    {"precision", TROPT_OPT_INT, TROPT_OPT_HAS_RANGE, "4", NULL, 0, 17,
-     "digits after the point for reals"},
-    {"live", TROPT_OPT_ENUM, 0, "auto", live_choices, 0, 0,
-     "redraw one status line: auto (when the stream is a terminal), on, off"},
-    {"stream", TROPT_OPT_ENUM, 0, "stderr", stream_choices, 0, 0, "where to print"},
-    {NULL, 0, 0, NULL, NULL, 0, 0, NULL},
+    [PRINT_OPT_KEYS] = TROPT_OPTION_STRING(
+        "keys", 0, "",
+        "keys to show, separated by '+' (or ',' inside double quotes); empty: every numeric key"),
+    [PRINT_OPT_EVERY] =
+        TROPT_OPTION_INT("every", "1", 1, 1e12, "show every Nth step (and always the last)"),
+    [PRINT_OPT_PRECISION] =
+        TROPT_OPTION_INT("precision", "4", 0, 17, "digits after the point for reals"),
+    [PRINT_OPT_LIVE] =
+        TROPT_OPTION_ENUM("live", "auto", live_choices,
+                          "redraw one status line: auto (when the stream is a terminal), on, off"),
+    [PRINT_OPT_STREAM] = TROPT_OPTION_ENUM("stream", "stderr", stream_choices, "where to print"),
+    [PRINT_OPT_COUNT] = TROPT_OPTIONS_END,
 };
+TROPT_OPTIONS_CHECK(print_options, PRINT_OPT_COUNT);
 
 /* Live redraws at most this often; the last step is always drawn. */
 #define LIVE_MIN_INTERVAL 0.05
@@ -489,12 +499,12 @@ static int pr_create(void **self, const tropt_optval *opts, const tropt_host *ho
         return host->error(TROPT_ENOMEM, "out of memory");
     memset(p, 0, sizeof *p);
     p->h = host;
-    p->out = opts[OPT_STREAM].i == 1 ? stdout : stderr;
-    p->every = opts[OPT_EVERY].i;
-    p->precision = (int)opts[OPT_PRECISION].i;
-    int live = (int)opts[OPT_LIVE].i;
+    p->out = opts[PRINT_OPT_STREAM].i == 1 ? stdout : stderr;
+    p->every = opts[PRINT_OPT_EVERY].i;
+    p->precision = (int)opts[PRINT_OPT_PRECISION].i;
+    int live = (int)opts[PRINT_OPT_LIVE].i;
     p->live = live == LIVE_ON || (live == LIVE_AUTO && isatty(fileno(p->out)));
-    const char *keys = opts[OPT_KEYS].text;
+    const char *keys = opts[PRINT_OPT_KEYS].text;
     if (keys && *keys) {
         p->explicit_keys = 1;
         if (parse_keys(p, keys) != 0) {

@@ -36,27 +36,38 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { OPT_PATH, OPT_COMMIT_EVERY, OPT_COMMIT_INTERVAL, OPT_SYNC, OPT_BUSY_TIMEOUT };
+enum {
+    SQLITE_OPT_PATH,
+    SQLITE_OPT_COMMIT_EVERY,
+    SQLITE_OPT_COMMIT_INTERVAL,
+    SQLITE_OPT_SYNC,
+    SQLITE_OPT_BUSY_TIMEOUT,
+    SQLITE_OPT_COUNT
+};
 
 static const char *const sync_choices[] = {"normal", "full", NULL};
 
 static const tropt_option_def options[] = {
-    [OPT_PATH] = {"path", TROPT_OPT_PATH, 0, "tropt.db", NULL, 0, 0,
-                  "database file, created if missing (its folder must exist)"},
-    [OPT_COMMIT_EVERY] = {"commit_every", TROPT_OPT_INT, TROPT_OPT_HAS_RANGE, "1", NULL, 1, 1e9,
-                          "commit every N steps; 1: each step durable when log returns "
-                          "(unbounded when only commit_interval is given)"},
-    [OPT_COMMIT_INTERVAL] = {"commit_interval", TROPT_OPT_DURATION, TROPT_OPT_HAS_RANGE, "0", NULL,
-                             0, 3600000,
-                             "also commit once the oldest pending step is this old "
-                             "(e.g. 250ms, 2s; 0: off)"},
-    [OPT_SYNC] = {"sync", TROPT_OPT_ENUM, 0, "normal", sync_choices, 0, 0,
-                  "normal: commits survive a killed process; full: also an OS crash or "
-                  "power loss (fsync per commit)"},
-    [OPT_BUSY_TIMEOUT] = {"busy_timeout", TROPT_OPT_DURATION, TROPT_OPT_HAS_RANGE, "60s", NULL, 0,
-                          3600000, "how long a commit waits for other writers before failing"},
-    {NULL, 0, 0, NULL, NULL, 0, 0, NULL},
+    [SQLITE_OPT_PATH] = TROPT_OPTION_PATH(
+        "path", "tropt.db", "database file, created if missing (its folder must exist)"),
+    [SQLITE_OPT_COMMIT_EVERY] =
+        TROPT_OPTION_INT("commit_every", "1", 1, 1e9,
+                         "commit every N steps; 1: each step durable when log returns "
+                         "(unbounded when only commit_interval is given)"),
+    [SQLITE_OPT_COMMIT_INTERVAL] =
+        TROPT_OPTION_DURATION("commit_interval", "0", 0, 3600000,
+                              "also commit once the oldest pending step is this old "
+                              "(e.g. 250ms, 2s; 0: off)"),
+    [SQLITE_OPT_SYNC] =
+        TROPT_OPTION_ENUM("sync", "normal", sync_choices,
+                          "normal: commits survive a killed process; full: also an OS crash or "
+                          "power loss (fsync per commit)"),
+    [SQLITE_OPT_BUSY_TIMEOUT] =
+        TROPT_OPTION_DURATION("busy_timeout", "60s", 0, 3600000,
+                              "how long a commit waits for other writers before failing"),
+    [SQLITE_OPT_COUNT] = TROPT_OPTIONS_END,
 };
+TROPT_OPTIONS_CHECK(options, SQLITE_OPT_COUNT);
 
 /* ---- The commit timer ----------------------------------------------------- */
 
@@ -121,7 +132,7 @@ static int sq_create(void **self, const tropt_optval *o, const tropt_host *host)
         return host->error(TROPT_ENOMEM, "out of memory");
     memset(s, 0, sizeof *s);
     s->host = host;
-    const char *path = o[OPT_PATH].text ? o[OPT_PATH].text : "tropt.db";
+    const char *path = o[SQLITE_OPT_PATH].text ? o[SQLITE_OPT_PATH].text : "tropt.db";
     size_t len = strlen(path);
     s->path = host->malloc(len + 1);
     if (!s->path) {
@@ -129,14 +140,14 @@ static int sq_create(void **self, const tropt_optval *o, const tropt_host *host)
         return host->error(TROPT_ENOMEM, "out of memory");
     }
     memcpy(s->path, path, len + 1);
-    s->commit_interval = o[OPT_COMMIT_INTERVAL].i;
-    s->commit_every = o[OPT_COMMIT_EVERY].i;
-    if (!o[OPT_COMMIT_EVERY].is_set && s->commit_interval > 0)
+    s->commit_interval = o[SQLITE_OPT_COMMIT_INTERVAL].i;
+    s->commit_every = o[SQLITE_OPT_COMMIT_EVERY].i;
+    if (!o[SQLITE_OPT_COMMIT_EVERY].is_set && s->commit_interval > 0)
         s->commit_every = INT64_MAX;
     if (s->commit_every < 1)
         s->commit_every = 1;
-    s->sync_full = o[OPT_SYNC].i == 1;
-    s->busy_timeout = o[OPT_BUSY_TIMEOUT].i;
+    s->sync_full = o[SQLITE_OPT_SYNC].i == 1;
+    s->busy_timeout = o[SQLITE_OPT_BUSY_TIMEOUT].i;
     if (gethostname(s->hostname, sizeof s->hostname - 1) != 0)
         s->hostname[0] = '\0';
     /* Containers share hostnames but not pids: a run's pid is judged only
