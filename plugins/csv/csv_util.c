@@ -4,6 +4,7 @@
  * See csv_priv.h for the state and who updates it.
  */
 #include "csv_priv.h"
+#include "tropt_mem.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -69,11 +70,7 @@ int oom(csv *c)
 
 char *dupstr(csv *c, const char *s)
 {
-    size_t n = strlen(s) + 1;
-    char *d = c->h->malloc(n);
-    if (d)
-        memcpy(d, s, n);
-    return d;
+    return tropt_host_strdup(c->h, s);
 }
 
 char *joinpath(csv *c, const char *a, const char *b)

@@ -26,6 +26,7 @@
 
 #include "jsonl_read.h"
 #include "tropt_event.h"
+#include "tropt_mem.h"
 
 enum { FSYNC_FLUSH = 0, FSYNC_ALWAYS = 1, FSYNC_NEVER = 2 };
 
@@ -76,15 +77,6 @@ typedef struct jsonl {
     int failing, fail_errno;
     double fail_at;
 } jsonl;
-
-static char *host_strdup(const tropt_host *h, const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *p = h->malloc(n);
-    if (p)
-        memcpy(p, s, n);
-    return p;
-}
 
 static int write_fully(int fd, const char *p, size_t len, size_t *done)
 {
@@ -186,7 +178,7 @@ static int jsonl_create(void **self, const tropt_optval *opts, const tropt_host 
     j->pending_max = (size_t)opts[JSONL_OPT_PENDING_MAX].i;
     j->retry_interval_s = opts[JSONL_OPT_RETRY_INTERVAL].d / 1000.0;
     tev_buf_init(&j->buf, host->realloc, host->free);
-    j->path = host_strdup(host, opts[JSONL_OPT_PATH].text);
+    j->path = tropt_host_strdup(host, opts[JSONL_OPT_PATH].text);
     if (!j->path) {
         host->free(j);
         return host->error(TROPT_ENOMEM, "out of memory");

@@ -16,6 +16,7 @@
 
 #include "jsonl_read.h"
 #include "tropt_event.h"
+#include "tropt_mem.h"
 
 typedef struct reader {
     const tropt_host *host;
@@ -33,15 +34,6 @@ typedef struct runrec {
     char status[16];
     int64_t n_steps;
 } runrec;
-
-static char *xstrdup(const tropt_host *h, const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = h->malloc(n);
-    if (d)
-        memcpy(d, s, n);
-    return d;
-}
 
 void tjl_reader_close(void *self)
 {
@@ -66,7 +58,7 @@ static int add_file(reader *r, const char *file)
     if (!f)
         return -1;
     r->files = f;
-    if (!(f[r->n_files] = xstrdup(r->host, file)))
+    if (!(f[r->n_files] = tropt_host_strdup(r->host, file)))
         return -1;
     r->n_files++;
     return 0;
@@ -81,7 +73,7 @@ int tjl_reader_open(void **out, const tropt_optval *opts, const tropt_host *host
     memset(r, 0, sizeof *r);
     r->host = host;
     int rc = TROPT_OK;
-    if (!(r->path = xstrdup(host, path))) {
+    if (!(r->path = tropt_host_strdup(host, path))) {
         rc = host->error(TROPT_ENOMEM, "out of memory");
         goto fail;
     }
@@ -208,8 +200,8 @@ static int gather(reader *r, const tev_event *ev, void *ud)
         rr->pid = ev->pid;
         r->host->free(rr->experiment);
         r->host->free(rr->host);
-        rr->experiment = xstrdup(r->host, ev->experiment ? ev->experiment : "");
-        rr->host = ev->host ? xstrdup(r->host, ev->host) : NULL;
+        rr->experiment = tropt_host_strdup(r->host, ev->experiment ? ev->experiment : "");
+        rr->host = ev->host ? tropt_host_strdup(r->host, ev->host) : NULL;
         if (!rr->experiment || (ev->host && !rr->host))
             return r->host->error(TROPT_ENOMEM, "out of memory");
         break;

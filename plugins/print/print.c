@@ -23,6 +23,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tropt_mem.h"
+
 enum {
     PRINT_OPT_KEYS,
     PRINT_OPT_EVERY,
@@ -84,17 +86,9 @@ typedef struct pr {
 
 static int reserve(pr *p, size_t extra)
 {
-    if (p->len + extra + 1 <= p->cap)
-        return 0;
-    size_t cap = p->cap ? p->cap : 256;
-    while (cap < p->len + extra + 1)
-        cap *= 2;
-    char *q = p->h->realloc(p->line, cap);
-    if (!q)
+    if (extra > SIZE_MAX - p->len - 1)
         return -1;
-    p->line = q;
-    p->cap = cap;
-    return 0;
+    return tropt_host_grow(p->h, (void **)&p->line, &p->cap, p->len + extra + 1, 1);
 }
 
 static int put(pr *p, const char *s, size_t n)
@@ -280,16 +274,6 @@ static void emit_line(pr *p)
 
 /* ---- keys ----------------------------------------------------------------------- */
 
-static char *dupn(pr *p, const char *s, size_t n)
-{
-    char *d = p->h->malloc(n + 1);
-    if (d) {
-        memcpy(d, s, n);
-        d[n] = '\0';
-    }
-    return d;
-}
-
 static int add_key(pr *p, const char *k, size_t n)
 {
     if (p->nkeys == p->kcap) {
@@ -304,7 +288,7 @@ static int add_key(pr *p, const char *k, size_t n)
         p->slot = slot;
         p->kcap = cap;
     }
-    char *d = dupn(p, k, n);
+    char *d = tropt_host_strndup(p->h, k, n);
     if (!d)
         return -1;
     p->slot[p->nkeys] = NULL;

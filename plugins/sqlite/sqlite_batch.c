@@ -9,6 +9,7 @@
  * allocates nothing once the buffers have grown to their working size.
  */
 #include "sqlite_priv.h"
+#include "tropt_mem.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -31,19 +32,7 @@ static int oom(tsq *s)
 /* Grow *p (elements of size sz) to hold at least need elements. */
 static int grow(tsq *s, void **p, size_t *cap, size_t need, size_t sz)
 {
-    if (need <= *cap)
-        return TROPT_OK;
-    size_t ncap = *cap ? *cap : 16;
-    while (ncap < need)
-        ncap *= 2;
-    if (ncap > SIZE_MAX / sz)
-        return oom(s);
-    void *np = s->host->realloc(*p, ncap * sz);
-    if (!np)
-        return oom(s);
-    *p = np;
-    *cap = ncap;
-    return TROPT_OK;
+    return tropt_host_grow(s->host, p, cap, need, sz) == 0 ? TROPT_OK : oom(s);
 }
 
 /* ---- Keys ----------------------------------------------------------------- */

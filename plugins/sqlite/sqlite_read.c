@@ -21,6 +21,7 @@
 
 #include "sqlite_read.h"
 #include "sqlite_sql.h"
+#include "tropt_mem.h"
 
 #define KNOWN_SCHEMA TSQL_SCHEMA_VERSION
 #define APPLICATION_ID 0x54726f70
@@ -53,16 +54,6 @@ static int fail(const reader *r, const char *what)
     return r->host->error(TROPT_EBACKEND, "%s: %s: %s", r->path, what, sqlite3_errmsg(r->db));
 }
 
-static char *dup_host(const tropt_host *h, const char *s, size_t len)
-{
-    char *d = h->malloc(len + 1);
-    if (d) {
-        memcpy(d, s, len);
-        d[len] = '\0';
-    }
-    return d;
-}
-
 static void fb_clear(const tropt_host *h, fieldbuf *b)
 {
     (void)h;
@@ -90,26 +81,11 @@ static void fb_fix(fieldbuf *b)
     }
 }
 
-static int grow(const tropt_host *h, void **p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 0;
-    size_t nc = *cap ? *cap * 2 : 16;
-    while (nc < need)
-        nc *= 2;
-    void *q = h->realloc(*p, nc * elem);
-    if (!q)
-        return -1;
-    *p = q;
-    *cap = nc;
-    return 0;
-}
-
 /* Copy s into the arena; returns its offset + 1 (0: out of memory). */
 static size_t fb_str(const tropt_host *h, fieldbuf *b, const unsigned char *s, int len)
 {
     size_t n = s ? (size_t)len : 0;
-    if (grow(h, (void **)&b->arena, &b->acap, b->alen + n + 1, 1))
+    if (tropt_host_grow(h, (void **)&b->arena, &b->acap, b->alen + n + 1, 1))
         return 0;
     size_t off = b->alen;
     if (n)
@@ -123,7 +99,7 @@ static size_t fb_str(const tropt_host *h, fieldbuf *b, const unsigned char *s, i
 static int fb_add(const reader *r, fieldbuf *b, sqlite3_stmt *st, int kc, int vc, int kindc)
 {
     const tropt_host *h = r->host;
-    if (grow(h, (void **)&b->f, &b->cap, b->n + 1, sizeof *b->f))
+    if (tropt_host_grow(h, (void **)&b->f, &b->cap, b->n + 1, sizeof *b->f))
         return h->error(TROPT_ENOMEM, "out of memory");
     tropt_field *f = &b->f[b->n];
     memset(f, 0, sizeof *f);
@@ -152,7 +128,7 @@ static int fb_add(const reader *r, fieldbuf *b, sqlite3_stmt *st, int kc, int vc
             json_error_t je;
             json_t *j = json_loadb((const char *)t, (size_t)len, JSON_DECODE_ANY, &je);
             if (j) {
-                if (grow(h, (void **)&b->js, &b->jcap, b->nj + 1, sizeof *b->js)) {
+                if (tropt_host_grow(h, (void **)&b->js, &b->jcap, b->nj + 1, sizeof *b->js)) {
                     json_decref(j);
                     return h->error(TROPT_ENOMEM, "out of memory");
                 }
@@ -211,7 +187,7 @@ int tsq_reader_open(void **out, const tropt_optval *opts, const tropt_host *host
         return host->error(TROPT_ENOMEM, "out of memory");
     memset(r, 0, sizeof *r);
     r->host = host;
-    if (!(r->path = dup_host(host, path, strlen(path)))) {
+    if (!(r->path = tropt_host_strndup(host, path, strlen(path)))) {
         host->free(r);
         return host->error(TROPT_ENOMEM, "out of memory");
     }

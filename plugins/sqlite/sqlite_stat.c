@@ -6,6 +6,7 @@
  * the rows a dead or earlier writer left above them.
  */
 #include "sqlite_priv.h"
+#include "tropt_mem.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -33,15 +34,10 @@ static int num_cmp(const tsq_val *a, const tsq_val *b)
 /* Grow *p (elements of sz bytes, *cap of them, new ones zeroed) to need. */
 static int grow_zero(tsq *s, void **p, size_t *cap, size_t need, size_t sz)
 {
-    if (need <= *cap)
-        return SQLITE_OK;
-    size_t ncap = need * 2;
-    char *np = s->host->realloc(*p, ncap * sz);
-    if (!np)
+    size_t old = *cap;
+    if (tropt_host_grow(s->host, p, cap, need, sz) != 0)
         return SQLITE_NOMEM;
-    memset(np + *cap * sz, 0, (ncap - *cap) * sz);
-    *p = np;
-    *cap = ncap;
+    memset((char *)*p + old * sz, 0, (*cap - old) * sz);
     return SQLITE_OK;
 }
 
