@@ -5,6 +5,7 @@
  * the event format (plugins/common/README.md); the result is read back from
  * the sqlite file by SQL. */
 #include <sqlite3.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -312,6 +313,49 @@ START_TEST(run_repeated_after_its_end_stays_finished)
 }
 END_TEST
 
+/* Issue 18 finding 6: steps up to INT64_MAX reach every file backend and
+ * come back through replay and the readers (the core used to wrap to
+ * negative steps after it, which csv dropped and replay refused). */
+START_TEST(steps_up_to_int64_max_round_trip)
+{
+    char *dir = tu_mkdtemp();
+    char *journal = tu_path(dir, "max.jsonl"), *csvdir = tu_path(dir, "csv");
+    char *db = tu_path(dir, "max.db");
+    char *spec = tu_strdupf("jsonl:path=%s;csv:dir=%s", journal, csvdir);
+    tropt_tracker *t = NULL;
+    ck_assert_int_eq(tropt_tracker_open(&t, spec, "max", NULL), TROPT_OK);
+    ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
+    tropt_field f[] = {TROPT_F_INT("i", 7)};
+    ck_assert_int_eq(tropt_tracker_log_fields_at(t, INT64_MAX - 1, -1, f, 1), TROPT_OK);
+    ck_assert_int_eq(tropt_tracker_log_fields(t, f, 1), TROPT_OK); /* INT64_MAX */
+    ck_assert_int_eq(tropt_tracker_log_fields(t, f, 1), TROPT_EINVAL);
+    ck_assert_int_eq(tropt_tracker_finish(t, NULL), TROPT_OK);
+    tropt_tracker_free(t);
+    char *cmd = tu_strdupf("'%s' replay '%s' --tracker 'sqlite:path=%s' 2>&1 && '%s' replay "
+                           "--from 'csv:dir=%s' --tracker 'sqlite:path=%s.csv' 2>&1",
+                           cli(), journal, db, cli(), csvdir, db);
+    char *out = NULL;
+    ck_assert_msg(tu_run(cmd, &out, 1) == 0, "%s", out);
+    for (int k = 0; k < 2; k++) {
+        char *path = k ? tu_strdupf("%s.csv", db) : strdup(db);
+        sqlite3 *h = open_db(path);
+        ck_assert_int_eq(q_int(h, "SELECT count(*) FROM metrics WHERE key = 'i' AND value = 7"), 2);
+        ck_assert_int_eq(q_int(h, "SELECT max(step) FROM metrics"), INT64_MAX);
+        ck_assert_int_eq(q_int(h, "SELECT min(step) FROM metrics"), INT64_MAX - 1);
+        sqlite3_close(h);
+        free(path);
+    }
+    free(out);
+    free(cmd);
+    free(spec);
+    free(db);
+    free(csvdir);
+    free(journal);
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("replay");
@@ -322,6 +366,7 @@ int main(void)
     tcase_add_test(tc, refused_run_id_is_reported_once_and_not_recorded_as_crashed);
     tcase_add_test(tc, string_with_nul_is_refused_loudly_not_cut);
     tcase_add_test(tc, run_repeated_after_its_end_stays_finished);
+    tcase_add_test(tc, steps_up_to_int64_max_round_trip);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
