@@ -161,8 +161,6 @@ static int sq_create(void **self, const tropt_optval *o, const tropt_host *host)
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->wake, &ca);
     pthread_condattr_destroy(&ca);
-    pthread_mutex_init(&s->ck_lock, NULL);
-    pthread_cond_init(&s->ck_wake, NULL);
 
     int rc = tsq_open(s);
     if (rc == TROPT_OK)
@@ -425,8 +423,6 @@ static void sq_destroy(void *self)
     host->free(s->pend_touched);
     pthread_cond_destroy(&s->wake);
     pthread_mutex_destroy(&s->lock);
-    pthread_cond_destroy(&s->ck_wake);
-    pthread_mutex_destroy(&s->ck_lock);
     host->free(s->path);
     host->free(s);
 }

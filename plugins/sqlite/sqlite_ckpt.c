@@ -5,6 +5,7 @@
 #include "sqlite_priv.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,39 +41,169 @@
  * TSQ_CKPT_FRAMES by the thread.
  */
 
-void tsq_open_checkpointer(tsq *s)
+/* One per database file (device and inode) and process. */
+typedef struct tsq_ckpt {
+    struct tsq_ckpt *next; /* the registry's list */
+    dev_t dev;
+    ino_t ino;
+    int refs; /* trackers holding it, under reg_lock */
+    const tropt_host *host;
+    sqlite3 *db;
+    pthread_t thread;
+    pthread_mutex_t lock; /* guards kick, stop; never held with a tracker's lock */
+    pthread_cond_t wake;
+    int kick, stop;
+    atomic_int done; /* WAL frames the thread's last pass left copied; 0: none */
+} tsq_ckpt;
+
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static tsq_ckpt *reg;
+static pthread_once_t reg_once = PTHREAD_ONCE_INIT;
+
+/* A forked child has none of its parent's threads: it starts with an empty
+ * registry (the parent's trackers are refused there by the host), and a
+ * lock that no thread of its own holds. */
+static void reg_child(void)
 {
-    int rc = sqlite3_open_v2(s->path, &s->ckdb, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    reg = NULL;
+    pthread_mutex_init(&reg_lock, NULL);
+}
+
+static void reg_init(void)
+{
+    pthread_atfork(NULL, NULL, reg_child);
+}
+
+static void *checkpointer_main(void *arg)
+{
+    tsq_ckpt *c = arg;
+    pthread_mutex_lock(&c->lock);
+    while (!c->stop) {
+        if (!c->kick) {
+            pthread_cond_wait(&c->wake, &c->lock);
+            continue;
+        }
+        c->kick = 0;
+        pthread_mutex_unlock(&c->lock);
+        /* Errors (busy, disk full) are left to the next pass. */
+        int log = 0, done = 0;
+        int rc = sqlite3_wal_checkpoint_v2(c->db, "main", SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+        atomic_store(&c->done, rc == SQLITE_OK && done > 0 ? done : 0);
+        pthread_mutex_lock(&c->lock);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return NULL;
+}
+
+/* A new checkpointer for s's file, or NULL (after a warning). */
+static tsq_ckpt *ckpt_new(tsq *s, const struct stat *st)
+{
+    tsq_ckpt *c = s->host->malloc(sizeof *c);
+    if (!c) {
+        s->host->log(TROPT_LEVEL_WARNING,
+                     "sqlite: %s: out of memory for background checkpoints; commits "
+                     "checkpoint themselves",
+                     s->path);
+        return NULL;
+    }
+    memset(c, 0, sizeof *c);
+    c->dev = st->st_dev;
+    c->ino = st->st_ino;
+    c->host = s->host;
+    int rc = sqlite3_open_v2(s->path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
     /* A connection knows the file is in WAL mode once it has read it. */
     if (rc == SQLITE_OK) {
-        sqlite3_busy_timeout(s->ckdb, 1000);
-        rc = sqlite3_exec(s->ckdb, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
+        sqlite3_busy_timeout(c->db, 1000);
+        rc = sqlite3_exec(c->db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
     }
-    if (rc != SQLITE_OK) {
+    const char *why = rc != SQLITE_OK ? (c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc)) : NULL;
+    if (!why) {
+        pthread_mutex_init(&c->lock, NULL);
+        pthread_cond_init(&c->wake, NULL);
+        if (pthread_create(&c->thread, NULL, checkpointer_main, c) != 0) {
+            why = strerror(errno);
+            pthread_cond_destroy(&c->wake);
+            pthread_mutex_destroy(&c->lock);
+        }
+    }
+    if (why) {
         s->host->log(TROPT_LEVEL_WARNING,
-                     "sqlite: %s: no connection for background checkpoints (%s); commits "
-                     "checkpoint themselves",
-                     s->path, s->ckdb ? sqlite3_errmsg(s->ckdb) : sqlite3_errstr(rc));
-        sqlite3_close_v2(s->ckdb);
-        s->ckdb = NULL;
+                     "sqlite: %s: no background checkpoints (%s); commits checkpoint themselves",
+                     s->path, why);
+        sqlite3_close_v2(c->db);
+        s->host->free(c);
+        return NULL;
     }
+    return c;
+}
+
+void tsq_open_checkpointer(tsq *s)
+{
+    struct stat st;
+    if (stat(s->path, &st) != 0)
+        return; /* SQLite's automatic checkpoint stays */
+    pthread_once(&reg_once, reg_init);
+    pthread_mutex_lock(&reg_lock);
+    tsq_ckpt *c = reg;
+    while (c && !(c->dev == st.st_dev && c->ino == st.st_ino))
+        c = c->next;
+    if (!c && (c = ckpt_new(s, &st)) != NULL) {
+        c->next = reg;
+        reg = c;
+    }
+    if (c)
+        c->refs++;
+    s->ck = c;
+    pthread_mutex_unlock(&reg_lock);
+}
+
+void tsq_release_checkpointer(tsq *s)
+{
+    tsq_ckpt *c = s->ck;
+    if (!c)
+        return;
+    s->ck = NULL;
+    pthread_mutex_lock(&reg_lock);
+    if (--c->refs > 0) {
+        pthread_mutex_unlock(&reg_lock);
+        return;
+    }
+    for (tsq_ckpt **pp = &reg; *pp; pp = &(*pp)->next) {
+        if (*pp == c) {
+            *pp = c->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&reg_lock);
+    pthread_mutex_lock(&c->lock);
+    c->stop = 1;
+    pthread_cond_signal(&c->wake);
+    pthread_mutex_unlock(&c->lock);
+    pthread_join(c->thread, NULL);
+    pthread_cond_destroy(&c->wake);
+    pthread_mutex_destroy(&c->lock);
+    sqlite3_close_v2(c->db);
+    c->host->free(c);
 }
 
 void tsq_checkpoint_kick(tsq *s)
 {
     if (!s->ck_running)
         return;
-    pthread_mutex_lock(&s->ck_lock);
-    s->ck_kick = 1;
-    pthread_cond_signal(&s->ck_wake);
-    pthread_mutex_unlock(&s->ck_lock);
+    tsq_ckpt *c = s->ck;
+    pthread_mutex_lock(&c->lock);
+    c->kick = 1;
+    pthread_cond_signal(&c->wake);
+    pthread_mutex_unlock(&c->lock);
 }
 
 /* Called by SQLite after each commit of the writer (under the tracker's
- * lock), with the number of frames in the WAL. */
+ * lock), with the number of frames in the WAL (the file's: every writer's
+ * frames). */
 static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 {
     tsq *s = arg;
+    atomic_int *ck_done = &s->ck->done;
     if (frames < s->wal_frames) { /* the WAL started over */
         s->ck_next = TSQ_CKPT_FRAMES;
         s->ck_inline = TSQ_CKPT_HARD;
@@ -81,17 +212,17 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
     }
     s->wal_frames = frames;
     if (frames >= s->ck_inline) {
-        if (!s->ck_waiting || (atomic_load(&s->ck_done) == 0 && frames >= s->ck_next)) {
+        if (!s->ck_waiting || (atomic_load(ck_done) == 0 && frames >= s->ck_next)) {
             /* one more pass of the thread first */
-            atomic_store(&s->ck_done, 0);
+            atomic_store(ck_done, 0);
             s->ck_waiting = 1;
             s->ck_next = frames + TSQ_CKPT_FRAMES / 4;
             tsq_checkpoint_kick(s);
-        } else if (atomic_load(&s->ck_done) > 0 || frames >= s->ck_force) {
+        } else if (atomic_load(ck_done) > 0 || frames >= s->ck_force) {
             int log = 0, done = 0;
             int rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
             if ((rc & 0xff) == SQLITE_BUSY) { /* the thread is in a pass: after it */
-                atomic_store(&s->ck_done, 0);
+                atomic_store(ck_done, 0);
                 return SQLITE_OK;
             }
             s->ck_waiting = 0;
@@ -107,38 +238,10 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
     return SQLITE_OK;
 }
 
-static void *checkpointer_main(void *arg)
-{
-    tsq *s = arg;
-    pthread_mutex_lock(&s->ck_lock);
-    while (!s->ck_stop) {
-        if (!s->ck_kick) {
-            pthread_cond_wait(&s->ck_wake, &s->ck_lock);
-            continue;
-        }
-        s->ck_kick = 0;
-        pthread_mutex_unlock(&s->ck_lock);
-        /* Errors (busy, disk full) are left to the next pass. */
-        int log = 0, done = 0;
-        int rc = sqlite3_wal_checkpoint_v2(s->ckdb, "main", SQLITE_CHECKPOINT_PASSIVE, &log, &done);
-        atomic_store(&s->ck_done, rc == SQLITE_OK && done > 0 ? done : 0);
-        pthread_mutex_lock(&s->ck_lock);
-    }
-    pthread_mutex_unlock(&s->ck_lock);
-    return NULL;
-}
-
 void tsq_checkpointer_start(tsq *s)
 {
-    if (!s->ckdb)
+    if (!s->ck)
         return;
-    if (pthread_create(&s->ckthread, NULL, checkpointer_main, s) != 0) {
-        s->host->log(TROPT_LEVEL_WARNING,
-                     "sqlite: %s: cannot start the checkpoint thread (%s); commits "
-                     "checkpoint themselves",
-                     s->path, strerror(errno));
-        return;
-    }
     s->ck_running = 1;
     s->ck_next = TSQ_CKPT_FRAMES;
     s->ck_inline = TSQ_CKPT_HARD;
@@ -149,11 +252,7 @@ void tsq_checkpointer_start(tsq *s)
 void tsq_checkpointer_stop(tsq *s)
 {
     if (s->ck_running) {
-        pthread_mutex_lock(&s->ck_lock);
-        s->ck_stop = 1;
-        pthread_cond_signal(&s->ck_wake);
-        pthread_mutex_unlock(&s->ck_lock);
-        pthread_join(s->ckthread, NULL);
+        sqlite3_wal_hook(s->db, NULL, NULL);
         s->ck_running = 0;
     }
 }

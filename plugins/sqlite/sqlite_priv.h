@@ -159,20 +159,17 @@ typedef struct tsq {
     uint64_t rng;      /* jitter of the busy back-off */
 
     /* Checkpoints (see sqlite_ckpt.c): the writer's own automatic
-     * checkpoint is off; a thread of its own checkpoints through ckdb. */
-    sqlite3 *ckdb;
-    pthread_t ckthread;
-    int ck_running;
-    pthread_mutex_t ck_lock; /* guards ck_kick, ck_stop; never held with lock */
-    pthread_cond_t ck_wake;
-    int ck_kick, ck_stop;
-    int wal_frames;     /* under lock: frames in the WAL after the last commit */
-    int ck_next;        /* under lock: WAL frames at which to wake the thread */
-    int ck_inline;      /* under lock: from this many WAL frames, the hook completes it
-                         */
-    int ck_force;       /* under lock: ... even without the thread's pass */
-    int ck_waiting;     /* under lock: the hook waits for the thread's pass */
-    atomic_int ck_done; /* WAL frames the thread's last pass left copied; 0: none */
+     * checkpoint is off; one thread per database file and process, shared
+     * by every tracker writing that file, checkpoints through a connection
+     * of its own. */
+    struct tsq_ckpt *ck; /* the file's shared checkpointer (refcounted), or NULL */
+    int ck_running;      /* the WAL hook hands checkpoints to ck */
+    int wal_frames;      /* under lock: frames in the WAL after the last commit */
+    int ck_next;         /* under lock: WAL frames at which to wake the thread */
+    int ck_inline;       /* under lock: from this many WAL frames, the hook completes it
+                          */
+    int ck_force;        /* under lock: ... even without the thread's pass */
+    int ck_waiting;      /* under lock: the hook waits for the thread's pass */
 
     pthread_mutex_t lock; /* guards everything below and the connection */
     pthread_cond_t wake;
@@ -250,9 +247,9 @@ int tsq_commit(tsq *s, tsq_extra_fn extra, void *arg);
  * (tropt_run.id), if any, into s->rs, and fold the rows a previous writer
  * left above its statistics.  SQLite result code. */
 int tsq_load_run(tsq *s, int64_t run);
-/* Start the checkpoint thread and hand it the checkpoints (nothing happens
- * without ckdb or when the thread cannot start: SQLite's automatic
- * checkpoint stays).  Stop it (before closing). */
+/* Hand the checkpoints to the file's checkpointer (nothing happens without
+ * one: SQLite's automatic checkpoint stays).  Take them back (before the
+ * last commit and closing). */
 void tsq_checkpointer_start(tsq *s);
 void tsq_checkpointer_stop(tsq *s);
 /* Ask the checkpoint thread for a pass (e.g. at finish). */
@@ -293,8 +290,12 @@ int tsq_fold_tail(tsq *s, int64_t run);
 /* Merge the pending and the transaction's aggregates into tropt_stat. */
 int tsq_agg_flush(tsq *s, int64_t run);
 
-/* sqlite_ckpt.c: hand checkpoints to a connection of the thread's own
- * (called by tsq_open). */
+/* sqlite_ckpt.c: join the checkpointer of s->path's file in this process,
+ * starting it for the first tracker of the file (called by tsq_open; on
+ * failure a warning, and s->ck stays NULL).  Leave it: the last tracker
+ * stops its thread and closes its connection (called by tsq_close, after
+ * the tracker's own connection is closed). */
 void tsq_open_checkpointer(tsq *s);
+void tsq_release_checkpointer(tsq *s);
 
 #endif /* TROPT_SQLITE_PRIV_H */

@@ -649,9 +649,8 @@ void tsq_close(tsq *s)
     if (s->db)
         sqlite3_close_v2(s->db);
     s->db = NULL;
-    /* Closed last: as the file's last connection it checkpoints and removes
-     * the WAL. */
-    if (s->ckdb)
-        sqlite3_close_v2(s->ckdb);
-    s->ckdb = NULL;
+    /* Left last: the file's last connection (the checkpointer's, once no
+     * tracker of this process writes the file) checkpoints and removes the
+     * WAL. */
+    tsq_release_checkpointer(s);
 }

@@ -4,6 +4,7 @@
  * process reads it (SQL and `tropt runs`): no call fails, every row is
  * there.
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -256,6 +257,63 @@ START_TEST(test_long_reader)
 }
 END_TEST
 
+/* Entries of a /proc/self folder (fd, task): descriptors, threads. */
+static int count_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    ck_assert_ptr_nonnull(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+/* Issue 17: trackers of one process writing one file share the file's
+ * checkpointer (its connection and thread), so descriptors and threads do
+ * not grow by five and one per tracker; the last one to go removes the
+ * WAL as before. */
+START_TEST(test_trackers_of_one_file_share_the_checkpointer)
+{
+    enum { N = 40 };
+    char *dir = tu_mkdtemp();
+    char *path = tu_path(dir, "shared.db");
+    char *wal = tu_strdupf("%s-wal", path);
+    tropt_tracker *first = tq_open(path, NULL, "first");
+    ck_assert_int_eq(tropt_tracker_init(first, NULL), TROPT_OK);
+    int fds0 = count_entries("/proc/self/fd"), threads0 = count_entries("/proc/self/task");
+    tropt_tracker *t[N];
+    for (int i = 0; i < N; i++) {
+        t[i] = tq_open(path, NULL, "shared");
+        ck_assert_int_eq(tropt_tracker_init(t[i], NULL), TROPT_OK);
+        tropt_field f[] = {TROPT_F_INT("i", i)};
+        ck_assert_int_eq(tropt_tracker_log_fields(t[i], f, 1), TROPT_OK);
+    }
+    int fds = count_entries("/proc/self/fd") - fds0;
+    int threads = count_entries("/proc/self/task") - threads0;
+    fprintf(stderr, "%d more trackers of one file: %d more descriptors, %d more threads\n", N, fds,
+            threads);
+    ck_assert_msg(fds <= 2 * N, "%d descriptors for %d trackers", fds, N);
+    ck_assert_msg(threads == 0, "%d threads for %d trackers", threads, N);
+    for (int i = 0; i < N; i++) {
+        ck_assert_int_eq(tropt_tracker_finish(t[i], NULL), TROPT_OK);
+        tropt_tracker_free(t[i]);
+    }
+    ck_assert_int_eq(tropt_tracker_finish(first, NULL), TROPT_OK);
+    tropt_tracker_free(first);
+    ck_assert_msg(access(wal, F_OK) != 0, "%s is left behind", wal);
+    sqlite3 *db = tq_db(path);
+    ck_assert_int_eq(tq_int(db, "SELECT count(*) FROM metrics WHERE key = 'i'"), N);
+    ck_assert_int_eq(tq_int(db, "SELECT count(*) FROM runs WHERE status = 'finished'"), N + 1);
+    sqlite3_close(db);
+    free(wal);
+    free(path);
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("sqlite-concurrency");
@@ -263,6 +321,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, test_many_writers_one_reader);
     tcase_add_test(tc, test_long_reader);
+    tcase_add_test(tc, test_trackers_of_one_file_share_the_checkpointer);
     suite_add_tcase(s, tc);
     return s;
 }
