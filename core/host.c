@@ -1,5 +1,6 @@
 /* core/host.c - the host services table handed to every plugin. */
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "internal.h"
@@ -20,6 +21,23 @@ static void host_log(tropt_level level, const char *fmt, ...)
     va_start(ap, fmt);
     tropt__vlog(level, fmt, ap);
     va_end(ap);
+}
+
+static void host_log_from(const tropt_host *host, tropt_level level, const char *fmt, ...)
+{
+    const tropt__host_ex *hx = (const tropt__host_ex *)host;
+    const char *label = host && hx->magic == TROPT__HOST_MAGIC ? hx->label : NULL;
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    size_t ll = label ? strlen(label) : 0;
+    /* no doubled prefix from a plugin that still writes its own */
+    if (!label || (strncmp(msg, label, ll) == 0 && msg[ll] == ':'))
+        tropt__log(level, "%s", msg);
+    else
+        tropt__log(level, "%s: %s", label, msg);
 }
 
 static size_t host_json_real(char *buf, size_t size, double x)
@@ -56,19 +74,35 @@ static char *host_json_value(const tropt_field *f, size_t *len)
     return tev_buf_steal(&b);
 }
 
-const tropt_host tropt__host_services = {
-    .version = TROPT_HOST_VERSION,
-    .struct_size = sizeof(tropt_host),
-    .error = host_error,
-    .log = host_log,
-    .malloc = tropt__malloc,
-    .realloc = tropt__realloc,
-    .free = tropt__free,
-    .now = tropt__now,
-    .format_real = tropt__format_real,
-    .json_real = host_json_real,
-    .json_value = host_json_value,
+/* The shared table, inside a tropt__host_ex without a label, so that
+ * log_from may read the magic of any table the host made. */
+static const tropt__host_ex host_template = {
+    .pub =
+        {
+            .version = TROPT_HOST_VERSION,
+            .struct_size = sizeof(tropt_host),
+            .error = host_error,
+            .log = host_log,
+            .malloc = tropt__malloc,
+            .realloc = tropt__realloc,
+            .free = tropt__free,
+            .now = tropt__now,
+            .format_real = tropt__format_real,
+            .json_real = host_json_real,
+            .json_value = host_json_value,
+            .log_from = host_log_from,
+        },
+    .magic = TROPT__HOST_MAGIC,
+    .label = NULL,
 };
+const tropt_host *const tropt__host_services = &host_template.pub;
+
+void tropt__host_for(tropt__host_ex *hx, const char *label)
+{
+    hx->pub = host_template.pub;
+    hx->magic = TROPT__HOST_MAGIC;
+    hx->label = label;
+}
 
 const char *tropt_version(void)
 {

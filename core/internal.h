@@ -154,6 +154,17 @@ int tropt__flat_fields(tropt__flat *fl, const tropt_field *fields, size_t n);
 int tropt__fields_passthrough(tropt__flat *fl, const tropt_field *fields, size_t n);
 
 /* ---- host.c ---- */
-extern const tropt_host tropt__host_services;
+/* The host services without an instance label (tests, tools). */
+extern const tropt_host *const tropt__host_services;
+/* The services table of one plugin instance: the shared table plus the
+ * label its log_from puts in front (borrowed: it lives as long as the
+ * instance).  Handed to the plugin as &hx->pub. */
+#define TROPT__HOST_MAGIC 0x74486f73u
+typedef struct tropt__host_ex {
+    tropt_host pub; /* first: the plugin's pointer is this struct's */
+    uint32_t magic;
+    const char *label;
+} tropt__host_ex;
+void tropt__host_for(tropt__host_ex *hx, const char *label);
 
 #endif /* TROPT_INTERNAL_H */

@@ -13,6 +13,7 @@ struct tropt_reader {
     tropt__module mod;
     tropt_optval *opts;
     char *label;
+    tropt__host_ex hx; /* the instance's services table */
     void *self;
     int opened;
 };
@@ -83,7 +84,8 @@ int tropt_reader_open(tropt_reader **out, const char *spec)
     if (rc)
         goto fail;
     tropt__error_clear();
-    rc = r->mod.plugin->reader_open(&r->self, r->opts, &tropt__host_services);
+    tropt__host_for(&r->hx, r->label);
+    rc = r->mod.plugin->reader_open(&r->self, r->opts, &r->hx.pub);
     if (rc != TROPT_OK) {
         rc = backend_failed(r, rc > 0 ? TROPT_EBACKEND : rc);
         goto fail;

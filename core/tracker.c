@@ -26,7 +26,8 @@ typedef struct backend {
     void *self;  /* the plugin's instance (a plugin may use NULL) */
     int created; /* create succeeded: destroy is owed */
     tropt_optval *opts;
-    char *label; /* the spec's name or path, prefixes messages */
+    char *label;       /* the spec's name or path, prefixes messages */
+    tropt__host_ex hx; /* the instance's services table (log_from prefixes label) */
     int warn_only;
     int run_open; /* init of the current run succeeded, finish not yet */
 } backend;
@@ -117,7 +118,8 @@ static int backend_create(backend *be, const tropt__backend_spec *bs)
         return rc;
     tropt__error_clear();
     void *self = NULL;
-    rc = be->mod.plugin->create(&self, be->opts, &tropt__host_services);
+    tropt__host_for(&be->hx, be->label);
+    rc = be->mod.plugin->create(&self, be->opts, &be->hx.pub);
     if (rc != TROPT_OK) {
         /* What tropt_tracker_open promises: a plugin's own option check
          * (EINVAL) and ENOMEM keep their code; any other code, in range or

@@ -12,7 +12,8 @@
  *     (types, ranges, defaults) before create() sees them;
  *   - per-instance state from the host's allocator (so allocation-failure
  *     tests reach the plugin) and every error path freeing what it took;
- *   - errors returned as host->error(code, "template: ...") with a message
+ *   - errors returned as host->error(code, "...") with a message (the host
+ *     puts the backend's name in front; logs go through TROPT_HOST_LOG)
  *     naming what failed (never a secret);
  *   - each field type written without loss: integers exact, reals through
  *     host->format_real (shortest text that reads back to the same double;
@@ -60,21 +61,21 @@ struct template
 
 static int io_error(struct template *t, const char *what)
 {
-    return t->host->error(TROPT_EBACKEND, "template: cannot %s: %s", what, strerror(errno));
+    return t->host->error(TROPT_EBACKEND, "cannot %s: %s", what, strerror(errno));
 }
 
 static int template_create(void **self, const tropt_optval *opts, const tropt_host *host)
 {
     struct template *t = host->malloc(sizeof *t);
     if (!t)
-        return host->error(TROPT_ENOMEM, "template: out of memory");
+        return host->error(TROPT_ENOMEM, "out of memory");
     t->host = host;
     t->flush_every = opts[OPT_FLUSH_EVERY].i;
     t->unflushed = 0;
     t->f = fopen(opts[OPT_PATH].text, "ae");
     if (!t->f) {
-        int code = host->error(TROPT_EBACKEND, "template: cannot open %s: %s", opts[OPT_PATH].text,
-                               strerror(errno));
+        int code =
+            host->error(TROPT_EBACKEND, "cannot open %s: %s", opts[OPT_PATH].text, strerror(errno));
         host->free(t);
         return code;
     }

@@ -208,11 +208,12 @@ typedef struct tropt_optval {
 
 /* ---- Host services ---------------------------------------------------- */
 
-#define TROPT_HOST_VERSION 2
+#define TROPT_HOST_VERSION 3
 
 /*
- * Services the host hands to create().  The table and everything it points to
- * stay valid until destroy() returns.  Every function is thread-safe.
+ * Services the host hands to create() (and reader_open()), one copy per
+ * instance.  The table and everything it points to stay valid until
+ * destroy() (reader_close()) returns.  Every function is thread-safe.
  */
 typedef struct tropt_host {
     uint32_t version;     /* TROPT_HOST_VERSION of the host */
@@ -255,12 +256,32 @@ typedef struct tropt_host {
      * in *len (when len is not NULL), or NULL when memory ran out (with
      * TROPT_ENOMEM recorded for host->error's caller). */
     char *(*json_value)(const tropt_field *f, size_t *len);
+
+    /* ---- Host version 3: check TROPT_HOST_HAS(host, log_from) first. ---- */
+
+    /* log, with the instance's label and ": " put in front by the host: the
+     * name or path the user's spec gave this backend ("sqlite: ..."), so a
+     * plugin never prefixes by hand and two instances tell themselves apart.
+     * `host` is the table this instance's create() or reader_open()
+     * received (each instance gets its own copy); any other pointer logs
+     * without a prefix.  Errors need nothing of the kind: the host puts the
+     * label in front of every message a failing hook left. */
+    void (*log_from)(const struct tropt_host *host, tropt_level level, const char *fmt, ...)
+        TROPT_PRINTF(3, 4);
 } tropt_host;
 
 /* Whether the host's services table has `member` (for services newer than
  * TROPT_HOST_MIN_SIZE). */
 #define TROPT_HOST_HAS(host, member)                                                               \
     ((host)->struct_size >= offsetof(tropt_host, member) + sizeof((host)->member))
+
+/* Log through host->log_from when the host has it (the host puts the
+ * instance's label in front), else through host->log: what a plugin writes
+ * instead of prefixing its messages by hand.  `host` is evaluated more than
+ * once. */
+#define TROPT_HOST_LOG(host, level, ...)                                                           \
+    (TROPT_HOST_HAS(host, log_from) ? (host)->log_from((host), (level), __VA_ARGS__)               \
+                                    : (host)->log((level), __VA_ARGS__))
 
 /* The host services a plugin may rely on without checking struct_size
  * (those of host version 1, up to and including format_real). */

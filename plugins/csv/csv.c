@@ -234,7 +234,8 @@ static int open_run_folder(csv *c, const char *folder, const char *exp_dir, cons
     rc = open_subdir(c, efd, run_id, c->run_dir, &c->rfd);
     /* the new run folder's entry in the experiment folder */
     if (rc == TROPT_OK && c->sync != SYNC_OFF && fsync(efd) != 0)
-        h->log(TROPT_LEVEL_WARNING, "csv: cannot sync folder '%s': %s", exp_dir, strerror(errno));
+        TROPT_HOST_LOG(h, TROPT_LEVEL_WARNING, "cannot sync folder '%s': %s", exp_dir,
+                       strerror(errno));
     close(efd);
     return rc;
 }
@@ -346,7 +347,7 @@ static int csv_log(void *self, const tropt_run *run, int64_t step, double time,
             return rc;
         if (pending_bytes(c) >= c->pending_max)
             return c->h->error(TROPT_EBACKEND,
-                               "csv: %" PRIu64 " bytes of rows wait for '%s' (pending_max=%" PRIu64
+                               "%" PRIu64 " bytes of rows wait for '%s' (pending_max=%" PRIu64
                                "): step %lld dropped; the last write failed: %s",
                                pending_bytes(c), c->metrics_path, c->pending_max, (long long)step,
                                strerror(c->fail_errno ? c->fail_errno : EIO));
@@ -419,10 +420,10 @@ static int csv_finish(void *self, const tropt_run *run, const char *status, doub
         return oom(c);
     if ((rc = write_json_file(c, "run.json", c->meta)) != TROPT_OK)
         return rc;
-    c->h->log(TROPT_LEVEL_DEBUG,
-              "csv: run %s: %" PRIu64 " steps, %" PRIu64 " bytes, %" PRIu64
-              " header rewrites of %" PRIu64 " bytes in all",
-              run->run_id, c->steps, (uint64_t)c->size, c->rewrites, c->rewritten);
+    TROPT_HOST_LOG(c->h, TROPT_LEVEL_DEBUG,
+                   "run %s: %" PRIu64 " steps, %" PRIu64 " bytes, %" PRIu64
+                   " header rewrites of %" PRIu64 " bytes in all",
+                   run->run_id, c->steps, (uint64_t)c->size, c->rewrites, c->rewritten);
     run_close(c);
     return TROPT_OK;
 }
@@ -434,8 +435,8 @@ static void csv_destroy(void *self)
         return;
     const tropt_host *h = c->h;
     if (c->open && c->nrows > c->ndeferred && write_queued(c, 0) != TROPT_OK)
-        h->log(TROPT_LEVEL_WARNING, "csv: %zu queued rows could not be written to '%s'",
-               c->nrows - c->ndeferred, c->metrics_path);
+        TROPT_HOST_LOG(h, TROPT_LEVEL_WARNING, "%zu queued rows could not be written to '%s'",
+                       c->nrows - c->ndeferred, c->metrics_path);
     run_close(c);
     closer_stop(&c->cl);
     pthread_cond_destroy(&c->cl.cv);

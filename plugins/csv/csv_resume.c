@@ -247,8 +247,8 @@ int resume(csv *c)
         c->seen_left = c->nseen;
     }
     if (good_end < st.st_size) {
-        h->log(TROPT_LEVEL_WARNING, "csv: '%s': cutting a torn last record (%lld bytes)",
-               c->metrics_path, (long long)(st.st_size - good_end));
+        TROPT_HOST_LOG(h, TROPT_LEVEL_WARNING, "'%s': cutting a torn last record (%lld bytes)",
+                       c->metrics_path, (long long)(st.st_size - good_end));
         if (ftruncate(c->fd, good_end) != 0)
             return h->error(TROPT_EBACKEND, "cannot truncate '%s': %s", c->metrics_path,
                             strerror(errno));
@@ -262,13 +262,14 @@ int resume(csv *c)
         /* rows a killed writer had deferred: keep them aside, never lose them */
         char *old = joinpath(c, c->run_dir, "metrics.pending.old.csv");
         if (!old || renameat(c->rfd, "metrics.pending.csv", c->rfd, "metrics.pending.old.csv") != 0)
-            h->log(TROPT_LEVEL_WARNING, "csv: cannot move '%s' aside", c->pending_path);
+            TROPT_HOST_LOG(h, TROPT_LEVEL_WARNING, "cannot move '%s' aside", c->pending_path);
         else
-            h->log(TROPT_LEVEL_WARNING, "csv: deferred rows of an earlier writer kept in '%s'",
-                   old);
+            TROPT_HOST_LOG(h, TROPT_LEVEL_WARNING,
+                           "deferred rows of an earlier writer kept in '%s'", old);
         h->free(old);
     }
-    h->log(TROPT_LEVEL_DEBUG, "csv: continuing '%s': %zu rows in it are skipped when logged again",
-           c->metrics_path, c->nseen);
+    TROPT_HOST_LOG(h, TROPT_LEVEL_DEBUG,
+                   "continuing '%s': %zu rows in it are skipped when logged again", c->metrics_path,
+                   c->nseen);
     return TROPT_OK;
 }

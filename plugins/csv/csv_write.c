@@ -185,8 +185,8 @@ int rewrite(csv *c)
         goto fail;
     }
     if (c->sync != SYNC_OFF && fsync(c->rfd) != 0)
-        h->log(TROPT_LEVEL_WARNING, "csv: cannot sync folder '%s': %s", c->run_dir,
-               strerror(errno));
+        TROPT_HOST_LOG(h, TROPT_LEVEL_WARNING, "cannot sync folder '%s': %s", c->run_dir,
+                       strerror(errno));
     if (c->fd >= 0) {
         c->rewrites++;
         c->rewritten += (uint64_t)tsize;
@@ -205,8 +205,8 @@ int rewrite(csv *c)
         c->pfd = -1;
         c->psize = 0;
         if (unlinkat(c->rfd, "metrics.pending.csv", 0) != 0)
-            h->log(TROPT_LEVEL_WARNING, "csv: cannot remove '%s': %s", c->pending_path,
-                   strerror(errno));
+            TROPT_HOST_LOG(h, TROPT_LEVEL_WARNING, "cannot remove '%s': %s", c->pending_path,
+                           strerror(errno));
     }
     return TROPT_OK;
 fail:
@@ -321,8 +321,8 @@ static int write_file_atomic(csv *c, const char *name, const csv_buf *b)
     }
     close(fd);
     if (c->sync != SYNC_OFF && fsync(c->rfd) != 0)
-        h->log(TROPT_LEVEL_WARNING, "csv: cannot sync folder '%s': %s", c->run_dir,
-               strerror(errno));
+        TROPT_HOST_LOG(h, TROPT_LEVEL_WARNING, "cannot sync folder '%s': %s", c->run_dir,
+                       strerror(errno));
     goto out;
 fail:
     close(fd);

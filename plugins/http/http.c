@@ -67,7 +67,7 @@ static int forked(http *h)
     if (getpid() == h->pid)
         return 0;
     return h->host->error(TROPT_ESTATE,
-                          "http: this backend was opened by process %ld; a forked child cannot "
+                          "this backend was opened by process %ld; a forked child cannot "
                           "use it (open a new tracker in the child)",
                           (long)h->pid);
 }
@@ -265,12 +265,12 @@ static int http_finish(void *self, const tropt_run *run, const char *status, dou
     pthread_mutex_unlock(&h->spool_mu);
     int rc = hp_take_pending(h);
     if (rc == TROPT_OK && spooled > 0)
-        h->host->log(TROPT_LEVEL_WARNING,
-                     "http: %" PRId64 " events of run %s were not delivered to %s and are safe "
-                     "in the spool %s; send them with: tropt replay %s --tracker "
-                     "'http:url=%s'",
-                     spooled, run->run_id, h->url_shown, h->spool_path ? h->spool_path : "",
-                     h->spool_dir, h->url_hint);
+        TROPT_HOST_LOG(h->host, TROPT_LEVEL_WARNING,
+                       "%" PRId64 " events of run %s were not delivered to %s and are safe "
+                       "in the spool %s; send them with: tropt replay %s --tracker "
+                       "'http:url=%s'",
+                       spooled, run->run_id, h->url_shown, h->spool_path ? h->spool_path : "",
+                       h->spool_dir, h->url_hint);
     /* After a failure the host keeps the run open and may call finish
      * again: keep the record so that call only drains. */
     if (rc == TROPT_OK) {
@@ -291,10 +291,10 @@ static int http_flush(void *self)
     if (hp_drain(h)) {
         pthread_mutex_lock(&h->spool_mu);
         if (h->spool_path)
-            h->host->log(TROPT_LEVEL_WARNING,
-                         "http: flush: events not delivered to %s within flush_timeout are in "
-                         "the spool %s",
-                         h->url_shown, h->spool_path);
+            TROPT_HOST_LOG(h->host, TROPT_LEVEL_WARNING,
+                           "flush: events not delivered to %s within flush_timeout are in "
+                           "the spool %s",
+                           h->url_shown, h->spool_path);
         pthread_mutex_unlock(&h->spool_mu);
     }
     hp_sync_spool(h);
@@ -324,7 +324,7 @@ void http_destroy(void *self)
         hp_drain(h);
         hp_sync_spool(h);
         if (h->pending_code != TROPT_OK)
-            h->host->log(TROPT_LEVEL_ERROR, "http: %s", h->pending_msg);
+            TROPT_HOST_LOG(h->host, TROPT_LEVEL_ERROR, "%s", h->pending_msg);
         h->stop = 1;
         /* a request still in flight (drain gave up on it) is abandoned too:
          * the join below never waits for the network */

@@ -112,9 +112,9 @@ static int encode_wire(http *h, sender *s, batch *b)
     }
     if (skipped && !h->warned_nonfinite) {
         h->warned_nonfinite = 1;
-        h->host->log(TROPT_LEVEL_WARNING,
-                     "http: format=influx cannot carry null, NaN or infinite values; such "
-                     "fields are left out of the points (the spool and ndjson keep them)");
+        TROPT_HOST_LOG(h->host, TROPT_LEVEL_WARNING,
+                       "format=influx cannot carry null, NaN or infinite values; such "
+                       "fields are left out of the points (the spool and ndjson keep them)");
     }
     b->encoded = 1;
     return 0;
@@ -341,14 +341,14 @@ static void batch_done(http *h, sender *s, batch *b, send_result r, const char *
     pthread_mutex_lock(&h->mu);
     if (r == SEND_OK) {
         if (h->down)
-            h->host->log(TROPT_LEVEL_INFO, "http: %s reachable again", h->url_shown);
+            TROPT_HOST_LOG(h->host, TROPT_LEVEL_INFO, "%s reachable again", h->url_shown);
         h->down = 0;
     } else {
         if (r == SEND_RETRY && !h->down) {
             h->down = 1;
-            h->host->log(TROPT_LEVEL_WARNING,
-                         "http: %s unreachable after %" PRId64 " retries (%s); spooling",
-                         h->url_shown, h->retries, why);
+            TROPT_HOST_LOG(h->host, TROPT_LEVEL_WARNING,
+                           "%s unreachable after %" PRId64 " retries (%s); spooling", h->url_shown,
+                           h->retries, why);
         }
         if (r == SEND_REJECTED)
             hp_set_pending(h, TROPT_EBACKEND,

@@ -35,8 +35,8 @@ static int spool_open(http *h)
         return -1;
     h->spool_fd = fd;
     h->spool_path = path;
-    h->host->log(TROPT_LEVEL_WARNING, "http: events for %s are being spooled to %s", h->url_shown,
-                 path);
+    TROPT_HOST_LOG(h->host, TROPT_LEVEL_WARNING, "events for %s are being spooled to %s",
+                   h->url_shown, path);
     return 0;
 }
 
@@ -145,9 +145,9 @@ void hp_spill(http *h, sender *s)
         int64_t k = h->tail_seq - h->head_seq - h->queue_size;
         if (k > 0 && !h->warned_full) {
             h->warned_full = 1;
-            h->host->log(TROPT_LEVEL_WARNING,
-                         "http: queue full (%" PRId64 " events waiting for %s); spooling to %s",
-                         h->tail_seq - h->head_seq, h->url_shown, h->spool_dir);
+            TROPT_HOST_LOG(h->host, TROPT_LEVEL_WARNING,
+                           "queue full (%" PRId64 " events waiting for %s); spooling to %s",
+                           h->tail_seq - h->head_seq, h->url_shown, h->spool_dir);
         }
         pthread_mutex_unlock(&h->mu);
         if (k <= 0)

@@ -240,7 +240,7 @@ static int jsonl_log(void *self, const tropt_run *run, int64_t step, double time
     if (j->buf.len >= j->pending_max &&
         !(retry_due(j) && write_pending(j) == TROPT_OK && j->buf.len < j->pending_max))
         return j->host->error(TROPT_EBACKEND,
-                              "jsonl: %zu bytes of events wait for journal %s (pending_max=%zu): "
+                              "%zu bytes of events wait for journal %s (pending_max=%zu): "
                               "step %lld dropped; the last write failed: %s",
                               j->buf.len, j->path, j->pending_max, (long long)step,
                               strerror(j->fail_errno ? j->fail_errno : EIO));
@@ -289,8 +289,8 @@ static void jsonl_destroy(void *self)
     if (!j)
         return;
     if (barrier(j) != TROPT_OK)
-        j->host->log(TROPT_LEVEL_ERROR, "jsonl: %zu bytes of events could not be written to %s",
-                     j->buf.len, j->path);
+        TROPT_HOST_LOG(j->host, TROPT_LEVEL_ERROR, "%zu bytes of events could not be written to %s",
+                       j->buf.len, j->path);
     close(j->fd);
     tev_buf_free(&j->buf);
     j->host->free(j->path);

@@ -104,7 +104,7 @@ int pg_configure(pg **out, const tropt_optval *opts, const tropt_host *host)
     *out = NULL;
     pg *p = host->malloc(sizeof *p);
     if (!p)
-        return host->error(TROPT_ENOMEM, "pg: out of memory");
+        return host->error(TROPT_ENOMEM, "out of memory");
     memset(p, 0, sizeof *p);
     p->host = host;
     p->spool_fd = -1;
@@ -127,19 +127,19 @@ int pg_configure(pg **out, const tropt_optval *opts, const tropt_host *host)
     p->spool_dir = pg_xstrdup(p, opts[PGO_SPOOL_DIR].text);
     int rc = TROPT_OK;
     if (!p->conninfo || !p->schema || !p->spool_dir) {
-        rc = host->error(TROPT_ENOMEM, "pg: out of memory");
+        rc = host->error(TROPT_ENOMEM, "out of memory");
         goto fail;
     }
     if (!valid_schema(p->schema)) {
         rc = host->error(TROPT_EINVAL,
-                         "pg: schema: '%s' is not a plain name ([a-z_][a-z0-9_]*, at most 63)",
+                         "schema: '%s' is not a plain name ([a-z_][a-z0-9_]*, at most 63)",
                          p->schema);
         goto fail;
     }
     size_t qn = strlen(p->schema) + 3;
     p->qschema = host->malloc(qn);
     if (!p->qschema) {
-        rc = host->error(TROPT_ENOMEM, "pg: out of memory");
+        rc = host->error(TROPT_ENOMEM, "out of memory");
         goto fail;
     }
     snprintf(p->qschema, qn, "\"%s\"", p->schema);
@@ -147,19 +147,18 @@ int pg_configure(pg **out, const tropt_optval *opts, const tropt_host *host)
         const char *pw = getenv(opts[PGO_PASSWORD_ENV].text);
         if (!pw || !*pw) {
             rc = host->error(TROPT_EINVAL,
-                             "pg: password_env: environment variable %s is not set or empty",
+                             "password_env: environment variable %s is not set or empty",
                              opts[PGO_PASSWORD_ENV].text);
             goto fail;
         }
         p->password = pg_xstrdup(p, pw);
         if (!p->password) {
-            rc = host->error(TROPT_ENOMEM, "pg: out of memory");
+            rc = host->error(TROPT_ENOMEM, "out of memory");
             goto fail;
         }
     }
     if (describe(p) != 0) {
-        rc =
-            host->error(TROPT_EINVAL, "pg: conninfo is not a valid libpq connection string or URI");
+        rc = host->error(TROPT_EINVAL, "conninfo is not a valid libpq connection string or URI");
         goto fail;
     }
     *out = p;
@@ -178,15 +177,15 @@ static int pg_create(void **self, const tropt_optval *opts, const tropt_host *ho
 
     int c = pg_open_store(p);
     if (c == 1) {
-        host->log(TROPT_LEVEL_WARNING,
-                  "pg: cannot reach %s (%s); runs will be spooled to %s until it is back", p->shown,
-                  p->err, p->spool_dir);
+        TROPT_HOST_LOG(host, TROPT_LEVEL_WARNING,
+                       "cannot reach %s (%s); runs will be spooled to %s until it is back",
+                       p->shown, p->err, p->spool_dir);
     } else if (c != TROPT_OK) {
-        rc = host->error(c, "pg: %s: %s", p->shown, p->err);
+        rc = host->error(c, "%s: %s", p->shown, p->err);
         goto fail;
     }
     if (pthread_create(&p->thread, NULL, pg_background, p) != 0) {
-        rc = host->error(TROPT_EBACKEND, "pg: cannot start the pg_background thread");
+        rc = host->error(TROPT_EBACKEND, "cannot start the pg_background thread");
         goto fail;
     }
     p->thread_running = 1;
@@ -322,7 +321,7 @@ static int pg_init(void *self, const tropt_run *run, const json_t *config,
         tev_buf_free(&b);
         free_run(p);
         pthread_mutex_unlock(&p->mu);
-        return p->host->error(TROPT_ENOMEM, "pg: out of memory");
+        return p->host->error(TROPT_ENOMEM, "out of memory");
     }
     p->start_len = b.len;
     p->start_line = tev_buf_steal(&b);
@@ -338,7 +337,7 @@ static int pg_init(void *self, const tropt_run *run, const json_t *config,
                 return TROPT_OK;
             }
             if (!lost) {
-                rc = p->host->error(TROPT_EBACKEND, "pg: %s: %s", p->shown, p->err);
+                rc = p->host->error(TROPT_EBACKEND, "%s: %s", p->shown, p->err);
                 free_run(p);
                 pthread_mutex_unlock(&p->mu);
                 return rc;
@@ -348,7 +347,7 @@ static int pg_init(void *self, const tropt_run *run, const json_t *config,
             continue;
         }
         if (c != 1) {
-            rc = p->host->error(c, "pg: %s: %s", p->shown, p->err);
+            rc = p->host->error(c, "%s: %s", p->shown, p->err);
             free_run(p);
             pthread_mutex_unlock(&p->mu);
             return rc;
@@ -373,9 +372,9 @@ static int pg_log(void *self, const tropt_run *run, int64_t step, double time,
         int rc = TROPT_OK;
         if (tev_encode_log(&p->scratch, p->run_id, step, time, fields, n, p->host->format_real) !=
             0)
-            rc = p->host->error(TROPT_ENOMEM, "pg: out of memory");
+            rc = p->host->error(TROPT_ENOMEM, "out of memory");
         else if (pg_spool_bytes(p, p->scratch.data, p->scratch.len) != 0)
-            rc = p->host->error(TROPT_EBACKEND, "pg: %s", p->err);
+            rc = p->host->error(TROPT_EBACKEND, "%s", p->err);
         else
             p->n_spooled++;
         pthread_mutex_unlock(&p->mu);
@@ -383,9 +382,8 @@ static int pg_log(void *self, const tropt_run *run, int64_t step, double time,
     }
     if (p->nrows >= PG_MAX_PENDING_ROWS * 2) {
         pthread_mutex_unlock(&p->mu);
-        return p->host->error(TROPT_EBACKEND,
-                              "pg: %s (too many steps pending; step %" PRId64 " refused)", p->err,
-                              step);
+        return p->host->error(
+            TROPT_EBACKEND, "%s (too many steps pending; step %" PRId64 " refused)", p->err, step);
     }
     size_t nrows0 = p->nrows, alen0 = p->alen;
     int bad = 0;
@@ -405,7 +403,7 @@ static int pg_log(void *self, const tropt_run *run, int64_t step, double time,
         p->nrows = nrows0;
         p->alen = alen0;
         pthread_mutex_unlock(&p->mu);
-        return p->host->error(TROPT_ENOMEM, "pg: out of memory");
+        return p->host->error(TROPT_ENOMEM, "out of memory");
     }
     if (p->nsteps++ == 0)
         p->first_at = pg_monotonic();
@@ -423,20 +421,20 @@ static int pg_log(void *self, const tropt_run *run, int64_t step, double time,
 static int spool_sync(pg *p)
 {
     if (p->spool_fd >= 0 && fsync(p->spool_fd) != 0)
-        return p->host->error(TROPT_EBACKEND, "pg: cannot sync the spool %s: %s", p->spool_path,
+        return p->host->error(TROPT_EBACKEND, "cannot sync the spool %s: %s", p->spool_path,
                               strerror(errno));
     return TROPT_OK;
 }
 
 static void warn_spooled(pg *p)
 {
-    p->host->log(TROPT_LEVEL_WARNING,
-                 "pg: %" PRId64 " events of run %s could not be written to %s and are safe in the "
-                 "spool %s; send them with: tropt replay %s --tracker 'pg:conninfo=\"%s\"%s%s' "
-                 "(give the password as before: PGPASSWORD, .pgpass or password_env)",
-                 p->n_spooled, p->run_id, p->shown, p->spool_path ? p->spool_path : "",
-                 p->spool_dir, p->shown, strcmp(p->schema, "tropt") ? ",schema=" : "",
-                 strcmp(p->schema, "tropt") ? p->schema : "");
+    TROPT_HOST_LOG(p->host, TROPT_LEVEL_WARNING,
+                   "%" PRId64 " events of run %s could not be written to %s and are safe in the "
+                   "spool %s; send them with: tropt replay %s --tracker 'pg:conninfo=\"%s\"%s%s' "
+                   "(give the password as before: PGPASSWORD, .pgpass or password_env)",
+                   p->n_spooled, p->run_id, p->shown, p->spool_path ? p->spool_path : "",
+                   p->spool_dir, p->shown, strcmp(p->schema, "tropt") ? ",schema=" : "",
+                   strcmp(p->schema, "tropt") ? p->schema : "");
 }
 
 static int pg_finish(void *self, const tropt_run *run, const char *status, double ended_at,
@@ -467,7 +465,7 @@ static int pg_finish(void *self, const tropt_run *run, const char *status, doubl
             int lost = PQstatus(p->conn) == CONNECTION_BAD;
             PQclear(PQexec(p->conn, "ROLLBACK"));
             if (!lost) {
-                rc = p->host->error(TROPT_EBACKEND, "pg: %s: %s", p->shown, p->err);
+                rc = p->host->error(TROPT_EBACKEND, "%s: %s", p->shown, p->err);
                 pthread_mutex_unlock(&p->mu);
                 return rc;
             }
@@ -484,9 +482,9 @@ static int pg_finish(void *self, const tropt_run *run, const char *status, doubl
         tev_buf_clear(&p->scratch);
         if (tev_encode_run_end(&p->scratch, p->run_id, ended_at, status, summary,
                                p->host->format_real) != 0)
-            rc = p->host->error(TROPT_ENOMEM, "pg: out of memory");
+            rc = p->host->error(TROPT_ENOMEM, "out of memory");
         else if (pg_spool_bytes(p, p->scratch.data, p->scratch.len) != 0)
-            rc = p->host->error(TROPT_EBACKEND, "pg: %s", p->err);
+            rc = p->host->error(TROPT_EBACKEND, "%s", p->err);
         else {
             p->n_spooled++;
             rc = spool_sync(p);

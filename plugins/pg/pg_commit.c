@@ -121,13 +121,13 @@ int pg_start_spooling(pg *p, const char *why)
             p->conn = NULL;
         }
         if (pg_spool_bytes(p, p->start_line, p->start_len) != 0)
-            return p->host->error(TROPT_EBACKEND, "pg: %s; %s", why, p->err);
+            return p->host->error(TROPT_EBACKEND, "%s; %s", why, p->err);
         p->n_spooled++;
-        p->host->log(TROPT_LEVEL_WARNING, "pg: %s; run %s is spooled to %s", why, p->run_id,
-                     p->spool_path);
+        TROPT_HOST_LOG(p->host, TROPT_LEVEL_WARNING, "%s; run %s is spooled to %s", why, p->run_id,
+                       p->spool_path);
     }
     if (pg_spool_pending(p) != 0)
-        return p->host->error(TROPT_EBACKEND, "pg: %s", p->err);
+        return p->host->error(TROPT_EBACKEND, "%s", p->err);
     return TROPT_OK;
 }
 
@@ -160,7 +160,7 @@ int pg_commit(pg *p)
         }
         if (!lost)
             return p->host->error(TROPT_EBACKEND,
-                                  "pg: %s (%" PRId64 " step(s) kept for the next commit)", p->err,
+                                  "%s (%" PRId64 " step(s) kept for the next commit)", p->err,
                                   p->nsteps);
         /* The connection is gone: one fresh connection, else the spool. */
         if (attempt == 0 && pg_open_store(p) == TROPT_OK)

@@ -30,7 +30,7 @@ static int fail(pg *p, const char *what, PGresult *r)
     pg_set_err(p, what, r ? PQresultErrorMessage(r) : PQerrorMessage(p->conn));
     if (r)
         PQclear(r);
-    return p->host->error(TROPT_EBACKEND, "pg: %s: %s", p->shown, p->err);
+    return p->host->error(TROPT_EBACKEND, "%s: %s", p->shown, p->err);
 }
 
 static int exec_cmd(pg *p, const char *sql)
@@ -62,7 +62,7 @@ int pg_reader_open(void **reader, const tropt_optval *opts, const tropt_host *ho
         return rc;
     rc = pg_connect_db(p);
     if (rc != TROPT_OK) {
-        rc = host->error(rc == TROPT_ENOMEM ? TROPT_ENOMEM : TROPT_EBACKEND, "pg: %s: %s", p->shown,
+        rc = host->error(rc == TROPT_ENOMEM ? TROPT_ENOMEM : TROPT_EBACKEND, "%s: %s", p->shown,
                          p->err);
         pg_destroy(p);
         return rc;
@@ -71,8 +71,7 @@ int pg_reader_open(void **reader, const tropt_optval *opts, const tropt_host *ho
      * created or changed */
     PGresult *r = query(p, PGS_VERSION_GET, 0, NULL);
     if (!r || PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-        rc =
-            host->error(TROPT_EBACKEND, "pg: %s: no tropt store in schema %s", p->shown, p->schema);
+        rc = host->error(TROPT_EBACKEND, "%s: no tropt store in schema %s", p->shown, p->schema);
         PQclear(r);
         pg_destroy(p);
         return rc;
@@ -81,7 +80,7 @@ int pg_reader_open(void **reader, const tropt_optval *opts, const tropt_host *ho
     PQclear(r);
     if (version > PGS_VERSION) {
         rc = host->error(TROPT_EBACKEND,
-                         "pg: %s: schema %s has version %ld, newer than this tropt knows (%d)",
+                         "%s: schema %s has version %ld, newer than this tropt knows (%d)",
                          p->shown, p->schema, version, PGS_VERSION);
         pg_destroy(p);
         return rc;
@@ -135,7 +134,7 @@ int pg_list_runs(void *reader, tropt_run_list_fn fn, void *userdata)
                         " FROM %1$s.runs x ORDER BY started_at, run_id",
                         0, NULL);
     if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
-        rc = r ? fail(p, "cannot list runs", r) : p->host->error(TROPT_ENOMEM, "pg: out of memory");
+        rc = r ? fail(p, "cannot list runs", r) : p->host->error(TROPT_ENOMEM, "out of memory");
     } else {
         for (int i = 0; i < PQntuples(r) && rc == 0; i++) {
             tropt_stored_run ri;
@@ -233,17 +232,17 @@ static int read_kv(pg *p, const char *view, const char *run_id, stepbuf *b, PGre
     const char *vals[1] = {run_id};
     PGresult *r = query(p, tpl, 1, vals);
     if (!r)
-        return p->host->error(TROPT_ENOMEM, "pg: out of memory");
+        return p->host->error(TROPT_ENOMEM, "out of memory");
     if (PQresultStatus(r) != PGRES_TUPLES_OK)
         return fail(p, "cannot read", r);
     *keep = r;
     for (int i = 0; i < PQntuples(r); i++) {
         if (sb_grow(p->host, b) != 0)
-            return p->host->error(TROPT_ENOMEM, "pg: out of memory");
+            return p->host->error(TROPT_ENOMEM, "out of memory");
         b->res[b->n] = NULL;
         if (typed(b, r, i, 0, &b->f[b->n]) != 0)
             return p->host->error(TROPT_EBACKEND,
-                                  "pg: %s: %s of run %s: a JSON value that "
+                                  "%s: %s of run %s: a JSON value that "
                                   "does not parse",
                                   p->shown, view, run_id);
         b->n++;
@@ -272,7 +271,7 @@ static int stream_steps(pg *p, const char *run_id, const tropt_stored_run *ri, t
     char *sql = pg_sql(p, "SELECT step, time, key, value, value_int, value_text, kind"
                           " FROM %1$s.metrics WHERE run_id = $1 ORDER BY step, key");
     if (!sql)
-        return p->host->error(TROPT_ENOMEM, "pg: out of memory");
+        return p->host->error(TROPT_ENOMEM, "out of memory");
     const char *vals[1] = {run_id};
     int sent = PQsendQueryParams(p->conn, sql, 1, NULL, vals, NULL, NULL, 0);
     p->host->free(sql);
@@ -313,14 +312,14 @@ static int stream_steps(pg *p, const char *run_id, const tropt_stored_run *ri, t
         time = real_of(r, 0, 1);
         if (sb_grow(p->host, &b) != 0) {
             PQclear(r);
-            rc = p->host->error(TROPT_ENOMEM, "pg: out of memory");
+            rc = p->host->error(TROPT_ENOMEM, "out of memory");
             continue;
         }
         b.res[b.n] = r;
         if (typed(&b, r, 0, 2, &b.f[b.n]) != 0) {
             PQclear(r);
             rc = p->host->error(TROPT_EBACKEND,
-                                "pg: %s: step %lld of run %s: a JSON value that does not parse",
+                                "%s: step %lld of run %s: a JSON value that does not parse",
                                 p->shown, (long long)s, run_id);
             continue;
         }
@@ -337,8 +336,8 @@ int pg_read_run(void *reader, const char *run_id, tropt_event_fn fn, void *userd
     pg *p = reader;
     size_t len = strlen(run_id);
     if (len < 8)
-        return p->host->error(TROPT_EINVAL,
-                              "pg: run id '%s' is too short (give at least 8 characters)", run_id);
+        return p->host->error(TROPT_EINVAL, "run id '%s' is too short (give at least 8 characters)",
+                              run_id);
     int rc = exec_cmd(p, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
     if (rc)
         return rc;
@@ -352,7 +351,7 @@ int pg_read_run(void *reader, const char *run_id, tropt_event_fn fn, void *userd
     PGresult *params = NULL, *summary = NULL;
     json_t *config = NULL, *sum = NULL;
     if (!run) {
-        rc = p->host->error(TROPT_ENOMEM, "pg: out of memory");
+        rc = p->host->error(TROPT_ENOMEM, "out of memory");
         goto out;
     }
     if (PQresultStatus(run) != PGRES_TUPLES_OK) {
@@ -361,7 +360,7 @@ int pg_read_run(void *reader, const char *run_id, tropt_event_fn fn, void *userd
         goto out;
     }
     if (PQntuples(run) != 1) {
-        rc = p->host->error(TROPT_EINVAL, "pg: %s: %s run %s", p->shown,
+        rc = p->host->error(TROPT_EINVAL, "%s: %s run %s", p->shown,
                             PQntuples(run) ? "more than one" : "no", run_id);
         goto out;
     }
@@ -370,8 +369,8 @@ int pg_read_run(void *reader, const char *run_id, tropt_event_fn fn, void *userd
     if (!PQgetisnull(run, 0, 7)) {
         config = json_loads(PQgetvalue(run, 0, 7), 0, NULL);
         if (!config) {
-            rc = p->host->error(TROPT_EBACKEND, "pg: %s: the config of run %s does not parse",
-                                p->shown, ri.run_id);
+            rc = p->host->error(TROPT_EBACKEND, "%s: the config of run %s does not parse", p->shown,
+                                ri.run_id);
             goto out;
         }
     }

@@ -110,7 +110,7 @@ static void *timer_main(void *arg)
             snprintf(msg, sizeof msg, "%s", s->err);
             retry_at = now + (interval > 0.05 ? interval : 0.05);
             pthread_mutex_unlock(&s->lock);
-            s->host->log(TROPT_LEVEL_WARNING, "sqlite: %s (will retry)", msg);
+            TROPT_HOST_LOG(s->host, TROPT_LEVEL_WARNING, "%s (will retry)", msg);
             pthread_mutex_lock(&s->lock);
         }
     }
@@ -352,7 +352,7 @@ static int still_there(tsq *s)
     int moved = 0;
     if (sqlite3_file_control(s->db, "main", SQLITE_FCNTL_HAS_MOVED, &moved) == SQLITE_OK && moved)
         return s->host->error(TROPT_EBACKEND,
-                              "sqlite: %s was deleted or replaced while the run was open; the "
+                              "%s was deleted or replaced while the run was open; the "
                               "steps since are in the deleted file only and are lost when this "
                               "process ends",
                               s->path);
@@ -411,8 +411,8 @@ static void sq_destroy(void *self)
     }
     tsq_checkpointer_stop(s);
     if (s->db && s->batch.nsteps > 0 && tsq_commit(s, NULL, NULL) != TROPT_OK)
-        host->log(TROPT_LEVEL_ERROR, "sqlite: %s: %zu step(s) could not be written", s->err,
-                  s->batch.nsteps);
+        TROPT_HOST_LOG(host, TROPT_LEVEL_ERROR, "%s: %zu step(s) could not be written", s->err,
+                       s->batch.nsteps);
     tsq_close(s);
     tsq_batch_free(s);
     tsq_keys_free(s);

@@ -46,8 +46,8 @@ typedef struct tsq_ckpt {
     struct tsq_ckpt *next; /* the registry's list */
     dev_t dev;
     ino_t ino;
-    int refs; /* trackers holding it, under reg_lock */
-    const tropt_host *host;
+    int refs;                /* trackers holding it, under reg_lock */
+    void (*free_fn)(void *); /* the host's free (the tracker that made it may be gone) */
     sqlite3 *db;
     pthread_t thread;
     pthread_mutex_t lock; /* guards kick, stop; never held with a tracker's lock */
@@ -100,16 +100,16 @@ static tsq_ckpt *ckpt_new(tsq *s, const struct stat *st)
 {
     tsq_ckpt *c = s->host->malloc(sizeof *c);
     if (!c) {
-        s->host->log(TROPT_LEVEL_WARNING,
-                     "sqlite: %s: out of memory for background checkpoints; commits "
-                     "checkpoint themselves",
-                     s->path);
+        TROPT_HOST_LOG(s->host, TROPT_LEVEL_WARNING,
+                       "%s: out of memory for background checkpoints; commits "
+                       "checkpoint themselves",
+                       s->path);
         return NULL;
     }
     memset(c, 0, sizeof *c);
     c->dev = st->st_dev;
     c->ino = st->st_ino;
-    c->host = s->host;
+    c->free_fn = s->host->free;
     int rc = sqlite3_open_v2(s->path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
     /* A connection knows the file is in WAL mode once it has read it. */
     if (rc == SQLITE_OK) {
@@ -127,9 +127,9 @@ static tsq_ckpt *ckpt_new(tsq *s, const struct stat *st)
         }
     }
     if (why) {
-        s->host->log(TROPT_LEVEL_WARNING,
-                     "sqlite: %s: no background checkpoints (%s); commits checkpoint themselves",
-                     s->path, why);
+        TROPT_HOST_LOG(s->host, TROPT_LEVEL_WARNING,
+                       "%s: no background checkpoints (%s); commits checkpoint themselves", s->path,
+                       why);
         sqlite3_close_v2(c->db);
         s->host->free(c);
         return NULL;
@@ -183,7 +183,7 @@ void tsq_release_checkpointer(tsq *s)
     pthread_cond_destroy(&c->wake);
     pthread_mutex_destroy(&c->lock);
     sqlite3_close_v2(c->db);
-    c->host->free(c);
+    c->free_fn(c);
 }
 
 void tsq_checkpoint_kick(tsq *s)
@@ -319,8 +319,8 @@ int tsq_mark_stale(tsq *s)
     if (r == TROPT_OK && a.n > 0) {
         r = tsq_commit(s, mark_stale, &a);
         if (r == TROPT_OK)
-            s->host->log(TROPT_LEVEL_INFO, "sqlite: %s: marked %zu stale run(s) crashed", s->path,
-                         a.n);
+            TROPT_HOST_LOG(s->host, TROPT_LEVEL_INFO, "%s: marked %zu stale run(s) crashed",
+                           s->path, a.n);
     }
     s->host->free(a.ids);
     return r;

@@ -578,10 +578,10 @@ int tsq_open(tsq *s)
     if (rc)
         return tsq_fail(s, rc, "open");
     if (strcmp(mode, "wal") != 0)
-        s->host->log(TROPT_LEVEL_WARNING,
-                     "sqlite: %s: cannot use WAL (journal_mode is %s); readers may "
-                     "delay writers",
-                     s->path, mode);
+        TROPT_HOST_LOG(s->host, TROPT_LEVEL_WARNING,
+                       "%s: cannot use WAL (journal_mode is %s); readers may "
+                       "delay writers",
+                       s->path, mode);
     rc = exec_retry(s, s->sync_full ? TSQL_SYNC_FULL : TSQL_SYNC_NORMAL, NULL, 0);
     if (rc)
         return tsq_fail(s, rc, "configure");

@@ -60,7 +60,7 @@ SA(sizeof(tropt_plugin) == TROPT_PLUGIN_READER_SIZE);
 
 /* ---- host services ---------------------------------------------------- */
 
-SA(TROPT_HOST_VERSION == 2);
+SA(TROPT_HOST_VERSION == 3);
 SA(offsetof(tropt_host, version) == 0);
 SA(MEMBER_SIZE(tropt_host, version) == 4);
 SA(offsetof(tropt_host, struct_size) == 4);
@@ -77,7 +77,8 @@ SA(TROPT_HOST_MIN_SIZE == offsetof(tropt_host, format_real) + MEMBER_SIZE(tropt_
 /* host version 2 appends json_real and json_value; version 1 stays the minimum */
 SA(offsetof(tropt_host, json_real) == 8 + 7 * FP);
 SA(offsetof(tropt_host, json_value) == 8 + 8 * FP);
-SA(sizeof(tropt_host) == 8 + 9 * FP);
+SA(offsetof(tropt_host, log_from) == 8 + 9 * FP); /* host version 3 */
+SA(sizeof(tropt_host) == 8 + 10 * FP);
 
 /* ---- the other structs a plugin reads --------------------------------- */
 
@@ -110,7 +111,7 @@ SA(MEMBER_SIZE(tropt_field, v.r) == 8);
 #if UINTPTR_MAX == UINT64_MAX && defined(__LP64__)
 SA(TROPT_PLUGIN_MIN_SIZE == 80); /* ABI 1.0 */
 SA(sizeof(tropt_plugin) == 112); /* ABI 1.1: four reader hooks appended */
-SA(sizeof(tropt_host) == 80);    /* host version 2 */
+SA(sizeof(tropt_host) == 88);    /* host version 3 */
 SA(offsetof(tropt_option_def, type) == 8);
 SA(offsetof(tropt_option_def, flags) == 12);
 SA(offsetof(tropt_option_def, default_value) == 16);

@@ -17,7 +17,7 @@
 #include "testutil.h"
 #include "tropt_fs.h"
 
-static const tropt_host *H = &tropt__host_services;
+static const tropt_host *H;
 
 START_TEST(format_real_as_documented)
 {
@@ -136,14 +136,39 @@ START_TEST(spool_files_are_created_safely)
 }
 END_TEST
 
+/* Host version 3: log_from puts the instance's label in front, once. */
+START_TEST(log_from_puts_the_instance_label_in_front)
+{
+    tropt__host_ex a, b;
+    tropt__host_for(&a, "results/runs.db");
+    tropt__host_for(&b, "csv");
+    ck_assert(TROPT_HOST_HAS(&a.pub, log_from));
+    tu_capture_start();
+    TROPT_HOST_LOG(&a.pub, TROPT_LEVEL_WARNING, "cannot sync '%s'", "x");
+    TROPT_HOST_LOG(&b.pub, TROPT_LEVEL_WARNING, "cannot sync '%s'", "y");
+    TROPT_HOST_LOG(&b.pub, TROPT_LEVEL_WARNING, "csv: already prefixed");
+    TROPT_HOST_LOG(H, TROPT_LEVEL_WARNING, "no instance");
+    tu_capture_stop();
+    const char *cap = tu_captured();
+    ck_assert_msg(strstr(cap, "results/runs.db: cannot sync 'x'") != NULL, "%s", cap);
+    ck_assert_msg(strstr(cap, "csv: cannot sync 'y'") != NULL, "%s", cap);
+    ck_assert_msg(strstr(cap, "csv: already prefixed") != NULL, "%s", cap);
+    ck_assert_msg(strstr(cap, "csv: csv:") == NULL, "%s", cap);
+    ck_assert_msg(strstr(cap, "warning: no instance\n") != NULL, "%s", cap);
+    ck_assert_int_eq(tu_captured_count(TROPT_LEVEL_WARNING), 4);
+}
+END_TEST
+
 int main(void)
 {
+    H = tropt__host_services;
     Suite *s = suite_create("host");
     TCase *tc = tcase_create("services");
     tcase_add_test(tc, format_real_as_documented);
     tcase_add_test(tc, json_real_reads_back_as_the_same_real);
     tcase_add_test(tc, json_value_of_every_type);
     tcase_add_test(tc, spool_files_are_created_safely);
+    tcase_add_test(tc, log_from_puts_the_instance_label_in_front);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
