@@ -25,6 +25,8 @@ static void host_log(tropt_level level, const char *fmt, ...)
 
 static void host_log_from(const tropt_host *host, tropt_level level, const char *fmt, ...)
 {
+    if (!fmt)
+        return;
     const tropt__host_ex *hx = (const tropt__host_ex *)host;
     const char *label = host && hx->magic == TROPT__HOST_MAGIC ? hx->label : NULL;
     char msg[2048];
