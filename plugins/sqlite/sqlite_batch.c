@@ -9,6 +9,7 @@
  * allocates nothing once the buffers have grown to their working size.
  */
 #include "sqlite_priv.h"
+#include "tropt_event.h"
 #include "tropt_mem.h"
 
 #include <math.h>
@@ -142,124 +143,22 @@ static int put(tsq *s, tsq_arena *a, const char *p, size_t len)
     return TROPT_OK;
 }
 
-static int put_string(tsq *s, tsq_arena *a, const char *p, size_t len)
-{
-    int rc = put(s, a, "\"", 1);
-    size_t run = 0; /* bytes copied as they are, pending */
-    for (size_t i = 0; rc == TROPT_OK && i < len; i++) {
-        unsigned char c = (unsigned char)p[i];
-        if (c >= 0x20 && c != '"' && c != '\\') {
-            run++;
-            continue;
-        }
-        rc = put(s, a, p + i - run, run);
-        run = 0;
-        char esc[8];
-        int n;
-        switch (c) {
-        case '"':
-            n = snprintf(esc, sizeof esc, "\\\"");
-            break;
-        case '\\':
-            n = snprintf(esc, sizeof esc, "\\\\");
-            break;
-        case '\n':
-            n = snprintf(esc, sizeof esc, "\\n");
-            break;
-        case '\r':
-            n = snprintf(esc, sizeof esc, "\\r");
-            break;
-        case '\t':
-            n = snprintf(esc, sizeof esc, "\\t");
-            break;
-        default:
-            n = snprintf(esc, sizeof esc, "\\u%04x", c);
-            break;
-        }
-        if (!rc)
-            rc = put(s, a, esc, (size_t)n);
-    }
-    if (!rc)
-        rc = put(s, a, p + len - run, run);
-    if (!rc)
-        rc = put(s, a, "\"", 1);
-    return rc;
-}
-
-static int put_json(tsq *s, tsq_arena *a, const json_t *j, int depth)
-{
-    char buf[48];
-    int rc;
-    if (depth > 2048) {
-        snprintf(s->err, sizeof s->err, "%s: JSON value nested too deeply", s->path);
-        return TROPT_EINVAL;
-    }
-    switch (json_typeof(j)) {
-    case JSON_OBJECT: {
-        const char *k;
-        json_t *v;
-        int first = 1;
-        rc = put(s, a, "{", 1);
-        json_object_foreach((json_t *)j, k, v)
-        {
-            if (!rc && !first)
-                rc = put(s, a, ",", 1);
-            first = 0;
-            if (!rc)
-                rc = put_string(s, a, k, strlen(k));
-            if (!rc)
-                rc = put(s, a, ":", 1);
-            if (!rc)
-                rc = put_json(s, a, v, depth + 1);
-        }
-        return rc ? rc : put(s, a, "}", 1);
-    }
-    case JSON_ARRAY:
-        rc = put(s, a, "[", 1);
-        for (size_t i = 0; !rc && i < json_array_size(j); i++) {
-            if (i)
-                rc = put(s, a, ",", 1);
-            if (!rc)
-                rc = put_json(s, a, json_array_get(j, i), depth + 1);
-        }
-        return rc ? rc : put(s, a, "]", 1);
-    case JSON_STRING:
-        return put_string(s, a, json_string_value(j), json_string_length(j));
-    case JSON_INTEGER: {
-        int n = snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT, json_integer_value(j));
-        return put(s, a, buf, (size_t)n);
-    }
-    case JSON_REAL: {
-        double r = json_real_value(j);
-        if (!isfinite(r)) /* jansson cannot hold these; never a bare NaN */
-            return put(s, a, "null", 4);
-        size_t n = s->host->format_real(buf, sizeof buf - 3, r);
-        if (strcspn(buf, ".eE") == n) { /* keep it a real: 1 -> 1.0 */
-            memcpy(buf + n, ".0", 3);
-            n += 2;
-        }
-        return put(s, a, buf, n);
-    }
-    case JSON_TRUE:
-        return put(s, a, "true", 4);
-    case JSON_FALSE:
-        return put(s, a, "false", 5);
-    default:
-        return put(s, a, "null", 4);
-    }
-}
-
+/* j as JSON text in the arena, written by the event format's encoder (the
+ * one JSON writer of the shipped plugins: reals stay reals, strings are
+ * escaped the same way everywhere).  The core caps the nesting. */
 int tsq_arena_json(tsq *s, tsq_arena *a, const json_t *j, size_t *off)
 {
+    tev_buf b;
+    tev_buf_init(&b, s->host->realloc, s->host->free);
+    int rc = tev_put_json(&b, j, s->host->format_real) == 0 ? TROPT_OK : oom(s);
     size_t start = a->n;
-    int rc = put_json(s, a, j, 0);
     if (!rc)
-        rc = put(s, a, "", 1); /* the NUL (put keeps room for it) */
+        rc = put(s, a, b.data ? b.data : "", b.len + 1); /* with its NUL */
+    tev_buf_free(&b);
     if (rc) {
         a->n = start;
         return rc;
     }
-    a->p[a->n - 1] = '\0';
     *off = start;
     return TROPT_OK;
 }
