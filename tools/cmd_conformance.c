@@ -787,7 +787,17 @@ int cmd_conformance(int argc, char **argv)
     }
     close(here);
     if (open_rc == TROPT_OK) {
-        tropt_tracker_backend(t, 0, &g_tab, NULL, NULL, NULL);
+        /* Keep the table, but not the instance: the promises run in forked
+         * children, and a child forked while this instance's threads (an
+         * http sender, a pg heartbeat) hold a lock would wait forever for
+         * it.  The extra reference keeps the file mapped once t is freed. */
+        const char *loaded = NULL;
+        tropt_tracker_backend(t, 0, &g_tab, &loaded, NULL, NULL);
+        void *keep = loaded ? dlopen(loaded, RTLD_NOW | RTLD_NOLOAD) : NULL;
+        if (!keep)
+            g_tab = NULL; /* cannot happen for a loaded file; then report, do not crash */
+        tropt_tracker_free(t);
+        t = NULL;
     } else {
         /* the host refused it: read the table directly for the report */
         void *h = dlopen(strchr(plugin, '/') ? plugin : NULL, RTLD_NOW | RTLD_LOCAL);
