@@ -680,6 +680,17 @@ static const promise promises[] = {
 };
 #define N_PROMISES (sizeof promises / sizeof promises[0])
 
+/* Remove the kit's temporary folder and everything the promises left. */
+static void remove_root(const char *root)
+{
+    char *rm = NULL;
+    if (asprintf(&rm, "rm -rf '%s'", root) >= 0) {
+        int r = system(rm);
+        (void)r;
+        free(rm);
+    }
+}
+
 static int run_child(size_t i, const char *root, char *report, size_t size)
 {
     int fd[2];
@@ -771,6 +782,8 @@ int cmd_conformance(int argc, char **argv)
         fprintf(stderr, "tropt: cannot create a temporary folder: %s\n", strerror(errno));
         if (here >= 0)
             close(here);
+        if (strcmp(root, "/tmp/tropt-conformance-XXXXXX") != 0)
+            remove_root(root); /* mkdtemp made it */
         free(spec);
         return 1;
     }
@@ -782,6 +795,7 @@ int cmd_conformance(int argc, char **argv)
         fprintf(stderr, "tropt: cannot return to the working folder: %s\n", strerror(errno));
         close(here);
         tropt_tracker_free(t);
+        remove_root(root);
         free(spec);
         return 1;
     }
@@ -831,12 +845,7 @@ int cmd_conformance(int argc, char **argv)
     }
     printf("conformance: %zu/%zu promises kept\n", kept, (size_t)N_PROMISES);
     tropt_tracker_free(t);
-    char *rm = NULL;
-    if (asprintf(&rm, "rm -rf '%s'", root) >= 0) {
-        int r = system(rm);
-        (void)r;
-        free(rm);
-    }
+    remove_root(root);
     free(spec);
     json_decref(edge_array);
     return kept == N_PROMISES ? 0 : 1;
