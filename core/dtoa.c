@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "tropt_num.h"
 
 #include "dtoa_powers.h"
 
@@ -111,17 +112,6 @@ static uint64_t schubfach(int q, uint64_t c, int *e)
     return vb < mid || (vb == mid && (s & 1) == 0) ? s : t;
 }
 
-static const char digits2[200] = "00010203040506070809"
-                                 "10111213141516171819"
-                                 "20212223242526272829"
-                                 "30313233343536373839"
-                                 "40414243444546474849"
-                                 "50515253545556575859"
-                                 "60616263646566676869"
-                                 "70717273747576777879"
-                                 "80818283848586878889"
-                                 "90919293949596979899";
-
 static const uint64_t pow10_64[] = {1,
                                     10,
                                     100,
@@ -147,10 +137,10 @@ static const uint64_t pow10_64[] = {1,
 static void put8(char *p, uint32_t v)
 {
     uint32_t a = v / 10000, b = v % 10000;
-    memcpy(p, digits2 + 2 * (a / 100), 2);
-    memcpy(p + 2, digits2 + 2 * (a % 100), 2);
-    memcpy(p + 4, digits2 + 2 * (b / 100), 2);
-    memcpy(p + 6, digits2 + 2 * (b % 100), 2);
+    memcpy(p, tropt_digits2 + 2 * (a / 100), 2);
+    memcpy(p + 2, tropt_digits2 + 2 * (a % 100), 2);
+    memcpy(p + 4, tropt_digits2 + 2 * (b / 100), 2);
+    memcpy(p + 6, tropt_digits2 + 2 * (b % 100), 2);
 }
 
 /* The decimal digits of 0 < f < 10^19, without leading zeros, into d;
@@ -169,11 +159,11 @@ static int put_u64_digits(char *d, uint64_t f)
     uint32_t r = (uint32_t)f;
     while (r >= 100) {
         p -= 2;
-        memcpy(p, digits2 + 2 * (r % 100), 2);
+        memcpy(p, tropt_digits2 + 2 * (r % 100), 2);
         r /= 100;
     }
     if (r >= 10)
-        memcpy(p - 2, digits2 + 2 * r, 2);
+        memcpy(p - 2, tropt_digits2 + 2 * r, 2);
     else
         p[-1] = (char)('0' + r);
     return n;
@@ -299,7 +289,7 @@ static size_t format_digits(char *out, const char *d, int n, int dexp)
             out[k++] = (char)('0' + ax / 100);
             ax %= 100;
         }
-        memcpy(out + k, digits2 + 2 * ax, 2);
+        memcpy(out + k, tropt_digits2 + 2 * ax, 2);
         k += 2;
     }
     out[k] = '\0';

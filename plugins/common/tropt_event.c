@@ -3,6 +3,7 @@
  * format (see README.md in this folder for the schema).
  */
 #include "tropt_event.h"
+#include "tropt_num.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -74,6 +75,11 @@ int tev_buf_append(tev_buf *b, const void *p, size_t n)
     return 0;
 }
 
+int tev_buf_putc(tev_buf *b, char c)
+{
+    return tev_buf_append(b, &c, 1);
+}
+
 int tev_buf_puts(tev_buf *b, const char *s)
 {
     return tev_buf_append(b, s, strlen(s));
@@ -81,17 +87,11 @@ int tev_buf_puts(tev_buf *b, const char *s)
 
 int tev_buf_put_i64(tev_buf *b, int64_t v)
 {
-    char tmp[24];
-    char *e = tmp + sizeof tmp, *p = e;
-    /* through the unsigned magnitude, so that INT64_MIN needs no care */
-    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    do {
-        *--p = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0)
-        *--p = '-';
-    return tev_buf_append(b, p, (size_t)(e - p));
+    if (tev_buf_reserve(b, TROPT_I64_DIGITS_MAX) != 0)
+        return -1;
+    b->len += tropt_put_i64(b->data + b->len, v);
+    b->data[b->len] = '\0';
+    return 0;
 }
 
 int tev_buf_printf(tev_buf *b, const char *fmt, ...)
@@ -273,7 +273,22 @@ int tev_put_real(tev_buf *b, double x, tev_format_real_fn fn)
                                     : "{\"$real\":\"inf\"}");
 }
 
-int tev_put_json(tev_buf *b, const json_t *v, tev_format_real_fn fn)
+/* A newline and indent * depth spaces, when pretty-printing (indent >= 0). */
+static int put_indent(tev_buf *b, int indent, int depth)
+{
+    if (indent < 0)
+        return 0;
+    size_t n = (size_t)indent * (size_t)depth;
+    if (tev_buf_reserve(b, n + 1) != 0)
+        return -1;
+    b->data[b->len++] = '\n';
+    memset(b->data + b->len, ' ', n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+static int put_json(tev_buf *b, const json_t *v, tev_format_real_fn fn, int indent, int depth)
 {
     if (!v)
         return tev_buf_puts(b, "null");
@@ -287,11 +302,14 @@ int tev_put_json(tev_buf *b, const json_t *v, tev_format_real_fn fn)
         json_object_foreach((json_t *)v, key, val)
         {
             if ((!first && tev_buf_append(b, ",", 1) != 0) ||
-                tev_put_string(b, key, strlen(key)) != 0 || tev_buf_append(b, ":", 1) != 0 ||
-                tev_put_json(b, val, fn) != 0)
+                put_indent(b, indent, depth + 1) != 0 || tev_put_string(b, key, strlen(key)) != 0 ||
+                tev_buf_append(b, ": ", indent < 0 ? 1 : 2) != 0 ||
+                put_json(b, val, fn, indent, depth + 1) != 0)
                 return -1;
             first = 0;
         }
+        if (!first && put_indent(b, indent, depth) != 0)
+            return -1;
         return tev_buf_append(b, "}", 1);
     }
     case JSON_ARRAY: {
@@ -301,9 +319,12 @@ int tev_put_json(tev_buf *b, const json_t *v, tev_format_real_fn fn)
             return -1;
         json_array_foreach((json_t *)v, i, val)
         {
-            if ((i && tev_buf_append(b, ",", 1) != 0) || tev_put_json(b, val, fn) != 0)
+            if ((i && tev_buf_append(b, ",", 1) != 0) || put_indent(b, indent, depth + 1) != 0 ||
+                put_json(b, val, fn, indent, depth + 1) != 0)
                 return -1;
         }
+        if (json_array_size(v) && put_indent(b, indent, depth) != 0)
+            return -1;
         return tev_buf_append(b, "]", 1);
     }
     case JSON_STRING:
@@ -320,6 +341,16 @@ int tev_put_json(tev_buf *b, const json_t *v, tev_format_real_fn fn)
     default:
         return tev_buf_puts(b, "null");
     }
+}
+
+int tev_put_json(tev_buf *b, const json_t *v, tev_format_real_fn fn)
+{
+    return put_json(b, v, fn, -1, 0);
+}
+
+int tev_put_json_indent(tev_buf *b, const json_t *v, tev_format_real_fn fn, int indent)
+{
+    return put_json(b, v, fn, indent < 0 ? -1 : indent, 0);
 }
 
 /* ---- encoding --------------------------------------------------------- */

@@ -31,6 +31,7 @@ void tev_buf_free(tev_buf *b);
 int tev_buf_reserve(tev_buf *b, size_t extra);
 int tev_buf_append(tev_buf *b, const void *p, size_t n);
 int tev_buf_puts(tev_buf *b, const char *s);
+int tev_buf_putc(tev_buf *b, char c);
 int tev_buf_printf(tev_buf *b, const char *fmt, ...) TROPT_PRINTF(2, 3);
 /* Append a 64-bit integer in decimal (as printf's %" PRId64 " writes it). */
 int tev_buf_put_i64(tev_buf *b, int64_t v);
@@ -59,6 +60,11 @@ size_t tev_json_real(char *buf, size_t size, double x, tev_format_real_fn fn);
 int tev_put_string(tev_buf *b, const char *s, size_t len);
 /* Append a jansson value as JSON (reals in shortest round-trip form). */
 int tev_put_json(tev_buf *b, const json_t *v, tev_format_real_fn fn);
+/* The same, pretty-printed for people: each member and element on a line
+ * of its own, indented by indent spaces a level, ": " after a key (the
+ * layout of Python's json.dumps(v, indent=indent)); indent < 0 is
+ * tev_put_json.  No newline after the last brace. */
+int tev_put_json_indent(tev_buf *b, const json_t *v, tev_format_real_fn fn, int indent);
 /* Append a real: finite as tev_json_real writes it, NaN and +-Inf as the
  * tagged objects {"$real":"nan"|"inf"|"-inf"}. */
 int tev_put_real(tev_buf *b, double x, tev_format_real_fn fn);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,20 +12,111 @@
 #include <time.h>
 #include <unistd.h>
 
-int tropt_write_all(int fd, const void *p, size_t n)
+/* write(2) (off < 0) or pwrite(2) at off, until all n bytes are out;
+ * *done counts the bytes written, also when it fails. */
+static int write_loop(int fd, const char *s, size_t n, off_t off, size_t *done)
 {
-    const char *s = p;
-    while (n) {
-        ssize_t w = write(fd, s, n);
+    *done = 0;
+    while (*done < n) {
+        size_t left = n - *done;
+        ssize_t w = off < 0 ? write(fd, s + *done, left) : pwrite(fd, s + *done, left, off);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
             return -1;
         }
-        s += w;
-        n -= (size_t)w;
+        if (w == 0) { /* no progress and no reason: do not spin */
+            errno = EIO;
+            return -1;
+        }
+        *done += (size_t)w;
+        if (off >= 0)
+            off += w;
     }
     return 0;
+}
+
+int tropt_write_all(int fd, const void *p, size_t n)
+{
+    size_t done;
+    return write_loop(fd, p, n, -1, &done);
+}
+
+int tropt_write_counted(int fd, const void *p, size_t n, size_t *done)
+{
+    return write_loop(fd, p, n, -1, done);
+}
+
+int tropt_pwrite_all(int fd, const void *p, size_t n, off_t off)
+{
+    if (off < 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    size_t done;
+    return write_loop(fd, p, n, off, &done);
+}
+
+int tropt_mkdir_p(const char *path, size_t *failed)
+{
+    char p[PATH_MAX];
+    size_t n = strlen(path);
+    *failed = 0;
+    if (n >= sizeof p) {
+        *failed = n;
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(p, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if ((p[i] != '/' && p[i] != '\0') || p[i - 1] == '/')
+            continue;
+        p[i] = '\0'; /* p is now the leading part up to this component */
+        int e = mkdir(p, 0777) == 0 ? 0 : errno;
+        if (e == EEXIST) {
+            struct stat st;
+            if (stat(p, &st) == 0)
+                e = S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+            /* else (a dangling link, say): EEXIST stays the reason */
+        }
+        p[i] = path[i];
+        if (e) {
+            *failed = i;
+            errno = e;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int tropt_fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return rc;
+}
+
+int tropt_fsync_parent(const char *file)
+{
+    const char *slash = strrchr(file, '/');
+    if (!slash)
+        return tropt_fsync_dir(".");
+    if (slash == file)
+        return tropt_fsync_dir("/");
+    size_t n = (size_t)(slash - file);
+    char dir[PATH_MAX];
+    if (n >= sizeof dir) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(dir, file, n);
+    dir[n] = '\0';
+    return tropt_fsync_dir(dir);
 }
 
 /* Numbers the spool files of this process (with the pid and the time, a

@@ -1,6 +1,7 @@
 /*
  * plugins/common/tropt_fs.h - file helpers the backends share: writing a
- * whole buffer, and creating a spool file safely.
+ * whole buffer, creating folders, syncing a folder's entries, and creating
+ * spool and temporary files safely.
  *
  * Part of the plugins/common static library (libc only).  Every function
  * sets errno on failure.
@@ -9,10 +10,36 @@
 #define TROPT_FS_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 /* Write all n bytes of p to fd, retrying short writes and EINTR.
  * Returns 0, or -1 with errno set (ENOSPC, EIO, ...). */
 int tropt_write_all(int fd, const void *p, size_t n);
+/* The same, and *done says how many bytes reached the file, also when it
+ * fails (so a caller can keep exactly the rest for a retry). */
+int tropt_write_counted(int fd, const void *p, size_t n, size_t *done);
+
+/* The same with pwrite(2) at offset off (the file offset is not moved).
+ * Returns 0, or -1 with errno set (EINVAL for off < 0).  A write that
+ * makes no progress is EIO, never a spin. */
+int tropt_pwrite_all(int fd, const void *p, size_t n, off_t off);
+
+/*
+ * Create the folder path and every missing folder above it (mode 0777 &
+ * ~umask), like `mkdir -p`; folders that exist already, or links to
+ * folders, are fine.  Returns 0, or -1 with errno set and *failed the
+ * length of the leading part of path that could not be created (for the
+ * message "cannot create '%.*s'"): ENOTDIR when that part exists and is
+ * not a folder, ENAMETOOLONG for a path of PATH_MAX bytes or more, or
+ * mkdir's own reason (EACCES, ENOSPC, ...).  Allocates nothing.
+ */
+int tropt_mkdir_p(const char *path, size_t *failed);
+
+/* fsync(2) the folder dir, so that the entries created or renamed in it
+ * survive a power loss.  Returns 0, or -1 with errno set. */
+int tropt_fsync_dir(const char *dir);
+/* The same for the folder that holds file ("." for a bare name). */
+int tropt_fsync_parent(const char *file);
 
 /*
  * Create a new spool file in folder `dir` (created 0777 & ~umask when

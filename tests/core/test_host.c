@@ -5,6 +5,9 @@
  * way the shipped plugins and the event format do, read back by jansson.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <jansson.h>
@@ -15,7 +18,9 @@
 
 #include "../../core/internal.h"
 #include "testutil.h"
+#include "tropt_event.h"
 #include "tropt_fs.h"
+#include "tropt_num.h"
 
 static const tropt_host *H;
 
@@ -136,6 +141,153 @@ START_TEST(spool_files_are_created_safely)
 }
 END_TEST
 
+/* plugins/common's integer writer: what printf's PRId64 writes, for the
+ * extremes and a sweep of magnitudes (the digit table the core's real
+ * formatter shares). */
+START_TEST(toolkit_integers_as_printf_writes_them)
+{
+    int64_t v[] = {0,    1,        -1,        9,         10,        99,           100,
+                   -100, 12345678, 100000000, INT64_MAX, INT64_MIN, INT64_MIN + 1};
+    tev_buf b;
+    tev_buf_init(&b, NULL, NULL);
+    uint64_t seed = 0x9e3779b97f4a7c15u;
+    for (size_t i = 0; i < sizeof v / sizeof v[0] + 2000; i++) {
+        int64_t x = i < sizeof v / sizeof v[0]
+                        ? v[i]
+                        : (int64_t)((seed = seed * 6364136223846793005u + 1442695040888963407u) >>
+                                    (i % 64));
+        if (i % 2)
+            x = -x;
+        char want[32], got[TROPT_I64_DIGITS_MAX + 1];
+        snprintf(want, sizeof want, "%" PRId64, x);
+        size_t n = tropt_put_i64(got, x);
+        got[n] = '\0';
+        ck_assert_str_eq(got, want);
+        tev_buf_clear(&b);
+        ck_assert_int_eq(tev_buf_put_i64(&b, x), 0);
+        ck_assert_str_eq(b.data, want);
+    }
+    tev_buf_free(&b);
+}
+END_TEST
+
+/* The pretty JSON of csv's config.json/summary.json/run.json: the event
+ * format's lossless writer laid out like json.dumps(v, indent=2). */
+START_TEST(toolkit_pretty_json_is_the_lossless_writer_indented)
+{
+    json_t *v = json_pack("{s:i, s:[f, s, {}], s:{}, s:[], s:{s:f}}", "a", 1, "b", 1.0, "x\n", "c",
+                          "d", "e", "f", -0.0);
+    tev_buf b;
+    tev_buf_init(&b, NULL, NULL);
+    ck_assert_int_eq(tev_put_json_indent(&b, v, NULL, 2), 0);
+    ck_assert_str_eq(b.data, "{\n"
+                             "  \"a\": 1,\n"
+                             "  \"b\": [\n"
+                             "    1.0,\n"
+                             "    \"x\\n\",\n"
+                             "    {}\n"
+                             "  ],\n"
+                             "  \"c\": {},\n"
+                             "  \"d\": [],\n"
+                             "  \"e\": {\n"
+                             "    \"f\": -0.0\n"
+                             "  }\n"
+                             "}");
+    json_error_t err;
+    json_t *back = json_loads(b.data, 0, &err);
+    ck_assert_msg(back && json_equal(back, v), "%s", err.text);
+    /* indent < 0 is the compact form, byte for byte */
+    tev_buf c;
+    tev_buf_init(&c, NULL, NULL);
+    tev_buf_clear(&b);
+    ck_assert_int_eq(tev_put_json_indent(&b, v, NULL, -1), 0);
+    ck_assert_int_eq(tev_put_json(&c, v, NULL), 0);
+    ck_assert_str_eq(b.data, c.data);
+    ck_assert_str_eq(c.data,
+                     "{\"a\":1,\"b\":[1.0,\"x\\n\",{}],\"c\":{},\"d\":[],\"e\":{\"f\":-0.0}}");
+    tev_buf_free(&b);
+    tev_buf_free(&c);
+    json_decref(back);
+    json_decref(v);
+}
+END_TEST
+
+/* mkdir -p: every missing folder made, existing ones fine, and a file in
+ * the way named by how much of the path was made. */
+START_TEST(toolkit_mkdir_p_names_the_part_that_failed)
+{
+    char *dir = tu_mkdtemp();
+    char *deep = tu_strdupf("%s/a//b/c/", dir);
+    size_t bad = 99;
+    ck_assert_int_eq(tropt_mkdir_p(deep, &bad), 0);
+    char *c = tu_path(dir, "a/b/c");
+    struct stat st;
+    ck_assert(stat(c, &st) == 0 && S_ISDIR(st.st_mode));
+    ck_assert_int_eq(tropt_mkdir_p(deep, &bad), 0); /* again: nothing to do */
+    char *file = tu_path(dir, "a/f");
+    ck_assert_int_eq(tu_write_file(file, "x"), 0);
+    char *under = tu_path(dir, "a/f/g/h");
+    errno = 0;
+    ck_assert_int_eq(tropt_mkdir_p(under, &bad), -1);
+    ck_assert_int_eq(errno, ENOTDIR);
+    ck_assert_uint_eq(bad, strlen(file)); /* "<dir>/a/f" is the culprit */
+    char *g = tu_path(dir, "a/f/g");
+    ck_assert_int_ne(stat(g, &st), 0);
+    /* a folder of a link to a folder is followed (the user's choice) */
+    char *link = tu_path(dir, "l");
+    ck_assert_int_eq(symlink(c, link), 0);
+    char *via = tu_path(dir, "l/d");
+    ck_assert_int_eq(tropt_mkdir_p(via, &bad), 0);
+    char *made = tu_path(dir, "a/b/c/d");
+    ck_assert(stat(made, &st) == 0 && S_ISDIR(st.st_mode));
+    free(made);
+    free(via);
+    free(link);
+    free(g);
+    free(under);
+    free(file);
+    free(c);
+    free(deep);
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
+/* pwrite_all writes at the offset and leaves the file offset alone;
+ * fsync_dir/fsync_parent sync a folder, and say why they cannot. */
+START_TEST(toolkit_pwrite_all_and_fsync_dir)
+{
+    char *dir = tu_mkdtemp();
+    char *f = tu_path(dir, "f");
+    int fd = open(f, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(tropt_write_all(fd, "aaaa", 4), 0);
+    ck_assert_int_eq(tropt_pwrite_all(fd, "bb", 2, 1), 0);
+    ck_assert_int_eq(tropt_pwrite_all(fd, "cc", 2, 6), 0); /* past the end: a hole */
+    ck_assert_int_eq((int)lseek(fd, 0, SEEK_CUR), 4);
+    errno = 0;
+    ck_assert_int_eq(tropt_pwrite_all(fd, "x", 1, -1), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    char got[16] = {0};
+    ck_assert_int_eq((int)pread(fd, got, sizeof got, 0), 8);
+    ck_assert(memcmp(got, "abba\0\0cc", 8) == 0);
+    close(fd);
+    ck_assert_int_eq(tropt_fsync_dir(dir), 0);
+    ck_assert_int_eq(tropt_fsync_parent(f), 0);
+    char *missing = tu_path(dir, "none/f");
+    errno = 0;
+    ck_assert_int_eq(tropt_fsync_parent(missing), -1);
+    ck_assert_int_eq(errno, ENOENT);
+    errno = 0;
+    ck_assert_int_eq(tropt_fsync_dir(f), -1);
+    ck_assert_int_eq(errno, ENOTDIR);
+    free(missing);
+    free(f);
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 /* Host version 3: log_from puts the instance's label in front, once. */
 START_TEST(log_from_puts_the_instance_label_in_front)
 {
@@ -169,6 +321,10 @@ int main(void)
     tcase_add_test(tc, json_value_of_every_type);
     tcase_add_test(tc, spool_files_are_created_safely);
     tcase_add_test(tc, log_from_puts_the_instance_label_in_front);
+    tcase_add_test(tc, toolkit_integers_as_printf_writes_them);
+    tcase_add_test(tc, toolkit_pretty_json_is_the_lossless_writer_indented);
+    tcase_add_test(tc, toolkit_mkdir_p_names_the_part_that_failed);
+    tcase_add_test(tc, toolkit_pwrite_all_and_fsync_dir);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
