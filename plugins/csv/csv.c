@@ -33,6 +33,7 @@
  * which function updates each field of struct csv.
  */
 #include "csv_priv.h"
+#include "tropt_fs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -90,38 +91,18 @@ static const tropt_option_def csv_options[] = {
 };
 TROPT_OPTIONS_CHECK(csv_options, CSV_OPT_COUNT);
 
-/* mkdir -p, with a message naming the path that failed. */
+/* mkdir -p, with a message naming the part of the path that failed. */
 static int make_dirs(csv *c, const char *path)
 {
-    char *p = dupstr(c, path);
-    if (!p)
-        return oom(c);
-    int rc = TROPT_OK;
-    size_t n = strlen(p);
-    for (size_t i = 1; i <= n && rc == TROPT_OK; i++) {
-        if (p[i] != '/' && p[i] != '\0')
-            continue;
-        if (p[i - 1] == '/')
-            continue;
-        char save = p[i];
-        p[i] = '\0';
-        if (mkdir(p, 0777) != 0) {
-            struct stat st;
-            int e = errno;
-            if (e == EEXIST && stat(p, &st) == 0) {
-                if (!S_ISDIR(st.st_mode))
-                    rc = c->h->error(TROPT_EBACKEND,
-                                     "cannot create folder '%s': '%s' exists and is not a folder",
-                                     path, p);
-            } else {
-                rc = c->h->error(TROPT_EBACKEND, "cannot create folder '%s': %s: %s", path, p,
-                                 strerror(e));
-            }
-        }
-        p[i] = save;
-    }
-    c->h->free(p);
-    return rc;
+    size_t bad;
+    if (tropt_mkdir_p(path, &bad) == 0)
+        return TROPT_OK;
+    if (errno == ENOTDIR)
+        return c->h->error(TROPT_EBACKEND,
+                           "cannot create folder '%s': '%.*s' exists and is not a folder", path,
+                           (int)bad, path);
+    return c->h->error(TROPT_EBACKEND, "cannot create folder '%s': %.*s: %s", path, (int)bad, path,
+                       strerror(errno));
 }
 
 /*
@@ -313,9 +294,9 @@ static int attempt(csv *c, int force)
         /* the buffers grown by a disk-full episode are not kept */
         if (c->failing && c->nrows == 0) {
             if (c->fmt.cap > (1u << 20))
-                csv_buf_free(c->h, &c->fmt);
+                tev_buf_free(&c->fmt);
             if (c->arena.cap > (1u << 20))
-                csv_buf_free(c->h, &c->arena);
+                tev_buf_free(&c->arena);
         }
         c->failing = 0;
     }
@@ -449,10 +430,10 @@ static void csv_destroy(void *self)
     h->free(c->cells);
     h->free(c->colmap);
     h->free(c->hint);
-    csv_buf_free(h, &c->arena);
-    csv_buf_free(h, &c->fmt);
-    csv_buf_free(h, &c->out);
-    csv_buf_free(h, &c->scratch);
+    tev_buf_free(&c->arena);
+    tev_buf_free(&c->fmt);
+    tev_buf_free(&c->out);
+    tev_buf_free(&c->scratch);
     h->free(c);
 }
 
@@ -466,6 +447,10 @@ static int csv_create(void **self, const tropt_optval *opts, const tropt_host *h
     memset(c, 0, sizeof *c);
     c->h = host;
     c->fd = c->pfd = c->rfd = -1;
+    tev_buf_init(&c->arena, host->realloc, host->free);
+    tev_buf_init(&c->fmt, host->realloc, host->free);
+    tev_buf_init(&c->out, host->realloc, host->free);
+    tev_buf_init(&c->scratch, host->realloc, host->free);
     pthread_mutex_init(&c->cl.mu, NULL);
     pthread_cond_init(&c->cl.cv, NULL);
     c->dir = dupstr(c, opts[CSV_OPT_DIR].text);

@@ -67,21 +67,24 @@ size_t key_col(csv *c, const char *k)
             return c->slots[j] - 1;
         j = (j + 1) & (c->nslots - 1);
     }
-    if (grow(c, (void **)&c->keys, &c->kcap, c->nkeys + 1, sizeof *c->keys) != 0 ||
-        grow(c, (void **)&c->kcell_len, &c->kcell_cap, c->nkeys + 1, sizeof *c->kcell_len) != 0 ||
-        grow(c, (void **)&c->colmap, &c->colmap_cap, c->nkeys + 1, sizeof *c->colmap) != 0)
+    if (tropt_host_grow(c->h, (void **)&c->keys, &c->kcap, c->nkeys + 1, sizeof *c->keys) != 0 ||
+        tropt_host_grow(c->h, (void **)&c->kcell_len, &c->kcell_cap, c->nkeys + 1,
+                        sizeof *c->kcell_len) != 0 ||
+        tropt_host_grow(c->h, (void **)&c->colmap, &c->colmap_cap, c->nkeys + 1,
+                        sizeof *c->colmap) != 0)
         return (size_t)-1;
     size_t n = strlen(k);
-    csv_buf cellform = {0};
-    if (csv_put_cell(c->h, &cellform, k, n) != 0)
+    tev_buf cellform;
+    tev_buf_init(&cellform, c->h->realloc, c->h->free);
+    if (csv_put_cell(&cellform, k, n) != 0)
         return (size_t)-1;
-    char *d = c->h->malloc(n + 1 + cellform.n + 1);
+    char *d = c->h->malloc(n + 1 + cellform.len + 1);
     if (d) {
         memcpy(d, k, n + 1);
-        memcpy(d + n + 1, cellform.p, cellform.n + 1);
-        c->kcell_len[c->nkeys] = cellform.n;
+        memcpy(d + n + 1, cellform.data, cellform.len + 1);
+        c->kcell_len[c->nkeys] = cellform.len;
     }
-    csv_buf_free(c->h, &cellform);
+    tev_buf_free(&cellform);
     if (!d)
         return (size_t)-1;
     c->colmap[c->nkeys] = 0;

@@ -11,7 +11,8 @@
  *   csv_rows.c    the queue of rows and their text as wide/long records.
  *   csv_write.c   appends, header rewrites, deferral, JSON side files.
  *   csv_resume.c  continuing an existing metrics.csv (replay).
- *   csv_text.c    buffers, CSV quoting, the JSON writer (csv_text.h).
+ *   csv_text.c    CSV quoting (csv_text.h); buffers, JSON and files come
+ *                 from the toolkit in plugins/common.
  *   csv_read.c    the reader hooks (csv_read.h).
  *
  * Every function returning int returns TROPT_OK / 0 or an error already
@@ -24,6 +25,8 @@
 
 #include "csv_read.h"
 #include "csv_text.h"
+#include "tropt_mem.h"
+#include "tropt_num.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -179,11 +182,11 @@ typedef struct csv {
     size_t nrows, rcap, ndeferred, nfull;
     cell *cells;
     size_t ncells, ccap;
-    csv_buf arena;
+    tev_buf arena;
     /* the queued rows [0, fmt_rows) as records of metrics.csv (fmt_ncols
      * key columns), kept when a write fails so a retry formats only the
      * rows queued since */
-    csv_buf fmt;
+    tev_buf fmt;
     size_t fmt_rows, fmt_ncols;
     uint64_t qbytes; /* sum of rows[].bytes */
     double queued_since;
@@ -191,7 +194,7 @@ typedef struct csv {
     closer cl; /* closes replaced files */
 
     /* scratch */
-    csv_buf out, scratch;
+    tev_buf out, scratch;
     size_t *colmap; /* column -> cell index + 1, for the row being written */
     size_t colmap_cap;
     size_t *hint; /* field position -> the column its key had last step */
@@ -214,10 +217,6 @@ char *dupstr(csv *c, const char *s);
 
 /* "<a>/<b>" from the host allocator, or NULL; the caller frees it. */
 char *joinpath(csv *c, const char *a, const char *b);
-
-/* Make room for need elements of elem bytes in *p (capacity *cap, doubled
- * as needed).  -1 when out of memory or when the size would overflow. */
-int grow(csv *c, void **p, size_t *cap, size_t need, size_t elem);
 
 /* ---- csv_keys.c ---- */
 
@@ -245,13 +244,13 @@ int queue_row(csv *c, int64_t step, double time, const tropt_field *f, size_t n)
 
 /* Append the header record of the layout and every known key to b.  -1
  * when out of memory. */
-int put_header(csv *c, csv_buf *b);
+int put_header(csv *c, tev_buf *b);
 
 /* Rows [from, to) as wide records of ncols key columns. */
-int put_wide_rows(csv *c, csv_buf *b, size_t from, size_t to, size_t ncols);
+int put_wide_rows(csv *c, tev_buf *b, size_t from, size_t to, size_t ncols);
 
 /* Rows [from, to) as long records: step,time,key,value per cell. */
-int put_long_rows(csv *c, csv_buf *b, size_t from, size_t to);
+int put_long_rows(csv *c, tev_buf *b, size_t from, size_t to);
 
 /* Format the queued rows not formatted yet into c->fmt, as records of
  * metrics.csv (all of them again when the columns changed).  -1 when out

@@ -23,6 +23,7 @@
 #include <jansson.h>
 
 #include "csv_read.h"
+#include "tropt_mem.h"
 
 typedef struct reader {
     const tropt_host *host;
@@ -236,15 +237,9 @@ static int gather(reader *r, const char *folder, void *ud)
         json_decref(run);
         return 0;
     }
-    if (e->n == e->cap) {
-        size_t nc = e->cap ? e->cap * 2 : 8;
-        entry *v = r->host->realloc(e->v, nc * sizeof *v);
-        if (!v) {
-            json_decref(run);
-            return r->host->error(TROPT_ENOMEM, "out of memory");
-        }
-        e->v = v;
-        e->cap = nc;
+    if (tropt_host_grow(r->host, (void **)&e->v, &e->cap, e->n + 1, sizeof *e->v) != 0) {
+        json_decref(run);
+        return r->host->error(TROPT_ENOMEM, "out of memory");
     }
     e->v[e->n].started_at = jreal(run, "started_at");
     e->v[e->n].folder = xasprintf(r->host, "%s", folder, NULL);
@@ -299,28 +294,16 @@ typedef struct record {
 
 static int rec_putc(const tropt_host *h, record *rec, char c)
 {
-    if (rec->len + 1 >= rec->cap) {
-        size_t nc = rec->cap ? rec->cap * 2 : 256;
-        char *b = h->realloc(rec->buf, nc);
-        if (!b)
-            return -1;
-        rec->buf = b;
-        rec->cap = nc;
-    }
+    if (tropt_host_grow(h, (void **)&rec->buf, &rec->cap, rec->len + 2, 1) != 0)
+        return -1;
     rec->buf[rec->len++] = c;
     return 0;
 }
 
 static int rec_end_cell(const tropt_host *h, record *rec, size_t start, int quoted)
 {
-    if (rec->n == rec->ncap) {
-        size_t nc = rec->ncap ? rec->ncap * 2 : 16;
-        cell *c = h->realloc(rec->cells, nc * sizeof *c);
-        if (!c)
-            return -1;
-        rec->cells = c;
-        rec->ncap = nc;
-    }
+    if (tropt_host_grow(h, (void **)&rec->cells, &rec->ncap, rec->n + 1, sizeof *rec->cells) != 0)
+        return -1;
     rec->cells[rec->n++] = (cell){start, rec->len - start, quoted};
     return rec_putc(h, rec, '\0');
 }

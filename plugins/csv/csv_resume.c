@@ -17,31 +17,32 @@
 static int split_record(csv *c, const char *s, size_t n, int (*fn)(csv *, const char *, void *),
                         void *ud)
 {
-    csv_buf f = {0};
+    tev_buf f;
+    tev_buf_init(&f, c->h->realloc, c->h->free);
     size_t i = 0;
     int rc = 0;
     for (;;) {
-        f.n = 0;
-        if (csv_buf_reserve(c->h, &f, 0) != 0) {
+        f.len = 0;
+        if (tev_buf_reserve(&f, 0) != 0) {
             rc = -1;
             break;
         }
-        f.p[0] = '\0';
+        f.data[0] = '\0';
         if (i < n && s[i] == '"') {
             for (i++; i < n; i++) {
                 if (s[i] == '"' && !(i + 1 < n && s[i + 1] == '"'))
                     break;
                 if (s[i] == '"')
                     i++;
-                if (csv_buf_putc(c->h, &f, s[i]) != 0)
+                if (tev_buf_putc(&f, s[i]) != 0)
                     rc = -1;
             }
             i++;
         }
         while (i < n && s[i] != ',')
-            if (csv_buf_putc(c->h, &f, s[i++]) != 0)
+            if (tev_buf_putc(&f, s[i++]) != 0)
                 rc = -1;
-        if (rc != 0 || fn(c, f.p, ud) != 0) {
+        if (rc != 0 || fn(c, f.data, ud) != 0) {
             rc = -1;
             break;
         }
@@ -49,7 +50,7 @@ static int split_record(csv *c, const char *s, size_t n, int (*fn)(csv *, const 
             break;
         i++;
     }
-    csv_buf_free(c->h, &f);
+    tev_buf_free(&f);
     return rc;
 }
 
@@ -118,7 +119,8 @@ static int scan_record_end(csv *c, rec_scan *r)
     if (!same) {
         r->step[r->sn] = '\0';
         int64_t step = strtoll(r->step, NULL, 10);
-        if (grow(c, (void **)&c->seen, &c->seen_cap, c->nseen + 1, sizeof *c->seen) != 0)
+        if (tropt_host_grow(c->h, (void **)&c->seen, &c->seen_cap, c->nseen + 1, sizeof *c->seen) !=
+            0)
             return -1;
         if (c->nseen > 0 && step < c->seen[c->nseen - 1])
             r->sorted = 0;
@@ -180,7 +182,7 @@ int resume(csv *c)
         return h->error(TROPT_EBACKEND, "refusing '%s': not a regular file", c->metrics_path);
     /* record ends: LF outside quotes (every CR and LF inside a cell is quoted) */
     enum { CHUNK = 1 << 16 };
-    if (csv_buf_reserve(h, &c->scratch, CHUNK) != 0)
+    if (tev_buf_reserve(&c->scratch, CHUNK) != 0)
         return oom(c);
     off_t off = 0, hdr_end = -1, good_end = 0;
     uint64_t records = 0;
@@ -189,14 +191,14 @@ int resume(csv *c)
     memset(&rs, 0, sizeof rs);
     rs.sorted = 1;
     while (off < st.st_size) {
-        ssize_t got = pread(c->fd, c->scratch.p, CHUNK, off);
+        ssize_t got = pread(c->fd, c->scratch.data, CHUNK, off);
         if (got < 0 && errno == EINTR)
             continue;
         if (got <= 0)
             return h->error(TROPT_EBACKEND, "cannot read '%s': %s", c->metrics_path,
                             got < 0 ? strerror(errno) : "file shrank");
         for (ssize_t i = 0; i < got; i++) {
-            char ch = c->scratch.p[i];
+            char ch = c->scratch.data[i];
             if (ch == '"') {
                 inq = !inq;
             } else if (inq) {

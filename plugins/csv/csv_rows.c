@@ -10,16 +10,16 @@
 void queue_clear(csv *c)
 {
     c->nrows = c->ncells = c->ndeferred = c->nfull = 0;
-    c->arena.n = 0;
+    c->arena.len = 0;
     c->qbytes = 0;
-    c->fmt.n = 0;
+    c->fmt.len = 0;
     c->fmt_rows = 0;
 }
 
 /* Bytes of memory the queued rows hold (what pending_max bounds). */
 uint64_t pending_bytes(const csv *c)
 {
-    return (uint64_t)c->arena.n + (uint64_t)c->fmt.n + (uint64_t)c->nrows * sizeof(row) +
+    return (uint64_t)c->arena.len + (uint64_t)c->fmt.len + (uint64_t)c->nrows * sizeof(row) +
            (uint64_t)c->ncells * sizeof(cell);
 }
 
@@ -40,27 +40,27 @@ static size_t field_col(csv *c, size_t i, const char *key)
 int queue_row(csv *c, int64_t step, double time, const tropt_field *f, size_t n)
 {
     const tropt_host *h = c->h;
-    csv_buf *a = &c->arena;
-    size_t arena0 = a->n, cells0 = c->ncells;
-    if (grow(c, (void **)&c->rows, &c->rcap, c->nrows + 1, sizeof *c->rows) != 0 ||
-        grow(c, (void **)&c->cells, &c->ccap, c->ncells + n, sizeof *c->cells) != 0 ||
-        grow(c, (void **)&c->hint, &c->hint_cap, n, sizeof *c->hint) != 0)
+    tev_buf *a = &c->arena;
+    size_t arena0 = a->len, cells0 = c->ncells;
+    if (tropt_host_grow(c->h, (void **)&c->rows, &c->rcap, c->nrows + 1, sizeof *c->rows) != 0 ||
+        tropt_host_grow(c->h, (void **)&c->cells, &c->ccap, c->ncells + n, sizeof *c->cells) != 0 ||
+        tropt_host_grow(c->h, (void **)&c->hint, &c->hint_cap, n, sizeof *c->hint) != 0)
         return oom(c);
     if (n > c->hint_n) { /* positions never seen: no hint yet */
         for (size_t i = c->hint_n; i < n; i++)
             c->hint[i] = (size_t)-1;
         c->hint_n = n;
     }
-    if (csv_buf_reserve(h, a, 2 * CSV_NUM_MAX) != 0)
+    if (tev_buf_reserve(a, 2 * CSV_NUM_MAX) != 0)
         return oom(c);
     row *r = &c->rows[c->nrows];
-    r->head_off = a->n;
-    char *o = a->p + a->n;
-    o += csv_put_i64(o, step);
+    r->head_off = a->len;
+    char *o = a->data + a->len;
+    o += tropt_put_i64(o, step);
     *o++ = ',';
     o += h->format_real(o, CSV_NUM_MAX, time);
-    a->n = (size_t)(o - a->p);
-    r->head_len = a->n - r->head_off;
+    a->len = (size_t)(o - a->data);
+    r->head_len = a->len - r->head_off;
     r->bytes = r->head_len;
     r->cell0 = c->ncells;
     r->ordered = 1;
@@ -71,72 +71,69 @@ int queue_row(csv *c, int64_t step, double time, const tropt_field *f, size_t n)
         cell *x = &c->cells[c->ncells++];
         x->col = col;
         r->ordered &= col == i;
-        if (a->cap - a->n < CSV_NUM_MAX + 2 && csv_buf_reserve(h, a, CSV_NUM_MAX + 1) != 0)
+        if (a->cap - a->len < CSV_NUM_MAX + 2 && tev_buf_reserve(a, CSV_NUM_MAX + 1) != 0)
             goto nomem;
-        a->p[a->n++] = ',';
-        x->off = a->n;
+        a->data[a->len++] = ',';
+        x->off = a->len;
         if (f[i].type == TROPT_REAL && f[i].v.r != 0) {
-            a->n += h->format_real(a->p + a->n, CSV_NUM_MAX, f[i].v.r);
+            a->len += h->format_real(a->data + a->len, CSV_NUM_MAX, f[i].v.r);
         } else if (f[i].type == TROPT_INT) {
-            a->n += csv_put_i64(a->p + a->n, f[i].v.i);
+            a->len += tropt_put_i64(a->data + a->len, f[i].v.i);
         } else if (csv_put_value(h, a, &f[i], &c->scratch) != 0) {
             goto nomem;
         }
-        x->len = a->n - x->off;
+        x->len = a->len - x->off;
         r->bytes += x->len;
     }
-    if (csv_buf_put(h, a, "\r\n", 2) != 0)
+    if (tev_buf_append(a, "\r\n", 2) != 0)
         goto nomem;
-    r->end = a->n;
+    r->end = a->len;
     r->ncells = c->ncells - r->cell0;
     c->nfull += r->ordered && r->ncells == c->nkeys;
     c->qbytes += r->bytes;
     c->nrows++;
     return TROPT_OK;
 nomem:
-    a->n = arena0;
+    a->len = arena0;
     c->ncells = cells0;
     return oom(c);
 }
 
-int put_header(csv *c, csv_buf *b)
+int put_header(csv *c, tev_buf *b)
 {
-    const tropt_host *h = c->h;
-    if (csv_buf_puts(h, b, c->layout == LAYOUT_LONG ? "step,time,key,value" : "step,time") != 0)
+    if (tev_buf_puts(b, c->layout == LAYOUT_LONG ? "step,time,key,value" : "step,time") != 0)
         return -1;
     for (size_t i = 0; c->layout == LAYOUT_WIDE && i < c->nkeys; i++) {
-        if (csv_buf_putc(h, b, ',') != 0 ||
-            (reserved_key(c->keys[i]) && csv_buf_putc(h, b, '_') != 0) ||
-            csv_put_cell(h, b, c->keys[i], strlen(c->keys[i])) != 0)
+        if (tev_buf_putc(b, ',') != 0 || (reserved_key(c->keys[i]) && tev_buf_putc(b, '_') != 0) ||
+            csv_put_cell(b, c->keys[i], strlen(c->keys[i])) != 0)
             return -1;
     }
-    return csv_buf_put(h, b, "\r\n", 2);
+    return tev_buf_append(b, "\r\n", 2);
 }
 
 /* Rows [from, to) as wide records of ncols key columns. */
-int put_wide_rows(csv *c, csv_buf *b, size_t from, size_t to, size_t ncols)
+int put_wide_rows(csv *c, tev_buf *b, size_t from, size_t to, size_t ncols)
 {
-    const tropt_host *h = c->h;
-    const char *a = c->arena.p;
+    const char *a = c->arena.data;
     for (size_t i = from; i < to; i++) {
         const row *r = &c->rows[i];
-        if (csv_buf_reserve(h, b, r->bytes + ncols + 2) != 0)
+        if (tev_buf_reserve(b, r->bytes + ncols + 2) != 0)
             return -1;
         if (r->ordered) { /* its text, then the columns it lacks */
             size_t len = r->end - 2 - r->head_off;
-            char *o = b->p + b->n;
+            char *o = b->data + b->len;
             memcpy(o, a + r->head_off, len);
             o += len;
             for (size_t col = r->ncells; col < ncols; col++)
                 *o++ = ',';
             *o++ = '\r';
             *o++ = '\n';
-            b->n = (size_t)(o - b->p);
+            b->len = (size_t)(o - b->data);
             continue;
         }
         for (size_t k = 0; k < r->ncells; k++)
             c->colmap[c->cells[r->cell0 + k].col] = r->cell0 + k + 1;
-        char *o = b->p + b->n;
+        char *o = b->data + b->len;
         memcpy(o, a + r->head_off, r->head_len);
         o += r->head_len;
         for (size_t col = 0; col < ncols; col++) {
@@ -149,7 +146,7 @@ int put_wide_rows(csv *c, csv_buf *b, size_t from, size_t to, size_t ncols)
         }
         *o++ = '\r';
         *o++ = '\n';
-        b->n = (size_t)(o - b->p);
+        b->len = (size_t)(o - b->data);
         for (size_t k = 0; k < r->ncells; k++)
             c->colmap[c->cells[r->cell0 + k].col] = 0;
     }
@@ -157,10 +154,9 @@ int put_wide_rows(csv *c, csv_buf *b, size_t from, size_t to, size_t ncols)
 }
 
 /* Rows [from, to) as long records: step,time,key,value per cell. */
-int put_long_rows(csv *c, csv_buf *b, size_t from, size_t to)
+int put_long_rows(csv *c, tev_buf *b, size_t from, size_t to)
 {
-    const tropt_host *h = c->h;
-    const char *a = c->arena.p;
+    const char *a = c->arena.data;
     for (size_t i = from; i < to; i++) {
         const row *r = &c->rows[i];
         for (size_t k = 0; k < r->ncells; k++) {
@@ -169,9 +165,9 @@ int put_long_rows(csv *c, csv_buf *b, size_t from, size_t to)
             size_t klen = c->kcell_len[x->col];
             const char *kcell = key + strlen(key) + 1;
             size_t need = r->head_len + klen + x->len + 4;
-            if (b->cap - b->n < need + 1 && csv_buf_reserve(h, b, need) != 0)
+            if (b->cap - b->len < need + 1 && tev_buf_reserve(b, need) != 0)
                 return -1;
-            char *o = b->p + b->n;
+            char *o = b->data + b->len;
             memcpy(o, a + r->head_off, r->head_len);
             o += r->head_len;
             *o++ = ',';
@@ -182,11 +178,11 @@ int put_long_rows(csv *c, csv_buf *b, size_t from, size_t to)
             o += x->len;
             *o++ = '\r';
             *o++ = '\n';
-            b->n = (size_t)(o - b->p);
+            b->len = (size_t)(o - b->data);
         }
     }
-    if (b->p)
-        b->p[b->n] = '\0';
+    if (b->data)
+        b->data[b->len] = '\0';
     return 0;
 }
 
@@ -196,14 +192,14 @@ int put_long_rows(csv *c, csv_buf *b, size_t from, size_t to)
 int format_queued(csv *c)
 {
     if (c->layout == LAYOUT_WIDE && c->fmt_ncols != c->nkeys) {
-        c->fmt.n = 0;
+        c->fmt.len = 0;
         c->fmt_rows = 0;
     }
-    size_t n0 = c->fmt.n;
+    size_t n0 = c->fmt.len;
     if (c->layout == LAYOUT_LONG
             ? put_long_rows(c, &c->fmt, c->fmt_rows, c->nrows) != 0
             : put_wide_rows(c, &c->fmt, c->fmt_rows, c->nrows, c->nkeys) != 0) {
-        c->fmt.n = n0;
+        c->fmt.len = n0;
         return -1;
     }
     c->fmt_rows = c->nrows;

@@ -84,22 +84,3 @@ char *joinpath(csv *c, const char *a, const char *b)
     memcpy(p + na + 1, b, nb + 1);
     return p;
 }
-
-/* Make room for need elements of elem bytes in *p (capacity *cap, doubled
- * as needed).  -1 when out of memory or when the size would overflow. */
-int grow(csv *c, void **p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 0;
-    if (elem == 0 || need > SIZE_MAX / elem)
-        return -1;
-    size_t n = *cap ? *cap : 16;
-    while (n < need)
-        n = n > SIZE_MAX / 2 / elem ? need : n * 2;
-    void *q = c->h->realloc(*p, n * elem);
-    if (!q)
-        return -1;
-    *p = q;
-    *cap = n;
-    return 0;
-}

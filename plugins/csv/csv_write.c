@@ -14,33 +14,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int write_all(int fd, const char *p, size_t n, off_t off)
-{
-    while (n) {
-        ssize_t w = pwrite(fd, p, n, off);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        if (w == 0) {
-            errno = EIO;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-        off += w;
-    }
-    return 0;
-}
-
 /* Append b to fd at *size; on failure cut the file back to *size so that it
  * keeps ending with a complete record. */
-static int append(csv *c, int fd, off_t *size, const char *path, const csv_buf *b)
+static int append(csv *c, int fd, off_t *size, const char *path, const tev_buf *b)
 {
-    if (b->n == 0)
+    if (b->len == 0)
         return TROPT_OK;
-    if (write_all(fd, b->p, b->n, *size) != 0) {
+    if (tropt_pwrite_all(fd, b->data, b->len, *size) != 0) {
         int e = errno;
         c->fail_errno = e;
         if (ftruncate(fd, *size) != 0) {
@@ -50,7 +30,7 @@ static int append(csv *c, int fd, off_t *size, const char *path, const csv_buf *
     }
     if (c->sync == SYNC_FULL && fdatasync(fd) != 0)
         return c->h->error(TROPT_EBACKEND, "cannot sync '%s': %s", path, strerror(errno));
-    *size += (off_t)b->n;
+    *size += (off_t)b->len;
     return TROPT_OK;
 }
 
@@ -76,14 +56,14 @@ static int copy_widened(csv *c, int tfd, off_t *tsize, size_t k)
 {
     const tropt_host *h = c->h;
     enum { CHUNK = 1 << 16 };
-    if (csv_buf_reserve(h, &c->scratch, CHUNK + k) != 0)
+    if (tev_buf_reserve(&c->scratch, CHUNK + k) != 0)
         return oom(c);
-    char *in = c->scratch.p;
+    char *in = c->scratch.data;
     char *commas = in + CHUNK;
     memset(commas, ',', k);
     int inq = 0;
     off_t off = (off_t)c->hdr_len;
-    c->out.n = 0;
+    c->out.len = 0;
     while (off < c->size) {
         size_t want = (size_t)(c->size - off) < CHUNK ? (size_t)(c->size - off) : CHUNK;
         ssize_t got = pread(c->fd, in, want, off);
@@ -94,9 +74,9 @@ static int copy_widened(csv *c, int tfd, off_t *tsize, size_t k)
                             got < 0 ? strerror(errno) : "file shrank");
         /* Room for the chunk and k commas per record end (at most one per
          * two bytes: CRLF), so the loop below copies without checks. */
-        if (csv_buf_reserve(h, &c->out, (size_t)got + ((size_t)got / 2 + 1) * k) != 0)
+        if (tev_buf_reserve(&c->out, (size_t)got + ((size_t)got / 2 + 1) * k) != 0)
             return oom(c);
-        char *o = c->out.p + c->out.n;
+        char *o = c->out.data + c->out.len;
         const char *p = in, *end = in + got;
         while (p < end) {
             /* The next quote bounds the stretch where a CR ends a record:
@@ -129,17 +109,17 @@ static int copy_widened(csv *c, int tfd, off_t *tsize, size_t k)
                 inq = 1;
             }
         }
-        c->out.n = (size_t)(o - c->out.p);
+        c->out.len = (size_t)(o - c->out.data);
         off += got;
-        if (c->out.n >= CHUNK) {
+        if (c->out.len >= CHUNK) {
             int rc = append(c, tfd, tsize, c->tmp_path, &c->out);
             if (rc != TROPT_OK)
                 return rc;
-            c->out.n = 0;
+            c->out.len = 0;
         }
     }
     int rc = append(c, tfd, tsize, c->tmp_path, &c->out);
-    c->out.n = 0;
+    c->out.len = 0;
     return rc;
 }
 
@@ -156,18 +136,18 @@ int rewrite(csv *c)
     int tfd = open_tmp(c, "metrics.csv");
     if (tfd < 0)
         return h->error(TROPT_EBACKEND, "cannot create '%s': %s", c->tmp_path, strerror(errno));
-    c->out.n = 0;
+    c->out.len = 0;
     if (put_header(c, &c->out) != 0) {
         rc = oom(c);
         goto fail;
     }
-    size_t hdr_len = c->out.n;
+    size_t hdr_len = c->out.len;
     if ((rc = append(c, tfd, &tsize, c->tmp_path, &c->out)) != TROPT_OK)
         goto fail;
     if (c->fd >= 0 && c->size > (off_t)c->hdr_len &&
         (rc = copy_widened(c, tfd, &tsize, c->nkeys - c->ncols_disk)) != TROPT_OK)
         goto fail;
-    c->out.n = 0;
+    c->out.len = 0;
     if (c->layout == LAYOUT_WIDE ? put_wide_rows(c, &c->out, 0, c->nrows, c->nkeys) != 0
                                  : put_long_rows(c, &c->out, 0, c->nrows) != 0) {
         rc = oom(c);
@@ -212,7 +192,7 @@ int rewrite(csv *c)
 fail:
     close(tfd);
     unlinkat(c->rfd, c->tmp_name, 0);
-    c->out.n = 0;
+    c->out.len = 0;
     return rc;
 }
 
@@ -232,7 +212,7 @@ int write_queued(csv *c, int force)
     int rc;
     if (c->nrows == c->ndeferred && !(force && c->ndeferred))
         return TROPT_OK;
-    c->out.n = 0;
+    c->out.len = 0;
     if (c->layout == LAYOUT_LONG) {
         if (format_queued(c) != 0)
             return oom(c);
@@ -243,12 +223,12 @@ int write_queued(csv *c, int force)
         return rc;
     }
     if (c->ndeferred == 0 && c->nkeys == c->ncols_disk) {
-        const csv_buf *b = &c->out;
-        csv_buf whole;
+        const tev_buf *b = &c->out;
+        tev_buf whole;
         if (c->nfull == c->nrows) {
             /* every row is its record already: write the arena as it is */
-            whole.p = c->arena.p;
-            whole.n = c->arena.n;
+            whole.data = c->arena.data;
+            whole.len = c->arena.len;
             whole.cap = 0;
             b = &whole;
         } else if (format_queued(c) != 0) {
@@ -278,7 +258,7 @@ int write_queued(csv *c, int force)
             return h->error(TROPT_EBACKEND, "cannot create '%s': %s", c->pending_path,
                             strerror(errno));
         c->psize = 0;
-        csv_buf hb = {"step,time,key,value\r\n", 21, 0};
+        tev_buf hb = {.data = (char *)"step,time,key,value\r\n", .len = 21};
         if ((rc = append(c, c->pfd, &c->psize, c->pending_path, &hb)) != TROPT_OK) {
             close(c->pfd);
             c->pfd = -1;
@@ -286,7 +266,7 @@ int write_queued(csv *c, int force)
             return rc;
         }
     }
-    c->out.n = 0;
+    c->out.len = 0;
     if (put_long_rows(c, &c->out, c->ndeferred, c->nrows) != 0)
         return oom(c);
     if ((rc = append(c, c->pfd, &c->psize, c->pending_path, &c->out)) == TROPT_OK)
@@ -295,7 +275,7 @@ int write_queued(csv *c, int force)
 }
 
 /* Write text to <run_dir>/name atomically (temporary file, rename). */
-static int write_file_atomic(csv *c, const char *name, const csv_buf *b)
+static int write_file_atomic(csv *c, const char *name, const tev_buf *b)
 {
     const tropt_host *h = c->h;
     char *path = joinpath(c, c->run_dir, name);
@@ -334,15 +314,16 @@ out:
 
 int write_json_file(csv *c, const char *name, const json_t *v)
 {
-    c->out.n = 0;
+    c->out.len = 0;
     json_t *empty = NULL;
     if (!v && !(v = empty = json_object()))
         return oom(c);
-    int bad = csv_put_json(c->h, &c->out, v, 2) != 0 || csv_buf_putc(c->h, &c->out, '\n') != 0;
+    int bad = tev_put_json_indent(&c->out, v, c->h->format_real, 2) != 0 ||
+              tev_buf_putc(&c->out, '\n') != 0;
     json_decref(empty);
     if (bad)
         return oom(c);
     int rc = write_file_atomic(c, name, &c->out);
-    c->out.n = 0;
+    c->out.len = 0;
     return rc;
 }
