@@ -26,6 +26,7 @@
 
 #include "jsonl_read.h"
 #include "tropt_event.h"
+#include "tropt_fs.h"
 #include "tropt_mem.h"
 
 enum { FSYNC_FLUSH = 0, FSYNC_ALWAYS = 1, FSYNC_NEVER = 2 };
@@ -78,23 +79,6 @@ typedef struct jsonl {
     double fail_at;
 } jsonl;
 
-static int write_fully(int fd, const char *p, size_t len, size_t *done)
-{
-    size_t off = 0;
-    while (off < len) {
-        ssize_t n = write(fd, p + off, len - off);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            *done = off;
-            return -1;
-        }
-        off += (size_t)n;
-    }
-    *done = off;
-    return 0;
-}
-
 /* Hand every pending event to the kernel.  On failure the events not fully
  * written stay pending (retried by the next call) and the error names the
  * path and the cause. */
@@ -102,7 +86,7 @@ static int write_pending_once(jsonl *j)
 {
     size_t done;
     if (j->torn && j->buf.len) {
-        if (write_fully(j->fd, "\n", 1, &done) != 0) {
+        if (tropt_write_counted(j->fd, "\n", 1, &done) != 0) {
             j->fail_errno = errno;
             return j->host->error(TROPT_EBACKEND, "cannot write to journal %s: %s", j->path,
                                   strerror(errno));
@@ -111,7 +95,7 @@ static int write_pending_once(jsonl *j)
     }
     if (!j->buf.len)
         return TROPT_OK;
-    if (write_fully(j->fd, j->buf.data, j->buf.len, &done) != 0) {
+    if (tropt_write_counted(j->fd, j->buf.data, j->buf.len, &done) != 0) {
         int e = errno;
         j->fail_errno = e;
         size_t keep = 0; /* bytes of complete lines that made it */
@@ -202,9 +186,16 @@ static int jsonl_create(void **self, const tropt_optval *opts, const tropt_host 
     }
     struct stat st;
     char last;
-    if (fstat(j->fd, &st) == 0 && st.st_size > 0 && pread(j->fd, &last, 1, st.st_size - 1) == 1 &&
-        last != '\n')
+    if (fstat(j->fd, &st) != 0)
+        st.st_size = -1; /* unknown: neither torn nor new */
+    if (st.st_size > 0 && pread(j->fd, &last, 1, st.st_size - 1) == 1 && last != '\n')
         j->torn = 1;
+    /* A journal just created is only durable once its folder's entry is:
+     * without this, fsync=flush would sync the events of a file that a
+     * power loss can still take away whole. */
+    if (st.st_size == 0 && j->fsync_mode != FSYNC_NEVER && tropt_fsync_parent(j->path) != 0)
+        TROPT_HOST_LOG(host, TROPT_LEVEL_WARNING, "cannot sync the folder of journal %s: %s",
+                       j->path, strerror(errno));
     *self = j;
     return TROPT_OK;
 }

@@ -170,14 +170,8 @@ static runrec *find_or_add(reader *r, runlist *l, const char *run_id)
     for (size_t i = l->n; i-- > 0;)
         if (strcmp(l->v[i].run_id, run_id) == 0)
             return &l->v[i];
-    if (l->n == l->cap) {
-        size_t nc = l->cap ? l->cap * 2 : 8;
-        runrec *v = r->host->realloc(l->v, nc * sizeof *v);
-        if (!v)
-            return NULL;
-        l->v = v;
-        l->cap = nc;
-    }
+    if (tropt_host_grow(r->host, (void **)&l->v, &l->cap, l->n + 1, sizeof *l->v) != 0)
+        return NULL;
     runrec *rr = &l->v[l->n++];
     memset(rr, 0, sizeof *rr);
     snprintf(rr->run_id, sizeof rr->run_id, "%s", run_id);
