@@ -88,8 +88,8 @@ static int http_init(void *self, const tropt_run *run, const json_t *config,
     memset(r, 0, sizeof *r);
     r->refs = 1; /* h->cur */
     if (tev_encode_run_start(&line, run, config, h->host->format_real) != 0 ||
-        !(r->run_id = hp_hstrdup(h->host, run->run_id)) ||
-        !(r->experiment = hp_hstrdup(h->host, run->experiment ? run->experiment : ""))) {
+        !(r->run_id = tropt_host_strdup(h->host, run->run_id)) ||
+        !(r->experiment = tropt_host_strdup(h->host, run->experiment ? run->experiment : ""))) {
         tev_buf_free(&line);
         h->host->free(r->run_id);
         h->host->free(r);

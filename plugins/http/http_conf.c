@@ -149,21 +149,22 @@ int http_create(void **self, const tropt_optval *o, const tropt_host *host)
     h->retries = o[HTTP_OPT_RETRIES].i;
     h->retry_initial = o[HTTP_OPT_RETRY_INITIAL].d / 1000.0;
     h->retry_max = o[HTTP_OPT_RETRY_MAX].d / 1000.0;
-    h->url = hp_hstrdup(host, url);
+    h->url = tropt_host_strdup(host, url);
     h->url_shown = shown_url(host, url);
     /* the replay hint keeps the query (InfluxDB 1.x needs ?db=), secrets masked */
     size_t hint_cap = strlen(url) * 2 + 16;
     h->url_hint = host->malloc(hint_cap);
     if (h->url_hint)
         tropt_url_masked(url, h->url_hint, hint_cap);
-    h->spool_dir =
-        hp_hstrdup(host, o[HTTP_OPT_SPOOL_DIR].text ? o[HTTP_OPT_SPOOL_DIR].text : "tropt-spool");
+    h->spool_dir = tropt_host_strdup(host, o[HTTP_OPT_SPOOL_DIR].text ? o[HTTP_OPT_SPOOL_DIR].text
+                                                                      : "tropt-spool");
     if (!h->url || !h->url_shown || !h->url_hint || !h->spool_dir)
         goto oom;
     if (o[HTTP_OPT_MEASUREMENT].text &&
-        !(h->measurement = hp_hstrdup(host, o[HTTP_OPT_MEASUREMENT].text)))
+        !(h->measurement = tropt_host_strdup(host, o[HTTP_OPT_MEASUREMENT].text)))
         goto oom;
-    if (o[HTTP_OPT_CA_FILE].text && !(h->ca_file = hp_hstrdup(host, o[HTTP_OPT_CA_FILE].text)))
+    if (o[HTTP_OPT_CA_FILE].text &&
+        !(h->ca_file = tropt_host_strdup(host, o[HTTP_OPT_CA_FILE].text)))
         goto oom;
     if (o[HTTP_OPT_TAGS].text && *o[HTTP_OPT_TAGS].text) {
         tev_buf tb;
@@ -221,7 +222,7 @@ int http_create(void **self, const tropt_optval *o, const tropt_host *host)
         int idx = 1;
         while (*p) {
             size_t len = strcspn(p, "|");
-            char *one = hp_hmemdup(host, p, len);
+            char *one = tropt_host_strndup(host, p, len);
             if (!one)
                 goto oom;
             const char *colon = strchr(one, ':');

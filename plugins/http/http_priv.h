@@ -35,6 +35,7 @@
 #include <tropt/plugin.h>
 
 #include "tropt_event.h"
+#include "tropt_mem.h"
 
 /* ---- options (http_conf.c) --------------------------------------------- */
 
@@ -230,9 +231,6 @@ void http_destroy(void *self);
 double hp_now_mono(void);
 /* pthread_cond_timedwait until a CLOCK_MONOTONIC instant (hp_now_mono). */
 void hp_cond_wait_until(pthread_cond_t *c, pthread_mutex_t *m, double mono_deadline);
-/* Copies through the host allocator; NULL when out of memory (or s NULL). */
-char *hp_hstrdup(const tropt_host *h, const char *s);
-char *hp_hmemdup(const tropt_host *h, const char *s, size_t n);
 /* Drop k references; frees at zero.  mu held (or the sender joined). */
 void hp_run_unref(http *h, run_rec *r, int64_t k);
 void hp_ks_unref(http *h, keyset *ks, int64_t k);

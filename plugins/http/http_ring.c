@@ -49,27 +49,6 @@ void hp_cond_wait_until(pthread_cond_t *c, pthread_mutex_t *m, double mono_deadl
     pthread_cond_timedwait(c, m, &ts);
 }
 
-char *hp_hstrdup(const tropt_host *h, const char *s)
-{
-    if (!s)
-        return NULL;
-    size_t n = strlen(s) + 1;
-    char *p = h->malloc(n);
-    if (p)
-        memcpy(p, s, n);
-    return p;
-}
-
-char *hp_hmemdup(const tropt_host *h, const char *s, size_t n)
-{
-    char *p = h->malloc(n + 1);
-    if (p) {
-        memcpy(p, s, n);
-        p[n] = '\0';
-    }
-    return p;
-}
-
 /* mu held (or the sender joined). */
 void hp_run_unref(http *h, run_rec *r, int64_t k)
 {
@@ -310,22 +289,14 @@ int64_t hp_take(http *h, batch *b, int64_t max)
             p = (rec *)h->hchunk->data;
         }
         h->hoff += p->size;
-        if (b->len + p->size > b->cap) {
-            size_t cap = b->cap ? b->cap : 64 * 1024;
-            while (cap < b->len + p->size)
-                cap *= 2;
-            char *nr = h->host->realloc(b->raw, cap);
-            if (!nr) {
-                hp_rec_drop_json(p);
-                pthread_mutex_lock(&h->mu);
-                hp_run_unref(h, p->run, 1);
-                hp_ks_unref(h, p->ks, 1);
-                pthread_mutex_unlock(&h->mu);
-                dropped++;
-                continue;
-            }
-            b->raw = nr;
-            b->cap = cap;
+        if (tropt_host_grow(h->host, (void **)&b->raw, &b->cap, b->len + p->size, 1) != 0) {
+            hp_rec_drop_json(p);
+            pthread_mutex_lock(&h->mu);
+            hp_run_unref(h, p->run, 1);
+            hp_ks_unref(h, p->ks, 1);
+            pthread_mutex_unlock(&h->mu);
+            dropped++;
+            continue;
         }
         memcpy(b->raw + b->len, p, p->size);
         b->len += p->size;

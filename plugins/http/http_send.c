@@ -25,13 +25,8 @@
 /* The fields of a TEV_LOG record, borrowed from it.  NULL: out of memory. */
 static const tropt_field *fields_of(http *h, sender *s, const rec *p)
 {
-    if (p->n > s->fcap) {
-        tropt_field *nf = h->host->realloc(s->f, p->n * sizeof *nf);
-        if (!nf)
-            return NULL;
-        s->f = nf;
-        s->fcap = p->n;
-    }
+    if (tropt_host_grow(h->host, (void **)&s->f, &s->fcap, p->n, sizeof *s->f) != 0)
+        return NULL;
     const val *v = REC_VALS(p);
     for (uint32_t i = 0; i < p->n; i++) {
         tropt_field *f = &s->f[i];

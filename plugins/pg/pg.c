@@ -80,7 +80,7 @@ static int describe(pg *p)
     static const char *const shown[] = {"host", "hostaddr", "port", "dbname", "user", "service"};
     for (PQconninfoOption *x = o; x->keyword; x++) {
         if (strcmp(x->keyword, "password") == 0 && x->val && *x->val) {
-            p->secret = pg_xstrdup(p, x->val);
+            p->secret = tropt_host_strdup(p->host, x->val);
             bad |= !p->secret;
         }
         for (size_t k = 0; k < sizeof shown / sizeof *shown; k++)
@@ -122,9 +122,10 @@ int pg_configure(pg **out, const tropt_optval *opts, const tropt_host *host)
     if (!opts[PGO_COMMIT_EVERY].is_set && opts[PGO_COMMIT_INTERVAL].is_set &&
         p->commit_interval > 0)
         p->commit_every = INT64_MAX;
-    p->conninfo = pg_xstrdup(p, opts[PGO_CONNINFO].text ? opts[PGO_CONNINFO].text : "");
-    p->schema = pg_xstrdup(p, opts[PGO_SCHEMA].text);
-    p->spool_dir = pg_xstrdup(p, opts[PGO_SPOOL_DIR].text);
+    p->conninfo =
+        tropt_host_strdup(p->host, opts[PGO_CONNINFO].text ? opts[PGO_CONNINFO].text : "");
+    p->schema = tropt_host_strdup(p->host, opts[PGO_SCHEMA].text);
+    p->spool_dir = tropt_host_strdup(p->host, opts[PGO_SPOOL_DIR].text);
     int rc = TROPT_OK;
     if (!p->conninfo || !p->schema || !p->spool_dir) {
         rc = host->error(TROPT_ENOMEM, "out of memory");
@@ -151,7 +152,7 @@ int pg_configure(pg **out, const tropt_optval *opts, const tropt_host *host)
                              opts[PGO_PASSWORD_ENV].text);
             goto fail;
         }
-        p->password = pg_xstrdup(p, pw);
+        p->password = tropt_host_strdup(p->host, pw);
         if (!p->password) {
             rc = host->error(TROPT_ENOMEM, "out of memory");
             goto fail;
@@ -314,7 +315,7 @@ static int pg_init(void *self, const tropt_run *run, const json_t *config,
     pthread_mutex_lock(&p->mu);
     free_run(p);
     int rc = TROPT_OK;
-    p->run_id = pg_xstrdup(p, run->run_id);
+    p->run_id = tropt_host_strdup(p->host, run->run_id);
     tev_buf b;
     tev_buf_init(&b, p->host->realloc, p->host->free);
     if (!p->run_id || tev_encode_run_start(&b, run, config, p->host->format_real) != 0) {

@@ -5,16 +5,9 @@
 
 int pg_arena_put(pg *p, const char *s, size_t n, size_t *off)
 {
-    if (p->alen + n + 1 > p->acap) {
-        size_t cap = p->acap ? p->acap : 4096;
-        while (cap < p->alen + n + 1)
-            cap *= 2;
-        char *a = p->host->realloc(p->arena, cap);
-        if (!a)
-            return -1;
-        p->arena = a;
-        p->acap = cap;
-    }
+    if (n > SIZE_MAX - 1 - p->alen ||
+        tropt_host_grow(p->host, (void **)&p->arena, &p->acap, p->alen + n + 1, 1) != 0)
+        return -1;
     memcpy(p->arena + p->alen, s, n);
     p->arena[p->alen + n] = '\0';
     *off = p->alen;
@@ -24,14 +17,9 @@ int pg_arena_put(pg *p, const char *s, size_t n, size_t *off)
 
 int pg_push_row(pg *p, const row *r)
 {
-    if (p->nrows == p->caprows) {
-        size_t cap = p->caprows ? 2 * p->caprows : 64;
-        row *v = p->host->realloc(p->rows, cap * sizeof *v);
-        if (!v)
-            return -1;
-        p->rows = v;
-        p->caprows = cap;
-    }
+    if (tropt_host_grow(p->host, (void **)&p->rows, &p->caprows, p->nrows + 1, sizeof *p->rows) !=
+        0)
+        return -1;
     p->rows[p->nrows++] = *r;
     return 0;
 }
@@ -133,15 +121,10 @@ int pg_key_intern(pg *p, const char *name, uint32_t *index)
         p->slots = sl;
         p->nslots = ns;
     }
-    if (p->nkeys == p->capkeys) {
-        size_t cap = p->capkeys ? 2 * p->capkeys : 32;
-        pkey *v = p->host->realloc(p->keys, cap * sizeof *v);
-        if (!v)
-            return -1;
-        p->keys = v;
-        p->capkeys = cap;
-    }
-    char *copy = pg_xstrdup(p, name);
+    if (tropt_host_grow(p->host, (void **)&p->keys, &p->capkeys, p->nkeys + 1, sizeof *p->keys) !=
+        0)
+        return -1;
+    char *copy = tropt_host_strdup(p->host, name);
     if (!copy)
         return -1;
     p->keys[p->nkeys] = (pkey){copy, h, 0};

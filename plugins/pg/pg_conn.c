@@ -8,15 +8,6 @@ double pg_monotonic(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-char *pg_xstrdup(pg *p, const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = p->host->malloc(n);
-    if (d)
-        memcpy(d, s, n);
-    return d;
-}
-
 /* ---- messages without secrets ----------------------------------------- */
 
 void pg_scrub_one(char *msg, const char *secret)

@@ -39,6 +39,7 @@
 
 #include "pg_sql.h"
 #include "tropt_event.h"
+#include "tropt_mem.h"
 
 enum {
     PGO_CONNINFO,
@@ -140,7 +141,6 @@ typedef struct pg {
 } pg;
 
 double pg_monotonic(void);
-char *pg_xstrdup(pg *p, const char *s);
 void pg_scrub_one(char *msg, const char *secret);
 const char *pg_set_err(pg *p, const char *what, const char *libpq_msg);
 char *pg_sql(pg *p, const char *tpl);
