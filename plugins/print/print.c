@@ -18,11 +18,11 @@
 
 #include <inttypes.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "tropt_event.h"
 #include "tropt_mem.h"
 
 enum {
@@ -78,46 +78,10 @@ typedef struct pr {
     size_t pending_cap;
     double started;
 
-    char *line; /* scratch */
-    size_t len, cap;
+    tev_buf line; /* scratch: the text being built */
 } pr;
 
 /* ---- text ------------------------------------------------------------------ */
-
-static int reserve(pr *p, size_t extra)
-{
-    if (extra > SIZE_MAX - p->len - 1)
-        return -1;
-    return tropt_host_grow(p->h, (void **)&p->line, &p->cap, p->len + extra + 1, 1);
-}
-
-static int put(pr *p, const char *s, size_t n)
-{
-    if (reserve(p, n) != 0)
-        return -1;
-    memcpy(p->line + p->len, s, n);
-    p->len += n;
-    p->line[p->len] = '\0';
-    return 0;
-}
-
-static int puts_(pr *p, const char *s)
-{
-    return put(p, s, strlen(s));
-}
-
-static int putf(pr *p, const char *fmt, ...) TROPT_PRINTF(2, 3);
-static int putf(pr *p, const char *fmt, ...)
-{
-    char buf[128];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return -1;
-    return put(p, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
-}
 
 /* Text on one line: control characters shown as \n, \r, \t or \xHH. */
 static int put_oneline(pr *p, const char *s)
@@ -126,15 +90,15 @@ static int put_oneline(pr *p, const char *s)
         unsigned char ch = (unsigned char)*s;
         int rc;
         if (ch == '\n')
-            rc = puts_(p, "\\n");
+            rc = tev_buf_puts(&p->line, "\\n");
         else if (ch == '\r')
-            rc = puts_(p, "\\r");
+            rc = tev_buf_puts(&p->line, "\\r");
         else if (ch == '\t')
-            rc = puts_(p, "\\t");
+            rc = tev_buf_puts(&p->line, "\\t");
         else if (ch < 0x20 || ch == 0x7f)
-            rc = putf(p, "\\x%02x", ch);
+            rc = tev_buf_printf(&p->line, "\\x%02x", ch);
         else
-            rc = put(p, s, 1);
+            rc = tev_buf_append(&p->line, s, 1);
         if (rc != 0)
             return -1;
     }
@@ -144,13 +108,13 @@ static int put_oneline(pr *p, const char *s)
 static int put_real(pr *p, double x)
 {
     if (isnan(x))
-        return puts_(p, "nan");
+        return tev_buf_puts(&p->line, "nan");
     if (isinf(x))
-        return puts_(p, x > 0 ? "inf" : "-inf");
+        return tev_buf_puts(&p->line, x > 0 ? "inf" : "-inf");
     double a = fabs(x);
     if (a == 0 || (a >= 1e-4 && a < 1e7))
-        return putf(p, "%.*f", p->precision, x);
-    return putf(p, "%.*e", p->precision, x);
+        return tev_buf_printf(&p->line, "%.*f", p->precision, x);
+    return tev_buf_printf(&p->line, "%.*e", p->precision, x);
 }
 
 /* Compact JSON with reals at the chosen precision (arrays of a step). */
@@ -158,38 +122,39 @@ static int put_json(pr *p, const json_t *v)
 {
     switch (json_typeof(v)) {
     case JSON_NULL:
-        return puts_(p, "null");
+        return tev_buf_puts(&p->line, "null");
     case JSON_TRUE:
-        return puts_(p, "true");
+        return tev_buf_puts(&p->line, "true");
     case JSON_FALSE:
-        return puts_(p, "false");
+        return tev_buf_puts(&p->line, "false");
     case JSON_INTEGER:
-        return putf(p, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        return tev_buf_printf(&p->line, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
     case JSON_REAL:
         return put_real(p, json_real_value(v));
     case JSON_STRING:
-        return puts_(p, "\"") || put_oneline(p, json_string_value(v)) || puts_(p, "\"");
+        return tev_buf_puts(&p->line, "\"") || put_oneline(p, json_string_value(v)) ||
+               tev_buf_puts(&p->line, "\"");
     case JSON_ARRAY:
-        if (puts_(p, "[") != 0)
+        if (tev_buf_puts(&p->line, "[") != 0)
             return -1;
         for (size_t i = 0; i < json_array_size(v); i++)
-            if ((i && puts_(p, ",") != 0) || put_json(p, json_array_get(v, i)) != 0)
+            if ((i && tev_buf_puts(&p->line, ",") != 0) || put_json(p, json_array_get(v, i)) != 0)
                 return -1;
-        return puts_(p, "]");
+        return tev_buf_puts(&p->line, "]");
     case JSON_OBJECT: {
         const char *k;
         json_t *m;
         int first = 1;
-        if (puts_(p, "{") != 0)
+        if (tev_buf_puts(&p->line, "{") != 0)
             return -1;
         json_object_foreach((json_t *)v, k, m)
         {
-            if ((!first && puts_(p, ",") != 0) || puts_(p, "\"") != 0 || put_oneline(p, k) != 0 ||
-                puts_(p, "\":") != 0 || put_json(p, m) != 0)
+            if ((!first && tev_buf_puts(&p->line, ",") != 0) || tev_buf_puts(&p->line, "\"") != 0 ||
+                put_oneline(p, k) != 0 || tev_buf_puts(&p->line, "\":") != 0 || put_json(p, m) != 0)
                 return -1;
             first = 0;
         }
-        return puts_(p, "}");
+        return tev_buf_puts(&p->line, "}");
     }
     }
     return 0;
@@ -199,11 +164,11 @@ static int put_value(pr *p, const tropt_field *f)
 {
     switch (f->type) {
     case TROPT_NULL:
-        return puts_(p, "null");
+        return tev_buf_puts(&p->line, "null");
     case TROPT_BOOL:
-        return puts_(p, f->v.b ? "true" : "false");
+        return tev_buf_puts(&p->line, f->v.b ? "true" : "false");
     case TROPT_INT:
-        return putf(p, "%" PRId64, f->v.i);
+        return tev_buf_printf(&p->line, "%" PRId64, f->v.i);
     case TROPT_REAL:
         return put_real(p, f->v.r);
     case TROPT_STRING:
@@ -220,11 +185,12 @@ static int put_fields(pr *p, const tropt_field *f, size_t n, int exact)
 {
     char num[48];
     for (size_t i = 0; i < n; i++) {
-        if ((i && puts_(p, " | ") != 0) || put_oneline(p, f[i].key) != 0 || puts_(p, "=") != 0)
+        if ((i && tev_buf_puts(&p->line, " | ") != 0) || put_oneline(p, f[i].key) != 0 ||
+            tev_buf_puts(&p->line, "=") != 0)
             return -1;
         if (exact && f[i].type == TROPT_REAL) {
             p->h->format_real(num, sizeof num, f[i].v.r);
-            if (puts_(p, num) != 0)
+            if (tev_buf_puts(&p->line, num) != 0)
                 return -1;
         } else if (put_value(p, &f[i]) != 0) {
             return -1;
@@ -267,9 +233,9 @@ static void settle(pr *p)
 static void emit_line(pr *p)
 {
     settle(p);
-    if (put(p, "\n", 1) != 0)
+    if (tev_buf_append(&p->line, "\n", 1) != 0)
         return;
-    emit(p, p->line, p->len);
+    emit(p, p->line.data, p->line.len);
 }
 
 /* ---- keys ----------------------------------------------------------------------- */
@@ -326,14 +292,14 @@ static int pr_init(void *self, const tropt_run *run, const json_t *config,
             p->h->free(p->keys[i]);
         p->nkeys = 0;
     }
-    p->len = 0;
-    if (puts_(p, "run ") != 0 || puts_(p, run->run_id) != 0 || puts_(p, " | experiment=") != 0 ||
-        put_oneline(p, run->experiment) != 0)
+    p->line.len = 0;
+    if (tev_buf_puts(&p->line, "run ") != 0 || tev_buf_puts(&p->line, run->run_id) != 0 ||
+        tev_buf_puts(&p->line, " | experiment=") != 0 || put_oneline(p, run->experiment) != 0)
         return p->h->error(TROPT_ENOMEM, "out of memory");
     emit_line(p);
     if (n_params) {
-        p->len = 0;
-        if (puts_(p, "config: ") != 0 || put_fields(p, params, n_params, 1) != 0)
+        p->line.len = 0;
+        if (tev_buf_puts(&p->line, "config: ") != 0 || put_fields(p, params, n_params, 1) != 0)
             return p->h->error(TROPT_ENOMEM, "out of memory");
         emit_line(p);
     }
@@ -353,13 +319,13 @@ static int compose_step(pr *p, int64_t step, const tropt_field *f, size_t n)
         if (k != (size_t)-1)
             p->slot[k] = &f[i];
     }
-    p->len = 0;
-    int rc = putf(p, "step=%4" PRId64, step);
+    p->line.len = 0;
+    int rc = tev_buf_printf(&p->line, "step=%4" PRId64, step);
     for (size_t k = 0; k < p->nkeys && rc == 0; k++) {
         if (!p->slot[k])
             continue;
-        rc = puts_(p, " | ") != 0 || put_oneline(p, p->keys[k]) != 0 || puts_(p, "=") != 0 ||
-             put_value(p, p->slot[k]) != 0;
+        rc = tev_buf_puts(&p->line, " | ") != 0 || put_oneline(p, p->keys[k]) != 0 ||
+             tev_buf_puts(&p->line, "=") != 0 || put_value(p, p->slot[k]) != 0;
     }
     for (size_t k = 0; k < p->nkeys; k++)
         p->slot[k] = NULL;
@@ -381,30 +347,30 @@ static int pr_log(void *self, const tropt_run *run, int64_t step, double time,
         if (!p->live) {
             if (p->pending_line)
                 p->pending_line[0] = '\0';
-            if (put(p, "\n", 1) != 0)
+            if (tev_buf_append(&p->line, "\n", 1) != 0)
                 return p->h->error(TROPT_ENOMEM, "out of memory");
-            emit(p, p->line, p->len);
+            emit(p, p->line.data, p->line.len);
             return TROPT_OK;
         }
         if (now - p->last_draw >= LIVE_MIN_INTERVAL) {
             if (p->pending_line)
                 p->pending_line[0] = '\0';
             fputs("\r\033[K", p->out);
-            emit(p, p->line, p->len);
+            emit(p, p->line.data, p->line.len);
             p->status_pending = 1;
             p->last_draw = now;
             return TROPT_OK;
         }
     }
     /* held back: keep it for the next full line */
-    if (p->pending_cap < p->len + 1) {
-        char *q = p->h->realloc(p->pending_line, p->len + 1);
+    if (p->pending_cap < p->line.len + 1) {
+        char *q = p->h->realloc(p->pending_line, p->line.len + 1);
         if (!q)
             return p->h->error(TROPT_ENOMEM, "out of memory");
         p->pending_line = q;
-        p->pending_cap = p->len + 1;
+        p->pending_cap = p->line.len + 1;
     }
-    memcpy(p->pending_line, p->line, p->len + 1);
+    memcpy(p->pending_line, p->line.data, p->line.len + 1);
     return TROPT_OK;
 }
 
@@ -423,14 +389,14 @@ static int pr_finish(void *self, const tropt_run *run, const char *status, doubl
     if (!p->open)
         return TROPT_OK;
     if (n_flat) {
-        p->len = 0;
-        if (puts_(p, "summary: ") != 0 || put_fields(p, flat, n_flat, 0) != 0)
+        p->line.len = 0;
+        if (tev_buf_puts(&p->line, "summary: ") != 0 || put_fields(p, flat, n_flat, 0) != 0)
             return p->h->error(TROPT_ENOMEM, "out of memory");
         emit_line(p);
     }
-    p->len = 0;
-    if (putf(p, "run %s %s after %" PRId64 " steps in %.2f s", run->run_id, status, p->steps,
-             ended_at - p->started) != 0)
+    p->line.len = 0;
+    if (tev_buf_printf(&p->line, "run %s %s after %" PRId64 " steps in %.2f s", run->run_id, status,
+                       p->steps, ended_at - p->started) != 0)
         return p->h->error(TROPT_ENOMEM, "out of memory");
     emit_line(p);
     p->open = 0;
@@ -447,7 +413,7 @@ static void pr_destroy(void *self)
         p->h->free(p->keys[i]);
     p->h->free(p->keys);
     p->h->free(p->slot);
-    p->h->free(p->line);
+    tev_buf_free(&p->line);
     p->h->free(p->pending_line);
     p->h->free(p);
 }
@@ -483,6 +449,7 @@ static int pr_create(void **self, const tropt_optval *opts, const tropt_host *ho
         return host->error(TROPT_ENOMEM, "out of memory");
     memset(p, 0, sizeof *p);
     p->h = host;
+    tev_buf_init(&p->line, host->realloc, host->free);
     p->out = opts[PRINT_OPT_STREAM].i == 1 ? stdout : stderr;
     p->every = opts[PRINT_OPT_EVERY].i;
     p->precision = (int)opts[PRINT_OPT_PRECISION].i;
