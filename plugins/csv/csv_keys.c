@@ -17,19 +17,6 @@ int reserved_key(const char *k)
     return strcmp(k, "step") == 0 || strcmp(k, "time") == 0;
 }
 
-/* Bytes of s as a CSV cell (see csv_put_cell). */
-static uint64_t cell_len(const char *s)
-{
-    uint64_t n = 0, quote = *s == '\0';
-    for (; *s; s++, n++) {
-        if (*s == '"')
-            n++;
-        if (*s == '"' || *s == ',' || *s == '\r' || *s == '\n')
-            quote = 1;
-    }
-    return n + 2 * quote;
-}
-
 static size_t hash_str(const char *s)
 {
     size_t h = 1469598103934665603u;
@@ -89,7 +76,8 @@ size_t key_col(csv *c, const char *k)
         return (size_t)-1;
     c->colmap[c->nkeys] = 0;
     c->keys[c->nkeys] = d;
-    c->keybytes += 1 + (uint64_t)reserved_key(k) + cell_len(k);
+    /* what put_header writes for it: a comma, the reserved-name mark, the cell */
+    c->keybytes += 1 + (uint64_t)reserved_key(k) + c->kcell_len[c->nkeys];
     c->slots[j] = ++c->nkeys;
     return c->nkeys - 1;
 }

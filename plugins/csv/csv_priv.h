@@ -167,12 +167,16 @@ typedef struct csv {
 
     /* keys in first-seen order, and a hash of them (slot = index + 1);
      * keys[i] is "<key>\0<key as a CSV cell>", kcell_len[i] the cell's
-     * length (the long layout writes it) */
+     * length: the one place a key is quoted (the header and the long
+     * layout copy the cell) */
     char **keys;
     size_t nkeys, kcap;
     size_t *kcell_len;
     size_t kcell_cap;
-    uint64_t keybytes; /* header bytes of the key columns, commas included */
+    /* header bytes of the key columns: the sum over i of 1 (comma) +
+     * reserved_key(keys[i]) (the '_' mark) + kcell_len[i], exactly what
+     * put_header writes after "step,time" */
+    uint64_t keybytes;
     size_t *slots;
     size_t nslots;
 

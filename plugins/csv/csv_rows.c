@@ -104,8 +104,9 @@ int put_header(csv *c, tev_buf *b)
     if (tev_buf_puts(b, c->layout == LAYOUT_LONG ? "step,time,key,value" : "step,time") != 0)
         return -1;
     for (size_t i = 0; c->layout == LAYOUT_WIDE && i < c->nkeys; i++) {
-        if (tev_buf_putc(b, ',') != 0 || (reserved_key(c->keys[i]) && tev_buf_putc(b, '_') != 0) ||
-            csv_put_cell(b, c->keys[i], strlen(c->keys[i])) != 0)
+        const char *key = c->keys[i];
+        if (tev_buf_putc(b, ',') != 0 || (reserved_key(key) && tev_buf_putc(b, '_') != 0) ||
+            tev_buf_append(b, key + strlen(key) + 1, c->kcell_len[i]) != 0)
             return -1;
     }
     return tev_buf_append(b, "\r\n", 2);
