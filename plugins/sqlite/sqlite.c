@@ -193,6 +193,25 @@ struct init_arg {
     int64_t id;
 };
 
+/* Insert the first n flattened values of s->svals with st, whose ?1 (the
+ * run or params owner) is bound already: ?2 the key's id, ?3 the value.
+ * SQLITE_OK or the first error. */
+static int insert_svals(tsq *s, sqlite3_stmt *st, size_t n)
+{
+    int rc = SQLITE_OK;
+    for (size_t i = 0; !rc && i < n; i++) {
+        int64_t kid;
+        rc = tsq_key_id(s, s->svals[i].key, &kid);
+        if (!rc)
+            rc = sqlite3_bind_int64(st, 2, kid);
+        if (!rc)
+            rc = tsq_bind_val(st, 3, &s->svals[i], &s->scratch);
+        if (!rc)
+            rc = tsq_step(s, st);
+    }
+    return rc;
+}
+
 static int write_init(tsq *s, void *arg)
 {
     struct init_arg *a = arg;
@@ -234,16 +253,8 @@ static int write_init(tsq *s, void *arg)
     rc = tsq_step(s, s->st[TSQ_PARAM_CLEAR]);
     st = s->st[TSQ_PARAM_INSERT];
     sqlite3_bind_int64(st, 1, a->id);
-    for (size_t i = 0; !rc && i < a->n; i++) {
-        int64_t kid;
-        rc = tsq_key_id(s, s->svals[i].key, &kid);
-        if (!rc)
-            rc = sqlite3_bind_int64(st, 2, kid);
-        if (!rc)
-            rc = tsq_bind_val(st, 3, &s->svals[i], &s->scratch);
-        if (!rc)
-            rc = tsq_step(s, st);
-    }
+    if (!rc)
+        rc = insert_svals(s, st, a->n);
     return rc;
 }
 
@@ -322,16 +333,8 @@ static int write_finish(tsq *s, void *arg)
     int rc = tsq_step(s, s->st[TSQ_SUMMARY_CLEAR]);
     sqlite3_stmt *st = s->st[TSQ_SUMMARY_INSERT];
     sqlite3_bind_int64(st, 1, s->run);
-    for (size_t i = 0; !rc && i < a->n; i++) {
-        int64_t kid;
-        rc = tsq_key_id(s, s->svals[i].key, &kid);
-        if (!rc)
-            rc = sqlite3_bind_int64(st, 2, kid);
-        if (!rc)
-            rc = tsq_bind_val(st, 3, &s->svals[i], &s->scratch);
-        if (!rc)
-            rc = tsq_step(s, st);
-    }
+    if (!rc)
+        rc = insert_svals(s, st, a->n);
     if (rc)
         return rc;
     st = s->st[TSQ_RUN_END];

@@ -366,6 +366,24 @@ static int find_run(reader *r, const char *run_id, sqlite3_stmt **out)
     return TROPT_OK;
 }
 
+/* Hand the step gathered in b to fn, then empty b.  fn's nonzero return
+ * (stop the walk) is returned. */
+static int emit_step(const tropt_host *h, fieldbuf *b, const tropt_stored_run *run, int64_t step,
+                     double time, tropt_event_fn fn, void *userdata)
+{
+    fb_fix(b);
+    tropt_event ev = {.kind = TROPT_EVENT_STEP,
+                      .run = run,
+                      .step = step,
+                      .time = time,
+                      .fields = b->f,
+                      .n = b->n};
+    int rc = fn(&ev, userdata);
+    if (rc == 0)
+        fb_clear(h, b);
+    return rc;
+}
+
 int tsq_read_run(void *self, const char *run_id, tropt_event_fn fn, void *userdata)
 {
     reader *r = self;
@@ -410,16 +428,8 @@ int tsq_read_run(void *self, const char *run_id, tropt_event_fn fn, void *userda
     while ((s = sqlite3_step(m)) == SQLITE_ROW) {
         int64_t step = sqlite3_column_int64(m, 0);
         if (have && step != cur) {
-            fb_fix(&b);
-            ev = (tropt_event){.kind = TROPT_EVENT_STEP,
-                               .run = &ri,
-                               .step = cur,
-                               .time = cur_time,
-                               .fields = b.f,
-                               .n = b.n};
-            if ((rc = fn(&ev, userdata)) != 0)
+            if ((rc = emit_step(h, &b, &ri, cur, cur_time, fn, userdata)) != 0)
                 goto out;
-            fb_clear(h, &b);
         }
         if (!have || step != cur) /* every row of a step carries its time */
             cur_time = sqlite3_column_double(m, 1);
@@ -435,16 +445,8 @@ int tsq_read_run(void *self, const char *run_id, tropt_event_fn fn, void *userda
         goto out;
     }
     if (have) {
-        fb_fix(&b);
-        ev = (tropt_event){.kind = TROPT_EVENT_STEP,
-                           .run = &ri,
-                           .step = cur,
-                           .time = cur_time,
-                           .fields = b.f,
-                           .n = b.n};
-        if ((rc = fn(&ev, userdata)) != 0)
+        if ((rc = emit_step(h, &b, &ri, cur, cur_time, fn, userdata)) != 0)
             goto out;
-        fb_clear(h, &b);
     }
 
     /* END */
