@@ -1,7 +1,8 @@
 /*
- * fuzz/fuzz_csv.c - the csv backend's text encoders (plugins/csv/csv_text.c):
- * csv_put_cell (RFC 4180 quoting) and csv_put_json (config.json,
- * summary.json and array cells).
+ * fuzz/fuzz_csv.c - the csv backend's text encoders: csv_put_cell (RFC 4180
+ * quoting, plugins/csv/csv_text.c) and the toolkit's JSON writer as csv uses
+ * it, compact for array cells and indented (tev_put_json_indent) for
+ * config.json, summary.json and run.json.
  *
  * Properties: no crash, leak or undefined behaviour; a cell reads back with
  * a strict RFC 4180 reader to exactly the input bytes, is quoted whenever it
@@ -73,29 +74,32 @@ static char *read_cell(const char *s, size_t n, size_t *outlen)
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
     const char *s = (const char *)data;
-    csv_buf b = {0};
-    FUZZ_CHECK(csv_put_cell(&host, &b, s, size) == 0, "csv_put_cell failed");
+    tev_buf b;
+    tev_buf_init(&b, host.realloc, host.free);
+    FUZZ_CHECK(csv_put_cell(&b, s, size) == 0, "csv_put_cell failed");
     size_t back_len;
-    char *back = read_cell(b.p, b.n, &back_len);
+    char *back = read_cell(b.data, b.len, &back_len);
     FUZZ_CHECK(back_len == size && memcmp(back, s, size) == 0, "cell does not read back");
     int special = size == 0 || memchr(s, ',', size) || memchr(s, '"', size) ||
                   memchr(s, '\r', size) || memchr(s, '\n', size);
-    FUZZ_CHECK(special == (b.n > 0 && b.p[0] == '"'), "quoted iff needed");
+    FUZZ_CHECK(special == (b.len > 0 && b.data[0] == '"'), "quoted iff needed");
     free(back);
-    csv_buf_free(&host, &b);
+    tev_buf_free(&b);
 
     json_error_t err;
     json_t *v = json_loadb(s, size, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
     if (v) {
         for (int indent = -1; indent <= 2; indent += 3) {
-            csv_buf j = {0};
-            FUZZ_CHECK(csv_put_json(&host, &j, v, indent) == 0, "csv_put_json failed");
-            json_t *w = json_loadb(j.p, j.n, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
-            FUZZ_CHECK(w != NULL, "csv_put_json wrote invalid JSON (%s): %.*s", err.text, (int)j.n,
-                       j.p);
-            FUZZ_CHECK(json_equal(v, w), "JSON does not read back: %.*s", (int)j.n, j.p);
+            tev_buf j;
+            tev_buf_init(&j, host.realloc, host.free);
+            FUZZ_CHECK(tev_put_json_indent(&j, v, host.format_real, indent) == 0,
+                       "tev_put_json_indent failed");
+            json_t *w = json_loadb(j.data, j.len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
+            FUZZ_CHECK(w != NULL, "tev_put_json_indent wrote invalid JSON (%s): %.*s", err.text,
+                       (int)j.len, j.data);
+            FUZZ_CHECK(json_equal(v, w), "JSON does not read back: %.*s", (int)j.len, j.data);
             json_decref(w);
-            csv_buf_free(&host, &j);
+            tev_buf_free(&j);
         }
         json_decref(v);
     }

@@ -18,7 +18,7 @@
 #   flatten  core/flatten.c   tropt__flat_object / _flat_fields vs a naive flattener
 #   event    plugins/common   tev_decode, with an encode/decode round trip
 #   csv      plugins/csv      csv_put_cell read back by a strict RFC 4180 reader,
-#                             csv_put_json read back by jansson
+#                             tev_put_json(_indent) (config.json) read back by jansson
 #   influx   plugins/http     influx_put_escaped / influx_encode_log escaping
 #
 # New inputs go to FUZZ_BUILD/corpus/<target>, never into fuzz/corpus; a
@@ -50,14 +50,15 @@ cflags=(-g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wno-unused-parameter
 libs=(-ljansson -ldl -lpthread -lm)
 
 # Sources each target links besides its own file ("core" = core/*.c and
-# the event encoder libtropt links for its json_value host service).
+# what libtropt links of plugins/common: the event encoder for its
+# json_value host service, the digit table of tropt_num).
 declare -A needs=(
     [spec]="core"
     [options]="core"
     [flatten]="core"
-    [event]="plugins/common/tropt_event.c"
+    [event]="plugins/common/tropt_event.c plugins/common/tropt_num.c"
     [csv]="core plugins/csv/csv_text.c"
-    [influx]="plugins/common/tropt_event.c plugins/http/influx.c"
+    [influx]="plugins/common/tropt_event.c plugins/common/tropt_num.c plugins/http/influx.c"
 )
 all=(spec options flatten event csv influx)
 targets=("$@")
@@ -81,8 +82,10 @@ build() { # target -> $out/fuzz_<target>
                 o=$(obj "core/$(basename "$c")") || return 1
                 objs+=("$o")
             done
-            o=$(obj plugins/common/tropt_event.c) || return 1
-            objs+=("$o")
+            for c in plugins/common/tropt_event.c plugins/common/tropt_num.c; do
+                o=$(obj "$c") || return 1
+                objs+=("$o")
+            done
         else
             o=$(obj "$s") || return 1
             objs+=("$o")
