@@ -39,3 +39,20 @@ int tropt_host_grow(const tropt_host *h, void **p, size_t *cap, size_t need, siz
     *cap = nc;
     return 0;
 }
+
+int tropt_host_grow_all(const tropt_host *h, size_t *cap, size_t need, size_t n,
+                        void **const arrays[], const size_t elem[])
+{
+    if (need <= *cap)
+        return 0;
+    size_t all = SIZE_MAX;
+    for (size_t i = 0; i < n; i++) {
+        size_t c = *cap;
+        if (tropt_host_grow(h, arrays[i], &c, need, elem[i]) != 0)
+            return -1;
+        if (c < all)
+            all = c;
+    }
+    *cap = all;
+    return 0;
+}

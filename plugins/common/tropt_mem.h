@@ -22,4 +22,13 @@ char *tropt_host_strndup(const tropt_host *h, const char *s, size_t n);
  * overflowed (then *p and *cap are unchanged). */
 int tropt_host_grow(const tropt_host *h, void **p, size_t *cap, size_t need, size_t elem);
 
+/* The same for n parallel arrays that share one capacity *cap (a step's
+ * fields and the values they own, say): *arrays[i] holds elem[i]-byte
+ * elements.  Returns 0 with every array holding at least need elements and
+ * *cap the capacity they all have; -1 when memory ran out or a size
+ * overflowed, and then *cap is unchanged (arrays grown before the failure
+ * keep their larger, valid allocation; nothing is lost or freed). */
+int tropt_host_grow_all(const tropt_host *h, size_t *cap, size_t need, size_t n,
+                        void **const arrays[], const size_t elem[]);
+
 #endif

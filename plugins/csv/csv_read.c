@@ -447,18 +447,10 @@ typedef struct stepper {
 
 static int st_push(stepper *s, const tropt_field *f, json_t *owned)
 {
-    if (s->n == s->cap) {
-        size_t nc = s->cap ? s->cap * 2 : 16;
-        tropt_field *nf = s->r->host->realloc(s->f, nc * sizeof *nf);
-        if (!nf)
-            return -1;
-        s->f = nf;
-        json_t **no = s->r->host->realloc(s->owned, nc * sizeof *no);
-        if (!no)
-            return -1;
-        s->owned = no;
-        s->cap = nc;
-    }
+    void **const arrays[] = {(void **)&s->f, (void **)&s->owned};
+    const size_t elem[] = {sizeof *s->f, sizeof *s->owned};
+    if (tropt_host_grow_all(s->r->host, &s->cap, s->n + 1, 2, arrays, elem) != 0)
+        return -1;
     s->f[s->n] = *f;
     s->owned[s->n++] = owned;
     return 0;
@@ -613,18 +605,11 @@ static int flatten(const tropt_host *h, const json_t *obj, const char *prefix, t
                 return rc;
             continue;
         }
-        if (*n == *cap) {
-            size_t nc = *cap ? *cap * 2 : 16;
-            tropt_field *nf = h->realloc(*f, nc * sizeof *nf);
-            if (nf)
-                *f = nf;
-            char **nk = nf ? h->realloc(*keys, nc * sizeof *nk) : NULL;
-            if (!nk) {
-                h->free(key);
-                return -1;
-            }
-            *keys = nk;
-            *cap = nc;
+        void **const arrays[] = {(void **)f, (void **)keys};
+        const size_t elem[] = {sizeof **f, sizeof **keys};
+        if (tropt_host_grow_all(h, cap, *n + 1, 2, arrays, elem) != 0) {
+            h->free(key);
+            return -1;
         }
         tropt_field *o = &(*f)[*n];
         (*keys)[(*n)++] = key;

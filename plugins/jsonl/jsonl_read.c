@@ -279,18 +279,11 @@ static int flat_add(reader *r, flat *fl, const char *prefix, const char *key, co
         r->host->free(k);
         return rc;
     }
-    if (fl->n == fl->cap) {
-        size_t nc = fl->cap ? fl->cap * 2 : 16;
-        tropt_field *f = r->host->realloc(fl->f, nc * sizeof *f);
-        char **ks = f ? r->host->realloc(fl->keys, nc * sizeof *ks) : NULL;
-        if (f)
-            fl->f = f;
-        if (!ks) {
-            r->host->free(k);
-            return -1;
-        }
-        fl->keys = ks;
-        fl->cap = nc;
+    void **const arrays[] = {(void **)&fl->f, (void **)&fl->keys};
+    const size_t elem[] = {sizeof *fl->f, sizeof *fl->keys};
+    if (tropt_host_grow_all(r->host, &fl->cap, fl->n + 1, 2, arrays, elem) != 0) {
+        r->host->free(k);
+        return -1;
     }
     fl->keys[fl->n] = k;
     tropt_field *f = &fl->f[fl->n++];

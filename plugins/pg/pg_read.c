@@ -170,23 +170,9 @@ static void sb_free(const tropt_host *h, stepbuf *b)
 
 static int sb_grow(const tropt_host *h, stepbuf *b)
 {
-    if (b->n < b->cap)
-        return 0;
-    size_t cap = b->cap ? 2 * b->cap : 16;
-    PGresult **res = h->realloc(b->res, cap * sizeof *res);
-    if (!res)
-        return -1;
-    b->res = res;
-    tropt_field *f = h->realloc(b->f, cap * sizeof *f);
-    if (!f)
-        return -1;
-    b->f = f;
-    json_t **js = h->realloc(b->js, cap * sizeof *js);
-    if (!js)
-        return -1;
-    b->js = js;
-    b->cap = cap;
-    return 0;
+    void **const arrays[] = {(void **)&b->res, (void **)&b->f, (void **)&b->js};
+    const size_t elem[] = {sizeof *b->res, sizeof *b->f, sizeof *b->js};
+    return tropt_host_grow_all(h, &b->cap, b->n + 1, 3, arrays, elem);
 }
 
 /* The typed value of a (key, value, value_int, value_text, kind) row at

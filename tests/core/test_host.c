@@ -20,6 +20,7 @@
 #include "testutil.h"
 #include "tropt_event.h"
 #include "tropt_fs.h"
+#include "tropt_mem.h"
 #include "tropt_num.h"
 
 static const tropt_host *H;
@@ -288,6 +289,62 @@ START_TEST(toolkit_pwrite_all_and_fsync_dir)
 }
 END_TEST
 
+/* Parallel arrays that share one capacity: all grown together, overflow
+ * refused, and a failure halfway leaves the capacity as it was with every
+ * array still valid. */
+static int realloc_calls, realloc_fail_at;
+static void *counting_realloc(void *p, size_t n)
+{
+    if (++realloc_calls == realloc_fail_at)
+        return NULL;
+    return realloc(p, n);
+}
+
+START_TEST(toolkit_grow_all_keeps_parallel_arrays_in_step)
+{
+    tropt_host fh = *H;
+    fh.realloc = counting_realloc;
+    int64_t *a = NULL;
+    char **b = NULL;
+    double *c = NULL;
+    size_t cap = 0;
+    void **const arrays[] = {(void **)&a, (void **)&b, (void **)&c};
+    const size_t elem[] = {sizeof *a, sizeof *b, sizeof *c};
+    realloc_calls = 0;
+    realloc_fail_at = 0;
+    for (size_t n = 0; n < 1000; n++) {
+        ck_assert_int_eq(tropt_host_grow_all(&fh, &cap, n + 1, 3, arrays, elem), 0);
+        ck_assert_uint_ge(cap, n + 1);
+        a[n] = (int64_t)n;
+        b[n] = NULL;
+        c[n] = (double)n;
+    }
+    ck_assert_uint_eq(cap, 1024);
+    ck_assert_int_eq(realloc_calls, 3 * 7); /* 16, 32, ..., 1024: seven doublings */
+    for (size_t n = 0; n < 1000; n++)
+        ck_assert(a[n] == (int64_t)n && b[n] == NULL && c[n] == (double)n);
+    /* the second array's realloc fails: -1, cap unchanged, data intact */
+    realloc_calls = 0;
+    realloc_fail_at = 2;
+    ck_assert_int_eq(tropt_host_grow_all(&fh, &cap, 5000, 3, arrays, elem), -1);
+    ck_assert_uint_eq(cap, 1024);
+    ck_assert(a[999] == 999 && c[999] == 999.0);
+    /* and a later call succeeds where it failed */
+    realloc_fail_at = 0;
+    ck_assert_int_eq(tropt_host_grow_all(&fh, &cap, 5000, 3, arrays, elem), 0);
+    ck_assert_uint_eq(cap, 8192);
+    ck_assert(a[999] == 999 && c[999] == 999.0);
+    /* a size that would overflow size_t is refused, nothing allocated */
+    realloc_calls = 0;
+    ck_assert_int_eq(tropt_host_grow_all(&fh, &cap, SIZE_MAX / 4, 3, arrays, elem), -1);
+    ck_assert_int_eq(realloc_calls, 0);
+    ck_assert_uint_eq(cap, 8192);
+    free(a);
+    free(b);
+    free(c);
+}
+END_TEST
+
 /* Host version 3: log_from puts the instance's label in front, once. */
 START_TEST(log_from_puts_the_instance_label_in_front)
 {
@@ -325,6 +382,7 @@ int main(void)
     tcase_add_test(tc, toolkit_pretty_json_is_the_lossless_writer_indented);
     tcase_add_test(tc, toolkit_mkdir_p_names_the_part_that_failed);
     tcase_add_test(tc, toolkit_pwrite_all_and_fsync_dir);
+    tcase_add_test(tc, toolkit_grow_all_keeps_parallel_arrays_in_step);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
