@@ -22,7 +22,7 @@ typedef struct reader {
     const tropt_host *host;
     char *path;
     char **files; /* the journal, or the folder's *.jsonl in name order */
-    size_t n_files;
+    size_t n_files, files_cap;
 } reader;
 
 typedef struct runrec {
@@ -54,11 +54,10 @@ static int cmp_name(const void *a, const void *b)
 
 static int add_file(reader *r, const char *file)
 {
-    char **f = r->host->realloc(r->files, (r->n_files + 1) * sizeof *f);
-    if (!f)
+    if (tropt_host_grow(r->host, (void **)&r->files, &r->files_cap, r->n_files + 1,
+                        sizeof *r->files) != 0)
         return -1;
-    r->files = f;
-    if (!(f[r->n_files] = tropt_host_strdup(r->host, file)))
+    if (!(r->files[r->n_files] = tropt_host_strdup(r->host, file)))
         return -1;
     r->n_files++;
     return 0;

@@ -37,15 +37,10 @@ int pg_spool_pending(pg *p)
     while (k < p->nrows && rc == 0) {
         size_t end = pg_step_end(p, k);
         size_t nf = 0;
-        if (end - k > capf) {
-            tropt_field *g = p->host->realloc(f, (end - k) * sizeof *g);
-            if (!g) {
-                rc = -1;
-                snprintf(p->err, sizeof p->err, "out of memory");
-                break;
-            }
-            f = g;
-            capf = end - k;
+        if (tropt_host_grow(p->host, (void **)&f, &capf, end - k, sizeof *f) != 0) {
+            rc = -1;
+            snprintf(p->err, sizeof p->err, "out of memory");
+            break;
         }
         json_t *js[64];
         size_t njs = 0;

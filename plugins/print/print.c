@@ -242,18 +242,10 @@ static void emit_line(pr *p)
 
 static int add_key(pr *p, const char *k, size_t n)
 {
-    if (p->nkeys == p->kcap) {
-        size_t cap = p->kcap ? p->kcap * 2 : 16;
-        char **keys = p->h->realloc(p->keys, cap * sizeof *keys);
-        if (!keys)
-            return -1;
-        p->keys = keys;
-        const tropt_field **slot = p->h->realloc(p->slot, cap * sizeof *slot);
-        if (!slot)
-            return -1;
-        p->slot = slot;
-        p->kcap = cap;
-    }
+    void **const arrays[] = {(void **)&p->keys, (void **)&p->slot};
+    const size_t elem[] = {sizeof *p->keys, sizeof *p->slot};
+    if (tropt_host_grow_all(p->h, &p->kcap, p->nkeys + 1, 2, arrays, elem) != 0)
+        return -1;
     char *d = tropt_host_strndup(p->h, k, n);
     if (!d)
         return -1;
@@ -363,13 +355,8 @@ static int pr_log(void *self, const tropt_run *run, int64_t step, double time,
         }
     }
     /* held back: keep it for the next full line */
-    if (p->pending_cap < p->line.len + 1) {
-        char *q = p->h->realloc(p->pending_line, p->line.len + 1);
-        if (!q)
-            return p->h->error(TROPT_ENOMEM, "out of memory");
-        p->pending_line = q;
-        p->pending_cap = p->line.len + 1;
-    }
+    if (tropt_host_grow(p->h, (void **)&p->pending_line, &p->pending_cap, p->line.len + 1, 1) != 0)
+        return p->h->error(TROPT_ENOMEM, "out of memory");
     memcpy(p->pending_line, p->line.data, p->line.len + 1);
     return TROPT_OK;
 }

@@ -301,15 +301,10 @@ int tsq_mark_stale(tsq *s)
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (!pid_gone(sqlite3_column_int64(st, 1)))
             continue;
-        if (a.n == cap) {
-            cap = cap ? cap * 2 : 8;
-            int64_t *n = s->host->realloc(a.ids, cap * sizeof *n);
-            if (!n) {
-                r = TROPT_ENOMEM;
-                snprintf(s->err, sizeof s->err, "%s: out of memory", s->path);
-                break;
-            }
-            a.ids = n;
+        if (tropt_host_grow(s->host, (void **)&a.ids, &cap, a.n + 1, sizeof *a.ids) != 0) {
+            r = TROPT_ENOMEM;
+            snprintf(s->err, sizeof s->err, "%s: out of memory", s->path);
+            break;
         }
         a.ids[a.n++] = sqlite3_column_int64(st, 0);
     }

@@ -26,6 +26,7 @@
 #include <tropt/plugin.h>
 
 #include "sqlite_sql.h"
+#include "tropt_mem.h"
 
 /* ---- Interned keys ------------------------------------------------------ */
 

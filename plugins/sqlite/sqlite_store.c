@@ -195,14 +195,9 @@ int tsq_key_id(tsq *s, uint32_t index, int64_t *id)
         *id = k->id;
         return SQLITE_OK;
     }
-    if (s->nfresh == s->capfresh) {
-        size_t ncap = s->capfresh ? s->capfresh * 2 : 32;
-        uint32_t *nf = s->host->realloc(s->fresh, ncap * sizeof *nf);
-        if (!nf)
-            return SQLITE_NOMEM;
-        s->fresh = nf;
-        s->capfresh = ncap;
-    }
+    if (tropt_host_grow(s->host, (void **)&s->fresh, &s->capfresh, s->nfresh + 1,
+                        sizeof *s->fresh) != 0)
+        return SQLITE_NOMEM;
     sqlite3_stmt *ins = s->st[TSQ_KEY_INSERT], *sel = s->st[TSQ_KEY_SELECT];
     sqlite3_bind_text(ins, 1, k->name, -1, SQLITE_STATIC);
     int rc = tsq_step(s, ins);
