@@ -21,6 +21,7 @@
 
 #include "cli.h"
 #include "tropt_event.h"
+#include "tropt_num.h"
 
 #define USAGE "replay PATH --tracker SPEC"
 
@@ -34,19 +35,12 @@ typedef struct idset {
     size_t cap, n;
 } idset;
 
-static size_t id_hash(const char *s)
-{
-    size_t h = 1469598103934665603u;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211u;
-    return h;
-}
-
 static int idset_has(const idset *set, const char *id)
 {
     if (!set->cap)
         return 0;
-    for (size_t i = id_hash(id) & (set->cap - 1); set->slot[i]; i = (i + 1) & (set->cap - 1))
+    for (size_t i = (size_t)tropt_hash_str(id, NULL) & (set->cap - 1); set->slot[i];
+         i = (i + 1) & (set->cap - 1))
         if (strcmp(set->slot[i], id) == 0)
             return 1;
     return 0;
@@ -65,7 +59,7 @@ static int idset_add(idset *set, const char *id)
         for (size_t i = 0; i < set->cap; i++) {
             if (!set->slot[i])
                 continue;
-            size_t j = id_hash(set->slot[i]) & (cap - 1);
+            size_t j = (size_t)tropt_hash_str(set->slot[i], NULL) & (cap - 1);
             while (slot[j])
                 j = (j + 1) & (cap - 1);
             slot[j] = set->slot[i];
@@ -77,7 +71,7 @@ static int idset_add(idset *set, const char *id)
     char *copy = strdup(id);
     if (!copy)
         return -1;
-    size_t i = id_hash(id) & (set->cap - 1);
+    size_t i = (size_t)tropt_hash_str(id, NULL) & (set->cap - 1);
     while (set->slot[i])
         i = (i + 1) & (set->cap - 1);
     set->slot[i] = copy;

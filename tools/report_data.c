@@ -14,6 +14,7 @@
 #include <sqlite3.h>
 
 #include "report_m4.h"
+#include "tropt_num.h"
 
 /* The whole report keeps at most about this many points (4 per interval). */
 #define RP_POINT_BUDGET 120000
@@ -88,21 +89,13 @@ typedef struct {
     size_t tab_cap;
 } series_set;
 
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
-
 static int set_rehash(series_set *ss, size_t cap)
 {
     size_t *t = calloc(cap, sizeof *t);
     if (!t)
         return -1;
     for (size_t i = 0; i < ss->n; i++) {
-        size_t h = (size_t)hash_str(ss->s[i].key) & (cap - 1);
+        size_t h = (size_t)tropt_hash_str(ss->s[i].key, NULL) & (cap - 1);
         while (t[h])
             h = (h + 1) & (cap - 1);
         t[h] = i + 1;
@@ -118,7 +111,7 @@ static size_t set_find(series_set *ss, const char *key)
 {
     if (2 * (ss->n + 1) > ss->tab_cap && set_rehash(ss, ss->tab_cap ? 2 * ss->tab_cap : 64))
         return (size_t)-1;
-    size_t h = (size_t)hash_str(key) & (ss->tab_cap - 1);
+    size_t h = (size_t)tropt_hash_str(key, NULL) & (ss->tab_cap - 1);
     while (ss->tab[h]) {
         if (strcmp(ss->s[ss->tab[h] - 1].key, key) == 0)
             return ss->tab[h] - 1;

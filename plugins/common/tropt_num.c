@@ -14,6 +14,17 @@ const char tropt_digits2[200] = "00010203040506070809"
                                 "80818283848586878889"
                                 "90919293949596979899";
 
+uint64_t tropt_hash_str(const char *s, size_t *len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    uint64_t h = 1469598103934665603u;
+    for (; *p; p++)
+        h = (h ^ *p) * 1099511628211u;
+    if (len)
+        *len = (size_t)(p - (const unsigned char *)s);
+    return h;
+}
+
 size_t tropt_put_i64(char *out, int64_t v)
 {
     char tmp[TROPT_I64_DIGITS_MAX];

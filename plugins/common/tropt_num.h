@@ -22,4 +22,10 @@ extern const char tropt_digits2[200];
  * bytes.  Returns how many were written.  Cannot fail. */
 size_t tropt_put_i64(char *out, int64_t v);
 
+/* A 64-bit FNV-1a-style hash of the NUL-terminated string s, for the hash
+ * tables of keys and run ids (not for anything an attacker must not steer:
+ * the tables that use it probe linearly and stay at most half full).  When
+ * len is not NULL it receives strlen(s), found on the way.  Cannot fail. */
+uint64_t tropt_hash_str(const char *s, size_t *len);
+
 #endif

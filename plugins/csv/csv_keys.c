@@ -17,14 +17,6 @@ int reserved_key(const char *k)
     return strcmp(k, "step") == 0 || strcmp(k, "time") == 0;
 }
 
-static size_t hash_str(const char *s)
-{
-    size_t h = 1469598103934665603u;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211u;
-    return h;
-}
-
 static int rehash(csv *c, size_t nslots)
 {
     size_t *slots = c->h->malloc(nslots * sizeof *slots);
@@ -32,7 +24,7 @@ static int rehash(csv *c, size_t nslots)
         return -1;
     memset(slots, 0, nslots * sizeof *slots);
     for (size_t i = 0; i < c->nkeys; i++) {
-        size_t j = hash_str(c->keys[i]) & (nslots - 1);
+        size_t j = (size_t)tropt_hash_str(c->keys[i], NULL) & (nslots - 1);
         while (slots[j])
             j = (j + 1) & (nslots - 1);
         slots[j] = i + 1;
@@ -48,7 +40,7 @@ size_t key_col(csv *c, const char *k)
 {
     if ((c->nkeys + 1) * 2 > c->nslots && rehash(c, c->nslots ? c->nslots * 2 : 64) != 0)
         return (size_t)-1;
-    size_t j = hash_str(k) & (c->nslots - 1);
+    size_t j = (size_t)tropt_hash_str(k, NULL) & (c->nslots - 1);
     while (c->slots[j]) {
         if (strcmp(c->keys[c->slots[j] - 1], k) == 0)
             return c->slots[j] - 1;

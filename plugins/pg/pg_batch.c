@@ -80,18 +80,10 @@ void pg_batch_clear(pg *p)
 
 /* ---- interned keys ----------------------------------------------------- */
 
-uint64_t pg_hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
-
 /* The index of key `name`, adding it if new.  0, or -1 out of memory. */
 int pg_key_intern(pg *p, const char *name, uint32_t *index)
 {
-    uint64_t h = pg_hash_str(name);
+    uint64_t h = tropt_hash_str(name, NULL);
     if (p->nslots) {
         for (size_t i = h & (p->nslots - 1);; i = (i + 1) & (p->nslots - 1)) {
             uint32_t e = p->slots[i];

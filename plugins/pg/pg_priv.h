@@ -40,6 +40,7 @@
 #include "pg_sql.h"
 #include "tropt_event.h"
 #include "tropt_mem.h"
+#include "tropt_num.h"
 
 enum {
     PGO_CONNINFO,
@@ -158,7 +159,6 @@ int pg_arena_put(pg *p, const char *s, size_t n, size_t *off);
 int pg_push_row(pg *p, const row *r);
 int pg_field_row(pg *p, const tropt_field *f, row *r);
 void pg_batch_clear(pg *p);
-uint64_t pg_hash_str(const char *s);
 int pg_key_intern(pg *p, const char *name, uint32_t *index);
 int pg_resolve_keys(pg *p, int *lost);
 void pg_put_be64(char *b, uint64_t v);

@@ -11,6 +11,7 @@
 #include "sqlite_priv.h"
 #include "tropt_event.h"
 #include "tropt_mem.h"
+#include "tropt_num.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -38,18 +39,6 @@ static int grow(tsq *s, void **p, size_t *cap, size_t need, size_t sz)
 
 /* ---- Keys ----------------------------------------------------------------- */
 
-static uint64_t hash_str(const char *k, size_t *len)
-{
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    const unsigned char *p = (const unsigned char *)k;
-    for (; *p; p++) {
-        h ^= *p;
-        h *= 1099511628211ull;
-    }
-    *len = (size_t)(p - (const unsigned char *)k);
-    return h;
-}
-
 static int rehash(tsq *s, size_t nslots)
 {
     uint32_t *slots = s->host->malloc(nslots * sizeof *slots);
@@ -72,7 +61,7 @@ int tsq_key_intern(tsq *s, const char *name, uint32_t *index)
 {
     tsq_keys *k = &s->keys;
     size_t len;
-    uint64_t h = hash_str(name, &len);
+    uint64_t h = tropt_hash_str(name, &len);
     if (k->nslots) {
         size_t j = (size_t)h & (k->nslots - 1);
         while (k->slots[j]) {

@@ -169,6 +169,14 @@ START_TEST(toolkit_integers_as_printf_writes_them)
         ck_assert_str_eq(b.data, want);
     }
     tev_buf_free(&b);
+    /* the string hash the plugins' and tools' tables share: its length on
+     * the way, and the same value for the same bytes only */
+    size_t len = 0;
+    uint64_t h = tropt_hash_str("layers.0.grad", &len);
+    ck_assert_uint_eq(len, 13);
+    ck_assert(h == tropt_hash_str("layers.0.grad", NULL));
+    ck_assert(h != tropt_hash_str("layers.1.grad", NULL));
+    ck_assert(tropt_hash_str("", &len) != h && len == 0);
 }
 END_TEST
 
