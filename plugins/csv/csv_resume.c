@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -261,14 +262,26 @@ int resume(csv *c)
     c->rows_disk = records;
     struct stat pst;
     if (fstatat(c->rfd, "metrics.pending.csv", &pst, AT_SYMLINK_NOFOLLOW) == 0) {
-        /* rows a killed writer had deferred: keep them aside, never lose them */
-        char *old = joinpath(c, c->run_dir, "metrics.pending.old.csv");
-        if (!old || renameat(c->rfd, "metrics.pending.csv", c->rfd, "metrics.pending.old.csv") != 0)
-            TROPT_HOST_LOG(h, TROPT_LEVEL_WARNING, "cannot move '%s' aside", c->pending_path);
-        else
-            TROPT_HOST_LOG(h, TROPT_LEVEL_WARNING,
-                           "deferred rows of an earlier writer kept in '%s'", old);
-        h->free(old);
+        /* Rows a killed writer had deferred: kept aside under a name no
+         * earlier writer's rows hold (metrics.pending.old.csv, then
+         * metrics.pending.old.1.csv, ...), never lost: the first deferral
+         * of this writer removes metrics.pending.csv, so a file that cannot
+         * be moved aside fails the run's init instead. */
+        char old[48] = "metrics.pending.old.csv";
+        int e = EEXIST;
+        for (int k = 1; k <= 1000 && e == EEXIST; k++) {
+            e = linkat(c->rfd, "metrics.pending.csv", c->rfd, old, 0) == 0 ? 0 : errno;
+            if (e == EEXIST)
+                snprintf(old, sizeof old, "metrics.pending.old.%d.csv", k);
+        }
+        if (e == 0 && unlinkat(c->rfd, "metrics.pending.csv", 0) != 0)
+            e = errno;
+        if (e != 0)
+            return h->error(TROPT_EBACKEND,
+                            "cannot move the deferred rows of an earlier writer, '%s', aside: %s",
+                            c->pending_path, strerror(e));
+        TROPT_HOST_LOG(h, TROPT_LEVEL_WARNING, "deferred rows of an earlier writer kept in '%s/%s'",
+                       c->run_dir, old);
     }
     TROPT_HOST_LOG(h, TROPT_LEVEL_DEBUG,
                    "continuing '%s': %zu rows in it are skipped when logged again", c->metrics_path,

@@ -1596,6 +1596,45 @@ START_TEST(test_symlink_planted_names)
 }
 END_TEST
 
+/* Deferred rows a killed writer left in metrics.pending.csv are moved aside
+ * by the next writer of the run, never over the rows an earlier crash left
+ * there: both files survive, byte for byte. */
+START_TEST(test_pending_rows_of_two_crashes_both_kept)
+{
+    char *dir = tu_mkdtemp();
+    const char *rid = "01900000-0000-7000-8000-0000000051a3";
+    tropt_run_info info = {.run_id = rid};
+    tropt_tracker *t = open_csv(dir, "fsync=off", "twice");
+    ck_assert_msg(tropt_tracker_init_run(t, &info, NULL) == TROPT_OK, "%s", tropt_error_message());
+    tropt_field f0[1] = {TROPT_F_INT("i", 0)};
+    ck_assert_int_eq(tropt_tracker_log_fields(t, f0, 1), TROPT_OK);
+    ck_assert_int_eq(tropt_tracker_finish(t, NULL), TROPT_OK);
+    tropt_tracker_free(t);
+    char *run = tu_strdupf("%s/twice/%s", dir, rid);
+    char *pending = tu_path(run, "metrics.pending.csv");
+    char *old0 = tu_path(run, "metrics.pending.old.csv");
+    char *old1 = tu_path(run, "metrics.pending.old.1.csv");
+    ck_assert_int_eq(tu_write_file(old0, "first crash\r\n"), 0);
+    ck_assert_int_eq(tu_write_file(pending, "second crash\r\n"), 0);
+    t = open_csv(dir, "fsync=off", "twice");
+    ck_assert_msg(tropt_tracker_init_run(t, &info, NULL) == TROPT_OK, "%s", tropt_error_message());
+    tropt_field f1[1] = {TROPT_F_INT("i", 1)};
+    ck_assert_int_eq(tropt_tracker_log_fields(t, f1, 1), TROPT_OK);
+    ck_assert_int_eq(tropt_tracker_finish(t, NULL), TROPT_OK);
+    tropt_tracker_free(t);
+    assert_file_is(old0, "first crash\r\n");
+    assert_file_is(old1, "second crash\r\n");
+    struct stat st;
+    ck_assert_int_ne(lstat(pending, &st), 0);
+    free(old1);
+    free(old0);
+    free(pending);
+    free(run);
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 /* ---- replaying non-increasing steps (issue 18, finding 8) --------------------- */
 
 /* A run whose steps are not increasing (a restart from a checkpoint: steps
@@ -1882,6 +1921,7 @@ static Suite *csv_suite(void)
         {"files", test_two_runs_one_tracker},
         {"files", test_replay_same_run},
         {"files", test_replay_non_increasing_steps},
+        {"files", test_pending_rows_of_two_crashes_both_kept},
         {"security", test_symlink_run_folder_refused},
         {"security", test_symlink_planted_names},
         {"failures", test_medium_failures_folder},
