@@ -462,11 +462,15 @@ static int p_threads(void)
         }
     }
     pthread_t th[2];
-    for (int i = 0; i < 2; i++)
-        pthread_create(&th[i], NULL, work, &w[i]);
-    for (int i = 0; i < 2; i++)
+    int started = 0, e = 0;
+    while (started < 2 && (e = pthread_create(&th[started], NULL, work, &w[started])) == 0)
+        started++;
+    for (int i = 0; i < started; i++)
         pthread_join(th[i], NULL);
     int rc = 0;
+    if (e != 0)
+        rc = broken("two instances used from two threads both succeed",
+                    "the kit could not start thread %d: %s", started, strerror(e));
     for (int i = 0; i < 2 && !rc; i++)
         if (w[i].rc)
             rc = broken("two instances used from two threads both succeed", "instance %d: %s: %s",

@@ -253,8 +253,9 @@ int http_create(void **self, const tropt_optval *o, const tropt_host *host)
     h->wchunk->cap = CHUNK_BYTES;
     h->wchunk->used = 0;
     h->hchunk = h->wchunk;
-    if (pthread_create(&h->thread, NULL, hp_sender_main, h) != 0) {
-        rc = host->error(TROPT_EBACKEND, "cannot start the sender thread: %s", strerror(errno));
+    int e = pthread_create(&h->thread, NULL, hp_sender_main, h);
+    if (e != 0) { /* its error is the return value: errno is not set */
+        rc = host->error(TROPT_EBACKEND, "cannot start the sender thread: %s", strerror(e));
         goto fail;
     }
     h->thread_started = 1;

@@ -185,8 +185,9 @@ static int pg_create(void **self, const tropt_optval *opts, const tropt_host *ho
         rc = host->error(c, "%s: %s", p->shown, p->err);
         goto fail;
     }
-    if (pthread_create(&p->thread, NULL, pg_background, p) != 0) {
-        rc = host->error(TROPT_EBACKEND, "cannot start the pg_background thread");
+    int e = pthread_create(&p->thread, NULL, pg_background, p);
+    if (e != 0) {
+        rc = host->error(TROPT_EBACKEND, "cannot start the background thread: %s", strerror(e));
         goto fail;
     }
     p->thread_running = 1;

@@ -168,9 +168,10 @@ static int sq_create(void **self, const tropt_optval *o, const tropt_host *host)
     if (rc == TROPT_OK)
         tsq_checkpointer_start(s);
     if (rc == TROPT_OK && s->commit_interval > 0) {
-        if (pthread_create(&s->timer, NULL, timer_main, s) != 0) {
+        int e = pthread_create(&s->timer, NULL, timer_main, s);
+        if (e != 0) { /* its error is the return value: errno is not set */
             snprintf(s->err, sizeof s->err, "%s: cannot start the commit timer thread: %s", s->path,
-                     strerror(errno));
+                     strerror(e));
             rc = TROPT_EBACKEND;
         } else {
             s->timer_running = 1;

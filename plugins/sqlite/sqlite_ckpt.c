@@ -120,8 +120,9 @@ static tsq_ckpt *ckpt_new(tsq *s, const struct stat *st)
     if (!why) {
         pthread_mutex_init(&c->lock, NULL);
         pthread_cond_init(&c->wake, NULL);
-        if (pthread_create(&c->thread, NULL, checkpointer_main, c) != 0) {
-            why = strerror(errno);
+        int e = pthread_create(&c->thread, NULL, checkpointer_main, c);
+        if (e != 0) { /* its error is the return value: errno is not set */
+            why = strerror(e);
             pthread_cond_destroy(&c->wake);
             pthread_mutex_destroy(&c->lock);
         }
