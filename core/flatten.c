@@ -146,6 +146,10 @@ int tropt__json_check_depth(const json_t *v, const char *what)
     return check_depth(v, 0, what);
 }
 
+/* The nesting level of an object at which flattening first makes sure that
+ * the rest of the value is finite (see flatten_value). */
+enum { DEEP_CHECK_AT = 32 };
+
 /* `top` is the step's own key the value hangs under: errors name it. */
 static int flatten_value(tropt__flat *fl, size_t pstart, size_t plen, const char *name,
                          const json_t *v, int depth, const char *top);
@@ -173,6 +177,16 @@ static int flatten_value(tropt__flat *fl, size_t pstart, size_t plen, const char
         if (json_object_size(v) > 0) {
             if (depth >= TROPT_MAX_DEPTH)
                 return too_deep(top);
+            /* Each level copies its prefix, so going down to the cap costs
+             * memory quadratic in the depth (68 MB for a two-object cycle
+             * with 32-byte keys, kept by the tracker).  Real steps are
+             * never this deep: once, at this level, the rest is walked
+             * without allocating, and a cycle is refused here. */
+            if (depth == DEEP_CHECK_AT) {
+                int rc = check_depth(v, depth, top);
+                if (rc)
+                    return rc;
+            }
             /* New prefix = old prefix + name + "/", built at the arena's end. */
             size_t start = fl->klen;
             int rc = arena_copy_range(fl, pstart, plen);

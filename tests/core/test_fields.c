@@ -1,6 +1,7 @@
 /* tests/core/test_fields.c - flattening of every JSON type, typed fields
  * with NaN/Inf, duplicate keys, several threads on one tracker, and the
  * allocation-free log_fields path. */
+#include <malloc.h>
 #include <math.h>
 #include <pthread.h>
 
@@ -504,6 +505,64 @@ START_TEST(deep_and_cyclic_values_refused_before_any_backend)
 }
 END_TEST
 
+/* Outstanding bytes of the library's allocations, and their peak. */
+static size_t live_bytes, peak_bytes;
+static void *peak_malloc(size_t n)
+{
+    void *p = malloc(n);
+    if (p && (live_bytes += malloc_usable_size(p)) > peak_bytes)
+        peak_bytes = live_bytes;
+    return p;
+}
+static void peak_free(void *p)
+{
+    if (p)
+        live_bytes -= malloc_usable_size(p);
+    free(p);
+}
+static void *peak_realloc(void *p, size_t n)
+{
+    size_t old = p ? malloc_usable_size(p) : 0;
+    void *q = realloc(p, n);
+    if (q) {
+        live_bytes = live_bytes - old + malloc_usable_size(q);
+        if (live_bytes > peak_bytes)
+            peak_bytes = live_bytes;
+    }
+    return q;
+}
+
+/* An object that contains itself is refused before flattening has built
+ * prefixes all the way down to the depth cap (quadratic in the depth: it
+ * took 68 MB with these keys, and the tracker kept them). */
+START_TEST(cyclic_object_refused_in_bounded_memory)
+{
+    const tropt_allocator counting = {peak_malloc, peak_realloc, peak_free};
+    ck_assert_int_eq(tropt_set_allocator(&counting), TROPT_OK);
+    tropt_tracker *t = NULL;
+    ck_assert_int_eq(tropt_tracker_open(&t, "null", NULL, NULL), TROPT_OK);
+    ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
+    json_t *a = json_object(), *b = json_object();
+    json_object_set(a, "a_key_of_thirty_two_bytes_______", b);
+    json_object_set(b, "b_key_of_thirty_two_bytes_______", a);
+    json_t *d = json_object();
+    json_object_set(d, "x", a);
+    size_t before = live_bytes;
+    peak_bytes = live_bytes;
+    ck_assert_int_eq(tropt_tracker_log(t, d), TROPT_EINVAL);
+    ck_assert_str_eq(tropt_error_message(),
+                     "value of 'x' is nested more than 2048 levels deep, or contains itself");
+    ck_assert_msg(peak_bytes - before < (1u << 20), "refusing the cycle took %zu bytes",
+                  peak_bytes - before);
+    tropt_tracker_free(t);
+    ck_assert_int_eq(tropt_set_allocator(NULL), TROPT_OK);
+    json_object_del(b, "b_key_of_thirty_two_bytes_______");
+    json_decref(a);
+    json_decref(b);
+    json_decref(d);
+}
+END_TEST
+
 START_TEST(set_allocator_validates)
 {
     tropt_allocator a = {malloc, NULL, free};
@@ -527,6 +586,7 @@ int main(void)
     tcase_add_test(tc, set_allocator_validates);
     tcase_add_test(tc, duplicate_check_agrees_with_naive_check);
     tcase_add_test(tc, deep_and_cyclic_values_refused_before_any_backend);
+    tcase_add_test(tc, cyclic_object_refused_in_bounded_memory);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
