@@ -132,6 +132,7 @@ static int sq_create(void **self, const tropt_optval *o, const tropt_host *host)
         return host->error(TROPT_ENOMEM, "out of memory");
     memset(s, 0, sizeof *s);
     s->host = host;
+    tev_buf_init(&s->json, host->realloc, host->free);
     const char *path = o[SQLITE_OPT_PATH].text ? o[SQLITE_OPT_PATH].text : "tropt.db";
     size_t len = strlen(path);
     s->path = host->malloc(len + 1);

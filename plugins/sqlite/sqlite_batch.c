@@ -108,7 +108,9 @@ void tsq_keys_free(tsq *s)
 
 /* ---- Text arena ----------------------------------------------------------- */
 
-int tsq_arena_add(tsq *s, tsq_arena *a, const char *p, size_t len, size_t *off)
+/* Copy len bytes of p, NUL-terminated, into arena a; *off gets their offset.
+ * TROPT_OK, or TROPT_ENOMEM with s->err set (a unchanged). */
+static int tsq_arena_add(tsq *s, tsq_arena *a, const char *p, size_t len, size_t *off)
 {
     int rc = grow(s, (void **)&a->p, &a->cap, a->n + len + 1, 1);
     if (rc)
@@ -120,36 +122,15 @@ int tsq_arena_add(tsq *s, tsq_arena *a, const char *p, size_t len, size_t *off)
     return TROPT_OK;
 }
 
-/* JSON text with the host's shortest round-trip reals (jansson's own
- * encoder prints 0.9 as 0.90000000000000002). */
-static int put(tsq *s, tsq_arena *a, const char *p, size_t len)
-{
-    int rc = grow(s, (void **)&a->p, &a->cap, a->n + len + 1, 1);
-    if (rc)
-        return rc;
-    memcpy(a->p + a->n, p, len);
-    a->n += len;
-    return TROPT_OK;
-}
-
 /* j as JSON text in the arena, written by the event format's encoder (the
  * one JSON writer of the shipped plugins: reals stay reals, strings are
  * escaped the same way everywhere).  The core caps the nesting. */
 int tsq_arena_json(tsq *s, tsq_arena *a, const json_t *j, size_t *off)
 {
-    tev_buf b;
-    tev_buf_init(&b, s->host->realloc, s->host->free);
-    int rc = tev_put_json(&b, j, s->host->format_real) == 0 ? TROPT_OK : oom(s);
-    size_t start = a->n;
-    if (!rc)
-        rc = put(s, a, b.data ? b.data : "", b.len + 1); /* with its NUL */
-    tev_buf_free(&b);
-    if (rc) {
-        a->n = start;
-        return rc;
-    }
-    *off = start;
-    return TROPT_OK;
+    tev_buf_clear(&s->json);
+    if (tev_put_json(&s->json, j, s->host->format_real) != 0)
+        return oom(s);
+    return tsq_arena_add(s, a, s->json.data, s->json.len, off); /* never empty: "null" at least */
 }
 
 /* ---- Values --------------------------------------------------------------- */
@@ -273,6 +254,7 @@ void tsq_batch_free(tsq *s)
     s->host->free(s->batch.vals);
     s->host->free(s->batch.text.p);
     s->host->free(s->scratch.p);
+    tev_buf_free(&s->json);
     s->host->free(s->svals);
     s->host->free(s->pend_text.p);
     memset(&s->pend_text, 0, sizeof s->pend_text);

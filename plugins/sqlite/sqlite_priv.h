@@ -26,6 +26,7 @@
 #include <tropt/plugin.h>
 
 #include "sqlite_sql.h"
+#include "tropt_event.h"
 #include "tropt_mem.h"
 
 /* ---- Interned keys ------------------------------------------------------ */
@@ -181,6 +182,8 @@ typedef struct tsq {
     tsq_keys keys;
     tsq_batch batch;
     tsq_arena scratch; /* TEXT of params/summary/config during one hook */
+    tev_buf json;      /* a JSON value's text on its way into an arena; kept
+                        * (allocated once) so log allocates nothing for it */
     tsq_val *svals;    /* params/summary converted, during one hook */
     size_t capsvals;
     uint32_t *fresh; /* keys whose id was assigned in the current transaction */
@@ -226,8 +229,6 @@ int tsq_field_value(tsq *s, tsq_arena *a, const tropt_field *f, tsq_val *out);
 /* Convert n fields into s->svals (text in s->scratch, which is reset). */
 int tsq_fields_scratch(tsq *s, const tropt_field *f, size_t n);
 int tsq_batch_add(tsq *s, int64_t step, double time, const tropt_field *fields, size_t n);
-/* Copy len bytes of p, NUL-terminated, into arena a; *off gets their offset. */
-int tsq_arena_add(tsq *s, tsq_arena *a, const char *p, size_t len, size_t *off);
 void tsq_batch_clear(tsq *s);
 void tsq_batch_free(tsq *s);
 /* Append the compact JSON text of j (NUL-terminated) to a; *off gets its
