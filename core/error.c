@@ -49,9 +49,7 @@ int tropt__oom(void)
 void tropt__error_prefix(const char *prefix)
 {
     char tmp[2 * MSG_SIZE + 8];
-    size_t pl = strlen(prefix);
-    /* Do not stack the same prefix twice. */
-    if (strncmp(message, prefix, pl) == 0 && message[pl] == ':')
+    if (tropt__starts_with_label(message, prefix)) /* never the same prefix twice */
         return;
     snprintf(tmp, sizeof tmp, "%s: %s", prefix, message[0] ? message : "failed");
     memcpy(message, tmp, sizeof message - 1);

@@ -25,8 +25,8 @@ static void host_log(tropt_level level, const char *fmt, ...)
 
 static void host_log_from(const tropt_host *host, tropt_level level, const char *fmt, ...)
 {
-    if (!fmt)
-        return;
+    if (!fmt || !tropt__log_enabled(level))
+        return; /* below the threshold: not even formatted */
     const tropt__host_ex *hx = (const tropt__host_ex *)host;
     const char *label = host && hx->magic == TROPT__HOST_MAGIC ? hx->label : NULL;
     char msg[2048];
@@ -34,9 +34,7 @@ static void host_log_from(const tropt_host *host, tropt_level level, const char 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    size_t ll = label ? strlen(label) : 0;
-    /* no doubled prefix from a plugin that still writes its own */
-    if (!label || (strncmp(msg, label, ll) == 0 && msg[ll] == ':'))
+    if (!label || tropt__starts_with_label(msg, label))
         tropt__log(level, "%s", msg);
     else
         tropt__log(level, "%s: %s", label, msg);

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <tropt/tropt.h>
 
@@ -31,6 +32,13 @@ int tropt__verror(int code, const char *fmt, va_list ap);
 /* Set the message to "out of memory" and return TROPT_ENOMEM. */
 int tropt__oom(void);
 /* Prefix the current message with "prefix: ". */
+/* Whether msg already starts with "<label>:" (a plugin that still writes
+ * its own prefix): the host then does not put the label in front again. */
+static inline int tropt__starts_with_label(const char *msg, const char *label)
+{
+    size_t n = strlen(label);
+    return strncmp(msg, label, n) == 0 && msg[n] == ':';
+}
 void tropt__error_prefix(const char *prefix);
 /* Save / restore the thread's message (for fan-out: keep the first). */
 void tropt__error_save(char *buf, size_t size);

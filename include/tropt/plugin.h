@@ -262,9 +262,10 @@ typedef struct tropt_host {
     /* log, with the instance's label and ": " put in front by the host: the
      * name or path the user's spec gave this backend ("sqlite: ..."), so a
      * plugin never prefixes by hand and two instances tell themselves apart.
-     * `host` is the table this instance's create() or reader_open()
-     * received (each instance gets its own copy); any other pointer logs
-     * without a prefix.  Errors need nothing of the kind: the host puts the
+     * `host` must be the table this instance's create() or reader_open()
+     * received (each instance gets its own copy; the host reads past the
+     * public members to find the label, so never pass a copy of your own).
+     * Errors need nothing of the kind: the host puts the
      * label in front of every message a failing hook left. */
     void (*log_from)(const struct tropt_host *host, tropt_level level, const char *fmt, ...)
         TROPT_PRINTF(3, 4);
