@@ -414,7 +414,7 @@ static int check_field(const tropt_field *f, size_t i)
 
 int tropt__fields_passthrough(tropt__flat *fl, const tropt_field *fields, size_t n)
 {
-    int simple = 1;
+    int arrays = 0;
     for (size_t i = 0; i < n; i++) {
         const tropt_field *f = &fields[i];
         /* the common scalar case in one test; the rest in check_field */
@@ -424,17 +424,20 @@ int tropt__fields_passthrough(tropt__flat *fl, const tropt_field *fields, size_t
         if (rc)
             return rc;
         if (f->type == TROPT_JSON) {
-            if (json_is_array(f->v.json)) {
-                rc = check_depth(f->v.json, 1, f->key);
-                if (rc)
-                    return rc;
-            } else if (!(json_is_object(f->v.json) && json_object_size(f->v.json) == 0)) {
-                simple = 0;
-            }
+            if (json_is_array(f->v.json))
+                arrays = 1;
+            else if (!(json_is_object(f->v.json) && json_object_size(f->v.json) == 0))
+                return 0; /* to be flattened, which checks every field itself */
         }
     }
-    if (!simple)
-        return 0;
+    for (size_t i = 0; arrays && i < n; i++) {
+        const tropt_field *f = &fields[i];
+        if (f->type == TROPT_JSON && json_is_array(f->v.json)) {
+            int rc = check_depth(f->v.json, 1, f->key);
+            if (rc)
+                return rc;
+        }
+    }
     int rc = check_unique(fl, fields, n);
     return rc ? rc : 1;
 }
