@@ -40,8 +40,6 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -424,6 +422,7 @@ static void csv_destroy(void *self)
     pthread_mutex_destroy(&c->cl.mu);
     h->free(c->dir);
     h->free(c->keys);
+    h->free(c->kcell);
     h->free(c->kcell_len);
     h->free(c->slots);
     h->free(c->rows);
@@ -453,7 +452,7 @@ static int csv_create(void **self, const tropt_optval *opts, const tropt_host *h
     tev_buf_init(&c->scratch, host->realloc, host->free);
     pthread_mutex_init(&c->cl.mu, NULL);
     pthread_cond_init(&c->cl.cv, NULL);
-    c->dir = dupstr(c, opts[CSV_OPT_DIR].text);
+    c->dir = tropt_host_strdup(host, opts[CSV_OPT_DIR].text);
     if (!c->dir) {
         csv_destroy(c);
         return host->error(TROPT_ENOMEM, "out of memory");

@@ -7,16 +7,6 @@
 
 #include <string.h>
 
-/* Column name of a key: a key matching _*(step|time) gets one more leading
- * '_', so the fixed step and time columns stay unique and the mapping stays
- * one-to-one. */
-int reserved_key(const char *k)
-{
-    while (*k == '_')
-        k++;
-    return strcmp(k, "step") == 0 || strcmp(k, "time") == 0;
-}
-
 static int rehash(csv *c, size_t nslots)
 {
     size_t *slots = c->h->malloc(nslots * sizeof *slots);
@@ -46,11 +36,11 @@ size_t key_col(csv *c, const char *k)
             return c->slots[j] - 1;
         j = (j + 1) & (c->nslots - 1);
     }
-    if (tropt_host_grow(c->h, (void **)&c->keys, &c->kcap, c->nkeys + 1, sizeof *c->keys) != 0 ||
-        tropt_host_grow(c->h, (void **)&c->kcell_len, &c->kcell_cap, c->nkeys + 1,
-                        sizeof *c->kcell_len) != 0 ||
-        tropt_host_grow(c->h, (void **)&c->colmap, &c->colmap_cap, c->nkeys + 1,
-                        sizeof *c->colmap) != 0)
+    void **const arrays[] = {(void **)&c->keys, (void **)&c->kcell, (void **)&c->kcell_len,
+                             (void **)&c->colmap};
+    const size_t elem[] = {sizeof *c->keys, sizeof *c->kcell, sizeof *c->kcell_len,
+                           sizeof *c->colmap};
+    if (tropt_host_grow_all(c->h, &c->kcap, c->nkeys + 1, 4, arrays, elem) != 0)
         return (size_t)-1;
     size_t n = strlen(k);
     tev_buf cellform;
@@ -61,6 +51,7 @@ size_t key_col(csv *c, const char *k)
     if (d) {
         memcpy(d, k, n + 1);
         memcpy(d + n + 1, cellform.data, cellform.len + 1);
+        c->kcell[c->nkeys] = d + n + 1;
         c->kcell_len[c->nkeys] = cellform.len;
     }
     tev_buf_free(&cellform);

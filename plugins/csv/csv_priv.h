@@ -95,11 +95,12 @@ typedef struct cell {
  *   steps          csv_log; rewrites, rewritten: rewrite (csv_write.c).
  *   seen*          resume fills them, seen_take/seen_free consume them
  *                  (csv_resume.c; called by csv_log and run_close).
- *   keys, kcell_len,
+ *   keys, kcell,
+ *   kcell_len,
  *   keybytes,
  *   slots          key_col / keys_clear (csv_keys.c) only; key_col is
  *                  called by queue_row (csv_rows.c) and header_field
- *                  (csv_resume.c); kcap/kcell_cap/colmap_cap grow there.
+ *                  (csv_resume.c); kcap (shared with colmap) grows there.
  *   rows, cells,
  *   arena, qbytes,
  *   nrows, ncells,
@@ -166,13 +167,14 @@ typedef struct csv {
     json_t *meta; /* run.json */
 
     /* keys in first-seen order, and a hash of them (slot = index + 1);
-     * keys[i] is "<key>\0<key as a CSV cell>", kcell_len[i] the cell's
-     * length: the one place a key is quoted (the header and the long
-     * layout copy the cell) */
+     * keys[i] is "<key>\0<key as a CSV cell>", kcell[i] points at that
+     * cell and kcell_len[i] is its length: the one place a key is quoted
+     * (the header and the long layout copy the cell).  keys, kcell,
+     * kcell_len and colmap have kcap elements each. */
     char **keys;
     size_t nkeys, kcap;
+    const char **kcell;
     size_t *kcell_len;
-    size_t kcell_cap;
     /* header bytes of the key columns: the sum over i of 1 (comma) +
      * reserved_key(keys[i]) (the '_' mark) + kcell_len[i], exactly what
      * put_header writes after "step,time" */
@@ -200,8 +202,7 @@ typedef struct csv {
     /* scratch */
     tev_buf out, scratch;
     size_t *colmap; /* column -> cell index + 1, for the row being written */
-    size_t colmap_cap;
-    size_t *hint; /* field position -> the column its key had last step */
+    size_t *hint;   /* field position -> the column its key had last step */
     size_t hint_n, hint_cap;
 } csv;
 
@@ -216,18 +217,10 @@ void closer_stop(closer *cl);
 /* Report TROPT_ENOMEM ("out of memory") and return it. */
 int oom(csv *c);
 
-/* A copy of s from the host allocator, or NULL; the caller frees it. */
-char *dupstr(csv *c, const char *s);
-
 /* "<a>/<b>" from the host allocator, or NULL; the caller frees it. */
 char *joinpath(csv *c, const char *a, const char *b);
 
 /* ---- csv_keys.c ---- */
-
-/* Column name of a key: a key matching _*(step|time) gets one more leading
- * '_', so the fixed step and time columns stay unique and the mapping stays
- * one-to-one. */
-int reserved_key(const char *k);
 
 /* The column of key k, adding it when new.  (size_t)-1 when out of memory. */
 size_t key_col(csv *c, const char *k);
@@ -250,10 +243,9 @@ int queue_row(csv *c, int64_t step, double time, const tropt_field *f, size_t n)
  * when out of memory. */
 int put_header(csv *c, tev_buf *b);
 
-/* Rows [from, to) as wide records of ncols key columns. */
-int put_wide_rows(csv *c, tev_buf *b, size_t from, size_t to, size_t ncols);
-
-/* Rows [from, to) as long records: step,time,key,value per cell. */
+/* Rows [from, to) appended to b as long records: step,time,key,value per
+ * cell.  -1 when out of memory (nothing reported; b then holds part of the
+ * rows). */
 int put_long_rows(csv *c, tev_buf *b, size_t from, size_t to);
 
 /* Format the queued rows not formatted yet into c->fmt, as records of

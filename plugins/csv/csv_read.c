@@ -23,6 +23,7 @@
 #include <jansson.h>
 
 #include "csv_read.h"
+#include "csv_text.h"
 #include "tropt_mem.h"
 
 typedef struct reader {
@@ -114,7 +115,7 @@ int tcr_reader_open(void **out, const tropt_optval *opts, const tropt_host *host
     memset(r, 0, sizeof *r);
     r->host = host;
     int rc = TROPT_OK;
-    if (!(r->dir = xasprintf(host, "%s", dir, NULL))) {
+    if (!(r->dir = tropt_host_strdup(host, dir))) {
         rc = host->error(TROPT_ENOMEM, "out of memory");
         goto fail;
     }
@@ -242,7 +243,7 @@ static int gather(reader *r, const char *folder, void *ud)
         return r->host->error(TROPT_ENOMEM, "out of memory");
     }
     e->v[e->n].started_at = jreal(run, "started_at");
-    e->v[e->n].folder = xasprintf(r->host, "%s", folder, NULL);
+    e->v[e->n].folder = tropt_host_strdup(r->host, folder);
     json_decref(run);
     if (!e->v[e->n].folder)
         return r->host->error(TROPT_ENOMEM, "out of memory");
@@ -422,15 +423,6 @@ static int type_cell(const char *s, size_t len, int quoted, int empty_is_null, t
     return 1;
 }
 
-/* Wide column names: "_step" -> "step", "__time" -> "_time" (README). */
-static const char *unescape_column(const char *name)
-{
-    size_t u = strspn(name, "_");
-    if (u > 0 && (strcmp(name + u, "step") == 0 || strcmp(name + u, "time") == 0))
-        return name + 1;
-    return name;
-}
-
 typedef struct stepper {
     reader *r;
     tropt_stored_run *info;
@@ -556,7 +548,7 @@ static int read_metrics(stepper *s, const char *folder, int long_layout)
             }
         } else {
             for (size_t c = 2; c < rec.n && !rc; c++) {
-                tropt_field fl = {.key = unescape_column(hdr.buf + hdr.cells[c].off)};
+                tropt_field fl = {.key = csv_column_key(hdr.buf + hdr.cells[c].off)};
                 json_t *owned;
                 if (type_cell(rec.buf + rec.cells[c].off, rec.cells[c].len, rec.cells[c].quoted, 0,
                               &fl, &owned) &&

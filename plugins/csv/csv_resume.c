@@ -149,7 +149,7 @@ static int header_field(csv *c, const char *name, void *ud)
         hc->bad |= strcmp(name, fixed[hc->i]) != 0;
     } else if (c->layout == LAYOUT_LONG) {
         hc->bad = 1;
-    } else if (key_col(c, name + reserved_key(name)) == (size_t)-1) {
+    } else if (key_col(c, csv_column_key(name)) == (size_t)-1) {
         return -1;
     }
     hc->i++;

@@ -106,14 +106,16 @@ int put_header(csv *c, tev_buf *b)
     for (size_t i = 0; c->layout == LAYOUT_WIDE && i < c->nkeys; i++) {
         const char *key = c->keys[i];
         if (tev_buf_putc(b, ',') != 0 || (reserved_key(key) && tev_buf_putc(b, '_') != 0) ||
-            tev_buf_append(b, key + strlen(key) + 1, c->kcell_len[i]) != 0)
+            tev_buf_append(b, c->kcell[i], c->kcell_len[i]) != 0)
             return -1;
     }
     return tev_buf_append(b, "\r\n", 2);
 }
 
-/* Rows [from, to) as wide records of ncols key columns. */
-int put_wide_rows(csv *c, tev_buf *b, size_t from, size_t to, size_t ncols)
+/* Rows [from, to) appended to b as wide records of ncols key columns
+ * (colmap, all zero before and after, marks the row's cells meanwhile).
+ * -1 when out of memory, b then holding part of the rows. */
+static int put_wide_rows(csv *c, tev_buf *b, size_t from, size_t to, size_t ncols)
 {
     const char *a = c->arena.data;
     for (size_t i = from; i < to; i++) {
@@ -162,9 +164,8 @@ int put_long_rows(csv *c, tev_buf *b, size_t from, size_t to)
         const row *r = &c->rows[i];
         for (size_t k = 0; k < r->ncells; k++) {
             const cell *x = &c->cells[r->cell0 + k];
-            const char *key = c->keys[x->col];
             size_t klen = c->kcell_len[x->col];
-            const char *kcell = key + strlen(key) + 1;
+            const char *kcell = c->kcell[x->col];
             size_t need = r->head_len + klen + x->len + 4;
             if (b->cap - b->len < need + 1 && tev_buf_reserve(b, need) != 0)
                 return -1;

@@ -3,8 +3,6 @@
  */
 #include "csv_text.h"
 
-#include "tropt_num.h"
-
 #include <math.h>
 #include <string.h>
 
@@ -38,14 +36,14 @@ int csv_put_cell(tev_buf *b, const char *s, size_t n)
 
 int csv_put_value(const tropt_host *h, tev_buf *b, const tropt_field *f, tev_buf *scratch)
 {
-    char num[48];
+    char num[CSV_NUM_MAX];
     switch (f->type) {
     case TROPT_NULL:
         return 0; /* an empty cell */
     case TROPT_BOOL:
         return tev_buf_puts(b, f->v.b ? "true" : "false");
     case TROPT_INT:
-        return tev_buf_append(b, num, tropt_put_i64(num, f->v.i));
+        return tev_buf_put_i64(b, f->v.i);
     case TROPT_REAL:
         /* "-0" is the shortest form of -0.0, but readers that type a
          * column (pandas) take it for the integer 0 and lose the sign. */
@@ -62,4 +60,16 @@ int csv_put_value(const tropt_host *h, tev_buf *b, const tropt_field *f, tev_buf
         return csv_put_cell(b, scratch->data, scratch->len);
     }
     return 0;
+}
+
+int reserved_key(const char *k)
+{
+    while (*k == '_')
+        k++;
+    return strcmp(k, "step") == 0 || strcmp(k, "time") == 0;
+}
+
+const char *csv_column_key(const char *name)
+{
+    return name[0] == '_' && reserved_key(name) ? name + 1 : name;
 }

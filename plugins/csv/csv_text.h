@@ -21,6 +21,16 @@
  * string is written as "" so that it differs from a missing cell. */
 int csv_put_cell(tev_buf *b, const char *s, size_t n);
 
+/* Whether key k matches _*(step|time): its wide column is named with one
+ * more leading '_', so the fixed step and time columns stay unique and the
+ * mapping stays one-to-one. */
+int reserved_key(const char *k);
+
+/* The key a wide column holds, the inverse of that: a column named _step,
+ * __time, ... loses one leading '_'; any other name (a foreign file's bare
+ * "step" included) is the key itself.  Returns a pointer into name. */
+const char *csv_column_key(const char *name);
+
 /* Append one field's value as a CSV cell (already quoted as needed). */
 int csv_put_value(const tropt_host *h, tev_buf *b, const tropt_field *f, tev_buf *scratch);
 

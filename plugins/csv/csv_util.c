@@ -4,11 +4,8 @@
  * See csv_priv.h for the state and who updates it.
  */
 #include "csv_priv.h"
-#include "tropt_mem.h"
 
-#include <errno.h>
 #include <pthread.h>
-#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -66,11 +63,6 @@ void closer_stop(closer *cl)
 int oom(csv *c)
 {
     return c->h->error(TROPT_ENOMEM, "out of memory");
-}
-
-char *dupstr(csv *c, const char *s)
-{
-    return tropt_host_strdup(c->h, s);
 }
 
 char *joinpath(csv *c, const char *a, const char *b)

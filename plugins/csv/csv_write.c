@@ -11,16 +11,16 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-/* Append b to fd at *size; on failure cut the file back to *size so that it
- * keeps ending with a complete record. */
-static int append(csv *c, int fd, off_t *size, const char *path, const tev_buf *b)
+/* Append the n bytes at p to fd at *size; on failure cut the file back to
+ * *size so that it keeps ending with a complete record, and keep the
+ * cause in c->fail_errno (for the retry message). */
+static int append(csv *c, int fd, off_t *size, const char *path, const char *p, size_t n)
 {
-    if (b->len == 0)
+    if (n == 0)
         return TROPT_OK;
-    if (tropt_pwrite_all(fd, b->data, b->len, *size) != 0) {
+    if (tropt_pwrite_all(fd, p, n, *size) != 0) {
         int e = errno;
         c->fail_errno = e;
         if (ftruncate(fd, *size) != 0) {
@@ -28,9 +28,11 @@ static int append(csv *c, int fd, off_t *size, const char *path, const tev_buf *
         }
         return c->h->error(TROPT_EBACKEND, "cannot write '%s': %s", path, strerror(e));
     }
-    if (c->sync == SYNC_FULL && fdatasync(fd) != 0)
+    if (c->sync == SYNC_FULL && fdatasync(fd) != 0) {
+        c->fail_errno = errno;
         return c->h->error(TROPT_EBACKEND, "cannot sync '%s': %s", path, strerror(errno));
-    *size += (off_t)b->len;
+    }
+    *size += (off_t)n;
     return TROPT_OK;
 }
 
@@ -112,13 +114,13 @@ static int copy_widened(csv *c, int tfd, off_t *tsize, size_t k)
         c->out.len = (size_t)(o - c->out.data);
         off += got;
         if (c->out.len >= CHUNK) {
-            int rc = append(c, tfd, tsize, c->tmp_path, &c->out);
+            int rc = append(c, tfd, tsize, c->tmp_path, c->out.data, c->out.len);
             if (rc != TROPT_OK)
                 return rc;
             c->out.len = 0;
         }
     }
-    int rc = append(c, tfd, tsize, c->tmp_path, &c->out);
+    int rc = append(c, tfd, tsize, c->tmp_path, c->out.data, c->out.len);
     c->out.len = 0;
     return rc;
 }
@@ -142,18 +144,19 @@ int rewrite(csv *c)
         goto fail;
     }
     size_t hdr_len = c->out.len;
-    if ((rc = append(c, tfd, &tsize, c->tmp_path, &c->out)) != TROPT_OK)
+    if ((rc = append(c, tfd, &tsize, c->tmp_path, c->out.data, c->out.len)) != TROPT_OK)
         goto fail;
     if (c->fd >= 0 && c->size > (off_t)c->hdr_len &&
         (rc = copy_widened(c, tfd, &tsize, c->nkeys - c->ncols_disk)) != TROPT_OK)
         goto fail;
     c->out.len = 0;
-    if (c->layout == LAYOUT_WIDE ? put_wide_rows(c, &c->out, 0, c->nrows, c->nkeys) != 0
-                                 : put_long_rows(c, &c->out, 0, c->nrows) != 0) {
+    /* the queued rows as records of the new file: what a failed append
+     * left formatted in c->fmt is reused, not formatted a second time */
+    if (format_queued(c) != 0) {
         rc = oom(c);
         goto fail;
     }
-    if ((rc = append(c, tfd, &tsize, c->tmp_path, &c->out)) != TROPT_OK)
+    if ((rc = append(c, tfd, &tsize, c->tmp_path, c->fmt.data, c->fmt.len)) != TROPT_OK)
         goto fail;
     if (c->sync != SYNC_OFF && fsync(tfd) != 0) {
         rc = h->error(TROPT_EBACKEND, "cannot sync '%s': %s", c->tmp_path, strerror(errno));
@@ -212,31 +215,25 @@ int write_queued(csv *c, int force)
     int rc;
     if (c->nrows == c->ndeferred && !(force && c->ndeferred))
         return TROPT_OK;
-    c->out.len = 0;
     if (c->layout == LAYOUT_LONG) {
         if (format_queued(c) != 0)
             return oom(c);
-        if ((rc = append(c, c->fd, &c->size, c->metrics_path, &c->fmt)) == TROPT_OK) {
+        if ((rc = append(c, c->fd, &c->size, c->metrics_path, c->fmt.data, c->fmt.len)) ==
+            TROPT_OK) {
             c->rows_disk += c->nrows;
             queue_clear(c);
         }
         return rc;
     }
     if (c->ndeferred == 0 && c->nkeys == c->ncols_disk) {
-        const tev_buf *b = &c->out;
-        tev_buf whole;
-        if (c->nfull == c->nrows) {
-            /* every row is its record already: write the arena as it is */
-            whole.data = c->arena.data;
-            whole.len = c->arena.len;
-            whole.cap = 0;
-            b = &whole;
-        } else if (format_queued(c) != 0) {
-            return oom(c);
-        } else {
+        /* every row is its record already: the arena is written as it is */
+        const tev_buf *b = &c->arena;
+        if (c->nfull != c->nrows) {
+            if (format_queued(c) != 0)
+                return oom(c);
             b = &c->fmt;
         }
-        if ((rc = append(c, c->fd, &c->size, c->metrics_path, b)) == TROPT_OK) {
+        if ((rc = append(c, c->fd, &c->size, c->metrics_path, b->data, b->len)) == TROPT_OK) {
             c->rows_disk += c->nrows;
             queue_clear(c);
         }
@@ -258,8 +255,9 @@ int write_queued(csv *c, int force)
             return h->error(TROPT_EBACKEND, "cannot create '%s': %s", c->pending_path,
                             strerror(errno));
         c->psize = 0;
-        tev_buf hb = {.data = (char *)"step,time,key,value\r\n", .len = 21};
-        if ((rc = append(c, c->pfd, &c->psize, c->pending_path, &hb)) != TROPT_OK) {
+        static const char head[] = "step,time,key,value\r\n";
+        if ((rc = append(c, c->pfd, &c->psize, c->pending_path, head, sizeof head - 1)) !=
+            TROPT_OK) {
             close(c->pfd);
             c->pfd = -1;
             unlinkat(c->rfd, "metrics.pending.csv", 0);
@@ -269,7 +267,7 @@ int write_queued(csv *c, int force)
     c->out.len = 0;
     if (put_long_rows(c, &c->out, c->ndeferred, c->nrows) != 0)
         return oom(c);
-    if ((rc = append(c, c->pfd, &c->psize, c->pending_path, &c->out)) == TROPT_OK)
+    if ((rc = append(c, c->pfd, &c->psize, c->pending_path, c->out.data, c->out.len)) == TROPT_OK)
         c->ndeferred = c->nrows;
     return rc;
 }
@@ -288,7 +286,7 @@ static int write_file_atomic(csv *c, const char *name, const tev_buf *b)
         rc = h->error(TROPT_EBACKEND, "cannot create '%s': %s", c->tmp_path, strerror(errno));
         goto out;
     }
-    if ((rc = append(c, fd, &sz, c->tmp_path, b)) != TROPT_OK)
+    if ((rc = append(c, fd, &sz, c->tmp_path, b->data, b->len)) != TROPT_OK)
         goto fail;
     if (c->sync != SYNC_OFF && fsync(fd) != 0) {
         rc = h->error(TROPT_EBACKEND, "cannot sync '%s': %s", c->tmp_path, strerror(errno));

@@ -86,7 +86,7 @@ static int write_pending_once(jsonl *j)
 {
     size_t done;
     if (j->torn && j->buf.len) {
-        if (tropt_write_counted(j->fd, "\n", 1, &done) != 0) {
+        if (tropt_write_all(j->fd, "\n", 1) != 0) {
             j->fail_errno = errno;
             return j->host->error(TROPT_EBACKEND, "cannot write to journal %s: %s", j->path,
                                   strerror(errno));
