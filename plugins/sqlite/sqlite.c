@@ -86,7 +86,6 @@ static void *timer_main(void *arg)
 {
     tsq *s = arg;
     double interval = (double)s->commit_interval / 1000.0;
-    double retry_at = 0;
     pthread_mutex_lock(&s->lock);
     while (!s->stop) {
         if (s->batch.nsteps == 0) {
@@ -94,8 +93,8 @@ static void *timer_main(void *arg)
             continue;
         }
         double due = s->batch.first_at + interval;
-        if (due < retry_at)
-            due = retry_at;
+        if (s->failing && due < s->retry_at) /* tsq_commit's own pacing */
+            due = s->retry_at;
         double now = tsq_monotonic();
         if (now < due) {
             struct timespec ts;
@@ -108,7 +107,6 @@ static void *timer_main(void *arg)
              * take locks of its own. */
             char msg[sizeof s->err];
             snprintf(msg, sizeof msg, "%s", s->err);
-            retry_at = now + (interval > 0.05 ? interval : 0.05);
             pthread_mutex_unlock(&s->lock);
             TROPT_HOST_LOG(s->host, TROPT_LEVEL_WARNING, "%s (will retry)", msg);
             pthread_mutex_lock(&s->lock);
