@@ -132,13 +132,11 @@ static int sq_create(void **self, const tropt_optval *o, const tropt_host *host)
     s->host = host;
     tev_buf_init(&s->json, host->realloc, host->free);
     const char *path = o[SQLITE_OPT_PATH].text ? o[SQLITE_OPT_PATH].text : "tropt.db";
-    size_t len = strlen(path);
-    s->path = host->malloc(len + 1);
+    s->path = tropt_host_strdup(host, path);
     if (!s->path) {
         host->free(s);
         return host->error(TROPT_ENOMEM, "out of memory");
     }
-    memcpy(s->path, path, len + 1);
     s->commit_interval = o[SQLITE_OPT_COMMIT_INTERVAL].i;
     s->commit_every = o[SQLITE_OPT_COMMIT_EVERY].i;
     if (!o[SQLITE_OPT_COMMIT_EVERY].is_set && s->commit_interval > 0)

@@ -84,10 +84,9 @@ int tsq_key_intern(tsq *s, const char *name, uint32_t *index)
     int rc = grow(s, (void **)&k->v, &k->cap, k->n + 1, sizeof *k->v);
     if (rc)
         return rc;
-    char *copy = s->host->malloc(len + 1);
+    char *copy = tropt_host_strndup(s->host, name, len);
     if (!copy)
         return oom(s);
-    memcpy(copy, name, len + 1);
     k->v[k->n] = (tsq_key){.name = copy, .hash = h, .id = 0};
     size_t j = (size_t)h & (k->nslots - 1);
     while (k->slots[j])

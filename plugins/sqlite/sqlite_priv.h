@@ -236,9 +236,13 @@ void tsq_batch_free(tsq *s);
 int tsq_arena_json(tsq *s, tsq_arena *a, const json_t *j, size_t *off);
 
 /* sqlite_store.c */
+/* Open (creating or upgrading) s->path, prepare the statements, join the
+ * file's checkpointer.  TROPT_OK, or a TROPT_* code with s->err set; on
+ * failure what was opened stays for tsq_close, which the caller runs
+ * (sq_destroy) in every case. */
 int tsq_open(tsq *s);
+/* Close everything tsq_open opened (any part of it); s->db is NULL after. */
 void tsq_close(tsq *s);
-int tsq_mark_stale(tsq *s);
 /* Write the pending batch and, inside the same transaction, `extra` (which
  * returns an SQLite result code).  Retries the whole transaction while
  * SQLite reports the database busy, up to busy_timeout.  On failure the
@@ -249,13 +253,6 @@ int tsq_commit(tsq *s, tsq_extra_fn extra, void *arg);
  * (tropt_run.id), if any, into s->rs, and fold the rows a previous writer
  * left above its statistics.  SQLite result code. */
 int tsq_load_run(tsq *s, int64_t run);
-/* Hand the checkpoints to the file's checkpointer (nothing happens without
- * one: SQLite's automatic checkpoint stays).  Take them back (before the
- * last commit and closing). */
-void tsq_checkpointer_start(tsq *s);
-void tsq_checkpointer_stop(tsq *s);
-/* Ask the checkpoint thread for a pass (e.g. at finish). */
-void tsq_checkpoint_kick(tsq *s);
 /* Inside a transaction: the id of key entry `index`, inserting it if new
  * (SQLite result code). */
 int tsq_key_id(tsq *s, uint32_t index, int64_t *id);
@@ -277,7 +274,9 @@ int tsq_multi_stmt(tsq *s, sqlite3_stmt **slot, int n, const char *head, const c
 /* sqlite_stat.c: statistics (SQLite result codes where an int is returned) */
 /* Start a transaction's aggregates: every key known so far gets an entry. */
 int tsq_agg_begin(tsq *s);
-/* Aggregate entry i (of key entry i), NULL when memory ran out. */
+/* Aggregate entry i of this transaction (entry 0: the steps; entry k + 1:
+ * key entry k), reset when first touched in it.  Cannot fail:
+ * tsq_agg_begin made room for every entry. */
 tsq_agg *tsq_agg_entry(tsq *s, size_t i);
 /* A new row (step, v) of agg entry i (TEXT in the batch's arena). */
 void tsq_agg_add(tsq *s, size_t i, int64_t step, const tsq_val *v);
@@ -292,7 +291,19 @@ int tsq_fold_tail(tsq *s, int64_t run);
 /* Merge the pending and the transaction's aggregates into tropt_stat. */
 int tsq_agg_flush(tsq *s, int64_t run);
 
-/* sqlite_ckpt.c: join the checkpointer of s->path's file in this process,
+/* sqlite_ckpt.c */
+/* Mark the runs of writers that are gone (their pid no longer runs, in
+ * this pid namespace) as crashed.  TROPT_OK, or a TROPT_* code with s->err
+ * set. */
+int tsq_mark_stale(tsq *s);
+/* Hand the checkpoints to the file's checkpointer (nothing happens without
+ * one: SQLite's automatic checkpoint stays).  Take them back (before the
+ * last commit and closing). */
+void tsq_checkpointer_start(tsq *s);
+void tsq_checkpointer_stop(tsq *s);
+/* Ask the checkpoint thread for a pass (e.g. at finish). */
+void tsq_checkpoint_kick(tsq *s);
+/* Join the checkpointer of s->path's file in this process,
  * starting it for the first tracker of the file (called by tsq_open; on
  * failure a warning, and s->ck stays NULL).  Leave it: the last tracker
  * stops its thread and closes its connection (called by tsq_close, after

@@ -23,12 +23,6 @@
 #include "sqlite_sql.h"
 #include "tropt_mem.h"
 
-#define KNOWN_SCHEMA TSQL_SCHEMA_VERSION
-#define APPLICATION_ID 0x54726f70
-#define KIND_BOOL 1
-#define KIND_NAN 2
-#define KIND_JSON 3
-
 typedef struct reader {
     const tropt_host *host;
     sqlite3 *db;
@@ -110,7 +104,7 @@ static int fb_add(const reader *r, fieldbuf *b, sqlite3_stmt *st, int kc, int vc
     int kind = kindc >= 0 ? sqlite3_column_int(st, kindc) : 0;
     switch (sqlite3_column_type(st, vc)) {
     case SQLITE_INTEGER:
-        f->type = kind == KIND_BOOL ? TROPT_BOOL : TROPT_INT;
+        f->type = kind == TSQL_KIND_BOOL ? TROPT_BOOL : TROPT_INT;
         if (f->type == TROPT_BOOL)
             f->v.b = sqlite3_column_int64(st, vc) != 0;
         else
@@ -124,7 +118,7 @@ static int fb_add(const reader *r, fieldbuf *b, sqlite3_stmt *st, int kc, int vc
     case SQLITE_BLOB: {
         const unsigned char *t = sqlite3_column_text(st, vc);
         int len = sqlite3_column_bytes(st, vc);
-        if (kind == KIND_JSON) {
+        if (kind == TSQL_KIND_JSON) {
             json_error_t je;
             json_t *j = json_loadb((const char *)t, (size_t)len, JSON_DECODE_ANY, &je);
             if (j) {
@@ -146,7 +140,7 @@ static int fb_add(const reader *r, fieldbuf *b, sqlite3_stmt *st, int kc, int vc
         break;
     }
     default:
-        if (kind == KIND_NAN) {
+        if (kind == TSQL_KIND_NAN) {
             f->type = TROPT_REAL;
             f->v.r = NAN;
         } else {
@@ -187,7 +181,7 @@ int tsq_reader_open(void **out, const tropt_optval *opts, const tropt_host *host
         return host->error(TROPT_ENOMEM, "out of memory");
     memset(r, 0, sizeof *r);
     r->host = host;
-    if (!(r->path = tropt_host_strndup(host, path, strlen(path)))) {
+    if (!(r->path = tropt_host_strdup(host, path))) {
         host->free(r);
         return host->error(TROPT_ENOMEM, "out of memory");
     }
@@ -208,15 +202,15 @@ int tsq_reader_open(void **out, const tropt_optval *opts, const tropt_host *host
         rc = fail(r, "not an SQLite database");
         goto fail;
     }
-    if (app != APPLICATION_ID) {
+    if (app != TSQL_APPLICATION_ID) {
         rc = host->error(TROPT_EBACKEND, "%s: not a tropt database (application_id %d)", path, app);
         goto fail;
     }
-    if (ver > KNOWN_SCHEMA) {
+    if (ver > TSQL_SCHEMA_VERSION) {
         rc = host->error(TROPT_EBACKEND,
                          "%s: written by a newer tropt (schema version %d, this reader knows up "
                          "to %d); upgrade tropt to read it",
-                         path, ver, KNOWN_SCHEMA);
+                         path, ver, TSQL_SCHEMA_VERSION);
         goto fail;
     }
     /* From schema 2 on, each value's kind (bool, NaN, JSON text) is kept

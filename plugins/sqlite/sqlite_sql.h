@@ -82,7 +82,6 @@
 #define TSQL_SYNC_FULL "PRAGMA synchronous=FULL"
 #define TSQL_USER_VERSION "PRAGMA user_version"
 #define TSQL_APP_ID "PRAGMA application_id"
-#define TSQL_HAS_TABLE "SELECT 1 FROM sqlite_master WHERE name = ?1"
 
 /* ---- Schema and migrations ---------------------------------------------- */
 

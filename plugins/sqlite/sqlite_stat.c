@@ -6,17 +6,8 @@
  * the rows a dead or earlier writer left above them.
  */
 #include "sqlite_priv.h"
-#include "tropt_mem.h"
 
-#include <errno.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/types.h>
-#include <time.h>
-#include <unistd.h>
 
 /* ---- Statistics ----------------------------------------------------------- */
 
