@@ -266,8 +266,10 @@ static int replay_file(replay *r, const char *path, long *n_skipped)
         }
     }
     if (got < 0) {
-        fprintf(stderr, "tropt: cannot read %s: %s\n", path, strerror(errno));
-        r->n_failures++;
+        if (r->pass == 1) { /* said and counted once, like an open error */
+            fprintf(stderr, "tropt: cannot read %s: %s\n", path, strerror(errno));
+            r->n_failures++;
+        }
         rc = -1;
     }
     if (r->pass == 1)
