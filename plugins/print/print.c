@@ -128,7 +128,7 @@ static int put_json(pr *p, const json_t *v)
     case JSON_FALSE:
         return tev_buf_puts(&p->line, "false");
     case JSON_INTEGER:
-        return tev_buf_printf(&p->line, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        return tev_buf_put_i64(&p->line, (int64_t)json_integer_value(v));
     case JSON_REAL:
         return put_real(p, json_real_value(v));
     case JSON_STRING:
@@ -168,7 +168,7 @@ static int put_value(pr *p, const tropt_field *f)
     case TROPT_BOOL:
         return tev_buf_puts(&p->line, f->v.b ? "true" : "false");
     case TROPT_INT:
-        return tev_buf_printf(&p->line, "%" PRId64, f->v.i);
+        return tev_buf_put_i64(&p->line, f->v.i);
     case TROPT_REAL:
         return put_real(p, f->v.r);
     case TROPT_STRING:
@@ -284,13 +284,13 @@ static int pr_init(void *self, const tropt_run *run, const json_t *config,
             p->h->free(p->keys[i]);
         p->nkeys = 0;
     }
-    p->line.len = 0;
+    tev_buf_clear(&p->line);
     if (tev_buf_puts(&p->line, "run ") != 0 || tev_buf_puts(&p->line, run->run_id) != 0 ||
         tev_buf_puts(&p->line, " | experiment=") != 0 || put_oneline(p, run->experiment) != 0)
         return p->h->error(TROPT_ENOMEM, "out of memory");
     emit_line(p);
     if (n_params) {
-        p->line.len = 0;
+        tev_buf_clear(&p->line);
         if (tev_buf_puts(&p->line, "config: ") != 0 || put_fields(p, params, n_params, 1) != 0)
             return p->h->error(TROPT_ENOMEM, "out of memory");
         emit_line(p);
@@ -311,7 +311,7 @@ static int compose_step(pr *p, int64_t step, const tropt_field *f, size_t n)
         if (k != (size_t)-1)
             p->slot[k] = &f[i];
     }
-    p->line.len = 0;
+    tev_buf_clear(&p->line);
     int rc = tev_buf_printf(&p->line, "step=%4" PRId64, step);
     for (size_t k = 0; k < p->nkeys && rc == 0; k++) {
         if (!p->slot[k])
@@ -376,12 +376,12 @@ static int pr_finish(void *self, const tropt_run *run, const char *status, doubl
     if (!p->open)
         return TROPT_OK;
     if (n_flat) {
-        p->line.len = 0;
+        tev_buf_clear(&p->line);
         if (tev_buf_puts(&p->line, "summary: ") != 0 || put_fields(p, flat, n_flat, 0) != 0)
             return p->h->error(TROPT_ENOMEM, "out of memory");
         emit_line(p);
     }
-    p->line.len = 0;
+    tev_buf_clear(&p->line);
     if (tev_buf_printf(&p->line, "run %s %s after %" PRId64 " steps in %.2f s", run->run_id, status,
                        p->steps, ended_at - p->started) != 0)
         return p->h->error(TROPT_ENOMEM, "out of memory");
