@@ -777,7 +777,8 @@ int cmd_conformance(int argc, char **argv)
     char root[] = "/tmp/tropt-conformance-XXXXXX";
     char probe[sizeof root + 8];
     int here = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int made = here >= 0 && mkdtemp(root) != NULL;
+    int have_root = here >= 0 && mkdtemp(root) != NULL;
+    int made = have_root;
     if (made) {
         snprintf(probe, sizeof probe, "%s/p0", root);
         made = mkdir(probe, 0700) == 0 && chdir(probe) == 0;
@@ -786,8 +787,9 @@ int cmd_conformance(int argc, char **argv)
         fprintf(stderr, "tropt: cannot create a temporary folder: %s\n", strerror(errno));
         if (here >= 0)
             close(here);
-        if (strcmp(root, "/tmp/tropt-conformance-XXXXXX") != 0)
-            remove_root(root); /* mkdtemp made it */
+        if (have_root)
+            remove_root(root); /* mkdtemp made it (a failed one may still have
+                                * rewritten the template: never removed) */
         free(spec);
         return 1;
     }
