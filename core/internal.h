@@ -149,8 +149,9 @@ typedef struct tropt__flat {
 
 void tropt__flat_reset(tropt__flat *fl);
 void tropt__flat_free(tropt__flat *fl);
-/* TROPT_EINVAL naming `what` when v nests deeper than TROPT_MAX_DEPTH or
- * contains itself (v itself is level 0). */
+/* TROPT_EINVAL naming `what` when v nests deeper than TROPT_MAX_DEPTH,
+ * contains itself (v itself is level 0) or holds a string with a NUL;
+ * allocates nothing. */
 int tropt__json_check_depth(const json_t *v, const char *what);
 /* Flatten a JSON object into fl (appending).  TROPT_EINVAL for a duplicate key. */
 int tropt__flat_object(tropt__flat *fl, const json_t *obj);

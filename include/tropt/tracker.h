@@ -62,8 +62,9 @@ typedef struct tropt_tracker tropt_tracker;
  *   experiment_config   a JSON object or NULL; copied (deep), so the caller
  *                       keeps ownership of its value.
  * Returns TROPT_OK; TROPT_EINVAL (out NULL, malformed spec, unknown or
- * ill-typed option, experiment_config not an object or nested deeper than
- * TROPT_MAX_DEPTH); TROPT_ENOTFOUND (no
+ * ill-typed option, experiment_config not an object, nested deeper than
+ * TROPT_MAX_DEPTH or containing itself, or holding a string with a NUL
+ * character); TROPT_ENOTFOUND (no
  * plugin of that name on the search path); TROPT_EPLUGIN (a file that cannot
  * serve as a plugin); TROPT_EBACKEND (a backend's create failed);
  * TROPT_ENOMEM.  On failure nothing is left allocated or loaded.
@@ -82,8 +83,9 @@ TROPT_API int tropt_tracker_open(tropt_tracker **out, const char *spec, const ch
  * backend's init fails (that failure is returned; log and finish then skip
  * the backends that could not open the run, reporting it).
  *   config  a JSON object or NULL; borrowed.
- * Returns TROPT_OK, TROPT_EINVAL (t NULL, config not an object or nested
- * deeper than TROPT_MAX_DEPTH),
+ * Returns TROPT_OK, TROPT_EINVAL (t NULL, config not an object, nested
+ * deeper than TROPT_MAX_DEPTH or containing itself, or holding a string
+ * with a NUL character),
  * TROPT_EBACKEND, TROPT_ENOMEM.
  */
 TROPT_API int tropt_tracker_init(tropt_tracker *t, const json_t *config);
@@ -120,8 +122,9 @@ TROPT_API int tropt_tracker_log_fields(tropt_tracker *t, const tropt_field *fiel
  * and the run stays active (calling finish again retries only the backends
  * that have not closed it).
  *   summary  a JSON object or NULL; borrowed.
- * Returns TROPT_OK, TROPT_EINVAL (summary not an object or nested deeper
- * than TROPT_MAX_DEPTH), TROPT_EBACKEND,
+ * Returns TROPT_OK, TROPT_EINVAL (summary not an object, nested deeper
+ * than TROPT_MAX_DEPTH or containing itself, or holding a string with a
+ * NUL character), TROPT_EBACKEND,
  * TROPT_ENOMEM.
  */
 TROPT_API int tropt_tracker_finish(tropt_tracker *t, const json_t *summary);

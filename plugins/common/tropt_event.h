@@ -31,6 +31,7 @@ void tev_buf_free(tev_buf *b);
 int tev_buf_reserve(tev_buf *b, size_t extra);
 int tev_buf_append(tev_buf *b, const void *p, size_t n);
 int tev_buf_puts(tev_buf *b, const char *s);
+/* Append one byte.  0, or -1 on allocation failure. */
 int tev_buf_putc(tev_buf *b, char c);
 int tev_buf_printf(tev_buf *b, const char *fmt, ...) TROPT_PRINTF(2, 3);
 /* Append a 64-bit integer in decimal (as printf's %" PRId64 " writes it). */
@@ -58,7 +59,8 @@ size_t tev_json_real(char *buf, size_t size, double x, tev_format_real_fn fn);
 /* Append s (NUL-terminated) as a JSON string: escapes ", \ and control
  * characters; invalid UTF-8 bytes become U+FFFD. */
 int tev_put_string(tev_buf *b, const char *s, size_t len);
-/* Append a jansson value as JSON (reals in shortest round-trip form). */
+/* Append a jansson value as JSON (reals in shortest round-trip form).
+ * 0, or -1 on allocation failure (b then holds part of the text). */
 int tev_put_json(tev_buf *b, const json_t *v, tev_format_real_fn fn);
 /* The same, pretty-printed for people: each member and element on a line
  * of its own, indented by indent spaces a level, ": " after a key (the
