@@ -116,9 +116,11 @@ static int write_pending_once(jsonl *j)
     tev_buf_clear(&j->buf);
     j->n_pending = 0;
     j->end_pending = 0;
-    if (j->fsync_mode == FSYNC_ALWAYS && fdatasync(j->fd) != 0)
+    if (j->fsync_mode == FSYNC_ALWAYS && fdatasync(j->fd) != 0) {
+        j->fail_errno = errno; /* the cause the retry messages give */
         return j->host->error(TROPT_EBACKEND, "cannot sync journal %s: %s", j->path,
                               strerror(errno));
+    }
     return TROPT_OK;
 }
 
