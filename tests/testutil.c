@@ -161,14 +161,22 @@ void tu_capture_stop(void)
     tropt_set_log_handler(NULL, NULL);
 }
 
+/* Under the lock: a plugin thread (a commit timer, a sender) may log
+ * while the test reads what was captured. */
 const char *tu_captured(void)
 {
-    return cap_buf ? cap_buf : "";
+    pthread_mutex_lock(&cap_lock);
+    const char *s = cap_buf ? cap_buf : "";
+    pthread_mutex_unlock(&cap_lock);
+    return s;
 }
 
 int tu_captured_count(tropt_level level)
 {
-    return level <= TROPT_LEVEL_OFF ? cap_counts[level] : 0;
+    pthread_mutex_lock(&cap_lock);
+    int n = level <= TROPT_LEVEL_OFF ? cap_counts[level] : 0;
+    pthread_mutex_unlock(&cap_lock);
+    return n;
 }
 
 const char *tu_build_root(void)
