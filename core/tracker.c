@@ -323,8 +323,10 @@ static int open_run(tropt_tracker *t, const tropt_run_info *info, const json_t *
     }
 
     if (t->active) {
+        /* SPEC 3 (part three): its owner never finished it, so it is
+         * recorded "aborted", not "finished" */
         tropt__log(TROPT_LEVEL_WARNING, "%s", MSG_INIT_ACTIVE);
-        int rc = do_finish(t, "finished", tropt__now(), NULL);
+        int rc = do_finish(t, "aborted", tropt__now(), NULL);
         if (rc) {
             json_decref(merged);
             return rc;

@@ -75,7 +75,8 @@ TROPT_API int tropt_tracker_open(tropt_tracker **out, const char *spec, const ch
 /*
  * Open a new run.  If a run is active, warns
  * "init() called on already-active tracker (previous run not finished).
- * Auto-finishing the previous run." and finishes it first (no summary); if
+ * Auto-finishing the previous run." and finishes it first with status
+ * "aborted" (its owner never finished it; no summary); if
  * that finish fails its error is returned and the old run stays active.
  * The run's config is the shallow merge of experiment_config and `config`
  * (keys of `config` win); backends receive NULL when both are NULL or empty.

@@ -259,7 +259,7 @@ static int csv_init(void *self, const tropt_run *run, const json_t *config,
     folder = exp_dir = NULL;
     struct stat st;
     if (fstatat(c->rfd, "metrics.csv", &st, AT_SYMLINK_NOFOLLOW) == 0) {
-        if ((rc = resume(c)) != TROPT_OK)
+        if ((rc = csv_append_open(c)) != TROPT_OK)
             goto fail;
     } else if ((rc = rewrite(c)) != TROPT_OK) {
         goto fail;

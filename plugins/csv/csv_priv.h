@@ -10,7 +10,7 @@
  *   csv_keys.c    the key table (columns in first-seen order).
  *   csv_rows.c    the queue of rows and their text as wide/long records.
  *   csv_write.c   appends, header rewrites, deferral, JSON side files.
- *   csv_resume.c  continuing an existing metrics.csv (replay).
+ *   csv_append.c  appending to an existing metrics.csv (replay).
  *   csv_text.c    CSV quoting (csv_text.h); buffers, JSON and files come
  *                 from the toolkit in plugins/common.
  *   csv_read.c    the reader hooks (csv_read.h).
@@ -87,20 +87,20 @@ typedef struct cell {
  *   fd, size,
  *   hdr_len,
  *   ncols_disk,
- *   rows_disk      resume (csv_resume.c) when continuing, rewrite and
+ *   rows_disk      csv_append_open (csv_append.c) when continuing, rewrite and
  *                  write_queued (csv_write.c) as records reach the file;
  *                  closed by run_close.
  *   pfd, psize     write_queued (creates, appends) and rewrite (removes),
  *                  csv_write.c.
  *   steps          csv_log; rewrites, rewritten: rewrite (csv_write.c).
- *   seen*          resume fills them, seen_take/seen_free consume them
- *                  (csv_resume.c; called by csv_log and run_close).
+ *   seen*          csv_append_open fills them, seen_take/seen_free consume them
+ *                  (csv_append.c; called by csv_log and run_close).
  *   keys, kcell,
  *   kcell_len,
  *   keybytes,
  *   slots          key_col / keys_clear (csv_keys.c) only; key_col is
  *                  called by queue_row (csv_rows.c) and header_field
- *                  (csv_resume.c); kcap (shared with colmap) grows there.
+ *                  (csv_append.c); kcap (shared with colmap) grows there.
  *   rows, cells,
  *   arena, qbytes,
  *   nrows, ncells,
@@ -116,7 +116,7 @@ typedef struct cell {
  *                  thread owns cl.fds under cl.mu.
  *   out, scratch   scratch buffers of whichever function runs (never held
  *                  across calls): put_*, rewrite, copy_widened,
- *                  write_json_file, resume, queue_row (scratch).
+ *                  write_json_file, csv_append_open, queue_row (scratch).
  *   colmap         put_wide_rows sets and clears it per row; hint, hint_n:
  *                  queue_row / field_col (csv_rows.c).
  *
@@ -270,7 +270,7 @@ int write_queued(csv *c, int force);
  * atomically (temporary file, rename). */
 int write_json_file(csv *c, const char *name, const json_t *v);
 
-/* ---- csv_resume.c ---- */
+/* ---- csv_append.c ---- */
 
 /* Forget the rows of a continued file (all matched, or the run ends). */
 void seen_free(csv *c);
@@ -287,6 +287,6 @@ int seen_take(csv *c, int64_t step);
  * (each row once, whatever the order of the steps: a run may log a step
  * twice, or go back to an earlier step after a restart).
  */
-int resume(csv *c);
+int csv_append_open(csv *c);
 
 #endif

@@ -7,7 +7,7 @@
  *                   or looked up row by row for steps that may exist).
  *   sqlite_stat.c   tropt_stat kept exact: aggregates totalled per
  *                   transaction, merged into the table, tails folded.
- *   sqlite_ckpt.c   the checkpoint thread and its WAL hook; stale runs.
+ *   sqlite_wal.c   the checkpoint thread and its WAL hook; stale runs.
  *   sqlite_batch.c  the in-memory side: interned keys and the pending batch.
  *
  * Every step is first appended to the pending batch (copied, keys interned
@@ -160,7 +160,7 @@ typedef struct tsq {
     double busy_since; /* monotonic start of the current lock wait */
     uint64_t rng;      /* jitter of the busy back-off */
 
-    /* Checkpoints (see sqlite_ckpt.c): the writer's own automatic
+    /* Checkpoints (see sqlite_wal.c): the writer's own automatic
      * checkpoint is off; one thread per database file and process, shared
      * by every tracker writing that file, checkpoints through a connection
      * of its own. */
@@ -200,7 +200,7 @@ typedef struct tsq {
 #define TSQ_CKPT_FRAMES 1000
 /* Past this many WAL frames, a commit completes the checkpoint the thread
  * could not, right after a pass of the thread; past TSQ_CKPT_FORCE frames,
- * whatever is left (see sqlite_ckpt.c). */
+ * whatever is left (see sqlite_wal.c). */
 #define TSQ_CKPT_HARD (4 * TSQ_CKPT_FRAMES)
 #define TSQ_CKPT_FORCE (16 * TSQ_CKPT_FRAMES)
 
@@ -291,7 +291,7 @@ int tsq_fold_tail(tsq *s, int64_t run);
 /* Merge the pending and the transaction's aggregates into tropt_stat. */
 int tsq_agg_flush(tsq *s, int64_t run);
 
-/* sqlite_ckpt.c */
+/* sqlite_wal.c */
 /* Mark the runs of writers that are gone (their pid no longer runs, in
  * this pid namespace) as crashed.  TROPT_OK, or a TROPT_* code with s->err
  * set. */

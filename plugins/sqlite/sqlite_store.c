@@ -2,7 +2,7 @@
  * plugins/sqlite/sqlite_store.c - the database side of the sqlite backend:
  * opening the file, the schema and its migrations, waiting out other
  * writers and writing a batch in one transaction (stale runs and
- * checkpoints: sqlite_ckpt.c; statistics: sqlite_stat.c).
+ * checkpoints: sqlite_wal.c; statistics: sqlite_stat.c).
  *
  * Concurrency.  The file is in WAL mode: readers never block writers and
  * writers never block readers.  Writers take the write lock with BEGIN

@@ -310,7 +310,7 @@ static void verify_sqlite(const char *dir)
                            dir);
     char *out = NULL;
     ck_assert_int_eq(tu_run(cmd, &out, 0), 0);
-    ck_assert_str_eq(out, "3\n6\naborted,finished,finished\n");
+    ck_assert_str_eq(out, "3\n6\naborted,aborted,finished\n");
     free(out);
     free(cmd);
 }

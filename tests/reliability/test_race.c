@@ -284,11 +284,15 @@ static int check_history(const char *path, const totals *s)
         } else if (sscanf(line, "finish run=%63s", run) == 1) {
             ck_assert_msg(strcmp(run, open_run) == 0, "finish of %s while %s is open", run,
                           open_run[0] ? open_run : "no run");
-            ck_assert_msg(strstr(line, " status=finished ") != NULL, "%s", line);
-            if (strstr(line, " summary={\"by\":"))
+            if (strstr(line, " summary={\"by\":")) {
+                ck_assert_msg(strstr(line, " status=finished ") != NULL, "%s", line);
                 closed_sum++;
-            else if (strstr(line, " summary=null"))
-                closed_auto++; /* by an init, or the final finish */
+            } else if (strstr(line, " summary=null")) {
+                /* by an init (aborted: SPEC 3), or the final finish */
+                ck_assert_msg(strstr(line, " status=aborted ") || strstr(line, " status=finished "),
+                              "%s", line);
+                closed_auto++;
+            }
             open_run[0] = '\0';
         } else {
             ck_abort_msg("unexpected line: %s", line);
@@ -318,7 +322,11 @@ START_TEST(test_race_sqlite_recorder)
     sqlite3 *h = tq_db(db);
     tq_assert_integrity(h);
     ck_assert_int_eq(tq_int(h, "SELECT count(*) FROM runs"), runs);
-    ck_assert_int_eq(tq_int(h, "SELECT count(*) FROM runs WHERE status = 'finished'"
+    /* an init auto-finishes the run it finds open as aborted (SPEC 3) */
+    ck_assert_int_eq(tq_int(h, "SELECT count(*) FROM runs WHERE status = 'aborted'"
+                               " AND ended_at >= started_at"),
+                     s.auto_closed);
+    ck_assert_int_eq(tq_int(h, "SELECT count(*) FROM runs WHERE status IN ('finished', 'aborted')"
                                " AND ended_at >= started_at"),
                      runs);
     /* Steps 0..n-1 in every run, four fields each, in order of time. */

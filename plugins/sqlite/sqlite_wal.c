@@ -1,5 +1,5 @@
 /*
- * plugins/sqlite/sqlite_ckpt.c - the checkpoint thread and its WAL hook,
+ * plugins/sqlite/sqlite_wal.c - the WAL checkpoint thread and its WAL hook,
  * and the stale-run sweep a writer does when it opens the file.
  */
 #include "sqlite_priv.h"

@@ -1,5 +1,5 @@
 /*
- * plugins/csv/csv_resume.c - continuing an existing metrics.csv (a run replayed
+ * plugins/csv/csv_append.c - appending to an existing metrics.csv (a run replayed
  * again): its header, its torn tail, the steps of its rows.
  * See csv_priv.h for the state and who updates it.
  */
@@ -164,7 +164,7 @@ static int header_field(csv *c, const char *name, void *ud)
  * (each row once, whatever the order of the steps: a run may log a step
  * twice, or go back to an earlier step after a restart).
  */
-int resume(csv *c)
+int csv_append_open(csv *c)
 {
     const tropt_host *h = c->h;
     int rc = TROPT_OK;
