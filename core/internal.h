@@ -13,6 +13,8 @@
 #include <tropt/tropt.h>
 
 #define TROPT__HIDDEN __attribute__((visibility("hidden")))
+#define TROPT__STR_(x) #x
+#define TROPT__STR(x) TROPT__STR_(x)
 
 /* ---- alloc.c ---- */
 void *tropt__malloc(size_t n);
@@ -111,14 +113,47 @@ int tropt__plugin_can_read(const tropt_plugin *p);
 /* 1 if name is a valid plugin name [A-Za-z0-9_-]+. */
 int tropt__valid_plugin_name(const char *name);
 
+/* ---- hostopts.c ---- */
+#define TROPT__N_HOST_OPTS 4
+extern const char *const tropt__host_option_names[TROPT__N_HOST_OPTS];
+enum { TROPT__RESUME_NEVER = 0, TROPT__RESUME_ALLOW = 1, TROPT__RESUME_MUST = 2 };
+/* The host options of one backend entry, or merged for a tracker. */
+typedef struct tropt__host_opts {
+    int warn_only;    /* on_error=warn (per backend, never merged) */
+    int resume;       /* -1 unset, else TROPT__RESUME_* */
+    char *resume_key; /* owned; NULL unset */
+    int64_t sys_ms;   /* -1 unset, 0 off, else the record interval in ms */
+} tropt__host_opts;
+void tropt__host_opts_init(tropt__host_opts *ho);
+void tropt__host_opts_clear(tropt__host_opts *ho);
+/* 1 when `key` is a host option for this plugin (on_error always; the
+ * ABI 1.2 names unless a 1.0/1.1 plugin declares them itself). */
+int tropt__host_option_reserved(const tropt_plugin *p, const char *key);
+/* Set one host option from text; TROPT_EINVAL naming label and key. */
+int tropt__host_opt_set(const char *label, const char *key, const char *value,
+                        tropt__host_opts *ho);
+/* Consume kv when it is a host option (*taken = 1). */
+int tropt__host_option(const char *label, const tropt__kv *kv, tropt__host_opts *ho, int *taken);
+/* Fold a backend's tracker-wide options into `into`; a value that differs
+ * from one given before is TROPT_EINVAL. */
+int tropt__host_opts_merge(tropt__host_opts *into, const tropt__host_opts *from, const char *label);
+/* Fill what is still unset from TROPT_RESUME, TROPT_RESUME_KEY, TROPT_SYS. */
+int tropt__host_opts_from_env(tropt__host_opts *ho);
+
 /* ---- options.c ---- */
 size_t tropt__option_count(const tropt_plugin *p);
+/* The index of the declared option `name`, or -1. */
+long tropt__option_index(const tropt_plugin *p, const char *name);
+/* Parse text as def's type (see plugin.h); -1 with the reason in why. */
+int tropt__option_parse(const tropt_option_def *def, const char *text, tropt_optval *v, char *why,
+                        size_t whysize);
 /* Validate the spec's options against the plugin's declared ones.  *values
  * gets one tropt_optval per declared option (texts owned by the array; free
- * with tropt__optvals_free).  Host options (on_error) are consumed into
- * *warn_only.  TROPT_EINVAL names the option, the plugin and what is valid. */
+ * with tropt__optvals_free).  Host options are consumed into *ho (clear it
+ * with tropt__host_opts_clear; cleared on failure).  TROPT_EINVAL names the
+ * option, the plugin and what is valid. */
 int tropt__options_validate(const tropt_plugin *p, const char *plugin_label, const tropt__kv *opts,
-                            size_t n, tropt_optval **values, int *warn_only);
+                            size_t n, tropt_optval **values, tropt__host_opts *ho);
 void tropt__optvals_free(const tropt_plugin *p, tropt_optval *values);
 /* Check the declared option table itself (at load time). */
 int tropt__options_check_decl(const tropt_plugin *p, const char *path);
@@ -161,6 +196,22 @@ int tropt__flat_fields(tropt__flat *fl, const tropt_field *fields, size_t n);
  * the caller's array can be handed to plugins as is, 0 when it needs
  * tropt__flat_fields, or a negative error. */
 int tropt__fields_passthrough(tropt__flat *fl, const tropt_field *fields, size_t n);
+
+/* ---- reader.c ---- */
+/* A reader on the store of an open backend: its plugin's reader hooks with
+ * the options it was created with.  mod, opts and label are borrowed and
+ * must outlive the reader (free it with tropt_reader_free). */
+int tropt__reader_borrow(const tropt__module *mod, const tropt_optval *opts, const char *label,
+                         struct tropt_reader **out);
+
+/* ---- history.c ---- */
+/* A plugin's list_runs with every run's ABI 1.2 members filled and its
+ * status decided (tropt_run_status). */
+int tropt__list_runs_normalized(const tropt_plugin *p, void *self, tropt_run_list_fn fn, void *ud);
+/* A plugin's read_run with the rule of attempts applied: superseded steps
+ * dropped, or (history) passed with superseded = 1. */
+int tropt__read_run_filtered(const tropt_plugin *p, void *self, const char *run_id,
+                             tropt_event_fn fn, void *ud, int history);
 
 /* ---- host.c ---- */
 /* The host services without an instance label (tests, tools). */

@@ -75,6 +75,11 @@ static int check_table(const tropt_plugin *p, const char *path)
                                 "read_run, reader_close): give all or none",
                                 path, n);
     }
+    if (p->struct_size >= TROPT_PLUGIN_V12_SIZE && !p->annotate != !p->delete_run)
+        return tropt__error(TROPT_EPLUGIN,
+                            "%s: has one of the 2 run metadata hooks (annotate, delete_run): "
+                            "give both or none",
+                            path);
     return tropt__options_check_decl(p, path);
 }
 

@@ -10,8 +10,6 @@
 
 #include "internal.h"
 
-#define HOST_OPT_ON_ERROR "on_error"
-
 size_t tropt__option_count(const tropt_plugin *p)
 {
     size_t n = 0;
@@ -19,6 +17,15 @@ size_t tropt__option_count(const tropt_plugin *p)
         while (p->options[n].name)
             n++;
     return n;
+}
+
+long tropt__option_index(const tropt_plugin *p, const char *name)
+{
+    size_t n = tropt__option_count(p);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(p->options[i].name, name) == 0)
+            return (long)i;
+    return -1;
 }
 
 const char *tropt_option_type_name(tropt_opt_type type)
@@ -99,110 +106,134 @@ static void join_choices(const char *const *choices, char *buf, size_t size)
     }
 }
 
+/* The parsers of each type: 0, or -1 with the reason in why. */
+typedef int (*parse_fn)(const tropt_option_def *def, const char *text, tropt_optval *v, char *why,
+                        size_t whysize);
+
+#define WHY(...) (snprintf(why, whysize, __VA_ARGS__), -1)
+
+static int parse_string(const tropt_option_def *def, const char *text, tropt_optval *v, char *why,
+                        size_t whysize)
+{
+    (void)def, (void)text, (void)v, (void)why, (void)whysize;
+    return 0;
+}
+
+static int parse_path(const tropt_option_def *def, const char *text, tropt_optval *v, char *why,
+                      size_t whysize)
+{
+    (void)def, (void)v;
+    return *text ? 0 : WHY("expected a non-empty path");
+}
+
+static int parse_int(const tropt_option_def *def, const char *text, tropt_optval *v, char *why,
+                     size_t whysize)
+{
+    (void)def;
+    char *end = NULL;
+    errno = 0;
+    long long x = strtoll(text, &end, 10);
+    if (!*text || *end || errno == ERANGE)
+        return WHY("expected a 64-bit integer");
+    v->i = x;
+    v->d = (double)x;
+    return 0;
+}
+
+static int parse_double(const tropt_option_def *def, const char *text, tropt_optval *v, char *why,
+                        size_t whysize)
+{
+    (void)def;
+    char *end = NULL;
+    errno = 0;
+    double x = strtod(text, &end);
+    if (!*text || *end || !isfinite(x) || errno == ERANGE)
+        return WHY("expected a finite number");
+    v->d = x;
+    /* converting a double outside int64's range is undefined: saturate */
+    v->i = x >= 9.2e18 ? INT64_MAX : x <= -9.2e18 ? INT64_MIN : (int64_t)x;
+    return 0;
+}
+
+static int parse_bool(const tropt_option_def *def, const char *text, tropt_optval *v, char *why,
+                      size_t whysize)
+{
+    (void)def;
+    static const char *yes[] = {"true", "yes", "on", "1"};
+    static const char *no[] = {"false", "no", "off", "0"};
+    for (int i = 0; i < 4; i++) {
+        int is_yes = strcasecmp(text, yes[i]) == 0;
+        if (is_yes || strcasecmp(text, no[i]) == 0) {
+            v->i = is_yes;
+            v->d = is_yes;
+            return 0;
+        }
+    }
+    return WHY("expected true|false");
+}
+
+/* The unit after a duration's number: ms (also none), s or m; 0 when bad. */
+static double duration_scale(const char *unit)
+{
+    if (!*unit || strcmp(unit, "ms") == 0)
+        return 1.0;
+    if (strcmp(unit, "s") == 0)
+        return 1000.0;
+    return strcmp(unit, "m") == 0 ? 60000.0 : 0.0;
+}
+
+static int parse_duration(const tropt_option_def *def, const char *text, tropt_optval *v, char *why,
+                          size_t whysize)
+{
+    (void)def;
+    char *end = NULL;
+    errno = 0;
+    double x = strtod(text, &end);
+    double scale = end != text ? duration_scale(end) : 0.0;
+    if (!*text || scale == 0.0 || !isfinite(x) || x < 0 || errno == ERANGE || x * scale > 9.2e18)
+        return WHY("expected a duration such as 250ms, 2s or 1m (no unit: ms)");
+    v->d = x * scale;
+    v->i = (int64_t)llround(v->d);
+    return 0;
+}
+
+static int parse_enum(const tropt_option_def *def, const char *text, tropt_optval *v, char *why,
+                      size_t whysize)
+{
+    for (size_t i = 0; def->choices && def->choices[i]; i++) {
+        if (strcmp(def->choices[i], text) == 0) {
+            v->i = (int64_t)i;
+            v->d = (double)i;
+            return 0;
+        }
+    }
+    char list[512];
+    join_choices(def->choices, list, sizeof list);
+    return WHY("expected one of %s", list);
+}
+
+/* Indexed by tropt_opt_type. */
+static const parse_fn parsers[] = {parse_string, parse_path,     parse_int, parse_double,
+                                   parse_bool,   parse_duration, parse_enum};
+
 /* Parse `text` as def's type into v.  On failure writes the reason (without
  * the value) into why and returns -1. */
-static int parse_value(const tropt_option_def *def, const char *text, tropt_optval *v, char *why,
-                       size_t whysize)
+int tropt__option_parse(const tropt_option_def *def, const char *text, tropt_optval *v, char *why,
+                        size_t whysize)
 {
-    char *end = NULL;
-    switch (def->type) {
-    case TROPT_OPT_STRING:
+    if ((unsigned)def->type >= sizeof parsers / sizeof parsers[0])
+        return WHY("unknown option type %d", (int)def->type);
+    if (parsers[def->type](def, text, v, why, whysize) != 0)
+        return -1;
+    int ranged = def->type == TROPT_OPT_INT || def->type == TROPT_OPT_DOUBLE ||
+                 def->type == TROPT_OPT_DURATION;
+    if (!ranged || !(def->flags & TROPT_OPT_HAS_RANGE))
         return 0;
-    case TROPT_OPT_PATH:
-        if (!*text) {
-            snprintf(why, whysize, "expected a non-empty path");
-            return -1;
-        }
-        return 0;
-    case TROPT_OPT_INT: {
-        errno = 0;
-        long long x = strtoll(text, &end, 10);
-        if (!*text || *end || errno == ERANGE) {
-            snprintf(why, whysize, "expected a 64-bit integer");
-            return -1;
-        }
-        v->i = x;
-        v->d = (double)x;
-        break;
-    }
-    case TROPT_OPT_DOUBLE: {
-        errno = 0;
-        double x = strtod(text, &end);
-        if (!*text || *end || !isfinite(x) || errno == ERANGE) {
-            snprintf(why, whysize, "expected a finite number");
-            return -1;
-        }
-        v->d = x;
-        /* converting a double outside int64's range is undefined: saturate */
-        v->i = x >= 9.2e18 ? INT64_MAX : x <= -9.2e18 ? INT64_MIN : (int64_t)x;
-        break;
-    }
-    case TROPT_OPT_BOOL: {
-        static const char *yes[] = {"true", "yes", "on", "1"};
-        static const char *no[] = {"false", "no", "off", "0"};
-        for (int i = 0; i < 4; i++) {
-            if (strcasecmp(text, yes[i]) == 0) {
-                v->i = 1;
-                v->d = 1;
-                return 0;
-            }
-            if (strcasecmp(text, no[i]) == 0) {
-                v->i = 0;
-                v->d = 0;
-                return 0;
-            }
-        }
-        snprintf(why, whysize, "expected true|false");
-        return -1;
-    }
-    case TROPT_OPT_DURATION: {
-        errno = 0;
-        double x = strtod(text, &end);
-        double scale = 1.0; /* no unit: milliseconds */
-        if (end != text) {
-            if (strcmp(end, "ms") == 0)
-                scale = 1.0;
-            else if (strcmp(end, "s") == 0)
-                scale = 1000.0;
-            else if (strcmp(end, "m") == 0)
-                scale = 60000.0;
-            else if (*end)
-                end = NULL;
-        }
-        if (!*text || end == text || !end || !isfinite(x) || x < 0 || errno == ERANGE ||
-            x * scale > 9.2e18) {
-            snprintf(why, whysize, "expected a duration such as 250ms, 2s or 1m (no unit: ms)");
-            return -1;
-        }
-        v->d = x * scale;
-        v->i = (int64_t)llround(v->d);
-        break;
-    }
-    case TROPT_OPT_ENUM: {
-        for (size_t i = 0; def->choices && def->choices[i]; i++) {
-            if (strcmp(def->choices[i], text) == 0) {
-                v->i = (int64_t)i;
-                v->d = (double)i;
-                return 0;
-            }
-        }
-        char list[512];
-        join_choices(def->choices, list, sizeof list);
-        snprintf(why, whysize, "expected one of %s", list);
-        return -1;
-    }
-    default:
-        snprintf(why, whysize, "unknown option type %d", (int)def->type);
-        return -1;
-    }
-    if (def->flags & TROPT_OPT_HAS_RANGE) {
-        double x = def->type == TROPT_OPT_INT ? (double)v->i : v->d;
-        if (x < def->min || x > def->max) {
-            char range[112];
-            tropt_option_range(def, range, sizeof range);
-            snprintf(why, whysize, "out of range %s", range);
-            return -1;
-        }
+    double x = def->type == TROPT_OPT_INT ? (double)v->i : v->d;
+    if (x < def->min || x > def->max) {
+        char range[112];
+        tropt_option_range(def, range, sizeof range);
+        return WHY("out of range %s", range);
     }
     return 0;
 }
@@ -226,7 +257,7 @@ int tropt__options_check_decl(const tropt_plugin *p, const char *path)
             return tropt__error(
                 TROPT_EPLUGIN,
                 "%s: declared option %zu has an invalid name (options are [a-z0-9_]+)", path, i);
-        if (strcmp(d->name, HOST_OPT_ON_ERROR) == 0)
+        if (tropt__host_option_reserved(p, d->name))
             return tropt__error(TROPT_EPLUGIN, "%s: declares option '%s', which the host reserves",
                                 path, d->name);
         for (size_t j = 0; j < i; j++)
@@ -249,7 +280,7 @@ int tropt__options_check_decl(const tropt_plugin *p, const char *path)
         if (d->default_value) {
             tropt_optval v = {0};
             char why[256];
-            if (parse_value(d, d->default_value, &v, why, sizeof why) != 0)
+            if (tropt__option_parse(d, d->default_value, &v, why, sizeof why) != 0)
                 return tropt__error(TROPT_EPLUGIN, "%s: the default of option '%s' is invalid: %s",
                                     path, d->name, why);
         }
@@ -272,8 +303,8 @@ static void valid_names(const tropt_plugin *p, char *buf, size_t size)
     size_t used = 0;
     size_t n = tropt__option_count(p);
     buf[0] = '\0';
-    for (size_t i = 0; i <= n; i++) {
-        const char *name = i < n ? p->options[i].name : HOST_OPT_ON_ERROR;
+    for (size_t i = 0; i < n + TROPT__N_HOST_OPTS; i++) {
+        const char *name = i < n ? p->options[i].name : tropt__host_option_names[i - n];
         int w = snprintf(buf + used, size - used, "%s%s", i ? ", " : "", name);
         if (w < 0 || (size_t)w >= size - used)
             break;
@@ -282,11 +313,11 @@ static void valid_names(const tropt_plugin *p, char *buf, size_t size)
 }
 
 int tropt__options_validate(const tropt_plugin *p, const char *label, const tropt__kv *opts,
-                            size_t n, tropt_optval **values, int *warn_only)
+                            size_t n, tropt_optval **values, tropt__host_opts *ho)
 {
     size_t nd = tropt__option_count(p);
     *values = NULL;
-    *warn_only = 0;
+    tropt__host_opts_init(ho);
     tropt_optval *vals = tropt__calloc(nd ? nd : 1, sizeof *vals);
     if (!vals)
         return tropt__oom();
@@ -295,18 +326,12 @@ int tropt__options_validate(const tropt_plugin *p, const char *label, const trop
 
     for (size_t k = 0; k < n; k++) {
         const tropt__kv *kv = &opts[k];
-        if (strcmp(kv->key, HOST_OPT_ON_ERROR) == 0) {
-            if (strcmp(kv->value, "fail") == 0) {
-                *warn_only = 0;
-            } else if (strcmp(kv->value, "warn") == 0) {
-                *warn_only = 1;
-            } else {
-                rc = tropt__error(TROPT_EINVAL, "%s: option on_error=%s: expected fail|warn", label,
-                                  kv->value);
-                goto fail;
-            }
+        int taken = 0;
+        if (tropt__host_option_reserved(p, kv->key) &&
+            (rc = tropt__host_option(label, kv, ho, &taken)) != TROPT_OK)
+            goto fail;
+        if (taken)
             continue;
-        }
         size_t d = 0;
         while (d < nd && strcmp(p->options[d].name, kv->key) != 0)
             d++;
@@ -317,7 +342,7 @@ int tropt__options_validate(const tropt_plugin *p, const char *label, const trop
             goto fail;
         }
         const tropt_option_def *def = &p->options[d];
-        if (parse_value(def, kv->value, &vals[d], why, sizeof why) != 0) {
+        if (tropt__option_parse(def, kv->value, &vals[d], why, sizeof why) != 0) {
             if (def->flags & TROPT_OPT_SECRET)
                 rc = tropt__error(TROPT_EINVAL, "%s: option '%s' (secret, value not shown): %s",
                                   label, def->name, why);
@@ -344,7 +369,7 @@ int tropt__options_validate(const tropt_plugin *p, const char *label, const trop
         }
         if (def->default_value) {
             /* Checked at load time; cannot fail here. */
-            parse_value(def, def->default_value, &vals[d], why, sizeof why);
+            tropt__option_parse(def, def->default_value, &vals[d], why, sizeof why);
             vals[d].text = tropt__strdup(def->default_value);
             if (!vals[d].text) {
                 rc = tropt__oom();
@@ -356,5 +381,6 @@ int tropt__options_validate(const tropt_plugin *p, const char *label, const trop
     return TROPT_OK;
 fail:
     tropt__optvals_free(p, vals);
+    tropt__host_opts_clear(ho);
     return rc;
 }

@@ -16,6 +16,7 @@ struct tropt_reader {
     tropt__host_ex hx; /* the instance's services table */
     void *self;
     int opened;
+    int borrowed; /* mod, opts and label belong to a tracker's backend */
 };
 
 void tropt_reader_free(tropt_reader *r)
@@ -24,10 +25,12 @@ void tropt_reader_free(tropt_reader *r)
         return;
     if (r->opened)
         r->mod.plugin->reader_close(r->self);
-    if (r->mod.plugin)
-        tropt__optvals_free(r->mod.plugin, r->opts);
-    tropt__module_close(&r->mod);
-    tropt__free(r->label);
+    if (!r->borrowed) {
+        if (r->mod.plugin)
+            tropt__optvals_free(r->mod.plugin, r->opts);
+        tropt__module_close(&r->mod);
+        tropt__free(r->label);
+    }
     tropt__free(r);
 }
 
@@ -65,7 +68,8 @@ int tropt_reader_open(tropt_reader **out, const char *spec)
         return tropt__oom();
     }
     const tropt__backend_spec *bs = &parsed.backends[0];
-    int warn_only = 0;
+    tropt__host_opts ho; /* host options mean nothing to a reader */
+    tropt__host_opts_init(&ho);
     if (!(r->label = tropt__strdup(bs->name))) {
         rc = tropt__oom();
         goto fail;
@@ -79,8 +83,8 @@ int tropt_reader_open(tropt_reader **out, const char *spec)
                           r->mod.path, r->mod.plugin->name);
         goto fail;
     }
-    rc = tropt__options_validate(r->mod.plugin, r->label, bs->opts, bs->n_opts, &r->opts,
-                                 &warn_only);
+    rc = tropt__options_validate(r->mod.plugin, r->label, bs->opts, bs->n_opts, &r->opts, &ho);
+    tropt__host_opts_clear(&ho);
     if (rc)
         goto fail;
     tropt__error_clear();
@@ -110,21 +114,60 @@ int tropt_reader_list_runs(tropt_reader *r, tropt_run_list_fn fn, void *userdata
     if (!r || !fn)
         return tropt__error(TROPT_EINVAL, "tropt_reader_list_runs: reader or callback is NULL");
     tropt__error_clear();
-    int rc = r->mod.plugin->list_runs(r->self, fn, userdata);
+    int rc = tropt__list_runs_normalized(r->mod.plugin, r->self, fn, userdata);
     return rc == TROPT_OK ? rc : backend_failed(r, rc);
 }
 
-int tropt_reader_read_run(tropt_reader *r, const char *run_id, tropt_event_fn fn, void *userdata)
+static int read_events(tropt_reader *r, const char *run_id, tropt_event_fn fn, void *userdata,
+                       int history)
 {
     if (!r || !run_id || !fn)
         return tropt__error(TROPT_EINVAL,
                             "tropt_reader_read_run: reader, run id or callback is NULL");
     tropt__error_clear();
-    int rc = r->mod.plugin->read_run(r->self, run_id, fn, userdata);
+    int rc = tropt__read_run_filtered(r->mod.plugin, r->self, run_id, fn, userdata, history);
     return rc == TROPT_OK ? rc : backend_failed(r, rc);
+}
+
+int tropt_reader_read_run(tropt_reader *r, const char *run_id, tropt_event_fn fn, void *userdata)
+{
+    return read_events(r, run_id, fn, userdata, 0);
+}
+
+int tropt_reader_read_history(tropt_reader *r, const char *run_id, tropt_event_fn fn,
+                              void *userdata)
+{
+    return read_events(r, run_id, fn, userdata, 1);
 }
 
 const tropt_plugin *tropt_reader_plugin(const tropt_reader *r)
 {
     return r ? r->mod.plugin : NULL;
+}
+
+int tropt__reader_borrow(const tropt__module *mod, const tropt_optval *opts, const char *label,
+                         tropt_reader **out)
+{
+    *out = NULL;
+    if (!tropt__plugin_can_read(mod->plugin))
+        return tropt__error(TROPT_EPLUGIN, "%s: plugin '%s' cannot read back", label,
+                            mod->plugin->name);
+    tropt_reader *r = tropt__calloc(1, sizeof *r);
+    if (!r)
+        return tropt__oom();
+    r->mod = *mod;
+    r->opts = (tropt_optval *)opts;
+    r->label = (char *)label;
+    r->borrowed = 1;
+    tropt__error_clear();
+    tropt__host_for(&r->hx, r->label);
+    int rc = r->mod.plugin->reader_open(&r->self, r->opts, &r->hx.pub);
+    if (rc != TROPT_OK) {
+        rc = backend_failed(r, rc > 0 ? TROPT_EBACKEND : rc);
+        tropt__free(r);
+        return rc;
+    }
+    r->opened = 1;
+    *out = r;
+    return TROPT_OK;
 }

@@ -1,6 +1,7 @@
 /* core/tracker.c - the tracker: the state machine of tropt's BaseTracker
- * (init / log / finish with their guards), run identity, and fan-out of
- * every call to every backend.
+ * (init / log / finish with their guards) and fan-out of every call to
+ * every backend.  Opening a run (its identity, resume) is run.c's; the map
+ * of the other files is in tracker_priv.h.
  *
  * Fan-out rule: every backend with an open run receives every call; the
  * first failure of an on_error=fail backend is returned (with its message),
@@ -13,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "tracker_priv.h"
 
 #define MSG_INIT_ACTIVE                                                                            \
     "init() called on already-active tracker (previous run not finished). "                        \
@@ -21,48 +22,11 @@
 #define MSG_LOG_INACTIVE "log() called on inactive tracker (missing init()?)"
 #define MSG_FINISH_INACTIVE "finish() called on inactive tracker \xE2\x80\x94 ignoring."
 
-typedef struct backend {
-    tropt__module mod;
-    void *self;  /* the plugin's instance (a plugin may use NULL) */
-    int created; /* create succeeded: destroy is owed */
-    tropt_optval *opts;
-    char *label;       /* the spec's name or path, prefixes messages */
-    tropt__host_ex hx; /* the instance's services table (log_from prefixes label) */
-    int warn_only;
-    int run_open; /* init of the current run succeeded, finish not yet */
-} backend;
-
-struct tropt_tracker {
-    pthread_mutex_t lock;
-    backend *b;
-    size_t nb;
-    char *experiment;
-    json_t *experiment_config; /* deep copy, or NULL */
-    char hostname[256];
-
-    unsigned fork_gen; /* fork_gen when opened: another value means a child */
-    pid_t opener;      /* the process that opened it */
-    int active;
-    int64_t next_step;
-    int steps_full; /* step INT64_MAX was logged: no next step number */
-    char run_id[TROPT__UUID_LEN + 1];
-    char *run_experiment; /* owned, for init_run identities */
-    char *run_host;       /* owned, for init_run identities */
-    tropt_run run;
-
-    tropt__flat flat; /* reused for every step, config and summary */
-};
-
 /* ---- fan-out ---------------------------------------------------------- */
-
-typedef struct {
-    int rc;
-    char msg[1024];
-} first_error;
 
 /* Record the outcome of one hook call on backend `be`.  Returns 1 when the
  * call failed (for the caller's bookkeeping). */
-static int note_result(first_error *fe, backend *be, int rc, const char *what)
+int tropt__note_result(tropt__first_error *fe, tropt__backend *be, int rc, const char *what)
 {
     if (rc == TROPT_OK)
         return 0;
@@ -81,7 +45,7 @@ static int note_result(first_error *fe, backend *be, int rc, const char *what)
     return 1;
 }
 
-static int fanout_done(const first_error *fe)
+int tropt__fanout_done(const tropt__first_error *fe)
 {
     if (fe->rc != TROPT_OK)
         tropt__error_restore(fe->msg);
@@ -90,7 +54,7 @@ static int fanout_done(const first_error *fe)
 
 /* ---- open / free ------------------------------------------------------ */
 
-static void backend_release(backend *be)
+static void backend_release(tropt__backend *be)
 {
     if (be->created && be->mod.plugin)
         be->mod.plugin->destroy(be->self);
@@ -104,7 +68,10 @@ static void backend_release(backend *be)
     be->label = NULL;
 }
 
-static int backend_create(backend *be, const tropt__backend_spec *bs)
+/* Load, validate and create one backend; its tracker-wide host options
+ * (resume, resume_key, sys) are folded into *tracker_opts. */
+static int backend_create(tropt__backend *be, const tropt__backend_spec *bs,
+                          tropt__host_opts *tracker_opts)
 {
     be->label = tropt__strdup(bs->name);
     if (!be->label)
@@ -112,8 +79,13 @@ static int backend_create(backend *be, const tropt__backend_spec *bs)
     int rc = tropt__module_load(bs->name, &be->mod);
     if (rc)
         return rc;
-    rc = tropt__options_validate(be->mod.plugin, be->label, bs->opts, bs->n_opts, &be->opts,
-                                 &be->warn_only);
+    tropt__host_opts ho;
+    rc = tropt__options_validate(be->mod.plugin, be->label, bs->opts, bs->n_opts, &be->opts, &ho);
+    if (rc)
+        return rc;
+    be->warn_only = ho.warn_only;
+    rc = tropt__host_opts_merge(tracker_opts, &ho, be->label);
+    tropt__host_opts_clear(&ho);
     if (rc)
         return rc;
     tropt__error_clear();
@@ -175,6 +147,46 @@ static int forked_error(const tropt_tracker *t, const char *what)
                         what, (long)t->opener, (long)getpid());
 }
 
+/* This process's pid namespace ("pid:[4026531836]"), "" when unknown. */
+static void read_pidns(char *buf, size_t size)
+{
+    ssize_t n = readlink("/proc/self/ns/pid", buf, size - 1);
+    buf[n > 0 ? n : 0] = '\0';
+}
+
+/* A tracker with no backends yet. */
+static int tracker_new(tropt_tracker **out, const char *experiment_name,
+                       const json_t *experiment_config)
+{
+    tropt_tracker *t = tropt__calloc(1, sizeof *t);
+    if (!t)
+        return tropt__oom();
+    pthread_mutex_init(&t->lock, NULL);
+    pthread_once(&fork_once, watch_forks);
+    t->fork_gen = atomic_load(&fork_gen);
+    t->opener = getpid();
+    tropt__host_opts_init(&t->hopts);
+    *out = t; /* tropt_tracker_free tolerates it half-built from here */
+    t->experiment = tropt__strdup(experiment_name ? experiment_name : TROPT_DEFAULT_EXPERIMENT);
+    if (!t->experiment)
+        return tropt__oom();
+    if (experiment_config && json_object_size(experiment_config) > 0) {
+        t->experiment_config = json_deep_copy(experiment_config);
+        if (!t->experiment_config)
+            return tropt__oom();
+    }
+    if (gethostname(t->hostname, sizeof t->hostname - 1) != 0)
+        strcpy(t->hostname, "unknown");
+    t->hostname[sizeof t->hostname - 1] = '\0';
+    read_pidns(t->pidns, sizeof t->pidns);
+    return TROPT_OK;
+}
+
+int tropt__fork_check(const tropt_tracker *t, const char *what)
+{
+    return forked(t) ? forked_error(t, what) : TROPT_OK;
+}
+
 int tropt_tracker_open(tropt_tracker **out, const char *spec, const char *experiment_name,
                        const json_t *experiment_config)
 {
@@ -199,31 +211,9 @@ int tropt_tracker_open(tropt_tracker **out, const char *spec, const char *experi
     if (rc)
         return rc;
 
-    tropt_tracker *t = tropt__calloc(1, sizeof *t);
-    if (!t) {
-        tropt__spec_clear(&parsed);
-        return tropt__oom();
-    }
-    pthread_mutex_init(&t->lock, NULL);
-    pthread_once(&fork_once, watch_forks);
-    t->fork_gen = atomic_load(&fork_gen);
-    t->opener = getpid();
-    t->experiment = tropt__strdup(experiment_name ? experiment_name : TROPT_DEFAULT_EXPERIMENT);
-    if (!t->experiment) {
-        rc = tropt__oom();
+    tropt_tracker *t = NULL;
+    if ((rc = tracker_new(&t, experiment_name, experiment_config)) != TROPT_OK)
         goto fail;
-    }
-    if (experiment_config && json_object_size(experiment_config) > 0) {
-        t->experiment_config = json_deep_copy(experiment_config);
-        if (!t->experiment_config) {
-            rc = tropt__oom();
-            goto fail;
-        }
-    }
-    if (gethostname(t->hostname, sizeof t->hostname - 1) != 0)
-        strcpy(t->hostname, "unknown");
-    t->hostname[sizeof t->hostname - 1] = '\0';
-
     t->b = tropt__calloc(parsed.n, sizeof *t->b);
     if (!t->b) {
         rc = tropt__oom();
@@ -231,10 +221,12 @@ int tropt_tracker_open(tropt_tracker **out, const char *spec, const char *experi
     }
     for (size_t i = 0; i < parsed.n; i++) {
         t->nb = i + 1;
-        rc = backend_create(&t->b[i], &parsed.backends[i]);
+        rc = backend_create(&t->b[i], &parsed.backends[i], &t->hopts);
         if (rc)
             goto fail;
     }
+    if ((rc = tropt__host_opts_from_env(&t->hopts)) != TROPT_OK)
+        goto fail;
     tropt__spec_clear(&parsed);
     *out = t;
     return TROPT_OK;
@@ -252,20 +244,10 @@ fail:
 
 /* ---- the run ---------------------------------------------------------- */
 
-static void clear_run(tropt_tracker *t)
-{
-    t->active = 0;
-    t->run_id[0] = '\0';
-    tropt__free(t->run_experiment);
-    tropt__free(t->run_host);
-    t->run_experiment = NULL;
-    t->run_host = NULL;
-    memset(&t->run, 0, sizeof t->run);
-}
-
 /* Finish the active run on every backend that has it open.  On success the
- * tracker becomes inactive; on failure it stays active. */
-static int do_finish(tropt_tracker *t, const char *status, double ended_at, const json_t *summary)
+ * tracker becomes inactive; on failure it stays active.  Pending checkpoint
+ * hashes are waited for first, and the sampler stopped (SPEC 15, 16). */
+int tropt__do_finish(tropt_tracker *t, const char *status, double ended_at, const json_t *summary)
 {
     const tropt_field *flat = NULL;
     size_t n = 0;
@@ -276,108 +258,24 @@ static int do_finish(tropt_tracker *t, const char *status, double ended_at, cons
         flat = t->flat.f;
         n = t->flat.n;
     }
-    first_error fe;
-    fe.rc = TROPT_OK; /* msg is written only with rc: no 1 KiB memset per call */
+    tropt__sys_stop(t);
+    tropt__marks_drain(t);
+    tropt__first_error fe;
+    TROPT__FANOUT_INIT(&fe);
     for (size_t i = 0; i < t->nb; i++) {
-        backend *be = &t->b[i];
+        tropt__backend *be = &t->b[i];
         if (!be->run_open)
             continue;
         tropt__error_clear();
-        int rc = be->mod.plugin->finish(be->self, &t->run, status, ended_at, summary, flat, n);
-        if (!note_result(&fe, be, rc, "the run") || be->warn_only)
+        int rc = be->mod.plugin->finish(be->self, &t->id.run, status, ended_at, summary, flat, n);
+        if (!tropt__note_result(&fe, be, rc, "the run") || be->warn_only)
             be->run_open = 0;
     }
     if (fe.rc != TROPT_OK)
-        return fanout_done(&fe);
-    clear_run(t);
+        return tropt__fanout_done(&fe);
+    tropt__marks_free(t);
+    tropt__run_clear(t);
     return TROPT_OK;
-}
-
-static int open_run(tropt_tracker *t, const tropt_run_info *info, const json_t *config)
-{
-    if (config && !json_is_object(config))
-        return tropt__error(TROPT_EINVAL, "init: config must be a JSON object or NULL");
-    if (info && info->run_id && !tropt__uuid_valid(info->run_id))
-        return tropt__error(TROPT_EINVAL, "init: run id '%s' is not a UUID", info->run_id);
-
-    /* merged = {**experiment_config, **config} or None */
-    json_t *merged = NULL;
-    if (t->experiment_config || (config && json_object_size(config) > 0)) {
-        merged = json_object();
-        if (!merged || (t->experiment_config && json_object_update(merged, t->experiment_config)) ||
-            (config && json_object_update(merged, (json_t *)config))) {
-            json_decref(merged);
-            return tropt__oom();
-        }
-        if (json_object_size(merged) == 0) {
-            json_decref(merged);
-            merged = NULL;
-        }
-    }
-    if (merged) {
-        int rc = tropt__flat_object(&t->flat, merged);
-        if (rc) {
-            json_decref(merged);
-            return rc;
-        }
-    }
-
-    if (t->active) {
-        /* SPEC 3 (part three): its owner never finished it, so it is
-         * recorded "aborted", not "finished" */
-        tropt__log(TROPT_LEVEL_WARNING, "%s", MSG_INIT_ACTIVE);
-        int rc = do_finish(t, "aborted", tropt__now(), NULL);
-        if (rc) {
-            json_decref(merged);
-            return rc;
-        }
-        if (merged) { /* do_finish did not touch t->flat (no summary), but be safe */
-            rc = tropt__flat_object(&t->flat, merged);
-            if (rc) {
-                json_decref(merged);
-                return rc;
-            }
-        }
-    }
-
-    int rc = TROPT_OK;
-    if (info && info->run_id) {
-        memcpy(t->run_id, info->run_id, TROPT__UUID_LEN + 1);
-    } else if ((rc = tropt__uuid7(t->run_id)) != TROPT_OK) {
-        json_decref(merged);
-        return rc;
-    }
-    if (info && info->experiment && !(t->run_experiment = tropt__strdup(info->experiment))) {
-        json_decref(merged);
-        clear_run(t);
-        return tropt__oom();
-    }
-    if (info && info->host && !(t->run_host = tropt__strdup(info->host))) {
-        json_decref(merged);
-        clear_run(t);
-        return tropt__oom();
-    }
-    t->run.run_id = t->run_id;
-    t->run.experiment = t->run_experiment ? t->run_experiment : t->experiment;
-    t->run.host = t->run_host ? t->run_host : t->hostname;
-    t->run.pid = info && info->pid > 0 ? info->pid : (int64_t)getpid();
-    t->run.started_at = info && info->started_at > 0 ? info->started_at : tropt__now();
-    t->next_step = 0;
-    t->steps_full = 0;
-    t->active = 1; /* as in the reference: active before the backends' init */
-
-    const tropt_field *params = merged ? t->flat.f : NULL;
-    size_t np = merged ? t->flat.n : 0;
-    first_error fe;
-    fe.rc = TROPT_OK; /* msg is written only with rc: no 1 KiB memset per call */
-    for (size_t i = 0; i < t->nb; i++) {
-        backend *be = &t->b[i];
-        tropt__error_clear();
-        int brc = be->mod.plugin->init(be->self, &t->run, merged, params, np);
-        be->run_open = !note_result(&fe, be, brc, "the run");
-    }
-    json_decref(merged);
-    return fanout_done(&fe);
 }
 
 static int do_log(tropt_tracker *t, int64_t step, double time, const tropt_field *f, size_t n)
@@ -398,10 +296,12 @@ static int do_log(tropt_tracker *t, int64_t step, double time, const tropt_field
     }
     if (!(time >= 0)) /* also NaN */
         time = tropt__now();
-    first_error fe;
-    fe.rc = TROPT_OK; /* msg is written only with rc: no 1 KiB memset per call */
+    if (tropt__marks_ready(t))
+        tropt__marks_deliver(t);
+    tropt__first_error fe;
+    TROPT__FANOUT_INIT(&fe);
     for (size_t i = 0; i < t->nb; i++) {
-        backend *be = &t->b[i];
+        tropt__backend *be = &t->b[i];
         if (!be->run_open) {
             if (!be->warn_only && fe.rc == TROPT_OK) {
                 fe.rc = tropt__error(TROPT_EBACKEND,
@@ -411,11 +311,11 @@ static int do_log(tropt_tracker *t, int64_t step, double time, const tropt_field
             }
             continue;
         }
-        int rc = be->mod.plugin->log(be->self, &t->run, step, time, f, n);
+        int rc = be->mod.plugin->log(be->self, &t->id.run, step, time, f, n);
         if (rc != TROPT_OK)
-            note_result(&fe, be, rc, "the run");
+            tropt__note_result(&fe, be, rc, "the run");
     }
-    return fanout_done(&fe);
+    return tropt__fanout_done(&fe);
 }
 
 /* ---- public entry points ---------------------------------------------- */
@@ -428,16 +328,48 @@ int tropt_tracker_init(tropt_tracker *t, const json_t *config)
     return tropt_tracker_init_run(t, NULL, config);
 }
 
-int tropt_tracker_init_run(tropt_tracker *t, const tropt_run_info *info, const json_t *config)
+/* Open a run as req says, under the lock (init, init_run, import, resume). */
+static int open_locked(tropt_tracker *t, const tropt__open_req *req, const json_t *config)
 {
     if (!t)
         return tropt__error(TROPT_EINVAL, "init: tracker is NULL");
     if (forked(t))
         return forked_error(t, "init");
     LOCK(t);
-    int rc = open_run(t, info, config);
+    int rc = tropt__run_open(t, req, config);
     UNLOCK(t);
     return rc;
+}
+
+int tropt_tracker_init_run(tropt_tracker *t, const tropt_run_info *info, const json_t *config)
+{
+    tropt_run_record rec = {sizeof rec, NULL, NULL, NULL, 0, NULL, 0, 1, 0, 0, NULL, NULL, NULL};
+    tropt__open_req req = {NULL, NULL, -1};
+    if (info) {
+        rec.run_id = info->run_id;
+        rec.experiment = info->experiment;
+        rec.started_at = info->started_at;
+        rec.host = info->host;
+        rec.pid = info->pid;
+        req.rec = &rec;
+    }
+    return open_locked(t, &req, config);
+}
+
+int tropt_tracker_import_run(tropt_tracker *t, const tropt_run_record *rec, const json_t *config)
+{
+    if (!rec)
+        return tropt__error(TROPT_EINVAL, "import_run: record is NULL");
+    tropt__open_req req = {rec, NULL, -1};
+    return open_locked(t, &req, config);
+}
+
+int tropt_tracker_resume(tropt_tracker *t, const char *run, int64_t from_step, const json_t *config)
+{
+    if (!run || !*run)
+        return tropt__error(TROPT_EINVAL, "resume: no run given (an id, a prefix or a name)");
+    tropt__open_req req = {NULL, run, from_step};
+    return open_locked(t, &req, config);
 }
 
 static int log_json(tropt_tracker *t, const json_t *data)
@@ -509,7 +441,7 @@ static int finish_checked(tropt_tracker *t, const char *status, double ended_at,
     }
     if (summary && !json_is_object(summary))
         return tropt__error(TROPT_EINVAL, "finish: summary must be a JSON object or NULL");
-    return do_finish(t, status, ended_at > 0 ? ended_at : tropt__now(), summary);
+    return tropt__do_finish(t, status, ended_at > 0 ? ended_at : tropt__now(), summary);
 }
 
 int tropt_tracker_finish(tropt_tracker *t, const json_t *summary)
@@ -542,16 +474,37 @@ int tropt_tracker_flush(tropt_tracker *t)
     if (forked(t))
         return forked_error(t, "flush");
     LOCK(t);
-    first_error fe;
-    fe.rc = TROPT_OK; /* msg is written only with rc: no 1 KiB memset per call */
+    tropt__marks_drain(t); /* a barrier for checkpoint hashes too */
+    tropt__first_error fe;
+    TROPT__FANOUT_INIT(&fe);
     for (size_t i = 0; i < t->nb; i++) {
-        backend *be = &t->b[i];
+        tropt__backend *be = &t->b[i];
         if (!be->mod.plugin->flush)
             continue;
         tropt__error_clear();
-        note_result(&fe, be, be->mod.plugin->flush(be->self), "flushing");
+        tropt__note_result(&fe, be, be->mod.plugin->flush(be->self), "flushing");
     }
-    int rc = fanout_done(&fe);
+    int rc = tropt__fanout_done(&fe);
+    UNLOCK(t);
+    return rc;
+}
+
+int tropt_tracker_set_option(tropt_tracker *t, const char *key, const char *value)
+{
+    if (!t || !key || !value)
+        return tropt__error(TROPT_EINVAL, "set_option: tracker, key or value is NULL");
+    if (strcmp(key, "on_error") == 0)
+        return tropt__error(TROPT_EINVAL,
+                            "set_option: on_error belongs to one backend: give it in the spec");
+    LOCK(t);
+    int rc;
+    if (strcmp(key, "resume_key") == 0 && !*value) {
+        tropt__free(t->hopts.resume_key);
+        t->hopts.resume_key = NULL;
+        rc = TROPT_OK;
+    } else {
+        rc = tropt__host_opt_set("set_option", key, value, &t->hopts);
+    }
     UNLOCK(t);
     return rc;
 }
@@ -573,7 +526,7 @@ const char *tropt_tracker_run_id(const tropt_tracker *t)
         return NULL;
     tropt_tracker *m = (tropt_tracker *)t;
     LOCK(m);
-    const char *id = m->active ? m->run_id : NULL;
+    const char *id = m->active ? m->id.run_id : NULL;
     UNLOCK(m);
     return id;
 }
@@ -591,15 +544,21 @@ void tropt_tracker_free(tropt_tracker *t)
     if (t->active) {
         char saved[1024];
         tropt__error_save(saved, sizeof saved);
-        if (do_finish(t, "aborted", tropt__now(), NULL) != TROPT_OK)
+        if (tropt__do_finish(t, "aborted", tropt__now(), NULL) != TROPT_OK)
             tropt__log(TROPT_LEVEL_ERROR, "while freeing the tracker, closing run %s failed: %s",
-                       t->run_id, tropt_error_message());
+                       t->id.run_id, tropt_error_message());
         tropt__error_restore(saved);
     }
-    for (size_t i = 0; i < t->nb; i++)
+    tropt__sys_stop(t);
+    tropt__marks_drain(t);
+    tropt__marks_free(t);
+    for (size_t i = 0; i < t->nb && t->b; i++)
         backend_release(&t->b[i]);
     tropt__free(t->b);
-    clear_run(t);
+    tropt__run_clear(t);
+    tropt__host_opts_clear(&t->hopts);
+    tropt__free(t->next_name);
+    tropt__names_free(&t->names);
     tropt__flat_free(&t->flat);
     json_decref(t->experiment_config);
     tropt__free(t->experiment);

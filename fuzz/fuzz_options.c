@@ -112,8 +112,10 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
         n++;
     }
     tropt_optval *vals = (tropt_optval *)&vals;
-    int warn = -1;
-    int rc = tropt__options_validate(&plugin, "fuzzplug", kv, n, &vals, &warn);
+    tropt__host_opts ho;
+    int rc = tropt__options_validate(&plugin, "fuzzplug", kv, n, &vals, &ho);
+    int warn = ho.warn_only;
+    tropt__host_opts_clear(&ho);
     size_t nd = tropt__option_count(&plugin);
     if (rc != TROPT_OK) {
         FUZZ_CHECK(rc == TROPT_EINVAL || rc == TROPT_ENOMEM, "rc %d", rc);

@@ -219,6 +219,8 @@ static int show_event(const tropt_event *ev, void *ud)
             putchar('\n');
         }
         break;
+    default: /* attempts, checkpoint marks, system samples */
+        break;
     }
     return 0;
 }
@@ -282,6 +284,8 @@ static int replay_event(const tropt_event *ev, void *ud)
         break;
     case TROPT_EVENT_END:
         rc = tropt_tracker_finish_run(p->t, ev->status, ev->ended_at, ev->summary);
+        break;
+    default: /* attempts, checkpoint marks, system samples */
         break;
     }
     if (rc != TROPT_OK) {

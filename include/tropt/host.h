@@ -106,11 +106,113 @@ TROPT_API int tropt_reader_list_runs(tropt_reader *r, tropt_run_list_fn fn, void
 TROPT_API int tropt_reader_read_run(tropt_reader *r, const char *run_id, tropt_event_fn fn,
                                     void *userdata);
 
+/*
+ * tropt_reader_read_run with every stored event: the steps a later attempt
+ * superseded too (tropt_event.superseded 1), for tools that copy a run
+ * whole (replay, convert).  Same rules and returns as tropt_reader_read_run.
+ */
+TROPT_API int tropt_reader_read_history(tropt_reader *r, const char *run_id, tropt_event_fn fn,
+                                        void *userdata);
+
+/*
+ * Find the one run `ref` names (SPEC 14): a full id, a unique id prefix, or
+ * a name; an id wins over a name that looks like a prefix of it.  On success
+ * writes the run's full id (36 characters and a NUL) into id_out.  Returns
+ * TROPT_OK; TROPT_ENOTFOUND (nothing matches); TROPT_EINVAL (r, ref or
+ * id_out NULL, ref empty, or ambiguous: the message lists every candidate
+ * with its name, start time and status); the backend's failure code.
+ */
+TROPT_API int tropt_reader_resolve(tropt_reader *r, const char *ref, char id_out[37]);
+
+/*
+ * The status the host shows for a stored run (SPEC 14: decided in one place
+ * for every backend and command): its stored status, except that a
+ * "running" run whose writer is gone is "crashed" (its heartbeat older than
+ * stale_after, or, on this host and in this pid namespace, its process no
+ * longer there).  Returns a static string; "unknown" for NULL.
+ */
+TROPT_API const char *tropt_run_status(const tropt_stored_run *run);
+
+/*
+ * A name for a run that has none stored (runs written before names
+ * existed): "<adjective>-<noun>-<n>" derived from the run id, the same at
+ * every call.  Writes at most size bytes, NUL-terminated; returns the
+ * length it needed.  Never fails (an invalid id gives "run").
+ */
+TROPT_API size_t tropt_run_default_name(const char *run_id, char *buf, size_t size);
+
 /* The plugin table behind a reader (owned by it), NULL for NULL. */
 TROPT_API const tropt_plugin *tropt_reader_plugin(const tropt_reader *r);
 
 /* Release a reader and unload its plugin.  NULL is a no-op. */
 TROPT_API void tropt_reader_free(tropt_reader *r);
+
+/* ---- Editing stored runs, importing (SPEC 14, 15) -------------------- */
+
+/*
+ * Apply a metadata change (tag, untag, note, rename) to stored run `run_id`
+ * (a full id: resolve references with tropt_reader_resolve first) on every
+ * backend of t that keeps run metadata.  No run need be active; t may have
+ * one.  Returns TROPT_OK; TROPT_EPLUGIN when no backend of t has the
+ * metadata hooks (the message names them); TROPT_EINVAL (NULL argument, an
+ * invalid tag or name, a backend that holds no such run); TROPT_EBACKEND;
+ * TROPT_ENOMEM.
+ */
+TROPT_API int tropt_tracker_annotate_run(tropt_tracker *t, const char *run_id,
+                                         const tropt_annotation *a);
+
+/*
+ * Delete stored run `run_id` (a full id) from every backend of t that can.
+ * Refuses the tracker's own active run (TROPT_ESTATE).  Returns as
+ * tropt_tracker_annotate_run.
+ */
+TROPT_API int tropt_tracker_delete_run(tropt_tracker *t, const char *run_id);
+
+/*
+ * What tropt_tracker_import_run opens: a run (attempt 1) or a continuation
+ * (attempt > 1) with a given identity, as `tropt replay` reproduces them.
+ * Set struct_size to sizeof(tropt_run_record); members appended later are
+ * read only when struct_size covers them.  NULL / 0 members take what init
+ * would use (a new id, now, this host, this process, a default name).
+ */
+typedef struct tropt_run_record {
+    uint32_t struct_size;
+    const char *run_id;                 /* 36-character UUID text; NULL: a new UUIDv7 */
+    const char *experiment;             /* NULL: the tracker's */
+    const char *name;                   /* NULL: a default name */
+    double started_at;                  /* the run's start; <= 0: now */
+    const char *host;                   /* this attempt's writer; NULL: this host */
+    int64_t pid;                        /* <= 0: this process */
+    int64_t attempt;                    /* <= 1: a new run; k > 1: continue run_id as attempt k */
+    int64_t from_step;                  /* attempt > 1: its first step (>= 0) */
+    double attempt_started_at;          /* attempt > 1: its start; <= 0: now */
+    const char *resume_key;             /* NULL: none */
+    const char *pidns;                  /* NULL: unknown */
+    const tropt_provenance *provenance; /* NULL: unknown */
+} tropt_run_record;
+
+/*
+ * tropt_tracker_init_run with a whole record (state rules as init).  Its
+ * strings are copied.  Returns as tropt_tracker_init_run, and TROPT_EINVAL
+ * for a record that is not one (struct_size too small, attempt > 1 without
+ * run_id or with a negative from_step, an invalid name).
+ */
+TROPT_API int tropt_tracker_import_run(tropt_tracker *t, const tropt_run_record *rec,
+                                       const json_t *config);
+
+/*
+ * Hand a complete checkpoint mark (as read back) of the active run to every
+ * backend that stores marks.  Returns TROPT_OK, TROPT_ESTATE (no active
+ * run), TROPT_EINVAL (NULL argument), TROPT_EBACKEND, TROPT_ENOMEM.
+ */
+TROPT_API int tropt_tracker_import_checkpoint(tropt_tracker *t, const tropt_checkpoint *mark);
+
+/*
+ * Hand system samples taken at `time` (as read back) of the active run to
+ * every backend that stores them.  Returns as tropt_tracker_import_checkpoint.
+ */
+TROPT_API int tropt_tracker_import_system(tropt_tracker *t, double time,
+                                          const tropt_sample *samples, size_t n);
 
 TROPT_END_DECLS
 

@@ -19,6 +19,18 @@
  * host->struct_size (or host->version) before using a host service newer
  * than TROPT_HOST_MIN_SIZE.
  *
+ * The same rule versions every struct that crosses the ABI, so that they
+ * too grow only by appending members:
+ *   - structs the plugin fills and the host reads (tropt_stored_run,
+ *     tropt_event): the host reads a member appended by ABI 1.N only when
+ *     the plugin's table is at least that minor's size (its struct_size
+ *     covers the hooks 1.N appended), so a 1.1 plugin's smaller structs are
+ *     never read past their end;
+ *   - structs the host fills and the plugin reads (tropt_run): the members
+ *     appended by ABI 1.2 are there when host->version >= 4
+ *     (TROPT_HOST_RUN_V12(host)); an older host never passes them.
+ * Each appended member says in its comment which minor added it.
+ *
  * Calls.  The host serializes every hook call on one plugin instance (one
  * backend of one tracker); different instances may be called concurrently
  * from different threads.  Every hook returns TROPT_OK or a negative
@@ -38,6 +50,10 @@
  *     next run starts with init again.  A finish that failed leaves the run
  *     open: the host may call finish again (or destroy).
  *   - flush at any time between create and destroy, also with no run open.
+ *   - ABI 1.2: checkpoint and log_system only while a run is open (between
+ *     its init and finish); annotate and delete_run at any time, for the
+ *     open run or for any stored one (`tropt tag`, `tropt rm` create an
+ *     instance and call them with no run open).
  *   - destroy last, exactly once after a successful create.  If a run is
  *     still open, the host has already called finish for it ("aborted").
  * Hooks return TROPT_OK or a negative tropt_error; anything else is taken
@@ -68,7 +84,7 @@ TROPT_BEGIN_DECLS
 #define TROPT_PLUGIN_ABI_MAJOR 1
 #endif
 #ifndef TROPT_PLUGIN_ABI_MINOR
-#define TROPT_PLUGIN_ABI_MINOR 1
+#define TROPT_PLUGIN_ABI_MINOR 2
 #endif
 #define TROPT_PLUGIN_ABI_VERSION ((TROPT_PLUGIN_ABI_MAJOR << 16) | TROPT_PLUGIN_ABI_MINOR)
 #define TROPT_PLUGIN_ABI_MAJOR_OF(v) ((v) >> 16)
@@ -208,7 +224,8 @@ typedef struct tropt_optval {
 
 /* ---- Host services ---------------------------------------------------- */
 
-#define TROPT_HOST_VERSION 3
+/* 4: tropt_run carries the ABI 1.2 members (TROPT_HOST_RUN_V12). */
+#define TROPT_HOST_VERSION 4
 
 /*
  * Services the host hands to create() (and reader_open()), one copy per
@@ -288,16 +305,103 @@ typedef struct tropt_host {
  * (those of host version 1, up to and including format_real). */
 #define TROPT_HOST_MIN_SIZE (offsetof(tropt_host, format_real) + sizeof(void (*)(void)))
 
+/* Whether the host fills the members ABI 1.2 appended to tropt_run (name,
+ * attempt, ...): hosts with services version 4 and later do. */
+#define TROPT_HOST_RUN_V12(host) ((host)->version >= 4)
+
 /* ---- The run ---------------------------------------------------------- */
 
-/* Identity of the run being written; borrowed, valid during the hook. */
+/* Where a run came from, recorded when it opens (ABI 1.2).  Borrowed like
+ * the run it belongs to.  Any member may be NULL: unknown. */
+typedef struct tropt_provenance {
+    const char *command;    /* the command line: its words shell-quoted, joined by spaces */
+    const char *cwd;        /* the working directory */
+    const char *git_commit; /* the commit (40 hex) checked out in cwd's git work tree;
+                               NULL when cwd is not in one */
+    const char *version;    /* the tropt library version that wrote the run ("0.2.0") */
+} tropt_provenance;
+
+/*
+ * Identity of the run being written; borrowed, valid during the hook.
+ *
+ * A run may be continued after its process died or finished (SPEC 15):
+ * each continuation is an attempt.  Attempt 1 opens the run; attempt k > 1
+ * continues it from from_step, and every step an earlier attempt logged at
+ * or after from_step is superseded (kept, but no longer the step's current
+ * value).  init receives each attempt: with attempt > 1 a storing plugin
+ * continues the run it holds under run_id (or creates it, when this store
+ * has never seen it, e.g. a backend added to the spec later), records the
+ * attempt, and refuses (TROPT_EBACKEND, naming the run and attempt) when it
+ * holds that attempt already from another process: two processes resuming
+ * one run at once must not both succeed.  An attempt it holds with the same
+ * attempt_started_at, host and pid is a replay of the same events and is
+ * continued without a new attempt.
+ */
 typedef struct tropt_run {
     const char *run_id;     /* UUIDv7 text, 36 characters */
     const char *experiment; /* experiment name */
-    double started_at;      /* Unix seconds */
-    const char *host;       /* host name */
-    int64_t pid;            /* process id of the writer */
+    double started_at;      /* Unix seconds: the run's start (its first attempt's) */
+    const char *host;       /* host name of this attempt's writer */
+    int64_t pid;            /* process id of this attempt's writer */
+
+    /* ---- ABI 1.2: present when TROPT_HOST_RUN_V12(host) ---------------- */
+    const char *name;                   /* the run's name (SPEC 14): never NULL, printable,
+                                           no '/', no control character, no leading '.' */
+    int64_t attempt;                    /* 1 for a new run; k for its (k-1)-th continuation */
+    int64_t from_step;                  /* the first step of this attempt (0 for attempt 1) */
+    double attempt_started_at;          /* Unix seconds: this attempt's start */
+    const char *resume_key;             /* the key a later attempt finds the run by, or NULL */
+    const char *pidns;                  /* the writer's pid namespace ("pid:[4026531836]"),
+                                           for the crashed rule; NULL when unknown */
+    const tropt_provenance *provenance; /* never NULL; its members may be NULL */
 } tropt_run;
+
+/* ---- Run metadata, checkpoint marks, system samples (ABI 1.2) -------- */
+
+/* A change to a run's metadata, made during the run (tropt_tracker_tag) or
+ * afterwards (`tropt tag|untag|note|rename`). */
+typedef enum {
+    TROPT_ANNOTATE_TAG = 1,   /* add the tag `text` (adding one twice keeps one) */
+    TROPT_ANNOTATE_UNTAG = 2, /* remove the tag `text` (absent: no change) */
+    TROPT_ANNOTATE_NOTE = 3,  /* the run's note becomes `text` ("" removes it) */
+    TROPT_ANNOTATE_RENAME = 4 /* the run's name becomes `text` (a valid name) */
+} tropt_annotation_kind;
+
+typedef struct tropt_annotation {
+    tropt_annotation_kind kind;
+    const char *text; /* never NULL; tags and names are validated by the host */
+    double time;      /* Unix seconds of the change */
+} tropt_annotation;
+
+/*
+ * A checkpoint mark (tropt_tracker_checkpoint): the optimizer saved its state
+ * to `path` after logging `step`, so a resumed run continues at step + 1.
+ * The host hands a mark to the checkpoint hook twice: at the call, with
+ * size -1 and sha256 NULL (store it as durably as a logged step), and again
+ * once the file is hashed off the caller's thread, with the same run, attempt,
+ * seq, step and path and size/sha256 filled (or `error` saying why the hash
+ * could not be computed): update the stored mark.  The host may also hand a
+ * complete mark once (a replay).
+ */
+typedef struct tropt_checkpoint {
+    int64_t attempt;    /* the attempt that took the mark */
+    int64_t seq;        /* 0, 1, 2, ... per attempt: (run, attempt, seq) names the mark */
+    int64_t step;       /* the last step logged before the mark; -1 when none was */
+    double time;        /* Unix seconds of the call */
+    const char *path;   /* the file, as an absolute path */
+    int64_t size;       /* bytes; -1 until known */
+    const char *sha256; /* 64 lowercase hex digits; NULL until known */
+    const char *error;  /* why size and sha256 will never come (the file vanished,
+                           unreadable); NULL otherwise */
+} tropt_checkpoint;
+
+/* One system metric over a sampling interval (SPEC 16): the mean and the
+ * maximum of the samples taken in it.  Keys are "sys/..." (README). */
+typedef struct tropt_sample {
+    const char *key;
+    double value; /* the mean over the interval */
+    double max;   /* the largest sample in it */
+} tropt_sample;
 
 /* ---- Reading back (ABI 1.1) ------------------------------------------ */
 
@@ -311,17 +415,65 @@ typedef struct tropt_run {
 typedef struct tropt_stored_run {
     const char *run_id;
     const char *experiment;
-    const char *status;
-    double started_at;
+    const char *status; /* as stored; the host's reader layer turns a "running"
+                           run whose writer is gone into "crashed" */
+    double started_at;  /* the run's start (its first attempt's) */
     double ended_at;
-    const char *host;
-    int64_t pid;
-    int64_t n_steps;
+    const char *host; /* the latest attempt's writer */
+    int64_t pid;      /* the latest attempt's writer */
+    int64_t n_steps;  /* distinct steps, current values only */
+
+    /* ---- ABI 1.2: the host reads these only from a plugin whose table is
+     * ABI 1.2 or later (struct_size >= TROPT_PLUGIN_V12_SIZE).  Such a plugin
+     * zeroes the struct, then fills every member and sets attempts >= 1:
+     * attempts 0 tells the host they were not filled (a plugin rebuilt
+     * against this header without reading it), and it takes its defaults.
+     * Tools reading through tropt_reader_* always get them filled. */
+    const char *name;        /* NULL: none stored (the host derives one from the id) */
+    const char *const *tags; /* n_tags tags, in the order they were added */
+    size_t n_tags;
+    const char *note;                   /* NULL: none */
+    int64_t attempts;                   /* attempts stored, >= 1 */
+    int64_t last_step;                  /* the highest step stored (any attempt); -1: none */
+    int64_t checkpoint_step;            /* the step of the latest checkpoint mark; -1: none */
+    const char *resume_key;             /* NULL: none */
+    const char *pidns;                  /* the latest writer's pid namespace; NULL: unknown */
+    double heartbeat_age;               /* seconds since the writer's last sign of life, as
+                                           the store measures it; NaN: the store keeps none */
+    double stale_after;                 /* a running run silent for longer is crashed; NaN: none */
+    const tropt_provenance *provenance; /* NULL: unknown */
 } tropt_stored_run;
 
-/* The kinds of a tropt_event, in the order a run yields them: one START,
- * any number of STEP (ascending step), at most one END. */
-typedef enum { TROPT_EVENT_START = 1, TROPT_EVENT_STEP = 2, TROPT_EVENT_END = 3 } tropt_event_kind;
+/*
+ * The kinds of a tropt_event, in the order a run yields them: one START,
+ * the STEP events of attempt 1 (ascending step), then for each later attempt
+ * one ATTEMPT and its STEP events (ascending), at most one END.  CHECKPOINT
+ * and SYSTEM events (ABI 1.2) come anywhere after the START or ATTEMPT of
+ * the attempt they belong to and before the next ATTEMPT; SYSTEM events in
+ * time order.  A plugin yields every step it stored, superseded ones too;
+ * the host's reader layer drops or marks them (tropt_reader_read_run,
+ * tropt_reader_read_history).
+ */
+typedef enum {
+    TROPT_EVENT_START = 1,
+    TROPT_EVENT_STEP = 2,
+    TROPT_EVENT_END = 3,
+    /* ABI 1.2 */
+    TROPT_EVENT_ATTEMPT = 4,    /* attempt k > 1 begins: config, attempt */
+    TROPT_EVENT_CHECKPOINT = 5, /* a checkpoint mark: checkpoint */
+    TROPT_EVENT_SYSTEM = 6      /* system samples at `time`: samples/n_samples */
+} tropt_event_kind;
+
+/* One attempt of a stored run (ABI 1.2), as START lists them. */
+typedef struct tropt_attempt {
+    int64_t attempt;    /* 1, 2, ... */
+    int64_t from_step;  /* its first step (0 for attempt 1) */
+    double started_at;  /* Unix seconds */
+    double ended_at;    /* NaN while open or when it never ended (crashed) */
+    const char *status; /* "running", "finished", "aborted", "crashed" as stored */
+    const char *host;
+    int64_t pid;
+} tropt_attempt;
 
 /*
  * One event of a stored run; everything borrowed for the callback only.
@@ -343,6 +495,18 @@ typedef struct tropt_event {
     const json_t *summary;
     const tropt_field *fields;
     size_t n;
+
+    /* ---- ABI 1.2 (read from plugins with struct_size >= TROPT_PLUGIN_V12_SIZE) */
+    int64_t attempt;               /* STEP, ATTEMPT, CHECKPOINT, SYSTEM: the attempt it
+                                      belongs to (0 is taken as 1) */
+    const tropt_attempt *attempts; /* START: every attempt of the run, in order
+                                      (n_attempts 0: one attempt from step 0) */
+    size_t n_attempts;
+    const tropt_checkpoint *checkpoint; /* CHECKPOINT */
+    const tropt_sample *samples;        /* SYSTEM, at `time` */
+    size_t n_samples;
+    int superseded; /* STEP, set by the host in tropt_reader_read_history: a later
+                       attempt continued from this step or an earlier one */
 } tropt_event;
 
 /* Callbacks of the reader hooks: return 0 to go on; any other value stops
@@ -412,10 +576,39 @@ typedef struct tropt_plugin {
     int (*read_run)(void *reader, const char *run_id, tropt_event_fn fn, void *userdata);
     /* Release the reader (never NULL once reader_open succeeded). */
     void (*reader_close)(void *reader);
+
+    /* ---- ABI 1.2: run metadata.  Optional: both or none (NULL).  A
+     * plugin with them also fills tropt_stored_run's name, tags and note. */
+
+    /* Apply a metadata change to run `run_id`: the open run, or any run this
+     * store holds.  TROPT_EINVAL with a message naming the id when the store
+     * holds no such run.  Stored so that a later read (and a replay) shows
+     * it; a journal records it as an event. */
+    int (*annotate)(void *self, const char *run_id, const tropt_annotation *a);
+    /* Delete run `run_id` (never the open run: the host refuses that) with
+     * everything stored for it, giving the space back where the medium can;
+     * a later replay of events that still hold the run must not bring it
+     * back silently (refuse its init with TROPT_EINVAL saying it was
+     * deleted).  TROPT_EINVAL when the store holds no such run. */
+    int (*delete_run)(void *self, const char *run_id);
+
+    /* ---- ABI 1.2: optional, each on its own (NULL: not stored). */
+
+    /* A checkpoint mark of the open run (see tropt_checkpoint). */
+    int (*checkpoint)(void *self, const tropt_run *run, const tropt_checkpoint *mark);
+    /* System samples of the open run at wall time `time` (SPEC 16): on the
+     * time axis, not a step.  A backend that knows only steps files them at
+     * the run's current step with their time. */
+    int (*log_system)(void *self, const tropt_run *run, double time, const tropt_sample *samples,
+                      size_t n);
 } tropt_plugin;
 
 /* The struct_size of an ABI 1.1 table (with the reader hooks). */
 #define TROPT_PLUGIN_READER_SIZE (offsetof(tropt_plugin, reader_close) + sizeof(void (*)(void)))
+
+/* The struct_size of an ABI 1.2 table: the host reads the 1.2 members of
+ * tropt_stored_run and tropt_event only from plugins at least this big. */
+#define TROPT_PLUGIN_V12_SIZE (offsetof(tropt_plugin, log_system) + sizeof(void (*)(void)))
 
 /* The struct_size the host requires of ABI 1 plugins: the table of ABI 1.0,
  * up to and including destroy.  Later minors only append. */

@@ -151,6 +151,86 @@ TROPT_API const char *tropt_tracker_run_id(const tropt_tracker *t);
  */
 TROPT_API void tropt_tracker_free(tropt_tracker *t);
 
+/* ---- Run identity, resume, checkpoints (SPEC 14-16) ------------------- */
+
+/* The longest run name, tag or resume key accepted, in bytes. */
+#define TROPT_MAX_NAME 200
+
+/*
+ * Name the next run this tracker opens (init, init_run or resume of a new
+ * run): a name people read and type (SPEC 14).  It applies once: the run
+ * after that gets a default name again.  NULL forgets a name set before.
+ * A name is printable UTF-8 text of at most TROPT_MAX_NAME bytes without
+ * '/', control characters or a leading '.', and not empty; names need not
+ * be unique.  Without a name the run is named by $TROPT_RUN_NAME (the
+ * process's first run; later ones get "NAME-2", "NAME-3", ...), else by a
+ * default "<adjective>-<noun>-<n>" unique within the store (README).
+ * The name is copied.  Returns TROPT_OK, TROPT_EINVAL (t NULL, an invalid
+ * name: the message says what is wrong), TROPT_ENOMEM.
+ */
+TROPT_API int tropt_tracker_set_run_name(tropt_tracker *t, const char *name);
+
+/*
+ * The active run's name, or NULL when no run is active.  The pointer stays
+ * valid until the next init, finish or free on t.
+ */
+TROPT_API const char *tropt_tracker_run_name(const tropt_tracker *t);
+
+/*
+ * Tag the active run ("baseline", "bad-seed"): stored by every backend that
+ * keeps run metadata (the others ignore it).  A tag follows the rules of a
+ * name (see tropt_tracker_set_run_name) and may also not contain ','.
+ * Returns TROPT_OK, TROPT_ESTATE (no active run), TROPT_EINVAL (t NULL, an
+ * invalid tag), TROPT_EBACKEND, TROPT_ENOMEM.
+ */
+TROPT_API int tropt_tracker_tag(tropt_tracker *t, const char *tag);
+
+/*
+ * Set a tracker-wide host option, as the spec string can (SPEC 15, 16):
+ *   "resume"      never|allow|must: what init does with resume_key.
+ *   "resume_key"  the key a run is found by when it is resumed (e.g. a batch
+ *                 job id), or "run:ID-OR-NAME" for one run; "" unsets it.
+ *   "sys"         a duration ("15s", "500ms", "1m") between two system
+ *                 metric records, or "off".
+ * The environment variables TROPT_RESUME, TROPT_RESUME_KEY and TROPT_SYS give
+ * the defaults; the spec string and this function override them.  Takes
+ * effect at the next init.  Returns TROPT_OK, TROPT_EINVAL (t, key or value
+ * NULL, an unknown key, a malformed value), TROPT_ENOMEM.
+ */
+TROPT_API int tropt_tracker_set_option(tropt_tracker *t, const char *key, const char *value);
+
+/*
+ * Continue run `run` (a full id, a unique id prefix, or a name, looked up in
+ * the first backend of the spec that can read) as a new attempt (SPEC 15),
+ * auto-finishing an active run first as init does.
+ *   from_step  < 0: the step after the run's last checkpoint mark, or with no
+ *              mark the step after its last logged step; >= 0: that step.
+ *              Steps an earlier attempt logged at or after it are superseded.
+ *   config     the attempt's config (merged with experiment_config as init
+ *              does); NULL allowed; borrowed.
+ * The next plain log is step from_step.  Returns TROPT_OK; TROPT_ENOTFOUND
+ * (no such run; the message names the store); TROPT_EINVAL (t or run NULL,
+ * an ambiguous prefix or name: the message lists the candidates, a config
+ * that is not an object); TROPT_ESTATE (the run is still running in a live
+ * process: one run has one writer); TROPT_EPLUGIN (no backend of the spec
+ * can read); TROPT_EBACKEND (a backend refused: another process resumed the
+ * run at the same time); TROPT_ENOMEM.
+ */
+TROPT_API int tropt_tracker_resume(tropt_tracker *t, const char *run, int64_t from_step,
+                                   const json_t *config);
+
+/*
+ * Record a checkpoint mark for the active run: the optimizer saved its state
+ * to `path` after the last step it logged, so a resumed run continues at the
+ * step after it.  The mark's step and path are stored before this returns,
+ * as durably as a logged step; the file's size and SHA-256 are computed on a
+ * thread of the tracker's (log never waits for it) and stored when done;
+ * flush and finish wait for them.  `path` is copied (made absolute).
+ * Returns TROPT_OK, TROPT_ESTATE (no active run), TROPT_EINVAL (t or path
+ * NULL, no such file), TROPT_EBACKEND, TROPT_ENOMEM.
+ */
+TROPT_API int tropt_tracker_checkpoint(tropt_tracker *t, const char *path);
+
 /* ---- Replaying and importing runs ------------------------------------- */
 
 /*

@@ -208,6 +208,7 @@ static int list_one(reader *r, const char *folder, void *ud)
     if (!run)
         return rc;
     tropt_stored_run ri;
+    memset(&ri, 0, sizeof ri); /* ABI 1.2 members: none filled */
     info_of(run, &ri);
     rc = l->fn(&ri, l->ud);
     json_decref(run);
@@ -660,6 +661,7 @@ int tcr_read_run(void *self, const char *run_id, tropt_event_fn fn, void *userda
     config = load_json(r, folder, "config.json", 0, &rc);
     summary = load_json(r, folder, "summary.json", 0, &rc);
     tropt_stored_run info;
+    memset(&info, 0, sizeof info); /* ABI 1.2 members: none filled */
     info_of(run, &info);
     const char *layout = jstr(run, "layout");
     tropt_event ev = {.kind = TROPT_EVENT_START,

@@ -207,6 +207,8 @@ static int gather(reader *r, const tev_event *ev, void *ud)
         rr->ended_at = ev->time;
         snprintf(rr->status, sizeof rr->status, "%s", ev->status ? ev->status : "finished");
         break;
+    default: /* ABI 1.2 events: read back once the jsonl reader keeps them */
+        break;
     }
     return 0;
 }
@@ -222,6 +224,7 @@ static void runlist_free(reader *r, runlist *l)
 
 static void to_info(const runrec *rr, tropt_stored_run *ri)
 {
+    memset(ri, 0, sizeof *ri); /* ABI 1.2 members: none filled */
     ri->run_id = rr->run_id;
     ri->experiment = rr->experiment ? rr->experiment : "";
     ri->status = rr->status;

@@ -138,6 +138,7 @@ int pg_list_runs(void *reader, tropt_run_list_fn fn, void *userdata)
     } else {
         for (int i = 0; i < PQntuples(r) && rc == 0; i++) {
             tropt_stored_run ri;
+            memset(&ri, 0, sizeof ri); /* ABI 1.2 members: none filled */
             fill_run(r, i, &ri);
             ri.n_steps = strtoll(PQgetvalue(r, i, 8), NULL, 10);
             rc = fn(&ri, userdata);
@@ -351,6 +352,7 @@ int pg_read_run(void *reader, const char *run_id, tropt_event_fn fn, void *userd
         goto out;
     }
     tropt_stored_run ri;
+    memset(&ri, 0, sizeof ri); /* ABI 1.2 members: none filled */
     fill_run(run, 0, &ri);
     if (!PQgetisnull(run, 0, 7)) {
         config = json_loads(PQgetvalue(run, 0, 7), 0, NULL);

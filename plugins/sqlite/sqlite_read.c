@@ -289,6 +289,7 @@ int tsq_list_runs(void *self, tropt_run_list_fn fn, void *userdata)
     int rc = TROPT_OK, s;
     while ((s = sqlite3_step(st)) == SQLITE_ROW) {
         tropt_stored_run ri;
+        memset(&ri, 0, sizeof ri); /* ABI 1.2 members: none filled */
         fill_info(st, &ri);
         sqlite3_bind_text(cnt, 1, ri.run_id, -1, SQLITE_STATIC);
         if (sqlite3_step(cnt) == SQLITE_ROW)
@@ -387,6 +388,7 @@ int tsq_read_run(void *self, const char *run_id, tropt_event_fn fn, void *userda
     if (rc)
         return rc;
     tropt_stored_run ri;
+    memset(&ri, 0, sizeof ri); /* ABI 1.2 members: none filled */
     fill_info(run, &ri);
     fieldbuf b = {0};
     tropt_event ev = {.run = &ri};

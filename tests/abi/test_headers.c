@@ -107,7 +107,8 @@ static const char *const macros_c =
     "    {NULL, TROPT_OPT_STRING, 0, NULL, NULL, 0, 0, NULL},\n"
     "};\n"
     "static const tropt_plugin table = {TROPT_PLUGIN_ABI_VERSION, sizeof(tropt_plugin), \"m\",\n"
-    "    \"d\", opts, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};\n"
+    "    \"d\", opts, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,\n"
+    "    NULL, NULL, NULL, NULL};\n"
     "TROPT_PLUGIN_EXPORT const tropt_plugin *tropt_plugin_entry(void) { return &table; }\n"
     "int use(tropt_tracker *t, const tropt_host *h);\n"
     "int use(tropt_tracker *t, const tropt_host *h)\n"
@@ -146,7 +147,7 @@ static const char *const plugin_cxx =
     "static void d(void *) {}\n"
     "static const tropt_plugin table = {TROPT_PLUGIN_ABI_VERSION, sizeof(tropt_plugin), \"cxx\",\n"
     "    \"a C++ plugin\", nullptr, c, i, l, f, nullptr, d,\n"
-    "    nullptr, nullptr, nullptr, nullptr};\n"
+    "    nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};\n"
     "TROPT_PLUGIN_EXPORT const tropt_plugin *tropt_plugin_entry(void) { return &table; }\n"
     "static_assert(TROPT_PLUGIN_MIN_SIZE <= sizeof(tropt_plugin), \"min size\");\n";
 

@@ -46,21 +46,27 @@ SA(offsetof(tropt_plugin, flush) == 8 + 3 * P + 4 * FP);
 SA(offsetof(tropt_plugin, destroy) == 8 + 3 * P + 5 * FP);
 SA(TROPT_PLUGIN_MIN_SIZE == 8 + 3 * P + 6 * FP);
 
-#if TROPT_PLUGIN_ABI_MINOR == 1
 /* ABI 1.1 appends exactly the four reader hooks after destroy. */
 SA(offsetof(tropt_plugin, reader_open) == TROPT_PLUGIN_MIN_SIZE);
 SA(offsetof(tropt_plugin, list_runs) == TROPT_PLUGIN_MIN_SIZE + FP);
 SA(offsetof(tropt_plugin, read_run) == TROPT_PLUGIN_MIN_SIZE + 2 * FP);
 SA(offsetof(tropt_plugin, reader_close) == TROPT_PLUGIN_MIN_SIZE + 3 * FP);
 SA(TROPT_PLUGIN_READER_SIZE == TROPT_PLUGIN_MIN_SIZE + 4 * FP);
-SA(sizeof(tropt_plugin) == TROPT_PLUGIN_READER_SIZE);
+#if TROPT_PLUGIN_ABI_MINOR == 2
+/* ABI 1.2 appends the two metadata hooks, then checkpoint and log_system. */
+SA(offsetof(tropt_plugin, annotate) == TROPT_PLUGIN_READER_SIZE);
+SA(offsetof(tropt_plugin, delete_run) == TROPT_PLUGIN_READER_SIZE + FP);
+SA(offsetof(tropt_plugin, checkpoint) == TROPT_PLUGIN_READER_SIZE + 2 * FP);
+SA(offsetof(tropt_plugin, log_system) == TROPT_PLUGIN_READER_SIZE + 3 * FP);
+SA(TROPT_PLUGIN_V12_SIZE == TROPT_PLUGIN_READER_SIZE + 4 * FP);
+SA(sizeof(tropt_plugin) == TROPT_PLUGIN_V12_SIZE);
 #else
-#error "plugin ABI 1.x with x > 0: pin the members this minor appended, then extend this check"
+#error "plugin ABI 1.x with x > 2: pin the members this minor appended, then extend this check"
 #endif
 
 /* ---- host services ---------------------------------------------------- */
 
-SA(TROPT_HOST_VERSION == 3);
+SA(TROPT_HOST_VERSION == 4); /* 4: tropt_run carries the ABI 1.2 members */
 SA(offsetof(tropt_host, version) == 0);
 SA(MEMBER_SIZE(tropt_host, version) == 4);
 SA(offsetof(tropt_host, struct_size) == 4);
@@ -101,6 +107,40 @@ SA(offsetof(tropt_run, experiment) == P);
 SA(offsetof(tropt_run, experiment) < offsetof(tropt_run, started_at));
 SA(offsetof(tropt_run, started_at) < offsetof(tropt_run, host));
 SA(offsetof(tropt_run, host) < offsetof(tropt_run, pid));
+/* ABI 1.2 appends to tropt_run (host version 4) ... */
+SA(offsetof(tropt_run, pid) < offsetof(tropt_run, name));
+SA(offsetof(tropt_run, name) < offsetof(tropt_run, attempt));
+SA(offsetof(tropt_run, attempt) < offsetof(tropt_run, from_step));
+SA(offsetof(tropt_run, from_step) < offsetof(tropt_run, attempt_started_at));
+SA(offsetof(tropt_run, attempt_started_at) < offsetof(tropt_run, resume_key));
+SA(offsetof(tropt_run, resume_key) < offsetof(tropt_run, pidns));
+SA(offsetof(tropt_run, pidns) < offsetof(tropt_run, provenance));
+/* ... to tropt_stored_run (read from 1.2 tables) ... */
+SA(offsetof(tropt_stored_run, run_id) == 0);
+SA(offsetof(tropt_stored_run, n_steps) < offsetof(tropt_stored_run, name));
+SA(offsetof(tropt_stored_run, name) < offsetof(tropt_stored_run, tags));
+SA(offsetof(tropt_stored_run, tags) < offsetof(tropt_stored_run, n_tags));
+SA(offsetof(tropt_stored_run, n_tags) < offsetof(tropt_stored_run, note));
+SA(offsetof(tropt_stored_run, note) < offsetof(tropt_stored_run, attempts));
+SA(offsetof(tropt_stored_run, attempts) < offsetof(tropt_stored_run, last_step));
+SA(offsetof(tropt_stored_run, last_step) < offsetof(tropt_stored_run, checkpoint_step));
+SA(offsetof(tropt_stored_run, checkpoint_step) < offsetof(tropt_stored_run, resume_key));
+SA(offsetof(tropt_stored_run, resume_key) < offsetof(tropt_stored_run, pidns));
+SA(offsetof(tropt_stored_run, pidns) < offsetof(tropt_stored_run, heartbeat_age));
+SA(offsetof(tropt_stored_run, heartbeat_age) < offsetof(tropt_stored_run, stale_after));
+SA(offsetof(tropt_stored_run, stale_after) < offsetof(tropt_stored_run, provenance));
+/* ... and to tropt_event */
+SA(offsetof(tropt_event, n) < offsetof(tropt_event, attempt));
+SA(offsetof(tropt_event, attempt) < offsetof(tropt_event, attempts));
+SA(offsetof(tropt_event, attempts) < offsetof(tropt_event, n_attempts));
+SA(offsetof(tropt_event, n_attempts) < offsetof(tropt_event, checkpoint));
+SA(offsetof(tropt_event, checkpoint) < offsetof(tropt_event, samples));
+SA(offsetof(tropt_event, samples) < offsetof(tropt_event, n_samples));
+SA(offsetof(tropt_event, n_samples) < offsetof(tropt_event, superseded));
+SA(TROPT_EVENT_START == 1 && TROPT_EVENT_STEP == 2 && TROPT_EVENT_END == 3);
+SA(TROPT_EVENT_ATTEMPT == 4 && TROPT_EVENT_CHECKPOINT == 5 && TROPT_EVENT_SYSTEM == 6);
+SA(TROPT_ANNOTATE_TAG == 1 && TROPT_ANNOTATE_UNTAG == 2 && TROPT_ANNOTATE_NOTE == 3 &&
+   TROPT_ANNOTATE_RENAME == 4);
 
 SA(offsetof(tropt_field, key) == 0);
 SA(offsetof(tropt_field, key) < offsetof(tropt_field, type));
@@ -109,9 +149,10 @@ SA(MEMBER_SIZE(tropt_field, v.i) == 8);
 SA(MEMBER_SIZE(tropt_field, v.r) == 8);
 
 #if UINTPTR_MAX == UINT64_MAX && defined(__LP64__)
-SA(TROPT_PLUGIN_MIN_SIZE == 80); /* ABI 1.0 */
-SA(sizeof(tropt_plugin) == 112); /* ABI 1.1: four reader hooks appended */
-SA(sizeof(tropt_host) == 88);    /* host version 3 */
+SA(TROPT_PLUGIN_MIN_SIZE == 80);     /* ABI 1.0 */
+SA(TROPT_PLUGIN_READER_SIZE == 112); /* ABI 1.1: four reader hooks appended */
+SA(sizeof(tropt_plugin) == 144);     /* ABI 1.2: four more hooks */
+SA(sizeof(tropt_host) == 88);        /* host version 3 and 4 */
 SA(offsetof(tropt_option_def, type) == 8);
 SA(offsetof(tropt_option_def, flags) == 12);
 SA(offsetof(tropt_option_def, default_value) == 16);
@@ -127,7 +168,25 @@ SA(sizeof(tropt_optval) == 32);
 SA(offsetof(tropt_run, started_at) == 16);
 SA(offsetof(tropt_run, host) == 24);
 SA(offsetof(tropt_run, pid) == 32);
-SA(sizeof(tropt_run) == 40);
+SA(offsetof(tropt_run, name) == 40); /* ABI 1.2 from here */
+SA(offsetof(tropt_run, attempt) == 48);
+SA(offsetof(tropt_run, from_step) == 56);
+SA(offsetof(tropt_run, attempt_started_at) == 64);
+SA(offsetof(tropt_run, resume_key) == 72);
+SA(offsetof(tropt_run, pidns) == 80);
+SA(offsetof(tropt_run, provenance) == 88);
+SA(sizeof(tropt_run) == 96);
+SA(offsetof(tropt_stored_run, n_steps) == 56);
+SA(offsetof(tropt_stored_run, name) == 64); /* ABI 1.2 from here */
+SA(sizeof(tropt_stored_run) == 160);
+SA(offsetof(tropt_event, n) == 72);
+SA(offsetof(tropt_event, attempt) == 80); /* ABI 1.2 from here */
+SA(sizeof(tropt_event) == 136);
+SA(sizeof(tropt_provenance) == 32);
+SA(sizeof(tropt_checkpoint) == 64);
+SA(sizeof(tropt_sample) == 24);
+SA(sizeof(tropt_attempt) == 56);
+SA(sizeof(tropt_annotation) == 24);
 SA(offsetof(tropt_field, type) == 8);
 SA(offsetof(tropt_field, v) == 16);
 SA(sizeof(tropt_field) == 24);

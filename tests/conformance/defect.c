@@ -266,6 +266,7 @@ static int r_list(void *reader, tropt_run_list_fn fn, void *userdata)
     pthread_mutex_lock(&store_lock);
     for (size_t i = 0; i < n_runs && !rc; i++) {
         tropt_stored_run ri;
+        memset(&ri, 0, sizeof ri); /* ABI 1.2 members: none filled */
         info_of(&runs[i], &ri);
         rc = fn(&ri, userdata);
     }
@@ -283,6 +284,7 @@ static int r_read(void *reader, const char *run_id, tropt_event_fn fn, void *use
         return host->error(TROPT_EINVAL, "no run '%s'", run_id);
     }
     tropt_stored_run ri;
+    memset(&ri, 0, sizeof ri); /* ABI 1.2 members: none filled */
     info_of(r, &ri);
     tropt_event ev = {.kind = TROPT_EVENT_START, .run = &ri, .time = r->started_at};
     int rc = fn(&ev, userdata);

@@ -1771,7 +1771,10 @@ START_TEST(test_allocation_failures)
         alloc_budget = n;
         alloc_failed = 0;
         tropt_tracker *t = NULL;
-        char *spec = tu_strdupf("csv:dir=%s,fsync=off,rewrite_factor=0.5", dir);
+        /* a folder per pass: each init reads its store (the names a default
+         * name must not take), so a shared one would grow every pass's
+         * allocations with the passes before it */
+        char *spec = tu_strdupf("csv:dir=%s/p%ld,fsync=off,rewrite_factor=0.5", dir, n);
         int ok = tropt_tracker_open(&t, spec, "chaos", NULL) == TROPT_OK;
         free(spec);
         if (ok)
@@ -1798,7 +1801,7 @@ START_TEST(test_allocation_failures)
     ck_assert_int_gt(n, 20);
     ck_assert_int_lt(n, 100000);
     /* every metrics.csv left behind is a valid rectangular CSV */
-    char *cmd = tu_strdupf("for f in '%s'/chaos/*/metrics.csv; do " PY " %s cover \"$f\" "
+    char *cmd = tu_strdupf("for f in '%s'/p*/chaos/*/metrics.csv; do " PY " %s cover \"$f\" "
                            "/nonexistent 0 || exit 1; done",
                            dir, CSVCHECK_PY);
     char *out = NULL;

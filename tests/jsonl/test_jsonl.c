@@ -179,8 +179,11 @@ START_TEST(run_start_and_end_round_trip)
     json_t *config = json_pack("{s:f, s:s, s:{s:[i,i]}, s:I}", "lr", 0.001, "name", "caf\xc3\xa9",
                                "nested", "dims", 3, 4, "big", (json_int_t)INT64_MAX);
     json_t *summary = json_pack("{s:f, s:b}", "best", 1e-300, "ok", 1);
-    tropt_run run = {"01890a5d-ac96-774b-bcce-b302099a8057", "exp \"1\"", 1700000000.5,
-                     "host-\xe2\x9c\x93", 4242};
+    tropt_run run = {.run_id = "01890a5d-ac96-774b-bcce-b302099a8057",
+                     .experiment = "exp \"1\"",
+                     .started_at = 1700000000.5,
+                     .host = "host-\xe2\x9c\x93",
+                     .pid = 4242};
     tev_buf b;
     tev_buf_init(&b, NULL, NULL);
     ck_assert_int_eq(tev_encode_run_start(&b, &run, config, NULL), 0);
@@ -277,7 +280,11 @@ START_TEST(reader_skips_truncated_last_line_with_warning)
     char *path = tu_path(dir, "cut.jsonl");
     tev_buf b;
     tev_buf_init(&b, NULL, NULL);
-    tropt_run run = {"01890a5d-ac96-774b-bcce-b302099a8057", "e", 1.5, "h", 1};
+    tropt_run run = {.run_id = "01890a5d-ac96-774b-bcce-b302099a8057",
+                     .experiment = "e",
+                     .started_at = 1.5,
+                     .host = "h",
+                     .pid = 1};
     tev_encode_run_start(&b, &run, NULL, NULL);
     tropt_field f = TROPT_F_REAL("loss", 0.25);
     tev_encode_log(&b, run.run_id, 0, 2.0, &f, 1, NULL);

@@ -1,7 +1,8 @@
 /*
  * tests/plugins/recorder.c - a test backend that writes every hook call it
  * receives, with the exact values, as one line to the file named by its
- * `out` option, and fails on demand (`fail`, `fail_times`).  It declares
+ * `out` option (the ABI 1.2 hooks included: run metadata, checkpoint marks,
+ * system samples), and fails on demand (`fail`, `fail_times`).  It declares
  * one option of every type so option validation can be tested through it.
  */
 #include <stdio.h>
@@ -104,6 +105,18 @@ static void put_json(rec *r, const char *label, const json_t *j)
     free(s);
 }
 
+/* The ABI 1.2 members of the run, one "key=value" each (values quoted with
+ * [ ] when they may hold spaces). */
+static void put_run_v12(rec *r, const tropt_run *run)
+{
+    const tropt_provenance *p = run->provenance;
+    fprintf(r->out, " name=[%s] attempt=%lld from=%lld astart=%.6f key=[%s] pidns=[%s]", run->name,
+            (long long)run->attempt, (long long)run->from_step, run->attempt_started_at,
+            run->resume_key ? run->resume_key : "", run->pidns ? run->pidns : "");
+    fprintf(r->out, " cmd=[%s] cwd=[%s] git=[%s] version=[%s]", p->command ? p->command : "",
+            p->cwd ? p->cwd : "", p->git_commit ? p->git_commit : "", p->version ? p->version : "");
+}
+
 static int rec_create(void **self, const tropt_optval *o, const tropt_host *host)
 {
     if (o[O_FAIL].i == 1)
@@ -141,6 +154,8 @@ static int rec_init(void *self, const tropt_run *run, const json_t *config,
     if (r->out) {
         fprintf(r->out, "init run=%s exp=%s host=%s pid=%lld start=%.6f", run->run_id,
                 run->experiment, run->host, (long long)run->pid, run->started_at);
+        if (TROPT_HOST_RUN_V12(r->host))
+            put_run_v12(r, run);
         put_json(r, "config", config);
         fputs(" |", r->out);
         put_fields(r, params, n);
@@ -195,6 +210,60 @@ static int rec_flush(void *self)
     return TROPT_OK;
 }
 
+static int rec_annotate(void *self, const char *run_id, const tropt_annotation *a)
+{
+    rec *r = self;
+    static const char *const kinds[] = {"?", "tag", "untag", "note", "rename"};
+    if (r->out) {
+        fprintf(r->out, "annotate run=%s kind=%s text=[%s]\n", run_id,
+                kinds[a->kind >= 1 && a->kind <= 4 ? a->kind : 0], a->text);
+        fflush(r->out);
+    }
+    return TROPT_OK;
+}
+
+static int rec_delete_run(void *self, const char *run_id)
+{
+    rec *r = self;
+    if (r->out) {
+        fprintf(r->out, "delete run=%s\n", run_id);
+        fflush(r->out);
+    }
+    return TROPT_OK;
+}
+
+static int rec_checkpoint(void *self, const tropt_run *run, const tropt_checkpoint *m)
+{
+    rec *r = self;
+    if (r->out) {
+        fprintf(r->out,
+                "checkpoint run=%s attempt=%lld seq=%lld step=%lld path=[%s] size=%lld "
+                "sha256=%s error=[%s]\n",
+                run->run_id, (long long)m->attempt, (long long)m->seq, (long long)m->step, m->path,
+                (long long)m->size, m->sha256 ? m->sha256 : "-", m->error ? m->error : "");
+        fflush(r->out);
+    }
+    return TROPT_OK;
+}
+
+static int rec_log_system(void *self, const tropt_run *run, double time, const tropt_sample *s,
+                          size_t n)
+{
+    rec *r = self;
+    if (r->out) {
+        fprintf(r->out, "system run=%s time=%.6f n=%zu |", run->run_id, time, n);
+        for (size_t i = 0; i < n; i++) {
+            char v[40], m[40];
+            r->host->format_real(v, sizeof v, s[i].value);
+            r->host->format_real(m, sizeof m, s[i].max);
+            fprintf(r->out, " %s=%s/%s", s[i].key, v, m);
+        }
+        fputc('\n', r->out);
+        fflush(r->out);
+    }
+    return TROPT_OK;
+}
+
 static void rec_destroy(void *self)
 {
     rec *r = self;
@@ -217,6 +286,10 @@ static const tropt_plugin plugin = {
     .finish = rec_finish,
     .flush = rec_flush,
     .destroy = rec_destroy,
+    .annotate = rec_annotate,
+    .delete_run = rec_delete_run,
+    .checkpoint = rec_checkpoint,
+    .log_system = rec_log_system,
 };
 
 TROPT_PLUGIN_EXPORT const tropt_plugin *tropt_plugin_entry(void)

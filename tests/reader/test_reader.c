@@ -261,6 +261,8 @@ static int check_event(const tropt_event *ev, void *ud)
         rd->ends++;
         snprintf(rd->status, sizeof rd->status, "%s", ev->status);
         break;
+    default: /* attempts, checkpoint marks, system samples */
+        break;
     }
     return 0;
 }

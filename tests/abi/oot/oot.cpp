@@ -63,6 +63,10 @@ const tropt_plugin table = {TROPT_PLUGIN_ABI_VERSION,
                             nullptr, /* ABI 1.1 reader hooks: write-only */
                             nullptr,
                             nullptr,
+                            nullptr,
+                            nullptr, /* ABI 1.2: no run metadata, marks or samples */
+                            nullptr,
+                            nullptr,
                             nullptr};
 
 } // namespace
