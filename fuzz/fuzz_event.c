@@ -4,10 +4,10 @@
  *
  * Properties: no crash, leak or undefined behaviour on any line; a failure
  * gives a reason; and a decoded event survives the round trip: encoding it
- * again (tev_encode_run_start / _log / _run_end) gives exactly one line that
- * decodes to the same event - same type, run id, time, step, fields (type
- * and value; NaN and +-Inf included), experiment, host, pid, status, config
- * and summary.
+ * again (tev_encode_*) gives exactly one line that decodes to the same
+ * event - same type, run id, time, attempt, step, fields (type and value;
+ * NaN and +-Inf included), experiment, host, pid, name, provenance, status,
+ * config, summary, checkpoint marks, system samples and annotations.
  */
 #include <math.h>
 #include <unistd.h>
@@ -95,6 +95,105 @@ static void read_journal(const unsigned char *data, size_t size)
     unlink(path);
 }
 
+static int encode(tev_buf *b, const tev_event *ev)
+{
+    switch (ev->type) {
+    case TEV_RUN_START: {
+        tropt_run run = {.run_id = ev->run_id,
+                         .experiment = ev->experiment,
+                         .started_at = ev->run_started_at,
+                         .host = ev->host,
+                         .pid = ev->pid,
+                         .name = ev->name,
+                         .attempt = ev->attempt,
+                         .from_step = ev->from_step,
+                         .attempt_started_at = ev->time,
+                         .resume_key = ev->resume_key,
+                         .pidns = ev->pidns,
+                         .provenance = &ev->provenance};
+        return tev_encode_run_start_v12(b, &run, ev->config, NULL);
+    }
+    case TEV_LOG:
+        return tev_encode_log_at(b, ev->run_id, ev->attempt, ev->step, ev->time, ev->fields,
+                                 ev->n_fields, NULL);
+    case TEV_RUN_END:
+        return tev_encode_run_end(b, ev->run_id, ev->time, ev->status, ev->summary, NULL);
+    case TEV_CHECKPOINT:
+        return tev_encode_checkpoint(b, ev->run_id, &ev->checkpoint, NULL);
+    case TEV_SYSTEM:
+        return tev_encode_system(b, ev->run_id, ev->attempt, ev->time, ev->samples, ev->n_samples,
+                                 NULL);
+    case TEV_ANNOTATE:
+        return tev_encode_annotate(b, ev->run_id, &ev->annotation, NULL);
+    case TEV_DELETE:
+        return tev_encode_delete(b, ev->run_id, ev->time, NULL);
+    }
+    FUZZ_CHECK(0, "type %d", (int)ev->type);
+    return -1;
+}
+
+static void compare_start(const tev_event *a, const tev_event *b)
+{
+    FUZZ_CHECK(same_str(a->experiment, b->experiment), "experiment");
+    FUZZ_CHECK(same_str(a->host, b->host) || (!a->host && b->host && !*b->host), "host");
+    FUZZ_CHECK(a->pid == b->pid, "pid");
+    FUZZ_CHECK(same_json(a->config, b->config), "config");
+    FUZZ_CHECK(same_str(a->name, b->name) && same_str(a->resume_key, b->resume_key) &&
+                   same_str(a->pidns, b->pidns),
+               "name, resume key or pidns");
+    FUZZ_CHECK(a->attempt == 1 || (a->from_step == b->from_step &&
+                                   same_real(a->run_started_at, b->run_started_at)),
+               "from_step or started_at");
+    FUZZ_CHECK(same_str(a->provenance.command, b->provenance.command) &&
+                   same_str(a->provenance.cwd, b->provenance.cwd) &&
+                   same_str(a->provenance.git_commit, b->provenance.git_commit) &&
+                   same_str(a->provenance.version, b->provenance.version),
+               "provenance");
+}
+
+static void compare(const tev_event *a, const tev_event *b)
+{
+    switch (a->type) {
+    case TEV_RUN_START:
+        compare_start(a, b);
+        break;
+    case TEV_LOG:
+        FUZZ_CHECK(a->step == b->step, "step");
+        FUZZ_CHECK(a->n_fields == b->n_fields, "%zu fields != %zu", a->n_fields, b->n_fields);
+        for (size_t i = 0; i < a->n_fields; i++)
+            same_field(&a->fields[i], &b->fields[i], i);
+        break;
+    case TEV_RUN_END:
+        FUZZ_CHECK(same_str(a->status, b->status), "status");
+        FUZZ_CHECK(same_json(a->summary, b->summary), "summary");
+        break;
+    case TEV_CHECKPOINT:
+        FUZZ_CHECK(a->checkpoint.seq == b->checkpoint.seq &&
+                       a->checkpoint.step == b->checkpoint.step &&
+                       a->checkpoint.size == b->checkpoint.size &&
+                       same_str(a->checkpoint.path, b->checkpoint.path) &&
+                       same_str(a->checkpoint.sha256, b->checkpoint.sha256) &&
+                       same_str(a->checkpoint.error, b->checkpoint.error),
+                   "checkpoint");
+        break;
+    case TEV_SYSTEM:
+        FUZZ_CHECK(a->n_samples == b->n_samples, "samples");
+        for (size_t i = 0; i < a->n_samples; i++)
+            FUZZ_CHECK(strcmp(a->samples[i].key, b->samples[i].key) == 0 &&
+                           same_real(a->samples[i].value, b->samples[i].value) &&
+                           same_real(a->samples[i].max, b->samples[i].max),
+                       "sample %zu", i);
+        break;
+    case TEV_ANNOTATE:
+        FUZZ_CHECK(a->annotation.kind == b->annotation.kind &&
+                       strcmp(a->annotation.text, b->annotation.text) == 0,
+                   "annotation");
+        break;
+    case TEV_DELETE:
+        break;
+    }
+}
+
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
     read_journal(data, size);
@@ -109,22 +208,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     FUZZ_CHECK(ev.run_id && *ev.run_id, "no run id");
     tev_buf b;
     tev_buf_init(&b, NULL, NULL);
-    int rc = -1;
-    switch (ev.type) {
-    case TEV_RUN_START: {
-        tropt_run run = {ev.run_id, ev.experiment, ev.time, ev.host, ev.pid};
-        rc = tev_encode_run_start(&b, &run, ev.config, NULL);
-        break;
-    }
-    case TEV_LOG:
-        rc = tev_encode_log(&b, ev.run_id, ev.step, ev.time, ev.fields, ev.n_fields, NULL);
-        break;
-    case TEV_RUN_END:
-        rc = tev_encode_run_end(&b, ev.run_id, ev.time, ev.status, ev.summary, NULL);
-        break;
-    default:
-        FUZZ_CHECK(0, "type %d", (int)ev.type);
-    }
+    int rc = encode(&b, &ev);
     FUZZ_CHECK(rc == 0, "encoding failed");
     FUZZ_CHECK(b.len > 0 && b.data[b.len - 1] == '\n' &&
                    memchr(b.data, '\n', b.len) == b.data + b.len - 1,
@@ -135,24 +219,8 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     FUZZ_CHECK(ev2.type == ev.type, "type");
     FUZZ_CHECK(strcmp(ev2.run_id, ev.run_id) == 0, "run id");
     FUZZ_CHECK(same_real(ev2.time, ev.time), "time %.17g != %.17g", ev.time, ev2.time);
-    switch (ev.type) {
-    case TEV_RUN_START:
-        FUZZ_CHECK(same_str(ev.experiment, ev2.experiment), "experiment");
-        FUZZ_CHECK(same_str(ev.host, ev2.host) || (!ev.host && ev2.host && !*ev2.host), "host");
-        FUZZ_CHECK(ev.pid == ev2.pid, "pid");
-        FUZZ_CHECK(same_json(ev.config, ev2.config), "config");
-        break;
-    case TEV_LOG:
-        FUZZ_CHECK(ev.step == ev2.step, "step");
-        FUZZ_CHECK(ev.n_fields == ev2.n_fields, "%zu fields != %zu", ev.n_fields, ev2.n_fields);
-        for (size_t i = 0; i < ev.n_fields; i++)
-            same_field(&ev.fields[i], &ev2.fields[i], i);
-        break;
-    case TEV_RUN_END:
-        FUZZ_CHECK(same_str(ev.status, ev2.status), "status");
-        FUZZ_CHECK(same_json(ev.summary, ev2.summary), "summary");
-        break;
-    }
+    FUZZ_CHECK(ev2.attempt == ev.attempt, "attempt");
+    compare(&ev, &ev2);
     tev_event_clear(&ev2);
     tev_buf_free(&b);
     tev_event_clear(&ev);

@@ -382,22 +382,165 @@ static int put_object_or_null(tev_buf *b, const json_t *v, tev_format_real_fn fn
     return tev_put_json(b, v, fn);
 }
 
-int tev_encode_run_start(tev_buf *b, const tropt_run *run, const json_t *config,
-                         tev_format_real_fn fn)
+static int put_str_member(tev_buf *b, const char *key, const char *v)
+{
+    if (tev_buf_putc(b, ',') != 0 || put_key(b, key) != 0)
+        return -1;
+    return tev_put_string(b, v, strlen(v));
+}
+
+static int put_i64_member(tev_buf *b, const char *key, int64_t v)
+{
+    if (tev_buf_putc(b, ',') != 0 || put_key(b, key) != 0)
+        return -1;
+    return tev_buf_put_i64(b, v);
+}
+
+static int put_real_member(tev_buf *b, const char *key, double v, tev_format_real_fn fn)
+{
+    if (tev_buf_putc(b, ',') != 0 || put_key(b, key) != 0)
+        return -1;
+    return tev_put_real(b, v, fn);
+}
+
+/* "provenance":{...} with the members that are known; nothing when none is. */
+static int put_provenance(tev_buf *b, const tropt_provenance *p)
+{
+    if (!p || !(p->command || p->cwd || p->git_commit || p->version))
+        return 0;
+    const char *keys[4] = {"command", "cwd", "git_commit", "version"};
+    const char *vals[4] = {p->command, p->cwd, p->git_commit, p->version};
+    if (tev_buf_puts(b, ",\"provenance\":{") != 0)
+        return -1;
+    int first = 1;
+    for (int i = 0; i < 4; i++) {
+        if (!vals[i])
+            continue;
+        if ((!first && tev_buf_putc(b, ',') != 0) || put_key(b, keys[i]) != 0 ||
+            tev_put_string(b, vals[i], strlen(vals[i])) != 0)
+            return -1;
+        first = 0;
+    }
+    return tev_buf_putc(b, '}');
+}
+
+/* The members ABI 1.2 added to a run_start: the name always; attempt,
+ * from_step and the run's first start for a continuation; the rest when
+ * known. */
+static int put_run_v12(tev_buf *b, const tropt_run *run, tev_format_real_fn fn)
+{
+    if (run->name && put_str_member(b, "name", run->name) != 0)
+        return -1;
+    if (run->attempt > 1 && (put_i64_member(b, "attempt", run->attempt) != 0 ||
+                             put_i64_member(b, "from_step", run->from_step) != 0 ||
+                             put_real_member(b, "started_at", run->started_at, fn) != 0))
+        return -1;
+    if (run->resume_key && put_str_member(b, "resume_key", run->resume_key) != 0)
+        return -1;
+    if (run->pidns && put_str_member(b, "pidns", run->pidns) != 0)
+        return -1;
+    return put_provenance(b, run->provenance);
+}
+
+static int encode_run_start(tev_buf *b, const tropt_run *run, const json_t *config,
+                            tev_format_real_fn fn, int v12)
 {
     size_t mark = b->len;
     const char *exp = run->experiment ? run->experiment : "";
     const char *host = run->host ? run->host : "";
-    if (put_head(b, "run_start", run->run_id, run->started_at, fn) != 0 ||
+    /* "time" is when this attempt started (the run's start for attempt 1) */
+    double start = v12 && run->attempt > 1 ? run->attempt_started_at : run->started_at;
+    if (put_head(b, "run_start", run->run_id, start, fn) != 0 ||
         tev_buf_puts(b, ",\"experiment\":") != 0 || tev_put_string(b, exp, strlen(exp)) != 0 ||
         tev_buf_puts(b, ",\"host\":") != 0 || tev_put_string(b, host, strlen(host)) != 0 ||
         tev_buf_printf(b, ",\"pid\":%" PRId64 ",\"config\":", run->pid) != 0 ||
-        put_object_or_null(b, config, fn) != 0 || tev_buf_puts(b, "}\n") != 0)
+        put_object_or_null(b, config, fn) != 0 || (v12 && put_run_v12(b, run, fn) != 0) ||
+        tev_buf_puts(b, "}\n") != 0)
         goto oom;
     return 0;
 oom:
     b->len = mark;
     return -1;
+}
+
+int tev_encode_run_start(tev_buf *b, const tropt_run *run, const json_t *config,
+                         tev_format_real_fn fn)
+{
+    return encode_run_start(b, run, config, fn, 0);
+}
+
+int tev_encode_run_start_v12(tev_buf *b, const tropt_run *run, const json_t *config,
+                             tev_format_real_fn fn)
+{
+    return encode_run_start(b, run, config, fn, 1);
+}
+
+int tev_encode_checkpoint(tev_buf *b, const char *run_id, const tropt_checkpoint *m,
+                          tev_format_real_fn fn)
+{
+    size_t mark = b->len;
+    if (put_head(b, "checkpoint", run_id, m->time, fn) != 0 ||
+        put_i64_member(b, "attempt", m->attempt < 1 ? 1 : m->attempt) != 0 ||
+        put_i64_member(b, "seq", m->seq) != 0 || put_i64_member(b, "step", m->step) != 0 ||
+        put_str_member(b, "path", m->path ? m->path : "") != 0 ||
+        (m->size >= 0 && put_i64_member(b, "size", m->size) != 0) ||
+        (m->sha256 && put_str_member(b, "sha256", m->sha256) != 0) ||
+        (m->error && put_str_member(b, "error", m->error) != 0) || tev_buf_puts(b, "}\n") != 0)
+        goto oom;
+    return 0;
+oom:
+    b->len = mark;
+    return -1;
+}
+
+int tev_encode_system(tev_buf *b, const char *run_id, int64_t attempt, double time,
+                      const tropt_sample *s, size_t n, tev_format_real_fn fn)
+{
+    size_t mark = b->len;
+    if (put_head(b, "system", run_id, time, fn) != 0 ||
+        put_i64_member(b, "attempt", attempt < 1 ? 1 : attempt) != 0 ||
+        tev_buf_puts(b, ",\"data\":{") != 0)
+        goto oom;
+    for (size_t i = 0; i < n; i++)
+        if ((i && tev_buf_putc(b, ',') != 0) || put_key(b, s[i].key) != 0 ||
+            tev_buf_putc(b, '[') != 0 || tev_put_real(b, s[i].value, fn) != 0 ||
+            tev_buf_putc(b, ',') != 0 || tev_put_real(b, s[i].max, fn) != 0 ||
+            tev_buf_putc(b, ']') != 0)
+            goto oom;
+    if (tev_buf_puts(b, "}}\n") != 0)
+        goto oom;
+    return 0;
+oom:
+    b->len = mark;
+    return -1;
+}
+
+static const char *const annotation_kinds[] = {NULL, "tag", "untag", "note", "rename"};
+
+int tev_encode_annotate(tev_buf *b, const char *run_id, const tropt_annotation *a,
+                        tev_format_real_fn fn)
+{
+    size_t mark = b->len;
+    if (a->kind < TROPT_ANNOTATE_TAG || a->kind > TROPT_ANNOTATE_RENAME)
+        return -1;
+    if (put_head(b, "annotate", run_id, a->time, fn) != 0 ||
+        put_str_member(b, "kind", annotation_kinds[a->kind]) != 0 ||
+        put_str_member(b, "text", a->text ? a->text : "") != 0 || tev_buf_puts(b, "}\n") != 0)
+        goto oom;
+    return 0;
+oom:
+    b->len = mark;
+    return -1;
+}
+
+int tev_encode_delete(tev_buf *b, const char *run_id, double time, tev_format_real_fn fn)
+{
+    size_t mark = b->len;
+    if (put_head(b, "delete", run_id, time, fn) != 0 || tev_buf_puts(b, "}\n") != 0) {
+        b->len = mark;
+        return -1;
+    }
+    return 0;
 }
 
 int tev_put_field_value(tev_buf *b, const tropt_field *f, tev_format_real_fn fn)
@@ -423,9 +566,17 @@ int tev_put_field_value(tev_buf *b, const tropt_field *f, tev_format_real_fn fn)
 int tev_encode_log(tev_buf *b, const char *run_id, int64_t step, double time,
                    const tropt_field *fields, size_t n, tev_format_real_fn fn)
 {
+    return tev_encode_log_at(b, run_id, 1, step, time, fields, n, fn);
+}
+
+int tev_encode_log_at(tev_buf *b, const char *run_id, int64_t attempt, int64_t step, double time,
+                      const tropt_field *fields, size_t n, tev_format_real_fn fn)
+{
     size_t mark = b->len;
     if (put_head(b, "log", run_id, time, fn) != 0 || tev_buf_puts(b, ",\"step\":") != 0 ||
-        tev_buf_put_i64(b, step) != 0 || tev_buf_puts(b, ",\"data\":{") != 0)
+        tev_buf_put_i64(b, step) != 0 ||
+        (attempt > 1 && put_i64_member(b, "attempt", attempt) != 0) ||
+        tev_buf_puts(b, ",\"data\":{") != 0)
         goto oom;
     for (size_t i = 0; i < n; i++) {
         if ((i && tev_buf_append(b, ",", 1) != 0) || put_key(b, fields[i].key) != 0 ||
@@ -462,6 +613,7 @@ void tev_event_clear(tev_event *ev)
     if (!ev)
         return;
     free(ev->fields);
+    free(ev->samples);
     json_decref(ev->root);
     memset(ev, 0, sizeof *ev);
 }
@@ -535,9 +687,224 @@ static int decode_value(const json_t *v, tropt_field *f, const char **why)
     return -1;
 }
 
+/* Each decoder below returns NULL, or why the event is malformed (written
+ * into err, which it returns). */
+#define WHY(...) (snprintf(err, errsz, __VA_ARGS__), err)
+
+static const char *opt_string(const json_t *root, const char *key)
+{
+    return json_string_value(json_object_get(root, key));
+}
+
+static const char *decode_provenance(tev_event *ev, char *err, size_t errsz)
+{
+    const json_t *p = json_object_get(ev->root, "provenance");
+    if (!p)
+        return NULL;
+    if (!json_is_object(p))
+        return WHY("run_start whose \"provenance\" is not an object");
+    ev->provenance.command = opt_string(p, "command");
+    ev->provenance.cwd = opt_string(p, "cwd");
+    ev->provenance.git_commit = opt_string(p, "git_commit");
+    ev->provenance.version = opt_string(p, "version");
+    ev->has_provenance = 1;
+    return NULL;
+}
+
+/* attempt (absent: 1) into *out; NULL or why. */
+static const char *decode_attempt(const json_t *root, int64_t *out, char *err, size_t errsz)
+{
+    const json_t *a = json_object_get(root, "attempt");
+    *out = 1;
+    if (!a)
+        return NULL;
+    if (!json_is_integer(a) || json_integer_value(a) < 1)
+        return WHY("\"attempt\" is not an integer >= 1");
+    *out = json_integer_value(a);
+    return NULL;
+}
+
+static const char *decode_run_start(tev_event *ev, char *err, size_t errsz)
+{
+    ev->experiment = opt_string(ev->root, "experiment");
+    ev->host = opt_string(ev->root, "host");
+    const json_t *pid = json_object_get(ev->root, "pid");
+    const json_t *cfg = json_object_get(ev->root, "config");
+    if (!ev->experiment)
+        return WHY("run_start without an \"experiment\" string");
+    if (pid && !json_is_integer(pid))
+        return WHY("run_start with a non-integer \"pid\"");
+    ev->pid = pid ? json_integer_value(pid) : 0;
+    if (cfg && !json_is_object(cfg) && !json_is_null(cfg))
+        return WHY("run_start whose \"config\" is not an object");
+    ev->config = json_is_object(cfg) ? cfg : NULL;
+    ev->name = opt_string(ev->root, "name");
+    ev->resume_key = opt_string(ev->root, "resume_key");
+    ev->pidns = opt_string(ev->root, "pidns");
+    const char *why = decode_attempt(ev->root, &ev->attempt, err, errsz);
+    if (why)
+        return why;
+    ev->run_started_at = ev->time;
+    if (ev->attempt > 1) {
+        const json_t *from = json_object_get(ev->root, "from_step");
+        const json_t *start = json_object_get(ev->root, "started_at");
+        if (!json_is_integer(from) || json_integer_value(from) < 0)
+            return WHY("run_start of attempt %lld without a \"from_step\" >= 0",
+                       (long long)ev->attempt);
+        ev->from_step = json_integer_value(from);
+        if (json_is_number(start))
+            ev->run_started_at = json_number_value(start);
+    }
+    return decode_provenance(ev, err, errsz);
+}
+
+static const char *decode_log(tev_event *ev, char *err, size_t errsz)
+{
+    const json_t *step = json_object_get(ev->root, "step");
+    const json_t *data = json_object_get(ev->root, "data");
+    if (!json_is_integer(step) || json_integer_value(step) < 0)
+        return WHY("log without a non-negative integer \"step\"");
+    ev->step = json_integer_value(step);
+    const char *why = decode_attempt(ev->root, &ev->attempt, err, errsz);
+    if (why)
+        return why;
+    if (!json_is_object(data))
+        return WHY("log without a \"data\" object");
+    size_t n = json_object_size(data);
+    if (n && !(ev->fields = calloc(n, sizeof *ev->fields)))
+        return WHY("out of memory");
+    const char *key;
+    json_t *val;
+    json_object_foreach((json_t *)data, key, val)
+    {
+        tropt_field *f = &ev->fields[ev->n_fields];
+        f->key = key;
+        if (decode_value(val, f, &why) != 0)
+            return WHY("log field \"%s\" holds %s", key, why);
+        ev->n_fields++;
+    }
+    return NULL;
+}
+
+static const char *decode_run_end(tev_event *ev, char *err, size_t errsz)
+{
+    ev->status = opt_string(ev->root, "status");
+    const json_t *sum = json_object_get(ev->root, "summary");
+    if (!ev->status)
+        return WHY("run_end without a \"status\" string");
+    if (sum && !json_is_object(sum) && !json_is_null(sum))
+        return WHY("run_end whose \"summary\" is not an object");
+    ev->summary = json_is_object(sum) ? sum : NULL;
+    return NULL;
+}
+
+static const char *decode_checkpoint(tev_event *ev, char *err, size_t errsz)
+{
+    tropt_checkpoint *m = &ev->checkpoint;
+    const json_t *seq = json_object_get(ev->root, "seq");
+    const json_t *step = json_object_get(ev->root, "step");
+    const json_t *size = json_object_get(ev->root, "size");
+    const char *why = decode_attempt(ev->root, &m->attempt, err, errsz);
+    if (why)
+        return why;
+    m->path = opt_string(ev->root, "path");
+    if (!json_is_integer(seq) || json_integer_value(seq) < 0 || !json_is_integer(step) ||
+        json_integer_value(step) < -1 || !m->path)
+        return WHY("checkpoint without a \"seq\", \"step\" and \"path\"");
+    if (size && (!json_is_integer(size) || json_integer_value(size) < 0))
+        return WHY("checkpoint whose \"size\" is not an integer >= 0");
+    m->seq = json_integer_value(seq);
+    m->step = json_integer_value(step);
+    m->time = ev->time;
+    m->size = size ? json_integer_value(size) : -1;
+    m->sha256 = opt_string(ev->root, "sha256");
+    m->error = opt_string(ev->root, "error");
+    ev->attempt = m->attempt;
+    return NULL;
+}
+
+/* One sample [mean, max] (each a real or the $real tag). */
+static const char *decode_sample(const char *key, const json_t *v, tropt_sample *s, char *err,
+                                 size_t errsz)
+{
+    tropt_field mean, max;
+    const char *why = NULL;
+    if (!json_is_array(v) || json_array_size(v) != 2 ||
+        decode_value(json_array_get(v, 0), &mean, &why) != 0 ||
+        decode_value(json_array_get(v, 1), &max, &why) != 0 ||
+        (mean.type != TROPT_REAL && mean.type != TROPT_INT) ||
+        (max.type != TROPT_REAL && max.type != TROPT_INT))
+        return WHY("system sample \"%s\" is not [mean, max]", key);
+    s->key = key;
+    s->value = mean.type == TROPT_INT ? (double)mean.v.i : mean.v.r;
+    s->max = max.type == TROPT_INT ? (double)max.v.i : max.v.r;
+    return NULL;
+}
+
+static const char *decode_system(tev_event *ev, char *err, size_t errsz)
+{
+    const json_t *data = json_object_get(ev->root, "data");
+    const char *why = decode_attempt(ev->root, &ev->attempt, err, errsz);
+    if (why)
+        return why;
+    if (!json_is_object(data))
+        return WHY("system without a \"data\" object");
+    size_t n = json_object_size(data);
+    if (n && !(ev->samples = calloc(n, sizeof *ev->samples)))
+        return WHY("out of memory");
+    const char *key;
+    json_t *val;
+    json_object_foreach((json_t *)data, key, val)
+    {
+        if ((why = decode_sample(key, val, &ev->samples[ev->n_samples], err, errsz)) != NULL)
+            return why;
+        ev->n_samples++;
+    }
+    return NULL;
+}
+
+static const char *decode_annotate(tev_event *ev, char *err, size_t errsz)
+{
+    const char *kind = opt_string(ev->root, "kind");
+    const char *text = opt_string(ev->root, "text");
+    int k = 0;
+    for (int i = TROPT_ANNOTATE_TAG; kind && i <= TROPT_ANNOTATE_RENAME; i++)
+        if (strcmp(kind, annotation_kinds[i]) == 0)
+            k = i;
+    if (!k || !text)
+        return WHY("annotate without a \"kind\" (tag|untag|note|rename) and a \"text\"");
+    ev->annotation.kind = (tropt_annotation_kind)k;
+    ev->annotation.text = text;
+    ev->annotation.time = ev->time;
+    return NULL;
+}
+
+static const char *decode_delete(tev_event *ev, char *err, size_t errsz)
+{
+    (void)ev;
+    (void)err;
+    (void)errsz;
+    return NULL;
+}
+
+static const struct {
+    const char *name;
+    tev_type type;
+    const char *(*decode)(tev_event *, char *, size_t);
+} event_types[] = {
+    {"run_start", TEV_RUN_START, decode_run_start},
+    {"log", TEV_LOG, decode_log},
+    {"run_end", TEV_RUN_END, decode_run_end},
+    {"checkpoint", TEV_CHECKPOINT, decode_checkpoint},
+    {"system", TEV_SYSTEM, decode_system},
+    {"annotate", TEV_ANNOTATE, decode_annotate},
+    {"delete", TEV_DELETE, decode_delete},
+};
+
 int tev_decode(const char *line, size_t len, tev_event *ev, char *err, size_t errsz)
 {
     memset(ev, 0, sizeof *ev);
+    ev->attempt = 1;
     json_error_t jerr;
     while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
         len--;
@@ -546,72 +913,24 @@ int tev_decode(const char *line, size_t len, tev_event *ev, char *err, size_t er
         FAIL("not JSON (%s at column %d)", jerr.text, jerr.column);
     if (!json_is_object(ev->root))
         FAIL("not a JSON object");
-    const char *type = json_string_value(json_object_get(ev->root, "type"));
+    const char *type = opt_string(ev->root, "type");
     if (!type)
         FAIL("no \"type\"");
-    if (strcmp(type, "run_start") == 0)
-        ev->type = TEV_RUN_START;
-    else if (strcmp(type, "log") == 0)
-        ev->type = TEV_LOG;
-    else if (strcmp(type, "run_end") == 0)
-        ev->type = TEV_RUN_END;
-    else
+    size_t k = 0, nk = sizeof event_types / sizeof event_types[0];
+    while (k < nk && strcmp(type, event_types[k].name) != 0)
+        k++;
+    if (k == nk)
         FAIL("unknown event type \"%s\"", type);
-    ev->run_id = json_string_value(json_object_get(ev->root, "run_id"));
+    ev->type = event_types[k].type;
+    ev->run_id = opt_string(ev->root, "run_id");
     if (!ev->run_id || !*ev->run_id)
         FAIL("%s without a \"run_id\" string", type);
     const json_t *t = json_object_get(ev->root, "time");
     if (!json_is_number(t))
         FAIL("%s without a numeric \"time\"", type);
     ev->time = json_number_value(t);
-
-    if (ev->type == TEV_RUN_START) {
-        ev->experiment = json_string_value(json_object_get(ev->root, "experiment"));
-        ev->host = json_string_value(json_object_get(ev->root, "host"));
-        const json_t *pid = json_object_get(ev->root, "pid");
-        const json_t *cfg = json_object_get(ev->root, "config");
-        if (!ev->experiment)
-            FAIL("run_start without an \"experiment\" string");
-        if (pid && !json_is_integer(pid))
-            FAIL("run_start with a non-integer \"pid\"");
-        ev->pid = pid ? json_integer_value(pid) : 0;
-        if (cfg && !json_is_object(cfg) && !json_is_null(cfg))
-            FAIL("run_start whose \"config\" is not an object");
-        ev->config = json_is_object(cfg) ? cfg : NULL;
-    } else if (ev->type == TEV_LOG) {
-        const json_t *step = json_object_get(ev->root, "step");
-        const json_t *data = json_object_get(ev->root, "data");
-        if (!json_is_integer(step) || json_integer_value(step) < 0)
-            FAIL("log without a non-negative integer \"step\"");
-        ev->step = json_integer_value(step);
-        if (!json_is_object(data))
-            FAIL("log without a \"data\" object");
-        size_t n = json_object_size(data);
-        if (n) {
-            ev->fields = calloc(n, sizeof *ev->fields);
-            if (!ev->fields)
-                FAIL("out of memory");
-        }
-        const char *key;
-        json_t *val;
-        json_object_foreach((json_t *)data, key, val)
-        {
-            const char *why = NULL;
-            tropt_field *f = &ev->fields[ev->n_fields];
-            f->key = key;
-            if (decode_value(val, f, &why) != 0)
-                FAIL("log field \"%s\" holds %s", key, why);
-            ev->n_fields++;
-        }
-    } else {
-        ev->status = json_string_value(json_object_get(ev->root, "status"));
-        const json_t *sum = json_object_get(ev->root, "summary");
-        if (!ev->status)
-            FAIL("run_end without a \"status\" string");
-        if (sum && !json_is_object(sum) && !json_is_null(sum))
-            FAIL("run_end whose \"summary\" is not an object");
-        ev->summary = json_is_object(sum) ? sum : NULL;
-    }
+    if (event_types[k].decode(ev, err, errsz) != NULL)
+        goto fail;
     return 0;
 fail:
     tev_event_clear(ev);

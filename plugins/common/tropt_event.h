@@ -74,16 +74,45 @@ int tev_put_real(tev_buf *b, double x, tev_format_real_fn fn);
  * event holds for it).  These return 0, or -1 on allocation failure. */
 int tev_put_field_value(tev_buf *b, const tropt_field *f, tev_format_real_fn fn);
 
+/* A run_start: identity and config (the members of ABI 1.1). */
 int tev_encode_run_start(tev_buf *b, const tropt_run *run, const json_t *config,
                          tev_format_real_fn fn);
+/* The same with the ABI 1.2 members of `run` (name, attempt, from_step,
+ * resume_key, pidns, provenance): pass only a tropt_run from a host of
+ * services version 4 or later (TROPT_HOST_RUN_V12).  For attempt k > 1
+ * "time" is the attempt's start and "started_at" the run's. */
+int tev_encode_run_start_v12(tev_buf *b, const tropt_run *run, const json_t *config,
+                             tev_format_real_fn fn);
+/* A step of attempt 1 (tev_encode_log_at with attempt 1). */
 int tev_encode_log(tev_buf *b, const char *run_id, int64_t step, double time,
                    const tropt_field *fields, size_t n, tev_format_real_fn fn);
+/* A step; "attempt" is written when > 1. */
+int tev_encode_log_at(tev_buf *b, const char *run_id, int64_t attempt, int64_t step, double time,
+                      const tropt_field *fields, size_t n, tev_format_real_fn fn);
 int tev_encode_run_end(tev_buf *b, const char *run_id, double time, const char *status,
                        const json_t *summary, tev_format_real_fn fn);
+/* ABI 1.2 events: a checkpoint mark (its size, sha256 and error members
+ * only when known), system samples ("data":{"key":[mean,max]}), a metadata
+ * change, a deleted run. */
+int tev_encode_checkpoint(tev_buf *b, const char *run_id, const tropt_checkpoint *m,
+                          tev_format_real_fn fn);
+int tev_encode_system(tev_buf *b, const char *run_id, int64_t attempt, double time,
+                      const tropt_sample *s, size_t n, tev_format_real_fn fn);
+int tev_encode_annotate(tev_buf *b, const char *run_id, const tropt_annotation *a,
+                        tev_format_real_fn fn);
+int tev_encode_delete(tev_buf *b, const char *run_id, double time, tev_format_real_fn fn);
 
 /* ---- Decoding ---------------------------------------------------------- */
 
-typedef enum { TEV_RUN_START = 1, TEV_LOG = 2, TEV_RUN_END = 3 } tev_type;
+typedef enum {
+    TEV_RUN_START = 1,
+    TEV_LOG = 2,
+    TEV_RUN_END = 3,
+    TEV_CHECKPOINT = 4,
+    TEV_SYSTEM = 5,
+    TEV_ANNOTATE = 6,
+    TEV_DELETE = 7
+} tev_type;
 
 /* One decoded event.  Every pointer is owned by the event (freed by
  * tev_event_clear) and borrowed by the caller. */
@@ -103,6 +132,22 @@ typedef struct tev_event {
     /* run_end */
     const char *status;
     const json_t *summary; /* object or NULL */
+    /* run_start, ABI 1.2 (absent from older journals: name NULL, attempt 1) */
+    const char *name;
+    int64_t attempt;       /* also log, checkpoint, system: 1 when absent */
+    int64_t from_step;     /* attempt > 1 */
+    double run_started_at; /* the run's start (attempt 1: time) */
+    const char *resume_key;
+    const char *pidns;
+    tropt_provenance provenance; /* members NULL when absent */
+    int has_provenance;
+    /* checkpoint (path, sha256, error borrowed from the event) */
+    tropt_checkpoint checkpoint;
+    /* system */
+    tropt_sample *samples;
+    size_t n_samples;
+    /* annotate */
+    tropt_annotation annotation;
 
     json_t *root;
 } tev_event;
