@@ -105,12 +105,49 @@ fail:
     return rc;
 }
 
+/* The caller's callback and its userdata, behind the status rule. */
+typedef struct relay {
+    tropt_run_list_fn list_fn;
+    tropt_event_fn event_fn;
+    void *userdata;
+    /* read_run: the run as the caller sees it, its status decided once (at
+     * the first event) for the whole stream */
+    tropt_stored_run run;
+    const tropt_stored_run *seen; /* the plugin's pointer it replaces */
+} relay;
+
+static int relay_run(const tropt_stored_run *run, void *ud)
+{
+    relay *rl = ud;
+    tropt_stored_run shown = *run;
+    shown.status = tropt__run_status(run->status, run->host, run->pid);
+    return rl->list_fn(&shown, rl->userdata);
+}
+
+static int relay_event(const tropt_event *ev, void *ud)
+{
+    relay *rl = ud;
+    if (!ev->run)
+        return rl->event_fn(ev, rl->userdata);
+    if (rl->seen != ev->run || !rl->run.run_id) {
+        const char *status = rl->run.run_id ? rl->run.status : NULL;
+        rl->run = *ev->run;
+        rl->run.status =
+            status ? status : tropt__run_status(ev->run->status, ev->run->host, ev->run->pid);
+        rl->seen = ev->run;
+    }
+    tropt_event shown = *ev;
+    shown.run = &rl->run;
+    return rl->event_fn(&shown, rl->userdata);
+}
+
 int tropt_reader_list_runs(tropt_reader *r, tropt_run_list_fn fn, void *userdata)
 {
     if (!r || !fn)
         return tropt__error(TROPT_EINVAL, "tropt_reader_list_runs: reader or callback is NULL");
     tropt__error_clear();
-    int rc = r->mod.plugin->list_runs(r->self, fn, userdata);
+    relay rl = {.list_fn = fn, .userdata = userdata};
+    int rc = r->mod.plugin->list_runs(r->self, relay_run, &rl);
     return rc == TROPT_OK ? rc : backend_failed(r, rc);
 }
 
@@ -120,7 +157,8 @@ int tropt_reader_read_run(tropt_reader *r, const char *run_id, tropt_event_fn fn
         return tropt__error(TROPT_EINVAL,
                             "tropt_reader_read_run: reader, run id or callback is NULL");
     tropt__error_clear();
-    int rc = r->mod.plugin->read_run(r->self, run_id, fn, userdata);
+    relay rl = {.event_fn = fn, .userdata = userdata};
+    int rc = r->mod.plugin->read_run(r->self, run_id, relay_event, &rl);
     return rc == TROPT_OK ? rc : backend_failed(r, rc);
 }
 
