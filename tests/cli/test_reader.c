@@ -1,5 +1,5 @@
 /*
- * tests/reader/test_reader.c - reading back through the ABI 1.1 reader
+ * tests/cli/test_reader.c - reading back through the ABI 1.1 reader
  * hooks (SPEC 9): what a user logged comes back typed and in order.
  *
  *   - a plugin built against ABI 1.0 still loads and writes; a reader on it
@@ -660,7 +660,7 @@ START_TEST(cli_replay_csv_sqlite_jsonl)
     args = tu_strdupf("show %.8s --from 'jsonl:path=%s'", id, j2);
     out = cli(args, &st);
     ck_assert_msg(st == 0 && strstr(out, id) && strstr(out, "steps       50") &&
-                      strstr(out, "best = 0.25"),
+                      strstr(out, "\n  best  0.25\n"),
                   "%s", out);
     free(out);
     free(args);
