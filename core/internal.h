@@ -62,13 +62,6 @@ size_t tropt__format_real(char *buf, size_t size, double x);
 /* The same, forcing the exact slow path when slow is 1 (for the tests). */
 size_t tropt__format_real_path(char *buf, size_t size, double x, int slow);
 
-/* ---- status.c ---- */
-/* The status every reader shows for a run stored as `status` (NULL:
- * "running") by a writer on `host` (NULL: unknown) as process `pid` (0:
- * unknown): `crashed` for a `running` run of this host whose process is
- * gone, else status.  Returns a static string or status itself. */
-const char *tropt__run_status(const char *status, const char *host, int64_t pid);
-
 /* ---- time ---- */
 double tropt__now(void);
 

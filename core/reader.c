@@ -3,6 +3,7 @@
  * A reader is one plugin loaded from a one-backend spec, opened through its
  * ABI 1.1 reader hooks.  The core adds no buffering: events stream from
  * the plugin's callback straight to the caller's. */
+#include <math.h>
 #include <string.h>
 
 #include "internal.h"
@@ -107,6 +108,7 @@ fail:
 
 /* The caller's callback and its userdata, behind the status rule. */
 typedef struct relay {
+    unsigned minor; /* the plugin's ABI minor version */
     tropt_run_list_fn list_fn;
     tropt_event_fn event_fn;
     void *userdata;
@@ -116,11 +118,35 @@ typedef struct relay {
     const tropt_stored_run *seen; /* the plugin's pointer it replaces */
 } relay;
 
+/* The run as the caller sees it: the members the plugin's ABI has (those
+ * of a later minor count as unknown), its status decided by
+ * tropt_run_status. */
+static tropt_stored_run shown_run(const relay *rl, const tropt_stored_run *run)
+{
+    tropt_stored_run s = {.run_id = run->run_id,
+                          .experiment = run->experiment,
+                          .status = run->status,
+                          .started_at = run->started_at,
+                          .ended_at = run->ended_at,
+                          .host = run->host,
+                          .pid = run->pid,
+                          .n_steps = run->n_steps,
+                          .pidns = NULL,
+                          .heartbeat_age = NAN,
+                          .stale_after = NAN};
+    if (rl->minor >= 2) {
+        s.pidns = run->pidns;
+        s.heartbeat_age = run->heartbeat_age;
+        s.stale_after = run->stale_after;
+    }
+    s.status = tropt_run_status(&s);
+    return s;
+}
+
 static int relay_run(const tropt_stored_run *run, void *ud)
 {
     relay *rl = ud;
-    tropt_stored_run shown = *run;
-    shown.status = tropt__run_status(run->status, run->host, run->pid);
+    tropt_stored_run shown = shown_run(rl, run);
     return rl->list_fn(&shown, rl->userdata);
 }
 
@@ -131,9 +157,9 @@ static int relay_event(const tropt_event *ev, void *ud)
         return rl->event_fn(ev, rl->userdata);
     if (rl->seen != ev->run || !rl->run.run_id) {
         const char *status = rl->run.run_id ? rl->run.status : NULL;
-        rl->run = *ev->run;
-        rl->run.status =
-            status ? status : tropt__run_status(ev->run->status, ev->run->host, ev->run->pid);
+        rl->run = shown_run(rl, ev->run);
+        if (status)
+            rl->run.status = status;
         rl->seen = ev->run;
     }
     tropt_event shown = *ev;
@@ -146,7 +172,7 @@ int tropt_reader_list_runs(tropt_reader *r, tropt_run_list_fn fn, void *userdata
     if (!r || !fn)
         return tropt__error(TROPT_EINVAL, "tropt_reader_list_runs: reader or callback is NULL");
     tropt__error_clear();
-    relay rl = {.list_fn = fn, .userdata = userdata};
+    relay rl = {.minor = r->mod.plugin->abi_version & 0xffff, .list_fn = fn, .userdata = userdata};
     int rc = r->mod.plugin->list_runs(r->self, relay_run, &rl);
     return rc == TROPT_OK ? rc : backend_failed(r, rc);
 }
@@ -157,7 +183,7 @@ int tropt_reader_read_run(tropt_reader *r, const char *run_id, tropt_event_fn fn
         return tropt__error(TROPT_EINVAL,
                             "tropt_reader_read_run: reader, run id or callback is NULL");
     tropt__error_clear();
-    relay rl = {.event_fn = fn, .userdata = userdata};
+    relay rl = {.minor = r->mod.plugin->abi_version & 0xffff, .event_fn = fn, .userdata = userdata};
     int rc = r->mod.plugin->read_run(r->self, run_id, relay_event, &rl);
     return rc == TROPT_OK ? rc : backend_failed(r, rc);
 }

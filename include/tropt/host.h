@@ -106,6 +106,20 @@ TROPT_API int tropt_reader_list_runs(tropt_reader *r, tropt_run_list_fn fn, void
 TROPT_API int tropt_reader_read_run(tropt_reader *r, const char *run_id, tropt_event_fn fn,
                                     void *userdata);
 
+/*
+ * The status every command shows for a stored run (SPEC 14: decided in one
+ * place): `crashed` when the run is stored `running` and either its
+ * heartbeat is older than its bound (heartbeat_age > stale_after, both
+ * known), or its writer ran on this host (same host name) in this pid
+ * namespace (an unknown pidns counts as this one) as a process that no
+ * longer exists; otherwise the stored status ("running" when NULL).  A pid
+ * of 0 (unknown) or this process's own never counts as gone.
+ * tropt_reader_list_runs and tropt_reader_read_run hand out runs whose
+ * status this already decided.  Returns a static string or run->status;
+ * NULL run: NULL.  Thread-safe; makes system calls (gethostname, kill).
+ */
+TROPT_API const char *tropt_run_status(const tropt_stored_run *run);
+
 /* The plugin table behind a reader (owned by it), NULL for NULL. */
 TROPT_API const tropt_plugin *tropt_reader_plugin(const tropt_reader *r);
 

@@ -307,6 +307,14 @@ typedef struct tropt_run {
  *   ended_at   Unix seconds, NaN while the run is open.
  *   host       may be NULL when the backend does not store it.
  *   n_steps    number of steps stored, -1 when unknown without a full read.
+ * ABI 1.2 (the host reads them only from a plugin whose abi_version is 1.2
+ * or later; before, they count as unknown):
+ *   pidns          the writer's pid namespace ("pid:[4026531836]"), NULL
+ *                  when unknown.
+ *   heartbeat_age  seconds since the writer's last sign of life, NaN when
+ *                  the store keeps no heartbeat.
+ *   stale_after    the age past which a silent running run is crashed, NaN
+ *                  when the store keeps no heartbeat.
  */
 typedef struct tropt_stored_run {
     const char *run_id;
@@ -317,6 +325,10 @@ typedef struct tropt_stored_run {
     const char *host;
     int64_t pid;
     int64_t n_steps;
+    /* ---- ABI 1.2 ---- */
+    const char *pidns;
+    double heartbeat_age;
+    double stale_after;
 } tropt_stored_run;
 
 /* The kinds of a tropt_event, in the order a run yields them: one START,

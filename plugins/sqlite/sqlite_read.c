@@ -303,7 +303,9 @@ static const char *col_text(sqlite3_stmt *st, int c)
 
 /* A running run written from another pid namespace (a container with the
  * same host name): its pid means nothing here, so it is reported as 0 and
- * the core's status rule (core/status.c) cannot call it crashed. */
+ * the core's status rule (tropt_run_status) cannot call it crashed.  Once
+ * this reader is built for ABI 1.2 it hands the pid namespace itself
+ * (tropt_stored_run.pidns) and this goes. */
 static int foreign_pid(reader *r, const char *run_id)
 {
     if (!r->pidns || !run_id)
