@@ -482,7 +482,8 @@ int cli_source_load(cli_source *s, const char *id, cli_run *out)
         cli_run_free(out);
         return l.oom ? fail(s, "out of memory") : fail_reader(s, rc);
     }
-    qsort(out->metrics, out->n_metrics, sizeof *out->metrics, cmp_metric);
+    if (out->n_metrics)
+        qsort(out->metrics, out->n_metrics, sizeof *out->metrics, cmp_metric);
     for (size_t i = 0; i < out->n_metrics; i++)
         out->metrics[i].last.key = out->metrics[i].key;
     return 0;
@@ -503,6 +504,8 @@ int cli_source_stream(cli_source *s, const char *id, tropt_event_fn fn, void *us
 const cli_metric *cli_run_metric(const cli_run *r, const char *key)
 {
     cli_metric want = {.key = (char *)key};
+    if (!r->n_metrics)
+        return NULL;
     return bsearch(&want, r->metrics, r->n_metrics, sizeof want, cmp_metric);
 }
 

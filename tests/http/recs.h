@@ -20,7 +20,7 @@ typedef struct rec {
 
 typedef struct recs {
     rec *v; /* malloc'd; free(v) */
-    size_t n;
+    size_t n, cap;
 } recs;
 
 /* Append every event of NDJSON text (fails the test on a line that does
