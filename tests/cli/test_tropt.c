@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "cli_tu.h"
@@ -83,6 +84,9 @@ static void check_table_command(const cli_entry *e, const char *help)
 
 START_TEST(every_command_answers_help_with_every_option)
 {
+    /* an accepted option may make a command read or write ./ (report -o) */
+    char *dir = tu_mkdtemp();
+    ck_assert_int_eq(chdir(dir), 0);
     for (size_t i = 0; i < cli_n_commands; i++) {
         const cli_entry *e = &cli_commands[i];
         result r = tropt("%s --help", e->cmd.name);
@@ -104,6 +108,8 @@ START_TEST(every_command_answers_help_with_every_option)
         }
         result_free(&r);
     }
+    tu_rmtree(dir);
+    free(dir);
 }
 END_TEST
 
