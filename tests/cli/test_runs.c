@@ -344,6 +344,24 @@ START_TEST(jsonl_text_is_neutralised_for_the_terminal)
 }
 END_TEST
 
+/* --db PATH is --from sqlite:path=PATH whatever PATH holds: a comma, a
+ * semicolon, a quote or a backslash is quoted for the spec grammar. */
+START_TEST(db_path_with_spec_characters)
+{
+    db3 d = db3_make();
+    char *odd = tu_path(d.dir, "a,b;c \"q\" \\d.db");
+    ck_assert_int_eq(rename(d.path, odd), 0);
+    char *q = shq(odd);
+    result r = tropt("runs --db %s", q);
+    ck_assert_msg(r.rc == 0 && strstr(r.out, d.a), "%d %s%s", r.rc, r.out, r.err);
+    result_free(&r);
+    ck_assert_int_eq(rename(odd, d.path), 0);
+    free(q);
+    free(odd);
+    db3_free(&d);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("cli-runs");
@@ -358,6 +376,7 @@ static Suite *suite(void)
     tcase_add_test(tc, loss_columns_read_the_primary_metric);
     tcase_add_test(tc, no_database_here_says_what_to_do);
     tcase_add_test(tc, jsonl_text_is_neutralised_for_the_terminal);
+    tcase_add_test(tc, db_path_with_spec_characters);
     suite_add_tcase(s, tc);
     return s;
 }
