@@ -20,6 +20,7 @@
 #   csv      plugins/csv      csv_put_cell read back by a strict RFC 4180 reader,
 #                             tev_put_json(_indent) (config.json) read back by jansson
 #   influx   plugins/http     influx_put_escaped / influx_encode_log escaping
+#   opt      tools/opt.c      cli_parse_to, the tool's option parser, on every kind of row
 #
 # New inputs go to FUZZ_BUILD/corpus/<target>, never into fuzz/corpus; a
 # crash, leak or failed property leaves FUZZ_BUILD/artifacts/<target>-crash-*
@@ -45,7 +46,7 @@ san=("-fsanitize=address,undefined" -fno-sanitize-recover=undefined)
 [ -n "${FUZZ_SAN_EXTRA:-}" ] && san+=($FUZZ_SAN_EXTRA)
 cflags=(-g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wno-unused-parameter
         -I"$src/include" -I"$src/core" -I"$src/plugins/common" -I"$src/plugins/csv"
-        -I"$src/plugins/http" -I"$src/fuzz"
+        -I"$src/plugins/http" -I"$src/tools" -I"$src/fuzz"
         '-DTROPT_PLUGINDIR="/nonexistent/tropt/plugins"' '-DTROPT_VERSION_STRING="0.0.0-fuzz"')
 libs=(-ljansson -ldl -lpthread -lm)
 
@@ -59,8 +60,9 @@ declare -A needs=(
     [event]="plugins/common/tropt_event.c plugins/common/tropt_num.c"
     [csv]="core plugins/csv/csv_text.c"
     [influx]="plugins/common/tropt_event.c plugins/common/tropt_num.c plugins/http/influx.c"
+    [opt]="tools/opt.c"
 )
-all=(spec options flatten event csv influx)
+all=(spec options flatten event csv influx opt)
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${all[@]}")
 

@@ -199,3 +199,43 @@ int tu_run_suite(Suite *s)
     srunner_free(sr);
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
+
+/* ---- the chaos allocator ---------------------------------------------- */
+
+static long chaos_budget = -1; /* allocations left before failing; -1: no limit */
+static long chaos_failed;
+
+/* 1 when this allocation must fail (and counts it). */
+static int chaos_fail_now(void)
+{
+    if (chaos_budget == 0) {
+        chaos_failed++;
+        return 1;
+    }
+    if (chaos_budget > 0)
+        chaos_budget--;
+    return 0;
+}
+
+static void *chaos_malloc(size_t n)
+{
+    return chaos_fail_now() ? NULL : malloc(n);
+}
+
+static void *chaos_realloc(void *p, size_t n)
+{
+    return chaos_fail_now() ? NULL : realloc(p, n);
+}
+
+const tropt_allocator tu_chaos_allocator = {chaos_malloc, chaos_realloc, free};
+
+void tu_chaos_budget(long budget)
+{
+    chaos_budget = budget;
+    chaos_failed = 0;
+}
+
+long tu_chaos_failed(void)
+{
+    return chaos_failed;
+}

@@ -39,6 +39,15 @@ int tu_captured_count(tropt_level level);
 const char *tu_build_root(void);
 const char *tu_source_root(void);
 
+/* The chaos allocator: tropt's allocator (tropt_set_allocator) failing
+ * every allocation once a budget is spent, for loops that fail the Nth
+ * allocation for N = 0, 1, 2, ... (jansson's test_chaos.c).  Set the
+ * budget (-1: no limit, the default) before each pass; tu_chaos_failed()
+ * counts the failures injected since.  Not thread-safe: one test at a time. */
+extern const tropt_allocator tu_chaos_allocator;
+void tu_chaos_budget(long budget);
+long tu_chaos_failed(void);
+
 /* Run a suite with CK_NORMAL output; returns the process exit code. */
 int tu_run_suite(Suite *s);
 

@@ -10,17 +10,22 @@
 #include "cli.h"
 #include "tropt_url.h"
 
-int cmd_check(int argc, char **argv)
+typedef struct check_args {
+    const char *spec;
+} check_args;
+
+const cli_opt cmd_check_opts[] = {
+    CLI_ARG("SPEC", check_args, spec, "the backends and their options, e.g. sqlite:path=runs.db"),
+    CLI_END};
+
+int cmd_check(const cli_command *self, int argc, char **argv)
 {
-    if (argc != 2)
-        return cli_usage("check SPEC", argc < 2 ? "check needs a spec" : "check takes one spec");
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        printf("usage: tropt check SPEC\n  open SPEC (load every plugin, validate every option) "
-               "and report what is wrong, or OK\n");
-        return 0;
-    }
+    check_args a = {0};
+    int prc = cli_parse(self, argc, argv, &a);
+    if (prc != CLI_GO)
+        return prc;
     tropt_tracker *t = NULL;
-    int rc = tropt_tracker_open(&t, argv[1], NULL, NULL);
+    int rc = tropt_tracker_open(&t, a.spec, NULL, NULL);
     if (rc != TROPT_OK) {
         printf("ERROR %s: %s\n", tropt_error_name(rc), tropt_error_message());
         return 1;

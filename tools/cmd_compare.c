@@ -1,73 +1,96 @@
-/* tools/cmd_compare.c - `tropt compare RUN RUN...`: the config keys that
- * differ and each metric's last/min/max, side by side. */
+/*
+ * tools/cmd_compare.c - `tropt compare RUN RUN...`: the config keys that
+ * differ and each metric's last/min/max, side by side, as text, CSV or
+ * JSON.  Runs come through the run source (tools/source.h), values keep
+ * their type (a string "true" stays a string), and every stored string is
+ * escaped for where it goes (render.h).
+ */
+#include "cli.h"
+
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
+#include "render.h"
+#include "source.h"
+#include "tropt_event.h"
 
-#include "cli.h"
-#include "report_data.h"
+/* ---- the model: rows of typed cells, one per run ------------------------- */
 
-#define COMPARE_USAGE "compare RUN RUN... [--db PATH | --from SPEC] [--format text|csv|json]"
+typedef enum { SEC_RUN, SEC_CONFIG, SEC_METRIC } section;
 
-/* One output row: kind ("run", "config", "metric"), key, stat, one value
- * per run (malloc'd strings; NULL: the run has none). */
-typedef struct {
-    const char *kind, *key, *stat;
-    char **v;
+/* One cell: a value of one run, or absent. */
+typedef struct cell {
+    int present;
+    tropt_field v; /* borrowed from the run, or a number made here */
+} cell;
+
+typedef struct row {
+    section sec;
+    const char *key;  /* borrowed */
+    const char *stat; /* "last", "min", "max" or "" */
+    cell *c;          /* one per run */
 } row;
 
-typedef struct {
-    row *r;
-    size_t n, cap, nv;
-    int oom;
-} rows;
+typedef struct cmp {
+    cli_run *runs;
+    size_t n;
+    row *rows;
+    size_t n_rows, cap;
+} cmp;
 
-static char **add_row(rows *t, const char *kind, const char *key, const char *stat)
+static cell *add_row(cmp *t, section sec, const char *key, const char *stat)
 {
-    if (t->n == t->cap) {
+    if (t->n_rows == t->cap) {
         size_t cap = t->cap ? 2 * t->cap : 32;
-        row *a = realloc(t->r, cap * sizeof *a);
-        if (!a) {
-            t->oom = 1;
+        row *r = realloc(t->rows, cap * sizeof *r);
+        if (!r)
             return NULL;
-        }
-        t->r = a;
+        t->rows = r;
         t->cap = cap;
     }
-    char **v = calloc(t->nv ? t->nv : 1, sizeof *v);
-    if (!v) {
-        t->oom = 1;
-        return NULL;
+    cell *c = calloc(t->n, sizeof *c);
+    if (c)
+        t->rows[t->n_rows++] = (row){sec, key, stat, c};
+    return c;
+}
+
+static void cmp_free(cmp *t)
+{
+    for (size_t i = 0; i < t->n_rows; i++)
+        free(t->rows[i].c);
+    free(t->rows);
+    for (size_t i = 0; i < t->n; i++)
+        cli_run_free(&t->runs[i]);
+    free(t->runs);
+}
+
+/* experiment, status, steps */
+static int run_rows(cmp *t)
+{
+    cell *e = add_row(t, SEC_RUN, "experiment", ""),
+         *s = e ? add_row(t, SEC_RUN, "status", "") : NULL,
+         *n = s ? add_row(t, SEC_RUN, "steps", "") : NULL;
+    for (size_t i = 0; n && i < t->n; i++) {
+        e[i] = (cell){1, TROPT_F_STR("experiment", t->runs[i].info.experiment)};
+        s[i] = (cell){1, TROPT_F_STR("status", t->runs[i].info.status)};
+        n[i] = (cell){1, TROPT_F_INT("steps", t->runs[i].steps)};
     }
-    t->r[t->n++] = (row){kind, key, stat, v};
-    return v;
+    return n ? 0 : -1;
 }
 
-static int num_digits = 15;
-static char *num(double x)
+/* The text that tells two values apart (type included); "" when absent. */
+static int same_value(const tropt_field *a, const tropt_field *b)
 {
-    char b[48];
-    rp_fmt(b, sizeof b, x, num_digits);
-    return strdup(b);
-}
-
-static const rp_series *series_of(const rp_run *r, const char *key)
-{
-    for (size_t i = 0; i < r->n_series; i++)
-        if (strcmp(r->series[i].key, key) == 0)
-            return &r->series[i];
-    return NULL;
-}
-
-static const char *param_of(const rp_run *r, const char *key)
-{
-    for (size_t i = 0; i < r->n_params; i++)
-        if (strcmp(r->params[i].key, key) == 0)
-            return r->params[i].value;
-    return NULL;
+    if (!a || !b)
+        return !a && !b;
+    char *x = cli_value_text(a), *y = cli_value_text(b);
+    int same = x && y && a->type == b->type && strcmp(x, y) == 0;
+    free(x);
+    free(y);
+    return same;
 }
 
 static int cmp_pstr(const void *a, const void *b)
@@ -75,313 +98,404 @@ static int cmp_pstr(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Sorted unique keys of params (which 1) or series (0); borrowed strings. */
-static const char **keys_of(rp_run *const *runs, size_t n, int which, size_t *nk)
+/* The sorted unique keys of every run's config (which 0) or metrics (1);
+ * borrowed strings in a malloc'd array. */
+static const char **keys_of(const cmp *t, int which, size_t *nk)
 {
-    size_t total = 0;
-    for (size_t i = 0; i < n; i++)
-        total += which ? runs[i]->n_params : runs[i]->n_series;
-    *nk = 0;
-    const char **k = malloc((total ? total : 1) * sizeof *k);
-    if (!k)
+    size_t total = 0, k = 0;
+    for (size_t i = 0; i < t->n; i++)
+        total += which ? t->runs[i].n_metrics : t->runs[i].n_config;
+    const char **v = malloc((total ? total : 1) * sizeof *v);
+    for (size_t i = 0; v && i < t->n; i++)
+        for (size_t j = 0; j < (which ? t->runs[i].n_metrics : t->runs[i].n_config); j++)
+            v[k++] = which ? t->runs[i].metrics[j].key : t->runs[i].config[j].key;
+    if (!v)
         return NULL;
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < (which ? runs[i]->n_params : runs[i]->n_series); j++)
-            k[(*nk)++] = which ? runs[i]->params[j].key : runs[i]->series[j].key;
-    qsort(k, *nk, sizeof *k, cmp_pstr);
+    qsort(v, k, sizeof *v, cmp_pstr);
     size_t u = 0;
-    for (size_t i = 0; i < *nk; i++)
-        if (u == 0 || strcmp(k[u - 1], k[i]) != 0)
-            k[u++] = k[i];
+    for (size_t i = 0; i < k; i++)
+        if (u == 0 || strcmp(v[u - 1], v[i]) != 0)
+            v[u++] = v[i];
     *nk = u;
-    return k;
+    return v;
 }
 
-static void csv_field(FILE *f, const char *s)
+static const tropt_field *config_of(const cli_run *r, const char *key)
 {
-    if (!s)
-        return;
-    if (strpbrk(s, ",\"\r\n") == NULL && s[0] != ' ' && (s[0] == '\0' || s[strlen(s) - 1] != ' ')) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
+    return cli_fields_find(r->config, r->n_config, key);
 }
 
-/* A value for JSON: the text parsed as JSON when it is a number or literal
- * (config values and numbers), else the string itself; NULL: json null. */
-static json_t *jval(const char *s, int parse)
+static int config_rows(cmp *t)
 {
-    if (!s)
-        return json_null();
-    if (parse) {
-        json_t *j = json_loads(s, JSON_DECODE_ANY, NULL);
-        if (j)
-            return j;
+    size_t nk = 0;
+    const char **keys = keys_of(t, 0, &nk);
+    int rc = keys ? 0 : -1;
+    for (size_t k = 0; rc == 0 && k < nk; k++) {
+        int differ = 0;
+        for (size_t i = 1; i < t->n; i++)
+            differ |= !same_value(config_of(&t->runs[0], keys[k]), config_of(&t->runs[i], keys[k]));
+        cell *c = differ ? add_row(t, SEC_CONFIG, keys[k], "") : NULL;
+        rc = differ && !c ? -1 : 0;
+        for (size_t i = 0; c && i < t->n; i++) {
+            const tropt_field *f = config_of(&t->runs[i], keys[k]);
+            c[i] = f ? (cell){1, *f} : (cell){0, TROPT_F_NULL("")};
+        }
     }
-    json_t *j = json_string(s);
-    if (j)
-        return j;
-    /* Not UTF-8: keep the ASCII, mark the rest. */
-    char *c = strdup(s);
-    for (char *p = c; p && *p; p++)
-        if ((unsigned char)*p >= 0x80)
-            *p = '?';
-    j = json_string(c ? c : "");
+    free(keys);
+    return rc;
+}
+
+/* The cell of one statistic of one run's metric. */
+static cell stat_cell(const cli_metric *m, int stat)
+{
+    if (!m || (stat > 0 && m->n_num == 0))
+        return (cell){0, TROPT_F_NULL("")};
+    if (stat == 0)
+        return (cell){1, m->last};
+    return (cell){1, TROPT_F_REAL(m->key, stat == 1 ? m->min : m->max)};
+}
+
+static int metric_rows(cmp *t)
+{
+    static const char *const stats[3] = {"last", "min", "max"};
+    size_t nk = 0;
+    const char **keys = keys_of(t, 1, &nk);
+    int rc = keys ? 0 : -1;
+    for (size_t k = 0; rc == 0 && k < nk; k++) {
+        size_t numeric = 0;
+        for (size_t i = 0; i < t->n; i++) {
+            const cli_metric *m = cli_run_metric(&t->runs[i], keys[k]);
+            numeric += m ? m->n_num : 0;
+        }
+        for (int s = 0; rc == 0 && s < (numeric ? 3 : 1); s++) {
+            cell *c = add_row(t, SEC_METRIC, keys[k], stats[s]);
+            rc = c ? 0 : -1;
+            for (size_t i = 0; c && i < t->n; i++)
+                c[i] = stat_cell(cli_run_metric(&t->runs[i], keys[k]), s);
+        }
+    }
+    free(keys);
+    return rc;
+}
+
+/* ---- loading --------------------------------------------------------------- */
+
+/* The runs the prefixes name, in the order given (a run named twice once). */
+static int load_runs(cmp *t, cli_source *s, const cli_list *ids)
+{
+    t->runs = calloc(ids->n, sizeof *t->runs);
+    if (!t->runs)
+        return -1;
+    for (size_t i = 0; i < ids->n; i++) {
+        char *id = NULL;
+        if (cli_source_find(s, ids->v[i], &id) != 0)
+            return -1;
+        int dup = 0;
+        for (size_t j = 0; j < t->n; j++)
+            dup |= strcmp(t->runs[j].info.run_id, id) == 0;
+        int rc = dup ? 0 : cli_source_load(s, id, &t->runs[t->n]);
+        free(id);
+        if (rc != 0)
+            return -1;
+        t->n += !dup;
+    }
+    return 0;
+}
+
+/* ---- text -------------------------------------------------------------------- */
+
+/* What a cell shows: the run rows' strings as they are, other values as
+ * the renderer writes them, "-" when absent.  malloc'd. */
+static char *cell_text(const row *r, const cell *c)
+{
+    if (!c->present)
+        return strdup("-");
+    if (r->sec == SEC_RUN && c->v.type == TROPT_STRING)
+        return strdup(c->v.v.s);
+    return cli_value_text(&c->v);
+}
+
+static char *row_label(const row *r)
+{
+    char *s = NULL;
+    if (asprintf(&s, "%s%s%s%s", r->sec == SEC_RUN ? "" : "  ", r->key, r->stat[0] ? " " : "",
+                 r->stat) < 0)
+        return NULL;
+    return s;
+}
+
+static const char *section_title(section s)
+{
+    return s == SEC_CONFIG ? "config (differing keys)" : s == SEC_METRIC ? "metrics" : NULL;
+}
+
+/* The text of every cell: n_rows * (n + 1) strings, column 0 the label. */
+static char **text_cells(const cmp *t)
+{
+    size_t w = t->n + 1;
+    char **cells = calloc(t->n_rows * w + 1, sizeof *cells);
+    for (size_t r = 0; cells && r < t->n_rows; r++) {
+        cells[r * w] = row_label(&t->rows[r]);
+        for (size_t i = 0; i < t->n; i++)
+            cells[r * w + 1 + i] = cell_text(&t->rows[r], &t->rows[r].c[i]);
+    }
+    for (size_t k = 0; cells && k < t->n_rows * w; k++)
+        if (!cells[k])
+            return cells; /* the caller checks */
+    return cells;
+}
+
+static void column_widths(const cmp *t, char **cells, size_t *wd)
+{
+    size_t w = t->n + 1;
+    wd[0] = strlen("metric");
+    for (size_t i = 0; i < t->n; i++)
+        wd[1 + i] = cli_term_width(t->runs[i].info.run_id) < 13
+                        ? cli_term_width(t->runs[i].info.run_id)
+                        : 13;
+    for (size_t r = 0; r < t->n_rows; r++)
+        for (size_t c = 0; c < w; c++) {
+            size_t cw = cli_term_width(cells[r * w + c]);
+            wd[c] = cw > wd[c] ? cw : wd[c];
+        }
+}
+
+static void print_text_row(const cmp *t, char *const *cells, const size_t *wd)
+{
+    for (size_t c = 0; c <= t->n; c++) {
+        if (c)
+            fputs("  ", stdout);
+        cli_put_padded(stdout, cells[c], c < t->n ? wd[c] : 0, 0);
+    }
+    fputc('\n', stdout);
+}
+
+static int print_text(const cmp *t)
+{
+    size_t w = t->n + 1;
+    char **cells = text_cells(t);
+    size_t *wd = calloc(w, sizeof *wd);
+    char **head = calloc(w, sizeof *head);
+    int rc = cells && wd && head ? 0 : -1;
+    for (size_t k = 0; rc == 0 && k < t->n_rows * w; k++)
+        rc = cells[k] ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < t->n; i++)
+        rc = (head[1 + i] = strndup(t->runs[i].info.run_id, 13)) ? 0 : -1;
+    if (rc == 0) {
+        head[0] = "RUN";
+        column_widths(t, cells, wd);
+        print_text_row(t, head, wd);
+        for (size_t r = 0; r < t->n_rows; r++) {
+            const char *title = section_title(t->rows[r].sec);
+            if (title && (r == 0 || t->rows[r - 1].sec != t->rows[r].sec))
+                puts(title);
+            print_text_row(t, cells + r * w, wd);
+        }
+    }
+    for (size_t k = 0; cells && k < t->n_rows * w; k++)
+        free(cells[k]);
+    for (size_t i = 0; head && i < t->n; i++)
+        free(head[1 + i]);
+    free(cells);
+    free(head);
+    free(wd);
+    return rc;
+}
+
+/* ---- CSV --------------------------------------------------------------------- */
+
+static const char *kind_name(section s)
+{
+    return s == SEC_RUN ? "run" : s == SEC_CONFIG ? "config" : "metric";
+}
+
+/* A CSV cell: a string as it is, other values as the renderer writes them,
+ * nothing when absent. */
+static int put_csv_cell(const cell *c)
+{
+    if (!c->present)
+        return 0;
+    if (c->v.type == TROPT_STRING) {
+        cli_put_csv(stdout, c->v.v.s);
+        return 0;
+    }
+    char *text = cli_value_text(&c->v);
+    if (!text)
+        return -1;
+    cli_put_csv(stdout, text);
+    free(text);
+    return 0;
+}
+
+static int print_csv(const cmp *t)
+{
+    fputs("kind,key,stat", stdout);
+    for (size_t i = 0; i < t->n; i++) {
+        fputc(',', stdout);
+        cli_put_csv(stdout, t->runs[i].info.run_id);
+    }
+    fputs("\r\n", stdout);
+    int rc = 0;
+    for (size_t r = 0; rc == 0 && r < t->n_rows; r++) {
+        fprintf(stdout, "%s,", kind_name(t->rows[r].sec));
+        cli_put_csv(stdout, t->rows[r].key);
+        fputc(',', stdout);
+        cli_put_csv(stdout, t->rows[r].stat);
+        for (size_t i = 0; rc == 0 && i < t->n; i++) {
+            fputc(',', stdout);
+            rc = put_csv_cell(&t->rows[r].c[i]);
+        }
+        fputs("\r\n", stdout);
+    }
+    return rc;
+}
+
+/* ---- JSON -------------------------------------------------------------------- */
+
+/* o[key] (key made valid UTF-8), created as an object when missing. */
+static json_t *child(json_t *o, const char *key)
+{
+    char *k = cli_utf8_clean(key);
+    json_t *c = k ? json_object_get(o, k) : NULL;
+    if (k && !c && (c = json_object()) && json_object_set_new(o, k, c) != 0)
+        c = NULL;
+    free(k);
+    return c;
+}
+
+/* Put one row's cells under `at`: at[run id] = value, or, for a metric,
+ * at[run id][stat] = value; null where the run has none.  0, or -1. */
+static int json_row(const cmp *t, const row *r, json_t *at)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        json_t *dst = r->sec == SEC_METRIC ? child(at, t->runs[i].info.run_id) : at;
+        const char *name = r->sec == SEC_METRIC ? r->stat : t->runs[i].info.run_id;
+        json_t *v = !dst ? NULL : r->c[i].present ? cli_value_json(&r->c[i].v) : json_null();
+        char *k = cli_utf8_clean(name);
+        if (!v || !k || json_object_set_new(dst, k, v) != 0) {
+            free(k);
+            return -1;
+        }
+        free(k);
+    }
+    return 0;
+}
+
+static json_t *clean_string(const char *s)
+{
+    char *c = cli_utf8_clean(s);
+    json_t *j = c ? json_string(c) : NULL;
     free(c);
     return j;
 }
 
-static size_t u8len(const char *s)
+static json_t *build_json(const cmp *t)
 {
-    size_t n = 0;
-    for (; s && *s; s++)
-        n += ((unsigned char)*s & 0xC0) != 0x80;
-    return n;
-}
-
-static void pad(FILE *f, const char *s, size_t w)
-{
-    fputs(s ? s : "-", f);
-    for (size_t i = u8len(s ? s : "-"); i < w; i++)
-        fputc(' ', f);
-}
-
-int cmd_compare(int argc, char **argv)
-{
-    const char *db = "tropt.db", *format = "text", *from = NULL;
-    const char **ids = calloc((size_t)argc + 1, sizeof *ids);
-    size_t n_ids = 0;
-    if (!ids) {
-        fprintf(stderr, "tropt compare: out of memory\n");
-        return 1;
+    json_t *root = json_pack("{s:[], s:{}, s:{}, s:{}}", "runs", "run", "config", "metrics");
+    static const char *const sec_key[] = {"run", "config", "metrics"};
+    int rc = root ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < t->n; i++)
+        rc = json_array_append_new(json_object_get(root, "runs"),
+                                   clean_string(t->runs[i].info.run_id));
+    for (size_t r = 0; rc == 0 && r < t->n_rows; r++) {
+        json_t *at = child(json_object_get(root, sec_key[t->rows[r].sec]), t->rows[r].key);
+        rc = at ? json_row(t, &t->rows[r], at) : -1;
     }
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--db") == 0 || strcmp(a, "--format") == 0 || strcmp(a, "--from") == 0) {
-            if (i + 1 >= argc || argv[i + 1][0] == '\0') {
-                free(ids);
-                return cli_usage(COMPARE_USAGE, "%s needs a value", a);
-            }
-            *(a[2] == 'd' ? &db : a[3] == 'o' ? &format : &from) = argv[++i];
-        } else if (a[0] == '-' && a[1] != '\0') {
-            free(ids);
-            return cli_usage(COMPARE_USAGE, "unknown option '%s'", a);
-        } else
-            ids[n_ids++] = a;
-    }
-    if (strcmp(format, "text") && strcmp(format, "csv") && strcmp(format, "json")) {
-        free(ids);
-        return cli_usage(COMPARE_USAGE, "unknown format '%s' (text, csv or json)", format);
-    }
-    if (n_ids < 2) {
-        free(ids);
-        return cli_usage(COMPARE_USAGE, "give at least two runs (ids or unique prefixes)");
-    }
-    if (strcmp(format, "text") == 0)
-        num_digits = 6;
-    rp_query q = {.db = from ? cli_shown_spec(from) : db,
-                  .from = from,
-                  .runs = ids,
-                  .n_runs = n_ids,
-                  .buckets = 1};
-    rp_data d;
-    char *err = NULL;
-    if (rp_load(&q, &d, &err)) {
-        fprintf(stderr, "tropt compare: %s\n", err);
-        free(err);
-        free(ids);
-        return 1;
-    }
-    /* Columns in the order given (a run named twice appears once). */
-    rp_run **runs = calloc(n_ids, sizeof *runs);
-    size_t n = 0;
-    for (size_t i = 0; runs && i < n_ids; i++)
-        for (size_t j = 0; j < d.n; j++)
-            if (strncmp(d.runs[j].id, ids[i], strlen(ids[i])) == 0) {
-                int dup = 0;
-                for (size_t k = 0; k < n; k++)
-                    dup |= runs[k] == &d.runs[j];
-                if (!dup)
-                    runs[n++] = &d.runs[j];
-            }
-    free(ids);
-    size_t n_p = 0, n_m = 0;
-    const char **pk = runs ? keys_of(runs, n, 1, &n_p) : NULL;
-    const char **mk = runs ? keys_of(runs, n, 0, &n_m) : NULL;
-    rows t = {.nv = n};
-    if (!runs || !pk || !mk)
-        t.oom = 1;
-    char **v;
-    if (!t.oom && (v = add_row(&t, "run", "experiment", "")))
-        for (size_t i = 0; i < n; i++)
-            v[i] = strdup(runs[i]->experiment);
-    if (!t.oom && (v = add_row(&t, "run", "status", "")))
-        for (size_t i = 0; i < n; i++)
-            v[i] = strdup(runs[i]->status ? runs[i]->status : "");
-    if (!t.oom && (v = add_row(&t, "run", "steps", "")))
-        for (size_t i = 0; i < n; i++) {
-            char b[32];
-            snprintf(b, sizeof b, "%zu", runs[i]->steps);
-            v[i] = strdup(b);
-        }
-    for (size_t k = 0; !t.oom && k < n_p; k++) {
-        const char *first = param_of(runs[0], pk[k]);
-        int diff = 0;
-        for (size_t i = 1; i < n; i++) {
-            const char *o = param_of(runs[i], pk[k]);
-            diff |= !first != !o || (first && o && strcmp(first, o) != 0);
-        }
-        if (diff && (v = add_row(&t, "config", pk[k], "")))
-            for (size_t i = 0; i < n; i++) {
-                const char *o = param_of(runs[i], pk[k]);
-                v[i] = o ? strdup(o) : NULL;
-            }
-    }
-    static const char *const stats[3] = {"last", "min", "max"};
-    for (size_t k = 0; !t.oom && k < n_m; k++)
-        for (int s = 0; s < 3 && !t.oom; s++) {
-            int text = 1;
-            for (size_t i = 0; i < n; i++) {
-                const rp_series *se = series_of(runs[i], mk[k]);
-                text &= !se || !se->rows;
-            }
-            if (text && s > 0)
-                break;
-            if (!(v = add_row(&t, "metric", mk[k], stats[s])))
-                break;
-            for (size_t i = 0; i < n; i++) {
-                const rp_series *se = series_of(runs[i], mk[k]);
-                if (!se)
-                    continue;
-                if (!se->rows)
-                    v[i] = s == 0 && se->last_text ? strdup(se->last_text) : NULL;
-                else
-                    v[i] = num(s == 0 ? se->last : s == 1 ? se->min : se->max);
-            }
-        }
-    int ret = 0;
-    if (t.oom) {
-        fprintf(stderr, "tropt compare: out of memory\n");
-        ret = 1;
-    } else if (strcmp(format, "csv") == 0) {
-        fputs("kind,key,stat", stdout);
-        for (size_t i = 0; i < n; i++) {
-            fputc(',', stdout);
-            csv_field(stdout, runs[i]->id);
-        }
-        fputs("\r\n", stdout);
-        for (size_t r = 0; r < t.n; r++) {
-            csv_field(stdout, t.r[r].kind);
-            fputc(',', stdout);
-            csv_field(stdout, t.r[r].key);
-            fputc(',', stdout);
-            csv_field(stdout, t.r[r].stat);
-            for (size_t i = 0; i < n; i++) {
-                fputc(',', stdout);
-                csv_field(stdout, t.r[r].v[i]);
-            }
-            fputs("\r\n", stdout);
-        }
-    } else if (strcmp(format, "json") == 0) {
-        json_t *root = json_object(), *jr = json_array(), *jc = json_object(), *jm = json_object();
-        for (size_t i = 0; i < n; i++)
-            json_array_append_new(jr, json_string(runs[i]->id));
-        json_object_set_new(root, "runs", jr);
-        json_t *info = json_object();
-        for (size_t r = 0; r < t.n; r++) {
-            json_t *dst = strcmp(t.r[r].kind, "run") == 0      ? info
-                          : strcmp(t.r[r].kind, "config") == 0 ? jc
-                                                               : jm;
-            json_t *per = json_object_get(dst, t.r[r].key);
-            if (!per) {
-                per = json_object();
-                json_object_set_new(dst, t.r[r].key, per);
-            }
-            for (size_t i = 0; i < n; i++) {
-                json_t *val = jval(t.r[r].v[i], dst != info);
-                if (dst == jm) {
-                    json_t *o = json_object_get(per, runs[i]->id);
-                    if (!o) {
-                        o = json_object();
-                        json_object_set_new(per, runs[i]->id, o);
-                    }
-                    json_object_set_new(o, t.r[r].stat, val);
-                } else
-                    json_object_set_new(per, runs[i]->id, val);
-            }
-        }
-        json_object_set_new(root, "run", info);
-        json_object_set_new(root, "config", jc);
-        json_object_set_new(root, "metrics", jm);
-        if (json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0)
-            ret = 1;
-        fputc('\n', stdout);
+    if (rc != 0) {
         json_decref(root);
-    } else {
-        size_t wl = strlen("metric"), *w = calloc(n ? n : 1, sizeof *w);
-        if (!w)
-            ret = 1;
-        for (size_t r = 0; w && r < t.n; r++) {
-            size_t l = u8len(t.r[r].key) + (t.r[r].stat[0] ? u8len(t.r[r].stat) + 1 : 0) + 2;
-            if (l > wl)
-                wl = l;
-        }
-        char idb[24];
-        for (size_t i = 0; w && i < n; i++) {
-            snprintf(idb, sizeof idb, "%.13s", runs[i]->id);
-            w[i] = u8len(idb);
-            for (size_t r = 0; r < t.n; r++)
-                if (u8len(t.r[r].v[i] ? t.r[r].v[i] : "-") > w[i])
-                    w[i] = u8len(t.r[r].v[i] ? t.r[r].v[i] : "-");
-        }
-        const char *section = "";
-        for (size_t r = 0; w && r <= t.n; r++) {
-            if (r == 0) {
-                pad(stdout, "RUN", wl);
-                for (size_t i = 0; i < n; i++) {
-                    snprintf(idb, sizeof idb, "%.13s", runs[i]->id);
-                    fputs("  ", stdout);
-                    pad(stdout, idb, i + 1 < n ? w[i] : 0);
-                }
-                fputc('\n', stdout);
-            }
-            if (r == t.n)
-                break;
-            if (strcmp(section, t.r[r].kind) != 0) {
-                section = t.r[r].kind;
-                if (strcmp(section, "config") == 0)
-                    puts("config (differing keys)");
-                else if (strcmp(section, "metric") == 0)
-                    puts("metrics");
-            }
-            char lab[1024];
-            snprintf(lab, sizeof lab, "  %s%s%s", t.r[r].key, t.r[r].stat[0] ? " " : "",
-                     t.r[r].stat);
-            pad(stdout, strcmp(section, "run") == 0 ? lab + 2 : lab, wl);
-            for (size_t i = 0; i < n; i++) {
-                fputs("  ", stdout);
-                pad(stdout, t.r[r].v[i], i + 1 < n ? w[i] : 0);
-            }
-            fputc('\n', stdout);
-        }
-        free(w);
+        return NULL;
     }
-    for (size_t r = 0; r < t.n; r++) {
-        for (size_t i = 0; i < n; i++)
-            free(t.r[r].v[i]);
-        free(t.r[r].v);
+    return root;
+}
+
+static int print_json(const cmp *t)
+{
+    json_t *root = build_json(t);
+    if (!root)
+        return -1;
+    /* the lossless writer: reals in their shortest round-trip form, a
+     * real that is integral still a real (1.0) */
+    tev_buf b;
+    tev_buf_init(&b, NULL, NULL);
+    int rc = tev_put_json_indent(&b, root, cli_real_json_fn, 2);
+    if (rc == 0)
+        printf("%s\n", b.data);
+    tev_buf_free(&b);
+    json_decref(root);
+    return rc;
+}
+
+/* ---- the command ---------------------------------------------------------- */
+
+typedef struct compare_args {
+    cli_list runs;
+    const char *db, *from, *format;
+} compare_args;
+
+const cli_opt cmd_compare_opts[] = {
+    CLI_ARGS("RUN", CLI_MIN2, compare_args, runs, "two or more run ids, or unique prefixes"),
+    CLI_VALUE("db", 0, compare_args, db, "PATH",
+              "read this sqlite database (default ./tropt.db); the same as --from "
+              "sqlite:path=PATH"),
+    CLI_VALUE_OR("from", 0, compare_args, from, "SPEC",
+                 "read any readable backend: sqlite:path=F, csv:dir=D, jsonl:path=F, ..."),
+    CLI_VALUE("format", 0, compare_args, format, "text|csv|json", "the output (default text)"),
+    CLI_END};
+
+static int check_args(const cli_command *self, const compare_args *a)
+{
+    if (strcmp(a->format, "text") && strcmp(a->format, "csv") && strcmp(a->format, "json"))
+        return cli_usage_error(self, "unknown format '%s' (text, csv or json)", a->format);
+    if (a->db && a->from)
+        return cli_usage_error(self, "give --db or --from, not both");
+    return 0;
+}
+
+static int build(cmp *t)
+{
+    if (run_rows(t) || config_rows(t) || metric_rows(t))
+        return -1;
+    return 0;
+}
+
+static int compare(const compare_args *a, cli_source *s)
+{
+    cmp t = {0};
+    int rc = load_runs(&t, s, &a->runs);
+    if (rc != 0) {
+        fprintf(stderr, "tropt compare: %s\n", cli_source_error(s));
+        cmp_free(&t);
+        return 1;
     }
-    free(t.r);
-    free(pk);
-    free(mk);
-    free(runs);
-    rp_free(&d);
-    return ret;
+    rc = build(&t);
+    if (rc == 0)
+        rc = a->format[0] == 'c'   ? print_csv(&t)
+             : a->format[0] == 'j' ? print_json(&t)
+                                   : print_text(&t);
+    if (rc != 0)
+        fprintf(stderr, "tropt compare: out of memory\n");
+    cmp_free(&t);
+    return rc ? 1 : 0;
+}
+
+int cmd_compare(const cli_command *self, int argc, char **argv)
+{
+    compare_args a = {.format = "text"};
+    int rc = cli_parse(self, argc, argv, &a);
+    if (rc != CLI_GO)
+        return rc;
+    if ((rc = check_args(self, &a)) == 0) {
+        cli_source *s = NULL;
+        char *err = NULL;
+        if (cli_source_open(&s, a.db, a.from, &err) != 0) {
+            fprintf(stderr, "tropt compare: %s\n", err ? err : "out of memory");
+            rc = 1;
+        } else {
+            rc = compare(&a, s);
+        }
+        free(err);
+        cli_source_free(s);
+    }
+    cli_args_free(self, &a);
+    return rc;
 }

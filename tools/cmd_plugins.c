@@ -65,11 +65,14 @@ static int visit(const char *path, const tropt_plugin *p, const char *error, int
     return 0;
 }
 
-int cmd_plugins(int argc, char **argv)
+const cli_opt cmd_plugins_opts[] = {CLI_END};
+
+int cmd_plugins(const cli_command *self, int argc, char **argv)
 {
-    (void)argv;
-    if (argc != 1)
-        return cli_usage("plugins", "plugins takes no arguments");
+    int none = 0;
+    int prc = cli_parse(self, argc, argv, &none);
+    if (prc != CLI_GO)
+        return prc;
     int count = 0;
     int rc = tropt_plugins_foreach(visit, &count);
     if (rc != TROPT_OK) {

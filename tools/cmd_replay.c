@@ -23,8 +23,6 @@
 #include "tropt_event.h"
 #include "tropt_num.h"
 
-#define USAGE "replay PATH --tracker SPEC"
-
 /* At most this many runs are open at once, whatever the input holds. */
 #define MAX_OPEN_RUNS 64
 
@@ -301,46 +299,25 @@ static int is_event_file(const struct dirent *d)
     return d->d_name[0] != '.';
 }
 
-int cmd_replay(int argc, char **argv)
+/* The files to replay: PATH itself, or a folder's regular files in name
+ * order (creation order for a spool).  0, or 1 after printing why. */
+static int list_files(const char *path, char ***out, int *n_out)
 {
-    int from_rc;
-    if (cli_from_dispatch(argc, argv, cmd_replay, &from_rc)) /* --from SPEC: cmd_from.c */
-        return from_rc;
-    const char *path = NULL, *spec = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--tracker") == 0) {
-            if (i + 1 >= argc)
-                return cli_usage(USAGE, "--tracker needs a SPEC");
-            spec = argv[++i];
-        } else if (strncmp(argv[i], "--tracker=", 10) == 0)
-            spec = argv[i] + 10;
-        else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            printf("usage: tropt %s\n"
-                   "Replay a jsonl journal, or every file of an http spool folder, into the\n"
-                   "backends of SPEC, keeping run ids, steps and times.\n",
-                   USAGE);
-            return 0;
-        } else if (argv[i][0] == '-' && argv[i][1])
-            return cli_usage(USAGE, "unknown option '%s'", argv[i]);
-        else if (path)
-            return cli_usage(USAGE, "one PATH only");
-        else
-            path = argv[i];
-    }
-    if (!path)
-        return cli_usage(USAGE, "missing PATH (a jsonl journal or a spool folder)");
-    if (!spec || !*spec)
-        return cli_usage(USAGE, "missing --tracker SPEC");
-
     struct stat st;
     if (stat(path, &st) != 0) {
         fprintf(stderr, "tropt: cannot read %s: %s\n", path, strerror(errno));
         return 1;
     }
-    /* Folder: its regular files in name order (creation order for a spool). */
     char **files = NULL;
     int n_files = 0;
-    if (S_ISDIR(st.st_mode)) {
+    if (!S_ISDIR(st.st_mode)) {
+        files = calloc(2, sizeof *files);
+        if (files && !(files[0] = strdup(path))) {
+            free(files);
+            files = NULL;
+        }
+        n_files = 1;
+    } else {
         struct dirent **names = NULL;
         int n = scandir(path, &names, is_event_file, alphasort);
         if (n < 0) {
@@ -359,20 +336,22 @@ int cmd_replay(int argc, char **argv)
             free(names[i]);
         }
         free(names);
-        if (!files) {
-            fprintf(stderr, "tropt: out of memory\n");
-            return 1;
-        }
-    } else {
-        files = calloc(2, sizeof *files);
-        if (!files || !(files[0] = strdup(path))) {
-            free(files);
-            fprintf(stderr, "tropt: out of memory\n");
-            return 1;
-        }
-        n_files = 1;
     }
+    if (!files) {
+        fprintf(stderr, "tropt: out of memory\n");
+        return 1;
+    }
+    *out = files;
+    *n_out = n_files;
+    return 0;
+}
 
+static int replay_path(const char *path, const char *spec)
+{
+    char **files = NULL;
+    int n_files = 0;
+    if (list_files(path, &files, &n_files) != 0)
+        return 1;
     replay r = {.spec = spec};
     long n_skipped = 0;
     int oom = 0;
@@ -396,4 +375,34 @@ int cmd_replay(int argc, char **argv)
         printf(" (%ld lines skipped)", n_skipped + r.n_orphans);
     printf("\n");
     return r.n_failures ? 1 : 0;
+}
+
+typedef struct replay_args {
+    const char *path, *tracker, *db, *from;
+} replay_args;
+
+const cli_opt cmd_replay_opts[] = {
+    CLI_ARG_OPT("PATH", replay_args, path, "a jsonl journal, or an http spool folder"),
+    {CLI_OPT_VALUE, "db", 0, offsetof(replay_args, db), "PATH", CLI_OR_PREV,
+     "or every run of this sqlite database (--from sqlite:path=PATH)"},
+    CLI_VALUE_OR("from", 0, replay_args, from, "SPEC",
+                 "or every run of any readable backend (csv:dir=D, jsonl:path=F, ...)"),
+    CLI_VALUE_REQ("tracker", 0, replay_args, tracker, "SPEC", "the backends to replay into"),
+    CLI_END};
+
+int cmd_replay(const cli_command *self, int argc, char **argv)
+{
+    replay_args a = {0};
+    int rc = cli_parse(self, argc, argv, &a);
+    if (rc != CLI_GO)
+        return rc;
+    if (a.db && a.from)
+        return cli_usage_error(self, "give --db or --from, not both");
+    if (a.path && (a.db || a.from))
+        return cli_usage_error(self, "give PATH or --from/--db, not both");
+    if (a.db || a.from)
+        return cli_replay_from(a.db, a.from, a.tracker);
+    if (!a.path)
+        return cli_usage_error(self, "missing PATH (a jsonl journal or a spool folder)");
+    return replay_path(a.path, a.tracker);
 }

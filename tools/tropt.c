@@ -1,4 +1,5 @@
-/* tools/tropt.c - the `tropt` command-line tool: dispatch to subcommands. */
+/* tools/tropt.c - the `tropt` command-line tool: the table of commands,
+ * each with its one-line summary, and the dispatch to them. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -8,24 +9,42 @@
 
 #include "cli.h"
 
-static const struct {
-    const char *name;
-    int (*run)(int, char **);
-    const char *usage;
-} commands[] = {
-    {"plugins", cmd_plugins, "plugins"},
-    {"check", cmd_check, "check SPEC"},
-    {"runs", cmd_runs, "runs [--db PATH]"},
-    {"show", cmd_show, "show RUN [--db PATH]"},
-    {"replay", cmd_replay, "replay PATH --tracker SPEC"},
-    {"report", cmd_report,
-     "report [--db PATH | --from SPEC] [--experiment NAME] [--run ID]... [-o FILE]"},
-    {"compare", cmd_compare,
-     "compare RUN RUN... [--db PATH | --from SPEC] [--format text|csv|json]"},
-    {"conformance", cmd_conformance, "conformance PLUGIN [KEY=VALUE...]"},
+/* The commands.  A new command is one row here and one cmd_*.c file. */
+const cli_entry cli_commands[] = {
+    {{"plugins", "list every plugin on the search path: its file, ABI, description and options",
+      cmd_plugins_opts},
+     cmd_plugins,
+     NULL},
+    {{"check",
+      "open a spec (load every plugin, validate every option) and say what is wrong, or OK",
+      cmd_check_opts},
+     cmd_check,
+     NULL},
+    {{"runs", "list the runs of a store: experiment, id, status, start, steps, last and best loss",
+      cmd_runs_opts},
+     cmd_runs,
+     NULL},
+    {{"show", "show one run: identity, config, summary and the last value of each metric",
+      cmd_show_opts},
+     cmd_show,
+     NULL},
+    {{"replay", "replay a jsonl journal, a spool folder or any store into any backend",
+      cmd_replay_opts},
+     cmd_replay,
+     NULL},
+    {{"report", "write one self-contained HTML report of runs (charts, config, summaries)", NULL},
+     NULL,
+     cmd_report},
+    {{"compare", "the config keys that differ and each metric's last/min/max, side by side",
+      cmd_compare_opts},
+     cmd_compare,
+     NULL},
+    {{"conformance", "run the conformance kit on a plugin (PLUGIN [KEY=VALUE...])", NULL},
+     NULL,
+     cmd_conformance},
 };
 
-#define N_COMMANDS (sizeof commands / sizeof commands[0])
+const size_t cli_n_commands = sizeof cli_commands / sizeof cli_commands[0];
 
 int cli_usage(const char *usage, const char *reason_fmt, ...)
 {
@@ -44,10 +63,11 @@ int cli_usage(const char *usage, const char *reason_fmt, ...)
 static void print_usage(FILE *f)
 {
     fprintf(f, "usage: tropt COMMAND [ARGS]\n\ncommands:\n");
-    for (size_t i = 0; i < N_COMMANDS; i++)
-        fprintf(f, "  tropt %s\n", commands[i].usage);
+    for (size_t i = 0; i < cli_n_commands; i++)
+        fprintf(f, "  %-12s %s\n", cli_commands[i].cmd.name, cli_commands[i].cmd.summary);
     fprintf(f,
-            "\ntropt %s; plugin search path: $TROPT_PLUGIN_PATH, then the installed plugin dir\n",
+            "\n`tropt COMMAND --help` prints a command's usage and every option it takes.\n"
+            "tropt %s; plugin search path: $TROPT_PLUGIN_PATH, then the installed plugin dir\n",
             tropt_version());
 }
 
@@ -63,15 +83,19 @@ static void raise_fd_limit(void)
     }
 }
 
-int main(int argc, char **argv)
+static int is_help(const char *a)
+{
+    return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0 || strcmp(a, "help") == 0;
+}
+
+int cli_main(int argc, char **argv)
 {
     raise_fd_limit();
     if (argc < 2) {
         print_usage(stderr);
         return 2;
     }
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-        strcmp(argv[1], "help") == 0) {
+    if (is_help(argv[1])) {
         print_usage(stdout);
         return 0;
     }
@@ -79,9 +103,11 @@ int main(int argc, char **argv)
         printf("tropt %s\n", tropt_version());
         return 0;
     }
-    for (size_t i = 0; i < N_COMMANDS; i++)
-        if (strcmp(argv[1], commands[i].name) == 0)
-            return commands[i].run(argc - 1, argv + 1);
+    for (size_t i = 0; i < cli_n_commands; i++) {
+        const cli_entry *e = &cli_commands[i];
+        if (strcmp(argv[1], e->cmd.name) == 0)
+            return e->run ? e->run(&e->cmd, argc - 1, argv + 1) : e->run_argv(argc - 1, argv + 1);
+    }
     fprintf(stderr, "tropt: unknown command '%s'\n", argv[1]);
     print_usage(stderr);
     return 2;

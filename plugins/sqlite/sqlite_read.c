@@ -10,12 +10,15 @@
  * A run's steps are streamed from one SELECT ordered by step, grouping the
  * rows of one step into a field array that is reused: memory is bounded by
  * the largest step. */
+#include <errno.h>
 #include <math.h>
 #include <sqlite3.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -27,7 +30,9 @@ typedef struct reader {
     const tropt_host *host;
     sqlite3 *db;
     char *path;
-    int has_kind; /* the views carry a kind column */
+    int has_kind;        /* the views carry a kind column */
+    sqlite3_stmt *pidns; /* a run's writer pid namespace (schema 3+), else NULL */
+    char my_ns[64];      /* this process's pid namespace, "" if unknown */
 } reader;
 
 /* A growable set of fields whose keys and strings live in one arena.
@@ -163,11 +168,28 @@ static int pragma_int(reader *r, const char *sql, int *out)
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* Say what a path that cannot be a database is, before SQLite does: it
+ * would block forever opening a FIFO and call a folder a "disk I/O error". */
+static int check_file(reader *r, const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return r->host->error(TROPT_EBACKEND, "cannot open %s: %s", path, strerror(errno));
+    if (S_ISDIR(st.st_mode))
+        return r->host->error(
+            TROPT_EBACKEND, "%s is a folder, not a tropt database (give the database file)", path);
+    if (!S_ISREG(st.st_mode))
+        return r->host->error(TROPT_EBACKEND, "%s is not a regular file, so not a tropt database",
+                              path);
+    return TROPT_OK;
+}
+
 void tsq_reader_close(void *self)
 {
     reader *r = self;
     if (!r)
         return;
+    sqlite3_finalize(r->pidns);
     sqlite3_close(r->db);
     r->host->free(r->path);
     r->host->free(r);
@@ -185,7 +207,9 @@ int tsq_reader_open(void **out, const tropt_optval *opts, const tropt_host *host
         host->free(r);
         return host->error(TROPT_ENOMEM, "out of memory");
     }
-    int rc;
+    int rc = check_file(r, path);
+    if (rc != TROPT_OK)
+        goto fail;
     /* NOMUTEX: a reader is used by one thread at a time (host.h), so the
      * per-call connection mutex of SQLite's serialized mode is pure cost
      * (about a tenth of a read). */
@@ -224,17 +248,27 @@ int tsq_reader_open(void **out, const tropt_optval *opts, const tropt_host *host
         "CREATE TEMP VIEW summary AS SELECT r.uuid AS run_id, k.name AS key,"
         " s.value AS value, s.kind AS kind FROM main.tropt_summary s"
         " JOIN main.tropt_run r ON r.id = s.run JOIN main.tropt_key k ON k.id = s.key";
+    /* Every stored step, one that logged no field too (a row with key
+     * NULL), so that a read yields what was logged and counts what the
+     * writer counted. */
     const char *metrics_view =
-        ver == 2 ? "CREATE TEMP VIEW metrics AS SELECT r.uuid AS run_id, m.step AS step,"
-                   " m.time AS time, k.name AS key, m.value AS value, m.kind AS kind"
-                   " FROM main.tropt_run r JOIN main.tropt_log m ON m.rowid BETWEEN r.first_row"
-                   " AND " TSQL_R_END " AND +m.run = r.id JOIN main.tropt_key k ON k.id = +m.key"
-                 : "CREATE TEMP VIEW metrics AS" TSQL_METRICS_COLS_ ", m.kind AS kind"
-                   " FROM main.tropt_run r"
-                   " JOIN main.tropt_val m ON m.run = r.id AND m.key > 0"
-                   " JOIN main.tropt_val t ON t.run = m.run AND t.step = m.step AND t.key = 0"
-                   " JOIN main.tropt_key k ON k.id = m.key";
-    if (ver >= 2 && (sqlite3_exec(r->db, metrics_view, NULL, NULL, NULL) != SQLITE_OK ||
+        ver == 1 ? "CREATE TEMP VIEW metrics AS SELECT r.uuid AS run_id, s.step AS step,"
+                   " s.time AS time, k.name AS key, m.value AS value, m.kind AS kind"
+                   " FROM main.tropt_run r JOIN main.tropt_step s ON s.run = r.id"
+                   " LEFT JOIN main.tropt_metric m ON m.run = s.run AND m.step = s.step"
+                   " LEFT JOIN main.tropt_key k ON k.id = m.key"
+        : ver == 2
+            ? "CREATE TEMP VIEW metrics AS SELECT r.uuid AS run_id, m.step AS step,"
+              " m.time AS time, k.name AS key, m.value AS value, m.kind AS kind"
+              " FROM main.tropt_run r JOIN main.tropt_log m ON m.rowid BETWEEN r.first_row"
+              " AND " TSQL_R_END " AND +m.run = r.id LEFT JOIN main.tropt_key k ON k.id = +m.key"
+            : "CREATE TEMP VIEW metrics AS SELECT r.uuid AS run_id, t.step AS step,"
+              " t.value AS time, k.name AS key, m.value AS value, m.kind AS kind"
+              " FROM main.tropt_run r"
+              " JOIN main.tropt_val t ON t.run = r.id AND t.key = 0"
+              " LEFT JOIN main.tropt_val m ON m.run = t.run AND m.step = t.step AND m.key > 0"
+              " LEFT JOIN main.tropt_key k ON k.id = m.key";
+    if (ver >= 1 && (sqlite3_exec(r->db, metrics_view, NULL, NULL, NULL) != SQLITE_OK ||
                      sqlite3_exec(r->db, kind_views, NULL, NULL, NULL) != SQLITE_OK)) {
         rc = fail(r, "cannot read");
         goto fail;
@@ -243,6 +277,11 @@ int tsq_reader_open(void **out, const tropt_optval *opts, const tropt_host *host
     r->has_kind =
         sqlite3_prepare_v2(r->db, "SELECT kind FROM metrics LIMIT 0", -1, &st, NULL) == SQLITE_OK;
     sqlite3_finalize(st);
+    if (ver >= 3 && sqlite3_prepare_v2(r->db, "SELECT pidns FROM main.tropt_run WHERE uuid = ?1",
+                                       -1, &r->pidns, NULL) != SQLITE_OK)
+        r->pidns = NULL;
+    ssize_t nsl = readlink("/proc/self/ns/pid", r->my_ns, sizeof r->my_ns - 1);
+    r->my_ns[nsl > 0 ? nsl : 0] = '\0';
     *out = r;
     return TROPT_OK;
 fail:
@@ -262,7 +301,24 @@ static const char *col_text(sqlite3_stmt *st, int c)
 
 #define RUN_COLS "run_id, experiment, status, started_at, ended_at, host, pid, config"
 
-static void fill_info(sqlite3_stmt *st, tropt_stored_run *ri)
+/* A running run written from another pid namespace (a container with the
+ * same host name): its pid means nothing here, so it is reported as 0 and
+ * the core's status rule (tropt_run_status) cannot call it crashed.  Once
+ * this reader is built for ABI 1.2 it hands the pid namespace itself
+ * (tropt_stored_run.pidns) and this goes. */
+static int foreign_pid(reader *r, const char *run_id)
+{
+    if (!r->pidns || !run_id)
+        return 0;
+    sqlite3_bind_text(r->pidns, 1, run_id, -1, SQLITE_STATIC);
+    int foreign = 0;
+    if (sqlite3_step(r->pidns) == SQLITE_ROW && sqlite3_column_type(r->pidns, 0) != SQLITE_NULL)
+        foreign = strcmp((const char *)sqlite3_column_text(r->pidns, 0), r->my_ns) != 0;
+    sqlite3_reset(r->pidns);
+    return foreign;
+}
+
+static void fill_info(reader *r, sqlite3_stmt *st, tropt_stored_run *ri)
 {
     ri->run_id = col_text(st, 0);
     ri->experiment = col_text(st, 1) ? col_text(st, 1) : "";
@@ -272,6 +328,8 @@ static void fill_info(sqlite3_stmt *st, tropt_stored_run *ri)
     ri->host = col_text(st, 5);
     ri->pid = sqlite3_column_int64(st, 6);
     ri->n_steps = -1;
+    if (strcmp(ri->status, "running") == 0 && foreign_pid(r, ri->run_id))
+        ri->pid = 0;
 }
 
 int tsq_list_runs(void *self, tropt_run_list_fn fn, void *userdata)
@@ -290,7 +348,7 @@ int tsq_list_runs(void *self, tropt_run_list_fn fn, void *userdata)
     while ((s = sqlite3_step(st)) == SQLITE_ROW) {
         tropt_stored_run ri;
         memset(&ri, 0, sizeof ri); /* ABI 1.2 members: none filled */
-        fill_info(st, &ri);
+        fill_info(r, st, &ri);
         sqlite3_bind_text(cnt, 1, ri.run_id, -1, SQLITE_STATIC);
         if (sqlite3_step(cnt) == SQLITE_ROW)
             ri.n_steps = sqlite3_column_int64(cnt, 0);
@@ -389,7 +447,7 @@ int tsq_read_run(void *self, const char *run_id, tropt_event_fn fn, void *userda
         return rc;
     tropt_stored_run ri;
     memset(&ri, 0, sizeof ri); /* ABI 1.2 members: none filled */
-    fill_info(run, &ri);
+    fill_info(r, run, &ri);
     fieldbuf b = {0};
     tropt_event ev = {.run = &ri};
     json_t *config = col_json(run, 7), *summary = NULL;

@@ -1731,31 +1731,6 @@ END_TEST
 
 /* ---- allocation failures ---------------------------------------------------------- */
 
-static long alloc_budget = -1; /* allocations left before failing; -1: no limit */
-static long alloc_failed;
-
-static void *chaos_malloc(size_t n)
-{
-    if (alloc_budget == 0) {
-        alloc_failed++;
-        return NULL;
-    }
-    if (alloc_budget > 0)
-        alloc_budget--;
-    return malloc(n);
-}
-
-static void *chaos_realloc(void *p, size_t n)
-{
-    if (alloc_budget == 0) {
-        alloc_failed++;
-        return NULL;
-    }
-    if (alloc_budget > 0)
-        alloc_budget--;
-    return realloc(p, n);
-}
-
 /* Fail the Nth allocation, N = 0, 1, 2, ... through open, init, log (new
  * keys, a deferred rewrite), flush and finish: every call fails cleanly or
  * succeeds, nothing crashes, nothing leaks (ASan), and the files on disk
@@ -1763,13 +1738,11 @@ static void *chaos_realloc(void *p, size_t n)
 START_TEST(test_allocation_failures)
 {
     char *dir = tu_mkdtemp();
-    tropt_allocator a = {chaos_malloc, chaos_realloc, free};
-    ck_assert_int_eq(tropt_set_allocator(&a), TROPT_OK);
+    ck_assert_int_eq(tropt_set_allocator(&tu_chaos_allocator), TROPT_OK);
     tropt_set_log_level(TROPT_LEVEL_OFF);
     long n;
     for (n = 0; n < 100000; n++) {
-        alloc_budget = n;
-        alloc_failed = 0;
+        tu_chaos_budget(n);
         tropt_tracker *t = NULL;
         /* a folder per pass: each init reads its store (the names a default
          * name must not take), so a shared one would grow every pass's
@@ -1791,10 +1764,10 @@ START_TEST(test_allocation_failures)
         if (ok)
             ok = tropt_tracker_finish(t, NULL) == TROPT_OK;
         tropt_tracker_free(t);
-        if (ok && alloc_failed == 0)
+        if (ok && tu_chaos_failed() == 0)
             break;
     }
-    alloc_budget = -1;
+    tu_chaos_budget(-1);
     tropt_set_allocator(NULL);
     tropt_set_log_level(TROPT_LEVEL_WARNING);
     printf("allocation failures: %ld injected points, then a clean run\n", n);

@@ -18,127 +18,16 @@
 #include "httpd.h"
 #include "influx.h"
 #include "allocloop.h"
+#include "recs.h"
 #include "testutil.h"
 #include "tropt_event.h"
 
 /* ---- helpers ---------------------------------------------------------- */
 
-typedef struct rec {
-    tev_type type;
-    char run_id[40];
-    int64_t step;
-} rec;
-
-typedef struct recs {
-    rec *v;
-    size_t n;
-} recs;
-
-static void recs_add_text(recs *r, const char *text)
-{
-    const char *p = text;
-    while (*p) {
-        const char *nl = strchr(p, '\n');
-        size_t len = nl ? (size_t)(nl - p) : strlen(p);
-        if (len) {
-            tev_event ev;
-            char err[256];
-            ck_assert_msg(tev_decode(p, len, &ev, err, sizeof err) == 0, "bad event: %s", err);
-            r->v = realloc(r->v, (r->n + 1) * sizeof *r->v);
-            rec *x = &r->v[r->n++];
-            x->type = ev.type;
-            snprintf(x->run_id, sizeof x->run_id, "%s", ev.run_id);
-            x->step = ev.type == TEV_LOG ? ev.step : -1;
-            tev_event_clear(&ev);
-        }
-        p += len + (nl ? 1 : 0);
-    }
-}
-
 static void recs_from_server(recs *r, httpd *h)
 {
     for (size_t i = 0; i < h->n_bodies; i++)
         recs_add_text(r, h->bodies[i]);
-}
-
-/* Every file of a spool folder; returns the number of files. */
-static int recs_from_spool(recs *r, const char *dir)
-{
-    struct dirent **names;
-    int n = scandir(dir, &names, NULL, alphasort);
-    int files = 0;
-    for (int i = 0; i < n; i++) {
-        if (names[i]->d_name[0] != '.') {
-            char *p = tu_path(dir, names[i]->d_name);
-            char *s = tu_read_file(p, NULL);
-            ck_assert_ptr_nonnull(s);
-            ck_assert_msg(!*s || s[strlen(s) - 1] == '\n', "spool file ends mid-line");
-            recs_add_text(r, s);
-            free(s);
-            free(p);
-            files++;
-        }
-        free(names[i]);
-    }
-    if (n >= 0)
-        free(names);
-    return files;
-}
-
-static int rec_eq(const rec *a, tev_type type, const char *run_id, int64_t step)
-{
-    return a->type == type && strcmp(a->run_id, run_id) == 0 && a->step == step;
-}
-
-/* The expected event sequence of runs[0..n_runs) with `steps` steps each. */
-static recs expected(char run_ids[][40], int n_runs, int steps)
-{
-    recs e = {0};
-    for (int r = 0; r < n_runs; r++) {
-        e.v = realloc(e.v, (e.n + (size_t)steps + 2) * sizeof *e.v);
-        e.v[e.n++] = (rec){TEV_RUN_START, "", -1};
-        snprintf(e.v[e.n - 1].run_id, 40, "%s", run_ids[r]);
-        for (int s = 0; s < steps; s++) {
-            e.v[e.n++] = (rec){TEV_LOG, "", s};
-            snprintf(e.v[e.n - 1].run_id, 40, "%s", run_ids[r]);
-        }
-        e.v[e.n++] = (rec){TEV_RUN_END, "", -1};
-        snprintf(e.v[e.n - 1].run_id, 40, "%s", run_ids[r]);
-    }
-    return e;
-}
-
-static void assert_exactly_once_in_order(const recs *got, const recs *want)
-{
-    ck_assert_msg(got->n == want->n, "received %zu events, want %zu", got->n, want->n);
-    for (size_t i = 0; i < want->n; i++)
-        ck_assert_msg(rec_eq(&got->v[i], want->v[i].type, want->v[i].run_id, want->v[i].step),
-                      "event %zu: type %d step %lld, want type %d step %lld", i, got->v[i].type,
-                      (long long)got->v[i].step, want->v[i].type, (long long)want->v[i].step);
-}
-
-/* Delivered events are in order without duplicates, and delivered + spooled
- * cover everything. */
-static void assert_nothing_lost(const recs *delivered, const recs *spooled, const recs *want)
-{
-    size_t j = 0;
-    for (size_t i = 0; i < delivered->n; i++) {
-        while (j < want->n &&
-               !rec_eq(&delivered->v[i], want->v[j].type, want->v[j].run_id, want->v[j].step))
-            j++;
-        ck_assert_msg(j < want->n, "delivered event %zu out of order or duplicated", i);
-        j++;
-    }
-    for (size_t k = 0; k < want->n; k++) {
-        const rec *w = &want->v[k];
-        int found = 0;
-        for (size_t i = 0; i < delivered->n && !found; i++)
-            found = rec_eq(&delivered->v[i], w->type, w->run_id, w->step);
-        for (size_t i = 0; i < spooled->n && !found; i++)
-            found = rec_eq(&spooled->v[i], w->type, w->run_id, w->step);
-        ck_assert_msg(found, "event %zu (type %d step %lld) neither delivered nor spooled", k,
-                      w->type, (long long)w->step);
-    }
 }
 
 typedef struct lat {
@@ -270,8 +159,8 @@ START_TEST(every_event_received_once_in_order_with_headers)
 
     recs got = {0};
     recs_from_server(&got, &h);
-    recs want = expected(ids, 2, 1000);
-    assert_exactly_once_in_order(&got, &want);
+    recs want = recs_expected(ids, 2, 1000);
+    recs_assert_in_order(NULL, &got, &want);
     ck_assert_str_eq(h.auth, "Bearer s3cret-t0ken");
     ck_assert_str_eq(h.ctype, "application/x-ndjson");
     ck_assert_str_eq(h.custom, "yes");
@@ -332,7 +221,7 @@ static void run_scenario(httpd *h, int port, scenario *sc)
         httpd_stop(h);
         recs_from_server(&sc->delivered, h);
     }
-    sc->spool_files = exists(spool) ? recs_from_spool(&sc->spooled, spool) : 0;
+    sc->spool_files = exists(spool) ? recs_from_dir(&sc->spooled, spool, "") : 0;
     tu_rmtree(dir);
     free(spool);
     free(spec);
@@ -386,8 +275,8 @@ START_TEST(server_503_first_then_everything_once)
                   sc.log_err);
     char ids[1][40];
     memcpy(ids[0], sc.run_id, 40);
-    recs want = expected(ids, 1, 300);
-    assert_exactly_once_in_order(&sc.delivered, &want);
+    recs want = recs_expected(ids, 1, 300);
+    recs_assert_in_order(NULL, &sc.delivered, &want);
     ck_assert_int_eq(h.n_requests, (int)h.n_bodies + 3); /* three retries */
     ck_assert_int_eq(sc.spool_files, 0);
     free(want.v);
@@ -405,8 +294,8 @@ START_TEST(server_429_retry_after_is_honoured)
     ck_assert_msg(sc.finish_rc == TROPT_OK, "%s", sc.finish_err);
     char ids[1][40];
     memcpy(ids[0], sc.run_id, 40);
-    recs want = expected(ids, 1, 20);
-    assert_exactly_once_in_order(&sc.delivered, &want);
+    recs want = recs_expected(ids, 1, 20);
+    recs_assert_in_order(NULL, &sc.delivered, &want);
     ck_assert_int_ge(h.n_requests, 2);
     /* Retry-After: 1 beats the 5 ms backoff */
     ck_assert_msg(h.req_times[1] - h.req_times[0] >= 0.95, "retried after %.3f s",
@@ -427,8 +316,8 @@ START_TEST(connection_resets_are_retried)
                   sc.log_err);
     char ids[1][40];
     memcpy(ids[0], sc.run_id, 40);
-    recs want = expected(ids, 1, 200);
-    assert_exactly_once_in_order(&sc.delivered, &want);
+    recs want = recs_expected(ids, 1, 200);
+    recs_assert_in_order(NULL, &sc.delivered, &want);
     ck_assert_int_eq(h.n_requests, (int)h.n_bodies + 2);
     ck_assert_int_eq(sc.spool_files, 0);
     free(want.v);
@@ -447,8 +336,8 @@ START_TEST(slow_server_does_not_slow_log)
                   sc.log_err);
     char ids[1][40];
     memcpy(ids[0], sc.run_id, 40);
-    recs want = expected(ids, 1, 3000);
-    assert_exactly_once_in_order(&sc.delivered, &want);
+    recs want = recs_expected(ids, 1, 3000);
+    recs_assert_in_order(NULL, &sc.delivered, &want);
     lat_report("server answering after 1000 ms", &sc.l);
     /* Not a timing assertion: log must not wait for the 1 s answers. */
     ck_assert_msg(lat_max(&sc.l) < 0.5, "a log call took %.3f s", lat_max(&sc.l));
@@ -473,8 +362,8 @@ START_TEST(rejected_batch_is_reported_not_retried_and_kept)
     ck_assert_int_eq(h.n_requests, (int)h.n_bodies + 1); /* never retried */
     char ids[1][40];
     memcpy(ids[0], sc.run_id, 40);
-    recs want = expected(ids, 1, 100);
-    assert_nothing_lost(&sc.delivered, &sc.spooled, &want);
+    recs want = recs_expected(ids, 1, 100);
+    recs_assert_nothing_lost(&sc.delivered, &sc.spooled, &want);
     ck_assert_int_eq(sc.spool_files, 1);
     free(want.v);
     scenario_free(&sc);
@@ -531,8 +420,8 @@ START_TEST(server_down_whole_run_spools_everything)
                   "no warning naming the spool and the replay command: %s", sc.captured);
     char ids[1][40];
     memcpy(ids[0], sc.run_id, 40);
-    recs want = expected(ids, 1, 500);
-    assert_exactly_once_in_order(&sc.spooled, &want);
+    recs want = recs_expected(ids, 1, 500);
+    recs_assert_in_order(NULL, &sc.spooled, &want);
     ck_assert_int_eq(sc.spool_files, 1);
     free(want.v);
     scenario_free(&sc);
@@ -546,8 +435,8 @@ START_TEST(influx_spool_holds_ndjson_events)
     ck_assert_msg(sc.finish_rc == TROPT_OK, "%s", sc.finish_err);
     char ids[1][40];
     memcpy(ids[0], sc.run_id, 40);
-    recs want = expected(ids, 1, 60);
-    assert_exactly_once_in_order(&sc.spooled, &want); /* decoded as NDJSON events */
+    recs want = recs_expected(ids, 1, 60);
+    recs_assert_in_order(NULL, &sc.spooled, &want); /* decoded as NDJSON events */
     free(want.v);
     scenario_free(&sc);
 }
@@ -566,9 +455,9 @@ START_TEST(hanging_server_finish_bounded_by_flush_timeout)
     ck_assert_msg(total < 10.0, "scenario took %.2f s", total);
     char ids[1][40];
     memcpy(ids[0], sc.run_id, 40);
-    recs want = expected(ids, 1, 200);
+    recs want = recs_expected(ids, 1, 200);
     ck_assert_int_eq(sc.delivered.n, 0);
-    assert_exactly_once_in_order(&sc.spooled, &want);
+    recs_assert_in_order(NULL, &sc.spooled, &want);
     free(want.v);
     scenario_free(&sc);
     httpd_free(&h);
@@ -587,8 +476,8 @@ START_TEST(full_queue_spools_instead_of_blocking)
     ck_assert_msg(lat_max(&sc.l) < 0.25, "a log call took %.3f s", lat_max(&sc.l));
     char ids[1][40];
     memcpy(ids[0], sc.run_id, 40);
-    recs want = expected(ids, 1, 300);
-    assert_nothing_lost(&sc.delivered, &sc.spooled, &want);
+    recs want = recs_expected(ids, 1, 300);
+    recs_assert_nothing_lost(&sc.delivered, &sc.spooled, &want);
     ck_assert_int_gt(sc.spooled.n, 0);
     free(want.v);
     scenario_free(&sc);
@@ -615,8 +504,8 @@ START_TEST(queue_smaller_than_batch_healthy_server_gets_every_step)
                   sc.delivered.n, sc.spooled.n, sc.captured);
     char ids[1][40];
     memcpy(ids[0], sc.run_id, 40);
-    recs want = expected(ids, 1, 100);
-    assert_nothing_lost(&sc.delivered, &sc.spooled, &want);
+    recs want = recs_expected(ids, 1, 100);
+    recs_assert_nothing_lost(&sc.delivered, &sc.spooled, &want);
     for (size_t i = 0; i < h.n_bodies; i++) { /* batches of at most queue_size events */
         size_t lines = 0;
         for (const char *c = h.bodies[i]; *c; c++)
@@ -676,8 +565,8 @@ START_TEST(forked_child_free_does_not_block_or_send)
     httpd_stop(&h);
     recs got = {0};
     recs_from_server(&got, &h);
-    recs want = expected(ids, 1, 50);
-    assert_exactly_once_in_order(&got, &want);
+    recs want = recs_expected(ids, 1, 50);
+    recs_assert_in_order(NULL, &got, &want);
     ck_assert_msg(!exists(spool), "nothing should be spooled");
     fprintf(stderr, "fork: the child's free returned in %.3f s\n", child_secs);
     free(got.v);
@@ -735,7 +624,7 @@ START_TEST(server_down_memory_stays_bounded)
                   grown_kb);
 #endif
     recs spooled = {0};
-    recs_from_spool(&spooled, spool);
+    recs_from_dir(&spooled, spool, "");
     char *seen = calloc(STEPS, 1);
     size_t n_seen = 0;
     for (size_t i = 0; i < spooled.n; i++)
@@ -807,8 +696,8 @@ START_TEST(spool_sent_later_with_replay_arrives_once_in_order)
     httpd_stop(&h);
     recs got = {0};
     recs_from_server(&got, &h);
-    recs want = expected(ids, 2, 120);
-    assert_exactly_once_in_order(&got, &want);
+    recs want = recs_expected(ids, 2, 120);
+    recs_assert_in_order(NULL, &got, &want);
     free(got.v);
     free(want.v);
     free(out);

@@ -28,127 +28,13 @@
 #include <unistd.h>
 
 #include "httpd.h"
+#include "recs.h"
 #include "testutil.h"
 #include "tropt_event.h"
 
 extern char **environ;
 
-/* ---- events: what was sent, received, spooled ------------------------- */
-
-typedef struct rec {
-    tev_type type;
-    char run_id[40];
-    int64_t step;
-} rec;
-
-typedef struct recs {
-    rec *v;
-    size_t n;
-} recs;
-
-static void recs_add_text(recs *r, const char *text)
-{
-    const char *p = text;
-    while (*p) {
-        const char *nl = strchr(p, '\n');
-        size_t len = nl ? (size_t)(nl - p) : strlen(p);
-        if (len) {
-            tev_event ev;
-            char err[256];
-            ck_assert_msg(tev_decode(p, len, &ev, err, sizeof err) == 0, "bad event: %s", err);
-            r->v = realloc(r->v, (r->n + 1) * sizeof *r->v);
-            rec *x = &r->v[r->n++];
-            x->type = ev.type;
-            snprintf(x->run_id, sizeof x->run_id, "%s", ev.run_id);
-            x->step = ev.type == TEV_LOG ? ev.step : -1;
-            tev_event_clear(&ev);
-        }
-        p += len + (nl ? 1 : 0);
-    }
-}
-
-/* Every file of dir whose name starts with prefix, in name order; returns
- * the number of files. */
-static int recs_from_dir(recs *r, const char *dir, const char *prefix)
-{
-    struct dirent **names;
-    int n = scandir(dir, &names, NULL, alphasort);
-    int files = 0;
-    for (int i = 0; i < n; i++) {
-        const char *nm = names[i]->d_name;
-        if (nm[0] != '.' && strncmp(nm, prefix, strlen(prefix)) == 0 && !strstr(nm, ".tmp")) {
-            char *p = tu_path(dir, nm);
-            char *s = tu_read_file(p, NULL);
-            ck_assert_ptr_nonnull(s);
-            ck_assert_msg(!*s || s[strlen(s) - 1] == '\n', "%s ends mid-line", p);
-            recs_add_text(r, s);
-            free(s);
-            free(p);
-            files++;
-        }
-        free(names[i]);
-    }
-    if (n >= 0)
-        free(names);
-    return files;
-}
-
-static int rec_eq(const rec *a, const rec *b)
-{
-    return a->type == b->type && strcmp(a->run_id, b->run_id) == 0 && a->step == b->step;
-}
-
-/* run_start, steps 0..steps-1, run_end of one run. */
-static recs expected(const char *run_id, int steps)
-{
-    recs e = {0};
-    e.v = calloc((size_t)steps + 2, sizeof *e.v);
-    e.v[e.n++] = (rec){TEV_RUN_START, "", -1};
-    for (int s = 0; s < steps; s++)
-        e.v[e.n++] = (rec){TEV_LOG, "", s};
-    e.v[e.n++] = (rec){TEV_RUN_END, "", -1};
-    for (size_t i = 0; i < e.n; i++)
-        snprintf(e.v[i].run_id, sizeof e.v[i].run_id, "%s", run_id);
-    return e;
-}
-
-static void assert_exactly_once_in_order(const char *what, const recs *got, const recs *want)
-{
-    ck_assert_msg(got->n == want->n, "%s: %zu events, want %zu", what, got->n, want->n);
-    for (size_t i = 0; i < want->n; i++)
-        ck_assert_msg(rec_eq(&got->v[i], &want->v[i]),
-                      "%s: event %zu is type %d step %lld, want type %d step %lld", what, i,
-                      got->v[i].type, (long long)got->v[i].step, want->v[i].type,
-                      (long long)want->v[i].step);
-}
-
-/* Acknowledged events are in order without duplicates, the spool holds no
- * event twice, and acknowledged + spooled cover everything. */
-static void assert_nothing_lost(const recs *acked, const recs *spooled, const recs *want)
-{
-    size_t j = 0;
-    for (size_t i = 0; i < acked->n; i++) {
-        while (j < want->n && !rec_eq(&acked->v[i], &want->v[j]))
-            j++;
-        ck_assert_msg(j < want->n, "acknowledged event %zu out of order or duplicated", i);
-        j++;
-    }
-    for (size_t i = 0; i < spooled->n; i++)
-        for (size_t k = i + 1; k < spooled->n; k++)
-            ck_assert_msg(!rec_eq(&spooled->v[i], &spooled->v[k]) ||
-                              spooled->v[i].type == TEV_RUN_START,
-                          "spooled twice: type %d step %lld", spooled->v[i].type,
-                          (long long)spooled->v[i].step);
-    for (size_t k = 0; k < want->n; k++) {
-        int found = 0;
-        for (size_t i = 0; i < acked->n && !found; i++)
-            found = rec_eq(&acked->v[i], &want->v[k]);
-        for (size_t i = 0; i < spooled->n && !found; i++)
-            found = rec_eq(&spooled->v[i], &want->v[k]);
-        ck_assert_msg(found, "event %zu (type %d step %lld) neither delivered nor spooled", k,
-                      want->v[k].type, (long long)want->v[k].step);
-    }
-}
+/* Events sent, received and spooled: recs.h. */
 
 /* ---- resident memory, sampled while a scenario runs ------------------- */
 
@@ -327,15 +213,15 @@ START_TEST(garbage_answers_then_recovery_lose_nothing)
     httpd_start(&h);
     scenario sc = {.port = h.port, .steps = 100, .extra = "batch_size=30,retries=5"};
     run_scenario(&h, &sc);
-    recs want = expected(sc.run_id, 100);
+    recs want = recs_expected_run(sc.run_id, 100);
     if (!rejected_without_retry(&sc, what)) {
         ck_assert_msg(sc.rc == TROPT_OK, "%s: %s", what, sc.err);
-        assert_exactly_once_in_order(what, &sc.acked, &want);
+        recs_assert_in_order(what, &sc.acked, &want);
         ck_assert_msg(h.n_requests == (int)h.n_bodies + 2, "%s: %d requests, %zu acknowledged",
                       what, h.n_requests, h.n_bodies);
         ck_assert_msg(sc.spool_files == 0, "%s: %zu events spooled", what, sc.spooled.n);
     }
-    assert_nothing_lost(&sc.acked, &sc.spooled, &want);
+    recs_assert_nothing_lost(&sc.acked, &sc.spooled, &want);
     ck_assert_msg(sc.finish_secs < 5.0 && sc.free_secs < 5.0, "%s: finish %.2f s, free %.2f s",
                   what, sc.finish_secs, sc.free_secs);
     free(want.v);
@@ -354,7 +240,7 @@ START_TEST(garbage_answers_forever_everything_spooled)
     httpd_start(&h);
     scenario sc = {.port = h.port, .steps = 60, .extra = "retries=2,flush_timeout=3s"};
     run_scenario(&h, &sc);
-    recs want = expected(sc.run_id, 60);
+    recs want = recs_expected_run(sc.run_id, 60);
     ck_assert_msg(sc.acked.n == 0, "%s: %zu events acknowledged", what, sc.acked.n);
     ck_assert_msg(h.n_requests >= 1, "%s: no request reached the server", what);
     if (!rejected_without_retry(&sc, what)) {
@@ -365,7 +251,7 @@ START_TEST(garbage_answers_forever_everything_spooled)
                       "%s: no warning naming the spool and the replay command: %s", what,
                       sc.captured);
     }
-    assert_exactly_once_in_order(what, &sc.spooled, &want);
+    recs_assert_in_order(what, &sc.spooled, &want);
     ck_assert_msg(sc.finish_secs < 3.0 + 2.5, "%s: finish took %.2f s", what, sc.finish_secs);
     ck_assert_msg(sc.free_secs < 3.0, "%s: free took %.2f s", what, sc.free_secs);
     free(want.v);
@@ -398,13 +284,13 @@ START_TEST(huge_2xx_answer_is_not_buffered)
     double grew = rss_stop(&rs);
     fprintf(stderr, "huge %d answers: %.0f MiB streamed, resident set grew %.1f MiB\n", status,
             (double)h.bytes_streamed / (1 << 20), grew);
-    recs want = expected(sc.run_id, 100);
+    recs want = recs_expected_run(sc.run_id, 100);
     if (status == 200 || !rejected_without_retry(&sc, "a 204 answer followed by body bytes")) {
         ck_assert_msg(sc.rc == TROPT_OK, "%s", sc.err);
-        assert_exactly_once_in_order("acknowledged", &sc.acked, &want);
+        recs_assert_in_order("acknowledged", &sc.acked, &want);
         ck_assert_int_eq(sc.spool_files, 0);
     }
-    assert_nothing_lost(&sc.acked, &sc.spooled, &want);
+    recs_assert_nothing_lost(&sc.acked, &sc.spooled, &want);
     if (status == 200) /* a 204 has no body: the client stops reading */
         ck_assert_msg(h.bytes_streamed >= HUGE_BYTES, "only %lld bytes streamed", h.bytes_streamed);
     ck_assert_msg(grew < RSS_LIMIT_MIB, "resident set grew %.1f MiB", grew);
@@ -429,8 +315,8 @@ START_TEST(huge_500_answer_is_retried_not_buffered)
     fprintf(stderr, "huge 500 answers: %.0f MiB streamed, resident set grew %.1f MiB\n",
             (double)h.bytes_streamed / (1 << 20), grew);
     ck_assert_msg(sc.rc == TROPT_OK, "%s", sc.err);
-    recs want = expected(sc.run_id, 100);
-    assert_exactly_once_in_order("acknowledged", &sc.acked, &want);
+    recs want = recs_expected_run(sc.run_id, 100);
+    recs_assert_in_order("acknowledged", &sc.acked, &want);
     ck_assert_int_eq(h.n_requests, (int)h.n_bodies + 2);
     ck_assert_int_eq(sc.spool_files, 0);
     ck_assert_msg(grew < RSS_LIMIT_MIB, "resident set grew %.1f MiB", grew);
@@ -458,8 +344,8 @@ START_TEST(endless_answer_ends_at_timeout_and_spools)
             (double)h.bytes_streamed / (1 << 20), grew);
     ck_assert_msg(sc.rc == TROPT_OK, "%s", sc.err);
     ck_assert_int_eq(sc.acked.n, 0);
-    recs want = expected(sc.run_id, 50);
-    assert_exactly_once_in_order("spooled", &sc.spooled, &want);
+    recs want = recs_expected_run(sc.run_id, 50);
+    recs_assert_in_order("spooled", &sc.spooled, &want);
     ck_assert_msg(strstr(sc.captured, "tropt replay") && strstr(sc.captured, sc.spool),
                   "no warning naming the spool: %s", sc.captured);
     ck_assert_msg(sc.finish_secs < 1.5 + 2.5, "finish took %.2f s", sc.finish_secs);
@@ -482,8 +368,8 @@ START_TEST(endless_answer_once_then_delivered)
     scenario sc = {.port = h.port, .steps = 50, .extra = "timeout=300ms,retries=3"};
     run_scenario(&h, &sc);
     ck_assert_msg(sc.rc == TROPT_OK, "%s", sc.err);
-    recs want = expected(sc.run_id, 50);
-    assert_exactly_once_in_order("acknowledged", &sc.acked, &want);
+    recs want = recs_expected_run(sc.run_id, 50);
+    recs_assert_in_order("acknowledged", &sc.acked, &want);
     ck_assert_int_eq(h.n_requests, (int)h.n_bodies + 1);
     ck_assert_int_eq(sc.spool_files, 0);
     ck_assert_msg(sc.finish_secs < 5.0, "finish took %.2f s", sc.finish_secs);
@@ -508,8 +394,8 @@ START_TEST(unresolvable_host_spools_everything)
     run_scenario(NULL, &sc);
     double total = httpd_now() - t0;
     ck_assert_msg(sc.rc == TROPT_OK, "%s", sc.err);
-    recs want = expected(sc.run_id, 80);
-    assert_exactly_once_in_order("spooled", &sc.spooled, &want);
+    recs want = recs_expected_run(sc.run_id, 80);
+    recs_assert_in_order("spooled", &sc.spooled, &want);
     ck_assert_int_eq(sc.spool_files, 1);
     ck_assert_msg(strstr(sc.captured, "tropt replay") && strstr(sc.captured, sc.spool) &&
                       strstr(sc.captured, "nonexistent.invalid"),
@@ -660,9 +546,9 @@ START_TEST(tls_self_signed_is_refused_by_default)
     ck_assert_int_eq(sc.rc, TROPT_EBACKEND);
     ck_assert_msg(strstr(sc.err, "certificate") && strstr(sc.err, "spool"),
                   "error does not name the TLS failure and the spool: %s", sc.err);
-    recs want = expected(sc.run_id, 40);
-    assert_nothing_lost(&got, &sc.spooled, &want);
-    assert_exactly_once_in_order("spooled", &sc.spooled, &want);
+    recs want = recs_expected_run(sc.run_id, 40);
+    recs_assert_nothing_lost(&got, &sc.spooled, &want);
+    recs_assert_in_order("spooled", &sc.spooled, &want);
     ck_assert_msg(sc.finish_secs < 5.0, "finish took %.2f s", sc.finish_secs);
     free(nf);
     free(failures);
@@ -689,8 +575,8 @@ START_TEST(tls_trusted_with_ca_file_delivers_everything_once)
     ck_assert_msg(sc.rc == TROPT_OK, "%s", sc.err);
     recs got = {0};
     int files = recs_from_dir(&got, s.out, "body-");
-    recs want = expected(sc.run_id, 40);
-    assert_exactly_once_in_order("received", &got, &want);
+    recs want = recs_expected_run(sc.run_id, 40);
+    recs_assert_in_order("received", &got, &want);
     ck_assert_int_ge(files, 3); /* batches of at most 15 events */
     ck_assert_msg(sc.spool_files == 0, "%zu events spooled", sc.spooled.n);
     free(want.v);

@@ -1033,7 +1033,8 @@ START_TEST(replay_usage_errors_exit_2)
     char *out = NULL;
     char *cmd = tu_strdupf("'%s' replay 2>&1", cli());
     ck_assert_int_eq(tu_run(cmd, &out, 1), 2);
-    ck_assert_ptr_nonnull(strstr(out, "usage: tropt replay PATH --tracker SPEC"));
+    ck_assert_ptr_nonnull(
+        strstr(out, "usage: tropt replay [PATH | --db PATH | --from SPEC] --tracker SPEC"));
     free(out);
     free(cmd);
     cmd = tu_strdupf("'%s' replay /tmp 2>&1", cli());

@@ -266,43 +266,16 @@ START_TEST(test_bad_options)
 }
 END_TEST
 
-static long alloc_budget = -1;
-static long alloc_failed;
-
-static void *chaos_malloc(size_t n)
-{
-    if (alloc_budget == 0) {
-        alloc_failed++;
-        return NULL;
-    }
-    if (alloc_budget > 0)
-        alloc_budget--;
-    return malloc(n);
-}
-
-static void *chaos_realloc(void *p, size_t n)
-{
-    if (alloc_budget == 0) {
-        alloc_failed++;
-        return NULL;
-    }
-    if (alloc_budget > 0)
-        alloc_budget--;
-    return realloc(p, n);
-}
-
 /* Fail the Nth allocation through open/init/log/finish: clean failures, no
  * crash, no leak (ASan). */
 START_TEST(test_allocation_failures)
 {
-    tropt_allocator a = {chaos_malloc, chaos_realloc, free};
-    ck_assert_int_eq(tropt_set_allocator(&a), TROPT_OK);
+    ck_assert_int_eq(tropt_set_allocator(&tu_chaos_allocator), TROPT_OK);
     tropt_set_log_level(TROPT_LEVEL_OFF);
     capture c = cap_begin(1);
     long n;
     for (n = 0; n < 100000; n++) {
-        alloc_budget = n;
-        alloc_failed = 0;
+        tu_chaos_budget(n);
         tropt_tracker *t = NULL;
         int ok = tropt_tracker_open(&t, "print:stream=stdout,every=2,keys=note+loss+x", "e",
                                     NULL) == TROPT_OK;
@@ -315,10 +288,10 @@ START_TEST(test_allocation_failures)
         if (ok)
             ok = tropt_tracker_finish(t, NULL) == TROPT_OK;
         tropt_tracker_free(t);
-        if (ok && alloc_failed == 0)
+        if (ok && tu_chaos_failed() == 0)
             break;
     }
-    alloc_budget = -1;
+    tu_chaos_budget(-1);
     free(cap_end(&c));
     tropt_set_allocator(NULL);
     tropt_set_log_level(TROPT_LEVEL_WARNING);

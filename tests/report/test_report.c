@@ -345,101 +345,6 @@ START_TEST(test_bad_input)
 }
 END_TEST
 
-START_TEST(test_compare_formats)
-{
-    char *db = golden_db();
-    char *out = NULL;
-    /* json: a real parser reads it. */
-    char *args =
-        tu_strdupf("compare --db '%s' 01940000-0000 01940000-0001 --format json 2>/dev/null", db);
-    ck_assert_int_eq(tq_cli(args, &out), 0);
-    free(args);
-    json_error_t e;
-    json_t *j = json_loads(out, 0, &e);
-    ck_assert_msg(j != NULL, "%s: %s", e.text, out);
-    free(out);
-    const char *A = "01940000-0000-7000-8000-00000000000a",
-               *B = "01940000-0001-7000-8000-00000000000b";
-    ck_assert_str_eq(json_string_value(json_array_get(json_object_get(j, "runs"), 0)), A);
-    json_t *cfg = json_object_get(j, "config");
-    ck_assert(json_real_value(json_object_get(json_object_get(cfg, "lr"), A)) == 0.1);
-    ck_assert(json_real_value(json_object_get(json_object_get(cfg, "lr"), B)) == 0.01);
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(cfg, "note"), A)),
-                     "a <b> & \"c\"");
-    ck_assert(json_is_null(json_object_get(json_object_get(cfg, "note"), B)));
-    ck_assert_ptr_null(json_object_get(cfg, "opt/beta")); /* equal: not listed */
-    ck_assert_ptr_null(json_object_get(cfg, "opt/name"));
-    json_t *loss = json_object_get(json_object_get(j, "metrics"), "loss");
-    ck_assert(json_real_value(json_object_get(json_object_get(loss, A), "last")) == 0.25);
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(loss, A), "min")), "-inf");
-    ck_assert(json_number_value(json_object_get(json_object_get(loss, B), "max")) == 8);
-    json_t *status = json_object_get(json_object_get(j, "run"), "status");
-    ck_assert_str_eq(json_string_value(json_object_get(status, B)), "crashed");
-    json_decref(j);
-
-    /* csv: python3's csv module reads it back (quotes, commas, empty cells). */
-    char *csv = tu_path(dir, "c.csv");
-    args = tu_strdupf("compare --db '%s' 01940000-0000 01940000-0001 --format csv > '%s'", db, csv);
-    ck_assert_int_eq(tq_cli(args, &out), 0);
-    free(out);
-    free(args);
-    args = tu_strdupf("python3 -c \"import csv,sys,json; "
-                      "print(json.dumps(list(csv.reader(open(sys.argv[1], newline='')))))\" '%s'",
-                      csv);
-    ck_assert_int_eq(tu_run(args, &out, 0), 0);
-    free(args);
-    j = json_loads(out, 0, &e);
-    ck_assert_msg(j != NULL, "%s", out);
-    free(out);
-    json_t *head = json_array_get(j, 0);
-    ck_assert_uint_eq(json_array_size(head), 5);
-    ck_assert_str_eq(json_string_value(json_array_get(head, 3)), A);
-    int seen_note = 0, seen_loss = 0;
-    for (size_t r = 1; r < json_array_size(j); r++) {
-        json_t *row = json_array_get(j, r);
-        ck_assert_uint_eq(json_array_size(row), 5);
-        const char *kind = json_string_value(json_array_get(row, 0));
-        const char *key = json_string_value(json_array_get(row, 1));
-        const char *stat = json_string_value(json_array_get(row, 2));
-        if (strcmp(kind, "config") == 0 && strcmp(key, "note") == 0) {
-            ck_assert_str_eq(json_string_value(json_array_get(row, 3)), "a <b> & \"c\"");
-            ck_assert_str_eq(json_string_value(json_array_get(row, 4)), "");
-            seen_note = 1;
-        }
-        if (strcmp(key, "loss") == 0 && strcmp(stat, "max") == 0) {
-            ck_assert_str_eq(json_string_value(json_array_get(row, 3)), "inf");
-            ck_assert_str_eq(json_string_value(json_array_get(row, 4)), "8");
-            seen_loss = 1;
-        }
-        ck_assert(strcmp(key, "opt/beta") != 0);
-    }
-    ck_assert(seen_note && seen_loss);
-    json_decref(j);
-    free(csv);
-
-    /* text: the differing keys and the metrics, side by side. */
-    args = tu_strdupf("compare --db '%s' 01940000-0000 01940000-0001 01940000-0002", db);
-    ck_assert_int_eq(tq_cli(args, &out), 0);
-    free(args);
-    ck_assert_ptr_nonnull(strstr(out, "config (differing keys)\n"));
-    ck_assert_ptr_nonnull(strstr(out, "  opt/name     adam           adam           sgd\n"));
-    ck_assert_ptr_nonnull(strstr(out, "  loss min     -inf           3.2            -\n"));
-    ck_assert_ptr_null(strstr(out, "opt/beta"));
-    free(out);
-    /* Usage errors. */
-    args = tu_strdupf("compare --db '%s' 01940000-0000", db);
-    ck_assert_int_eq(tq_cli(args, &out), 2);
-    free(out);
-    free(args);
-    args = tu_strdupf("compare --db '%s' 01940000-0000 01940000-0001 --format xml", db);
-    ck_assert_int_eq(tq_cli(args, &out), 2);
-    ck_assert_ptr_nonnull(strstr(out, "unknown format 'xml'"));
-    free(out);
-    free(args);
-    free(db);
-}
-END_TEST
-
 /* End to end: a 20,000-step run's page keeps a bounded number of points,
  * and its spikes and its NaN are among them. */
 START_TEST(test_spikes_survive)
@@ -687,7 +592,6 @@ int main(void)
     tcase_add_test(tc, test_page_content);
     tcase_add_test(tc, test_from_reader);
     tcase_add_test(tc, test_bad_input);
-    tcase_add_test(tc, test_compare_formats);
     tcase_add_test(tc, test_spikes_survive);
     tcase_add_test(tc, test_chromium_page);
     tcase_add_test(tc, test_chromium_screenshot);

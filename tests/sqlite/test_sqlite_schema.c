@@ -490,7 +490,9 @@ START_TEST(test_upgrade_v2_fixture)
                      1);
     sqlite3_close(db);
     char *l = runs_line(path, ids[3]);
-    ck_assert_msg(strstr(l, " finished ") && strstr(l, " 10 ") && strstr(l, " 0.0555556"), "%s", l);
+    ck_assert_msg(strstr(l, " finished ") && strstr(l, " 10 ") &&
+                      strstr(l, " 0.05555555555555555 "),
+                  "%s", l);
     free(l);
 
     for (int i = 0; i < 4; i++)

@@ -1,112 +1,23 @@
 /*
- * tests/sqlite/test_sqlite_cli.c - `tropt runs` and `tropt show` on a real
- * database, run as the built binary ($TROPT_CLI), and the README quick
- * start ($TROPT_DEMO into the default tropt.db).
+ * tests/cli/test_runs.c - `tropt runs` as a user runs it (the built binary,
+ * $TROPT_CLI): the table, its alignment and order, the loss columns from
+ * the primary metric, every source (--db, --from sqlite|jsonl|csv) printing
+ * the same text, a killed run shown crashed, stored text neutralised for
+ * the terminal, usage errors and failures, and the README quick start.
  */
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli_tu.h"
 #include "sqlite_tu.h"
-
-struct db3 {
-    char *dir, *path;
-    char *a, *b, *c; /* run ids */
-};
-
-/* Three runs: A (loss 3,2,1,1.5; finished), B (no loss; aborted), C (loss 5
- * then NaN, early only at step 0; finished), in experiments alpha and beta. */
-static struct db3 make_db(void)
-{
-    struct db3 d;
-    d.dir = tu_mkdtemp();
-    d.path = tu_path(d.dir, "cli.db");
-    tropt_tracker *t = tq_open(d.path, NULL, "alpha");
-    json_t *cfg = json_pack("{s:f,s:{s:s},s:b}", "lr", 0.1, "opt", "name", "adam", "flag", 1);
-    ck_assert_int_eq(tropt_tracker_init(t, cfg), TROPT_OK);
-    json_decref(cfg);
-    d.a = strdup(tropt_tracker_run_id(t));
-    const double la[] = {3, 2, 1, 1.5};
-    for (int s = 0; s < 4; s++) {
-        tropt_field fl[] = {TROPT_F_REAL("loss", la[s]), TROPT_F_STR("phase", "we \"go\""),
-                            TROPT_F_BOOL("ok", s % 2)};
-        ck_assert_int_eq(tropt_tracker_log_fields(t, fl, 3), TROPT_OK);
-    }
-    json_t *sum = json_pack("{s:f,s:i}", "best_loss", 1.0, "steps", 4);
-    ck_assert_int_eq(tropt_tracker_finish(t, sum), TROPT_OK);
-    json_decref(sum);
-    ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
-    d.b = strdup(tropt_tracker_run_id(t));
-    tropt_field fb[] = {TROPT_F_INT("x", 1)};
-    ck_assert_int_eq(tropt_tracker_log_fields(t, fb, 1), TROPT_OK);
-    tropt_tracker_free(t); /* aborted */
-
-    t = tq_open(d.path, NULL, "b\xc3\xa9ta");
-    ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
-    d.c = strdup(tropt_tracker_run_id(t));
-    tropt_field c0[] = {TROPT_F_REAL("loss", 5), TROPT_F_INT("early", 1)};
-    tropt_field c1[] = {TROPT_F_REAL("loss", NAN)};
-    ck_assert_int_eq(tropt_tracker_log_fields(t, c0, 2), TROPT_OK);
-    ck_assert_int_eq(tropt_tracker_log_fields(t, c1, 1), TROPT_OK);
-    ck_assert_int_eq(tropt_tracker_finish(t, NULL), TROPT_OK);
-    tropt_tracker_free(t);
-    return d;
-}
-
-static void free_db(struct db3 *d)
-{
-    tu_rmtree(d->dir);
-    free(d->dir);
-    free(d->path);
-    free(d->a);
-    free(d->b);
-    free(d->c);
-}
-
-/* The line of `out` holding `needle` (malloc'd), NULL if none. */
-static char *line_with(const char *out, const char *needle)
-{
-    const char *p = strstr(out, needle);
-    if (!p)
-        return NULL;
-    const char *b = p;
-    while (b > out && b[-1] != '\n')
-        b--;
-    const char *e = strchr(p, '\n');
-    size_t n = e ? (size_t)(e - b) : strlen(b);
-    char *l = malloc(n + 1);
-    memcpy(l, b, n);
-    l[n] = '\0';
-    return l;
-}
-
-/* Whitespace-separated fields of a line, from the right: field k (0 = last). */
-static void expect_tail(const char *line, const char *const *want, int n)
-{
-    char *copy = strdup(line);
-    char *tok[32];
-    int nt = 0;
-    for (char *s = strtok(copy, " "); s && nt < 32; s = strtok(NULL, " "))
-        tok[nt++] = s;
-    ck_assert_int_ge(nt, n);
-    for (int i = 0; i < n; i++)
-        ck_assert_msg(strcmp(tok[nt - n + i], want[i]) == 0, "'%s': field %d is '%s', not '%s'",
-                      line, nt - n + i, tok[nt - n + i], want[i]);
-    free(copy);
-}
-
-static size_t col(const char *line, const char *s)
-{
-    const char *p = strstr(line, s);
-    ck_assert_msg(p != NULL, "'%s' not in '%s'", s, line);
-    return (size_t)(p - line);
-}
 
 START_TEST(test_runs_table)
 {
-    struct db3 d = make_db();
+    db3 d = db3_make();
     char *args = tu_strdupf("runs --db '%s'", d.path), *out = NULL;
     ck_assert_int_eq(tq_cli(args, &out), 0);
     char *head = line_with(out, "EXPERIMENT");
@@ -157,81 +68,13 @@ START_TEST(test_runs_table)
     free(cmd);
     free(def);
     free(out);
-    free_db(&d);
-}
-END_TEST
-
-START_TEST(test_show)
-{
-    struct db3 d = make_db();
-    char *args = tu_strdupf("show %s --db '%s'", d.a, d.path), *out = NULL;
-    ck_assert_int_eq(tq_cli(args, &out), 0);
-    const char *want[] = {"experiment  alpha", "status      finished",
-                          "steps       4",     "config",
-                          "summary",           "metrics, last value at step 3"};
-    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
-        ck_assert_msg(strstr(out, want[i]) != NULL, "'%s' missing from:\n%s", want[i], out);
-    struct {
-        const char *key, *value;
-    } kv[] = {{"lr", "0.1"},
-              {"opt/name", "\"adam\""},
-              {"flag", "true"},
-              {"best_loss", "1"},
-              {"steps", "4"},
-              {"loss", "1.5"},
-              {"phase", "\"we \\\"go\\\"\""},
-              {"ok", "true"}};
-    for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) {
-        char *needle = tu_strdupf("  %s ", kv[i].key);
-        char *l = line_with(out, needle);
-        ck_assert_msg(l != NULL, "no line for %s in:\n%s", kv[i].key, out);
-        char *v = l + strlen(needle);
-        while (*v == ' ')
-            v++;
-        ck_assert_msg(strncmp(v, kv[i].value, strlen(kv[i].value)) == 0, "%s: '%s'", kv[i].key, l);
-        free(l);
-        free(needle);
-    }
-    free(out);
-    free(args);
-
-    /* Unique prefix: the shortest prefix telling C from A and B. */
-    size_t n = 1;
-    while (strncmp(d.c, d.a, n) == 0 || strncmp(d.c, d.b, n) == 0)
-        n++;
-    args = tu_strdupf("show %.*s --db '%s'", (int)n, d.c, d.path);
-    ck_assert_int_eq(tq_cli(args, &out), 0);
-    ck_assert_ptr_nonnull(strstr(out, d.c));
-    ck_assert_msg(strstr(out, "metrics, last value at step 1\n  loss   nan\n"
-                              "  early  1  (at step 0)\n"),
-                  "%s", out);
-    free(out);
-    free(args);
-
-    /* Ambiguous: a prefix common to A and B. */
-    n = 0;
-    while (d.a[n] == d.b[n])
-        n++;
-    ck_assert_uint_gt(n, 0);
-    args = tu_strdupf("show %.*s --db '%s'", (int)n, d.a, d.path);
-    ck_assert_int_eq(tq_cli(args, &out), 1);
-    ck_assert_msg(strstr(out, "ambiguous") && strstr(out, d.a) && strstr(out, d.b), "%s", out);
-    free(out);
-    free(args);
-
-    /* Unknown. */
-    args = tu_strdupf("show ffffffff --db '%s'", d.path);
-    ck_assert_int_eq(tq_cli(args, &out), 1);
-    ck_assert_msg(strstr(out, "no run matches 'ffffffff'") != NULL, "%s", out);
-    free(out);
-    free(args);
-    free_db(&d);
+    db3_free(&d);
 }
 END_TEST
 
 START_TEST(test_usage_errors)
 {
-    struct db3 d = make_db();
+    db3 d = db3_make();
     const char *usage2[] = {"runs --bogus", "runs extra", "runs --db",     "show",
                             "show a b",     "show --db",  "show --what x", "runs --db ''"};
     for (size_t i = 0; i < sizeof usage2 / sizeof usage2[0]; i++) {
@@ -281,7 +124,7 @@ START_TEST(test_usage_errors)
     free(args);
     free(other);
     free(missing);
-    free_db(&d);
+    db3_free(&d);
 }
 END_TEST
 
@@ -290,7 +133,7 @@ END_TEST
  * CSI in a key, a byte that is not UTF-8 in the host. */
 START_TEST(test_terminal_escapes_neutralised)
 {
-    struct db3 d = make_db();
+    db3 d = db3_make();
     sqlite3 *db;
     ck_assert_int_eq(sqlite3_open(d.path, &db), SQLITE_OK);
     ck_assert_int_eq(sqlite3_exec(db,
@@ -317,7 +160,7 @@ START_TEST(test_terminal_escapes_neutralised)
         free(out);
         free(args);
     }
-    free_db(&d);
+    db3_free(&d);
 }
 END_TEST
 
@@ -356,16 +199,184 @@ START_TEST(test_quick_start)
 }
 END_TEST
 
+/* ---- one text whatever the source ------------------------------------- */
+
+START_TEST(every_source_prints_the_same_runs)
+{
+    db3 d;
+    stores s = stores_with_db3(&d);
+    char *out = same_everywhere(&s, "runs");
+    char *la = line_with(out, d.a), *lc = line_with(out, d.c);
+    const char *wa[] = {"4", "1.5", "1"};
+    const char *wc[] = {"2", "nan", "5"};
+    expect_tail(la, wa, 3);
+    expect_tail(lc, wc, 3);
+    free(la);
+    free(lc);
+    free(out);
+    out = same_everywhere(&s, "runs --metric early");
+    ck_assert_msg(strstr(out, "LAST early") && strstr(out, "MIN early"), "%s", out);
+    free(out);
+    stores_free(&s);
+    db3_free(&d);
+}
+END_TEST
+
+/* A run whose process was killed is crashed from every source: the
+ * status is decided once, in the core's reader layer. */
+START_TEST(killed_run_is_crashed_from_every_source)
+{
+    stores s = stores_new();
+    char *spec = tu_strdupf("sqlite:path=%s;jsonl:path=%s;csv:dir=%s", s.db, s.jsonl, s.csvdir);
+    char *id = killed_run(spec, s.db, 3);
+    for (int i = 0; i < 4; i++) {
+        result r = tropt("runs %s", s.spec[i]);
+        char *l = line_with(r.out, id);
+        ck_assert_msg(r.rc == 0 && l && strstr(l, " crashed "), "runs %s:\n%s%s", s.spec[i], r.out,
+                      r.err);
+        free(l);
+        result_free(&r);
+    }
+    free(id);
+    free(spec);
+    stores_free(&s);
+}
+END_TEST
+
+/* The loss columns read the primary metric: loss, else the one key whose
+ * last segment is loss, else --metric KEY. */
+START_TEST(loss_columns_read_the_primary_metric)
+{
+    char *dir = tu_mkdtemp(), *path = tu_path(dir, "m.db");
+    tropt_tracker *t = tq_open(path, NULL, "prim");
+    const char *keys[3][2] = {{"train/loss", "acc"}, {"a/loss", "b/loss"}, {"loss", "val/loss"}};
+    char *ids[3];
+    for (int r = 0; r < 3; r++) {
+        ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
+        ids[r] = strdup(tropt_tracker_run_id(t));
+        for (int step = 0; step < 3; step++) {
+            tropt_field f[] = {TROPT_F_REAL(keys[r][0], 10.0 - step),
+                               TROPT_F_REAL(keys[r][1], 20.0 + step)};
+            ck_assert_int_eq(tropt_tracker_log_fields(t, f, 2), TROPT_OK);
+        }
+        ck_assert_int_eq(tropt_tracker_finish(t, NULL), TROPT_OK);
+    }
+    tropt_tracker_free(t);
+    result res = tropt("runs --db '%s'", path);
+    ck_assert_int_eq(res.rc, 0);
+    const char *want[3][2] = {
+        {"8", "8"}, {"-", "-"}, {"8", "8"}}; /* two keys ending in /loss: none */
+    for (int r = 0; r < 3; r++) {
+        char *l = line_with(res.out, ids[r]);
+        expect_tail(l, want[r], 2);
+        free(l);
+    }
+    result_free(&res);
+    res = tropt("runs --db '%s' --metric b/loss", path);
+    char *l = line_with(res.out, ids[1]);
+    const char *wb[] = {"22", "20"};
+    expect_tail(l, wb, 2);
+    ck_assert_msg(strstr(res.out, "LAST b/loss") && strstr(res.out, "MIN b/loss"), "%s", res.out);
+    free(l);
+    l = line_with(res.out, ids[0]);
+    const char *wnone[] = {"-", "-"};
+    expect_tail(l, wnone, 2);
+    free(l);
+    result_free(&res);
+    for (int r = 0; r < 3; r++)
+        free(ids[r]);
+    free(path);
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
+/* A new user in a folder without tropt.db is told what to give. */
+START_TEST(no_database_here_says_what_to_do)
+{
+    char *dir = tu_mkdtemp();
+    char *cmd = tu_strdupf("cd '%s' && '%s' runs 2>&1", dir, cli());
+    char *out = NULL;
+    ck_assert_int_eq(tu_run(cmd, &out, 1), 1);
+    ck_assert_msg(strstr(out, "tropt.db") && strstr(out, "--db PATH") && strstr(out, "--from SPEC"),
+                  "%s", out);
+    char *def = tu_path(dir, "tropt.db");
+    ck_assert_int_ne(access(def, F_OK), 0); /* nothing created */
+    free(def);
+    free(out);
+    free(cmd);
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
+/* Issue 26: `runs --from jsonl:` printed stored names, statuses and hosts
+ * with their escape sequences raw (only --db escaped them). */
+START_TEST(jsonl_text_is_neutralised_for_the_terminal)
+{
+    char *dir = tu_mkdtemp(), *path = tu_path(dir, "evil.jsonl");
+    const char *id = "01940000-0000-7000-8000-0000000000aa";
+    char *text =
+        tu_strdupf("{\"type\":\"run_start\",\"run_id\":\"%s\",\"time\":1700000000,"
+                   "\"experiment\":\"ev\\u001b[31mil\\u0007\",\"host\":\"h\\u009b2Jost\",\"pid\":1,"
+                   "\"config\":{\"k\\u001b]0;title\\u0007\":1}}\n"
+                   "{\"type\":\"log\",\"run_id\":\"%s\",\"time\":1700000001,\"step\":0,"
+                   "\"data\":{\"loss\\u001b[2J\":1.5}}\n",
+                   id, id);
+    tu_write_file(path, text);
+    for (int show = 0; show < 2; show++) {
+        result r = show ? tropt("show %s --from 'jsonl:path=%s'", id, path)
+                        : tropt("runs --from 'jsonl:path=%s'", path);
+        ck_assert_msg(r.rc == 0, "%s", r.err);
+        ck_assert_msg(!strchr(r.out, 0x1b) && !strchr(r.out, 0x07) && !strstr(r.out, "\xc2\x9b"),
+                      "an escape reached the terminal:\n%s", r.out);
+        ck_assert_msg(strstr(r.out, "ev?[31mil?"), "%s", r.out);
+        if (show)
+            ck_assert_msg(strstr(r.out, "h?2Jost") && strstr(r.out, "k?]0;title?") &&
+                              strstr(r.out, "loss?[2J"),
+                          "%s", r.out);
+        result_free(&r);
+    }
+    free(text);
+    free(path);
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
+/* --db PATH is --from sqlite:path=PATH whatever PATH holds: a comma, a
+ * semicolon, a quote or a backslash is quoted for the spec grammar. */
+START_TEST(db_path_with_spec_characters)
+{
+    db3 d = db3_make();
+    char *odd = tu_path(d.dir, "a,b;c \"q\" \\d.db");
+    ck_assert_int_eq(rename(d.path, odd), 0);
+    char *q = shq(odd);
+    result r = tropt("runs --db %s", q);
+    ck_assert_msg(r.rc == 0 && strstr(r.out, d.a), "%d %s%s", r.rc, r.out, r.err);
+    result_free(&r);
+    ck_assert_int_eq(rename(odd, d.path), 0);
+    free(q);
+    free(odd);
+    db3_free(&d);
+}
+END_TEST
+
 static Suite *suite(void)
 {
-    Suite *s = suite_create("sqlite-cli");
-    TCase *tc = tcase_create("cli");
-    tcase_set_timeout(tc, 120);
+    Suite *s = suite_create("cli-runs");
+    TCase *tc = tcase_create("runs");
+    tcase_set_timeout(tc, 180);
     tcase_add_test(tc, test_runs_table);
-    tcase_add_test(tc, test_show);
     tcase_add_test(tc, test_usage_errors);
     tcase_add_test(tc, test_terminal_escapes_neutralised);
     tcase_add_test(tc, test_quick_start);
+    tcase_add_test(tc, every_source_prints_the_same_runs);
+    tcase_add_test(tc, killed_run_is_crashed_from_every_source);
+    tcase_add_test(tc, loss_columns_read_the_primary_metric);
+    tcase_add_test(tc, no_database_here_says_what_to_do);
+    tcase_add_test(tc, jsonl_text_is_neutralised_for_the_terminal);
+    tcase_add_test(tc, db_path_with_spec_characters);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,4 +1,4 @@
-/* tests/replay/test_replay.c - `tropt replay PATH` at scale and at its
+/* tests/cli/test_replay.c - `tropt replay PATH` at scale and at its
  * edges: a thousand interleaved runs under the common 1,024-descriptor
  * limit, run_end events with an unknown status, rejected run ids, and
  * strings holding a NUL.  Each journal is written here, line by line, in

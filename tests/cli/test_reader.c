@@ -1,5 +1,5 @@
 /*
- * tests/reader/test_reader.c - reading back through the ABI 1.1 reader
+ * tests/cli/test_reader.c - reading back through the ABI 1.1 reader
  * hooks (SPEC 9): what a user logged comes back typed and in order.
  *
  *   - a plugin built against ABI 1.0 still loads and writes; a reader on it
@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <tropt/host.h>
@@ -662,7 +663,7 @@ START_TEST(cli_replay_csv_sqlite_jsonl)
     args = tu_strdupf("show %.8s --from 'jsonl:path=%s'", id, j2);
     out = cli(args, &st);
     ck_assert_msg(st == 0 && strstr(out, id) && strstr(out, "steps       50") &&
-                      strstr(out, "best = 0.25"),
+                      strstr(out, "\n  best  0.25\n"),
                   "%s", out);
     free(out);
     free(args);
@@ -683,6 +684,56 @@ START_TEST(cli_replay_csv_sqlite_jsonl)
 }
 END_TEST
 
+/* The one status rule (tropt_run_status): a running run of this host and
+ * pid namespace whose process is gone is crashed, as is one whose
+ * heartbeat is past its bound; nothing else is judged. */
+START_TEST(run_status_rule)
+{
+    pid_t child = fork();
+    ck_assert_int_ge(child, 0);
+    if (child == 0)
+        _exit(0);
+    ck_assert_int_eq(waitpid(child, NULL, 0), child); /* reaped: its pid is gone */
+    char host[256] = "", ns[64] = "";
+    ck_assert_int_eq(gethostname(host, sizeof host - 1), 0);
+    ssize_t n = readlink("/proc/self/ns/pid", ns, sizeof ns - 1);
+    ns[n > 0 ? n : 0] = '\0';
+    tropt_stored_run r = {.run_id = "x",
+                          .status = "running",
+                          .host = host,
+                          .pid = child,
+                          .heartbeat_age = NAN,
+                          .stale_after = NAN};
+    ck_assert_str_eq(tropt_run_status(&r), "crashed");
+    r.pidns = ns;
+    ck_assert_str_eq(tropt_run_status(&r), "crashed");
+    r.pidns = "pid:[1]"; /* another namespace: its pid means nothing here */
+    ck_assert_str_eq(tropt_run_status(&r), "running");
+    r.pidns = NULL;
+    r.host = "another-host";
+    ck_assert_str_eq(tropt_run_status(&r), "running");
+    r.host = host;
+    r.pid = getppid(); /* alive */
+    ck_assert_str_eq(tropt_run_status(&r), "running");
+    r.pid = 0; /* unknown */
+    ck_assert_str_eq(tropt_run_status(&r), "running");
+    r.pid = getpid(); /* this process */
+    ck_assert_str_eq(tropt_run_status(&r), "running");
+    r.heartbeat_age = 30;
+    r.stale_after = 20;
+    ck_assert_str_eq(tropt_run_status(&r), "crashed");
+    r.heartbeat_age = 10;
+    ck_assert_str_eq(tropt_run_status(&r), "running");
+    r.status = "finished";
+    r.pid = child;
+    r.heartbeat_age = 30;
+    ck_assert_str_eq(tropt_run_status(&r), "finished");
+    r.status = NULL; /* a plugin must say; the host does not guess */
+    ck_assert_str_eq(tropt_run_status(&r), "unknown");
+    ck_assert_str_eq(tropt_run_status(NULL), "unknown");
+}
+END_TEST
+
 static Suite *reader_suite(void)
 {
     Suite *s = suite_create("reader");
@@ -696,6 +747,7 @@ static Suite *reader_suite(void)
     tcase_add_test(tc, csv_bad_input_names_path);
     tcase_add_test(tc, cli_replay_csv_sqlite_jsonl);
     tcase_add_test(tc, jsonl_bad_input_names_path);
+    tcase_add_test(tc, run_status_rule);
     suite_add_tcase(s, tc);
     return s;
 }

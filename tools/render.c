@@ -1,0 +1,501 @@
+/* tools/render.c - the one text renderer of runs, values and stored text
+ * (see render.h). */
+#include "render.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h" /* tropt__format_real (core/dtoa.c) */
+#include "tropt_event.h"
+
+/* ---- values ------------------------------------------------------------- */
+
+void cli_format_real(char *buf, size_t size, double x)
+{
+    if (tropt__format_real(buf, size, x) >= size)
+        snprintf(buf, size, "%.17g", x);
+}
+
+void cli_format_time(char *buf, size_t size, double t)
+{
+    struct tm tm;
+    time_t sec = (time_t)floor(t);
+    if (!isfinite(t) || fabs(t) > 253402300799.0 || !gmtime_r(&sec, &tm) ||
+        strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(buf, size, "-");
+}
+
+size_t cli_real_json_fn(char *buf, size_t size, double x)
+{
+    cli_format_real(buf, size, x);
+    return strlen(buf);
+}
+
+/* The text of a scalar value into b; 0 or -1 on memory. */
+static int put_value(tev_buf *b, const tropt_field *f)
+{
+    char num[64];
+    switch (f->type) {
+    case TROPT_BOOL:
+        return tev_buf_puts(b, f->v.b ? "true" : "false");
+    case TROPT_INT:
+        return tev_buf_put_i64(b, f->v.i);
+    case TROPT_REAL:
+        cli_format_real(num, sizeof num, f->v.r);
+        return tev_buf_puts(b, num);
+    case TROPT_STRING:
+        return tev_put_string(b, f->v.s, strlen(f->v.s));
+    case TROPT_JSON:
+        return tev_put_json(b, f->v.json, cli_real_json_fn);
+    case TROPT_NULL:
+        break;
+    }
+    return tev_buf_puts(b, "null");
+}
+
+char *cli_value_text(const tropt_field *f)
+{
+    tev_buf b;
+    tev_buf_init(&b, NULL, NULL);
+    if (put_value(&b, f) != 0 || !b.data) {
+        tev_buf_free(&b);
+        return NULL;
+    }
+    return tev_buf_steal(&b);
+}
+
+/* Length of the valid UTF-8 sequence at s, 0 when it is not one. */
+static size_t utf8_seq(const unsigned char *s)
+{
+    unsigned c = s[0];
+    size_t n = c < 0x80                 ? 1
+               : c >= 0xC2 && c <= 0xDF ? 2
+               : c >= 0xE0 && c <= 0xEF ? 3
+               : c >= 0xF0 && c <= 0xF4 ? 4
+                                        : 0;
+    for (size_t i = 1; i < n; i++)
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+    if ((n == 3 && ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] >= 0xA0))) ||
+        (n == 4 && ((c == 0xF0 && s[1] < 0x90) || (c == 0xF4 && s[1] >= 0x90))))
+        return 0;
+    return n;
+}
+
+char *cli_utf8_clean(const char *s)
+{
+    char *out = malloc(3 * strlen(s) + 1), *o = out;
+    const unsigned char *p = (const unsigned char *)s;
+    while (out && *p) {
+        size_t n = utf8_seq(p);
+        if (n == 0) {
+            memcpy(o, "\xEF\xBF\xBD", 3);
+            o += 3;
+            p++;
+            continue;
+        }
+        memcpy(o, p, n);
+        o += n;
+        p += n;
+    }
+    if (out)
+        *o = '\0';
+    return out;
+}
+
+static json_t *real_json(double x)
+{
+    if (isfinite(x))
+        return json_real(x);
+    return json_string(isnan(x) ? "nan" : x > 0 ? "inf" : "-inf");
+}
+
+static json_t *string_json(const char *s)
+{
+    char *c = cli_utf8_clean(s);
+    json_t *j = c ? json_string(c) : NULL;
+    free(c);
+    return j;
+}
+
+json_t *cli_value_json(const tropt_field *f)
+{
+    switch (f->type) {
+    case TROPT_BOOL:
+        return json_boolean(f->v.b);
+    case TROPT_INT:
+        return json_integer(f->v.i);
+    case TROPT_REAL:
+        return real_json(f->v.r);
+    case TROPT_STRING:
+        return string_json(f->v.s);
+    case TROPT_JSON:
+        return json_deep_copy(f->v.json);
+    case TROPT_NULL:
+        break;
+    }
+    return json_null();
+}
+
+/* ---- the terminal ----------------------------------------------------------- */
+
+/* A control character (C0, DEL, C1) of n bytes at p. */
+static int is_control(const unsigned char *p, size_t n)
+{
+    return (n == 1 && (*p < 0x20 || *p == 0x7F)) || (n == 2 && p[0] == 0xC2 && p[1] < 0xA0);
+}
+
+void cli_put_term(FILE *f, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)(s ? s : "-");
+    while (*p) {
+        size_t n = utf8_seq(p);
+        if (n == 0) {
+            fputs("\xEF\xBF\xBD", f);
+            p++;
+        } else if (is_control(p, n)) {
+            fputc('?', f);
+            p += n;
+        } else {
+            fwrite(p, 1, n, f);
+            p += n;
+        }
+    }
+}
+
+size_t cli_term_width(const char *s)
+{
+    size_t w = 0;
+    const unsigned char *p = (const unsigned char *)(s ? s : "-");
+    while (*p) {
+        size_t n = utf8_seq(p);
+        p += n ? n : 1;
+        w++;
+    }
+    return w;
+}
+
+void cli_put_padded(FILE *f, const char *s, size_t w, int right)
+{
+    size_t n = cli_term_width(s);
+    for (size_t i = n; right && i < w; i++)
+        fputc(' ', f);
+    cli_put_term(f, s);
+    for (size_t i = n; !right && i < w; i++)
+        fputc(' ', f);
+}
+
+/* ---- CSV -------------------------------------------------------------------- */
+
+void cli_put_csv(FILE *f, const char *s)
+{
+    if (!s)
+        return;
+    size_t len = strlen(s);
+    int quote = strpbrk(s, ",\"\r\n") != NULL || (len && (s[0] == ' ' || s[len - 1] == ' '));
+    if (!quote) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+/* ---- a text table ------------------------------------------------------------- */
+
+int cli_table_add(cli_table *t, char **row)
+{
+    if (t->rows == t->cap) {
+        size_t cap = t->cap ? 2 * t->cap : 16;
+        char **c = realloc(t->cells, cap * t->ncol * sizeof *c);
+        if (!c) {
+            for (size_t i = 0; i < t->ncol; i++)
+                free(row[i]);
+            return -1;
+        }
+        t->cells = c;
+        t->cap = cap;
+    }
+    memcpy(t->cells + t->rows * t->ncol, row, t->ncol * sizeof *row);
+    t->rows++;
+    return 0;
+}
+
+void cli_table_free(cli_table *t)
+{
+    for (size_t i = 0; i < t->rows * t->ncol; i++)
+        free(t->cells[i]);
+    free(t->cells);
+    t->cells = NULL;
+    t->rows = t->cap = 0;
+}
+
+static void print_row(FILE *f, const cli_table *t, const char *const *cells, const size_t *w)
+{
+    for (size_t c = 0; c < t->ncol; c++) {
+        int last = c + 1 == t->ncol;
+        cli_put_padded(f, cells[c], last && !(t->right && t->right[c]) ? 0 : w[c],
+                       t->right && t->right[c]);
+        fputs(last ? "\n" : "  ", f);
+    }
+}
+
+void cli_table_print(FILE *f, const cli_table *t)
+{
+    size_t *w = calloc(t->ncol, sizeof *w);
+    if (!w)
+        return;
+    for (size_t c = 0; c < t->ncol; c++) {
+        w[c] = cli_term_width(t->head[c]);
+        for (size_t r = 0; r < t->rows; r++) {
+            size_t cw = cli_term_width(t->cells[r * t->ncol + c]);
+            w[c] = cw > w[c] ? cw : w[c];
+        }
+    }
+    print_row(f, t, t->head, w);
+    for (size_t r = 0; r < t->rows; r++)
+        print_row(f, t, (const char *const *)t->cells + r * t->ncol, w);
+    free(w);
+}
+
+/* ---- runs --------------------------------------------------------------------- */
+
+static char *dupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *dupf(const char *fmt, ...)
+{
+    char *s = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    if (vasprintf(&s, fmt, ap) < 0)
+        s = NULL;
+    va_end(ap);
+    return s;
+}
+
+static char *time_text(double t)
+{
+    char buf[64];
+    cli_format_time(buf, sizeof buf, t);
+    return strdup(buf);
+}
+
+static char *col_experiment(const cli_run *r, const char *metric)
+{
+    (void)metric;
+    return strdup(r->info.experiment);
+}
+
+static char *col_id(const cli_run *r, const char *metric)
+{
+    (void)metric;
+    return strdup(r->info.run_id);
+}
+
+static char *col_status(const cli_run *r, const char *metric)
+{
+    (void)metric;
+    return strdup(r->info.status);
+}
+
+static char *col_started(const cli_run *r, const char *metric)
+{
+    (void)metric;
+    return time_text(r->info.started_at);
+}
+
+static char *col_steps(const cli_run *r, const char *metric)
+{
+    (void)metric;
+    return dupf("%" PRId64, r->steps);
+}
+
+static char *col_last(const cli_run *r, const char *metric)
+{
+    const cli_metric *m = cli_run_primary(r, metric);
+    return m ? cli_value_text(&m->last) : NULL;
+}
+
+static char *col_best(const cli_run *r, const char *metric)
+{
+    const cli_metric *m = cli_run_primary(r, metric);
+    char buf[64];
+    if (!m || isnan(m->min))
+        return NULL;
+    cli_format_real(buf, sizeof buf, m->min);
+    return strdup(buf);
+}
+
+/* The columns of `tropt runs`, in order.  A new column is one row here. */
+static const cli_run_column run_columns[] = {
+    {"EXPERIMENT", 0, col_experiment}, {"RUN ID", 0, col_id},   {"STATUS", 0, col_status},
+    {"STARTED", 0, col_started},       {"STEPS", 1, col_steps}, {"LAST LOSS", 1, col_last},
+    {"BEST LOSS", 1, col_best},
+};
+#define N_RUN_COLUMNS (sizeof run_columns / sizeof run_columns[0])
+
+int cli_print_runs(FILE *f, const cli_run *runs, size_t n, const char *metric)
+{
+    const char *head[N_RUN_COLUMNS];
+    int right[N_RUN_COLUMNS];
+    char *last = metric ? dupf("LAST %s", metric) : NULL,
+         *best = metric ? dupf("MIN %s", metric) : NULL;
+    for (size_t c = 0; c < N_RUN_COLUMNS; c++) {
+        head[c] = run_columns[c].head;
+        right[c] = run_columns[c].right;
+    }
+    if (metric) {
+        head[N_RUN_COLUMNS - 2] = last ? last : "LAST";
+        head[N_RUN_COLUMNS - 1] = best ? best : "MIN";
+    }
+    cli_table t = {.ncol = N_RUN_COLUMNS, .head = head, .right = right};
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        char *row[N_RUN_COLUMNS];
+        for (size_t c = 0; c < N_RUN_COLUMNS; c++)
+            row[c] = run_columns[c].cell(&runs[i], metric);
+        rc = cli_table_add(&t, row);
+    }
+    if (rc == 0)
+        cli_table_print(f, &t);
+    cli_table_free(&t);
+    free(last);
+    free(best);
+    return rc;
+}
+
+/* ---- one run -------------------------------------------------------------------- */
+
+/* A line of a run's identity: its label and its text (malloc'd; NULL:
+ * the line is left out).  A new line is one row of detail_rows. */
+typedef struct detail_row {
+    const char *label;
+    char *(*text)(const cli_run *r);
+} detail_row;
+
+static char *d_run(const cli_run *r)
+{
+    return strdup(r->info.run_id);
+}
+
+static char *d_experiment(const cli_run *r)
+{
+    return strdup(r->info.experiment);
+}
+
+static char *d_status(const cli_run *r)
+{
+    return strdup(r->info.status);
+}
+
+static char *d_host(const cli_run *r)
+{
+    if (!r->info.host)
+        return NULL;
+    return dupf("%s (pid %" PRId64 ")", r->info.host, r->info.pid);
+}
+
+static char *d_started(const cli_run *r)
+{
+    return time_text(r->info.started_at);
+}
+
+static char *d_ended(const cli_run *r)
+{
+    char buf[64];
+    if (isnan(r->info.ended_at))
+        return NULL;
+    cli_format_time(buf, sizeof buf, r->info.ended_at);
+    return dupf("%s (%.3f s)", buf, r->info.ended_at - r->info.started_at);
+}
+
+static char *d_steps(const cli_run *r)
+{
+    return dupf("%" PRId64, r->steps);
+}
+
+static const detail_row detail_rows[] = {
+    {"run", d_run},         {"experiment", d_experiment}, {"status", d_status}, {"host", d_host},
+    {"started", d_started}, {"ended", d_ended},           {"steps", d_steps},
+};
+
+/* Key column width of a section: the widest key, at most 48. */
+static size_t key_width(const char *const *keys, size_t n, size_t stride)
+{
+    size_t kw = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t w = cli_term_width(*(const char *const *)((const char *)keys + i * stride));
+        kw = w > kw ? w : kw;
+    }
+    return kw > 48 ? 48 : kw;
+}
+
+/* "  key  value" and, when step is not the run's last, "  (at step N)". */
+static int print_kv(FILE *f, const char *key, size_t kw, const tropt_field *v, const char *suffix)
+{
+    char *text = cli_value_text(v);
+    if (!text)
+        return -1;
+    fputs("  ", f);
+    cli_put_padded(f, key, kw, 0);
+    fputs("  ", f);
+    cli_put_term(f, text);
+    fprintf(f, "%s\n", suffix ? suffix : "");
+    free(text);
+    return 0;
+}
+
+static int print_fields(FILE *f, const char *title, const tropt_field *v, size_t n)
+{
+    fprintf(f, n ? "\n%s\n" : "\n%s (none)\n", title);
+    size_t kw = n ? key_width(&v->key, n, sizeof *v) : 0;
+    for (size_t i = 0; i < n; i++)
+        if (print_kv(f, v[i].key, kw, &v[i], NULL) != 0)
+            return -1;
+    return 0;
+}
+
+static int print_metrics(FILE *f, const cli_run *r)
+{
+    const char *title = "metrics, last value";
+    if (r->n_metrics == 0) {
+        fprintf(f, "\n%s (none)\n", title);
+        return 0;
+    }
+    fprintf(f, "\n%s at step %" PRId64 "\n", title, r->max_step);
+    size_t kw = key_width((const char *const *)&r->metrics->key, r->n_metrics, sizeof *r->metrics);
+    for (size_t i = 0; i < r->n_metrics; i++) {
+        const cli_metric *m = &r->metrics[i];
+        char at[48] = "";
+        if (m->last_step != r->max_step)
+            snprintf(at, sizeof at, "  (at step %" PRId64 ")", m->last_step);
+        if (print_kv(f, m->key, kw, &m->last, at) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int cli_print_run(FILE *f, const cli_run *r)
+{
+    for (size_t i = 0; i < sizeof detail_rows / sizeof detail_rows[0]; i++) {
+        char *text = detail_rows[i].text(r);
+        if (!text)
+            continue;
+        fprintf(f, "%-12s", detail_rows[i].label);
+        cli_put_term(f, text);
+        fputc('\n', f);
+        free(text);
+    }
+    if (print_fields(f, "config", r->config, r->n_config) != 0 ||
+        print_fields(f, "summary", r->summary, r->n_summary) != 0)
+        return -1;
+    return print_metrics(f, r);
+}

@@ -1,0 +1,115 @@
+/*
+ * tools/source.h - the one run source of the `tropt` commands that read
+ * runs (runs, show, compare, replay --from).
+ *
+ * A source is a reader (include/tropt/host.h, tropt_reader_*) over one
+ * backend: `--db PATH` is exactly `--from sqlite:path=PATH`, and with
+ * neither the source is ./tropt.db.  Everything a command shows comes
+ * through it, so every backend prints the same thing for the same run, and
+ * the run status is the one the core's reader layer decides
+ * (core/status.c).  Nothing here knows a backend: a question only one
+ * backend can answer cheaply belongs in that backend's reader.
+ *
+ * A run is loaded whole into a cli_run: its identity, its config and
+ * summary (typed, sorted by key), and per metric key the last value (by
+ * step) with its step and the min/max over its numeric values.  Loading
+ * streams the run, so memory is bounded by the number of keys, not steps.
+ *
+ * Every function prints nothing; failures return -1 with a message for
+ * people in the source's error slot (cli_source_error).
+ */
+#ifndef TROPT_CLI_SOURCE_H
+#define TROPT_CLI_SOURCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <tropt/plugin.h>
+
+/* One run's identity, owned (a copy of a tropt_stored_run). */
+typedef struct cli_run_info {
+    char *run_id, *experiment, *status;
+    char *host;        /* NULL when the backend does not store it */
+    double started_at; /* Unix seconds */
+    double ended_at;   /* NaN while the run is open */
+    int64_t pid;
+} cli_run_info;
+
+/* One metric key of a run. */
+typedef struct cli_metric {
+    char *key;
+    tropt_field last;  /* the value at the largest step (owned; last.key == key) */
+    int64_t last_step; /* that step */
+    size_t n;          /* values logged */
+    size_t n_num;      /* of which numbers (int or real, NaN included) */
+    double min, max;   /* over the numeric values that are not NaN; NaN if none */
+} cli_metric;
+
+/* One run, loaded. */
+typedef struct cli_run {
+    cli_run_info info;
+    tropt_field *config; /* flattened config, sorted by key; owned */
+    size_t n_config;
+    tropt_field *summary; /* flattened summary, sorted by key; owned */
+    size_t n_summary;
+    cli_metric *metrics; /* sorted by key */
+    size_t n_metrics;
+    int64_t steps;    /* steps stored */
+    int64_t max_step; /* the largest step, -1 when none */
+} cli_run;
+
+typedef struct cli_source cli_source;
+
+/*
+ * Open the source that `--db PATH` (db) or `--from SPEC` (from) names; at
+ * most one of them non-NULL; neither: ./tropt.db.  Returns 0 with *out
+ * owning the source, or -1 with *out NULL and *err a malloc'd message for
+ * people (the caller frees it; when the default ./tropt.db does not exist it
+ * says to give --db or --from).
+ */
+int cli_source_open(cli_source **out, const char *db, const char *from, char **err);
+
+/* The spec as messages may show it (backend name, path= or dir= only). */
+const char *cli_source_name(const cli_source *s);
+
+/* The last failure's message (never NULL). */
+const char *cli_source_error(const cli_source *s);
+
+/* Every run, oldest first: a malloc'd array of *n owned infos (free with
+ * cli_run_infos_free).  0, or -1 (message in the source). */
+int cli_source_list(cli_source *s, cli_run_info **out, size_t *n);
+void cli_run_infos_free(cli_run_info *v, size_t n);
+
+/*
+ * Find the run a full id or a unique prefix of one names.  0 with *id a
+ * malloc'd full run id; -1 when no run or several match (the message lists
+ * the candidates) or on failure.
+ */
+int cli_source_find(cli_source *s, const char *prefix, char **id);
+
+/* Stream run `id` (a full id) through fn, as tropt_reader_read_run does.
+ * 0, or -1 (fn's non-zero return, or a failure with its message). */
+int cli_source_stream(cli_source *s, const char *id, tropt_event_fn fn, void *userdata);
+
+/* Read run `id` (a full id) into *out (cli_run_free releases it).  0, or -1
+ * with *out empty. */
+int cli_source_load(cli_source *s, const char *id, cli_run *out);
+void cli_run_free(cli_run *r);
+
+/* Release the source (NULL: nothing). */
+void cli_source_free(cli_source *s);
+
+/* The metric of run r named key, NULL when it has none. */
+const cli_metric *cli_run_metric(const cli_run *r, const char *key);
+
+/* The field of a sorted array named key, NULL when absent. */
+const tropt_field *cli_fields_find(const tropt_field *f, size_t n, const char *key);
+
+/*
+ * The run's primary metric: `key` when not NULL (NULL when the run does not
+ * log it), else `loss`, else the one key whose last `/` segment is `loss`
+ * (`train/loss`), else NULL.
+ */
+const cli_metric *cli_run_primary(const cli_run *r, const char *key);
+
+#endif
