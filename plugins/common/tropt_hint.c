@@ -26,19 +26,13 @@ int tropt_hint_shell_word(tev_buf *b, const char *s, int always)
     return bad ? -1 : tev_buf_putc(b, '\'');
 }
 
-static int is_blank(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
 int tropt_hint_spec_option(tev_buf *b, const char *key, const char *value)
 {
     int bad = 0;
     if (b->len && b->data[b->len - 1] != ':')
         bad |= tev_buf_putc(b, ',');
     bad |= tev_buf_puts(b, key) | tev_buf_putc(b, '=');
-    size_t n = strlen(value);
-    int raw = n && !strpbrk(value, ",;\"") && !is_blank(value[0]) && !is_blank(value[n - 1]);
+    int raw = *value && !strpbrk(value, ",;\" \t\n\r");
     if (raw)
         return bad | tev_buf_puts(b, value);
     bad |= tev_buf_putc(b, '"');

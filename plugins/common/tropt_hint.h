@@ -28,9 +28,9 @@ int tropt_hint_shell_word(tev_buf *b, const char *s, int always);
 /*
  * Append one spec option to b: "key=value", preceded by ',' unless b is
  * empty or ends with ':'.  The value is written raw when the spec parser
- * reads it back unchanged (not empty, no ',', ';' or '"', no blank at either
- * end), else double-quoted with " and \ escaped.  Returns 0, or -1 when
- * memory ran out.
+ * reads it back unchanged and it reads as one word (not empty, no ',', ';',
+ * '"' or blank), else double-quoted with " and \ escaped.  Returns 0, or -1
+ * when memory ran out.
  */
 int tropt_hint_spec_option(tev_buf *b, const char *key, const char *value);
 

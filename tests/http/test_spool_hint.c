@@ -15,7 +15,6 @@
  *   - spool=off on a live but slow server: log waits for room instead of
  *     spilling, every event arrives once, nothing is spooled.
  */
-#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +28,7 @@
 #include <jansson.h>
 
 #include "httpd.h"
+#include "spool_tu.h"
 #include "testutil.h"
 #include "vmtu.h"
 
@@ -39,53 +39,12 @@ static const char *g_vm_arg;
 
 /* ---- helpers ---------------------------------------------------------- */
 
-/* The command after "send them with: " up to the end of its line
- * (malloc'd); fails the test when there is none. */
-static char *hint_of(const char *text)
-{
-    const char *at = strstr(text, "send them with: ");
-    ck_assert_msg(at != NULL, "no replay command in:\n%s", text);
-    at += strlen("send them with: ");
-    return strndup(at, strcspn(at, "\n"));
-}
-
-/* PATH with the CLI's folder first, so "tropt" in the command is the one
- * built here; and the token in the environment, as the user's shell has it. */
+/* The token in the environment, as the user's shell has it; the CLI of
+ * this build first on PATH. */
 static void user_environment(void)
 {
-    const char *cli = getenv("TROPT_CLI");
-    ck_assert_ptr_nonnull(cli);
-    char *dir = strdup(cli);
-    *strrchr(dir, '/') = '\0';
-    const char *path = getenv("PATH");
-    char *full = tu_strdupf("%s:%s", dir, path ? path : "/usr/bin:/bin");
-    setenv("PATH", full, 1);
+    stu_cli_on_path();
     setenv("TROPT_HINT_TOKEN", TOKEN, 1);
-    free(full);
-    free(dir);
-}
-
-/* Every file of a folder, "name\ncontent\n" in name order (malloc'd). */
-static char *snapshot(const char *dir)
-{
-    struct dirent **names;
-    int n = scandir(dir, &names, NULL, alphasort);
-    ck_assert_msg(n >= 0, "cannot list %s", dir);
-    char *all = strdup("");
-    for (int i = 0; i < n; i++) {
-        if (names[i]->d_name[0] != '.') {
-            char *p = tu_path(dir, names[i]->d_name);
-            char *s = tu_read_file(p, NULL);
-            char *next = tu_strdupf("%s%s\n%s\n", all, names[i]->d_name, s ? s : "(unreadable)");
-            free(all);
-            all = next;
-            free(s);
-            free(p);
-        }
-        free(names[i]);
-    }
-    free(names);
-    return all;
 }
 
 static double loss_of(int i)
@@ -208,10 +167,10 @@ START_TEST(influx_hint_run_verbatim_delivers_every_point)
     double t0 = floor((double)time(NULL)) - 3600;
     char run_id[40];
     char *err = outage_run(spec, t0, run_id);
-    char *hint = hint_of(err);
+    char *hint = stu_hint_of(err);
     ck_assert_msg(!strstr(err, TOKEN), "the token's value is shown:\n%s", err);
     ck_assert_msg(strstr(hint, "token_env=TROPT_HINT_TOKEN"), "%s", hint);
-    char *before = snapshot(spool);
+    char *before = stu_snapshot(spool);
     ck_assert_msg(strstr(before, "\"run_end\""), "the spool holds no whole run:\n%s", before);
 
     vmtu vm;
@@ -231,7 +190,7 @@ START_TEST(influx_hint_run_verbatim_delivers_every_point)
         check_series(s, n, names[k], t0, run_id);
     vmtu_series_free(s, n);
     /* replay never removes what it read */
-    char *after = snapshot(spool);
+    char *after = stu_snapshot(spool);
     ck_assert_str_eq(after, before);
 
     vmtu_stop(&vm);
@@ -254,7 +213,7 @@ END_TEST
  * the spool as it was and spools nothing anywhere. */
 static void replay_fails_keeps_spool(const char *hint, const char *spool, const char *want)
 {
-    char *before = snapshot(spool);
+    char *before = stu_snapshot(spool);
     char *cwd = tu_mkdtemp();
     char *cmd = tu_strdupf("cd '%s' && %s", cwd, hint);
     char *out = NULL;
@@ -262,9 +221,9 @@ static void replay_fails_keeps_spool(const char *hint, const char *spool, const 
     ck_assert_msg(rc != 0, "a replay that delivered nothing exited 0:\n%s", out);
     ck_assert_msg(strstr(out, want), "no '%s' in:\n%s", want, out);
     ck_assert_msg(!strstr(out, "safe in the spool"), "the replay spooled again:\n%s", out);
-    char *after = snapshot(spool);
+    char *after = stu_snapshot(spool);
     ck_assert_str_eq(after, before);
-    char *listing = snapshot(cwd);
+    char *listing = stu_snapshot(cwd);
     ck_assert_msg(!*listing, "the replay wrote into its working folder:\n%s", listing);
     free(listing);
     free(after);
@@ -297,12 +256,10 @@ START_TEST(replay_into_refusing_or_down_server_fails_and_keeps_spool)
     ck_assert_msg(tropt_tracker_finish(t, NULL) == TROPT_OK, "%s", tropt_error_message());
     tropt_tracker_free(t);
     tu_capture_stop();
-    char *line = hint_of(tu_captured());
+    char *line = stu_hint_of(tu_captured());
     ck_assert_msg(!strstr(line, "hdr-s3cret") && !strstr(line, TOKEN), "a secret shown: %s", line);
     /* the headers cannot be carried: the advice says so after the command */
-    char *note = strstr(line, " (add headers=");
-    ck_assert_msg(note != NULL, "no word about the secret headers: %s", line);
-    *note = '\0';
+    stu_cut_advice(line, " (add headers=");
 
     /* refused: every request answered 400 */
     pthread_mutex_lock(&h.mu);
