@@ -102,3 +102,24 @@ stu_events stu_spool_events(const char *dir, const char *run_id, int *seen, int 
         free(names);
     return ev;
 }
+
+char *stu_replay_fails(const char *hint, const char *spool)
+{
+    char *before = stu_snapshot(spool);
+    char *cwd = tu_mkdtemp();
+    char *cmd = tu_strdupf("cd '%s' && %s", cwd, hint);
+    char *out = NULL;
+    int rc = tu_run(cmd, &out, 1);
+    ck_assert_msg(rc != 0, "a replay that delivered nothing exited 0:\n%s\n%s", hint, out);
+    char *after = stu_snapshot(spool);
+    ck_assert_str_eq(after, before);
+    char *here = stu_snapshot(cwd);
+    ck_assert_msg(!*here, "the replay wrote where it ran:\n%s", here);
+    free(here);
+    free(after);
+    free(cmd);
+    tu_rmtree(cwd);
+    free(cwd);
+    free(before);
+    return out;
+}

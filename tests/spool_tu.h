@@ -26,6 +26,12 @@ void stu_cli_on_path(void);
  * folder that does not exist gives "". */
 char *stu_snapshot(const char *dir);
 
+/* Run a printed replay command from a fresh working folder, expecting it
+ * to fail: it exits non-zero, leaves every file of `spool` as it was and
+ * writes nothing where it runs (no new spool).  Returns its output (stdout
+ * and stderr, malloc'd) for the caller to check why it failed. */
+char *stu_replay_fails(const char *hint, const char *spool);
+
 /* What the spool folder holds for one run: seen[k] counts the log events
  * of step k (0 <= k < max; a step outside fails the test), and the numbers
  * of run_start and run_end events.  Every line must be a JSON object. */
