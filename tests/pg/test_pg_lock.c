@@ -133,6 +133,12 @@ static void replay_completes(const writer *w, const char *schema, int steps)
 {
     char *cmd = stu_hint_of(tu_captured());
     stu_cli_on_path();
+    /* ASan build: at the exit of the replay of test_init's spool,
+     * LeakSanitizer's tracer crashes ("Tracer caught signal 11" after a
+     * garbage "DTLS 7" range) while it walks dynamic TLS; without it (no
+     * leak report, no ASan error) or with use_tls=0 the replay is clean.
+     * Not scanning TLS can only add leak reports, never hide one. */
+    setenv("LSAN_OPTIONS", "use_tls=0", 0);
     for (int pass = 0; pass < 2; pass++) {
         char *out = NULL;
         int rc = tu_run(cmd, &out, 1);
