@@ -25,7 +25,9 @@
  * stays full for flush_timeout.  A run whose events reach the spool gets
  * its run_start and run_end written there too, so every spool file replays
  * on its own with `tropt replay`.  Only an event neither delivered nor
- * spooled is an error.
+ * spooled is an error.  With spool=off (what the replay command finish
+ * prints sets) nothing is spooled: the ring never spills (log waits for
+ * room) and what is not delivered is an error.
  *
  * Threads.  The ring's counters, the run and key-set reference counts and
  * what is reported to the caller are under `mu`; the spool file and the
@@ -267,10 +269,9 @@ static int http_finish(void *self, const tropt_run *run, const char *status, dou
     if (rc == TROPT_OK && spooled > 0)
         TROPT_HOST_LOG(h->host, TROPT_LEVEL_WARNING,
                        "%" PRId64 " events of run %s were not delivered to %s and are safe "
-                       "in the spool %s; send them with: tropt replay %s --tracker "
-                       "'http:url=%s'",
+                       "in the spool %s; send them with: %s",
                        spooled, run->run_id, h->url_shown, h->spool_path ? h->spool_path : "",
-                       h->spool_dir, h->url_hint);
+                       h->replay_hint);
     /* After a failure the host keeps the run open and may call finish
      * again: keep the record so that call only drains. */
     if (rc == TROPT_OK) {
@@ -372,6 +373,7 @@ void http_destroy(void *self)
     h->host->free(h->url);
     h->host->free(h->url_shown);
     h->host->free(h->url_hint);
+    h->host->free(h->replay_hint);
     h->host->free(h->spool_dir);
     h->host->free(h->measurement);
     h->host->free(h->ca_file);

@@ -57,6 +57,7 @@ enum {
     HTTP_OPT_CA_FILE,
     HTTP_OPT_HEADERS,
     HTTP_OPT_TAGS,
+    HTTP_OPT_SPOOL,
     HTTP_OPT_COUNT
 };
 
@@ -130,6 +131,9 @@ typedef struct http {
     char *url;            /* starts with http:// or https:// */
     char *url_shown;      /* url without user info and query: the only form in messages */
     char *url_hint;       /* url with its query, secrets as *** (tropt_url_masked): replay hints */
+    char *replay_hint;    /* the command that sends the spool, and what it cannot
+                             carry (http_conf.c: replay_hint) */
+    int no_spool;         /* spool=off: what is not delivered is an error, never spooled */
     int influx;           /* 1: format=influx, 0: format=ndjson */
     long timeout_ms;      /* >= 1: one request, connect + transfer */
     double flush_timeout; /* seconds >= 0: bound of every wait for delivery or room */

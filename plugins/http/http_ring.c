@@ -83,6 +83,12 @@ void hp_set_pending(http *h, int code, const char *fmt, ...)
 void hp_lose(http *h, const char *why, int err, int64_t k)
 {
     h->n_lost += k;
+    if (h->no_spool) {
+        hp_set_pending(h, TROPT_EBACKEND,
+                       "%" PRId64 " events not delivered to %s (%s); spool=off keeps no copy",
+                       h->n_lost, h->url_shown, why);
+        return;
+    }
     hp_set_pending(h, TROPT_EBACKEND,
                    "%" PRId64 " events neither delivered to %s (%s) nor spooled to %s: %s",
                    h->n_lost, h->url_shown, why, h->spool_dir, strerror(err));

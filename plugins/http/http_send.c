@@ -125,7 +125,7 @@ static int work_needed(http *h, const batch *nxt, int can_prep, double *deadline
     h->wake_at = 0;
     if (h->stop || h->spool_all)
         return 0;
-    if (pend > h->queue_size)
+    if (pend > h->queue_size && !h->no_spool)
         return 1;
     if (can_prep && !nxt->n && pend) {
         if (pend >= h->batch_size || h->flush_req)
@@ -342,10 +342,11 @@ static void batch_done(http *h, sender *s, batch *b, send_result r, const char *
         if (r == SEND_RETRY && !h->down) {
             h->down = 1;
             TROPT_HOST_LOG(h->host, TROPT_LEVEL_WARNING,
-                           "%s unreachable after %" PRId64 " retries (%s); spooling", h->url_shown,
-                           h->retries, why);
+                           "%s unreachable after %" PRId64 " retries (%s); %s", h->url_shown,
+                           h->retries, why, h->no_spool ? "not spooled (spool=off)" : "spooling");
         }
-        if (r == SEND_REJECTED)
+        /* with spool=off, hp_spool_batch reports the batch lost, with why */
+        if (r == SEND_REJECTED && !h->no_spool)
             hp_set_pending(h, TROPT_EBACKEND,
                            "%s rejected a batch of %" PRId64
                            " events (%s); not retried, the events are kept in the spool %s",
@@ -368,7 +369,7 @@ static int wait_for_work(http *h)
             return ACT_SPOOL;
         if (h->stop)
             return ACT_STOP;
-        if (pend > h->queue_size)
+        if (pend > h->queue_size && !h->no_spool)
             return ACT_SPILL;
         double until = 0;
         if (pend) {

@@ -40,9 +40,12 @@ static int spool_open(http *h)
     return 0;
 }
 
-/* Append bytes to the spool.  Returns 0, or an errno value. */
+/* Append bytes to the spool.  Returns 0, or an errno value (ECANCELED
+ * with spool=off: nothing is ever written). */
 static int spool_write(http *h, const char *p, size_t n)
 {
+    if (h->no_spool)
+        return ECANCELED;
     if (spool_open(h) != 0 || tropt_write_all(h->spool_fd, p, n) != 0)
         return errno ? errno : EIO;
     h->spool_dirty = 1;
@@ -140,6 +143,8 @@ void hp_spool_batch(http *h, sender *s, const batch *b, const char *why)
 /* Spool the oldest waiting records beyond queue_size. */
 void hp_spill(http *h, sender *s)
 {
+    if (h->no_spool) /* the excess waits in the ring: log waits for room */
+        return;
     for (;;) {
         pthread_mutex_lock(&h->mu);
         int64_t k = h->tail_seq - h->head_seq - h->queue_size;

@@ -18,7 +18,8 @@
  * path.  Values travel in binary, so reals are bit-exact.
  *
  * When the server is gone (unreachable at init, or the connection lost and
- * one reset failed), the run is spooled for the rest of its life: its
+ * one reset failed), or a statement waited lock_timeout for a lock another
+ * session holds, the run is spooled for the rest of its life: its
  * run_start, the pending steps and every later event go to one file in
  * spool_dir in the tropt event format, finish returns TROPT_OK with a
  * warning naming the file and the replay command.
@@ -48,6 +49,13 @@ static const tropt_option_def pg_options[] = {
     [PGO_HEARTBEAT] = TROPT_OPTION_DURATION(
         "heartbeat", "10s", 100, 3600000,
         "heartbeat period; a run silent for 4x this (at least 2s) is crashed"),
+    [PGO_LOCK_TIMEOUT] = TROPT_OPTION_DURATION(
+        "lock_timeout", "5s", 0, 3600000,
+        "longest wait for a lock another session holds; then the run is spooled (0: no limit)"),
+    [PGO_SPOOL] =
+        TROPT_OPTION_BOOL("spool", "on",
+                          "off: what cannot be written is an error, never spooled (the replay "
+                          "command sets it)"),
     [PGO_COUNT] = TROPT_OPTIONS_END,
 };
 TROPT_OPTIONS_CHECK(pg_options, PGO_COUNT);
@@ -62,37 +70,6 @@ static int valid_schema(const char *s)
         if (!((*c >= 'a' && *c <= 'z') || *c == '_' || (c != s && *c >= '0' && *c <= '9')))
             return 0;
     return 1;
-}
-
-/* "host=... port=... dbname=... user=..." from the conninfo, without the
- * password (the password goes to p->secret for scrubbing). */
-static int describe(pg *p)
-{
-    char *perr = NULL;
-    PQconninfoOption *o = PQconninfoParse(p->conninfo, &perr);
-    if (!o) {
-        PQfreemem(perr);
-        return -1;
-    }
-    tev_buf b;
-    tev_buf_init(&b, p->host->realloc, p->host->free);
-    int bad = 0;
-    static const char *const shown[] = {"host", "hostaddr", "port", "dbname", "user", "service"};
-    for (PQconninfoOption *x = o; x->keyword; x++) {
-        if (strcmp(x->keyword, "password") == 0 && x->val && *x->val) {
-            p->secret = tropt_host_strdup(p->host, x->val);
-            bad |= !p->secret;
-        }
-        for (size_t k = 0; k < sizeof shown / sizeof *shown; k++)
-            if (strcmp(x->keyword, shown[k]) == 0 && x->val && *x->val)
-                bad |= tev_buf_printf(&b, "%s%s=%s", b.len ? " " : "", x->keyword, x->val);
-    }
-    PQconninfoFree(o);
-    if (!bad && b.len == 0)
-        bad |= tev_buf_puts(&b, "(libpq defaults)");
-    p->shown = bad ? NULL : tev_buf_steal(&b);
-    tev_buf_free(&b);
-    return p->shown ? 0 : -1;
 }
 
 /* An instance configured from its options (secrets kept out of `shown`),
@@ -118,6 +95,8 @@ int pg_configure(pg **out, const tropt_optval *opts, const tropt_host *host)
     p->commit_every = opts[PGO_COMMIT_EVERY].i;
     p->commit_interval = opts[PGO_COMMIT_INTERVAL].i;
     p->heartbeat_ms = opts[PGO_HEARTBEAT].i;
+    p->lock_timeout_ms = opts[PGO_LOCK_TIMEOUT].i;
+    p->no_spool = opts[PGO_SPOOL].i == 0;
     /* Only commit_interval given: no step-count bound (as sqlite). */
     if (!opts[PGO_COMMIT_EVERY].is_set && opts[PGO_COMMIT_INTERVAL].is_set &&
         p->commit_interval > 0)
@@ -158,10 +137,9 @@ int pg_configure(pg **out, const tropt_optval *opts, const tropt_host *host)
             goto fail;
         }
     }
-    if (describe(p) != 0) {
-        rc = host->error(TROPT_EINVAL, "conninfo is not a valid libpq connection string or URI");
+    rc = pg_conf_conninfo(p, opts[PGO_PASSWORD_ENV].text);
+    if (rc != TROPT_OK)
         goto fail;
-    }
     *out = p;
     return TROPT_OK;
 fail:
@@ -177,6 +155,10 @@ static int pg_create(void **self, const tropt_optval *opts, const tropt_host *ho
         return rc;
 
     int c = pg_open_store(p);
+    if (c == 1 && p->no_spool) {
+        rc = host->error(TROPT_EBACKEND, "cannot reach %s (%s); spool=off", p->shown, p->err);
+        goto fail;
+    }
     if (c == 1) {
         TROPT_HOST_LOG(host, TROPT_LEVEL_WARNING,
                        "cannot reach %s (%s); runs will be spooled to %s until it is back",
@@ -338,6 +320,8 @@ static int pg_init(void *self, const tropt_run *run, const json_t *config,
                 pthread_mutex_unlock(&p->mu);
                 return TROPT_OK;
             }
+            if (p->locked)
+                break;
             if (!lost) {
                 rc = p->host->error(TROPT_EBACKEND, "%s: %s", p->shown, p->err);
                 free_run(p);
@@ -357,7 +341,10 @@ static int pg_init(void *self, const tropt_run *run, const json_t *config,
         break;
     }
     char why[1200];
-    snprintf(why, sizeof why, "cannot reach %s (%s)", p->shown, p->err);
+    if (p->conn && p->locked)
+        pg_lock_why(p, why, sizeof why);
+    else
+        snprintf(why, sizeof why, "cannot reach %s (%s)", p->shown, p->err);
     rc = pg_start_spooling(p, why);
     pthread_mutex_unlock(&p->mu);
     return rc;
@@ -432,11 +419,9 @@ static void warn_spooled(pg *p)
 {
     TROPT_HOST_LOG(p->host, TROPT_LEVEL_WARNING,
                    "%" PRId64 " events of run %s could not be written to %s and are safe in the "
-                   "spool %s; send them with: tropt replay %s --tracker 'pg:conninfo=\"%s\"%s%s' "
-                   "(give the password as before: PGPASSWORD, .pgpass or password_env)",
+                   "spool %s; send them with: %s",
                    p->n_spooled, p->run_id, p->shown, p->spool_path ? p->spool_path : "",
-                   p->spool_dir, p->shown, strcmp(p->schema, "tropt") ? ",schema=" : "",
-                   strcmp(p->schema, "tropt") ? p->schema : "");
+                   p->replay_hint);
 }
 
 static int pg_finish(void *self, const tropt_run *run, const char *status, double ended_at,
@@ -464,15 +449,18 @@ static int pg_finish(void *self, const tropt_run *run, const char *status, doubl
         if (e == 0)
             e = pg_exec_ok(p, "COMMIT", 0, NULL, "cannot finish the run");
         if (e != 0) {
-            int lost = PQstatus(p->conn) == CONNECTION_BAD;
+            int lost = PQstatus(p->conn) == CONNECTION_BAD, locked = p->locked;
             PQclear(PQexec(p->conn, "ROLLBACK"));
-            if (!lost) {
+            if (!lost && !locked) {
                 rc = p->host->error(TROPT_EBACKEND, "%s: %s", p->shown, p->err);
                 pthread_mutex_unlock(&p->mu);
                 return rc;
             }
             char why[1200];
-            snprintf(why, sizeof why, "lost the server %s (%s)", p->shown, p->err);
+            if (locked)
+                pg_lock_why(p, why, sizeof why);
+            else
+                snprintf(why, sizeof why, "lost the server %s (%s)", p->shown, p->err);
             rc = pg_start_spooling(p, why);
             if (rc != TROPT_OK) {
                 pthread_mutex_unlock(&p->mu);
@@ -541,6 +529,7 @@ void pg_destroy(void *self)
     p->host->free(p->qschema);
     p->host->free(p->shown);
     p->host->free(p->spool_dir);
+    p->host->free(p->replay_hint);
     p->host->free(p->rows);
     p->host->free(p->arena);
     for (size_t k = 0; k < p->nkeys; k++)

@@ -109,6 +109,9 @@ int pg_spool_pending(pg *p)
  * pending.  Returns TROPT_OK or TROPT_EBACKEND. */
 int pg_start_spooling(pg *p, const char *why)
 {
+    if (!p->spooling && p->no_spool) /* the steps stay pending */
+        return p->host->error(TROPT_EBACKEND, "%s; spool=off (%" PRId64 " step(s) kept)", why,
+                              p->nsteps);
     if (!p->spooling) {
         p->spooling = 1;
         if (p->conn) {
@@ -124,6 +127,15 @@ int pg_start_spooling(pg *p, const char *why)
     if (pg_spool_pending(p) != 0)
         return p->host->error(TROPT_EBACKEND, "%s", p->err);
     return TROPT_OK;
+}
+
+void pg_lock_why(pg *p, char *why, size_t n)
+{
+    int64_t ms = p->lock_timeout_ms;
+    snprintf(why, n,
+             "waited lock_timeout=%" PRId64 "%s for a lock another session holds on %s (a "
+             "migration or a long transaction?): %s",
+             ms % 1000 ? ms : ms / 1000, ms % 1000 ? "ms" : "s", p->shown, p->err);
 }
 
 /* ---- commit ------------------------------------------------------------ */
@@ -152,6 +164,11 @@ int pg_commit(pg *p)
         if (rc == 0) {
             pg_batch_clear(p);
             return TROPT_OK;
+        }
+        if (!lost && p->locked) {
+            char why[1200];
+            pg_lock_why(p, why, sizeof why);
+            return pg_start_spooling(p, why);
         }
         if (!lost)
             return p->host->error(TROPT_EBACKEND,

@@ -97,6 +97,7 @@ int pg_res_ok(pg *p, PGresult *r, const char *what)
     if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK || s == PGRES_COPY_IN)
         return 0;
     pg_set_err(p, what, r ? PQresultErrorMessage(r) : "out of memory");
+    p->locked = strcmp(pg_sqlstate(r), "55P03") == 0; /* lock_not_available */
     return -1;
 }
 
@@ -165,53 +166,88 @@ int pg_connect_db(pg *p)
         return refused ? TROPT_EBACKEND : 1;
     }
     PQsetNoticeProcessor(c, pg_quiet_notice, NULL);
+    /* no statement waits longer than this for a lock (milliseconds) */
+    char set[64];
+    snprintf(set, sizeof set, "SET lock_timeout = %" PRId64, p->lock_timeout_ms);
+    PGresult *r = PQexec(c, set);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        pg_set_err(p, "cannot set lock_timeout", r ? PQresultErrorMessage(r) : "out of memory");
+        int gone = PQstatus(c) == CONNECTION_BAD;
+        PQclear(r);
+        PQfinish(c);
+        return gone ? 1 : TROPT_EBACKEND;
+    }
+    PQclear(r);
     p->conn = c;
     return TROPT_OK;
 }
 
-/* Create or check the schema.  Returns TROPT_OK, TROPT_EBACKEND (p->err:
- * a newer schema, or SQL refused), or 1 when the connection is gone. */
-int pg_ensure_schema(pg *p)
+/* The schema's version (0: no schema yet) into *version.  0, or 1 with
+ * p->err set when the connection is gone, or when another session (a
+ * migration) holds the version table past lock_timeout: as if unreachable,
+ * so the run is spooled. */
+static int read_version(pg *p, int *version)
 {
     PGresult *r = pg_exec_tpl(p, PGS_VERSION_GET, 0, NULL);
-    int version = 0;
+    *version = 0;
     if (r && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
-        version = atoi(PQgetvalue(r, 0, 0));
+        *version = atoi(PQgetvalue(r, 0, 0));
     int lost = !r || (PQresultStatus(r) != PGRES_TUPLES_OK && pg_conn_lost(p, r));
+    int locked = r && strcmp(pg_sqlstate(r), "55P03") == 0;
+    if (lost || locked)
+        pg_set_err(p, "cannot read the schema version",
+                   locked ? PQresultErrorMessage(r) : PQerrorMessage(p->conn));
     PQclear(r);
-    if (lost) {
-        pg_set_err(p, "cannot read the schema version", PQerrorMessage(p->conn));
-        return 1;
+    return lost || locked;
+}
+
+/* Create the schema under the advisory lock; whoever comes second finds it
+ * done.  *version: what is there afterwards.  TROPT_OK, TROPT_EBACKEND, or
+ * 1 when the connection is gone. */
+static int create_schema(pg *p, int *version)
+{
+    const char *v[1] = {p->schema};
+    int rc = pg_exec_ok(p, "BEGIN", 0, NULL, "cannot create the schema");
+    if (rc == 0)
+        rc = pg_exec_ok(p, PGS_LOCK, 1, v, "cannot lock the schema");
+    if (rc == 0)
+        rc = pg_exec_ok(p, PGS_CREATE_SCHEMA, 0, NULL, "cannot create the schema");
+    if (rc == 0) {
+        PGresult *r = pg_exec_tpl(p, PGS_VERSION_GET, 0, NULL);
+        rc = pg_res_ok(p, r, "cannot read the schema version");
+        if (rc == 0 && PQntuples(r) == 1)
+            *version = atoi(PQgetvalue(r, 0, 0));
+        PQclear(r);
     }
+    if (rc == 0 && *version == 0) {
+        rc = pg_exec_ok(p, PGS_CREATE_V1, 0, NULL, "cannot create the schema");
+        if (rc == 0)
+            *version = PGS_VERSION;
+    }
+    if (rc == 0)
+        rc = pg_exec_ok(p, "COMMIT", 0, NULL, "cannot create the schema");
+    if (rc != 0) {
+        int gone = PQstatus(p->conn) == CONNECTION_BAD;
+        PQclear(PQexec(p->conn, "ROLLBACK"));
+        return gone ? 1 : TROPT_EBACKEND;
+    }
+    return TROPT_OK;
+}
+
+/* Create or check the schema.  Returns TROPT_OK, TROPT_EBACKEND (p->err:
+ * a newer schema, or SQL refused), or 1 when the connection is gone (or
+ * the version table stayed locked past lock_timeout). */
+int pg_ensure_schema(pg *p)
+{
+    int version;
+    if (read_version(p, &version) != 0)
+        return 1;
     if (version == PGS_VERSION)
         return TROPT_OK;
     if (version == 0) {
-        /* Create it under the lock; whoever comes second finds it done. */
-        const char *v[1] = {p->schema};
-        int rc = pg_exec_ok(p, "BEGIN", 0, NULL, "cannot create the schema");
-        if (rc == 0)
-            rc = pg_exec_ok(p, PGS_LOCK, 1, v, "cannot lock the schema");
-        if (rc == 0)
-            rc = pg_exec_ok(p, PGS_CREATE_SCHEMA, 0, NULL, "cannot create the schema");
-        if (rc == 0) {
-            r = pg_exec_tpl(p, PGS_VERSION_GET, 0, NULL);
-            rc = pg_res_ok(p, r, "cannot read the schema version");
-            if (rc == 0 && PQntuples(r) == 1)
-                version = atoi(PQgetvalue(r, 0, 0));
-            PQclear(r);
-        }
-        if (rc == 0 && version == 0) {
-            rc = pg_exec_ok(p, PGS_CREATE_V1, 0, NULL, "cannot create the schema");
-            if (rc == 0)
-                version = PGS_VERSION;
-        }
-        if (rc == 0)
-            rc = pg_exec_ok(p, "COMMIT", 0, NULL, "cannot create the schema");
-        if (rc != 0) {
-            int gone = PQstatus(p->conn) == CONNECTION_BAD;
-            PQclear(PQexec(p->conn, "ROLLBACK"));
-            return gone ? 1 : TROPT_EBACKEND;
-        }
+        int rc = create_schema(p, &version);
+        if (rc != TROPT_OK)
+            return rc;
     }
     if (version > PGS_VERSION) {
         snprintf(p->err, sizeof p->err,

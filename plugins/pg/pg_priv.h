@@ -5,6 +5,8 @@
  * Files:
  *   pg.c        the option table and the hooks (create/init/log/finish/
  *               flush/destroy): the run's life, what is spooled when.
+ *   pg_conf.c   the conninfo checked before connecting (values libpq would
+ *               refuse), the server as messages show it, the replay command.
  *   pg_conn.c   messages without secrets, SQL text, connecting, the schema
  *               (created and upgraded under an advisory lock).
  *   pg_batch.c  pending rows (copied into one arena), interned keys, and
@@ -50,6 +52,8 @@ enum {
     PGO_COMMIT_INTERVAL,
     PGO_SPOOL_DIR,
     PGO_HEARTBEAT,
+    PGO_LOCK_TIMEOUT,
+    PGO_SPOOL,
     PGO_COUNT
 };
 
@@ -94,6 +98,9 @@ typedef struct pg {
     char *qschema;  /* quoted identifier */
     char *shown;    /* "host=... port=... dbname=... user=..." without the password */
     char *spool_dir;
+    char *replay_hint;       /* "tropt replay DIR --tracker '...'" and advice (pg_conf.c) */
+    int no_spool;            /* spool=off: what cannot be written is an error, never spooled */
+    int64_t lock_timeout_ms; /* SET lock_timeout on every connection; 0: wait forever */
     int64_t commit_every;
     int64_t commit_interval; /* ms, 0: off */
     int64_t heartbeat_ms;
@@ -138,6 +145,7 @@ typedef struct pg {
     int64_t n_spooled;
 
     char err[1024];
+    int locked; /* the last failure (pg_res_ok) was lock_timeout (SQLSTATE 55P03) */
     tev_buf scratch;
 } pg;
 
@@ -180,6 +188,15 @@ int pg_start_spooling(pg *p, const char *why);
 int pg_commit(pg *p);
 void pg_heartbeat_now(pg *p);
 void *pg_background(void *arg);
+
+/* pg_conf.c: parse p->conninfo; set p->shown, p->secret, p->replay_hint.
+ * TROPT_OK; TROPT_EINVAL (reported) when the conninfo does not parse or
+ * holds a value libpq would refuse (the message names the key and where the
+ * value came from); TROPT_ENOMEM (reported). */
+int pg_conf_conninfo(pg *p, const char *password_env);
+/* pg_commit.c: why a run goes to the spool after a lock_timeout (p->err
+ * holds the server's words), into why. */
+void pg_lock_why(pg *p, char *why, size_t n);
 
 /* pg.c: an instance configured from its options, not connected (shared by
  * create and the reader); pg_destroy releases either. */
