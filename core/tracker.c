@@ -520,6 +520,17 @@ int tropt_tracker_is_active(const tropt_tracker *t)
     return a;
 }
 
+int64_t tropt_tracker_next_step(const tropt_tracker *t)
+{
+    if (!t)
+        return -1;
+    tropt_tracker *m = (tropt_tracker *)t;
+    LOCK(m);
+    int64_t next = !m->active ? -1 : m->steps_full ? INT64_MAX : m->next_step;
+    UNLOCK(m);
+    return next;
+}
+
 const char *tropt_tracker_run_id(const tropt_tracker *t)
 {
     if (!t)

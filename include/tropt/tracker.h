@@ -146,6 +146,14 @@ TROPT_API int tropt_tracker_is_active(const tropt_tracker *t);
 TROPT_API const char *tropt_tracker_run_id(const tropt_tracker *t);
 
 /*
+ * The step number the next plain log of the active run gets: 0 for a new
+ * run, from_step for a resumed one (the step after its last checkpoint mark
+ * or last step), so an optimizer knows which state to restore.  -1 when no
+ * run is active (and for NULL).
+ */
+TROPT_API int64_t tropt_tracker_next_step(const tropt_tracker *t);
+
+/*
  * Finish an active run with status "aborted" (no data already logged is
  * lost), destroy every backend and unload its plugin.  NULL is a no-op.
  */
