@@ -222,49 +222,17 @@ int cli_source_list(cli_source *s, cli_run_info **out, size_t *n)
 
 /* ---- finding a run by prefix ---------------------------------------------- */
 
-static int ambiguous(cli_source *s, const char *prefix, const cli_run_info *v, size_t n)
-{
-    char *list = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&list, &len);
-    if (!m)
-        return fail(s, "out of memory");
-    for (size_t i = 0; i < n; i++)
-        if (strncmp(v[i].run_id, prefix, strlen(prefix)) == 0)
-            fprintf(m, "\n  %s", v[i].run_id);
-    fclose(m);
-    fail(s,
-         "run id prefix '%s' is ambiguous in %s; it matches:%s\ngive more characters of the run id",
-         prefix, s->shown, list ? list : "");
-    free(list);
-    return -1;
-}
-
-int cli_source_find(cli_source *s, const char *prefix, char **id)
+int cli_source_find(cli_source *s, const char *ref, char **id)
 {
     *id = NULL;
-    cli_run_info *v = NULL;
-    size_t n = 0, hits = 0, at = 0, len = strlen(prefix);
-    if (cli_source_list(s, &v, &n) != 0)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(v[i].run_id, prefix) == 0) { /* a full id wins */
-            hits = 1;
-            at = i;
-            break;
-        }
-        if (len && strncmp(v[i].run_id, prefix, len) == 0 && hits++ == 0)
-            at = i;
-    }
-    int rc = 0;
-    if (hits == 0)
-        rc = fail(s, "no run matches '%s' in %s", prefix, s->shown);
-    else if (hits > 1)
-        rc = ambiguous(s, prefix, v, n);
-    else if (!(*id = strdup(v[at].run_id)))
-        rc = fail(s, "out of memory");
-    cli_run_infos_free(v, n);
-    return rc;
+    char full[37];
+    /* one rule for every command and backend: a full id, a unique id prefix
+     * or a name (tropt_reader_resolve; an ambiguous one lists candidates) */
+    if (tropt_reader_resolve(s->r, ref, full) != TROPT_OK)
+        return fail(s, "%s (in %s)", tropt_error_message(), s->shown);
+    if (!(*id = strdup(full)))
+        return fail(s, "out of memory");
+    return 0;
 }
 
 /* ---- loading a run ----------------------------------------------------------- */
