@@ -37,6 +37,12 @@ static void emit(void *ud, double time, const tropt_sample *samples, size_t n)
     pthread_mutex_unlock(&t->lock);
 }
 
+/* A sampler left detached ended at last: nobody else holds sy. */
+static void release(void *ud)
+{
+    tropt__free(ud);
+}
+
 void tropt__sys_start(tropt_tracker *t)
 {
     if (t->hopts.sys_ms <= 0 || t->sys)
@@ -47,7 +53,7 @@ void tropt__sys_start(tropt_tracker *t)
         return;
     }
     sy->t = t;
-    tropt__sampler_conf conf = {"/", t->hopts.sys_ms, emit, sy};
+    tropt__sampler_conf conf = {"/", t->hopts.sys_ms, emit, sy, release};
     char saved[1024];
     tropt__error_save(saved, sizeof saved);
     if (tropt__sampler_start(&sy->s, &conf) != TROPT_OK) {
@@ -69,6 +75,6 @@ void tropt__sys_stop(tropt_tracker *t)
     atomic_store(&sy->closing, 1);
     if (tropt__sampler_stop(sy->s))
         tropt__free(sy);
-    /* else the sampler is stuck in a vendor call and still holds sy: it is
-     * left to it (closing keeps it away from the tracker) */
+    /* else the sampler is stuck in a vendor call and still holds sy: it
+     * frees it when it ends (release); closing keeps it off the tracker */
 }

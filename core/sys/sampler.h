@@ -22,6 +22,9 @@ typedef struct tropt__sampler_conf {
     int64_t interval_ms; /* >= 1000: one record per key this often */
     tropt__sys_emit_fn emit;
     void *ud;
+    /* Called with ud when a sampler that stop left detached ends at last
+     * (ud is the caller's to free then); NULL: nothing to do. */
+    void (*release)(void *ud);
 } tropt__sampler_conf;
 
 typedef struct tropt__sampler tropt__sampler;
