@@ -79,6 +79,7 @@ typedef struct pr {
     double started;
 
     tev_buf line; /* scratch: the text being built */
+    tev_buf sys;  /* live: the latest system samples, shown after the step */
 } pr;
 
 /* ---- text ------------------------------------------------------------------ */
@@ -269,6 +270,20 @@ static int is_numeric(const tropt_field *f)
 
 /* ---- hooks ------------------------------------------------------------------------ */
 
+/* " (name)" and, for a resumed run, " | attempt K from step S" (ABI 1.2). */
+static int put_identity(pr *p, const tropt_run *run)
+{
+    if (!TROPT_HOST_RUN_V12(p->h))
+        return 0;
+    if (tev_buf_puts(&p->line, " (") != 0 || put_oneline(p, run->name) != 0 ||
+        tev_buf_puts(&p->line, ")") != 0)
+        return -1;
+    if (run->attempt > 1)
+        return tev_buf_printf(&p->line, " | attempt %" PRId64 " from step %" PRId64, run->attempt,
+                              run->from_step);
+    return 0;
+}
+
 static int pr_init(void *self, const tropt_run *run, const json_t *config,
                    const tropt_field *params, size_t n_params)
 {
@@ -285,8 +300,10 @@ static int pr_init(void *self, const tropt_run *run, const json_t *config,
         p->nkeys = 0;
     }
     tev_buf_clear(&p->line);
+    tev_buf_clear(&p->sys);
     if (tev_buf_puts(&p->line, "run ") != 0 || tev_buf_puts(&p->line, run->run_id) != 0 ||
-        tev_buf_puts(&p->line, " | experiment=") != 0 || put_oneline(p, run->experiment) != 0)
+        put_identity(p, run) != 0 || tev_buf_puts(&p->line, " | experiment=") != 0 ||
+        put_oneline(p, run->experiment) != 0)
         return p->h->error(TROPT_ENOMEM, "out of memory");
     emit_line(p);
     if (n_params) {
@@ -348,6 +365,8 @@ static int pr_log(void *self, const tropt_run *run, int64_t step, double time,
             if (p->pending_line)
                 p->pending_line[0] = '\0';
             fputs("\r\033[K", p->out);
+            if (p->sys.len)
+                tev_buf_append(&p->line, p->sys.data, p->sys.len); /* best effort */
             emit(p, p->line.data, p->line.len);
             p->status_pending = 1;
             p->last_draw = now;
@@ -358,6 +377,50 @@ static int pr_log(void *self, const tropt_run *run, int64_t step, double time,
     if (tropt_host_grow(p->h, (void **)&p->pending_line, &p->pending_cap, p->line.len + 1, 1) != 0)
         return p->h->error(TROPT_ENOMEM, "out of memory");
     memcpy(p->pending_line, p->line.data, p->line.len + 1);
+    return TROPT_OK;
+}
+
+/* System samples: on a terminal the latest are shown at the end of the
+ * live line; otherwise each record is a line of its own. */
+static int pr_system(void *self, const tropt_run *run, double time, const tropt_sample *s, size_t n)
+{
+    pr *p = self;
+    (void)run;
+    (void)time;
+    tev_buf *b = p->live ? &p->sys : &p->line;
+    tev_buf_clear(b);
+    int rc = tev_buf_puts(b, p->live ? " | sys" : "system:");
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const char *key = strncmp(s[i].key, "sys/", 4) == 0 ? s[i].key + 4 : s[i].key;
+        size_t kl = strlen(key);
+        if (kl > 6 && strcmp(key + kl - 6, "_bytes") == 0) /* people read MiB */
+            rc = tev_buf_printf(b, " %.*s=%.1fMiB", (int)(kl - 6), key, s[i].value / 1048576.0);
+        else
+            rc = tev_buf_printf(b, " %s=%.*g", key, p->precision, s[i].value);
+    }
+    if (rc != 0)
+        return p->h->error(TROPT_ENOMEM, "out of memory");
+    if (!p->live)
+        emit_line(p);
+    return TROPT_OK;
+}
+
+/* A checkpoint mark, when taken and when its hash is known. */
+static int pr_checkpoint(void *self, const tropt_run *run, const tropt_checkpoint *m)
+{
+    pr *p = self;
+    (void)run;
+    tev_buf_clear(&p->line);
+    int rc = tev_buf_printf(&p->line, "checkpoint after step %" PRId64 ": ", m->step) != 0 ||
+             put_oneline(p, m->path) != 0;
+    if (rc == 0 && m->sha256)
+        rc = tev_buf_printf(&p->line, " (%" PRId64 " bytes, sha256 %s)", m->size, m->sha256);
+    else if (rc == 0 && m->error)
+        rc = tev_buf_puts(&p->line, " (not hashed: ") != 0 || put_oneline(p, m->error) != 0 ||
+             tev_buf_puts(&p->line, ")") != 0;
+    if (rc != 0)
+        return p->h->error(TROPT_ENOMEM, "out of memory");
+    emit_line(p);
     return TROPT_OK;
 }
 
@@ -401,6 +464,7 @@ static void pr_destroy(void *self)
     p->h->free(p->keys);
     p->h->free(p->slot);
     tev_buf_free(&p->line);
+    tev_buf_free(&p->sys);
     p->h->free(p->pending_line);
     p->h->free(p);
 }
@@ -437,6 +501,7 @@ static int pr_create(void **self, const tropt_optval *opts, const tropt_host *ho
     memset(p, 0, sizeof *p);
     p->h = host;
     tev_buf_init(&p->line, host->realloc, host->free);
+    tev_buf_init(&p->sys, host->realloc, host->free);
     p->out = opts[PRINT_OPT_STREAM].i == 1 ? stdout : stderr;
     p->every = opts[PRINT_OPT_EVERY].i;
     p->precision = (int)opts[PRINT_OPT_PRECISION].i;
@@ -466,6 +531,8 @@ static const tropt_plugin print_plugin = {
     .finish = pr_finish,
     .flush = pr_flush,
     .destroy = pr_destroy,
+    .checkpoint = pr_checkpoint,
+    .log_system = pr_system,
 };
 
 TROPT_PLUGIN_EXPORT const tropt_plugin *tropt_plugin_entry(void)

@@ -112,6 +112,7 @@ static char *run_to(int fd, const char *opts, int steps, int with_summary)
     tropt_tracker *t = open_print(opts);
     json_t *cfg = json_pack("{s:f,s:s,s:{s:i}}", "lr", 0.001, "name", "a b", "opt", "depth", 2);
     json_t *sum = json_pack("{s:f,s:i}", "best", 0.5, "steps", steps);
+    ck_assert_int_eq(tropt_tracker_set_run_name(t, "NAME"), TROPT_OK);
     ck_assert_int_eq(tropt_tracker_init(t, cfg), TROPT_OK);
     char *rid = tu_strdupf("%s", tropt_tracker_run_id(t));
     ck_assert_int_eq(log_steps(t, steps), TROPT_OK);
@@ -130,7 +131,7 @@ static char *run_to(int fd, const char *opts, int steps, int with_summary)
 START_TEST(test_default_format)
 {
     char *out = run_to(1, "stream=stdout", 3, 1);
-    ck_assert_str_eq(out, "run RID | experiment=exp\n"
+    ck_assert_str_eq(out, "run RID (NAME) | experiment=exp\n"
                           "config: lr=0.001 | name=a b | opt/depth=2\n"
                           "step=   0 | loss=0.5000 | best_loss=0.5000 | iters=3\n"
                           "step=   1 | loss=0.2500 | best_loss=0.2500 | iters=4\n"
@@ -144,7 +145,7 @@ END_TEST
 START_TEST(test_stderr_is_default)
 {
     char *out = run_to(2, "", 1, 0);
-    ck_assert_str_eq(out, "run RID | experiment=exp\n"
+    ck_assert_str_eq(out, "run RID (NAME) | experiment=exp\n"
                           "config: lr=0.001 | name=a b | opt/depth=2\n"
                           "step=   0 | loss=0.5000 | best_loss=0.5000 | iters=3\n"
                           "run RID finished after 1 steps\n");
@@ -155,7 +156,7 @@ END_TEST
 START_TEST(test_every_shows_last)
 {
     char *out = run_to(1, "stream=stdout,every=2,precision=2", 4, 0);
-    ck_assert_str_eq(out, "run RID | experiment=exp\n"
+    ck_assert_str_eq(out, "run RID (NAME) | experiment=exp\n"
                           "config: lr=0.001 | name=a b | opt/depth=2\n"
                           "step=   0 | loss=0.50 | best_loss=0.50 | iters=3\n"
                           "step=   2 | loss=0.12 | best_loss=0.12 | iters=5 | late=1.00e-05\n"
@@ -172,7 +173,7 @@ START_TEST(test_chosen_keys)
                           "stream=stdout,keys=\"note, loss,flag,missing\""};
     for (int i = 0; i < 2; i++) {
         char *out = run_to(1, opts[i], 2, 0);
-        ck_assert_str_eq(out, "run RID | experiment=exp\n"
+        ck_assert_str_eq(out, "run RID (NAME) | experiment=exp\n"
                               "config: lr=0.001 | name=a b | opt/depth=2\n"
                               "step=   0 | note=hello\\nworld | loss=0.5000 | flag=false\n"
                               "step=   1 | note=hello\\nworld | loss=0.2500 | flag=true\n"
@@ -219,6 +220,53 @@ START_TEST(test_live_status_line)
     ck_assert_ptr_null(strchr(out, '\r'));
     ck_assert_ptr_null(strchr(out, '\033'));
     free(out);
+}
+END_TEST
+
+/* System samples: a line each off a terminal, the latest at the end of the
+ * live line on one; checkpoint marks when taken and when hashed; a resumed
+ * attempt says so on its first line. */
+START_TEST(test_system_checkpoint_and_attempt_lines)
+{
+    char *dir = tu_mkdtemp(), *ck = tu_path(dir, "ck.bin");
+    tu_write_file(ck, "abc");
+    for (int live = 0; live < 2; live++) {
+        capture c = cap_begin(1);
+        tropt_tracker *t = open_print(live ? "stream=stdout,live=on" : "stream=stdout");
+        tropt_run_record rec = {.struct_size = sizeof rec,
+                                .run_id = "01890a5d-ac96-774b-bcce-b302099a8057",
+                                .name = "sweep-3",
+                                .attempt = 2,
+                                .from_step = 50};
+        ck_assert_int_eq(tropt_tracker_import_run(t, &rec, NULL), TROPT_OK);
+        tropt_sample s[2] = {{"sys/proc/rss_bytes", 1048576, 2097152},
+                             {"sys/gpu0/util_pct", 57, 90}};
+        ck_assert_int_eq(tropt_tracker_import_system(t, 1.0, s, 2), TROPT_OK);
+        ck_assert_int_eq(log_steps(t, 1), TROPT_OK);
+        ck_assert_int_eq(tropt_tracker_checkpoint(t, ck), TROPT_OK);
+        ck_assert_int_eq(tropt_tracker_finish(t, NULL), TROPT_OK);
+        tropt_tracker_free(t);
+        char *out = cap_end(&c);
+        ck_assert_msg(strstr(out, "run 01890a5d-ac96-774b-bcce-b302099a8057 (sweep-3) | attempt 2 "
+                                  "from step 50 | experiment=exp\n"),
+                      "%s", out);
+        if (!live)
+            ck_assert_msg(strstr(out, "system: proc/rss=1.0MiB gpu0/util_pct=57\nstep=  50 "), "%s",
+                          out);
+        else
+            ck_assert_msg(strstr(out, "step=  50 | loss=0.5000 | best_loss=0.5000 | iters=3 | sys "
+                                      "proc/rss=1.0MiB gpu0/util_pct=57"),
+                          "%s", out);
+        ck_assert_msg(strstr(out, "checkpoint after step 50: "), "%s", out);
+        ck_assert_msg(strstr(out,
+                             "(3 bytes, sha256 "
+                             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad)"),
+                      "%s", out);
+        free(out);
+    }
+    tu_rmtree(dir);
+    free(dir);
+    free(ck);
 }
 END_TEST
 
@@ -317,7 +365,10 @@ START_TEST(test_demo_print)
     char *text = tu_read_file(err, NULL);
     ck_assert_ptr_nonnull(text);
     regex_t run_re, cfg_re, step_re, sum_re, end_re;
-    ck_assert_int_eq(regcomp(&run_re, "^run [0-9a-f-]{36} \\| experiment=[^ ]+$", REG_EXTENDED), 0);
+    ck_assert_int_eq(regcomp(&run_re,
+                             "^run [0-9a-f-]{36} \\([a-z]+-[a-z]+-[0-9]+\\) \\| experiment=[^ ]+$",
+                             REG_EXTENDED),
+                     0);
     ck_assert_int_eq(regcomp(&cfg_re, "^config: [^=| ]+=[^|]*( \\| [^=| ]+=[^|]*)*$", REG_EXTENDED),
                      0);
     ck_assert_int_eq(regcomp(&step_re,
@@ -376,6 +427,7 @@ int main(void)
     tcase_add_test(tc, test_special_values);
     tcase_add_test(tc, test_live_status_line);
     tcase_add_test(tc, test_live_auto_on_terminal);
+    tcase_add_test(tc, test_system_checkpoint_and_attempt_lines);
     tcase_add_test(tc, test_bad_options);
     tcase_add_test(tc, test_allocation_failures);
     tcase_add_test(tc, test_demo_print);
