@@ -74,6 +74,33 @@ static int forked(http *h)
                           (long)h->pid);
 }
 
+/* Every influx point of the run carries its name (and, for a resumed
+ * run, its attempt) as tags, before the tags option's.  0, or -1. */
+static int run_tags(http *h, const tropt_run *run, int v12, run_rec *r)
+{
+    tev_buf b;
+    tev_buf_init(&b, h->host->realloc, h->host->free);
+    int bad = 0;
+    if (v12 && run->name && *run->name)
+        bad = tev_buf_puts(&b, ",run_name=") != 0 || influx_put_escaped(&b, run->name, 'k') != 0;
+    if (!bad && r->attempt > 1)
+        bad = tev_buf_printf(&b, ",attempt=%" PRId64, r->attempt) != 0;
+    if (!bad && h->tags)
+        bad = tev_buf_puts(&b, h->tags) != 0;
+    if (!bad && !b.len)
+        bad = tev_buf_reserve(&b, 1) != 0; /* "" rather than NULL: no tags */
+    if (bad) {
+        tev_buf_free(&b);
+        return -1;
+    }
+    if (b.data)
+        b.data[b.len] = '\0';
+    r->influx_tags = tev_buf_steal(&b);
+    if (!r->influx_tags && !(r->influx_tags = tropt_host_strdup(h->host, "")))
+        return -1;
+    return 0;
+}
+
 static int http_init(void *self, const tropt_run *run, const json_t *config,
                      const tropt_field *params, size_t n_params)
 {
@@ -89,11 +116,16 @@ static int http_init(void *self, const tropt_run *run, const json_t *config,
         return h->host->error(TROPT_ENOMEM, "out of memory");
     memset(r, 0, sizeof *r);
     r->refs = 1; /* h->cur */
-    if (tev_encode_run_start(&line, run, config, h->host->format_real) != 0 ||
+    int v12 = TROPT_HOST_RUN_V12(h->host);
+    r->attempt = v12 && run->attempt > 1 ? run->attempt : 1;
+    if ((v12 ? tev_encode_run_start_v12(&line, run, config, h->host->format_real)
+             : tev_encode_run_start(&line, run, config, h->host->format_real)) != 0 ||
         !(r->run_id = tropt_host_strdup(h->host, run->run_id)) ||
-        !(r->experiment = tropt_host_strdup(h->host, run->experiment ? run->experiment : ""))) {
+        !(r->experiment = tropt_host_strdup(h->host, run->experiment ? run->experiment : "")) ||
+        run_tags(h, run, v12, r) != 0) {
         tev_buf_free(&line);
         h->host->free(r->run_id);
+        h->host->free(r->experiment);
         h->host->free(r);
         return h->host->error(TROPT_ENOMEM, "out of memory");
     }
@@ -117,7 +149,8 @@ static int log_direct(http *h, run_rec *r, int64_t step, double time, const trop
 {
     tev_buf line;
     tev_buf_init(&line, h->host->realloc, h->host->free);
-    if (tev_encode_log(&line, r->run_id, step, time, fields, n, h->host->format_real) != 0)
+    if (tev_encode_log_at(&line, r->run_id, r->attempt, step, time, fields, n,
+                          h->host->format_real) != 0)
         return TROPT_ENOMEM;
     hp_spool_direct(h, r, TEV_LOG, line.data, line.len, "queue full");
     tev_buf_free(&line);
@@ -213,6 +246,80 @@ static int http_log(void *self, const tropt_run *run, int64_t step, double time,
     else
         rc = h->host->error(rc, "out of memory");
     pthread_mutex_unlock(&h->mu);
+    return rc;
+}
+
+/* Queue an event other than a step (ABI 1.2), already encoded: its NDJSON
+ * line (sent with format=ndjson, and what the spool keeps) and its influx
+ * line (sent with format=influx; none: nothing is sent for it). */
+static int put_line(http *h, int kind, const tev_buf *nd, const tev_buf *ix)
+{
+    size_t size = (sizeof(rec) + nd->len + ix->len + 7) & ~(size_t)7;
+    if (size > UINT32_MAX / 2)
+        return h->host->error(TROPT_EINVAL, "an event of %zu bytes is too large", size);
+    pthread_mutex_lock(&h->mu);
+    run_rec *r = h->cur;
+    int rc = TROPT_OK;
+    rec *p = NULL;
+    if (!hp_ring_room(h))
+        hp_spool_direct(h, r, kind, nd->data, nd->len, "queue full");
+    else if (!(p = hp_ring_reserve(h, size)))
+        rc = h->host->error(TROPT_ENOMEM, "out of memory");
+    if (p) {
+        memset(p, 0, sizeof *p);
+        p->size = (uint32_t)size;
+        p->kind = (uint16_t)kind;
+        p->n = (uint32_t)nd->len;
+        p->unused = (uint32_t)ix->len;
+        p->run = r;
+        p->enq = hp_now_mono();
+        memcpy((char *)p + sizeof(rec), nd->data, nd->len);
+        if (ix->len)
+            memcpy((char *)p + sizeof(rec) + nd->len, ix->data, ix->len);
+        r->refs++;
+        hp_ring_commit(h, p);
+    }
+    if (rc == TROPT_OK)
+        rc = hp_take_pending(h);
+    pthread_mutex_unlock(&h->mu);
+    return rc;
+}
+
+/* System samples: an NDJSON "system" event; with format=influx a point at
+ * the samples' own time, fields <key>=mean and <key>_max=max. */
+static int http_system(void *self, const tropt_run *run, double time, const tropt_sample *s,
+                       size_t n)
+{
+    http *h = self;
+    tev_buf nd, ix;
+    tev_buf_init(&nd, h->host->realloc, h->host->free);
+    tev_buf_init(&ix, h->host->realloc, h->host->free);
+    int bad =
+        tev_encode_system(&nd, run->run_id, h->cur->attempt, time, s, n, h->host->format_real) != 0;
+    if (!bad && h->influx) {
+        const char *m = h->measurement ? h->measurement : h->cur->experiment;
+        bad = influx_encode_system(&ix, m, run->run_id, h->cur->influx_tags, time, s, n,
+                                   h->host->format_real) != 0;
+    }
+    int rc =
+        bad ? h->host->error(TROPT_ENOMEM, "out of memory") : put_line(h, TEV_SYSTEM, &nd, &ix);
+    tev_buf_free(&nd);
+    tev_buf_free(&ix);
+    return rc;
+}
+
+/* A checkpoint mark: an NDJSON "checkpoint" event (influx has no place for
+ * it: nothing is sent with format=influx; the spool keeps it). */
+static int http_checkpoint(void *self, const tropt_run *run, const tropt_checkpoint *m)
+{
+    http *h = self;
+    tev_buf nd, ix;
+    tev_buf_init(&nd, h->host->realloc, h->host->free);
+    tev_buf_init(&ix, h->host->realloc, h->host->free);
+    int rc = tev_encode_checkpoint(&nd, run->run_id, m, h->host->format_real) != 0
+                 ? h->host->error(TROPT_ENOMEM, "out of memory")
+                 : put_line(h, TEV_CHECKPOINT, &nd, &ix);
+    tev_buf_free(&nd);
     return rc;
 }
 
@@ -399,6 +506,8 @@ static const tropt_plugin http_plugin = {
     .finish = http_finish,
     .flush = http_flush,
     .destroy = http_destroy,
+    .checkpoint = http_checkpoint,
+    .log_system = http_system,
 };
 
 TROPT_PLUGIN_EXPORT const tropt_plugin *tropt_plugin_entry(void)

@@ -67,7 +67,9 @@ typedef struct run_rec {
     int64_t refs; /* mu */
     char *run_id;
     char *experiment;
-    char *start_line; /* NDJSON run_start, set by init: never NULL */
+    int64_t attempt;   /* ABI 1.2: the attempt (1 for a new run) */
+    char *influx_tags; /* ",run_name=..[,attempt=k]" + the tags option: every point's tags */
+    char *start_line;  /* NDJSON run_start, set by init: never NULL */
     size_t start_len;
     char *end_line; /* NDJSON run_end: NULL until finish sets it, before it is queued */
     size_t end_len;
@@ -100,10 +102,10 @@ typedef union val {
  * so the sender copies them out of the ring as they are. */
 typedef struct rec {
     uint32_t size;
-    uint16_t kind; /* TEV_RUN_START, TEV_LOG, TEV_RUN_END */
+    uint16_t kind; /* TEV_RUN_START, TEV_LOG, TEV_RUN_END; or a line record: */
     uint16_t has_json;
-    uint32_t n;
-    uint32_t unused;
+    uint32_t n;      /* TEV_LOG: fields; a line record: the NDJSON line's bytes */
+    uint32_t unused; /* a line record: the influx line's bytes after it (0: none) */
     run_rec *run;
     keyset *ks; /* TEV_LOG */
     int64_t step;
@@ -112,6 +114,11 @@ typedef struct rec {
 } rec;
 
 #define REC_VALS(p) ((val *)((char *)(p) + sizeof(rec)))
+/* Line records (ABI 1.2 events other than steps: TEV_SYSTEM, TEV_CHECKPOINT)
+ * carry their encoded lines after the header: n bytes of NDJSON, then
+ * `unused` bytes of influx line protocol. */
+#define REC_LINE(p) ((const char *)(p) + sizeof(rec))
+#define REC_IS_LINE(p) ((p)->kind == TEV_SYSTEM || (p)->kind == TEV_CHECKPOINT)
 #define CHUNK_BYTES ((size_t)64 * 1024 - 64)
 #define FREE_CHUNKS_MAX 32
 

@@ -55,6 +55,7 @@ void hp_run_unref(http *h, run_rec *r, int64_t k)
     if (r && (r->refs -= k) == 0) {
         h->host->free(r->run_id);
         h->host->free(r->experiment);
+        h->host->free(r->influx_tags);
         h->host->free(r->start_line);
         h->host->free(r->end_line);
         h->host->free(r);

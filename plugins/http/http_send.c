@@ -63,10 +63,13 @@ int hp_encode_ndjson(http *h, sender *s, const rec *p, tev_buf *out)
         return tev_buf_append(out, r->start_line, r->start_len);
     if (p->kind == TEV_RUN_END)
         return tev_buf_append(out, r->end_line, r->end_len);
+    if (REC_IS_LINE(p))
+        return tev_buf_append(out, REC_LINE(p), p->n);
     const tropt_field *f = fields_of(h, s, p);
     if (!f && p->n)
         return -1;
-    return tev_encode_log(out, r->run_id, p->step, p->time, f, p->n, h->host->format_real);
+    return tev_encode_log_at(out, r->run_id, r->attempt, p->step, p->time, f, p->n,
+                             h->host->format_real);
 }
 
 /* The request body of b.  0, or -1 out of memory. */
@@ -80,6 +83,8 @@ static int encode_wire(http *h, sender *s, batch *b)
         int rc = 0;
         if (!h->influx)
             rc = hp_encode_ndjson(h, s, p, &b->body);
+        else if (REC_IS_LINE(p))
+            rc = tev_buf_append(&b->body, REC_LINE(p) + p->n, p->unused);
         else if (p->kind == TEV_LOG) {
             const tropt_field *f = fields_of(h, s, p);
             if (p->run != s->prefix_run) {
@@ -89,7 +94,7 @@ static int encode_wire(http *h, sender *s, batch *b)
                 hp_run_unref(h, s->prefix_run, 1);
                 s->prefix_run = NULL;
                 pthread_mutex_unlock(&h->mu);
-                if (influx_prefix(&s->prefix, m, p->run->run_id, h->tags) != 0)
+                if (influx_prefix(&s->prefix, m, p->run->run_id, p->run->influx_tags) != 0)
                     return -1;
                 pthread_mutex_lock(&h->mu);
                 s->prefix_run = p->run;

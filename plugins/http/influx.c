@@ -204,3 +204,46 @@ oom:
         b->data[mark] = '\0';
     return -1;
 }
+
+int influx_encode_system(tev_buf *b, const char *measurement, const char *run_id,
+                         const char *extra_tags, double time, const tropt_sample *s, size_t n,
+                         tev_format_real_fn fn)
+{
+    size_t mark = b->len;
+    char tmp[64];
+    int nf = 0;
+    if (influx_prefix(b, measurement, run_id, extra_tags) != 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        double v[2] = {s[i].value, s[i].max};
+        for (int k = 0; k < 2; k++) {
+            if (!isfinite(v[k]) || !s[i].key[0])
+                continue; /* influx has no NaN or infinity */
+            (fn ? fn : tev_format_real)(tmp, sizeof tmp, v[k]);
+            if ((nf++ && tev_buf_puts(b, ",") != 0) || influx_put_escaped(b, s[i].key, 'k') != 0 ||
+                (k && tev_buf_puts(b, "_max") != 0) || tev_buf_puts(b, "=") != 0 ||
+                tev_buf_puts(b, tmp) != 0)
+                goto oom;
+        }
+    }
+    if (nf == 0) {
+        b->len = mark;
+        if (b->data)
+            b->data[mark] = '\0';
+        return 0;
+    }
+    /* to the microsecond, then ns: time * 1e9 is past double's exact range
+     * (1.7e18 > 2^53) and would move the millisecond a reader sees */
+    double us = time * 1e6;
+    if (!isfinite(us) || us < 0 || us > 9.2e15)
+        us = 0;
+    if (tev_buf_puts(b, " ") != 0 || tev_buf_put_i64(b, (int64_t)llround(us) * 1000) != 0 ||
+        tev_buf_puts(b, "\n") != 0)
+        goto oom;
+    return 0;
+oom:
+    b->len = mark;
+    if (b->data)
+        b->data[mark] = '\0';
+    return -1;
+}

@@ -30,6 +30,13 @@ int influx_encode_fields(tev_buf *b, size_t mark, int64_t step, double time,
                          const tropt_field *fields, size_t n, tev_format_real_fn fn,
                          size_t *n_skipped);
 
+/* One point of system samples at their own time (ns): fields <key>=mean
+ * and <key>_max=max (reals; non-finite ones left out).  Appends nothing
+ * when no value is finite.  0, or -1 on allocation failure (b unchanged). */
+int influx_encode_system(tev_buf *b, const char *measurement, const char *run_id,
+                         const char *extra_tags, double time, const tropt_sample *s, size_t n,
+                         tev_format_real_fn fn);
+
 /* The escaping rules, exposed for tests.  kind: 'm' measurement, 'k' tag
  * key / tag value / field key, 's' string field value (without quotes). */
 int influx_put_escaped(tev_buf *b, const char *s, int kind);
