@@ -508,7 +508,6 @@ class Tracker:
         return f"<tropt_tracker.Tracker {self.experiment_name!r} {state}>"
 
 
-@atexit.register
 # ---- reading back (the reader API of tropt/host.h) ---------------------------
 
 
@@ -682,10 +681,14 @@ def read_run(spec, run_id):
 
 def _shutdown():
     # Stop every backend (and its threads) while Python can still run the log
-    # callback, then hand diagnostics back to the C default handler.
+    # callback, then hand diagnostics back to the C default handler.  Every
+    # active run is finished "aborted" (SPEC 18).
     for t in list(_live):
         try:
             t.close()
         except Exception:
             pass
     _lib.tropt_set_log_handler(_LOG_FN(), None)
+
+
+atexit.register(_shutdown)

@@ -152,6 +152,18 @@ class TempDir(unittest.TestCase):
         finally:
             con.close()
 
+    def child(self, code, timeout=120):
+        """Run code in a fresh interpreter in the test's folder; fails the
+        test if it is still running after `timeout` s (a deadline for a hang,
+        not a wait) or exits non-zero."""
+        try:
+            p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                               cwd=self.dir, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.fail(f"the child did not exit within {timeout} s:\n{code}")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return p.stdout
+
 
 # ---- parity with the reference ------------------------------------------------
 
@@ -568,6 +580,51 @@ class TestThreads(TempDir):
         self.assertEqual(sorted((r[1], r[2]) for r in rows),
                          [(k, i) for k in range(8) for i in range(per)])
         self.assertTrue(all(r[3] == float(r[2]) and r[4] == "t%d" % r[1] for r in rows))
+
+
+# ---- interpreter exit -----------------------------------------------------------
+
+class TestExit(TempDir):
+    def test_active_run_is_aborted_at_exit(self):
+        # A daemon thread (a data loader, say) still holds the tracker when
+        # the program ends: nothing but the exit hook can close it.
+        self.child("import threading, tropt_tracker\n"
+                   "t = tropt_tracker.Tracker('sqlite:path=exit.db')\n"
+                   "t.init()\n"
+                   "t.log({'x': 1})\n"
+                   "held = threading.Event()\n"
+                   "def loader(tracker=t):\n"
+                   "    held.set()\n"
+                   "    threading.Event().wait()\n"
+                   "threading.Thread(target=loader, daemon=True).start()\n"
+                   "held.wait()\n"
+                   "del t\n")
+        path = os.path.join(self.dir, "exit.db")
+        self.assertEqual(self.query(path, "SELECT status FROM runs"), [("aborted",)])
+        self.assertEqual(self.query(path, "SELECT key, value FROM metrics"), [("x", 1)])
+
+    def test_http_program_without_close_exits(self):
+        # The server is down: closing at exit spools the run (ended
+        # "aborted") and the process exits.
+        import json
+        import socket
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()  # nothing listens there: connections are refused
+        self.child("import tropt_tracker\n"
+                   f"t = tropt_tracker.Tracker('http:url=http://127.0.0.1:{port}/w,"
+                   "retries=1,retry_initial=10ms,flush_timeout=2s')\n"
+                   "t.init()\n"
+                   "t.log({'x': 1})\n", timeout=120)
+        spool = os.path.join(self.dir, "tropt-spool")
+        events = []
+        for name in sorted(os.listdir(spool)):
+            with open(os.path.join(spool, name)) as f:
+                events += [json.loads(line) for line in f if line.strip()]
+        self.assertEqual([e["type"] for e in events], ["run_start", "log", "run_end"])
+        self.assertEqual(events[1]["data"], {"x": 1})
+        self.assertEqual(events[2]["status"], "aborted")
 
 
 # ---- reading back: runs() and read_run() through the reader API ---------------
