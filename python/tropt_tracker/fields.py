@@ -1,0 +1,170 @@
+"""Steps as arrays of struct tropt_field, the typed form libtropt logs
+without building JSON (tropt_tracker_log_fields_at).
+
+Each thread has its own field array (C reads it while the GIL is released,
+so it cannot be shared) and remembers the shape of its last step, so that
+a step of the same shape is written with one struct.pack_into.
+"""
+import ctypes
+import struct
+import threading
+
+from . import _lib
+from .values import INT64_MAX, INT64_MIN, coerce, plain, to_json
+
+_SIZE = _lib.FIELD_SIZE
+_S_REAL = struct.Struct("@Pi4xd").pack_into
+_S_INT = struct.Struct("@Pi4xq").pack_into
+_S_BOOL = struct.Struct("@Pi4xi4x").pack_into
+_S_PTR = struct.Struct("@Pi4xP").pack_into
+_S_NULL = struct.Struct("@Pi4x8x").pack_into
+
+# Address of a bytes object's characters: CPython keeps them inline at a
+# fixed offset; checked once against ctypes (else ctypes computes it).
+_BYTES_OFF = bytes.__basicsize__ - 1
+_probe = b"tropt-probe"
+if id(_probe) + _BYTES_OFF == ctypes.cast(_probe, _lib.vp).value:
+    def addr(b, _off=_BYTES_OFF):
+        return id(b) + _off
+else:  # pragma: no cover - other Python implementations
+    def addr(b):
+        return ctypes.cast(b, _lib.vp).value
+del _probe
+
+_keys = {}  # str key -> (bytes, address); the bytes live in this cache
+KEYS_MAX = 65536
+
+
+def key(k):
+    e = _keys.get(k)
+    if e is None:
+        if not isinstance(k, str):
+            raise TypeError(f"tropt_tracker: key {k!r} is not a str")
+        if "\x00" in k:
+            raise ValueError(f"tropt_tracker: key {k!r} holds a NUL character")
+        b = str(k).encode("utf-8")
+        e = (b, addr(b))
+        if len(_keys) < KEYS_MAX:
+            _keys[k] = e
+    return e
+
+
+_FAST = {float: ("d", _lib.REAL), int: ("q", _lib.INT), bool: ("i4x", _lib.BOOL)}
+
+
+class Grow(Exception):
+    """The array is too small for the step: grow it and start again."""
+
+
+class Buffer(threading.local):
+    """Per-thread field array and the shape of the last step."""
+
+    def __init__(self):
+        self.cap = 0
+        self.buf = None
+        self.addr = 0
+        self.keys = None
+        self.types = None
+
+    def learn(self, keys, types):
+        """Prepare the fast path for steps with these keys and value types."""
+        self.keys = None
+        if not keys or len(keys) > 256 or any(t not in _FAST for t in types):
+            return
+        fmt = "@"
+        args = []
+        keep = []
+        for k, t in zip(keys, types):
+            if not isinstance(k, str):
+                return
+            kb, ka = key(k)
+            keep.append(kb)
+            code, tag = _FAST[t]
+            fmt += "Pi4x" + code
+            args += [ka, tag, None]
+        self.ensure(len(keys))
+        self.pack = struct.Struct(fmt).pack_into
+        self.args = args
+        self.keep = keep  # the key bytes the prepared addresses point into
+        self.n = len(keys)
+        self.keys = keys
+        self.types = types
+
+    def ensure(self, n):
+        """The array, with room for at least n fields."""
+        if n > self.cap:
+            self.cap = max(n, 2 * self.cap, 16)
+            self.buf = ctypes.create_string_buffer(self.cap * _SIZE)
+            self.addr = ctypes.addressof(self.buf)
+        return self.buf
+
+
+tls = Buffer()
+
+
+def fill(buf, n, prefix, data, keep, jsons):
+    """Write the fields of dict `data` (flattened under prefix) into buf from
+    index n on; returns the new count.  Bytes and jansson values that must
+    outlive the C call go to `keep` and `jsons` (the caller frees jsons).
+    Raises Grow when buf is too small."""
+    for k, v in data.items():
+        if prefix is None:
+            kb, ka = key(k)
+            name = k
+        else:
+            if not isinstance(k, str):
+                raise TypeError(f"tropt_tracker: key {k!r} under {prefix!r} is not a str")
+            name = prefix + "/" + k
+            kb, ka = key(name)
+            keep.append(kb)
+        if (n + 1) * _SIZE > len(buf):
+            raise Grow()
+        off = n * _SIZE
+        t = type(v)
+        while True:
+            if t is float:
+                _S_REAL(buf, off, ka, _lib.REAL, v)
+            elif t is int:
+                if not INT64_MIN <= v <= INT64_MAX:
+                    raise ValueError(f"tropt_tracker: value of {name!r} does not fit "
+                                     f"in 64 bits: {v}")
+                _S_INT(buf, off, ka, _lib.INT, v)
+            elif t is bool:
+                _S_BOOL(buf, off, ka, _lib.BOOL, 1 if v else 0)
+            elif t is str:
+                if "\x00" in v:
+                    raise ValueError(f"tropt_tracker: value of {name!r} holds a NUL character")
+                sb = v.encode("utf-8")
+                keep.append(sb)
+                _S_PTR(buf, off, ka, _lib.STRING, addr(sb))
+            elif v is None:
+                _S_NULL(buf, off, ka, _lib.NULL)
+            elif t is dict and v:
+                n = fill(buf, n, name, v, keep, jsons)
+                break
+            elif t is dict or t is list or t is tuple:
+                j = to_json(name, plain(name, v))
+                jsons.append(j)
+                _S_PTR(buf, off, ka, _lib.JSON, j)
+            else:
+                v = coerce(name, v)
+                t = type(v)
+                continue
+            n += 1
+            break
+    return n
+
+
+def write(b, data, keep, jsons):
+    """Write dict `data` into b's array through the general path, growing
+    it as needed; returns the number of fields."""
+    while True:
+        buf = b.ensure(len(data))
+        try:
+            return fill(buf, 0, None, data, keep, jsons)
+        except Grow:
+            for j in jsons:
+                _lib.json_delete(j)
+            jsons.clear()
+            keep.clear()
+            b.ensure(b.cap * 2 + 1)
