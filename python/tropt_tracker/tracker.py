@@ -10,6 +10,7 @@ import threading
 import weakref
 
 from . import _lib, errors, fields, logbridge
+from .errors import MSG_LOG_INACTIVE
 from .values import json_object
 
 DEFAULT_EXPERIMENT = "tropt_experiment"
@@ -91,7 +92,8 @@ class Tracker:
         errors.check(rc)
 
     def log(self, data):
-        """Write one step.  AssertionError when no run is active."""
+        """Write one step.  AssertionError when no run is active, whatever the
+        data (as the reference checks the state first)."""
         tls = fields.tls
         if type(data) is dict:
             # Fast path: the same keys with the same number/bool types as this
@@ -116,6 +118,9 @@ class Tracker:
             raise TypeError(f"tropt_tracker: log() takes a dict, not {type(data).__name__}")
         else:
             keys = types = None
+        # The reference asserts the state before it looks at the data.
+        if not _lib.tracker_is_active(self._handle()):
+            raise AssertionError(MSG_LOG_INACTIVE)
         keep = []
         jsons = []
         try:

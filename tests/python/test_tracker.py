@@ -10,6 +10,8 @@ from helpers import REF_LOGGER, Listening, RecordingTracker, TempDir, run_sequen
 
 from tropt_tracker import Tracker, TrackerError
 
+INACTIVE = "log() called on inactive tracker (missing init()?)"
+
 AUTO_FINISH = ("init() called on already-active tracker (previous run not finished). "
                "Auto-finishing the previous run.")
 
@@ -23,6 +25,10 @@ SEQUENCES = {
                               ("finish", None)],
     "reuse after finish": [("init", {"r": 1}), ("log", {"x": 1}), ("finish", None),
                            ("init", {"r": 2}), ("log", {"x": 2}), ("finish", None)],
+    # The reference asserts the state before it looks at the data.
+    "bad data while inactive": [("log", {"x": 2**63}), ("log", {"o": object()}),
+                                ("init", None), ("finish", None), ("log", {"x": 2**63}),
+                                ("log", {"x": [float("nan")]}), ("log", {"k\x00": 1})],
 }
 
 
@@ -80,6 +86,26 @@ class TestParity(TempDir):
             "init() called on already-active tracker (previous run not finished). "
             "Auto-finishing the previous run.",
             "finish() called on inactive tracker — ignoring."])
+
+    def test_state_is_checked_before_the_data(self):
+        # After finish, a value the data checks would refuse still raises
+        # the reference's AssertionError (and no __float__ is called).
+        calls = []
+
+        class Watched:
+            def __float__(self):
+                calls.append(1)
+                return 1.0
+
+        with Tracker("null") as t:
+            t.init()
+            t.finish()
+            for data in ({"x": 2**63}, {"x": Watched()}, {"n": {"x": 1 << 64}}):
+                with self.assertRaises(AssertionError) as cm:
+                    t.log(data)
+                self.assertEqual(str(cm.exception), INACTIVE)
+        self.assertEqual(calls, [])
+
 
 # ---- the run's life -------------------------------------------------------------
 
