@@ -31,7 +31,10 @@ else:  # pragma: no cover - other Python implementations
         return ctypes.cast(b, _lib.vp).value
 del _probe
 
-_keys = {}  # str key -> (bytes, address); the bytes live in this cache
+# str key -> (bytes, address).  The cache owns the bytes of the keys it
+# holds; a key met after it is full is encoded per call, and the call's
+# `keep` list holds its bytes until C has read them.
+_keys = {}
 KEYS_MAX = 65536
 
 
@@ -109,14 +112,13 @@ def fill(buf, n, prefix, data, keep, jsons):
     Raises Grow when buf is too small."""
     for k, v in data.items():
         if prefix is None:
-            kb, ka = key(k)
             name = k
         else:
             if not isinstance(k, str):
                 raise TypeError(f"tropt_tracker: key {k!r} under {prefix!r} is not a str")
             name = prefix + "/" + k
-            kb, ka = key(name)
-            keep.append(kb)
+        kb, ka = key(name)
+        keep.append(kb)  # a key the full cache does not hold lives only here
         if (n + 1) * _SIZE > len(buf):
             raise Grow()
         off = n * _SIZE

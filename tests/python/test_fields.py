@@ -1,11 +1,12 @@
 """fields: steps as tropt_field arrays.  The prepared path (a step with the
 shape of the previous one) and the general path must store the same
-thing."""
+thing; key bytes must live until C has read them."""
 import unittest
 
 from helpers import TempDir, bits
 
 from tropt_tracker import Tracker
+from tropt_tracker.fields import KEYS_MAX
 
 
 SQL_TYPE = {float: "real", int: "integer", bool: "integer", str: "text", type(None): "null"}
@@ -56,6 +57,34 @@ class TestFields(TempDir):
         self.assertEqual(len(got), 600)
         self.assertEqual(got["k299/b/c"], (299.0, "real"))
 
+
+
+    KEYS = r"""
+import sqlite3, tropt_tracker
+from tropt_tracker.fields import KEYS_MAX
+t = tropt_tracker.Tracker("null")
+t.init()
+for i in range(0, KEYS_MAX + 4096, 4096):  # fills the key cache
+    t.log({f"fill{j}": j for j in range(i, i + 4096)})
+s = tropt_tracker.Tracker("sqlite:path=keys.db")
+s.init()
+for i in range(200):  # keys met after the cache is full, general path
+    s.log({f"new{i}": i, f"new{i}b": [i], "nested": {f"k{i}": i}})
+for i in range(200):  # and the prepared path
+    s.log({"late_a": i, "late_b": float(i)})
+s.close()
+"""
+
+    def test_keys_after_the_cache_is_full(self):
+        self.assertEqual(KEYS_MAX, 65536)
+        self.child(self.KEYS, timeout=240)
+        rows = self.query(f"{self.dir}/keys.db", "SELECT step, key, value FROM metrics")
+        want = set()
+        for i in range(200):
+            want |= {(i, f"new{i}", i), (i, f"new{i}b", f"[{i}]"), (i, f"nested/k{i}", i)}
+            want |= {(200 + i, "late_a", i), (200 + i, "late_b", float(i))}
+        self.assertEqual(len(rows), len(want))
+        self.assertEqual(set(rows), want)
 
 
 if __name__ == "__main__":
