@@ -121,40 +121,40 @@ def fill(buf, n, prefix, data, keep, jsons):
         keep.append(kb)  # a key the full cache does not hold lives only here
         if (n + 1) * _SIZE > len(buf):
             raise Grow()
-        off = n * _SIZE
-        t = type(v)
-        while True:
-            if t is float:
-                _S_REAL(buf, off, ka, _lib.REAL, v)
-            elif t is int:
-                if not INT64_MIN <= v <= INT64_MAX:
-                    raise ValueError(f"tropt_tracker: value of {name!r} does not fit "
-                                     f"in 64 bits: {v}")
-                _S_INT(buf, off, ka, _lib.INT, v)
-            elif t is bool:
-                _S_BOOL(buf, off, ka, _lib.BOOL, 1 if v else 0)
-            elif t is str:
-                if "\x00" in v:
-                    raise ValueError(f"tropt_tracker: value of {name!r} holds a NUL character")
-                sb = v.encode("utf-8")
-                keep.append(sb)
-                _S_PTR(buf, off, ka, _lib.STRING, addr(sb))
-            elif v is None:
-                _S_NULL(buf, off, ka, _lib.NULL)
-            elif t is dict and v:
-                n = fill(buf, n, name, v, keep, jsons)
-                break
-            elif t is dict or t is list or t is tuple:
-                j = to_json(name, plain(name, v))
-                jsons.append(j)
-                _S_PTR(buf, off, ka, _lib.JSON, j)
-            else:
-                v = coerce(name, v)
-                t = type(v)
-                continue
-            n += 1
-            break
+        n = _fill_value(buf, n, name, ka, v, keep, jsons)
     return n
+
+
+def _fill_value(buf, n, name, ka, v, keep, jsons):
+    off = n * _SIZE
+    t = type(v)
+    if t not in _FAST and t is not str and v is not None and t is not dict and t is not list \
+            and t is not tuple:
+        v = coerce(name, v)  # once: what it gives is plain
+        t = type(v)
+    if t is float:
+        _S_REAL(buf, off, ka, _lib.REAL, v)
+    elif t is int:
+        if not INT64_MIN <= v <= INT64_MAX:
+            raise ValueError(f"tropt_tracker: value of {name!r} does not fit in 64 bits: {v}")
+        _S_INT(buf, off, ka, _lib.INT, v)
+    elif t is bool:
+        _S_BOOL(buf, off, ka, _lib.BOOL, 1 if v else 0)
+    elif t is str:
+        if "\x00" in v:
+            raise ValueError(f"tropt_tracker: value of {name!r} holds a NUL character")
+        sb = v.encode("utf-8")
+        keep.append(sb)
+        _S_PTR(buf, off, ka, _lib.STRING, addr(sb))
+    elif v is None:
+        _S_NULL(buf, off, ka, _lib.NULL)
+    elif t is dict and v:
+        return fill(buf, n, name, v, keep, jsons)
+    else:  # an empty dict, a list or a tuple: JSON kept whole
+        j = to_json(name, plain(name, v))
+        jsons.append(j)
+        _S_PTR(buf, off, ka, _lib.JSON, j)
+    return n + 1
 
 
 def write(b, data, keep, jsons):

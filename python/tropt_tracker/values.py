@@ -1,12 +1,62 @@
-"""Python values as the values libtropt logs (SPEC 13): bool, int (int64),
-float, str and None as they are; dict, list and tuple walked; numpy values
-through .tolist(); objects with __index__ or __float__ as int or float;
-anything else a TypeError naming the key."""
+"""Python values as the values libtropt logs (SPEC 13, 18).
+
+bool, int (int64), float, str and None are kept as they are; dict, list and
+tuple are walked; anything else is coerced once, in this order: a str or
+bool subclass as str or bool; an object with .tolist() (numpy arrays and
+scalars, tensors of any library) as what that returns; with .item() (a
+scalar tensor) as that number; a dict/list/tuple subclass as its plain
+type; an object with __index__ as int, with __float__ as float.  The
+library of such a value is never imported.  What a coercion gives must be
+a plain value (a list may hold more values to coerce); anything else is a
+TypeError naming the key.
+"""
 import json
 
 from . import _lib
 
 INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
+
+# The types a coercion may produce at the top of a value.
+_PLAIN = (bool, int, float, str, type(None), list, tuple, dict)
+_NOT_PLAIN = object()
+
+
+def check_int(key, v):
+    if not INT64_MIN <= v <= INT64_MAX:
+        raise ValueError(f"tropt_tracker: value of {key!r} does not fit in 64 bits: {v}")
+    return v
+
+
+def _convert(key, v, how):
+    try:
+        r = getattr(v, how)()
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"tropt_tracker: value of {key!r} ({type(v).__name__}) could not be "
+                        f"converted with .{how}(): {e}") from None
+    return r if type(r) in _PLAIN else _NOT_PLAIN
+
+
+def coerce(key, v):
+    """v (of a type not in _PLAIN) as a plain value, or TypeError."""
+    if isinstance(v, str):
+        return str(v)
+    if isinstance(v, bool):
+        return bool(v)
+    for how in ("tolist", "item"):
+        if callable(getattr(v, how, None)):
+            r = _convert(key, v, how)
+            if r is not _NOT_PLAIN:
+                return r
+            # e.g. numpy.longdouble: .tolist() gives the same type back
+    if isinstance(v, dict):
+        return dict(v)
+    if isinstance(v, (list, tuple)):
+        return list(v)
+    if hasattr(type(v), "__index__"):
+        return int(v.__index__())
+    if hasattr(type(v), "__float__"):
+        return float(v)
+    raise TypeError(f"tropt_tracker: value of {key!r} has unsupported type {type(v).__name__}")
 
 
 def plain(key, v):
@@ -15,9 +65,7 @@ def plain(key, v):
     if t is float or t is str or v is None or t is bool:
         return v
     if t is int:
-        if INT64_MIN <= v <= INT64_MAX:
-            return v
-        raise ValueError(f"tropt_tracker: value of {key!r} does not fit in 64 bits: {v}")
+        return check_int(key, v)
     if t is dict:
         out = {}
         for k, x in v.items():
@@ -28,25 +76,6 @@ def plain(key, v):
     if t is list or t is tuple:
         return [plain(key, x) for x in v]
     return plain(key, coerce(key, v))
-
-
-def coerce(key, v):
-    """A value of another type as bool/int/float/str/list/dict, or TypeError."""
-    if hasattr(v, "tolist") and hasattr(v, "dtype"):  # numpy scalar or array
-        return v.tolist()
-    if isinstance(v, bool):
-        return bool(v)
-    if isinstance(v, str):
-        return str(v)
-    if isinstance(v, dict):
-        return dict(v)
-    if isinstance(v, (list, tuple)):
-        return list(v)
-    if hasattr(type(v), "__index__"):
-        return int(v.__index__())
-    if hasattr(type(v), "__float__"):
-        return float(v)
-    raise TypeError(f"tropt_tracker: value of {key!r} has unsupported type {type(v).__name__}")
 
 
 def to_json(key, v):
