@@ -1,9 +1,13 @@
 """Steps as arrays of struct tropt_field, the typed form libtropt logs
 without building JSON (tropt_tracker_log_fields_at).
 
-Each thread has its own field array (C reads it while the GIL is released,
-so it cannot be shared) and remembers the shape of its last step, so that
-a step of the same shape is written with one struct.pack_into.
+A Buffer holds one array and the shape of the last step written into it.
+Each thread keeps one spare Buffer (take / give_back): a log() takes it for
+the whole call, so a log() nested in another on the same thread (a
+__float__ that logs, a signal handler) finds none and uses a Buffer of its
+own instead of overwriting the outer step's fields.  Whatever the C call
+reads (key and string bytes, jansson values) is kept alive by the Buffer or
+by the call's `keep` list until the call returns.
 """
 import ctypes
 import struct
@@ -52,15 +56,21 @@ def key(k):
     return e
 
 
-_FAST = {float: ("d", _lib.REAL), int: ("q", _lib.INT), bool: ("i4x", _lib.BOOL)}
+# Values the prepared path packs directly (struct code, tropt_type); str is
+# packed as the address of its UTF-8 bytes.
+_FAST = {float: ("d", _lib.REAL), int: ("q", _lib.INT), bool: ("i4x", _lib.BOOL),
+         str: ("P", _lib.STRING)}
+_STR = object()  # marks a str position in Buffer.conv
 
 
 class Grow(Exception):
     """The array is too small for the step: grow it and start again."""
 
 
-class Buffer(threading.local):
-    """Per-thread field array and the shape of the last step."""
+class Buffer:
+    """A field array and the prepared shape of the last step written."""
+
+    __slots__ = ("cap", "buf", "addr", "keys", "types", "pack", "args", "n", "keep", "conv")
 
     def __init__(self):
         self.cap = 0
@@ -68,30 +78,7 @@ class Buffer(threading.local):
         self.addr = 0
         self.keys = None
         self.types = None
-
-    def learn(self, keys, types):
-        """Prepare the fast path for steps with these keys and value types."""
-        self.keys = None
-        if not keys or len(keys) > 256 or any(t not in _FAST for t in types):
-            return
-        fmt = "@"
-        args = []
-        keep = []
-        for k, t in zip(keys, types):
-            if not isinstance(k, str):
-                return
-            kb, ka = key(k)
-            keep.append(kb)
-            code, tag = _FAST[t]
-            fmt += "Pi4x" + code
-            args += [ka, tag, None]
-        self.ensure(len(keys))
-        self.pack = struct.Struct(fmt).pack_into
-        self.args = args
-        self.keep = keep  # the key bytes the prepared addresses point into
-        self.n = len(keys)
-        self.keys = keys
-        self.types = types
+        self.pack = None
 
     def ensure(self, n):
         """The array, with room for at least n fields."""
@@ -101,8 +88,84 @@ class Buffer(threading.local):
             self.addr = ctypes.addressof(self.buf)
         return self.buf
 
+    def learn(self, keys, values):
+        """Prepare the fast path for steps with these top-level keys whose
+        values have these types: float, int, bool, str, or a type whose
+        .tolist()/.item() gave one of the first three.  A shape that does
+        not fit is remembered with pack None, so that it is not tried
+        again at every step."""
+        self.keys = keys
+        self.types = tuple(map(type, values))
+        self.pack = None
+        if not keys or len(keys) > 256:
+            return
+        fmt = "@"
+        args = []
+        keep = []
+        conv = []
+        for i, (k, v) in enumerate(zip(keys, values)):
+            t = type(v)
+            if t not in _FAST:
+                how = _method(v)
+                if how is None:
+                    return
+                conv.append((i, how, type(getattr(v, how)())))
+                t = conv[-1][2]
+                if t not in _FAST or t is str:
+                    return
+            elif t is str:
+                conv.append((i, _STR, str))
+            kb, ka = key(k)
+            keep.append(kb)
+            code, tag = _FAST[t]
+            fmt += "Pi4x" + code
+            args += [ka, tag, None]
+        self.ensure(len(keys))
+        self.args = args
+        self.keep = keep  # the key bytes the prepared addresses point into
+        self.conv = tuple(conv)
+        self.n = len(keys)
+        self.pack = struct.Struct(fmt).pack_into
 
-tls = Buffer()
+
+def _method(v):
+    for how in ("tolist", "item"):
+        if callable(getattr(v, how, None)):
+            return how
+    return None
+
+
+def convert(conv, vals, keep):
+    """Replace, in vals, the values the prepared shape converts: a str by
+    the address of its bytes (kept in keep), a tensor-like by what its
+    method gives.  False when a value does not fit the shape (the general
+    path then takes the step)."""
+    for i, how, want in conv:
+        v = vals[i]
+        if how is _STR:
+            if "\x00" in v:
+                return False
+            b = v.encode("utf-8")
+            keep.append(b)
+            vals[i] = addr(b)
+        else:
+            r = getattr(v, how)()
+            if type(r) is not want:
+                return False
+            vals[i] = r
+    return True
+
+
+class _Spare(threading.local):
+    """This thread's spare Buffer in `b`: a call takes it (setting b to
+    None) and gives it back when C no longer reads it; a call that finds
+    None uses a new Buffer."""
+
+    def __init__(self):
+        self.b = None
+
+
+_tls = _Spare()
 
 
 def fill(buf, n, prefix, data, keep, jsons):
@@ -118,7 +181,7 @@ def fill(buf, n, prefix, data, keep, jsons):
                 raise TypeError(f"tropt_tracker: key {k!r} under {prefix!r} is not a str")
             name = prefix + "/" + k
         kb, ka = key(name)
-        keep.append(kb)  # a key the full cache does not hold lives only here
+        keep.append(kb)
         if (n + 1) * _SIZE > len(buf):
             raise Grow()
         n = _fill_value(buf, n, name, ka, v, keep, jsons)
@@ -128,9 +191,8 @@ def fill(buf, n, prefix, data, keep, jsons):
 def _fill_value(buf, n, name, ka, v, keep, jsons):
     off = n * _SIZE
     t = type(v)
-    if t not in _FAST and t is not str and v is not None and t is not dict and t is not list \
-            and t is not tuple:
-        v = coerce(name, v)  # once: what it gives is plain
+    if t not in _FAST and v is not None and t is not dict and t is not list and t is not tuple:
+        v = coerce(name, v)
         t = type(v)
     if t is float:
         _S_REAL(buf, off, ka, _lib.REAL, v)
@@ -158,8 +220,8 @@ def _fill_value(buf, n, name, ka, v, keep, jsons):
 
 
 def write(b, data, keep, jsons):
-    """Write dict `data` into b's array through the general path, growing
-    it as needed; returns the number of fields."""
+    """Write dict `data` into Buffer b through the general path, growing it
+    as needed; returns the number of fields."""
     while True:
         buf = b.ensure(len(data))
         try:

@@ -1,10 +1,31 @@
 """Tracker: one libtropt tracker, with the state machine of tropt's
-reference BaseTracker (SPEC 13).  Every tracker still open when the
-interpreter exits is closed by an atexit hook, so its active run is
-finished "aborted" and its backends are stopped while Python can still run
-the log bridge."""
+reference BaseTracker (SPEC 13).
+
+Reentrancy.  The C library serializes the calls on one tracker with a
+mutex that is held while its backends run, and it calls the log bridge
+(and so Python's logging handlers, and any signal handler that becomes due
+meanwhile) from inside such a call.  A call on the same tracker made from
+there, on the same thread, cannot enter C without deadlocking on that
+mutex, so the binding runs it right after the call it interrupted returns:
+its arguments are checked and converted at once (errors raise to it), its
+C call is queued, and the interrupted call runs the queue before it
+returns; an error of a queued call is logged on the "tropt_tracker" logger,
+its caller having returned.  A call made from a signal or logging handler
+at any other point runs at once.  Nothing is ever written from a buffer
+another call of the thread is still filling (see fields.py).
+
+fork().  A tracker belongs to the process that opened it (SPEC 3): in a
+child, init, log, finish and flush raise TrackerError TROPT_ESTATE, even
+if another thread of the parent was inside one of them when it forked,
+and close() only forgets the tracker.
+
+Exit.  Every tracker still open when the interpreter exits is closed by an
+atexit hook, so its active run is finished "aborted" and its backends are
+stopped while Python can still run the log bridge.
+"""
 import atexit
 import ctypes
+import os
 import struct
 import threading
 import weakref
@@ -16,11 +37,13 @@ from .values import json_object
 DEFAULT_EXPERIMENT = "tropt_experiment"
 
 _log_at = _lib.tracker_log_fields_at
+_tls = fields._tls
+_Buffer = fields.Buffer
 _live = weakref.WeakSet()
 
 
 class Tracker:
-    """A tracker over one or more libtropt backends.
+    """A tracker over one or more libtropt backends (see the module text).
 
     Tracker(spec=None, experiment_name="tropt_experiment",
             experiment_config=None)
@@ -29,7 +52,11 @@ class Tracker:
 
     def __init__(self, spec=None, experiment_name=DEFAULT_EXPERIMENT, experiment_config=None):
         self._h = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._busy = False  # a C call on this tracker is in progress (under _lock)
+        self._queue = []  # calls made from inside it, run when it returns
+        self._run = None  # the active run's id, as C last said
+        self._forked = False
         self.experiment_name = experiment_name
         self.experiment_config = experiment_config
         if spec is not None and not isinstance(spec, str):
@@ -48,29 +75,97 @@ class Tracker:
         self._h = h.value
         _live.add(self)
 
-    def _handle(self):
-        if self._h is None:
-            raise errors.closed()
-        return self._h
+    # ---- state ----
 
     @property
     def active(self):
         """True while a run is open (between init and finish)."""
-        h = self._h
-        return bool(h is not None and _lib.tracker_is_active(h))
+        return self._run is not None and self._h is not None and not self._forked
 
     @property
     def run_id(self):
         """The active run's id (UUIDv7 text) or None."""
-        with self._lock:
-            if self._h is None:
-                return None
-            r = _lib.tracker_run_id(self._h)
-            return r.decode() if r else None
+        return self._run if self.active else None
 
     @property
     def closed(self):
         return self._h is None
+
+    # ---- calls into C ----
+
+    def _call(self, fn, args, hold=None, jsons=None, sync=False):
+        """Run fn(handle, *args) under the lock, or queue it when this thread
+        is already inside a C call on this tracker (then returns False).
+        Frees `jsons` once the call ran; `hold` lives until then.  With
+        sync, the active run's id is read back afterwards.  Raises the
+        call's error."""
+        with self._lock:
+            if self._busy or self._queue:  # inside a call of this thread, or its queue
+                self._queue.append((fn, args, hold, jsons, sync))
+                return False
+            err = None
+            try:
+                self._busy = True
+                h = self._h
+                if h is None:
+                    raise errors.closed()
+                rc = fn(h, *args)
+                if rc:
+                    err = errors.error(rc)  # the message before any other call
+                if sync and not self._forked:
+                    self._sync(h)
+            finally:
+                self._busy = False
+                _free_all(jsons)
+                if self._queue:
+                    self._drain()
+        if logbridge.pending:
+            logbridge.reraise_pending()
+        if err is not None:
+            raise err
+        return True
+
+    def _sync(self, h):
+        r = _lib.tracker_run_id(h)
+        self._run = r.decode() if r else None
+
+    def _drain(self):
+        """Run, in order, the calls queued during the C call that just
+        returned (and those they queue in turn).  An exception raised meanwhile
+        by a signal handler (SystemExit) does not stop the queue: it is
+        raised once the queue is empty."""
+        q = self._queue
+        failure = None
+        while q:
+            entry = None
+            try:
+                self._busy = True
+                entry = q.pop(0)
+                self._run_queued(*entry)
+            except BaseException as e:
+                if failure is None:
+                    failure = e
+            finally:
+                self._busy = False
+                if entry is not None:
+                    _free_all(entry[3])
+        if failure is not None:
+            raise failure
+
+    def _run_queued(self, fn, args, hold, jsons, sync):
+        h = self._h
+        if h is None:
+            logbridge.logger.error("tropt_tracker: a call made during another call was not "
+                                   "run: the tracker is closed")
+            return
+        rc = fn(h, *args)
+        if rc:
+            logbridge.logger.error("tropt_tracker: a call made during another call failed: %s",
+                                   errors.error(rc))
+        if sync and not self._forked:
+            self._sync(h)
+
+    # ---- the reference interface ----
 
     def init(self, config=None):
         """Open a run (auto-finishing an active one as "aborted", with the
@@ -82,82 +177,122 @@ class Tracker:
         ec = self.experiment_config
         if ec is not None and not isinstance(ec, dict):
             raise TypeError("tropt_tracker: experiment_config must be a dict or None")
-        j = json_object("config", {**(ec or {}), **(config or {})} or None)
-        try:
-            with self._lock:
-                rc = _lib.tracker_init(self._handle(), j)
-        finally:
-            if j:
-                _lib.json_delete(j)
-        errors.check(rc)
+        self._init_merged({**(ec or {}), **(config or {})} or None)
+
+    def _init_merged(self, merged):
+        if self._h is None:
+            raise errors.closed()
+        j = json_object("config", merged)
+        self._call(_lib.tracker_init, (j,), jsons=[j] if j else None, sync=True)
 
     def log(self, data):
         """Write one step.  AssertionError when no run is active, whatever the
         data (as the reference checks the state first)."""
-        tls = fields.tls
+        s = -1  # the next step
+        tls = _tls
+        b = tls.b
+        tls.b = None
+        if b is None:  # a call of this thread holds the spare buffer
+            b = _Buffer()
         if type(data) is dict:
-            # Fast path: the same keys with the same number/bool types as this
-            # thread's previous step: one struct.pack_into of the values into
-            # the prepared field array, then one C call.
+            # Fast path: the same keys and value types as this buffer's last
+            # step: the values packed into the prepared field array.
             keys = tuple(data)
             vals = list(data.values())
             types = tuple(map(type, vals))
-            if keys == tls.keys and types == tls.types:
-                args = tls.args
-                args[2::3] = vals
+            if keys == b.keys and types == b.types and b.pack is not None:
+                keep = [] if b.conv else None
                 try:
-                    tls.pack(tls.buf, 0, *args)
-                except struct.error:  # an int beyond int64: the slow path names it
-                    pass
-                else:
-                    with self._lock:
-                        rc = _log_at(self._handle(), -1, -1.0, tls.addr, tls.n)
-                    errors.check(rc)
-                    return
+                    fits = keep is None or fields.convert(b.conv, vals, keep)
+                except BaseException:  # a tensor's own method failed
+                    tls.b = b
+                    raise
+                if fits:
+                    args = b.args
+                    args[2::3] = vals
+                    try:
+                        b.pack(b.buf, 0, *args)
+                    except struct.error:  # an int beyond int64: the general path names it
+                        pass
+                    else:
+                        try:
+                            ran = self._call(_log_at, (s, -1.0, b.addr, b.n), (b, keep))
+                        except BaseException:
+                            tls.b = b
+                            raise
+                        if ran:  # else the queued call holds b until it runs
+                            tls.b = b
+                        return
         elif not isinstance(data, dict):
+            tls.b = b
             raise TypeError(f"tropt_tracker: log() takes a dict, not {type(data).__name__}")
         else:
             keys = types = None
-        # The reference asserts the state before it looks at the data.
-        if not _lib.tracker_is_active(self._handle()):
+        self._log_general(b, data, s, keys, types)
+
+    def _log_general(self, b, data, s, keys, types):
+        """log() of any dict: state checked first (as the reference does),
+        then the values walked and converted."""
+        if self._h is None:
+            _tls.b = b
+            raise errors.closed()
+        if self._run is None and not self._forked:
+            _tls.b = b
             raise AssertionError(MSG_LOG_INACTIVE)
         keep = []
         jsons = []
         try:
-            n = fields.write(tls, data, keep, jsons)
-            with self._lock:
-                rc = _log_at(self._handle(), -1, -1.0, tls.addr, n)
-        finally:
-            for j in jsons:
-                _lib.json_delete(j)
-        errors.check(rc)
-        if keys is not None and keys != tls.keys:
-            tls.learn(keys, types)
+            n = fields.write(b, data, keep, jsons)
+        except BaseException:
+            _free_all(jsons)
+            _tls.b = b
+            raise
+        try:
+            ran = self._call(_log_at, (s, -1.0, b.addr, n), (b, keep), jsons)
+        except BaseException:
+            _tls.b = b
+            raise
+        if not ran:
+            return  # queued: the buffer is the queued call's until it runs
+        _tls.b = b
+        if keys is not None and (keys != b.keys or types != b.types):
+            try:
+                b.learn(keys, list(data.values()))
+            except Exception:  # a value's method failed: the step is logged, no shape kept
+                b.keys = None
 
     def finish(self, summary=None):
         """Close the active run, writing summary; warns and returns when inactive."""
+        if self._h is None:
+            raise errors.closed()
         j = json_object("summary", summary)
-        try:
-            with self._lock:
-                rc = _lib.tracker_finish(self._handle(), j)
-        finally:
-            if j:
-                _lib.json_delete(j)
-        errors.check(rc)
+        self._call(_lib.tracker_finish, (j,), jsons=[j] if j else None, sync=True)
 
     def flush(self):
         """Make everything logged so far durable in every backend."""
-        with self._lock:
-            rc = _lib.tracker_flush(self._handle())
-        errors.check(rc)
+        self._call(_lib.tracker_flush, ())
 
     def close(self):
         """Free the tracker: an active run is finished as "aborted".  Idempotent."""
         with self._lock:
+            if self._h is None:
+                return
+            if self._busy or self._queue:  # inside a call on it: freed when that returns
+                self._queue.append((_close_queued, (self,), None, None, False))
+                return
             h, self._h = self._h, None
+            self._run = None
             if h is not None:
-                _lib.tracker_free(h)
+                try:
+                    self._busy = True
+                    _lib.tracker_free(h)
+                finally:
+                    self._busy = False
+                    if self._queue:
+                        self._drain()
         _live.discard(self)
+        if logbridge.pending:
+            logbridge.reraise_pending()
 
     def __enter__(self):
         return self
@@ -183,6 +318,33 @@ class Tracker:
         return f"<tropt_tracker.Tracker {self.experiment_name!r} {state}>"
 
 
+def _close_queued(h, tracker):
+    """A close() made during a C call on the tracker, run once it returned."""
+    tracker._h = None
+    tracker._run = None
+    _lib.tracker_free(h)
+    _live.discard(tracker)
+    return 0
+
+
+def _free_all(jsons):
+    if jsons:
+        for j in jsons:
+            if j:
+                _lib.json_delete(j)
+
+
+def _after_fork_in_child():
+    # The parent's threads are gone: a lock one of them held, or a call it
+    # was in, must not block or defer the child's calls, which C refuses.
+    for t in list(_live):
+        t._lock = threading.RLock()
+        t._busy = False
+        t._queue = []
+        t._forked = True
+    _tls.b = None
+
+
 def _at_exit():
     # Close every tracker (finishing active runs "aborted", stopping the
     # backends' threads) while Python can still run the log bridge, then
@@ -195,4 +357,5 @@ def _at_exit():
     logbridge.detach()
 
 
+os.register_at_fork(after_in_child=_after_fork_in_child)
 atexit.register(_at_exit)

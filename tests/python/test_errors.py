@@ -46,6 +46,17 @@ class TestErrors(TempDir):
         finally:
             os.environ["TROPT_PLUGIN_PATH"] = old
 
+    def test_backend_failure_is_a_tracker_error(self):
+        with Tracker("recorder:fail=log") as t:
+            t.init()
+            with self.assertRaises(TrackerError) as cm:
+                t.log({"x": 1})
+            self.assertCode(cm, "TROPT_EBACKEND")
+            self.assertIn("injected log failure at step 0", cm.exception.message)
+            with self.assertRaises(TrackerError) as cm:
+                t.log({"x": [1]})  # the general path
+            self.assertIn("injected log failure at step 1", cm.exception.message)
+
     def test_log_errors(self):
         with Tracker("null") as t:
             with self.assertRaises(AssertionError) as cm:

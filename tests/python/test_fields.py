@@ -9,6 +9,14 @@ from tropt_tracker import Tracker
 from tropt_tracker.fields import KEYS_MAX
 
 
+class Scalar:
+    def __init__(self, v):
+        self.v = v
+
+    def item(self):
+        return self.v
+
+
 SQL_TYPE = {float: "real", int: "integer", bool: "integer", str: "text", type(None): "null"}
 
 
@@ -50,6 +58,22 @@ class TestFields(TempDir):
         self.assertEqual(rows[13][:2], (6, "y"))
         self.assertEqual(bits(rows[13][2]), bits(-0.0))
         self.assertEqual(bits(rows[15][2]), bits(-0.0))
+
+    def test_repeated_tensor_likes_keep_types(self):
+        # The prepared path converts tensor-likes by their method; a tensor
+        # whose number changes type arrives as that type.
+        path = self.db()
+        values = [0.5, 1.5, 2, True, 2.5, None, "s", 3.5]
+        with Tracker(f"sqlite:path={path}") as t:
+            t.init()
+            for v in values:
+                t.log({"loss": Scalar(v), "trigger_str": "! ! !", "best": 0.25})
+        rows = self.query(path, "SELECT step, value, typeof(value) FROM metrics "
+                          "WHERE key = 'loss' ORDER BY step")
+        self.assertEqual(rows, [(i, int(v) if type(v) is bool else v, SQL_TYPE[type(v)])
+                                for i, v in enumerate(values)])
+        self.assertEqual(self.query(path, "SELECT DISTINCT value FROM metrics "
+                                    "WHERE key = 'trigger_str'"), [("! ! !",)])
 
     def test_many_fields_grow_the_buffer(self):
         data = {f"k{i}": {"a": i, "b": {"c": float(i)}} for i in range(300)}

@@ -1,4 +1,5 @@
-"""logbridge: libtropt's diagnostics reach Python's logging, never stderr."""
+"""logbridge: libtropt's diagnostics reach Python's logging, never stderr;
+what a handler does from inside a C call is safe."""
 import logging
 import os
 import unittest
@@ -7,6 +8,8 @@ from helpers import Listening, TempDir, python
 
 from tropt_tracker import Tracker
 
+AUTO_FINISH = ("init() called on already-active tracker (previous run not finished). "
+               "Auto-finishing the previous run.")
 class Raising(logging.Handler):
     def __init__(self, exc):
         super().__init__()
@@ -39,6 +42,27 @@ class TestBridge(TempDir):
                        "finish() called on inactive tracker — ignoring."), got)
         self.assertTrue(all(name == "tropt_tracker" for name, _, _ in got))
 
+    def test_keyboard_interrupt_in_a_handler_is_raised_after_the_call(self):
+        # Ctrl-C (or sys.exit in a signal handler) while a warning is being
+        # emitted from C: raised once C has returned, not swallowed.
+        path = self.db()
+        log = logging.getLogger("tropt_tracker")
+        for exc in (KeyboardInterrupt(), SystemExit(3)):
+            with self.subTest(type(exc).__name__), Tracker(f"sqlite:path={path}") as t:
+                t.init()
+                h = Raising(exc)
+                log.addHandler(h)
+                try:
+                    with self.assertRaises(type(exc)):
+                        t.init()  # warns from inside C, then opens the next run
+                finally:
+                    log.removeHandler(h)
+                self.assertTrue(t.active)  # the call itself completed
+                t.log({"after": 1})
+                t.finish()
+        self.assertEqual(self.query(path, "SELECT status FROM runs ORDER BY run_id"),
+                         [("aborted",), ("finished",)] * 2)
+
     def test_other_handler_errors_do_not_reach_the_caller(self):
         log = logging.getLogger("tropt_tracker")
         h = Raising(RuntimeError("broken handler"))
@@ -48,6 +72,31 @@ class TestBridge(TempDir):
                 t.finish()  # warns; the handler raises; the call succeeds
         finally:
             log.removeHandler(h)
+
+    def test_a_handler_may_use_the_tracker(self):
+        # A logging handler that logs to the tracker the warning came from:
+        # its call runs when the C call returns, in order.
+        path = self.db()
+        with Tracker(f"sqlite:path={path}") as t:
+            class Echo(logging.Handler):
+                def emit(self, record):
+                    t.log({"warning": record.getMessage()})
+                    t.log({"then": t.active})
+
+            log = logging.getLogger("tropt_tracker")
+            h = Echo()
+            log.addHandler(h)
+            prop, log.propagate = log.propagate, False
+            try:
+                t.init({"run": 1})
+                t.init({"run": 2})
+            finally:
+                log.removeHandler(h)
+                log.propagate = prop
+            t.finish()
+        rows = self.query(path, "SELECT json_extract(r.config, '$.run'), m.step, m.key, m.value "
+                          "FROM metrics m JOIN runs r USING (run_id) ORDER BY r.run_id, m.step")
+        self.assertEqual(rows, [(2, 0, "warning", AUTO_FINISH), (2, 1, "then", 1)])
 
     def test_exit_gives_diagnostics_back_to_stderr(self):
         # After the exit hook, a line from C goes to the default handler.

@@ -1,6 +1,6 @@
-"""Tracker: the reference state machine, the run's life, threads and the
-exit hook, read back from the stores with Python's own sqlite3 and json
-modules."""
+"""Tracker: the reference state machine, the run's life, threads, reentrancy
+(nested calls, signal handlers), fork() and the exit hook, read back from
+the stores with Python's own sqlite3 and json modules."""
 import json
 import os
 import threading
@@ -207,6 +207,183 @@ class TestThreads(TempDir):
         self.assertEqual(sorted((r[1], r[2]) for r in rows),
                          [(k, i) for k in range(8) for i in range(per)])
         self.assertTrue(all(r[3] == float(r[2]) and r[4] == "t%d" % r[1] for r in rows))
+
+
+# ---- reentrancy: a call made while another call of the thread is running ---------
+
+class TestReentrancy(TempDir):
+    def steps(self, path):
+        out = {}
+        for step, key, value in self.query(path, "SELECT step, key, value FROM metrics"):
+            out.setdefault(step, {})[key] = value
+        return out
+
+    def test_log_inside_log(self):
+        # A value whose conversion logs: both steps arrive whole.
+        path = self.db()
+        with Tracker(f"sqlite:path={path}") as t:
+            class Sneaky:
+                def __float__(self):
+                    t.log({"inner": 1.5, "tag": "in"})
+                    return 2.5
+
+            t.init()
+            t.log({"a": 1.0, "tag": "warm"})  # learns a shape
+            t.log({"a": 1.0, "b": Sneaky(), "tag": "out"})
+            t.log({"a": 3.0, "tag": "after"})  # the learned shape still holds
+        self.assertEqual(self.steps(path), {
+            0: {"a": 1.0, "tag": "warm"}, 1: {"inner": 1.5, "tag": "in"},
+            2: {"a": 1.0, "b": 2.5, "tag": "out"}, 3: {"a": 3.0, "tag": "after"}})
+
+    SIGNALS = r"""
+import json, os, signal, sys, threading, time
+import tropt_tracker
+t = tropt_tracker.Tracker("sqlite:path=sig.db,commit_every=1000")
+t.init()
+handled = [0]
+def on_usr1(signo, frame):
+    t.log({"sig": handled[0], "s": "h%d" % handled[0]})
+    handled[0] += 1
+def on_term(signo, frame):
+    t.log({"last": 1})
+    t.finish({"by": "sigterm"})
+    sys.exit(0)
+signal.signal(signal.SIGUSR1, on_usr1)
+signal.signal(signal.SIGTERM, on_term)
+N = 300
+def sender():
+    for k in range(N):
+        os.kill(os.getpid(), signal.SIGUSR1)
+        while handled[0] == k:  # the condition: this signal was handled
+            time.sleep(0.0005)
+    os.kill(os.getpid(), signal.SIGTERM)
+threading.Thread(target=sender, daemon=True).start()
+i = 0
+while True:  # a training loop, preempted by SIGTERM
+    t.log({"i": i, "v": float(i), "s": "m%d" % i})
+    i += 1
+"""
+
+    def test_signal_handlers_log_and_finish(self):
+        # A handler can run while log() holds the tracker: it must neither
+        # deadlock nor overwrite the interrupted step.
+        self.child(self.SIGNALS, timeout=int(os.environ.get("T_SIG", 240)))
+        path = os.path.join(self.dir, "sig.db")
+        self.assertEqual(self.query(path, "SELECT status FROM runs"), [("finished",)])
+        self.assertEqual(self.query(path, "SELECT key, value FROM summary"), [("by", "sigterm")])
+        steps = self.steps(path)
+        sig = sorted(d["sig"] for d in steps.values() if "sig" in d)
+        self.assertEqual(sig, list(range(300)))
+        main = sorted(d["i"] for d in steps.values() if "i" in d)
+        self.assertEqual(main, list(range(len(main))))
+        for d in steps.values():
+            if "sig" in d:
+                self.assertEqual(d, {"sig": d["sig"], "s": "h%d" % d["sig"]})
+            elif "i" in d:
+                self.assertEqual(d, {"i": d["i"], "v": float(d["i"]), "s": "m%d" % d["i"]})
+            else:
+                self.assertEqual(d, {"last": 1})
+        self.assertEqual(len(steps), 300 + len(main) + 1)
+
+    INSIDE_C = r"""
+import json, logging, signal
+import tropt_tracker
+t = tropt_tracker.Tracker("sqlite:path=in.db")
+events = []
+class RaiseSignal(logging.Handler):
+    # Runs inside the C call that emits the warning, as a signal handler
+    # due at that moment would.
+    def emit(self, record):
+        events.append("warning")
+        signal.raise_signal(signal.SIGUSR1)
+def on_usr1(signo, frame):
+    events.append("handler")
+    t.log({"sig": 1})
+    t.finish({"by": "signal"})
+    events.append("handler returned")
+signal.signal(signal.SIGUSR1, on_usr1)
+logging.getLogger("tropt_tracker").addHandler(RaiseSignal())
+t.init({"run": "A"})
+t.log({"a": 1})
+t.init({"run": "B"})  # warns from inside C: the handler's calls run when init returns
+events.append("init returned, active=%s" % t.active)
+t.close()
+print(json.dumps(events))
+"""
+
+    def test_handler_inside_a_c_call(self):
+        out = self.child(self.INSIDE_C, timeout=120)
+        self.assertEqual(json.loads(out), ["warning", "handler", "handler returned",
+                                           "init returned, active=False"])
+        path = os.path.join(self.dir, "in.db")
+        runs = self.query(path, "SELECT json_extract(config, '$.run'), status, "
+                          "(SELECT group_concat(key || '=' || value) FROM summary s "
+                          "WHERE s.run_id = r.run_id), "
+                          "(SELECT group_concat(step || ':' || key || '=' || value) FROM metrics m "
+                          "WHERE m.run_id = r.run_id) FROM runs r ORDER BY run_id")
+        self.assertEqual(runs, [("A", "aborted", None, "0:a=1"),
+                                ("B", "finished", "by=signal", "0:sig=1")])
+
+
+# ---- fork ---------------------------------------------------------------------------
+
+class TestFork(TempDir):
+    CODE = r"""
+import json, logging, os, sys, threading
+import tropt_tracker
+spec = "null;recorder:fail=log,on_error=warn"  # every log() warns from inside C
+t = tropt_tracker.Tracker(spec)
+t.init()
+inside, release = threading.Event(), threading.Event()
+class Hold(logging.Handler):
+    def emit(self, record):
+        if threading.current_thread().name == "logger":
+            inside.set()
+            release.wait()
+logging.getLogger("tropt_tracker").addHandler(Hold())
+t.log({"x": 0})  # the main thread learns the shape (its fast path)
+th = threading.Thread(target=lambda: t.log({"x": 1}), name="logger")
+th.start()
+inside.wait()  # that thread is inside log(), in C, holding the tracker
+r, w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    out = []
+    for name, call in (("log", lambda: t.log({"y": 1})), ("log fast", lambda: t.log({"x": 2})),
+                       ("flush", t.flush),
+                       ("finish", t.finish), ("init", t.init)):
+        try:
+            call()
+            out.append([name, None])
+        except tropt_tracker.TrackerError as e:
+            out.append([name, e.name, "forked child" in e.message])
+        except BaseException as e:
+            out.append([name, type(e).__name__, str(e)])
+    out.append(["active", t.active])
+    t.close()
+    os.write(w, json.dumps(out).encode())
+    os._exit(0)
+os.close(w)
+data = b""
+while True:
+    chunk = os.read(r, 65536)
+    if not chunk:
+        break
+    data += chunk
+_, st = os.waitpid(pid, 0)
+release.set()
+th.join()
+t.finish()
+t.close()
+print(data.decode())
+"""
+
+    def test_child_gets_estate_while_a_parent_thread_is_inside_log(self):
+        out = self.child(self.CODE, timeout=120)
+        got = json.loads(out)
+        want = [[n, "TROPT_ESTATE", True]
+                for n in ("log", "log fast", "flush", "finish", "init")]
+        self.assertEqual(got, want + [["active", False]])
 
 
 # ---- interpreter exit ---------------------------------------------------------------
