@@ -32,7 +32,7 @@ import weakref
 
 from . import _lib, errors, fields, logbridge
 from .errors import MSG_LOG_INACTIVE
-from .values import json_object
+from .values import INT64_MAX, json_object
 
 DEFAULT_EXPERIMENT = "tropt_experiment"
 
@@ -185,10 +185,17 @@ class Tracker:
         j = json_object("config", merged)
         self._call(_lib.tracker_init, (j,), jsons=[j] if j else None, sync=True)
 
-    def log(self, data):
-        """Write one step.  AssertionError when no run is active, whatever the
-        data (as the reference checks the state first)."""
-        s = -1  # the next step
+    def log(self, data, step=None):
+        """Write one step: the next one, or `step` (an int >= 0; steps need not
+        be consecutive, and fields logged again at a step are merged into
+        it).  AssertionError when no run is active, whatever the data (as
+        the reference checks the state first)."""
+        if step is None:
+            s = -1
+        elif type(step) is int and 0 <= step <= INT64_MAX:
+            s = step
+        else:
+            s = self._step(step)
         tls = _tls
         b = tls.b
         tls.b = None
@@ -260,6 +267,17 @@ class Tracker:
                 b.learn(keys, list(data.values()))
             except Exception:  # a value's method failed: the step is logged, no shape kept
                 b.keys = None
+
+    def _step(self, step):
+        if self._run is None and self._h is not None and not self._forked:
+            raise AssertionError(MSG_LOG_INACTIVE)
+        if isinstance(step, bool) or not hasattr(type(step), "__index__"):
+            raise TypeError(f"tropt_tracker: step must be an int >= 0 or None, "
+                            f"not {type(step).__name__}")
+        s = step.__index__()
+        if not 0 <= s <= INT64_MAX:
+            raise ValueError(f"tropt_tracker: step must be between 0 and 2**63-1, not {s}")
+        return s
 
     def finish(self, summary=None):
         """Close the active run, writing summary; warns and returns when inactive."""

@@ -54,8 +54,8 @@ class TestErrors(TempDir):
             self.assertCode(cm, "TROPT_EBACKEND")
             self.assertIn("injected log failure at step 0", cm.exception.message)
             with self.assertRaises(TrackerError) as cm:
-                t.log({"x": [1]})  # the general path
-            self.assertIn("injected log failure at step 1", cm.exception.message)
+                t.log({"x": [1]}, step=5)  # the general path, an explicit step
+            self.assertIn("injected log failure at step 5", cm.exception.message)
 
     def test_log_errors(self):
         with Tracker("null") as t:

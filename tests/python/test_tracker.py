@@ -1,4 +1,4 @@
-"""Tracker: the reference state machine, the run's life, threads, reentrancy
+"""Tracker: the reference state machine, the run's life, steps, threads, reentrancy
 (nested calls, signal handlers), fork() and the exit hook, read back from
 the stores with Python's own sqlite3 and json modules."""
 import json
@@ -9,6 +9,11 @@ import unittest
 from helpers import REF_LOGGER, Listening, RecordingTracker, TempDir, run_sequence
 
 from tropt_tracker import Tracker, TrackerError
+
+try:
+    import numpy
+except ImportError:  # pragma: no cover
+    numpy = None
 
 INACTIVE = "log() called on inactive tracker (missing init()?)"
 
@@ -104,6 +109,8 @@ class TestParity(TempDir):
                 with self.assertRaises(AssertionError) as cm:
                     t.log(data)
                 self.assertEqual(str(cm.exception), INACTIVE)
+            with self.assertRaises(AssertionError):
+                t.log({"x": 1}, step=-1)
         self.assertEqual(calls, [])
 
 
@@ -159,7 +166,7 @@ class TestLifecycle(TempDir):
         t.close()  # idempotent
         self.assertFalse(t.active)
         self.assertIsNone(t.run_id)
-        for call in (lambda: t.log({"x": 1}), lambda: t.log({"x": [1]}), t.init,
+        for call in (lambda: t.log({"x": 1}), lambda: t.log({"x": [1]}, step=3), t.init,
                      t.finish, t.flush):
             with self.assertRaises(TrackerError) as cm:
                 call()
@@ -173,6 +180,55 @@ class TestLifecycle(TempDir):
                 t.log({"i": i})
             t.flush()
             self.assertEqual(self.query(path, "SELECT count(*) FROM metrics")[0][0], 10)
+
+
+# ---- explicit steps ----------------------------------------------------------------
+
+class TestStep(TempDir):
+    def rows(self, path):
+        return self.query(path, "SELECT step, key, value FROM metrics ORDER BY step, key")
+
+    def test_explicit_steps_need_not_be_consecutive(self):
+        path = self.db()
+        with Tracker(f"sqlite:path={path}") as t:
+            t.init()
+            for epoch in range(3):
+                for i in range(2):  # training steps, numbered by the library
+                    t.log({"loss": float(10 * epoch + i)})
+                # a validation log at the last training step: no step of its own
+                t.log({"val/loss": epoch + 0.5}, step=2 * epoch + 1)
+            t.log({"late": 1}, step=100)
+            t.log({"after": 1})  # continues after the highest step
+        self.assertEqual(self.rows(path), [
+            (0, "loss", 0.0), (1, "loss", 1.0), (1, "val/loss", 0.5),
+            (2, "loss", 10.0), (3, "loss", 11.0), (3, "val/loss", 1.5),
+            (4, "loss", 20.0), (5, "loss", 21.0), (5, "val/loss", 2.5),
+            (100, "late", 1), (101, "after", 1)])
+
+    def test_a_step_logged_twice_merges(self):
+        path = self.db()
+        with Tracker(f"sqlite:path={path}") as t:
+            t.init()
+            t.log({"a": 1, "b": "x"}, step=7)
+            t.log({"c": 2.5, "b": "y"}, step=7)  # the prepared path, then the general one
+            t.log({"c": 3.5, "b": "z"}, step=7)
+            t.log({"d": 1})
+        self.assertEqual(self.rows(path), [(7, "a", 1), (7, "b", "z"), (7, "c", 3.5),
+                                           (8, "d", 1)])
+
+    def test_step_values(self):
+        with Tracker("null") as t:
+            t.init()
+            t.log({"x": 1}, step=0)
+            t.log({"x": 1}, step=2**63 - 1)
+            if numpy is not None:
+                t.log({"x": 1}, step=numpy.int64(5))
+            for bad, err in ((-1, ValueError), (2**63, ValueError), (1.0, TypeError),
+                             (True, TypeError), ("3", TypeError)):
+                with self.subTest(step=bad):
+                    with self.assertRaisesRegex(err, "step"):
+                        t.log({"x": 1}, step=bad)
+            self.assertTrue(t.active)
 
 
 # ---- threads ------------------------------------------------------------------------
@@ -350,7 +406,7 @@ pid = os.fork()
 if pid == 0:
     out = []
     for name, call in (("log", lambda: t.log({"y": 1})), ("log fast", lambda: t.log({"x": 2})),
-                       ("flush", t.flush),
+                       ("log step", lambda: t.log({"y": 1}, step=9)), ("flush", t.flush),
                        ("finish", t.finish), ("init", t.init)):
         try:
             call()
@@ -382,7 +438,7 @@ print(data.decode())
         out = self.child(self.CODE, timeout=120)
         got = json.loads(out)
         want = [[n, "TROPT_ESTATE", True]
-                for n in ("log", "log fast", "flush", "finish", "init")]
+                for n in ("log", "log fast", "log step", "flush", "finish", "init")]
         self.assertEqual(got, want + [["active", False]])
 
 
