@@ -9,15 +9,17 @@
 
 The modules: _lib (loading libtropt, the C prototypes), errors
 (TrackerError), values (Python values as logged values), fields (steps as
-tropt_field arrays), tracker (Tracker), reader (runs, read_run) and
-logbridge (C diagnostics to the `logging` logger "tropt_tracker").
+tropt_field arrays), tracker (Tracker), reader (runs, read_run), dataframe
+(frame, with pandas) and logbridge (C diagnostics to the `logging` logger
+"tropt_tracker").
 """
 from . import _lib
 from ._lib import library_path
+from .dataframe import frame
 from .errors import TrackerError
 from .reader import read_run, runs
 from .tracker import Tracker
 
 __version__ = _lib.version  # libtropt's version, "MAJOR.MINOR.PATCH"
 
-__all__ = ["Tracker", "TrackerError", "library_path", "runs", "read_run"]
+__all__ = ["Tracker", "TrackerError", "library_path", "runs", "read_run", "frame"]

@@ -47,12 +47,12 @@ class TestLayout(unittest.TestCase):
         self.assertEqual(json.loads(p.stdout), [])
 
     def test_public_names(self):
-        for name in ("Tracker", "TrackerError", "library_path", "runs", "read_run",
+        for name in ("Tracker", "TrackerError", "library_path", "runs", "read_run", "frame",
                      "__version__"):
             self.assertTrue(hasattr(tropt_tracker, name), name)
         self.assertEqual(sorted(tropt_tracker.__all__),
                          sorted(["Tracker", "TrackerError", "library_path", "runs",
-                                 "read_run"]))
+                                 "read_run", "frame"]))
 
 
 if __name__ == "__main__":
