@@ -10,8 +10,9 @@
 The modules: _lib (loading libtropt, the C prototypes), errors
 (TrackerError), values (Python values as logged values), fields (steps as
 tropt_field arrays), tracker (Tracker), reader (runs, read_run), dataframe
-(frame, with pandas) and logbridge (C diagnostics to the `logging` logger
-"tropt_tracker").
+(frame, with pandas), logbridge (C diagnostics to the `logging` logger
+"tropt_tracker"), and tropt (TroptTracker, for tropt's optimizers; imported
+only on demand, as it imports tropt).
 """
 from . import _lib
 from ._lib import library_path

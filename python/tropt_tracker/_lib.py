@@ -48,6 +48,7 @@ tracker_open = _proto("tropt_tracker_open", _int, ctypes.POINTER(vp), _str, _str
 tracker_init = _proto("tropt_tracker_init", _int, vp, vp)
 tracker_log_fields_at = _proto("tropt_tracker_log_fields_at", _int, vp, _i64, _dbl, vp, _size)
 tracker_finish = _proto("tropt_tracker_finish", _int, vp, vp)
+tracker_finish_run = _proto("tropt_tracker_finish_run", _int, vp, _str, _dbl, vp)
 tracker_flush = _proto("tropt_tracker_flush", _int, vp)
 tracker_run_id = _proto("tropt_tracker_run_id", _str, vp)
 tracker_free = _proto("tropt_tracker_free", None, vp)

@@ -286,6 +286,14 @@ class Tracker:
         j = json_object("summary", summary)
         self._call(_lib.tracker_finish, (j,), jsons=[j] if j else None, sync=True)
 
+    def _finish_as(self, status, summary=None):
+        """finish() recording `status` ("aborted", ...) instead of "finished"."""
+        if self._h is None:
+            raise errors.closed()
+        j = json_object("summary", summary)
+        self._call(_lib.tracker_finish_run, (status.encode(), 0.0, j),
+                   jsons=[j] if j else None, sync=True)
+
     def flush(self):
         """Make everything logged so far durable in every backend."""
         self._call(_lib.tracker_flush, ())

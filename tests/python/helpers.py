@@ -1,6 +1,6 @@
 """What the tests of the tropt_tracker package share: temporary folders,
-SQL read-back, a listener on a logger, child interpreters and a copy of the
-reference BaseTracker."""
+SQL read-back, a listener on a logger, child interpreters, the stand-in
+tropt package and the reference BaseTracker it holds."""
 import logging
 import os
 import sqlite3
@@ -10,62 +10,17 @@ import sys
 import tempfile
 import time
 import unittest
-from abc import ABC, abstractmethod
-from typing import Optional
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# A stand-in of tropt (tropt/tracker/base.py is tropt's BaseTracker as
+# published, the reference interface of SPEC 13).
+STANDIN = os.path.join(HERE, "standin")
+if STANDIN not in sys.path:
+    sys.path.insert(0, STANDIN)
 
+from tropt.tracker.base import BaseTracker  # noqa: E402  (the stand-in, see above)
 
-# ---- a copy of the reference BaseTracker (tropt.tracker.base) -------------------
-# Written from ../shared/reference/tropt_tracker_base.txt; only the logger name
-# differs so that the test can listen to it.
-
-REF_LOGGER = "tropt_reference_base"
-ref_logger = logging.getLogger(REF_LOGGER)
-
-DEFAULT_EXPERIMENT_NAME = "tropt_experiment"
-
-
-class BaseTracker(ABC):
-    def __init__(
-        self,
-        experiment_name: str = DEFAULT_EXPERIMENT_NAME,
-        experiment_config: Optional[dict] = None,
-    ):
-        self.experiment_name = experiment_name
-        self.experiment_config = experiment_config
-        self._active = False
-
-    def init(self, config: Optional[dict] = None):
-        if self._active:
-            ref_logger.warning(
-                "init() called on already-active tracker (previous run not finished). "
-                "Auto-finishing the previous run."
-            )
-            self.finish()
-        self._active = True
-        merged = {**(self.experiment_config or {}), **(config or {})} or None
-        self._init(merged)
-
-    def log(self, data: dict):
-        assert self._active, "log() called on inactive tracker (missing init()?)"
-        self._log(data)
-
-    def finish(self, summary: Optional[dict] = None):
-        if not self._active:
-            ref_logger.warning("finish() called on inactive tracker — ignoring.")
-            return
-        self._finish(summary)
-        self._active = False
-
-    @abstractmethod
-    def _init(self, config: Optional[dict] = None): ...
-
-    @abstractmethod
-    def _log(self, data: dict): ...
-
-    @abstractmethod
-    def _finish(self, summary: Optional[dict] = None): ...
+REF_LOGGER = "tropt.tracker.base"
 
 
 def bits(x):
