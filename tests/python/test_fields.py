@@ -81,8 +81,6 @@ class TestFields(TempDir):
         self.assertEqual(len(got), 600)
         self.assertEqual(got["k299/b/c"], (299.0, "real"))
 
-
-
     KEYS = r"""
 import sqlite3, tropt_tracker
 from tropt_tracker.fields import KEYS_MAX

@@ -10,6 +10,8 @@ from tropt_tracker import Tracker
 
 AUTO_FINISH = ("init() called on already-active tracker (previous run not finished). "
                "Auto-finishing the previous run.")
+
+
 class Raising(logging.Handler):
     def __init__(self, exc):
         super().__init__()
