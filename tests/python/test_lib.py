@@ -2,6 +2,7 @@
 tropt_tracker brings in (never tropt, never pandas)."""
 import json
 import os
+import re
 import shutil
 import unittest
 
@@ -38,6 +39,16 @@ class TestLoading(TempDir):
 
 
 class TestLayout(unittest.TestCase):
+    def test_meson_installs_every_module(self):
+        root = os.environ.get("TROPT_TEST_SOURCE_ROOT")
+        if not root:
+            self.skipTest("TROPT_TEST_SOURCE_ROOT not set (run through meson test)")
+        pkg = os.path.join(root, "python", "tropt_tracker")
+        with open(os.path.join(root, "python", "meson.build")) as f:
+            listed = set(re.findall(r"'tropt_tracker/([^']+\.py)'", f.read()))
+        self.assertEqual(listed, {n for n in os.listdir(pkg) if n.endswith(".py")})
+
+
     def test_import_brings_in_neither_tropt_nor_pandas(self):
         p = python("import sys, json, tropt_tracker\n"
                    "print(json.dumps(sorted(m for m in sys.modules "
