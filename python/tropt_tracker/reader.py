@@ -3,7 +3,7 @@ stored runs of any backend with reader hooks, as plain Python values."""
 import ctypes
 import json
 
-from . import _lib, errors
+from . import _lib, errors, logbridge
 
 
 def _text(b):
@@ -77,9 +77,13 @@ def _walk(call, make_cb, args):
             return 1
 
     rc = call(*args(guarded))
+    err = errors.error(rc) if rc else None
+    if logbridge.pending:  # Ctrl-C while the reader warned
+        logbridge.reraise_pending()
     if failure:
         raise failure[0]
-    errors.check(rc)
+    if err is not None:
+        raise err
 
 
 def runs(spec):

@@ -71,9 +71,14 @@ class Tracker:
         h = _lib.vp()
         rc = _lib.tracker_open(ctypes.byref(h), None if spec is None else spec.encode(),
                                experiment_name.encode(), None)
-        errors.check(rc)
-        self._h = h.value
-        _live.add(self)
+        err = errors.error(rc) if rc else None
+        if h.value:
+            self._h = h.value
+            _live.add(self)
+        if logbridge.pending:  # Ctrl-C while open() warned: closed by __del__
+            logbridge.reraise_pending()
+        if err is not None:
+            raise err
 
     # ---- state ----
 

@@ -6,7 +6,7 @@ import unittest
 
 from helpers import Listening, TempDir, python
 
-from tropt_tracker import Tracker
+from tropt_tracker import Tracker, runs
 
 AUTO_FINISH = ("init() called on already-active tracker (previous run not finished). "
                "Auto-finishing the previous run.")
@@ -64,6 +64,25 @@ class TestBridge(TempDir):
                 t.finish()
         self.assertEqual(self.query(path, "SELECT status FROM runs ORDER BY run_id"),
                          [("aborted",), ("finished",)] * 2)
+
+    def test_keyboard_interrupt_while_a_reader_warns(self):
+        spec = "jsonl:path=" + os.path.join(self.dir, "r.jsonl")
+        with Tracker(spec) as t:
+            t.init()
+            t.log({"x": 1})
+        with open(os.path.join(self.dir, "r.jsonl"), "a") as f:
+            f.write("{not json\n")  # the reader skips it with a warning
+        log = logging.getLogger("tropt_tracker")
+        h = Raising(KeyboardInterrupt())
+        log.addHandler(h)
+        try:
+            with self.assertRaises(KeyboardInterrupt):
+                runs(spec)
+        finally:
+            log.removeHandler(h)
+        with Listening("tropt_tracker") as records:
+            self.assertEqual(len(runs(spec)), 1)
+        self.assertIn("malformed event skipped", records[0][1])
 
     def test_other_handler_errors_do_not_reach_the_caller(self):
         log = logging.getLogger("tropt_tracker")
