@@ -2,7 +2,7 @@
 without building JSON (tropt_tracker_log_fields_at).
 
 A Buffer holds one array and the shape of the last step written into it.
-Each thread keeps one spare Buffer (take / give_back): a log() takes it for
+Each thread keeps one spare Buffer (_tls.b): a log() takes it for
 the whole call, so a log() nested in another on the same thread (a
 __float__ that logs, a signal handler) finds none and uses a Buffer of its
 own instead of overwriting the outer step's fields.  Whatever the C call
