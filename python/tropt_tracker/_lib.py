@@ -50,6 +50,12 @@ tracker_log_fields_at = _proto("tropt_tracker_log_fields_at", _int, vp, _i64, _d
 tracker_finish = _proto("tropt_tracker_finish", _int, vp, vp)
 tracker_finish_run = _proto("tropt_tracker_finish_run", _int, vp, _str, _dbl, vp)
 tracker_flush = _proto("tropt_tracker_flush", _int, vp)
+# run identity, resume, checkpoint marks (SPEC 14-16, ABI 1.2)
+tracker_set_run_name = _proto("tropt_tracker_set_run_name", _int, vp, _str)
+tracker_run_name = _proto("tropt_tracker_run_name", _str, vp)
+tracker_tag = _proto("tropt_tracker_tag", _int, vp, _str)
+tracker_set_option = _proto("tropt_tracker_set_option", _int, vp, _str, _str)
+tracker_checkpoint = _proto("tropt_tracker_checkpoint", _int, vp, _str)
 tracker_run_id = _proto("tropt_tracker_run_id", _str, vp)
 tracker_free = _proto("tropt_tracker_free", None, vp)
 error_message = _proto("tropt_error_message", _str)
@@ -76,9 +82,14 @@ class CField(ctypes.Structure):
 
 
 class CStoredRun(ctypes.Structure):
+    # The members after n_steps are ABI 1.2's, which tropt_reader_* always fill.
     _fields_ = [("run_id", _str), ("experiment", _str), ("status", _str),
                 ("started_at", _dbl), ("ended_at", _dbl), ("host", _str),
-                ("pid", _i64), ("n_steps", _i64)]
+                ("pid", _i64), ("n_steps", _i64),
+                ("name", _str), ("tags", ctypes.POINTER(_str)), ("n_tags", _size),
+                ("note", _str), ("attempts", _i64), ("last_step", _i64),
+                ("checkpoint_step", _i64), ("resume_key", _str), ("pidns", _str),
+                ("heartbeat_age", _dbl), ("stale_after", _dbl), ("provenance", vp)]
 
 
 class CEvent(ctypes.Structure):

@@ -80,7 +80,7 @@ def frame(spec, run=None, keys=None):
     int64 (Int64 when some steps lack the key), float64 (NaN where
     missing), bool, else object.  A logged key named like one of the first
     four columns comes out with '_' before it.  run_name is the run's name
-    where the store keeps one, else the first 8 characters of its id.
+    (the library derives one from the id where the store keeps none).
     Raises ImportError when pandas is missing, TrackerError when the store
     or the run cannot be read."""
     pd = _pandas()

@@ -39,11 +39,15 @@ def _field_value(f):
 
 
 def _stored_run(r):
-    return {"run_id": _text(r.run_id), "experiment": _text(r.experiment),
+    return {"run_id": _text(r.run_id), "name": _text(r.name), "experiment": _text(r.experiment),
             "status": _text(r.status), "started_at": r.started_at,
             "ended_at": None if r.ended_at != r.ended_at else r.ended_at,
             "host": _text(r.host), "pid": r.pid,
-            "n_steps": None if r.n_steps < 0 else r.n_steps}
+            "n_steps": None if r.n_steps < 0 else r.n_steps,
+            "tags": [_text(r.tags[i]) for i in range(r.n_tags)], "note": _text(r.note),
+            "attempts": r.attempts, "last_step": None if r.last_step < 0 else r.last_step,
+            "checkpoint_step": None if r.checkpoint_step < 0 else r.checkpoint_step,
+            "resume_key": _text(r.resume_key)}
 
 
 class _Reader:
@@ -88,9 +92,12 @@ def _walk(call, make_cb, args):
 
 def runs(spec):
     """The runs a backend stores, oldest first: a list of dicts with run_id,
+    name (the stored name, else one the library derives from the id),
     experiment, status ("running", "finished", "aborted", "crashed"),
-    started_at, ended_at (None while running), host, pid and n_steps (None
-    when the backend cannot tell without reading the run).  spec names one
+    started_at, ended_at (None while running), host, pid, n_steps (None
+    when the backend cannot tell without reading the run), tags (a list),
+    note, attempts, last_step, checkpoint_step (None: none) and
+    resume_key.  spec names one
     backend, as it was written: "sqlite:path=runs.db", "csv:dir=logs",
     "jsonl:path=run.jsonl".  Raises TrackerError when the store cannot be
     read (the message names the path)."""

@@ -46,17 +46,31 @@ class Tracker:
     """A tracker over one or more libtropt backends (see the module text).
 
     Tracker(spec=None, experiment_name="tropt_experiment",
-            experiment_config=None)
-    spec None means $TROPT_TRACKER, else the library's default.  Raises
-    TrackerError when a backend cannot be opened or an option is wrong."""
+            experiment_config=None, *, run_name=None, resume=None,
+            resume_key=None, sys=None)
+    spec None means $TROPT_TRACKER, else the library's default.
+    run_name names the tracker's first run; its later runs are named
+    run_name-2, run_name-3, ... (SPEC 14; without it the library names
+    them).  resume ("never", "allow", "must") and resume_key continue the
+    run of the store carrying that key at init (SPEC 15); sys starts the
+    system-metrics sampler: a duration ("15s") or a number of seconds
+    (SPEC 16).  Each overrides its environment variable.  Raises
+    TrackerError when a backend cannot be opened or an option or name is
+    wrong."""
 
-    def __init__(self, spec=None, experiment_name=DEFAULT_EXPERIMENT, experiment_config=None):
+    def __init__(self, spec=None, experiment_name=DEFAULT_EXPERIMENT, experiment_config=None,
+                 *, run_name=None, resume=None, resume_key=None, sys=None):
         self._h = None
         self._lock = threading.RLock()
         self._busy = False  # a C call on this tracker is in progress (under _lock)
         self._queue = []  # calls made from inside it, run when it returns
         self._run = None  # the active run's id, as C last said
+        self._run_name = None  # and its name
         self._forked = False
+        self._name_base = None if run_name is None else _text_arg("run_name", run_name)
+        self._inits = 0  # runs opened so far (for run_name-2, ...)
+        options = [(k, _option_text(k, v)) for k, v in
+                   (("resume", resume), ("resume_key", resume_key), ("sys", sys)) if v is not None]
         self.experiment_name = experiment_name
         self.experiment_config = experiment_config
         if spec is not None and not isinstance(spec, str):
@@ -79,6 +93,14 @@ class Tracker:
             logbridge.reraise_pending()
         if err is not None:
             raise err
+        try:
+            for key, value in options:
+                errors.check(_lib.tracker_set_option(self._h, key.encode(), value))
+            if self._name_base is not None:
+                errors.check(_lib.tracker_set_run_name(self._h, self._name_base))
+        except BaseException:
+            self.close()
+            raise
 
     # ---- state ----
 
@@ -91,6 +113,11 @@ class Tracker:
     def run_id(self):
         """The active run's id (UUIDv7 text) or None."""
         return self._run if self.active else None
+
+    @property
+    def run_name(self):
+        """The active run's name or None."""
+        return self._run_name if self.active else None
 
     @property
     def closed(self):
@@ -133,6 +160,8 @@ class Tracker:
     def _sync(self, h):
         r = _lib.tracker_run_id(h)
         self._run = r.decode() if r else None
+        r = _lib.tracker_run_name(h) if r else None
+        self._run_name = r.decode("utf-8", "replace") if r else None
 
     def _drain(self):
         """Run, in order, the calls queued during the C call that just
@@ -188,7 +217,13 @@ class Tracker:
         if self._h is None:
             raise errors.closed()
         j = json_object("config", merged)
-        self._call(_lib.tracker_init, (j,), jsons=[j] if j else None, sync=True)
+        jsons = [j] if j else None
+        self._inits += 1
+        if self._name_base is not None and self._inits > 1:  # the first was set at open
+            name = self._name_base + b"-%d" % self._inits
+            self._call(_named_init, (name, j), jsons=jsons, sync=True)
+        else:
+            self._call(_lib.tracker_init, (j,), jsons=jsons, sync=True)
 
     def log(self, data, step=None):
         """Write one step: the next one, or `step` (an int >= 0; steps need not
@@ -299,6 +334,24 @@ class Tracker:
         self._call(_lib.tracker_finish_run, (status.encode(), 0.0, j),
                    jsons=[j] if j else None, sync=True)
 
+    def tag(self, tag):
+        """Tag the active run ("baseline"): kept by every backend that keeps
+        run metadata.  TrackerError TROPT_ESTATE when no run is active,
+        TROPT_EINVAL for a tag that is not a valid name or holds ','."""
+        self._call(_lib.tracker_tag, (_text_arg("tag", tag),))
+
+    def checkpoint(self, path):
+        """Record a checkpoint mark: the optimizer saved its state to the file
+        `path` (str, bytes or path-like) after the last step it logged, so a
+        resumed run continues at the step after it (SPEC 15).  The file's
+        size and SHA-256 are computed off this thread.  TrackerError
+        TROPT_ESTATE when no run is active, TROPT_EINVAL when there is no
+        such file."""
+        p = os.fsencode(path)
+        if b"\x00" in p:
+            raise ValueError("tropt_tracker: checkpoint path holds a NUL character")
+        self._call(_lib.tracker_checkpoint, (p,))
+
     def flush(self):
         """Make everything logged so far durable in every backend."""
         self._call(_lib.tracker_flush, ())
@@ -312,7 +365,7 @@ class Tracker:
                 self._queue.append((_close_queued, (self,), None, None, False))
                 return
             h, self._h = self._h, None
-            self._run = None
+            self._run = self._run_name = None
             if h is not None:
                 try:
                     self._busy = True
@@ -349,10 +402,39 @@ class Tracker:
         return f"<tropt_tracker.Tracker {self.experiment_name!r} {state}>"
 
 
+def _text_arg(what, v):
+    """A str argument as UTF-8 bytes for C (TypeError, or ValueError for a
+    NUL character, naming it)."""
+    if not isinstance(v, str):
+        raise TypeError(f"tropt_tracker: {what} must be a str, not {type(v).__name__}")
+    if "\x00" in v:
+        raise ValueError(f"tropt_tracker: {what} holds a NUL character")
+    return v.encode("utf-8")
+
+
+def _option_text(key, value):
+    """The text of host option `key` (tropt_tracker_set_option): a str as
+    it is; for sys also a number of seconds, or False for "off"."""
+    if key == "sys" and value is False:
+        return b"off"
+    if key == "sys" and type(value) in (int, float):
+        if not value > 0:
+            raise ValueError(f"tropt_tracker: sys must be a duration > 0, not {value}")
+        ms = round(value * 1000)
+        return b"%ds" % (ms // 1000) if ms % 1000 == 0 else b"%dms" % ms
+    return _text_arg(key, value)
+
+
+def _named_init(h, name, config):
+    """tropt_tracker_init of a run named `name` (one queued call)."""
+    rc = _lib.tracker_set_run_name(h, name)
+    return rc if rc else _lib.tracker_init(h, config)
+
+
 def _close_queued(h, tracker):
     """A close() made during a C call on the tracker, run once it returned."""
     tracker._h = None
-    tracker._run = None
+    tracker._run = tracker._run_name = None
     _lib.tracker_free(h)
     _live.discard(tracker)
     return 0

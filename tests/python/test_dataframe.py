@@ -57,7 +57,9 @@ class TestFrame(TempDir):
                           "val/loss"])
         self.assertNotIn("none", ref.columns)  # only ever None: csv cannot hold it
         self.assertEqual(ref["run_id"].tolist(), [ids[0]] * 6 + [ids[1]] * 2)
-        self.assertEqual(ref["run_name"].tolist(), [ids[0][:8]] * 6 + [ids[1][:8]] * 2)
+        names = {r["run_id"]: r["name"] for r in tropt_tracker.runs(self.specs()["jsonl"])}
+        self.assertTrue(all(names.values()))
+        self.assertEqual(ref["run_name"].tolist(), [names[ids[0]]] * 6 + [names[ids[1]]] * 2)
         self.assertEqual(ref["step"].tolist(), [0, 1, 2, 3, 4, 10, 0, 1])
         self.assertEqual(str(ref["i"].dtype), "Int64")
         self.assertEqual(ref["i"].tolist()[:4], [0, 1, 2, 3])

@@ -31,6 +31,11 @@ class TestReadBack(TempDir):
         self.assertEqual([r["run_id"] for r in listed], [run_id])
         self.assertEqual((listed[0]["experiment"], listed[0]["status"], listed[0]["n_steps"]),
                          ("rb", "finished", 2))
+        # ABI 1.2's members, which the reader API always fills
+        self.assertEqual((listed[0]["attempts"], listed[0]["last_step"], listed[0]["tags"],
+                          listed[0]["checkpoint_step"], listed[0]["resume_key"]),
+                         (1, 1, [], None, None))
+        self.assertRegex(listed[0]["name"], r"^[a-z]+-[a-z]+-\d+$")
         got = tropt_tracker.read_run(spec, run_id[:8])
         self.assertEqual(got["config"], {"seed": 3, "lr": 0.5})
         self.assertEqual(got["summary"], {"best": 0.25})

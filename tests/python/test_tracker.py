@@ -3,6 +3,7 @@
 the stores with Python's own sqlite3 and json modules."""
 import json
 import os
+import pathlib
 import threading
 import unittest
 
@@ -229,6 +230,81 @@ class TestStep(TempDir):
                     with self.assertRaisesRegex(err, "step"):
                         t.log({"x": 1}, step=bad)
             self.assertTrue(t.active)
+
+
+# ---- run identity, resume, checkpoint marks (SPEC 14-16) ---------------------------
+
+class TestRunIdentity(TempDir):
+    def spec(self):
+        return "jsonl:path=" + os.path.join(self.dir, "runs.jsonl")
+
+    def test_run_name_names_every_run_of_the_tracker(self):
+        with Tracker(self.spec(), run_name="lr-sweep") as t, Listening("tropt_tracker"):
+            t.init()
+            self.assertEqual(t.run_name, "lr-sweep")
+            t.finish()
+            self.assertIsNone(t.run_name)
+            t.init()
+            self.assertEqual(t.run_name, "lr-sweep-2")
+            t.init()  # auto-finishes the second
+            self.assertEqual(t.run_name, "lr-sweep-3")
+        with Tracker(self.spec()) as t:
+            t.init()
+            self.assertRegex(t.run_name, r"^[a-z]+-[a-z]+-\d+$")  # the library's default
+
+    def test_bad_names_and_options_fail_at_construction(self):
+        for kwargs, message in ((dict(run_name="a/b"), "'/'"), (dict(run_name=".hidden"), "'.'"),
+                                (dict(resume="sometimes"), "never|allow|must"),
+                                (dict(resume_key="k" * 201), "200 bytes"),
+                                (dict(sys="bogus"), "duration")):
+            with self.subTest(**kwargs):
+                with self.assertRaises(TrackerError) as cm:
+                    Tracker("null", **kwargs)
+                self.assertEqual(cm.exception.name, "TROPT_EINVAL")
+                self.assertIn(message, cm.exception.message)
+        with self.assertRaises(TypeError):
+            Tracker("null", run_name=5)
+        with self.assertRaisesRegex(ValueError, "NUL"):
+            Tracker("null", resume_key="a\x00b")
+        with self.assertRaisesRegex(ValueError, "sys"):
+            Tracker("null", sys=-1)
+        with self.assertRaises(TypeError):
+            Tracker("null", no_such_option=1)
+
+    def test_resume_options_reach_the_library(self):
+        with Tracker(self.spec(), resume="must", resume_key="job-42") as t:
+            with self.assertRaises(TrackerError) as cm:
+                t.init()  # must: the store holds no run with that key
+        self.assertEqual(cm.exception.name, "TROPT_ENOTFOUND")
+        self.assertIn("'job-42'", cm.exception.message)
+        with Tracker(self.spec(), resume="allow", resume_key="job-42", sys=60) as t, \
+                Listening("tropt_tracker"):
+            t.init()  # allow: a new run carrying the key
+            self.assertTrue(t.active)
+
+    def test_tag_and_checkpoint(self):
+        ckpt = os.path.join(self.dir, "model.pt")
+        with open(ckpt, "wb") as f:
+            f.write(b"weights")
+        with Tracker(self.spec()) as t:
+            for call in (lambda: t.tag("baseline"), lambda: t.checkpoint(ckpt)):
+                with self.assertRaises(TrackerError) as cm:
+                    call()  # no active run
+                self.assertEqual(cm.exception.name, "TROPT_ESTATE")
+            t.init()
+            t.tag("baseline")
+            t.log({"loss": 0.5})
+            t.checkpoint(ckpt)
+            t.checkpoint(pathlib.Path(ckpt))
+            with self.assertRaises(TrackerError) as cm:
+                t.tag("a,b")
+            self.assertEqual(cm.exception.name, "TROPT_EINVAL")
+            with self.assertRaises(TrackerError) as cm:
+                t.checkpoint(os.path.join(self.dir, "missing.pt"))
+            self.assertIn("missing.pt", cm.exception.message)
+            with self.assertRaisesRegex(ValueError, "NUL"):
+                t.checkpoint("a\x00b")
+            t.finish()
 
 
 # ---- threads ------------------------------------------------------------------------

@@ -124,9 +124,15 @@ class TestTroptTracker(TempDir):
         self.assertEqual(got["summary"], {"best": 0.5})
         self.assertEqual(got["status"], "finished")
 
-    def test_unknown_tracker_kwargs(self):
+    def test_tracker_kwargs(self):
         with self.assertRaises(TypeError):
             TroptTracker("null", no_such_option=1)
+        tracker = TroptTracker("null", run_name="gcg-a", resume="never")
+        self.optimize(self.optimizer(tracker, tropt_steps(1), {"best_loss": 0.1}))
+        self.assertIsNone(tracker.tracker.run_name)  # finished
+        tracker.init()
+        self.assertEqual(tracker.tracker.run_name, "gcg-a-2")
+        tracker.close()
 
     def test_run_left_active_is_aborted_at_exit(self):
         code = ("import sys\n"
