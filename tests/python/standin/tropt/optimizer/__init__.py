@@ -1,0 +1,1 @@
+"""tropt.optimizer (stand-in)."""

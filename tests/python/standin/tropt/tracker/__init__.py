@@ -1,0 +1,1 @@
+"""tropt.tracker (stand-in)."""
