@@ -470,7 +470,7 @@ int tropt_tracker_set_run_name(tropt_tracker *t, const char *name)
 
 const char *tropt_tracker_run_name(const tropt_tracker *t)
 {
-    if (!t)
+    if (!t || tropt__forked(t))
         return NULL;
     tropt_tracker *m = (tropt_tracker *)t;
     pthread_mutex_lock(&m->lock);

@@ -182,6 +182,11 @@ static int tracker_new(tropt_tracker **out, const char *experiment_name,
     return TROPT_OK;
 }
 
+int tropt__forked(const tropt_tracker *t)
+{
+    return forked(t);
+}
+
 int tropt__fork_check(const tropt_tracker *t, const char *what)
 {
     return forked(t) ? forked_error(t, what) : TROPT_OK;
@@ -511,7 +516,7 @@ int tropt_tracker_set_option(tropt_tracker *t, const char *key, const char *valu
 
 int tropt_tracker_is_active(const tropt_tracker *t)
 {
-    if (!t)
+    if (!t || forked(t)) /* the lock may be held by a thread the child lacks */
         return 0;
     tropt_tracker *m = (tropt_tracker *)t;
     LOCK(m);
@@ -522,7 +527,7 @@ int tropt_tracker_is_active(const tropt_tracker *t)
 
 int64_t tropt_tracker_next_step(const tropt_tracker *t)
 {
-    if (!t)
+    if (!t || forked(t))
         return -1;
     tropt_tracker *m = (tropt_tracker *)t;
     LOCK(m);
@@ -533,7 +538,7 @@ int64_t tropt_tracker_next_step(const tropt_tracker *t)
 
 const char *tropt_tracker_run_id(const tropt_tracker *t)
 {
-    if (!t)
+    if (!t || forked(t))
         return NULL;
     tropt_tracker *m = (tropt_tracker *)t;
     LOCK(m);

@@ -178,6 +178,8 @@ void tropt__marks_free(tropt_tracker *t);
 /* TROPT_ESTATE naming `what` when t belongs to the parent of this forked
  * process, else TROPT_OK. */
 int tropt__fork_check(const tropt_tracker *t, const char *what);
+/* 1 when t belongs to the parent of this forked process (no message). */
+int tropt__forked(const tropt_tracker *t);
 
 /* ---- meta.c ---- */
 

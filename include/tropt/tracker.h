@@ -136,7 +136,8 @@ TROPT_API int tropt_tracker_finish(tropt_tracker *t, const json_t *summary);
  */
 TROPT_API int tropt_tracker_flush(tropt_tracker *t);
 
-/* 1 when a run is active, 0 otherwise (and for NULL). */
+/* 1 when a run is active, 0 otherwise (and for NULL, and in a forked child
+ * of the process that opened t: see fork() above). */
 TROPT_API int tropt_tracker_is_active(const tropt_tracker *t);
 
 /*

@@ -74,7 +74,8 @@ START_TEST(test_show)
     /* Unknown. */
     args = tu_strdupf("show ffffffff --db '%s'", d.path);
     ck_assert_int_eq(tq_cli(args, &out), 1);
-    ck_assert_msg(strstr(out, "no run has the id, id prefix or name 'ffffffff'") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "no run has the id, id prefix or name 'ffffffff'") != NULL, "%s",
+                  out);
     free(out);
     free(args);
     db3_free(&d);
