@@ -96,12 +96,49 @@ static size_t count(const char *s, const char *needle)
     return n;
 }
 
+/* The page without what the build inlines: the content of each <style>
+ * and code <script> element and the hashes naming them in the CSP are
+ * blanked, so the golden file holds the skeleton and the data block. */
+static char *skeleton(const char *html)
+{
+    char *s = strdup(html), *w = s;
+    const char *r = html;
+    while (*r) {
+        const char *close = NULL;
+        if (strncmp(r, "<style>", 7) == 0)
+            close = "</style>";
+        else if (strncmp(r, "<script>", 8) == 0)
+            close = "</script>";
+        else if (strncmp(r, "'sha256-", 8) == 0)
+            close = "'";
+        if (!close) {
+            *w++ = *r++;
+            continue;
+        }
+        const char *gt = close[0] == '\'' ? r + 1 : strchr(r, '>') + 1;
+        memcpy(w, r, (size_t)(gt - r));
+        w += gt - r;
+        const char *end = strstr(gt, close);
+        ck_assert_ptr_nonnull(end);
+        memcpy(w, "...", 3);
+        w += 3;
+        r = end;
+        memcpy(w, close, strlen(close));
+        w += strlen(close);
+        r += strlen(close);
+    }
+    *w = '\0';
+    return s;
+}
+
 START_TEST(test_golden)
 {
     char *db = golden_db();
     char *html = NULL, *out = NULL;
     ck_assert_int_eq(report(db, "g.html", NULL, &html, &out), 0);
     free(out);
+    char *page = html;
+    html = skeleton(page);
     char *golden_path = src_path("golden.html");
     if (getenv("TROPT_REPORT_REGEN"))
         ck_assert_int_eq(tu_write_file(golden_path, html), 0);
@@ -114,8 +151,9 @@ START_TEST(test_golden)
     char *html2 = NULL;
     ck_assert_int_eq(report(db, "g2.html", NULL, &html2, &out), 0);
     free(out);
-    ck_assert_str_eq(html, html2);
-    json_decref(check_page(html));
+    ck_assert_str_eq(page, html2);
+    json_decref(check_page(page));
+    free(page);
     free(html2);
     free(golden);
     free(golden_path);

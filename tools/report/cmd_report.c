@@ -1,4 +1,4 @@
-/* tools/cmd_report.c - `tropt report`: one self-contained HTML page of runs. */
+/* tools/report/cmd_report.c - `tropt report`: one self-contained HTML page of runs. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

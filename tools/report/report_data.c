@@ -1,4 +1,4 @@
-/* tools/report_data.c - read runs for `tropt report` / `tropt compare`
+/* tools/report/report_data.c - read runs for `tropt report` / `tropt compare`
  * from a sqlite database's views (see report_data.h). */
 #include "report_data.h"
 

@@ -1,5 +1,5 @@
 /*
- * tools/report_data.h - what `tropt report` and `tropt compare` read from a
+ * tools/report/report_data.h - what `tropt report` and `tropt compare` read from a
  * sqlite database, through its views only (runs, params, metrics, summary),
  * or from any backend through the reader API (`--from SPEC`).  Through the
  * views a metric value stored as NULL is read as NaN (they store NaN as

@@ -1,10 +1,12 @@
-/* tools/report_html.c - write the page of `tropt report` (see report_html.h). */
+/* tools/report/report_html.c - write the page of `tropt report` (see report_html.h). */
 #include "report_html.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "report_res.h"
 
 /* Text content and attribute values. */
 static void esc(FILE *f, const char *s)
@@ -221,121 +223,6 @@ static void nonfinite_note(FILE *f, const rp_series *s)
     }
 }
 
-static const char STYLE[] =
-    "body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222;background:#fff}"
-    "h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.5em;border-bottom:1px solid #ccc}"
-    "table{border-collapse:collapse;font-size:13px}"
-    "td,th{border:1px solid #ddd;padding:2px 6px;vertical-align:top}"
-    "th{background:#f3f3f3;text-align:left}td{white-space:nowrap}td.num{text-align:right;font-"
-    "variant-numeric:tabular-"
-    "nums}"
-    ".nf{color:#b00}tr.crashed td.status{color:#fff;background:#c00;font-weight:bold}"
-    "tr.diff td,tr.diff th{background:#fff3c4}.text{color:#555;font-style:italic}"
-    ".controls{margin:.5em 0}.controls label{margin-right:1em}"
-    ".legend label{margin-right:1em;white-space:nowrap}.sw{display:inline-block;width:1em;"
-    "height:.6em;margin-right:.3em}"
-    ".chart{display:inline-block;vertical-align:top;margin:0 1em 1em 0;position:relative}"
-    ".chart h3{font-size:1em;margin:.3em 0}.chart p{margin:0;font-size:12px}"
-    ".tip{position:absolute;background:#fffe;border:1px solid #999;padding:2px 4px;"
-    "font-size:12px;pointer-events:none;white-space:pre;display:none}"
-    "svg text{font-size:10px;fill:#444}";
-
-/* The renderer: draws each .chart from the JSON block as inline SVG. */
-static const char *const SCRIPT[] = {
-    "(function(){'use strict';\n",
-    "var st=document.getElementById('status');\n",
-    "function fail(m){st.setAttribute('data-errors',String(+st.getAttribute('data-errors')+1));"
-    "st.textContent='error: '+m;}\n",
-    "window.addEventListener('error',function(e){fail(e.message);});\n",
-    "try{\n",
-    "var D=JSON.parse(document.getElementById('tropt-data').textContent);\n",
-    "var NS='http://www.w3.org/2000/svg',W=560,H=240,L=58,R=10,T=16,B=34;\n",
-    "var pal=['#1f77b4','#ff7f0e','#2ca02c','#d62728','#9467bd','#8c564b','#e377c2','#7f7f7f',"
-    "'#bcbd22','#17becf'];\n",
-    "function color(i){return i<pal.length?pal[i]:'hsl('+((i*47)%360)+',65%,45%)';}\n",
-    "function el(n,a,p){var e=document.createElementNS(NS,n);for(var k in a)e.setAttribute(k,a[k]);"
-    "if(p)p.appendChild(e);return e;}\n",
-    "var hidden={},xmode='step',logy=false;\n",
-    "var h=location.hash.replace(/^#/,'').split('&');h.forEach(function(p){var kv=p.split('=');"
-    "if(kv[0]==='x'&&kv[1]==='time')xmode='time';if(kv[0]==='log'&&kv[1]==='1')logy=true;"
-    "if(kv[0]==='hide')kv[1].split(',').forEach(function(i){if(i!=='')hidden[+i]=true;});});\n"
-    "document.getElementById('xmode').value=xmode;document.getElementById('logy').checked=logy;\n",
-    "var leg=document.getElementById('legend');\n",
-    "D.runs.forEach(function(r,i){var l=document.createElement('label');"
-    "var c=document.createElement('input');c.type='checkbox';c.checked=!hidden[i];"
-    "c.addEventListener('change',function(){hidden[i]=!c.checked;draw();});"
-    "var s=document.createElement('span');s.className='sw';s.style.background=color(i);"
-    "l.appendChild(c);l.appendChild(s);l.appendChild(document.createTextNode(r.name));"
-    "leg.appendChild(l);});\n",
-    "document.getElementById('xmode').addEventListener('change',function(e){xmode=e.target.value;"
-    "draw();});\n",
-    "document.getElementById('logy').addEventListener('change',function(e){logy=e.target.checked;"
-    "draw();});\n",
-    "function fmt(v){return typeof v==='number'?(Math.abs(v)>=1e5||(v!==0&&Math.abs(v)<1e-3)?"
-    "v.toExponential(3):String(+v.toPrecision(6))):String(v===null?'NaN':v);}\n",
-    "function ok(v){return typeof v==='number'&&(!logy||v>0);}\n",
-    "function drawChart(div,m){\n",
-    " var old=div.querySelector('svg');if(old)div.removeChild(old);\n",
-    " var svg=el('svg',{width:W,height:H,viewBox:'0 0 '+W+' '+H,'class':'plot'});\n",
-    " div.appendChild(svg);\n",
-    " var x0=Infinity,x1=-Infinity,y0=Infinity,y1=-Infinity;\n",
-    " m.series.forEach(function(s){if(hidden[s.run])return;var X=xmode==='step'?s.s:s.t;"
-    "for(var i=0;i<X.length;i++){if(X[i]<x0)x0=X[i];if(X[i]>x1)x1=X[i];var v=s.y[i];"
-    "if(ok(v)){var w=logy?Math.log10(v):v;if(w<y0)y0=w;if(w>y1)y1=w;}}});\n",
-    " if(!(x1>=x0)){x0=0;x1=1;}if(x1===x0){x0-=1;x1+=1;}\n",
-    " if(!(y1>=y0)){y0=0;y1=1;}if(y1===y0){y0-=1;y1+=1;}\n",
-    " var pw=W-L-R,ph=H-T-B;\n",
-    " function sx(x){return L+(x-x0)/(x1-x0)*pw;}\n",
-    " function sy(v){var w=logy?Math.log10(v):v;return T+ph-(w-y0)/(y1-y0)*ph;}\n",
-    " el('rect',{x:L,y:T,width:pw,height:ph,fill:'none',stroke:'#bbb'},svg);\n",
-    " for(var k=0;k<=4;k++){var w=y0+(y1-y0)*k/4,yy=T+ph-ph*k/4;"
-    "el('line',{x1:L,x2:L+pw,y1:yy,y2:yy,stroke:'#eee'},svg);"
-    "var tx=el('text',{x:L-4,y:yy+3,'text-anchor':'end'},svg);"
-    "tx.textContent=fmt(logy?Math.pow(10,w):w);"
-    "var xv=x0+(x1-x0)*k/4,tt=el('text',{x:L+pw*k/4,y:H-B+14,'text-anchor':'middle'},svg);"
-    "tt.textContent=fmt(xv);}\n",
-    " var xl=el('text',{x:L+pw/2,y:H-4,'text-anchor':'middle'},svg);"
-    "xl.textContent=xmode==='step'?'step':'seconds since run start';\n",
-    " m.series.forEach(function(s){\n",
-    "  var X=xmode==='step'?s.s:s.t,d='',pen=false;\n",
-    "  for(var i=0;i<X.length;i++){var v=s.y[i];if(ok(v)){d+=(pen?'L':'M')+sx(X[i]).toFixed(1)+"
-    "' '+sy(v).toFixed(1);pen=true;}else pen=false;}\n",
-    "  var p=el('path',{d:d,fill:'none',stroke:color(s.run),'stroke-width':1.3,"
-    "'class':'series','data-run':D.runs[s.run].id},svg);\n",
-    "  if(hidden[s.run])p.setAttribute('visibility','hidden');\n",
-    "  for(var j=0;j<X.length;j++){var u=s.y[j];if(typeof u==='number'&&!(logy&&u<=0))continue;"
-    "var cx=sx(X[j]),mk;\n",
-    "   if(u===null)mk=el('circle',{cx:cx,cy:T-8,r:3.5,fill:'#d00'},svg);\n",
-    "   else if(u==='inf')mk=el('path',{d:'M'+cx+' '+(T-12)+'l-4 7h8z',fill:'#a0a'},svg);\n",
-    "   else if(u==='-inf')mk=el('path',{d:'M'+cx+' '+(T+ph+4)+'l-4 -7h8z',fill:'#a0a'},svg);\n",
-    "   else mk=el('rect',{x:cx-2,y:T+ph-2,width:4,height:4,fill:'#888'},svg);\n",
-    "   mk.setAttribute('class','marker');if(hidden[s.run])mk.setAttribute('visibility','hidden');"
-    "}\n",
-    " });\n",
-    " var tip=div.querySelector('.tip');\n",
-    " svg.addEventListener('mousemove',function(ev){var b=svg.getBoundingClientRect();"
-    "var px=ev.clientX-b.left,x=x0+(px-L)/pw*(x1-x0),lines=[];\n",
-    "  m.series.forEach(function(s){if(hidden[s.run])return;var X=xmode==='step'?s.s:s.t,bi=-1,"
-    "bd=Infinity;for(var i=0;i<X.length;i++){var dd=Math.abs(X[i]-x);if(dd<bd){bd=dd;bi=i;}}"
-    "if(bi>=0)lines.push(D.runs[s.run].name+'  step '+s.s[bi]+': '+fmt(s.y[bi]));});\n",
-    "  tip.textContent=lines.join('\\n');tip.style.display=lines.length?'block':'none';"
-    "tip.style.left=(px+12)+'px';tip.style.top=(ev.clientY-b.top+20)+'px';});\n",
-    " svg.addEventListener('mouseleave',function(){tip.style.display='none';});\n",
-    "}\n",
-    "var divs=document.querySelectorAll('div.chart');\n",
-    "function draw(){for(var i=0;i<divs.length;i++)drawChart(divs[i],D.metrics[i]);}\n",
-    "draw();st.setAttribute('data-rendered',String(divs.length));\n",
-    "}catch(e){fail(String(e));}\n",
-    "})();\n",
-    NULL};
-
-/* Registered first, so that a blocked load is counted in the page itself. */
-static const char CSP_COUNTER[] =
-    "document.addEventListener('securitypolicyviolation',function(e){"
-    "var s=document.getElementById('status');if(s)s.setAttribute('data-csp-violations',"
-    "String(+s.getAttribute('data-csp-violations')+1));window.tropt_csp=(window.tropt_csp||0)+1;"
-    "});";
-
 int rp_write_html(FILE *f, const rp_data *d)
 {
     int oom = 0;
@@ -365,9 +252,9 @@ int rp_write_html(FILE *f, const rp_data *d)
           "base-uri 'none'; form-action 'none'\">\n"
           "<title>tropt report</title>\n<style>",
           f);
-    fputs(STYLE, f);
+    fputs((const char *)rp_res_css_report, f);
     fputs("</style>\n<script>", f);
-    fputs(CSP_COUNTER, f);
+    fputs((const char *)rp_res_js_csp, f);
     fputs("</script>\n</head>\n<body>\n<h1>tropt report</h1>\n", f);
     fprintf(f,
             "<p>%zu run%s, %zu metric%s (%zu numeric). Long series keep each interval's "
@@ -574,8 +461,7 @@ int rp_write_html(FILE *f, const rp_data *d)
         fputs("]}", f);
     }
     fputs("]}</script>\n<script>", f);
-    for (size_t i = 0; SCRIPT[i]; i++)
-        fputs(SCRIPT[i], f);
+    fputs((const char *)rp_res_js_viewer, f);
     fputs("</script>\n</body>\n</html>\n", f);
     free(keys);
     free(pkeys);

@@ -1,5 +1,5 @@
 /*
- * tools/report_m4.h - M4 downsampling for `tropt report`: a series of n
+ * tools/report/report_m4.h - M4 downsampling for `tropt report`: a series of n
  * points is cut into `buckets` intervals of consecutive points; each
  * interval keeps its first and last point, the points holding its smallest
  * and largest finite value, and the first NaN, +Inf and -Inf it holds.

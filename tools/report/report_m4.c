@@ -1,4 +1,4 @@
-/* tools/report_m4.c - M4 downsampling (see report_m4.h). */
+/* tools/report/report_m4.c - M4 downsampling (see report_m4.h). */
 #include "report_m4.h"
 
 #include <math.h>

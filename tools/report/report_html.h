@@ -1,5 +1,5 @@
 /*
- * tools/report_html.h - the HTML page of `tropt report`: one self-contained
+ * tools/report/report_html.h - the HTML page of `tropt report`: one self-contained
  * file (inline style, script and SVG; a Content-Security-Policy forbids
  * every external load).  The same data gives the same bytes.
  */
