@@ -442,7 +442,7 @@ int rp_write_html(FILE *f, const rp_data *d)
             fprintf(f, "%s{\"run\":%zu,\"s\":[", first ? "" : ",", i);
             first = 0;
             for (size_t j = 0; j < s->n; j++)
-                fprintf(f, j ? ",%.17g" : "%.17g", s->step[j]);
+                fprintf(f, j ? ",%lld" : "%lld", (long long)s->step[j]);
             fputs("],\"t\":[", f);
             for (size_t j = 0; j < s->n; j++) {
                 double t = s->time[j] - (isnan(r->started) ? s->time[0] : r->started);
