@@ -139,20 +139,22 @@
 
   /* ---- which runs are shown ---- */
 
+  var reCache = { src: null, re: null };
   function filterRe() {
-    var box = document.getElementById('filter');
+    if (reCache.src === S.filter) return reCache.re;
+    var box = document.getElementById('filter'), re = null;
     box.classList.remove('bad');
-    if (!S.filter) return null;
-    try { return new RegExp(S.filter, 'i'); } catch (e) { box.classList.add('bad'); return null; }
-  }
-  function shown(r) {
-    var re = filterRe();
-    return !S.hide[r] && (!re || re.test(D.runs[r].name));
+    if (S.filter) {
+      try { re = new RegExp(S.filter, 'i'); } catch (e) { box.classList.add('bad'); }
+    }
+    reCache = { src: S.filter, re: re };
+    return re;
   }
   function matches(r) {
     var re = filterRe();
     return !re || re.test(D.runs[r].name);
   }
+  function shown(r) { return !S.hide[r] && matches(r); }
 
   /* ---- a series as curves in the current x mode and smoothing ---- */
 
@@ -376,45 +378,57 @@
     var m = (hi - lo) * 0.04;
     return [lo - m, hi + m];
   }
+  var ctx2d = null;
+  function textWidth(t) {
+    if (!ctx2d) {
+      ctx2d = document.createElement('canvas').getContext('2d');
+      ctx2d.font = '11px ' + getComputedStyle(document.body).fontFamily;
+    }
+    return ctx2d.measureText(t).width + 2;
+  }
   function measure(svg, labels, cls) {
-    var w = 0, nodes = labels.map(function (t) {
-      var n = el('text', { 'class': cls, x: 0, y: -100 }, svg);
+    var w = 0, ws = [], nodes = labels.map(function (t) {
+      var n = el('text', { 'class': cls }, svg);
       n.textContent = t.label;
-      w = Math.max(w, n.getComputedTextLength());
+      ws.push(textWidth(t.label));
+      w = Math.max(w, ws[ws.length - 1]);
       return n;
     });
-    return { w: w, nodes: nodes };
+    return { w: w, ws: ws, nodes: nodes };
   }
   function pathOf(c, sx, sy, logy) {
-    var d = '', pen = false;
+    var d = [], pen = false;
     for (var i = 0; i < c.x.length; i++) {
       var v = c.y[i];
       if (!num(v) || (logy && v <= 0) || !num(c.x[i])) { pen = false; continue; }
-      d += (pen ? 'L' : 'M') + sx(c.x[i]).toFixed(1) + ' ' + sy(v).toFixed(1);
+      d.push((pen ? 'L' : 'M') + sx(c.x[i]).toFixed(1) + ' ' + sy(v).toFixed(1));
       pen = true;
     }
-    return d;
+    return d.join('');
   }
+  function pt(x, y) { return x.toFixed(1) + ' ' + y.toFixed(1); }
+  /* The band of intervals b: their hi edge forward, lo edge back. */
   function bandPath(b, sx, sy, logy, joined) {
-    var d = '', seg = [];
+    var d = [], seg = [];
     function flush() {
       if (!seg.length) return;
-      var up = '', down = '';
-      seg.forEach(function (p, k) {
-        up += (k ? 'L' : 'M') + sx(p.x0).toFixed(1) + ' ' + sy(p.hi).toFixed(1) + (joined ? '' : 'L' + sx(p.x1).toFixed(1) + ' ' + sy(p.hi).toFixed(1));
+      var up = [], down = [];
+      seg.forEach(function (p) {
+        up.push(pt(sx(p.x0), sy(p.hi)));
+        if (!joined) up.push(pt(sx(p.x1), sy(p.hi)));
       });
       for (var k = seg.length - 1; k >= 0; k--) {
-        var p = seg[k];
-        down += (joined ? '' : 'L' + sx(p.x1).toFixed(1) + ' ' + sy(p.lo).toFixed(1)) + 'L' + sx(p.x0).toFixed(1) + ' ' + sy(p.lo).toFixed(1);
+        if (!joined) down.push(pt(sx(seg[k].x1), sy(seg[k].lo)));
+        down.push(pt(sx(seg[k].x0), sy(seg[k].lo)));
       }
-      d += up + down + 'Z';
+      d.push('M' + up.join('L') + 'L' + down.join('L') + 'Z');
       seg = [];
     }
     b.forEach(function (p) {
       if (!num(p.lo) || !num(p.hi) || (logy && p.lo <= 0)) flush(); else seg.push(p);
     });
     flush();
-    return d;
+    return d.join('');
   }
   function markers(g, l, sx, sy, top, bottom, logy, x0, x1) {
     if (!l.se) return;
@@ -439,8 +453,8 @@
   }
 
   function draw(c) {
-    var plot = c.plot, W = Math.max(320, plot.clientWidth || 560);
-    while (plot.firstChild) plot.removeChild(plot.firstChild);
+    var plot = c.plot, W = Math.max(320, c.width || plot.clientWidth || 560);
+    plot.textContent = '';
     var lines = S.group ? groupLines(c.m) : runLines(c.m), logy = !!S.log[c.idx];
     var xd = dom(c, lines), yd = yRange(lines, xd[0], xd[1], logy);
     var svg = el('svg', { width: W, height: H, viewBox: '0 0 ' + W + ' ' + H, 'class': 'plot-svg' }, plot);
@@ -463,7 +477,7 @@
       n.setAttribute('x', L - 5); n.setAttribute('y', y + 4); n.setAttribute('text-anchor', 'end');
     });
     xt.forEach(function (t, k) {
-      var n = xm.nodes[k], w = n.getComputedTextLength(), x = sx(t.v);
+      var n = xm.nodes[k], w = xm.ws[k], x = sx(t.v);
       el('line', { x1: x, x2: x, y1: T + ph, y2: T + ph + 4, stroke: '#999' }, svg);
       x = Math.min(Math.max(x, w / 2 + 1), W - w / 2 - 1);
       n.setAttribute('x', x); n.setAttribute('y', T + ph + 16); n.setAttribute('text-anchor', 'middle');
@@ -600,6 +614,7 @@
   /* ---- the page around the charts ---- */
 
   function drawAll() {
+    charts.forEach(function (c) { c.width = c.plot.clientWidth; });
     charts.forEach(draw);
     st.setAttribute('data-rendered', String(charts.length));
   }
