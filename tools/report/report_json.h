@@ -8,7 +8,9 @@
  *   runs[i]: id, name, experiment, status, start, end (Unix seconds, end
  *     null while running), tags, cfg (the config keys that differ);
  *   configKeys: the config keys that differ, in order;
- *   metrics[k]: key, group (first `/` segment, "" for none), series[]:
+ *   metrics[k]: key, group (first `/` segment, "" for none), x (optional,
+ *     reserved: the x axis the metric is drawn against whatever the page's
+ *     choice, "wall" for the system samples to come), series[]:
  *     run (index), n (numeric rows), w (points per interval),
  *     s, t, y: the kept points (step, seconds since the run's start,
  *       value: null for NaN, "inf", "-inf"), every point when w is 1, then

@@ -158,9 +158,13 @@
 
   /* ---- a series as curves in the current x mode and smoothing ---- */
 
+  /* The x axis of the chart being drawn: the page's choice, unless the
+   * metric names its own (a future "system" group is drawn against wall
+   * time whatever the choice). */
+  var X_MODE = 'step';
   function xOf(se) {
-    if (S.x === 'step') return se.s;
-    var r = D.runs[se.run], off = S.x === 'wall' && num(r.start) ? r.start : 0;
+    if (X_MODE === 'step') return se.s;
+    var r = D.runs[se.run], off = X_MODE === 'wall' && num(r.start) ? r.start : 0;
     return se.t.map(function (t) { return t + off; });
   }
   /* {x, y, i}: the points of se (i: their index in se.s) */
@@ -445,16 +449,17 @@
     }
   }
   function xTicks(lo, hi, want) {
-    if (S.x === 'step') return linTicks(lo, hi, want);
-    return timeTicks(lo, hi, want, S.x === 'wall');
+    if (X_MODE === 'step') return linTicks(lo, hi, want);
+    return timeTicks(lo, hi, want, X_MODE === 'wall');
   }
   function axisTitle() {
-    return S.x === 'step' ? 'step' : S.x === 'wall' ? 'wall time (UTC)' : 'time since the run started';
+    return X_MODE === 'step' ? 'step' : X_MODE === 'wall' ? 'wall time (UTC)' : 'time since the run started';
   }
 
   function draw(c) {
     var plot = c.plot, W = Math.max(320, c.width || plot.clientWidth || 560);
     plot.textContent = '';
+    X_MODE = c.xmode = c.m.x || S.x;
     var lines = S.group ? groupLines(c.m) : runLines(c.m), logy = !!S.log[c.idx];
     var xd = dom(c, lines), yd = yRange(lines, xd[0], xd[1], logy);
     var svg = el('svg', { width: W, height: H, viewBox: '0 0 ' + W + ' ' + H, 'class': 'plot-svg' }, plot);
@@ -527,7 +532,8 @@
   }
   function tipHead(c, row) {
     if (!row) return '';
-    if (row.l.joined) return (S.x === 'step' ? 'step ' : '') + (S.x === 'wall' ? utc(row.x, true, true) + ' UTC' : S.x === 'rel' ? dur(row.x) : String(row.x));
+    var xm = c.xmode;
+    if (row.l.joined) return (xm === 'step' ? 'step ' : '') + (xm === 'wall' ? utc(row.x, true, true) + ' UTC' : xm === 'rel' ? dur(row.x) : String(row.x));
     var se = row.l.se, i = row.l.main.i[row.j], r = D.runs[se.run];
     var t = se.t[i], wall = num(r.start) ? utc(r.start + t, true, true) + ' UTC' : '-';
     return 'step ' + se.s[i] + ' \u00b7 ' + wall + ' \u00b7 ' + dur(t);
