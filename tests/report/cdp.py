@@ -154,7 +154,12 @@ class Page:
         """Poll a JavaScript expression until it is truthy; return its value."""
         deadline = time.monotonic() + timeout
         while True:
-            v = self.eval(expr)
+            try:
+                v = self.eval(expr)
+            except RuntimeError as e:  # the page navigated (reloaded) meanwhile
+                if 'navigated' not in str(e) and 'context' not in str(e):
+                    raise
+                v = None
             if v:
                 return v
             if time.monotonic() > deadline:

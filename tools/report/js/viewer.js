@@ -588,7 +588,7 @@
   function setZoom(c, z) {
     if (S.sync) S.zoomAll = z; else S.zoom[c.idx] = z;
     writeHash();
-    if (S.sync) charts.forEach(draw); else draw(c);
+    if (S.sync) drawAll(); else redraw(c);
   }
   function listen(c, ov, svg) {
     function pos(ev) { var b = svg.getBoundingClientRect(); return [ev.clientX - b.left, ev.clientY - b.top]; }
@@ -613,16 +613,44 @@
     ov.addEventListener('dblclick', function () {
       if (S.sync) S.zoomAll = null; else delete S.zoom[c.idx];
       writeHash();
-      if (S.sync) charts.forEach(draw); else draw(c);
+      if (S.sync) drawAll(); else redraw(c);
     });
   }
 
   /* ---- the page around the charts ---- */
 
+  /* Charts are drawn when they come near the viewport (as TensorBoard's
+   * cards are): a page of many runs and metrics opens at the cost of what
+   * it shows.  A change of state redraws the charts in view and marks the
+   * others to be redrawn when they come into view. */
+  var lazy = null, MARGIN = 800;
+  function near(c) {
+    var b = c.div.getBoundingClientRect();
+    return b.bottom > -MARGIN && b.top < window.innerHeight + MARGIN;
+  }
+  function redraw(c) {
+    draw(c);
+    c.dirty = false;
+    c.drawn = true;
+  }
+  function countDrawn() {
+    st.setAttribute('data-rendered', String(charts.filter(function (c) { return c.drawn; }).length));
+  }
   function drawAll() {
-    charts.forEach(function (c) { c.width = c.plot.clientWidth; });
-    charts.forEach(draw);
-    st.setAttribute('data-rendered', String(charts.length));
+    charts.forEach(function (c) { c.width = c.plot.clientWidth; c.dirty = true; });
+    charts.forEach(function (c) { if (!lazy || near(c)) redraw(c); });
+    countDrawn();
+  }
+  function setupLazy() {
+    if (!('IntersectionObserver' in window)) return;
+    lazy = new IntersectionObserver(function (entries) {
+      entries.forEach(function (e) {
+        var c = charts[+e.target.getAttribute('data-index')];
+        if (e.isIntersecting && c && c.dirty) redraw(c);
+      });
+      countDrawn();
+    }, { rootMargin: MARGIN + 'px 0px' });
+    charts.forEach(function (c) { c.div.setAttribute('data-index', String(c.idx)); lazy.observe(c.div); });
   }
   function legend() {
     var lg = document.getElementById('legend');
@@ -689,7 +717,7 @@
       lab.appendChild(document.createTextNode(' log y'));
       div.insertBefore(bar, c.plot);
       (function (cc, box) {
-        box.addEventListener('change', function () { S.log[cc.idx] = box.checked; writeHash(); draw(cc); });
+        box.addEventListener('change', function () { S.log[cc.idx] = box.checked; writeHash(); redraw(cc); });
       })(c, cb);
       c.tip = hel('div', 'tip', div);
       c.tip.hidden = true;
@@ -708,9 +736,11 @@
     parseHash();
     controls();
     setupCharts();
+    setupLazy();
     update();
     var pending;
     window.addEventListener('resize', function () { clearTimeout(pending); pending = setTimeout(drawAll, 150); });
+    st.setAttribute('data-charts', String(charts.length));
     watch();
   }
 
