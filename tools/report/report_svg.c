@@ -117,13 +117,19 @@ static void line(FILE *f, const box *b, const rp_series *s, size_t run)
     fprintf(f, "<path class=\"series\" fill=\"none\" stroke=\"%s\" stroke-dasharray=\"%s\" d=\"",
             rp_colours[run % RP_N_COLOURS], rp_dashes[run / RP_N_COLOURS % RP_N_DASHES]);
     int pen = 0;
+    long lx = 0, ly = 0;
     for (size_t j = 0; j < s->n; j++) {
         if (!isfinite(s->y[j])) {
             pen = 0;
             continue;
         }
-        fprintf(f, "%c%.1f %.1f", pen ? 'L' : 'M', px(b, (double)s->step[j]), py(b, s->y[j]));
+        /* whole pixels, a point only where the line moves */
+        long x = lround(px(b, (double)s->step[j])), y = lround(py(b, s->y[j]));
+        if (!pen || x != lx || y != ly)
+            fprintf(f, "%c%ld %ld", pen ? 'L' : 'M', x, y);
         pen = 1;
+        lx = x;
+        ly = y;
     }
     fputs("\"/>", f);
 }

@@ -169,7 +169,9 @@
   }
   /* {x, y, i}: the points of se (i: their index in se.s) */
   function rawCurve(se, X) {
-    return { x: X, y: se.y.map(function (v) { return num(v) ? v : NaN; }), i: se.s.map(function (_, j) { return j; }) };
+    var n = se.y.length, y = new Array(n), idx = new Array(n);
+    for (var j = 0; j < n; j++) { var v = se.y[j]; y[j] = typeof v === 'number' ? v : NaN; idx[j] = j; }
+    return { x: X, y: y, i: idx };
   }
   function endsCurve(se, X, li) {
     var c = { x: [], y: [], i: [] };
@@ -187,11 +189,6 @@
     var c = rawCurve(se, X);
     c.y = ema(se.y, LV[li]);
     return c;
-  }
-  /* The curve averaged over a group: interval ends when downsampled. */
-  function sampleCurve(se, X, li) {
-    if (se.w > 1) return endsCurve(se, X, li);
-    return smoothCurve(se, X, li);
   }
   function band(se, X) {
     if (se.w <= 1) return null;
@@ -254,13 +251,23 @@
 
   /* ---- the lines a chart draws ---- */
 
+  /* The curves of a series in an x mode at a smoothing level, computed once. */
+  function curves(se, li) {
+    var key = X_MODE + li, c = se.cache || (se.cache = {});
+    if (c[key]) return c[key];
+    var X = xOf(se), raw = c[X_MODE + 'raw'] || (c[X_MODE + 'raw'] = rawCurve(se, X));
+    var out = { X: X, raw: raw, band: c[X_MODE + 'band'] || (c[X_MODE + 'band'] = band(se, X)) };
+    out.main = li === 0 ? raw : smoothCurve(se, X, li);
+    out.sample = li === 0 && se.w > 1 ? endsCurve(se, X, 0) : out.main;
+    return (c[key] = out);
+  }
   function runLines(m) {
     var li = LV.indexOf(S.smooth);
     return m.series.filter(function (se) { return shown(se.run); }).map(function (se) {
-      var X = xOf(se);
+      var cv = curves(se, li);
       return {
-        run: se.run, label: D.runs[se.run].name, colour: colour(se.run), dash: dash(se.run), se: se, X: X,
-        main: smoothCurve(se, X, li), raw: li > 0 ? rawCurve(se, X) : null, band: band(se, X)
+        run: se.run, label: D.runs[se.run].name, colour: colour(se.run), dash: dash(se.run), se: se, X: cv.X,
+        main: cv.main, raw: li > 0 ? cv.raw : null, band: cv.band
       };
     });
   }
@@ -268,7 +275,7 @@
     var li = LV.indexOf(S.smooth);
     return groups().map(function (g, gi) {
       var cs = m.series.filter(function (se) { return g.runs.indexOf(se.run) >= 0; })
-        .map(function (se) { return sampleCurve(se, xOf(se), li); });
+        .map(function (se) { return curves(se, li).sample; });
       var a = aggregate(cs);
       return {
         group: g, label: S.group + '=' + g.value + ' (' + g.runs.length + ' run' + (g.runs.length === 1 ? '' : 's') + ')',
@@ -400,17 +407,18 @@
     });
     return { w: w, ws: ws, nodes: nodes };
   }
+  function r1(v) { return Math.round(v * 10) / 10; }
   function pathOf(c, sx, sy, logy) {
-    var d = [], pen = false;
-    for (var i = 0; i < c.x.length; i++) {
-      var v = c.y[i];
-      if (!num(v) || (logy && v <= 0) || !num(c.x[i])) { pen = false; continue; }
-      d.push((pen ? 'L' : 'M') + sx(c.x[i]).toFixed(1) + ' ' + sy(v).toFixed(1));
+    var d = '', pen = false, X = c.x, Y = c.y;
+    for (var i = 0; i < X.length; i++) {
+      var v = Y[i];
+      if (!(v === v && v !== Infinity && v !== -Infinity) || (logy && v <= 0)) { pen = false; continue; }
+      d += (pen ? 'L' : 'M') + r1(sx(X[i])) + ' ' + r1(sy(v));
       pen = true;
     }
-    return d.join('');
+    return d;
   }
-  function pt(x, y) { return x.toFixed(1) + ' ' + y.toFixed(1); }
+  function pt(x, y) { return r1(x) + ' ' + r1(y); }
   /* The band of intervals b: their hi edge forward, lo edge back. */
   function bandPath(b, sx, sy, logy, joined) {
     var d = [], seg = [];
@@ -624,9 +632,9 @@
    * it shows.  A change of state redraws the charts in view and marks the
    * others to be redrawn when they come into view. */
   var lazy = null, MARGIN = 800;
-  function near(c) {
+  function near(c, margin) {
     var b = c.div.getBoundingClientRect();
-    return b.bottom > -MARGIN && b.top < window.innerHeight + MARGIN;
+    return b.bottom > -margin && b.top < window.innerHeight + margin;
   }
   function redraw(c) {
     draw(c);
@@ -638,7 +646,7 @@
   }
   function drawAll() {
     charts.forEach(function (c) { c.width = c.plot.clientWidth; c.dirty = true; });
-    charts.forEach(function (c) { if (!lazy || near(c)) redraw(c); });
+    charts.forEach(function (c) { if (!lazy || near(c, 0)) redraw(c); });
     countDrawn();
   }
   function setupLazy() {
