@@ -14,7 +14,7 @@
 #include "report_series.h"
 
 /* The whole page keeps about this many intervals, spread over its series. */
-#define RP_INTERVAL_BUDGET 60000
+#define RP_INTERVAL_BUDGET 40000
 #define RP_MIN_BUCKETS 16
 #define RP_MAX_BUCKETS 256
 /* Intervals each series holds while its run streams in (the memory bound). */

@@ -118,7 +118,10 @@ static void line(FILE *f, const box *b, const rp_series *s, size_t run)
             rp_colours[run % RP_N_COLOURS], rp_dashes[run / RP_N_COLOURS % RP_N_DASHES]);
     int pen = 0;
     long lx = 0, ly = 0;
-    for (size_t j = 0; j < s->n; j++) {
+    /* a downsampled series: its interval ends are enough for a still picture */
+    size_t n = s->width > 1 ? s->n_iv : s->n;
+    for (size_t i = 0; i < n; i++) {
+        size_t j = s->width > 1 ? s->iv_last[i] : i;
         if (!isfinite(s->y[j])) {
             pen = 0;
             continue;
