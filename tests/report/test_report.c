@@ -429,6 +429,86 @@ START_TEST(test_invalid_utf8)
 }
 END_TEST
 
+/* The reader's names and tags of the runs (SPEC 14), collected here. */
+typedef struct {
+    char *name[4];
+    char *tag[4];
+    int n;
+} named;
+
+static int collect_names(const tropt_stored_run *sr, void *ud)
+{
+    named *nm = ud;
+    if (nm->n < 4) {
+        nm->name[nm->n] = strdup(sr->name ? sr->name : "");
+        nm->tag[nm->n] = sr->n_tags ? strdup(sr->tags[0]) : NULL;
+        nm->n++;
+    }
+    return 0;
+}
+
+/* The page shows each run under the name the reader gives it (the stored
+ * one, or the one the reader layer derives), and its tags, escaped; --run
+ * takes a name. */
+START_TEST(test_names_and_tags)
+{
+    char *db = tu_path(dir, "names.db");
+    tropt_tracker *t = tq_open(db, NULL, "n");
+    const char *given[2] = {"lr-0.1 <b>", "lr-0.01"};
+    for (int r = 0; r < 2; r++) {
+        ck_assert_int_eq(tropt_tracker_set_run_name(t, given[r]), TROPT_OK);
+        ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
+        ck_assert_int_eq(tropt_tracker_tag(t, r ? "baseline" : "<i>x"), TROPT_OK);
+        tropt_field f[] = {TROPT_F_REAL("loss", 1.0 + r)};
+        ck_assert_int_eq(tropt_tracker_log_fields(t, f, 1), TROPT_OK);
+        ck_assert_int_eq(tropt_tracker_finish(t, NULL), TROPT_OK);
+    }
+    tropt_tracker_free(t);
+    named nm = {0};
+    tropt_reader *rd = NULL;
+    char *spec = tu_strdupf("sqlite:path=%s", db);
+    ck_assert_int_eq(tropt_reader_open(&rd, spec), TROPT_OK);
+    ck_assert_int_eq(tropt_reader_list_runs(rd, collect_names, &nm), TROPT_OK);
+    tropt_reader_free(rd);
+    free(spec);
+    ck_assert_int_eq(nm.n, 2);
+    char *html = NULL, *out = NULL;
+    ck_assert_int_eq(report(db, "n.html", NULL, &html, &out), 0);
+    free(out);
+    json_t *j = check_page(html);
+    json_t *runs = json_object_get(j, "runs");
+    for (int r = 0; r < 2; r++) {
+        json_t *run = json_array_get(runs, (size_t)r);
+        ck_assert_str_eq(json_string_value(json_object_get(run, "name")), nm.name[r]);
+        json_t *tags = json_object_get(run, "tags");
+        if (nm.tag[r])
+            ck_assert_str_eq(json_string_value(json_array_get(tags, 0)), nm.tag[r]);
+        else
+            ck_assert_uint_eq(json_array_size(tags), 0);
+        char *cell = tu_strdupf("<code>%s</code>", nm.name[r]); /* the runs table */
+        ck_assert_ptr_nonnull(strstr(html, cell));
+        free(cell);
+    }
+    ck_assert_ptr_null(strstr(html, "<b>"));
+    ck_assert_ptr_null(strstr(html, "<i>x"));
+    json_decref(j);
+    free(html);
+    char *extra = tu_strdupf("--run '%s'", nm.name[1]);
+    ck_assert_int_eq(report(db, "n2.html", extra, &html, &out), 0);
+    free(out);
+    free(extra);
+    j = check_page(html);
+    ck_assert_uint_eq(json_array_size(json_object_get(j, "runs")), 1);
+    json_decref(j);
+    free(html);
+    for (int r = 0; r < nm.n; r++) {
+        free(nm.name[r]);
+        free(nm.tag[r]);
+    }
+    free(db);
+}
+END_TEST
+
 /* End to end: a 20,000-step run's page keeps a bounded number of points,
  * and its spikes and its NaN are among them. */
 START_TEST(test_spikes_survive)
@@ -482,6 +562,7 @@ int main(void)
     tcase_add_test(tc, test_from_reader);
     tcase_add_test(tc, test_bad_input);
     tcase_add_test(tc, test_invalid_utf8);
+    tcase_add_test(tc, test_names_and_tags);
     tcase_add_test(tc, test_spikes_survive);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);

@@ -114,14 +114,29 @@ typedef struct {
     int oom;
 } collect;
 
-/* The name shown for a run.  Until tropt_stored_run carries names (ABI
- * 1.2), the short id: the first 8 characters (the time) and the last 4. */
+/* The name shown for a run: the reader's (stored, or derived from the id
+ * by the reader layer), else the short id. */
 static char *run_name(const tropt_stored_run *sr)
 {
+    if (sr->name && *sr->name)
+        return strdup(sr->name);
     size_t n = strlen(sr->run_id);
     if (n <= 14)
         return strdup(sr->run_id);
     return dupf("%.8s..%s", sr->run_id, sr->run_id + n - 4);
+}
+
+static int copy_tags(rp_run *r, const tropt_stored_run *sr)
+{
+    if (!sr->n_tags || !sr->tags)
+        return 0;
+    r->tags = calloc(sr->n_tags, sizeof *r->tags);
+    if (!r->tags)
+        return -1;
+    for (; r->n_tags < sr->n_tags; r->n_tags++)
+        if (!(r->tags[r->n_tags] = strdup(sr->tags[r->n_tags] ? sr->tags[r->n_tags] : "")))
+            return -1;
+    return 0;
 }
 
 static void note_experiment(collect *c, const char *exp)
@@ -174,44 +189,55 @@ static int collect_run(const tropt_stored_run *sr, void *ud)
     r->started = sr->started_at;
     r->ended = sr->ended_at;
     r->pid = sr->pid;
-    c->oom = !r->id || !r->name || !r->experiment || !r->status || !r->host;
+    c->oom = !r->id || !r->name || !r->experiment || !r->status || !r->host || copy_tags(r, sr);
     return c->oom;
 }
 
 /* ---- choosing runs by id prefix ---- */
 
-static char *ambiguous(const char *pre, const rp_run *all, size_t n_all, size_t hits)
+/* Run i matches ref: by id prefix, or (by_name) by its whole name. */
+static int matches(const rp_run *r, const char *ref, int by_name)
 {
-    size_t len = strlen(pre), sz = 256;
+    return by_name ? strcmp(r->name, ref) == 0 : strncmp(r->id, ref, strlen(ref)) == 0;
+}
+
+static char *ambiguous(const char *ref, const rp_run *all, size_t n_all, size_t hits, int by_name)
+{
+    size_t sz = 256;
     for (size_t i = 0; i < n_all; i++)
-        sz += strlen(all[i].id) + 2;
+        sz += strlen(all[i].id) + strlen(all[i].name) + 4;
     char *msg = malloc(sz);
     if (!msg)
         return NULL;
-    int k = snprintf(msg, sz, "run prefix '%s' is ambiguous, it matches %zu runs:", pre, hits);
+    int k = snprintf(msg, sz,
+                     "run %s '%s' is ambiguous, it matches %zu runs:", by_name ? "name" : "prefix",
+                     ref, hits);
     for (size_t i = 0; i < n_all && k > 0 && (size_t)k < sz; i++)
-        if (strncmp(all[i].id, pre, len) == 0)
-            k += snprintf(msg + k, sz - (size_t)k, " %s", all[i].id);
+        if (matches(&all[i], ref, by_name))
+            k += snprintf(msg + k, sz - (size_t)k, " %s (%s)", all[i].id, all[i].name);
     return msg;
 }
 
-/* Mark in chosen the one run prefix `pre` names; 0, or -1 with *err. */
-static int choose_one(const rp_query *q, const char *pre, const rp_run *all, size_t n_all,
+/* Mark in chosen the one run `ref` names: a full id, a unique id prefix,
+ * or else a name (SPEC 14: an id wins).  0, or -1 with *err. */
+static int choose_one(const rp_query *q, const char *ref, const rp_run *all, size_t n_all,
                       char *chosen, const char *where, char **err)
 {
-    size_t len = strlen(pre), hit = 0, hits = 0;
-    for (size_t i = 0; i < n_all; i++)
-        if (len && strncmp(all[i].id, pre, len) == 0 && hits++ == 0)
-            hit = i;
+    size_t hit = 0, hits = 0;
+    int by_name = 0;
+    for (; by_name < 2 && hits == 0 && *ref; by_name++)
+        for (size_t i = 0; i < n_all; i++)
+            if (matches(&all[i], ref, by_name) && hits++ == 0)
+                hit = i;
     if (hits == 1) {
         chosen[hit] = 1;
         return 0;
     }
     if (hits == 0)
-        *err = dupf("no run matches '%s'%s%s in %s", pre, q->experiment ? " in experiment " : "",
+        *err = dupf("no run matches '%s'%s%s in %s", ref, q->experiment ? " in experiment " : "",
                     q->experiment ? q->experiment : "", where);
     else
-        *err = ambiguous(pre, all, n_all, hits);
+        *err = ambiguous(ref, all, n_all, hits, by_name - 1);
     return -1;
 }
 
