@@ -1,0 +1,1 @@
+document.addEventListener('securitypolicyviolation',function(e){var s=document.getElementById('status');if(s)s.setAttribute('data-csp-violations',String(+s.getAttribute('data-csp-violations')+1));window.tropt_csp=(window.tropt_csp||0)+1;});
