@@ -33,4 +33,12 @@ int tropt_id_valid(const char *s);
  */
 char *tropt_id_shown(char *buf, const char *s);
 
+/*
+ * Copy the message s into buf (size bytes, at least 1) with every control
+ * character a terminal acts on shown as "\xNN" (C0 and DEL; C1 as UTF-8,
+ * U+0080..U+009F, as its two bytes "\xc2\xNN"); all else as it is.  Cut to
+ * fit, never in the middle of an escape.  Returns buf.  Cannot fail.
+ */
+char *tropt_text_shown(char *buf, size_t size, const char *s);
+
 #endif

@@ -3,7 +3,10 @@
  * uses).  Events of a run are streamed as the files hold them; memory is
  * bounded by one line plus, for list_runs, one record per run.  A line cut
  * by a crash or a malformed line is skipped with a warning naming the file
- * and line. */
+ * and line, and so is an event whose run id is not a UUID (every run id
+ * this project writes is one; a crafted journal could hold markup or
+ * terminal control sequences there).  Each read warns once per line: a
+ * read_run that walks the files twice warns on its first walk only. */
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
@@ -16,6 +19,7 @@
 
 #include "jsonl_read.h"
 #include "tropt_event.h"
+#include "tropt_id.h"
 #include "tropt_mem.h"
 
 typedef struct reader {
@@ -124,32 +128,60 @@ fail:
 static void warn_cb(void *userdata, const char *message)
 {
     const reader *r = userdata;
-    r->host->log(TROPT_LEVEL_WARNING, "%s", message);
+    char shown[1024];
+    TROPT_HOST_LOG(r->host, TROPT_LEVEL_WARNING, "%s",
+                   tropt_text_shown(shown, sizeof shown, message));
 }
 
 /* Call fn on every event of every file, in order.  fn returns non-zero to
  * stop (returned). */
 typedef int (*scan_fn)(reader *r, const tev_event *ev, void *ud);
 
-static int scan(reader *r, scan_fn fn, void *ud)
+/* 1 when ev's run id is a UUID; otherwise 0, with a warning (when warn)
+ * for the first such line of the file and a count of the rest at its end
+ * (*skipped). */
+static int id_ok(reader *r, const tev_reader *tr, const tev_event *ev, int warn, long *skipped)
+{
+    if (tropt_id_valid(ev->run_id))
+        return 1;
+    char shown[TROPT_ID_SHOWN_MAX];
+    if (warn && (*skipped)++ == 0)
+        TROPT_HOST_LOG(r->host, TROPT_LEVEL_WARNING,
+                       "%s: line %ld: run id '%s' is not a UUID (not written by tropt); event "
+                       "skipped",
+                       tr->path, tr->lineno, tropt_id_shown(shown, ev->run_id));
+    return 0;
+}
+
+/* One file; warn: report the lines skipped (else silent). */
+static int scan_file(reader *r, const char *file, int warn, scan_fn fn, void *ud)
+{
+    tev_reader tr;
+    if (tev_reader_open(&tr, file, warn ? warn_cb : NULL, r) != 0)
+        return r->host->error(TROPT_EBACKEND, "%s: cannot read: %s", file, strerror(errno));
+    int rc = 0, got;
+    long skipped = 0;
+    tev_event ev;
+    while ((got = tev_reader_next(&tr, &ev)) == 1) {
+        if (id_ok(r, &tr, &ev, warn, &skipped))
+            rc = fn(r, &ev, ud);
+        tev_event_clear(&ev);
+        if (rc)
+            break;
+    }
+    if (!rc && got < 0)
+        rc = r->host->error(TROPT_EBACKEND, "%s: read error: %s", file, strerror(errno));
+    if (!rc && skipped > 1)
+        TROPT_HOST_LOG(r->host, TROPT_LEVEL_WARNING,
+                       "%s: %ld more events whose run id is not a UUID skipped", file, skipped - 1);
+    tev_reader_close(&tr);
+    return rc;
+}
+
+static int scan(reader *r, int warn, scan_fn fn, void *ud)
 {
     for (size_t i = 0; i < r->n_files; i++) {
-        tev_reader tr;
-        if (tev_reader_open(&tr, r->files[i], warn_cb, r) != 0)
-            return r->host->error(TROPT_EBACKEND, "%s: cannot read: %s", r->files[i],
-                                  strerror(errno));
-        int rc = 0;
-        tev_event ev;
-        int got;
-        while ((got = tev_reader_next(&tr, &ev)) == 1) {
-            rc = fn(r, &ev, ud);
-            tev_event_clear(&ev);
-            if (rc)
-                break;
-        }
-        if (!rc && got < 0)
-            rc = r->host->error(TROPT_EBACKEND, "%s: read error: %s", r->files[i], strerror(errno));
-        tev_reader_close(&tr);
+        int rc = scan_file(r, r->files[i], warn, fn, ud);
         if (rc)
             return rc;
     }
@@ -239,7 +271,7 @@ int tjl_list_runs(void *self, tropt_run_list_fn fn, void *userdata)
 {
     reader *r = self;
     runlist l = {0};
-    int rc = scan(r, gather, &l);
+    int rc = scan(r, 1, gather, &l);
     for (size_t i = 0; rc == 0 && i < l.n; i++) {
         tropt_stored_run ri;
         to_info(&l.v[i], &ri);
@@ -400,7 +432,7 @@ int tjl_read_run(void *self, const char *run_id, tropt_event_fn fn, void *userda
         return r->host->error(TROPT_EINVAL, "%s: '%s' is not a run id (or a prefix of 8+)", r->path,
                               run_id);
     runlist l = {.prefix = run_id};
-    int rc = scan(r, gather, &l);
+    int rc = scan(r, 1, gather, &l);
     if (!rc && l.n == 0)
         rc = r->host->error(TROPT_EINVAL, "%s: no run '%s'", r->path, run_id);
     else if (!rc && l.n > 1)
@@ -409,7 +441,7 @@ int tjl_read_run(void *self, const char *run_id, tropt_event_fn fn, void *userda
     if (!rc) {
         emitting em = {.rec = &l.v[0], .fn = fn, .ud = userdata};
         to_info(&l.v[0], &em.info);
-        rc = scan(r, emit, &em);
+        rc = scan(r, 0, emit, &em);
     }
     runlist_free(r, &l);
     return rc;
