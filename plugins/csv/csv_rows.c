@@ -19,8 +19,8 @@ void queue_clear(csv *c)
 /* Bytes of memory the queued rows hold (what pending_max bounds). */
 uint64_t pending_bytes(const csv *c)
 {
-    return (uint64_t)c->arena.len + (uint64_t)c->fmt.len + (uint64_t)c->nrows * sizeof(row) +
-           (uint64_t)c->ncells * sizeof(cell);
+    return (uint64_t)c->arena.len + (uint64_t)c->fmt.len + (uint64_t)c->tq.len +
+           (uint64_t)c->nrows * sizeof(row) + (uint64_t)c->ncells * sizeof(cell);
 }
 
 /* The column of the key at position i of a step: a step usually logs the
@@ -85,7 +85,7 @@ int queue_row(csv *c, int64_t step, double time, const tropt_field *f, size_t n)
         x->len = a->len - x->off;
         r->bytes += x->len;
     }
-    if (tev_buf_append(a, "\r\n", 2) != 0)
+    if (tev_buf_append(a, "\r\n", 2) != 0 || types_note(c, f, n) != 0)
         goto nomem;
     r->end = a->len;
     r->ncells = c->ncells - r->cell0;
