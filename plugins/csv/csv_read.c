@@ -382,6 +382,7 @@ typedef struct metrics_in {
     json_t *cols;           /* wide: key -> its column */
     unsigned char *coltype; /* wide: the type in force per column */
     json_t *ktypes;         /* long: key -> the type in force */
+    const csv_typemap *tm;  /* rows read out of order: types.csv in memory */
     char ptime[64];         /* long: the time cell of the step gathered */
 } metrics_in;
 
@@ -426,6 +427,12 @@ static int mi_types(metrics_in *m)
 {
     const char *key;
     int t, got;
+    if (m->tm) { /* rows in any order: each column's type at this row */
+        for (size_t c = 2; !m->long_layout && c < m->hdr.n; c++)
+            m->coltype[c] = (unsigned char)csv_typemap_at(
+                m->tm, csv_column_key(m->hdr.buf + m->hdr.cells[c].off), m->row);
+        return 0;
+    }
     while ((got = csv_typer_next(&m->ty, m->row, &key, &t)) == 1) {
         if (m->long_layout) {
             if (json_object_set_new_nocheck(m->ktypes, key, json_integer(t)) != 0)
@@ -532,10 +539,13 @@ static int mi_long(metrics_in *m, int64_t step, double time)
     s->have = 1;
     snprintf(m->ptime, sizeof m->ptime, "%s", tt);
     const char *key = rec->buf + rec->cells[2].off;
-    const json_t *t = json_object_get(m->ktypes, key);
+    const json_t *t = m->tm ? NULL : json_object_get(m->ktypes, key);
+    int type = m->tm ? csv_typemap_at(m->tm, key, m->row)
+               : t   ? (int)json_integer_value(t)
+                     : CSV_T_NONE;
     tropt_field fl = {.key = key};
     json_t *owned;
-    mi_field(m, 3, t ? (int)json_integer_value(t) : CSV_T_NONE, &fl, &owned);
+    mi_field(m, 3, type, &fl, &owned);
     size_t klen = rec->cells[2].len, vlen = fl.type == TROPT_STRING ? rec->cells[3].len + 1 : 0;
     char *k = m->h->malloc(klen + 1 + vlen);
     if (k) {
@@ -552,7 +562,18 @@ static int mi_long(metrics_in *m, int64_t step, double time)
     return 0;
 }
 
-/* Each record of metrics.csv after its header. */
+/* The record just read (m->rec at m->row, on line m->line). */
+static int mi_one(metrics_in *m)
+{
+    int64_t step;
+    double time;
+    int rc = mi_types(m);
+    if (!rc && mi_step(m, &step, &time) == 0)
+        rc = m->long_layout ? mi_long(m, step, time) : mi_wide(m, step, time);
+    return rc;
+}
+
+/* Each record of metrics.csv after its header, in file order. */
 static int mi_records(metrics_in *m)
 {
     long next_line = 1 + m->hdr.lines;
@@ -560,11 +581,7 @@ static int mi_records(metrics_in *m)
     while (!rc && (got = csv_read_record(m->h, m->f, &m->rec)) == 1) {
         m->line = next_line;
         next_line += m->rec.lines;
-        int64_t step;
-        double time;
-        rc = mi_types(m);
-        if (!rc && mi_step(m, &step, &time) == 0)
-            rc = m->long_layout ? mi_long(m, step, time) : mi_wide(m, step, time);
+        rc = mi_one(m);
         m->row++;
     }
     if (!rc && got == 2)
@@ -574,6 +591,69 @@ static int mi_records(metrics_in *m)
     if (!rc && got < 0)
         rc = m->h->error(TROPT_ENOMEM, "out of memory");
     return rc ? rc : st_emit(m->s);
+}
+
+/* The records of one step of the index, read again. */
+static int mi_entry(metrics_in *m, const csv_steprec *e)
+{
+    if (fseeko(m->f, e->off, SEEK_SET) != 0)
+        return m->h->error(TROPT_EBACKEND, "%s: %s", m->path, strerror(errno));
+    m->row = e->row;
+    long next_line = e->line;
+    int rc = 0;
+    for (uint64_t k = 0; !rc && k < e->nrec; k++, m->row++) {
+        int got = csv_read_record(m->h, m->f, &m->rec);
+        if (got != 1)
+            return got < 0 ? m->h->error(TROPT_ENOMEM, "out of memory")
+                           : m->h->error(TROPT_EBACKEND, "%s: changed while being read", m->path);
+        m->line = next_line;
+        next_line += m->rec.lines;
+        rc = mi_one(m);
+    }
+    return rc;
+}
+
+/* A run whose steps are not ascending (csv_order.c): each step once, in
+ * ascending order, its last row winning; types.csv held in memory. */
+static int mi_unordered(metrics_in *m, const char *folder, off_t off, long line)
+{
+    csv_steps idx = {0};
+    csv_typemap tm;
+    int rc = csv_typemap_load(&tm, m->h, folder);
+    if (!rc && csv_steps_scan(m->h, m->f, off, line, m->long_layout, &idx) < 0)
+        rc = errno == ENOMEM ? m->h->error(TROPT_ENOMEM, "out of memory")
+                             : m->h->error(TROPT_EBACKEND, "%s: %s", m->path, strerror(errno));
+    if (!rc) {
+        csv_steps_last(&idx);
+        m->tm = &tm;
+    }
+    for (size_t i = 0; !rc && i < idx.n; i++)
+        rc = mi_entry(m, &idx.v[i]);
+    if (!rc)
+        rc = st_emit(m->s);
+    m->tm = NULL;
+    csv_typemap_free(&tm);
+    csv_steps_free(m->h, &idx);
+    return rc;
+}
+
+/* After the header: stream the records when the steps ascend (one quick
+ * scan of the step cells says so), else read them by step. */
+static int mi_read(metrics_in *m, const char *folder)
+{
+    int rc = mi_setup(m, folder);
+    off_t off = ftello(m->f);
+    long line = 1 + m->hdr.lines;
+    if (rc)
+        return rc;
+    int ascending = off < 0 ? -1 : csv_steps_scan(m->h, m->f, off, line, m->long_layout, NULL);
+    if (ascending < 0)
+        return m->h->error(TROPT_EBACKEND, "%s: %s", m->path, strerror(errno));
+    if (!ascending)
+        return mi_unordered(m, folder, off, line);
+    if (fseeko(m->f, off, SEEK_SET) != 0)
+        return m->h->error(TROPT_EBACKEND, "%s: %s", m->path, strerror(errno));
+    return mi_records(m);
 }
 
 static int read_metrics(stepper *s, const char *folder, int long_layout)
@@ -593,8 +673,8 @@ static int read_metrics(stepper *s, const char *folder, int long_layout)
     int got = csv_read_record(h, m.f, &m.hdr);
     if (got < 0)
         rc = h->error(TROPT_ENOMEM, "out of memory");
-    else if (got == 1 && (rc = mi_setup(&m, folder)) == 0)
-        rc = mi_records(&m);
+    else if (got == 1)
+        rc = mi_read(&m, folder);
     st_clear(s);
     fclose(m.f);
 out:

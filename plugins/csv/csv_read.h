@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 #include <tropt/plugin.h>
 
 #include "csv_text.h"
@@ -62,5 +63,61 @@ int csv_typer_open(csv_typer *t, const tropt_host *h, const char *folder);
 int csv_typer_next(csv_typer *t, uint64_t row, const char **key, int *type);
 
 void csv_typer_close(csv_typer *t);
+
+/* ---- csv_order.c: a run whose steps are not ascending ---- */
+
+/* A step of metrics.csv: its record (wide), or its run of consecutive
+ * records with the same step and time cells (long). */
+typedef struct csv_steprec {
+    int64_t step; /* INT64_MIN: not a step (the record is refused when read) */
+    uint64_t row; /* the index of its (first) data record */
+    off_t off;    /* where that record starts */
+    long line;    /* the line it starts on */
+    uint64_t nrec;
+} csv_steprec;
+
+typedef struct csv_steps {
+    csv_steprec *v;
+    size_t n, cap;
+} csv_steps;
+
+/*
+ * Scan metrics.csv from offset off (its first data record, on line `line`)
+ * without typing its values: 1 when each step is above the one before (the
+ * file can be streamed as it is), 0 when not (steps repeated or out of
+ * order: a run that went back to earlier steps), -1 when out of memory or
+ * the file cannot be read (errno set).  With idx not NULL, fills it with
+ * every step of the file, in file order.
+ */
+int csv_steps_scan(const tropt_host *h, FILE *f, off_t off, long line, int long_layout,
+                   csv_steps *idx);
+
+/* Sort idx by step, keeping only the last (in file order) of each step;
+ * records that are no step stay, first. */
+void csv_steps_last(csv_steps *idx);
+
+void csv_steps_free(const tropt_host *h, csv_steps *idx);
+
+/* types.csv in memory, to type rows read in any order. */
+typedef struct csv_typemap {
+    const tropt_host *h;
+    json_t *keys; /* key -> index into lists */
+    struct csv_typelist {
+        uint64_t *row;
+        unsigned char *type;
+        size_t n, cap;
+    } * lists;
+    size_t nlists, cap;
+} csv_typemap;
+
+/* Load <folder>/types.csv (none: an empty map).  0, or TROPT_ENOMEM
+ * reported through h. */
+int csv_typemap_load(csv_typemap *tm, const tropt_host *h, const char *folder);
+
+/* The type key's cells have at data row `row`; CSV_T_NONE without a
+ * record at or before it. */
+int csv_typemap_at(const csv_typemap *tm, const char *key, uint64_t row);
+
+void csv_typemap_free(csv_typemap *tm);
 
 #endif

@@ -607,6 +607,65 @@ START_TEST(test_continued_folder_keeps_types)
 }
 END_TEST
 
+/* A run that went back to earlier steps (a restart) and logged two steps
+ * out of order, in both layouts: each step comes back once, in ascending
+ * order, its last row winning, typed as logged (the rows read out of file
+ * order are typed through types.csv too); the same as sqlite keeps. */
+static void out_of_order_run(int wide)
+{
+    char *dir = tu_mkdtemp();
+    char *spec = tu_strdupf("csv:dir=%s%s", dir, wide ? "" : ",layout=long");
+    tropt_tracker *t = NULL;
+    ck_assert_int_eq(tropt_tracker_open(&t, spec, "types", NULL), TROPT_OK);
+    ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
+    const struct {
+        int step;
+        double time;
+        tropt_field f;
+    } logs[] = {
+        {0, T0, TROPT_F_INT("x", 0)},         {1, T0 + 1, TROPT_F_INT("x", 1)},
+        {2, T0 + 2, TROPT_F_INT("x", 2)},     {1, T0 + 11, TROPT_F_STR("x", "1b")},
+        {2, T0 + 12, TROPT_F_REAL("x", 2.5)}, {3, T0 + 13, TROPT_F_NULL("x")},
+        {5, T0 + 15, TROPT_F_INT("x", 5)},    {4, T0 + 14, TROPT_F_BOOL("y", 1)},
+    };
+    for (size_t i = 0; i < sizeof logs / sizeof *logs; i++)
+        ck_assert_int_eq(tropt_tracker_log_fields_at(t, logs[i].step, logs[i].time, &logs[i].f, 1),
+                         TROPT_OK);
+    char *id = strdup(tropt_tracker_run_id(t));
+    ck_assert_int_eq(tropt_tracker_finish(t, NULL), TROPT_OK);
+    tropt_tracker_free(t);
+    char *rspec = tu_strdupf("csv:dir=%s", dir);
+    char *text = rb_run_text(rspec, id);
+    char *want = tu_strdupf("start %s types |\n"
+                            "step 0 41d954fc40000000 | x=int:0\n"
+                            "step 1 41d954fc42c00000 | x=str:1b\n"
+                            "step 2 41d954fc43000000 | x=real:4004000000000000\n"
+                            "step 3 41d954fc43400000 | x=null\n"
+                            "step 4 41d954fc43800000 | y=bool:1\n"
+                            "step 5 41d954fc43c00000 | x=int:5\n"
+                            "end finished |\n",
+                            id);
+    ck_assert_str_eq(text, want);
+    char *db = tu_path(dir, "r.db");
+    char *args = tu_strdupf("replay --from '%s' --tracker 'sqlite:path=%s'", rspec, db), *out;
+    ck_assert_msg(cli(args, &out) == 0, "%s", out);
+    free(out);
+    char *sspec = tu_strdupf("sqlite:path=%s", db);
+    char *stext = rb_run_text(sspec, id);
+    ck_assert_str_eq(stext, want);
+    free(stext), free(sspec), free(args), free(db), free(want), free(text), free(rspec), free(id);
+    free(spec);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+START_TEST(test_steps_out_of_order_come_once_ascending)
+{
+    out_of_order_run(1);
+    out_of_order_run(0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("csv-types");
@@ -619,6 +678,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_crafted_run_ids_skipped);
     tcase_add_test(tc, test_invalid_utf8_cell);
     tcase_add_test(tc, test_continued_folder_keeps_types);
+    tcase_add_test(tc, test_steps_out_of_order_come_once_ascending);
     suite_add_tcase(s, tc);
     return s;
 }
