@@ -335,9 +335,8 @@ static int csv_log(void *self, const tropt_run *run, int64_t step, double time,
     (void)run;
     if (!c->open)
         return c->h->error(TROPT_ESTATE, "no open run");
-    /* in metrics.csv already (a replayed run); a long-layout row without a
-     * field has no record, so it matches nothing */
-    if (c->seen_left && !(c->layout == LAYOUT_LONG && n == 0) && seen_take(c, step))
+    /* in metrics.csv already (a replayed run) */
+    if (c->seen_left && seen_take(c, step))
         return TROPT_OK;
     int rc;
     if (pending_bytes(c) >= c->pending_max) {

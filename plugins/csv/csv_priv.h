@@ -118,7 +118,7 @@ typedef struct cell {
  *   rows, cells,
  *   arena, qbytes,
  *   nrows, ncells,
- *   nfull          queue_row appends, queue_clear empties (csv_rows.c);
+ *   nfull, nempty  queue_row appends, queue_clear empties (csv_rows.c);
  *                  queue_clear is called by write_queued/rewrite after the
  *                  rows reached metrics.csv, and by run_close.
  *   ndeferred      write_queued (csv_write.c), after the rows reached
@@ -200,6 +200,7 @@ typedef struct csv {
      * nfull of them are ordered with one cell per known key */
     row *rows;
     size_t nrows, rcap, ndeferred, nfull;
+    size_t nempty; /* rows without a cell (long: one record "step,time,," each) */
     cell *cells;
     size_t ncells, ccap;
     tev_buf arena;

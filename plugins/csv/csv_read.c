@@ -538,6 +538,9 @@ static int mi_long(metrics_in *m, int64_t step, double time)
     s->time = time;
     s->have = 1;
     snprintf(m->ptime, sizeof m->ptime, "%s", tt);
+    const csv_cell *kc = &rec->cells[2], *vc = &rec->cells[3];
+    if (kc->len == 0 && !kc->quoted && vc->len == 0 && !vc->quoted)
+        return 0; /* "step,time,,": a step without fields */
     const char *key = rec->buf + rec->cells[2].off;
     const json_t *t = m->tm ? NULL : json_object_get(m->ktypes, key);
     int type = m->tm ? csv_typemap_at(m->tm, key, m->row)

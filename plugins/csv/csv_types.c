@@ -40,7 +40,7 @@ int types_note(csv *c, const tropt_field *f, size_t n)
     if (tev_buf_reserve(&c->tq, need) != 0)
         return -1;
     /* the row's index in metrics.csv: rows (wide) or values (long) */
-    uint64_t row = c->rows_disk + (c->layout == LAYOUT_LONG ? c->ncells - n : c->nrows);
+    uint64_t row = c->rows_disk + (c->layout == LAYOUT_LONG ? c->ncells - n + c->nempty : c->nrows);
     for (size_t i = 0; i < n; i++) {
         size_t col = cells[i].col;
         int t = new_type(c, col, &f[i]);

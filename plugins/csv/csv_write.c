@@ -227,7 +227,7 @@ int write_queued(csv *c, int force)
             return oom(c);
         if ((rc = append(c, c->fd, &c->size, c->metrics_path, c->fmt.data, c->fmt.len)) ==
             TROPT_OK) {
-            c->rows_disk += c->ncells; /* one record per value */
+            c->rows_disk += c->ncells + c->nempty; /* a record per value or empty step */
             queue_clear(c);
         }
         return rc;
