@@ -445,6 +445,20 @@ static int emit_step(const tropt_host *h, fieldbuf *b, const tropt_stored_run *r
     return rc;
 }
 
+/* 1 when the row's step (column 0) is a step tropt writes: an integer >= 0.
+ * Otherwise 0, counted in *bad; the first such is warned about at the end
+ * (a replay would renumber a negative step, as the other readers refuse). */
+static int step_ok(sqlite3_stmt *m, long *bad, char *first, size_t size)
+{
+    if (sqlite3_column_type(m, 0) == SQLITE_INTEGER && sqlite3_column_int64(m, 0) >= 0)
+        return 1;
+    if ((*bad)++ == 0) {
+        const char *t = (const char *)sqlite3_column_text(m, 0);
+        tropt_text_shown(first, size, t ? t : "NULL");
+    }
+    return 0;
+}
+
 /* Stream the steps of run ri through fn, one event per step (a step that
  * logged no field too: its one row has key NULL). */
 static int read_steps(reader *r, const tropt_stored_run *ri, fieldbuf *b, tropt_event_fn fn,
@@ -457,7 +471,11 @@ static int read_steps(reader *r, const tropt_stored_run *ri, fieldbuf *b, tropt_
     int s, have = 0, rc = TROPT_OK;
     int64_t cur = 0;
     double cur_time = 0;
+    long bad = 0;
+    char first[64];
     while ((s = sqlite3_step(m)) == SQLITE_ROW) {
+        if (!step_ok(m, &bad, first, sizeof first))
+            continue;
         int64_t step = sqlite3_column_int64(m, 0);
         if (have && step != cur && (rc = emit_step(r->host, b, ri, cur, cur_time, fn, userdata)))
             break;
@@ -473,6 +491,11 @@ static int read_steps(reader *r, const tropt_stored_run *ri, fieldbuf *b, tropt_
     if (rc == TROPT_OK && have)
         rc = emit_step(r->host, b, ri, cur, cur_time, fn, userdata);
     sqlite3_finalize(m);
+    if (bad)
+        TROPT_HOST_LOG(r->host, TROPT_LEVEL_WARNING,
+                       "%s: run %s: %ld rows whose step is not a non-negative integer skipped "
+                       "(the first: '%s')",
+                       r->path, ri->run_id, bad, first);
     return rc;
 }
 

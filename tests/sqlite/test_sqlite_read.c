@@ -206,6 +206,50 @@ START_TEST(test_hostile_run_ids)
 }
 END_TEST
 
+/* A crafted file whose step is negative or not an integer: those rows are
+ * skipped with a warning naming the file and the value (a replay would
+ * renumber a negative step), as the csv and jsonl readers refuse them. */
+START_TEST(test_bad_steps_refused)
+{
+    char *dir = tu_mkdtemp();
+    char *path = tu_path(dir, "s.db");
+    tropt_tracker *t = tq_open(path, NULL, "steps");
+    ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
+    for (int i = 0; i < 4; i++) {
+        tropt_field f = TROPT_F_INT("i", i);
+        ck_assert_int_eq(tropt_tracker_log_fields_at(t, i, 1700000000.0 + i, &f, 1), TROPT_OK);
+    }
+    char *id = strdup(tropt_tracker_run_id(t));
+    ck_assert_int_eq(tropt_tracker_finish(t, NULL), TROPT_OK);
+    tropt_tracker_free(t);
+    sqlite3 *db = tq_db(path);
+    sqlite3_stmt *st = tq_query(db, "UPDATE tropt_val SET step = -5 WHERE step = 1");
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+    st = tq_query(db, "UPDATE tropt_val SET step = 'two' WHERE step = 2");
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    char *spec = tu_strdupf("sqlite:path=%s", path);
+    tu_capture_start();
+    char *text = rb_run_text(spec, id);
+    tu_capture_stop();
+    char *want = tu_strdupf("start %s steps |\n"
+                            "step 0 41d954fc40000000 | i=int:0\n"
+                            "step 3 41d954fc40c00000 | i=int:3\n"
+                            "end finished |\n",
+                            id);
+    ck_assert_str_eq(text, want);
+    char *w = tu_strdupf("%s: run %s: 2 rows whose step is not a non-negative integer skipped (the "
+                         "first: '-5')",
+                         path, id);
+    ck_assert_msg(strstr(tu_captured(), w), "%s", tu_captured());
+    free(w), free(want), free(text), free(spec), free(id), free(path);
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("sqlite-read");
@@ -214,6 +258,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_read_v2_as_it_is);
     tcase_add_test(tc, test_step_without_fields);
     tcase_add_test(tc, test_hostile_run_ids);
+    tcase_add_test(tc, test_bad_steps_refused);
     suite_add_tcase(s, tc);
     return s;
 }
