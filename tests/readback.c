@@ -4,6 +4,7 @@
 #include "readback.h"
 
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -102,4 +103,37 @@ char *rb_list_text(const char *spec)
                   tropt_error_message());
     tropt_reader_free(r);
     return text;
+}
+
+/* One read with the allocations after the first `budget` failing: 1 when
+ * a failure was injected (the loop goes on). */
+static int read_failing(const char *spec, const char *run_id, const char *want, long budget)
+{
+    tu_chaos_budget(budget);
+    ck_assert_int_eq(tropt_set_allocator(&tu_chaos_allocator), TROPT_OK);
+    tropt_reader *r = NULL;
+    char *text = tu_strdupf("%s", "");
+    int rc = tropt_reader_open(&r, spec);
+    if (rc == TROPT_OK)
+        rc = tropt_reader_read_run(r, run_id, on_event, &text);
+    tropt_reader_free(r);
+    ck_assert_int_eq(tropt_set_allocator(NULL), TROPT_OK);
+    ck_assert_msg(rc == TROPT_OK || rc == TROPT_ENOMEM, "allocations past %ld failing: %d %s",
+                  budget, rc, tropt_error_message());
+    if (rc == TROPT_OK)
+        ck_assert_msg(strcmp(text, want) == 0, "allocations past %ld failing, read:\n%s", budget,
+                      text);
+    free(text);
+    return tu_chaos_failed() > 0;
+}
+
+void rb_alloc_fail_loop(const char *spec, const char *run_id, const char *want)
+{
+    tu_capture_start();
+    long budget = 0;
+    while (budget < 100000 && read_failing(spec, run_id, want, budget))
+        budget++;
+    tu_capture_stop();
+    tu_chaos_budget(-1);
+    fprintf(stderr, "%s: read with %ld allocation budgets\n", spec, budget);
 }

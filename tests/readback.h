@@ -34,4 +34,14 @@ char *rb_run_text(const char *spec, const char *run_id);
  * malloc'd. */
 char *rb_list_text(const char *spec);
 
+/*
+ * Fail every allocation of tropt's allocator past the first N (the chaos
+ * allocator of testutil.h), N = 0, 1, 2, ..., through tropt_reader_open and
+ * tropt_reader_read_run of run_id on spec, until a read needs no more.  Each read either succeeds
+ * with exactly the text `want` (as rb_run_text prints it) or fails with TROPT_ENOMEM: never a
+ * crash, another error, or a result that differs. Leaks are for ASan to find.  The allocator is
+ * reset before it returns.
+ */
+void rb_alloc_fail_loop(const char *spec, const char *run_id, const char *want);
+
 #endif

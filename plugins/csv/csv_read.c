@@ -768,6 +768,8 @@ int tcr_read_run(void *self, const char *run_id, tropt_event_fn fn, void *userda
         goto out;
     config = load_json(r, folder, "config.json", JSON_OPTIONAL, &rc);
     summary = load_json(r, folder, "summary.json", JSON_OPTIONAL, &rc);
+    if (rc) /* out of memory: never a run read without its config */
+        goto out;
     tropt_stored_run info;
     memset(&info, 0, sizeof info); /* ABI 1.2 members: none filled */
     info_of(run, &info);

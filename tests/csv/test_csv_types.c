@@ -321,6 +321,7 @@ static void types_run(int wide)
      * included */
     char *text = rb_run_text(rspec, id), *want = model_text(&m, id);
     ck_assert_str_eq(text, want);
+    rb_alloc_fail_loop(rspec, id, want); /* out of memory anywhere: a clean error */
 
     /* the files, by Python's csv module and pandas, typed by the README */
     py_typed(&m, folder, wide);
@@ -644,6 +645,7 @@ static void out_of_order_run(int wide)
                             "end finished |\n",
                             id);
     ck_assert_str_eq(text, want);
+    rb_alloc_fail_loop(rspec, id, want);
     char *db = tu_path(dir, "r.db");
     char *args = tu_strdupf("replay --from '%s' --tracker 'sqlite:path=%s'", rspec, db), *out;
     ck_assert_msg(cli(args, &out) == 0, "%s", out);
@@ -651,6 +653,7 @@ static void out_of_order_run(int wide)
     char *sspec = tu_strdupf("sqlite:path=%s", db);
     char *stext = rb_run_text(sspec, id);
     ck_assert_str_eq(stext, want);
+    rb_alloc_fail_loop(sspec, id, want);
     free(stext), free(sspec), free(args), free(db), free(want), free(text), free(rspec), free(id);
     free(spec);
     tu_rmtree(dir);

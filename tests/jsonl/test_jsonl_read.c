@@ -204,6 +204,7 @@ START_TEST(steps_repeated_or_out_of_order_come_once_in_order)
                           "step 2 41d954fc41800000 | x=int:22\n"
                           "end finished | best=int:1\n");
     ck_assert_int_eq(tu_captured_count(TROPT_LEVEL_WARNING), 1); /* "not json", once */
+    rb_alloc_fail_loop(spec, ID, run); /* out of memory anywhere: a clean error */
     free(run), free(spec), free(path);
     tu_rmtree(dir);
     free(dir);
