@@ -16,7 +16,11 @@
  *   csv_text.c    CSV quoting, reading records, type names (csv_text.h);
  *                 buffers, JSON and files come from the toolkit in
  *                 plugins/common.
- *   csv_read.c    the reader hooks (csv_read.h).
+ *   csv_read.c    the reader hooks (csv_read.h): run folders, run.json,
+ *                 metrics.csv streamed.
+ *   csv_cells.c   the reader's cells: typed by types.csv, or by their text
+ *                 in a folder written before it.
+ *   csv_order.c   the reader's steps when the file's do not ascend.
  *
  * Every function returning int returns TROPT_OK / 0 or an error already
  * reported through c->h->error (TROPT_EBACKEND naming the path and the
