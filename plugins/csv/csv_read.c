@@ -381,7 +381,9 @@ typedef struct metrics_in {
     csv_typer ty;
     json_t *cols;           /* wide: key -> its column */
     unsigned char *coltype; /* wide: the type in force per column */
+    unsigned char *skip;    /* wide: a column repeating an earlier one's key */
     json_t *ktypes;         /* long: key -> the type in force */
+    json_t *seen;           /* long: the keys of the step gathered */
     const csv_typemap *tm;  /* rows read out of order: types.csv in memory */
     char ptime[64];         /* long: the time cell of the step gathered */
 } metrics_in;
@@ -393,7 +395,9 @@ static void mi_free(metrics_in *m)
     csv_typer_close(&m->ty);
     json_decref(m->cols);
     json_decref(m->ktypes);
+    json_decref(m->seen);
     m->h->free(m->coltype);
+    m->h->free(m->skip);
 }
 
 /* After the header: the key -> column map of the wide layout. */
@@ -408,16 +412,28 @@ static int mi_setup(metrics_in *m, const char *folder)
                        "their text",
                        folder);
     if (m->long_layout)
-        return (m->ktypes = json_object()) ? 0 : m->h->error(TROPT_ENOMEM, "out of memory");
+        return (m->ktypes = json_object()) && (m->seen = json_object())
+                   ? 0
+                   : m->h->error(TROPT_ENOMEM, "out of memory");
     m->cols = json_object();
     m->coltype = m->h->malloc(m->hdr.n + 1);
-    if (!m->cols || !m->coltype)
+    m->skip = m->h->malloc(m->hdr.n + 1);
+    if (!m->cols || !m->coltype || !m->skip)
         return m->h->error(TROPT_ENOMEM, "out of memory");
     memset(m->coltype, CSV_T_NONE, m->hdr.n + 1);
+    memset(m->skip, 0, m->hdr.n + 1);
     for (size_t c = 2; c < m->hdr.n; c++) {
         const char *key = csv_column_key(m->hdr.buf + m->hdr.cells[c].off);
-        if (json_object_set_new_nocheck(m->cols, key, json_integer((json_int_t)c)) != 0)
+        if (json_object_get(m->cols, key)) { /* a hand edit: a step has a key once */
+            char shown[256];
+            m->skip[c] = 1;
+            TROPT_HOST_LOG(m->h, TROPT_LEVEL_WARNING,
+                           "%s: column %zu repeats the key '%s' of an earlier column; its cells "
+                           "are skipped",
+                           m->path, c + 1, tropt_text_shown(shown, sizeof shown, key));
+        } else if (json_object_set_new_nocheck(m->cols, key, json_integer((json_int_t)c)) != 0) {
             return m->h->error(TROPT_ENOMEM, "out of memory");
+        }
     }
     return 0;
 }
@@ -513,12 +529,31 @@ static int mi_wide(metrics_in *m, int64_t step, double time)
     for (size_t c = 2; c < m->rec.n; c++) {
         tropt_field fl = {.key = csv_column_key(m->hdr.buf + m->hdr.cells[c].off)};
         json_t *owned;
+        if (m->skip[c])
+            continue;
         if (mi_field(m, c, m->coltype[c], &fl, &owned) && st_push(s, &fl, owned)) {
             json_decref(owned);
             return m->h->error(TROPT_ENOMEM, "out of memory");
         }
     }
     return st_emit(s);
+}
+
+/* 1 when the long step gathered has no field of key yet (noted now), 0
+ * when it has (a hand edit: a step has a key once; warned, the record is
+ * skipped), TROPT_ENOMEM. */
+static int key_once(metrics_in *m, const char *key, int64_t step)
+{
+    if (json_object_get(m->seen, key)) {
+        char shown[256];
+        TROPT_HOST_LOG(m->h, TROPT_LEVEL_WARNING,
+                       "%s: line %ld: key '%s' again in step %lld; record skipped", m->path,
+                       m->line, tropt_text_shown(shown, sizeof shown, key), (long long)step);
+        return 0;
+    }
+    if (json_object_set_new_nocheck(m->seen, key, json_true()) != 0)
+        return m->h->error(TROPT_ENOMEM, "out of memory");
+    return 1;
 }
 
 /* A long record: one field of the step gathered (consecutive records with
@@ -529,10 +564,11 @@ static int mi_long(metrics_in *m, int64_t step, double time)
     stepper *s = m->s;
     const csv_record *rec = &m->rec;
     const char *tt = rec->buf + rec->cells[1].off;
-    if (s->have && (step != s->step || strcmp(tt, m->ptime) != 0)) {
+    if (!s->have || step != s->step || strcmp(tt, m->ptime) != 0) {
         int rc = st_emit(s);
         if (rc)
             return rc;
+        json_object_clear(m->seen);
     }
     s->step = step;
     s->time = time;
@@ -542,6 +578,9 @@ static int mi_long(metrics_in *m, int64_t step, double time)
     if (kc->len == 0 && !kc->quoted && vc->len == 0 && !vc->quoted)
         return 0; /* "step,time,,": a step without fields */
     const char *key = rec->buf + rec->cells[2].off;
+    int once = key_once(m, key, step);
+    if (once <= 0)
+        return once;
     const json_t *t = m->tm ? NULL : json_object_get(m->ktypes, key);
     int type = m->tm ? csv_typemap_at(m->tm, key, m->row)
                : t   ? (int)json_integer_value(t)

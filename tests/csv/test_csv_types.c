@@ -667,6 +667,48 @@ START_TEST(test_steps_out_of_order_come_once_ascending)
 }
 END_TEST
 
+/* A hand-edited file that repeats a key (a wide header naming it twice, a
+ * long step holding it twice): a step gives a key once (a replay refuses
+ * a step that repeats one), the repetition is skipped with a warning
+ * naming the file and the key. */
+START_TEST(test_repeated_keys_refused)
+{
+    char *dir = tu_mkdtemp();
+    char *folder = hand_folder(dir, RID, "wide", "step,time,x,y,x\r\n0,1700000000,1,2,3\r\n",
+                               "row,key,type\r\n0,x,int\r\n0,y,int\r\n");
+    char *spec = tu_strdupf("csv:dir=%s", dir);
+    tu_capture_start();
+    char *text = rb_run_text(spec, RID);
+    tu_capture_stop();
+    ck_assert_str_eq(text, "start " RID " e |\n"
+                           "step 0 41d954fc40000000 | x=int:1; y=int:2\n"
+                           "end finished |\n");
+    char *w = tu_strdupf("%s/metrics.csv: column 5 repeats the key 'x'", folder);
+    ck_assert_msg(strstr(tu_captured(), w), "%s", tu_captured());
+    free(w), free(text), free(spec), free(folder);
+
+    char *ld = tu_path(dir, "long");
+    ck_assert_int_eq(mkdir(ld, 0700), 0);
+    folder = hand_folder(ld, RID, "long",
+                         "step,time,key,value\r\n0,1700000000,x,1\r\n0,1700000000,x,2\r\n"
+                         "1,1700000000.25,x,3\r\n",
+                         "row,key,type\r\n0,x,int\r\n");
+    spec = tu_strdupf("csv:dir=%s", ld);
+    tu_capture_start();
+    text = rb_run_text(spec, RID);
+    tu_capture_stop();
+    ck_assert_str_eq(text, "start " RID " e |\n"
+                           "step 0 41d954fc40000000 | x=int:1\n"
+                           "step 1 41d954fc40100000 | x=int:3\n"
+                           "end finished |\n");
+    w = tu_strdupf("%s/metrics.csv: line 3: key 'x' again in step 0; record skipped", folder);
+    ck_assert_msg(strstr(tu_captured(), w), "%s", tu_captured());
+    free(w), free(text), free(spec), free(folder), free(ld);
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("csv-types");
@@ -680,6 +722,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_invalid_utf8_cell);
     tcase_add_test(tc, test_continued_folder_keeps_types);
     tcase_add_test(tc, test_steps_out_of_order_come_once_ascending);
+    tcase_add_test(tc, test_repeated_keys_refused);
     suite_add_tcase(s, tc);
     return s;
 }
