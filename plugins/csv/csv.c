@@ -175,13 +175,17 @@ static void run_close(csv *c)
         close(c->pfd);
     if (c->rfd >= 0)
         close(c->rfd);
-    c->fd = c->pfd = c->rfd = -1;
+    if (c->tyfd >= 0)
+        close(c->tyfd);
+    c->fd = c->pfd = c->rfd = c->tyfd = -1;
     const tropt_host *h = c->h;
     h->free(c->run_dir);
     h->free(c->metrics_path);
     h->free(c->pending_path);
+    h->free(c->types_path);
     h->free(c->tmp_path);
-    c->run_dir = c->metrics_path = c->pending_path = c->tmp_path = NULL;
+    c->run_dir = c->metrics_path = c->pending_path = c->types_path = c->tmp_path = NULL;
+    tev_buf_clear(&c->tq);
     json_decref(c->meta);
     c->meta = NULL;
     keys_clear(c);
@@ -219,6 +223,38 @@ static int open_run_folder(csv *c, const char *folder, const char *exp_dir, cons
     return rc;
 }
 
+/* The paths of the run's files in c (run_dir, metrics_path, ...); 0, or
+ * -1 when out of memory (run_close frees what was made). */
+static int run_paths(csv *c, const char *exp_dir, const char *run_id)
+{
+    c->run_dir = exp_dir ? joinpath(c, exp_dir, run_id) : NULL;
+    if (!c->run_dir)
+        return -1;
+    c->metrics_path = joinpath(c, c->run_dir, "metrics.csv");
+    c->pending_path = joinpath(c, c->run_dir, "metrics.pending.csv");
+    c->types_path = joinpath(c, c->run_dir, "types.csv");
+    c->tmp_dir_len = strlen(c->run_dir);
+    c->tmp_path = c->h->malloc(c->tmp_dir_len + sizeof c->tmp_name + 2);
+    if (c->tmp_path)
+        memcpy(c->tmp_path, c->run_dir, c->tmp_dir_len);
+    return c->metrics_path && c->pending_path && c->types_path && c->tmp_path ? 0 : -1;
+}
+
+/* Create or continue metrics.csv, and types.csv with it (first: a row
+ * never reaches a file before its type record). */
+static int open_metrics(csv *c)
+{
+    struct stat st;
+    int rc;
+    if (fstatat(c->rfd, "metrics.csv", &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        if ((rc = csv_append_open(c)) == TROPT_OK)
+            rc = types_open(c, 1);
+    } else if ((rc = types_open(c, 0)) == TROPT_OK) {
+        rc = rewrite(c);
+    }
+    return rc;
+}
+
 static int csv_init(void *self, const tropt_run *run, const json_t *config,
                     const tropt_field *params, size_t n_params)
 {
@@ -235,38 +271,23 @@ static int csv_init(void *self, const tropt_run *run, const json_t *config,
 
     char *folder = folder_name(c, run->experiment);
     char *exp_dir = folder ? joinpath(c, c->dir, folder) : NULL;
-    c->run_dir = exp_dir ? joinpath(c, exp_dir, run->run_id) : NULL;
-    c->metrics_path = c->run_dir ? joinpath(c, c->run_dir, "metrics.csv") : NULL;
-    c->pending_path = c->run_dir ? joinpath(c, c->run_dir, "metrics.pending.csv") : NULL;
-    c->tmp_dir_len = c->run_dir ? strlen(c->run_dir) : 0;
-    c->tmp_path = c->run_dir ? c->h->malloc(c->tmp_dir_len + sizeof c->tmp_name + 2) : NULL;
-    if (c->tmp_path)
-        memcpy(c->tmp_path, c->run_dir, c->tmp_dir_len);
     c->meta =
         json_pack("{s:s, s:s, s:s, s:s, s:I, s:f, s:n, s:s, s:s}", "run_id", run->run_id,
                   "experiment", run->experiment, "folder", folder ? folder : "", "host", run->host,
                   "pid", (json_int_t)run->pid, "started_at", run->started_at, "ended_at", "status",
                   "running", "layout", c->layout == LAYOUT_LONG ? "long" : "wide");
     int rc;
-    if (!c->tmp_path || !c->meta || !c->metrics_path || !c->pending_path) {
+    if (run_paths(c, exp_dir, run->run_id) != 0 || !c->meta) {
         rc = oom(c);
         goto fail;
     }
-    if ((rc = open_run_folder(c, folder, exp_dir, run->run_id)) != TROPT_OK)
+    if ((rc = open_run_folder(c, folder, exp_dir, run->run_id)) != TROPT_OK ||
+        (rc = open_metrics(c)) != TROPT_OK ||
+        (rc = write_json_file(c, "config.json", config)) != TROPT_OK ||
+        (rc = write_json_file(c, "run.json", c->meta)) != TROPT_OK)
         goto fail;
     h->free(folder);
     h->free(exp_dir);
-    folder = exp_dir = NULL;
-    struct stat st;
-    if (fstatat(c->rfd, "metrics.csv", &st, AT_SYMLINK_NOFOLLOW) == 0) {
-        if ((rc = csv_append_open(c)) != TROPT_OK)
-            goto fail;
-    } else if ((rc = rewrite(c)) != TROPT_OK) {
-        goto fail;
-    }
-    if ((rc = write_json_file(c, "config.json", config)) != TROPT_OK ||
-        (rc = write_json_file(c, "run.json", c->meta)) != TROPT_OK)
-        goto fail;
     c->open = 1;
     return TROPT_OK;
 fail:
@@ -314,9 +335,8 @@ static int csv_log(void *self, const tropt_run *run, int64_t step, double time,
     (void)run;
     if (!c->open)
         return c->h->error(TROPT_ESTATE, "no open run");
-    /* in metrics.csv already (a replayed run); a long-layout row without a
-     * field has no record, so it matches nothing */
-    if (c->seen_left && !(c->layout == LAYOUT_LONG && n == 0) && seen_take(c, step))
+    /* in metrics.csv already (a replayed run) */
+    if (c->seen_left && seen_take(c, step))
         return TROPT_OK;
     int rc;
     if (pending_bytes(c) >= c->pending_max) {
@@ -360,6 +380,8 @@ static int csv_log(void *self, const tropt_run *run, int64_t step, double time,
 static int barrier(csv *c)
 {
     int rc = attempt(c, 1);
+    if (rc == TROPT_OK)
+        rc = types_write(c, 1);
     if (rc != TROPT_OK)
         return rc;
     if (c->sync != SYNC_OFF && fsync(c->fd) != 0)
@@ -428,9 +450,11 @@ static void csv_destroy(void *self)
     h->free(c->rows);
     h->free(c->cells);
     h->free(c->colmap);
+    h->free(c->ktype);
     h->free(c->hint);
     tev_buf_free(&c->arena);
     tev_buf_free(&c->fmt);
+    tev_buf_free(&c->tq);
     tev_buf_free(&c->out);
     tev_buf_free(&c->scratch);
     h->free(c);
@@ -445,8 +469,9 @@ static int csv_create(void **self, const tropt_optval *opts, const tropt_host *h
         return host->error(TROPT_ENOMEM, "out of memory");
     memset(c, 0, sizeof *c);
     c->h = host;
-    c->fd = c->pfd = c->rfd = -1;
+    c->fd = c->pfd = c->rfd = c->tyfd = -1;
     tev_buf_init(&c->arena, host->realloc, host->free);
+    tev_buf_init(&c->tq, host->realloc, host->free);
     tev_buf_init(&c->fmt, host->realloc, host->free);
     tev_buf_init(&c->out, host->realloc, host->free);
     tev_buf_init(&c->scratch, host->realloc, host->free);

@@ -37,10 +37,10 @@ size_t key_col(csv *c, const char *k)
         j = (j + 1) & (c->nslots - 1);
     }
     void **const arrays[] = {(void **)&c->keys, (void **)&c->kcell, (void **)&c->kcell_len,
-                             (void **)&c->colmap};
+                             (void **)&c->colmap, (void **)&c->ktype};
     const size_t elem[] = {sizeof *c->keys, sizeof *c->kcell, sizeof *c->kcell_len,
-                           sizeof *c->colmap};
-    if (tropt_host_grow_all(c->h, &c->kcap, c->nkeys + 1, 4, arrays, elem) != 0)
+                           sizeof *c->colmap, sizeof *c->ktype};
+    if (tropt_host_grow_all(c->h, &c->kcap, c->nkeys + 1, 5, arrays, elem) != 0)
         return (size_t)-1;
     size_t n = strlen(k);
     tev_buf cellform;
@@ -58,11 +58,23 @@ size_t key_col(csv *c, const char *k)
     if (!d)
         return (size_t)-1;
     c->colmap[c->nkeys] = 0;
+    c->ktype[c->nkeys] = CSV_T_NONE;
     c->keys[c->nkeys] = d;
     /* what put_header writes for it: a comma, the reserved-name mark, the cell */
     c->keybytes += 1 + (uint64_t)reserved_key(k) + c->kcell_len[c->nkeys];
     c->slots[j] = ++c->nkeys;
     return c->nkeys - 1;
+}
+
+size_t key_find(csv *c, const char *k)
+{
+    if (c->nslots == 0)
+        return (size_t)-1;
+    size_t j = (size_t)tropt_hash_str(k, NULL) & (c->nslots - 1);
+    for (; c->slots[j]; j = (j + 1) & (c->nslots - 1))
+        if (strcmp(c->keys[c->slots[j] - 1], k) == 0)
+            return c->slots[j] - 1;
+    return (size_t)-1;
 }
 
 void keys_clear(csv *c)

@@ -11,9 +11,16 @@
  *   csv_rows.c    the queue of rows and their text as wide/long records.
  *   csv_write.c   appends, header rewrites, deferral, JSON side files.
  *   csv_append.c  appending to an existing metrics.csv (replay).
- *   csv_text.c    CSV quoting (csv_text.h); buffers, JSON and files come
- *                 from the toolkit in plugins/common.
- *   csv_read.c    the reader hooks (csv_read.h).
+ *   csv_types.c   the type record, types.csv: which type each key's cells
+ *                 have from which row on (README.md "Types").
+ *   csv_text.c    CSV quoting, reading records, type names (csv_text.h);
+ *                 buffers, JSON and files come from the toolkit in
+ *                 plugins/common.
+ *   csv_read.c    the reader hooks (csv_read.h): run folders, run.json,
+ *                 metrics.csv streamed.
+ *   csv_cells.c   the reader's cells: typed by types.csv, or by their text
+ *                 in a folder written before it.
+ *   csv_order.c   the reader's steps when the file's do not ascend.
  *
  * Every function returning int returns TROPT_OK / 0 or an error already
  * reported through c->h->error (TROPT_EBACKEND naming the path and the
@@ -89,7 +96,17 @@ typedef struct cell {
  *   ncols_disk,
  *   rows_disk      csv_append_open (csv_append.c) when continuing, rewrite and
  *                  write_queued (csv_write.c) as records reach the file;
- *                  closed by run_close.
+ *                  closed by run_close.  It counts the data records of
+ *                  metrics.csv: rows (wide), values (long).
+ *   tyfd, tysize,
+ *   types_path,
+ *   ty_dirty       csv_init sets types_path; types_open (csv_types.c) at init; types_write
+ *                  (csv_write.c) appends and syncs; closed by run_close.
+ *   ktype          types_open and types_note (csv_types.c): the type of
+ *                  each key's next cell, as types.csv has it once tq is
+ *                  written; key_col (csv_keys.c) sets a new key's to NONE.
+ *   tq             types_note appends the records of queued rows;
+ *                  types_write empties it once they are in types.csv.
  *   pfd, psize     write_queued (creates, appends) and rewrite (removes),
  *                  csv_write.c.
  *   steps          csv_log; rewrites, rewritten: rewrite (csv_write.c).
@@ -100,11 +117,12 @@ typedef struct cell {
  *   keybytes,
  *   slots          key_col / keys_clear (csv_keys.c) only; key_col is
  *                  called by queue_row (csv_rows.c) and header_field
- *                  (csv_append.c); kcap (shared with colmap) grows there.
+ *                  (csv_append.c); kcap (shared with colmap and ktype) grows
+ *                  there.
  *   rows, cells,
  *   arena, qbytes,
  *   nrows, ncells,
- *   nfull          queue_row appends, queue_clear empties (csv_rows.c);
+ *   nfull, nempty  queue_row appends, queue_clear empties (csv_rows.c);
  *                  queue_clear is called by write_queued/rewrite after the
  *                  rows reached metrics.csv, and by run_close.
  *   ndeferred      write_queued (csv_write.c), after the rows reached
@@ -152,8 +170,8 @@ typedef struct csv {
     off_t size;         /* its bytes, all complete records */
     size_t hdr_len;     /* bytes of its header record */
     size_t ncols_disk;  /* key columns in its header */
-    uint64_t rows_disk;
-    int pfd; /* metrics.pending.csv, or -1 */
+    uint64_t rows_disk; /* data records: rows (wide), values (long) */
+    int pfd;            /* metrics.pending.csv, or -1 */
     off_t psize;
     uint64_t steps, rewrites, rewritten;
     /* A continued metrics.csv (the run replayed again): the step of each of
@@ -170,7 +188,7 @@ typedef struct csv {
      * keys[i] is "<key>\0<key as a CSV cell>", kcell[i] points at that
      * cell and kcell_len[i] is its length: the one place a key is quoted
      * (the header and the long layout copy the cell).  keys, kcell,
-     * kcell_len and colmap have kcap elements each. */
+     * kcell_len, colmap and ktype have kcap elements each. */
     char **keys;
     size_t nkeys, kcap;
     const char **kcell;
@@ -186,6 +204,7 @@ typedef struct csv {
      * nfull of them are ordered with one cell per known key */
     row *rows;
     size_t nrows, rcap, ndeferred, nfull;
+    size_t nempty; /* rows without a cell (long: one record "step,time,," each) */
     cell *cells;
     size_t ncells, ccap;
     tev_buf arena;
@@ -196,6 +215,16 @@ typedef struct csv {
     size_t fmt_rows, fmt_ncols;
     uint64_t qbytes; /* sum of rows[].bytes */
     double queued_since;
+
+    /* types.csv: a record "row,key,type" whenever a key's cells change
+     * type (first seen included); the records of queued rows wait in tq
+     * and are written before those rows reach metrics.csv */
+    int tyfd;
+    char *types_path;
+    off_t tysize;
+    int ty_dirty; /* appended since its last fsync */
+    unsigned char *ktype;
+    tev_buf tq;
 
     closer cl; /* closes replaced files */
 
@@ -224,6 +253,9 @@ char *joinpath(csv *c, const char *a, const char *b);
 
 /* The column of key k, adding it when new.  (size_t)-1 when out of memory. */
 size_t key_col(csv *c, const char *k);
+
+/* The column of key k, (size_t)-1 when it has none. */
+size_t key_find(csv *c, const char *k);
 
 /* Forget every key (a new run); the table keeps its capacity. */
 void keys_clear(csv *c);
@@ -269,6 +301,28 @@ int write_queued(csv *c, int force);
 /* Write v (borrowed; NULL: {}) pretty-printed to <run_dir>/name,
  * atomically (temporary file, rename). */
 int write_json_file(csv *c, const char *name, const json_t *v);
+
+/* Write b's bytes to <run_dir>/name atomically (temporary file, rename). */
+int write_file_atomic(csv *c, const char *name, const tev_buf *b);
+
+/* Append the waiting type records (c->tq) to types.csv; with
+ * sync_now, and fsync=normal|full, also sync types.csv when appended to
+ * since its last sync.  On failure tq is kept for the retry. */
+int types_write(csv *c, int sync_now);
+
+/* ---- csv_types.c ---- */
+
+/* Note the type records the fields of the row just formatted need (their
+ * cells are the last n of the queue; the row is not counted in nrows yet)
+ * into c->tq, and the keys' new types.  On failure (out of memory, -1)
+ * nothing changed. */
+int types_note(csv *c, const tropt_field *f, size_t n);
+
+/* Open types.csv at init, after metrics.csv was created or continued:
+ * continued: the records of rows the file holds are kept (read back into
+ * ktype), those of rows it lost to a crash dropped; created: a new file
+ * with its header. */
+int types_open(csv *c, int continued);
 
 /* ---- csv_append.c ---- */
 

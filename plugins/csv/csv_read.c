@@ -1,17 +1,22 @@
 /* plugins/csv/csv_read.c - reading csv run folders back (SPEC 9).
  *
  * A run folder is <dir>/<experiment folder>/<run_id>/ with run.json,
- * config.json, summary.json and metrics.csv (README.md).  `dir` may also be
- * one run folder itself.  metrics.csv is read record by record (RFC 4180),
- * so memory is bounded by one record.
+ * config.json, summary.json, metrics.csv and types.csv (README.md).  `dir`
+ * may also be one run folder itself.  metrics.csv is read record by record
+ * (RFC 4180), types.csv alongside it, so memory is bounded by one record
+ * and the keys' types.
  *
- * Cells carry no type, so a value is typed by its text, the inverse of
- * what the writer prints: true/false -> BOOL, an integer -> INT, a real or
- * nan/inf/-inf -> REAL, a JSON array or {} -> JSON, a quoted empty cell ""
- * -> the empty STRING, anything else -> STRING.  An unquoted empty cell is
- * "not logged" in the wide layout and null in the long one.  What the
- * format cannot tell apart (a string "42" vs the int 42, an integral real
- * printed as "3", null vs not logged in wide) reads back as the former. */
+ * Each cell is typed by the type types.csv records for its key from that
+ * row on (csv_cells.c), so what comes back is what was logged: the string
+ * "3" a string, the real 3.0 a real, null a null (the cell "null"), an
+ * empty cell not logged.  A folder written before types.csv is typed by
+ * its text, as before (README.md "Types": what that cannot tell apart).
+ *
+ * What a hand edit or a crafted folder may hold is refused with a warning
+ * naming the file and line: a record whose step is not a non-negative
+ * integer (a replay would renumber a negative one), a record of the wrong
+ * width, a run.json whose run_id is not a UUID (markup, control sequences:
+ * every id tropt writes is a UUID). */
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
@@ -24,6 +29,7 @@
 
 #include "csv_read.h"
 #include "csv_text.h"
+#include "tropt_id.h"
 #include "tropt_mem.h"
 
 typedef struct reader {
@@ -152,7 +158,12 @@ fail:
 
 /* ---- run.json --------------------------------------------------------- */
 
-static json_t *load_json(reader *r, const char *folder, const char *name, int required, int *rc)
+/* How load_json treats a file it cannot load. */
+enum { JSON_OPTIONAL, JSON_REQUIRED, JSON_WARN };
+
+/* <folder>/name parsed, or NULL: missing and optional; cannot be loaded
+ * (*rc set, JSON_REQUIRED; a warning and *rc untouched, JSON_WARN). */
+static json_t *load_json(reader *r, const char *folder, const char *name, int mode, int *rc)
 {
     char *p = xasprintf(r->host, "%s/%s", folder, name);
     if (!p) {
@@ -161,13 +172,32 @@ static json_t *load_json(reader *r, const char *folder, const char *name, int re
     }
     json_error_t je;
     json_t *j = NULL;
-    if (is_file(p) || required) {
+    if (is_file(p) || mode != JSON_OPTIONAL) {
         j = json_load_file(p, 0, &je);
-        if (!j && required)
+        if (!j && mode == JSON_REQUIRED)
             *rc = r->host->error(TROPT_EBACKEND, "%s: %s", p, je.text);
+        else if (!j && mode == JSON_WARN)
+            TROPT_HOST_LOG(r->host, TROPT_LEVEL_WARNING, "%s: %s; run skipped", p, je.text);
     }
     r->host->free(p);
     return j;
+}
+
+/* run.json of folder, when it names a run: NULL (with a warning) when it
+ * cannot be loaded or its run_id is not a UUID (every id tropt writes is
+ * one: a crafted folder could hold markup or control sequences there). */
+static json_t *load_run(reader *r, const char *folder, int *rc)
+{
+    json_t *run = load_json(r, folder, "run.json", JSON_WARN, rc);
+    const char *id = json_string_value(json_object_get(run, "run_id"));
+    if (!run || tropt_id_valid(id))
+        return run;
+    char shown[TROPT_ID_SHOWN_MAX];
+    TROPT_HOST_LOG(r->host, TROPT_LEVEL_WARNING,
+                   "%s/run.json: run_id '%s' is not a UUID (not written by tropt); run skipped",
+                   folder, tropt_id_shown(shown, id));
+    json_decref(run);
+    return NULL;
 }
 
 static double jreal(const json_t *o, const char *k)
@@ -204,9 +234,13 @@ static int list_one(reader *r, const char *folder, void *ud)
 {
     listing *l = ud;
     int rc = 0;
-    json_t *run = load_json(r, folder, "run.json", 1, &rc);
+    json_t *run = load_json(r, folder, "run.json", JSON_REQUIRED, &rc);
     if (!run)
         return rc;
+    if (!tropt_id_valid(jstr(run, "run_id"))) { /* changed since gather */
+        json_decref(run);
+        return 0;
+    }
     tropt_stored_run ri;
     memset(&ri, 0, sizeof ri); /* ABI 1.2 members: none filled */
     info_of(run, &ri);
@@ -231,7 +265,7 @@ static int gather(reader *r, const char *folder, void *ud)
 {
     entries *e = ud;
     int rc = 0;
-    json_t *run = load_json(r, folder, "run.json", 1, &rc);
+    json_t *run = load_run(r, folder, &rc);
     if (!run)
         return rc;
     const char *id = jstr(run, "run_id");
@@ -281,148 +315,6 @@ int tcr_list_runs(void *self, tropt_run_list_fn fn, void *userdata)
 }
 
 /* ---- metrics.csv ------------------------------------------------------ */
-
-typedef struct cell {
-    size_t off, len;
-    int quoted;
-} cell;
-
-typedef struct record {
-    char *buf;
-    size_t len, cap;
-    cell *cells;
-    size_t n, ncap;
-} record;
-
-static int rec_putc(const tropt_host *h, record *rec, char c)
-{
-    if (tropt_host_grow(h, (void **)&rec->buf, &rec->cap, rec->len + 2, 1) != 0)
-        return -1;
-    rec->buf[rec->len++] = c;
-    return 0;
-}
-
-static int rec_end_cell(const tropt_host *h, record *rec, size_t start, int quoted)
-{
-    if (tropt_host_grow(h, (void **)&rec->cells, &rec->ncap, rec->n + 1, sizeof *rec->cells) != 0)
-        return -1;
-    rec->cells[rec->n++] = (cell){start, rec->len - start, quoted};
-    return rec_putc(h, rec, '\0');
-}
-
-/* Read one record: 1 read, 0 end of file, -1 out of memory, 2 a last
- * record cut before its line end (dropped). */
-static int read_record(const tropt_host *h, FILE *f, record *rec)
-{
-    rec->len = rec->n = 0;
-    int c = getc(f);
-    if (c == EOF)
-        return 0;
-    size_t start = 0;
-    int quoted = 0, inq = 0;
-    for (;; c = getc(f)) {
-        if (c == EOF)
-            return 2;
-        if (inq) {
-            if (c == '"') {
-                int d = getc(f);
-                if (d == '"') {
-                    if (rec_putc(h, rec, '"'))
-                        return -1;
-                    continue;
-                }
-                inq = 0;
-                ungetc(d, f);
-                continue;
-            }
-            if (rec_putc(h, rec, (char)c))
-                return -1;
-            continue;
-        }
-        if (c == '"' && rec->len == start) {
-            inq = quoted = 1;
-            continue;
-        }
-        if (c == ',' || c == '\n') {
-            if (rec_end_cell(h, rec, start, quoted))
-                return -1;
-            if (c == '\n')
-                return 1;
-            start = rec->len;
-            quoted = 0;
-            continue;
-        }
-        if (c == '\r')
-            continue; /* CRLF */
-        if (rec_putc(h, rec, (char)c))
-            return -1;
-    }
-}
-
-static void rec_free(const tropt_host *h, record *rec)
-{
-    h->free(rec->buf);
-    h->free(rec->cells);
-}
-
-/* Type a cell; returns 0 when the cell holds nothing (wide: not logged). */
-static int type_cell(const char *s, size_t len, int quoted, int empty_is_null, tropt_field *f,
-                     json_t **owned)
-{
-    *owned = NULL;
-    if (len == 0) {
-        if (quoted) {
-            f->type = TROPT_STRING;
-            f->v.s = s;
-            return 1;
-        }
-        if (!empty_is_null)
-            return 0;
-        f->type = TROPT_NULL;
-        return 1;
-    }
-    if (strcmp(s, "true") == 0 || strcmp(s, "false") == 0) {
-        f->type = TROPT_BOOL;
-        f->v.b = s[0] == 't';
-        return 1;
-    }
-    if (strcmp(s, "nan") == 0 || strcmp(s, "inf") == 0 || strcmp(s, "-inf") == 0) {
-        f->type = TROPT_REAL;
-        f->v.r = s[0] == 'n' ? NAN : s[0] == '-' ? -INFINITY : INFINITY;
-        return 1;
-    }
-    size_t i = s[0] == '-' ? 1 : 0;
-    if (i < len && strspn(s + i, "0123456789") == len - i) {
-        errno = 0;
-        long long v = strtoll(s, NULL, 10);
-        if (errno == 0) {
-            f->type = TROPT_INT;
-            f->v.i = v;
-            return 1;
-        }
-    }
-    if (strspn(s, "0123456789+-.eE") == len && strpbrk(s, "0123456789")) {
-        char *end;
-        double d = strtod(s, &end);
-        if (*end == '\0') {
-            f->type = TROPT_REAL;
-            f->v.r = d;
-            return 1;
-        }
-    }
-    if (s[0] == '[' || strcmp(s, "{}") == 0) {
-        json_t *j = json_loadb(s, len, JSON_DECODE_ANY, NULL);
-        if (j) {
-            f->type = TROPT_JSON;
-            f->v.json = j;
-            *owned = j;
-            return 1;
-        }
-    }
-    f->type = TROPT_STRING;
-    f->v.s = s;
-    return 1;
-}
 
 typedef struct stepper {
     reader *r;
@@ -475,105 +367,360 @@ static int st_emit(stepper *s)
     return rc;
 }
 
-static int parse_step(const record *rec, int64_t *step, double *time)
+/* metrics.csv being read, and the type in force for each key (types.csv,
+ * read alongside: README.md "Types"). */
+typedef struct metrics_in {
+    stepper *s;
+    const tropt_host *h;
+    const char *path;
+    FILE *f;
+    int long_layout;
+    csv_record hdr, rec;
+    long line;    /* the line rec starts on */
+    uint64_t row; /* rec's index among the data records */
+    csv_typer ty;
+    json_t *cols;           /* wide: key -> its column */
+    unsigned char *coltype; /* wide: the type in force per column */
+    unsigned char *skip;    /* wide: a column repeating an earlier one's key */
+    json_t *ktypes;         /* long: key -> the type in force */
+    json_t *seen;           /* long: the keys of the step gathered */
+    const csv_typemap *tm;  /* rows read out of order: types.csv in memory */
+    char ptime[64];         /* long: the time cell of the step gathered */
+} metrics_in;
+
+static void mi_free(metrics_in *m)
 {
-    if (rec->n < 2)
+    csv_record_free(m->h, &m->hdr);
+    csv_record_free(m->h, &m->rec);
+    csv_typer_close(&m->ty);
+    json_decref(m->cols);
+    json_decref(m->ktypes);
+    json_decref(m->seen);
+    m->h->free(m->coltype);
+    m->h->free(m->skip);
+}
+
+/* After the header: the key -> column map of the wide layout. */
+static int mi_setup(metrics_in *m, const char *folder)
+{
+    int rc = csv_typer_open(&m->ty, m->h, folder);
+    if (rc)
+        return rc;
+    if (!m->ty.f)
+        TROPT_HOST_LOG(m->h, TROPT_LEVEL_DEBUG,
+                       "%s: no types.csv (a folder written before it): values are typed by "
+                       "their text",
+                       folder);
+    if (m->long_layout)
+        return (m->ktypes = json_object()) && (m->seen = json_object())
+                   ? 0
+                   : m->h->error(TROPT_ENOMEM, "out of memory");
+    m->cols = json_object();
+    m->coltype = m->h->malloc(m->hdr.n + 1);
+    m->skip = m->h->malloc(m->hdr.n + 1);
+    if (!m->cols || !m->coltype || !m->skip)
+        return m->h->error(TROPT_ENOMEM, "out of memory");
+    memset(m->coltype, CSV_T_NONE, m->hdr.n + 1);
+    memset(m->skip, 0, m->hdr.n + 1);
+    for (size_t c = 2; c < m->hdr.n; c++) {
+        const char *key = csv_column_key(m->hdr.buf + m->hdr.cells[c].off);
+        if (json_object_get(m->cols, key)) { /* a hand edit: a step has a key once */
+            char shown[256];
+            m->skip[c] = 1;
+            TROPT_HOST_LOG(m->h, TROPT_LEVEL_WARNING,
+                           "%s: column %zu repeats the key '%s' of an earlier column; its cells "
+                           "are skipped",
+                           m->path, c + 1, tropt_text_shown(shown, sizeof shown, key));
+        } else if (json_object_set_new_nocheck(m->cols, key, json_integer((json_int_t)c)) != 0) {
+            return m->h->error(TROPT_ENOMEM, "out of memory");
+        }
+    }
+    return 0;
+}
+
+/* Bring the types in force up to the record m->row. */
+static int mi_types(metrics_in *m)
+{
+    const char *key;
+    int t, got;
+    if (m->tm) { /* rows in any order: each column's type at this row */
+        for (size_t c = 2; !m->long_layout && c < m->hdr.n; c++)
+            m->coltype[c] = (unsigned char)csv_typemap_at(
+                m->tm, csv_column_key(m->hdr.buf + m->hdr.cells[c].off), m->row);
+        return 0;
+    }
+    while ((got = csv_typer_next(&m->ty, m->row, &key, &t)) == 1) {
+        if (m->long_layout) {
+            if (json_object_set_new_nocheck(m->ktypes, key, json_integer(t)) != 0)
+                return m->h->error(TROPT_ENOMEM, "out of memory");
+            continue;
+        }
+        const json_t *col = json_object_get(m->cols, key);
+        if (col)
+            m->coltype[json_integer_value(col)] = (unsigned char)t;
+    }
+    return got;
+}
+
+/* The field of cell c of the record (key set by the caller): typed by its
+ * key's record, else by its text.  1 a field, 0 not logged. */
+static int mi_field(metrics_in *m, size_t c, int t, tropt_field *fl, json_t **owned)
+{
+    const csv_cell *x = &m->rec.cells[c];
+    const char *text = m->rec.buf + x->off;
+    int got = t == CSV_T_NONE
+                  ? -1
+                  : csv_cell_typed(text, x->len, x->quoted, m->long_layout, t, fl, owned);
+    if (got >= 0)
+        return got;
+    if (t != CSV_T_NONE) {
+        char k[256], v[256];
+        TROPT_HOST_LOG(m->h, TROPT_LEVEL_WARNING,
+                       "%s: line %ld: key '%s': '%s' is not a %s value as types.csv records; "
+                       "typed by its text",
+                       m->path, m->line, tropt_text_shown(k, sizeof k, fl->key),
+                       tropt_text_shown(v, sizeof v, text), csv_type_name(t));
+    }
+    return csv_cell_guess(text, x->len, x->quoted, m->long_layout, fl, owned);
+}
+
+/* The record's step and time; 0, or -1 with a warning naming the file,
+ * line and value (the record is skipped, as the jsonl reader skips such a
+ * line: a negative step would be renumbered by a replay). */
+static int mi_step(metrics_in *m, int64_t *step, double *time)
+{
+    const csv_record *rec = &m->rec;
+    size_t want = m->long_layout ? 4 : m->hdr.n;
+    char shown[256];
+    if (rec->n != want) {
+        TROPT_HOST_LOG(m->h, TROPT_LEVEL_WARNING,
+                       "%s: line %ld: %zu cells where the header has %zu; record skipped", m->path,
+                       m->line, rec->n, want);
         return -1;
+    }
+    const char *st = rec->buf + rec->cells[0].off, *tt = rec->buf + rec->cells[1].off;
     char *end;
     errno = 0;
-    *step = strtoll(rec->buf + rec->cells[0].off, &end, 10);
-    if (errno || *end)
+    long long v = strtoll(st, &end, 10);
+    if (errno || *end || st[0] < '0' || st[0] > '9' || v < 0) {
+        TROPT_HOST_LOG(m->h, TROPT_LEVEL_WARNING,
+                       "%s: line %ld: step '%s' is not a non-negative integer; record skipped",
+                       m->path, m->line, tropt_text_shown(shown, sizeof shown, st));
         return -1;
-    *time = strtod(rec->buf + rec->cells[1].off, &end);
-    return *end ? -1 : 0;
+    }
+    *step = v;
+    *time = strtod(tt, &end);
+    if (!*tt || *end) {
+        TROPT_HOST_LOG(m->h, TROPT_LEVEL_WARNING,
+                       "%s: line %ld: time '%s' is not a number; record skipped", m->path, m->line,
+                       tropt_text_shown(shown, sizeof shown, tt));
+        return -1;
+    }
+    return 0;
+}
+
+/* A wide record: one step, a field per logged cell. */
+static int mi_wide(metrics_in *m, int64_t step, double time)
+{
+    stepper *s = m->s;
+    s->step = step;
+    s->time = time;
+    s->have = 1;
+    for (size_t c = 2; c < m->rec.n; c++) {
+        tropt_field fl = {.key = csv_column_key(m->hdr.buf + m->hdr.cells[c].off)};
+        json_t *owned;
+        if (m->skip[c])
+            continue;
+        if (mi_field(m, c, m->coltype[c], &fl, &owned) && st_push(s, &fl, owned)) {
+            json_decref(owned);
+            return m->h->error(TROPT_ENOMEM, "out of memory");
+        }
+    }
+    return st_emit(s);
+}
+
+/* 1 when the long step gathered has no field of key yet (noted now), 0
+ * when it has (a hand edit: a step has a key once; warned, the record is
+ * skipped), TROPT_ENOMEM. */
+static int key_once(metrics_in *m, const char *key, int64_t step)
+{
+    if (json_object_get(m->seen, key)) {
+        char shown[256];
+        TROPT_HOST_LOG(m->h, TROPT_LEVEL_WARNING,
+                       "%s: line %ld: key '%s' again in step %lld; record skipped", m->path,
+                       m->line, tropt_text_shown(shown, sizeof shown, key), (long long)step);
+        return 0;
+    }
+    if (json_object_set_new_nocheck(m->seen, key, json_true()) != 0)
+        return m->h->error(TROPT_ENOMEM, "out of memory");
+    return 1;
+}
+
+/* A long record: one field of the step gathered (consecutive records with
+ * the same step and time cells are one step, as the writer writes them).
+ * Key and text are copied out of the record, which the next one reuses. */
+static int mi_long(metrics_in *m, int64_t step, double time)
+{
+    stepper *s = m->s;
+    const csv_record *rec = &m->rec;
+    const char *tt = rec->buf + rec->cells[1].off;
+    if (!s->have || step != s->step || strcmp(tt, m->ptime) != 0) {
+        int rc = st_emit(s);
+        if (rc)
+            return rc;
+        json_object_clear(m->seen);
+    }
+    s->step = step;
+    s->time = time;
+    s->have = 1;
+    snprintf(m->ptime, sizeof m->ptime, "%s", tt);
+    const csv_cell *kc = &rec->cells[2], *vc = &rec->cells[3];
+    if (kc->len == 0 && !kc->quoted && vc->len == 0 && !vc->quoted)
+        return 0; /* "step,time,,": a step without fields */
+    const char *key = rec->buf + rec->cells[2].off;
+    int once = key_once(m, key, step);
+    if (once <= 0)
+        return once;
+    const json_t *t = m->tm ? NULL : json_object_get(m->ktypes, key);
+    int type = m->tm ? csv_typemap_at(m->tm, key, m->row)
+               : t   ? (int)json_integer_value(t)
+                     : CSV_T_NONE;
+    tropt_field fl = {.key = key};
+    json_t *owned;
+    mi_field(m, 3, type, &fl, &owned);
+    size_t klen = rec->cells[2].len, vlen = fl.type == TROPT_STRING ? rec->cells[3].len + 1 : 0;
+    char *k = m->h->malloc(klen + 1 + vlen);
+    if (k) {
+        memcpy(k, key, klen + 1);
+        if (vlen)
+            fl.v.s = memcpy(k + klen + 1, fl.v.s, vlen);
+        fl.key = k;
+    }
+    if (!k || st_push(s, &fl, owned)) {
+        m->h->free(k);
+        json_decref(owned);
+        return m->h->error(TROPT_ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
+/* The record just read (m->rec at m->row, on line m->line). */
+static int mi_one(metrics_in *m)
+{
+    int64_t step;
+    double time;
+    int rc = mi_types(m);
+    if (!rc && mi_step(m, &step, &time) == 0)
+        rc = m->long_layout ? mi_long(m, step, time) : mi_wide(m, step, time);
+    return rc;
+}
+
+/* Each record of metrics.csv after its header, in file order. */
+static int mi_records(metrics_in *m)
+{
+    long next_line = 1 + m->hdr.lines;
+    int rc = 0, got;
+    while (!rc && (got = csv_read_record(m->h, m->f, &m->rec)) == 1) {
+        m->line = next_line;
+        next_line += m->rec.lines;
+        rc = mi_one(m);
+        m->row++;
+    }
+    if (!rc && got == 2)
+        TROPT_HOST_LOG(m->h, TROPT_LEVEL_WARNING,
+                       "%s: last record cut before its line end (a crash mid-write), skipped",
+                       m->path);
+    if (!rc && got < 0)
+        rc = m->h->error(TROPT_ENOMEM, "out of memory");
+    return rc ? rc : st_emit(m->s);
+}
+
+/* The records of one step of the index, read again. */
+static int mi_entry(metrics_in *m, const csv_steprec *e)
+{
+    if (fseeko(m->f, e->off, SEEK_SET) != 0)
+        return m->h->error(TROPT_EBACKEND, "%s: %s", m->path, strerror(errno));
+    m->row = e->row;
+    long next_line = e->line;
+    int rc = 0;
+    for (uint64_t k = 0; !rc && k < e->nrec; k++, m->row++) {
+        int got = csv_read_record(m->h, m->f, &m->rec);
+        if (got != 1)
+            return got < 0 ? m->h->error(TROPT_ENOMEM, "out of memory")
+                           : m->h->error(TROPT_EBACKEND, "%s: changed while being read", m->path);
+        m->line = next_line;
+        next_line += m->rec.lines;
+        rc = mi_one(m);
+    }
+    return rc;
+}
+
+/* A run whose steps are not ascending (csv_order.c): each step once, in
+ * ascending order, its last row winning; types.csv held in memory. */
+static int mi_unordered(metrics_in *m, const char *folder, off_t off, long line)
+{
+    csv_steps idx = {0};
+    csv_typemap tm;
+    int rc = csv_typemap_load(&tm, m->h, folder);
+    if (!rc && csv_steps_scan(m->h, m->f, off, line, m->long_layout, &idx) < 0)
+        rc = errno == ENOMEM ? m->h->error(TROPT_ENOMEM, "out of memory")
+                             : m->h->error(TROPT_EBACKEND, "%s: %s", m->path, strerror(errno));
+    if (!rc) {
+        csv_steps_last(&idx);
+        m->tm = &tm;
+    }
+    for (size_t i = 0; !rc && i < idx.n; i++)
+        rc = mi_entry(m, &idx.v[i]);
+    if (!rc)
+        rc = st_emit(m->s);
+    m->tm = NULL;
+    csv_typemap_free(&tm);
+    csv_steps_free(m->h, &idx);
+    return rc;
+}
+
+/* After the header: stream the records when the steps ascend (one quick
+ * scan of the step cells says so), else read them by step. */
+static int mi_read(metrics_in *m, const char *folder)
+{
+    int rc = mi_setup(m, folder);
+    off_t off = ftello(m->f);
+    long line = 1 + m->hdr.lines;
+    if (rc)
+        return rc;
+    int ascending = off < 0 ? -1 : csv_steps_scan(m->h, m->f, off, line, m->long_layout, NULL);
+    if (ascending < 0)
+        return m->h->error(TROPT_EBACKEND, "%s: %s", m->path, strerror(errno));
+    if (!ascending)
+        return mi_unordered(m, folder, off, line);
+    if (fseeko(m->f, off, SEEK_SET) != 0)
+        return m->h->error(TROPT_EBACKEND, "%s: %s", m->path, strerror(errno));
+    return mi_records(m);
 }
 
 static int read_metrics(stepper *s, const char *folder, int long_layout)
 {
-    reader *r = s->r;
-    const tropt_host *h = r->host;
+    const tropt_host *h = s->r->host;
+    metrics_in m = {.s = s, .h = h, .long_layout = long_layout};
     char *path = xasprintf(h, "%s/metrics.csv", folder, NULL);
     if (!path)
         return h->error(TROPT_ENOMEM, "out of memory");
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        int rc = errno == ENOENT ? 0 /* a run that logged nothing yet */
-                                 : h->error(TROPT_EBACKEND, "%s: %s", path, strerror(errno));
-        h->free(path);
-        return rc;
-    }
-    record hdr = {0}, rec = {0};
-    int rc = 0, got = read_record(h, f, &hdr);
-    if (got != 1) {
-        rc = got < 0 ? h->error(TROPT_ENOMEM, "out of memory") : 0;
+    m.path = path;
+    int rc = 0;
+    if (!(m.f = fopen(path, "rb"))) {
+        rc = errno == ENOENT ? 0 /* a run that logged nothing yet */
+                             : h->error(TROPT_EBACKEND, "%s: %s", path, strerror(errno));
         goto out;
     }
-    long line = 1;
-    while (!rc && (got = read_record(h, f, &rec)) == 1) {
-        line++;
-        int64_t step;
-        double time;
-        if (parse_step(&rec, &step, &time) || (long_layout ? rec.n != 4 : rec.n != hdr.n)) {
-            h->log(TROPT_LEVEL_WARNING, "%s: record %ld: malformed, skipped", path, line);
-            continue;
-        }
-        if (s->have && step != s->step && (rc = st_emit(s)) != 0)
-            break;
-        s->step = step;
-        s->time = time;
-        s->have = 1;
-        if (long_layout) {
-            tropt_field fl = {.key = NULL};
-            json_t *owned;
-            type_cell(rec.buf + rec.cells[3].off, rec.cells[3].len, rec.cells[3].quoted, 1, &fl,
-                      &owned);
-            /* the records of one step are gathered, so key and text are
-             * copied out of rec.buf (reused by the next record) */
-            size_t klen = rec.cells[2].len;
-            char *k = h->malloc(klen + 1 + (fl.type == TROPT_STRING ? rec.cells[3].len + 1 : 0));
-            if (!k) {
-                json_decref(owned);
-                rc = h->error(TROPT_ENOMEM, "out of memory");
-                break;
-            }
-            memcpy(k, rec.buf + rec.cells[2].off, klen + 1);
-            if (fl.type == TROPT_STRING) {
-                memcpy(k + klen + 1, fl.v.s, rec.cells[3].len + 1);
-                fl.v.s = k + klen + 1;
-            }
-            fl.key = k;
-            if (st_push(s, &fl, owned)) {
-                h->free(k);
-                json_decref(owned);
-                rc = h->error(TROPT_ENOMEM, "out of memory");
-            }
-        } else {
-            for (size_t c = 2; c < rec.n && !rc; c++) {
-                tropt_field fl = {.key = csv_column_key(hdr.buf + hdr.cells[c].off)};
-                json_t *owned;
-                if (type_cell(rec.buf + rec.cells[c].off, rec.cells[c].len, rec.cells[c].quoted, 0,
-                              &fl, &owned) &&
-                    st_push(s, &fl, owned)) {
-                    json_decref(owned);
-                    rc = h->error(TROPT_ENOMEM, "out of memory");
-                }
-            }
-            if (!rc)
-                rc = st_emit(s); /* one record is one step in wide */
-        }
-    }
-    if (!rc && got == 2)
-        h->log(TROPT_LEVEL_WARNING,
-               "%s: last record cut before its line end (a crash mid-write), skipped", path);
-    if (!rc && got < 0)
+    int got = csv_read_record(h, m.f, &m.hdr);
+    if (got < 0)
         rc = h->error(TROPT_ENOMEM, "out of memory");
-    if (!rc)
-        rc = st_emit(s);
-out:
+    else if (got == 1)
+        rc = mi_read(&m, folder);
     st_clear(s);
-    rec_free(h, &rec);
-    rec_free(h, &hdr);
-    fclose(f);
+    fclose(m.f);
+out:
+    mi_free(&m);
     h->free(path);
     return rc;
 }
@@ -656,10 +803,12 @@ int tcr_read_run(void *self, const char *run_id, tropt_event_fn fn, void *userda
     if (rc)
         goto out;
     const char *folder = e.v[0].folder;
-    if (!(run = load_json(r, folder, "run.json", 1, &rc)))
+    if (!(run = load_json(r, folder, "run.json", JSON_REQUIRED, &rc)))
         goto out;
-    config = load_json(r, folder, "config.json", 0, &rc);
-    summary = load_json(r, folder, "summary.json", 0, &rc);
+    config = load_json(r, folder, "config.json", JSON_OPTIONAL, &rc);
+    summary = load_json(r, folder, "summary.json", JSON_OPTIONAL, &rc);
+    if (rc) /* out of memory: never a run read without its config */
+        goto out;
     tropt_stored_run info;
     memset(&info, 0, sizeof info); /* ABI 1.2 members: none filled */
     info_of(run, &info);

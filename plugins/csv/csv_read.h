@@ -1,8 +1,14 @@
-/* plugins/csv/csv_read.h - the csv backend's reader hooks (ABI 1.1). */
+/* plugins/csv/csv_read.h - the csv backend's reader hooks (ABI 1.1), and
+ * what the reader's files share. */
 #ifndef TROPT_CSV_READ_H
 #define TROPT_CSV_READ_H
 
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
 #include <tropt/plugin.h>
+
+#include "csv_text.h"
 
 /* The hooks of tropt_plugin (see plugin.h); `dir` is option 0: the folder
  * holding <experiment>/<run_id>/ (or one run folder itself). */
@@ -10,5 +16,108 @@ int tcr_reader_open(void **reader, const tropt_optval *opts, const tropt_host *h
 int tcr_list_runs(void *reader, tropt_run_list_fn fn, void *userdata);
 int tcr_read_run(void *reader, const char *run_id, tropt_event_fn fn, void *userdata);
 void tcr_reader_close(void *reader);
+
+/* ---- csv_cells.c: a cell's value, and the type record read back ---- */
+
+/*
+ * The value of the cell s (len bytes, NUL-terminated, quoted: it was
+ * "double-quoted") into f (its key left alone), when types.csv records its
+ * key's type t: 1 typed, 0 the cell holds nothing (an unquoted empty cell:
+ * not logged in the wide layout; empty_is_null: null, in the long layout of
+ * folders written before types.csv), -1 the text is no value of type t (a
+ * hand edit; f untouched).  A JSON value is parsed into *owned (the caller
+ * decrefs it; NULL otherwise); a string points into s.
+ */
+int csv_cell_typed(const char *s, size_t len, int quoted, int empty_is_null, int t, tropt_field *f,
+                   json_t **owned);
+
+/*
+ * The value of a cell whose key has no type record (a folder written before
+ * types.csv): typed by its text, the inverse of what the writer prints:
+ * true/false -> bool, an integer -> int, a real or nan/inf/-inf -> real, a
+ * JSON array or {} -> JSON, "" quoted -> the empty string, anything else a
+ * string.  Returns 1, or 0 as csv_cell_typed.
+ */
+int csv_cell_guess(const char *s, size_t len, int quoted, int empty_is_null, tropt_field *f,
+                   json_t **owned);
+
+/* types.csv read alongside metrics.csv: its records in row order. */
+typedef struct csv_typer {
+    const tropt_host *h;
+    FILE *f; /* NULL: the folder has none */
+    char *path;
+    csv_record rec; /* the next record, when next_row < UINT64_MAX */
+    uint64_t next_row;
+    long line; /* the line after rec */
+    int stale; /* rec was handed out: read the next one first */
+} csv_typer;
+
+/* Open <folder>/types.csv (none is not an error: t->f stays NULL).  0, or
+ * TROPT_ENOMEM reported through h. */
+int csv_typer_open(csv_typer *t, const tropt_host *h, const char *folder);
+
+/* The next record in force at data row `row` (its row <= row): 1 with
+ * *key (valid until the next call) and *type, 0 when none is left for
+ * this row, TROPT_ENOMEM (negative) when out of memory.  A malformed
+ * record is skipped with a warning naming the file and line. */
+int csv_typer_next(csv_typer *t, uint64_t row, const char **key, int *type);
+
+void csv_typer_close(csv_typer *t);
+
+/* ---- csv_order.c: a run whose steps are not ascending ---- */
+
+/* A step of metrics.csv: its record (wide), or its run of consecutive
+ * records with the same step and time cells (long). */
+typedef struct csv_steprec {
+    int64_t step; /* INT64_MIN: not a step (the record is refused when read) */
+    uint64_t row; /* the index of its (first) data record */
+    off_t off;    /* where that record starts */
+    long line;    /* the line it starts on */
+    uint64_t nrec;
+} csv_steprec;
+
+typedef struct csv_steps {
+    csv_steprec *v;
+    size_t n, cap;
+} csv_steps;
+
+/*
+ * Scan metrics.csv from offset off (its first data record, on line `line`)
+ * without typing its values: 1 when each step is above the one before (the
+ * file can be streamed as it is), 0 when not (steps repeated or out of
+ * order: a run that went back to earlier steps), -1 when out of memory or
+ * the file cannot be read (errno set).  With idx not NULL, fills it with
+ * every step of the file, in file order.
+ */
+int csv_steps_scan(const tropt_host *h, FILE *f, off_t off, long line, int long_layout,
+                   csv_steps *idx);
+
+/* Sort idx by step, keeping only the last (in file order) of each step;
+ * records that are no step stay, first. */
+void csv_steps_last(csv_steps *idx);
+
+void csv_steps_free(const tropt_host *h, csv_steps *idx);
+
+/* types.csv in memory, to type rows read in any order. */
+typedef struct csv_typemap {
+    const tropt_host *h;
+    json_t *keys; /* key -> index into lists */
+    struct csv_typelist {
+        uint64_t *row;
+        unsigned char *type;
+        size_t n, cap;
+    } * lists;
+    size_t nlists, cap;
+} csv_typemap;
+
+/* Load <folder>/types.csv (none: an empty map).  0, or TROPT_ENOMEM
+ * reported through h. */
+int csv_typemap_load(csv_typemap *tm, const tropt_host *h, const char *folder);
+
+/* The type key's cells have at data row `row`; CSV_T_NONE without a
+ * record at or before it. */
+int csv_typemap_at(const csv_typemap *tm, const char *key, uint64_t row);
+
+void csv_typemap_free(csv_typemap *tm);
 
 #endif

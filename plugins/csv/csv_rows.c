@@ -9,7 +9,7 @@
 
 void queue_clear(csv *c)
 {
-    c->nrows = c->ncells = c->ndeferred = c->nfull = 0;
+    c->nrows = c->ncells = c->ndeferred = c->nfull = c->nempty = 0;
     c->arena.len = 0;
     c->qbytes = 0;
     c->fmt.len = 0;
@@ -19,8 +19,8 @@ void queue_clear(csv *c)
 /* Bytes of memory the queued rows hold (what pending_max bounds). */
 uint64_t pending_bytes(const csv *c)
 {
-    return (uint64_t)c->arena.len + (uint64_t)c->fmt.len + (uint64_t)c->nrows * sizeof(row) +
-           (uint64_t)c->ncells * sizeof(cell);
+    return (uint64_t)c->arena.len + (uint64_t)c->fmt.len + (uint64_t)c->tq.len +
+           (uint64_t)c->nrows * sizeof(row) + (uint64_t)c->ncells * sizeof(cell);
 }
 
 /* The column of the key at position i of a step: a step usually logs the
@@ -85,11 +85,12 @@ int queue_row(csv *c, int64_t step, double time, const tropt_field *f, size_t n)
         x->len = a->len - x->off;
         r->bytes += x->len;
     }
-    if (tev_buf_append(a, "\r\n", 2) != 0)
+    if (tev_buf_append(a, "\r\n", 2) != 0 || types_note(c, f, n) != 0)
         goto nomem;
     r->end = a->len;
     r->ncells = c->ncells - r->cell0;
     c->nfull += r->ordered && r->ncells == c->nkeys;
+    c->nempty += r->ncells == 0;
     c->qbytes += r->bytes;
     c->nrows++;
     return TROPT_OK;
@@ -162,6 +163,14 @@ int put_long_rows(csv *c, tev_buf *b, size_t from, size_t to)
     const char *a = c->arena.data;
     for (size_t i = from; i < to; i++) {
         const row *r = &c->rows[i];
+        if (r->ncells == 0) { /* a step without fields: key and value empty */
+            if (tev_buf_reserve(b, r->head_len + 4) != 0)
+                return -1;
+            memcpy(b->data + b->len, a + r->head_off, r->head_len);
+            b->len += r->head_len;
+            memcpy(b->data + b->len, ",,\r\n", 4);
+            b->len += 4;
+        }
         for (size_t k = 0; k < r->ncells; k++) {
             const cell *x = &c->cells[r->cell0 + k];
             size_t klen = c->kcell_len[x->col];

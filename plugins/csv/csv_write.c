@@ -133,7 +133,9 @@ static int copy_widened(csv *c, int tfd, off_t *tsize, size_t k)
 int rewrite(csv *c)
 {
     const tropt_host *h = c->h;
-    int rc;
+    int rc = types_write(c, 1);
+    if (rc != TROPT_OK)
+        return rc;
     off_t tsize = 0;
     int tfd = open_tmp(c, "metrics.csv");
     if (tfd < 0)
@@ -207,20 +209,25 @@ static uint64_t projected_size(const csv *c)
            c->rows_disk * (c->nkeys - c->ncols_disk) + c->qbytes + c->nrows * (c->nkeys + 2);
 }
 
+static int defer_rows(csv *c);
+
 /* Write the queued rows out.  force: a barrier, deferred rows are folded
  * into metrics.csv now. */
 int write_queued(csv *c, int force)
 {
-    const tropt_host *h = c->h;
     int rc;
     if (c->nrows == c->ndeferred && !(force && c->ndeferred))
         return TROPT_OK;
+    /* the type records of the rows first: a row never reaches a file
+     * before its record */
+    if ((rc = types_write(c, 0)) != TROPT_OK)
+        return rc;
     if (c->layout == LAYOUT_LONG) {
         if (format_queued(c) != 0)
             return oom(c);
         if ((rc = append(c, c->fd, &c->size, c->metrics_path, c->fmt.data, c->fmt.len)) ==
             TROPT_OK) {
-            c->rows_disk += c->nrows;
+            c->rows_disk += c->ncells + c->nempty; /* a record per value or empty step */
             queue_clear(c);
         }
         return rc;
@@ -242,7 +249,14 @@ int write_queued(csv *c, int force)
     if (force || c->rewrite_factor <= 0 ||
         (double)c->rewritten <= c->rewrite_factor * (double)projected_size(c))
         return rewrite(c);
-    /* Defer: the new rows go to metrics.pending.csv, in order. */
+    return defer_rows(c);
+}
+
+/* Defer: the rows not deferred yet go to metrics.pending.csv, in order. */
+static int defer_rows(csv *c)
+{
+    const tropt_host *h = c->h;
+    int rc;
     if (c->pfd < 0) {
         /* A fresh file: whatever has this name (a leftover, a planted link)
          * is removed, never opened, so a link's target is never written. */
@@ -273,7 +287,7 @@ int write_queued(csv *c, int force)
 }
 
 /* Write text to <run_dir>/name atomically (temporary file, rename). */
-static int write_file_atomic(csv *c, const char *name, const tev_buf *b)
+int write_file_atomic(csv *c, const char *name, const tev_buf *b)
 {
     const tropt_host *h = c->h;
     char *path = joinpath(c, c->run_dir, name);
@@ -324,4 +338,24 @@ int write_json_file(csv *c, const char *name, const json_t *v)
     int rc = write_file_atomic(c, name, &c->out);
     c->out.len = 0;
     return rc;
+}
+
+int types_write(csv *c, int sync_now)
+{
+    if (c->tq.len) {
+        int rc = append(c, c->tyfd, &c->tysize, c->types_path, c->tq.data, c->tq.len);
+        if (rc != TROPT_OK)
+            return rc;
+        tev_buf_clear(&c->tq);
+        c->ty_dirty = c->sync == SYNC_NORMAL;
+    }
+    if (sync_now && c->ty_dirty) {
+        if (fsync(c->tyfd) != 0) {
+            c->fail_errno = errno;
+            return c->h->error(TROPT_EBACKEND, "cannot sync '%s': %s", c->types_path,
+                               strerror(errno));
+        }
+        c->ty_dirty = 0;
+    }
+    return TROPT_OK;
 }

@@ -1,11 +1,16 @@
 /* plugins/sqlite/sqlite_read.c - reading a tropt database back (SPEC 9).
  *
- * Reads only through the documented views runs, params, metrics, summary
- * (plugins/sqlite/README.md), never the tables behind them, on a read-only
- * connection: the storage may change underneath as long as the views keep
- * their columns.  Values come back with their SQL type: INTEGER -> INT,
- * REAL -> REAL, TEXT -> STRING, NULL -> NULL.  When a view also offers a
- * `kind` column (bool, NaN, JSON text), it is used to restore those types.
+ * Reads on a read-only connection, through views of that connection only
+ * (TEMP, TSQL_READ_V<n> in sqlite_sql.h, one set per schema version), so a
+ * file of any version is read as it is, never upgraded.  Values come back
+ * as they were logged: the SQL type (INTEGER -> INT, REAL -> REAL, TEXT ->
+ * STRING, NULL -> NULL) and the kind column beside it (bool, NaN, JSON
+ * text), which every schema version keeps; a step that logged no field
+ * comes back as a step without fields.
+ *
+ * A run whose id is not a UUID (every id this project writes is one) is
+ * not handed on: a crafted file could hold markup or terminal control
+ * sequences there.  It is skipped with a warning naming the file.
  *
  * A run's steps are streamed from one SELECT ordered by step, grouping the
  * rows of one step into a field array that is reused: memory is bounded by
@@ -24,13 +29,13 @@
 
 #include "sqlite_read.h"
 #include "sqlite_sql.h"
+#include "tropt_id.h"
 #include "tropt_mem.h"
 
 typedef struct reader {
     const tropt_host *host;
     sqlite3 *db;
     char *path;
-    int has_kind;        /* the views carry a kind column */
     sqlite3_stmt *pidns; /* a run's writer pid namespace (schema 3+), else NULL */
     char my_ns[64];      /* this process's pid namespace, "" if unknown */
 } reader;
@@ -94,7 +99,7 @@ static size_t fb_str(const tropt_host *h, fieldbuf *b, const unsigned char *s, i
     return off + 1;
 }
 
-/* Append the field (key column kc, value column vc, kind column or -1). */
+/* Append the field (key column kc, value column vc, kind column kindc). */
 static int fb_add(const reader *r, fieldbuf *b, sqlite3_stmt *st, int kc, int vc, int kindc)
 {
     const tropt_host *h = r->host;
@@ -106,7 +111,7 @@ static int fb_add(const reader *r, fieldbuf *b, sqlite3_stmt *st, int kc, int vc
     if (!koff)
         return h->error(TROPT_ENOMEM, "out of memory");
     f->key = (const char *)(uintptr_t)(koff - 1);
-    int kind = kindc >= 0 ? sqlite3_column_int(st, kindc) : 0;
+    int kind = sqlite3_column_int(st, kindc);
     switch (sqlite3_column_type(st, vc)) {
     case SQLITE_INTEGER:
         f->type = kind == TSQL_KIND_BOOL ? TROPT_BOOL : TROPT_INT;
@@ -237,46 +242,18 @@ int tsq_reader_open(void **out, const tropt_optval *opts, const tropt_host *host
                          path, ver, TSQL_SCHEMA_VERSION);
         goto fail;
     }
-    /* From schema 2 on, each value's kind (bool, NaN, JSON text) is kept
-     * beside it but the documented views leave it out.  Views of this
-     * connection only (TEMP, shadowing main's views by name; the file is not
-     * touched) add it, so what comes back is exactly what was logged. */
-    static const char kind_views[] =
-        "CREATE TEMP VIEW params AS SELECT r.uuid AS run_id, k.name AS key,"
-        " p.value AS value, p.kind AS kind FROM main.tropt_param p"
-        " JOIN main.tropt_run r ON r.id = p.run JOIN main.tropt_key k ON k.id = p.key;"
-        "CREATE TEMP VIEW summary AS SELECT r.uuid AS run_id, k.name AS key,"
-        " s.value AS value, s.kind AS kind FROM main.tropt_summary s"
-        " JOIN main.tropt_run r ON r.id = s.run JOIN main.tropt_key k ON k.id = s.key";
-    /* Every stored step, one that logged no field too (a row with key
-     * NULL), so that a read yields what was logged and counts what the
-     * writer counted. */
-    const char *metrics_view =
-        ver == 1 ? "CREATE TEMP VIEW metrics AS SELECT r.uuid AS run_id, s.step AS step,"
-                   " s.time AS time, k.name AS key, m.value AS value, m.kind AS kind"
-                   " FROM main.tropt_run r JOIN main.tropt_step s ON s.run = r.id"
-                   " LEFT JOIN main.tropt_metric m ON m.run = s.run AND m.step = s.step"
-                   " LEFT JOIN main.tropt_key k ON k.id = m.key"
-        : ver == 2
-            ? "CREATE TEMP VIEW metrics AS SELECT r.uuid AS run_id, m.step AS step,"
-              " m.time AS time, k.name AS key, m.value AS value, m.kind AS kind"
-              " FROM main.tropt_run r JOIN main.tropt_log m ON m.rowid BETWEEN r.first_row"
-              " AND " TSQL_R_END " AND +m.run = r.id LEFT JOIN main.tropt_key k ON k.id = +m.key"
-            : "CREATE TEMP VIEW metrics AS SELECT r.uuid AS run_id, t.step AS step,"
-              " t.value AS time, k.name AS key, m.value AS value, m.kind AS kind"
-              " FROM main.tropt_run r"
-              " JOIN main.tropt_val t ON t.run = r.id AND t.key = 0"
-              " LEFT JOIN main.tropt_val m ON m.run = t.run AND m.step = t.step AND m.key > 0"
-              " LEFT JOIN main.tropt_key k ON k.id = m.key";
-    if (ver >= 1 && (sqlite3_exec(r->db, metrics_view, NULL, NULL, NULL) != SQLITE_OK ||
-                     sqlite3_exec(r->db, kind_views, NULL, NULL, NULL) != SQLITE_OK)) {
+    if (ver < 1) {
+        rc = host->error(TROPT_EBACKEND, "%s: not a tropt database (no schema: version %d)", path,
+                         ver);
+        goto fail;
+    }
+    static const char *const views[] = {TSQL_READ_V1, TSQL_READ_V2, TSQL_READ_V3};
+    _Static_assert(sizeof views / sizeof *views == TSQL_SCHEMA_VERSION,
+                   "a reader's views for every schema version");
+    if (sqlite3_exec(r->db, views[ver - 1], NULL, NULL, NULL) != SQLITE_OK) {
         rc = fail(r, "cannot read");
         goto fail;
     }
-    sqlite3_stmt *st = NULL;
-    r->has_kind =
-        sqlite3_prepare_v2(r->db, "SELECT kind FROM metrics LIMIT 0", -1, &st, NULL) == SQLITE_OK;
-    sqlite3_finalize(st);
     if (ver >= 3 && sqlite3_prepare_v2(r->db, "SELECT pidns FROM main.tropt_run WHERE uuid = ?1",
                                        -1, &r->pidns, NULL) != SQLITE_OK)
         r->pidns = NULL;
@@ -299,8 +276,6 @@ static const char *col_text(sqlite3_stmt *st, int c)
     return (const char *)sqlite3_column_text(st, c);
 }
 
-#define RUN_COLS "run_id, experiment, status, started_at, ended_at, host, pid, config"
-
 /* A running run written from another pid namespace (a container with the
  * same host name): its pid means nothing here, so it is reported as 0 and
  * the core's status rule (tropt_run_status) cannot call it crashed.  Once
@@ -318,8 +293,11 @@ static int foreign_pid(reader *r, const char *run_id)
     return foreign;
 }
 
+/* The run of a row of TSQL_READ_RUNS / TSQL_READ_RUN (ABI 1.2 members: none
+ * filled). */
 static void fill_info(reader *r, sqlite3_stmt *st, tropt_stored_run *ri)
 {
+    memset(ri, 0, sizeof *ri);
     ri->run_id = col_text(st, 0);
     ri->experiment = col_text(st, 1) ? col_text(st, 1) : "";
     ri->status = col_text(st, 2) ? col_text(st, 2) : "running";
@@ -332,22 +310,35 @@ static void fill_info(reader *r, sqlite3_stmt *st, tropt_stored_run *ri)
         ri->pid = 0;
 }
 
+/* 1 when the run id of column c of st is a UUID; otherwise 0, warning
+ * that the run is skipped. */
+static int id_ok(const reader *r, sqlite3_stmt *st, int c)
+{
+    const char *id = col_text(st, c);
+    if (tropt_id_valid(id))
+        return 1;
+    char shown[TROPT_ID_SHOWN_MAX];
+    TROPT_HOST_LOG(r->host, TROPT_LEVEL_WARNING,
+                   "%s: run id '%s' is not a UUID (not written by tropt); run skipped", r->path,
+                   tropt_id_shown(shown, id));
+    return 0;
+}
+
 int tsq_list_runs(void *self, tropt_run_list_fn fn, void *userdata)
 {
     reader *r = self;
     sqlite3_stmt *st = NULL, *cnt = NULL;
-    if (sqlite3_prepare_v2(r->db, "SELECT " RUN_COLS " FROM runs ORDER BY started_at, run_id", -1,
-                           &st, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(r->db, "SELECT count(DISTINCT step) FROM metrics WHERE run_id = ?1", -1,
-                           &cnt, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(r->db, TSQL_READ_RUNS, -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(r->db, TSQL_READ_NSTEPS, -1, &cnt, NULL) != SQLITE_OK) {
         int rc = fail(r, "cannot list runs");
         sqlite3_finalize(st);
         return rc;
     }
     int rc = TROPT_OK, s;
     while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        if (!id_ok(r, st, 0))
+            continue;
         tropt_stored_run ri;
-        memset(&ri, 0, sizeof ri); /* ABI 1.2 members: none filled */
         fill_info(r, st, &ri);
         sqlite3_bind_text(cnt, 1, ri.run_id, -1, SQLITE_STATIC);
         if (sqlite3_step(cnt) == SQLITE_ROW)
@@ -363,27 +354,19 @@ int tsq_list_runs(void *self, tropt_run_list_fn fn, void *userdata)
     return rc;
 }
 
-/* Read the rows of a params/summary query into b. */
-static int read_kv(reader *r, const char *view, const char *run_id, fieldbuf *b)
+/* Read the rows of a params/summary query (key, value, kind) into b. */
+static int read_kv(reader *r, const char *sql, const char *run_id, fieldbuf *b)
 {
-    char sql[160];
-    snprintf(sql, sizeof sql, "SELECT key, value%s FROM %s WHERE run_id = ?1 ORDER BY key",
-             r->has_kind ? ", kind" : "", view);
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK) {
-        /* A view without kind while metrics has it: retry without. */
-        snprintf(sql, sizeof sql, "SELECT key, value FROM %s WHERE run_id = ?1 ORDER BY key", view);
-        if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK)
-            return fail(r, view);
-    }
-    int kindc = sqlite3_column_count(st) > 2 ? 2 : -1;
+    if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return fail(r, "cannot read the config or summary");
     sqlite3_bind_text(st, 1, run_id, -1, SQLITE_STATIC);
     int rc = TROPT_OK, s;
     while ((s = sqlite3_step(st)) == SQLITE_ROW)
-        if ((rc = fb_add(r, b, st, 0, 1, kindc)) != TROPT_OK)
+        if ((rc = fb_add(r, b, st, 0, 1, 2)) != TROPT_OK)
             break;
     if (rc == TROPT_OK && s != SQLITE_DONE)
-        rc = fail(r, view);
+        rc = fail(r, "cannot read the config or summary");
     sqlite3_finalize(st);
     return rc;
 }
@@ -396,24 +379,49 @@ static json_t *col_json(sqlite3_stmt *st, int c)
                       0, NULL);
 }
 
-/* Find the one run whose id is run_id or starts with it. */
-static int find_run(reader *r, const char *run_id, sqlite3_stmt **out)
+/* The full id of the one run whose id is run_id or starts with it (runs
+ * whose id is not a UUID skipped, with a warning), into id. */
+static int find_id(reader *r, const char *run_id, char id[TROPT_ID_LEN + 1])
 {
     size_t len = strlen(run_id);
-    if (len < 8 || strspn(run_id, "0123456789abcdef-") != len)
+    if (len < 8 || strspn(run_id, "0123456789abcdefABCDEF-") != len)
         return r->host->error(TROPT_EINVAL, "%s: '%s' is not a run id (or a prefix of 8+)", r->path,
                               run_id);
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(r->db,
-                           "SELECT " RUN_COLS " FROM runs WHERE substr(run_id, 1, ?2) = ?1 "
-                           "ORDER BY run_id LIMIT 2",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(r->db, TSQL_READ_FIND, -1, &st, NULL) != SQLITE_OK)
         return fail(r, "cannot read runs");
     sqlite3_bind_text(st, 1, run_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)len);
+    int n = 0, s = SQLITE_DONE;
+    while (n < 2 && (s = sqlite3_step(st)) == SQLITE_ROW) {
+        if (id_ok(r, st, 0) && n++ == 0)
+            memcpy(id, col_text(st, 0), TROPT_ID_LEN + 1);
+    }
+    int rc = s != SQLITE_ROW && s != SQLITE_DONE ? fail(r, "cannot read runs") : TROPT_OK;
+    sqlite3_finalize(st);
+    if (rc == TROPT_OK && n != 1)
+        rc = r->host->error(TROPT_EINVAL,
+                            n ? "%s: run id prefix '%s' is ambiguous" : "%s: no run '%s'", r->path,
+                            run_id);
+    return rc;
+}
+
+/* The row of TSQL_READ_RUN for the run run_id (a full id or a unique
+ * prefix) in *out (the caller finalizes it). */
+static int find_run(reader *r, const char *run_id, sqlite3_stmt **out)
+{
+    char id[TROPT_ID_LEN + 1];
+    int rc = find_id(r, run_id, id);
+    if (rc != TROPT_OK)
+        return rc;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(r->db, TSQL_READ_RUN, -1, &st, NULL) != SQLITE_OK)
+        return fail(r, "cannot read runs");
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
     if (sqlite3_step(st) != SQLITE_ROW) {
+        rc = fail(r, "cannot read runs");
         sqlite3_finalize(st);
-        return r->host->error(TROPT_EINVAL, "%s: no run '%s'", r->path, run_id);
+        return rc;
     }
     *out = st;
     return TROPT_OK;
@@ -437,104 +445,136 @@ static int emit_step(const tropt_host *h, fieldbuf *b, const tropt_stored_run *r
     return rc;
 }
 
-int tsq_read_run(void *self, const char *run_id, tropt_event_fn fn, void *userdata)
+/* 1 when the row's step (column 0) is a step tropt writes: an integer >= 0.
+ * Otherwise 0, counted in *bad; the first such is warned about at the end
+ * (a replay would renumber a negative step, as the other readers refuse). */
+static int step_ok(sqlite3_stmt *m, long *bad, char *first, size_t size)
 {
-    reader *r = self;
-    const tropt_host *h = r->host;
-    sqlite3_stmt *run = NULL, *m = NULL;
-    int rc = find_run(r, run_id, &run);
-    if (rc)
-        return rc;
-    tropt_stored_run ri;
-    memset(&ri, 0, sizeof ri); /* ABI 1.2 members: none filled */
-    fill_info(r, run, &ri);
-    fieldbuf b = {0};
-    tropt_event ev = {.run = &ri};
-    json_t *config = col_json(run, 7), *summary = NULL;
-
-    /* START */
-    if ((rc = read_kv(r, "params", ri.run_id, &b)) != TROPT_OK)
-        goto out;
-    fb_fix(&b);
-    ev.kind = TROPT_EVENT_START;
-    ev.config = config;
-    ev.fields = b.f;
-    ev.n = b.n;
-    ev.time = ri.started_at;
-    if ((rc = fn(&ev, userdata)) != 0)
-        goto out;
-    fb_clear(h, &b);
-
-    /* STEPs */
-    const char *sql = r->has_kind
-                          ? "SELECT step, time, key, value, kind FROM metrics WHERE run_id = ?1 "
-                            "ORDER BY step"
-                          : "SELECT step, time, key, value FROM metrics WHERE run_id = ?1 "
-                            "ORDER BY step";
-    if (sqlite3_prepare_v2(r->db, sql, -1, &m, NULL) != SQLITE_OK) {
-        rc = fail(r, "cannot read metrics");
-        goto out;
+    if (sqlite3_column_type(m, 0) == SQLITE_INTEGER && sqlite3_column_int64(m, 0) >= 0)
+        return 1;
+    if ((*bad)++ == 0) {
+        const char *t = (const char *)sqlite3_column_text(m, 0);
+        tropt_text_shown(first, size, t ? t : "NULL");
     }
-    sqlite3_bind_text(m, 1, ri.run_id, -1, SQLITE_STATIC);
-    int s, have = 0;
+    return 0;
+}
+
+/* Stream the steps of run ri through fn, one event per step (a step that
+ * logged no field too: its one row has key NULL). */
+static int read_steps(reader *r, const tropt_stored_run *ri, fieldbuf *b, tropt_event_fn fn,
+                      void *userdata)
+{
+    sqlite3_stmt *m = NULL;
+    if (sqlite3_prepare_v2(r->db, TSQL_READ_METRICS, -1, &m, NULL) != SQLITE_OK)
+        return fail(r, "cannot read metrics");
+    sqlite3_bind_text(m, 1, ri->run_id, -1, SQLITE_STATIC);
+    int s, have = 0, rc = TROPT_OK;
     int64_t cur = 0;
     double cur_time = 0;
+    long bad = 0;
+    char first[64];
     while ((s = sqlite3_step(m)) == SQLITE_ROW) {
+        if (!step_ok(m, &bad, first, sizeof first))
+            continue;
         int64_t step = sqlite3_column_int64(m, 0);
-        if (have && step != cur) {
-            if ((rc = emit_step(h, &b, &ri, cur, cur_time, fn, userdata)) != 0)
-                goto out;
-        }
+        if (have && step != cur && (rc = emit_step(r->host, b, ri, cur, cur_time, fn, userdata)))
+            break;
         if (!have || step != cur) /* every row of a step carries its time */
             cur_time = sqlite3_column_double(m, 1);
         cur = step;
         have = 1;
-        /* a step that logged no field may show as a row with key NULL */
-        if (sqlite3_column_text(m, 2) != NULL &&
-            (rc = fb_add(r, &b, m, 2, 3, r->has_kind ? 4 : -1)) != TROPT_OK)
-            goto out;
+        if (sqlite3_column_type(m, 2) != SQLITE_NULL && (rc = fb_add(r, b, m, 2, 3, 4)) != TROPT_OK)
+            break;
     }
-    if (s != SQLITE_DONE) {
+    if (rc == TROPT_OK && s != SQLITE_DONE)
         rc = fail(r, "cannot read metrics");
-        goto out;
-    }
-    if (have) {
-        if ((rc = emit_step(h, &b, &ri, cur, cur_time, fn, userdata)) != 0)
-            goto out;
-    }
+    if (rc == TROPT_OK && have)
+        rc = emit_step(r->host, b, ri, cur, cur_time, fn, userdata);
+    sqlite3_finalize(m);
+    if (bad)
+        TROPT_HOST_LOG(r->host, TROPT_LEVEL_WARNING,
+                       "%s: run %s: %ld rows whose step is not a non-negative integer skipped "
+                       "(the first: '%s')",
+                       r->path, ri->run_id, bad, first);
+    return rc;
+}
 
-    /* END */
-    if (strcmp(ri.status, "running") != 0) {
-        if ((rc = read_kv(r, "summary", ri.run_id, &b)) != TROPT_OK)
-            goto out;
-        fb_fix(&b);
-        /* the summary as an object, rebuilt from its flattened rows */
-        summary = json_object();
-        for (size_t i = 0; summary && i < b.n; i++) {
-            const tropt_field *f = &b.f[i];
-            json_t *v = f->type == TROPT_INT      ? json_integer(f->v.i)
-                        : f->type == TROPT_REAL   ? json_real(f->v.r)
-                        : f->type == TROPT_BOOL   ? json_boolean(f->v.b)
-                        : f->type == TROPT_STRING ? json_string(f->v.s)
-                        : f->type == TROPT_JSON   ? json_incref((json_t *)f->v.json)
-                                                  : json_null();
-            if (v)
-                json_object_set_new(summary, f->key, v);
+/* The summary as an object, rebuilt from its flattened fields (keys and
+ * strings kept byte for byte, valid UTF-8 or not).  NULL when out of
+ * memory. */
+static json_t *summary_object(const fieldbuf *b)
+{
+    json_t *summary = json_object();
+    for (size_t i = 0; summary && i < b->n; i++) {
+        const tropt_field *f = &b->f[i];
+        json_t *v = f->type == TROPT_INT      ? json_integer(f->v.i)
+                    : f->type == TROPT_REAL   ? json_real(f->v.r)
+                    : f->type == TROPT_BOOL   ? json_boolean(f->v.b)
+                    : f->type == TROPT_STRING ? json_string_nocheck(f->v.s)
+                    : f->type == TROPT_JSON   ? json_incref((json_t *)f->v.json)
+                                              : json_null();
+        if (!v || json_object_set_new_nocheck(summary, f->key, v) != 0) {
+            json_decref(summary);
+            summary = NULL;
         }
-        ev = (tropt_event){.kind = TROPT_EVENT_END,
-                           .run = &ri,
-                           .status = ri.status,
-                           .ended_at = ri.ended_at,
-                           .summary = b.n ? summary : NULL,
-                           .fields = b.f,
-                           .n = b.n};
-        rc = fn(&ev, userdata);
     }
+    return summary;
+}
+
+/* The END event of a run that ended: status, end time, summary. */
+static int read_end(reader *r, const tropt_stored_run *ri, fieldbuf *b, tropt_event_fn fn,
+                    void *userdata)
+{
+    int rc = read_kv(r, TSQL_READ_SUMMARY, ri->run_id, b);
+    if (rc != TROPT_OK)
+        return rc;
+    fb_fix(b);
+    json_t *summary = summary_object(b);
+    if (!summary)
+        return r->host->error(TROPT_ENOMEM, "out of memory");
+    tropt_event ev = {.kind = TROPT_EVENT_END,
+                      .run = ri,
+                      .status = ri->status,
+                      .ended_at = ri->ended_at,
+                      .summary = b->n ? summary : NULL,
+                      .fields = b->f,
+                      .n = b->n};
+    rc = fn(&ev, userdata);
+    json_decref(summary);
+    return rc;
+}
+
+int tsq_read_run(void *self, const char *run_id, tropt_event_fn fn, void *userdata)
+{
+    reader *r = self;
+    const tropt_host *h = r->host;
+    sqlite3_stmt *run = NULL;
+    int rc = find_run(r, run_id, &run);
+    if (rc)
+        return rc;
+    tropt_stored_run ri;
+    fill_info(r, run, &ri);
+    fieldbuf b = {0};
+    json_t *config = col_json(run, 7);
+    if ((rc = read_kv(r, TSQL_READ_PARAMS, ri.run_id, &b)) != TROPT_OK)
+        goto out;
+    fb_fix(&b);
+    tropt_event ev = {.kind = TROPT_EVENT_START,
+                      .run = &ri,
+                      .config = config,
+                      .fields = b.f,
+                      .n = b.n,
+                      .time = ri.started_at};
+    if ((rc = fn(&ev, userdata)) != 0)
+        goto out;
+    fb_clear(h, &b);
+    if ((rc = read_steps(r, &ri, &b, fn, userdata)) != 0)
+        goto out;
+    if (strcmp(ri.status, "running") != 0)
+        rc = read_end(r, &ri, &b, fn, userdata);
 out:
     fb_free(h, &b);
     json_decref(config);
-    json_decref(summary);
-    sqlite3_finalize(m);
     sqlite3_finalize(run);
     return rc;
 }

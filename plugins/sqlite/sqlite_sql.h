@@ -522,4 +522,81 @@
     " FROM tropt_run r WHERE substr(uuid, 1, ?2) = ?1 ORDER BY uuid LIMIT 6"
 #define TSQL_CLI_ROWS_V1 "SELECT key, step, value, kind FROM tropt_metric WHERE run = ?1"
 
+/* ---- Reading back (sqlite_read.c) ---------------------------------------- */
+
+/*
+ * A reader's own views, TEMP (this connection only; the file is never
+ * touched), one set per schema version, so that a file is read as it is,
+ * never upgraded, and gives back exactly what was logged: the documented
+ * views leave out `kind` (bool, NaN, JSON text) and the steps that logged
+ * no field.  Every set has the same columns:
+ *
+ *   tropt_read_params   run_id, key, value, kind       the flattened config
+ *   tropt_read_summary  run_id, key, value, kind       the flattened summary
+ *   tropt_read_metrics  run_id, step, time, key, value, kind
+ *                       one row per field; a step without fields is one row
+ *                       with key, value and kind NULL.  Read by run and
+ *                       step, a step's rows come in the order the file keeps
+ *                       them (versions 1 and 3: key id, the order of first
+ *                       appearance in the file) without a sort
+ *   tropt_read_steps    run_id, step                   one row per step
+ */
+#define TSQL_READ_KV_                                                                              \
+    "CREATE TEMP VIEW tropt_read_params AS SELECT r.uuid AS run_id, k.name AS key,"                \
+    " p.value AS value, p.kind AS kind FROM main.tropt_param p"                                    \
+    " JOIN main.tropt_run r ON r.id = p.run JOIN main.tropt_key k ON k.id = p.key;"                \
+    "CREATE TEMP VIEW tropt_read_summary AS SELECT r.uuid AS run_id, k.name AS key,"               \
+    " s.value AS value, s.kind AS kind FROM main.tropt_summary s"                                  \
+    " JOIN main.tropt_run r ON r.id = s.run JOIN main.tropt_key k ON k.id = s.key;"
+
+/* Version 1: tropt_step (one row per step, its time) and tropt_metric. */
+#define TSQL_READ_V1                                                                               \
+    TSQL_READ_KV_                                                                                  \
+    "CREATE TEMP VIEW tropt_read_metrics AS SELECT r.uuid AS run_id, s.step AS step,"              \
+    " s.time AS time, k.name AS key, m.value AS value, m.kind AS kind"                             \
+    " FROM main.tropt_run r JOIN main.tropt_step s ON s.run = r.id"                                \
+    " LEFT JOIN main.tropt_metric m ON m.run = s.run AND m.step = s.step"                          \
+    " LEFT JOIN main.tropt_key k ON k.id = m.key;"                                                 \
+    "CREATE TEMP VIEW tropt_read_steps AS SELECT r.uuid AS run_id, s.step AS step"                 \
+    " FROM main.tropt_run r JOIN main.tropt_step s ON s.run = r.id;"
+
+/* Version 2: tropt_log, the time in every row, a step without fields as a
+ * row of key NULL; each run's rows are its rowid range (TSQL_R_END). */
+#define TSQL_READ_V2                                                                               \
+    TSQL_READ_KV_                                                                                  \
+    "CREATE TEMP VIEW tropt_read_metrics AS SELECT r.uuid AS run_id, m.step AS step,"              \
+    " m.time AS time, k.name AS key, m.value AS value, m.kind AS kind"                             \
+    " FROM main.tropt_run r JOIN main.tropt_log m ON m.rowid BETWEEN r.first_row"                  \
+    " AND " TSQL_R_END " AND +m.run = r.id LEFT JOIN main.tropt_key k ON k.id = +m.key;"           \
+    "CREATE TEMP VIEW tropt_read_steps AS SELECT DISTINCT r.uuid AS run_id, m.step AS step"        \
+    " FROM main.tropt_run r JOIN main.tropt_log m ON m.rowid BETWEEN r.first_row"                  \
+    " AND " TSQL_R_END " AND +m.run = r.id;"
+
+/* Version 3: tropt_val, every step a key-0 row holding its time, then the
+ * step's fields (key > 0) in key order beside it. */
+#define TSQL_READ_V3                                                                               \
+    TSQL_READ_KV_                                                                                  \
+    "CREATE TEMP VIEW tropt_read_metrics AS SELECT r.uuid AS run_id, t.step AS step,"              \
+    " t.value AS time, k.name AS key, m.value AS value, m.kind AS kind"                            \
+    " FROM main.tropt_run r JOIN main.tropt_val t ON t.run = r.id AND t.key = 0"                   \
+    " LEFT JOIN main.tropt_val m ON m.run = t.run AND m.step = t.step AND m.key > 0"               \
+    " LEFT JOIN main.tropt_key k ON k.id = m.key;"                                                 \
+    "CREATE TEMP VIEW tropt_read_steps AS SELECT r.uuid AS run_id, t.step AS step"                 \
+    " FROM main.tropt_run r JOIN main.tropt_val t ON t.run = r.id AND t.key = 0;"
+
+/* The runs (documented view), oldest first; one run by its exact id. */
+#define TSQL_READ_RUN_COLS "run_id, experiment, status, started_at, ended_at, host, pid, config"
+#define TSQL_READ_RUNS "SELECT " TSQL_READ_RUN_COLS " FROM runs ORDER BY started_at, run_id"
+#define TSQL_READ_RUN "SELECT " TSQL_READ_RUN_COLS " FROM runs WHERE run_id = ?1"
+/* The ids starting with ?1 (?2 its length), to find a run by a prefix. */
+#define TSQL_READ_FIND "SELECT run_id FROM runs WHERE substr(run_id, 1, ?2) = ?1 ORDER BY run_id"
+#define TSQL_READ_NSTEPS "SELECT count(*) FROM tropt_read_steps WHERE run_id = ?1"
+#define TSQL_READ_PARAMS                                                                           \
+    "SELECT key, value, kind FROM tropt_read_params WHERE run_id = ?1 ORDER BY key"
+#define TSQL_READ_SUMMARY                                                                          \
+    "SELECT key, value, kind FROM tropt_read_summary WHERE run_id = ?1 ORDER BY key"
+#define TSQL_READ_METRICS                                                                          \
+    "SELECT step, time, key, value, kind FROM tropt_read_metrics WHERE run_id = ?1"                \
+    " ORDER BY step"
+
 #endif /* TROPT_SQLITE_SQL_H */

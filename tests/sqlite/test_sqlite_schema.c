@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "readback.h"
 #include "sqlite_tu.h"
 
 /* The version 1 schema as it shipped (plugins/sqlite/sqlite_sql.h at
@@ -553,6 +554,59 @@ START_TEST(test_stats_tail_and_crash)
 }
 END_TEST
 
+/* A version 1 file read as it is, without upgrading it (`tropt replay
+ * --from`, `show --from`, Python's read_run): what comes back is what
+ * version 1 recorded (the bool a bool, the array JSON, NaN a NaN, null a
+ * null, a JSON config value JSON), exactly what the upgraded file gives
+ * back, and the file stays version 1. */
+START_TEST(test_read_v1_as_it_is)
+{
+    static const char *const ids[] = {"01890a5d-ac96-774b-bcce-b302099a8057",
+                                      "01890a5d-ac96-774b-bcce-b302099a8058",
+                                      "01890a5d-ac96-774b-bcce-b302099a8059"};
+    char *dir = tu_mkdtemp();
+    char *path = make_v1(dir);
+    char *spec = tu_strdupf("sqlite:path=%s", path);
+    char *before[3], *list1 = rb_list_text(spec);
+    for (int i = 0; i < 3; i++)
+        before[i] = rb_run_text(spec, ids[i]);
+    const char *want[] = {
+        "| lr=real:3fb999999999999a; opt/beta=json:[0.90000000000000002,0.999]\n",
+        "step 0 41d954fc40480000 | loss=real:3ff8000000000000; acc=int:7; flag=bool:1;"
+        " name=str:x\"y,z\n\n",
+        "nanv=real:7ff8000000000000; arr=json:[1,2]; big=int:9223372036854775807; nul=null\n",
+        "| loss=real:7ff0000000000000; acc=int:-9223372036854775808; neg=real:fff0000000000000\n",
+        "step 7 41d954fc41000000 | loss=real:3fc0000000000000\n",
+        "end finished | best=real:3fc0000000000000; flag=bool:0\n",
+    };
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++)
+        ck_assert_msg(strstr(before[0], want[i]), "missing %s in:\n%s", want[i], before[0]);
+    ck_assert_msg(strstr(before[1], "end crashed |"), "%s", before[1]);
+    char *want_list = tu_strdupf("%s 4\n%s 2\n%s 0\n", ids[0], ids[1], ids[2]);
+    ck_assert_str_eq(list1, want_list);
+    free(want_list);
+    sqlite3 *db = tq_db(path);
+    ck_assert_int_eq(tq_int(db, "PRAGMA user_version"), 1);
+    sqlite3_close(db);
+
+    tropt_tracker_free(tq_open(path, NULL, "later")); /* upgrades it */
+    db = tq_db(path);
+    ck_assert_int_eq(tq_int(db, "PRAGMA user_version"), 3);
+    sqlite3_close(db);
+    char *list2 = rb_list_text(spec);
+    ck_assert_str_eq(list2, list1);
+    for (int i = 0; i < 3; i++) {
+        char *after = rb_run_text(spec, ids[i]);
+        ck_assert_str_eq(after, before[i]);
+        free(after);
+        free(before[i]);
+    }
+    free(list1), free(list2), free(spec), free(path);
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("sqlite-schema");
@@ -564,6 +618,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_running_counts);
     tcase_add_test(tc, test_upgrade_v2_fixture);
     tcase_add_test(tc, test_stats_tail_and_crash);
+    tcase_add_test(tc, test_read_v1_as_it_is);
     suite_add_tcase(s, tc);
     return s;
 }
