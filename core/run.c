@@ -384,6 +384,7 @@ static int fill_identity(tropt_tracker *t, const plan *p)
     id->prov.git_commit = id->git_commit;
     id->prov.version = id->version;
     r->provenance = &id->prov;
+    r->given_id = p->run_id != NULL;
     return TROPT_OK;
 }
 

@@ -354,6 +354,10 @@ typedef struct tropt_run {
     const char *pidns;                  /* the writer's pid namespace ("pid:[4026531836]"),
                                            for the crashed rule; NULL when unknown */
     const tropt_provenance *provenance; /* never NULL; its members may be NULL */
+    int given_id; /* 1 when the run's id was given to the host (a continuation, a
+                     replay, an import): only then can the store already hold it
+                     (a deleted run, an attempt started by another process); 0
+                     when the host made the id just now */
 } tropt_run;
 
 /* ---- Run metadata, checkpoint marks, system samples (ABI 1.2) -------- */

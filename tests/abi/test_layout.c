@@ -115,6 +115,7 @@ SA(offsetof(tropt_run, from_step) < offsetof(tropt_run, attempt_started_at));
 SA(offsetof(tropt_run, attempt_started_at) < offsetof(tropt_run, resume_key));
 SA(offsetof(tropt_run, resume_key) < offsetof(tropt_run, pidns));
 SA(offsetof(tropt_run, pidns) < offsetof(tropt_run, provenance));
+SA(offsetof(tropt_run, provenance) < offsetof(tropt_run, given_id));
 /* ... to tropt_stored_run (read from 1.2 tables) ... */
 SA(offsetof(tropt_stored_run, run_id) == 0);
 SA(offsetof(tropt_stored_run, n_steps) < offsetof(tropt_stored_run, name));
@@ -175,7 +176,8 @@ SA(offsetof(tropt_run, attempt_started_at) == 64);
 SA(offsetof(tropt_run, resume_key) == 72);
 SA(offsetof(tropt_run, pidns) == 80);
 SA(offsetof(tropt_run, provenance) == 88);
-SA(sizeof(tropt_run) == 96);
+SA(offsetof(tropt_run, given_id) == 96);
+SA(sizeof(tropt_run) == 104);
 SA(offsetof(tropt_stored_run, n_steps) == 56);
 SA(offsetof(tropt_stored_run, name) == 64); /* ABI 1.2 from here */
 SA(sizeof(tropt_stored_run) == 160);

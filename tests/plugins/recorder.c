@@ -113,8 +113,9 @@ static void put_run_v12(rec *r, const tropt_run *run)
     fprintf(r->out, " name=[%s] attempt=%lld from=%lld astart=%.6f key=[%s] pidns=[%s]", run->name,
             (long long)run->attempt, (long long)run->from_step, run->attempt_started_at,
             run->resume_key ? run->resume_key : "", run->pidns ? run->pidns : "");
-    fprintf(r->out, " cmd=[%s] cwd=[%s] git=[%s] version=[%s]", p->command ? p->command : "",
-            p->cwd ? p->cwd : "", p->git_commit ? p->git_commit : "", p->version ? p->version : "");
+    fprintf(r->out, " given=%d cmd=[%s] cwd=[%s] git=[%s] version=[%s]", run->given_id,
+            p->command ? p->command : "", p->cwd ? p->cwd : "", p->git_commit ? p->git_commit : "",
+            p->version ? p->version : "");
 }
 
 static int rec_create(void **self, const tropt_optval *o, const tropt_host *host)
