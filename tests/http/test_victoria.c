@@ -86,12 +86,6 @@ static long http_get(const char *url, char **out)
     return status;
 }
 
-static void pause_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 typedef struct series {
     char name[128];
     size_t n;
@@ -192,7 +186,7 @@ static void check_demo_run(const char *base, const char *dir)
         return;
     }
     char *cmd = tu_strdupf("'%s' --steps 400 --tracker 'http:url=%s/write,format=influx,"
-                           "flush_timeout=60s,spool_dir=%s/spool-demo;jsonl:path=%s/demo.jsonl'",
+                           "flush_timeout=120s,spool_dir=%s/spool-demo;jsonl:path=%s/demo.jsonl'",
                            demo, base, dir, dir);
     char *out = NULL;
     ck_assert_msg(tu_run(cmd, &out, 0) == 0, "tropt-demo failed: %s", out);
@@ -236,7 +230,8 @@ static void check_demo_run(const char *base, const char *dir)
     char *exp = tu_strdupf("%s/api/v1/export?match[]=%%7Brun_id%%3D%%22%s%%22%%7D", base, run_id);
     series s[16];
     size_t ns = 0;
-    for (int attempt = 0; attempt < 600; attempt++) {
+    double poll_dl = tu_deadline(TU_WAIT_S);
+    for (;;) {
         for (size_t i = 0; i < ns; i++) {
             free(s[i].v);
             free(s[i].ts);
@@ -255,7 +250,9 @@ static void check_demo_run(const char *base, const char *dir)
         }
         if (complete)
             break;
-        pause_ms(50);
+        if (tu_now() > poll_dl)
+            break; /* the asserts below say what is missing */
+        tu_sleep_ms(50);
     }
     for (int k = 0; k < NK; k++) {
         char name[128];
@@ -315,17 +312,15 @@ START_TEST(influx_into_victoria_metrics_reads_back_every_point)
     char *base = tu_strdupf("http://127.0.0.1:%d", port);
     char *url = tu_strdupf("%s/health", base);
     int healthy = 0;
-    for (int i = 0; i < 1500 && !healthy; i++) { /* up to 30 s */
-        healthy = http_get(url, NULL) == 200;
-        if (!healthy)
-            pause_ms(20);
+    double dl = tu_deadline(TU_WAIT_S);
+    while (!(healthy = http_get(url, NULL) == 200) && tu_poll(dl)) {
     }
     free(url);
     ck_assert_msg(healthy, "victoria-metrics did not become healthy (see %s)", logpath);
 
     /* The demo-like run: Adam on Rosenbrock, one point per millisecond. */
     char *spec = tu_strdupf("http:url=%s/write,format=influx,batch_size=5000,"
-                            "queue_size=100000,spool_dir=%s/spool,flush_timeout=60s,tags=team=opt",
+                            "queue_size=100000,spool_dir=%s/spool,flush_timeout=120s,tags=team=opt",
                             base, dir);
     tropt_tracker *t;
     tu_capture_start();
@@ -387,7 +382,8 @@ START_TEST(influx_into_victoria_metrics_reads_back_every_point)
                            base, run_id);
     series s[16];
     size_t ns = 0;
-    for (int attempt = 0; attempt < 600; attempt++) { /* up to ~30 s */
+    double poll_dl = tu_deadline(TU_WAIT_S);
+    for (;;) {
         for (size_t i = 0; i < ns; i++) {
             free(s[i].v);
             free(s[i].ts);
@@ -401,7 +397,9 @@ START_TEST(influx_into_victoria_metrics_reads_back_every_point)
         series *o = find_series(s, ns, "rosenbrock-adam_odd");
         if (ns >= 7 && l && l->n == STEPS && o && o->n == STEPS / 2)
             break;
-        pause_ms(50);
+        if (tu_now() > poll_dl)
+            break; /* the asserts below say what is missing */
+        tu_sleep_ms(50);
     }
     static const char *names[] = {"step",      "loss",     "best_loss", "grad_norm",
                                   "iteration", "improved", "odd"};
@@ -474,10 +472,8 @@ START_TEST(influx_into_victoria_metrics_reads_back_every_point)
     kill(pid, SIGTERM);
     int st = 0;
     int reaped = 0;
-    for (int i = 0; i < 500 && !reaped; i++) { /* up to 10 s, then SIGKILL */
-        reaped = waitpid(pid, &st, WNOHANG) == pid;
-        if (!reaped)
-            pause_ms(20);
+    double stop_dl = tu_deadline(TU_WAIT_S); /* then SIGKILL */
+    while (!(reaped = waitpid(pid, &st, WNOHANG) == pid) && tu_poll(stop_dl)) {
     }
     if (!reaped) {
         kill(pid, SIGKILL);
@@ -519,10 +515,8 @@ static pid_t start_vm(const char *vm, const char *dir, char **base_out)
     char *base = tu_strdupf("http://127.0.0.1:%d", port);
     char *url = tu_strdupf("%s/health", base);
     int healthy = 0;
-    for (int i = 0; i < 1500 && !healthy; i++) { /* up to 30 s */
-        healthy = http_get(url, NULL) == 200;
-        if (!healthy)
-            pause_ms(20);
+    double dl = tu_deadline(TU_WAIT_S);
+    while (!(healthy = http_get(url, NULL) == 200) && tu_poll(dl)) {
     }
     free(url);
     free(listen);
@@ -536,10 +530,8 @@ static void stop_child(pid_t pid)
 {
     kill(pid, SIGTERM);
     int st = 0, reaped = 0;
-    for (int i = 0; i < 500 && !reaped; i++) { /* up to 10 s, then SIGKILL */
-        reaped = waitpid(pid, &st, WNOHANG) == pid;
-        if (!reaped)
-            pause_ms(20);
+    double stop_dl = tu_deadline(TU_WAIT_S); /* then SIGKILL */
+    while (!(reaped = waitpid(pid, &st, WNOHANG) == pid) && tu_poll(stop_dl)) {
     }
     if (!reaped) {
         kill(pid, SIGKILL);
@@ -565,7 +557,7 @@ START_TEST(tight_loop_every_value_arrives)
     if (pid < 0)
         stop_child(-pid);
     ck_assert_msg(pid > 0, "victoria-metrics did not become healthy (see %s/vm-tight.log)", dir);
-    char *spec = tu_strdupf("http:url=%s/write,format=influx,spool_dir=%s/spool,flush_timeout=60s",
+    char *spec = tu_strdupf("http:url=%s/write,format=influx,spool_dir=%s/spool,flush_timeout=120s",
                             base, dir);
     tropt_tracker *t;
     tu_capture_start();
@@ -592,7 +584,8 @@ START_TEST(tight_loop_every_value_arrives)
     series s[8];
     size_t ns = 0;
     series *v = NULL, *tm = NULL;
-    for (int attempt = 0; attempt < 600; attempt++) { /* up to ~30 s */
+    double poll_dl = tu_deadline(TU_WAIT_S);
+    for (;;) {
         for (size_t i = 0; i < ns; i++) {
             free(s[i].v);
             free(s[i].ts);
@@ -606,7 +599,9 @@ START_TEST(tight_loop_every_value_arrives)
         tm = find_series(s, ns, "_tight_time_");
         if (v && v->n >= TIGHT && tm && tm->n >= TIGHT)
             break;
-        pause_ms(50);
+        if (tu_now() > poll_dl)
+            break; /* the asserts below say what is missing */
+        tu_sleep_ms(50);
     }
     ck_assert_msg(v && tm, "series _tight_v / _tight_time_ missing (%zu series)", ns);
     char *seen = calloc(TIGHT, 1);
