@@ -139,6 +139,47 @@ static series *find_series(series *s, size_t n, const char *name)
     return NULL;
 }
 
+/* A series and the points it must have (at least). */
+typedef struct want_series {
+    const char *name;
+    size_t n;
+} want_series;
+
+static void free_series(series *s, size_t ns)
+{
+    for (size_t i = 0; i < ns; i++) {
+        free(s[i].v);
+        free(s[i].ts);
+    }
+}
+
+/* Data becomes searchable after a flush: force one and read the export
+ * until every wanted series has its points, or TU_WAIT_S (scaled) passed.
+ * Returns the number of series read last into s (at most max); the
+ * caller's asserts say what is missing. */
+static size_t export_until(const char *flush, const char *exp, series *s, size_t max,
+                           const want_series *w, size_t nw)
+{
+    size_t ns = 0;
+    double dl = tu_deadline(TU_WAIT_S);
+    for (;;) {
+        free_series(s, ns);
+        http_get(flush, NULL);
+        char *body = NULL;
+        ck_assert_int_eq(http_get(exp, &body), 200);
+        ns = parse_export(body, s, max);
+        free(body);
+        size_t ok = 0;
+        for (size_t k = 0; k < nw; k++) {
+            series *se = find_series(s, ns, w[k].name);
+            ok += se && se->n >= w[k].n;
+        }
+        if (ok == nw || tu_now() > dl)
+            return ns;
+        tu_sleep_ms(50);
+    }
+}
+
 static double g_worst_rel;
 
 /* Equal within VictoriaMetrics' decimal storage: values of a block share
@@ -230,30 +271,13 @@ static void check_demo_run(const char *base, const char *dir)
     char *exp = tu_strdupf("%s/api/v1/export?match[]=%%7Brun_id%%3D%%22%s%%22%%7D", base, run_id);
     series s[16];
     size_t ns = 0;
-    double poll_dl = tu_deadline(TU_WAIT_S);
-    for (;;) {
-        for (size_t i = 0; i < ns; i++) {
-            free(s[i].v);
-            free(s[i].ts);
-        }
-        http_get(flush, NULL);
-        char *body = NULL;
-        ck_assert_int_eq(http_get(exp, &body), 200);
-        ns = parse_export(body, s, 16);
-        free(body);
-        int complete = 1;
-        for (int k = 0; k < NK; k++) {
-            char name[128];
-            snprintf(name, sizeof name, "rosenbrock-adam_%s", keys[k]);
-            series *se = find_series(s, ns, name);
-            complete = complete && se && se->n == 400;
-        }
-        if (complete)
-            break;
-        if (tu_now() > poll_dl)
-            break; /* the asserts below say what is missing */
-        tu_sleep_ms(50);
+    char names[NK][128];
+    want_series w[NK];
+    for (int k = 0; k < NK; k++) {
+        snprintf(names[k], sizeof names[k], "rosenbrock-adam_%s", keys[k]);
+        w[k] = (want_series){names[k], 400};
     }
+    ns = export_until(flush, exp, s, 16, w, NK);
     for (int k = 0; k < NK; k++) {
         char name[128];
         snprintf(name, sizeof name, "rosenbrock-adam_%s", keys[k]);
@@ -382,25 +406,12 @@ START_TEST(influx_into_victoria_metrics_reads_back_every_point)
                            base, run_id);
     series s[16];
     size_t ns = 0;
-    double poll_dl = tu_deadline(TU_WAIT_S);
-    for (;;) {
-        for (size_t i = 0; i < ns; i++) {
-            free(s[i].v);
-            free(s[i].ts);
-        }
-        http_get(flush, NULL);
-        char *body = NULL;
-        ck_assert_int_eq(http_get(exp, &body), 200);
-        ns = parse_export(body, s, 16);
-        free(body);
-        series *l = find_series(s, ns, "rosenbrock-adam_loss");
-        series *o = find_series(s, ns, "rosenbrock-adam_odd");
-        if (ns >= 7 && l && l->n == STEPS && o && o->n == STEPS / 2)
-            break;
-        if (tu_now() > poll_dl)
-            break; /* the asserts below say what is missing */
-        tu_sleep_ms(50);
-    }
+    static const want_series w[] = {
+        {"rosenbrock-adam_step", STEPS},      {"rosenbrock-adam_loss", STEPS},
+        {"rosenbrock-adam_best_loss", STEPS}, {"rosenbrock-adam_grad_norm", STEPS},
+        {"rosenbrock-adam_iteration", STEPS}, {"rosenbrock-adam_improved", STEPS},
+        {"rosenbrock-adam_odd", STEPS / 2}};
+    ns = export_until(flush, exp, s, 16, w, sizeof w / sizeof w[0]);
     static const char *names[] = {"step",      "loss",     "best_loss", "grad_norm",
                                   "iteration", "improved", "odd"};
     for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
@@ -583,26 +594,9 @@ START_TEST(tight_loop_every_value_arrives)
                            base, run_id);
     series s[8];
     size_t ns = 0;
-    series *v = NULL, *tm = NULL;
-    double poll_dl = tu_deadline(TU_WAIT_S);
-    for (;;) {
-        for (size_t i = 0; i < ns; i++) {
-            free(s[i].v);
-            free(s[i].ts);
-        }
-        http_get(flush, NULL);
-        char *body = NULL;
-        ck_assert_int_eq(http_get(exp, &body), 200);
-        ns = parse_export(body, s, 8);
-        free(body);
-        v = find_series(s, ns, "_tight_v");
-        tm = find_series(s, ns, "_tight_time_");
-        if (v && v->n >= TIGHT && tm && tm->n >= TIGHT)
-            break;
-        if (tu_now() > poll_dl)
-            break; /* the asserts below say what is missing */
-        tu_sleep_ms(50);
-    }
+    static const want_series w[] = {{"_tight_v", TIGHT}, {"_tight_time_", TIGHT}};
+    ns = export_until(flush, exp, s, 8, w, 2);
+    series *v = find_series(s, ns, "_tight_v"), *tm = find_series(s, ns, "_tight_time_");
     ck_assert_msg(v && tm, "series _tight_v / _tight_time_ missing (%zu series)", ns);
     char *seen = calloc(TIGHT, 1);
     size_t distinct = 0;
