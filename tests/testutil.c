@@ -1,6 +1,7 @@
 #include "testutil.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -302,4 +303,24 @@ int tu_wait_until(int (*cond)(void *arg), void *arg, double seconds)
         if (!tu_poll(dl))
             return cond(arg) != 0;
     return 1;
+}
+
+void tu_stop_init(tu_stop *s, int fd)
+{
+    *s = (tu_stop){fd, 0, 0};
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+}
+
+int tu_stop_check(tu_stop *s, int seen)
+{
+    char c;
+    if (!s->told && read(s->fd, &c, 1) >= 0) { /* a byte or EOF */
+        s->told = 1;
+        s->deadline = tu_deadline(TU_WAIT_S);
+    }
+    if (!s->told)
+        return 0;
+    if (seen)
+        return 1;
+    return tu_now() > s->deadline ? -1 : 0;
 }

@@ -77,6 +77,19 @@ int tu_poll(double deadline);
  * held, 0 on timeout. */
 int tu_wait_until(int (*cond)(void *arg), void *arg, double seconds);
 
+/* A polling loop (a reader beside writers) told to stop through a pipe, a
+ * byte or EOF on fd, which must first have seen what it polls for, however
+ * the scheduler ran it: a child may use it (no ck_* call). */
+typedef struct tu_stop {
+    int fd;          /* the read end; tu_stop_init makes it non-blocking */
+    int told;        /* the pipe said stop */
+    double deadline; /* from then on: TU_WAIT_S (scaled) to see it */
+} tu_stop;
+void tu_stop_init(tu_stop *s, int fd);
+/* 0: poll on; 1: stop (told to, and seen); -1: told to stop, and still
+ * not seen by the deadline. */
+int tu_stop_check(tu_stop *s, int seen);
+
 /* Run a suite with CK_NORMAL output; returns the process exit code. */
 int tu_run_suite(Suite *s);
 

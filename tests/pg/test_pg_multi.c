@@ -173,24 +173,17 @@ static int writer_proc(int proc, int go_fd, int hosts)
  * (however the scheduler ran the writers); write the rounds (or -error). */
 static int reader_proc(int stop_fd, int out_fd)
 {
-    fcntl(stop_fd, F_SETFL, O_NONBLOCK);
+    tu_stop stop;
+    tu_stop_init(&stop, stop_fd);
     char *ci = pgtu_conninfo();
     PGconn *c = PQconnectdb(ci);
     free(ci);
     if (PQstatus(c) != CONNECTION_OK)
         return 20;
     int64_t rounds = 0, last = 0;
-    int ret = 0, stop = 0;
-    double dl = 0;
-    for (;;) {
-        char ch;
-        if (!stop && read(stop_fd, &ch, 1) >= 0) {
-            stop = 1;
-            dl = tu_deadline(TU_WAIT_S); /* the writers are done: rows are due */
-        }
-        if (stop && last > 0)
-            break;
-        if (stop && tu_now() > dl) {
+    int ret = 0, done;
+    while ((done = tu_stop_check(&stop, last > 0)) <= 0) {
+        if (done < 0) { /* the writers are done, yet no rows */
             ret = 23;
             break;
         }

@@ -103,7 +103,8 @@ static int reader_proc(void *arg, int fd)
 {
     struct reader_arg *r = arg;
     close(r->stop_wfd);
-    fcntl(r->stop_fd, F_SETFL, O_NONBLOCK);
+    tu_stop stop;
+    tu_stop_init(&stop, r->stop_fd);
     sqlite3 *db = NULL;
     /* Wait for the file to exist (the first writer creates it). */
     double dl = tu_deadline(TU_WAIT_S);
@@ -114,16 +115,9 @@ static int reader_proc(void *arg, int fd)
         return 20;
     sqlite3_busy_timeout(db, 30000);
     int64_t rounds = 0, last = 0;
-    int ret = 0, stop = 0;
-    for (;;) {
-        char c;
-        if (!stop && read(r->stop_fd, &c, 1) >= 0) { /* byte or EOF */
-            stop = 1;
-            dl = tu_deadline(TU_WAIT_S); /* the writers are done: rows are due */
-        }
-        if (stop && last > 0)
-            break;
-        if (stop && tu_now() > dl) {
+    int ret = 0, done;
+    while ((done = tu_stop_check(&stop, last > 0)) <= 0) {
+        if (done < 0) { /* the writers are done, yet no rows */
             ret = 24;
             break;
         }
