@@ -632,7 +632,7 @@ int main(int argc, char **argv)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     Suite *s = suite_create("http-victoria");
     TCase *tc = tcase_create("victoria-metrics");
-    tcase_set_timeout(tc, 240);
+    tcase_set_timeout(tc, 400); /* each test; ASan on a busy machine: 150 s for both */
     tcase_add_test(tc, influx_into_victoria_metrics_reads_back_every_point);
     tcase_add_test(tc, tight_loop_every_value_arrives);
     suite_add_tcase(s, tc);
