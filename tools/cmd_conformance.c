@@ -379,6 +379,9 @@ static int p_alloc(void)
     if (tropt_set_allocator(&a) != TROPT_OK)
         return broken("tropt_set_allocator accepted", "%s", tropt_error_message());
     for (nth = 1; nth < 400; nth++) {
+        /* run_child's alarm catches a hang, not a slow machine: up to 400
+         * whole runs (a connection each on pg) get 120 s each */
+        alarm(120);
         count = 0;
         live = 0;
         tropt_tracker *t = NULL;
