@@ -1,6 +1,7 @@
 #include "testutil.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 char *tu_strdupf(const char *fmt, ...)
@@ -238,4 +240,87 @@ void tu_chaos_budget(long budget)
 long tu_chaos_failed(void)
 {
     return chaos_failed;
+}
+
+/* The sanitizers announce themselves to the compiler (GCC and clang). */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define TU_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) ||                         \
+    __has_feature(undefined_behavior_sanitizer)
+#define TU_SANITIZED 1
+#endif
+#endif
+
+double tu_time_scale(void)
+{
+    const char *s = getenv("TROPT_TEST_TIME_SCALE");
+    if (s && *s) {
+        char *end = NULL;
+        double x = strtod(s, &end);
+        if (end && !*end && x > 0)
+            return x;
+    }
+#ifdef TU_SANITIZED
+    return 3.0;
+#else
+    return 1.0;
+#endif
+}
+
+double tu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void tu_sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
+    }
+}
+
+double tu_deadline(double seconds)
+{
+    return tu_now() + seconds * tu_time_scale();
+}
+
+int tu_poll(double deadline)
+{
+    double left = deadline - tu_now();
+    if (left <= 0)
+        return 0;
+    tu_sleep_ms(left < 0.01 ? (long)(left * 1000) + 1 : 10);
+    return 1;
+}
+
+int tu_wait_until(int (*cond)(void *arg), void *arg, double seconds)
+{
+    double dl = tu_deadline(seconds);
+    while (!cond(arg))
+        if (!tu_poll(dl))
+            return cond(arg) != 0;
+    return 1;
+}
+
+void tu_stop_init(tu_stop *s, int fd)
+{
+    *s = (tu_stop){fd, 0, 0};
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+}
+
+int tu_stop_check(tu_stop *s, int seen)
+{
+    char c;
+    if (!s->told && read(s->fd, &c, 1) >= 0) { /* a byte or EOF */
+        s->told = 1;
+        s->deadline = tu_deadline(TU_WAIT_S);
+    }
+    if (!s->told)
+        return 0;
+    if (seen)
+        return 1;
+    return tu_now() > s->deadline ? -1 : 0;
 }

@@ -48,6 +48,48 @@ extern const tropt_allocator tu_chaos_allocator;
 void tu_chaos_budget(long budget);
 long tu_chaos_failed(void);
 
+/* ---- waiting for a condition -------------------------------------------
+ * Tests wait for the state they assert, never for a fixed time: poll with a
+ * generous deadline, so that a loaded two-core machine running sanitizer
+ * builds still passes, and a broken build fails after the deadline. */
+
+/* The deadline of a wait for something that should happen "soon", in
+ * seconds (before tu_time_scale). */
+#define TU_WAIT_S 60.0
+
+/* How much slower than a plain build this build runs: 3 under ASan, UBSan
+ * or TSan, else 1; TROPT_TEST_TIME_SCALE=<x> (x > 0) overrides. */
+double tu_time_scale(void);
+/* Monotonic clock, in seconds. */
+double tu_now(void);
+/* Sleep ms milliseconds (resumed when a signal interrupts it). */
+void tu_sleep_ms(long ms);
+/* The monotonic time `seconds` x tu_time_scale() from now. */
+double tu_deadline(double seconds);
+/* One step of a polling loop: 0 when deadline has passed, else sleeps up
+ * to 10 ms (never past the deadline) and returns 1.  The idiom:
+ *     double dl = tu_deadline(TU_WAIT_S);
+ *     while (!ready())
+ *         ck_assert_msg(tu_poll(dl), "... not ready after %.0f s", TU_WAIT_S); */
+int tu_poll(double deadline);
+/* Call cond(arg) until it returns nonzero or `seconds` x tu_time_scale()
+ * pass (cond is called once more at the deadline).  Returns 1 when cond
+ * held, 0 on timeout. */
+int tu_wait_until(int (*cond)(void *arg), void *arg, double seconds);
+
+/* A polling loop (a reader beside writers) told to stop through a pipe, a
+ * byte or EOF on fd, which must first have seen what it polls for, however
+ * the scheduler ran it: a child may use it (no ck_* call). */
+typedef struct tu_stop {
+    int fd;          /* the read end; tu_stop_init makes it non-blocking */
+    int told;        /* the pipe said stop */
+    double deadline; /* from then on: TU_WAIT_S (scaled) to see it */
+} tu_stop;
+void tu_stop_init(tu_stop *s, int fd);
+/* 0: poll on; 1: stop (told to, and seen); -1: told to stop, and still
+ * not seen by the deadline. */
+int tu_stop_check(tu_stop *s, int seen);
+
 /* Run a suite with CK_NORMAL output; returns the process exit code. */
 int tu_run_suite(Suite *s);
 

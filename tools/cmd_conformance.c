@@ -379,6 +379,9 @@ static int p_alloc(void)
     if (tropt_set_allocator(&a) != TROPT_OK)
         return broken("tropt_set_allocator accepted", "%s", tropt_error_message());
     for (nth = 1; nth < 400; nth++) {
+        /* run_child's alarm catches a hang, not a slow machine: up to 400
+         * whole runs (a connection each on pg) get 120 s each */
+        alarm(120);
         count = 0;
         live = 0;
         tropt_tracker *t = NULL;
@@ -512,6 +515,20 @@ static int cmp_d(const void *a, const void *b)
 #define LAT_STEPS 1000
 #define LAT_P99_MS 5.0
 
+/* Milliseconds the calling thread has spent runnable but waiting for a
+ * CPU (/proc/thread-self/schedstat), or -1 where the kernel does not say.
+ * Left out of a log call's latency: on a busy machine a preempted call is
+ * not a call that blocks. */
+static double cpu_wait_ms(void)
+{
+    FILE *f = fopen("/proc/thread-self/schedstat", "r");
+    unsigned long long run = 0, wait = 0;
+    int n = f ? fscanf(f, "%llu %llu", &run, &wait) : 0;
+    if (f)
+        fclose(f);
+    return n == 2 ? (double)wait / 1e6 : -1;
+}
+
 static int p_latency(void)
 {
     tropt_tracker *t = NULL;
@@ -524,9 +541,12 @@ static int p_latency(void)
         static const char *const k[10] = {"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"};
         for (int i = 0; i < 10; i++)
             f[i] = TROPT_F_REAL(k[i], s * 0.1 + i);
-        double t0 = now_s();
+        double w0 = cpu_wait_ms(), t0 = now_s();
         rc = tropt_tracker_log_fields(t, f, 10);
         d[s] = (now_s() - t0) * 1e3;
+        double w1 = cpu_wait_ms();
+        if (w0 >= 0 && w1 >= w0)
+            d[s] = d[s] > w1 - w0 ? d[s] - (w1 - w0) : 0;
     }
     if (!rc)
         rc = tropt_tracker_finish(t, NULL);
@@ -535,7 +555,8 @@ static int p_latency(void)
         return broken("log succeeds", "%s", tropt_error_message());
     qsort(d, LAT_STEPS, sizeof *d, cmp_d);
     double p50 = d[LAT_STEPS / 2], p99 = d[LAT_STEPS * 99 / 100];
-    say("log latency p50 %.3f ms, p99 %.3f ms (10 fields)", p50, p99);
+    say("log latency p50 %.3f ms, p99 %.3f ms (10 fields; time waiting for a CPU left out)", p50,
+        p99);
     if (p99 > LAT_P99_MS)
         return broken("log p99 <= 5 ms (log must not block)",
                       "p99 %.3f ms, p50 %.3f ms over %d steps", p99, p50, LAT_STEPS);

@@ -105,7 +105,7 @@ START_TEST(test_usage_errors)
     free(args);
     char *fifo = tu_path(d.dir, "pipe.db");
     ck_assert_int_eq(mkfifo(fifo, 0600), 0);
-    args = tu_strdupf("timeout 10 %s runs --db '%s'", getenv("TROPT_CLI"), fifo);
+    args = tu_strdupf("timeout 60 %s runs --db '%s'", getenv("TROPT_CLI"), fifo);
     ck_assert_int_eq(tu_run(args, &out, 1), 1);
     ck_assert_msg(strstr(out, "is not a regular file") != NULL, "%s", out);
     free(out);

@@ -21,6 +21,7 @@
  */
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,13 +128,19 @@ static int m_init(void *self, const tropt_run *run, const json_t *config, const 
 
 #ifdef DEFECT_SHARED_BUF
 static char shared_scratch[256]; /* one buffer for every instance: a race */
+static atomic_int shared_writes;
 #endif
 
 static char *copy_str(const char *s)
 {
 #ifdef DEFECT_SHARED_BUF
     snprintf(shared_scratch, sizeof shared_scratch, "%s", s);
-    usleep(50);
+    /* Give another instance logging at the same time the chance to write
+     * the buffer before it is copied (up to 20 ms): two instances logging
+     * at once then collide however the threads are scheduled. */
+    int mine = atomic_fetch_add(&shared_writes, 1) + 1;
+    for (int i = 0; i < 20 && atomic_load(&shared_writes) == mine; i++)
+        usleep(1000);
     return strdup(shared_scratch);
 #else
     return strdup(s);

@@ -1,5 +1,6 @@
 /* tests/http/httpd.c - see httpd.h. */
 #include "httpd.h"
+#include "testutil.h"
 
 #include <arpa/inet.h>
 #include <check.h>
@@ -171,6 +172,22 @@ static void close_conn(conn *c, int reset)
     c->fd = -1;
 }
 
+/* Wait while h->hold is set (see httpd.h). */
+static void hold_answer(httpd *h)
+{
+    double dl = tu_deadline(TU_WAIT_S);
+    while (atomic_load(&h->hold) && !atomic_load(&h->stop))
+        if (!tu_poll(dl)) {
+            atomic_store(&h->hold_expired, 1);
+            atomic_store(&h->hold, 0);
+        }
+}
+
+void httpd_release(httpd *h)
+{
+    atomic_store(&h->hold, 0);
+}
+
 /* Handle every complete request in c's buffer.  Returns -1 when closed. */
 static int serve(httpd *h, conn *c)
 {
@@ -203,6 +220,7 @@ static int serve(httpd *h, conn *c)
 
         switch (kind) {
         case HTTPD_OK: {
+            hold_answer(h);
             if (delay > 0) {
                 struct timespec ts = {delay / 1000, (delay % 1000) * 1000000L};
                 nanosleep(&ts, NULL);

@@ -41,6 +41,12 @@ typedef struct httpd {
     /* HTTPD_HUGE: the status (default 200) and body size (default 64 MiB) */
     int huge_status;
     long long huge_bytes;
+    /* hold: set before httpd_start, requests that would be answered
+     * HTTPD_OK wait unanswered until httpd_release (a server that is as
+     * slow as the test needs, however the scheduler runs); past
+     * TU_WAIT_S x tu_time_scale() they are answered anyway and hold_expired
+     * is set. */
+    atomic_int hold, hold_expired;
     /* bytes of the answers sent by HTTPD_HUGE / HTTPD_ENDLESS (under mu) */
     long long bytes_streamed;
 
@@ -61,6 +67,8 @@ typedef struct httpd {
 
 /* Start on 127.0.0.1:<free port>.  Configure n_bad/bad/delay_ms before. */
 void httpd_start(httpd *h);
+/* End the hold: held and later requests are answered. */
+void httpd_release(httpd *h);
 /* Stop, join; records stay until httpd_free. */
 void httpd_stop(httpd *h);
 void httpd_free(httpd *h);

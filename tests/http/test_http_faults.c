@@ -85,6 +85,15 @@ static double rss_stop(rss_sampler *s)
 
 /* ---- one run against a server ---------------------------------------- */
 
+/* The bounds finish and free are held to: the documented flush_timeout
+ * (plus at most 2 s without progress, plugins/http/README.md) with room
+ * for a loaded machine; a hang, which they are there to catch, takes far
+ * longer.  A log call never waits for the network: the slowest of a run's
+ * calls stays well under the request timeouts (2 s and more) it would
+ * otherwise wait out. */
+#define GRACE_S (10.0 * tu_time_scale())
+#define LOG_BOUND_S (1.0 * tu_time_scale())
+
 typedef struct scenario {
     const char *url;       /* full url; NULL: http://127.0.0.1:<port>/ */
     int port;              /* of the test receiver, or a dead port */
@@ -222,8 +231,8 @@ START_TEST(garbage_answers_then_recovery_lose_nothing)
         ck_assert_msg(sc.spool_files == 0, "%s: %zu events spooled", what, sc.spooled.n);
     }
     recs_assert_nothing_lost(&sc.acked, &sc.spooled, &want);
-    ck_assert_msg(sc.finish_secs < 5.0 && sc.free_secs < 5.0, "%s: finish %.2f s, free %.2f s",
-                  what, sc.finish_secs, sc.free_secs);
+    ck_assert_msg(sc.finish_secs < GRACE_S && sc.free_secs < GRACE_S,
+                  "%s: finish %.2f s, free %.2f s", what, sc.finish_secs, sc.free_secs);
     free(want.v);
     scenario_free(&sc);
     httpd_free(&h);
@@ -252,8 +261,8 @@ START_TEST(garbage_answers_forever_everything_spooled)
                       sc.captured);
     }
     recs_assert_in_order(what, &sc.spooled, &want);
-    ck_assert_msg(sc.finish_secs < 3.0 + 2.5, "%s: finish took %.2f s", what, sc.finish_secs);
-    ck_assert_msg(sc.free_secs < 3.0, "%s: free took %.2f s", what, sc.free_secs);
+    ck_assert_msg(sc.finish_secs < 3.0 + GRACE_S, "%s: finish took %.2f s", what, sc.finish_secs);
+    ck_assert_msg(sc.free_secs < GRACE_S, "%s: free took %.2f s", what, sc.free_secs);
     free(want.v);
     scenario_free(&sc);
     httpd_free(&h);
@@ -277,7 +286,7 @@ START_TEST(huge_2xx_answer_is_not_buffered)
     httpd h = {
         .n_bad = 1000000, .bad = HTTPD_HUGE, .huge_status = status, .huge_bytes = HUGE_BYTES};
     httpd_start(&h);
-    scenario sc = {.port = h.port, .steps = 100, .extra = "batch_size=60,timeout=10s"};
+    scenario sc = {.port = h.port, .steps = 100, .extra = "batch_size=60,timeout=60s"};
     rss_sampler rs;
     rss_start(&rs);
     run_scenario(&h, &sc);
@@ -294,7 +303,7 @@ START_TEST(huge_2xx_answer_is_not_buffered)
     if (status == 200) /* a 204 has no body: the client stops reading */
         ck_assert_msg(h.bytes_streamed >= HUGE_BYTES, "only %lld bytes streamed", h.bytes_streamed);
     ck_assert_msg(grew < RSS_LIMIT_MIB, "resident set grew %.1f MiB", grew);
-    ck_assert_msg(sc.finish_secs < 10.0, "finish took %.2f s", sc.finish_secs);
+    ck_assert_msg(sc.finish_secs < 3 * GRACE_S, "finish took %.2f s", sc.finish_secs);
     free(want.v);
     scenario_free(&sc);
     httpd_free(&h);
@@ -307,7 +316,7 @@ START_TEST(huge_500_answer_is_retried_not_buffered)
 {
     httpd h = {.n_bad = 2, .bad = HTTPD_HUGE, .huge_status = 500, .huge_bytes = HUGE_BYTES};
     httpd_start(&h);
-    scenario sc = {.port = h.port, .steps = 100, .extra = "batch_size=60,timeout=10s"};
+    scenario sc = {.port = h.port, .steps = 100, .extra = "batch_size=60,timeout=60s"};
     rss_sampler rs;
     rss_start(&rs);
     run_scenario(&h, &sc);
@@ -333,9 +342,8 @@ START_TEST(endless_answer_ends_at_timeout_and_spools)
 {
     httpd h = {.n_bad = 1000000, .bad = HTTPD_ENDLESS};
     httpd_start(&h);
-    scenario sc = {.port = h.port,
-                   .steps = 50,
-                   .extra = "timeout=300ms,retries=1,flush_timeout=1500ms,max_delay=0"};
+    scenario sc = {
+        .port = h.port, .steps = 50, .extra = "timeout=2s,retries=1,flush_timeout=3s,max_delay=0"};
     rss_sampler rs;
     rss_start(&rs);
     run_scenario(&h, &sc);
@@ -348,9 +356,9 @@ START_TEST(endless_answer_ends_at_timeout_and_spools)
     recs_assert_in_order("spooled", &sc.spooled, &want);
     ck_assert_msg(strstr(sc.captured, "tropt replay") && strstr(sc.captured, sc.spool),
                   "no warning naming the spool: %s", sc.captured);
-    ck_assert_msg(sc.finish_secs < 1.5 + 2.5, "finish took %.2f s", sc.finish_secs);
-    ck_assert_msg(sc.free_secs < 2.5, "free took %.2f s", sc.free_secs);
-    ck_assert_msg(sc.max_log_secs < 0.25, "a log call took %.3f s", sc.max_log_secs);
+    ck_assert_msg(sc.finish_secs < 3.0 + GRACE_S, "finish took %.2f s", sc.finish_secs);
+    ck_assert_msg(sc.free_secs < GRACE_S, "free took %.2f s", sc.free_secs);
+    ck_assert_msg(sc.max_log_secs < LOG_BOUND_S, "a log call took %.3f s", sc.max_log_secs);
     ck_assert_msg(h.bytes_streamed > (8LL << 20), "only %lld bytes streamed", h.bytes_streamed);
     ck_assert_msg(grew < RSS_LIMIT_MIB, "resident set grew %.1f MiB", grew);
     free(want.v);
@@ -365,14 +373,14 @@ START_TEST(endless_answer_once_then_delivered)
 {
     httpd h = {.n_bad = 1, .bad = HTTPD_ENDLESS};
     httpd_start(&h);
-    scenario sc = {.port = h.port, .steps = 50, .extra = "timeout=300ms,retries=3"};
+    scenario sc = {.port = h.port, .steps = 50, .extra = "timeout=2s,retries=3"};
     run_scenario(&h, &sc);
     ck_assert_msg(sc.rc == TROPT_OK, "%s", sc.err);
     recs want = recs_expected_run(sc.run_id, 50);
     recs_assert_in_order("acknowledged", &sc.acked, &want);
     ck_assert_int_eq(h.n_requests, (int)h.n_bodies + 1);
     ck_assert_int_eq(sc.spool_files, 0);
-    ck_assert_msg(sc.finish_secs < 5.0, "finish took %.2f s", sc.finish_secs);
+    ck_assert_msg(sc.finish_secs < GRACE_S, "finish took %.2f s", sc.finish_secs);
     free(want.v);
     scenario_free(&sc);
     httpd_free(&h);
@@ -400,9 +408,9 @@ START_TEST(unresolvable_host_spools_everything)
     ck_assert_msg(strstr(sc.captured, "tropt replay") && strstr(sc.captured, sc.spool) &&
                       strstr(sc.captured, "nonexistent.invalid"),
                   "no warning naming the host, the spool and the replay command: %s", sc.captured);
-    ck_assert_msg(sc.max_log_secs < 0.25, "a log call took %.3f s", sc.max_log_secs);
-    ck_assert_msg(sc.finish_secs < 3.0 + 2.5, "finish took %.2f s", sc.finish_secs);
-    ck_assert_msg(total < 12.0, "the run took %.2f s", total);
+    ck_assert_msg(sc.max_log_secs < LOG_BOUND_S, "a log call took %.3f s", sc.max_log_secs);
+    ck_assert_msg(sc.finish_secs < 3.0 + GRACE_S, "finish took %.2f s", sc.finish_secs);
+    ck_assert_msg(total < 3.0 + 2 * GRACE_S, "the run took %.2f s", total);
     free(want.v);
     scenario_free(&sc);
 }
@@ -469,14 +477,12 @@ static int tls_start(tls_server *s)
     s->stdin_fd = pfd[1];
 
     char *port_file = tu_path(s->out, "port");
-    double deadline = httpd_now() + 20.0;
+    double deadline = tu_deadline(TU_WAIT_S);
     char *p = NULL;
-    while (!(p = tu_read_file(port_file, NULL))) {
+    while (!(p = tu_read_file(port_file, NULL))) { /* written aside, then renamed */
         int st;
         ck_assert_msg(waitpid(s->pid, &st, WNOHANG) == 0, "tls_server.py exited early");
-        ck_assert_msg(httpd_now() < deadline, "tls_server.py did not start within 20 s");
-        struct timespec ts = {0, 10000000};
-        nanosleep(&ts, NULL);
+        ck_assert_msg(tu_poll(deadline), "tls_server.py did not start within %.0f s", TU_WAIT_S);
     }
     s->port = atoi(p);
     ck_assert_int_gt(s->port, 0);
@@ -494,16 +500,14 @@ static void tls_stop(tls_server *s)
     s->stdin_fd = -1;
     if (s->pid > 0) {
         kill(s->pid, SIGTERM);
-        double deadline = httpd_now() + 5.0;
+        double deadline = tu_deadline(TU_WAIT_S);
         int st;
         while (waitpid(s->pid, &st, WNOHANG) == 0) {
-            if (httpd_now() > deadline) {
+            if (!tu_poll(deadline)) {
                 kill(s->pid, SIGKILL);
                 waitpid(s->pid, &st, 0);
                 break;
             }
-            struct timespec ts = {0, 10000000};
-            nanosleep(&ts, NULL);
         }
         s->pid = -1;
     }
@@ -530,14 +534,16 @@ START_TEST(tls_self_signed_is_refused_by_default)
     char *url = tu_strdupf("https://127.0.0.1:%d/ingest", s.port);
     scenario sc = {.url = url, .steps = 40, .extra = "batch_size=100,max_delay=60s,retries=2"};
     run_scenario(NULL, &sc);
+    /* The server counts the refused handshake once the client has gone:
+     * wait for the count, then stop the server and read its last word. */
     char *failures = tu_path(s.out, "handshake-failures");
     char *nf = NULL;
-    double deadline = httpd_now() + 5.0;
-    while (!(nf = tu_read_file(failures, NULL)) && httpd_now() < deadline) {
-        struct timespec ts = {0, 10000000};
-        nanosleep(&ts, NULL);
+    double deadline = tu_deadline(TU_WAIT_S);
+    while (!(nf = tu_read_file(failures, NULL)) && tu_poll(deadline)) {
     }
     tls_stop(&s);
+    free(nf);
+    nf = tu_read_file(failures, NULL);
     recs got = {0};
     int files = recs_from_dir(&got, s.out, "body-");
     ck_assert_msg(files == 0, "%d requests got through an unverified TLS connection", files);
@@ -549,7 +555,7 @@ START_TEST(tls_self_signed_is_refused_by_default)
     recs want = recs_expected_run(sc.run_id, 40);
     recs_assert_nothing_lost(&got, &sc.spooled, &want);
     recs_assert_in_order("spooled", &sc.spooled, &want);
-    ck_assert_msg(sc.finish_secs < 5.0, "finish took %.2f s", sc.finish_secs);
+    ck_assert_msg(sc.finish_secs < GRACE_S, "finish took %.2f s", sc.finish_secs);
     free(nf);
     free(failures);
     free(want.v);
@@ -568,7 +574,7 @@ START_TEST(tls_trusted_with_ca_file_delivers_everything_once)
     if (!tls_start(&s))
         return;
     char *url = tu_strdupf("https://127.0.0.1:%d/ingest", s.port);
-    char *extra = tu_strdupf("batch_size=15,ca_file=%s", s.cert);
+    char *extra = tu_strdupf("batch_size=15,ca_file=%s,timeout=60s,flush_timeout=120s", s.cert);
     scenario sc = {.url = url, .steps = 40, .extra = extra};
     run_scenario(NULL, &sc);
     tls_stop(&s);

@@ -62,12 +62,6 @@ static long request(const char *url, const char *post, char **out)
     return status;
 }
 
-static void pause_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static const char *find_influxd(void)
 {
     static const char *const paths[] = {"/usr/bin/influxd", "/usr/local/bin/influxd"};
@@ -81,10 +75,8 @@ static void stop_child(pid_t pid)
 {
     kill(pid, SIGTERM);
     int st = 0, reaped = 0;
-    for (int i = 0; i < 500 && !reaped; i++) { /* up to 10 s, then SIGKILL */
-        reaped = waitpid(pid, &st, WNOHANG) == pid;
-        if (!reaped)
-            pause_ms(20);
+    double stop_dl = tu_deadline(TU_WAIT_S); /* then SIGKILL */
+    while (!(reaped = waitpid(pid, &st, WNOHANG) == pid) && tu_poll(stop_dl)) {
     }
     if (!reaped) {
         kill(pid, SIGKILL);
@@ -146,10 +138,8 @@ START_TEST(influxdb_tight_loop_every_value_arrives)
     char *base = tu_strdupf("http://127.0.0.1:%d", port);
     char *ping = tu_strdupf("%s/ping", base);
     int up = 0;
-    for (int i = 0; i < 1500 && !up; i++) { /* up to 30 s */
-        up = request(ping, NULL, NULL) == 204;
-        if (!up)
-            pause_ms(20);
+    double dl = tu_deadline(TU_WAIT_S);
+    while (!(up = request(ping, NULL, NULL) == 204) && tu_poll(dl)) {
     }
     if (!up) {
         stop_child(pid);
@@ -162,7 +152,7 @@ START_TEST(influxdb_tight_loop_every_value_arrives)
     free(body);
 
     char *spec = tu_strdupf("http:url=%s/write?db=tropt,format=influx,spool_dir=%s/spool,"
-                            "flush_timeout=60s",
+                            "flush_timeout=120s",
                             base, dir);
     tropt_tracker *t;
     tu_capture_start();
@@ -187,7 +177,8 @@ START_TEST(influxdb_tight_loop_every_value_arrives)
                            "%%20FROM%%20%%22_tight%%22%%20WHERE%%20run_id%%3D%%27%s%%27",
                            base, run_id);
     long long n_v = -1, sum_v = -1, n_time = -1;
-    for (int attempt = 0; attempt < 100; attempt++) { /* writes are visible at once; be patient */
+    double poll_dl = tu_deadline(TU_WAIT_S); /* writes are visible at once; be patient */
+    for (;;) {
         body = NULL;
         ck_assert_int_eq(request(get, NULL, &body), 200);
         n_v = json_count(body, "count");
@@ -197,10 +188,13 @@ START_TEST(influxdb_tight_loop_every_value_arrives)
             free(body);
             break;
         }
-        if (attempt == 99)
+        int last = tu_now() > poll_dl;
+        if (last)
             fprintf(stderr, "influxdb answered: %.400s\n", body);
         free(body);
-        pause_ms(50);
+        if (last)
+            break;
+        tu_sleep_ms(50);
     }
     fprintf(stderr,
             "influxdb: tight loop of %d steps in %.3f s (%.0f steps/ms): count(v)=%lld "

@@ -278,8 +278,9 @@ START_TEST(spool_off_waits_for_room_and_delivers_everything)
     httpd_start(&h);
     char *dir = tu_mkdtemp();
     char *spool = tu_path(dir, "spool");
+    /* log waits for room at most flush_timeout: long enough for a busy machine */
     char *spec = tu_strdupf("http:url=http://127.0.0.1:%d/,queue_size=20,batch_size=5,spool=off,"
-                            "spool_dir=%s",
+                            "spool_dir=%s,flush_timeout=120s",
                             h.port, spool);
     tu_capture_start();
     tropt_tracker *t = NULL;

@@ -86,12 +86,6 @@ static long http_get(const char *url, char **out)
     return status;
 }
 
-static void pause_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 typedef struct series {
     char name[128];
     size_t n;
@@ -145,6 +139,47 @@ static series *find_series(series *s, size_t n, const char *name)
     return NULL;
 }
 
+/* A series and the points it must have (at least). */
+typedef struct want_series {
+    const char *name;
+    size_t n;
+} want_series;
+
+static void free_series(series *s, size_t ns)
+{
+    for (size_t i = 0; i < ns; i++) {
+        free(s[i].v);
+        free(s[i].ts);
+    }
+}
+
+/* Data becomes searchable after a flush: force one and read the export
+ * until every wanted series has its points, or TU_WAIT_S (scaled) passed.
+ * Returns the number of series read last into s (at most max); the
+ * caller's asserts say what is missing. */
+static size_t export_until(const char *flush, const char *exp, series *s, size_t max,
+                           const want_series *w, size_t nw)
+{
+    size_t ns = 0;
+    double dl = tu_deadline(TU_WAIT_S);
+    for (;;) {
+        free_series(s, ns);
+        http_get(flush, NULL);
+        char *body = NULL;
+        ck_assert_int_eq(http_get(exp, &body), 200);
+        ns = parse_export(body, s, max);
+        free(body);
+        size_t ok = 0;
+        for (size_t k = 0; k < nw; k++) {
+            series *se = find_series(s, ns, w[k].name);
+            ok += se && se->n >= w[k].n;
+        }
+        if (ok == nw || tu_now() > dl)
+            return ns;
+        tu_sleep_ms(50);
+    }
+}
+
 static double g_worst_rel;
 
 /* Equal within VictoriaMetrics' decimal storage: values of a block share
@@ -192,7 +227,7 @@ static void check_demo_run(const char *base, const char *dir)
         return;
     }
     char *cmd = tu_strdupf("'%s' --steps 400 --tracker 'http:url=%s/write,format=influx,"
-                           "flush_timeout=60s,spool_dir=%s/spool-demo;jsonl:path=%s/demo.jsonl'",
+                           "flush_timeout=120s,spool_dir=%s/spool-demo;jsonl:path=%s/demo.jsonl'",
                            demo, base, dir, dir);
     char *out = NULL;
     ck_assert_msg(tu_run(cmd, &out, 0) == 0, "tropt-demo failed: %s", out);
@@ -236,27 +271,13 @@ static void check_demo_run(const char *base, const char *dir)
     char *exp = tu_strdupf("%s/api/v1/export?match[]=%%7Brun_id%%3D%%22%s%%22%%7D", base, run_id);
     series s[16];
     size_t ns = 0;
-    for (int attempt = 0; attempt < 600; attempt++) {
-        for (size_t i = 0; i < ns; i++) {
-            free(s[i].v);
-            free(s[i].ts);
-        }
-        http_get(flush, NULL);
-        char *body = NULL;
-        ck_assert_int_eq(http_get(exp, &body), 200);
-        ns = parse_export(body, s, 16);
-        free(body);
-        int complete = 1;
-        for (int k = 0; k < NK; k++) {
-            char name[128];
-            snprintf(name, sizeof name, "rosenbrock-adam_%s", keys[k]);
-            series *se = find_series(s, ns, name);
-            complete = complete && se && se->n == 400;
-        }
-        if (complete)
-            break;
-        pause_ms(50);
+    char names[NK][128];
+    want_series w[NK];
+    for (int k = 0; k < NK; k++) {
+        snprintf(names[k], sizeof names[k], "rosenbrock-adam_%s", keys[k]);
+        w[k] = (want_series){names[k], 400};
     }
+    ns = export_until(flush, exp, s, 16, w, NK);
     for (int k = 0; k < NK; k++) {
         char name[128];
         snprintf(name, sizeof name, "rosenbrock-adam_%s", keys[k]);
@@ -315,17 +336,15 @@ START_TEST(influx_into_victoria_metrics_reads_back_every_point)
     char *base = tu_strdupf("http://127.0.0.1:%d", port);
     char *url = tu_strdupf("%s/health", base);
     int healthy = 0;
-    for (int i = 0; i < 1500 && !healthy; i++) { /* up to 30 s */
-        healthy = http_get(url, NULL) == 200;
-        if (!healthy)
-            pause_ms(20);
+    double dl = tu_deadline(TU_WAIT_S);
+    while (!(healthy = http_get(url, NULL) == 200) && tu_poll(dl)) {
     }
     free(url);
     ck_assert_msg(healthy, "victoria-metrics did not become healthy (see %s)", logpath);
 
     /* The demo-like run: Adam on Rosenbrock, one point per millisecond. */
     char *spec = tu_strdupf("http:url=%s/write,format=influx,batch_size=5000,"
-                            "queue_size=100000,spool_dir=%s/spool,flush_timeout=60s,tags=team=opt",
+                            "queue_size=100000,spool_dir=%s/spool,flush_timeout=120s,tags=team=opt",
                             base, dir);
     tropt_tracker *t;
     tu_capture_start();
@@ -387,22 +406,12 @@ START_TEST(influx_into_victoria_metrics_reads_back_every_point)
                            base, run_id);
     series s[16];
     size_t ns = 0;
-    for (int attempt = 0; attempt < 600; attempt++) { /* up to ~30 s */
-        for (size_t i = 0; i < ns; i++) {
-            free(s[i].v);
-            free(s[i].ts);
-        }
-        http_get(flush, NULL);
-        char *body = NULL;
-        ck_assert_int_eq(http_get(exp, &body), 200);
-        ns = parse_export(body, s, 16);
-        free(body);
-        series *l = find_series(s, ns, "rosenbrock-adam_loss");
-        series *o = find_series(s, ns, "rosenbrock-adam_odd");
-        if (ns >= 7 && l && l->n == STEPS && o && o->n == STEPS / 2)
-            break;
-        pause_ms(50);
-    }
+    static const want_series w[] = {
+        {"rosenbrock-adam_step", STEPS},      {"rosenbrock-adam_loss", STEPS},
+        {"rosenbrock-adam_best_loss", STEPS}, {"rosenbrock-adam_grad_norm", STEPS},
+        {"rosenbrock-adam_iteration", STEPS}, {"rosenbrock-adam_improved", STEPS},
+        {"rosenbrock-adam_odd", STEPS / 2}};
+    ns = export_until(flush, exp, s, 16, w, sizeof w / sizeof w[0]);
     static const char *names[] = {"step",      "loss",     "best_loss", "grad_norm",
                                   "iteration", "improved", "odd"};
     for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
@@ -474,10 +483,8 @@ START_TEST(influx_into_victoria_metrics_reads_back_every_point)
     kill(pid, SIGTERM);
     int st = 0;
     int reaped = 0;
-    for (int i = 0; i < 500 && !reaped; i++) { /* up to 10 s, then SIGKILL */
-        reaped = waitpid(pid, &st, WNOHANG) == pid;
-        if (!reaped)
-            pause_ms(20);
+    double stop_dl = tu_deadline(TU_WAIT_S); /* then SIGKILL */
+    while (!(reaped = waitpid(pid, &st, WNOHANG) == pid) && tu_poll(stop_dl)) {
     }
     if (!reaped) {
         kill(pid, SIGKILL);
@@ -519,10 +526,8 @@ static pid_t start_vm(const char *vm, const char *dir, char **base_out)
     char *base = tu_strdupf("http://127.0.0.1:%d", port);
     char *url = tu_strdupf("%s/health", base);
     int healthy = 0;
-    for (int i = 0; i < 1500 && !healthy; i++) { /* up to 30 s */
-        healthy = http_get(url, NULL) == 200;
-        if (!healthy)
-            pause_ms(20);
+    double dl = tu_deadline(TU_WAIT_S);
+    while (!(healthy = http_get(url, NULL) == 200) && tu_poll(dl)) {
     }
     free(url);
     free(listen);
@@ -536,10 +541,8 @@ static void stop_child(pid_t pid)
 {
     kill(pid, SIGTERM);
     int st = 0, reaped = 0;
-    for (int i = 0; i < 500 && !reaped; i++) { /* up to 10 s, then SIGKILL */
-        reaped = waitpid(pid, &st, WNOHANG) == pid;
-        if (!reaped)
-            pause_ms(20);
+    double stop_dl = tu_deadline(TU_WAIT_S); /* then SIGKILL */
+    while (!(reaped = waitpid(pid, &st, WNOHANG) == pid) && tu_poll(stop_dl)) {
     }
     if (!reaped) {
         kill(pid, SIGKILL);
@@ -565,7 +568,7 @@ START_TEST(tight_loop_every_value_arrives)
     if (pid < 0)
         stop_child(-pid);
     ck_assert_msg(pid > 0, "victoria-metrics did not become healthy (see %s/vm-tight.log)", dir);
-    char *spec = tu_strdupf("http:url=%s/write,format=influx,spool_dir=%s/spool,flush_timeout=60s",
+    char *spec = tu_strdupf("http:url=%s/write,format=influx,spool_dir=%s/spool,flush_timeout=120s",
                             base, dir);
     tropt_tracker *t;
     tu_capture_start();
@@ -591,23 +594,9 @@ START_TEST(tight_loop_every_value_arrives)
                            base, run_id);
     series s[8];
     size_t ns = 0;
-    series *v = NULL, *tm = NULL;
-    for (int attempt = 0; attempt < 600; attempt++) { /* up to ~30 s */
-        for (size_t i = 0; i < ns; i++) {
-            free(s[i].v);
-            free(s[i].ts);
-        }
-        http_get(flush, NULL);
-        char *body = NULL;
-        ck_assert_int_eq(http_get(exp, &body), 200);
-        ns = parse_export(body, s, 8);
-        free(body);
-        v = find_series(s, ns, "_tight_v");
-        tm = find_series(s, ns, "_tight_time_");
-        if (v && v->n >= TIGHT && tm && tm->n >= TIGHT)
-            break;
-        pause_ms(50);
-    }
+    static const want_series w[] = {{"_tight_v", TIGHT}, {"_tight_time_", TIGHT}};
+    ns = export_until(flush, exp, s, 8, w, 2);
+    series *v = find_series(s, ns, "_tight_v"), *tm = find_series(s, ns, "_tight_time_");
     ck_assert_msg(v && tm, "series _tight_v / _tight_time_ missing (%zu series)", ns);
     char *seen = calloc(TIGHT, 1);
     size_t distinct = 0;
@@ -643,7 +632,7 @@ int main(int argc, char **argv)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     Suite *s = suite_create("http-victoria");
     TCase *tc = tcase_create("victoria-metrics");
-    tcase_set_timeout(tc, 240);
+    tcase_set_timeout(tc, 400); /* each test; ASan on a busy machine: 150 s for both */
     tcase_add_test(tc, influx_into_victoria_metrics_reads_back_every_point);
     tcase_add_test(tc, tight_loop_every_value_arrives);
     suite_add_tcase(s, tc);

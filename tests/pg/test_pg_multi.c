@@ -169,21 +169,24 @@ static int writer_proc(int proc, int go_fd, int hosts)
     return atomic_load(&failures) ? 1 : 0;
 }
 
-/* Query the views until stop_fd reads EOF; write the rounds (or -error). */
+/* Query the views until stop_fd reads EOF, and at least once with rows
+ * (however the scheduler ran the writers); write the rounds (or -error). */
 static int reader_proc(int stop_fd, int out_fd)
 {
-    fcntl(stop_fd, F_SETFL, O_NONBLOCK);
+    tu_stop stop;
+    tu_stop_init(&stop, stop_fd);
     char *ci = pgtu_conninfo();
     PGconn *c = PQconnectdb(ci);
     free(ci);
     if (PQstatus(c) != CONNECTION_OK)
         return 20;
     int64_t rounds = 0, last = 0;
-    int ret = 0;
-    for (;;) {
-        char ch;
-        if (read(stop_fd, &ch, 1) >= 0)
+    int ret = 0, done;
+    while ((done = tu_stop_check(&stop, last > 0)) <= 0) {
+        if (done < 0) { /* the writers are done, yet no rows */
+            ret = 23;
             break;
+        }
         PGresult *r = PQexec(c, "SELECT (SELECT count(*) FROM multi.metrics),"
                                 " (SELECT count(*) FROM multi.runs WHERE status = 'finished'),"
                                 " (SELECT count(*) FROM multi.params),"
@@ -199,7 +202,7 @@ static int reader_proc(int stop_fd, int out_fd)
                 ret = 21;
                 break;
             }
-            usleep(2000);
+            tu_sleep_ms(2);
             continue;
         }
         int64_t rows = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
@@ -210,7 +213,7 @@ static int reader_proc(int stop_fd, int out_fd)
         }
         last = rows;
         rounds++;
-        usleep(2000);
+        tu_sleep_ms(2); /* pacing the reader, not waiting for anything */
     }
     PQfinish(c);
     pgtu_write_i64(out_fd, ret ? -ret : rounds);
@@ -296,6 +299,35 @@ static const char *status_of(PGconn *c, const char *table, const char *run, char
     return buf;
 }
 
+/* The writer of test_heartbeat_crash, in a child: sends its run id to
+ * id_fd, logs, then a long step until go_fd reads a byte, logs again, says
+ * 'L' and waits to be killed.  Returns an exit code on failure. */
+static int heartbeat_writer(int id_fd, int go_fd, int hosts)
+{
+    if (hosts && !become_host("node-a"))
+        return 12;
+    char *spec = pgtu_spec("hb", "heartbeat=1s");
+    tropt_tracker *t = NULL;
+    if (tropt_tracker_open(&t, spec, "hb", NULL) != TROPT_OK ||
+        tropt_tracker_init(t, NULL) != TROPT_OK)
+        return 3;
+    if (write(id_fd, tropt_tracker_run_id(t), 36) != 36)
+        return 4;
+    tropt_field f = TROPT_F_INT("i", 0);
+    if (tropt_tracker_log_fields(t, &f, 1) != TROPT_OK)
+        return 5;
+    /* a long step, until the test has seen it outlast the crash bound */
+    char go;
+    if (read(go_fd, &go, 1) != 1)
+        return 8;
+    if (tropt_tracker_log_fields(t, &f, 1) != TROPT_OK)
+        return 6;
+    if (write(id_fd, "L", 1) != 1)
+        return 9;
+    pause(); /* killed here */
+    return 7;
+}
+
 START_TEST(test_heartbeat_crash)
 {
     int hosts = can_simulate_hosts();
@@ -304,50 +336,46 @@ START_TEST(test_heartbeat_crash)
         fprintf(stderr, "pg-multi: cannot unshare the UTS namespace as a non-root user: the "
                         "crash is detected from the same host\n");
     }
-    int idp[2];
+    /* idp: the run id, then a byte once the long step is over; gop: the
+     * test ends the long step */
+    int idp[2], gop[2];
     ck_assert_int_eq(pipe(idp), 0);
+    ck_assert_int_eq(pipe(gop), 0);
     pid_t a = fork();
     if (a == 0) {
         close(idp[0]);
-        if (hosts && !become_host("node-a"))
-            _exit(12);
-        char *spec = pgtu_spec("hb", "heartbeat=200ms");
-        tropt_tracker *t = NULL;
-        if (tropt_tracker_open(&t, spec, "hb", NULL) != TROPT_OK ||
-            tropt_tracker_init(t, NULL) != TROPT_OK)
-            _exit(3);
-        if (write(idp[1], tropt_tracker_run_id(t), 36) != 36)
-            _exit(4);
-        tropt_field f = TROPT_F_INT("i", 0);
-        if (tropt_tracker_log_fields(t, &f, 1) != TROPT_OK)
-            _exit(5);
-        /* a long step (4 s, twice the crash bound of 2 s): still running */
-        sleep(4);
-        if (tropt_tracker_log_fields(t, &f, 1) != TROPT_OK)
-            _exit(6);
-        pause(); /* killed here */
-        _exit(7);
+        close(gop[1]);
+        _exit(heartbeat_writer(idp[1], gop[0], hosts));
     }
     close(idp[1]);
+    close(gop[0]);
     char run[37] = "";
     ck_assert_int_eq(read(idp[0], run, 36), 36);
-    close(idp[0]);
     PGconn *c = pgtu_connect();
     char buf[32];
-    for (int i = 0; i < 7; i++) { /* 3.5 s into the long step */
-        usleep(500000);
+    /* Crash bound: 4 x heartbeat (1 s), at least 2 s.  Watched for 6 s of
+     * the long step, the heartbeat alone keeps the run running; the
+     * watching time is the test (a slow machine only watches longer). */
+    double end = tu_now() + 6.0;
+    while (tu_now() < end) {
+        tu_sleep_ms(500);
         ck_assert_str_eq(status_of(c, "runs", run, buf), "running");
     }
     if (hosts)
         ck_assert_int_eq(pgtu_i64(c, "SELECT count(*) FROM hb.runs WHERE host = 'node-a'"), 1);
-    usleep(1500000);
+    ck_assert_int_eq(write(gop[1], "g", 1), 1);
+    char l = 0;
+    ck_assert_msg(read(idp[0], &l, 1) == 1 && l == 'L', "the writer's step after the long one");
+    close(idp[0]);
+    close(gop[1]);
     kill(a, SIGKILL);
     int st;
     waitpid(a, &st, 0);
     ck_assert_msg(WIFSIGNALED(st), "writer ended with %d before it was killed", st);
-    /* no heartbeat for more than the bound (4 x 200 ms, at least 2 s) */
-    sleep(3);
-    ck_assert_str_eq(status_of(c, "runs", run, buf), "crashed");
+    /* no heartbeat for more than the bound: crashed in the view */
+    double dl = tu_deadline(TU_WAIT_S);
+    while (strcmp(status_of(c, "runs", run, buf), "crashed") != 0)
+        ck_assert_msg(tu_poll(dl), "still %s %.0f s after the kill", buf, TU_WAIT_S);
     ck_assert_str_eq(status_of(c, "tropt_run", run, buf), "running");
     ck_assert_int_eq(pgtu_i64(c,
                               "SELECT count(*) FROM hb.runs WHERE run_id = '%s' AND"

@@ -66,6 +66,41 @@ int64_t tq_int(sqlite3 *db, const char *fmt, ...)
     return v;
 }
 
+/* Errors of a database that is still being created or written. */
+static int not_yet(sqlite3 *db, int rc)
+{
+    int base = rc & 0xff;
+    return base == SQLITE_BUSY || base == SQLITE_LOCKED ||
+           (base == SQLITE_ERROR && strstr(sqlite3_errmsg(db), "no such table"));
+}
+
+int tq_try_int(const char *path, int64_t *v, const char *fmt, ...)
+{
+    if (access(path, F_OK) != 0)
+        return 0;
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL);
+    ck_assert_msg(rc == SQLITE_OK, "open %s: %s", path, sqlite3_errstr(rc));
+    sqlite3_busy_timeout(db, 100);
+    va_list ap;
+    va_start(ap, fmt);
+    char *sql = sqlite3_vmprintf(fmt, ap);
+    va_end(ap);
+    ck_assert_ptr_nonnull(sql);
+    sqlite3_stmt *st = NULL;
+    rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    int ok = rc == SQLITE_ROW || rc == SQLITE_DONE;
+    ck_assert_msg(ok || not_yet(db, rc), "%s: %s", sql, sqlite3_errmsg(db));
+    if (ok)
+        *v = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_finalize(st);
+    sqlite3_free(sql);
+    sqlite3_close(db);
+    return ok;
+}
+
 char *tq_text(sqlite3 *db, const char *fmt, ...)
 {
     va_list ap;

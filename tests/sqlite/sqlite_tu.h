@@ -25,6 +25,12 @@ int64_t tq_int(sqlite3 *db, const char *fmt, ...);
 char *tq_text(sqlite3 *db, const char *fmt, ...);
 /* Assert that tq_text(...) equals want (NULL: SQL NULL or no row). */
 void tq_text_eq(sqlite3 *db, const char *want, const char *fmt, ...);
+/* For polling a database another process is creating: the first column
+ * of the first row of a query on the file at path (-1 without a row) in
+ * *v, returning 1; or 0, "not yet", when the file does not exist, its
+ * schema is not there yet (no such table) or it is locked.  Any other
+ * error fails the test. */
+int tq_try_int(const char *path, int64_t *v, const char *fmt, ...);
 /* A prepared query (the caller finalizes). */
 sqlite3_stmt *tq_query(sqlite3 *db, const char *fmt, ...);
 /* PRAGMA integrity_check says ok. */

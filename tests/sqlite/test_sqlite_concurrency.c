@@ -95,27 +95,32 @@ struct reader_arg {
     int stop_wfd; /* its write end, closed in the reader */
 };
 
-/* Query the views and run `tropt runs` until told to stop; report the
- * number of successful rounds, or a negative number on any failure. */
+/* Query the views and run `tropt runs` until told to stop, and at least
+ * once with rows (however the scheduler ran the writers); report the
+ * number of successful rounds, or a negative number on any failure.  A
+ * child: no ck_* call here. */
 static int reader_proc(void *arg, int fd)
 {
     struct reader_arg *r = arg;
     close(r->stop_wfd);
-    fcntl(r->stop_fd, F_SETFL, O_NONBLOCK);
+    tu_stop stop;
+    tu_stop_init(&stop, r->stop_fd);
     sqlite3 *db = NULL;
     /* Wait for the file to exist (the first writer creates it). */
-    for (int i = 0; i < 5000 && access(r->db, F_OK) != 0; i++)
-        usleep(1000);
+    double dl = tu_deadline(TU_WAIT_S);
+    while (access(r->db, F_OK) != 0)
+        if (!tu_poll(dl))
+            return 19;
     if (sqlite3_open_v2(r->db, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
         return 20;
     sqlite3_busy_timeout(db, 30000);
     int64_t rounds = 0, last = 0;
-    int ret = 0;
-    for (;;) {
-        char c;
-        ssize_t n = read(r->stop_fd, &c, 1);
-        if (n >= 0)
-            break; /* byte or EOF: stop */
+    int ret = 0, done;
+    while ((done = tu_stop_check(&stop, last > 0)) <= 0) {
+        if (done < 0) { /* the writers are done, yet no rows */
+            ret = 24;
+            break;
+        }
         sqlite3_stmt *st = NULL;
         int rc = sqlite3_prepare_v2(db,
                                     "SELECT (SELECT count(*) FROM metrics),"
@@ -123,7 +128,7 @@ static int reader_proc(void *arg, int fd)
                                     -1, &st, NULL);
         if (rc == SQLITE_ERROR) { /* schema not created yet */
             sqlite3_finalize(st);
-            usleep(1000);
+            tu_sleep_ms(1);
             continue;
         }
         if (rc != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
@@ -152,7 +157,7 @@ static int reader_proc(void *arg, int fd)
             }
         }
         rounds++;
-        usleep(2000);
+        tu_sleep_ms(2); /* pacing the reader, not waiting for anything */
     }
     sqlite3_close(db);
     tq_write_i64(fd, ret ? -ret : rounds);
