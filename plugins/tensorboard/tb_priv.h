@@ -1,0 +1,159 @@
+/*
+ * plugins/tensorboard/tb_priv.h - the tensorboard backend's private state
+ * and the functions its files share.  Not installed.  The folder, by
+ * concern:
+ *
+ *   tensorboard.c  the plugin: options, create/destroy, init, log, flush,
+ *                  finish (the table of contents; hooks stay short).
+ *   tb_write.c     the run folder and its event file, the queue of records
+ *                  and its writes (flush policy, failures, retries).
+ *   tb_records.c   what a run writes besides its steps: the run's identity,
+ *                  config (hparams and text) and end, as records of our own.
+ *   tb_encode.c    Event records encoded by hand (tb_encode.h).
+ *   tb_decode.c    Event records decoded (tb_decode.h).
+ *   tb_record.c    TFRecord framing and the checked record reader.
+ *   tb_crc.c       CRC-32C, slicing-by-8 (tb_crc.h).
+ *   tb_proto.c     protobuf wire primitives (tb_proto.h).
+ *   tb_util.c      string table, folder names, SHA-1 and UUIDv5 (tb_util.h).
+ *   tb_ident.c     finding the run a folder holds (writer and reader).
+ *   tb_read.c      the reader hooks: run folders, list_runs, read_run.
+ *   tb_scan.c      reading one run: segments, step groups, the merge.
+ *
+ * Every function returning int returns TROPT_OK or an error already
+ * reported through c->h->error (TROPT_EBACKEND naming the path and the
+ * cause, TROPT_ENOMEM), unless its comment says otherwise.
+ */
+#ifndef TROPT_TB_PRIV_H
+#define TROPT_TB_PRIV_H
+
+#include "tb_encode.h"
+#include "tb_util.h"
+#include "tropt_event.h"
+#include "tropt_mem.h"
+
+#include <stdint.h>
+#include <sys/types.h>
+
+enum { SYNC_OFF, SYNC_NORMAL, SYNC_FULL };
+
+/*
+ * One tensorboard backend instance.  Who updates what ("hooks" is
+ * tensorboard.c, "write" tb_write.c, "records" tb_records.c):
+ *
+ *   options        tb_create (hooks) only; read everywhere.
+ *   failing,
+ *   fail_errno,
+ *   fail_at        tb_attempt (write): the last write failed, when, why.
+ *   open           init sets it once the file exists and its first
+ *                  records are written; tb_run_close clears it.
+ *   run_dir, path,
+ *   rfd, fd        tb_open_run (write) at init; tb_run_close frees them.
+ *   size           bytes of complete records in the file: set at init,
+ *                  grown by tb_write_out (write) after each whole write;
+ *                  the file never holds more once a write failed
+ *                  (it is cut back to size).
+ *   out            records accepted and not yet in the file, complete and
+ *                  in order; appended by log and the records' encoders,
+ *                  emptied by tb_write_out.
+ *   nqueued,
+ *   queued_since   steps in out, and when the first of them came (log).
+ *   end_queued     finish's records are in out (a retried finish must not
+ *                  add them twice); records, cleared by tb_run_close.
+ *   steps,
+ *   last_step      steps logged in this run, the last one (log).
+ *   seen           the tags written with their plugin's metadata in this
+ *                  file (value: 1 scalars, 2 text, the plugin of the last
+ *                  metadata written); hint[i], hint_cls[i]: the tag (a key
+ *                  string of seen, never freed on its own) and plugin of
+ *                  field i in the last step.  tb_queue_step (records)
+ *                  only; cleared by tb_run_close.
+ *   vals, json,
+ *   tag            scratch of tb_queue_step: a step's values, the JSON
+ *                  texts of its null, bool and JSON fields, a whole tag.
+ *
+ * One thread at a time calls the plugin (the host serialises the hooks).
+ */
+typedef struct tb {
+    const tropt_host *h;
+    /* options */
+    char *logdir;
+    int64_t flush_every;
+    double flush_interval_s;
+    int sync;
+    uint64_t pending_max;
+    double retry_interval_s;
+
+    int failing, fail_errno;
+    double fail_at;
+
+    int open;
+    char *run_dir, *path;
+    int rfd, fd;
+    off_t size;
+    tev_buf out;
+    int64_t nqueued;
+    double queued_since;
+    int end_queued;
+    int64_t steps, last_step;
+
+    tb_map seen;
+    const char **hint;
+    int *hint_cls;
+    tb_value *vals;
+    size_t vals_cap; /* of vals, hint and hint_cls */
+    tev_buf json, tag;
+} tb;
+
+/* Report TROPT_ENOMEM ("out of memory") and return it. */
+int tb_oom(const tb *c);
+
+/* ---- tb_write.c ---- */
+
+/*
+ * Create <logdir>/<experiment folder>/<run folder>/ (the run folder named
+ * after the run, with "-<first 8 of the id>" when another run holds that
+ * name) and a new event file in it: c->run_dir, c->path, c->rfd, c->fd,
+ * c->size = 0.  Folders the backend creates are never followed when they
+ * are symbolic links.
+ */
+int tb_open_run(tb *c, const tropt_run *run);
+
+/* Close the run's file and folder and forget the run's state. */
+void tb_run_close(tb *c);
+
+/* Write out to the file in one write at c->size; on failure cut the file
+ * back to c->size, keep out, and note the cause (fail_errno). */
+int tb_write_out(tb *c);
+
+/* tb_write_out, noting whether the medium failed (for retry_interval). */
+int tb_attempt(tb *c);
+
+/* After a failed write, log waits retry_interval before trying again. */
+int tb_retry_due(const tb *c);
+
+/* Write out and make it durable (unless fsync=off): flush and finish. */
+int tb_barrier(tb *c);
+
+/* ---- tb_records.c ---- */
+
+/* The name a run's folder takes: the run's name (ABI 1.2), until then its
+ * id.  Borrowed from run. */
+const char *tb_run_name(const tropt_run *run);
+
+/* The step a resumed attempt continues from (its SessionLog START), or -1
+ * for a first attempt (all runs until ABI 1.2 says otherwise). */
+int64_t tb_resume_step(const tropt_run *run);
+
+/* Queue a new file's first records: the version, the START marker of a
+ * resumed attempt, the run's identity, its config as hparams and text. */
+int tb_queue_start(tb *c, const tropt_run *run, const json_t *config, const tropt_field *params,
+                   size_t n_params);
+
+/* Queue the records of the run's end: its status and summary, and the
+ * hparams session_end_info. */
+int tb_queue_end(tb *c, const char *status, double ended_at, const json_t *summary);
+
+/* Queue one step. */
+int tb_queue_step(tb *c, int64_t step, double time, const tropt_field *f, size_t n);
+
+#endif

@@ -1,0 +1,237 @@
+/*
+ * plugins/tensorboard/tb_records.c - what a run writes: its steps (each
+ * numeric field a scalar, each string a text, nulls, bools and JSON values
+ * as JSON text under TB_PFX_JSON) and the records of its start and end
+ * (identity, config as hparams and as text, status and summary), queued in
+ * c->out as framed records.  See tb_priv.h for who updates what.
+ */
+#include "tb_priv.h"
+
+#include "tb_format.h"
+
+#include <math.h>
+#include <string.h>
+
+const char *tb_run_name(const tropt_run *run)
+{
+    /* ABI 1.2 adds run->name; the folder takes it then. */
+    return run->run_id;
+}
+
+int64_t tb_resume_step(const tropt_run *run)
+{
+    /* ABI 1.2 (resume): a continued attempt's from_step. */
+    (void)run;
+    return -1;
+}
+
+/* ---- steps ------------------------------------------------------------------ */
+
+enum { CLS_SCALAR = 1, CLS_TEXT = 2 };
+
+static int grow_vals(tb *c, size_t n)
+{
+    if (n <= c->vals_cap)
+        return 0;
+    size_t cap = c->vals_cap;
+    void **const arrays[] = {(void **)&c->vals, (void **)&c->hint, (void **)&c->hint_cls};
+    const size_t elem[] = {sizeof *c->vals, sizeof *c->hint, sizeof *c->hint_cls};
+    if (tropt_host_grow_all(c->h, &cap, n, 3, arrays, elem) != 0)
+        return -1;
+    memset(c->hint + c->vals_cap, 0, (cap - c->vals_cap) * sizeof *c->hint);
+    c->vals_cap = cap;
+    return 0;
+}
+
+/* Whether value i (tag pfx + key, of plugin cls) carries its metadata: the
+ * tag's first value in this file, or the first after its plugin changed. */
+static int needs_meta(tb *c, size_t i, const char *pfx, size_t pfx_len, const char *key,
+                      size_t key_len, int cls)
+{
+    const char *hk = c->hint[i];
+    if (hk && c->hint_cls[i] == cls && strncmp(hk, pfx, pfx_len) == 0 &&
+        strcmp(hk + pfx_len, key) == 0)
+        return 0;
+    tev_buf_clear(&c->tag);
+    if (tev_buf_append(&c->tag, pfx, pfx_len) || tev_buf_append(&c->tag, key, key_len))
+        return -1;
+    int added;
+    size_t slot = tb_map_add(&c->seen, c->tag.data, c->tag.len, cls, &added);
+    if (slot == (size_t)-1)
+        return -1;
+    int meta = added || c->seen.vals[slot] != cls;
+    c->seen.vals[slot] = cls;
+    c->hint[i] = c->seen.keys[slot];
+    c->hint_cls[i] = cls;
+    return meta;
+}
+
+/* The value of field f into v (JSON texts: offsets into c->json, made
+ * pointers once every field is done).  0, or -1 when memory ran out. */
+static int field_value(tb *c, size_t i, const tropt_field *f, tb_value *v)
+{
+    size_t klen = strlen(f->key);
+    int ours = strncmp(f->key, TB_PREFIX, sizeof TB_PREFIX - 1) == 0;
+    *v = (tb_value){.pfx = "", .tag = f->key, .tag_len = klen};
+    if (ours) {
+        v->pfx = TB_PFX_KEY;
+        v->pfx_len = sizeof TB_PFX_KEY - 1;
+    }
+    switch (f->type) {
+    case TROPT_REAL:
+        v->kind = TBV_DOUBLE;
+        v->d = f->v.r;
+        break;
+    case TROPT_INT:
+        v->kind = TBV_INT64;
+        v->i = f->v.i;
+        break;
+    case TROPT_STRING:
+        v->kind = TBV_TEXT;
+        v->s = f->v.s;
+        v->n = strlen(f->v.s);
+        break;
+    default: /* null, bool, JSON: their JSON text */
+        v->kind = TBV_TEXT;
+        v->pfx = TB_PFX_JSON;
+        v->pfx_len = sizeof TB_PFX_JSON - 1;
+        v->s = NULL;
+        v->i = (int64_t)c->json.len;
+        if (tev_put_field_value(&c->json, f, c->h->format_real) != 0)
+            return -1;
+        v->n = c->json.len - (size_t)v->i;
+        break;
+    }
+    int meta = needs_meta(c, i, v->pfx, v->pfx_len, f->key, klen,
+                          v->kind == TBV_TEXT ? CLS_TEXT : CLS_SCALAR);
+    if (meta < 0)
+        return -1;
+    v->meta = meta;
+    return 0;
+}
+
+int tb_queue_step(tb *c, int64_t step, double time, const tropt_field *f, size_t n)
+{
+    if (grow_vals(c, n) != 0)
+        return tb_oom(c);
+    tev_buf_clear(&c->json);
+    int bad = 0;
+    for (size_t i = 0; i < n && !bad; i++)
+        bad = field_value(c, i, &f[i], &c->vals[i]) != 0;
+    for (size_t i = 0; i < n && !bad; i++)
+        if (c->vals[i].kind == TBV_TEXT && !c->vals[i].s)
+            c->vals[i].s = c->json.data + c->vals[i].i;
+    if (!bad && tb_encode_summary(&c->out, time, step, c->vals, n) == 0)
+        return TROPT_OK;
+    /* Tags marked written with their metadata were not: forget them all,
+     * so that the next step writes the metadata again. */
+    tb_map_clear(&c->seen);
+    memset(c->hint, 0, c->vals_cap * sizeof *c->hint);
+    return tb_oom(c);
+}
+
+/* ---- the run's own records -------------------------------------------------- */
+
+/* One text record (our tag, with the text plugin's metadata) at step. */
+static int queue_text(tb *c, double time, int64_t step, const char *tag, const tev_buf *text)
+{
+    tb_value v = {.pfx = "",
+                  .tag = tag,
+                  .tag_len = strlen(tag),
+                  .kind = TBV_TEXT,
+                  .meta = 1,
+                  .s = text->data ? text->data : "",
+                  .n = text->len};
+    return tb_encode_summary(&c->out, time, step, &v, 1);
+}
+
+/* "key":"value", with a comma before unless first. */
+static int put_str_member(tev_buf *b, const char *key, const char *value)
+{
+    return tev_buf_putc(b, b->len > 1 ? ',' : '{') || tev_put_string(b, key, strlen(key)) ||
+           tev_buf_putc(b, ':') || tev_put_string(b, value, strlen(value));
+}
+
+static int put_raw_member(tev_buf *b, const char *key)
+{
+    return tev_buf_putc(b, b->len > 1 ? ',' : '{') || tev_put_string(b, key, strlen(key)) ||
+           tev_buf_putc(b, ':');
+}
+
+/* The identity record: {"format":1,"run_id":...,"experiment":...,"folder":
+ * ...,"host":...,"pid":...,"started_at":...,"from_step":...,"config":...} */
+static int run_json(tb *c, tev_buf *b, const tropt_run *run, const json_t *config,
+                    int64_t from_step)
+{
+    const char *folder = strrchr(c->run_dir, '/');
+    tev_buf_clear(b);
+    return tev_buf_puts(b, "{\"format\":1") || put_str_member(b, "run_id", run->run_id) ||
+           put_str_member(b, "experiment", run->experiment) ||
+           put_str_member(b, "folder", folder ? folder + 1 : c->run_dir) ||
+           put_str_member(b, "host", run->host ? run->host : "") || put_raw_member(b, "pid") ||
+           tev_buf_put_i64(b, run->pid) || put_raw_member(b, "started_at") ||
+           tev_put_real(b, run->started_at, c->h->format_real) ||
+           (from_step >= 0 && (put_raw_member(b, "from_step") || tev_buf_put_i64(b, from_step))) ||
+           put_raw_member(b, "config") ||
+           (config ? tev_put_json(b, config, c->h->format_real) : tev_buf_puts(b, "null")) ||
+           tev_buf_putc(b, '}');
+}
+
+/* The config for people: its pretty JSON as a Markdown code block (every
+ * line indented by four spaces). */
+static int config_text(tb *c, tev_buf *b, tev_buf *tmp, const json_t *config)
+{
+    tev_buf_clear(tmp);
+    tev_buf_clear(b);
+    if (tev_put_json_indent(tmp, config, c->h->format_real, 2) != 0 || tev_buf_puts(b, "    ") != 0)
+        return -1;
+    for (size_t i = 0; i < tmp->len; i++) {
+        if (tev_buf_putc(b, tmp->data[i]) != 0 ||
+            (tmp->data[i] == '\n' && tev_buf_puts(b, "    ") != 0))
+            return -1;
+    }
+    return 0;
+}
+
+int tb_queue_start(tb *c, const tropt_run *run, const json_t *config, const tropt_field *params,
+                   size_t n_params)
+{
+    int64_t from = tb_resume_step(run);
+    int64_t at = from > 0 ? from : 0;
+    double t = run->started_at;
+    tev_buf b, tmp;
+    tev_buf_init(&b, c->h->realloc, c->h->free);
+    tev_buf_init(&tmp, c->h->realloc, c->h->free);
+    int bad = tb_encode_file_version(&c->out, t) ||
+              (from >= 0 && tb_encode_session_log(&c->out, t, from, SESSION_START)) ||
+              run_json(c, &b, run, config, from) || queue_text(c, t, at, TB_TAG_RUN, &b);
+    int has_config = config && json_object_size(config) > 0;
+    if (!bad && has_config)
+        bad = tb_encode_hparams_start(&c->out, t, params, n_params, t, c->h->format_real) ||
+              config_text(c, &b, &tmp, config) || queue_text(c, t, at, TB_TAG_CONFIG, &b);
+    tev_buf_free(&b);
+    tev_buf_free(&tmp);
+    return bad ? tb_oom(c) : TROPT_OK;
+}
+
+int tb_queue_end(tb *c, const char *status, double ended_at, const json_t *summary)
+{
+    tev_buf b;
+    tev_buf_init(&b, c->h->realloc, c->h->free);
+    size_t mark = c->out.len;
+    int bad = put_str_member(&b, "status", status) || put_raw_member(&b, "ended_at") ||
+              tev_put_real(&b, ended_at, c->h->format_real) || put_raw_member(&b, "steps") ||
+              tev_buf_put_i64(&b, c->steps) || put_raw_member(&b, "summary") ||
+              (summary ? tev_put_json(&b, summary, c->h->format_real) : tev_buf_puts(&b, "null")) ||
+              tev_buf_putc(&b, '}') || queue_text(c, ended_at, c->last_step, TB_TAG_END, &b) ||
+              tb_encode_hparams_end(&c->out, ended_at, c->last_step,
+                                    strcmp(status, "finished") == 0 ? HP_STATUS_SUCCESS
+                                                                    : HP_STATUS_FAILURE,
+                                    ended_at);
+    tev_buf_free(&b);
+    if (bad) {
+        c->out.len = mark; /* no half of the end queued */
+        return tb_oom(c);
+    }
+    return TROPT_OK;
+}
