@@ -9,6 +9,8 @@
 #include "tb_proto.h"
 #include "tb_record.h"
 
+#include <stdlib.h>
+
 /* SummaryMetadata{plugin_data{plugin_name}} as Value field 9, exactly the
  * bytes tf.summary.scalar / tf.summary.text write (the plugins' version-0
  * content serializes to nothing). */
@@ -195,20 +197,40 @@ static int param_value(tev_buf *v, tev_buf *json, const tropt_field *f, tev_form
     return 1;
 }
 
-/* SessionStartInfo{hparams..., start_time_secs} into out. */
+/* qsort's comparison reads the params here (per thread). */
+static _Thread_local const tropt_field *sort_params;
+
+static int cmp_key(const void *a, const void *b)
+{
+    return strcmp(sort_params[*(const size_t *)a].key, sort_params[*(const size_t *)b].key);
+}
+
+/* SessionStartInfo{hparams..., start_time_secs} into out: the map's entries
+ * sorted by key, as protobuf's deterministic serialization orders them. */
 static int session_start_info(tev_buf *out, const tropt_field *params, size_t n, double start,
                               tev_format_real_fn fmt, tev_buf *t1, tev_buf *t2, tev_buf *t3)
 {
-    for (size_t i = 0; i < n; i++) {
-        int rc = param_value(t1, t3, &params[i], fmt);
+    size_t *order = n ? out->realloc_fn(NULL, n * sizeof *order) : NULL;
+    if (n && !order)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        order[i] = i;
+    sort_params = params;
+    if (n > 1)
+        qsort(order, n, sizeof *order, cmp_key);
+    int bad = 0;
+    for (size_t k = 0; k < n && !bad; k++) {
+        const tropt_field *p = &params[order[k]];
+        int rc = param_value(t1, t3, p, fmt);
         if (rc == 1)
             continue;
         t2->len = 0;
-        if (rc || put_len(t2, 1, strlen(params[i].key)) || tev_buf_puts(t2, params[i].key) ||
-            wrap(t2, 2, t1) || wrap(out, 1, t2))
-            return -1;
+        bad = rc || put_len(t2, 1, strlen(p->key)) || tev_buf_puts(t2, p->key) ||
+              wrap(t2, 2, t1) || wrap(out, 1, t2);
     }
-    return put_double_field(out, 5, start);
+    if (order)
+        out->free_fn(order);
+    return bad ? -1 : put_double_field(out, 5, start);
 }
 
 static const unsigned char null_tensor[] = {0x08, DT_FLOAT, 0x12, 0x02, 0x12, 0x00};

@@ -372,7 +372,8 @@ static int survey(tbr *r, tbr_run *run)
     return rc;
 }
 
-static const tbr_run *sort_runs;
+/* qsort's comparison reads the runs here (per thread). */
+static _Thread_local const tbr_run *sort_runs;
 
 /* Oldest first; runs without a start time last; then by id. */
 static int cmp_start(const void *a, const void *b)
