@@ -9,6 +9,8 @@
 #include "tb_proto.h"
 #include "tb_record.h"
 
+#include <float.h>
+#include <math.h>
 #include <stdlib.h>
 
 /* SummaryMetadata{plugin_data{plugin_name}} as Value field 9, exactly the
@@ -22,7 +24,16 @@ static const unsigned char meta_text[] = {0x4a, 0x08, 0x0a, 0x06, 0x0a, 0x04, 't
  * tensor's 8 bytes of tensor_content, or its one string_val. */
 static const unsigned char head_double[] = {0x08, DT_DOUBLE, 0x12, 0x00, 0x22, 0x08};
 static const unsigned char head_int64[] = {0x08, DT_INT64, 0x12, 0x00, 0x22, 0x08};
+static const unsigned char head_float[] = {0x08, DT_FLOAT, 0x12, 0x00, 0x22, 0x04};
 static const unsigned char head_string[] = {0x08, DT_STRING, 0x12, 0x00, 0x42};
+
+float tb_to_float(double x)
+{
+    if (!(fabs(x) > FLT_MAX))
+        return (float)x; /* in range, or NaN */
+    return fabs(x) >= 0x1.ffffffp127 ? copysignf(INFINITY, (float)copysign(1.0, x))
+                                     : copysignf(FLT_MAX, (float)copysign(1.0, x));
+}
 
 /* The bytes of Value v (without its own key and length). */
 static size_t value_size(const tb_value *v)
@@ -33,7 +44,8 @@ static size_t value_size(const tb_value *v)
         size_t t = sizeof head_string + pb_varint_len(v->n) + v->n;
         n += pb_bytes_len(t) + (v->meta ? sizeof meta_text : 0);
     } else {
-        n += pb_bytes_len(sizeof head_double + 8) + (v->meta ? sizeof meta_scalars : 0);
+        size_t w = v->kind == TBV_FLOAT ? 4 : 8;
+        n += pb_bytes_len(sizeof head_double + w) + (v->meta ? sizeof meta_scalars : 0);
     }
     return n;
 }
@@ -61,10 +73,19 @@ static unsigned char *put_value(unsigned char *p, const tb_value *v, size_t size
         }
         return p;
     }
-    *p++ = sizeof head_double + 8;
-    memcpy(p, v->kind == TBV_DOUBLE ? head_double : head_int64, sizeof head_double);
-    p = pb_fixed64(p + sizeof head_double,
-                   v->kind == TBV_DOUBLE ? pb_double_bits(v->d) : (uint64_t)v->i);
+    if (v->kind == TBV_FLOAT) {
+        float x = tb_to_float(v->d);
+        uint32_t u;
+        memcpy(&u, &x, sizeof u);
+        *p++ = sizeof head_float + 4;
+        memcpy(p, head_float, sizeof head_float);
+        p = pb_fixed32(p + sizeof head_float, u);
+    } else {
+        *p++ = sizeof head_double + 8;
+        memcpy(p, v->kind == TBV_DOUBLE ? head_double : head_int64, sizeof head_double);
+        p = pb_fixed64(p + sizeof head_double,
+                       v->kind == TBV_DOUBLE ? pb_double_bits(v->d) : (uint64_t)v->i);
+    }
     if (v->meta) {
         memcpy(p, meta_scalars, sizeof meta_scalars);
         p += sizeof meta_scalars;
@@ -225,8 +246,8 @@ static int session_start_info(tev_buf *out, const tropt_field *params, size_t n,
         if (rc == 1)
             continue;
         t2->len = 0;
-        bad = rc || put_len(t2, 1, strlen(p->key)) || tev_buf_puts(t2, p->key) ||
-              wrap(t2, 2, t1) || wrap(out, 1, t2);
+        bad = rc || put_len(t2, 1, strlen(p->key)) || tev_buf_puts(t2, p->key) || wrap(t2, 2, t1) ||
+              wrap(out, 1, t2);
     }
     if (order)
         out->free_fn(order);

@@ -19,6 +19,7 @@
 typedef enum {
     TBV_DOUBLE, /* rank-0 DT_DOUBLE tensor, scalars plugin */
     TBV_INT64,  /* rank-0 DT_INT64 tensor, scalars plugin */
+    TBV_FLOAT,  /* rank-0 DT_FLOAT tensor (value in d), scalars plugin */
     TBV_TEXT    /* rank-0 DT_STRING tensor, text plugin */
 } tb_vkind;
 
@@ -35,6 +36,11 @@ typedef struct tb_value {
     const char *s; /* TBV_TEXT: the n bytes of the text */
     size_t n;
 } tb_value;
+
+/* x rounded to float as IEEE 754 does (to nearest, ties to even), also
+ * beyond FLT_MAX, where a C conversion is undefined: to +-FLT_MAX, or to
+ * +-infinity from FLT_MAX + half its ulp on.  Cannot fail. */
+float tb_to_float(double x);
 
 /* Event{wall_time, step, summary{value...}}: one step's values (n may be 0:
  * an empty summary, so that a step without fields still reads back).  The

@@ -90,5 +90,6 @@ enum { HP_STATUS_UNKNOWN = 0, HP_STATUS_SUCCESS = 1, HP_STATUS_FAILURE = 2, HP_S
 #define TB_TAG_CONFIG TB_PREFIX "config" /* the config for people (Markdown) */
 #define TB_PFX_JSON TB_PREFIX "json/"    /* a null, bool or JSON field, as JSON */
 #define TB_PFX_KEY TB_PREFIX "key/"      /* a user key that starts with TB_PREFIX */
+#define TB_PFX_EXACT TB_PREFIX "exact/"  /* scalars=float: a number's exact value */
 
 #endif

@@ -23,6 +23,7 @@ typedef struct group {
     int64_t step;
     double time;
     int events; /* how many events made it (>1: keys may repeat) */
+    int exact;  /* it holds exact values of DT_FLOAT scalars (keys repeat) */
     tev_buf arena;
     tbr_item *items;
     size_t n, cap;
@@ -44,6 +45,7 @@ static void group_clear(group *g)
     g->n = 0;
     g->has = 0;
     g->events = 0;
+    g->exact = 0;
     tev_buf_clear(&g->arena);
 }
 
@@ -76,6 +78,7 @@ static int add_event(tbr_scan *s, group *g, const tb_event *ev, int *contributes
         if (cls < 0)
             return TROPT_ENOMEM;
         if (cls == VC_USER) {
+            g->exact |= g->items[g->n].exact;
             g->n++;
             added++;
         }
@@ -264,7 +267,7 @@ static int merge_step(tbr_scan *s, cursor *cs, size_t n, int64_t step, merged *m
             continue;
         if (sources++ == 0)
             time = cs[i].cur.time;
-        repeats |= cs[i].cur.events > 1;
+        repeats |= cs[i].cur.events > 1 || cs[i].cur.exact;
         if (fn)
             rc = add_group(h, m, &cs[i].cur);
     }

@@ -80,6 +80,7 @@ typedef struct tb {
     int64_t flush_every;
     double flush_interval_s;
     int sync;
+    int scalars_float; /* scalars=float */
     uint64_t pending_max;
     double retry_interval_s;
 

@@ -14,6 +14,7 @@ enum {
     TB_OPT_FSYNC,
     TB_OPT_PENDING_MAX,
     TB_OPT_RETRY_INTERVAL,
+    TB_OPT_SCALARS,
     TB_OPT_COUNT
 };
 

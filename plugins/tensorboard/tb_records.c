@@ -66,9 +66,11 @@ static int needs_meta(tb *c, size_t i, const char *pfx, size_t pfx_len, const ch
     return meta;
 }
 
-/* The value of field f into v (JSON texts: offsets into c->json, made
- * pointers once every field is done).  0, or -1 when memory ran out. */
-static int field_value(tb *c, size_t i, const tropt_field *f, tb_value *v)
+/* The values of field f from v on (JSON texts: offsets into c->json, made
+ * pointers once every field is done): one, or with scalars=float a
+ * DT_FLOAT scalar and, when that is not exact, the exact value beside it.
+ * Returns how many, or -1 when memory ran out. */
+static int field_values(tb *c, size_t i, const tropt_field *f, tb_value *v)
 {
     size_t klen = strlen(f->key);
     int ours = strncmp(f->key, TB_PREFIX, sizeof TB_PREFIX - 1) == 0;
@@ -107,21 +109,38 @@ static int field_value(tb *c, size_t i, const tropt_field *f, tb_value *v)
     if (meta < 0)
         return -1;
     v->meta = meta;
-    return 0;
+    if (!c->scalars_float || v->kind == TBV_TEXT)
+        return 1;
+    /* scalars=float: what every TensorBoard charts, the exact value beside */
+    double x = v->kind == TBV_DOUBLE ? v->d : (double)v->i;
+    double back = (double)tb_to_float(x);
+    v[1] = v[0];
+    v[0].kind = TBV_FLOAT;
+    v[0].d = x;
+    if (v[1].kind == TBV_DOUBLE && memcmp(&back, &x, sizeof x) == 0)
+        return 1;
+    v[1].pfx = TB_PFX_EXACT;
+    v[1].pfx_len = sizeof TB_PFX_EXACT - 1;
+    v[1].meta = 0; /* no plugin's: TensorBoard shows it nowhere */
+    return 2;
 }
 
 int tb_queue_step(tb *c, int64_t step, double time, const tropt_field *f, size_t n)
 {
-    if (grow_vals(c, n) != 0)
+    if (grow_vals(c, 2 * n) != 0)
         return tb_oom(c);
     tev_buf_clear(&c->json);
     int bad = 0;
-    for (size_t i = 0; i < n && !bad; i++)
-        bad = field_value(c, i, &f[i], &c->vals[i]) != 0;
-    for (size_t i = 0; i < n && !bad; i++)
+    size_t k = 0;
+    for (size_t i = 0; i < n && !bad; i++) {
+        int got = field_values(c, i, &f[i], &c->vals[k]);
+        bad = got < 0;
+        k += got > 0 ? (size_t)got : 0;
+    }
+    for (size_t i = 0; i < k && !bad; i++)
         if (c->vals[i].kind == TBV_TEXT && !c->vals[i].s)
             c->vals[i].s = c->json.data + c->vals[i].i;
-    if (!bad && tb_encode_summary(&c->out, time, step, c->vals, n) == 0)
+    if (!bad && tb_encode_summary(&c->out, time, step, c->vals, k) == 0)
         return TROPT_OK;
     /* Tags marked written with their metadata were not: forget them all,
      * so that the next step writes the metadata again. */

@@ -161,9 +161,16 @@ int tbr_classify(tbr_scan *s, const tb_sval *v, tev_buf *arena, tbr_item *it)
             return VC_END;
         if (is(t, n, TB_TAG_CONFIG, sizeof TB_TAG_CONFIG - 1))
             return VC_OURS;
-        size_t pj = sizeof TB_PFX_JSON - 1, pk_ = sizeof TB_PFX_KEY - 1;
+        size_t pj = sizeof TB_PFX_JSON - 1, pk_ = sizeof TB_PFX_KEY - 1,
+               px = sizeof TB_PFX_EXACT - 1;
         if (has_prefix(t, n, TB_PFX_JSON, pj))
             return (int)user_field(v, t + pj, n - pj, 1, arena, it);
+        if (has_prefix(t, n, TB_PFX_EXACT, px)) {
+            tbr_vclass c = user_field(v, t + px, n - px, 0, arena, it);
+            if (c == VC_USER && it)
+                it->exact = 1;
+            return (int)c;
+        }
         if (has_prefix(t, n, TB_PFX_KEY, pk_))
             return (int)user_field(v, t + pk_, n - pk_, 0, arena, it);
         return VC_SKIP;

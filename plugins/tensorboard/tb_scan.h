@@ -100,6 +100,7 @@ typedef enum {
  * group's arena (NUL-terminated there); json owned. */
 typedef struct tbr_item {
     size_t key;
+    int exact; /* the exact value of a DT_FLOAT scalar of the same key */
     tropt_type type;
     int64_t i;
     double r;

@@ -31,6 +31,8 @@
 
 static const char *const fsync_choices[] = {"off", "normal", "full", NULL};
 
+static const char *const scalars_choices[] = {"double", "float", NULL};
+
 static const tropt_option_def tb_options[] = {
     [TB_OPT_LOGDIR] = TROPT_OPTION_PATH(
         "logdir", "runs",
@@ -50,6 +52,10 @@ static const tropt_option_def tb_options[] = {
     [TB_OPT_RETRY_INTERVAL] = TROPT_OPTION_DURATION(
         "retry_interval", "1s", 0, 86400000.0,
         "after a failed write, log retries at most this often (flush/finish always retry)"),
+    [TB_OPT_SCALARS] = TROPT_OPTION_ENUM(
+        "scalars", "double", scalars_choices,
+        "double: DT_DOUBLE/DT_INT64 scalars, exact; float: DT_FLOAT as tf.summary.scalar, "
+        "exact values kept beside them"),
     [TB_OPT_COUNT] = TROPT_OPTIONS_END,
 };
 TROPT_OPTIONS_CHECK(tb_options, TB_OPT_COUNT);
@@ -193,6 +199,7 @@ static int tb_create(void **self, const tropt_optval *opts, const tropt_host *ho
     c->sync = (int)opts[TB_OPT_FSYNC].i;
     c->pending_max = (uint64_t)opts[TB_OPT_PENDING_MAX].i;
     c->retry_interval_s = opts[TB_OPT_RETRY_INTERVAL].d / 1000.0;
+    c->scalars_float = opts[TB_OPT_SCALARS].i == 1;
     *self = c;
     return TROPT_OK;
 }

@@ -28,6 +28,8 @@ import sys
 import tempfile
 import uuid
 
+import numpy
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -162,24 +164,64 @@ def check_meta(v, seen, want):
 
 
 def decode_value(v, seen):
-    """(key, kind, value) of one step value, its layout checked."""
+    """(key, kind, value) of one step value, its layout checked.  kind:
+    real/int (8 bytes of content), float (4), str, json, or exact-real /
+    exact-int: the exact value beside a float (scalars=float)."""
     t = v.tensor
     need(v.WhichOneof("value") == "tensor", "not a tensor:", v)
     need(t.HasField("tensor_shape") and len(t.tensor_shape.dim) == 0, "not rank 0:", v)
     if v.tag.startswith("_tropt_/json/"):
         check_meta(v, seen, TEXT_META)
         return v.tag[len("_tropt_/json/"):], "json", text_of(v)
-    key = v.tag[len("_tropt_/key/"):] if v.tag.startswith("_tropt_/key/") else v.tag
-    need(not key.startswith("_tropt_/") or v.tag.startswith("_tropt_/key/"), "bad tag", v.tag)
-    if t.dtype == pb.DT_STRING:
+    exact = v.tag.startswith("_tropt_/exact/")
+    if exact:
+        need(not v.HasField("metadata"), "exact value with metadata:", v)
+        key = v.tag[len("_tropt_/exact/"):]
+    else:
+        key = v.tag[len("_tropt_/key/"):] if v.tag.startswith("_tropt_/key/") else v.tag
+        need(not key.startswith("_tropt_/") or v.tag.startswith("_tropt_/key/"), "bad tag", v.tag)
+    if t.dtype == pb.DT_STRING and not exact:
         check_meta(v, seen, TEXT_META)
         return key, "str", text_of(v)
-    check_meta(v, seen, SCALARS_META)
-    need(len(t.tensor_content) == 8 and not t.double_val and not t.int64_val, "content:", t)
+    if not exact:
+        check_meta(v, seen, SCALARS_META)
+    need(not t.double_val and not t.int64_val and not t.float_val, "typed fields:", t)
+    if t.dtype == pb.DT_FLOAT and not exact:
+        need(len(t.tensor_content) == 4, "content:", t)
+        return key, "float", t.tensor_content
+    need(len(t.tensor_content) == 8, "content:", t)
+    pre = "exact-" if exact else ""
     if t.dtype == pb.DT_DOUBLE:
-        return key, "real", t.tensor_content
+        return key, pre + "real", t.tensor_content
     need(t.dtype == pb.DT_INT64, "dtype", t.dtype)
-    return key, "int", struct.unpack("<q", t.tensor_content)[0]
+    return key, pre + "int", struct.unpack("<q", t.tensor_content)[0]
+
+
+def resolve_floats(step, fields):
+    """scalars=float: each float with its exact value beside it (that value
+    is the field's, and the float its float32), or alone (then exact)."""
+    out = {}
+    for key, (kind, value) in fields.items():
+        if kind.startswith("exact-"):
+            continue
+        if kind == "float":
+            f = struct.unpack("<f", value)[0]
+            if ("exact", key) in fields:
+                ekind, evalue = fields[("exact", key)]
+                x = struct.unpack("<d", evalue)[0] if ekind == "exact-real" else float(evalue)
+                with numpy.errstate(over="ignore"):
+                    f32x = numpy.float32(x).tobytes()
+                need(f32x == value or (math.isnan(x) and math.isnan(f)),
+                     "step", step, key, "float", f, "is not float32 of", x)
+                out[key] = (ekind[len("exact-"):], evalue)
+            else:
+                out[key] = ("real", struct.pack("<d", f))
+        else:
+            out[key] = (kind, value)
+    for k in fields:
+        if isinstance(k, tuple):
+            need(k[1] in out and fields[k][0].startswith("exact-"), "stray exact value", k)
+    return out
 
 
 def read_run(logdir, run_id):
@@ -228,9 +270,11 @@ def read_summary(ev, got, seen):
     step = {}
     for v in vals:
         key, kind, value = decode_value(v, seen)
+        if kind.startswith("exact-"):
+            key = ("exact", key)
         need(key not in step, "key", key, "twice in step", ev.step)
         step[key] = (kind, value)
-    got["steps"][ev.step] = (ev.wall_time, step)
+    got["steps"][ev.step] = (ev.wall_time, resolve_floats(ev.step, step))
 
 
 def read_hparams(v):
