@@ -21,6 +21,8 @@
 #                             tev_put_json(_indent) (config.json) read back by jansson
 #   influx   plugins/http     influx_put_escaped / influx_encode_log escaping
 #   opt      tools/opt.c      cli_parse_to, the tool's option parser, on every kind of row
+#   tensorboard plugins/tensorboard  the reader (framing, decoding, restarts, merge)
+#            on event files made from the input; the encoder's fields read back
 #
 # New inputs go to FUZZ_BUILD/corpus/<target>, never into fuzz/corpus; a
 # crash, leak or failed property leaves FUZZ_BUILD/artifacts/<target>-crash-*
@@ -46,7 +48,7 @@ san=("-fsanitize=address,undefined" -fno-sanitize-recover=undefined)
 [ -n "${FUZZ_SAN_EXTRA:-}" ] && san+=($FUZZ_SAN_EXTRA)
 cflags=(-g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wno-unused-parameter
         -I"$src/include" -I"$src/core" -I"$src/plugins/common" -I"$src/plugins/csv"
-        -I"$src/plugins/http" -I"$src/tools" -I"$src/fuzz"
+        -I"$src/plugins/http" -I"$src/tools" -I"$src/plugins/tensorboard" -I"$src/fuzz"
         '-DTROPT_PLUGINDIR="/nonexistent/tropt/plugins"' '-DTROPT_VERSION_STRING="0.0.0-fuzz"')
 libs=(-ljansson -ldl -lpthread -lm)
 
@@ -61,8 +63,13 @@ declare -A needs=(
     [csv]="core plugins/csv/csv_text.c"
     [influx]="plugins/common/tropt_event.c plugins/common/tropt_num.c plugins/http/influx.c"
     [opt]="tools/opt.c"
+    [tensorboard]="plugins/common/tropt_event.c plugins/common/tropt_num.c plugins/common/tropt_mem.c
+        plugins/tensorboard/tb_read.c plugins/tensorboard/tb_scan.c plugins/tensorboard/tb_merge.c
+        plugins/tensorboard/tb_decode.c plugins/tensorboard/tb_record.c plugins/tensorboard/tb_crc.c
+        plugins/tensorboard/tb_proto.c plugins/tensorboard/tb_util.c plugins/tensorboard/tb_ident.c
+        plugins/tensorboard/tb_encode.c"
 )
-all=(spec options flatten event csv influx opt)
+all=(spec options flatten event csv influx opt tensorboard)
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${all[@]}")
 
