@@ -50,6 +50,18 @@ static size_t value_size(const tb_value *v)
     return n;
 }
 
+/* A number's bytes in its tensor_content. */
+static unsigned char *put_number(unsigned char *p, const tb_value *v)
+{
+    if (v->kind == TBV_FLOAT) {
+        float x = tb_to_float(v->d);
+        uint32_t u;
+        memcpy(&u, &x, sizeof u);
+        return pb_fixed32(p, u);
+    }
+    return pb_fixed64(p, v->kind == TBV_DOUBLE ? pb_double_bits(v->d) : (uint64_t)v->i);
+}
+
 static unsigned char *put_value(unsigned char *p, const tb_value *v, size_t size)
 {
     p = pb_key(p, 1, PB_BYTES);
@@ -73,19 +85,12 @@ static unsigned char *put_value(unsigned char *p, const tb_value *v, size_t size
         }
         return p;
     }
-    if (v->kind == TBV_FLOAT) {
-        float x = tb_to_float(v->d);
-        uint32_t u;
-        memcpy(&u, &x, sizeof u);
-        *p++ = sizeof head_float + 4;
-        memcpy(p, head_float, sizeof head_float);
-        p = pb_fixed32(p + sizeof head_float, u);
-    } else {
-        *p++ = sizeof head_double + 8;
-        memcpy(p, v->kind == TBV_DOUBLE ? head_double : head_int64, sizeof head_double);
-        p = pb_fixed64(p + sizeof head_double,
-                       v->kind == TBV_DOUBLE ? pb_double_bits(v->d) : (uint64_t)v->i);
-    }
+    const unsigned char *head = v->kind == TBV_FLOAT    ? head_float
+                                : v->kind == TBV_DOUBLE ? head_double
+                                                        : head_int64;
+    *p++ = (unsigned char)(sizeof head_double + TB_VALUE_WIDTH(v->kind));
+    memcpy(p, head, sizeof head_double);
+    p = put_number(p + sizeof head_double, v);
     if (v->meta) {
         memcpy(p, meta_scalars, sizeof meta_scalars);
         p += sizeof meta_scalars;
@@ -124,19 +129,30 @@ static void event_end(tev_buf *b, size_t rec, unsigned char *p)
     b->data[b->len] = '\0';
 }
 
-int tb_encode_summary(tev_buf *b, double wall_time, int64_t step, const tb_value *v, size_t n)
+int tb_encode_summary(tev_buf *b, double wall_time, int64_t step, tb_value *v, size_t n)
 {
     size_t sum = 0;
     for (size_t i = 0; i < n; i++) {
-        size_t vs = value_size(&v[i]);
-        sum += 1 + pb_varint_len(vs) + vs;
+        if (v[i].pre) {
+            sum += v[i].pre_len + TB_VALUE_WIDTH(v[i].kind);
+        } else {
+            v[i].size = value_size(&v[i]);
+            sum += 1 + pb_varint_len(v[i].size) + v[i].size;
+        }
     }
     size_t rec;
     unsigned char *p = event_begin(b, wall_time, step, EV_SUMMARY, sum, &rec);
     if (!p)
         return -1;
-    for (size_t i = 0; i < n; i++)
-        p = put_value(p, &v[i], value_size(&v[i]));
+    for (size_t i = 0; i < n; i++) {
+        v[i].at = (size_t)(p - (unsigned char *)b->data);
+        if (v[i].pre) {
+            memcpy(p, v[i].pre, v[i].pre_len);
+            p = put_number(p + v[i].pre_len, &v[i]);
+        } else {
+            p = put_value(p, &v[i], v[i].size);
+        }
+    }
     event_end(b, rec, p);
     return 0;
 }

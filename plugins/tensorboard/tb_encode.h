@@ -35,7 +35,19 @@ typedef struct tb_value {
     int64_t i;
     const char *s; /* TBV_TEXT: the n bytes of the text */
     size_t n;
+    /* A number's entry up to its value bytes (from "0a <len>" to "22 08"),
+     * as an earlier step wrote it for the same tag, kind and no metadata:
+     * copied instead of encoded.  NULL: encode. */
+    const unsigned char *pre;
+    size_t pre_len;
+    /* set by tb_encode_summary */
+    size_t size; /* the Value's bytes */
+    size_t at;   /* offset in the buffer of the Value's entry ("0a <len> ...") */
 } tb_value;
+
+/* Bytes of a number's value in its tensor_content: 4 for TBV_FLOAT, 8
+ * for TBV_DOUBLE and TBV_INT64. */
+#define TB_VALUE_WIDTH(kind) ((kind) == TBV_FLOAT ? 4u : 8u)
 
 /* x rounded to float as IEEE 754 does (to nearest, ties to even), also
  * beyond FLT_MAX, where a C conversion is undefined: to +-FLT_MAX, or to
@@ -45,7 +57,7 @@ float tb_to_float(double x);
 /* Event{wall_time, step, summary{value...}}: one step's values (n may be 0:
  * an empty summary, so that a step without fields still reads back).  The
  * step is left out when 0, as protobuf does. */
-int tb_encode_summary(tev_buf *b, double wall_time, int64_t step, const tb_value *v, size_t n);
+int tb_encode_summary(tev_buf *b, double wall_time, int64_t step, tb_value *v, size_t n);
 
 /* Event{wall_time, file_version: "brain.Event:2"}: every file's first. */
 int tb_encode_file_version(tev_buf *b, double wall_time);

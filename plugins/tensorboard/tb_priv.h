@@ -36,6 +36,10 @@
 
 enum { SYNC_OFF, SYNC_NORMAL, SYNC_FULL };
 
+/* The longest entry prefix of a number kept for the next step (tags up to
+ * about 40 bytes; longer ones are encoded each time). */
+#define TB_PRE_MAX 64
+
 /*
  * One tensorboard backend instance.  Who updates what ("hooks" is
  * tensorboard.c, "write" tb_write.c, "records" tb_records.c):
@@ -63,9 +67,11 @@ enum { SYNC_OFF, SYNC_NORMAL, SYNC_FULL };
  *   last_step      steps logged in this run, the last one (log).
  *   seen           the tags written with their plugin's metadata in this
  *                  file (value: 1 scalars, 2 text, the plugin of the last
- *                  metadata written); hint[i], hint_cls[i]: the tag (a key
- *                  string of seen, never freed on its own) and plugin of
- *                  field i in the last step.  tb_queue_step (records)
+ *                  metadata written); hint[i]: the tag (a key string of
+ *                  seen, never freed on its own), its length and plugin
+ *                  of field i in the last step, and its number's encoded
+ *                  entry prefix (copied while the tag, kind and the
+ *                  absence of metadata stay the same).  tb_queue_step (records)
  *                  only; cleared by tb_run_close.
  *   vals, json,
  *   tag            scratch of tb_queue_step: a step's values, the JSON
@@ -98,10 +104,18 @@ typedef struct tb {
     int64_t steps, last_step;
 
     tb_map seen;
-    const char **hint;
-    int *hint_cls;
+    struct tb_hint {
+        const char *tag; /* a key of seen, or NULL */
+        size_t len;
+        int cls;
+        /* the entry of field i's number up to its value bytes, as the
+         * last step wrote it without metadata (pre_len 0: none) */
+        int pre_kind;
+        unsigned char pre_len;
+        unsigned char pre[TB_PRE_MAX];
+    } * hint;
     tb_value *vals;
-    size_t vals_cap; /* of vals, hint and hint_cls */
+    size_t vals_cap; /* of vals and hint */
     tev_buf json, tag;
 } tb;
 

@@ -45,8 +45,18 @@ static inline unsigned char *pb_key(unsigned char *p, unsigned field, unsigned w
     return pb_varint(p, (uint64_t)field << 3 | wire);
 }
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define PB_LITTLE_ENDIAN 1
+#else
+#define PB_LITTLE_ENDIAN 0
+#endif
+
 static inline unsigned char *pb_fixed32(unsigned char *p, uint32_t v)
 {
+    if (PB_LITTLE_ENDIAN) {
+        memcpy(p, &v, 4);
+        return p + 4;
+    }
     for (int i = 0; i < 4; i++)
         p[i] = (unsigned char)(v >> (8 * i));
     return p + 4;
@@ -54,6 +64,10 @@ static inline unsigned char *pb_fixed32(unsigned char *p, uint32_t v)
 
 static inline unsigned char *pb_fixed64(unsigned char *p, uint64_t v)
 {
+    if (PB_LITTLE_ENDIAN) {
+        memcpy(p, &v, 8);
+        return p + 8;
+    }
     for (int i = 0; i < 8; i++)
         p[i] = (unsigned char)(v >> (8 * i));
     return p + 8;

@@ -8,6 +8,7 @@
 #include "tb_priv.h"
 
 #include "tb_format.h"
+#include "tb_proto.h"
 
 #include <math.h>
 #include <string.h>
@@ -34,9 +35,9 @@ static int grow_vals(tb *c, size_t n)
     if (n <= c->vals_cap)
         return 0;
     size_t cap = c->vals_cap;
-    void **const arrays[] = {(void **)&c->vals, (void **)&c->hint, (void **)&c->hint_cls};
-    const size_t elem[] = {sizeof *c->vals, sizeof *c->hint, sizeof *c->hint_cls};
-    if (tropt_host_grow_all(c->h, &cap, n, 3, arrays, elem) != 0)
+    void **const arrays[] = {(void **)&c->vals, (void **)&c->hint};
+    const size_t elem[] = {sizeof *c->vals, sizeof *c->hint};
+    if (tropt_host_grow_all(c->h, &cap, n, 2, arrays, elem) != 0)
         return -1;
     memset(c->hint + c->vals_cap, 0, (cap - c->vals_cap) * sizeof *c->hint);
     c->vals_cap = cap;
@@ -48,9 +49,10 @@ static int grow_vals(tb *c, size_t n)
 static int needs_meta(tb *c, size_t i, const char *pfx, size_t pfx_len, const char *key,
                       size_t key_len, int cls)
 {
-    const char *hk = c->hint[i];
-    if (hk && c->hint_cls[i] == cls && strncmp(hk, pfx, pfx_len) == 0 &&
-        strcmp(hk + pfx_len, key) == 0)
+    const struct tb_hint *hk = &c->hint[i];
+    if (hk->tag && hk->cls == cls && hk->len == pfx_len + key_len &&
+        (pfx_len == 0 || memcmp(hk->tag, pfx, pfx_len) == 0) &&
+        memcmp(hk->tag + pfx_len, key, key_len) == 0)
         return 0;
     tev_buf_clear(&c->tag);
     if (tev_buf_append(&c->tag, pfx, pfx_len) || tev_buf_append(&c->tag, key, key_len))
@@ -61,8 +63,7 @@ static int needs_meta(tb *c, size_t i, const char *pfx, size_t pfx_len, const ch
         return -1;
     int meta = added || c->seen.vals[slot] != cls;
     c->seen.vals[slot] = cls;
-    c->hint[i] = c->seen.keys[slot];
-    c->hint_cls[i] = cls;
+    c->hint[i] = (struct tb_hint){.tag = c->seen.keys[slot], .len = c->seen.lens[slot], .cls = cls};
     return meta;
 }
 
@@ -73,8 +74,14 @@ static int needs_meta(tb *c, size_t i, const char *pfx, size_t pfx_len, const ch
 static int field_values(tb *c, size_t i, const tropt_field *f, tb_value *v)
 {
     size_t klen = strlen(f->key);
-    int ours = strncmp(f->key, TB_PREFIX, sizeof TB_PREFIX - 1) == 0;
-    *v = (tb_value){.pfx = "", .tag = f->key, .tag_len = klen};
+    int ours = f->key[0] == TB_PREFIX[0] && strncmp(f->key, TB_PREFIX, sizeof TB_PREFIX - 1) == 0;
+    /* every member encoding reads is set (not the whole struct: a hot loop) */
+    v->pfx = "";
+    v->pfx_len = 0;
+    v->tag = f->key;
+    v->tag_len = klen;
+    v->pre = NULL;
+    v->s = NULL;
     if (ours) {
         v->pfx = TB_PFX_KEY;
         v->pfx_len = sizeof TB_PFX_KEY - 1;
@@ -109,6 +116,11 @@ static int field_values(tb *c, size_t i, const tropt_field *f, tb_value *v)
     if (meta < 0)
         return -1;
     v->meta = meta;
+    struct tb_hint *hk = &c->hint[i];
+    if (!meta && hk->pre_len && hk->pre_kind == (int)v->kind && !c->scalars_float) {
+        v->pre = hk->pre;
+        v->pre_len = hk->pre_len;
+    }
     if (!c->scalars_float || v->kind == TBV_TEXT)
         return 1;
     /* scalars=float: what every TensorBoard charts, the exact value beside */
@@ -123,6 +135,25 @@ static int field_values(tb *c, size_t i, const tropt_field *f, tb_value *v)
     v[1].pfx_len = sizeof TB_PFX_EXACT - 1;
     v[1].meta = 0; /* no plugin's: TensorBoard shows it nowhere */
     return 2;
+}
+
+/* After a step (one value per field): keep each number's entry prefix,
+ * written without metadata, for the next step at the same position. */
+static void keep_prefixes(tb *c, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const tb_value *v = &c->vals[i];
+        struct tb_hint *hk = &c->hint[i];
+        if (v->kind == TBV_TEXT || v->meta || v->pre)
+            continue;
+        size_t len = 1 + pb_varint_len(v->size) + v->size - TB_VALUE_WIDTH(v->kind);
+        hk->pre_len = 0;
+        if (len > TB_PRE_MAX)
+            continue;
+        memcpy(hk->pre, c->out.data + v->at, len);
+        hk->pre_len = (unsigned char)len;
+        hk->pre_kind = (int)v->kind;
+    }
 }
 
 int tb_queue_step(tb *c, int64_t step, double time, const tropt_field *f, size_t n)
@@ -140,8 +171,11 @@ int tb_queue_step(tb *c, int64_t step, double time, const tropt_field *f, size_t
     for (size_t i = 0; i < k && !bad; i++)
         if (c->vals[i].kind == TBV_TEXT && !c->vals[i].s)
             c->vals[i].s = c->json.data + c->vals[i].i;
-    if (!bad && tb_encode_summary(&c->out, time, step, c->vals, k) == 0)
+    if (!bad && tb_encode_summary(&c->out, time, step, c->vals, k) == 0) {
+        if (!c->scalars_float)
+            keep_prefixes(c, n);
         return TROPT_OK;
+    }
     /* Tags marked written with their metadata were not: forget them all,
      * so that the next step writes the metadata again. */
     tb_map_clear(&c->seen);

@@ -82,17 +82,20 @@ static int holds_run(tb *c, int fd, const char *run_id)
 
 /*
  * The run folder in the experiment folder efd: `name`, made now or holding
- * this run already; else "<name>-<first 8 of the id>" likewise.  Another
+ * this run already; else "<name>-<first 8 of the id>" likewise; else (the
+ * first 8 characters of a UUIDv7 are its time to about a minute, so two
+ * runs of one name started together share them) "<name>-<id>".  Another
  * run's folder (or one being made by another writer: empty) is never
  * shared, so two runs never merge.
  */
 static int choose_run_folder(tb *c, int efd, const char *exp_dir, const char *name,
                              const char *run_id)
 {
-    char alt[256];
+    char alt[256], full[256];
     snprintf(alt, sizeof alt, "%.200s-%.8s", name, run_id);
-    const char *tries[2] = {name, alt};
-    for (int i = 0; i < 2; i++) {
+    snprintf(full, sizeof full, "%.200s-%.40s", name, run_id);
+    const char *tries[3] = {name, alt, full};
+    for (int i = 0; i < 3; i++) {
         char *dir = tb_join(c->h, exp_dir, tries[i]);
         if (!dir)
             return tb_oom(c);
@@ -112,8 +115,9 @@ static int choose_run_folder(tb *c, int efd, const char *exp_dir, const char *na
             return rc;
     }
     return c->h->error(TROPT_EBACKEND,
-                       "cannot make a folder for run %s in '%s': '%s' and '%s' hold other runs",
-                       run_id, exp_dir, name, alt);
+                       "cannot make a folder for run %s in '%s': '%s', '%s' and '%s' hold other "
+                       "runs",
+                       run_id, exp_dir, name, alt, full);
 }
 
 /* The host name as a file name part: no '/', no control characters. */

@@ -168,7 +168,6 @@ static void tb_destroy(void *self)
     h->free(c->logdir);
     h->free(c->vals);
     h->free(c->hint);
-    h->free(c->hint_cls);
     tev_buf_free(&c->out);
     tev_buf_free(&c->json);
     tev_buf_free(&c->tag);
