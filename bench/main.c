@@ -27,7 +27,7 @@ static const char *const all_scenarios[] = {
     "host",       "sqlite-default", "sqlite-batched", "csv-wide",     "csv-newkey", "jsonl",
     "http-vm",    "http-slow",      "http-down",      "latency",      "pg-default", "pg-batched",
     "pg-latency", "sqlite-read",    "host-keys",      "sqlite-scale", "csv-keys",   "sys",
-    "ckpt",
+    "ckpt",       "tensorboard",
 };
 #define N_SCENARIOS (sizeof all_scenarios / sizeof all_scenarios[0])
 
@@ -44,7 +44,8 @@ static void usage(FILE *f)
                "                   http-slow, http-down, latency, pg-default, pg-batched,\n"
                "                   pg-latency (pg: TROPT_BENCH_PG_CONNINFO, else a local\n"
                "                   PostgreSQL 15 cluster of its own)\n"
-               "                   sqlite-scale (TROPT_BENCH_SCALE_MAX=1e7: to 1e7 values)\n"
+               "                   sqlite-scale (TROPT_BENCH_SCALE_MAX=1e7: to 1e7 values),\n"
+               "                   tensorboard (1,000,000 steps unless --quick)\n"
                "  --vm URL         VictoriaMetrics base URL (e.g. http://127.0.0.1:8428)\n"
                "  --http-opts S    extra options appended to the http spec (e.g.\n"
                "                   batch_size=5000,queue_size=100000)\n"
@@ -378,7 +379,7 @@ int main(int argc, char **argv)
         {"host", scen_host},   {"sqlite", scen_sqlite}, {"csv", scen_csv},
         {"jsonl", scen_jsonl}, {"http", scen_http},     {"latency", scen_latency},
         {"pg", scen_pg},       {"reader", scen_reader}, {"scale", scen_scale},
-        {"sys", scen_sys},     {"ckpt", scen_ckpt},
+        {"sys", scen_sys},     {"ckpt", scen_ckpt},     {"tensorboard", scen_tensorboard},
     };
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
         printf("== %s\n", order[i].label);

@@ -1,0 +1,230 @@
+/* bench/tensorboard.c - the tensorboard backend (1,000,000 steps of ten
+ * scalars, issue 33) against a hand-written loop that encodes the same
+ * records (Event{wall_time, step, summary{value{tag, rank-0 DT_DOUBLE or
+ * DT_INT64 tensor, the scalars plugin's metadata on a tag's first value}}},
+ * TFRecord framing with masked CRC-32C by slicing-by-8) and writes them in
+ * the same batches: one write(2) per step, and one per 1000 steps.  Both
+ * fsync the file once at the end, as the backend's default fsync=normal
+ * does at finish. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+#define TB_STEPS 1000000
+
+/* ---- the hand-written encoder ------------------------------------------------ */
+
+static uint32_t crc_table[8][256];
+
+static void crc_init(void)
+{
+    for (uint32_t b = 0; b < 256; b++) {
+        uint32_t c = b;
+        for (int k = 0; k < 8; k++)
+            c = (c >> 1) ^ (0x82F63B78u & (0u - (c & 1u)));
+        crc_table[0][b] = c;
+    }
+    for (uint32_t b = 0; b < 256; b++)
+        for (int k = 1; k < 8; k++)
+            crc_table[k][b] = (crc_table[k - 1][b] >> 8) ^ crc_table[0][crc_table[k - 1][b] & 0xFF];
+}
+
+static uint32_t masked_crc(const unsigned char *p, size_t n)
+{
+    uint32_t c = 0xFFFFFFFFu;
+    for (; n >= 8; p += 8, n -= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8); /* x86-64: little-endian */
+        w ^= c;
+        c = crc_table[7][w & 0xFF] ^ crc_table[6][(w >> 8) & 0xFF] ^
+            crc_table[5][(w >> 16) & 0xFF] ^ crc_table[4][(w >> 24) & 0xFF] ^
+            crc_table[3][(w >> 32) & 0xFF] ^ crc_table[2][(w >> 40) & 0xFF] ^
+            crc_table[1][(w >> 48) & 0xFF] ^ crc_table[0][w >> 56];
+    }
+    while (n--)
+        c = (c >> 8) ^ crc_table[0][(c ^ *p++) & 0xFF];
+    c ^= 0xFFFFFFFFu;
+    return ((c >> 15) | (c << 17)) + 0xa282ead8u;
+}
+
+static unsigned char *varint(unsigned char *p, uint64_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (unsigned char)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (unsigned char)v;
+    return p;
+}
+
+static size_t varint_len(uint64_t v)
+{
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+static const unsigned char meta[] = {0x4a, 0x0b, 0x0a, 0x09, 0x0a, 0x07, 's',
+                                     'c',  'a',  'l',  'a',  'r',  's'};
+
+/* One framed record of step s at p; returns its end.  first: the step
+ * whose values carry the metadata. */
+static unsigned char *encode_step(unsigned char *p, int64_t s, double wall, const tropt_field *f,
+                                  int first)
+{
+    size_t vsize[BENCH_NFIELDS], sum = 0;
+    for (int i = 0; i < BENCH_NFIELDS; i++) {
+        size_t tl = strlen(f[i].key);
+        vsize[i] = 2 + tl + 16 + (first ? sizeof meta : 0);
+        sum += 1 + varint_len(vsize[i]) + vsize[i];
+    }
+    size_t ev = 9 + (s ? 1 + varint_len((uint64_t)s) : 0) + 1 + varint_len(sum) + sum;
+    unsigned char *r = p, *q = p + 12;
+    *q++ = 0x09;
+    memcpy(q, &wall, 8);
+    q += 8;
+    if (s) {
+        *q++ = 0x10;
+        q = varint(q, (uint64_t)s);
+    }
+    *q++ = 0x2a;
+    q = varint(q, sum);
+    for (int i = 0; i < BENCH_NFIELDS; i++) {
+        size_t tl = strlen(f[i].key);
+        *q++ = 0x0a;
+        q = varint(q, vsize[i]);
+        *q++ = 0x0a;
+        *q++ = (unsigned char)tl;
+        memcpy(q, f[i].key, tl);
+        q += tl;
+        static const unsigned char head[] = {0x42, 0x0e, 0x08, 0, 0x12, 0x00, 0x22, 0x08};
+        memcpy(q, head, sizeof head);
+        q[3] = f[i].type == TROPT_INT ? 9 : 2;
+        q += sizeof head;
+        memcpy(q, &f[i].v, 8);
+        q += 8;
+        if (first) {
+            memcpy(q, meta, sizeof meta);
+            q += sizeof meta;
+        }
+    }
+    uint64_t n = ev;
+    memcpy(r, &n, 8);
+    uint32_t c = masked_crc(r, 8);
+    memcpy(r + 8, &c, 4);
+    c = masked_crc(r + 12, ev);
+    memcpy(q, &c, 4);
+    return q + 4;
+}
+
+typedef struct tb_arg {
+    bench_ctx *c;
+    int batch; /* steps per write */
+} tb_arg;
+
+static int run_raw(void *arg, int64_t steps, double *secs)
+{
+    tb_arg *a = arg;
+    char dir[1024], path[1100];
+    if (bench_mkdir(a->c, "tb-raw", dir, sizeof dir) != 0)
+        return -1;
+    snprintf(path, sizeof path, "%s/events.out.tfevents.0.raw.0.0", dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        perror(path);
+        return -1;
+    }
+    size_t cap = (size_t)a->batch * 512 + 4096;
+    unsigned char *buf = malloc(cap);
+    if (!buf) {
+        close(fd);
+        return -1;
+    }
+    int rc = 0;
+    tropt_field f[BENCH_NFIELDS];
+    double t0 = bench_mono();
+    unsigned char *p = buf;
+    static const char version[] = "\x1a\x0d"
+                                  "brain.Event:2";
+    unsigned char *r = p;
+    double now = bench_realtime();
+    p += 12;
+    *p++ = 0x09;
+    memcpy(p, &now, 8);
+    p += 8;
+    memcpy(p, version, sizeof version - 1);
+    p += sizeof version - 1;
+    uint64_t n = (uint64_t)(p - r - 12);
+    memcpy(r, &n, 8);
+    uint32_t c = masked_crc(r, 8);
+    memcpy(r + 8, &c, 4);
+    c = masked_crc(r + 12, n);
+    memcpy(p, &c, 4);
+    p += 4;
+    for (int64_t s = 0; s < steps && rc == 0; s++) {
+        bench_fill(s, f);
+        p = encode_step(p, s, bench_realtime(), f, s == 0);
+        if ((s + 1) % a->batch == 0 || s + 1 == steps) {
+            size_t len = (size_t)(p - buf);
+            rc = write(fd, buf, len) == (ssize_t)len ? 0 : -1;
+            p = buf;
+        }
+    }
+    if (rc == 0 && fsync(fd) != 0)
+        rc = -1;
+    *secs = bench_mono() - t0;
+    close(fd);
+    free(buf);
+    bench_rmrf(dir);
+    return rc;
+}
+
+static int run_lib(void *arg, int64_t steps, double *secs)
+{
+    tb_arg *a = arg;
+    char dir[1024], spec[2048];
+    if (bench_mkdir(a->c, "tb-lib", dir, sizeof dir) != 0)
+        return -1;
+    snprintf(spec, sizeof spec, "tensorboard:logdir=%s,flush_every=%d", dir, a->batch);
+    int rc = bench_lib_run(spec, steps, secs);
+    bench_rmrf(dir);
+    return rc;
+}
+
+void scen_tensorboard(bench_ctx *c)
+{
+    if (!bench_want(c, "tensorboard"))
+        return;
+    char path[1024];
+    if (!bench_plugin_found("tensorboard", path, sizeof path)) {
+        bench_skip(c, "tensorboard", "plugin tropt-tensorboard.so not found on TROPT_PLUGIN_PATH");
+        return;
+    }
+    crc_init();
+    int64_t steps = c->quick ? c->steps : TB_STEPS;
+    tb_arg one = {c, 1}, many = {c, 1000};
+    bench_variant v[] = {
+        {"tensorboard (default: a write(2) per step)", run_lib, &one, 0, 0},
+        {"hand-written encoder, a write(2) per step (baseline)", run_raw, &one, 0, 0},
+        {"tensorboard flush_every=1000", run_lib, &many, 0, 0},
+        {"hand-written encoder, a write(2) per 1000 steps (baseline)", run_raw, &many, 0, 0},
+    };
+    if (bench_interleave(c, v, 4, steps) != 0) {
+        bench_fail(c, "tensorboard", "a variant failed");
+        return;
+    }
+    bench_row(c, "tensorboard", &v[0], &v[1], "cost", "<=", 1.5,
+              "same records, same batches: a write per step");
+    bench_row(c, "tensorboard", &v[1], NULL, NULL, NULL, 0, NULL);
+    bench_row(c, "tensorboard", &v[2], &v[3], "cost", "<=", 1.5,
+              "same records, same batches: a write per 1000 steps");
+    bench_row(c, "tensorboard", &v[3], NULL, NULL, NULL, 0, NULL);
+    bench_ran(c, "tensorboard", NULL);
+}
