@@ -18,7 +18,7 @@ PACKAGES=(meson ninja-build pkg-config gcc g++ binutils libjansson-dev check
           libsqlite3-dev sqlite3 libcurl4-openssl-dev python3 python3-pandas
           victoria-metrics clang libclang-rt-14-dev clang-format valgrind openssl
           postgresql libpq-dev chromium influxdb python3-numpy python3-psycopg2
-          libjs-dygraphs)
+          libjs-dygraphs python3-protobuf protobuf-compiler)
 
 install_deps() {
     local missing=()

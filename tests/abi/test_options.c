@@ -17,7 +17,8 @@
 #include "testutil.h"
 
 /* The plugins built by this build (a disabled backend is skipped). */
-static const char *const shipped[] = {"print", "sqlite", "csv", "jsonl", "http", "pg"};
+static const char *const shipped[] = {"print", "sqlite", "csv",        "jsonl",
+                                      "http",  "pg",     "tensorboard"};
 
 static const tropt_plugin *load(const char *name, void **handle)
 {

@@ -32,10 +32,11 @@ static void all_kept(const char *args)
 
 START_TEST(shipped_plugins_keep_every_promise)
 {
-    static const char *const shipped[] = {"null", "print", "sqlite", "csv", "jsonl"};
+    static const char *const shipped[] = {"null", "print", "sqlite", "csv", "jsonl", "tensorboard"};
     for (size_t i = 0; i < sizeof shipped / sizeof shipped[0]; i++)
         all_kept(shipped[i]);
     all_kept("csv layout=long");
+    all_kept("tensorboard scalars=float");
     char *good =
         tu_strdupf("%s/tropt-memgood.so token=s3cr3t-value", getenv("TROPT_CONFORMANCE_DIR"));
     all_kept(good);
