@@ -340,6 +340,11 @@ static int discover(tbr *r)
     if (rc == TROPT_OK)
         rc = join_same_ids(r);
     r->found = rc == TROPT_OK;
+    if (rc != TROPT_OK) { /* the next call starts again from nothing */
+        for (size_t i = 0; i < r->nruns; i++)
+            run_free(r->h, &r->runs[i]);
+        r->nruns = 0;
+    }
     return rc;
 }
 

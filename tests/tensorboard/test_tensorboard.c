@@ -12,6 +12,8 @@
 #include "testutil.h"
 
 #include "tb_crc.h"
+#include "tb_encode.h"
+#include "tb_record.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -228,6 +230,31 @@ START_TEST(test_crc_vectors)
     ck_assert_uint_eq(tb_crc_mask(0), 0xa282ead8u);
     ck_assert_uint_eq(tb_crc_mask(0xE3069283u),
                       ((0xE3069283u >> 15) | (0xE3069283u << 17)) + 0xa282ead8u);
+}
+END_TEST
+
+/* The restart marker a continued attempt starts its file with (the
+ * writer's hook waits for ABI 1.2): Event{wall_time, step,
+ * session_log{status: START}}, framed. */
+START_TEST(test_session_log_record)
+{
+    tev_buf b;
+    tev_buf_init(&b, NULL, NULL);
+    ck_assert_int_eq(tb_encode_session_log(&b, 1.5, 300, 1), 0);
+    static const unsigned char want[] = {0x09, 0,    0,    0,    0,    0,    0,    0xf8,
+                                         0x3f, 0x10, 0xac, 0x02, 0x3a, 0x02, 0x08, 0x01};
+    ck_assert_uint_eq(b.len, sizeof want + TB_REC_OVERHEAD);
+    const unsigned char *r = (const unsigned char *)b.data;
+    ck_assert_int_eq(memcmp(r + TB_REC_HEAD, want, sizeof want), 0);
+    uint64_t n;
+    uint32_t c;
+    memcpy(&n, r, 8);
+    ck_assert_uint_eq(n, sizeof want);
+    memcpy(&c, r + 8, 4);
+    ck_assert_uint_eq(c, tb_masked_crc32c(r, 8));
+    memcpy(&c, r + TB_REC_HEAD + sizeof want, 4);
+    ck_assert_uint_eq(c, tb_masked_crc32c(want, sizeof want));
+    tev_buf_free(&b);
 }
 END_TEST
 
@@ -1132,11 +1159,17 @@ static Suite *tb_suite(void)
         const char *name;
         const TTest *test;
     } cases[] = {
-        {"crc", test_crc_vectors},          {"layout", test_layout_vs_sqlite},
-        {"readback", test_read_back},       {"foreign", test_foreign_files},
-        {"cli", test_cli_runs_show_replay}, {"kill", test_kill_and_torn_records},
-        {"folders", test_folders},          {"flush", test_flush_every},
-        {"failures", test_disk_full},       {"chaos", test_allocation_failures},
+        {"crc", test_crc_vectors},
+        {"crc", test_session_log_record},
+        {"layout", test_layout_vs_sqlite},
+        {"readback", test_read_back},
+        {"foreign", test_foreign_files},
+        {"cli", test_cli_runs_show_replay},
+        {"kill", test_kill_and_torn_records},
+        {"folders", test_folders},
+        {"flush", test_flush_every},
+        {"failures", test_disk_full},
+        {"chaos", test_allocation_failures},
     };
     TCase *tc = NULL;
     const char *prev = "";
