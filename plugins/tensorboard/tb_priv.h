@@ -16,8 +16,12 @@
  *   tb_proto.c     protobuf wire primitives (tb_proto.h).
  *   tb_util.c      string table, folder names, SHA-1 and UUIDv5 (tb_util.h).
  *   tb_ident.c     finding the run a folder holds (writer and reader).
- *   tb_read.c      the reader hooks: run folders, list_runs, read_run.
- *   tb_scan.c      reading one run: segments, step groups, the merge.
+ *   tb_read.c      the reader hooks: run folders, list_runs, read_run
+ *                  (tb_read.h: the options and the hooks).
+ *   tb_scan.c      reading one run, first pass: segments and cuts, what
+ *                  each value is, our records (tb_scan.h: the reader's
+ *                  model and its invariants).
+ *   tb_merge.c     reading one run, second pass: the files' steps merged.
  *
  * Every function returning int returns TROPT_OK or an error already
  * reported through c->h->error (TROPT_EBACKEND naming the path and the
