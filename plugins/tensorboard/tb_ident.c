@@ -52,12 +52,13 @@ static json_t *record_identity(const unsigned char *d, size_t n)
 int tb_file_identity(const tropt_host *h, int dfd, const char *name, json_t **rec)
 {
     *rec = NULL;
-    int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO planted under an event file's name never blocks */
+    int fd = openat(dfd, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
         return -1;
     struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int e = errno;
+    int e = fstat(fd, &st) != 0 ? errno : S_ISREG(st.st_mode) ? 0 : EISDIR;
+    if (e) {
         close(fd);
         errno = e;
         return -1;
@@ -75,7 +76,7 @@ int tb_file_identity(const tropt_host *h, int dfd, const char *name, json_t **re
         else if (s != TB_REC_BAD_DATA)
             break;
     }
-    int e = errno;
+    e = errno;
     tb_recin_free(&r);
     close(fd);
     if (!*rec && s == TB_REC_IOERR) {
@@ -114,8 +115,9 @@ int tb_event_files(const tropt_host *h, int dfd, char ***names, size_t *n)
     struct dirent *de;
     int rc = 0;
     while ((de = readdir(d)) != NULL) {
-        if (!tb_is_event_file(de->d_name) || (de->d_type != DT_REG && de->d_type != DT_UNKNOWN))
-            continue;
+        if (!tb_is_event_file(de->d_name) ||
+            (de->d_type != DT_REG && de->d_type != DT_LNK && de->d_type != DT_UNKNOWN))
+            continue; /* a link is followed when read, as TensorBoard does */
         char *copy = tropt_host_strdup(h, de->d_name);
         if (!copy || tropt_host_grow(h, (void **)names, &cap, *n + 1, sizeof **names) != 0) {
             h->free(copy);

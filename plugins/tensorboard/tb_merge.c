@@ -149,7 +149,11 @@ static int cursor_open(tbr_scan *s, cursor *c, tbr_file *f)
     c->fd = -1;
     tev_buf_init(&c->cur.arena, s->r->h->realloc, s->r->h->free);
     tev_buf_init(&c->ahead.arena, s->r->h->realloc, s->r->h->free);
-    c->fd = open(f->path, O_RDONLY | O_CLOEXEC);
+    if (f->size == 0) { /* empty, or left out by the first pass */
+        c->eof = 1;
+        return TROPT_OK;
+    }
+    c->fd = open(f->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (c->fd < 0)
         return s->r->h->error(TROPT_EBACKEND, "cannot read '%s': %s", f->path, strerror(errno));
     tb_recin_init(&c->in, s->r->h, c->fd, 0, f->size);

@@ -396,16 +396,23 @@ static int record_status(tbr_scan *s, tbr_file *f, tb_rec_status st, off_t at)
 static int prescan_file(tbr_scan *s, tbr_file *f)
 {
     const tropt_host *h = s->r->h;
-    int fd = open(f->path, O_RDONLY | O_CLOEXEC);
+    int fd = open(f->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        int e = errno;
+    int e = fd < 0 ? errno : fstat(fd, &st) != 0 ? errno : !S_ISREG(st.st_mode) ? EISDIR : 0;
+    f->size = 0;
+    f->nsegs = 0;
+    if (e) {
+        /* an unreadable file is left out (as TensorBoard leaves it out) */
+        char key[4200];
+        snprintf(key, sizeof key, "unreadable:%s", f->path);
+        if (first_time(s->r, key))
+            TROPT_HOST_LOG(h, TROPT_LEVEL_WARNING, "%s: cannot read it (%s): left out", f->path,
+                           strerror(e));
         if (fd >= 0)
             close(fd);
-        return h->error(TROPT_EBACKEND, "cannot read '%s': %s", f->path, strerror(e));
+        return push_seg(s, f, 0, INT64_MIN, 0);
     }
     f->size = st.st_size;
-    f->nsegs = 0;
     s->have_prev = 0;
     int rc = push_seg(s, f, 0, INT64_MIN, 0);
     tb_recin in;

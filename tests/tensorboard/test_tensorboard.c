@@ -556,6 +556,32 @@ static void check_foreign_run(const char *spec, const char *name, json_t *want, 
     json_decref(g.root);
 }
 
+/* An event file that cannot be read (here a dangling link) is left out with
+ * a warning; the run's other files are read. */
+START_TEST(test_unreadable_file_left_out)
+{
+    char *dir = tu_mkdtemp();
+    json_t *m = make_foreign(dir);
+    char *link = tu_strdupf("%s/tbx/run1/events.out.tfevents.1800000000.gone.1.0", dir);
+    ck_assert_int_eq(symlink("/nonexistent/events", link), 0);
+    char *spec = tu_strdupf("tensorboard:logdir=%s", dir);
+    tu_capture_start();
+    json_t *listed = list_runs(spec);
+    const char *tbx = json_string_value(json_object_get(json_object_get(m, "tbx/run1"), "id"));
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(listed, tbx), "steps")), 5);
+    char *want = tu_strdupf("%s: cannot read it (No such file or directory): left out", link);
+    ck_assert_msg(strstr(tu_captured(), want), "%s", tu_captured());
+    tu_capture_stop();
+    free(want);
+    json_decref(listed);
+    json_decref(m);
+    free(spec);
+    free(link);
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 static int ignore_event(const tropt_event *ev, void *ud)
 {
     (void)ev;
@@ -1159,17 +1185,12 @@ static Suite *tb_suite(void)
         const char *name;
         const TTest *test;
     } cases[] = {
-        {"crc", test_crc_vectors},
-        {"crc", test_session_log_record},
-        {"layout", test_layout_vs_sqlite},
-        {"readback", test_read_back},
-        {"foreign", test_foreign_files},
-        {"cli", test_cli_runs_show_replay},
-        {"kill", test_kill_and_torn_records},
-        {"folders", test_folders},
-        {"flush", test_flush_every},
-        {"failures", test_disk_full},
-        {"chaos", test_allocation_failures},
+        {"crc", test_crc_vectors},          {"crc", test_session_log_record},
+        {"layout", test_layout_vs_sqlite},  {"readback", test_read_back},
+        {"foreign", test_foreign_files},    {"foreign", test_unreadable_file_left_out},
+        {"cli", test_cli_runs_show_replay}, {"kill", test_kill_and_torn_records},
+        {"folders", test_folders},          {"flush", test_flush_every},
+        {"failures", test_disk_full},       {"chaos", test_allocation_failures},
     };
     TCase *tc = NULL;
     const char *prev = "";
