@@ -155,13 +155,15 @@ int tb_barrier(tb *c);
 
 /* ---- tb_records.c ---- */
 
-/* The name a run's folder takes: the run's name (ABI 1.2), until then its
- * id.  Borrowed from run. */
-const char *tb_run_name(const tropt_run *run);
+/* The run's name, which its folder takes: run->name from a host that
+ * passes it (ABI 1.2, TROPT_HOST_RUN_V12), else the run's id.  Borrowed
+ * from run. */
+const char *tb_run_name(const tb *c, const tropt_run *run);
 
-/* The step a resumed attempt continues from (its SessionLog START), or -1
- * for a first attempt (all runs until ABI 1.2 says otherwise). */
-int64_t tb_resume_step(const tropt_run *run);
+/* The step a continued attempt starts from (its SessionLog START):
+ * run->from_step for attempt > 1 from a host that passes attempts (ABI
+ * 1.2), else -1 (a first attempt). */
+int64_t tb_resume_step(const tb *c, const tropt_run *run);
 
 /* Queue a new file's first records: the version, the START marker of a
  * resumed attempt, the run's identity, its config as hparams and text. */

@@ -352,6 +352,9 @@ static int discover(tbr *r)
 
 static void to_info(const tbr_run *run, tropt_stored_run *ri)
 {
+    /* zeroed whole: the members later ABI minors append read as "not
+     * filled" (ABI 1.2: attempts 0), never as garbage */
+    memset(ri, 0, sizeof *ri);
     ri->run_id = run->id;
     ri->experiment = run->experiment ? run->experiment : "";
     ri->status = run->status;

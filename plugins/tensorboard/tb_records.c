@@ -13,16 +13,26 @@
 #include <math.h>
 #include <string.h>
 
-const char *tb_run_name(const tropt_run *run)
+const char *tb_run_name(const tb *c, const tropt_run *run)
 {
-    /* ABI 1.2 adds run->name; the folder takes it then. */
+#if TROPT_PLUGIN_ABI_MINOR >= 2
+    if (TROPT_HOST_RUN_V12(c->h) && run->name && run->name[0])
+        return run->name;
+#else
+    (void)c;
+#endif
     return run->run_id;
 }
 
-int64_t tb_resume_step(const tropt_run *run)
+int64_t tb_resume_step(const tb *c, const tropt_run *run)
 {
-    /* ABI 1.2 (resume): a continued attempt's from_step. */
+#if TROPT_PLUGIN_ABI_MINOR >= 2
+    if (TROPT_HOST_RUN_V12(c->h) && run->attempt > 1)
+        return run->from_step;
+#else
+    (void)c;
     (void)run;
+#endif
     return -1;
 }
 
@@ -211,8 +221,9 @@ static int put_raw_member(tev_buf *b, const char *key)
            tev_buf_putc(b, ':');
 }
 
-/* The identity record: {"format":1,"run_id":...,"experiment":...,"folder":
- * ...,"host":...,"pid":...,"started_at":...,"from_step":...,"config":...} */
+/* The identity record: {"format":1,"run_id":...,"experiment":...,"name":
+ * ...,"folder":...,"host":...,"pid":...,"started_at":...,"from_step":...,
+ * "config":...} */
 static int run_json(tb *c, tev_buf *b, const tropt_run *run, const json_t *config,
                     int64_t from_step)
 {
@@ -220,6 +231,7 @@ static int run_json(tb *c, tev_buf *b, const tropt_run *run, const json_t *confi
     tev_buf_clear(b);
     return tev_buf_puts(b, "{\"format\":1") || put_str_member(b, "run_id", run->run_id) ||
            put_str_member(b, "experiment", run->experiment) ||
+           put_str_member(b, "name", tb_run_name(c, run)) ||
            put_str_member(b, "folder", folder ? folder + 1 : c->run_dir) ||
            put_str_member(b, "host", run->host ? run->host : "") || put_raw_member(b, "pid") ||
            tev_buf_put_i64(b, run->pid) || put_raw_member(b, "started_at") ||
@@ -249,7 +261,7 @@ static int config_text(tb *c, tev_buf *b, tev_buf *tmp, const json_t *config)
 int tb_queue_start(tb *c, const tropt_run *run, const json_t *config, const tropt_field *params,
                    size_t n_params)
 {
-    int64_t from = tb_resume_step(run);
+    int64_t from = tb_resume_step(c, run);
     int64_t at = from > 0 ? from : 0;
     double t = run->started_at;
     tev_buf b, tmp;

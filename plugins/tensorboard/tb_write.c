@@ -173,7 +173,7 @@ int tb_open_run(tb *c, const tropt_run *run)
         return rc;
     char *exp = tb_folder_name(h, run->experiment);
     char *exp_dir = exp ? tb_join(h, c->logdir, exp) : NULL;
-    char *name = tb_folder_name(h, tb_run_name(run));
+    char *name = tb_folder_name(h, tb_run_name(c, run));
     int dfd = -1, efd = -1;
     if (!exp_dir || !name) {
         rc = tb_oom(c);
