@@ -8,7 +8,6 @@
  * the reader API and the CLI.  Each TCase is a test of its own (meson passes
  * its name).
  */
-#include "allocloop.h"
 #include "testutil.h"
 
 #include "tb_crc.h"
@@ -671,6 +670,78 @@ static char *sql(const char *db, const char *query)
     return out;
 }
 
+/* The cells of a line of `tropt runs` (columns are apart by two spaces or
+ * more; no cell of these tests holds two spaces). */
+static json_t *split_cells(const char *line, size_t len)
+{
+    json_t *cells = json_array();
+    size_t i = 0;
+    while (i < len) {
+        while (i < len && line[i] == ' ')
+            i++;
+        size_t start = i;
+        while (i < len && !(line[i] == ' ' && (i + 1 >= len || line[i + 1] == ' ')))
+            i++;
+        if (i > start)
+            json_array_append_new(cells, json_stringn(line + start, i - start));
+    }
+    return cells;
+}
+
+/* The row of run `id` in `tropt runs` output, as {header: cell}. */
+static json_t *runs_row(const char *out, const char *id)
+{
+    const char *head = strstr(out, "RUN ID");
+    ck_assert_msg(head != NULL, "no header in:\n%s", out);
+    while (head > out && head[-1] != '\n')
+        head--;
+    const char *at = strstr(out, id);
+    ck_assert_msg(at != NULL, "no row of %s in:\n%s", id, out);
+    while (at > out && at[-1] != '\n')
+        at--;
+    json_t *names = split_cells(head, strcspn(head, "\n"));
+    json_t *cells = split_cells(at, strcspn(at, "\n"));
+    ck_assert_msg(json_array_size(names) == json_array_size(cells), "row of %s:\n%s", id, out);
+    json_t *row = json_object();
+    for (size_t i = 0; i < json_array_size(names); i++)
+        json_object_set(row, json_string_value(json_array_get(names, i)), json_array_get(cells, i));
+    json_decref(names);
+    json_decref(cells);
+    return row;
+}
+
+/* `tropt runs` lists run id with this experiment, status and step count. */
+static void expect_row(const char *out, const char *id, const char *experiment, const char *status,
+                       long steps)
+{
+    json_t *row = runs_row(out, id);
+    char *want = tu_strdupf("%ld", steps);
+    ck_assert_str_eq(json_string_value(json_object_get(row, "RUN ID")), id);
+    ck_assert_str_eq(json_string_value(json_object_get(row, "EXPERIMENT")), experiment);
+    ck_assert_str_eq(json_string_value(json_object_get(row, "STATUS")), status);
+    ck_assert_str_eq(json_string_value(json_object_get(row, "STEPS")), want);
+    free(want);
+    json_decref(row);
+}
+
+/* `tropt show` prints `key` (at the start of a line, maybe indented) then
+ * spaces then `value` (the rest of the line). */
+static void expect_shown(const char *out, const char *key, const char *value)
+{
+    size_t klen = strlen(key);
+    for (const char *line = out; *line;
+         line += strcspn(line, "\n") + (line[strcspn(line, "\n")] != 0)) {
+        const char *p = line + strspn(line, " ");
+        if (strncmp(p, key, klen) != 0 || p[klen] != ' ')
+            continue;
+        p += klen + strspn(p + klen, " ");
+        size_t n = strcspn(p, "\n");
+        if (n == strlen(value) && strncmp(p, value, n) == 0)
+            return;
+    }
+    ck_abort_msg("no line '%s  %s' in:\n%s", key, value, out);
+}
+
 START_TEST(test_cli_runs_show_replay)
 {
     char *dir = tu_mkdtemp();
@@ -692,22 +763,15 @@ START_TEST(test_cli_runs_show_replay)
     /* runs: every run, ours and TensorBoard's, with its status and steps */
     char *out = cli("runs --from '%s'%s", spec, "");
     printf("%s", out);
-    char *line = tu_strdupf("%s  mine", done);
-    ck_assert_msg(strstr(out, line) && strstr(strstr(out, line), "finished   7"), "%s", out);
-    free(line);
-    line = tu_strdupf("%s  mine", open_id);
-    ck_assert_msg(strstr(out, line) && strstr(strstr(out, line), "running    3"), "%s", out);
-    free(line);
+    expect_row(out, done, "mine", "finished", 7);
+    expect_row(out, open_id, "mine", "running", 3);
     const char *name;
     json_t *want;
     json_object_foreach(m, name, want)
     {
-        const char *id = json_string_value(json_object_get(want, "id"));
-        char *row = tu_strdupf("%s  %-20s  finished   %zu", id,
-                               json_string_value(json_object_get(want, "experiment")),
-                               json_array_size(json_object_get(want, "steps")));
-        ck_assert_msg(strstr(out, row), "no row '%s' in:\n%s", row, out);
-        free(row);
+        expect_row(out, json_string_value(json_object_get(want, "id")),
+                   json_string_value(json_object_get(want, "experiment")), "finished",
+                   (long)json_array_size(json_object_get(want, "steps")));
     }
     free(out);
     tropt_tracker_free(t);
@@ -716,9 +780,10 @@ START_TEST(test_cli_runs_show_replay)
     const char *tf2 = json_string_value(json_object_get(json_object_get(m, "tf2/train"), "id"));
     out = cli("show %s --from '%s'", tf2, spec);
     printf("%s", out);
-    ck_assert_msg(strstr(out, "optimizer = adam") && strstr(out, "exact = 3.3333333333333335") &&
-                      strstr(out, "summary_text = done") && strstr(out, "status      finished"),
-                  "%s", out);
+    expect_shown(out, "optimizer", "\"adam\"");
+    expect_shown(out, "exact", "3.3333333333333335");
+    expect_shown(out, "summary_text", "\"done\"");
+    expect_shown(out, "status", "finished");
     free(out);
 
     /* replay imports the whole logdir into SQL, once however often it runs */
@@ -873,16 +938,27 @@ END_TEST
 
 /* ---- folders ------------------------------------------------------------------------ */
 
+/* A run named `name` (opened by t), finished at once: its id (malloc'd). */
+static char *named_run(tropt_tracker *t, const char *name)
+{
+    ck_assert_int_eq(tropt_tracker_set_run_name(t, name), TROPT_OK);
+    ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
+    ck_assert_str_eq(tropt_tracker_run_name(t), name);
+    char *id = strdup(tropt_tracker_run_id(t));
+    ck_assert_int_eq(tropt_tracker_finish(t, NULL), TROPT_OK);
+    return id;
+}
+
 START_TEST(test_folders)
 {
     char *dir = tu_mkdtemp();
     char *spec = tu_strdupf("tensorboard:logdir=%s", dir);
-    /* the layout: <logdir>/<experiment>/<run>/events.out.tfevents.<secs>.<host>.<pid>.<n> */
+    /* the layout: <logdir>/<experiment>/<run name>/events.out.tfevents.<secs>.<host>.<pid>.<n> */
     tropt_tracker *t = open_spec(spec, "a/b");
     ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
     char *id = strdup(tropt_tracker_run_id(t));
+    char *sub = tu_strdupf("%s/a_b/%s", dir, tropt_tracker_run_name(t));
     ck_assert_int_eq(tropt_tracker_finish(t, NULL), TROPT_OK);
-    char *sub = tu_strdupf("%s/a_b/%s", dir, id);
     char *file = only_event_file(sub);
     char host[256];
     gethostname(host, sizeof host);
@@ -896,46 +972,62 @@ START_TEST(test_folders)
     free(pat);
     free(file);
 
-    /* a folder of that name holding another run: this run takes <name>-<id8> */
-    ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
-    char *id2 = strdup(tropt_tracker_run_id(t));
-    ck_assert_int_eq(tropt_tracker_finish(t, NULL), TROPT_OK);
-    char *other = tu_strdupf("%s/a_b/%s", dir, id2);
-    char *cmd =
-        tu_strdupf("rm -rf '%s' && mkdir '%s' && cp '%s'/events.* '%s/'", other, other, sub, other);
-    ck_assert_int_eq(tu_run(cmd, NULL, 1), 0); /* <id2>/ now holds run <id>'s file */
+    /* two runs of one name: the second takes <name>-<first 8 of its id> */
+    char *id_a = named_run(t, "same");
+    char *id_b = named_run(t, "same");
+    char *dir_a = tu_strdupf("%s/a_b/same", dir);
+    char *dir_b = tu_strdupf("%s/a_b/same-%.8s", dir, id_b);
+    free(only_event_file(dir_a));
+    free(only_event_file(dir_b));
+
+    /* <name>-<id8> held by another run too (UUIDv7s of one minute share
+     * their first 8): <name>-<id> */
+    static const char id_c[] = "01a25170-0000-7000-8000-000000000001";
+    char *dir_c8 = tu_strdupf("%s/a_b/same-01a25170", dir);
+    char *cmd = tu_strdupf("mkdir '%s' && cp '%s'/events.* '%s/'", dir_c8, dir_a, dir_c8);
+    ck_assert_int_eq(tu_run(cmd, NULL, 1), 0);
     free(cmd);
-    /* run id2 written again (as tropt replay would): not into <id2>/ */
-    tropt_run_info info = {
-        .run_id = id2, .experiment = "a/b", .started_at = 1.5e9, .host = "h", .pid = 7};
-    ck_assert_int_eq(tropt_tracker_init_run(t, &info, NULL), TROPT_OK);
+    tropt_run_record rec = {.struct_size = sizeof rec,
+                            .run_id = id_c,
+                            .experiment = "a/b",
+                            .name = "same",
+                            .started_at = 1.5e9,
+                            .host = "h",
+                            .pid = 7};
+    ck_assert_int_eq(tropt_tracker_import_run(t, &rec, NULL), TROPT_OK);
     ck_assert_int_eq(tropt_tracker_log_fields_at(t, 0, 1.5e9, &TROPT_F_INT("k", 1), 1), TROPT_OK);
     ck_assert_int_eq(tropt_tracker_finish_run(t, "finished", 1.5e9 + 1, NULL), TROPT_OK);
-    char *alt = tu_strdupf("%s/a_b/%s-%.8s", dir, id2, id2);
-    file = only_event_file(alt);
-    free(file);
+    char *dir_c = tu_strdupf("%s/a_b/same-%s", dir, id_c);
+    free(only_event_file(dir_c));
 
     /* the same run replayed into its own folder again: a second file, and
      * each step read back once */
-    ck_assert_int_eq(tropt_tracker_init_run(t, &info, NULL), TROPT_OK);
+    ck_assert_int_eq(tropt_tracker_import_run(t, &rec, NULL), TROPT_OK);
     ck_assert_int_eq(tropt_tracker_log_fields_at(t, 0, 1.5e9, &TROPT_F_INT("k", 1), 1), TROPT_OK);
     ck_assert_int_eq(tropt_tracker_log_fields_at(t, 1, 1.5e9, &TROPT_F_INT("k", 2), 1), TROPT_OK);
     ck_assert_int_eq(tropt_tracker_finish_run(t, "finished", 1.5e9 + 2, NULL), TROPT_OK);
-    cmd = tu_strdupf("ls '%s' | wc -l", alt);
+    cmd = tu_strdupf("ls '%s' | wc -l", dir_c);
     char *out = NULL;
     ck_assert_int_eq(tu_run(cmd, &out, 0), 0);
     ck_assert_str_eq(out, "2\n");
     free(out);
     free(cmd);
-    got g = read_back(spec, id2);
+    got g = read_back(spec, id_c);
     ck_assert_int_eq(json_array_size(g.steps), 2);
     ck_assert_str_eq(
         json_string_value(json_object_get(json_array_get(json_array_get(g.steps, 1), 2), "k")),
         "int:2");
     json_decref(g.root);
     json_t *l = list_runs(spec);
-    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(l, id2), "steps")), 2);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(l, id_c), "steps")), 2);
+    ck_assert_int_eq(json_object_size(l), 4);
     json_decref(l);
+    free(id_a);
+    free(id_b);
+    free(dir_a);
+    free(dir_b);
+    free(dir_c8);
+    free(dir_c);
 
     /* a symbolic link where a run folder goes is refused, its target untouched */
     tropt_tracker_free(t);
@@ -973,11 +1065,8 @@ START_TEST(test_folders)
     free(notdir);
     free(linked);
     free(target);
-    free(alt);
-    free(other);
     free(sub);
     free(id);
-    free(id2);
     free(spec);
     tu_rmtree(dir);
     free(dir);
@@ -1027,7 +1116,7 @@ END_TEST
 
 /* The child: the file may grow to 8 KiB; logs 400-byte steps until that
  * fails, then more (kept in memory until pending_max, then dropped),
- * prints "<ok> <kept> <dropped>", stops; when continued, gets its room
+ * prints "<ok> <kept> <dropped> <run id>", stops; when continued, gets its room
  * back and finishes. */
 static void full_disk_child(const char *spec)
 {
@@ -1057,7 +1146,7 @@ static void full_disk_child(const char *spec)
         else
             _exit(11);
     }
-    printf("%d %d %d\n", ok, kept, dropped);
+    printf("%d %d %d %s\n", ok, kept, dropped, tropt_tracker_run_id(t));
     fflush(stdout);
     raise(SIGSTOP);
     setrlimit(RLIMIT_FSIZE, &rl);
@@ -1085,15 +1174,13 @@ START_TEST(test_disk_full)
     int st;
     waitpid(pid, &st, WUNTRACED);
     ck_assert_msg(WIFSTOPPED(st), "child: %d", WEXITSTATUS(st));
-    char buf[64] = "";
+    char buf[128] = "", rid[40];
     ck_assert_int_gt(read(p[0], buf, sizeof buf - 1), 0);
     int ok, kept, dropped;
-    ck_assert_int_eq(sscanf(buf, "%d %d %d", &ok, &kept, &dropped), 3);
+    ck_assert_int_eq(sscanf(buf, "%d %d %d %36s", &ok, &kept, &dropped, rid), 4);
     printf("disk full: %d steps written, %d kept in memory, %d dropped\n", ok, kept, dropped);
     ck_assert(ok > 5 && kept > 5 && dropped > 5 && ok + kept + dropped == 200);
     /* at the limit the file holds complete records only */
-    char *file = only_event_file(dir);
-    char *rid = strndup(strrchr(file, '/') - 36, 36);
     char *args = tu_strdupf("torn '%s' %s", dir, rid);
     char *out = tbcheck(args);
     char *want = tu_strdupf("OK %d 0\n", ok);
@@ -1111,8 +1198,6 @@ START_TEST(test_disk_full)
     json_decref(g.root);
     close(p[0]);
     free(args);
-    free(rid);
-    free(file);
     free(spec);
     tu_rmtree(dir);
     free(dir);
@@ -1135,11 +1220,70 @@ static void *chaos_realloc(void *p, size_t n)
     return ++chaos.n == chaos.fail_at ? NULL : realloc(p, n);
 }
 
+static int clean_rc(int rc)
+{
+    return rc == TROPT_OK || rc == TROPT_ENOMEM || rc == TROPT_EBACKEND || rc == TROPT_ESTATE;
+}
+
+/* One pass of the writer's chaos loop in folder `logdir`: 1 when every call
+ * succeeded. */
+static int chaos_pass(const char *logdir)
+{
+    char *spec = tu_strdupf("tensorboard:logdir=%s,fsync=off", logdir);
+    tropt_tracker *t = NULL;
+    int rc = tropt_tracker_open(&t, spec, "chaos", NULL);
+    free(spec);
+    ck_assert_msg(rc == TROPT_OK || rc == TROPT_ENOMEM || rc == TROPT_EBACKEND, "open: %d %s", rc,
+                  tropt_error_message());
+    if (rc != TROPT_OK) {
+        ck_assert_ptr_null(t);
+        return 0;
+    }
+    json_t *cfg = json_pack("{s:i, s:{s:s}}", "k", 1, "o", "p", "q");
+    int all = cfg != NULL && (rc = tropt_tracker_init(t, cfg)) == TROPT_OK;
+    ck_assert(clean_rc(rc));
+    json_decref(cfg);
+    for (int i = 0; i < 3; i++) {
+        tropt_field f[3] = {TROPT_F_REAL("x", i * 0.5), TROPT_F_STR("s", "v"), TROPT_F_INT("i", i)};
+        rc = tropt_tracker_log_fields(t, f, 3);
+        ck_assert_msg(clean_rc(rc), "log: %d %s", rc, tropt_error_message());
+        all &= rc == TROPT_OK;
+    }
+    rc = tropt_tracker_flush(t);
+    ck_assert(clean_rc(rc));
+    all &= rc == TROPT_OK;
+    rc = tropt_tracker_finish(t, NULL);
+    ck_assert(clean_rc(rc));
+    all &= rc == TROPT_OK;
+    tropt_tracker_free(t);
+    return all;
+}
+
 START_TEST(test_allocation_failures)
 {
     char *dir = tu_mkdtemp();
     char *spec = tu_strdupf("tensorboard:logdir=%s,fsync=off", dir);
-    tu_alloc_fail_loop(spec);
+    /* every allocation from the Nth on fails, N = 0, 1, ..., each pass in a
+     * folder of its own: every init lists its store once (the names a
+     * default name must not take), so a shared folder would grow every
+     * pass's allocations with the passes before it */
+    ck_assert_int_eq(tropt_set_allocator(&tu_chaos_allocator), TROPT_OK);
+    tropt_set_log_level(TROPT_LEVEL_OFF);
+    long pass;
+    for (pass = 0; pass < 100000; pass++) {
+        tu_chaos_budget(pass);
+        char *logdir = tu_strdupf("%s/p%ld", dir, pass);
+        int ok = chaos_pass(logdir);
+        free(logdir);
+        if (ok && tu_chaos_failed() == 0)
+            break;
+    }
+    tu_chaos_budget(-1);
+    tropt_set_allocator(NULL);
+    tropt_set_log_level(TROPT_LEVEL_WARNING);
+    printf("writer: %ld allocation points failed, then a clean pass\n", pass);
+    ck_assert_int_gt(pass, 20);
+    ck_assert_int_lt(pass, 100000);
     /* reading back fails cleanly at every allocation, then succeeds */
     tropt_tracker *t = open_spec(spec, "chaos-read");
     json_t *cfg = json_pack("{s:i, s:{s:s}}", "a", 1, "b", "c", "d");
