@@ -207,7 +207,8 @@ static int run_lib(void *arg, int64_t steps, double *secs)
     char dir[1024], spec[2048];
     if (bench_mkdir(a->c, "tb-lib", dir, sizeof dir) != 0)
         return -1;
-    snprintf(spec, sizeof spec, "tensorboard:logdir=%s,flush_every=%d", dir, a->batch);
+    snprintf(spec, sizeof spec, "tensorboard:logdir=%s,flush_every=%d,scalars=double", dir,
+             a->batch);
     tropt_tracker *t = NULL;
     if (tropt_tracker_open(&t, spec, "bench", NULL) != TROPT_OK ||
         tropt_tracker_init(t, NULL) != TROPT_OK) {

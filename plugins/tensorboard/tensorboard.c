@@ -53,9 +53,9 @@ static const tropt_option_def tb_options[] = {
         "retry_interval", "1s", 0, 86400000.0,
         "after a failed write, log retries at most this often (flush/finish always retry)"),
     [TB_OPT_SCALARS] = TROPT_OPTION_ENUM(
-        "scalars", "double", scalars_choices,
-        "double: DT_DOUBLE/DT_INT64 scalars, exact; float: DT_FLOAT as tf.summary.scalar, "
-        "exact values kept beside them"),
+        "scalars", "float", scalars_choices,
+        "float: DT_FLOAT as tf.summary.scalar (every TensorBoard charts it), exact values "
+        "beside; double: DT_DOUBLE/DT_INT64 (SPEC 17), charted only with --load_fast=false"),
     [TB_OPT_COUNT] = TROPT_OPTIONS_END,
 };
 TROPT_OPTIONS_CHECK(tb_options, TB_OPT_COUNT);

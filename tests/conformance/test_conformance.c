@@ -36,7 +36,7 @@ START_TEST(shipped_plugins_keep_every_promise)
     for (size_t i = 0; i < sizeof shipped / sizeof shipped[0]; i++)
         all_kept(shipped[i]);
     all_kept("csv layout=long");
-    all_kept("tensorboard scalars=float");
+    all_kept("tensorboard scalars=double");
     char *good =
         tu_strdupf("%s/tropt-memgood.so token=s3cr3t-value", getenv("TROPT_CONFORMANCE_DIR"));
     all_kept(good);

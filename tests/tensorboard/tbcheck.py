@@ -8,8 +8,12 @@ for the same run.  Also writes event files in the layouts of TensorBoard's
 own writers (tensorboardX / torch.utils.tensorboard, TensorFlow 2) for the
 reader tests.
 
-  tbcheck.py layout LOGDIR DB RUN_ID   every record of the run's files:
-                                       CRCs, byte layout, values == sqlite
+  tbcheck.py layout LOGDIR DB RUN_ID SCALARS
+                                       every record of the run's files:
+                                       CRCs, byte layout, values == sqlite;
+                                       numbers written as SCALARS says
+                                       (double: DT_DOUBLE/DT_INT64 only;
+                                       float: DT_FLOAT, exact values beside)
   tbcheck.py torn LOGDIR RUN_ID        CRCs of complete records; a torn last
                                        record allowed; prints the steps
   tbcheck.py foreign DIR               writes foreign runs, prints what they
@@ -227,7 +231,7 @@ def resolve_floats(step, fields):
 def read_run(logdir, run_id):
     """Every record of the run, checked; returns what the files hold."""
     got = {"steps": {}, "ids": [], "end": None, "hparams": None, "hparams_end": None,
-           "config_text": None}
+           "config_text": None, "kinds": set()}
     for path in run_files(logdir, run_id):
         seen = {}
         recs = records(path)
@@ -274,6 +278,7 @@ def read_summary(ev, got, seen):
             key = ("exact", key)
         need(key not in step, "key", key, "twice in step", ev.step)
         step[key] = (kind, value)
+        got["kinds"].add(kind)
     got["steps"][ev.step] = (ev.wall_time, resolve_floats(ev.step, step))
 
 
@@ -420,8 +425,15 @@ def check_end(got, run, summary):
     need(sei.status == want and sei.end_time_secs == run[3] and hstep == step, "end info", hp)
 
 
-def cmd_layout(logdir, db, run_id):
+def cmd_layout(logdir, db, run_id, scalars):
     got = read_run(logdir, run_id)
+    numbers = got["kinds"] - {"str", "json"}
+    if scalars == "double":
+        need(numbers <= {"real", "int"}, "scalars=double wrote", sorted(numbers))
+    else:
+        need(scalars == "float" and numbers <= {"float", "exact-real", "exact-int"},
+             "scalars=float wrote", sorted(numbers))
+    need(numbers, "no numbers")
     steps, run, params, summary = sqlite_steps(db, run_id)
     need(run is not None, "run", run_id, "not in sqlite")
     first = got["ids"][0]
@@ -639,7 +651,7 @@ def cmd_foreign(d):
 def main(argv):
     try:
         if argv[1] == "layout":
-            cmd_layout(argv[2], argv[3], argv[4])
+            cmd_layout(argv[2], argv[3], argv[4], argv[5])
         elif argv[1] == "torn":
             cmd_torn(argv[2], argv[3])
         elif argv[1] == "foreign":

@@ -353,7 +353,9 @@ static void check_typed_steps(const got *g, int64_t steps)
 START_TEST(test_layout_vs_sqlite)
 {
     char *dir = tu_mkdtemp();
-    char *spec = tu_strdupf("tensorboard:logdir=%s/tb;sqlite:path=%s/x.db", dir, dir);
+    /* scalars=double (SPEC 17): DT_DOUBLE and DT_INT64 scalars */
+    char *spec =
+        tu_strdupf("tensorboard:logdir=%s/tb,scalars=double;sqlite:path=%s/x.db", dir, dir);
     tropt_tracker *t = open_spec(spec, "layout ✓/exp");
     json_t *cfg = json_loads("{\"lr\":0.001,\"opt\":{\"name\":\"adam\",\"betas\":[0.9,0.999]},"
                              "\"seed\":42,\"big\":9007199254740993,\"nest\":true,\"none\":null,"
@@ -372,21 +374,21 @@ START_TEST(test_layout_vs_sqlite)
     tropt_tracker_free(t);
     char *logdir = tu_path(dir, "tb");
     char *db = tu_path(dir, "x.db");
-    char *args = tu_strdupf("layout '%s' '%s' %s", logdir, db, id1);
+    char *args = tu_strdupf("layout '%s' '%s' %s double", logdir, db, id1);
     char *out = tbcheck(args);
     printf("layout, run 1: %s", out);
     ck_assert_msg(strstr(out, "OK 40 steps, 624 values, 7 hparams, status finished"), "%s", out);
     free(out);
     free(args);
-    args = tu_strdupf("layout '%s' '%s' %s", logdir, db, id2);
+    args = tu_strdupf("layout '%s' '%s' %s double", logdir, db, id2);
     out = tbcheck(args);
     printf("layout, run 2: %s", out);
     ck_assert_msg(strstr(out, "status aborted"), "%s", out);
     free(out);
     free(args);
-    /* scalars=float: DT_FLOAT as tf.summary.scalar, the exact values beside */
-    char *spec3 =
-        tu_strdupf("tensorboard:logdir=%s/tb,scalars=float;sqlite:path=%s/x.db", dir, dir);
+    /* the default, scalars=float: DT_FLOAT as tf.summary.scalar, the exact
+     * values beside */
+    char *spec3 = tu_strdupf("tensorboard:logdir=%s/tb;sqlite:path=%s/x.db", dir, dir);
     t = open_spec(spec3, "float");
     ck_assert_int_eq(tropt_tracker_init(t, cfg), TROPT_OK);
     char *id3 = strdup(tropt_tracker_run_id(t));
@@ -394,7 +396,7 @@ START_TEST(test_layout_vs_sqlite)
     ck_assert_int_eq(tropt_tracker_log_fields(t, &TROPT_F_REAL("loss", 0.5), 1), TROPT_OK);
     ck_assert_int_eq(tropt_tracker_finish(t, sum), TROPT_OK);
     tropt_tracker_free(t);
-    args = tu_strdupf("layout '%s' '%s' %s", logdir, db, id3);
+    args = tu_strdupf("layout '%s' '%s' %s float", logdir, db, id3);
     out = tbcheck(args);
     printf("layout, scalars=float: %s", out);
     ck_assert_msg(strstr(out, "OK 21 steps, 305 values"), "%s", out);
