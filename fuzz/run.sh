@@ -21,7 +21,7 @@
 #                             tev_put_json(_indent) (config.json) read back by jansson
 #   influx   plugins/http     influx_put_escaped / influx_encode_log escaping
 #   opt      tools/opt.c      cli_parse_to, the tool's option parser, on every kind of row
-#   tensorboard plugins/tensorboard  the reader (framing, decoding, restarts, merge)
+#   tensorboard plugins/tensorboard  the reader (framing, decoding, restarts, attempts, merge)
 #            on event files made from the input; the encoder's fields read back
 #
 # New inputs go to FUZZ_BUILD/corpus/<target>, never into fuzz/corpus; a
@@ -67,7 +67,7 @@ declare -A needs=(
         plugins/tensorboard/tb_read.c plugins/tensorboard/tb_scan.c plugins/tensorboard/tb_merge.c
         plugins/tensorboard/tb_decode.c plugins/tensorboard/tb_record.c plugins/tensorboard/tb_crc.c
         plugins/tensorboard/tb_proto.c plugins/tensorboard/tb_util.c plugins/tensorboard/tb_ident.c
-        plugins/tensorboard/tb_encode.c"
+        plugins/tensorboard/tb_encode.c plugins/tensorboard/tb_stats.c plugins/tensorboard/tb_conclude.c"
 )
 all=(spec options flatten event csv influx opt tensorboard)
 targets=("$@")

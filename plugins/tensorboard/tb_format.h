@@ -91,5 +91,24 @@ enum { HP_STATUS_UNKNOWN = 0, HP_STATUS_SUCCESS = 1, HP_STATUS_FAILURE = 2, HP_S
 #define TB_PFX_JSON TB_PREFIX "json/"    /* a null, bool or JSON field, as JSON */
 #define TB_PFX_KEY TB_PREFIX "key/"      /* a user key that starts with TB_PREFIX */
 #define TB_PFX_EXACT TB_PREFIX "exact/"  /* scalars=float: a number's exact value */
+/* ABI 1.2: event-format lines (tev_encode_*, one JSON object each) as
+ * rank-0 DT_STRING tensors without any plugin's metadata (TensorBoard
+ * shows them nowhere) */
+#define TB_TAG_ANNOTATE TB_PREFIX "annotate"     /* a metadata change */
+#define TB_TAG_CHECKPOINT TB_PREFIX "checkpoint" /* a checkpoint mark */
+#define TB_TAG_SYSTEM                                                                              \
+    TB_PREFIX "system" /* system samples, the Event's first value; its                             \
+                          others are the samples as DT_FLOAT scalars */
+
+/* The identity record's format: 2 has the ABI 1.2 members (attempt,
+ * from_step, attempt_started_at, pidns, resume_key, provenance). */
+#define TB_FORMAT 2
+
+/* The highest attempt number a reader believes (a larger one is damage). */
+#define TB_MAX_ATTEMPTS 65536
+
+/* Files of the store besides event files (tb_store.c) */
+#define TB_STORE_DIR ".tropt"             /* in the logdir: keys/, deleted/ */
+#define TB_CLAIM_PREFIX ".tropt-attempt-" /* in a run folder: an attempt's claim */
 
 #endif

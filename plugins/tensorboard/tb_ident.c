@@ -159,3 +159,25 @@ int tb_folder_identity(const tropt_host *h, int dfd, json_t **rec)
     tb_names_free(h, names, n);
     return found;
 }
+
+int tb_each_identity(const tropt_host *h, int dfd, int (*fn)(void *ud, const json_t *rec), void *ud)
+{
+    char **names;
+    size_t n;
+    if (tb_event_files(h, dfd, &names, &n) != 0)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        json_t *rec = NULL;
+        int r = tb_file_identity(h, dfd, names[i], &rec);
+        if (r < 0 && errno == ENOMEM)
+            rc = -1;
+        else if (r == 1)
+            rc = fn(ud, rec);
+        json_decref(rec);
+    }
+    int e = errno;
+    tb_names_free(h, names, n);
+    errno = e;
+    return rc;
+}

@@ -26,6 +26,14 @@ int tb_file_identity(const tropt_host *h, int dfd, const char *name, json_t **re
  * holds one.  1, 0, or -1 (errno set; ENOMEM when memory ran out). */
 int tb_folder_identity(const tropt_host *h, int dfd, json_t **rec);
 
+/* Call fn with the identity record of each event file of the folder open
+ * as dfd that has one (name order); rec is borrowed for the call.  fn
+ * returns 0 to go on, anything else to stop (returned).  Returns that, 0,
+ * or -1 (errno set; ENOMEM when memory ran out) when the folder cannot be
+ * listed. */
+int tb_each_identity(const tropt_host *h, int dfd, int (*fn)(void *ud, const json_t *rec),
+                     void *ud);
+
 /* The event files of the folder open as dfd, sorted by name: *names (from
  * h->malloc, each name too; free with tb_names_free), *n.  0, or -1 with
  * errno set. */

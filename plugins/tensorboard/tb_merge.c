@@ -1,10 +1,11 @@
 /*
- * plugins/tensorboard/tb_merge.c - the second pass over a run (see
- * tb_scan.h): one cursor per event file yields that file's live steps in
- * ascending order, each step the fields of its consecutive events; the
+ * plugins/tensorboard/tb_merge.c - the second pass over an attempt's files
+ * (see tb_scan.h): one cursor per event file yields that file's live steps
+ * in ascending order, each step the fields of its consecutive events; the
  * merge takes the lowest step of all cursors, joins the cursors' fields
  * (a later file's value of a key wins) and emits or counts it.  Memory:
- * one step per file.
+ * one step per file.  Then the attempt's system samples, merged by time
+ * the same way.
  */
 #include "tb_scan.h"
 
@@ -111,7 +112,7 @@ static int next_event(tbr_scan *s, cursor *c, tb_event *ev)
         while (c->seg + 1 < c->f->nsegs && at >= c->f->segs[c->seg + 1].off)
             c->seg++;
         if (tb_decode_event(d, n, ev) != 0 || ev->what != TBE_SUMMARY ||
-            ev->step >= c->f->segs[c->seg].cut)
+            ev->step >= c->f->segs[c->seg].cut || tbr_is_system(ev->summary, ev->summary_len))
             continue;
         return 1;
     }
@@ -172,6 +173,7 @@ static void cursor_close(const tropt_host *h, cursor *c)
 /* ---- the merge -------------------------------------------------------------- */
 
 typedef struct merged {
+    int64_t attempt, bound; /* the attempt merged; counting: steps below bound */
     tropt_field *f;
     size_t n, cap;
     size_t *order; /* for the duplicate check */
@@ -285,10 +287,11 @@ static int merge_step(tbr_scan *s, cursor *cs, size_t n, int64_t step, merged *m
                           .step = step,
                           .time = time,
                           .fields = m->f,
-                          .n = m->n};
+                          .n = m->n,
+                          .attempt = m->attempt};
         if ((rc = fn(&ev, ud)) != 0)
             return rc;
-    } else {
+    } else if (step < m->bound) {
         s->run->n_steps++;
     }
     for (size_t i = 0; i < n && rc == TROPT_OK; i++)
@@ -297,27 +300,150 @@ static int merge_step(tbr_scan *s, cursor *cs, size_t n, int64_t step, merged *m
     return rc;
 }
 
-int tbr_merge(tbr_scan *s, const tropt_stored_run *info, tropt_event_fn fn, void *ud)
+int tbr_merge(tbr_scan *s, int64_t attempt, int64_t bound, const tropt_stored_run *info,
+              tropt_event_fn fn, void *ud)
 {
     const tropt_host *h = s->r->h;
-    size_t n = s->run->nfiles;
+    size_t n = 0;
+    for (size_t i = 0; i < s->run->nfiles; i++)
+        n += s->run->files[i].attempt == attempt;
     cursor *cs = h->malloc((n ? n : 1) * sizeof *cs);
     if (!cs)
         return h->error(TROPT_ENOMEM, "out of memory");
-    merged m = {0};
+    merged m = {.attempt = attempt, .bound = bound};
     int rc = TROPT_OK;
     size_t opened = 0;
-    for (; opened < n && rc == TROPT_OK; opened++)
-        rc = cursor_open(s, &cs[opened], &s->run->files[opened]);
-    if (!fn)
-        s->run->n_steps = 0;
+    for (size_t i = 0; i < s->run->nfiles && rc == TROPT_OK; i++)
+        if (s->run->files[i].attempt == attempt)
+            rc = cursor_open(s, &cs[opened++], &s->run->files[i]);
     int64_t step = 0;
-    while (rc == TROPT_OK && lowest(cs, n, &step))
-        rc = merge_step(s, cs, n, step, &m, info, fn, ud);
+    while (rc == TROPT_OK && lowest(cs, opened, &step))
+        rc = merge_step(s, cs, opened, step, &m, info, fn, ud);
     for (size_t i = 0; i < opened; i++)
         cursor_close(h, &cs[i]);
     h->free(cs);
     h->free(m.f);
     h->free(m.order);
+    return rc;
+}
+
+/* ---- system samples ------------------------------------------------------------ */
+
+/* A file's system records, one at a time. */
+typedef struct sys_cursor {
+    tbr_file *f;
+    int fd;
+    tb_recin in;
+    int has;
+    tev_event ev;
+} sys_cursor;
+
+/* The next system record of the file into c->ev (c->has 0 at the end). */
+static int sys_next(tbr_scan *s, sys_cursor *c)
+{
+    if (c->has)
+        tev_event_clear(&c->ev);
+    c->has = 0;
+    for (;;) {
+        const unsigned char *d;
+        size_t n;
+        off_t at;
+        tb_rec_status st = tb_recin_next(&c->in, &d, &n, &at);
+        if (st == TB_REC_IOERR)
+            return errno == ENOMEM ? s->r->h->error(TROPT_ENOMEM, "out of memory")
+                                   : s->r->h->error(TROPT_EBACKEND, "cannot read '%s': %s",
+                                                    c->f->path, strerror(errno));
+        if (st == TB_REC_BAD_DATA)
+            continue;
+        if (st != TB_REC_OK)
+            return TROPT_OK;
+        tb_event ev;
+        if (tb_decode_event(d, n, &ev) != 0 || ev.what != TBE_SUMMARY ||
+            !tbr_is_system(ev.summary, ev.summary_len))
+            continue;
+        pb_in in = pb_in_of(ev.summary, ev.summary_len);
+        tb_sval v;
+        tb_tensor t;
+        const unsigned char *text;
+        size_t len;
+        char err[160];
+        if (tb_next_value(&in, &v) != 1 || v.kind != TBS_TENSOR ||
+            tb_decode_tensor(v.tensor, v.tensor_len, &t) != 0 ||
+            tb_tensor_string(&t, &text, &len) != 0)
+            continue;
+        if (tev_decode((const char *)text, len, &c->ev, err, sizeof err) != 0) {
+            if (strstr(err, "memory"))
+                return s->r->h->error(TROPT_ENOMEM, "out of memory");
+            continue;
+        }
+        if (c->ev.type == TEV_SYSTEM) {
+            c->has = 1;
+            return TROPT_OK;
+        }
+        tev_event_clear(&c->ev);
+    }
+}
+
+static int sys_open(tbr_scan *s, sys_cursor *c, tbr_file *f)
+{
+    memset(c, 0, sizeof *c);
+    c->f = f;
+    c->fd = -1;
+    if (f->size == 0)
+        return TROPT_OK;
+    c->fd = open(f->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (c->fd < 0)
+        return s->r->h->error(TROPT_EBACKEND, "cannot read '%s': %s", f->path, strerror(errno));
+    tb_recin_init(&c->in, s->r->h, c->fd, 0, f->size);
+    return sys_next(s, c);
+}
+
+static void sys_close(sys_cursor *c)
+{
+    if (c->has)
+        tev_event_clear(&c->ev);
+    if (c->fd >= 0) {
+        tb_recin_free(&c->in);
+        close(c->fd);
+    }
+}
+
+int tbr_emit_system(tbr_scan *s, int64_t attempt, const tropt_stored_run *info, tropt_event_fn fn,
+                    void *ud)
+{
+    const tropt_host *h = s->r->h;
+    size_t n = 0, opened = 0;
+    for (size_t i = 0; i < s->run->nfiles; i++)
+        n += s->run->files[i].attempt == attempt;
+    sys_cursor *cs = h->malloc((n ? n : 1) * sizeof *cs);
+    if (!cs)
+        return h->error(TROPT_ENOMEM, "out of memory");
+    int rc = TROPT_OK;
+    for (size_t i = 0; i < s->run->nfiles && rc == TROPT_OK; i++)
+        if (s->run->files[i].attempt == attempt)
+            rc = sys_open(s, &cs[opened++], &s->run->files[i]);
+    while (rc == TROPT_OK) {
+        sys_cursor *low = NULL;
+        for (size_t i = 0; i < opened; i++)
+            if (cs[i].has && (!low || cs[i].ev.time < low->ev.time))
+                low = &cs[i];
+        if (!low)
+            break;
+        double t = low->ev.time;
+        tropt_event ev = {.kind = TROPT_EVENT_SYSTEM,
+                          .run = info,
+                          .time = t,
+                          .attempt = attempt,
+                          .samples = low->ev.samples,
+                          .n_samples = low->ev.n_samples};
+        rc = fn(&ev, ud);
+        /* the same samples in a replay's file: once */
+        for (size_t i = 0; i < opened && rc == TROPT_OK; i++)
+            if (cs[i].has && cs[i].ev.time == t)
+                rc = sys_next(s, &cs[i]);
+    }
+    for (size_t i = 0; i < opened; i++)
+        sys_close(&cs[i]);
+    h->free(cs);
     return rc;
 }

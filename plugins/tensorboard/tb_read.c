@@ -31,19 +31,31 @@ static int oom(const tbr *r)
     return r->h->error(TROPT_ENOMEM, "out of memory");
 }
 
+static void file_free(const tropt_host *h, tbr_file *f)
+{
+    h->free(f->path);
+    h->free(f->segs);
+    json_decref(f->ident);
+    json_decref(f->end);
+    tb_stats_free(&f->st);
+}
+
 static void run_free(const tropt_host *h, tbr_run *run)
 {
-    for (size_t i = 0; i < run->nfiles; i++) {
-        h->free(run->files[i].path);
-        h->free(run->files[i].segs);
-    }
+    for (size_t i = 0; i < run->nfiles; i++)
+        file_free(h, &run->files[i]);
+    for (size_t i = 0; i < run->ntags; i++)
+        h->free(run->tags[i]);
+    h->free(run->tags);
+    h->free(run->note);
+    h->free(run->att);
     h->free(run->files);
     h->free(run->dir);
+    h->free(run->folder);
     h->free(run->name);
     h->free(run->experiment);
     h->free(run->host);
-    json_decref(run->config);
-    json_decref(run->summary);
+    json_decref(run->hparams);
 }
 
 void tbr_reader_close(void *self)
@@ -60,9 +72,9 @@ void tbr_reader_close(void *self)
     r->h->free(r);
 }
 
-int tbr_reader_open(void **out, const tropt_optval *opts, const tropt_host *host)
+int tbr_open_logdir(tbr **out, const char *logdir, const tropt_host *host)
 {
-    const char *logdir = opts[TB_OPT_LOGDIR].text ? opts[TB_OPT_LOGDIR].text : "runs";
+    *out = NULL;
     tbr *r = host->malloc(sizeof *r);
     if (!r)
         return host->error(TROPT_ENOMEM, "out of memory");
@@ -88,6 +100,15 @@ int tbr_reader_open(void **out, const tropt_optval *opts, const tropt_host *host
     }
     *out = r;
     return TROPT_OK;
+}
+
+int tbr_reader_open(void **out, const tropt_optval *opts, const tropt_host *host)
+{
+    const char *logdir = opts[TB_OPT_LOGDIR].text ? opts[TB_OPT_LOGDIR].text : "runs";
+    tbr *r;
+    int rc = tbr_open_logdir(&r, logdir, host);
+    *out = r;
+    return rc;
 }
 
 /* ---- finding the runs ----------------------------------------------------------- */
@@ -165,39 +186,49 @@ static const char *basename_of(const char *path)
     return s && s[1] ? s + 1 : path;
 }
 
+/* The identity records of the files of folder dfd (f->ident). */
+static int read_identities(tbr *r, tbr_run *run, int dfd)
+{
+    for (size_t i = 0; i < run->nfiles; i++) {
+        tbr_file *f = &run->files[i];
+        if (tb_file_identity(r->h, dfd, f->base, &f->ident) < 0 && errno == ENOMEM)
+            return oom(r);
+        const char *id = json_string_value(json_object_get(f->ident, "run_id"));
+        if (f->ident && (!id || strlen(id) >= sizeof run->id)) {
+            json_decref(f->ident);
+            f->ident = NULL;
+        }
+    }
+    return TROPT_OK;
+}
+
 /* Who the run of folder dir is: our identity record, else its path. */
 static int identify(tbr *r, tbr_run *run, int dfd, const char *rel)
 {
     const tropt_host *h = r->h;
-    json_t *rec = NULL;
-    int found = tb_folder_identity(h, dfd, &rec);
-    if (found < 0 && errno == ENOMEM)
+    int rc = read_identities(r, run, dfd);
+    if (rc != TROPT_OK)
+        return rc;
+    if (!(run->folder = tropt_host_strdup(h, basename_of(run->dir))))
         return oom(r);
-    const char *id = json_string_value(json_object_get(rec, "run_id"));
-    if (found == 1 && id && strlen(id) < sizeof run->id) {
-        const char *name = json_string_value(json_object_get(rec, "name"));
+    for (size_t i = 0; i < run->nfiles; i++) {
+        const json_t *rec = run->files[i].ident;
+        if (!rec)
+            continue;
         const char *exp = json_string_value(json_object_get(rec, "experiment"));
-        const char *host = json_string_value(json_object_get(rec, "host"));
-        snprintf(run->id, sizeof run->id, "%s", id);
+        snprintf(run->id, sizeof run->id, "%s", json_string_value(json_object_get(rec, "run_id")));
         run->ours = 1;
-        run->pid = json_integer_value(json_object_get(rec, "pid"));
-        run->name = tropt_host_strdup(h, name ? name : basename_of(run->dir));
         run->experiment = tropt_host_strdup(h, exp ? exp : "");
-        run->host = host ? tropt_host_strdup(h, host) : NULL;
-        json_decref(rec);
-        return run->name && run->experiment && (!host || run->host) ? TROPT_OK : oom(r);
+        return run->experiment ? TROPT_OK : oom(r);
     }
-    json_decref(rec);
     char *url = h->malloc(strlen(run->dir) + 8);
     if (!url)
         return oom(r);
     sprintf(url, "file://%s", run->dir);
     tb_uuid5_url(url, run->id);
     h->free(url);
-    run->name = tropt_host_strdup(h, basename_of(run->dir));
     run->experiment = foreign_experiment(r, rel);
-    if (!run->name || !run->experiment ||
-        (run->nfiles && host_from_name(h, run, run->files[0].base) != 0))
+    if (!run->experiment || (run->nfiles && host_from_name(h, run, run->files[0].base) != 0))
         return oom(r);
     return TROPT_OK;
 }
@@ -220,6 +251,8 @@ static int add_run(tbr *r, int dfd, const char *dir, const char *rel, char **nam
     memset(run->files, 0, n * sizeof *run->files);
     for (size_t i = 0; i < n; i++, run->nfiles++) {
         tbr_file *f = &run->files[i];
+        tb_stats_init(&f->st);
+        f->attempt = 1;
         if (!(f->path = tb_join(h, dir, names[i])))
             return oom(r);
         f->base = f->path + strlen(dir) + 1;
@@ -250,6 +283,7 @@ static int subfolders(tbr *r, int dfd, char ***out, size_t *n)
     while (rc == TROPT_OK && (de = readdir(d)) != NULL) {
         struct stat st;
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
+            strcmp(de->d_name, TB_STORE_DIR) == 0 ||
             (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN) ||
             (de->d_type == DT_UNKNOWN &&
              (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode))))
@@ -327,6 +361,47 @@ static int join_same_ids(tbr *r)
     return TROPT_OK;
 }
 
+/* The attempt each file of a run of ours belongs to: its identity's, or
+ * (a file without one: metadata changes, another writer's) the one before
+ * it in name order.  An identity of another run (a file copied in) counts
+ * as none. */
+static void assign_attempts(tbr_run *run)
+{
+    int64_t cur = 1;
+    for (size_t i = 0; i < run->nfiles; i++) {
+        tbr_file *f = &run->files[i];
+        const char *id = json_string_value(json_object_get(f->ident, "run_id"));
+        if (f->ident && (!id || strcmp(id, run->id) != 0)) {
+            json_decref(f->ident);
+            f->ident = NULL;
+        }
+        const json_t *att = json_object_get(f->ident, "attempt");
+        if (f->ident)
+            cur = json_is_integer(att) && json_integer_value(att) >= 1 &&
+                          json_integer_value(att) <= TB_MAX_ATTEMPTS
+                      ? (int64_t)json_integer_value(att)
+                      : 1;
+        f->attempt = cur;
+    }
+}
+
+/* Leave out the runs deleted from the store (a tombstone in <logdir>/.tropt). */
+static void drop_deleted(tbr *r, int dfd)
+{
+    for (size_t i = 0; i < r->nruns;) {
+        char rel[128];
+        snprintf(rel, sizeof rel, TB_STORE_DIR "/deleted/%s", r->runs[i].id);
+        if (faccessat(dfd, rel, F_OK, AT_SYMLINK_NOFOLLOW) != 0) {
+            assign_attempts(&r->runs[i]);
+            i++;
+            continue;
+        }
+        run_free(r->h, &r->runs[i]);
+        memmove(&r->runs[i], &r->runs[i + 1], (r->nruns - i - 1) * sizeof *r->runs);
+        r->nruns--;
+    }
+}
+
 static int discover(tbr *r)
 {
     if (r->found)
@@ -336,9 +411,11 @@ static int discover(tbr *r)
         return r->h->error(TROPT_EBACKEND, "cannot read the logdir '%s': %s", r->logdir,
                            strerror(errno));
     int rc = walk(r, dfd, r->real, "", 0);
-    close(dfd);
     if (rc == TROPT_OK)
         rc = join_same_ids(r);
+    if (rc == TROPT_OK)
+        drop_deleted(r, dfd);
+    close(dfd);
     r->found = rc == TROPT_OK;
     if (rc != TROPT_OK) { /* the next call starts again from nothing */
         for (size_t i = 0; i < r->nruns; i++)
@@ -352,8 +429,7 @@ static int discover(tbr *r)
 
 static void to_info(const tbr_run *run, tropt_stored_run *ri)
 {
-    /* zeroed whole: the members later ABI minors append read as "not
-     * filled" (ABI 1.2: attempts 0), never as garbage */
+    /* zeroed whole, then every member of ABI 1.2 filled (attempts >= 1) */
     memset(ri, 0, sizeof *ri);
     ri->run_id = run->id;
     ri->experiment = run->experiment ? run->experiment : "";
@@ -363,20 +439,54 @@ static void to_info(const tbr_run *run, tropt_stored_run *ri)
     ri->host = run->host;
     ri->pid = run->pid;
     ri->n_steps = run->n_steps;
+    ri->name = run->name;
+    ri->tags = (const char *const *)run->tags;
+    ri->n_tags = run->ntags;
+    ri->note = run->note;
+    ri->attempts = run->natt ? (int64_t)run->natt : 1;
+    ri->last_step = run->last_step;
+    ri->checkpoint_step = run->checkpoint_step;
+    ri->resume_key = run->resume_key;
+    ri->pidns = run->pidns;
+    ri->heartbeat_age = NAN;
+    ri->stale_after = NAN;
+    ri->provenance = run->has_prov ? &run->prov : NULL;
 }
 
-/* Both passes over a run, counting its steps. */
+/* Count the steps of every attempt of the scanned run (a full pass). */
+static int count_steps(tbr_scan *s)
+{
+    tbr_run *run = s->run;
+    int rc = TROPT_OK;
+    int64_t bound = INT64_MAX;
+    run->n_steps = 0;
+    for (size_t k = run->natt; k-- > 0 && rc == TROPT_OK;) {
+        rc = tbr_merge(s, run->att[k].attempt, bound, NULL, NULL, NULL);
+        if (run->att[k].from_step < bound)
+            bound = run->att[k].from_step;
+    }
+    return rc;
+}
+
+/* What list_runs says of a run: from the files' indexes and what was
+ * written after them (runs of ours whose steps the indexes describe), else
+ * from both passes over every file. */
 static int survey(tbr *r, tbr_run *run)
 {
     tbr_scan s;
     tbr_scan_init(&s, r, run);
-    int rc = tbr_prescan(&s);
-    if (rc == TROPT_OK)
-        rc = tbr_merge(&s, NULL, NULL, NULL);
+    int rc = run->ours ? tbr_quick_scan(&s) : TROPT_OK;
+    int quick = rc == TROPT_OK && run->ours ? tbr_count_from_stats(r, run) : 0;
+    if (quick < 0)
+        rc = oom(r);
+    else if (quick == 0 && rc == TROPT_OK) {
+        tbr_scan_free(&s);
+        tbr_scan_init(&s, r, run);
+        rc = tbr_prescan(&s);
+        if (rc == TROPT_OK)
+            rc = count_steps(&s);
+    }
     tbr_scan_free(&s);
-    json_decref(run->config);
-    json_decref(run->summary);
-    run->config = run->summary = NULL;
     return rc;
 }
 
@@ -547,6 +657,91 @@ static int find_run(tbr *r, const char *id, tbr_run **out)
                        id, hits);
 }
 
+/* The attempts of START (from h->malloc). */
+static tropt_attempt *attempts_of(const tropt_host *h, const tbr_run *run)
+{
+    tropt_attempt *a = h->malloc((run->natt ? run->natt : 1) * sizeof *a);
+    for (size_t k = 0; a && k < run->natt; k++) {
+        const tbr_attempt *t = &run->att[k];
+        a[k] = (tropt_attempt){t->attempt, t->from_step, t->started_at, t->ended_at,
+                               t->status,  t->host,      t->pid};
+        if (strcmp(t->status, "running") == 0 || strcmp(t->status, "crashed") == 0)
+            a[k].ended_at = NAN;
+    }
+    return a;
+}
+
+/* The CHECKPOINT events of attempt k: each mark once, as last recorded
+ * (its size and hash come in a second record). */
+static int emit_marks(tbr_scan *s, int64_t k, const tropt_stored_run *info, tropt_event_fn fn,
+                      void *ud)
+{
+    size_t n = json_array_size(s->marks);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const json_t *e = json_array_get(s->marks, i);
+        int64_t a = json_integer_value(json_array_get(e, 0)),
+                q = json_integer_value(json_array_get(e, 1));
+        int later = a != k;
+        for (size_t j = i + 1; j < n && !later; j++) {
+            const json_t *o = json_array_get(s->marks, j);
+            later = json_integer_value(json_array_get(o, 0)) == a &&
+                    json_integer_value(json_array_get(o, 1)) == q;
+        }
+        if (later)
+            continue;
+        const char *text = json_string_value(json_array_get(e, 2));
+        tev_event ev;
+        char err[160];
+        if (tev_decode(text, strlen(text), &ev, err, sizeof err) != 0)
+            return strstr(err, "memory") ? oom(s->r) : 0;
+        tropt_event out = {.kind = TROPT_EVENT_CHECKPOINT,
+                           .run = info,
+                           .step = ev.checkpoint.step,
+                           .time = ev.checkpoint.time,
+                           .attempt = k,
+                           .checkpoint = &ev.checkpoint};
+        rc = fn(&out, ud);
+        tev_event_clear(&ev);
+    }
+    return rc;
+}
+
+/* Attempt k > 1 begins: its config. */
+static int emit_attempt(tbr *r, const tbr_attempt *a, const tropt_stored_run *info,
+                        tropt_event_fn fn, void *ud)
+{
+    const json_t *config = json_object_get(a->ident, "config");
+    if (!json_is_object(config))
+        config = NULL;
+    tropt_event ev = {.kind = TROPT_EVENT_ATTEMPT,
+                      .run = info,
+                      .step = a->from_step,
+                      .time = a->started_at,
+                      .config = config,
+                      .attempt = a->attempt};
+    return emit_with(r, &ev, config, fn, ud);
+}
+
+/* Every attempt: its ATTEMPT (not the first's), steps, marks, samples. */
+static int emit_attempts(tbr_scan *s, const tropt_stored_run *info, tropt_event_fn fn, void *ud)
+{
+    tbr_run *run = s->run;
+    int rc = TROPT_OK;
+    for (size_t k = 0; k < run->natt && rc == TROPT_OK; k++) {
+        const tbr_attempt *a = &run->att[k];
+        if (k > 0)
+            rc = emit_attempt(s->r, a, info, fn, ud);
+        if (rc == TROPT_OK)
+            rc = tbr_merge(s, a->attempt, INT64_MAX, info, fn, ud);
+        if (rc == TROPT_OK)
+            rc = emit_marks(s, a->attempt, info, fn, ud);
+        if (rc == TROPT_OK)
+            rc = tbr_emit_system(s, a->attempt, info, fn, ud);
+    }
+    return rc;
+}
+
 int tbr_read_run(void *self, const char *run_id, tropt_event_fn fn, void *userdata)
 {
     tbr *r = self;
@@ -562,23 +757,43 @@ int tbr_read_run(void *self, const char *run_id, tropt_event_fn fn, void *userda
     tropt_stored_run info;
     to_info(run, &info);
     info.n_steps = -1;
+    tropt_attempt *att = rc == TROPT_OK ? attempts_of(r->h, run) : NULL;
+    if (rc == TROPT_OK && !att)
+        rc = oom(r);
     if (rc == TROPT_OK) {
         tropt_event ev = {.kind = TROPT_EVENT_START,
                           .run = &info,
                           .time = info.started_at,
-                          .config = run->config};
+                          .config = run->config,
+                          .attempt = 1,
+                          .attempts = att,
+                          .n_attempts = run->natt};
         rc = emit_with(r, &ev, run->config, fn, userdata);
     }
     if (rc == TROPT_OK)
-        rc = tbr_merge(&s, &info, fn, userdata);
+        rc = emit_attempts(&s, &info, fn, userdata);
     if (rc == TROPT_OK && strcmp(run->status, "running") != 0) {
         tropt_event ev = {.kind = TROPT_EVENT_END,
                           .run = &info,
                           .status = run->status,
                           .ended_at = run->ended_at,
-                          .summary = run->summary};
+                          .summary = run->summary,
+                          .attempt = (int64_t)run->natt};
         rc = emit_with(r, &ev, run->summary, fn, userdata);
     }
+    r->h->free(att);
     tbr_scan_free(&s);
+    return rc;
+}
+
+int tbr_lookup(tbr *r, const char *run_id, tbr_run **out)
+{
+    *out = NULL;
+    int rc = discover(r);
+    for (size_t i = 0; i < r->nruns && rc == TROPT_OK && !*out; i++)
+        if (strcmp(r->runs[i].id, run_id) == 0)
+            *out = &r->runs[i];
+    if (rc == TROPT_OK && !*out)
+        rc = r->h->error(TROPT_EINVAL, "no run %s in '%s'", run_id, r->logdir);
     return rc;
 }

@@ -36,6 +36,26 @@ int64_t tb_resume_step(const tb *c, const tropt_run *run)
     return -1;
 }
 
+int64_t tb_run_attempt(const tb *c, const tropt_run *run)
+{
+    return TROPT_HOST_RUN_V12(c->h) && run->attempt > 1 ? run->attempt : 1;
+}
+
+double tb_attempt_start(const tb *c, const tropt_run *run)
+{
+    return TROPT_HOST_RUN_V12(c->h) && run->attempt > 1 ? run->attempt_started_at : run->started_at;
+}
+
+const char *tb_resume_key(const tb *c, const tropt_run *run)
+{
+    return TROPT_HOST_RUN_V12(c->h) ? run->resume_key : NULL;
+}
+
+int64_t tb_current_step(const tb *c)
+{
+    return c->steps > 0 ? c->last_step : c->from_step;
+}
+
 /* ---- steps ------------------------------------------------------------------ */
 
 enum { CLS_SCALAR = 1, CLS_TEXT = 2 };
@@ -184,6 +204,7 @@ int tb_queue_step(tb *c, int64_t step, double time, const tropt_field *f, size_t
     if (!bad && tb_encode_summary(&c->out, time, step, c->vals, k) == 0) {
         if (!c->scalars_float)
             keep_prefixes(c, n);
+        tb_stats_step(&c->st, step);
         return TROPT_OK;
     }
     /* Tags marked written with their metadata were not: forget them all,
@@ -221,22 +242,50 @@ static int put_raw_member(tev_buf *b, const char *key)
            tev_buf_putc(b, ':');
 }
 
-/* The identity record: {"format":1,"run_id":...,"experiment":...,"name":
- * ...,"folder":...,"host":...,"pid":...,"started_at":...,"from_step":...,
- * "config":...} */
-static int run_json(tb *c, tev_buf *b, const tropt_run *run, const json_t *config,
-                    int64_t from_step)
+/* "provenance":{...} with the members known (NULL ones left out). */
+static int put_provenance(tev_buf *b, const tropt_provenance *p)
+{
+    const char *keys[4] = {"command", "cwd", "git_commit", "version"};
+    const char *vals[4] = {p->command, p->cwd, p->git_commit, p->version};
+    tev_buf_clear(b);
+    int bad = 0;
+    for (int i = 0; i < 4 && !bad; i++)
+        bad = vals[i] && put_str_member(b, keys[i], vals[i]);
+    return bad || (b->len == 0 ? tev_buf_puts(b, "{}") : tev_buf_putc(b, '}'));
+}
+
+/* The ABI 1.2 members of the identity record (attempt and from_step always). */
+static int run_json_v12(tb *c, tev_buf *b, tev_buf *tmp, const tropt_run *run)
+{
+    int bad = put_raw_member(b, "attempt") || tev_buf_put_i64(b, c->attempt) ||
+              put_raw_member(b, "from_step") || tev_buf_put_i64(b, c->from_step) ||
+              put_raw_member(b, "attempt_started_at") ||
+              tev_put_real(b, tb_attempt_start(c, run), c->h->format_real);
+    if (bad || !TROPT_HOST_RUN_V12(c->h))
+        return bad;
+    return (run->pidns && put_str_member(b, "pidns", run->pidns)) ||
+           (run->resume_key && put_str_member(b, "resume_key", run->resume_key)) ||
+           (run->provenance &&
+            (put_provenance(tmp, run->provenance) || put_raw_member(b, "provenance") ||
+             tev_buf_append(b, tmp->data, tmp->len)));
+}
+
+/* The identity record: {"format":2,"run_id":...,"experiment":...,"name":
+ * ...,"folder":...,"host":...,"pid":...,"started_at":...,"attempt":...,
+ * "from_step":...,"attempt_started_at":...,"pidns":...,"resume_key":...,
+ * "provenance":{...},"config":...} (README). */
+static int run_json(tb *c, tev_buf *b, tev_buf *tmp, const tropt_run *run, const json_t *config)
 {
     const char *folder = strrchr(c->run_dir, '/');
     tev_buf_clear(b);
-    return tev_buf_puts(b, "{\"format\":1") || put_str_member(b, "run_id", run->run_id) ||
+    return tev_buf_printf(b, "{\"format\":%d", TB_FORMAT) ||
+           put_str_member(b, "run_id", run->run_id) ||
            put_str_member(b, "experiment", run->experiment) ||
            put_str_member(b, "name", tb_run_name(c, run)) ||
            put_str_member(b, "folder", folder ? folder + 1 : c->run_dir) ||
            put_str_member(b, "host", run->host ? run->host : "") || put_raw_member(b, "pid") ||
            tev_buf_put_i64(b, run->pid) || put_raw_member(b, "started_at") ||
-           tev_put_real(b, run->started_at, c->h->format_real) ||
-           (from_step >= 0 && (put_raw_member(b, "from_step") || tev_buf_put_i64(b, from_step))) ||
+           tev_put_real(b, run->started_at, c->h->format_real) || run_json_v12(c, b, tmp, run) ||
            put_raw_member(b, "config") ||
            (config ? tev_put_json(b, config, c->h->format_real) : tev_buf_puts(b, "null")) ||
            tev_buf_putc(b, '}');
@@ -263,13 +312,13 @@ int tb_queue_start(tb *c, const tropt_run *run, const json_t *config, const trop
 {
     int64_t from = tb_resume_step(c, run);
     int64_t at = from > 0 ? from : 0;
-    double t = run->started_at;
+    double t = tb_attempt_start(c, run);
     tev_buf b, tmp;
     tev_buf_init(&b, c->h->realloc, c->h->free);
     tev_buf_init(&tmp, c->h->realloc, c->h->free);
     int bad = tb_encode_file_version(&c->out, t) ||
               (from >= 0 && tb_encode_session_log(&c->out, t, from, SESSION_START)) ||
-              run_json(c, &b, run, config, from) || queue_text(c, t, at, TB_TAG_RUN, &b);
+              run_json(c, &b, &tmp, run, config) || queue_text(c, t, at, TB_TAG_RUN, &b);
     int has_config = config && json_object_size(config) > 0;
     if (!bad && has_config)
         bad = tb_encode_hparams_start(&c->out, t, params, n_params, t, c->h->format_real) ||
@@ -298,5 +347,99 @@ int tb_queue_end(tb *c, const char *status, double ended_at, const json_t *summa
         c->out.len = mark; /* no half of the end queued */
         return tb_oom(c);
     }
+    tb_stats_end(&c->st, status, ended_at);
     return TROPT_OK;
+}
+
+/* ---- metadata, marks, system samples (ABI 1.2) ------------------------------ */
+
+/* A record of ours that TensorBoard shows nowhere: the event-format line
+ * in b (its newline left out) under tag, alone in an Event at step. */
+static int queue_line(tev_buf *out, double time, int64_t step, const char *tag, const tev_buf *b)
+{
+    tb_value v = {.pfx = "",
+                  .tag = tag,
+                  .tag_len = strlen(tag),
+                  .kind = TBV_TEXT,
+                  .s = b->data,
+                  .n = b->len && b->data[b->len - 1] == '\n' ? b->len - 1 : b->len};
+    return tb_encode_summary(out, time, step, &v, 1);
+}
+
+int tb_encode_note(tb *c, tev_buf *out, const char *run_id, const tropt_annotation *a)
+{
+    tev_buf b;
+    tev_buf_init(&b, c->h->realloc, c->h->free);
+    int bad = tev_encode_annotate(&b, run_id, a, c->h->format_real) ||
+              queue_line(out, a->time, c->open ? tb_current_step(c) : 0, TB_TAG_ANNOTATE, &b);
+    tev_buf_free(&b);
+    return bad ? -1 : 0;
+}
+
+int tb_queue_note(tb *c, const tropt_annotation *a)
+{
+    size_t mark = c->out.len;
+    if (tb_encode_note(c, &c->out, c->run_id, a) != 0 ||
+        tb_stats_note(&c->st, (int)a->kind, a->text, a->time) != 0) {
+        c->out.len = mark;
+        return tb_oom(c);
+    }
+    return TROPT_OK;
+}
+
+int tb_queue_mark(tb *c, const tropt_checkpoint *m)
+{
+    tev_buf b;
+    tev_buf_init(&b, c->h->realloc, c->h->free);
+    int bad = tev_encode_checkpoint(&b, c->run_id, m, c->h->format_real) ||
+              queue_line(&c->out, m->time, m->step >= 0 ? m->step : tb_current_step(c),
+                         TB_TAG_CHECKPOINT, &b);
+    tev_buf_free(&b);
+    if (bad)
+        return tb_oom(c);
+    tb_stats_mark(&c->st, m->attempt, m->seq, m->step);
+    return TROPT_OK;
+}
+
+/* Whether a scalar of tag `key` carries the scalars plugin's metadata: the
+ * tag's first value in the file, or the first after its plugin changed.
+ * -1 when memory ran out. */
+static int scalar_meta(tb *c, const char *key)
+{
+    int added;
+    size_t slot = tb_map_add(&c->seen, key, strlen(key), CLS_SCALAR, &added);
+    if (slot == (size_t)-1)
+        return -1;
+    int meta = added || c->seen.vals[slot] != CLS_SCALAR;
+    c->seen.vals[slot] = CLS_SCALAR;
+    return meta;
+}
+
+int tb_queue_system(tb *c, double time, const tropt_sample *s, size_t n)
+{
+    if (grow_vals(c, n + 1) != 0)
+        return tb_oom(c);
+    tev_buf b;
+    tev_buf_init(&b, c->h->realloc, c->h->free);
+    int bad = tev_encode_system(&b, c->run_id, c->attempt, time, s, n, c->h->format_real);
+    tb_value *v = c->vals;
+    v[0] = (tb_value){.pfx = "",
+                      .tag = TB_TAG_SYSTEM,
+                      .tag_len = sizeof TB_TAG_SYSTEM - 1,
+                      .kind = TBV_TEXT,
+                      .s = b.data,
+                      .n = b.len ? b.len - 1 : 0};
+    for (size_t i = 0; i < n && !bad; i++) {
+        int meta = scalar_meta(c, s[i].key);
+        bad = meta < 0;
+        v[i + 1] = (tb_value){.pfx = "",
+                              .tag = s[i].key,
+                              .tag_len = strlen(s[i].key),
+                              .kind = TBV_FLOAT,
+                              .meta = meta > 0,
+                              .d = s[i].value};
+    }
+    bad = bad || tb_encode_summary(&c->out, time, tb_current_step(c), v, n + 1);
+    tev_buf_free(&b);
+    return bad ? tb_oom(c) : TROPT_OK;
 }

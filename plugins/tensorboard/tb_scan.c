@@ -161,6 +161,12 @@ int tbr_classify(tbr_scan *s, const tb_sval *v, tev_buf *arena, tbr_item *it)
             return VC_END;
         if (is(t, n, TB_TAG_CONFIG, sizeof TB_TAG_CONFIG - 1))
             return VC_OURS;
+        if (is(t, n, TB_TAG_ANNOTATE, sizeof TB_TAG_ANNOTATE - 1))
+            return VC_NOTE;
+        if (is(t, n, TB_TAG_CHECKPOINT, sizeof TB_TAG_CHECKPOINT - 1))
+            return VC_MARK;
+        if (is(t, n, TB_TAG_SYSTEM, sizeof TB_TAG_SYSTEM - 1))
+            return VC_SYSTEM;
         size_t pj = sizeof TB_PFX_JSON - 1, pk_ = sizeof TB_PFX_KEY - 1,
                px = sizeof TB_PFX_EXACT - 1;
         if (has_prefix(t, n, TB_PFX_JSON, pj))
@@ -180,6 +186,14 @@ int tbr_classify(tbr_scan *s, const tb_sval *v, tev_buf *arena, tbr_item *it)
     if (pk == PK_OTHER)
         return VC_SKIP;
     return (int)user_field(v, t, n, 0, arena, it);
+}
+
+int tbr_is_system(const unsigned char *summary, size_t n)
+{
+    pb_in in = pb_in_of(summary, n);
+    tb_sval v;
+    return tb_next_value(&in, &v) == 1 &&
+           is(v.tag, v.tag_len, TB_TAG_SYSTEM, sizeof TB_TAG_SYSTEM - 1);
 }
 
 /* ---- reporting ------------------------------------------------------------------ */
@@ -285,47 +299,123 @@ static int record_hparams(tbr_scan *s, const tb_sval *v)
     return TROPT_OK;
 }
 
-/* Our identity or end record. */
-static void record_ours(tbr_scan *s, const tb_sval *v, tbr_vclass cls)
+/* The event-format line of our record v, decoded (of type want): 1, 0 when
+ * it is not one (counted malformed), -1 when memory ran out. */
+static int record_line(tbr_scan *s, const tb_sval *v, tev_type want, tev_event *ev)
+{
+    tb_tensor t;
+    const unsigned char *text;
+    size_t n;
+    char err[160];
+    memset(ev, 0, sizeof *ev);
+    if (v->kind != TBS_TENSOR || tb_decode_tensor(v->tensor, v->tensor_len, &t) != 0 ||
+        tb_tensor_string(&t, &text, &n) != 0) {
+        s->n_malformed++;
+        return 0;
+    }
+    if (tev_decode((const char *)text, n, ev, err, sizeof err) != 0) {
+        if (strstr(err, "memory"))
+            return -1;
+        s->n_malformed++;
+        return 0;
+    }
+    if (ev->type != want) {
+        tev_event_clear(ev);
+        s->n_malformed++;
+        return 0;
+    }
+    return 1;
+}
+
+/* A metadata change or a checkpoint mark of ours: into the file's stats
+ * (and the scan's marks). */
+static int record_change(tbr_scan *s, tbr_file *f, const tb_sval *v, tbr_vclass cls)
+{
+    tev_event ev;
+    int r = record_line(s, v, cls == VC_NOTE ? TEV_ANNOTATE : TEV_CHECKPOINT, &ev);
+    if (r <= 0)
+        return r < 0 ? s->r->h->error(TROPT_ENOMEM, "out of memory") : TROPT_OK;
+    int bad = 0;
+    if (cls == VC_NOTE) {
+        bad = tb_stats_note(&f->st, (int)ev.annotation.kind, ev.annotation.text,
+                            ev.annotation.time) != 0;
+    } else {
+        const tropt_checkpoint *m = &ev.checkpoint;
+        tb_stats_mark(&f->st, m->attempt, m->seq, m->step);
+        if (!s->marks)
+            s->marks = json_array();
+        char *text = s->marks ? json_dumps(ev.root, JSON_COMPACT) : NULL;
+        json_t *entry =
+            text ? json_pack("[I, I, s]", (json_int_t)m->attempt, (json_int_t)m->seq, text) : NULL;
+        free(text);
+        bad = !entry || json_array_append_new(s->marks, entry) != 0;
+    }
+    tev_event_clear(&ev);
+    return bad ? s->r->h->error(TROPT_ENOMEM, "out of memory") : TROPT_OK;
+}
+
+/* Our end record: the file's stats and last end. */
+static void record_end(tbr_scan *s, tbr_file *f, const tb_sval *v)
 {
     json_t *j = tb_record_json(v);
-    if (!j) {
+    const char *status = json_string_value(json_object_get(j, "status"));
+    const json_t *at = json_object_get(j, "ended_at");
+    if (!j || !status) {
+        json_decref(j);
         s->n_malformed++;
         return;
     }
-    if (cls == VC_END) {
-        keep_json(&s->end, j);
-        s->end_seq = s->seq;
-        return;
-    }
-    if (!s->first_id)
-        s->first_id = json_incref(j);
-    keep_json(&s->last_id, j);
-    s->last_id_seq = s->seq;
+    tb_stats_end(&f->st, status, json_is_number(at) ? json_number_value(at) : NAN);
+    keep_json(&f->end, j);
 }
 
-/* One summary event: each value classified (our records and hparams kept);
- * the relevant ones take part in the step order. */
+/* One value of a summary event of file f. */
+static int prescan_value(tbr_scan *s, tbr_file *f, const tb_sval *v, int cls)
+{
+    switch (cls) {
+    case VC_END:
+        record_end(s, f, v);
+        return TROPT_OK;
+    case VC_NOTE:
+    case VC_MARK:
+        return record_change(s, f, v, (tbr_vclass)cls);
+    case VC_HPARAMS:
+        return record_hparams(s, v);
+    case VC_SKIP:
+        s->n_unknown++;
+        return TROPT_OK;
+    default:
+        return TROPT_OK;
+    }
+}
+
+/* One summary event: each value classified (our records and hparams
+ * kept); the relevant ones take part in the step order, and a step goes
+ * into the file's stats.  System samples are neither. */
 static int prescan_summary(tbr_scan *s, tbr_file *f, const tb_event *ev, off_t at)
 {
+    if (tbr_is_system(ev->summary, ev->summary_len))
+        return TROPT_OK;
     pb_in in = pb_in_of(ev->summary, ev->summary_len);
     tb_sval v;
-    int r, nvals = 0, relevant = 0;
-    while ((r = tb_next_value(&in, &v)) == 1) {
+    int r, nvals = 0, relevant = 0, user = 0, rc = TROPT_OK;
+    while (rc == TROPT_OK && (r = tb_next_value(&in, &v)) == 1) {
         nvals++;
         int cls = tbr_classify(s, &v, NULL, NULL);
         if (cls < 0)
             return s->r->h->error(TROPT_ENOMEM, "out of memory");
+        user |= cls == VC_USER;
         relevant |= cls == VC_USER || cls == VC_RUN || cls == VC_END;
-        if (cls == VC_RUN || cls == VC_END)
-            record_ours(s, &v, (tbr_vclass)cls);
-        else if (cls == VC_HPARAMS && record_hparams(s, &v) != TROPT_OK)
-            return TROPT_ENOMEM;
-        else if (cls == VC_SKIP)
-            s->n_unknown++;
+        rc = prescan_value(s, f, &v, cls);
     }
+    if (rc != TROPT_OK)
+        return rc;
     if (r < 0)
         s->n_malformed++;
+    if (nvals == 0 || user)
+        tb_stats_step(&f->st, ev->step);
+    else if (relevant)
+        tb_stats_order(&f->st, ev->step);
     return nvals == 0 || relevant ? step_order(s, f, at, ev->step) : TROPT_OK;
 }
 
@@ -350,6 +440,8 @@ static int prescan_record(tbr_scan *s, tbr_file *f, const unsigned char *d, size
     case TBE_SUMMARY:
         return prescan_summary(s, f, &ev, at);
     case TBE_SESSION_LOG:
+        if (ev.session_status == SESSION_START && s->run->ours)
+            return TROPT_OK; /* an attempt of ours: its identity says it all */
         if (ev.session_status == SESSION_START) {
             s->have_prev = 1;
             s->prev_step = ev.step;
@@ -393,30 +485,37 @@ static int record_status(tbr_scan *s, tbr_file *f, tb_rec_status st, off_t at)
     }
 }
 
-static int prescan_file(tbr_scan *s, tbr_file *f)
+/* Open file f for reading: its descriptor, or -1 when it cannot be read
+ * (said once per reader; the file is then left out, as TensorBoard leaves
+ * it out).  f->size: its size now. */
+static int open_file(tbr_scan *s, tbr_file *f)
 {
-    const tropt_host *h = s->r->h;
     int fd = open(f->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     struct stat st;
     int e = fd < 0 ? errno : fstat(fd, &st) != 0 ? errno : !S_ISREG(st.st_mode) ? EISDIR : 0;
     f->size = 0;
-    f->nsegs = 0;
-    if (e) {
-        /* an unreadable file is left out (as TensorBoard leaves it out) */
-        char key[4200];
-        snprintf(key, sizeof key, "unreadable:%s", f->path);
-        if (first_time(s->r, key))
-            TROPT_HOST_LOG(h, TROPT_LEVEL_WARNING, "%s: cannot read it (%s): left out", f->path,
-                           strerror(e));
-        if (fd >= 0)
-            close(fd);
-        return push_seg(s, f, 0, INT64_MIN, 0);
+    if (!e) {
+        f->size = st.st_size;
+        return fd;
     }
-    f->size = st.st_size;
-    s->have_prev = 0;
-    int rc = push_seg(s, f, 0, INT64_MIN, 0);
+    char key[4200];
+    snprintf(key, sizeof key, "unreadable:%s", f->path);
+    if (first_time(s->r, key))
+        TROPT_HOST_LOG(s->r->h, TROPT_LEVEL_WARNING, "%s: cannot read it (%s): left out", f->path,
+                       strerror(e));
+    if (fd >= 0)
+        close(fd);
+    return -1;
+}
+
+/* The records of file fd from offset `from` to its end, each through
+ * prescan_record. */
+static int scan_records(tbr_scan *s, tbr_file *f, int fd, off_t from)
+{
+    const tropt_host *h = s->r->h;
+    int rc = TROPT_OK;
     tb_recin in;
-    tb_recin_init(&in, h, fd, 0, f->size);
+    tb_recin_init(&in, h, fd, from, f->size);
     while (rc == TROPT_OK) {
         const unsigned char *d;
         size_t n;
@@ -435,12 +534,77 @@ static int prescan_file(tbr_scan *s, tbr_file *f)
         }
     }
     tb_recin_free(&in);
+    return rc;
+}
+
+/* Forget what an earlier scan found in f. */
+static void file_reset(tbr_file *f)
+{
+    f->nsegs = 0;
+    tb_stats_free(&f->st);
+    json_decref(f->end);
+    f->end = NULL;
+}
+
+static int prescan_file(tbr_scan *s, tbr_file *f)
+{
+    file_reset(f);
+    int fd = open_file(s, f);
+    s->have_prev = 0;
+    int rc = push_seg(s, f, 0, INT64_MIN, 0);
+    if (fd < 0)
+        return rc;
+    if (rc == TROPT_OK)
+        rc = scan_records(s, f, fd, 0);
     close(fd);
     return rc;
 }
 
+/* The index of file f (tb_stats.h) into f->st: the bytes it describes, or
+ * 0 when there is none usable (then f->st is empty). */
+static off_t read_index(tbr_scan *s, tbr_file *f)
+{
+    char name[TB_IDX_NAME_MAX];
+    tb_stats_index_name(f->base, name);
+    size_t dlen = (size_t)(f->base - f->path);
+    char *path = s->r->h->malloc(dlen + sizeof name);
+    if (!path)
+        return 0;
+    memcpy(path, f->path, dlen);
+    strcpy(path + dlen, name);
+    size_t n = 0;
+    char *text = tb_read_small_file(s->r->h, path, 64u << 20, &n);
+    s->r->h->free(path);
+    off_t size = 0;
+    if (text && (tb_stats_get(&f->st, &size, text, n, f->base) != 1 || size > f->size))
+        size = 0;
+    s->r->h->free(text);
+    if (size == 0)
+        tb_stats_free(&f->st);
+    return size;
+}
+
+int tbr_quick_scan(tbr_scan *s)
+{
+    int rc = TROPT_OK;
+    for (size_t i = 0; i < s->run->nfiles && rc == TROPT_OK; i++) {
+        tbr_file *f = &s->run->files[i];
+        file_reset(f);
+        int fd = open_file(s, f);
+        if (fd < 0)
+            continue;
+        s->have_prev = 0;
+        rc = push_seg(s, f, 0, INT64_MIN, 0);
+        if (rc == TROPT_OK)
+            rc = scan_records(s, f, fd, read_index(s, f));
+        close(fd);
+    }
+    return rc == TROPT_OK ? tbr_conclude(s) : rc;
+}
+
 /* Each segment's cut: the lowest start of the later segments of its file
- * and of the START segments of later files (see tb_scan.h). */
+ * and, in a foreign run, of the START segments of later files (see
+ * tb_scan.h). */
 static void compute_cuts(tbr_run *run)
 {
     int64_t later_files = INT64_MAX;
@@ -455,48 +619,8 @@ static void compute_cuts(tbr_run *run)
             if (g->start_log && g->start < starts)
                 starts = g->start;
         }
-        if (starts < later_files)
+        if (starts < later_files && !run->ours)
             later_files = starts;
-    }
-}
-
-static double member_real(const json_t *o, const char *key)
-{
-    const json_t *v = json_object_get(o, key);
-    return json_is_number(v) ? json_number_value(v) : NAN;
-}
-
-static json_t *member_object(json_t *o, const char *key)
-{
-    json_t *v = json_object_get(o, key);
-    return json_is_object(v) ? json_incref(v) : NULL;
-}
-
-/* The run's times, status, config and summary from what the pass found. */
-static void conclude(tbr_scan *s)
-{
-    tbr_run *run = s->run;
-    json_decref(run->config);
-    json_decref(run->summary);
-    run->config = run->summary = NULL;
-    if (!s->first_id) {
-        /* a run TensorBoard's writers made: finished, timed by its events */
-        run->started_at = s->t_min <= s->t_max ? s->t_min : NAN;
-        run->ended_at = s->t_min <= s->t_max ? s->t_max : NAN;
-        snprintf(run->status, sizeof run->status, "finished");
-        run->config = s->hparams ? json_incref(s->hparams) : NULL;
-        return;
-    }
-    run->started_at = member_real(s->first_id, "started_at");
-    run->config = member_object(s->last_id, "config");
-    const char *status = json_string_value(json_object_get(s->end, "status"));
-    if (s->end && s->end_seq > s->last_id_seq && status) {
-        snprintf(run->status, sizeof run->status, "%s", status);
-        run->ended_at = member_real(s->end, "ended_at");
-        run->summary = member_object(s->end, "summary");
-    } else {
-        snprintf(run->status, sizeof run->status, "running");
-        run->ended_at = NAN;
     }
 }
 
@@ -506,29 +630,26 @@ void tbr_scan_init(tbr_scan *s, tbr *r, tbr_run *run)
     s->r = r;
     s->run = run;
     tb_map_init(&s->tags, r->h);
+    s->t_min = INFINITY;
+    s->t_max = -INFINITY;
 }
 
 int tbr_prescan(tbr_scan *s)
 {
-    s->t_min = INFINITY;
-    s->t_max = -INFINITY;
     int rc = TROPT_OK;
     for (size_t i = 0; i < s->run->nfiles && rc == TROPT_OK; i++)
         rc = prescan_file(s, &s->run->files[i]);
     if (rc != TROPT_OK)
         return rc;
     compute_cuts(s->run);
-    conclude(s);
     report(s);
-    return TROPT_OK;
+    return tbr_conclude(s);
 }
 
 void tbr_scan_free(tbr_scan *s)
 {
     tb_map_free(&s->tags);
-    json_decref(s->first_id);
-    json_decref(s->last_id);
-    json_decref(s->end);
     json_decref(s->hparams);
-    s->first_id = s->last_id = s->end = s->hparams = NULL;
+    json_decref(s->marks);
+    s->hparams = s->marks = NULL;
 }

@@ -2,6 +2,10 @@
  * SHA-1 and the name-based UUID. */
 #include "tb_util.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <stdio.h>
 #include <string.h>
 
@@ -266,4 +270,27 @@ void tb_uuid5_url(const char *name, char out[37])
     snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", d[0],
              d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9], d[10], d[11], d[12], d[13],
              d[14], d[15]);
+}
+
+char *tb_read_small_file(const tropt_host *h, const char *path, size_t max, size_t *n)
+{
+    *n = 0;
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0)
+        return NULL;
+    char *buf = NULL;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size <= max &&
+        (buf = h->malloc((size_t)st.st_size + 1)) != NULL) {
+        ssize_t got = pread(fd, buf, (size_t)st.st_size, 0);
+        if (got < 0) {
+            h->free(buf);
+            buf = NULL;
+        } else {
+            buf[got] = '\0';
+            *n = (size_t)got;
+        }
+    }
+    close(fd);
+    return buf;
 }

@@ -39,6 +39,11 @@ char *tb_folder_name(const tropt_host *h, const char *name);
 /* "<a>/<b>" from h->malloc, or NULL. */
 char *tb_join(const tropt_host *h, const char *a, const char *b);
 
+/* The whole of the small file `path` (at most max bytes, never through a
+ * symbolic link, never blocking), NUL-terminated, from h->malloc; *n its
+ * length.  NULL when it cannot be read, is larger, or memory ran out. */
+char *tb_read_small_file(const tropt_host *h, const char *path, size_t max, size_t *n);
+
 /* The SHA-1 digest of n bytes (for the name-based UUID). */
 void tb_sha1(const void *p, size_t n, unsigned char out[20]);
 

@@ -35,10 +35,8 @@ static int make_dirs(tb *c, const char *path)
                        strerror(errno));
 }
 
-/* Open the folder `name` of the folder open as parent, never through a
- * symbolic link (*out: its descriptor).  *made: mkdir created it now. */
-static int open_subdir(tb *c, int parent, const char *name, const char *path, int create, int *made,
-                       int *out)
+int tb_open_subdir(tb *c, int parent, const char *name, const char *path, int create, int *made,
+                   int *out)
 {
     *out = -1;
     *made = 0;
@@ -67,61 +65,7 @@ static int open_subdir(tb *c, int parent, const char *name, const char *path, in
     return c->h->error(TROPT_EBACKEND, "cannot open folder '%s': %s", path, strerror(e));
 }
 
-/* 1 when the folder open as fd holds run `run_id` (a replayed or continued
- * run), 0 when it holds another run or nothing of ours yet. */
-static int holds_run(tb *c, int fd, const char *run_id)
-{
-    json_t *rec = NULL;
-    if (tb_folder_identity(c->h, fd, &rec) != 1)
-        return 0;
-    const char *id = json_string_value(json_object_get(rec, "run_id"));
-    int same = id && strcmp(id, run_id) == 0;
-    json_decref(rec);
-    return same;
-}
-
-/*
- * The run folder in the experiment folder efd: `name`, made now or holding
- * this run already; else "<name>-<first 8 of the id>" likewise; else (the
- * first 8 characters of a UUIDv7 are its time to about a minute, so two
- * runs of one name started together share them) "<name>-<id>".  Another
- * run's folder (or one being made by another writer: empty) is never
- * shared, so two runs never merge.
- */
-static int choose_run_folder(tb *c, int efd, const char *exp_dir, const char *name,
-                             const char *run_id)
-{
-    char alt[256], full[256];
-    snprintf(alt, sizeof alt, "%.200s-%.8s", name, run_id);
-    snprintf(full, sizeof full, "%.200s-%.40s", name, run_id);
-    const char *tries[3] = {name, alt, full};
-    for (int i = 0; i < 3; i++) {
-        char *dir = tb_join(c->h, exp_dir, tries[i]);
-        if (!dir)
-            return tb_oom(c);
-        int made, fd, rc = open_subdir(c, efd, tries[i], dir, 1, &made, &fd);
-        if (rc == TROPT_OK && (made || holds_run(c, fd, run_id))) {
-            c->run_dir = dir;
-            c->rfd = fd;
-            if (made && c->sync != SYNC_OFF && fsync(efd) != 0)
-                TROPT_HOST_LOG(c->h, TROPT_LEVEL_WARNING, "cannot sync folder '%s': %s", exp_dir,
-                               strerror(errno));
-            return TROPT_OK;
-        }
-        c->h->free(dir);
-        if (fd >= 0)
-            close(fd);
-        if (rc != TROPT_OK)
-            return rc;
-    }
-    return c->h->error(TROPT_EBACKEND,
-                       "cannot make a folder for run %s in '%s': '%s', '%s' and '%s' hold other "
-                       "runs",
-                       run_id, exp_dir, name, alt, full);
-}
-
-/* The host name as a file name part: no '/', no control characters. */
-static void host_part(const char *host, char *out, size_t size)
+void tb_host_part(const char *host, char *out, size_t size)
 {
     snprintf(out, size, "%s", host && *host ? host : "localhost");
     for (char *p = out; *p; p++)
@@ -137,7 +81,7 @@ static atomic_uint file_seq;
 static int create_event_file(tb *c, const tropt_run *run)
 {
     char host[128], name[256];
-    host_part(run->host, host, sizeof host);
+    tb_host_part(run->host, host, sizeof host);
     long long secs = (long long)c->h->now();
     for (int tries = 0; tries < 100; tries++) {
         snprintf(name, sizeof name, TB_FILE_PREFIX "%010lld.%s.%lld.%u", secs, host,
@@ -183,13 +127,15 @@ int tb_open_run(tb *c, const tropt_run *run)
         rc = h->error(TROPT_EBACKEND, "cannot open folder '%s': %s", c->logdir, strerror(errno));
         goto out;
     }
+    if ((rc = tb_store_check_deleted(c, dfd, run->run_id)) != TROPT_OK)
+        goto out;
     int made;
-    if ((rc = open_subdir(c, dfd, exp, exp_dir, 1, &made, &efd)) != TROPT_OK)
+    if ((rc = tb_open_subdir(c, dfd, exp, exp_dir, 1, &made, &efd)) != TROPT_OK)
         goto out;
     if (made && c->sync != SYNC_OFF && fsync(dfd) != 0)
         TROPT_HOST_LOG(h, TROPT_LEVEL_WARNING, "cannot sync folder '%s': %s", c->logdir,
                        strerror(errno));
-    if ((rc = choose_run_folder(c, efd, exp_dir, name, run->run_id)) != TROPT_OK)
+    if ((rc = tb_store_place(c, dfd, efd, exp_dir, name, run)) != TROPT_OK)
         goto out;
     rc = create_event_file(c, run);
 out:
@@ -201,6 +147,50 @@ out:
     h->free(exp_dir);
     h->free(name);
     return rc;
+}
+
+/* The index's name of the open file. */
+static void index_name(const tb *c, char *out)
+{
+    tb_stats_index_name(strrchr(c->path, '/') + 1, out);
+}
+
+void tb_write_index(tb *c, int force)
+{
+    if (c->fd < 0 || (!force && c->size - c->idx_size < TB_IDX_EVERY) ||
+        (force && c->size == c->idx_size && c->idx_size > 0))
+        return;
+    char name[TB_IDX_NAME_MAX], tmp[TB_IDX_NAME_MAX + 8];
+    index_name(c, name);
+    snprintf(tmp, sizeof tmp, "%s.tmp", name);
+    tev_buf b;
+    tev_buf_init(&b, c->h->realloc, c->h->free);
+    int fd = -1, ok = tb_stats_put(&b, &c->st, strrchr(c->path, '/') + 1, c->size) == 0;
+    if (ok)
+        fd = openat(c->rfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0666);
+    ok = ok && fd >= 0 && tropt_pwrite_all(fd, b.data, b.len, 0) == 0;
+    if (fd >= 0)
+        close(fd);
+    /* a reader sees the old index or the new one, never half of one */
+    ok = ok && renameat(c->rfd, tmp, c->rfd, name) == 0;
+    if (!ok) {
+        unlinkat(c->rfd, tmp, 0);
+        TROPT_HOST_LOG(c->h, TROPT_LEVEL_DEBUG, "index of '%s' not written: %s", c->path,
+                       fd < 0 || b.len == 0 ? "cannot create it" : strerror(errno));
+    } else {
+        c->idx_size = c->size;
+    }
+    tev_buf_free(&b);
+}
+
+void tb_remove_files(tb *c)
+{
+    if (c->fd < 0 || !c->path)
+        return;
+    char name[TB_IDX_NAME_MAX];
+    index_name(c, name);
+    unlinkat(c->rfd, strrchr(c->path, '/') + 1, 0);
+    unlinkat(c->rfd, name, 0);
 }
 
 void tb_run_close(tb *c)
@@ -223,6 +213,13 @@ void tb_run_close(tb *c)
     c->end_queued = 0;
     c->failing = c->fail_errno = 0;
     c->open = 0;
+    c->replay = 0;
+    c->claim = 0;
+    c->made_dir = 0;
+    h->free(c->key_claim);
+    c->key_claim = NULL;
+    tb_stats_free(&c->st);
+    c->idx_size = 0;
 }
 
 int tb_write_out(tb *c)
@@ -244,6 +241,7 @@ int tb_write_out(tb *c)
         c->fail_errno = errno;
         return c->h->error(TROPT_EBACKEND, "cannot sync '%s': %s", c->path, strerror(errno));
     }
+    tb_write_index(c, 0);
     return TROPT_OK;
 }
 
@@ -277,5 +275,6 @@ int tb_barrier(tb *c)
         return rc;
     if (c->sync != SYNC_OFF && fsync(c->fd) != 0)
         return c->h->error(TROPT_EBACKEND, "cannot sync '%s': %s", c->path, strerror(errno));
+    tb_write_index(c, 1);
     return TROPT_OK;
 }

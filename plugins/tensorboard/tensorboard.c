@@ -66,6 +66,9 @@ static int tb_init(void *self, const tropt_run *run, const json_t *config,
     tb *c = self;
     tb_run_close(c);
     c->steps = c->last_step = 0;
+    snprintf(c->run_id, sizeof c->run_id, "%s", run->run_id);
+    c->attempt = tb_run_attempt(c, run);
+    c->from_step = c->attempt > 1 ? tb_resume_step(c, run) : 0;
     int rc = tb_open_run(c, run);
     if (rc == TROPT_OK)
         rc = tb_queue_start(c, run, config, params, n_params);
@@ -73,8 +76,8 @@ static int tb_init(void *self, const tropt_run *run, const json_t *config,
         rc = tb_barrier(c);
     if (rc != TROPT_OK) {
         /* nothing of a run that did not start stays behind */
-        if (c->fd >= 0 && c->path)
-            unlinkat(c->rfd, strrchr(c->path, '/') + 1, 0);
+        tb_remove_files(c);
+        tb_store_release(c);
         tb_run_close(c);
         return rc;
     }
@@ -82,30 +85,26 @@ static int tb_init(void *self, const tropt_run *run, const json_t *config,
     return TROPT_OK;
 }
 
-static int tb_log(void *self, const tropt_run *run, int64_t step, double time,
-                  const tropt_field *fields, size_t n)
+int tb_room(tb *c, int64_t step)
 {
-    tb *c = self;
-    (void)run;
-    if (!c->open)
-        return c->h->error(TROPT_ESTATE, "no open run");
     int rc;
-    if (c->out.len >= c->pending_max) {
-        /* The bound: write now, or, when that fails or waits for
-         * retry_interval, refuse the step. */
-        if (tb_retry_due(c) && (rc = tb_attempt(c)) == TROPT_ENOMEM)
-            return rc;
-        if (c->out.len >= c->pending_max)
-            return c->h->error(TROPT_EBACKEND,
-                               "%zu bytes of records wait for '%s' (pending_max=%" PRIu64
-                               "): step %" PRId64 " dropped; the last write failed: %s",
-                               c->out.len, c->path, c->pending_max, step,
-                               strerror(c->fail_errno ? c->fail_errno : EIO));
-    }
-    if ((rc = tb_queue_step(c, step, time, fields, n)) != TROPT_OK)
+    if (c->out.len < c->pending_max)
+        return TROPT_OK;
+    /* The bound: write now, or, when that fails or waits for retry_interval,
+     * refuse the record. */
+    if (tb_retry_due(c) && (rc = tb_attempt(c)) == TROPT_ENOMEM)
         return rc;
-    c->steps++;
-    c->last_step = step;
+    if (c->out.len < c->pending_max)
+        return TROPT_OK;
+    return c->h->error(TROPT_EBACKEND,
+                       "%zu bytes of records wait for '%s' (pending_max=%" PRIu64 "): step %" PRId64
+                       " dropped; the last write failed: %s",
+                       c->out.len, c->path, c->pending_max, step,
+                       strerror(c->fail_errno ? c->fail_errno : EIO));
+}
+
+int tb_queued(tb *c, int64_t step)
+{
     int due = ++c->nqueued >= c->flush_every;
     if (!due && c->flush_interval_s > 0) {
         double now = c->h->now();
@@ -124,6 +123,23 @@ static int tb_log(void *self, const tropt_run *run, int64_t step, double time,
                            c->path, strerror(c->fail_errno), step, c->nqueued - 1, c->out.len,
                            c->pending_max, c->retry_interval_s);
     return tb_attempt(c);
+}
+
+static int tb_log(void *self, const tropt_run *run, int64_t step, double time,
+                  const tropt_field *fields, size_t n)
+{
+    tb *c = self;
+    (void)run;
+    if (!c->open)
+        return c->h->error(TROPT_ESTATE, "no open run");
+    int rc = tb_room(c, step);
+    if (rc == TROPT_OK)
+        rc = tb_queue_step(c, step, time, fields, n);
+    if (rc != TROPT_OK)
+        return rc;
+    c->steps++;
+    c->last_step = step;
+    return tb_queued(c, step);
 }
 
 static int tb_flush(void *self)
@@ -168,6 +184,7 @@ static void tb_destroy(void *self)
     h->free(c->logdir);
     h->free(c->vals);
     h->free(c->hint);
+    tb_stats_free(&c->st);
     tev_buf_free(&c->out);
     tev_buf_free(&c->json);
     tev_buf_free(&c->tag);
@@ -184,6 +201,7 @@ static int tb_create(void **self, const tropt_optval *opts, const tropt_host *ho
     memset(c, 0, sizeof *c);
     c->h = host;
     c->fd = c->rfd = -1;
+    tb_stats_init(&c->st);
     tev_buf_init(&c->out, host->realloc, host->free);
     tev_buf_init(&c->json, host->realloc, host->free);
     tev_buf_init(&c->tag, host->realloc, host->free);
@@ -219,6 +237,10 @@ static const tropt_plugin tb_plugin = {
     .list_runs = tbr_list_runs,
     .read_run = tbr_read_run,
     .reader_close = tbr_reader_close,
+    .annotate = tb_annotate,
+    .delete_run = tb_delete_run,
+    .checkpoint = tb_checkpoint,
+    .log_system = tb_log_system,
 };
 
 TROPT_PLUGIN_EXPORT const tropt_plugin *tropt_plugin_entry(void)
