@@ -16,6 +16,13 @@ reader tests.
                                        float: DT_FLOAT, exact values beside)
   tbcheck.py torn LOGDIR RUN_ID        CRCs of complete records; a torn last
                                        record allowed; prints the steps
+  tbcheck.py attempts LOGDIR RUN_ID    every record of the run's files
+                                       checked; prints per file (JSON) its
+                                       attempt, from_step, the step of its
+                                       SessionLog START (the record after
+                                       the version) and the steps it holds;
+                                       with the marks, metadata changes and
+                                       system samples of ours
   tbcheck.py foreign DIR               writes foreign runs, prints what they
                                        hold (JSON)
   tbcheck.py uuid PATH                 the id a foreign run folder gets
@@ -230,29 +237,79 @@ def resolve_floats(step, fields):
 
 def read_run(logdir, run_id):
     """Every record of the run, checked; returns what the files hold."""
-    got = {"steps": {}, "ids": [], "end": None, "hparams": None, "hparams_end": None,
-           "config_text": None, "kinds": set()}
+    got = new_got()
     for path in run_files(logdir, run_id):
-        seen = {}
-        recs = records(path)
-        need(len(recs) >= 2, path, "has", len(recs), "records")
-        for i, (off, data) in enumerate(recs):
-            ev = pb.Event.FromString(data)
-            again = ev.SerializeToString(deterministic=True)
-            need(again == data, path, "record at", off, "is not protobuf's own layout:\n",
-                 data.hex(), "\n", again.hex())
-            what = ev.WhichOneof("what")
-            if i == 0:
-                need(what == "file_version" and ev.file_version == "brain.Event:2", path,
-                     "first record:", ev)
-                continue
-            need(what == "summary", path, "record", i, "is", what)
-            read_summary(ev, got, seen)
+        read_file(path, got)
     return got
+
+
+def new_got():
+    return {"steps": {}, "ids": [], "end": None, "hparams": None, "hparams_end": None,
+            "config_text": None, "kinds": set(), "notes": [], "marks": [], "system": [],
+            "start": None, "step_list": []}
+
+
+def read_file(path, got):
+    """Every record of one file, checked, into got (a SessionLog START only
+    as the record after the version, at the identity's from_step)."""
+    seen = {}
+    recs = records(path)
+    need(len(recs) >= 2, path, "has", len(recs), "records")
+    for i, (off, data) in enumerate(recs):
+        ev = pb.Event.FromString(data)
+        again = ev.SerializeToString(deterministic=True)
+        need(again == data, path, "record at", off, "is not protobuf's own layout:\n",
+             data.hex(), "\n", again.hex())
+        what = ev.WhichOneof("what")
+        if i == 0:
+            need(what == "file_version" and ev.file_version == "brain.Event:2", path,
+                 "first record:", ev)
+            continue
+        if what == "session_log" and i == 1:
+            need(ev.session_log.status == pb.SessionLog.START, path, "session log", ev)
+            got["start"] = ev.step
+            continue
+        need(what == "summary", path, "record", i, "is", what)
+        read_summary(ev, got, seen)
+
+
+def event_line(v, want):
+    """One of our event-format records: a rank-0 string without metadata."""
+    need(not v.HasField("metadata"), v.tag, "has metadata")
+    j = json.loads(text_of(v))
+    need(j["type"] == want, v.tag, "holds", j)
+    return j
+
+
+def read_system(ev, got, seen):
+    """_tropt_/system first, then each sample's mean as a DT_FLOAT scalar."""
+    vals = ev.summary.value
+    j = event_line(vals[0], "system")
+    keys = []
+    for v in vals[1:]:
+        key, kind, value = decode_value(v, seen)
+        need(kind == "float", "system sample", key, "is", kind)
+        mean = j["data"][key][0]
+        if isinstance(mean, dict):
+            mean = float(mean["$real"])
+        with numpy.errstate(over="ignore"):
+            need(numpy.float32(mean).tobytes() == value or math.isnan(mean), "sample", key, value)
+        keys.append(key)
+    need(keys == list(j["data"]), "system values", keys, "vs", list(j["data"]))
+    got["system"].append([ev.step, ev.wall_time, j])
 
 
 def read_summary(ev, got, seen):
     vals = ev.summary.value
+    if vals and vals[0].tag == "_tropt_/system":
+        read_system(ev, got, seen)
+        return
+    if vals and vals[0].tag in ("_tropt_/annotate", "_tropt_/checkpoint"):
+        need(len(vals) == 1, "records of ours come alone:", ev)
+        kind = vals[0].tag[len("_tropt_/"):]
+        j = event_line(vals[0], kind)
+        got["notes" if kind == "annotate" else "marks"].append([ev.step, ev.wall_time, j])
+        return
     ours = [v for v in vals if v.tag.startswith(("_tropt_/run", "_tropt_/end", "_tropt_/config",
                                                  "_hparams_/"))]
     if ours:
@@ -271,6 +328,7 @@ def read_summary(ev, got, seen):
             got[key] = (ev.step, ev.wall_time, hp)
         return
     need(ev.step not in got["steps"], "step", ev.step, "written twice")
+    got["step_list"].append(ev.step)
     step = {}
     for v in vals:
         key, kind, value = decode_value(v, seen)
@@ -457,6 +515,30 @@ def cmd_layout(logdir, db, run_id, scalars):
           % (len(got["steps"]), values, n_hp, run[1]))
 
 
+def cmd_attempts(logdir, run_id):
+    out = []
+    for path in run_files(logdir, run_id):
+        got = new_got()
+        read_file(path, got)
+        ident = got["ids"][0]
+        need(len(got["ids"]) == 1, path, "has", len(got["ids"]), "identity records")
+        attempt = ident.get("attempt", 1)
+        need(got["start"] == (ident["from_step"] if attempt > 1 else None), path,
+             "START at", got["start"], "for attempt", attempt, "from", ident["from_step"])
+        out.append({"file": os.path.basename(path), "attempt": attempt,
+                    "from_step": ident["from_step"], "start": got["start"],
+                    "steps": got["step_list"], "marks": [m[2] for m in got["marks"]],
+                    "notes": [n[2] for n in got["notes"]], "system": [x[2] for x in got["system"]],
+                    "name": ident["name"], "folder": ident["folder"],
+                    "dir": os.path.basename(os.path.dirname(path)),
+                    "end": got["end"][2]["status"] if got["end"] else None})
+    print("OK " + json.dumps(out))
+
+
+OURS = ("_tropt_/run", "_tropt_/end", "_tropt_/config", "_tropt_/annotate",
+        "_tropt_/checkpoint", "_tropt_/system", "_hparams_/")
+
+
 def cmd_torn(logdir, run_id):
     steps = []
     torn = 0
@@ -468,8 +550,7 @@ def cmd_torn(logdir, run_id):
             ev = pb.Event.FromString(data)
             need(ev.SerializeToString(deterministic=True) == data, "layout at", off)
             if ev.WhichOneof("what") == "summary" and not any(
-                    v.tag.startswith(("_tropt_/run", "_tropt_/end", "_tropt_/config",
-                                      "_hparams_/")) for v in ev.summary.value):
+                    v.tag.startswith(OURS) for v in ev.summary.value):
                 steps.append(ev.step)
     need(steps == sorted(steps), "steps out of order")
     print("OK %d %d" % (len(steps), torn))
@@ -652,6 +733,8 @@ def main(argv):
     try:
         if argv[1] == "layout":
             cmd_layout(argv[2], argv[3], argv[4], argv[5])
+        elif argv[1] == "attempts":
+            cmd_attempts(argv[2], argv[3])
         elif argv[1] == "torn":
             cmd_torn(argv[2], argv[3])
         elif argv[1] == "foreign":

@@ -9,6 +9,7 @@
  * its name).
  */
 #include "testutil.h"
+#include "tb_helpers.h"
 
 #include "tb_crc.h"
 #include "tb_encode.h"
@@ -30,170 +31,6 @@
 #include <unistd.h>
 
 #include <tropt/host.h>
-
-#define PY "/usr/bin/python3"
-
-/* ---- helpers ------------------------------------------------------------------ */
-
-static tropt_tracker *open_spec(const char *spec, const char *exp)
-{
-    tropt_tracker *t = NULL;
-    int rc = tropt_tracker_open(&t, spec, exp, NULL);
-    ck_assert_msg(rc == TROPT_OK, "open %s: %s", spec, tropt_error_message());
-    return t;
-}
-
-/* Run tbcheck.py; assert it printed OK; returns its output (malloc'd). */
-static char *tbcheck(const char *args)
-{
-    char *cmd = tu_strdupf(PY " %s %s", TBCHECK_PY, args);
-    char *out = NULL;
-    int rc = tu_run(cmd, &out, 1);
-    ck_assert_msg(rc == 0 && strncmp(out, "OK", 2) == 0, "%s\n=> %d: %s", cmd, rc, out);
-    free(cmd);
-    return out;
-}
-
-/* A field's value as text that tells every type and bit apart. */
-static char *show(const tropt_field *f)
-{
-    uint64_t u;
-    switch (f->type) {
-    case TROPT_REAL:
-        memcpy(&u, &f->v.r, sizeof u);
-        return tu_strdupf("real:%016" PRIx64, u);
-    case TROPT_INT:
-        return tu_strdupf("int:%" PRId64, f->v.i);
-    case TROPT_STRING:
-        return tu_strdupf("str:%s", f->v.s);
-    case TROPT_BOOL:
-        return tu_strdupf("bool:%d", f->v.b != 0);
-    case TROPT_NULL:
-        return tu_strdupf("null");
-    case TROPT_JSON: {
-        char *j = json_dumps(f->v.json, JSON_COMPACT | JSON_ENCODE_ANY);
-        char *s = tu_strdupf("json:%s", j);
-        free(j);
-        return s;
-    }
-    }
-    return tu_strdupf("?");
-}
-
-/* What a reader gave back for one run: {"start": {key: shown}, "steps":
- * [[step, time-bits, {key: shown}]...], "end": {status, ended_at, summary
- * fields}, "info": {...}}. */
-typedef struct got {
-    json_t *root, *steps;
-    int events;
-} got;
-
-static json_t *fields_json(const tropt_field *f, size_t n)
-{
-    json_t *o = json_object();
-    for (size_t i = 0; i < n; i++) {
-        ck_assert_msg(!json_object_get(o, f[i].key), "key %s twice", f[i].key);
-        char *s = show(&f[i]);
-        json_object_set_new(o, f[i].key, json_string(s));
-        free(s);
-    }
-    return o;
-}
-
-static int collect(const tropt_event *ev, void *ud)
-{
-    got *g = ud;
-    uint64_t tb;
-    memcpy(&tb, &ev->time, sizeof tb);
-    g->events++;
-    if (ev->kind == TROPT_EVENT_START) {
-        ck_assert_int_eq(g->events, 1);
-        json_object_set_new(g->root, "start", fields_json(ev->fields, ev->n));
-        json_object_set_new(g->root, "config",
-                            ev->config ? json_deep_copy(ev->config) : json_null());
-        json_object_set_new(g->root, "info",
-                            json_pack("{s:s, s:s, s:s, s:f, s:s?, s:I}", "run_id", ev->run->run_id,
-                                      "experiment", ev->run->experiment, "status", ev->run->status,
-                                      "started_at",
-                                      isnan(ev->run->started_at) ? -1.0 : ev->run->started_at,
-                                      "host", ev->run->host, "pid", (json_int_t)ev->run->pid));
-    } else if (ev->kind == TROPT_EVENT_STEP) {
-        size_t n = json_array_size(g->steps);
-        if (n)
-            ck_assert_msg(json_integer_value(json_array_get(json_array_get(g->steps, n - 1), 0)) <
-                              ev->step,
-                          "step %" PRId64 " after a higher one", ev->step);
-        char bits[20];
-        snprintf(bits, sizeof bits, "%016" PRIx64, tb);
-        json_array_append_new(g->steps, json_pack("[I, s, o]", (json_int_t)ev->step, bits,
-                                                  fields_json(ev->fields, ev->n)));
-    } else {
-        json_object_set_new(g->root, "end",
-                            json_pack("{s:s, s:f, s:o}", "status", ev->status, "ended_at",
-                                      ev->ended_at, "summary", fields_json(ev->fields, ev->n)));
-    }
-    return 0;
-}
-
-/* Read run `id` of `spec` (a prefix is fine) into a got; free with
- * json_decref(g.root). */
-static got read_back(const char *spec, const char *id)
-{
-    got g = {json_object(), json_array(), 0};
-    json_object_set_new(g.root, "steps", g.steps);
-    tropt_reader *r = NULL;
-    ck_assert_msg(tropt_reader_open(&r, spec) == TROPT_OK, "%s: %s", spec, tropt_error_message());
-    int rc = tropt_reader_read_run(r, id, collect, &g);
-    ck_assert_msg(rc == TROPT_OK, "read %s: %s", id, tropt_error_message());
-    tropt_reader_free(r);
-    return g;
-}
-
-typedef struct listing {
-    json_t *runs; /* id -> {experiment, status, steps, host, pid, started, ended} */
-} listing;
-
-static int list_one(const tropt_stored_run *run, void *ud)
-{
-    listing *l = ud;
-    json_object_set_new(
-        l->runs, run->run_id,
-        json_pack("{s:s, s:s, s:I, s:s?, s:I, s:f, s:f}", "experiment", run->experiment, "status",
-                  run->status, "steps", (json_int_t)run->n_steps, "host", run->host, "pid",
-                  (json_int_t)run->pid, "started", isnan(run->started_at) ? -1.0 : run->started_at,
-                  "ended", isnan(run->ended_at) ? -1.0 : run->ended_at));
-    return 0;
-}
-
-static json_t *list_runs(const char *spec)
-{
-    listing l = {json_object()};
-    tropt_reader *r = NULL;
-    ck_assert_msg(tropt_reader_open(&r, spec) == TROPT_OK, "%s: %s", spec, tropt_error_message());
-    ck_assert_msg(tropt_reader_list_runs(r, list_one, &l) == TROPT_OK, "%s", tropt_error_message());
-    tropt_reader_free(r);
-    return l.runs;
-}
-
-/* The only event file under dir (recursively). */
-static char *only_event_file(const char *dir)
-{
-    char *cmd = tu_strdupf("find '%s' -name 'events.out.tfevents.*' -type f", dir);
-    char *out = NULL;
-    ck_assert_int_eq(tu_run(cmd, &out, 0), 0);
-    char *nl = strchr(out, '\n');
-    ck_assert_msg(nl && nl[1] == '\0', "not one event file under %s:\n%s", dir, out);
-    *nl = '\0';
-    free(cmd);
-    return out;
-}
-
-static off_t file_size(const char *path)
-{
-    struct stat st;
-    ck_assert_msg(stat(path, &st) == 0, "%s: %s", path, strerror(errno));
-    return st.st_size;
-}
 
 /* ---- CRC-32C ------------------------------------------------------------------- */
 
@@ -432,10 +269,34 @@ START_TEST(test_read_back)
         json_loads("{\"lr\":0.5,\"opt\":{\"name\":\"sgd\",\"m\":[1,2]},\"n\":null}", 0, NULL);
     ck_assert_int_eq(tropt_tracker_init(t, cfg), TROPT_OK);
     char *id = strdup(tropt_tracker_run_id(t));
+    char *name = strdup(tropt_tracker_run_name(t));
     log_typed_run(t, 12);
     json_t *sum = json_pack("{s:f, s:{s:s}}", "best", 0.25, "where", "at", "end");
     ck_assert_int_eq(tropt_tracker_finish(t, sum), TROPT_OK);
     tropt_tracker_free(t);
+
+    /* listed with every ABI 1.2 member: its name, one attempt, no mark,
+     * where it came from */
+    json_t *all = list_runs(spec);
+    json_t *l = json_object_get(all, id);
+    ck_assert_str_eq(json_string_value(json_object_get(l, "name")), name);
+    ck_assert_int_eq(json_integer_value(json_object_get(l, "attempts")), 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(l, "steps")), 12);
+    ck_assert_int_eq(json_integer_value(json_object_get(l, "last_step")), 11);
+    ck_assert_int_eq(json_integer_value(json_object_get(l, "checkpoint_step")), -1);
+    ck_assert(json_is_array(json_object_get(l, "tags")) &&
+              json_array_size(json_object_get(l, "tags")) == 0);
+    ck_assert(json_is_null(json_object_get(l, "note")));
+    ck_assert(json_is_true(json_object_get(l, "heartbeat_nan")));
+    ck_assert_ptr_nonnull(json_string_value(json_object_get(l, "pidns")));
+    json_t *prov = json_object_get(l, "provenance");
+    char cwd[4096];
+    ck_assert_ptr_nonnull(getcwd(cwd, sizeof cwd));
+    ck_assert_str_eq(json_string_value(json_object_get(prov, "cwd")), cwd);
+    ck_assert_ptr_nonnull(json_string_value(json_object_get(prov, "command")));
+    ck_assert_ptr_nonnull(json_string_value(json_object_get(prov, "version")));
+    json_decref(all);
+    free(name);
 
     got g = read_back(spec, id);
     check_typed_steps(&g, 12);
@@ -527,6 +388,13 @@ static void check_foreign_run(const char *spec, const char *name, json_t *want, 
                      json_string_value(json_object_get(want, "host")));
     ck_assert_int_eq(json_integer_value(json_object_get(l, "pid")),
                      json_integer_value(json_object_get(want, "pid")));
+    /* ABI 1.2: its folder's name, one attempt, no mark, no heartbeat */
+    ck_assert_str_eq(json_string_value(json_object_get(l, "name")),
+                     json_string_value(json_object_get(want, "name")));
+    ck_assert_int_eq(json_integer_value(json_object_get(l, "attempts")), 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(l, "checkpoint_step")), -1);
+    ck_assert(json_is_true(json_object_get(l, "heartbeat_nan")));
+    ck_assert(json_is_null(json_object_get(l, "resume_key")));
     got g = read_back(spec, id);
     ck_assert_msg(json_array_size(g.steps) == json_array_size(steps), "%s: %zu steps read, %zu",
                   name, json_array_size(g.steps), json_array_size(steps));
