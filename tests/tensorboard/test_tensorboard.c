@@ -558,38 +558,74 @@ static json_t *split_cells(const char *line, size_t len)
     return cells;
 }
 
-/* The row of run `id` in `tropt runs` output, as {header: cell}. */
-static json_t *runs_row(const char *out, const char *id)
+/* The line of `tropt runs` output that holds `needle` (its start). */
+static const char *line_with(const char *out, const char *needle)
 {
-    const char *head = strstr(out, "RUN ID");
-    ck_assert_msg(head != NULL, "no header in:\n%s", out);
-    while (head > out && head[-1] != '\n')
-        head--;
-    const char *at = strstr(out, id);
-    ck_assert_msg(at != NULL, "no row of %s in:\n%s", id, out);
+    const char *at = strstr(out, needle);
+    ck_assert_msg(at != NULL, "no '%s' in:\n%s", needle, out);
     while (at > out && at[-1] != '\n')
         at--;
-    json_t *names = split_cells(head, strcspn(head, "\n"));
-    json_t *cells = split_cells(at, strcspn(at, "\n"));
-    ck_assert_msg(json_array_size(names) == json_array_size(cells), "row of %s:\n%s", id, out);
-    json_t *row = json_object();
-    for (size_t i = 0; i < json_array_size(names); i++)
-        json_object_set(row, json_string_value(json_array_get(names, i)), json_array_get(cells, i));
-    json_decref(names);
-    json_decref(cells);
-    return row;
+    return at;
 }
 
-/* `tropt runs` lists run id with this experiment, status and step count. */
-static void expect_row(const char *out, const char *id, const char *experiment, const char *status,
-                       long steps)
+/* The id cell of a row: the column RUN ID (the whole id) or ID (a unique
+ * prefix of it, as wip/tools2 prints it); NULL when neither exists. */
+static const char *id_cell(json_t *row)
+{
+    json_t *c = json_object_get(row, "RUN ID");
+    if (!c)
+        c = json_object_get(row, "ID");
+    return json_string_value(c);
+}
+
+/* The row of run `id` in `tropt runs` output, as {header: cell}: the one
+ * row whose id cell is `id` or a prefix of it. */
+static json_t *runs_row(const char *out, const char *id)
+{
+    const char *head = line_with(out, "STATUS");
+    json_t *names = split_cells(head, strcspn(head, "\n")), *found = NULL;
+    for (const char *at = head + strcspn(head, "\n"); *at;) {
+        at += *at == '\n';
+        size_t len = strcspn(at, "\n");
+        json_t *cells = split_cells(at, len), *row = json_object();
+        for (size_t i = 0; i < json_array_size(names) && i < json_array_size(cells); i++)
+            json_object_set(row, json_string_value(json_array_get(names, i)),
+                            json_array_get(cells, i));
+        const char *cell = id_cell(row);
+        if (json_array_size(cells) == json_array_size(names) && cell && *cell &&
+            strncmp(id, cell, strlen(cell)) == 0) {
+            ck_assert_msg(found == NULL, "two rows for %s in:\n%s", id, out);
+            found = json_incref(row);
+        }
+        json_decref(row);
+        json_decref(cells);
+        at += len;
+    }
+    json_decref(names);
+    ck_assert_msg(found != NULL, "no row of %s in:\n%s", id, out);
+    return found;
+}
+
+/* `tropt runs` lists run id with this experiment, status and step count,
+ * and its name: in the NAME column when the tool prints one (wip/tools2
+ * adds it), and always as a RUN every command takes (`tropt show NAME`
+ * shows this run) unless `name` is NULL (a name two runs share). */
+static void expect_row(const char *out, const char *spec, const char *id, const char *name,
+                       const char *experiment, const char *status, long steps)
 {
     json_t *row = runs_row(out, id);
     char *want = tu_strdupf("%ld", steps);
-    ck_assert_str_eq(json_string_value(json_object_get(row, "RUN ID")), id);
+    ck_assert_msg(id_cell(row) != NULL, "no id column in:\n%s", out);
     ck_assert_str_eq(json_string_value(json_object_get(row, "EXPERIMENT")), experiment);
     ck_assert_str_eq(json_string_value(json_object_get(row, "STATUS")), status);
     ck_assert_str_eq(json_string_value(json_object_get(row, "STEPS")), want);
+    if (json_object_get(row, "NAME") && name)
+        ck_assert_str_eq(json_string_value(json_object_get(row, "NAME")), name);
+    if (name) {
+        char *shown = cli("show '%s' --from '%s'", name, spec);
+        ck_assert_msg(strstr(shown, id), "show %s:\n%s", name, shown);
+        free(shown);
+    }
     free(want);
     json_decref(row);
 }
@@ -619,6 +655,7 @@ START_TEST(test_cli_runs_show_replay)
     json_t *m = make_foreign(logdir);
     char *spec = tu_strdupf("tensorboard:logdir=%s", logdir);
     tropt_tracker *t = open_spec(spec, "mine");
+    ck_assert_int_eq(tropt_tracker_set_run_name(t, "first run"), TROPT_OK);
     ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
     char *done = strdup(tropt_tracker_run_id(t));
     for (int s = 0; s < 7; s++)
@@ -627,19 +664,23 @@ START_TEST(test_cli_runs_show_replay)
     ck_assert_int_eq(tropt_tracker_finish(t, NULL), TROPT_OK);
     ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
     char *open_id = strdup(tropt_tracker_run_id(t));
+    char *open_name = strdup(tropt_tracker_run_name(t)); /* a default name */
     for (int s = 0; s < 3; s++)
         ck_assert_int_eq(tropt_tracker_log_fields(t, &TROPT_F_INT("i", s), 1), TROPT_OK);
 
-    /* runs: every run, ours and TensorBoard's, with its status and steps */
+    /* runs: every run, ours and TensorBoard's, with its name, status and
+     * steps (a foreign run is named by its folder; two are named "run") */
     char *out = cli("runs --from '%s'%s", spec, "");
     printf("%s", out);
-    expect_row(out, done, "mine", "finished", 7);
-    expect_row(out, open_id, "mine", "running", 3);
+    expect_row(out, spec, done, "first run", "mine", "finished", 7);
+    expect_row(out, spec, open_id, open_name, "mine", "running", 3);
     const char *name;
     json_t *want;
     json_object_foreach(m, name, want)
     {
-        expect_row(out, json_string_value(json_object_get(want, "id")),
+        const char *folder = json_string_value(json_object_get(want, "name"));
+        expect_row(out, spec, json_string_value(json_object_get(want, "id")),
+                   strcmp(folder, "run") == 0 ? NULL : folder,
                    json_string_value(json_object_get(want, "experiment")), "finished",
                    (long)json_array_size(json_object_get(want, "steps")));
     }
@@ -692,6 +733,7 @@ START_TEST(test_cli_runs_show_replay)
     free(db);
     free(done);
     free(open_id);
+    free(open_name);
     free(spec);
     free(logdir);
     tu_rmtree(dir);
