@@ -1,7 +1,10 @@
 /* bench/tensorboard.c - the tensorboard backend (1,000,000 steps of ten
  * scalars, issue 33) against a hand-written loop that encodes the same
  * records (Event{wall_time, step, summary{value{tag, rank-0 DT_DOUBLE or
- * DT_INT64 tensor, the scalars plugin's metadata on a tag's first value}}},
+ * DT_INT64 tensor, the scalars plugin's metadata on a tag's first value}}}
+ * for scalars=double; for the default scalars=float a rank-0 DT_FLOAT
+ * tensor, then the exact value under _tropt_/exact/<key> when float32 does
+ * not hold it),
  * TFRecord framing with masked CRC-32C by slicing-by-8) and writes them in
  * the same batches: one write(2) per step, and one per 1000 steps.  Both
  * fsync the file once at the end, as the backend's default fsync=normal
@@ -77,17 +80,78 @@ static size_t varint_len(uint64_t v)
 static const unsigned char meta[] = {0x4a, 0x0b, 0x0a, 0x09, 0x0a, 0x07, 's',
                                      'c',  'a',  'l',  'a',  'r',  's'};
 
-/* One framed record of step s at p; returns its end.  first: the step
- * whose values carry the metadata. */
-static unsigned char *encode_step(unsigned char *p, int64_t s, double wall, const tropt_field *f,
-                                  int first)
+/* One Summary.Value of a step: tag prefix + key, dtype, tensor_content. */
+typedef struct raw_val {
+    const char *pfx, *key;
+    unsigned char dtype; /* 1 DT_FLOAT, 2 DT_DOUBLE, 9 DT_INT64 */
+    unsigned char width; /* bytes of tensor_content: 4 or 8 */
+    int meta;            /* the scalars plugin's metadata follows */
+    unsigned char bytes[8];
+} raw_val;
+
+static const char exact_pfx[] = "_tropt_/exact/";
+
+/* The values field f makes: scalars=double one, its own type; scalars=float
+ * its DT_FLOAT, then its exact value under _tropt_/exact/<key> when float32
+ * does not hold it (always for an integer).  Returns how many (1 or 2). */
+static int field_vals(raw_val *v, const tropt_field *f, int first, int flt)
 {
-    size_t vsize[BENCH_NFIELDS], sum = 0;
-    for (int i = 0; i < BENCH_NFIELDS; i++) {
-        size_t tl = strlen(f[i].key);
-        vsize[i] = 2 + tl + 16 + (first ? sizeof meta : 0);
-        sum += 1 + varint_len(vsize[i]) + vsize[i];
+    int is_int = f->type == TROPT_INT;
+    v[0] = (raw_val){"", f->key, is_int ? 9 : 2, 8, first, {0}};
+    memcpy(v[0].bytes, &f->v, 8);
+    if (!flt)
+        return 1;
+    double x = is_int ? (double)f->v.i : f->v.r;
+    float y = (float)x;
+    double back = y;
+    v[1] = v[0];
+    v[1].pfx = exact_pfx;
+    v[1].meta = 0;
+    v[0].dtype = 1;
+    v[0].width = 4;
+    memcpy(v[0].bytes, &y, 4);
+    return !is_int && memcmp(&back, &x, 8) == 0 ? 1 : 2;
+}
+
+static size_t val_size(const raw_val *v)
+{
+    size_t tl = strlen(v->pfx) + strlen(v->key);
+    return 2 + tl + 2 + 6 + v->width + (v->meta ? sizeof meta : 0);
+}
+
+static unsigned char *put_val(unsigned char *q, const raw_val *v)
+{
+    size_t pl = strlen(v->pfx), kl = strlen(v->key);
+    *q++ = 0x0a;
+    q = varint(q, val_size(v));
+    *q++ = 0x0a;
+    *q++ = (unsigned char)(pl + kl);
+    memcpy(q, v->pfx, pl);
+    memcpy(q + pl, v->key, kl);
+    q += pl + kl;
+    const unsigned char head[] = {
+        0x42, (unsigned char)(6 + v->width), 0x08, v->dtype, 0x12, 0x00, 0x22, v->width};
+    memcpy(q, head, sizeof head);
+    memcpy(q + sizeof head, v->bytes, v->width);
+    q += sizeof head + v->width;
+    if (v->meta) {
+        memcpy(q, meta, sizeof meta);
+        q += sizeof meta;
     }
+    return q;
+}
+
+/* One framed record of step s at p; returns its end.  first: the step
+ * whose values carry the metadata; flt: scalars=float. */
+static unsigned char *encode_step(unsigned char *p, int64_t s, double wall, const tropt_field *f,
+                                  int first, int flt)
+{
+    raw_val v[2 * BENCH_NFIELDS];
+    size_t nv = 0, sum = 0;
+    for (int i = 0; i < BENCH_NFIELDS; i++)
+        nv += (size_t)field_vals(&v[nv], &f[i], first, flt);
+    for (size_t i = 0; i < nv; i++)
+        sum += 1 + varint_len(val_size(&v[i])) + val_size(&v[i]);
     size_t ev = 9 + (s ? 1 + varint_len((uint64_t)s) : 0) + 1 + varint_len(sum) + sum;
     unsigned char *r = p, *q = p + 12;
     *q++ = 0x09;
@@ -99,25 +163,8 @@ static unsigned char *encode_step(unsigned char *p, int64_t s, double wall, cons
     }
     *q++ = 0x2a;
     q = varint(q, sum);
-    for (int i = 0; i < BENCH_NFIELDS; i++) {
-        size_t tl = strlen(f[i].key);
-        *q++ = 0x0a;
-        q = varint(q, vsize[i]);
-        *q++ = 0x0a;
-        *q++ = (unsigned char)tl;
-        memcpy(q, f[i].key, tl);
-        q += tl;
-        static const unsigned char head[] = {0x42, 0x0e, 0x08, 0, 0x12, 0x00, 0x22, 0x08};
-        memcpy(q, head, sizeof head);
-        q[3] = f[i].type == TROPT_INT ? 9 : 2;
-        q += sizeof head;
-        memcpy(q, &f[i].v, 8);
-        q += 8;
-        if (first) {
-            memcpy(q, meta, sizeof meta);
-            q += sizeof meta;
-        }
-    }
+    for (size_t i = 0; i < nv; i++)
+        q = put_val(q, &v[i]);
     uint64_t n = ev;
     memcpy(r, &n, 8);
     uint32_t c = masked_crc(r, 8);
@@ -131,6 +178,7 @@ typedef struct tb_arg {
     bench_ctx *c;
     int batch; /* steps per write */
     int cpu;   /* time the process's CPU (user + system), not the wall clock */
+    int flt;   /* scalars=float (the default), else scalars=double */
 } tb_arg;
 
 /* The clock a variant is timed by: on a machine shared with other jobs
@@ -156,7 +204,7 @@ static int run_raw(void *arg, int64_t steps, double *secs)
         perror(path);
         return -1;
     }
-    size_t cap = (size_t)a->batch * 512 + 4096;
+    size_t cap = (size_t)a->batch * 1024 + 4096; /* a step: < 800 bytes */
     unsigned char *buf = malloc(cap);
     if (!buf) {
         close(fd);
@@ -185,7 +233,7 @@ static int run_raw(void *arg, int64_t steps, double *secs)
     p += 4;
     for (int64_t s = 0; s < steps && rc == 0; s++) {
         bench_fill(s, f);
-        p = encode_step(p, s, bench_realtime(), f, s == 0);
+        p = encode_step(p, s, bench_realtime(), f, s == 0, a->flt);
         if ((s + 1) % a->batch == 0 || s + 1 == steps) {
             size_t len = (size_t)(p - buf);
             rc = write(fd, buf, len) == (ssize_t)len ? 0 : -1;
@@ -207,8 +255,8 @@ static int run_lib(void *arg, int64_t steps, double *secs)
     char dir[1024], spec[2048];
     if (bench_mkdir(a->c, "tb-lib", dir, sizeof dir) != 0)
         return -1;
-    snprintf(spec, sizeof spec, "tensorboard:logdir=%s,flush_every=%d,scalars=double", dir,
-             a->batch);
+    snprintf(spec, sizeof spec, "tensorboard:logdir=%s,flush_every=%d,scalars=%s", dir, a->batch,
+             a->flt ? "float" : "double");
     tropt_tracker *t = NULL;
     if (tropt_tracker_open(&t, spec, "bench", NULL) != TROPT_OK ||
         tropt_tracker_init(t, NULL) != TROPT_OK) {
@@ -245,27 +293,36 @@ void scen_tensorboard(bench_ctx *c)
     }
     crc_init();
     int64_t steps = c->quick ? c->steps : TB_STEPS;
-    tb_arg one = {c, 1, 0}, many = {c, 1000, 0}, many_cpu = {c, 1000, 1};
+    tb_arg one = {c, 1, 0, 0}, many = {c, 1000, 0, 0}, many_cpu = {c, 1000, 1, 0};
+    tb_arg fone = {c, 1, 0, 1}, fmany = {c, 1000, 0, 1};
     bench_variant v[] = {
-        {"tensorboard (default: a write(2) per step)", run_lib, &one, 0, 0},
+        {"tensorboard scalars=double, a write(2) per step", run_lib, &one, 0, 0},
         {"hand-written encoder, a write(2) per step (baseline)", run_raw, &one, 0, 0},
-        {"tensorboard flush_every=1000", run_lib, &many, 0, 0},
+        {"tensorboard scalars=double flush_every=1000", run_lib, &many, 0, 0},
         {"hand-written encoder, a write(2) per 1000 steps (baseline)", run_raw, &many, 0, 0},
-        {"tensorboard flush_every=1000, CPU time", run_lib, &many_cpu, 0, 0},
+        {"tensorboard scalars=double flush_every=1000, CPU time", run_lib, &many_cpu, 0, 0},
         {"hand-written, a write(2) per 1000 steps, CPU time (baseline)", run_raw, &many_cpu, 0, 0},
+        {"tensorboard (default scalars=float, a write(2) per step)", run_lib, &fone, 0, 0},
+        {"hand-written float encoder, a write(2) per step (baseline)", run_raw, &fone, 0, 0},
+        {"tensorboard scalars=float flush_every=1000", run_lib, &fmany, 0, 0},
+        {"hand-written float encoder, a write(2) per 1000 steps (baseline)", run_raw, &fmany, 0, 0},
     };
-    if (bench_interleave(c, v, 6, steps) != 0) {
+    /* two groups (bench_interleave takes at most 8): scalars=double, then
+     * scalars=float, each pair interleaved with its baseline */
+    if (bench_interleave(c, v, 6, steps) != 0 || bench_interleave(c, v + 6, 4, steps) != 0) {
         bench_fail(c, "tensorboard", "a variant failed");
         return;
     }
-    bench_row(c, "tensorboard", &v[0], &v[1], "cost", "<=", 1.5,
-              "same records, same batches: a write per step");
-    bench_row(c, "tensorboard", &v[1], NULL, NULL, NULL, 0, NULL);
-    bench_row(c, "tensorboard", &v[2], &v[3], "cost", "<=", 1.5,
-              "same records, same batches: a write per 1000 steps");
-    bench_row(c, "tensorboard", &v[3], NULL, NULL, NULL, 0, NULL);
-    bench_row(c, "tensorboard", &v[4], &v[5], "cost", "<=", 1.5,
-              "the same, timed by the process's CPU time (user + system)");
-    bench_row(c, "tensorboard", &v[5], NULL, NULL, NULL, 0, NULL);
+    static const char *const notes[] = {
+        "same records, same batches: a write per step",
+        "same records, same batches: a write per 1000 steps",
+        "the same, timed by the process's CPU time (user + system)",
+        "scalars=float: DT_FLOAT and the exact value beside, a write per step",
+        "scalars=float: the same, a write per 1000 steps",
+    };
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i += 2) {
+        bench_row(c, "tensorboard", &v[i], &v[i + 1], "cost", "<=", 1.5, notes[i / 2]);
+        bench_row(c, "tensorboard", &v[i + 1], NULL, NULL, NULL, 0, NULL);
+    }
     bench_ran(c, "tensorboard", NULL);
 }
