@@ -7,6 +7,7 @@
  * independent reader (tbcheck.py attempts); and the index that keeps
  * listing cheap.  Each TCase is a test of its own (meson passes its name).
  */
+#include "../attempts.h"
 #include "tb_helpers.h"
 #include "testutil.h"
 
@@ -1049,6 +1050,59 @@ START_TEST(test_index)
 }
 END_TEST
 
+/* ---- issue 29's scenario as every store answers it (tests/attempts.h) ------------ */
+
+/* Two SIGKILLs and a finish by one resume key: one run, three attempts,
+ * each step once with the latest value, all 300 rows with the superseded
+ * marked, three marks whose size and SHA-256 are sha256sum's; then two
+ * processes resuming another key at once: one wins, nothing twice. */
+START_TEST(test_attempts_kit)
+{
+    char *dir = tu_mkdtemp();
+    char *spec = tu_strdupf("tensorboard:logdir=%s/tb", dir);
+    at_attempt_killed(spec, "slurm-81234", dir, 1);
+    at_attempt_killed(spec, "slurm-81234", dir, 2);
+    at_attempt_finished(spec, "slurm-81234", dir, 3);
+    char id[37];
+    at_check_three_attempts(spec, "slurm-81234", dir, id);
+    /* the independent decoder: three files, one per attempt, each opened
+     * by its restart marker at its from_step (the first by none) */
+    char *logdir = tu_path(dir, "tb");
+    json_t *files = decoded_files(logdir, id), *e;
+    ck_assert_int_eq(json_array_size(files), 3);
+    size_t i;
+    int seen = 0;
+    json_array_foreach(files, i, e)
+    {
+        int64_t k = jint(e, "attempt");
+        ck_assert_msg(k >= 1 && k <= 3 && !(seen & (1 << k)), "attempt %" PRId64, k);
+        seen |= 1 << k;
+        ck_assert_int_eq(jint(e, "from_step"),
+                         (k - 1) * 50); /* after the mark at step 49 of the last */
+        ck_assert_int_eq(json_array_size(json_object_get(e, "steps")), 100);
+        /* its mark written at once, then again with its size and SHA-256 */
+        json_t *marks = json_object_get(e, "marks");
+        char *m = json_dumps(marks, JSON_SORT_KEYS);
+        ck_assert_msg(json_array_size(marks) == 2, "%s", m);
+        free(m);
+    }
+    json_decref(files);
+    free(logdir);
+
+    at_attempt_killed(spec, "job-race", dir, 1);
+    ck_assert_int_eq(at_race(spec, "job-race", dir, 2), 1);
+    at_summary sum;
+    at_summarize(spec, "job-race", &sum);
+    ck_assert_int_eq(sum.runs, 1);
+    ck_assert_int_eq(sum.attempts, 2);
+    ck_assert_int_eq(sum.rows, 200);
+    ck_assert_int_eq(sum.duplicates, 0);
+    free(spec);
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 static Suite *tb12_suite(void)
 {
     Suite *s = suite_create("tensorboard-1.2");
@@ -1059,7 +1113,7 @@ static Suite *tb12_suite(void)
         {"names", test_names},           {"metadata", test_metadata},
         {"delete", test_delete},         {"resume", test_resume_after_kill},
         {"one-writer", test_one_writer}, {"marks-system", test_marks_and_system},
-        {"index", test_index},
+        {"index", test_index},           {"attempts-kit", test_attempts_kit},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         TCase *tc = tcase_create(cases[i].name);
