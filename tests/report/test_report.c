@@ -551,6 +551,48 @@ START_TEST(test_spikes_survive)
 }
 END_TEST
 
+/* The options come from the tools' one table parser: the help lists them,
+ * every form of an option is read, and a usage error exits 2 with the
+ * reason and the usage line, writing no page. */
+START_TEST(test_usage)
+{
+    char *out = NULL;
+    ck_assert_int_eq(tq_cli("report --help", &out), 0);
+    const char *named[] = {"usage: tropt report", "--db PATH", "--from SPEC",
+                           "--experiment NAME",   "--run RUN", "-o, --output FILE",
+                           "--watch INTERVAL"};
+    for (size_t i = 0; i < sizeof named / sizeof *named; i++)
+        ck_assert_msg(strstr(out, named[i]) != NULL, "help lacks %s:\n%s", named[i], out);
+    free(out);
+    const struct {
+        const char *args, *says;
+    } bad[] = {{"--frobnicate", "unknown option"},  {"--db", "--db"},
+               {"--db a --from b", "not both"},     {"--watch 5x", "--watch wants an interval"},
+               {"--watch 1s -o -", "give -o FILE"}, {"extra", "extra"}};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char *args = tu_strdupf("report %s", bad[i].args);
+        ck_assert_int_eq(tq_cli(args, &out), 2);
+        ck_assert_msg(strstr(out, bad[i].says) && strstr(out, "usage: tropt report"),
+                      "tropt %s:\n%s", args, out);
+        free(out);
+        free(args);
+    }
+    char *db = golden_db();
+    char *page = tu_path(dir, "forms.html");
+    char *args = tu_strdupf(
+        "report --db='%s' -o'%s' --run=01940000-0000-7000-8000-00000000000a --experiment golden",
+        db, page);
+    ck_assert_int_eq(tq_cli(args, &out), 0);
+    free(out);
+    char *html = tu_read_file(page, NULL);
+    json_decref(check_page(html));
+    free(html);
+    free(args);
+    free(page);
+    free(db);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("report");
@@ -564,6 +606,7 @@ int main(void)
     tcase_add_test(tc, test_invalid_utf8);
     tcase_add_test(tc, test_names_and_tags);
     tcase_add_test(tc, test_spikes_survive);
+    tcase_add_test(tc, test_usage);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
