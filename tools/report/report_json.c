@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "report_esc.h"
+#include "report_keys.h"
 #include "report_pack.h"
 #include "report_svg.h"
 
@@ -116,6 +117,8 @@ static void metric_obj(FILE *f, const rp_data *d, const char *key)
     rp_jstr(f, key);
     fputs(",\"group\":", f);
     rp_jstr_n(f, key, rp_group_len(key));
+    if (rp_is_system(key))
+        fputs(",\"x\":\"wall\"", f);
     fputs(",\"series\":[", f);
     int first = 1;
     for (size_t i = 0; i < d->n; i++) {

@@ -208,8 +208,8 @@
   /* ---- a series as curves in the current x mode and smoothing ---- */
 
   /* The x axis of the chart being drawn: the page's choice, unless the
-   * metric names its own (a future "system" group is drawn against wall
-   * time whatever the choice). */
+   * metric names its own (system metrics, "sys/...", are drawn against
+   * wall time whatever the choice). */
   var X_MODE = 'step';
   function xOf(se) {
     if (X_MODE === 'step') return se.s;
@@ -359,6 +359,7 @@
   function linTicks(lo, hi, want) {
     var stp = niceStep(hi - lo, want), i0 = Math.ceil(lo / stp - 1e-9), i1 = Math.floor(hi / stp + 1e-9), t = [];
     var e = siExp(Math.max(Math.abs(lo), Math.abs(hi)), stp);
+    if (!(i1 - i0 < 1000 && i0 + 1 > i0)) return [];
     for (var i = i0; i <= i1; i++) t.push({ v: i * stp, label: decLabel(i * stp, stp, e) });
     return t;
   }
@@ -408,8 +409,11 @@
 
   /* ---- drawing one chart ---- */
 
+  /* Whether chart c follows the page's shared x range (not a system
+   * metric's chart, on its own time axis). */
+  function follows(c) { return S.sync && c.xmode === S.x; }
   function dom(c, lines) {
-    var z = S.sync ? S.zoomAll : S.zoom[c.idx];
+    var z = follows(c) ? S.zoomAll : S.zoom[c.idx];
     if (z) return z.slice();
     var lo = Infinity, hi = -Infinity;
     lines.forEach(function (l) {
@@ -435,6 +439,10 @@
       });
     });
     if (!(hi >= lo)) return [0, 1];
+    /* a constant series (its smoothed values differing by rounding only)
+     * gets a range around it: a span of 1e-17 would give ticks no double
+     * can count */
+    if (hi - lo <= 1e-9 * Math.max(Math.abs(lo), Math.abs(hi))) hi = lo;
     if (hi === lo) return logy ? [lo - 0.5, hi + 0.5] : [lo - (Math.abs(lo) || 1) * 0.1, hi + (Math.abs(hi) || 1) * 0.1];
     var m = (hi - lo) * 0.04;
     return [lo - m, hi + m];
@@ -594,7 +602,7 @@
     if (row.l.joined) return (xm === 'step' ? 'step ' : '') + (xm === 'wall' ? utc(row.x, true, true) + ' UTC' : xm === 'rel' ? dur(row.x) : String(row.x));
     var se = row.l.se, i = row.l.main.i[row.j], r = D.runs[se.run];
     var t = se.t[i], wall = num(r.start) ? utc(r.start + t, true, true) + ' UTC' : '-';
-    return 'step ' + se.s[i] + ' \u00b7 ' + wall + ' \u00b7 ' + dur(t);
+    return (c.m.x ? '' : 'step ' + se.s[i] + ' \u00b7 ') + wall + ' \u00b7 ' + dur(t);
   }
   function swatch(colourV, dashV) {
     var s = el('svg', { width: 22, height: 8, 'class': 'sw' });
@@ -644,9 +652,10 @@
     c.paths.forEach(function (p) { p.setAttribute('stroke-width', 1.6); });
   }
   function setZoom(c, z) {
-    if (S.sync) S.zoomAll = z; else S.zoom[c.idx] = z;
+    var all = follows(c);
+    if (all) S.zoomAll = z; else S.zoom[c.idx] = z;
     writeHash();
-    if (S.sync) drawAll(); else redraw(c);
+    if (all) drawAll(); else redraw(c);
   }
   function listen(c, ov, svg) {
     function pos(ev) { var b = svg.getBoundingClientRect(); return [ev.clientX - b.left, ev.clientY - b.top]; }
@@ -669,9 +678,10 @@
       setZoom(c, [inv(Math.min(a, b)), inv(Math.max(a, b))]);
     });
     ov.addEventListener('dblclick', function () {
-      if (S.sync) S.zoomAll = null; else delete S.zoom[c.idx];
+      var all = follows(c);
+      if (all) S.zoomAll = null; else delete S.zoom[c.idx];
       writeHash();
-      if (S.sync) drawAll(); else redraw(c);
+      if (all) drawAll(); else redraw(c);
     });
   }
 
