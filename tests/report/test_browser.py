@@ -556,15 +556,17 @@ class ReportPage(unittest.TestCase):
         self.assert_clean(p)
 
     def test_hostile_strings_stay_text(self):
-        """Run ids, experiment, keys, config and values that are markup (a
-        jsonl store accepts any run id) run no script and swallow nothing."""
+        """Experiment, keys, config, summaries, names and tags that are
+        markup run no script and swallow nothing."""
         evil = ["<script>document.title='PWNED'</script>",
                 "<img src=x onerror=\"document.title='PWNED'\">",
                 '<plaintext>', '</script><script>document.title="PWNED"</script>',
                 "\u2028x\u2029\x1b[2J<svg onload=alert(1)>", 'a\xff\xfeb']
         j = Journal()
+        # run ids are UUIDs (readers skip any other id); every other string
+        # a store keeps is hostile
         for r, e in enumerate(evil[:5]):
-            j.run(str(r) + e[:30], {e: e, 'seed': r}, [{e: float(s), 'ok': float(s)} for s in range(20)],
+            j.run(uuid(r + 1), {e: e, 'seed': r}, [{e: float(s), 'ok': float(s)} for s in range(20)],
                   experiment=e, summary={e: e}, name=e, tags=(e,))
         jl = self.path('evil.jsonl')
         j.write(jl)
@@ -645,10 +647,14 @@ class ReportPage(unittest.TestCase):
         if 'data-watch="0"' in html:
             self.skipTest('the demo finished before the report started (machine too slow)')
         p = self.load(out, '#smooth=0.9&hide=0&log=0')
-        self.assertTrue(p.eval("document.getElementById('smooth').value") == '0.9')
-        if p.eval("document.getElementById('status').getAttribute('data-watch')") == '0':
+        # one evaluation, retried across a reload (the page may reload
+        # itself between two evaluations on a loaded machine)
+        first = p.wait_for("(function(){var m=document.getElementById('smooth'),s=document"
+                           ".getElementById('status');if(!m||!s)return null;window.name='before';"
+                           "return [m.value,s.getAttribute('data-watch')]})()")
+        self.assertEqual(first[0], '0.9')
+        if first[1] == '0':
             self.skipTest('the run ended before the page was opened (machine too slow)')
-        p.eval("window.name='before'")
         # the page reloads itself (every second here): read its state in one
         # evaluation, from a reloaded page that has drawn its charts
         state = p.wait_for(
