@@ -647,10 +647,12 @@ class ReportPage(unittest.TestCase):
         if 'data-watch="0"' in html:
             self.skipTest('the demo finished before the report started (machine too slow)')
         p = self.load(out, '#smooth=0.9&hide=0&log=0')
-        # one evaluation, retried across a reload (the page may reload
-        # itself between two evaluations on a loaded machine)
+        # one evaluation, retried across a reload (the page reloads itself
+        # every second), of a page whose script has run (while a reloaded
+        # page is being parsed its controls hold their defaults)
         first = p.wait_for("(function(){var m=document.getElementById('smooth'),s=document"
-                           ".getElementById('status');if(!m||!s)return null;window.name='before';"
+                           ".getElementById('status');if(!m||!s||!(+s.getAttribute('data-rendered')"
+                           ">0))return null;window.name='before';"
                            "return [m.value,s.getAttribute('data-watch')]})()")
         self.assertEqual(first[0], '0.9')
         if first[1] == '0':
