@@ -64,8 +64,8 @@ levels=$(python3 -c '
 import json, re, sys
 h = open(sys.argv[1], encoding="utf-8").read()
 d = json.loads(re.search(r"id=\"tropt-data\">(.*?)</script>", h, re.S).group(1))
-print(sum(len(json.dumps(s["sm"], separators=(",", ":"))) + 6
-          for m in d["metrics"] for s in m["series"] if "sm" in s))' "$D/long.html")
+print(sum(len(s["m"]) + 7
+          for m in d["metrics"] for s in m["series"] if "m" in s))' "$D/long.html")
 printf 'page size 100 runs x %d steps: %d bytes (target <= 20 MB); smoothing levels %d bytes: %.2fx the page without them (target <= 2x)\n' \
     $BIG "$size" "$levels" "$(echo "$size / ($size - $levels)" | bc -l)"
 rm -f "$D/long.db"

@@ -477,6 +477,59 @@ class ReportPage(unittest.TestCase):
         p.eval("document.querySelector('details.group summary').click()")
         self.assertFalse(p.eval("document.querySelector('details.group').open"))
 
+    def test_system_metrics_on_wall_time(self):
+        """System metrics ("sys/...", SPEC 16) form their own group after the
+        other groups and before the ungrouped keys, drawn against wall time
+        whatever the page's x axis, and stay out of a synced step zoom.  A
+        constant series (lr) draws (its smoothed values once hung the page
+        in an endless tick loop)."""
+        j = Journal()
+        for r in range(2):
+            rows = [{'train/loss': noisy(s, r), 'val/acc': 0.5 + s / 400.0, 'lr': 0.1,
+                     'sys/proc/rss_bytes': 1e8 + s * 1e5, 'sys/gpu0/util_pct': 50.0 + r}
+                    for s in range(200)]
+            j.run(uuid(r + 1), {'seed': r}, rows, t0=T0 + 1000 * r, dt=2.0)
+        page = self.report(self.store('system', j), 'system')
+        p = self.load(page, '#smooth=0')
+        self.assert_clean(p)
+        self.assertEqual(self.charts(p), ['train/loss', 'val/acc', 'sys/gpu0/util_pct',
+                                          'sys/proc/rss_bytes', 'lr'])
+        groups = p.eval("Array.from(document.querySelectorAll('details.group')).map(function(d){"
+                        "return [d.getAttribute('data-group'),d.querySelectorAll('.chart').length]})")
+        self.assertEqual(groups, [['train', 1], ['val', 1], ['sys', 2], ['', 1]])
+        n = self.draw_all(p)
+        titles = p.eval("Array.from(document.querySelectorAll('svg.plot-svg .axis-title'))"
+                        ".map(function(t){return t.textContent})")
+        self.assertEqual(len(titles), n)
+        self.assertEqual([t.startswith('wall time') for t in titles],
+                         [False, False, True, True, False])
+        # the sys chart's x range is the runs' wall-clock span: T0 to the
+        # second run's last sample (T0 + 1000 + 199 * 2 s)
+        b = self.svg_box(p, 3)
+        self.assertEqual((b['x0'], b['x1']), (T0, T0 + 1000 + 199 * 2.0))
+        self.assertEqual(self.svg_box(p, 0)['x1'], 199)
+        tip = self.hover_step(p, 3, T0 + 1000 + 100 * 2.0)
+        self.assertNotIn('step', tip['head'])
+        self.assertRegex(tip['head'], r'^2026-01-01 00:(19|20):\d\d UTC')
+        second = [r for r in tip['rows'] if r['run'] == '1']
+        self.assertEqual(len(second), 1)
+        x = second[0]['x']
+        self.assertLessEqual(abs(x - (T0 + 1200)), 4)
+        self.assertEqual(second[0]['value'], 1e8 + (x - T0 - 1000) / 2 * 1e5)
+        # a synced zoom of the step charts leaves the time axis alone
+        p.eval("document.getElementById('syncx').click()")
+        self.scroll_to(p, 0)
+        b0 = self.svg_box(p, 0)
+        y = (b0['top'] + b0['bottom']) / 2
+        p.drag(b0['left'] + b0['L'] + 0.2 * b0['W'], y, b0['left'] + b0['L'] + 0.5 * b0['W'])
+        p.wait_for("+document.querySelectorAll('svg.plot-svg')[0].getAttribute('data-x1')<199")
+        self.scroll_to(p, 1)
+        self.assertLess(self.svg_box(p, 1)['x1'], 199)
+        self.scroll_to(p, 3)
+        p.wait_for("+document.querySelectorAll('svg.plot-svg')[3].getAttribute('data-x1')===%r"
+                   % (T0 + 1000 + 199 * 2.0))
+        self.assert_clean(p)
+
     def test_group_mean_and_band(self):
         j = Journal()
         vals = {}
@@ -503,15 +556,17 @@ class ReportPage(unittest.TestCase):
         self.assert_clean(p)
 
     def test_hostile_strings_stay_text(self):
-        """Run ids, experiment, keys, config and values that are markup (a
-        jsonl store accepts any run id) run no script and swallow nothing."""
+        """Experiment, keys, config, summaries, names and tags that are
+        markup run no script and swallow nothing."""
         evil = ["<script>document.title='PWNED'</script>",
                 "<img src=x onerror=\"document.title='PWNED'\">",
                 '<plaintext>', '</script><script>document.title="PWNED"</script>',
                 "\u2028x\u2029\x1b[2J<svg onload=alert(1)>", 'a\xff\xfeb']
         j = Journal()
+        # run ids are UUIDs (readers skip any other id); every other string
+        # a store keeps is hostile
         for r, e in enumerate(evil[:5]):
-            j.run(str(r) + e[:30], {e: e, 'seed': r}, [{e: float(s), 'ok': float(s)} for s in range(20)],
+            j.run(uuid(r + 1), {e: e, 'seed': r}, [{e: float(s), 'ok': float(s)} for s in range(20)],
                   experiment=e, summary={e: e}, name=e, tags=(e,))
         jl = self.path('evil.jsonl')
         j.write(jl)
@@ -592,10 +647,16 @@ class ReportPage(unittest.TestCase):
         if 'data-watch="0"' in html:
             self.skipTest('the demo finished before the report started (machine too slow)')
         p = self.load(out, '#smooth=0.9&hide=0&log=0')
-        self.assertTrue(p.eval("document.getElementById('smooth').value") == '0.9')
-        if p.eval("document.getElementById('status').getAttribute('data-watch')") == '0':
+        # one evaluation, retried across a reload (the page reloads itself
+        # every second), of a page whose script has run (while a reloaded
+        # page is being parsed its controls hold their defaults)
+        first = p.wait_for("(function(){var m=document.getElementById('smooth'),s=document"
+                           ".getElementById('status');if(!m||!s||!(+s.getAttribute('data-rendered')"
+                           ">0))return null;window.name='before';"
+                           "return [m.value,s.getAttribute('data-watch')]})()")
+        self.assertEqual(first[0], '0.9')
+        if first[1] == '0':
             self.skipTest('the run ended before the page was opened (machine too slow)')
-        p.eval("window.name='before'")
         # the page reloads itself (every second here): read its state in one
         # evaluation, from a reloaded page that has drawn its charts
         state = p.wait_for(

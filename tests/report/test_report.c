@@ -10,6 +10,8 @@
  *     TROPT_REPORT_REGEN=1 meson test -C build report
  * and review the diff.
  */
+#include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -85,6 +87,85 @@ static json_t *check_page(const char *html)
     ck_assert(json_is_array(json_object_get(j, "runs")));
     ck_assert(json_is_array(json_object_get(j, "metrics")));
     return j;
+}
+
+/* The packed numbers of the data block (tools/report/report_pack.h),
+ * decoded here independently of the page's script. */
+static int b64_digit(char c)
+{
+    const char *a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const char *p = c ? strchr(a, c) : NULL;
+    return p ? (int)(p - a) : -1;
+}
+
+/* The base64 string s of binary32 (wide 0) or binary64 (wide 1) values:
+ * their count in *n, the values (free them). */
+static double *unpack_floats(const char *s, int wide, size_t *n)
+{
+    size_t len = strlen(s), nb = 0;
+    unsigned char *b = malloc(len);
+    for (size_t i = 0; i + 3 < len; i += 4) {
+        int d[4];
+        for (int k = 0; k < 4; k++)
+            d[k] = s[i + k] == '=' ? 0 : b64_digit(s[i + k]);
+        ck_assert(d[0] >= 0 && d[1] >= 0 && d[2] >= 0 && d[3] >= 0);
+        unsigned v = (unsigned)(d[0] << 18 | d[1] << 12 | d[2] << 6 | d[3]);
+        unsigned char t[3] = {(unsigned char)(v >> 16), (unsigned char)(v >> 8), (unsigned char)v};
+        int keep = s[i + 2] == '=' ? 1 : s[i + 3] == '=' ? 2 : 3;
+        memcpy(b + nb, t, (size_t)keep);
+        nb += (size_t)keep;
+    }
+    size_t size = wide ? 8 : 4;
+    *n = nb / size;
+    double *v = calloc(*n + 1, sizeof *v);
+    for (size_t i = 0; i < *n; i++) {
+        uint64_t bits = 0;
+        for (size_t k = 0; k < size; k++)
+            bits |= (uint64_t)b[i * size + k] << (8 * k);
+        if (wide) {
+            memcpy(&v[i], &bits, 8);
+        } else {
+            uint32_t b32 = (uint32_t)bits;
+            float f;
+            memcpy(&f, &b32, 4);
+            v[i] = f;
+        }
+    }
+    free(b);
+    return v;
+}
+
+/* The zigzag varint differences of s: the values (free them), *n. */
+static int64_t *unpack_deltas(const char *s, size_t *n)
+{
+    size_t len = strlen(s);
+    int64_t *v = calloc(len + 1, sizeof *v), prev = 0;
+    uint64_t z = 0;
+    int shift = 0;
+    *n = 0;
+    for (size_t i = 0; i < len; i++) {
+        int d = b64_digit(s[i]);
+        ck_assert(d >= 0);
+        z |= (uint64_t)(d & 31) << shift;
+        shift += 5;
+        if (d & 32)
+            continue;
+        int64_t diff = (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
+        prev += diff;
+        v[(*n)++] = prev;
+        z = 0;
+        shift = 0;
+    }
+    return v;
+}
+
+/* The values ("y") of a series object: *n of them (free them). */
+static double *series_y(json_t *se, size_t *n)
+{
+    int wide = json_integer_value(json_object_get(se, "w")) == 1;
+    const char *y = json_string_value(json_object_get(se, "y"));
+    ck_assert_ptr_nonnull(y);
+    return unpack_floats(y, wide, n);
 }
 
 static size_t count(const char *s, const char *needle)
@@ -229,11 +310,13 @@ START_TEST(test_page_content)
     ck_assert_ptr_nonnull(strstr(html, "1 NaN (first NaN at step 5), 1 +Inf (first +Inf at step "
                                        "7), 1 -Inf (first -Inf at step 9)"));
     ck_assert_ptr_nonnull(strstr(html, "25 NaN (first NaN at step 0)"));
-    json_t *ly =
-        json_object_get(json_array_get(json_object_get(json_array_get(m, 2), "series"), 0), "y");
-    ck_assert(json_is_null(json_array_get(ly, 5)));
-    ck_assert_str_eq(json_string_value(json_array_get(ly, 7)), "inf");
-    ck_assert_str_eq(json_string_value(json_array_get(ly, 9)), "-inf");
+    size_t nly = 0;
+    double *ly = series_y(json_array_get(json_object_get(json_array_get(m, 2), "series"), 0), &nly);
+    ck_assert_uint_gt(nly, 9);
+    ck_assert(isnan(ly[5]));
+    ck_assert(isinf(ly[7]) && ly[7] > 0);
+    ck_assert(isinf(ly[9]) && ly[9] < 0);
+    free(ly);
     /* The crashed run is flagged; times are UTC; durations. */
     ck_assert_ptr_nonnull(strstr(html, "<tr data-run=\"1\" class=\"crashed\"><td class=\"name\""));
     ck_assert_ptr_nonnull(strstr(html, "&#9888; crashed"));
@@ -529,24 +612,67 @@ START_TEST(test_spikes_survive)
     json_t *j = check_page(html);
     json_t *se = json_array_get(
         json_object_get(json_array_get(json_object_get(j, "metrics"), 0), "series"), 0);
-    json_t *st = json_object_get(se, "s"), *y = json_object_get(se, "y");
-    size_t n = json_array_size(st);
+    size_t n = 0, ny = 0;
+    int64_t *st = unpack_deltas(json_string_value(json_object_get(se, "s")), &n);
+    double *y = series_y(se, &ny);
     ck_assert_uint_gt(n, 100);
     ck_assert_uint_le(n, 7 * 500);
-    ck_assert_uint_eq(json_array_size(y), n);
+    ck_assert_uint_eq(ny, n);
     int spike = 0, dip = 0, nan = 0;
     for (size_t i = 0; i < n; i++) {
-        json_int_t step = (json_int_t)json_number_value(json_array_get(st, i));
-        json_t *v = json_array_get(y, i);
-        spike |= step == 12345 && json_number_value(v) == 1e9;
-        dip |= step == 777 && json_number_value(v) == -5;
-        nan |= step == 15000 && json_is_null(v);
+        spike |= st[i] == 12345 && y[i] == 1e9;
+        dip |= st[i] == 777 && y[i] == -5;
+        nan |= st[i] == 15000 && isnan(y[i]);
     }
     ck_assert(spike && dip && nan);
+    free(st);
+    free(y);
     ck_assert_ptr_nonnull(strstr(html, "1 NaN (first NaN at step 15000)"));
     ck_assert_ptr_nonnull(strstr(html, "<td class=\"num\">20000</td>"));
     json_decref(j);
     free(html);
+    free(db);
+}
+END_TEST
+
+/* The options come from the tools' one table parser: the help lists them,
+ * every form of an option is read, and a usage error exits 2 with the
+ * reason and the usage line, writing no page. */
+START_TEST(test_usage)
+{
+    char *out = NULL;
+    ck_assert_int_eq(tq_cli("report --help", &out), 0);
+    const char *named[] = {"usage: tropt report", "--db PATH", "--from SPEC",
+                           "--experiment NAME",   "--run RUN", "-o, --output FILE",
+                           "--watch INTERVAL"};
+    for (size_t i = 0; i < sizeof named / sizeof *named; i++)
+        ck_assert_msg(strstr(out, named[i]) != NULL, "help lacks %s:\n%s", named[i], out);
+    free(out);
+    const struct {
+        const char *args, *says;
+    } bad[] = {{"--frobnicate", "unknown option"},  {"--db", "--db"},
+               {"--db a --from b", "not both"},     {"--watch 5x", "--watch wants an interval"},
+               {"--watch 1s -o -", "give -o FILE"}, {"extra", "extra"}};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char *args = tu_strdupf("report %s", bad[i].args);
+        ck_assert_int_eq(tq_cli(args, &out), 2);
+        ck_assert_msg(strstr(out, bad[i].says) && strstr(out, "usage: tropt report"),
+                      "tropt %s:\n%s", args, out);
+        free(out);
+        free(args);
+    }
+    char *db = golden_db();
+    char *page = tu_path(dir, "forms.html");
+    char *args = tu_strdupf(
+        "report --db='%s' -o'%s' --run=01940000-0000-7000-8000-00000000000a --experiment golden",
+        db, page);
+    ck_assert_int_eq(tq_cli(args, &out), 0);
+    free(out);
+    char *html = tu_read_file(page, NULL);
+    json_decref(check_page(html));
+    free(html);
+    free(args);
+    free(page);
     free(db);
 }
 END_TEST
@@ -564,6 +690,7 @@ int main(void)
     tcase_add_test(tc, test_invalid_utf8);
     tcase_add_test(tc, test_names_and_tags);
     tcase_add_test(tc, test_spikes_survive);
+    tcase_add_test(tc, test_usage);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

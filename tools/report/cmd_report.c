@@ -12,16 +12,28 @@
 #include "report_data.h"
 #include "report_html.h"
 
-#define REPORT_USAGE                                                                               \
-    "report [--db PATH | --from SPEC] [--experiment NAME] [--run ID]... [-o FILE] "                \
-    "[--watch INTERVAL]"
-
 typedef struct {
-    const char *db, *out, *watch_text;
+    const char *db, *from, *experiment, *out, *watch_text;
+    cli_list runs;
     double watch; /* seconds, 0: write once */
     rp_query q;
-    const char **runs;
 } report_args;
+
+const cli_opt cmd_report_opts[] = {
+    CLI_VALUE("db", 0, report_args, db, "PATH",
+              "read this sqlite database (default ./tropt.db); the same as --from "
+              "sqlite:path=PATH"),
+    CLI_VALUE_OR("from", 0, report_args, from, "SPEC",
+                 "read any readable backend: sqlite:path=F, csv:dir=D, jsonl:path=F, ..."),
+    CLI_VALUE("experiment", 0, report_args, experiment, "NAME", "only runs of this experiment"),
+    CLI_LIST("run", 0, report_args, runs, "RUN",
+             "show this run: an id, a unique prefix of one or a name (repeatable; default: "
+             "every run)"),
+    CLI_VALUE("output", 'o', report_args, out, "FILE",
+              "write the page to FILE (default tropt-report.html; - for standard output)"),
+    CLI_VALUE("watch", 0, report_args, watch_text, "INTERVAL",
+              "rewrite the page every INTERVAL (5s, 500ms, 2m) until every shown run has ended"),
+    CLI_END};
 
 /* "5", "5s", "500ms", "2m", "1h" as seconds; -1 when malformed. */
 static double parse_interval(const char *s)
@@ -36,46 +48,17 @@ static double parse_interval(const char *s)
     return end == s || unit < 0 || !(v > 0) || !isfinite(v) ? -1 : v * unit;
 }
 
-/* The slot an option's value goes to, NULL: not an option of ours. */
-static const char **slot(report_args *a, const char *opt)
+/* Check what the parser cannot: CLI_GO, or the exit code of a usage error. */
+static int check_args(const cli_command *self, report_args *a)
 {
-    if (strcmp(opt, "--db") == 0)
-        return &a->db;
-    if (strcmp(opt, "--from") == 0)
-        return &a->q.from;
-    if (strcmp(opt, "--experiment") == 0)
-        return &a->q.experiment;
-    if (strcmp(opt, "-o") == 0 || strcmp(opt, "--output") == 0)
-        return &a->out;
-    if (strcmp(opt, "--watch") == 0)
-        return &a->watch_text;
-    if (strcmp(opt, "--run") == 0)
-        return &a->runs[a->q.n_runs++];
-    return NULL;
-}
-
-/* Fill a from argv: 0, else the exit code (help: 0 after printing it). */
-static int parse(report_args *a, int argc, char **argv, int *done)
-{
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("usage: tropt %s\n", REPORT_USAGE);
-            *done = 1;
-            return 0;
-        }
-        const char **dst = slot(a, argv[i]);
-        if (!dst)
-            return cli_usage(REPORT_USAGE, "unknown argument '%s'", argv[i]);
-        if (i + 1 >= argc || argv[i + 1][0] == '\0')
-            return cli_usage(REPORT_USAGE, "%s needs a value", argv[i]);
-        *dst = argv[++i];
-    }
+    if (a->db && a->from)
+        return cli_usage_error(self, "give --db or --from, not both");
     if (a->watch_text && (a->watch = parse_interval(a->watch_text)) < 0)
-        return cli_usage(REPORT_USAGE, "--watch wants an interval like 5s, 500ms or 2m, not '%s'",
-                         a->watch_text);
+        return cli_usage_error(self, "--watch wants an interval like 5s, 500ms or 2m, not '%s'",
+                               a->watch_text);
     if (a->watch > 0 && strcmp(a->out, "-") == 0)
-        return cli_usage(REPORT_USAGE, "--watch rewrites a file: give -o FILE, not -o -");
-    return 0;
+        return cli_usage_error(self, "--watch rewrites a file: give -o FILE, not -o -");
+    return CLI_GO;
 }
 
 /* Write the page to a.out through a temporary file renamed over it, so a
@@ -139,27 +122,33 @@ static void pause_for(double seconds)
         ;
 }
 
-int cmd_report(int argc, char **argv)
+int cmd_report(const cli_command *self, int argc, char **argv)
 {
-    report_args a = {.db = "tropt.db", .out = "tropt-report.html"};
-    a.runs = calloc((size_t)argc + 1, sizeof *a.runs);
-    if (!a.runs) {
-        fprintf(stderr, "tropt report: out of memory\n");
-        return 1;
+    report_args a = {.out = "tropt-report.html"};
+    int rc = cli_parse(self, argc, argv, &a);
+    if (rc == CLI_GO)
+        rc = check_args(self, &a);
+    if (rc != CLI_GO) {
+        cli_args_free(self, &a);
+        return rc;
     }
-    int done = 0, rc = parse(&a, argc, argv, &done);
     /* --from names the store in messages without its secret options */
-    a.q.db = a.q.from ? cli_shown_spec(a.q.from) : a.db;
-    a.q.runs = a.runs;
+    a.q.from = a.from;
+    a.q.db = a.from ? cli_shown_spec(a.from) : a.db ? a.db : "tropt.db";
+    a.q.experiment = a.experiment;
+    a.q.runs = a.runs.v;
+    a.q.n_runs = a.runs.n;
     a.q.buckets = RP_AUTO_BUCKETS;
-    for (int first = 1, ended = 0; rc == 0 && !done; first = 0) {
-        if (report_once(&a, &ended, first))
+    rc = 0;
+    for (int first = 1, ended = 0, done = 0; !done; first = 0) {
+        if (report_once(&a, &ended, first)) {
             rc = 1;
-        else if (a.watch <= 0 || ended)
+            done = 1;
+        } else if (a.watch <= 0 || ended)
             done = 1;
         else
             pause_for(a.watch);
     }
-    free(a.runs);
+    cli_args_free(self, &a);
     return rc;
 }

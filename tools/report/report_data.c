@@ -351,8 +351,22 @@ static int kv_event(rp_kv **out, size_t *n, const tropt_field *f, size_t nf, con
 typedef struct {
     rp_run *run;
     rp_set set;
+    int64_t n_sys; /* system sample times seen: their "step" */
     int oom;
 } filling;
+
+/* System samples (SPEC 16): a series per key, on the wall-time axis (the
+ * page draws "sys/..." keys against time); their step is their rank. */
+static int fill_system(filling *fl, const tropt_event *ev)
+{
+    for (size_t i = 0; i < ev->n_samples; i++) {
+        tropt_field f = TROPT_F_REAL(ev->samples[i].key, ev->samples[i].value);
+        if (rp_set_step(&fl->set, fl->n_sys, ev->time, &f, 1))
+            return -1;
+    }
+    fl->n_sys++;
+    return 0;
+}
 
 static int fill_event(const tropt_event *ev, void *ud)
 {
@@ -365,7 +379,8 @@ static int fill_event(const tropt_event *ev, void *ud)
     else if (ev->kind == TROPT_EVENT_STEP) {
         r->steps++;
         fl->oom = rp_set_step(&fl->set, ev->step, ev->time, ev->fields, ev->n) != 0;
-    }
+    } else if (ev->kind == TROPT_EVENT_SYSTEM)
+        fl->oom = fill_system(fl, ev) != 0;
     return fl->oom ? 1 : 0;
 }
 

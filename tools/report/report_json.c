@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "report_esc.h"
+#include "report_keys.h"
+#include "report_pack.h"
 #include "report_svg.h"
 
 static void strings(FILE *f, const char *const *s, size_t n)
@@ -68,50 +70,42 @@ static void arr(FILE *f, const double *v, size_t n, int digits)
     fputc(']', f);
 }
 
-static void nums(FILE *f, const char *name, const double *v, size_t n, int digits)
-{
-    fprintf(f, ",\"%s\":", name);
-    arr(f, v, n, digits);
-}
-
 /* Seconds since the run's start (its first point's time when the start is
- * unknown), 0 where the time is not a number. */
+ * unknown), 0 where the time is not a number; binary32. */
 static void rel_times(FILE *f, const rp_run *r, const rp_series *s)
 {
     double t0 = isfinite(r->started) ? r->started : s->n ? s->time[0] : 0;
-    fputs(",\"t\":[", f);
+    rp_b64 e = {.f = f};
+    fputs(",\"t\":\"", f);
     for (size_t j = 0; j < s->n; j++) {
         double t = s->time[j] - t0;
-        fprintf(f, j ? ",%.7g" : "%.7g", isfinite(t) ? t : 0.0);
+        rp_b64_float(&e, isfinite(t) ? t : 0.0, 0);
     }
-    fputc(']', f);
+    rp_b64_end(&e);
+    fputc('"', f);
 }
 
+/* Each interval's count of kept points (1 to RP_N_PICKS, one digit each)
+ * and its smoothed values, level after level. */
 static void intervals(FILE *f, const rp_series *s)
 {
-    fputs(",\"e\":[", f);
+    fputs(",\"c\":\"", f);
     for (size_t i = 0; i < s->n_iv; i++)
-        fprintf(f, i ? ",%zu" : "%zu", s->iv_last[i]);
-    fputc(']', f);
-    nums(f, "lo", s->lo, s->n_iv, 7);
-    nums(f, "hi", s->hi, s->n_iv, 7);
-    fputs(",\"sm\":[", f);
-    for (int l = 0; l < RP_N_LEVELS; l++) {
-        if (l)
-            fputc(',', f);
-        arr(f, s->sm + (size_t)l * s->n_iv, s->n_iv, 7);
-    }
-    fputc(']', f);
+        fputc('0' + (int)(s->iv_last[i] - (i ? s->iv_last[i - 1] : (size_t)-1)), f);
+    fputs("\",\"m\":\"", f);
+    rp_pack_floats(f, s->sm, s->n_iv * RP_N_LEVELS, 0);
+    fputc('"', f);
 }
 
 static void series_obj(FILE *f, const rp_run *r, size_t run, const rp_series *s)
 {
-    fprintf(f, "{\"run\":%zu,\"n\":%zu,\"w\":%zu,\"s\":[", run, s->rows, s->width);
-    for (size_t j = 0; j < s->n; j++)
-        fprintf(f, j ? ",%lld" : "%lld", (long long)s->step[j]);
-    fputc(']', f);
+    fprintf(f, "{\"run\":%zu,\"n\":%zu,\"w\":%zu,\"s\":\"", run, s->rows, s->width);
+    rp_pack_deltas(f, s->step, s->n);
+    fputc('"', f);
     rel_times(f, r, s);
-    nums(f, "y", s->y, s->n, s->width == 1 ? 17 : 7);
+    fputs(",\"y\":\"", f);
+    rp_pack_floats(f, s->y, s->n, s->width == 1);
+    fputc('"', f);
     if (s->width > 1)
         intervals(f, s);
     fputc('}', f);
@@ -123,6 +117,8 @@ static void metric_obj(FILE *f, const rp_data *d, const char *key)
     rp_jstr(f, key);
     fputs(",\"group\":", f);
     rp_jstr_n(f, key, rp_group_len(key));
+    if (rp_is_system(key))
+        fputs(",\"x\":\"wall\"", f);
     fputs(",\"series\":[", f);
     int first = 1;
     for (size_t i = 0; i < d->n; i++) {
@@ -140,7 +136,7 @@ static void metric_obj(FILE *f, const rp_data *d, const char *key)
 void rp_json_data(FILE *f, const rp_data *d, const rp_keys *metrics, size_t n_charts,
                   const rp_keys *config, double watch)
 {
-    fputs("{\"version\":1,\"levels\":", f);
+    fputs("{\"version\":2,\"levels\":", f);
     arr(f, rp_levels, RP_N_LEVELS, 17);
     fputs(",\"palette\":", f);
     strings(f, rp_colours, RP_N_COLOURS);

@@ -63,13 +63,26 @@ size_t rp_group_len(const char *key)
     return s && s != key ? (size_t)(s - key) : 0;
 }
 
-/* Chart order: grouped keys first, by group, then naturally. */
+int rp_is_system(const char *key)
+{
+    return strncmp(key, "sys/", 4) == 0;
+}
+
+/* 0: a key of a group, 1: a system metric, 2: an ungrouped key. */
+static int metric_class(const char *key, size_t glen)
+{
+    return rp_is_system(key) ? 1 : glen ? 0 : 2;
+}
+
+/* Chart order: grouped keys first, by group, then the system metrics,
+ * then the ungrouped keys; naturally within each. */
 static int cmp_metric(const void *pa, const void *pb)
 {
     const char *a = *(const char *const *)pa, *b = *(const char *const *)pb;
     size_t ga = rp_group_len(a), gb = rp_group_len(b);
-    if (!ga != !gb)
-        return ga ? -1 : 1;
+    int ca = metric_class(a, ga), cb = metric_class(b, gb);
+    if (ca != cb)
+        return ca < cb ? -1 : 1;
     int c = natcmp_n(a, ga, b, gb);
     return c ? c : rp_natcmp(a, b);
 }

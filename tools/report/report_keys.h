@@ -12,6 +12,10 @@
 /* Natural order: runs of digits compare as numbers, the rest bytewise. */
 int rp_natcmp(const char *a, const char *b);
 
+/* Whether key is a system metric (SPEC 16: "sys/..."), drawn against wall
+ * time in its own group, after the other groups. */
+int rp_is_system(const char *key);
+
 /* The length of key's group (its first `/` segment), 0 when it has none. */
 size_t rp_group_len(const char *key);
 

@@ -67,6 +67,55 @@
     return neg + m + 'm' + (sec ? ' ' + sec + 's' : '');
   }
 
+  /* ---- the packed numbers of the data block (report_pack.h), decoded
+   * when a series is first drawn ---- */
+
+  var DIGIT = (function () {
+    var a = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/', d = {};
+    for (var i = 0; i < a.length; i++) d[a.charCodeAt(i)] = i;
+    return d;
+  })();
+  function floats(text, wide) {
+    var bin = atob(text), u8 = new Uint8Array(bin.length), size = wide ? 8 : 4;
+    for (var i = 0; i < bin.length; i++) u8[i] = bin.charCodeAt(i);
+    var dv = new DataView(u8.buffer), out = new Array(Math.floor(bin.length / size));
+    for (var k = 0; k < out.length; k++) out[k] = wide ? dv.getFloat64(k * 8, true) : dv.getFloat32(k * 4, true);
+    return out;
+  }
+  function deltas(text) {
+    var out = [], v = 0, z = 0, mul = 1;
+    for (var i = 0; i < text.length; i++) {
+      var d = DIGIT[text.charCodeAt(i)];
+      z += (d & 31) * mul;
+      if (d & 32) { mul *= 32; continue; }
+      v += z % 2 ? -(z + 1) / 2 : z / 2;
+      out.push(v);
+      z = 0; mul = 1;
+    }
+    return out;
+  }
+  /* Each interval's last point (e) and its smallest and largest finite
+   * value (lo, hi: among its kept points, which hold both). */
+  function intervalsOf(se) {
+    se.e = []; se.lo = []; se.hi = [];
+    for (var k = 0, j = -1; k < se.c.length; k++) {
+      var a = j + 1, lo = Infinity, hi = -Infinity;
+      j += se.c.charCodeAt(k) - 48;
+      for (var q = a; q <= j; q++) if (num(se.y[q])) { lo = Math.min(lo, se.y[q]); hi = Math.max(hi, se.y[q]); }
+      se.e.push(j); se.lo.push(lo <= hi ? lo : NaN); se.hi.push(lo <= hi ? hi : NaN);
+    }
+    var m = floats(se.m, false), n = se.c.length;
+    se.sm = D.levels.map(function (w, l) { return m.slice(l * n, (l + 1) * n); });
+  }
+  function unpack(se) {
+    if (se.ready) return;
+    se.s = deltas(se.s);
+    se.t = floats(se.t, false);
+    se.y = floats(se.y, se.w === 1);
+    if (se.w > 1) intervalsOf(se);
+    se.ready = true;
+  }
+
   /* ---- smoothing: the same expression, in the same order, as report_m4.c ---- */
 
   function ema(y, w) {
@@ -159,8 +208,8 @@
   /* ---- a series as curves in the current x mode and smoothing ---- */
 
   /* The x axis of the chart being drawn: the page's choice, unless the
-   * metric names its own (a future "system" group is drawn against wall
-   * time whatever the choice). */
+   * metric names its own (system metrics, "sys/...", are drawn against
+   * wall time whatever the choice). */
   var X_MODE = 'step';
   function xOf(se) {
     if (X_MODE === 'step') return se.s;
@@ -170,7 +219,7 @@
   /* {x, y, i}: the points of se (i: their index in se.s) */
   function rawCurve(se, X) {
     var n = se.y.length, y = new Array(n), idx = new Array(n);
-    for (var j = 0; j < n; j++) { var v = se.y[j]; y[j] = typeof v === 'number' ? v : NaN; idx[j] = j; }
+    for (var j = 0; j < n; j++) { y[j] = se.y[j]; idx[j] = j; }
     return { x: X, y: y, i: idx };
   }
   function endsCurve(se, X, li) {
@@ -253,6 +302,7 @@
 
   /* The curves of a series in an x mode at a smoothing level, computed once. */
   function curves(se, li) {
+    unpack(se);
     var key = X_MODE + li, c = se.cache || (se.cache = {});
     if (c[key]) return c[key];
     var X = xOf(se), raw = c[X_MODE + 'raw'] || (c[X_MODE + 'raw'] = rawCurve(se, X));
@@ -309,6 +359,7 @@
   function linTicks(lo, hi, want) {
     var stp = niceStep(hi - lo, want), i0 = Math.ceil(lo / stp - 1e-9), i1 = Math.floor(hi / stp + 1e-9), t = [];
     var e = siExp(Math.max(Math.abs(lo), Math.abs(hi)), stp);
+    if (!(i1 - i0 < 1000 && i0 + 1 > i0)) return [];
     for (var i = i0; i <= i1; i++) t.push({ v: i * stp, label: decLabel(i * stp, stp, e) });
     return t;
   }
@@ -358,8 +409,11 @@
 
   /* ---- drawing one chart ---- */
 
+  /* Whether chart c follows the page's shared x range (not a system
+   * metric's chart, on its own time axis). */
+  function follows(c) { return S.sync && c.xmode === S.x; }
   function dom(c, lines) {
-    var z = S.sync ? S.zoomAll : S.zoom[c.idx];
+    var z = follows(c) ? S.zoomAll : S.zoom[c.idx];
     if (z) return z.slice();
     var lo = Infinity, hi = -Infinity;
     lines.forEach(function (l) {
@@ -385,6 +439,10 @@
       });
     });
     if (!(hi >= lo)) return [0, 1];
+    /* a constant series (its smoothed values differing by rounding only)
+     * gets a range around it: a span of 1e-17 would give ticks no double
+     * can count */
+    if (hi - lo <= 1e-9 * Math.max(Math.abs(lo), Math.abs(hi))) hi = lo;
     if (hi === lo) return logy ? [lo - 0.5, hi + 0.5] : [lo - (Math.abs(lo) || 1) * 0.1, hi + (Math.abs(hi) || 1) * 0.1];
     var m = (hi - lo) * 0.04;
     return [lo - m, hi + m];
@@ -449,9 +507,9 @@
       var u = se.y[j];
       if ((num(u) && !(logy && u <= 0)) || !(X[j] >= x0 && X[j] <= x1)) continue;
       var cx = sx(X[j]), mk;
-      if (u === null) mk = el('circle', { cx: cx, cy: top - 7, r: 3.5, fill: '#d00' }, g);
-      else if (u === 'inf') mk = el('path', { d: 'M' + cx + ' ' + (top - 11) + 'l-4 7h8z', fill: '#a0a' }, g);
-      else if (u === '-inf') mk = el('path', { d: 'M' + cx + ' ' + (bottom + 11) + 'l-4 -7h8z', fill: '#a0a' }, g);
+      if (u !== u) mk = el('circle', { cx: cx, cy: top - 7, r: 3.5, fill: '#d00' }, g);
+      else if (u === Infinity) mk = el('path', { d: 'M' + cx + ' ' + (top - 11) + 'l-4 7h8z', fill: '#a0a' }, g);
+      else if (u === -Infinity) mk = el('path', { d: 'M' + cx + ' ' + (bottom + 11) + 'l-4 -7h8z', fill: '#a0a' }, g);
       else mk = el('rect', { x: cx - 2, y: bottom - 2, width: 4, height: 4, fill: '#888' }, g);
       mk.setAttribute('class', 'marker');
     }
@@ -544,7 +602,7 @@
     if (row.l.joined) return (xm === 'step' ? 'step ' : '') + (xm === 'wall' ? utc(row.x, true, true) + ' UTC' : xm === 'rel' ? dur(row.x) : String(row.x));
     var se = row.l.se, i = row.l.main.i[row.j], r = D.runs[se.run];
     var t = se.t[i], wall = num(r.start) ? utc(r.start + t, true, true) + ' UTC' : '-';
-    return 'step ' + se.s[i] + ' \u00b7 ' + wall + ' \u00b7 ' + dur(t);
+    return (c.m.x ? '' : 'step ' + se.s[i] + ' \u00b7 ') + wall + ' \u00b7 ' + dur(t);
   }
   function swatch(colourV, dashV) {
     var s = el('svg', { width: 22, height: 8, 'class': 'sw' });
@@ -594,9 +652,10 @@
     c.paths.forEach(function (p) { p.setAttribute('stroke-width', 1.6); });
   }
   function setZoom(c, z) {
-    if (S.sync) S.zoomAll = z; else S.zoom[c.idx] = z;
+    var all = follows(c);
+    if (all) S.zoomAll = z; else S.zoom[c.idx] = z;
     writeHash();
-    if (S.sync) drawAll(); else redraw(c);
+    if (all) drawAll(); else redraw(c);
   }
   function listen(c, ov, svg) {
     function pos(ev) { var b = svg.getBoundingClientRect(); return [ev.clientX - b.left, ev.clientY - b.top]; }
@@ -619,9 +678,10 @@
       setZoom(c, [inv(Math.min(a, b)), inv(Math.max(a, b))]);
     });
     ov.addEventListener('dblclick', function () {
-      if (S.sync) S.zoomAll = null; else delete S.zoom[c.idx];
+      var all = follows(c);
+      if (all) S.zoomAll = null; else delete S.zoom[c.idx];
       writeHash();
-      if (S.sync) drawAll(); else redraw(c);
+      if (all) drawAll(); else redraw(c);
     });
   }
 
@@ -644,9 +704,15 @@
   function countDrawn() {
     st.setAttribute('data-rendered', String(charts.filter(function (c) { return c.drawn; }).length));
   }
+  /* Every measure is read before any chart is drawn: reading the layout
+   * after a change makes the browser lay the whole page out again. */
   function drawAll() {
-    charts.forEach(function (c) { c.width = c.plot.clientWidth; c.dirty = true; });
-    charts.forEach(function (c) { if (!lazy || near(c, 0)) redraw(c); });
+    var now = charts.map(function (c) {
+      c.width = c.plot.clientWidth;
+      c.dirty = true;
+      return !lazy || near(c, 0);
+    });
+    charts.forEach(function (c, i) { if (now[i]) redraw(c); });
     countDrawn();
   }
   function setupLazy() {
