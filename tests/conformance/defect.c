@@ -4,7 +4,8 @@
  * reads), built once correct (tropt-memgood.so) and once per defect, each
  * of which `tropt conformance` must catch as exactly one broken promise:
  *
- *   DEFECT_NAN_CRASH    crashes when a real is NaN         -> edge values
+ *   DEFECT_NAN_CRASH    says so on stderr and crashes when a real is NaN
+ *                                                      -> edge values
  *   DEFECT_LOSE_VALUE   drops the third field of a step    -> read back
  *   DEFECT_ROUND_REALS  stores reals as float              -> read back
  *   DEFECT_LEAK_INIT    leaks when init fails half-way     -> allocation failure
@@ -16,6 +17,20 @@
  *                       (min > max, a required option with a default and
  *                       duplicate names are refused by the host's loader,
  *                       so such a plugin never loads at all)
+ *   DEFECT_STEP_ORDER   reads steps back as 0,2,1,3,...      -> order
+ *   DEFECT_STEP_TWICE   reads step 1 twice and skips step 2  -> order
+ *   DEFECT_NAN_NULL     stores a NaN as null                 -> read back
+ *   DEFECT_ALL_FINISHED stores "finished" whatever the status -> status
+ *   DEFECT_WHOLE_SECONDS stores step times as whole seconds  -> times
+ *   DEFECT_SECRET_STDERR prints its token to stderr at every log -> secrets
+ *   DEFECT_SECRET_FILE  writes its token into a file in the working folder
+ *                                                           -> secrets
+ *   DEFECT_SECRET_MESSAGE an aborted run's finish fails, its message holding
+ *                       the token                   -> secrets and status
+ *                       (whose report must show the message, token masked)
+ *
+ * (DEFECT_NAN_CRASH also breaks "read back", which logs a NaN: a plugin
+ * that cannot take a NaN cannot give one back.)
  *
  * Built like a third-party plugin: plugin.h only.
  */
@@ -71,6 +86,9 @@ static mrun *find_run(const char *id)
 typedef struct inst {
     const tropt_host *host;
     char *name; /* allocated at init (the leak defect) */
+#if defined(DEFECT_SECRET_STDERR) || defined(DEFECT_SECRET_MESSAGE)
+    char token[128];
+#endif
 } inst;
 
 static int m_create(void **self, const tropt_optval *opts, const tropt_host *host)
@@ -83,6 +101,16 @@ static int m_create(void **self, const tropt_optval *opts, const tropt_host *hos
     m->host = host;
 #ifdef DEFECT_PRINT_SECRET
     host->log(TROPT_LEVEL_INFO, "connecting with token %s", opts[0].text ? opts[0].text : "");
+#endif
+#if defined(DEFECT_SECRET_STDERR) || defined(DEFECT_SECRET_MESSAGE)
+    snprintf(m->token, sizeof m->token, "%s", opts[0].text ? opts[0].text : "");
+#endif
+#ifdef DEFECT_SECRET_FILE
+    FILE *cfg = fopen("tropt-memory.cfg", "w");
+    if (cfg) {
+        fprintf(cfg, "token = %s\n", opts[0].text ? opts[0].text : "");
+        fclose(cfg);
+    }
 #endif
     *self = m;
     return TROPT_OK;
@@ -154,6 +182,12 @@ static int m_log(void *self, const tropt_run *run, int64_t step, double time,
 #ifdef DEFECT_SLOW_LOG
     usleep(10000);
 #endif
+#ifdef DEFECT_SECRET_STDERR
+    fprintf(stderr, "memory: logging step %lld (token %s)\n", (long long)step, m->token);
+#endif
+#ifdef DEFECT_WHOLE_SECONDS
+    time = floor(time);
+#endif
     mstep st = {.step = step, .time = time, .f = calloc(n ? n : 1, sizeof(mfield))};
     if (!st.f)
         return m->host->error(TROPT_ENOMEM, "out of memory");
@@ -175,13 +209,19 @@ static int m_log(void *self, const tropt_run *run, int64_t step, double time,
             break;
         case TROPT_REAL:
 #ifdef DEFECT_NAN_CRASH
-            if (isnan(f->v.r))
+            if (isnan(f->v.r)) {
+                fprintf(stderr, "memory: cannot store a NaN\n");
                 abort();
+            }
 #endif
 #ifdef DEFECT_ROUND_REALS
             o->r = (float)f->v.r;
 #else
             o->r = f->v.r;
+#endif
+#ifdef DEFECT_NAN_NULL
+            if (isnan(f->v.r))
+                o->type = TROPT_NULL;
 #endif
             break;
         case TROPT_STRING:
@@ -218,8 +258,16 @@ static int m_finish(void *self, const tropt_run *run, const char *status, double
     (void)summary;
     (void)flat;
     (void)n_flat;
+#ifdef DEFECT_SECRET_MESSAGE
+    inst *m = self;
+    if (strcmp(status, "aborted") == 0)
+        return m->host->error(TROPT_EBACKEND, "server refused token %s", m->token);
+#endif
     pthread_mutex_lock(&store_lock);
     mrun *r = find_run(run->run_id);
+#ifdef DEFECT_ALL_FINISHED
+    status = "finished";
+#endif
     if (r) {
         snprintf(r->status, sizeof r->status, "%s", status);
         r->ended_at = ended_at;
@@ -281,6 +329,20 @@ static int r_list(void *reader, tropt_run_list_fn fn, void *userdata)
     return rc;
 }
 
+/* The stored step the reader yields at position s of n. */
+static size_t yielded(size_t s, size_t n)
+{
+#if defined(DEFECT_STEP_ORDER)
+    if (n >= 3 && (s == 1 || s == 2))
+        return 3 - s;
+#elif defined(DEFECT_STEP_TWICE)
+    if (n >= 3 && s == 2)
+        return 1;
+#endif
+    (void)n;
+    return s;
+}
+
 static int r_read(void *reader, const char *run_id, tropt_event_fn fn, void *userdata)
 {
     const tropt_host *host = reader;
@@ -295,7 +357,8 @@ static int r_read(void *reader, const char *run_id, tropt_event_fn fn, void *use
     info_of(r, &ri);
     tropt_event ev = {.kind = TROPT_EVENT_START, .run = &ri, .time = r->started_at};
     int rc = fn(&ev, userdata);
-    for (size_t s = 0; s < r->n && !rc; s++) {
+    for (size_t pos = 0; pos < r->n && !rc; pos++) {
+        size_t s = yielded(pos, r->n);
         tropt_field f[1100];
         size_t n = r->steps[s].n < 1100 ? r->steps[s].n : 1100;
         for (size_t i = 0; i < n; i++) {

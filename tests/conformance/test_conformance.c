@@ -1,15 +1,19 @@
 /*
  * tests/conformance/test_conformance.c - `tropt conformance` as a plugin
  * author runs it: every shipped plugin it applies to keeps every promise
- * (exit 0, "conformance: 10/10 promises kept"); each defective plugin of
- * defect.c breaks exactly the promise made for its defect, printed with
- * what was expected and what was observed, and exits 1.
+ * that applies to it (exit 0, "conformance: N/N promises kept", the
+ * promises it lacks a capability for skipped); each defective plugin of
+ * defect.c breaks exactly the promises made for its defect, printed with
+ * what was expected and what was observed, and exits 1; no secret option's
+ * value ever appears in what the kit prints.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "testutil.h"
+
+#define SECRET "s3cr3t-value"
 
 __attribute__((noinline)) static char *conformance(const char *args, int *status)
 {
@@ -20,75 +24,250 @@ __attribute__((noinline)) static char *conformance(const char *args, int *status
     return out;
 }
 
-static void all_kept(const char *args)
+/* The numbers of the last line: "conformance: KEPT/RAN promises kept[,
+ * SKIPPED skipped]"; 0 when there is no such line. */
+static int last_line(const char *out, int *kept, int *ran, int *skipped)
 {
-    int st;
+    const char *line = NULL;
+    for (const char *p = strstr(out, "conformance: "); p; p = strstr(p + 1, "conformance: "))
+        line = p;
+    *skipped = 0;
+    return line &&
+           sscanf(line, "conformance: %d/%d promises kept, %d skipped", kept, ran, skipped) >= 2;
+}
+
+/* The ids of the promises reported with `word` (FAIL, skip, ok), as
+ * "id,id,..." in report order. */
+static char *ids_of(const char *out, const char *word)
+{
+    char *ids = tu_strdupf("%s", "");
+    size_t wl = strlen(word);
+    for (const char *line = out; line && *line;
+         line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+        char id[32];
+        int num;
+        if (strncmp(line, word, wl) != 0 || sscanf(line + wl, " %d %31[a-z]:", &num, id) != 2)
+            continue;
+        char *more = tu_strdupf("%s%s%s", ids, *ids ? "," : "", id);
+        free(ids);
+        ids = more;
+    }
+    return ids;
+}
+
+/* The number of promises, from `tropt conformance --help`. */
+static int promise_count(void)
+{
+    int st, n = 0;
+    char *out = conformance("--help", &st);
+    ck_assert_msg(st == 0, "--help: exit %d\n%s", st, out);
+    for (const char *p = strstr(out, "\npromises:\n"); p; p = strchr(p + 1, '\n')) {
+        int num;
+        char id[32];
+        if (sscanf(p + 1, " %d %31s", &num, id) == 2)
+            n++;
+    }
+    free(out);
+    ck_assert_msg(n >= 13, "--help lists %d promises", n);
+    return n;
+}
+
+/* Every promise that ran was kept; exactly `skipped` (ids) were skipped. */
+static void all_kept(const char *args, const char *skipped)
+{
+    int st, kept = -1, ran = -1, nskip = -1;
     char *out = conformance(args, &st);
-    ck_assert_msg(st == 0 && strstr(out, "conformance: 10/10 promises kept") &&
-                      !strstr(out, "FAIL"),
+    ck_assert_msg(st == 0 && !strstr(out, "FAIL") && last_line(out, &kept, &ran, &nskip) &&
+                      kept == ran && ran + nskip == promise_count(),
                   "tropt conformance %s (exit %d):\n%s", args, st, out);
+    char *skips = ids_of(out, "skip");
+    ck_assert_msg(strcmp(skips, skipped) == 0, "%s: skipped '%s', expected '%s':\n%s", args, skips,
+                  skipped, out);
+    ck_assert_msg(!strstr(out, SECRET), "%s: a secret value in the output:\n%s", args, out);
+    free(skips);
     free(out);
 }
 
+#define READER_PROMISES "readback,order,times,status"
+
 START_TEST(shipped_plugins_keep_every_promise)
 {
-    static const char *const shipped[] = {"null", "print", "sqlite", "csv", "jsonl"};
-    for (size_t i = 0; i < sizeof shipped / sizeof shipped[0]; i++)
-        all_kept(shipped[i]);
-    all_kept("csv layout=long");
-    char *good =
-        tu_strdupf("%s/tropt-memgood.so token=s3cr3t-value", getenv("TROPT_CONFORMANCE_DIR"));
-    all_kept(good);
+    all_kept("null", "secrets," READER_PROMISES);
+    all_kept("print", "secrets," READER_PROMISES);
+    all_kept("sqlite", "secrets");
+    all_kept("csv", "secrets");
+    all_kept("csv layout=long", "secrets");
+    all_kept("jsonl", "secrets");
+    const char *dir = getenv("TROPT_CONFORMANCE_DIR");
+    char *good = tu_strdupf("%s/tropt-memgood.so token=" SECRET, dir);
+    all_kept(good, "");
     free(good);
+    /* without a token the kit gives it a value of its own */
+    good = tu_strdupf("%s/tropt-memgood.so", dir);
+    all_kept(good, "");
+    free(good);
+}
+END_TEST
+
+/* A promise skipped for a missing capability says which. */
+START_TEST(skipped_promises_say_why)
+{
+    int st;
+    char *out = conformance("null", &st);
+    ck_assert_msg(st == 0 && strstr(out, "skip 10  readback: ") &&
+                      strstr(out, "readback: everything logged reads back identical\n"
+                                  "      (no reader hooks)\n") &&
+                      strstr(out, "secrets: a secret option's value never appears in any output\n"
+                                  "      (no secret option the kit can give a value)\n"),
+                  "%s", out);
+    free(out);
 }
 END_TEST
 
 static const struct {
     const char *plugin;
-    int promise;       /* the one promise it must break */
-    const char *words; /* in the report */
+    const char *broken; /* the promises it must break, in report order */
+    const char *words;  /* in the report: what was expected and observed */
 } defects[] = {
-    {"nancrash", 6, "signal"},
-    {"losevalue", 10, "read back nothing"},
-    {"roundreals", 10, "read back real"},
-    {"leakinit", 7, "leaked"},
-    {"printsecret", 3, "a log line"},
-    {"nomessage", 5, "with message"},
-    {"slowlog", 9, "p99"},
-    {"sharedbuf", 8, "holds"},
-    {"badoptions", 1, "option 'label' (string) declares a range that never applies"},
+    {"nancrash", "values,readback",
+     "expected: no crash\n      observed: killed by signal 6 (Aborted)\n"
+     "      its last output:\n      | memory: cannot store a NaN\n"},
+    {"losevalue", "readback", "read back nothing"},
+    {"roundreals", "readback", "read back real"},
+    {"leakinit", "alloc", "leaked"},
+    {"printsecret", "secrets",
+     "observed: the value of secret option 'token' appeared in a log line"},
+    {"nomessage", "failures", "with message"},
+    {"slowlog", "latency", "p99"},
+    {"sharedbuf", "threads", "holds"},
+    {"badoptions", "table", "option 'label' (string) declares a range that never applies"},
+    {"steporder", "order",
+     "expected: steps 0,1,2,3,10,11,12 read back once each, in that order\n"
+     "      observed: steps 0,2,1,3,10,11,12\n"},
+    {"steptwice", "order", "      observed: steps 0,1,1,3,10,11,12\n"},
+    {"nannull", "readback",
+     "observed: key \"nan\": logged real nan (0x7ff8000000000000), read back null\n"},
+    {"allfinished", "status",
+     "observed: run 2, ended by tropt_tracker_finish_run(\"aborted\"): status \"aborted\" "
+     "expected, its END event says \"finished\"\n"},
+    {"wholeseconds", "times",
+     "expected: times read back exact to the double (start, each step, end)\n"
+     "      observed: step 0's time: logged real 1767225600.45679, read back real 1767225600\n"},
+    {"secretstderr", "secrets", "appeared in stdout/stderr"},
+    {"secretfile", "secrets", "appeared in the file ./tropt-memory.cfg"},
+    /* the report shows the plugin's message with the token masked */
+    {"secretmessage", "secrets,status",
+     "(tropt_tracker_finish_run(\"aborted\")): " /* the plugin's message, token masked */},
 };
 
-START_TEST(each_defect_breaks_its_promise)
+START_TEST(each_defect_breaks_its_promises)
 {
     const char *dir = getenv("TROPT_CONFORMANCE_DIR");
-    char *args = tu_strdupf("%s/tropt-%s.so token=s3cr3t-value", dir, defects[_i].plugin);
-    int st;
+    char *args = tu_strdupf("%s/tropt-%s.so token=" SECRET, dir, defects[_i].plugin);
+    int st, kept = -1, ran = -1, skipped = -1;
     char *out = conformance(args, &st);
     ck_assert_msg(st == 1, "%s: exit %d\n%s", defects[_i].plugin, st, out);
-    ck_assert_msg(strstr(out, "conformance: 9/10 promises kept"), "%s:\n%s", defects[_i].plugin,
+    char *fails = ids_of(out, "FAIL");
+    ck_assert_msg(strcmp(fails, defects[_i].broken) == 0, "%s: broke '%s', expected '%s':\n%s",
+                  defects[_i].plugin, fails, defects[_i].broken, out);
+    int n_broken = 1 + (int)(strchr(defects[_i].broken, ',') != NULL);
+    ck_assert_msg(last_line(out, &kept, &ran, &skipped) && kept == ran - n_broken && skipped == 0 &&
+                      ran == promise_count(),
+                  "%s: last line:\n%s", defects[_i].plugin, out);
+    const char *words = defects[_i].words;
+    const char *fail = strstr(out, "\nFAIL ");
+    ck_assert_msg(fail && strstr(fail, "expected: ") && strstr(fail, "observed: ") &&
+                      strstr(fail, words),
+                  "%s: report lacks expected/observed/'%s':\n%s", defects[_i].plugin, words, out);
+    ck_assert_msg(!strstr(out, SECRET), "%s: the secret in the output:\n%s", defects[_i].plugin,
                   out);
-    char *want = tu_strdupf("FAIL %2d ", defects[_i].promise);
-    char *fail = strstr(out, want);
-    ck_assert_msg(fail, "%s: expected promise %d to fail:\n%s", defects[_i].plugin,
-                  defects[_i].promise, out);
-    ck_assert_msg(
-        strstr(fail, "expected: ") && strstr(fail, "observed: ") && strstr(fail, defects[_i].words),
-        "%s: report lacks expected/observed/'%s':\n%s", defects[_i].plugin, defects[_i].words, out);
-    free(want);
+    if (strcmp(defects[_i].plugin, "secretmessage") == 0) {
+        char *msg = tu_strdupf("%s/tropt-secretmessage.so: server refused token <secret>\n", dir);
+        ck_assert_msg(strstr(out, msg), "the message, token masked:\n%s", out);
+        free(msg);
+    }
+    free(fails);
     free(out);
     free(args);
 }
 END_TEST
 
-START_TEST(usage_and_missing_plugin)
+/* A plugin that shows its secret is caught without being given one: the
+ * kit gives the secret option a value of its own. */
+START_TEST(secret_caught_without_options)
+{
+    static const char *const leaky[] = {"printsecret", "secretstderr", "secretfile"};
+    for (size_t i = 0; i < sizeof leaky / sizeof leaky[0]; i++) {
+        char *args = tu_strdupf("%s/tropt-%s.so", getenv("TROPT_CONFORMANCE_DIR"), leaky[i]);
+        int st;
+        char *out = conformance(args, &st);
+        char *fails = ids_of(out, "FAIL");
+        ck_assert_msg(st == 1 && strcmp(fails, "secrets") == 0 &&
+                          strstr(out, "the value of secret option 'token' (the kit's own value) "
+                                      "appeared in ") &&
+                          !strstr(out, "tropt-kit-secret-"),
+                      "%s:\n%s", leaky[i], out);
+        free(fails);
+        free(out);
+        free(args);
+    }
+}
+END_TEST
+
+/* One spec string, as every other command takes (SPEC 7): a name or a
+ * relative path with its options after ':'. */
+START_TEST(one_spec_string)
+{
+    all_kept("sqlite:path=runs.db", "secrets");
+    int st;
+    char *args = tu_strdupf("'./tropt-memgood.so:token=" SECRET "'");
+    char *cmd = tu_strdupf("cd '%s' && '%s' conformance %s", getenv("TROPT_CONFORMANCE_DIR"),
+                           getenv("TROPT_CLI"), args);
+    char *out = NULL;
+    st = tu_run(cmd, &out, 1);
+    char *first = tu_strdupf("conformance of %s/tropt-memgood.so:token=<secret>\n",
+                             getenv("TROPT_CONFORMANCE_DIR"));
+    ck_assert_msg(st == 0 && strncmp(out, first, strlen(first)) == 0 && !strstr(out, SECRET),
+                  "%s:\n%s", cmd, out);
+    free(first);
+    free(out);
+    free(cmd);
+    free(args);
+}
+END_TEST
+
+START_TEST(usage_errors)
+{
+    static const struct {
+        const char *args, *words;
+    } bad[] = {
+        {"", "missing PLUGIN"},
+        {"'sqlite;csv'", "conformance checks one plugin"},
+        {"'sqlite:path=a.db;csv'", "conformance checks one plugin"},
+        {"sqlite:path", "expected KEY=VALUE at column 1 of the options"},
+        {"sqlite nokey", "options are KEY=VALUE, not 'nokey'"},
+        {"'sqlite:path=\"a.db'", "option 'path': a value is raw text"},
+        {"--db x", "unknown option '--db'"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int st;
+        char *out = conformance(bad[i].args, &st);
+        ck_assert_msg(st == 2 && strstr(out, bad[i].words) &&
+                          strstr(out, "usage: tropt conformance"),
+                      "%s: exit %d\n%s", bad[i].args, st, out);
+        free(out);
+    }
+}
+END_TEST
+
+START_TEST(missing_plugin)
 {
     int st;
-    char *out = conformance("", &st);
-    ck_assert_msg(st == 2 && strstr(out, "missing PLUGIN"), "%s", out);
-    free(out);
-    out = conformance("no-such-plugin-zz", &st);
-    ck_assert_msg(st == 1 && strstr(out, "no-such-plugin-zz") && strstr(out, "FAIL"), "%s", out);
+    char *out = conformance("no-such-plugin-zz token=" SECRET, &st);
+    ck_assert_msg(st == 1 && strstr(out, "conformance of no-such-plugin-zz:token=<hidden>\n") &&
+                      strstr(out, "no-such-plugin-zz") && strstr(out, "FAIL") &&
+                      !strstr(out, SECRET),
+                  "%s", out);
     free(out);
 }
 END_TEST
@@ -99,9 +278,13 @@ static Suite *conformance_suite(void)
     TCase *tc = tcase_create("conformance");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, shipped_plugins_keep_every_promise);
-    tcase_add_loop_test(tc, each_defect_breaks_its_promise, 0,
+    tcase_add_test(tc, skipped_promises_say_why);
+    tcase_add_loop_test(tc, each_defect_breaks_its_promises, 0,
                         (int)(sizeof defects / sizeof defects[0]));
-    tcase_add_test(tc, usage_and_missing_plugin);
+    tcase_add_test(tc, secret_caught_without_options);
+    tcase_add_test(tc, one_spec_string);
+    tcase_add_test(tc, usage_errors);
+    tcase_add_test(tc, missing_plugin);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -136,7 +136,11 @@ START_TEST(installed_template_builds_and_loads)
     /* and it keeps every promise of the conformance kit */
     cmd = tu_strdupf("'%s' conformance '%s/tropt-template.so' path='%s/conf.txt'",
                      getenv("TROPT_CLI"), dir, dir);
-    ck_assert_msg(tu_run(cmd, &out, 1) == 0 && strstr(out, "conformance: 10/10 promises kept"),
+    int kept = -1, ran = -2;
+    const char *last = NULL;
+    ck_assert_msg(tu_run(cmd, &out, 1) == 0 && (last = strstr(out, "conformance: ")) &&
+                      sscanf(last, "conformance: %d/%d promises kept", &kept, &ran) == 2 &&
+                      kept == ran,
                   "%s\n%s", cmd, out);
     free(out);
     free(cmd);
