@@ -11,15 +11,33 @@
  *   promises.c   the table of promises, one row each, in report order.
  *   p_*.c        the promises, one function each.
  *
- * Adding a promise: write `int p_NAME(const kit *k)` in a p_*.c file
- * (declared below), returning kit_broken(...) when the plugin breaks it,
- * KIT_KEPT when it holds (kit_say() for a note) or kit_skip() when the
- * plugin lacks what it needs; then add one row to kit_promises[] in
- * promises.c, with the capabilities it needs (KIT_NEEDS_*): the runner
- * skips it, without forking, for a plugin that lacks one.  A promise runs
- * in a child process of its own, inside an empty folder (its current
- * directory), with the plugin's diagnostics captured; it may exit, crash
- * or leak: only that promise breaks.
+ * Adding a promise (two steps):
+ *
+ *   1. Write the function in a p_*.c file and declare it below:
+ *
+ *          int p_resume(const kit *k);
+ *
+ *      It returns KIT_KEPT when the plugin keeps the promise (kit_say()
+ *      adds a note), kit_broken("what was expected", "what happened", ...)
+ *      when it breaks it, or kit_skip("why") when the plugin turns out at
+ *      run time to lack what the promise needs.  kit_open() opens a tracker
+ *      on the plugin, kit_log_and_read() logs runs then reads one back.
+ *
+ *   2. Add its row at the end of kit_promises[] in promises.c:
+ *
+ *          {"resume", "a resumed run continues where it stopped", p_resume,
+ *           KIT_NEEDS_READER},
+ *
+ *      with the capabilities it needs (KIT_NEEDS_*; a new one is a bit
+ *      below, its name in kit_need_name() and its test in the runner's
+ *      fill_kit()).  The runner skips the promise, without forking, for a
+ *      plugin that lacks one, and counts it apart.
+ *
+ * Every promise runs on every plugin the kit is given (CI: every shipped
+ * one), in a child process of its own, inside an empty folder (its current
+ * directory), with the plugin's diagnostics captured and its stdout and
+ * stderr in a file: it may exit, crash or leak, and only that promise
+ * breaks.
  */
 #ifndef TROPT_CONFORMANCE_KIT_H
 #define TROPT_CONFORMANCE_KIT_H
@@ -68,8 +86,8 @@ typedef struct kit_promise {
 extern const kit_promise kit_promises[];
 extern const size_t kit_n_promises;
 
-/* Why a promise that needs `need` (one bit) is skipped: "no reader hooks"
- * for KIT_NEEDS_READER; NULL for an unknown bit. */
+/* What a promise needs, for people: "reader hooks" for KIT_NEEDS_READER
+ * (one bit); NULL for an unknown bit. */
 const char *kit_need_name(unsigned need);
 
 /* ---- For promises (they run in the child) ------------------------------ */
@@ -89,6 +107,16 @@ int kit_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int kit_open(const kit *k, tropt_tracker **t);
 /* tropt_reader_open on k->spec; on failure reports it broken. */
 int kit_open_reader(const kit *k, tropt_reader **r);
+
+/* What kit_log_and_read runs on a fresh tracker: log one or more runs and
+ * put the id of the run to read back into id; TROPT_OK or the failing
+ * call's code (its message is the report's). */
+typedef int (*kit_log_fn)(tropt_tracker *t, char id[40]);
+/* Open a tracker, run `log`, free the tracker (which ends an open run
+ * "aborted"), then read run `id` back through fn(ev, ud).  KIT_KEPT, or
+ * KIT_BROKEN reported: `what` (the expectation) when log fails, or the
+ * reader's failure. */
+int kit_log_and_read(const kit *k, const char *what, kit_log_fn log, tropt_event_fn fn, void *ud);
 
 /* The diagnostics the library and the plugin sent to the log handler in
  * this child so far (each line ended by '\n'; the first 64 KiB). */

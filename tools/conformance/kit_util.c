@@ -80,6 +80,26 @@ int kit_open_reader(const kit *k, tropt_reader **r)
     return KIT_KEPT;
 }
 
+int kit_log_and_read(const kit *k, const char *what, kit_log_fn log, tropt_event_fn fn, void *ud)
+{
+    tropt_tracker *t = NULL;
+    if (kit_open(k, &t))
+        return KIT_BROKEN;
+    char id[40] = "";
+    int rc = log(t, id);
+    tropt_tracker_free(t);
+    if (rc)
+        return kit_broken(what, "%s: %s", tropt_error_name(rc), tropt_error_message());
+    tropt_reader *r = NULL;
+    if (kit_open_reader(k, &r))
+        return KIT_BROKEN;
+    rc = tropt_reader_read_run(r, id, fn, ud);
+    if (rc)
+        rc = kit_broken("the run reads back", "%s", tropt_error_message());
+    tropt_reader_free(r);
+    return rc ? KIT_BROKEN : KIT_KEPT;
+}
+
 /* ---- log capture ------------------------------------------------------ */
 
 static pthread_mutex_t cap_lock = PTHREAD_MUTEX_INITIALIZER;

@@ -12,19 +12,6 @@
 
 #include "kit.h"
 
-/* Read run `id` through fn; a broken promise when it cannot be read. */
-static int read_back(const kit *k, const char *id, tropt_event_fn fn, void *ud)
-{
-    tropt_reader *r = NULL;
-    if (kit_open_reader(k, &r))
-        return KIT_BROKEN;
-    int rc = tropt_reader_read_run(r, id, fn, ud);
-    if (rc)
-        rc = kit_broken("the run reads back", "%s", tropt_error_message());
-    tropt_reader_free(r);
-    return rc ? KIT_BROKEN : KIT_KEPT;
-}
-
 static int same_bits(double a, double b)
 {
     return memcmp(&a, &b, sizeof a) == 0;
@@ -97,24 +84,21 @@ static int rb_event(const tropt_event *ev, void *ud)
     return 0;
 }
 
-int p_readback(const kit *k)
+/* One run: the edge step, NaN included. */
+static int log_edge(tropt_tracker *t, char id[40])
 {
-    tropt_tracker *t = NULL;
-    if (kit_open(k, &t))
-        return KIT_BROKEN;
-    char id[40] = "";
     int rc = tropt_tracker_init(t, NULL);
     if (!rc) {
-        snprintf(id, sizeof id, "%s", tropt_tracker_run_id(t));
+        snprintf(id, 40, "%s", tropt_tracker_run_id(t));
         rc = tropt_tracker_log_fields(t, kit_edge, KIT_N_EDGE);
     }
-    if (!rc)
-        rc = tropt_tracker_finish(t, NULL);
-    tropt_tracker_free(t);
-    if (rc)
-        return kit_broken("the edge step is logged", "%s", tropt_error_message());
+    return rc ? rc : tropt_tracker_finish(t, NULL);
+}
+
+int p_readback(const kit *k)
+{
     rb res = {0};
-    if (read_back(k, id, rb_event, &res))
+    if (kit_log_and_read(k, "the edge step is logged", log_edge, rb_event, &res))
         return KIT_BROKEN;
     if (res.steps != 1)
         return kit_broken("one step read back", "%d steps", res.steps);
@@ -174,16 +158,8 @@ static int log_ordered(tropt_tracker *t, char id[40])
 
 int p_order(const kit *k)
 {
-    tropt_tracker *t = NULL;
-    if (kit_open(k, &t))
-        return KIT_BROKEN;
-    char id[40] = "";
-    int rc = log_ordered(t, id);
-    tropt_tracker_free(t);
-    if (rc)
-        return kit_broken("steps logged at given numbers", "%s", tropt_error_message());
     seen s = {.n = 0};
-    if (read_back(k, id, seen_event, &s))
+    if (kit_log_and_read(k, "steps logged at given numbers", log_ordered, seen_event, &s))
         return KIT_BROKEN;
     int same = s.n == N_ORDER;
     for (size_t i = 0; i < s.n && same; i++)
@@ -283,16 +259,8 @@ static int compare_times(const timed *s)
 
 int p_times(const kit *k)
 {
-    tropt_tracker *t = NULL;
-    if (kit_open(k, &t))
-        return KIT_BROKEN;
-    char id[40] = "";
-    int rc = log_timed(t, id);
-    tropt_tracker_free(t);
-    if (rc)
-        return kit_broken("a run logged at given times", "%s", tropt_error_message());
     timed s = {.n = 0};
-    if (read_back(k, id, timed_event, &s))
+    if (kit_log_and_read(k, "a run logged at given times", log_timed, timed_event, &s))
         return KIT_BROKEN;
     return compare_times(&s);
 }

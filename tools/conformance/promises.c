@@ -32,9 +32,9 @@ const char *kit_need_name(unsigned need)
 {
     switch (need) {
     case KIT_NEEDS_READER:
-        return "no reader hooks";
+        return "reader hooks";
     case KIT_NEEDS_SECRET:
-        return "no secret option the kit can give a value";
+        return "a secret option the kit can set";
     default:
         return NULL;
     }

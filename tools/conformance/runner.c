@@ -46,6 +46,17 @@ typedef struct runner {
 
 /* ---- arguments --------------------------------------------------------- */
 
+/* The capabilities of `needs`, for people: "reader hooks and ...". */
+static void needs_text(unsigned needs, char *buf, size_t size)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    for (unsigned bit = 1; bit && len + 1 < size; bit <<= 1)
+        if ((needs & bit) && kit_need_name(bit))
+            len += (size_t)snprintf(buf + len, size - len, "%s%s", len ? " and " : "",
+                                    kit_need_name(bit));
+}
+
 static void help(void)
 {
     printf("usage: tropt %s\n"
@@ -59,8 +70,12 @@ static void help(void)
            "A secret string option left unset gets a value of the kit's own, which must\n"
            "never appear in anything the plugin writes.\n\npromises:\n",
            USAGE);
-    for (size_t i = 0; i < kit_n_promises; i++)
-        printf("  %2zu  %-9s %s\n", i + 1, kit_promises[i].id, kit_promises[i].title);
+    for (size_t i = 0; i < kit_n_promises; i++) {
+        char needs[256];
+        needs_text(kit_promises[i].needs, needs, sizeof needs);
+        printf("  %2zu  %-9s %s%s%s%s\n", i + 1, kit_promises[i].id, kit_promises[i].title,
+               needs[0] ? " (needs " : "", needs, needs[0] ? ")" : "");
+    }
 }
 
 /* The command line into *s: 0, 1, 2 (a usage error, said) or -1 after
@@ -411,11 +426,9 @@ static int run_one(const runner *r, size_t i, char *report, size_t size)
     unsigned missing = kit_promises[i].needs & ~r->k.caps;
     if (!missing)
         return run_child(r, i, report, size);
-    size_t len = 0;
-    for (unsigned bit = 1; bit; bit <<= 1)
-        if ((missing & bit) && kit_need_name(bit))
-            len = add(report, size, len, "%s%s", len ? "; " : "(", kit_need_name(bit));
-    add(report, size, len, len ? ")" : "(a capability the kit cannot name)");
+    char needs[256];
+    needs_text(missing, needs, sizeof needs);
+    snprintf(report, size, "(skipped: the plugin lacks %s)", needs[0] ? needs : "a capability");
     return KIT_SKIPPED;
 }
 
