@@ -9,7 +9,7 @@
  *   DEFECT_LOSE_VALUE   drops the third field of a step    -> read back
  *   DEFECT_ROUND_REALS  stores reals as float              -> read back
  *   DEFECT_LEAK_INIT    leaks when init fails half-way     -> allocation failure
- *   DEFECT_PRINT_SECRET logs its secret `token`            -> secrets
+ *   DEFECT_PRINT_SECRET logs its secret `token` (a warning) -> secrets
  *   DEFECT_NO_MESSAGE   flush fails without a message      -> failures have messages
  *   DEFECT_SLOW_LOG     every 20th log blocks 10 ms         -> latency
  *   DEFECT_SHARED_BUF   one scratch buffer for all instances -> two threads
@@ -100,7 +100,7 @@ static int m_create(void **self, const tropt_optval *opts, const tropt_host *hos
     memset(m, 0, sizeof *m);
     m->host = host;
 #ifdef DEFECT_PRINT_SECRET
-    host->log(TROPT_LEVEL_INFO, "connecting with token %s", opts[0].text ? opts[0].text : "");
+    host->log(TROPT_LEVEL_WARNING, "connecting with token %s", opts[0].text ? opts[0].text : "");
 #endif
 #if defined(DEFECT_SECRET_STDERR) || defined(DEFECT_SECRET_MESSAGE)
     snprintf(m->token, sizeof m->token, "%s", opts[0].text ? opts[0].text : "");

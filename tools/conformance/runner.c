@@ -15,6 +15,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -42,6 +43,8 @@ typedef struct runner {
     char root[40];    /* the temporary folder, "" when there is none */
     char load_error[1024];
     char note[512];
+    char probe_log[2048]; /* warnings while loading, shown masked */
+    size_t probe_len;
 } runner;
 
 /* ---- arguments --------------------------------------------------------- */
@@ -233,6 +236,22 @@ static int fill_kit(runner *r)
     return r->spec_text ? 0 : 1;
 }
 
+/* While loading: warnings kept for the report (shown after the secrets
+ * are known, masked; each once), never printed as they come. */
+static void probe_handler(tropt_level level, const char *msg, void *ud)
+{
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    runner *r = ud;
+    pthread_mutex_lock(&lock); /* a plugin's own thread may log too */
+    size_t room = sizeof r->probe_log - r->probe_len;
+    int n = level >= TROPT_LEVEL_WARNING && room > 1 && !strstr(r->probe_log, msg)
+                ? snprintf(r->probe_log + r->probe_len, room, "%s%s: %s",
+                           r->probe_len ? "\n      " : "", tropt_level_name(level), msg)
+                : 0;
+    r->probe_len += n < 0 ? 0 : (size_t)n < room ? (size_t)n : room - 1;
+    pthread_mutex_unlock(&lock);
+}
+
 /* Load the plugin and settle the spec, in the folder p0 under the root:
  * the kit never writes into the caller's folder (a backend's default path
  * is relative).  0, or 1 (said). */
@@ -247,9 +266,11 @@ static int load(runner *r)
             close(here);
         return 1;
     }
+    tropt_set_log_handler(probe_handler, r);
     find_table(r);
     if (r->k.table)
         choose_secrets(r);
+    tropt_set_log_handler(NULL, NULL);
     int back = fchdir(here);
     close(here);
     if (back != 0) {
@@ -441,6 +462,11 @@ static int run_all(const runner *r)
     free(shown);
     if (r->note[0])
         printf("      (%s)\n", r->note);
+    if (r->probe_len) {
+        text = printable(r, r->probe_log);
+        printf("      while loading: %s\n", text ? text : "(out of memory)");
+        free(text);
+    }
     size_t count[3] = {0, 0, 0};
     static char report[REPORT_SIZE];
     for (size_t i = 0; i < kit_n_promises; i++) {
