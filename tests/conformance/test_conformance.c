@@ -310,6 +310,29 @@ START_TEST(missing_plugin)
 }
 END_TEST
 
+/* A kit stopped half-way (its output closed, Ctrl-C) kills the running
+ * promise and removes its temporary folder (under $TMPDIR). */
+START_TEST(stopped_kit_leaves_nothing)
+{
+    char *tmp = tu_mkdtemp();
+    static const char *const how[] = {"'%s' conformance csv | head -2",
+                                      "timeout -s INT 1 '%s' conformance csv"};
+    for (size_t i = 0; i < sizeof how / sizeof how[0]; i++) {
+        char *kit = tu_strdupf(how[i], getenv("TROPT_CLI"));
+        char *cmd = tu_strdupf("TMPDIR='%s' %s; ls -A '%s'", tmp, kit, tmp);
+        char *out = NULL;
+        tu_run(cmd, &out, 0);
+        ck_assert_msg(strstr(out, "conformance of csv\n") && !strstr(out, "tropt-conformance-"),
+                      "%s: left behind:\n%s", cmd, out);
+        free(out);
+        free(cmd);
+        free(kit);
+    }
+    tu_rmtree(tmp);
+    free(tmp);
+}
+END_TEST
+
 static Suite *conformance_suite(void)
 {
     Suite *s = suite_create("conformance");
@@ -323,6 +346,7 @@ static Suite *conformance_suite(void)
     tcase_add_test(tc, one_spec_string);
     tcase_add_test(tc, usage_errors);
     tcase_add_test(tc, missing_plugin);
+    tcase_add_test(tc, stopped_kit_leaves_nothing);
     suite_add_tcase(s, tc);
     return s;
 }

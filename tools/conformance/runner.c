@@ -15,6 +15,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -40,12 +41,35 @@ typedef struct runner {
     kit k;
     char *spec_text;  /* k.spec */
     int user_open_ok; /* the plugin opened with the user's options alone */
-    char root[40];    /* the temporary folder, "" when there is none */
+    char root[1024];  /* the temporary folder, "" when there is none */
     char load_error[1024];
     char note[512];
     char probe_log[2048]; /* warnings while loading, shown masked */
     size_t probe_len;
 } runner;
+
+/* ---- stopping ------------------------------------------------------------- */
+
+/* The signal that asked the kit to stop (Ctrl-C, a closed pipe), 0 if none:
+ * the running promise is killed, the temporary folder removed, and the
+ * signal raised again. */
+static volatile sig_atomic_t g_stop;
+
+static void on_stop(int sig)
+{
+    g_stop = sig;
+}
+
+static void catch_stops(void (*fn)(int))
+{
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = fn; /* no SA_RESTART: a wait returns EINTR */
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        sigaction(sigs[i], &sa, NULL);
+}
 
 /* ---- arguments --------------------------------------------------------- */
 
@@ -257,7 +281,7 @@ static void probe_handler(tropt_level level, const char *msg, void *ud)
  * is relative).  0, or 1 (said). */
 static int load(runner *r)
 {
-    char probe[96];
+    char probe[1100];
     snprintf(probe, sizeof probe, "%s/p0", r->root);
     int here = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (here < 0 || mkdir(probe, 0700) != 0 || chdir(probe) != 0) {
@@ -333,13 +357,14 @@ static void print_result(const runner *r, size_t i, int verdict, const char *rep
 
 static void child(const runner *r, size_t i, int fd)
 {
-    char dir[96], out[96];
+    char dir[1100], out[1100];
     snprintf(dir, sizeof dir, "%s/p%zu", r->root, i + 1);
     snprintf(out, sizeof out, "%s/p%zu.out", r->root, i + 1);
     int o = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (o < 0 || dup2(o, 1) < 0 || dup2(o, 2) < 0 || mkdir(dir, 0700) != 0 || chdir(dir) != 0)
         _exit(3);
     close(o);
+    catch_stops(SIG_DFL);
     kit_child_begin(fd, &r->k);
     alarm(120);
     int verdict = kit_promises[i].run(&r->k);
@@ -364,7 +389,7 @@ static size_t add(char *report, size_t size, size_t len, const char *fmt, ...)
 /* The last lines the child wrote to stdout/stderr, after the report. */
 static void append_output(const runner *r, size_t i, char *report, size_t size)
 {
-    char path[96], tail[1024];
+    char path[1100], tail[1024];
     snprintf(path, sizeof path, "%s/p%zu.out", r->root, i + 1);
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -424,13 +449,18 @@ static int run_child(const runner *r, size_t i, char *report, size_t size)
     close(fd[1]);
     size_t len = 0;
     ssize_t n;
-    while (pid > 0 && (n = read(fd[0], report + len, size - 1 - len)) > 0)
-        len += (size_t)n;
+    while (pid > 0 &&
+           ((n = read(fd[0], report + len, size - 1 - len)) > 0 || (n < 0 && errno == EINTR)))
+        if (n > 0)
+            len += (size_t)n;
+        else if (g_stop)
+            kill(pid, SIGKILL); /* its end closes the pipe */
     report[len] = '\0';
     close(fd[0]);
     int st = 0;
     while (pid > 0 && waitpid(pid, &st, 0) < 0 && errno == EINTR)
-        ;
+        if (g_stop)
+            kill(pid, SIGKILL);
     if (pid < 0)
         snprintf(report, size, "expected: a process for the promise\n      observed: %s",
                  strerror(errno));
@@ -469,12 +499,14 @@ static int run_all(const runner *r)
     }
     size_t count[3] = {0, 0, 0};
     static char report[REPORT_SIZE];
-    for (size_t i = 0; i < kit_n_promises; i++) {
+    for (size_t i = 0; i < kit_n_promises && !g_stop; i++) {
         report[0] = '\0';
         int verdict = run_one(r, i, report, sizeof report);
         print_result(r, i, verdict, report);
         count[verdict]++;
     }
+    if (g_stop)
+        return 1; /* stopped: no verdict */
     printf("conformance: %zu/%zu promises kept", count[KIT_KEPT],
            count[KIT_KEPT] + count[KIT_BROKEN]);
     if (count[KIT_SKIPPED])
@@ -485,15 +517,20 @@ static int run_all(const runner *r)
 
 /* ---- the command ------------------------------------------------------------ */
 
-/* Remove the kit's temporary folder and everything the promises left. */
+static int remove_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st;
+    (void)type;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+/* Remove the kit's temporary folder and everything the promises left
+ * (without following links). */
 static void remove_root(const char *root)
 {
-    char *rm = NULL;
-    if (asprintf(&rm, "rm -rf '%s'", root) >= 0) {
-        int rc = system(rm);
-        (void)rc;
-        free(rm);
-    }
+    nftw(root, remove_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 int cmd_conformance(int argc, char **argv)
@@ -502,17 +539,22 @@ int cmd_conformance(int argc, char **argv)
     int rc = parse_args(argc, argv, &r.spec);
     if (rc)
         return rc < 0 ? 0 : rc;
-    snprintf(r.root, sizeof r.root, "/tmp/tropt-conformance-XXXXXX");
+    const char *tmp = getenv("TMPDIR");
+    snprintf(r.root, sizeof r.root, "%s/tropt-conformance-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(r.root)) {
         fprintf(stderr, "tropt: cannot create a temporary folder: %s\n", strerror(errno));
         r.root[0] = '\0'; /* a failed mkdtemp may have rewritten it: never removed */
         rc = 1;
     }
+    catch_stops(on_stop);
     if (!rc)
-        rc = load(&r) ? 1 : run_all(&r);
+        rc = load(&r) || g_stop ? 1 : run_all(&r);
     if (r.root[0])
         remove_root(r.root);
     kit_spec_clear(&r.spec);
     free(r.spec_text);
+    catch_stops(SIG_DFL);
+    if (g_stop)
+        raise(g_stop);
     return rc;
 }
