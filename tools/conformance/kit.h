@@ -182,7 +182,7 @@ typedef struct kit_spec {
 /* Parse "PLUGIN[:K=V,...]" then any further "K=V" arguments into *s (a
  * relative plugin path made absolute).  On failure prints why to stderr and
  * returns 2 (a usage error) or 1; *s is then cleared. */
-int kit_spec_parse(kit_spec *s, const char *first, char *const *more, size_t n_more);
+int kit_spec_parse(kit_spec *s, const char *first, const char *const *more, size_t n_more);
 /* Mark the options the table declares secret, and give every string secret
  * option the user left unset a distinctive value of the kit's own.  Returns
  * 0, or 1 (memory). */

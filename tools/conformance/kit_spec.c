@@ -158,7 +158,7 @@ static int set_plugin(kit_spec *s, const char *text, size_t n)
     return 0;
 }
 
-int kit_spec_parse(kit_spec *s, const char *first, char *const *more, size_t n_more)
+int kit_spec_parse(kit_spec *s, const char *first, const char *const *more, size_t n_more)
 {
     memset(s, 0, sizeof *s);
     const char *colon = strchr(first, ':');

@@ -29,8 +29,6 @@
 #include "../cli.h"
 #include "kit.h"
 
-#define USAGE "conformance PLUGIN[:KEY=VALUE,...] [KEY=VALUE...]"
-
 /* A child's exit status is KIT_EXIT + its verdict, so that a plugin that
  * calls exit() itself is not taken for a verdict. */
 #define KIT_EXIT 40
@@ -84,19 +82,27 @@ static void needs_text(unsigned needs, char *buf, size_t size)
                                     kit_need_name(bit));
 }
 
-static void help(void)
+/* The command's arguments, as its option table fills them. */
+typedef struct conformance_args {
+    const char *plugin;
+    cli_list options;
+} conformance_args;
+
+const cli_opt cmd_conformance_opts[] = {
+    CLI_ARG("PLUGIN", conformance_args, plugin,
+            "a plugin name or a path to a .so, its options after ':' (sqlite:path=x.db)"),
+    CLI_ARGS("KEY=VALUE", CLI_OPTIONAL, conformance_args, options, "more options of the plugin"),
+    CLI_END};
+
+/* After the table's help: what the kit prints, and its promises. */
+static void help_promises(void)
 {
-    printf("usage: tropt %s\n"
-           "Run the plugin contract (SPEC 10) against PLUGIN, a name on the search path\n"
-           "or a path to a .so, with its options given as one spec string\n"
-           "(sqlite:path=x.db) and/or as KEY=VALUE words.  Each promise prints ok, FAIL\n"
-           "(with what was expected and what was observed) or skip (the plugin lacks a\n"
-           "capability it needs, such as reader hooks).  The last line is\n"
-           "\"conformance: N/M promises kept\" over the promises that ran, then how many\n"
-           "were skipped; the exit status is 0 when every promise that ran holds.\n"
-           "A secret string option left unset gets a value of the kit's own, which must\n"
-           "never appear in anything the plugin writes.\n\npromises:\n",
-           USAGE);
+    printf("\nEach promise prints ok, FAIL (with what was expected and what was observed)\n"
+           "or skip (the plugin lacks a capability it needs, such as reader hooks).  The\n"
+           "last line is \"conformance: N/M promises kept\" over the promises that ran,\n"
+           "then how many were skipped; the exit status is 0 when every promise that ran\n"
+           "holds.  A secret string option left unset gets a value of the kit's own,\n"
+           "which must never appear in anything the plugin writes.\n\npromises:\n");
     for (size_t i = 0; i < kit_n_promises; i++) {
         char needs[256];
         needs_text(kit_promises[i].needs, needs, sizeof needs);
@@ -106,20 +112,24 @@ static void help(void)
 }
 
 /* The command line into *s: 0, 1, 2 (a usage error, said) or -1 after
- * --help.  (All of the command's argument handling is here.) */
-static int parse_args(int argc, char **argv, kit_spec *s)
+ * --help (the table's, then the promises). */
+static int parse_args(const cli_command *self, int argc, char **argv, kit_spec *s)
 {
-    for (int i = 1; i < argc; i++)
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            help();
+            cli_print_help(stdout, self);
+            help_promises();
             return -1;
         }
-    if (argc < 2)
-        return cli_usage(USAGE, "missing PLUGIN");
-    if (argv[1][0] == '-')
-        return cli_usage(USAGE, "unknown option '%s'", argv[1]);
-    int rc = kit_spec_parse(s, argv[1], argv + 2, (size_t)argc - 2);
-    return rc == 2 ? cli_usage(USAGE, NULL) : rc;
+    conformance_args a = {0};
+    int rc = cli_parse(self, argc, argv, &a);
+    if (rc != CLI_GO)
+        return rc;
+    rc = kit_spec_parse(s, a.plugin, a.options.v, a.options.n);
+    cli_args_free(self, &a);
+    if (rc == 2)
+        cli_print_usage(stderr, self);
+    return rc;
 }
 
 /* ---- loading the plugin (in the probe folder) --------------------------- */
@@ -533,10 +543,10 @@ static void remove_root(const char *root)
     nftw(root, remove_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-int cmd_conformance(int argc, char **argv)
+int cmd_conformance(const cli_command *self, int argc, char **argv)
 {
     static runner r;
-    int rc = parse_args(argc, argv, &r.spec);
+    int rc = parse_args(self, argc, argv, &r.spec);
     if (rc)
         return rc < 0 ? 0 : rc;
     const char *tmp = getenv("TMPDIR");
