@@ -185,6 +185,9 @@ int p_alloc(const kit *k)
     if (tropt_set_allocator(&a) != TROPT_OK)
         return kit_broken("tropt_set_allocator accepted", "%s", tropt_error_message());
     for (nth = 1; nth <= ALLOC_POINTS; nth++) {
+        /* the runner's alarm catches a hang, not a slow machine: each of up
+         * to ALLOC_POINTS whole runs (a connection each on pg) gets 120 s */
+        alarm(120);
         if (alloc_pass(k))
             return KIT_BROKEN;
         if (count < nth) {
