@@ -55,6 +55,10 @@ enum { KIT_KEPT = 0, KIT_BROKEN = 1, KIT_SKIPPED = 2 };
 enum {
     KIT_NEEDS_READER = 1u << 0, /* reader hooks (ABI 1.1): what was stored reads back */
     KIT_NEEDS_SECRET = 1u << 1, /* a secret option the kit knows the value of */
+    KIT_NEEDS_V12 = 1u << 2,    /* an ABI 1.2 table: runs have names, attempts */
+    KIT_NEEDS_META = 1u << 3,   /* the annotate and delete_run hooks (ABI 1.2) */
+    KIT_NEEDS_MARKS = 1u << 4,  /* the checkpoint hook (ABI 1.2) */
+    KIT_NEEDS_SYSTEM = 1u << 5, /* the log_system hook (ABI 1.2) */
 };
 
 #define KIT_MAX_SECRETS 8
@@ -118,6 +122,21 @@ typedef int (*kit_log_fn)(tropt_tracker *t, char id[40]);
  * reader's failure. */
 int kit_log_and_read(const kit *k, const char *what, kit_log_fn log, tropt_event_fn fn, void *ud);
 
+/* What tropt_reader_list_runs says of one run (ABI 1.2 members), copied. */
+typedef struct kit_stored {
+    int found;
+    char name[TROPT_MAX_NAME + 1];
+    int derived;    /* name is the host's default for the id: the plugin gave none */
+    char tags[512]; /* "a,b", in the order given */
+    int has_note;
+    char note[512];
+    int64_t attempts, last_step, checkpoint_step;
+    char resume_key[TROPT_MAX_NAME + 1];
+} kit_stored;
+/* Fill *s for run `id` (s->found 0 when it is not listed).  KIT_KEPT, or
+ * KIT_BROKEN reported when the reader fails. */
+int kit_stored_run(const kit *k, const char *id, kit_stored *s);
+
 /* The diagnostics the library and the plugin sent to the log handler in
  * this child so far (each line ended by '\n'; the first 64 KiB). */
 const char *kit_log_lines(void);
@@ -153,6 +172,12 @@ int p_readback(const kit *k);
 int p_order(const kit *k);
 int p_times(const kit *k);
 int p_status(const kit *k);
+int p_name(const kit *k);
+int p_annotate(const kit *k);
+int p_delete(const kit *k);
+int p_resume(const kit *k);
+int p_checkpoint(const kit *k);
+int p_system(const kit *k);
 
 /* ---- The runner's parts -------------------------------------------------- */
 

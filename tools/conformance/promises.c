@@ -25,6 +25,18 @@ const kit_promise kit_promises[] = {
     {"order", "steps read back once each, in order", p_order, KIT_NEEDS_READER},
     {"times", "start, step and end times read back exact", p_times, KIT_NEEDS_READER},
     {"status", "runs read back with the status they ended with", p_status, KIT_NEEDS_READER},
+    {"name", "a run's name, given or default, reads back", p_name,
+     KIT_NEEDS_READER | KIT_NEEDS_V12},
+    {"annotate", "tags, a note and a new name read back", p_annotate,
+     KIT_NEEDS_READER | KIT_NEEDS_V12 | KIT_NEEDS_META},
+    {"delete", "a deleted run is gone and its id refused later", p_delete,
+     KIT_NEEDS_READER | KIT_NEEDS_V12 | KIT_NEEDS_META},
+    {"resume", "a resumed run: its attempts, each step once, latest value", p_resume,
+     KIT_NEEDS_READER | KIT_NEEDS_V12},
+    {"checkpoint", "a checkpoint mark reads back with size and SHA-256", p_checkpoint,
+     KIT_NEEDS_READER | KIT_NEEDS_V12 | KIT_NEEDS_MARKS},
+    {"system", "system samples read back exact", p_system,
+     KIT_NEEDS_READER | KIT_NEEDS_V12 | KIT_NEEDS_SYSTEM},
 };
 const size_t kit_n_promises = sizeof kit_promises / sizeof kit_promises[0];
 
@@ -35,6 +47,14 @@ const char *kit_need_name(unsigned need)
         return "reader hooks";
     case KIT_NEEDS_SECRET:
         return "a secret option the kit can set";
+    case KIT_NEEDS_V12:
+        return "an ABI 1.2 table";
+    case KIT_NEEDS_META:
+        return "the annotate and delete_run hooks";
+    case KIT_NEEDS_MARKS:
+        return "the checkpoint hook";
+    case KIT_NEEDS_SYSTEM:
+        return "the log_system hook";
     default:
         return NULL;
     }

@@ -256,6 +256,22 @@ static void collect_secrets(runner *r)
     }
 }
 
+/* The ABI 1.2 capabilities of table p: hooks read only when its size
+ * covers them. */
+static unsigned v12_caps(const tropt_plugin *p)
+{
+    if (!p || p->struct_size < TROPT_PLUGIN_V12_SIZE)
+        return 0;
+    unsigned caps = KIT_NEEDS_V12;
+    if (p->annotate && p->delete_run)
+        caps |= KIT_NEEDS_META;
+    if (p->checkpoint)
+        caps |= KIT_NEEDS_MARKS;
+    if (p->log_system)
+        caps |= KIT_NEEDS_SYSTEM;
+    return caps;
+}
+
 static int fill_kit(runner *r)
 {
     kit *k = &r->k;
@@ -267,6 +283,7 @@ static int fill_kit(runner *r)
         k->caps |= KIT_NEEDS_READER;
     if (k->n_secrets)
         k->caps |= KIT_NEEDS_SECRET;
+    k->caps |= v12_caps(p);
     return r->spec_text ? 0 : 1;
 }
 
