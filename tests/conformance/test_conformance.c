@@ -422,17 +422,26 @@ START_TEST(stopped_kit_leaves_nothing)
 }
 END_TEST
 
+/* Three cases, each a meson test of its own (CK_RUN_CASE) so they run side
+ * by side: the shipped and test plugins that keep their promises, the
+ * defective ones, and the command's own behaviour. */
 static Suite *conformance_suite(void)
 {
     Suite *s = suite_create("conformance");
-    TCase *tc = tcase_create("conformance");
+    TCase *tc = tcase_create("kept");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, shipped_plugins_keep_every_promise);
     tcase_add_test(tc, skipped_promises_say_why);
     tcase_add_test(tc, abi12_promises_skipped_with_reason);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("defects");
+    tcase_set_timeout(tc, 600);
     tcase_add_loop_test(tc, each_defect_breaks_its_promises, 0,
                         (int)(sizeof defects / sizeof defects[0]));
     tcase_add_test(tc, secret_caught_without_options);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("command");
+    tcase_set_timeout(tc, 600);
     tcase_add_test(tc, one_spec_string);
     tcase_add_test(tc, usage_errors);
     tcase_add_test(tc, missing_plugin);
