@@ -32,7 +32,7 @@ int cli_main(int argc, char **argv);
 
 /* Commands on the table parser, with their option tables. */
 extern const cli_opt cmd_plugins_opts[], cmd_check_opts[], cmd_runs_opts[], cmd_show_opts[],
-    cmd_replay_opts[], cmd_compare_opts[], cmd_report_opts[];
+    cmd_replay_opts[], cmd_compare_opts[], cmd_report_opts[], cmd_conformance_opts[];
 int cmd_plugins(const cli_command *self, int argc, char **argv);
 int cmd_check(const cli_command *self, int argc, char **argv);
 int cmd_runs(const cli_command *self, int argc, char **argv);
@@ -40,10 +40,7 @@ int cmd_show(const cli_command *self, int argc, char **argv);
 int cmd_replay(const cli_command *self, int argc, char **argv);
 int cmd_compare(const cli_command *self, int argc, char **argv);
 int cmd_report(const cli_command *self, int argc, char **argv);
-
-/* Commands that still parse argv themselves (they move to the table parser
- * with their own change). */
-int cmd_conformance(int argc, char **argv);
+int cmd_conformance(const cli_command *self, int argc, char **argv);
 
 /* `tropt replay --from SPEC | --db PATH --tracker SPEC` (cmd_replay_from.c). */
 int cli_replay_from(const char *db, const char *from, const char *tracker_spec);

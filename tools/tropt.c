@@ -40,9 +40,11 @@ const cli_entry cli_commands[] = {
       cmd_compare_opts},
      cmd_compare,
      NULL},
-    {{"conformance", "run the conformance kit on a plugin (PLUGIN [KEY=VALUE...])", NULL},
-     NULL,
-     cmd_conformance},
+    {{"conformance",
+      "run the plugin contract (SPEC 10) on one plugin: each promise kept, broken or skipped",
+      cmd_conformance_opts},
+     cmd_conformance,
+     NULL},
 };
 
 const size_t cli_n_commands = sizeof cli_commands / sizeof cli_commands[0];

@@ -257,7 +257,12 @@ START_TEST(conformance_kit_on_http)
     char *out = NULL;
     int rc = tu_run(cmd, &out, 1);
     httpd_stop(&h);
-    ck_assert_msg(rc == 0 && strstr(out, "conformance: 10/10 promises kept"), "%s\n%s", cmd, out);
+    const char *last = strstr(out, "conformance: ");
+    int kept = -1, ran = -2;
+    ck_assert_msg(rc == 0 && last &&
+                      sscanf(last, "conformance: %d/%d promises kept", &kept, &ran) == 2 &&
+                      kept == ran,
+                  "%s\n%s", cmd, out);
     ck_assert_msg(!strstr(out, "s3cret-t0ken"), "the token was shown:\n%s", out);
     free(out);
     free(cmd);

@@ -136,7 +136,11 @@ START_TEST(installed_template_builds_and_loads)
     /* and it keeps every promise of the conformance kit */
     cmd = tu_strdupf("'%s' conformance '%s/tropt-template.so' path='%s/conf.txt'",
                      getenv("TROPT_CLI"), dir, dir);
-    ck_assert_msg(tu_run(cmd, &out, 1) == 0 && strstr(out, "conformance: 10/10 promises kept"),
+    int kept = -1, ran = -2;
+    const char *last = NULL;
+    ck_assert_msg(tu_run(cmd, &out, 1) == 0 && (last = strstr(out, "conformance: ")) &&
+                      sscanf(last, "conformance: %d/%d promises kept", &kept, &ran) == 2 &&
+                      kept == ran,
                   "%s\n%s", cmd, out);
     free(out);
     free(cmd);
@@ -181,6 +185,106 @@ START_TEST(installed_template_builds_and_loads)
 }
 END_TEST
 
+/* The shell lines of one markdown section (from `heading` to the next
+ * "## ", or the whole file for NULL): lines indented four spaces that start
+ * with a command a plugin author types (continuations joined, `sudo` lines
+ * left out), the installed prefix /usr/local/ moved under dest.  One
+ * script; *n_conformance counts its `tropt conformance` lines. */
+static char *doc_script(const char *md, const char *heading, int *n_conformance)
+{
+    static const char *const starts[] = {
+        "cp ", "sed ", "cc ", "make", "tropt ", "tropt-demo ", "TROPT_PLUGIN_PATH=$PWD tropt "};
+    char *path = tu_path(tu_source_root(), md);
+    char *text = tu_read_file(path, NULL);
+    ck_assert_msg(text, "%s missing", path);
+    char *from = heading ? strstr(text, heading) : text;
+    ck_assert_msg(from, "%s: no section '%s'", md, heading);
+    char *end = heading ? strstr(from + 1, "\n## ") : NULL;
+    if (end)
+        *end = '\0';
+    char *script = tu_strdupf("set -ex");
+    int cont = 0;
+    *n_conformance = 0;
+    for (char *line = strtok(from, "\n"); line; line = strtok(NULL, "\n")) {
+        int take = cont;
+        for (size_t i = 0; i < sizeof starts / sizeof starts[0] && !take; i++)
+            take = strncmp(line, "    ", 4) == 0 &&
+                   strncmp(line + 4, starts[i], strlen(starts[i])) == 0;
+        if (!take || strstr(line, "sudo "))
+            continue;
+        cont = line[strlen(line) - 1] == '\\';
+        *n_conformance += strstr(line, "tropt conformance ") != NULL;
+        char *more = tu_strdupf("%s\n%s", script, line + 4);
+        free(script);
+        script = more;
+    }
+    for (char *at = strstr(script, "/usr/local/"); at; at = strstr(at, "/usr/local/")) {
+        size_t off = (size_t)(at - script);
+        char *more = tu_strdupf("%.*s%s%s", (int)off, script, dest, at);
+        free(script);
+        script = more;
+        at = script + off + strlen(dest) + 1;
+    }
+    free(text);
+    free(path);
+    return script;
+}
+
+/* Run a doc's lines in an empty folder, `tropt` and `tropt-demo` being the
+ * build's, pkg-config finding the installed tropt.pc; every line succeeds
+ * and every conformance line keeps every promise that applies. */
+static void run_doc_lines(const char *md, const char *heading, int at_least)
+{
+    int n_conf = 0;
+    char *script = doc_script(md, heading, &n_conf);
+    ck_assert_msg(n_conf >= at_least, "%s: %d conformance lines:\n%s", md, n_conf, script);
+    char *dir = tu_mkdtemp();
+    char *bin = tu_path(dir, "bin");
+    char *work = tu_path(dir, "work");
+    char *cmd = tu_strdupf("mkdir '%s' '%s' && ln -s '%s' '%s/tropt' && "
+                           "ln -s '%s/examples/tropt-demo' '%s/tropt-demo'",
+                           bin, work, getenv("TROPT_CLI"), bin, tu_build_root(), bin);
+    ck_assert_int_eq(tu_run(cmd, NULL, 1), 0);
+    free(cmd);
+    char *sh = tu_path(dir, "lines.sh");
+    tu_write_file(sh, script);
+    cmd = tu_strdupf("cd '%s' && PATH='%s':\"$PATH\" PKG_CONFIG_PATH='%s' "
+                     "PKG_CONFIG_SYSROOT_DIR='%s' sh '%s'",
+                     work, bin, pcdir, dest, sh);
+    char *out = NULL;
+    int rc = tu_run(cmd, &out, 1);
+    ck_assert_msg(rc == 0, "%s: the lines as written failed (exit %d):\n%s", md, rc, out);
+    int n_lines = 0;
+    for (const char *p = strstr(out, "conformance: "); p; p = strstr(p + 1, "conformance: ")) {
+        int kept = -1, ran = -2;
+        ck_assert_msg(sscanf(p, "conformance: %d/%d promises kept", &kept, &ran) == 2 &&
+                          kept == ran && ran > 0,
+                      "%s:\n%s", md, out);
+        n_lines++;
+    }
+    ck_assert_msg(n_lines == n_conf, "%s: %d conformance results for %d lines:\n%s", md, n_lines,
+                  n_conf, out);
+    free(out);
+    free(cmd);
+    free(sh);
+    free(work);
+    free(bin);
+    tu_rmtree(dir);
+    free(dir);
+    free(script);
+}
+
+/* The README's plugin lines (build the template as `mine`, check it, run
+ * the demo and the conformance kit on it) and the installed template's own
+ * README work as written. */
+START_TEST(plugin_doc_lines_run_as_written)
+{
+    install_once();
+    run_doc_lines("README.md", "## Writing a backend plugin", 3);
+    run_doc_lines("doc/plugin-template/README.md", NULL, 1);
+}
+END_TEST
+
 static void teardown(void)
 {
     tu_rmtree(dest);
@@ -198,6 +302,7 @@ int main(void)
     tcase_add_test(tc, plugindir_holds_null_plugin);
     tcase_add_test(tc, third_party_plugin_builds_out_of_tree_and_loads);
     tcase_add_test(tc, installed_template_builds_and_loads);
+    tcase_add_test(tc, plugin_doc_lines_run_as_written);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -234,12 +234,25 @@ START_TEST(test_conformance)
      * in 250 steps, fewer than the 1% p99 leaves out; every other promise
      * holds in this mode as in the default one (finish commits). */
     char *ci = pgtu_conninfo();
-    char *cmd = tu_strdupf("'%s' conformance pg 'conninfo=%s' schema=conf commit_every=250 2>&1 "
-                           "| tail -3",
+    char *cmd = tu_strdupf("'%s' conformance pg 'conninfo=%s' schema=conf commit_every=250 2>&1",
                            getenv("TROPT_CLI"), ci);
     char *out = NULL;
     tu_run(cmd, &out, 1);
-    ck_assert_msg(strstr(out, "conformance: 10/10 promises kept"), "%s\n%s", cmd, out);
+    /* every promise kept; none skipped (pg has reader hooks and a secret)
+     * but those of ABI 1.2 (names, attempts, marks, samples read back)
+     * until pg's ABI 1.2 store lands */
+    const char *last = strstr(out, "\nconformance: ");
+    int kept = -1, ran = -2;
+    ck_assert_msg(last && sscanf(last, "\nconformance: %d/%d promises kept", &kept, &ran) == 2 &&
+                      kept == ran,
+                  "%s\n%s", cmd, out);
+    for (const char *p = strstr(out, "\nskip "); p; p = strstr(p + 1, "\nskip ")) {
+        char id[32] = "", key[40];
+        int got = sscanf(p, "\nskip %*d %31[a-z]:", id);
+        snprintf(key, sizeof key, ",%s,", id);
+        ck_assert_msg(got == 1 && strstr(",name,annotate,delete,resume,checkpoint,system,", key),
+                      "a promise other than ABI 1.2's skipped:\n%s", out);
+    }
     free(out);
     free(cmd);
     free(ci);
