@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "kit.h"
 
@@ -148,9 +149,13 @@ int p_name(const kit *k)
 
 #define NOTE_TEXT "a note: \xc3\xbc, \"quoted\", <i>, 50%"
 
+/* Each change carries the time it is made, as tropt tag and replay give it:
+ * a store may order changes by their time. */
 static int annotate(tropt_tracker *t, const char *id, tropt_annotation_kind kind, const char *text)
 {
-    tropt_annotation a = {.kind = kind, .text = text, .time = 1767225600.5};
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    tropt_annotation a = {.kind = kind, .text = text, .time = (double)ts.tv_sec + ts.tv_nsec / 1e9};
     return tropt_tracker_annotate_run(t, id, &a);
 }
 
