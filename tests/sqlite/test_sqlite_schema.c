@@ -157,7 +157,7 @@ START_TEST(test_migrate_v1)
     tropt_tracker *t = tq_open(path, NULL, "later");
     tropt_tracker_free(t);
     sqlite3 *db = tq_db(path);
-    ck_assert_int_eq(tq_int(db, "PRAGMA user_version"), 3);
+    ck_assert_int_eq(tq_int(db, "PRAGMA user_version"), 4);
     tq_assert_integrity(db);
     ck_assert_int_eq(tq_int(db, "SELECT count(*) FROM sqlite_master WHERE name IN"
                                 " ('tropt_step', 'tropt_metric', 'tropt_log')"),
@@ -424,7 +424,7 @@ START_TEST(test_upgrade_v2_fixture)
     tropt_tracker *t = tq_open(path, NULL, "later");
     tropt_tracker_free(t);
     db = tq_db(path);
-    ck_assert_int_eq(tq_int(db, "PRAGMA user_version"), 3);
+    ck_assert_int_eq(tq_int(db, "PRAGMA user_version"), 4);
     tq_assert_integrity(db);
     ck_assert_int_eq(tq_int(db, "SELECT count(*) FROM sqlite_master WHERE name = 'tropt_log'"), 0);
     ck_assert_int_eq(stats_mismatches(db), 0);
