@@ -396,9 +396,14 @@ int tsq_open_attempt(tsq *s, const tropt_run *run, const char *config, int64_t *
 {
     att a;
     att_init(s, run, config, &a);
-    int found = 0, replay = 0;
-    int rc = refuse_deleted(s, run->run_id);
-    if (!rc) {
+    int found = 0, replay = 0, rc = SQLITE_OK;
+    /* An id the host made just now (tropt_run.given_id 0) is in no file:
+     * a brand-new run costs no lookup.  An id from outside (a continuation,
+     * a replay, an import, an ABI 1.1 host) may be deleted or held. */
+    int given = !TROPT_HOST_RUN_V12(s->host) || run->given_id;
+    if (given)
+        rc = refuse_deleted(s, run->run_id);
+    if (!rc && given) {
         sqlite3_stmt *st = s->st[TSQ_RUN_ID];
         sqlite3_bind_text(st, 1, run->run_id, -1, SQLITE_STATIC);
         rc = tsq_row(st, &found);

@@ -588,11 +588,11 @@
     "  last_step = max(last_step, excluded.last_step)"
 #define TSQL_STAT_MERGE                                                                            \
     TSQL_STAT_MERGE_LAST_                                                                          \
-        ","                                                                                        \
-        "  lo = CASE WHEN lo IS NULL OR excluded.lo < lo THEN excluded.lo ELSE lo END,"            \
-        "  hi = CASE WHEN hi IS NULL OR excluded.hi > hi THEN excluded.hi ELSE hi END,"            \
-        "  nan_step = CASE WHEN nan_step IS NULL OR excluded.nan_step < nan_step"                  \
-        "    THEN excluded.nan_step ELSE nan_step END"
+    ","                                                                                            \
+    "  lo = CASE WHEN lo IS NULL OR excluded.lo < lo THEN excluded.lo ELSE lo END,"                \
+    "  hi = CASE WHEN hi IS NULL OR excluded.hi > hi THEN excluded.hi ELSE hi END,"                \
+    "  nan_step = CASE WHEN nan_step IS NULL OR excluded.nan_step < nan_step"                      \
+    "    THEN excluded.nan_step ELSE nan_step END"
 /* Folding run ?1's current rows with ?2 < step < ?3 into tropt_stat: the
  * tail a writer that died (or left without finishing) left above S (?2 = S,
  * ?3 = INT64_MAX: only the latest attempt has current rows above S), or the
@@ -917,13 +917,65 @@
     "CREATE TEMP VIEW tropt_read_steps AS SELECT r.uuid AS run_id, t.step AS step"                 \
     " FROM main.tropt_run r JOIN main.tropt_val t ON t.run = r.id AND t.key = 0;"
 
+/* Version 4: tropt_val keyed by (run, attempt, step, key); every row of
+ * every attempt, superseded ones too (the host's reader layer decides what
+ * is current).  Read by run, the rows come in (attempt, step) order from
+ * the primary key, without a sort. */
+#define TSQL_READ_V4                                                                               \
+    TSQL_READ_KV_                                                                                  \
+    "CREATE TEMP VIEW tropt_read_metrics AS SELECT r.uuid AS run_id, t.attempt AS attempt,"        \
+    " t.step AS step, t.value AS time, k.name AS key, m.value AS value, m.kind AS kind"            \
+    " FROM main.tropt_run r JOIN main.tropt_val t ON t.run = r.id AND t.key = 0"                   \
+    " LEFT JOIN main.tropt_val m ON m.run = t.run AND m.attempt = t.attempt AND m.step = t.step"   \
+    "  AND m.key > 0"                                                                              \
+    " LEFT JOIN main.tropt_key k ON k.id = m.key;"                                                 \
+    "CREATE TEMP VIEW tropt_read_steps AS SELECT DISTINCT r.uuid AS run_id, t.step AS step"        \
+    " FROM main.tropt_run r JOIN main.tropt_val t ON t.run = r.id AND t.key = 0;"
+
+/* ABI 1.2 members of run ?1 (a schema 4 file): name, note, resume_key,
+ * pidns, command, cwd, git_commit, version, attempts, last_step (a seek to
+ * the end of each attempt's range), checkpoint_step (a seek to the latest
+ * mark), n_steps (the statistics plus the latest attempt's tail), the
+ * integer id.  A few primary-key seeks per run, whatever its size. */
+#define TSQL_READ_RUN12                                                                            \
+    "SELECT r.name, r.note, r.resume_key, r.pidns, r.command, r.cwd, r.git_commit, r.version,"     \
+    "  coalesce(" TSQL_LATEST_(                                                                    \
+        "r") ", 1),"                                                                               \
+             "  coalesce((SELECT max((SELECT max(v.step) FROM main.tropt_val v WHERE v.run = "     \
+             "a.run"                                                                               \
+             "    AND v.attempt = a.attempt)) FROM main.tropt_attempt a WHERE a.run = r.id), -1)," \
+             "  coalesce((SELECT c.step FROM main.tropt_checkpoint c WHERE c.run = r.id"           \
+             "    ORDER BY c.attempt DESC, c.seq DESC LIMIT 1), -1),"                              \
+             "  coalesce((SELECT s.n FROM main.tropt_stat s WHERE s.run = r.id AND s.key = 0), 0)" \
+             "   + (SELECT count(*) FROM main.tropt_val t WHERE t.run = r.id"                      \
+             "    AND t.attempt = " TSQL_LATEST_("r") " AND t.step > " TSQL_R_S_                   \
+                                                      " AND t.key = 0),"                           \
+                                                      "  r.id"                                     \
+                                                      " FROM main.tropt_run r WHERE r.uuid = ?1"
+#define TSQL_READ_TAGS "SELECT tag FROM main.tropt_tag WHERE run = ?1 ORDER BY rowid"
+/* Every attempt of run ?1 (integer id): attempt, from_step, started_at,
+ * ended_at, status, host, pid, config. */
+#define TSQL_READ_ATTEMPTS                                                                         \
+    "SELECT attempt, from_step, started_at, ended_at, status, host, pid, config"                   \
+    " FROM main.tropt_attempt WHERE run = ?1 ORDER BY attempt"
+/* The checkpoint marks of run ?1 (integer id) in (attempt, seq) order. */
+#define TSQL_READ_MARKS                                                                            \
+    "SELECT attempt, seq, step, time, path, coalesce(size, -1), sha256, error"                     \
+    " FROM main.tropt_checkpoint WHERE run = ?1 ORDER BY attempt, seq"
+/* The system samples of run ?1 (integer id), by attempt and time. */
+#define TSQL_READ_SYSTEM                                                                           \
+    "SELECT s.attempt, s.time, k.name, s.value, s.max FROM main.tropt_system s"                    \
+    " JOIN main.tropt_key k ON k.id = s.key WHERE s.run = ?1 ORDER BY s.attempt, s.time, k.name"
+#define TSQL_READ_METRICS_V4                                                                       \
+    "SELECT step, time, key, value, kind, attempt FROM tropt_read_metrics WHERE run_id = ?1"       \
+    " ORDER BY attempt, step"
+
 /* The runs (documented view), oldest first; one run by its exact id. */
 #define TSQL_READ_RUN_COLS "run_id, experiment, status, started_at, ended_at, host, pid, config"
 #define TSQL_READ_RUNS "SELECT " TSQL_READ_RUN_COLS " FROM runs ORDER BY started_at, run_id"
 #define TSQL_READ_RUN "SELECT " TSQL_READ_RUN_COLS " FROM runs WHERE run_id = ?1"
 /* The ids starting with ?1 (?2 its length), to find a run by a prefix. */
 #define TSQL_READ_FIND "SELECT run_id FROM runs WHERE substr(run_id, 1, ?2) = ?1 ORDER BY run_id"
-#define TSQL_READ_NSTEPS "SELECT count(*) FROM tropt_read_steps WHERE run_id = ?1"
 #define TSQL_READ_PARAMS                                                                           \
     "SELECT key, value, kind FROM tropt_read_params WHERE run_id = ?1 ORDER BY key"
 #define TSQL_READ_SUMMARY                                                                          \

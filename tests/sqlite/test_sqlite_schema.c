@@ -613,7 +613,7 @@ START_TEST(test_read_v1_as_it_is)
 
     tropt_tracker_free(tq_open(path, NULL, "later")); /* upgrades it */
     db = tq_db(path);
-    ck_assert_int_eq(tq_int(db, "PRAGMA user_version"), 3);
+    ck_assert_int_eq(tq_int(db, "PRAGMA user_version"), 4);
     sqlite3_close(db);
     char *list2 = rb_list_text(spec);
     ck_assert_str_eq(list2, list1);
