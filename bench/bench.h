@@ -125,8 +125,9 @@ void scen_jsonl(bench_ctx *c);
 void scen_http(bench_ctx *c);
 void scen_latency(bench_ctx *c);
 void scen_pg(bench_ctx *c);
-void scen_scale(bench_ctx *c); /* scale.c: sqlite-scale (issue 17) */
-void scen_sys(bench_ctx *c);   /* sys.c: the system-metrics sampler's cost (issue 32) */
-void scen_ckpt(bench_ctx *c);  /* ckpt.c: log latency while a checkpoint is hashed (issue 29) */
+void scen_scale(bench_ctx *c);  /* scale.c: sqlite-scale (issue 17) */
+void scen_sys(bench_ctx *c);    /* sys.c: the system-metrics sampler's cost (issue 32) */
+void scen_ckpt(bench_ctx *c);   /* ckpt.c: log latency while a checkpoint is hashed (issue 29) */
+void scen_resume(bench_ctx *c); /* resume.c: sqlite-resume (issue 29) */
 
 #endif

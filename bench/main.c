@@ -27,7 +27,7 @@ static const char *const all_scenarios[] = {
     "host",       "sqlite-default", "sqlite-batched", "csv-wide",     "csv-newkey", "jsonl",
     "http-vm",    "http-slow",      "http-down",      "latency",      "pg-default", "pg-batched",
     "pg-latency", "sqlite-read",    "host-keys",      "sqlite-scale", "csv-keys",   "sys",
-    "ckpt",
+    "ckpt",       "sqlite-resume",
 };
 #define N_SCENARIOS (sizeof all_scenarios / sizeof all_scenarios[0])
 
@@ -378,7 +378,7 @@ int main(int argc, char **argv)
         {"host", scen_host},   {"sqlite", scen_sqlite}, {"csv", scen_csv},
         {"jsonl", scen_jsonl}, {"http", scen_http},     {"latency", scen_latency},
         {"pg", scen_pg},       {"reader", scen_reader}, {"scale", scen_scale},
-        {"sys", scen_sys},     {"ckpt", scen_ckpt},
+        {"sys", scen_sys},     {"ckpt", scen_ckpt},     {"resume", scen_resume},
     };
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
         printf("== %s\n", order[i].label);

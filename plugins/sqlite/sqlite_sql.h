@@ -326,14 +326,18 @@
     " last_step INTEGER NOT NULL, last_value, last_kind INTEGER, lo, hi, nan_step INTEGER,"        \
     " PRIMARY KEY (run, key)) WITHOUT ROWID"
 /* The current rows of attempt alias a in tropt_val alias m (m.step below
- * the cutoff). */
+ * the cutoff).  Every join of tropt_attempt with tropt_val is a CROSS JOIN:
+ * SQLite then keeps the attempts as the outer loop, so each attempt's rows
+ * are one primary-key range bounded by its step limits; left to itself, the
+ * planner makes tropt_val the outer loop (run = ? AND attempt < ?) and reads
+ * every row of the run (a second per million). */
 #define TSQL_CURRENT_(m) " AND " m ".step < a.cutoff"
 /* The metrics of every attempt (alias a) of run r: m the value rows, t their
  * step's time row, k the key. */
 #define TSQL_ROWS_FROM_(cur)                                                                       \
     "  FROM tropt_run r"                                                                           \
     "  JOIN tropt_attempt a ON a.run = r.id"                                                       \
-    "  JOIN tropt_val m ON m.run = a.run AND m.attempt = a.attempt" cur " AND m.key > 0"           \
+    "  CROSS JOIN tropt_val m ON m.run = a.run AND m.attempt = a.attempt" cur " AND m.key > 0"     \
     "  JOIN tropt_val t ON t.run = m.run AND t.attempt = m.attempt AND t.step = m.step"            \
     "    AND t.key = 0"                                                                            \
     "  JOIN tropt_key k ON k.id = m.key"
@@ -600,7 +604,7 @@
  * begins at.  Count and last value first (bare columns: from the row of
  * max(step)), then the extremes and NaN step of the same rows. */
 #define TSQL_FOLD_ROWS_                                                                            \
-    " FROM tropt_attempt a JOIN tropt_val v ON v.run = a.run AND v.attempt = a.attempt"            \
+    " FROM tropt_attempt a CROSS JOIN tropt_val v ON v.run = a.run AND v.attempt = a.attempt"      \
     "  AND v.step > ?2 AND v.step < min(a.cutoff, ?3) WHERE a.run = ?1 GROUP BY v.key"
 #define TSQL_STAT_FOLD_LAST                                                                        \
     "INSERT INTO tropt_stat(run, key, n, last_step, last_value, last_kind)"                        \
@@ -619,7 +623,7 @@
  * the last value (the bare columns come from the row of max(step)), one for
  * the rest.  The rows of run ?1, key ?2 that are current: */
 #define TSQL_KEY_ROWS_                                                                             \
-    " FROM tropt_attempt a JOIN tropt_val v ON v.run = a.run AND v.attempt = a.attempt"            \
+    " FROM tropt_attempt a CROSS JOIN tropt_val v ON v.run = a.run AND v.attempt = a.attempt"      \
     "  AND v.step < a.cutoff AND v.key = ?2 WHERE a.run = ?1"
 #define TSQL_STAT_UNCOUNT "DELETE FROM tropt_stat WHERE run = ?1 AND key = ?2"
 #define TSQL_STAT_RECOUNT                                                                          \
@@ -635,7 +639,7 @@
 /* The rows it supersedes: the current rows of the earlier attempts at or
  * after ?2 (ranges of the primary key, ending at each attempt's cutoff). */
 #define TSQL_SUP_ROWS_                                                                             \
-    " FROM tropt_attempt a JOIN tropt_val v ON v.run = a.run AND v.attempt = a.attempt"            \
+    " FROM tropt_attempt a CROSS JOIN tropt_val v ON v.run = a.run AND v.attempt = a.attempt"      \
     "  AND v.step >= ?2 AND v.step < a.cutoff WHERE a.run = ?1 AND a.attempt < ?3"
 #define TSQL_SUP_ANY "SELECT 1" TSQL_SUP_ROWS_ " LIMIT 1"
 /* Per key: the rows it loses, whether its last value is among them, and
