@@ -225,6 +225,44 @@ int tsq_stat_recompute(tsq *s, int64_t run, int64_t kid)
 /* Merge the pending and the transaction's aggregates into tropt_stat: one
  * upsert per TSQL_STAT_ROWS keys, or recomputed from the rows for a key a
  * changed value made dirty. */
+/* Bind aggregate a (entry index) as row j of a TSQL_STAT_INSERT statement. */
+static int bind_agg(tsq *s, sqlite3_stmt *st, int j, uint32_t index)
+{
+    const tsq_agg *a = &s->agg[index];
+    int p = 2 + 8 * j;
+    int64_t kid;
+    int rc = agg_key_id(s, index, &kid);
+    if (!rc)
+        rc = sqlite3_bind_int64(st, p, kid);
+    if (!rc)
+        rc = sqlite3_bind_int64(st, p + 1, a->n);
+    if (!rc)
+        rc = sqlite3_bind_int64(st, p + 2, a->last_step);
+    if (!rc)
+        rc = tsq_bind_val(st, p + 3, &a->last, a->arena);
+    if (!rc)
+        rc = tsq_bind_value(st, p + 5, &a->lo, a->arena);
+    if (!rc)
+        rc = tsq_bind_value(st, p + 6, &a->hi, a->arena);
+    if (!rc)
+        rc = a->nan_step == INT64_MAX ? sqlite3_bind_null(st, p + 7)
+                                      : sqlite3_bind_int64(st, p + 7, a->nan_step);
+    return rc;
+}
+
+/* Merge the nb aggregates of batch into tropt_stat in one statement. */
+static int merge_batch(tsq *s, int64_t run, const uint32_t *batch, int nb)
+{
+    int rc = tsq_multi_stmt(s, &s->stat[nb], nb, TSQL_STAT_INSERT, TSQL_STAT_INSERT_MORE,
+                            TSQL_STAT_MERGE);
+    sqlite3_stmt *st = s->stat[nb];
+    if (!rc)
+        rc = sqlite3_bind_int64(st, 1, run);
+    for (int j = 0; !rc && j < nb; j++)
+        rc = bind_agg(s, st, j, batch[j]);
+    return rc ? rc : tsq_step(s, st);
+}
+
 int tsq_agg_flush(tsq *s, int64_t run)
 {
     int rc = SQLITE_OK;
@@ -240,36 +278,8 @@ int tsq_agg_flush(tsq *s, int64_t run)
             if (nb < TSQL_STAT_ROWS)
                 continue;
         }
-        if (nb == 0)
-            continue;
-        rc = tsq_multi_stmt(s, &s->stat[nb], nb, TSQL_STAT_INSERT, TSQL_STAT_INSERT_MORE,
-                            TSQL_STAT_MERGE);
-        sqlite3_stmt *st = s->stat[nb];
-        if (!rc)
-            rc = sqlite3_bind_int64(st, 1, run);
-        for (int j = 0; !rc && j < nb; j++) {
-            const tsq_agg *a = &s->agg[batch[j]];
-            int p = 2 + 8 * j;
-            int64_t kid;
-            rc = agg_key_id(s, batch[j], &kid);
-            if (!rc)
-                rc = sqlite3_bind_int64(st, p, kid);
-            if (!rc)
-                rc = sqlite3_bind_int64(st, p + 1, a->n);
-            if (!rc)
-                rc = sqlite3_bind_int64(st, p + 2, a->last_step);
-            if (!rc)
-                rc = tsq_bind_val(st, p + 3, &a->last, a->arena);
-            if (!rc)
-                rc = tsq_bind_value(st, p + 5, &a->lo, a->arena);
-            if (!rc)
-                rc = tsq_bind_value(st, p + 6, &a->hi, a->arena);
-            if (!rc)
-                rc = a->nan_step == INT64_MAX ? sqlite3_bind_null(st, p + 7)
-                                              : sqlite3_bind_int64(st, p + 7, a->nan_step);
-        }
-        if (!rc)
-            rc = tsq_step(s, st);
+        if (nb > 0)
+            rc = merge_batch(s, run, batch, nb);
         nb = 0;
     }
     for (size_t t = 0; !rc && t < s->ntouched; t++) {
