@@ -187,6 +187,83 @@ static void check_history(sqlite3 *db, const char *run, int64_t a, int64_t n, in
         0);
 }
 
+/* What the reader hands back of one run (tropt_reader_read_history). */
+typedef struct seen {
+    int64_t starts, attempt_events, marks, steps, superseded, n_attempts;
+    int64_t last_attempt, bad_order, marks_hashed;
+} seen;
+
+static int on_event(const tropt_event *ev, void *ud)
+{
+    seen *x = ud;
+    switch (ev->kind) {
+    case TROPT_EVENT_START:
+        x->starts++;
+        x->n_attempts = (int64_t)ev->n_attempts;
+        x->last_attempt = 1;
+        break;
+    case TROPT_EVENT_ATTEMPT:
+        x->attempt_events++;
+        x->bad_order += ev->attempt != x->last_attempt + 1;
+        x->last_attempt = ev->attempt;
+        break;
+    case TROPT_EVENT_CHECKPOINT:
+        x->marks++;
+        x->marks_hashed += ev->checkpoint->size > 0 && ev->checkpoint->sha256 != NULL;
+        x->bad_order += ev->attempt != x->last_attempt;
+        break;
+    case TROPT_EVENT_STEP:
+        x->steps++;
+        x->superseded += ev->superseded != 0;
+        x->bad_order += ev->attempt != x->last_attempt;
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+static int on_run(const tropt_stored_run *r, void *ud)
+{
+    tropt_stored_run *out = ud;
+    *out = *r;
+    out->run_id = out->name = NULL; /* borrowed: not kept */
+    out->tags = NULL;
+    return 0;
+}
+
+/* Through the reader: the listing's ABI 1.2 members and every row of every
+ * attempt in order, the superseded ones marked by the host. */
+static void check_reader(const char *db, const char *run)
+{
+    char *spec = tq_spec(db, NULL);
+    tropt_reader *r = NULL;
+    ck_assert_int_eq(tropt_reader_open(&r, spec), TROPT_OK);
+    free(spec);
+    tropt_stored_run sr;
+    memset(&sr, 0, sizeof sr);
+    ck_assert_int_eq(tropt_reader_list_runs(r, on_run, &sr), TROPT_OK);
+    ck_assert_int_eq(sr.attempts, 3);
+    ck_assert_int_eq(sr.last_step, 199);
+    ck_assert_int_eq(sr.checkpoint_step, 99);
+    ck_assert_int_eq(sr.n_steps, 200);
+    seen x;
+    memset(&x, 0, sizeof x);
+    ck_assert_int_eq(tropt_reader_read_history(r, run, on_event, &x), TROPT_OK);
+    ck_assert_int_eq(x.starts, 1);
+    ck_assert_int_eq(x.n_attempts, 3);
+    ck_assert_int_eq(x.attempt_events, 2);
+    ck_assert_int_eq(x.bad_order, 0);
+    ck_assert_int_eq(x.steps, 300);
+    ck_assert_int_eq(x.superseded, 100);
+    ck_assert_int_eq(x.marks, 2);
+    ck_assert_int_eq(x.marks_hashed, 2);
+    memset(&x, 0, sizeof x);
+    ck_assert_int_eq(tropt_reader_read_run(r, run, on_event, &x), TROPT_OK);
+    ck_assert_int_eq(x.steps, 200);
+    tropt_reader_free(r);
+}
+
 START_TEST(three_attempts_after_sigkill)
 {
     char *dir = tu_mkdtemp(), *db = tu_path(dir, "runs.db");
@@ -253,6 +330,7 @@ START_TEST(three_attempts_after_sigkill)
     ck_assert_int_eq(tq_int(d, "SELECT step FROM checkpoints WHERE attempt = 2"), 99);
     tq_assert_integrity(d);
     sqlite3_close(d);
+    check_reader(db, run);
     free(run);
     free(db);
     tu_rmtree(dir);
