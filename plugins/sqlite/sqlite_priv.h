@@ -159,6 +159,9 @@ enum tsq_stmt {
  *              -1: none): writing a step at or below it drops the copy.
  *   latest     the attempt is the run's latest (a replayed earlier one
  *              leaves the run's row alone and merges every commit). */
+/* Step `step` of the open attempt is current (not superseded): below the
+ * cutoff, INT64_MAX meaning none (a step INT64_MAX is then current). */
+#define TSQ_CURRENT(rs, step) ((rs)->cutoff == INT64_MAX || (step) < (rs)->cutoff)
 typedef struct tsq_runstate {
     int64_t max_step;
     int64_t floor;

@@ -320,7 +320,9 @@
  * gains the attempt in its key (rows copied in key order into the new
  * table; every existing row is attempt 1), each run gets its attempt 1 from
  * its own row, and the views are made again. */
-#define TSQL_INT64_MAX_ "9223372036854775807"
+/* "No later attempt": a cutoff above every step, INT64_MAX included (the
+ * REAL 2^63; SQLite compares INTEGER and REAL exactly). */
+#define TSQL_NO_CUTOFF_ "9223372036854775808.0"
 #define TSQL_STAT_COLS_                                                                            \
     "(run INTEGER NOT NULL, key INTEGER NOT NULL, n INTEGER NOT NULL,"                             \
     " last_step INTEGER NOT NULL, last_value, last_kind INTEGER, lo, hi, nan_step INTEGER,"        \
@@ -356,7 +358,7 @@
     "  pid INTEGER NOT NULL,"                                                                      \
     "  pidns TEXT,"                                                                                \
     "  config TEXT,"                                                                               \
-    "  cutoff INTEGER NOT NULL DEFAULT " TSQL_INT64_MAX_ ","                                       \
+    "  cutoff INTEGER NOT NULL DEFAULT " TSQL_NO_CUTOFF_ ","                                       \
     "  PRIMARY KEY (run, attempt)) WITHOUT ROWID;"                                                 \
     "INSERT INTO tropt_attempt(run, attempt, from_step, started_at, ended_at, status, host,"       \
     "                          pid, pidns, config)"                                                \

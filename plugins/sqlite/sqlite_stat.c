@@ -193,7 +193,10 @@ int tsq_fold_range(tsq *s, int64_t run, int64_t lo, int64_t hi)
         sqlite3_stmt *st = s->st[fold[k]];
         sqlite3_bind_int64(st, 1, run);
         sqlite3_bind_int64(st, 2, lo);
-        sqlite3_bind_int64(st, 3, hi);
+        if (hi == INT64_MAX) /* no upper bound: above every step (TSQL_NO_CUTOFF_) */
+            sqlite3_bind_double(st, 3, 9223372036854775808.0);
+        else
+            sqlite3_bind_int64(st, 3, hi);
         rc = tsq_step(s, st);
     }
     return rc;

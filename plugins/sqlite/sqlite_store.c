@@ -385,7 +385,7 @@ static int append_step(tsq *s, const tsq_stepbuf *sb)
             return rc;
         done += k;
     }
-    if (sb->step >= s->rs.cutoff)
+    if (!TSQ_CURRENT(&s->rs, sb->step))
         return SQLITE_OK;
     tsq_agg_add(s, 0, sb->step, &tv);
     for (size_t j = 0; j < sb->n; j++) {
@@ -452,7 +452,7 @@ static int update_row(tsq *s, const tsq_stepbuf *sb, int64_t kid, const tsq_val 
 static int write_checked(tsq *s, const tsq_stepbuf *sb)
 {
     tsq_val tv = {.sqltype = SQLITE_FLOAT, .u.r = sb->time};
-    int current = sb->step < s->rs.cutoff, rc = SQLITE_OK;
+    int current = TSQ_CURRENT(&s->rs, sb->step), rc = SQLITE_OK;
     for (size_t r = 0; !rc && r <= sb->n; r++) {
         const tsq_val *v = r ? &s->batch.vals[sb->first + r - 1] : &tv;
         size_t ai = r ? (size_t)v->key + 1 : 0;
