@@ -129,5 +129,6 @@ void scen_scale(bench_ctx *c); /* scale.c: sqlite-scale (issue 17) */
 void scen_sys(bench_ctx *c);   /* sys.c: the system-metrics sampler's cost (issue 32) */
 void scen_ckpt(bench_ctx *c);  /* ckpt.c: log latency while a checkpoint is hashed (issue 29) */
 void scen_tensorboard(bench_ctx *c); /* tensorboard.c (issue 33) */
+void scen_resume(bench_ctx *c);      /* resume.c: sqlite-resume (issue 29) */
 
 #endif

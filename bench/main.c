@@ -27,7 +27,7 @@ static const char *const all_scenarios[] = {
     "host",       "sqlite-default", "sqlite-batched", "csv-wide",     "csv-newkey", "jsonl",
     "http-vm",    "http-slow",      "http-down",      "latency",      "pg-default", "pg-batched",
     "pg-latency", "sqlite-read",    "host-keys",      "sqlite-scale", "csv-keys",   "sys",
-    "ckpt",       "tensorboard",
+    "ckpt",       "tensorboard",    "sqlite-resume",
 };
 #define N_SCENARIOS (sizeof all_scenarios / sizeof all_scenarios[0])
 
@@ -376,10 +376,11 @@ int main(int argc, char **argv)
         const char *label;
         void (*fn)(bench_ctx *);
     } order[] = {
-        {"host", scen_host},   {"sqlite", scen_sqlite}, {"csv", scen_csv},
-        {"jsonl", scen_jsonl}, {"http", scen_http},     {"latency", scen_latency},
-        {"pg", scen_pg},       {"reader", scen_reader}, {"scale", scen_scale},
-        {"sys", scen_sys},     {"ckpt", scen_ckpt},     {"tensorboard", scen_tensorboard},
+        {"host", scen_host},     {"sqlite", scen_sqlite}, {"csv", scen_csv},
+        {"jsonl", scen_jsonl},   {"http", scen_http},     {"latency", scen_latency},
+        {"pg", scen_pg},         {"reader", scen_reader}, {"scale", scen_scale},
+        {"sys", scen_sys},       {"ckpt", scen_ckpt},     {"tensorboard", scen_tensorboard},
+        {"resume", scen_resume},
     };
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
         printf("== %s\n", order[i].label);

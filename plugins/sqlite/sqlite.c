@@ -103,6 +103,8 @@ static void *timer_main(void *arg)
             continue;
         }
         if (tsq_commit(s, NULL, NULL) != TROPT_OK) {
+            if (s->run_gone)
+                tsq_purge_gone(s);
             /* Report outside the lock: the application's log handler may
              * take locks of its own. */
             char msg[sizeof s->err];
@@ -213,43 +215,13 @@ static int insert_svals(tsq *s, sqlite3_stmt *st, size_t n)
 static int write_init(tsq *s, void *arg)
 {
     struct init_arg *a = arg;
-    sqlite3_stmt *st = s->st[TSQ_RUN_UPSERT];
-    sqlite3_bind_text(st, 1, a->run->run_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, a->run->experiment, -1, SQLITE_STATIC);
-    sqlite3_bind_double(st, 3, a->run->started_at);
-    sqlite3_bind_text(st, 4, a->run->host ? a->run->host : "", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, a->run->pid);
-    if (a->has_config)
-        sqlite3_bind_text(st, 6, s->scratch.p + a->config_off, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(st, 6);
-    /* the namespace its pid belongs to, when that pid is ours (a replayed
-     * run carries its original writer's pid: unknown namespace) */
-    if (a->run->pid == (int64_t)getpid() && s->pidns[0])
-        sqlite3_bind_text(st, 7, s->pidns, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(st, 7);
-    int rc = tsq_step(s, st);
-    sqlite3_clear_bindings(st);
-    if (rc)
+    int rc =
+        tsq_open_attempt(s, a->run, a->has_config ? s->scratch.p + a->config_off : NULL, &a->id);
+    if (rc || !s->rs.latest) /* a replayed earlier attempt: the params are the latest's */
         return rc;
-    st = s->st[TSQ_RUN_ID];
-    sqlite3_bind_text(st, 1, a->run->run_id, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        a->id = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW)
-        return rc == SQLITE_DONE ? SQLITE_CORRUPT : rc;
-    /* Replaying a run that is already stored: steps up to its largest may
-     * exist. */
-    rc = tsq_load_run(s, a->id);
-    if (rc)
-        return rc;
-
     sqlite3_bind_int64(s->st[TSQ_PARAM_CLEAR], 1, a->id);
     rc = tsq_step(s, s->st[TSQ_PARAM_CLEAR]);
-    st = s->st[TSQ_PARAM_INSERT];
+    sqlite3_stmt *st = s->st[TSQ_PARAM_INSERT];
     sqlite3_bind_int64(st, 1, a->id);
     if (!rc)
         rc = insert_svals(s, st, a->n);
@@ -271,6 +243,8 @@ static int sq_init(void *self, const tropt_run *run, const json_t *config,
         rc = tsq_commit(s, write_init, &a);
     if (!rc) {
         s->run = a.id;
+        s->attempt = TROPT_HOST_RUN_V12(s->host) && run->attempt > 1 ? run->attempt : 1;
+        s->run_gone = 0;
         s->stat_at = 0; /* the run's first rows merge its statistics at once */
     } else
         rc = s->host->error(rc, "%s", s->err);
@@ -285,6 +259,10 @@ static int sq_log(void *self, const tropt_run *run, int64_t step, double time,
     (void)run;
     int rc;
     pthread_mutex_lock(&s->lock);
+    if (s->run_gone) {
+        rc = s->host->error(TROPT_EBACKEND, "%s (step %lld)", s->err, (long long)step);
+        goto out;
+    }
     if (s->failing && s->batch.nvals + n > TSQ_MAX_FAILING_VALUES) {
         rc = s->host->error(TROPT_EBACKEND,
                             "%s; step %lld not stored: %zu steps already wait for a commit", s->err,
@@ -307,9 +285,13 @@ static int sq_log(void *self, const tropt_run *run, int64_t step, double time,
                (s->commit_interval > 0 &&
                 (tsq_monotonic() - b->first_at) * 1000.0 >= (double)s->commit_interval)) {
         rc = tsq_commit(s, NULL, NULL);
-        if (rc)
+        if (rc && s->run_gone) {
+            tsq_purge_gone(s);
+            rc = s->host->error(rc, "%s", s->err);
+        } else if (rc) {
             rc = s->host->error(rc, "%s (%zu step(s) kept in memory for the next commit)", s->err,
                                 s->batch.nsteps);
+        }
     } else if (s->timer_running && b->nsteps == 1) {
         pthread_cond_signal(&s->wake); /* a new deadline for the timer */
     }
@@ -327,9 +309,18 @@ struct finish_arg {
 static int write_finish(tsq *s, void *arg)
 {
     struct finish_arg *a = arg;
+    sqlite3_stmt *st = s->st[TSQ_ATT_END];
+    sqlite3_bind_int64(st, 1, s->run);
+    sqlite3_bind_int64(st, 2, s->attempt);
+    sqlite3_bind_text(st, 3, a->status, -1, SQLITE_STATIC);
+    sqlite3_bind_double(st, 4, a->ended_at);
+    int rc = tsq_step(s, st);
+    sqlite3_clear_bindings(st);
+    if (rc || !s->rs.latest) /* a replayed earlier attempt: the run is the latest's */
+        return rc;
     sqlite3_bind_int64(s->st[TSQ_SUMMARY_CLEAR], 1, s->run);
-    int rc = tsq_step(s, s->st[TSQ_SUMMARY_CLEAR]);
-    sqlite3_stmt *st = s->st[TSQ_SUMMARY_INSERT];
+    rc = tsq_step(s, s->st[TSQ_SUMMARY_CLEAR]);
+    st = s->st[TSQ_SUMMARY_INSERT];
     sqlite3_bind_int64(st, 1, s->run);
     if (!rc)
         rc = insert_svals(s, st, a->n);
@@ -373,12 +364,18 @@ static int sq_finish(void *self, const tropt_run *run, const char *status, doubl
         pthread_mutex_unlock(&s->lock); /* the run stays open, as after any failed finish */
         return rc;
     }
-    if (!rc) {
+    if (!rc && !s->run_gone) {
         s->stat_force = 1; /* the statistics are final with the run */
         rc = tsq_commit(s, write_finish, &a);
     }
+    if (s->run_gone) { /* nothing left to finish: said by the log calls already */
+        tsq_purge_gone(s);
+        TROPT_HOST_LOG(s->host, TROPT_LEVEL_WARNING, "%s", s->err);
+        rc = TROPT_OK;
+    }
     if (!rc) {
         s->run = 0;
+        s->run_gone = 0;
         tsq_checkpoint_kick(s); /* copy the run back into the database, off this call */
     } else
         rc = s->host->error(rc, "%s", s->err);
@@ -391,8 +388,11 @@ static int sq_flush(void *self)
     tsq *s = self;
     pthread_mutex_lock(&s->lock);
     int rc = still_there(s);
-    if (!rc && (rc = tsq_commit(s, NULL, NULL)) != TROPT_OK)
+    if (!rc && (rc = tsq_commit(s, NULL, NULL)) != TROPT_OK) {
+        if (s->run_gone)
+            tsq_purge_gone(s);
         rc = s->host->error(rc, "%s", s->err);
+    }
     pthread_mutex_unlock(&s->lock);
     return rc;
 }
@@ -433,7 +433,7 @@ static const tropt_plugin sqlite_plugin = {
     .struct_size = sizeof(tropt_plugin),
     .name = "sqlite",
     .description = "SQLite database queried with plain SQL (views runs, params, metrics, "
-                   "summary); the embedded default",
+                   "summary, metrics_history, checkpoints, system); the embedded default",
     .options = options,
     .create = sq_create,
     .init = sq_init,
@@ -445,6 +445,10 @@ static const tropt_plugin sqlite_plugin = {
     .list_runs = tsq_list_runs,
     .read_run = tsq_read_run,
     .reader_close = tsq_reader_close,
+    .annotate = tsq_annotate,
+    .delete_run = tsq_delete_run,
+    .checkpoint = tsq_checkpoint,
+    .log_system = tsq_log_system,
 };
 
 TROPT_PLUGIN_EXPORT const tropt_plugin *tropt_plugin_entry(void)

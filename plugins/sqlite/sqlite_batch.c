@@ -234,8 +234,12 @@ int tsq_batch_add(tsq *s, int64_t step, double time, const tropt_field *fields, 
     }
     if (b->nsteps == 0)
         b->first_at = tsq_monotonic();
-    b->steps[b->nsteps++] =
-        (tsq_stepbuf){.run = s->run, .step = step, .time = time, .first = b->nvals, .n = n};
+    b->steps[b->nsteps++] = (tsq_stepbuf){.run = s->run,
+                                          .attempt = s->attempt,
+                                          .step = step,
+                                          .time = time,
+                                          .first = b->nvals,
+                                          .n = n};
     b->nvals += n;
     return TROPT_OK;
 }

@@ -7,6 +7,10 @@
  *                   or looked up row by row for steps that may exist).
  *   sqlite_stat.c   tropt_stat kept exact: aggregates totalled per
  *                   transaction, merged into the table, tails folded.
+ *   sqlite_attempt.c  a run's attempts: opening a run or continuing it
+ *                   (refusals, replays), superseding earlier attempts' rows.
+ *   sqlite_meta.c   the ABI 1.2 hooks: tags, notes, names, deleting a run,
+ *                   checkpoint marks, system samples.
  *   sqlite_wal.c   the checkpoint thread and its WAL hook; stale runs.
  *   sqlite_batch.c  the in-memory side: interned keys and the pending batch.
  *
@@ -59,7 +63,8 @@ typedef struct tsq_val {
 } tsq_val;
 
 typedef struct tsq_stepbuf {
-    int64_t run; /* tropt_run.id */
+    int64_t run;     /* tropt_run.id */
+    int64_t attempt; /* its attempt */
     int64_t step;
     double time;
     size_t first, n; /* range of vals */
@@ -96,23 +101,73 @@ enum tsq_stmt {
     TSQ_STAT_FOLD_RANGE,
     TSQ_VAL_FIND,
     TSQ_VAL_UPDATE,
+    TSQ_STAT_UNCOUNT,
     TSQ_STAT_RECOUNT,
     TSQ_STAT_RERANGE,
-    TSQ_RUN_UPSERT,
     TSQ_RUN_ID,
+    TSQ_RUN_EXISTS,
+    TSQ_RUN_DELETED,
+    TSQ_RUN_INSERT,
+    TSQ_RUN_BY_KEY,
+    TSQ_RUN_REOPEN,
     TSQ_RUN_END,
+    TSQ_ATT_INSERT,
+    TSQ_ATT_GET,
+    TSQ_ATT_LATEST,
+    TSQ_ATT_REOPEN,
+    TSQ_ATT_CRASHED,
+    TSQ_ATT_END,
     TSQ_PARAM_CLEAR,
     TSQ_PARAM_INSERT,
     TSQ_SUMMARY_CLEAR,
     TSQ_SUMMARY_INSERT,
+    TSQ_SUP_ANY,
+    TSQ_SUP_KEYS,
+    TSQ_SUP_CUT,
+    TSQ_SUP_UNCOUNT,
+    TSQ_SUP_ATTEMPTS,
+    TSQ_SUP_LAST,
+    TSQ_SUP_SETLAST,
+    TSQ_SUP_EMPTY,
+    TSQ_MARK_STEP,
+    TSQ_MARK_SET,
+    TSQ_MARK_CLEAR,
+    TSQ_MARK_SAVE,
+    TSQ_STAT_CLEAR,
+    TSQ_MARK_LOAD,
+    TSQ_TAG_ADD,
+    TSQ_TAG_DEL,
+    TSQ_RUN_NOTE,
+    TSQ_RUN_RENAME,
+    TSQ_MARK_UPSERT,
+    TSQ_SYS_INSERT,
+    TSQ_TOMBSTONE,
     TSQ_STALE_MARK,
+    TSQ_STALE_ATTEMPT,
     TSQ_NSTMT
 };
 
-/* The open run: the largest step it has stored (-1: none).  A step above it
- * is new.  Saved before a transaction and restored if it rolls back. */
+/* The open run's attempt as this writer knows it.  Saved before a
+ * transaction and restored if it rolls back.
+ *   max_step   the largest step the attempt has stored (-1: none): a step
+ *              above it is new, one at or below it is looked up.
+ *   floor      S when the attempt opened: a new row at or below it merges
+ *              the statistics at once (readers add only rows above S).
+ *   cutoff     the attempt's cutoff: its rows at or above it are superseded
+ *              (a replayed earlier attempt) and counted nowhere.
+ *   mark_step  the step of the run's statistics copy (tropt_mark_stat;
+ *              -1: none): writing a step at or below it drops the copy.
+ *   latest     the attempt is the run's latest (a replayed earlier one
+ *              leaves the run's row alone and merges every commit). */
+/* Step `step` of the open attempt is current (not superseded): below the
+ * cutoff, INT64_MAX meaning none (a step INT64_MAX is then current). */
+#define TSQ_CURRENT(rs, step) ((rs)->cutoff == INT64_MAX || (step) < (rs)->cutoff)
 typedef struct tsq_runstate {
     int64_t max_step;
+    int64_t floor;
+    int64_t cutoff;
+    int64_t mark_step;
+    int latest;
 } tsq_runstate;
 
 /* What some rows add to tropt_stat for one key (see sqlite_sql.h): entry 0
@@ -178,7 +233,11 @@ typedef struct tsq {
     pthread_t timer; /* the background thread: timed commits, checkpoints */
     int timer_running, stop;
 
-    int64_t run; /* tropt_run.id of the open run, 0 if none */
+    int64_t run;     /* tropt_run.id of the open run, 0 if none */
+    int64_t attempt; /* its attempt */
+    int run_gone;    /* the open run was deleted (tropt rm --force) meanwhile */
+    int refused;     /* set by a transaction's extra step that refuses: the
+                      * TROPT_* code tsq_commit returns, s->err says why */
     tsq_keys keys;
     tsq_batch batch;
     tsq_arena scratch; /* TEXT of params/summary/config during one hook */
@@ -249,10 +308,17 @@ void tsq_close(tsq *s);
  * batch is kept for the next attempt and s->err says why. */
 typedef int (*tsq_extra_fn)(tsq *s, void *arg);
 int tsq_commit(tsq *s, tsq_extra_fn extra, void *arg);
-/* Inside init's transaction: read the largest step of run `run`
- * (tropt_run.id), if any, into s->rs, and fold the rows a previous writer
- * left above its statistics.  SQLite result code. */
-int tsq_load_run(tsq *s, int64_t run);
+/* Refuse what a transaction was about to do: s->err gets the message, the
+ * transaction rolls back and tsq_commit returns `code` (no retry).  Returns
+ * the SQLite code to return from the extra step. */
+int tsq_refuse(tsq *s, int code, const char *fmt, ...) TROPT_PRINTF(3, 4);
+/* Step st (bound) once, expecting at most one row: *found says whether it
+ * gave one, whose columns stay readable until the caller resets st.
+ * SQLite result code. */
+int tsq_row(sqlite3_stmt *st, int *found);
+/* The first column of st's row as an int64 (*v unchanged without a row or
+ * when it is NULL); st is reset.  SQLite result code. */
+int tsq_int(sqlite3_stmt *st, int64_t *v);
 /* Inside a transaction: the id of key entry `index`, inserting it if new
  * (SQLite result code). */
 int tsq_key_id(tsq *s, uint32_t index, int64_t *id);
@@ -285,11 +351,36 @@ void tsq_agg_add(tsq *s, size_t i, int64_t step, const tsq_val *v);
 int tsq_pend_reserve(tsq *s);
 /* After a commit: what it merged is in tropt_stat; what it did not, kept. */
 void tsq_stat_committed(tsq *s);
-/* Fold run's rows above its statistics into tropt_stat (a writer that died
- * or left without finishing). */
+/* Forget the committed aggregates not merged yet (their run is gone). */
+void tsq_pend_drop(tsq *s);
+/* Fold run's current rows above its statistics into tropt_stat (a writer
+ * that died or left without finishing). */
 int tsq_fold_tail(tsq *s, int64_t run);
+/* Fold run's current rows with lo < step < hi into tropt_stat. */
+int tsq_fold_range(tsq *s, int64_t run, int64_t lo, int64_t hi);
+/* Recompute key kid's statistics of run from its current rows. */
+int tsq_stat_recompute(tsq *s, int64_t run, int64_t kid);
 /* Merge the pending and the transaction's aggregates into tropt_stat. */
 int tsq_agg_flush(tsq *s, int64_t run);
+
+/* sqlite_attempt.c */
+/* Inside init's transaction: open or continue the run (tropt_run.id into
+ * *id) and its attempt, refusing (tsq_refuse) a deleted run, an attempt
+ * another process began, a resume key another run carries; fill s->rs.
+ * `config` is the run config's JSON text or NULL.  SQLite result code. */
+int tsq_open_attempt(tsq *s, const tropt_run *run, const char *config, int64_t *id);
+/* Inside a transaction: drop the run's statistics copy (tropt_mark_stat). */
+int tsq_mark_drop(tsq *s, int64_t run);
+
+/* sqlite_meta.c: the ABI 1.2 hooks (see plugin.h) */
+int tsq_annotate(void *self, const char *run_id, const tropt_annotation *a);
+int tsq_delete_run(void *self, const char *run_id);
+int tsq_checkpoint(void *self, const tropt_run *run, const tropt_checkpoint *mark);
+int tsq_log_system(void *self, const tropt_run *run, double time, const tropt_sample *samples,
+                   size_t n);
+/* The open run was found deleted: drop what its writer still added and
+ * pending (s->run_gone set).  Called without a transaction. */
+void tsq_purge_gone(tsq *s);
 
 /* sqlite_wal.c */
 /* Mark the runs of writers that are gone (their pid no longer runs, in

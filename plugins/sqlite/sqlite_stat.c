@@ -155,6 +155,14 @@ static void pend_keep(tsq *s)
     }
 }
 
+void tsq_pend_drop(tsq *s)
+{
+    for (size_t t = 0; t < s->npend; t++)
+        s->pend[s->pend_touched[t]].n = 0;
+    s->npend = 0;
+    s->pend_text.n = 0;
+}
+
 /* After a commit: what it merged is in tropt_stat; what it did not, kept. */
 void tsq_stat_committed(tsq *s)
 {
@@ -162,10 +170,7 @@ void tsq_stat_committed(tsq *s)
         pend_keep(s);
         return;
     }
-    for (size_t t = 0; t < s->npend; t++)
-        s->pend[s->pend_touched[t]].n = 0;
-    s->npend = 0;
-    s->pend_text.n = 0;
+    tsq_pend_drop(s);
     s->stat_force = 0;
     s->stat_at = tsq_monotonic();
 }
@@ -180,24 +185,42 @@ static int agg_key_id(tsq *s, size_t i, int64_t *kid)
     return tsq_key_id(s, (uint32_t)(i - 1), kid);
 }
 
-/* Fold run's rows above its S into tropt_stat (a writer that died or left
- * without finishing). */
+int tsq_fold_range(tsq *s, int64_t run, int64_t lo, int64_t hi)
+{
+    static const int fold[] = {TSQ_STAT_FOLD_LAST, TSQ_STAT_FOLD_RANGE};
+    int rc = SQLITE_OK;
+    for (size_t k = 0; !rc && k < sizeof fold / sizeof *fold; k++) {
+        sqlite3_stmt *st = s->st[fold[k]];
+        sqlite3_bind_int64(st, 1, run);
+        sqlite3_bind_int64(st, 2, lo);
+        if (hi == INT64_MAX) /* no upper bound: above every step (TSQL_NO_CUTOFF_) */
+            sqlite3_bind_double(st, 3, 9223372036854775808.0);
+        else
+            sqlite3_bind_int64(st, 3, hi);
+        rc = tsq_step(s, st);
+    }
+    return rc;
+}
+
+/* Fold run's current rows above its S into tropt_stat (a writer that died
+ * or left without finishing): only its latest attempt has any. */
 int tsq_fold_tail(tsq *s, int64_t run)
 {
     int64_t S = -1;
     sqlite3_stmt *st = s->st[TSQ_RUN_STAT_STEP];
     sqlite3_bind_int64(st, 1, run);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        S = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return rc;
-    rc = SQLITE_OK;
-    for (int k = TSQ_STAT_FOLD_LAST; !rc && k <= TSQ_STAT_FOLD_RANGE; k++) {
-        sqlite3_bind_int64(s->st[k], 1, run);
-        sqlite3_bind_int64(s->st[k], 2, S);
-        rc = tsq_step(s, s->st[k]);
+    int rc = tsq_int(st, &S);
+    return rc ? rc : tsq_fold_range(s, run, S, INT64_MAX);
+}
+
+int tsq_stat_recompute(tsq *s, int64_t run, int64_t kid)
+{
+    static const int redo[] = {TSQ_STAT_UNCOUNT, TSQ_STAT_RECOUNT, TSQ_STAT_RERANGE};
+    int rc = SQLITE_OK;
+    for (size_t k = 0; !rc && k < sizeof redo / sizeof *redo; k++) {
+        sqlite3_bind_int64(s->st[redo[k]], 1, run);
+        sqlite3_bind_int64(s->st[redo[k]], 2, kid);
+        rc = tsq_step(s, s->st[redo[k]]);
     }
     return rc;
 }
@@ -205,6 +228,44 @@ int tsq_fold_tail(tsq *s, int64_t run)
 /* Merge the pending and the transaction's aggregates into tropt_stat: one
  * upsert per TSQL_STAT_ROWS keys, or recomputed from the rows for a key a
  * changed value made dirty. */
+/* Bind aggregate a (entry index) as row j of a TSQL_STAT_INSERT statement. */
+static int bind_agg(tsq *s, sqlite3_stmt *st, int j, uint32_t index)
+{
+    const tsq_agg *a = &s->agg[index];
+    int p = 2 + 8 * j;
+    int64_t kid;
+    int rc = agg_key_id(s, index, &kid);
+    if (!rc)
+        rc = sqlite3_bind_int64(st, p, kid);
+    if (!rc)
+        rc = sqlite3_bind_int64(st, p + 1, a->n);
+    if (!rc)
+        rc = sqlite3_bind_int64(st, p + 2, a->last_step);
+    if (!rc)
+        rc = tsq_bind_val(st, p + 3, &a->last, a->arena);
+    if (!rc)
+        rc = tsq_bind_value(st, p + 5, &a->lo, a->arena);
+    if (!rc)
+        rc = tsq_bind_value(st, p + 6, &a->hi, a->arena);
+    if (!rc)
+        rc = a->nan_step == INT64_MAX ? sqlite3_bind_null(st, p + 7)
+                                      : sqlite3_bind_int64(st, p + 7, a->nan_step);
+    return rc;
+}
+
+/* Merge the nb aggregates of batch into tropt_stat in one statement. */
+static int merge_batch(tsq *s, int64_t run, const uint32_t *batch, int nb)
+{
+    int rc = tsq_multi_stmt(s, &s->stat[nb], nb, TSQL_STAT_INSERT, TSQL_STAT_INSERT_MORE,
+                            TSQL_STAT_MERGE);
+    sqlite3_stmt *st = s->stat[nb];
+    if (!rc)
+        rc = sqlite3_bind_int64(st, 1, run);
+    for (int j = 0; !rc && j < nb; j++)
+        rc = bind_agg(s, st, j, batch[j]);
+    return rc ? rc : tsq_step(s, st);
+}
+
 int tsq_agg_flush(tsq *s, int64_t run)
 {
     int rc = SQLITE_OK;
@@ -220,36 +281,8 @@ int tsq_agg_flush(tsq *s, int64_t run)
             if (nb < TSQL_STAT_ROWS)
                 continue;
         }
-        if (nb == 0)
-            continue;
-        rc = tsq_multi_stmt(s, &s->stat[nb], nb, TSQL_STAT_INSERT, TSQL_STAT_INSERT_MORE,
-                            TSQL_STAT_MERGE);
-        sqlite3_stmt *st = s->stat[nb];
-        if (!rc)
-            rc = sqlite3_bind_int64(st, 1, run);
-        for (int j = 0; !rc && j < nb; j++) {
-            const tsq_agg *a = &s->agg[batch[j]];
-            int p = 2 + 8 * j;
-            int64_t kid;
-            rc = agg_key_id(s, batch[j], &kid);
-            if (!rc)
-                rc = sqlite3_bind_int64(st, p, kid);
-            if (!rc)
-                rc = sqlite3_bind_int64(st, p + 1, a->n);
-            if (!rc)
-                rc = sqlite3_bind_int64(st, p + 2, a->last_step);
-            if (!rc)
-                rc = tsq_bind_val(st, p + 3, &a->last, a->arena);
-            if (!rc)
-                rc = tsq_bind_value(st, p + 5, &a->lo, a->arena);
-            if (!rc)
-                rc = tsq_bind_value(st, p + 6, &a->hi, a->arena);
-            if (!rc)
-                rc = a->nan_step == INT64_MAX ? sqlite3_bind_null(st, p + 7)
-                                              : sqlite3_bind_int64(st, p + 7, a->nan_step);
-        }
-        if (!rc)
-            rc = tsq_step(s, st);
+        if (nb > 0)
+            rc = merge_batch(s, run, batch, nb);
         nb = 0;
     }
     for (size_t t = 0; !rc && t < s->ntouched; t++) {
@@ -257,11 +290,8 @@ int tsq_agg_flush(tsq *s, int64_t run)
             continue;
         int64_t kid;
         rc = agg_key_id(s, s->touched[t], &kid);
-        for (int k = TSQ_STAT_RECOUNT; !rc && k <= TSQ_STAT_RERANGE; k++) {
-            sqlite3_bind_int64(s->st[k], 1, run);
-            sqlite3_bind_int64(s->st[k], 2, kid);
-            rc = tsq_step(s, s->st[k]);
-        }
+        if (!rc)
+            rc = tsq_stat_recompute(s, run, kid);
     }
     return rc;
 }

@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,23 +39,59 @@ static const char *const stmt_sql[TSQ_NSTMT] = {
     [TSQ_STAT_FOLD_RANGE] = TSQL_STAT_FOLD_RANGE,
     [TSQ_VAL_FIND] = TSQL_VAL_FIND,
     [TSQ_VAL_UPDATE] = TSQL_VAL_UPDATE,
+    [TSQ_STAT_UNCOUNT] = TSQL_STAT_UNCOUNT,
     [TSQ_STAT_RECOUNT] = TSQL_STAT_RECOUNT,
     [TSQ_STAT_RERANGE] = TSQL_STAT_RERANGE,
-    [TSQ_RUN_UPSERT] = TSQL_RUN_UPSERT,
     [TSQ_RUN_ID] = TSQL_RUN_ID,
+    [TSQ_RUN_EXISTS] = TSQL_RUN_EXISTS,
+    [TSQ_RUN_DELETED] = TSQL_RUN_DELETED,
+    [TSQ_RUN_INSERT] = TSQL_RUN_INSERT,
+    [TSQ_RUN_BY_KEY] = TSQL_RUN_BY_KEY,
+    [TSQ_RUN_REOPEN] = TSQL_RUN_REOPEN,
     [TSQ_RUN_END] = TSQL_RUN_END,
+    [TSQ_ATT_INSERT] = TSQL_ATT_INSERT,
+    [TSQ_ATT_GET] = TSQL_ATT_GET,
+    [TSQ_ATT_LATEST] = TSQL_ATT_LATEST,
+    [TSQ_ATT_REOPEN] = TSQL_ATT_REOPEN,
+    [TSQ_ATT_CRASHED] = TSQL_ATT_CRASHED,
+    [TSQ_ATT_END] = TSQL_ATT_END,
     [TSQ_PARAM_CLEAR] = TSQL_PARAM_CLEAR,
     [TSQ_PARAM_INSERT] = TSQL_PARAM_INSERT,
     [TSQ_SUMMARY_CLEAR] = TSQL_SUMMARY_CLEAR,
     [TSQ_SUMMARY_INSERT] = TSQL_SUMMARY_INSERT,
+    [TSQ_SUP_ANY] = TSQL_SUP_ANY,
+    [TSQ_SUP_KEYS] = TSQL_SUP_KEYS,
+    [TSQ_SUP_CUT] = TSQL_SUP_CUT,
+    [TSQ_SUP_UNCOUNT] = TSQL_SUP_UNCOUNT,
+    [TSQ_SUP_ATTEMPTS] = TSQL_SUP_ATTEMPTS,
+    [TSQ_SUP_LAST] = TSQL_SUP_LAST,
+    [TSQ_SUP_SETLAST] = TSQL_SUP_SETLAST,
+    [TSQ_SUP_EMPTY] = TSQL_SUP_EMPTY,
+    [TSQ_MARK_STEP] = TSQL_MARK_STEP,
+    [TSQ_MARK_SET] = TSQL_MARK_SET,
+    [TSQ_MARK_CLEAR] = TSQL_MARK_CLEAR,
+    [TSQ_MARK_SAVE] = TSQL_MARK_SAVE,
+    [TSQ_STAT_CLEAR] = TSQL_STAT_CLEAR,
+    [TSQ_MARK_LOAD] = TSQL_MARK_LOAD,
+    [TSQ_TAG_ADD] = TSQL_TAG_ADD,
+    [TSQ_TAG_DEL] = TSQL_TAG_DEL,
+    [TSQ_RUN_NOTE] = TSQL_RUN_NOTE,
+    [TSQ_RUN_RENAME] = TSQL_RUN_RENAME,
+    [TSQ_MARK_UPSERT] = TSQL_MARK_UPSERT,
+    [TSQ_SYS_INSERT] = TSQL_SYS_INSERT,
+    [TSQ_TOMBSTONE] = TSQL_TOMBSTONE,
     [TSQ_STALE_MARK] = TSQL_STALE_MARK,
+    [TSQ_STALE_ATTEMPT] = TSQL_STALE_ATTEMPT,
 };
 
-/* migrations[v] takes a database from user_version v to v + 1. */
-static const char *const migrations[TSQL_SCHEMA_VERSION] = {
-    TSQL_MIGRATE_0_1,
-    TSQL_MIGRATE_1_2,
-    TSQL_MIGRATE_2_3,
+/* migrations[v] takes a database from user_version v to v + 1 (its SQL
+ * strings in order, NULL-terminated). */
+#define TSQ_MIGRATION_PARTS 3
+static const char *const migrations[TSQL_SCHEMA_VERSION][TSQ_MIGRATION_PARTS + 1] = {
+    {TSQL_MIGRATE_0_1},
+    {TSQL_MIGRATE_1_2},
+    {TSQL_MIGRATE_2_3},
+    {TSQL_MIGRATE_3_4, TSQL_MIGRATE_3_4_VIEWS, TSQL_MIGRATE_3_4_STATS},
 };
 
 static int retryable(int rc)
@@ -154,6 +191,35 @@ int tsq_step(tsq *s, sqlite3_stmt *st)
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     return (rc == SQLITE_ROW || rc == SQLITE_DONE) ? SQLITE_OK : rc;
+}
+
+int tsq_row(sqlite3_stmt *st, int *found)
+{
+    int rc = sqlite3_step(st);
+    *found = rc == SQLITE_ROW;
+    if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+        return SQLITE_OK;
+    sqlite3_reset(st);
+    return rc;
+}
+
+int tsq_int(sqlite3_stmt *st, int64_t *v)
+{
+    int found, rc = tsq_row(st, &found);
+    if (!rc && found && sqlite3_column_type(st, 0) != SQLITE_NULL)
+        *v = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return rc;
+}
+
+int tsq_refuse(tsq *s, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->err, sizeof s->err, fmt, ap);
+    va_end(ap);
+    s->refused = code;
+    return SQLITE_ABORT;
 }
 
 /* One statement, prepared for the occasion, retried while busy.  The first
@@ -288,7 +354,9 @@ static int insert_rows(tsq *s, const tsq_stepbuf *sb, const tsq_val *tv, size_t 
     if (!rc)
         rc = sqlite3_bind_int64(st, 1, sb->run);
     if (!rc)
-        rc = sqlite3_bind_int64(st, 2, sb->step);
+        rc = sqlite3_bind_int64(st, 2, sb->attempt);
+    if (!rc)
+        rc = sqlite3_bind_int64(st, 3, sb->step);
     for (size_t i = 0; !rc && i < k; i++) {
         size_t r = from + i;
         const tsq_val *v = r ? &s->batch.vals[sb->first + r - 1] : tv;
@@ -296,15 +364,16 @@ static int insert_rows(tsq *s, const tsq_stepbuf *sb, const tsq_val *tv, size_t 
         if (r)
             rc = tsq_key_id(s, v->key, &kid);
         if (!rc)
-            rc = sqlite3_bind_int64(st, 3 + 3 * (int)i, kid);
+            rc = sqlite3_bind_int64(st, 4 + 3 * (int)i, kid);
         if (!rc)
-            rc = tsq_bind_val(st, 4 + 3 * (int)i, v, &s->batch.text);
+            rc = tsq_bind_val(st, 5 + 3 * (int)i, v, &s->batch.text);
     }
     return rc ? rc : tsq_step(s, st);
 }
 
-/* A new step (above any the run stored): insert its rows, TSQL_VAL_ROWS per
- * statement, and count them. */
+/* A new step (above any the attempt stored): insert its rows, TSQL_VAL_ROWS
+ * per statement, and count them (unless superseded already: a replayed
+ * earlier attempt). */
 static int append_step(tsq *s, const tsq_stepbuf *sb)
 {
     tsq_val tv = {.sqltype = SQLITE_FLOAT, .u.r = sb->time};
@@ -316,6 +385,8 @@ static int append_step(tsq *s, const tsq_stepbuf *sb)
             return rc;
         done += k;
     }
+    if (!TSQ_CURRENT(&s->rs, sb->step))
+        return SQLITE_OK;
     tsq_agg_add(s, 0, sb->step, &tv);
     for (size_t j = 0; j < sb->n; j++) {
         const tsq_val *v = &s->batch.vals[sb->first + j];
@@ -347,65 +418,103 @@ static int same_value(sqlite3_stmt *st, const tsq_val *v, const tsq_arena *a)
     }
 }
 
+/* Look row r of step sb up (its key's id in kid): *found, *same (the
+ * stored value is v's). */
+static int find_row(tsq *s, const tsq_stepbuf *sb, int64_t kid, const tsq_val *v, int *found,
+                    int *same)
+{
+    sqlite3_stmt *st = s->st[TSQ_VAL_FIND];
+    sqlite3_bind_int64(st, 1, sb->run);
+    sqlite3_bind_int64(st, 2, sb->attempt);
+    sqlite3_bind_int64(st, 3, sb->step);
+    sqlite3_bind_int64(st, 4, kid);
+    int rc = tsq_row(st, found);
+    *same = !rc && *found && same_value(st, v, &s->batch.text);
+    sqlite3_reset(st);
+    return rc;
+}
+
+static int update_row(tsq *s, const tsq_stepbuf *sb, int64_t kid, const tsq_val *v)
+{
+    sqlite3_stmt *st = s->st[TSQ_VAL_UPDATE];
+    sqlite3_bind_int64(st, 1, sb->run);
+    sqlite3_bind_int64(st, 2, sb->attempt);
+    sqlite3_bind_int64(st, 3, sb->step);
+    sqlite3_bind_int64(st, 4, kid);
+    int rc = tsq_bind_val(st, 5, v, &s->batch.text);
+    return rc ? rc : tsq_step(s, st);
+}
+
 /* A step that may already be stored: each of its rows (its time row, then
  * its fields) is looked up; a new row is inserted and counted, a changed
- * one updated and its key's statistics recomputed at the end. */
+ * one updated and its key's statistics recomputed at the end (rows the
+ * attempt's cutoff supersedes count nowhere). */
 static int write_checked(tsq *s, const tsq_stepbuf *sb)
 {
     tsq_val tv = {.sqltype = SQLITE_FLOAT, .u.r = sb->time};
-    int rc = SQLITE_OK;
+    int current = TSQ_CURRENT(&s->rs, sb->step), rc = SQLITE_OK;
     for (size_t r = 0; !rc && r <= sb->n; r++) {
         const tsq_val *v = r ? &s->batch.vals[sb->first + r - 1] : &tv;
         size_t ai = r ? (size_t)v->key + 1 : 0;
         int64_t kid = 0;
+        int found = 0, same = 0;
         if (r)
             rc = tsq_key_id(s, v->key, &kid);
-        if (rc)
-            break;
-        sqlite3_stmt *st = s->st[TSQ_VAL_FIND];
-        sqlite3_bind_int64(st, 1, sb->run);
-        sqlite3_bind_int64(st, 2, sb->step);
-        sqlite3_bind_int64(st, 3, kid);
-        rc = sqlite3_step(st);
-        int found = rc == SQLITE_ROW, same = found && same_value(st, v, &s->batch.text);
-        sqlite3_reset(st);
-        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-            break;
-        rc = SQLITE_OK;
-        if (same)
+        if (!rc)
+            rc = find_row(s, sb, kid, v, &found, &same);
+        if (rc || same)
             continue;
         if (!found) {
             rc = insert_rows(s, sb, &tv, r, 1);
-            if (!rc)
+            if (!rc && current)
                 tsq_agg_add(s, ai, sb->step, v);
             continue;
         }
-        st = s->st[TSQ_VAL_UPDATE];
-        sqlite3_bind_int64(st, 1, sb->run);
-        sqlite3_bind_int64(st, 2, sb->step);
-        sqlite3_bind_int64(st, 3, kid);
-        rc = tsq_bind_val(st, 4, v, &s->batch.text);
-        if (!rc)
-            rc = tsq_step(s, st);
-        tsq_agg_entry(s, ai)->dirty = 1;
+        rc = update_row(s, sb, kid, v);
+        if (current)
+            tsq_agg_entry(s, ai)->dirty = 1;
     }
     return rc;
 }
 
-int tsq_load_run(tsq *s, int64_t run)
+/* The open run still exists (checked when merging, at least once a second
+ * while logging): deleted meanwhile (tropt rm --force), its writer stops. */
+static int check_run(tsq *s)
 {
-    s->rs.max_step = -1;
-    sqlite3_stmt *st = s->st[TSQ_RUN_MAX_STEP];
-    sqlite3_bind_int64(st, 1, run);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-        s->rs.max_step = sqlite3_column_int64(st, 0);
+    sqlite3_stmt *st = s->st[TSQ_RUN_EXISTS];
+    sqlite3_bind_int64(st, 1, s->run);
+    int found, rc = tsq_row(st, &found);
     sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    if (rc || found)
         return rc;
-    /* Rows above S from a writer that did not finish: into the statistics
-     * now, as this writer's own aggregates will only hold its rows. */
-    return s->rs.max_step >= 0 ? tsq_fold_tail(s, run) : SQLITE_OK;
+    s->run_gone = 1;
+    return tsq_refuse(s, TROPT_EBACKEND,
+                      "%s: the run was deleted from the file while it was being written (tropt rm "
+                      "--force); its steps are no longer stored",
+                      s->path);
+}
+
+/* Write the batch's steps; *merge is set when one of them must be in the
+ * statistics at once (at or below S or the attempt's largest step). */
+static int write_steps(tsq *s, int *merge, int *drop_mark)
+{
+    const tsq_batch *b = &s->batch;
+    int rc = SQLITE_OK;
+    for (size_t i = 0; !rc && i < b->nsteps; i++) {
+        const tsq_stepbuf *sb = &b->steps[i];
+        if (sb->step <= s->rs.mark_step)
+            *drop_mark = 1;
+        if (sb->step > s->rs.max_step) { /* new: insert, no lookup */
+            rc = append_step(s, sb);
+            s->rs.max_step = sb->step;
+            if (sb->step <= s->rs.floor)
+                *merge = 1;
+        } else {
+            rc = write_checked(s, sb);
+            *merge = 1;
+        }
+    }
+    return rc;
 }
 
 static int write_batch(tsq *s)
@@ -415,27 +524,25 @@ static int write_batch(tsq *s)
     s->ntouched = 0;
     if (b->nsteps == 0 && !s->stat_force)
         return SQLITE_OK;
-    int rc = tsq_agg_begin(s), checked = 0;
-    for (size_t i = 0; !rc && i < b->nsteps; i++) {
-        const tsq_stepbuf *sb = &b->steps[i];
-        if (sb->step > s->rs.max_step) { /* new: insert, no lookup */
-            rc = append_step(s, sb);
-            s->rs.max_step = sb->step;
-        } else {
-            rc = write_checked(s, sb);
-            checked = 1;
-        }
-    }
+    int merge = 0, drop_mark = 0;
+    int rc = tsq_agg_begin(s);
+    if (!rc)
+        rc = write_steps(s, &merge, &drop_mark);
     if (rc || !s->run)
         return rc;
+    if (drop_mark)
+        rc = tsq_mark_drop(s, s->run);
     /* Merge now?  Always after a step that may be an old one (the
-     * statistics must then cover it at once), at finish, in a large
-     * transaction (cheap per step), else once a second. */
-    if (checked || s->stat_force || b->nsteps >= TSQ_STAT_STEPS ||
-        tsq_monotonic() - s->stat_at >= TSQ_STAT_EVERY) {
+     * statistics must then cover it at once), for a replayed earlier
+     * attempt, at finish and marks, in a large transaction (cheap per
+     * step), else once a second. */
+    if (!rc && (merge || !s->rs.latest || s->stat_force || b->nsteps >= TSQ_STAT_STEPS ||
+                tsq_monotonic() - s->stat_at >= TSQ_STAT_EVERY)) {
         s->stat_merging = 1;
-        rc = tsq_agg_flush(s, s->run);
-    } else {
+        rc = check_run(s);
+        if (!rc)
+            rc = tsq_agg_flush(s, s->run);
+    } else if (!rc) {
         rc = tsq_pend_reserve(s);
     }
     return rc;
@@ -454,7 +561,8 @@ static int try_commit(tsq *s, tsq_extra_fn extra, void *arg)
         rc = tsq_step(s, s->st[TSQ_COMMIT]);
     if (rc) {
         /* The message of the failure, before the rollback replaces it. */
-        tsq_fail(s, rc, "write to");
+        if (!s->refused)
+            tsq_fail(s, rc, "write to");
         if (!sqlite3_get_autocommit(s->db))
             tsq_step(s, s->st[TSQ_ROLLBACK]);
         /* Ids handed out by the rolled-back transaction do not exist. */
@@ -472,7 +580,10 @@ int tsq_commit(tsq *s, tsq_extra_fn extra, void *arg)
         return TROPT_OK;
     double deadline = tsq_monotonic() + (double)s->busy_timeout / 1000.0;
     for (int attempt = 0;; attempt++) {
+        s->refused = 0;
         int rc = try_commit(s, extra, arg);
+        if (rc != SQLITE_OK && s->refused)
+            return s->refused; /* refused, not failed: nothing to retry */
         if (rc == SQLITE_OK) {
             tsq_stat_committed(s);
             tsq_batch_clear(s);
@@ -508,7 +619,8 @@ static int migrate(tsq *s, void *arg)
     if (v >= TSQL_SCHEMA_VERSION)
         return SQLITE_OK;
     for (; v < TSQL_SCHEMA_VERSION; v++) {
-        rc = sqlite3_exec(s->db, migrations[v], NULL, NULL, NULL);
+        for (int i = 0; !rc && migrations[v][i]; i++)
+            rc = sqlite3_exec(s->db, migrations[v][i], NULL, NULL, NULL);
         if (rc)
             return rc;
     }

@@ -568,7 +568,10 @@ START_TEST(test_names_and_tags)
             ck_assert_str_eq(json_string_value(json_array_get(tags, 0)), nm.tag[r]);
         else
             ck_assert_uint_eq(json_array_size(tags), 0);
-        char *cell = tu_strdupf("<code>%s</code>", nm.name[r]); /* the runs table */
+        /* the runs table, the name escaped (the stored name holds markup) */
+        char *cell = strcmp(nm.name[r], "lr-0.1 <b>") == 0
+                         ? strdup("<code>lr-0.1 &lt;b&gt;</code>")
+                         : tu_strdupf("<code>%s</code>", nm.name[r]);
         ck_assert_ptr_nonnull(strstr(html, cell));
         free(cell);
     }

@@ -157,7 +157,7 @@ START_TEST(test_migrate_v1)
     tropt_tracker *t = tq_open(path, NULL, "later");
     tropt_tracker_free(t);
     sqlite3 *db = tq_db(path);
-    ck_assert_int_eq(tq_int(db, "PRAGMA user_version"), 3);
+    ck_assert_int_eq(tq_int(db, "PRAGMA user_version"), 4);
     tq_assert_integrity(db);
     ck_assert_int_eq(tq_int(db, "SELECT count(*) FROM sqlite_master WHERE name IN"
                                 " ('tropt_step', 'tropt_metric', 'tropt_log')"),
@@ -373,10 +373,10 @@ START_TEST(test_running_counts)
 }
 END_TEST
 
-static char *copy_fixture(const char *dir)
+static char *copy_named(const char *dir, const char *name)
 {
-    char *src = tu_strdupf("%s/tests/data/schema2.db", tu_source_root());
-    char *dst = tu_path(dir, "v2.db");
+    char *src = tu_strdupf("%s/tests/data/%s", tu_source_root(), name);
+    char *dst = tu_path(dir, name);
     FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
     ck_assert_msg(in && out, "cannot copy %s", src);
     char buf[8192];
@@ -387,6 +387,11 @@ static char *copy_fixture(const char *dir)
     ck_assert_int_eq(fclose(out), 0);
     free(src);
     return dst;
+}
+
+static char *copy_fixture(const char *dir)
+{
+    return copy_named(dir, "schema2.db");
 }
 
 static char *cli_out(const char *fmt, const char *a, const char *b)
@@ -424,7 +429,7 @@ START_TEST(test_upgrade_v2_fixture)
     tropt_tracker *t = tq_open(path, NULL, "later");
     tropt_tracker_free(t);
     db = tq_db(path);
-    ck_assert_int_eq(tq_int(db, "PRAGMA user_version"), 3);
+    ck_assert_int_eq(tq_int(db, "PRAGMA user_version"), 4);
     tq_assert_integrity(db);
     ck_assert_int_eq(tq_int(db, "SELECT count(*) FROM sqlite_master WHERE name = 'tropt_log'"), 0);
     ck_assert_int_eq(stats_mismatches(db), 0);
@@ -613,7 +618,7 @@ START_TEST(test_read_v1_as_it_is)
 
     tropt_tracker_free(tq_open(path, NULL, "later")); /* upgrades it */
     db = tq_db(path);
-    ck_assert_int_eq(tq_int(db, "PRAGMA user_version"), 3);
+    ck_assert_int_eq(tq_int(db, "PRAGMA user_version"), 4);
     sqlite3_close(db);
     char *list2 = rb_list_text(spec);
     ck_assert_str_eq(list2, list1);
@@ -629,6 +634,102 @@ START_TEST(test_read_v1_as_it_is)
 }
 END_TEST
 
+/* A version 3 database written by the release before schema 4 (every kind
+ * of value, a re-logged step, a run left running with rows above its
+ * statistics) upgrades in place: every view the release had returns the
+ * same rows, each run is one attempt, metrics_history holds every row
+ * unsuperseded, and the left run continues as attempt 2 from step 6: its
+ * steps 6..11 of attempt 1 are superseded, kept, and the statistics agree
+ * with the metrics view. */
+START_TEST(test_upgrade_v3_fixture)
+{
+    const char *left = "01890a5d-ac96-774b-bcce-b30209930004";
+    char *dir = tu_mkdtemp();
+    char *path = copy_named(dir, "schema3.db");
+    sqlite3 *db = tq_db(path);
+    ck_assert_int_eq(tq_int(db, "PRAGMA user_version"), 3);
+    int64_t rows = tq_int(db, "SELECT count(*) FROM metrics");
+    ck_assert_int_gt(rows, 200);
+    char *stats1 = tq_text(db, "SELECT group_concat(x, ';') FROM (SELECT run_id || key || count"
+                               " || '|' || last_step || quote(last_value) || quote(min) ||"
+                               " quote(max) AS x FROM stats ORDER BY run_id, key)");
+    sqlite3_close(db);
+    char *before = views_text(path);
+    char *runs1 = cli_out("runs --db '%s'%s", path, "");
+
+    tropt_tracker_free(tq_open(path, NULL, "later")); /* upgrades it */
+    db = tq_db(path);
+    ck_assert_int_eq(tq_int(db, "PRAGMA user_version"), 4);
+    tq_assert_integrity(db);
+    ck_assert_int_eq(tq_int(db, "SELECT count(*) FROM runs WHERE attempts <> 1"), 0);
+    ck_assert_int_eq(tq_int(db, "SELECT count(*) FROM metrics_history"), rows);
+    ck_assert_int_eq(tq_int(db, "SELECT count(*) FROM metrics_history WHERE superseded"), 0);
+    ck_assert_int_eq(stats_mismatches(db), 0);
+    char *stats2 = tq_text(db, "SELECT group_concat(x, ';') FROM (SELECT run_id || key || count"
+                               " || '|' || last_step || quote(last_value) || quote(min) ||"
+                               " quote(max) AS x FROM stats ORDER BY run_id, key)");
+    ck_assert_str_eq(stats2, stats1);
+    tq_text_eq(db, "running", "SELECT status FROM runs WHERE run_id = %Q", left);
+    sqlite3_close(db);
+    char *after = views_text(path);
+    ck_assert_str_eq(after, before);
+    char *runs2 = cli_out("runs --db '%s'%s", path, "");
+    ck_assert_str_eq(runs2, runs1);
+
+    tropt_tracker *t = tq_open(path, NULL, "later");
+    tropt_run_record rec = {.struct_size = sizeof rec,
+                            .run_id = left,
+                            .started_at = 1700000060.0,
+                            .host = "fixture-host",
+                            .pid = 204,
+                            .attempt = 2,
+                            .from_step = 6,
+                            .attempt_started_at = 1700000100.0};
+    ck_assert_int_eq(tropt_tracker_import_run(t, &rec, NULL), TROPT_OK);
+    for (int s = 6; s < 9; s++) {
+        tropt_field f[] = {TROPT_F_REAL("loss", 100.0 + s)};
+        ck_assert_int_eq(tropt_tracker_log_fields_at(t, s, 1700000101.0 + s, f, 1), TROPT_OK);
+    }
+    ck_assert_int_eq(tropt_tracker_finish_run(t, "finished", 1700000120.0, NULL), TROPT_OK);
+    tropt_tracker_free(t);
+    db = tq_db(path);
+    tq_assert_integrity(db);
+    ck_assert_int_eq(stats_mismatches(db), 0);
+    ck_assert_int_eq(tq_int(db, "SELECT attempts FROM runs WHERE run_id = %Q", left), 2);
+    tq_text_eq(db, "finished", "SELECT status FROM runs WHERE run_id = %Q", left);
+    ck_assert_int_eq(
+        tq_int(db, "SELECT count(*) FROM metrics WHERE run_id = %Q AND key = 'loss'", left), 9);
+    ck_assert_int_eq(tq_int(db,
+                            "SELECT count(*) FROM metrics WHERE run_id = %Q AND key = 'loss'"
+                            " AND step >= 6 AND value = 100 + step",
+                            left),
+                     3);
+    ck_assert_int_eq(tq_int(db,
+                            "SELECT count(*) FROM metrics_history WHERE run_id = %Q"
+                            " AND key = 'loss' AND superseded AND attempt = 1 AND step >= 6",
+                            left),
+                     6);
+    ck_assert_int_eq(tq_int(db,
+                            "SELECT count(*) FROM metrics_history WHERE run_id = %Q"
+                            " AND key = 'loss'",
+                            left),
+                     15);
+    /* tokens was logged by attempt 1 only: its steps 0..5 stay current */
+    ck_assert_int_eq(
+        tq_int(db, "SELECT count FROM stats WHERE run_id = %Q AND key = 'tokens'", left), 6);
+    sqlite3_close(db);
+    free(stats1);
+    free(stats2);
+    free(before);
+    free(after);
+    free(runs1);
+    free(runs2);
+    free(path);
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("sqlite-schema");
@@ -639,6 +740,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_continue_run);
     tcase_add_test(tc, test_running_counts);
     tcase_add_test(tc, test_upgrade_v2_fixture);
+    tcase_add_test(tc, test_upgrade_v3_fixture);
     tcase_add_test(tc, test_stats_tail_and_crash);
     tcase_add_test(tc, test_read_v1_as_it_is);
     suite_add_tcase(s, tc);

@@ -486,7 +486,7 @@ START_TEST(test_schema_version)
         tropt_tracker_free(t);
     }
     sqlite3 *db = tq_db(f.db);
-    ck_assert_int_eq(tq_int(db, "PRAGMA user_version"), 3);
+    ck_assert_int_eq(tq_int(db, "PRAGMA user_version"), 4);
     ck_assert_int_eq(tq_int(db, "PRAGMA application_id"), 0x54726f70);
     tq_text_eq(db, "wal", "PRAGMA journal_mode");
     ck_assert_int_eq(tq_int(db, "SELECT count(*) FROM runs"), 2);
