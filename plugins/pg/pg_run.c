@@ -116,8 +116,8 @@ static int check_deleted(pg *p, start_args *a)
         char when[40];
         pg_iso_time(strtod(PQgetvalue(r, 0, 0), NULL), when, sizeof when);
         snprintf(p->err, sizeof p->err,
-                 "run %s was deleted from schema %s at %s (tropt rm); it is not written again "
-                 "(a replay of events that still hold it skips it)",
+                 "run %s was deleted from schema %s at %s (tropt rm), so it is not written "
+                 "again: events that still hold it (a journal, a spool) are left out",
                  a->run->run_id, p->schema, when);
         a->refused = TROPT_EINVAL;
     }
