@@ -3,7 +3,8 @@
  * (SPEC 15), params, and its end with the summary.
  *
  * init opens attempt `run->attempt` of the run in one transaction:
- *   - a run the store was told to delete is refused (TROPT_EINVAL);
+ *   - a run the store was told to delete is refused (TROPT_EINVAL), looked
+ *     up only when the id came from outside (run->given_id);
  *   - runs whose heartbeat went stale are marked crashed;
  *   - the run's row is created (attempt 1, or a later attempt of a run this
  *     store never saw), or locked (FOR UPDATE: two processes opening the
@@ -32,6 +33,7 @@ typedef struct start_args {
     const char *name, *resume_key, *pidns, *command, *cwd, *git_commit, *version;
     int refused;   /* the error code of a refusal (p->err) */
     int key_taken; /* refused: another run carries the resume key */
+    int given;     /* the id came from outside (given_id): the store may hold it */
 } start_args;
 
 /* ---- params and summary -------------------------------------------------- */
@@ -89,8 +91,10 @@ static void start_args_fill(pg *p, const tropt_run *run, const char *config, sta
     snprintf(a->from, sizeof a->from, "%" PRId64, a->k > 1 ? run->from_step : 0);
     double bound = 4.0 * (double)p->heartbeat_ms / 1000.0;
     p->host->format_real(a->stale, sizeof a->stale, bound < 2.0 ? 2.0 : bound);
+    a->given = 1; /* a host before ABI 1.2 does not say */
     if (!v12)
         return;
+    a->given = run->given_id;
     a->name = run->name;
     a->resume_key = run->resume_key;
     a->pidns = run->pidns;
@@ -235,7 +239,8 @@ static int open_attempt(pg *p, start_args *a, int *fresh)
  * transaction.  0, 1 refused (a->refused, p->err), -1 (p->err). */
 static int start_steps(pg *p, start_args *a, const tropt_field *params, size_t n_params)
 {
-    int rc = check_deleted(p, a);
+    /* an id the host made just now was never deleted: no lookup */
+    int rc = a->given ? check_deleted(p, a) : 0;
     if (rc == 0)
         rc = pg_exec_ok(p, PGS_MARK_STALE, 0, NULL, "cannot mark crashed runs");
     int created = 0, fresh = 0;
