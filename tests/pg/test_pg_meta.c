@@ -147,8 +147,20 @@ START_TEST(test_tags_and_note)
                               "$t$)",
                               id),
                      1);
+    /* a note on the open run, stored at once */
+    annotate(t, id, TROPT_ANNOTATE_NOTE, "started with lr=0.3");
+    ck_assert_int_eq(pgtu_i64(c,
+                              "SELECT count(*) FROM tags.runs WHERE run_id = '%s' AND"
+                              " note = 'started with lr=0.3' AND status = 'running'",
+                              id),
+                     1);
     ck_assert_int_eq(tropt_tracker_finish(t, NULL), TROPT_OK);
     tropt_tracker_free(t);
+    ck_assert_int_eq(pgtu_i64(c,
+                              "SELECT count(*) FROM tags.runs WHERE run_id = '%s' AND"
+                              " note = 'started with lr=0.3' AND status = 'finished'",
+                              id),
+                     1);
     /* afterwards, from a tracker with no run open (as `tropt tag` does) */
     t = open_t(spec);
     annotate(t, id, TROPT_ANNOTATE_UNTAG, "bad-seed");

@@ -2,7 +2,8 @@
  * tests/pg/test_pg_resume.c - resume after preemption on pg (SPEC 15,
  * issue 29), read back by SQL and through the reader:
  *   - a process logs steps 0..99 with a checkpoint mark after step 49 and
- *     is killed with SIGKILL; a second process with the same resume_key
+ *     is killed with SIGKILL (once the store shows step 99 and the mark's
+ *     hash); a second process with the same resume_key
  *     continues at 50, logs 100 steps with a mark after 99, and is killed;
  *     a third continues at 100 and finishes: one run, three attempts, each
  *     step once in `metrics` (the latest attempt's value), every row in
@@ -26,19 +27,15 @@
 #include "pg_tu.h"
 
 /* Poll `sql` (its first column as int64) until it equals want; fails after
- * a minute. */
-static void wait_for(PGconn *c, int64_t want, const char *sql)
+ * the deadline, or at once when `child` (> 0) exits meanwhile. */
+static void wait_for(PGconn *c, int64_t want, pid_t child, const char *sql)
 {
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (;;) {
-        if (pgtu_i64(c, "%s", sql) == want)
-            return;
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        ck_assert_msg(now.tv_sec - t0.tv_sec < 60, "waited a minute for %s = %lld", sql,
-                      (long long)want);
-        usleep(20000);
+    double dl = tu_deadline(TU_WAIT_S);
+    while (pgtu_i64(c, "%s", sql) != want) {
+        int st = 0;
+        ck_assert_msg(child <= 0 || waitpid(child, &st, WNOHANG) == 0,
+                      "the child ended (status %d) before %s = %lld", st, sql, (long long)want);
+        ck_assert_msg(tu_poll(dl), "waited %.0f s for %s = %lld", TU_WAIT_S, sql, (long long)want);
     }
 }
 
@@ -54,7 +51,7 @@ static int child_status(pid_t pid)
 typedef struct attempt_plan {
     int64_t last;       /* the last step it logs */
     int64_t mark_after; /* a checkpoint mark after this step (-1: none) */
-    int kill_self;      /* SIGKILL after `last`, else finish */
+    int killed;         /* after `last`, waits to be killed (SIGKILL), else finishes */
     const char *ckpt;   /* the mark's file */
 } attempt_plan;
 
@@ -89,15 +86,19 @@ static void run_attempt(const char *spec, int attempt, const attempt_plan *ap, i
                 _exit(5);
         }
     }
-    if (ap->kill_self)
-        raise(SIGKILL);
+    if (ap->killed)
+        for (;;)
+            pause(); /* the parent kills it once the store shows `last` */
     if (tropt_tracker_finish(t, NULL) != TROPT_OK)
         _exit(6);
     tropt_tracker_free(t);
     _exit(0);
 }
 
-static int64_t attempt_in_child(const char *spec, int attempt, const attempt_plan *ap)
+/* Attempt `attempt` in a child; a killed one is killed with SIGKILL once the
+ * store shows its last step (and its mark with the hash).  Where it
+ * continued. */
+static int64_t attempt_in_child(PGconn *c, const char *spec, int attempt, const attempt_plan *ap)
 {
     int fd[2];
     ck_assert_int_eq(pipe(fd), 0);
@@ -110,8 +111,21 @@ static int64_t attempt_in_child(const char *spec, int attempt, const attempt_pla
     close(fd[1]);
     int64_t first = pgtu_read_i64(fd[0]);
     close(fd[0]);
+    if (ap->killed) {
+        char *sql = tu_strdupf("SELECT count(*) FROM rs.metrics_history WHERE attempt = %d AND"
+                               " step = %lld",
+                               attempt, (long long)ap->last);
+        wait_for(c, 2, pid, sql); /* both fields of the last step */
+        free(sql);
+        sql = tu_strdupf("SELECT count(*) FROM rs.checkpoints WHERE attempt = %d AND"
+                         " sha256 IS NOT NULL",
+                         attempt);
+        wait_for(c, ap->mark_after >= 0, pid, sql);
+        free(sql);
+        ck_assert_int_eq(kill(pid, SIGKILL), 0);
+    }
     int st = child_status(pid);
-    if (ap->kill_self)
+    if (ap->killed)
         ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "attempt %d: status %d", attempt,
                       st);
     else
@@ -148,6 +162,10 @@ static void check_mark(PGconn *c, int attempt, int64_t step, const char *path)
  * marked) and the current steps. */
 typedef struct hist {
     int starts, attempt_events, steps, superseded, ends;
+    int64_t cur; /* the attempt of the last START / ATTEMPT event */
+    int marks;   /* CHECKPOINT events, each after its attempt's START/ATTEMPT */
+    int64_t mark_step[4];
+    char mark_sha[4][65];
     size_t n_attempts;
     int64_t from[4];
     char status[4][16];
@@ -164,8 +182,15 @@ static int on_history(const tropt_event *ev, void *ud)
             h->from[i] = ev->attempts[i].from_step;
             snprintf(h->status[i], sizeof h->status[i], "%s", ev->attempts[i].status);
         }
+        h->cur = 1;
     } else if (ev->kind == TROPT_EVENT_ATTEMPT) {
         h->attempt_events++;
+        h->cur = ev->attempt;
+    } else if (ev->kind == TROPT_EVENT_CHECKPOINT) {
+        const tropt_checkpoint *m = ev->checkpoint;
+        ck_assert(m && m->attempt == h->cur && ev->attempt == h->cur && h->marks < 4);
+        h->mark_step[h->marks] = m->step;
+        snprintf(h->mark_sha[h->marks++], 65, "%s", m->sha256 ? m->sha256 : "");
     } else if (ev->kind == TROPT_EVENT_STEP) {
         h->steps++;
         h->superseded += ev->superseded;
@@ -193,7 +218,7 @@ static int on_listed(const tropt_stored_run *r, void *ud)
     return 0;
 }
 
-static void check_reader(const char *spec, const char *run_id)
+static void check_reader(const char *spec, const char *run_id, char *const ck[2])
 {
     tropt_reader *r = NULL;
     ck_assert_msg(tropt_reader_open(&r, spec) == TROPT_OK, "%s", tropt_error_message());
@@ -206,6 +231,9 @@ static void check_reader(const char *spec, const char *run_id)
     ck_assert_int_eq(o.r.n_steps, 200);
     ck_assert_str_eq(o.key, "job-17");
     ck_assert_str_eq(o.r.status, "finished");
+    /* the heartbeat of the store: its age and bound (heartbeat=100ms: 2 s) */
+    ck_assert_msg(o.r.heartbeat_age >= 0 && o.r.heartbeat_age < 3600, "%g", o.r.heartbeat_age);
+    ck_assert_msg(o.r.stale_after == 2.0, "%g", o.r.stale_after);
     hist h;
     memset(&h, 0, sizeof h);
     ck_assert_int_eq(tropt_reader_read_history(r, run_id, on_history, &h), TROPT_OK);
@@ -220,6 +248,14 @@ static void check_reader(const char *spec, const char *run_id)
     ck_assert_int_eq(h.steps, 300);
     ck_assert_int_eq(h.superseded, 100);
     ck_assert_int_eq(h.ends, 1);
+    ck_assert_int_eq(h.marks, 2);
+    ck_assert_int_eq(h.mark_step[0], 49);
+    ck_assert_int_eq(h.mark_step[1], 99);
+    for (int k = 0; k < 2; k++) {
+        char *want = sha256sum(ck[k]);
+        ck_assert_str_eq(h.mark_sha[k], want);
+        free(want);
+    }
     memset(&h, 0, sizeof h);
     ck_assert_int_eq(tropt_reader_read_run(r, run_id, on_history, &h), TROPT_OK);
     ck_assert_int_eq(h.steps, 200);
@@ -236,12 +272,12 @@ START_TEST(test_three_attempts_after_sigkill)
     char *ck1 = tu_path(dir, "ckpt-1.bin"), *ck2 = tu_path(dir, "ckpt-2.bin");
     attempt_plan a1 = {99, 49, 1, ck1}, a2 = {149, 99, 1, ck2}, a3 = {199, -1, 0, NULL};
 
-    ck_assert_int_eq(attempt_in_child(spec, 1, &a1), 0);
+    ck_assert_int_eq(attempt_in_child(c, spec, 1, &a1), 0);
     /* the heartbeat stops: the run shows crashed, and may be resumed */
-    wait_for(c, 1, "SELECT count(*) FROM rs.runs WHERE status = 'crashed'");
-    ck_assert_int_eq(attempt_in_child(spec, 2, &a2), 50); /* after the mark at 49 */
-    wait_for(c, 1, "SELECT count(*) FROM rs.runs WHERE status = 'crashed'");
-    ck_assert_int_eq(attempt_in_child(spec, 3, &a3), 100); /* after the mark at 99 */
+    wait_for(c, 1, 0, "SELECT count(*) FROM rs.runs WHERE status = 'crashed'");
+    ck_assert_int_eq(attempt_in_child(c, spec, 2, &a2), 50); /* after the mark at 49 */
+    wait_for(c, 1, 0, "SELECT count(*) FROM rs.runs WHERE status = 'crashed'");
+    ck_assert_int_eq(attempt_in_child(c, spec, 3, &a3), 100); /* after the mark at 99 */
 
     ck_assert_int_eq(pgtu_i64(c, "SELECT count(*) FROM rs.runs"), 1);
     char *run_id = pgtu_text(c, "SELECT run_id FROM rs.runs WHERE attempts = 3 AND"
@@ -278,7 +314,8 @@ START_TEST(test_three_attempts_after_sigkill)
     ck_assert_int_eq(pgtu_i64(c, "SELECT count(*) FROM rs.checkpoints"), 2);
     check_mark(c, 1, 49, ck1);
     check_mark(c, 2, 99, ck2);
-    check_reader(spec, run_id);
+    char *const cks[2] = {ck1, ck2};
+    check_reader(spec, run_id, cks);
     PQfinish(c);
     free(run_id);
     free(ck1);
