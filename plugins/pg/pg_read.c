@@ -144,8 +144,6 @@ int pgr_run_fill(pg *p, const PGresult *r, int i, pgr_run *run)
     ri->host = opt_text(r, i, 5);
     ri->pid = strtoll(PQgetvalue(r, i, 6), NULL, 10);
     ri->n_steps = strtoll(PQgetvalue(r, i, 8), NULL, 10);
-    if (PQnfields(r) < 24) /* version 1: the host takes its defaults */
-        return TROPT_OK;
     ri->name = opt_text(r, i, 9);
     ri->note = opt_text(r, i, 11);
     ri->attempts = strtoll(PQgetvalue(r, i, 12), NULL, 10);
@@ -180,7 +178,7 @@ int pg_list_runs(void *reader, tropt_run_list_fn fn, void *userdata)
         return rc;
     PGresult *r = pgr_query(p,
                             p->version >= 2 ? PGR_RUNS_V2 " ORDER BY u.started_at, u.run_id"
-                                            : PGR_RUNS_V1 " ORDER BY x.started_at, x.run_id",
+                                            : PGR_RUNS_V1 " ORDER BY u.started_at, u.run_id",
                             0, NULL);
     if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
         rc = r ? pgr_fail(p, "cannot list runs", r) : p->host->error(TROPT_ENOMEM, "out of memory");

@@ -27,10 +27,16 @@
     " ORDER BY m.attempt DESC, m.seq DESC LIMIT 1), -1), u.resume_key, u.pidns,"                   \
     " " PGS_NOW " - u.heartbeat, u.stale_after, u.command, u.cwd, u.git_commit, u.version, u.id"   \
     " FROM %1$s.tropt_run u"
+/* The same columns from a store of version 1 (read as it is): one attempt,
+ * no name, tags, note, key, mark or provenance; the highest step from the
+ * primary key (run, step). */
 #define PGR_RUNS_V1                                                                                \
-    "SELECT x.run_id, x.experiment, x.status, x.started_at, x.ended_at, x.host, x.pid, x.config,"  \
-    " (SELECT count(*) FROM %1$s.tropt_log l JOIN %1$s.tropt_run u ON u.id = l.run"                \
-    " WHERE u.run_id = x.run_id) FROM %1$s.runs x"
+    "SELECT u.run_id, u.experiment, CASE WHEN " PGS_IS_STALE " THEN 'crashed' ELSE u.status END,"  \
+    " u.started_at, CASE WHEN " PGS_IS_STALE " THEN u.heartbeat ELSE u.ended_at END, u.host,"      \
+    " u.pid, u.config, (SELECT count(*) FROM %1$s.tropt_log l WHERE l.run = u.id), NULL, NULL,"    \
+    " NULL, 1, coalesce((SELECT max(l.step) FROM %1$s.tropt_log l WHERE l.run = u.id), -1), -1,"   \
+    " NULL, NULL, " PGS_NOW " - u.heartbeat, u.stale_after, NULL, NULL, NULL, NULL, u.id"          \
+    " FROM %1$s.tropt_run u"
 
 /* Result rows kept while their values are handed out: a step's fields, or
  * the samples of one time. */
@@ -68,7 +74,7 @@ typedef struct pgr_run {
     tropt_provenance prov;
     json_t *tags_json;
     const char **tags;
-    int64_t id; /* tropt_run.id; 0 for version 1 */
+    int64_t id; /* tropt_run.id */
 } pgr_run;
 
 /* Fill run from row i.  TROPT_OK, or TROPT_ENOMEM (reported). */

@@ -389,8 +389,8 @@ int pg_read_run(void *reader, const char *run_id, tropt_event_fn fn, void *userd
     PGresult *run = pgr_query(p,
                               p->version >= 2 ? PGR_RUNS_V2 " WHERE left(u.run_id, length($1)) = $1"
                                                             " ORDER BY u.run_id LIMIT 2"
-                                              : PGR_RUNS_V1 " WHERE left(x.run_id, length($1)) = $1"
-                                                            " ORDER BY x.run_id LIMIT 2",
+                                              : PGR_RUNS_V1 " WHERE left(u.run_id, length($1)) = $1"
+                                                            " ORDER BY u.run_id LIMIT 2",
                               1, vals);
     pgr_run sr;
     memset(&sr, 0, sizeof sr);

@@ -53,7 +53,8 @@ static char *views_text(PGconn *c, const char *schema)
 
 typedef struct listed {
     int n;
-    int64_t steps[3], attempts[3], last_step[3];
+    int64_t steps[3], attempts[3], last_step[3], checkpoint_step[3];
+    double heartbeat_age[3], stale_after[3];
     char status[3][16];
 } listed;
 
@@ -64,6 +65,9 @@ static int on_run(const tropt_stored_run *r, void *ud)
     l->steps[l->n] = r->n_steps;
     l->attempts[l->n] = r->attempts;
     l->last_step[l->n] = r->last_step;
+    l->checkpoint_step[l->n] = r->checkpoint_step;
+    l->heartbeat_age[l->n] = r->heartbeat_age;
+    l->stale_after[l->n] = r->stale_after;
     snprintf(l->status[l->n], sizeof l->status[0], "%s", r->status);
     l->n++;
     return 0;
@@ -140,6 +144,16 @@ START_TEST(test_upgrade_in_place_keeps_everything)
     ck_assert_int_eq(l1.steps[1], 40);
     ck_assert_int_eq(l1.steps[2], 25);
     ck_assert_str_eq(l1.status[2], "crashed"); /* its heartbeat is long stale */
+    /* every ABI 1.2 member filled: one attempt, the highest step (run 2's
+     * steps have gaps: not its count - 1), no mark, the heartbeat's age */
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(l1.attempts[i], 1);
+        ck_assert_int_eq(l1.checkpoint_step[i], -1);
+        ck_assert_msg(l1.heartbeat_age[i] > 0 && l1.stale_after[i] > 0, "%g %g",
+                      l1.heartbeat_age[i], l1.stale_after[i]);
+    }
+    ck_assert_int_eq(l1.last_step[0], 40);
+    ck_assert_int_eq(l1.last_step[1], 78);
     char *steps1 = read_steps(spec, RUN1);
     ck_assert_int_eq(pgtu_i64(c, "SELECT version FROM up_one.tropt_version"), 1);
 
