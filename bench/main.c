@@ -27,7 +27,7 @@ static const char *const all_scenarios[] = {
     "host",       "sqlite-default", "sqlite-batched", "csv-wide",     "csv-newkey", "jsonl",
     "http-vm",    "http-slow",      "http-down",      "latency",      "pg-default", "pg-batched",
     "pg-latency", "sqlite-read",    "host-keys",      "sqlite-scale", "csv-keys",   "sys",
-    "ckpt",       "tensorboard",    "sqlite-resume",
+    "ckpt",       "tensorboard",    "sqlite-resume",  "pg-resumed",   "pg-reopen",
 };
 #define N_SCENARIOS (sizeof all_scenarios / sizeof all_scenarios[0])
 
@@ -42,10 +42,11 @@ static void usage(FILE *f)
                "  --only LIST      comma-separated scenarios or prefixes: host, sqlite-default,\n"
                "                   sqlite-batched, csv-wide, csv-newkey, jsonl, http-vm,\n"
                "                   http-slow, http-down, latency, pg-default, pg-batched,\n"
-               "                   pg-latency (pg: TROPT_BENCH_PG_CONNINFO, else a local\n"
-               "                   PostgreSQL 15 cluster of its own)\n"
+               "                   pg-latency, pg-resumed, pg-reopen (pg:\n"
+               "                   TROPT_BENCH_PG_CONNINFO, else a local PostgreSQL 15 cluster\n"
+               "                   of its own; TROPT_BENCH_PG_RESUME_STEPS: the big run)\n"
                "                   sqlite-scale (TROPT_BENCH_SCALE_MAX=1e7: to 1e7 values),\n"
-               "                   tensorboard (1,000,000 steps unless --quick)\n"
+               "                   tensorboard (1,000,000 steps unless --quick), sqlite-resume\n"
                "  --vm URL         VictoriaMetrics base URL (e.g. http://127.0.0.1:8428)\n"
                "  --http-opts S    extra options appended to the http spec (e.g.\n"
                "                   batch_size=5000,queue_size=100000)\n"

@@ -9,20 +9,26 @@
  * a crash) and (b) commits pending steps once the oldest is
  * `commit_interval` old.
  *
+ * A run is opened by init (pg_run.c) as one of its attempts (SPEC 15): the
+ * steps of every attempt are kept, each with its attempt number, and the
+ * views show the current value of each step once (metrics) or every row
+ * with what superseded it (metrics_history).
+ *
  * Steps are buffered (rows copied, keys interned) and written by commit(),
  * one tropt_log row per step with its fields as arrays: up to 16 steps as
- * one multi-row INSERT ... ON CONFLICT (run, step) DO NOTHING in autocommit
- * (one round trip, durable when it returns), more with a binary COPY in a
- * transaction; a COPY that meets a step already stored (a replayed or
- * retried step) rolls back and is written again through the ON CONFLICT
+ * one multi-row INSERT ... ON CONFLICT (run, step, attempt) DO NOTHING in
+ * autocommit (one round trip, durable when it returns), more with a binary
+ * COPY in a transaction; a COPY that meets a step already stored (a replayed
+ * or retried step) rolls back and is written again through the ON CONFLICT
  * path.  Values travel in binary, so reals are bit-exact.
  *
  * When the server is gone (unreachable at init, or the connection lost and
  * one reset failed), or a statement waited lock_timeout for a lock another
  * session holds, the run is spooled for the rest of its life: its
- * run_start, the pending steps and every later event go to one file in
- * spool_dir in the tropt event format, finish returns TROPT_OK with a
- * warning naming the file and the replay command.
+ * run_start (with its attempt, name and provenance), the pending steps and
+ * every later event (steps, checkpoint marks, system samples, tags) go to
+ * one file in spool_dir in the tropt event format, finish returns TROPT_OK
+ * with a warning naming the file and the replay command.
  *
  * The conninfo option is secret: messages name the server by host, port,
  * database and user only, and every libpq message is scrubbed of the
@@ -180,53 +186,7 @@ fail:
     return rc;
 }
 
-/* Write params or summary rows in the open transaction. */
-static int put_kv(pg *p, const char *tpl, const tropt_field *f, size_t n)
-{
-    char *q = pg_sql(p, tpl);
-    if (!q)
-        return -1;
-    size_t ql = strlen(q);
-    char *full = p->host->malloc(ql + 64);
-    if (!full) {
-        p->host->free(q);
-        return -1;
-    }
-    snprintf(full, ql + 64, "%s VALUES ($1, $2, $3::int2, $4::float8, $5::int8, $6)", q);
-    p->host->free(q);
-    int rc = 0;
-    for (size_t k = 0; k < n && rc == 0; k++) {
-        row w;
-        size_t mark = p->alen;
-        if (pg_field_row(p, &f[k], &w) != 0) {
-            pg_set_err(p, "out of memory", NULL);
-            rc = -1;
-            break;
-        }
-        char kind[8], rtxt[40], itxt[32];
-        snprintf(kind, sizeof kind, "%d", w.kind);
-        if (w.kind == K_REAL && isnan(w.r))
-            snprintf(rtxt, sizeof rtxt, "NaN");
-        else if (isinf(w.r))
-            snprintf(rtxt, sizeof rtxt, "%sInfinity", w.r < 0 ? "-" : "");
-        else
-            p->host->format_real(rtxt, sizeof rtxt, w.r);
-        snprintf(itxt, sizeof itxt, "%" PRId64, w.i);
-        int num = w.kind == K_BOOL || w.kind == K_INT || w.kind == K_REAL;
-        int in = w.kind == K_BOOL || w.kind == K_INT;
-        int tx = w.kind == K_STRING || w.kind == K_JSON;
-        const char *v[6] = {p->run_id,         f[k].key,         kind,
-                            num ? rtxt : NULL, in ? itxt : NULL, tx ? p->arena + w.text : NULL};
-        PGresult *r = PQexecParams(p->conn, full, 6, NULL, v, NULL, NULL, 0);
-        rc = pg_res_ok(p, r, "cannot write");
-        PQclear(r);
-        p->alen = mark;
-    }
-    p->host->free(full);
-    return rc;
-}
-
-static void free_run(pg *p)
+void pg_free_run(pg *p)
 {
     p->host->free(p->run_id);
     p->run_id = NULL;
@@ -243,113 +203,6 @@ static void free_run(pg *p)
     p->spool_path = NULL;
 }
 
-/* The run's row, its params, and stale runs marked, in one transaction.
- * 0, or -1 (p->err; *lost when the connection is gone). */
-static int write_start(pg *p, const tropt_run *run, const json_t *config, const tropt_field *params,
-                       size_t n_params, int *lost)
-{
-    char started[40], pid[32], stale[40];
-    p->host->format_real(started, sizeof started, run->started_at);
-    snprintf(pid, sizeof pid, "%" PRId64, run->pid);
-    double bound = 4.0 * (double)p->heartbeat_ms / 1000.0;
-    if (bound < 2.0)
-        bound = 2.0;
-    p->host->format_real(stale, sizeof stale, bound);
-    tev_buf cfg;
-    tev_buf_init(&cfg, p->host->realloc, p->host->free);
-    if (config && tev_put_json(&cfg, config, p->host->format_real) != 0) {
-        tev_buf_free(&cfg);
-        pg_set_err(p, "out of memory", NULL);
-        return -1;
-    }
-    const char *v[7] = {run->run_id, run->experiment,
-                        started,     run->host,
-                        pid,         config ? (cfg.data ? cfg.data : "{}") : NULL,
-                        stale};
-    const char *one[1] = {run->run_id};
-    int rc = pg_exec_ok(p, "BEGIN", 0, NULL, "cannot start the run");
-    if (rc == 0)
-        rc = pg_exec_ok(p, PGS_MARK_STALE, 0, NULL, "cannot mark crashed runs");
-    if (rc == 0) {
-        PGresult *r = pg_exec_tpl(p, PGS_RUN_UPSERT, 7, v);
-        rc = pg_res_ok(p, r, "cannot start the run");
-        if (rc == 0 && PQntuples(r) == 1)
-            p->run_num = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-        PQclear(r);
-    }
-    if (rc == 0)
-        rc = pg_exec_ok(p, PGS_PARAM_CLEAR, 1, one, "cannot write params");
-    if (rc == 0)
-        rc = put_kv(p, PGS_PARAM_INSERT, params, n_params);
-    if (rc == 0)
-        rc = pg_exec_ok(p, "COMMIT", 0, NULL, "cannot start the run");
-    tev_buf_free(&cfg);
-    if (rc != 0) {
-        *lost = PQstatus(p->conn) == CONNECTION_BAD;
-        PQclear(PQexec(p->conn, "ROLLBACK"));
-    }
-    return rc;
-}
-
-static int pg_init(void *self, const tropt_run *run, const json_t *config,
-                   const tropt_field *params, size_t n_params)
-{
-    pg *p = self;
-    pthread_mutex_lock(&p->mu);
-    free_run(p);
-    int rc = TROPT_OK;
-    p->run_id = tropt_host_strdup(p->host, run->run_id);
-    tev_buf b;
-    tev_buf_init(&b, p->host->realloc, p->host->free);
-    if (!p->run_id || tev_encode_run_start(&b, run, config, p->host->format_real) != 0) {
-        tev_buf_free(&b);
-        free_run(p);
-        pthread_mutex_unlock(&p->mu);
-        return p->host->error(TROPT_ENOMEM, "out of memory");
-    }
-    p->start_len = b.len;
-    p->start_line = tev_buf_steal(&b);
-    p->active = 1;
-    for (int attempt = 0; attempt < 2; attempt++) {
-        int c = p->conn ? TROPT_OK : pg_open_store(p);
-        if (c == TROPT_OK) {
-            int lost = 0;
-            if (write_start(p, run, config, params, n_params, &lost) == 0) {
-                p->next_beat = pg_monotonic() + (double)p->heartbeat_ms / 1000.0;
-                pthread_cond_signal(&p->wake);
-                pthread_mutex_unlock(&p->mu);
-                return TROPT_OK;
-            }
-            if (p->locked)
-                break;
-            if (!lost) {
-                rc = p->host->error(TROPT_EBACKEND, "%s: %s", p->shown, p->err);
-                free_run(p);
-                pthread_mutex_unlock(&p->mu);
-                return rc;
-            }
-            PQfinish(p->conn);
-            p->conn = NULL;
-            continue;
-        }
-        if (c != 1) {
-            rc = p->host->error(c, "%s: %s", p->shown, p->err);
-            free_run(p);
-            pthread_mutex_unlock(&p->mu);
-            return rc;
-        }
-        break;
-    }
-    char why[1200];
-    if (p->conn && p->locked)
-        pg_lock_why(p, why, sizeof why);
-    else
-        snprintf(why, sizeof why, "cannot reach %s (%s)", p->shown, p->err);
-    rc = pg_start_spooling(p, why);
-    pthread_mutex_unlock(&p->mu);
-    return rc;
-}
-
 static int pg_log(void *self, const tropt_run *run, int64_t step, double time,
                   const tropt_field *fields, size_t n)
 {
@@ -359,8 +212,8 @@ static int pg_log(void *self, const tropt_run *run, int64_t step, double time,
     if (p->spooling) {
         tev_buf_clear(&p->scratch);
         int rc = TROPT_OK;
-        if (tev_encode_log(&p->scratch, p->run_id, step, time, fields, n, p->host->format_real) !=
-            0)
+        if (tev_encode_log_at(&p->scratch, p->run_id, p->attempt, step, time, fields, n,
+                              p->host->format_real) != 0)
             rc = p->host->error(TROPT_ENOMEM, "out of memory");
         else if (pg_spool_bytes(p, p->scratch.data, p->scratch.len) != 0)
             rc = p->host->error(TROPT_EBACKEND, "%s", p->err);
@@ -407,7 +260,7 @@ static int pg_log(void *self, const tropt_run *run, int64_t step, double time,
     return rc;
 }
 
-static int spool_sync(pg *p)
+int pg_spool_sync(pg *p)
 {
     if (p->spool_fd >= 0 && fsync(p->spool_fd) != 0)
         return p->host->error(TROPT_EBACKEND, "cannot sync the spool %s: %s", p->spool_path,
@@ -415,7 +268,7 @@ static int spool_sync(pg *p)
     return TROPT_OK;
 }
 
-static void warn_spooled(pg *p)
+void pg_warn_spooled(pg *p)
 {
     TROPT_HOST_LOG(p->host, TROPT_LEVEL_WARNING,
                    "%" PRId64 " events of run %s could not be written to %s and are safe in the "
@@ -424,77 +277,13 @@ static void warn_spooled(pg *p)
                    p->replay_hint);
 }
 
-static int pg_finish(void *self, const tropt_run *run, const char *status, double ended_at,
-                     const json_t *summary, const tropt_field *flat, size_t n_flat)
-{
-    pg *p = self;
-    pthread_mutex_lock(&p->mu);
-    int rc = pg_commit(p);
-    if (rc != TROPT_OK) {
-        pthread_mutex_unlock(&p->mu);
-        return rc;
-    }
-    if (!p->spooling) {
-        char ended[40];
-        p->host->format_real(ended, sizeof ended, ended_at);
-        const char *v[3] = {run->run_id, status, ended};
-        const char *one[1] = {run->run_id};
-        int e = pg_exec_ok(p, "BEGIN", 0, NULL, "cannot finish the run");
-        if (e == 0)
-            e = pg_exec_ok(p, PGS_SUMMARY_CLEAR, 1, one, "cannot write the summary");
-        if (e == 0)
-            e = put_kv(p, PGS_SUMMARY_INSERT, flat, n_flat);
-        if (e == 0)
-            e = pg_exec_ok(p, PGS_RUN_END, 3, v, "cannot finish the run");
-        if (e == 0)
-            e = pg_exec_ok(p, "COMMIT", 0, NULL, "cannot finish the run");
-        if (e != 0) {
-            int lost = PQstatus(p->conn) == CONNECTION_BAD, locked = p->locked;
-            PQclear(PQexec(p->conn, "ROLLBACK"));
-            if (!lost && !locked) {
-                rc = p->host->error(TROPT_EBACKEND, "%s: %s", p->shown, p->err);
-                pthread_mutex_unlock(&p->mu);
-                return rc;
-            }
-            char why[1200];
-            if (locked)
-                pg_lock_why(p, why, sizeof why);
-            else
-                snprintf(why, sizeof why, "lost the server %s (%s)", p->shown, p->err);
-            rc = pg_start_spooling(p, why);
-            if (rc != TROPT_OK) {
-                pthread_mutex_unlock(&p->mu);
-                return rc;
-            }
-        }
-    }
-    if (p->spooling) {
-        tev_buf_clear(&p->scratch);
-        if (tev_encode_run_end(&p->scratch, p->run_id, ended_at, status, summary,
-                               p->host->format_real) != 0)
-            rc = p->host->error(TROPT_ENOMEM, "out of memory");
-        else if (pg_spool_bytes(p, p->scratch.data, p->scratch.len) != 0)
-            rc = p->host->error(TROPT_EBACKEND, "%s", p->err);
-        else {
-            p->n_spooled++;
-            rc = spool_sync(p);
-        }
-        if (rc == TROPT_OK)
-            warn_spooled(p);
-    }
-    if (rc == TROPT_OK)
-        free_run(p);
-    pthread_mutex_unlock(&p->mu);
-    return rc;
-}
-
 static int pg_flush(void *self)
 {
     pg *p = self;
     pthread_mutex_lock(&p->mu);
     int rc = pg_commit(p);
     if (rc == TROPT_OK)
-        rc = spool_sync(p);
+        rc = pg_spool_sync(p);
     pthread_mutex_unlock(&p->mu);
     return rc;
 }
@@ -511,7 +300,7 @@ void pg_destroy(void *self)
         pthread_mutex_unlock(&p->mu);
         pthread_join(p->thread, NULL);
     }
-    free_run(p);
+    pg_free_run(p);
     if (p->conn)
         PQfinish(p->conn);
     for (size_t k = 0; k <= PG_INSERT_STEPS; k++)
@@ -559,6 +348,10 @@ static const tropt_plugin pg_plugin = {
     .list_runs = pg_list_runs,
     .read_run = pg_read_run,
     .reader_close = pg_reader_close,
+    .annotate = pg_annotate,
+    .delete_run = pg_delete_run,
+    .checkpoint = pg_checkpoint,
+    .log_system = pg_log_system,
 };
 
 TROPT_PLUGIN_EXPORT const tropt_plugin *tropt_plugin_entry(void)

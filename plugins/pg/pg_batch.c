@@ -265,40 +265,48 @@ int pg_put_array(pg *p, tev_buf *b, size_t first, size_t end, int col)
     return bad;
 }
 
-/* Parameters of one step: step time keys kinds r i t (binary). */
+/* Parameters of one step: step time keys kinds r i t (binary), after the
+ * run ($1) and the attempt ($2). */
 #define PG_STEP_PARAMS 7
+#define PG_RUN_PARAMS 2
+
+/* The SQL of the INSERT of n steps (host allocator; NULL out of memory). */
+static char *insert_sql(pg *p, size_t n)
+{
+    tev_buf b;
+    tev_buf_init(&b, p->host->realloc, p->host->free);
+    int bad = tev_buf_puts(&b, PGS_LOG_INSERT);
+    for (size_t k = 0; k < n; k++) {
+        size_t a = 1 + PG_RUN_PARAMS + k * PG_STEP_PARAMS;
+        bad |= tev_buf_printf(&b, "%s($1,$2,$%zu,$%zu,$%zu,$%zu,$%zu,$%zu,$%zu)", k ? "," : "", a,
+                              a + 1, a + 2, a + 3, a + 4, a + 5, a + 6);
+    }
+    bad |= tev_buf_puts(&b, PGS_LOG_CONFLICT);
+    char *tpl = bad ? NULL : tev_buf_steal(&b);
+    tev_buf_free(&b);
+    if (!tpl)
+        return NULL;
+    char *sql = pg_sql(p, tpl);
+    p->host->free(tpl);
+    return sql;
+}
 
 /* Insert the steps starting at rows firsts[0..n) with ON CONFLICT DO NOTHING,
- * n <= PG_INSERT_STEPS, in one prepared statement with binary parameters.
- * Returns the result (NULL on allocation failure). */
+ * n <= PG_INSERT_STEPS, in one prepared statement with binary parameters
+ * (which also counts them into the attempt's n_live).  Returns the result
+ * (NULL on allocation failure). */
 PGresult *pg_insert_steps(pg *p, const size_t *firsts, size_t n)
 {
     char name[16];
     snprintf(name, sizeof name, "ins%zu", n);
     if (!p->prepared_rows[n]) {
-        if (!p->sql_insert[n]) {
-            tev_buf b;
-            tev_buf_init(&b, p->host->realloc, p->host->free);
-            int bad = tev_buf_puts(&b, PGS_LOG_INSERT);
-            for (size_t k = 0; k < n; k++) {
-                size_t a = 2 + k * PG_STEP_PARAMS;
-                bad |= tev_buf_printf(&b, "%s($1,$%zu,$%zu,$%zu,$%zu,$%zu,$%zu,$%zu)", k ? "," : "",
-                                      a, a + 1, a + 2, a + 3, a + 4, a + 5, a + 6);
-            }
-            bad |= tev_buf_puts(&b, PGS_LOG_CONFLICT);
-            char *tpl = bad ? NULL : tev_buf_steal(&b);
-            tev_buf_free(&b);
-            if (!tpl)
-                return NULL;
-            p->sql_insert[n] = pg_sql(p, tpl);
-            p->host->free(tpl);
-            if (!p->sql_insert[n])
-                return NULL;
-        }
-        Oid types[1 + PG_INSERT_STEPS * PG_STEP_PARAMS];
+        if (!p->sql_insert[n] && !(p->sql_insert[n] = insert_sql(p, n)))
+            return NULL;
+        Oid types[PG_RUN_PARAMS + PG_INSERT_STEPS * PG_STEP_PARAMS];
         types[0] = 23; /* int4 run */
+        types[1] = 23; /* int4 attempt */
         for (size_t k = 0; k < n; k++) {
-            Oid *t = &types[1 + k * PG_STEP_PARAMS];
+            Oid *t = &types[PG_RUN_PARAMS + k * PG_STEP_PARAMS];
             t[0] = 20;   /* int8 step */
             t[1] = 701;  /* float8 time */
             t[2] = 1007; /* int4[] keys */
@@ -307,14 +315,14 @@ PGresult *pg_insert_steps(pg *p, const size_t *firsts, size_t n)
             t[5] = 1016; /* int8[] i */
             t[6] = 1009; /* text[] t */
         }
-        PGresult *r =
-            PQprepare(p->conn, name, p->sql_insert[n], (int)(1 + n * PG_STEP_PARAMS), types);
+        PGresult *r = PQprepare(p->conn, name, p->sql_insert[n],
+                                (int)(PG_RUN_PARAMS + n * PG_STEP_PARAMS), types);
         if (PQresultStatus(r) != PGRES_COMMAND_OK)
             return r;
         PQclear(r);
         p->prepared_rows[n] = 1;
     }
-    enum { NP = 1 + PG_INSERT_STEPS * PG_STEP_PARAMS };
+    enum { NP = PG_RUN_PARAMS + PG_INSERT_STEPS * PG_STEP_PARAMS };
     const char *vals[NP];
     int lens[NP];
     int fmts[NP];
@@ -326,10 +334,11 @@ PGresult *pg_insert_steps(pg *p, const size_t *firsts, size_t n)
     int bad = 0;
     offs[0] = b->len;
     bad |= pg_buf_be32(b, (int32_t)p->run_num);
-    lens[0] = 4;
+    offs[1] = b->len;
+    bad |= pg_buf_be32(b, (int32_t)p->attempt);
     for (size_t k = 0; k < n && !bad; k++) {
         size_t first = firsts[k], end = pg_step_end(p, first);
-        size_t a = 1 + k * PG_STEP_PARAMS;
+        size_t a = PG_RUN_PARAMS + k * PG_STEP_PARAMS;
         offs[a] = b->len;
         bad |= pg_buf_be64(b, (uint64_t)p->rows[first].step);
         offs[a + 1] = b->len;
@@ -341,14 +350,12 @@ PGresult *pg_insert_steps(pg *p, const size_t *firsts, size_t n)
     }
     if (bad)
         return NULL;
-    size_t np = 1 + n * PG_STEP_PARAMS;
+    size_t np = PG_RUN_PARAMS + n * PG_STEP_PARAMS;
     for (size_t j = 0; j < np; j++) {
         vals[j] = b->data + offs[j];
-        if (j > 0)
-            lens[j] = (int)((j + 1 < np ? offs[j + 1] : b->len) - offs[j]);
+        lens[j] = (int)((j + 1 < np ? offs[j + 1] : b->len) - offs[j]);
         fmts[j] = 1;
     }
-    lens[0] = 4;
     return PQexecPrepared(p->conn, name, (int)np, vals, lens, fmts, 0);
 }
 
@@ -411,6 +418,63 @@ int pg_copy_array(pg *p, tev_buf *b, size_t first, size_t end, int col)
     return 0;
 }
 
+/* After a COPY, in its transaction: the steps copied counted into the
+ * attempt's n_live.  0, or -1 (p->err, *lost). */
+static int count_copied(pg *p, int *lost)
+{
+    tev_buf *b = &p->scratch;
+    tev_buf_clear(b);
+    int bad = tev_buf_putc(b, '{');
+    for (size_t k = 0; k < p->nrows && !bad; k = pg_step_end(p, k))
+        bad = (k && tev_buf_putc(b, ',')) || tev_buf_put_i64(b, p->rows[k].step);
+    bad = bad || tev_buf_putc(b, '}');
+    if (bad) {
+        pg_set_err(p, "out of memory", NULL);
+        return -1;
+    }
+    char num[24], attempt[24];
+    snprintf(num, sizeof num, "%" PRId64, p->run_num);
+    snprintf(attempt, sizeof attempt, "%" PRId64, p->attempt);
+    const char *v[3] = {num, attempt, b->data};
+    PGresult *r = pg_exec_tpl(p, PGS_LOG_COPIED, 3, v);
+    int rc = pg_res_ok(p, r, "cannot write");
+    if (rc != 0)
+        *lost = pg_conn_lost(p, r);
+    PQclear(r);
+    return rc;
+}
+
+/* The COPY data of the pending steps, sent in pieces of about 1 MB, then
+ * the end of the COPY.  0, or -1 (nothing more sent: the COPY is ended
+ * with an error).  *sent_ok: every piece was handed to libpq. */
+static int copy_rows(pg *p, int *sent_ok)
+{
+    tev_buf *b = &p->scratch;
+    tev_buf_clear(b);
+    int bad = tev_buf_append(b, "PGCOPY\n\377\r\n\0", 11) | pg_buf_be32(b, 0) | pg_buf_be32(b, 0);
+    for (size_t k = 0; k < p->nrows && !bad;) {
+        size_t end = pg_step_end(p, k);
+        const row *w = &p->rows[k];
+        bad |= pg_buf_be16(b, 9) | pg_buf_be32(b, 4) | pg_buf_be32(b, (int32_t)p->run_num) |
+               pg_buf_be32(b, 4) | pg_buf_be32(b, (int32_t)p->attempt) | pg_buf_be32(b, 8) |
+               pg_buf_be64(b, (uint64_t)w->step) | pg_buf_be32(b, 8) |
+               pg_buf_be64(b, pg_dbits(w->time));
+        for (int col = 0; col < 5 && !bad; col++)
+            bad |= pg_copy_array(p, b, k, end, col);
+        if (!bad && b->len >= (1u << 20)) {
+            *sent_ok &= PQputCopyData(p->conn, b->data, (int)b->len) == 1;
+            tev_buf_clear(b);
+        }
+        k = end;
+    }
+    bad |= pg_buf_be16(b, 0xffff);
+    if (!bad && b->len)
+        *sent_ok &= PQputCopyData(p->conn, b->data, (int)b->len) == 1;
+    tev_buf_clear(b);
+    PQputCopyEnd(p->conn, bad ? "out of memory" : NULL);
+    return bad ? -1 : 0;
+}
+
 /* The pending steps with one binary COPY in a transaction.  0; 1 when a step
  * is already stored (rolled back: use write_insert); -1 with p->err. */
 int pg_write_copy(pg *p, int *lost)
@@ -433,29 +497,8 @@ int pg_write_copy(pg *p, int *lost)
         return -1;
     }
     PQclear(r);
-    tev_buf *b = &p->scratch;
-    tev_buf_clear(b);
-    int bad = tev_buf_append(b, "PGCOPY\n\377\r\n\0", 11) | pg_buf_be32(b, 0) | pg_buf_be32(b, 0);
     int sent_ok = 1;
-    for (size_t k = 0; k < p->nrows && !bad;) {
-        size_t end = pg_step_end(p, k);
-        const row *w = &p->rows[k];
-        bad |= pg_buf_be16(b, 8) | pg_buf_be32(b, 4) | pg_buf_be32(b, (int32_t)p->run_num) |
-               pg_buf_be32(b, 8) | pg_buf_be64(b, (uint64_t)w->step) | pg_buf_be32(b, 8) |
-               pg_buf_be64(b, pg_dbits(w->time));
-        for (int col = 0; col < 5 && !bad; col++)
-            bad |= pg_copy_array(p, b, k, end, col);
-        if (!bad && b->len >= (1u << 20)) {
-            sent_ok &= PQputCopyData(p->conn, b->data, (int)b->len) == 1;
-            tev_buf_clear(b);
-        }
-        k = end;
-    }
-    bad |= pg_buf_be16(b, 0xffff);
-    if (!bad && b->len)
-        sent_ok &= PQputCopyData(p->conn, b->data, (int)b->len) == 1;
-    tev_buf_clear(b);
-    PQputCopyEnd(p->conn, bad ? "out of memory" : NULL);
+    copy_rows(p, &sent_ok);
     r = PQgetResult(p->conn);
     int rc = pg_res_ok(p, r, "cannot write");
     int dup = rc != 0 && strcmp(pg_sqlstate(r), "23505") == 0;
@@ -464,6 +507,8 @@ int pg_write_copy(pg *p, int *lost)
     PQclear(r);
     while ((r = PQgetResult(p->conn)) != NULL)
         PQclear(r);
+    if (rc == 0 && count_copied(p, lost) != 0)
+        rc = -1;
     if (rc == 0) {
         r = PQexec(p->conn, "COMMIT");
         rc = pg_res_ok(p, r, "cannot write");

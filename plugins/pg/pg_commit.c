@@ -86,8 +86,8 @@ int pg_spool_pending(pg *p)
             }
         }
         tev_buf_clear(&p->scratch);
-        if (tev_encode_log(&p->scratch, p->run_id, p->rows[k].step, p->rows[k].time, f, nf,
-                           p->host->format_real) != 0) {
+        if (tev_encode_log_at(&p->scratch, p->run_id, p->attempt, p->rows[k].step, p->rows[k].time,
+                              f, nf, p->host->format_real) != 0) {
             snprintf(p->err, sizeof p->err, "out of memory");
             rc = -1;
         } else {
@@ -127,6 +127,27 @@ int pg_start_spooling(pg *p, const char *why)
     if (pg_spool_pending(p) != 0)
         return p->host->error(TROPT_EBACKEND, "%s", p->err);
     return TROPT_OK;
+}
+
+int pg_spool_event(pg *p, const tev_buf *ev, const char *why)
+{
+    int rc = pg_start_spooling(p, why);
+    if (rc != TROPT_OK)
+        return rc;
+    if (pg_spool_bytes(p, ev->data, ev->len) != 0)
+        return p->host->error(TROPT_EBACKEND, "%s", p->err);
+    p->n_spooled++;
+    return TROPT_OK;
+}
+
+int pg_spool_after_failure(pg *p, const tev_buf *ev)
+{
+    char why[1200];
+    if (p->locked && p->conn && PQstatus(p->conn) != CONNECTION_BAD)
+        pg_lock_why(p, why, sizeof why);
+    else
+        snprintf(why, sizeof why, "lost the server %s (%s)", p->shown, p->err);
+    return pg_spool_event(p, ev, why);
 }
 
 void pg_lock_why(pg *p, char *why, size_t n)
@@ -192,15 +213,17 @@ void pg_heartbeat_now(pg *p)
         return;
     if (!p->prepared_hb) {
         char *q = pg_sql(p, PGS_HEARTBEAT);
-        PGresult *r = q ? PQprepare(p->conn, "hb", q, 1, NULL) : NULL;
+        PGresult *r = q ? PQprepare(p->conn, "hb", q, 2, NULL) : NULL;
         p->host->free(q);
         p->prepared_hb = r && PQresultStatus(r) == PGRES_COMMAND_OK;
         PQclear(r);
         if (!p->prepared_hb)
             return;
     }
-    const char *v[1] = {p->run_id};
-    PQclear(PQexecPrepared(p->conn, "hb", 1, v, NULL, NULL, 0));
+    char attempt[24];
+    snprintf(attempt, sizeof attempt, "%" PRId64, p->attempt);
+    const char *v[2] = {p->run_id, attempt};
+    PQclear(PQexecPrepared(p->conn, "hb", 2, v, NULL, NULL, 0));
 }
 
 void *pg_background(void *arg)

@@ -201,10 +201,31 @@ static int read_version(pg *p, int *version)
     return lost || locked;
 }
 
-/* Create the schema under the advisory lock; whoever comes second finds it
- * done.  *version: what is there afterwards.  TROPT_OK, TROPT_EBACKEND, or
- * 1 when the connection is gone. */
-static int create_schema(pg *p, int *version)
+/* Inside the locked transaction: what the schema holds is brought to
+ * PGS_VERSION step by step (a new schema is made as version 1 and upgraded,
+ * so a new store and an upgraded one are the same).  0, or -1 (p->err). */
+static int upgrade_steps(pg *p, int *version)
+{
+    static const struct {
+        int from;
+        const char *sql;
+    } steps[] = {{0, PGS_CREATE_V1}, {1, PGS_UPGRADE_V2}};
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        if (*version != steps[i].from)
+            continue;
+        if (pg_exec_ok(p, steps[i].sql, 0, NULL,
+                       *version ? "cannot upgrade the schema" : "cannot create the schema") != 0)
+            return -1;
+        *version = steps[i].from + 1;
+    }
+    return 0;
+}
+
+/* Create or upgrade the schema under the advisory lock, in one transaction;
+ * whoever comes second finds it done.  *version: what is there afterwards.
+ * TROPT_OK, TROPT_EBACKEND, or 1 when the connection is gone (or a lock was
+ * held past lock_timeout: a long upgrade by another process). */
+static int migrate(pg *p, int *version)
 {
     const char *v[1] = {p->schema};
     int rc = pg_exec_ok(p, "BEGIN", 0, NULL, "cannot create the schema");
@@ -215,37 +236,31 @@ static int create_schema(pg *p, int *version)
     if (rc == 0) {
         PGresult *r = pg_exec_tpl(p, PGS_VERSION_GET, 0, NULL);
         rc = pg_res_ok(p, r, "cannot read the schema version");
-        if (rc == 0 && PQntuples(r) == 1)
-            *version = atoi(PQgetvalue(r, 0, 0));
+        *version = rc == 0 && PQntuples(r) == 1 ? atoi(PQgetvalue(r, 0, 0)) : 0;
         PQclear(r);
     }
-    if (rc == 0 && *version == 0) {
-        rc = pg_exec_ok(p, PGS_CREATE_V1, 0, NULL, "cannot create the schema");
-        if (rc == 0)
-            *version = PGS_VERSION;
-    }
+    if (rc == 0)
+        rc = upgrade_steps(p, version);
     if (rc == 0)
         rc = pg_exec_ok(p, "COMMIT", 0, NULL, "cannot create the schema");
     if (rc != 0) {
-        int gone = PQstatus(p->conn) == CONNECTION_BAD;
+        int gone = PQstatus(p->conn) == CONNECTION_BAD || p->locked;
         PQclear(PQexec(p->conn, "ROLLBACK"));
         return gone ? 1 : TROPT_EBACKEND;
     }
     return TROPT_OK;
 }
 
-/* Create or check the schema.  Returns TROPT_OK, TROPT_EBACKEND (p->err:
- * a newer schema, or SQL refused), or 1 when the connection is gone (or
- * the version table stayed locked past lock_timeout). */
+/* Create, upgrade or check the schema.  Returns TROPT_OK, TROPT_EBACKEND
+ * (p->err: a newer schema, or SQL refused), or 1 when the connection is gone
+ * (or the version table stayed locked past lock_timeout). */
 int pg_ensure_schema(pg *p)
 {
     int version;
     if (read_version(p, &version) != 0)
         return 1;
-    if (version == PGS_VERSION)
-        return TROPT_OK;
-    if (version == 0) {
-        int rc = create_schema(p, &version);
+    if (version < PGS_VERSION) {
+        int rc = migrate(p, &version);
         if (rc != TROPT_OK)
             return rc;
     }
@@ -255,6 +270,7 @@ int pg_ensure_schema(pg *p)
                  p->schema, version, PGS_VERSION);
         return TROPT_EBACKEND;
     }
+    p->version = version;
     return TROPT_OK;
 }
 
@@ -270,4 +286,32 @@ int pg_open_store(pg *p)
         p->conn = NULL;
     }
     return rc;
+}
+
+int pg_ensure_conn(pg *p)
+{
+    return p->conn ? TROPT_OK : pg_open_store(p);
+}
+
+/* ---- values as text ---------------------------------------------------- */
+
+void pg_real_text(const pg *p, char *buf, size_t size, double x)
+{
+    if (isnan(x))
+        snprintf(buf, size, "NaN");
+    else if (isinf(x))
+        snprintf(buf, size, "%sInfinity", x < 0 ? "-" : "");
+    else
+        p->host->format_real(buf, size, x);
+}
+
+void pg_iso_time(double t, char *buf, size_t size)
+{
+    time_t sec = (time_t)floor(t);
+    struct tm tm;
+    if (!isfinite(t) || t < 0 || t > 253402300799.0 || !gmtime_r(&sec, &tm)) {
+        snprintf(buf, size, "-");
+        return;
+    }
+    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }

@@ -3,8 +3,11 @@
  * pending rows, and the functions its files share.
  *
  * Files:
- *   pg.c        the option table and the hooks (create/init/log/finish/
- *               flush/destroy): the run's life, what is spooled when.
+ *   pg.c        the option table and the hooks (create/log/flush/destroy),
+ *               the hook table.
+ *   pg_run.c    init and finish: the run's row, its attempt (SPEC 15: the
+ *               rule of attempts, one writer per attempt), params, summary,
+ *               and a deleted run refused.
  *   pg_conf.c   the conninfo checked before connecting (values libpq would
  *               refuse), the server as messages show it, the replay command.
  *   pg_conn.c   messages without secrets, SQL text, connecting, the schema
@@ -14,6 +17,12 @@
  *               COPY in a transaction.
  *   pg_commit.c the spool file (event format), commit, and the background
  *               thread (heartbeat, commit_interval).
+ *   pg_meta.c   the ABI 1.2 hooks besides init: checkpoint marks, system
+ *               samples, tags/note/name (annotate) and delete_run.
+ *   pg_read.c   the reader hooks: listing runs (every ABI 1.2 member, from
+ *               per-run records and indexes, never a scan of the steps).
+ *   pg_read_run.c  reading one run back: START, its attempts, steps,
+ *               marks, samples, END.
  *
  * Locking: the fields of struct pg from `mu` on are read and written with
  * `mu` held, by the hooks and by the background thread; the fields above it
@@ -124,6 +133,7 @@ typedef struct pg {
     /* the open run */
     int active;
     int64_t run_num; /* tropt_run.id */
+    int64_t attempt; /* its attempt (1 from a host before ABI 1.2) */
     char *run_id;
     char *start_line; /* its run_start event, for the spool */
     size_t start_len;
@@ -145,7 +155,8 @@ typedef struct pg {
     int64_t n_spooled;
 
     char err[1024];
-    int locked; /* the last failure (pg_res_ok) was lock_timeout (SQLSTATE 55P03) */
+    int locked;  /* the last failure (pg_res_ok) was lock_timeout (SQLSTATE 55P03) */
+    int version; /* the schema's version (the reader reads versions 1 and 2) */
     tev_buf scratch;
 } pg;
 
@@ -188,6 +199,23 @@ int pg_start_spooling(pg *p, const char *why);
 int pg_commit(pg *p);
 void pg_heartbeat_now(pg *p);
 void *pg_background(void *arg);
+/* pg_commit.c: spool one encoded event of the open run (the run goes to the
+ * spool first when it is not there yet, `why` saying why).  TROPT_OK or the
+ * error (host->error). */
+int pg_spool_event(pg *p, const tev_buf *ev, const char *why);
+/* pg_commit.c: the open run's steps and `ev` go to the spool because the
+ * last statement failed (p->locked: a lock; else the server is gone).
+ * TROPT_OK or the error (host->error). */
+int pg_spool_after_failure(pg *p, const tev_buf *ev);
+
+/* pg_conn.c: a real as PostgreSQL's float8 input reads it back exactly
+ * ("NaN", "Infinity", "-Infinity", else the shortest round-trip text). */
+void pg_real_text(const pg *p, char *buf, size_t size, double x);
+/* pg_conn.c: Unix seconds as "2026-01-02T03:04:05Z" ("-" when not a time). */
+void pg_iso_time(double t, char *buf, size_t size);
+/* pg_conn.c: connect and check the schema when no connection is open.
+ * TROPT_OK; else the error code with p->err (1: the server is gone). */
+int pg_ensure_conn(pg *p);
 
 /* pg_conf.c: parse p->conninfo; set p->shown, p->secret, p->replay_hint.
  * TROPT_OK; TROPT_EINVAL (reported) when the conninfo does not parse or
@@ -203,7 +231,28 @@ void pg_lock_why(pg *p, char *why, size_t n);
 int pg_configure(pg **out, const tropt_optval *opts, const tropt_host *host);
 void pg_destroy(void *self);
 
-/* pg_read.c: the reader hooks (ABI 1.1) over the four views. */
+/* pg_run.c: the hooks init and finish; put_kv writes params or summary rows
+ * (attempt: NULL for the summary) in the open transaction: 0 or -1 (p->err). */
+int pg_init(void *self, const tropt_run *run, const json_t *config, const tropt_field *params,
+            size_t n_params);
+int pg_finish(void *self, const tropt_run *run, const char *status, double ended_at,
+              const json_t *summary, const tropt_field *flat, size_t n_flat);
+int pg_put_kv(pg *p, const char *tpl, const char *attempt, const tropt_field *f, size_t n);
+/* pg.c: forget the open run (its spool file closed). */
+void pg_free_run(pg *p);
+/* pg.c: fsync the open run's spool file, if any.  TROPT_OK or the error. */
+int pg_spool_sync(pg *p);
+/* pg.c: the warning finish gives when the run went to the spool. */
+void pg_warn_spooled(pg *p);
+
+/* pg_meta.c: the ABI 1.2 hooks. */
+int pg_checkpoint(void *self, const tropt_run *run, const tropt_checkpoint *mark);
+int pg_log_system(void *self, const tropt_run *run, double time, const tropt_sample *samples,
+                  size_t n);
+int pg_annotate(void *self, const char *run_id, const tropt_annotation *a);
+int pg_delete_run(void *self, const char *run_id);
+
+/* pg_read.c / pg_read_run.c: the reader hooks (ABI 1.1, members of 1.2). */
 int pg_reader_open(void **reader, const tropt_optval *opts, const tropt_host *host);
 int pg_list_runs(void *reader, tropt_run_list_fn fn, void *userdata);
 int pg_read_run(void *reader, const char *run_id, tropt_event_fn fn, void *userdata);

@@ -236,6 +236,48 @@ int64_t pgtu_i64(PGconn *c, const char *fmt, ...)
     return v;
 }
 
+char *pgtu_text(PGconn *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    PGresult *r = vq(c, fmt, ap);
+    va_end(ap);
+    char *s = PQntuples(r) >= 1 && !PQgetisnull(r, 0, 0) ? strdup(PQgetvalue(r, 0, 0)) : NULL;
+    PQclear(r);
+    return s;
+}
+
+void pgtu_load_fixture(const char *schema)
+{
+    char *path = tu_strdupf("%s/tests/data/pg_schema1.sql", tu_source_root());
+    char *sql = tu_read_file(path, NULL);
+    ck_assert_msg(sql != NULL, "cannot read %s", path);
+    /* every "fixture1" is the schema's name (the ids and experiments hold
+     * no such text) */
+    size_t n = 0;
+    for (const char *at = sql; (at = strstr(at, "fixture1")) != NULL; at += 8)
+        n++;
+    char *out = malloc(strlen(sql) + n * (strlen(schema) + 1) + 1);
+    char *w = out;
+    const char *r = sql, *at;
+    while ((at = strstr(r, "fixture1")) != NULL) {
+        memcpy(w, r, (size_t)(at - r));
+        w += at - r;
+        w += sprintf(w, "%s", schema);
+        r = at + 8;
+    }
+    strcpy(w, r);
+    PGconn *c = pgtu_connect();
+    PGresult *res = PQexec(c, out);
+    ck_assert_msg(PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK,
+                  "loading %s: %s", path, PQresultErrorMessage(res));
+    PQclear(res);
+    PQfinish(c);
+    free(out);
+    free(sql);
+    free(path);
+}
+
 void pgtu_write_i64(int fd, int64_t v)
 {
     if (write(fd, &v, sizeof v) != (ssize_t)sizeof v)

@@ -53,6 +53,14 @@ PGresult *pgtu_q(PGconn *c, const char *fmt, ...) __attribute__((format(printf, 
 /* The first column of the first row as int64 (0 for NULL). */
 int64_t pgtu_i64(PGconn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* The first column of the first row as text (malloc'd; NULL for NULL or no
+ * row). */
+char *pgtu_text(PGconn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Load tests/data/pg_schema1.sql (a store of schema version 1 written by
+ * the release before schema 2) as schema `schema`; aborts the test on
+ * failure. */
+void pgtu_load_fixture(const char *schema);
+
 /* Write/read an int64 through a pipe (child processes report counts). */
 void pgtu_write_i64(int fd, int64_t v);
 int64_t pgtu_read_i64(int fd);
