@@ -268,6 +268,8 @@ static int csv_init(void *self, const tropt_run *run, const json_t *config,
     c->ncols_disk = 0;
     c->rows_disk = c->steps = c->rewrites = c->rewritten = 0;
     c->failing = c->fail_errno = 0;
+    memset(&c->st, 0, sizeof c->st);
+    attempt_names(c, 1);
 
     char *folder = folder_name(c, run->experiment);
     char *exp_dir = folder ? joinpath(c, c->dir, folder) : NULL;

@@ -403,7 +403,7 @@ static void mi_free(metrics_in *m)
 /* After the header: the key -> column map of the wide layout. */
 static int mi_setup(metrics_in *m, const char *folder)
 {
-    int rc = csv_typer_open(&m->ty, m->h, folder);
+    int rc = csv_typer_open(&m->ty, m->h, folder, "types.csv");
     if (rc)
         return rc;
     if (!m->ty.f)
@@ -661,8 +661,8 @@ static int mi_unordered(metrics_in *m, const char *folder, off_t off, long line)
 {
     csv_steps idx = {0};
     csv_typemap tm;
-    int rc = csv_typemap_load(&tm, m->h, folder);
-    if (!rc && csv_steps_scan(m->h, m->f, off, line, m->long_layout, &idx) < 0)
+    int rc = csv_typemap_load(&tm, m->h, folder, "types.csv");
+    if (!rc && csv_steps_scan(m->h, m->f, off, line, m->long_layout, &idx, NULL) < 0)
         rc = errno == ENOMEM ? m->h->error(TROPT_ENOMEM, "out of memory")
                              : m->h->error(TROPT_EBACKEND, "%s: %s", m->path, strerror(errno));
     if (!rc) {
@@ -688,7 +688,8 @@ static int mi_read(metrics_in *m, const char *folder)
     long line = 1 + m->hdr.lines;
     if (rc)
         return rc;
-    int ascending = off < 0 ? -1 : csv_steps_scan(m->h, m->f, off, line, m->long_layout, NULL);
+    int ascending =
+        off < 0 ? -1 : csv_steps_scan(m->h, m->f, off, line, m->long_layout, NULL, NULL);
     if (ascending < 0)
         return m->h->error(TROPT_EBACKEND, "%s: %s", m->path, strerror(errno));
     if (!ascending)
