@@ -155,7 +155,8 @@ static json_t *meta_new(csv *c, const tropt_run *run, const char *folder, const 
 /* ---- continuing a stored run.json ------------------------------------------------ */
 
 /* A run.json written before attempts (no "attempts"): its one attempt, from
- * its top-level members and config.json. */
+ * its top-level members and config.json, marked "legacy" (no writer owns
+ * it: a replay into it continues it, as before attempts). */
 static int legacy_attempts(csv *c, json_t *m)
 {
     if (json_is_array(json_object_get(m, "attempts")))
@@ -164,12 +165,12 @@ static int legacy_attempts(csv *c, json_t *m)
     int rc = load_at(c, c->rfd, "config.json", c->run_dir, &cfg);
     if (rc != TROPT_OK)
         return rc;
-    json_t *a = json_pack("{s:I, s:I, s:O?, s:O?, s:O?, s:O?, s:O?, s:s, s:o}", "attempt",
+    json_t *a = json_pack("{s:I, s:I, s:O?, s:O?, s:O?, s:O?, s:O?, s:s, s:o, s:b}", "attempt",
                           (json_int_t)1, "from_step", (json_int_t)0, "started_at",
                           json_object_get(m, "started_at"), "ended_at",
                           json_object_get(m, "ended_at"), "status", json_object_get(m, "status"),
                           "host", json_object_get(m, "host"), "pid", json_object_get(m, "pid"),
-                          "file", "metrics.csv", "config", cfg ? cfg : json_object());
+                          "file", "metrics.csv", "config", cfg ? cfg : json_object(), "legacy", 1);
     if (!a || json_object_set_new(m, "attempts", json_pack("[o]", a)) != 0)
         return oom(c);
     return TROPT_OK;
@@ -190,13 +191,13 @@ static json_t *find_attempt(const json_t *attempts, int64_t k, size_t *pos)
 }
 
 /* The attempt a stored was written by this writer (the same host and
- * process: the same events replayed, or the same process opening it
- * again); a host of ABI 1.1 gives no attempts: always. */
+ * process: the same events replayed, whose start is the same too, or this
+ * process opening it again); a host of ABI 1.1 gives no attempts: always. */
 static int same_writer(const csv *c, const json_t *a, const tropt_run *run)
 {
     const char *host = jstr(a, "host");
-    if (!TROPT_HOST_RUN_V12(c->h))
-        return 1;
+    if (!TROPT_HOST_RUN_V12(c->h) || json_is_true(json_object_get(a, "legacy")))
+        return 1; /* a folder written before attempts: any writer continues it */
     return jint(a, "pid") == run->pid && host && run->host && strcmp(host, run->host) == 0;
 }
 
@@ -240,6 +241,31 @@ static int refresh_one(csv *c, json_t *a)
     return got > 0 && csv_stat_put(a, &st) != 0 ? oom(c) : TROPT_OK;
 }
 
+/* The counts of every attempt but a brought up to date. */
+static int refresh_others(csv *c, json_t *attempts, const json_t *a)
+{
+    for (size_t i = 0; i < json_array_size(attempts); i++) {
+        json_t *o = json_array_get(attempts, i);
+        int rc = o != a ? refresh_one(c, o) : TROPT_OK;
+        if (rc != TROPT_OK)
+            return rc;
+    }
+    return TROPT_OK;
+}
+
+/* A stored run.json without a resume key or name (a folder written before
+ * them) gets the attempt's.  -1 when out of memory. */
+static int keep_identity(csv *c, json_t *m, const tropt_run *run)
+{
+    int v12 = TROPT_HOST_RUN_V12(c->h);
+    const char *key = v12 ? run->resume_key : NULL, *name = v12 ? run->name : NULL;
+    if (key && !jstr(m, "resume_key") && json_object_set_new(m, "resume_key", json_string(key)))
+        return -1;
+    if (name && !jstr(m, "name") && json_object_set_new(m, "name", json_string(name)))
+        return -1;
+    return 0;
+}
+
 /* Record attempt c->attempt in the stored run.json m, or continue it (a
  * replay); refuse it when another process holds it. */
 static int continue_meta(csv *c, json_t *m, const tropt_run *run, const json_t *config)
@@ -264,15 +290,9 @@ static int continue_meta(csv *c, json_t *m, const tropt_run *run, const json_t *
         json_object_set_new(a, "ended_at", json_null()) != 0 ||
         crash_earlier(attempts, c->attempt) != 0)
         return oom(c);
-    for (size_t i = 0; i < json_array_size(attempts); i++) {
-        json_t *o = json_array_get(attempts, i);
-        if (o != a && (rc = refresh_one(c, o)) != TROPT_OK)
-            return rc;
-    }
-    int v12 = TROPT_HOST_RUN_V12(c->h);
-    const char *key = v12 ? run->resume_key : NULL, *name = v12 ? run->name : NULL;
-    if ((key && !jstr(m, "resume_key") && json_object_set_new(m, "resume_key", json_string(key))) ||
-        (name && !jstr(m, "name") && json_object_set_new(m, "name", json_string(name))))
+    if ((rc = refresh_others(c, attempts, a)) != TROPT_OK)
+        return rc;
+    if (keep_identity(c, m, run) != 0)
         return oom(c);
     c->att = a;
     c->latest = json_array_get(attempts, json_array_size(attempts) - 1) == a;

@@ -212,11 +212,6 @@ typedef struct csv {
     int lockfd;         /* <run>/.lock: byte 0 locked while the run is open */
     char claim[300];    /* the resume-key claim this init made ("": none) */
     int ckfd, sysfd;    /* checkpoints.csv, system.csv, or -1 */
-    off_t cksize, syssize;
-    double *sys_seen; /* a replayed attempt: the times of its samples */
-    size_t n_sys_seen;
-    unsigned char *ck_seen; /* a replayed attempt: per seq, 1 a mark, 2 with its hash */
-    size_t n_ck_seen;
 
     /* keys in first-seen order, and a hash of them (slot = index + 1);
      * keys[i] is "<key>\0<key as a CSV cell>", kcell[i] points at that
@@ -431,7 +426,7 @@ int store_check_deleted(csv *c, int dfd, const char *run_id);
 
 /* At init: take the run's resume key in <dir>/.resume_keys (exclusively),
  * or refuse (TROPT_EBACKEND) a key another run carries. */
-int store_claim_key(csv *c, int dfd, const char *key, const char *folder, const char *run_id);
+int store_claim_key(csv *c, int dfd, const char *key, const char *run_id);
 
 /* Drop the claim this init made (the init failed). */
 void store_unclaim(csv *c);
@@ -446,16 +441,7 @@ int csv_delete_run(void *self, const char *run_id);
 int csv_checkpoint(void *self, const tropt_run *run, const tropt_checkpoint *mark);
 int csv_log_system(void *self, const tropt_run *run, double time, const tropt_sample *s, size_t n);
 
-/* A replayed attempt: note the marks and samples system.csv and
- * checkpoints.csv hold of it, so they are not written twice. */
-int marks_seen_load(csv *c);
-
-/* Close the side files, forget what marks_seen_load noted. */
+/* Close checkpoints.csv and system.csv. */
 void marks_close(csv *c);
-
-/* ---- csv.c ---- */
-
-/* Write the queued rows (the flush policy's write; retry rules kept). */
-int csv_write_now(csv *c);
 
 #endif

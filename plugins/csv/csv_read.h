@@ -170,4 +170,44 @@ int csv_typemap_at(const csv_typemap *tm, const char *key, uint64_t row);
 
 void csv_typemap_free(csv_typemap *tm);
 
+/* ---- csv_runinfo.c: the reader's ABI 1.2 side ---- */
+
+/* The checkpoint marks of checkpoints.csv, the last record of each
+ * (attempt, seq), in the order they were first written. */
+typedef struct csv_marks {
+    tropt_checkpoint *v; /* path, sha256, error owned (host memory) */
+    size_t n, cap;
+} csv_marks;
+
+/* A stored run's ABI 1.2 members and what they point at. */
+typedef struct csv_info {
+    tropt_stored_run ri; /* the caller fills the ABI 1.1 members first */
+    int long_layout;
+    const char **tags;
+    tropt_provenance prov;
+    tropt_attempt *atts; /* every attempt, in order */
+    size_t n_atts;
+    json_t *counts; /* the attempts with their counts up to date */
+    csv_marks marks;
+} csv_info;
+
+/* Fill ci's ABI 1.2 members from run.json (borrowed: keep it alive while
+ * ci is used) and the run folder's files.  0, or an error reported
+ * through h; csv_info_free releases ci either way. */
+int csv_info_fill(const tropt_host *h, const char *folder, const json_t *run, csv_info *ci);
+void csv_info_free(const tropt_host *h, csv_info *ci);
+
+/* Load <folder>/checkpoints.csv (none: no marks).  0, or TROPT_ENOMEM. */
+int csv_marks_load(const tropt_host *h, const char *folder, csv_marks *mk);
+void csv_marks_free(const tropt_host *h, csv_marks *mk);
+
+/* The CHECKPOINT events of `attempt`; fn's non-zero result returned. */
+int csv_marks_emit(const csv_marks *mk, int64_t attempt, const tropt_stored_run *ri,
+                   tropt_event_fn fn, void *ud);
+
+/* The SYSTEM events of `attempt` from <folder>/system.csv, in time order
+ * (one event per time).  fn's non-zero result or an error returned. */
+int csv_system_emit(const tropt_host *h, const char *folder, int64_t attempt,
+                    const tropt_stored_run *ri, tropt_event_fn fn, void *ud);
+
 #endif
