@@ -157,16 +157,9 @@ static int by_step_row(const void *a, const void *b)
     return x->row < y->row ? -1 : x->row > y->row;
 }
 
-void csv_steps_last(csv_steps *idx)
+void csv_steps_sort(csv_steps *idx)
 {
     qsort(idx->v, idx->n, sizeof *idx->v, by_step_row);
-    size_t k = 0;
-    for (size_t i = 0; i < idx->n; i++) {
-        int later = i + 1 < idx->n && idx->v[i + 1].step == idx->v[i].step;
-        if (!later || idx->v[i].step == INT64_MIN)
-            idx->v[k++] = idx->v[i];
-    }
-    idx->n = k;
 }
 
 void csv_steps_free(const tropt_host *h, csv_steps *idx)

@@ -339,6 +339,9 @@ typedef struct stepper {
     int have;
     int own_keys;    /* long layout: each field's key (and text) is one owned block */
     int64_t attempt; /* the attempt whose file is read */
+    int merge;       /* the records of one step come together (read by step):
+                        one event, each key's last value (as a later log at
+                        the same step merges into it in sqlite) */
 } stepper;
 
 static int st_push(stepper *s, const tropt_field *f, json_t *owned)
@@ -350,6 +353,35 @@ static int st_push(stepper *s, const tropt_field *f, json_t *owned)
     s->f[s->n] = *f;
     s->owned[s->n++] = owned;
     return 0;
+}
+
+/* st_push, or (merging) the field replacing the step's field of that key;
+ * a string pointing into the record (wide) is copied first, since the
+ * step's next record reuses the buffer. */
+static int st_put(stepper *s, const tropt_field *in, json_t *owned)
+{
+    tropt_field copy = *in;
+    const tropt_field *f = in;
+    if (s->merge && !s->own_keys && in->type == TROPT_STRING && !owned) {
+        if (!(owned = json_string_nocheck(in->v.s)))
+            return -1;
+        copy.v.s = json_string_value(owned);
+        f = &copy;
+    }
+    for (size_t i = 0; s->merge && i < s->n; i++) {
+        if (strcmp(s->f[i].key, f->key) != 0)
+            continue;
+        json_decref(s->owned[i]);
+        if (s->own_keys)
+            s->r->host->free((void *)s->f[i].key);
+        s->f[i] = *f;
+        s->owned[i] = owned;
+        return 0;
+    }
+    int rc = st_push(s, f, owned);
+    if (rc && f == &copy)
+        json_decref(owned);
+    return rc;
 }
 
 static void st_clear(stepper *s)
@@ -536,6 +568,9 @@ static int mi_step(metrics_in *m, int64_t *step, double *time)
 static int mi_wide(metrics_in *m, int64_t step, double time)
 {
     stepper *s = m->s;
+    int rc = s->merge && s->have && step != s->step ? st_emit(s) : 0;
+    if (rc)
+        return rc;
     s->step = step;
     s->time = time;
     s->have = 1;
@@ -544,12 +579,12 @@ static int mi_wide(metrics_in *m, int64_t step, double time)
         json_t *owned;
         if (m->skip[c])
             continue;
-        if (mi_field(m, c, m->coltype[c], &fl, &owned) && st_push(s, &fl, owned)) {
+        if (mi_field(m, c, m->coltype[c], &fl, &owned) && st_put(s, &fl, owned)) {
             json_decref(owned);
             return m->h->error(TROPT_ENOMEM, "out of memory");
         }
     }
-    return st_emit(s);
+    return s->merge ? 0 : st_emit(s);
 }
 
 /* 1 when the long step gathered has no field of key yet (noted now), 0
@@ -577,7 +612,7 @@ static int mi_long(metrics_in *m, int64_t step, double time)
     stepper *s = m->s;
     const csv_record *rec = &m->rec;
     const char *tt = rec->buf + rec->cells[1].off;
-    if (!s->have || step != s->step || strcmp(tt, m->ptime) != 0) {
+    if (!s->have || step != s->step || (!s->merge && strcmp(tt, m->ptime) != 0)) {
         int rc = st_emit(s);
         if (rc)
             return rc;
@@ -591,7 +626,7 @@ static int mi_long(metrics_in *m, int64_t step, double time)
     if (kc->len == 0 && !kc->quoted && vc->len == 0 && !vc->quoted)
         return 0; /* "step,time,,": a step without fields */
     const char *key = rec->buf + rec->cells[2].off;
-    int once = key_once(m, key, step);
+    int once = s->merge ? 1 : key_once(m, key, step);
     if (once <= 0)
         return once;
     const json_t *t = m->tm ? NULL : json_object_get(m->ktypes, key);
@@ -609,7 +644,7 @@ static int mi_long(metrics_in *m, int64_t step, double time)
             fl.v.s = memcpy(k + klen + 1, fl.v.s, vlen);
         fl.key = k;
     }
-    if (!k || st_push(s, &fl, owned)) {
+    if (!k || st_put(s, &fl, owned)) {
         m->h->free(k);
         json_decref(owned);
         return m->h->error(TROPT_ENOMEM, "out of memory");
@@ -669,7 +704,9 @@ static int mi_entry(metrics_in *m, const csv_steprec *e)
 }
 
 /* A run whose steps are not ascending (csv_order.c): each step once, in
- * ascending order, its last row winning; types.csv held in memory. */
+ * ascending order, its rows merged in file order (a key's last value
+ * wins, as a later log at the same step merges in sqlite); types.csv held
+ * in memory. */
 static int mi_unordered(metrics_in *m, const char *folder, off_t off, long line)
 {
     csv_steps idx = {0};
@@ -679,13 +716,15 @@ static int mi_unordered(metrics_in *m, const char *folder, off_t off, long line)
         rc = errno == ENOMEM ? m->h->error(TROPT_ENOMEM, "out of memory")
                              : m->h->error(TROPT_EBACKEND, "%s: %s", m->path, strerror(errno));
     if (!rc) {
-        csv_steps_last(&idx);
+        csv_steps_sort(&idx);
         m->tm = &tm;
+        m->s->merge = 1;
     }
     for (size_t i = 0; !rc && i < idx.n; i++)
         rc = mi_entry(m, &idx.v[i]);
     if (!rc)
         rc = st_emit(m->s);
+    m->s->merge = 0;
     m->tm = NULL;
     csv_typemap_free(&tm);
     csv_steps_free(m->h, &idx);

@@ -142,9 +142,9 @@ void csv_run_steps(const json_t *attempts, int64_t *last_step, int64_t *n_steps)
 int csv_steps_scan(const tropt_host *h, FILE *f, off_t off, long line, int long_layout,
                    csv_steps *idx, csv_stepstat *st);
 
-/* Sort idx by step, keeping only the last (in file order) of each step;
- * records that are no step stay, first. */
-void csv_steps_last(csv_steps *idx);
+/* Sort idx by step, the records of one step in file order; records that
+ * are no step stay first. */
+void csv_steps_sort(csv_steps *idx);
 
 void csv_steps_free(const tropt_host *h, csv_steps *idx);
 

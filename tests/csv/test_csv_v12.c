@@ -459,52 +459,204 @@ START_TEST(test_resume_must_unknown_key)
 }
 END_TEST
 
-/* Two processes resume one key at once: one wins, the other is refused
- * with a message, nothing is written twice. */
+/* Two processes resume one key at once: one wins (it holds the run open
+ * until killed), the other is refused with a message naming the run,
+ * nothing is written twice. */
+typedef struct race {
+    pid_t kids[2];
+    int status[2], done[2];
+} race;
+
+static int one_exited(void *arg)
+{
+    race *r = arg;
+    for (int k = 0; k < 2; k++)
+        if (!r->done[k] && waitpid(r->kids[k], &r->status[k], WNOHANG) == r->kids[k])
+            r->done[k] = 1;
+    return r->done[0] || r->done[1];
+}
+
+/* A racer: resume=allow with key "race", five steps, then held open until
+ * killed; refused: the message on stderr, exit 3. */
+static void race_child(const char *dir)
+{
+    char *spec = tu_strdupf("csv:dir=%s", dir);
+    tropt_tracker *t = NULL;
+    if (tropt_tracker_open(&t, spec, "resume", NULL) != TROPT_OK ||
+        tropt_tracker_set_option(t, "resume", "allow") != TROPT_OK ||
+        tropt_tracker_set_option(t, "resume_key", "race") != TROPT_OK ||
+        tropt_tracker_init(t, NULL) != TROPT_OK) {
+        fprintf(stderr, "%s\n", tropt_error_message());
+        _exit(3);
+    }
+    int64_t from = tropt_tracker_next_step(t);
+    for (int64_t st = from; st < from + 5; st++) {
+        tropt_field f = TROPT_F_INT("x", st);
+        if (tropt_tracker_log_fields(t, &f, 1) != TROPT_OK)
+            _exit(4);
+    }
+    tropt_tracker_flush(t);
+    for (;;)
+        pause();
+}
+
 START_TEST(test_two_resume_one_key)
 {
     char *dir = tu_mkdtemp();
     pid_t p = writer(dir, "race", 10, -1, NULL, 0);
     kill_when(p, (want_state){dir, 9, -1, 1});
     for (int round = 0; round < 3; round++) {
+        found before = list(dir, NULL);
         int fds[2][2];
-        pid_t kids[2];
+        race r;
+        memset(&r, 0, sizeof r);
         for (int k = 0; k < 2; k++) {
             ck_assert_int_eq(pipe(fds[k]), 0);
-            kids[k] = fork();
-            ck_assert_int_ge(kids[k], 0);
-            if (kids[k] == 0) {
+            fflush(stderr);
+            r.kids[k] = fork();
+            ck_assert_int_ge(r.kids[k], 0);
+            if (r.kids[k] == 0) {
                 dup2(fds[k][1], 2);
-                pid_t w = writer(dir, "race", 5, -1, NULL, 1);
-                _exit(0 * w); /* not reached: the writer exits */
+                close(fds[k][0]);
+                race_child(dir);
             }
             close(fds[k][1]);
         }
-        int ok = 0;
-        char msg[2][2048];
+        /* the loser exits; the winner's rows reach the store */
+        ck_assert_msg(tu_wait_until(one_exited, &r, 120), "neither process gave up");
+        want_state w = {dir, before.last_step + 5, -1, before.attempts + 1};
+        int ok = tu_wait_until(reached, &w, 120);
+        for (int k = 0; k < 2; k++)
+            if (!r.done[k]) {
+                kill(r.kids[k], SIGKILL);
+                waitpid(r.kids[k], &r.status[k], 0);
+                r.done[k] = 2;
+            }
+        ck_assert_msg(ok, "the winner's rows never showed");
         for (int k = 0; k < 2; k++) {
-            int st;
-            waitpid(kids[k], &st, 0);
-            ssize_t n = read(fds[k][0], msg[k], sizeof msg[k] - 1);
-            msg[k][n > 0 ? n : 0] = '\0';
+            char msg[2048];
+            ssize_t n = read(fds[k][0], msg, sizeof msg - 1);
+            msg[n > 0 ? n : 0] = '\0';
             close(fds[k][0]);
-            ok += WIFEXITED(st) && WEXITSTATUS(st) == 0;
-            if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0))
-                ck_assert_msg(strstr(msg[k], "another process") || strstr(msg[k], "attempt"),
-                              "loser's message: %s", msg[k]);
+            if (r.done[k] == 2)
+                continue; /* the winner, killed */
+            ck_assert_msg(WIFEXITED(r.status[k]) && WEXITSTATUS(r.status[k]) == 3, "%d: %s",
+                          r.status[k], msg);
+            ck_assert_msg(strstr(msg, before.id) &&
+                              (strstr(msg, "another process") || strstr(msg, "carried by") ||
+                               strstr(msg, "still running")),
+                          "loser's message: %s", msg);
         }
-        ck_assert_msg(ok >= 1, "%s / %s", msg[0], msg[1]);
+        ck_assert_msg(r.done[0] + r.done[1] == 3, "exactly one wins");
         found f = list(dir, NULL);
         ck_assert_int_eq(f.n, 1);
+        ck_assert_int_eq(f.attempts, before.attempts + 1);
         seen *s = malloc(sizeof *s);
         read_back(dir, f.id, 0, s);
+        ck_assert_int_eq(s->n, 10 + 5 * (round + 1));
         for (int i = 0; i < s->n; i++)
             ck_assert_int_eq(s->steps[i], i); /* each step once */
-        ck_assert_int_eq(s->n, 10 + 5 * (int)(f.attempts - 1));
+        read_back(dir, f.id, 1, s);
+        ck_assert_int_eq(s->n, 10 + 5 * (round + 1)); /* no row written twice */
         free(s);
     }
     tu_rmtree(dir);
     free(dir);
+}
+END_TEST
+
+/* A second log at step 3 merges into it (as in sqlite): one step 3 with
+ * every key, its list and string values intact (tests/python/
+ * test_dataframe.py's `arr` read back as None before). */
+typedef struct step3 {
+    int n3;
+    char arr[64], s[64];
+    double loss, val;
+    int samples;
+    double times[4];
+    double rss_max;
+} step3;
+
+static int on_step3(const tropt_event *ev, void *ud)
+{
+    step3 *w = ud;
+    if (ev->kind == TROPT_EVENT_SYSTEM && w->samples < 4) {
+        w->times[w->samples++] = ev->time;
+        for (size_t i = 0; i < ev->n_samples; i++)
+            if (strcmp(ev->samples[i].key, "sys/proc/rss_bytes") == 0)
+                w->rss_max = ev->samples[i].max;
+    }
+    if (ev->kind != TROPT_EVENT_STEP || ev->step != 3)
+        return 0;
+    w->n3++;
+    for (size_t i = 0; i < ev->n; i++) {
+        const tropt_field *f = &ev->fields[i];
+        if (strcmp(f->key, "arr") == 0 && f->type == TROPT_JSON) {
+            char *t = json_dumps(f->v.json, JSON_COMPACT);
+            snprintf(w->arr, sizeof w->arr, "%s", t);
+            free(t);
+        } else if (strcmp(f->key, "s") == 0 && f->type == TROPT_STRING) {
+            snprintf(w->s, sizeof w->s, "%s", f->v.s);
+        } else if (strcmp(f->key, "loss") == 0) {
+            w->loss = f->v.r;
+        } else if (strcmp(f->key, "val/loss") == 0) {
+            w->val = f->v.r;
+        }
+    }
+    return 0;
+}
+
+START_TEST(test_merged_step_and_system_samples)
+{
+    const char *layouts[] = {"wide", "long"};
+    for (int l = 0; l < 2; l++) {
+        char *dir = tu_mkdtemp();
+        char *spec = tu_strdupf("csv:dir=%s,layout=%s", dir, layouts[l]);
+        tropt_tracker *t = NULL;
+        ck_assert_int_eq(tropt_tracker_open(&t, spec, "m", NULL), TROPT_OK);
+        ck_assert_int_eq(tropt_tracker_init(t, NULL), TROPT_OK);
+        char *id = strdup(tropt_tracker_run_id(t));
+        for (int i = 0; i < 4; i++) {
+            json_t *v = json_pack("{s:f, s:s, s:[i,f]}", "loss", 1.0 / (i + 3), "s",
+                                  i == 3 ? "x3" : "x", "arr", i, 0.25);
+            ck_assert_int_eq(tropt_tracker_log(t, v), TROPT_OK);
+            json_decref(v);
+        }
+        tropt_field f = TROPT_F_REAL("val/loss", 0.125);
+        ck_assert_int_eq(tropt_tracker_log_fields_at(t, 3, tu_now(), &f, 1), TROPT_OK);
+        tropt_sample smp[] = {{"sys/proc/rss_bytes", 1e6, 2e6}, {"sys/proc/cpu_cores", 0.5, 1}};
+        ck_assert_int_eq(tropt_tracker_import_system(t, 1700000010.5, smp, 2), TROPT_OK);
+        smp[0].max = 3e6;
+        ck_assert_int_eq(tropt_tracker_import_system(t, 1700000000.25, smp, 2), TROPT_OK);
+        ck_assert_int_eq(tropt_tracker_finish(t, NULL), TROPT_OK);
+        tropt_tracker_free(t);
+
+        step3 w = {0};
+        tropt_reader *r = NULL;
+        ck_assert_int_eq(tropt_reader_open(&r, spec), TROPT_OK);
+        ck_assert_int_eq(tropt_reader_read_run(r, id, on_step3, &w), TROPT_OK);
+        tropt_reader_free(r);
+        ck_assert_int_eq(w.n3, 1);
+        ck_assert_str_eq(w.arr, "[3,0.25]");
+        ck_assert_str_eq(w.s, "x3");
+        ck_assert(w.loss == 1.0 / 6 && w.val == 0.125);
+        /* system samples: on the time axis, in time order */
+        ck_assert_int_eq(w.samples, 2);
+        ck_assert(w.times[0] == 1700000000.25 && w.times[1] == 1700000010.5);
+        ck_assert(w.rss_max == 2e6);
+        char *out = py(
+            "import csv,glob,sys\n"
+            "p=glob.glob(sys.argv[1]+\"/m/*/system.csv\")[0]\n"
+            "r=list(csv.DictReader(open(p,newline=\"\")))\n"
+            "print(len(r),r[0][\"attempt\"],r[0][\"time\"],r[0][\"key\"],float(r[0][\"max\"]))\n",
+            dir);
+        ck_assert_str_eq(out, "4 1 1700000010.5 sys/proc/rss_bytes 2000000.0\n");
+        free(out);
+        free(id);
+        free(spec);
+        tu_rmtree(dir);
+        free(dir);
+    }
 }
 END_TEST
 
@@ -518,6 +670,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_resume_after_sigkill);
     tcase_add_test(tc, test_resume_must_unknown_key);
     tcase_add_test(tc, test_two_resume_one_key);
+    tcase_add_test(tc, test_merged_step_and_system_samples);
     suite_add_tcase(s, tc);
     return s;
 }
