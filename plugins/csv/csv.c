@@ -6,9 +6,11 @@
  *                 (step,time,key,value), RFC 4180, CRLF record ends;
  *   config.json   the merged run config ({} when the run has none);
  *   summary.json  the summary given to finish ({} when none);
- *   run.json      the run's identity and status, rewritten at finish.
- * See README.md for the options, the flush policy and the bound on
- * header rewrites.
+ *   run.json      the run's identity, status, attempts (README.md "run.json");
+ *   metrics.attempt<k>.csv, types.attempt<k>.csv  attempt k > 1 of a
+ *                 resumed run; checkpoints.csv, system.csv (ABI 1.2).
+ * See README.md for the options, the flush policy, the bound on header
+ * rewrites and the attempts.
  *
  * How the wide file grows.  Rows are queued in memory as preformatted cell
  * texts and reach the file every `flush_every` rows (default 1: before log
