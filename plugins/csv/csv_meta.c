@@ -363,12 +363,14 @@ static int sync_top(csv *c)
                                n_steps < 0 ? json_null() : json_integer((json_int_t)n_steps));
 }
 
-int meta_write(csv *c)
+int meta_write_with(csv *c, const tropt_annotation *a)
 {
     if (lock_byte(c->lockfd, 1, 1) != 0)
         return c->h->error(TROPT_EBACKEND, "cannot lock '%s/.lock': %s", c->run_dir,
                            strerror(errno));
     int rc = merge_disk(c);
+    if (rc == TROPT_OK && a && meta_annotate(c->meta, a) != 0)
+        rc = oom(c);
     if (rc == TROPT_OK && sync_top(c) != 0)
         rc = oom(c);
     if (rc == TROPT_OK)
@@ -383,6 +385,11 @@ int meta_write(csv *c)
     }
     unlock_byte(c->lockfd, 1);
     return rc;
+}
+
+int meta_write(csv *c)
+{
+    return meta_write_with(c, NULL);
 }
 
 void meta_progress(csv *c, int any)

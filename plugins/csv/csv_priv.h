@@ -394,6 +394,10 @@ int meta_open(csv *c, const tropt_run *run, const char *folder, const json_t *co
  * tags, note and name another process may have changed). */
 int meta_write(csv *c);
 
+/* meta_write with the annotation a applied to the run.json it merged
+ * (another process's tags, note and name first, then a). */
+int meta_write_with(csv *c, const tropt_annotation *a);
+
 /* After rows reached the file: run.json's counts updated when due
  * (CSV_PROGRESS_BYTES more bytes, a rewrite; any: any change, at a
  * barrier); a failure is a warning (a reader's scan finds the rows). */

@@ -15,30 +15,30 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int lock_byte(int fd, int byte, int wait)
+/* fcntl(fd, cmd) on byte `byte` with lock type `type`, retried on EINTR. */
+static int byte_lock(int fd, int byte, short type, int cmd)
 {
     struct flock fl;
     memset(&fl, 0, sizeof fl);
-    fl.l_type = F_WRLCK;
+    fl.l_type = type;
     fl.l_whence = SEEK_SET;
     fl.l_start = byte;
     fl.l_len = 1;
     int rc;
     do
-        rc = fcntl(fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &fl);
+        rc = fcntl(fd, cmd, &fl);
     while (rc != 0 && errno == EINTR);
     return rc == 0 ? 0 : -1;
 }
 
+int lock_byte(int fd, int byte, int wait)
+{
+    return byte_lock(fd, byte, F_WRLCK, wait ? F_OFD_SETLKW : F_OFD_SETLK);
+}
+
 void unlock_byte(int fd, int byte)
 {
-    struct flock fl;
-    memset(&fl, 0, sizeof fl);
-    fl.l_type = F_UNLCK;
-    fl.l_whence = SEEK_SET;
-    fl.l_start = byte;
-    fl.l_len = 1;
-    (void)fcntl(fd, F_OFD_SETLK, &fl);
+    (void)byte_lock(fd, byte, F_UNLCK, F_OFD_SETLK);
 }
 
 int lock_open(int dfd)
@@ -250,7 +250,7 @@ int csv_annotate(void *self, const char *run_id, const tropt_annotation *a)
     csv *c = self;
     const char *open_id = c->open ? json_string_value(json_object_get(c->meta, "run_id")) : NULL;
     if (open_id && strcmp(open_id, run_id) == 0)
-        return meta_annotate(c->meta, a) != 0 ? oom(c) : meta_write(c);
+        return meta_write_with(c, a);
     int rfd;
     char *path;
     int rc = find_run(c, run_id, &rfd, &path);

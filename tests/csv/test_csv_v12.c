@@ -147,10 +147,17 @@ START_TEST(test_tags_note_delete)
     ck_assert_str_eq(got.tags, "baseline"); /* during the run */
     tropt_annotation a = {TROPT_ANNOTATE_NOTE, "a note, \"quoted\"", 0};
     ck_assert_msg(tropt_tracker_annotate_run(t, id, &a) == TROPT_OK, "%s", tropt_error_message());
+    /* another process tags the running run: neither change undoes the other */
+    tropt_tracker *o = NULL;
+    ck_assert_int_eq(tropt_tracker_open(&o, spec, "ann", NULL), TROPT_OK);
+    tropt_annotation out = {TROPT_ANNOTATE_TAG, "outside", 0};
+    ck_assert_int_eq(tropt_tracker_annotate_run(o, id, &out), TROPT_OK);
+    tropt_tracker_free(o);
     ck_assert_int_eq(tropt_tracker_tag(t, "second"), TROPT_OK);
+    ck_assert_int_eq(tropt_tracker_log_fields(t, &f, 1), TROPT_OK);
     ck_assert_int_eq(tropt_tracker_finish(t, NULL), TROPT_OK);
     got = list(dir, id);
-    ck_assert_str_eq(got.tags, "baseline,second");
+    ck_assert_str_eq(got.tags, "baseline,outside,second");
     ck_assert_str_eq(got.note, "a note, \"quoted\"");
     ck_assert_str_eq(got.status, "finished");
 
@@ -166,7 +173,7 @@ START_TEST(test_tags_note_delete)
     ck_assert_int_eq(tropt_tracker_annotate_run(u, id, &rn), TROPT_OK);
     ck_assert_int_eq(tropt_tracker_annotate_run(u, id, &no), TROPT_OK);
     got = list(dir, id);
-    ck_assert_str_eq(got.tags, "second,bad-seed");
+    ck_assert_str_eq(got.tags, "outside,second,bad-seed");
     ck_assert_str_eq(got.name, "renamed");
     ck_assert_str_eq(got.note, "(null)");
     ck_assert_int_eq(tropt_tracker_annotate_run(u, "01900000-0000-7000-8000-000000000000", &tg),
@@ -200,12 +207,9 @@ END_TEST
  * continues (loss = step + 1000 * attempt), a checkpoint mark on the real
  * file ckpt after step ck (-1: none), then flushes and waits to be killed
  * (finish: finishes instead). */
-static pid_t writer(const char *dir, const char *key, int n, int ck, const char *ckpt, int finish)
+static void writer_body(const char *dir, const char *key, int n, int ck, const char *ckpt,
+                        int finish)
 {
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid > 0)
-        return pid;
     char *spec = tu_strdupf("csv:dir=%s", dir);
     tropt_tracker *t = NULL;
     if (tropt_tracker_open(&t, spec, "resume", NULL) != TROPT_OK ||
@@ -233,6 +237,15 @@ static pid_t writer(const char *dir, const char *key, int n, int ck, const char 
     }
     for (;;)
         pause();
+}
+
+static pid_t writer(const char *dir, const char *key, int n, int ck, const char *ckpt, int finish)
+{
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0)
+        writer_body(dir, key, n, ck, ckpt, finish);
+    return pid;
 }
 
 typedef struct seen {
@@ -476,89 +489,93 @@ static int one_exited(void *arg)
     return r->done[0] || r->done[1];
 }
 
-/* A racer: resume=allow with key "race", five steps, then held open until
+/* A racer: resume=allow with key, five steps, then held open until
  * killed; refused: the message on stderr, exit 3. */
-static void race_child(const char *dir)
+static void race_child(const char *dir, const char *key)
 {
-    char *spec = tu_strdupf("csv:dir=%s", dir);
-    tropt_tracker *t = NULL;
-    if (tropt_tracker_open(&t, spec, "resume", NULL) != TROPT_OK ||
-        tropt_tracker_set_option(t, "resume", "allow") != TROPT_OK ||
-        tropt_tracker_set_option(t, "resume_key", "race") != TROPT_OK ||
-        tropt_tracker_init(t, NULL) != TROPT_OK) {
-        fprintf(stderr, "%s\n", tropt_error_message());
-        _exit(3);
+    writer_body(dir, key, 5, -1, NULL, 0);
+}
+
+/* Two racers with one key at once: wait until one gave up and the
+ * other's rows show (last step, attempts), kill the winner; the loser's
+ * message into msg. */
+static void race_round(const char *dir, const char *key, int64_t last, int64_t attempts, char *msg,
+                       size_t size)
+{
+    int fds[2][2];
+    race r;
+    memset(&r, 0, sizeof r);
+    for (int k = 0; k < 2; k++) {
+        ck_assert_int_eq(pipe(fds[k]), 0);
+        fflush(stderr);
+        r.kids[k] = fork();
+        ck_assert_int_ge(r.kids[k], 0);
+        if (r.kids[k] == 0) {
+            dup2(fds[k][1], 2);
+            close(fds[k][0]);
+            race_child(dir, key);
+        }
+        close(fds[k][1]);
     }
-    int64_t from = tropt_tracker_next_step(t);
-    for (int64_t st = from; st < from + 5; st++) {
-        tropt_field f = TROPT_F_INT("x", st);
-        if (tropt_tracker_log_fields(t, &f, 1) != TROPT_OK)
-            _exit(4);
+    ck_assert_msg(tu_wait_until(one_exited, &r, 120), "neither process gave up");
+    want_state w = {dir, last, -1, attempts};
+    int ok = tu_wait_until(reached, &w, 120);
+    for (int k = 0; k < 2; k++)
+        if (!r.done[k]) {
+            kill(r.kids[k], SIGKILL);
+            waitpid(r.kids[k], &r.status[k], 0);
+            r.done[k] = 2; /* the winner, killed */
+        }
+    ck_assert_msg(ok, "the winner's rows never showed");
+    ck_assert_msg(r.done[0] + r.done[1] == 3, "exactly one wins");
+    for (int k = 0; k < 2; k++) {
+        int loser = r.done[k] == 1;
+        ssize_t n = read(fds[k][0], msg, size - 1);
+        close(fds[k][0]);
+        if (!loser)
+            continue;
+        msg[n > 0 ? n : 0] = '\0';
+        ck_assert_msg(WIFEXITED(r.status[k]) && WEXITSTATUS(r.status[k]) == 3, "%d: %s",
+                      r.status[k], msg);
+        ck_assert_msg(strstr(msg, "another process") || strstr(msg, "carried by") ||
+                          strstr(msg, "still running"),
+                      "loser's message: %s", msg);
+        return;
     }
-    tropt_tracker_flush(t);
-    for (;;)
-        pause();
+}
+
+/* Each step once in read_run and no row twice in read_history: n rows. */
+static void steps_once(const char *dir, const char *id, int n)
+{
+    seen *s = malloc(sizeof *s);
+    read_back(dir, id, 0, s);
+    ck_assert_int_eq(s->n, n);
+    for (int i = 0; i < s->n; i++)
+        ck_assert_int_eq(s->steps[i], i);
+    read_back(dir, id, 1, s);
+    ck_assert_int_eq(s->n, n);
+    free(s);
 }
 
 START_TEST(test_two_resume_one_key)
 {
     char *dir = tu_mkdtemp();
-    pid_t p = writer(dir, "race", 10, -1, NULL, 0);
-    kill_when(p, (want_state){dir, 9, -1, 1});
+    char msg[2048];
+    /* two new runs with one fresh key at once: one run */
+    race_round(dir, "race", 4, 1, msg, sizeof msg);
+    found f = list(dir, NULL);
+    ck_assert_int_eq(f.n, 1);
+    ck_assert_msg(strstr(msg, f.id), "loser's message: %s", msg);
+    steps_once(dir, f.id, 5);
+    /* two continuing it at once, three times */
     for (int round = 0; round < 3; round++) {
         found before = list(dir, NULL);
-        int fds[2][2];
-        race r;
-        memset(&r, 0, sizeof r);
-        for (int k = 0; k < 2; k++) {
-            ck_assert_int_eq(pipe(fds[k]), 0);
-            fflush(stderr);
-            r.kids[k] = fork();
-            ck_assert_int_ge(r.kids[k], 0);
-            if (r.kids[k] == 0) {
-                dup2(fds[k][1], 2);
-                close(fds[k][0]);
-                race_child(dir);
-            }
-            close(fds[k][1]);
-        }
-        /* the loser exits; the winner's rows reach the store */
-        ck_assert_msg(tu_wait_until(one_exited, &r, 120), "neither process gave up");
-        want_state w = {dir, before.last_step + 5, -1, before.attempts + 1};
-        int ok = tu_wait_until(reached, &w, 120);
-        for (int k = 0; k < 2; k++)
-            if (!r.done[k]) {
-                kill(r.kids[k], SIGKILL);
-                waitpid(r.kids[k], &r.status[k], 0);
-                r.done[k] = 2;
-            }
-        ck_assert_msg(ok, "the winner's rows never showed");
-        for (int k = 0; k < 2; k++) {
-            char msg[2048];
-            ssize_t n = read(fds[k][0], msg, sizeof msg - 1);
-            msg[n > 0 ? n : 0] = '\0';
-            close(fds[k][0]);
-            if (r.done[k] == 2)
-                continue; /* the winner, killed */
-            ck_assert_msg(WIFEXITED(r.status[k]) && WEXITSTATUS(r.status[k]) == 3, "%d: %s",
-                          r.status[k], msg);
-            ck_assert_msg(strstr(msg, before.id) &&
-                              (strstr(msg, "another process") || strstr(msg, "carried by") ||
-                               strstr(msg, "still running")),
-                          "loser's message: %s", msg);
-        }
-        ck_assert_msg(r.done[0] + r.done[1] == 3, "exactly one wins");
-        found f = list(dir, NULL);
+        race_round(dir, "race", before.last_step + 5, before.attempts + 1, msg, sizeof msg);
+        f = list(dir, NULL);
         ck_assert_int_eq(f.n, 1);
         ck_assert_int_eq(f.attempts, before.attempts + 1);
-        seen *s = malloc(sizeof *s);
-        read_back(dir, f.id, 0, s);
-        ck_assert_int_eq(s->n, 10 + 5 * (round + 1));
-        for (int i = 0; i < s->n; i++)
-            ck_assert_int_eq(s->steps[i], i); /* each step once */
-        read_back(dir, f.id, 1, s);
-        ck_assert_int_eq(s->n, 10 + 5 * (round + 1)); /* no row written twice */
-        free(s);
+        ck_assert_msg(strstr(msg, f.id), "loser's message: %s", msg);
+        steps_once(dir, f.id, 10 + 5 * round);
     }
     tu_rmtree(dir);
     free(dir);
@@ -660,6 +677,64 @@ START_TEST(test_merged_step_and_system_samples)
 }
 END_TEST
 
+/* Replaying the same attempts twice (tropt replay does this) adds no
+ * attempt and no row; attempt 2 given again by another process is refused. */
+static int import_attempt(const char *dir, int64_t attempt, int64_t pid, int64_t from, int n)
+{
+    char *spec = tu_strdupf("csv:dir=%s", dir);
+    tropt_tracker *t = NULL;
+    ck_assert_int_eq(tropt_tracker_open(&t, spec, "rp", NULL), TROPT_OK);
+    tropt_run_record rec = {.struct_size = sizeof rec,
+                            .run_id = "01900000-0000-7000-8000-0000000000aa",
+                            .name = "replayed",
+                            .started_at = 1700000000,
+                            .host = "h",
+                            .pid = pid,
+                            .attempt = attempt,
+                            .from_step = from,
+                            .attempt_started_at = 1700000000 + 100.0 * (double)attempt,
+                            .resume_key = "rp-key"};
+    int rc = tropt_tracker_import_run(t, &rec, NULL);
+    for (int i = 0; rc == TROPT_OK && i < n; i++) {
+        tropt_field f = TROPT_F_INT("a", attempt);
+        ck_assert_int_eq(tropt_tracker_log_fields_at(t, from + i, 1700000000.0 + (double)i, &f, 1),
+                         TROPT_OK);
+    }
+    if (rc == TROPT_OK)
+        ck_assert_int_eq(tropt_tracker_finish_run(t, "finished", 1700000500, NULL), TROPT_OK);
+    tropt_tracker_free(t);
+    free(spec);
+    return rc;
+}
+
+START_TEST(test_replay_adds_no_attempt)
+{
+    char *dir = tu_mkdtemp();
+    for (int pass = 0; pass < 2; pass++) {
+        ck_assert_int_eq(import_attempt(dir, 1, 7, 0, 5), TROPT_OK);
+        ck_assert_msg(import_attempt(dir, 2, 8, 3, 4) == TROPT_OK, "%s", tropt_error_message());
+        found f = list(dir, NULL);
+        ck_assert_int_eq(f.n, 1);
+        ck_assert_int_eq(f.attempts, 2);
+        ck_assert_str_eq(f.name, "replayed");
+        seen *s = malloc(sizeof *s);
+        read_back(dir, f.id, 1, s);
+        ck_assert_int_eq(s->n, 9); /* 0..4 of attempt 1, 3..6 of attempt 2 */
+        read_back(dir, f.id, 0, s);
+        ck_assert_int_eq(s->n, 7);
+        ck_assert_int_eq(s->attempt[2], 1);
+        ck_assert_int_eq(s->attempt[3], 2);
+        free(s);
+    }
+    ck_assert_int_eq(import_attempt(dir, 2, 9, 3, 1), TROPT_EBACKEND);
+    ck_assert_msg(strstr(tropt_error_message(), "already holds attempt 2"), "%s",
+                  tropt_error_message());
+    ck_assert_int_eq(list(dir, NULL).attempts, 2);
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("csv-v12");
@@ -671,6 +746,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_resume_must_unknown_key);
     tcase_add_test(tc, test_two_resume_one_key);
     tcase_add_test(tc, test_merged_step_and_system_samples);
+    tcase_add_test(tc, test_replay_adds_no_attempt);
     suite_add_tcase(s, tc);
     return s;
 }
