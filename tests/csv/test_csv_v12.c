@@ -20,6 +20,7 @@
 #include <tropt/host.h>
 #include <tropt/tracker.h>
 
+#include "attempts.h"
 #include "testutil.h"
 
 /* ---- reading back ---------------------------------------------------------- */
@@ -735,6 +736,32 @@ START_TEST(test_replay_adds_no_attempt)
 }
 END_TEST
 
+/* The scenario of tests/attempts.h, the same every store answers: three
+ * attempts (killed, killed, finished) checked through the reader, then two
+ * resumers racing: one wins, nothing duplicated. */
+START_TEST(test_shared_preemption_scenario)
+{
+    char *dir = tu_mkdtemp();
+    char *store = tu_path(dir, "store");
+    char *spec = tu_strdupf("csv:dir=%s", store);
+    at_attempt_killed(spec, "slurm-7", dir, 1);
+    at_attempt_killed(spec, "slurm-7", dir, 2);
+    at_attempt_finished(spec, "slurm-7", dir, 3);
+    char id[37];
+    at_check_three_attempts(spec, "slurm-7", dir, id);
+    ck_assert_int_eq(at_race(spec, "slurm-7", dir, 4), 1);
+    at_summary sum;
+    at_summarize(spec, "slurm-7", &sum);
+    ck_assert_int_eq(sum.runs, 1);
+    ck_assert_int_eq(sum.attempts, 4);
+    ck_assert_int_eq(sum.duplicates, 0);
+    free(spec);
+    free(store);
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("csv-v12");
@@ -747,6 +774,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_two_resume_one_key);
     tcase_add_test(tc, test_merged_step_and_system_samples);
     tcase_add_test(tc, test_replay_adds_no_attempt);
+    tcase_add_test(tc, test_shared_preemption_scenario);
     suite_add_tcase(s, tc);
     return s;
 }
