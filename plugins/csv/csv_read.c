@@ -112,6 +112,23 @@ static int found_one(reader *r, const char *folder, void *ud)
     return 1;
 }
 
+/* dir holds what only a csv store writes besides runs (.deleted/, the
+ * tombstones of deleted runs; .resume_keys/): a store whose runs were all
+ * deleted is a store with no runs, not a foreign folder. */
+static int store_marked(reader *r)
+{
+    static const char *const marks[] = {".deleted", ".resume_keys"};
+    for (size_t i = 0; i < sizeof marks / sizeof *marks; i++) {
+        char *p = xasprintf(r->host, "%s/%s", r->dir, marks[i]);
+        struct stat st;
+        int is_dir = p && lstat(p, &st) == 0 && S_ISDIR(st.st_mode);
+        r->host->free(p);
+        if (is_dir)
+            return 1;
+    }
+    return 0;
+}
+
 int tcr_reader_open(void **out, const tropt_optval *opts, const tropt_host *host)
 {
     const char *dir = opts[0].text ? opts[0].text : "tropt-logs";
@@ -142,7 +159,7 @@ int tcr_reader_open(void **out, const tropt_optval *opts, const tropt_host *host
     if (!r->single && (rc = walk(r, found_one, &any)) < 0)
         goto fail;
     rc = TROPT_OK;
-    if (!r->single && !any) {
+    if (!r->single && !any && !store_marked(r)) {
         rc = host->error(TROPT_EBACKEND,
                          "%s: not a csv folder (no <experiment>/<run_id>/run.json in it, and no "
                          "run.json of its own)",
@@ -315,7 +332,8 @@ int tcr_list_runs(void *self, tropt_run_list_fn fn, void *userdata)
     entries e = {0};
     int rc = walk(r, gather, &e);
     if (!rc) {
-        qsort(e.v, e.n, sizeof *e.v, by_start);
+        if (e.n)
+            qsort(e.v, e.n, sizeof *e.v, by_start);
         listing l = {fn, userdata};
         for (size_t i = 0; !rc && i < e.n; i++)
             rc = list_one(r, e.v[i].folder, &l);

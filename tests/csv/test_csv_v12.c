@@ -186,6 +186,9 @@ START_TEST(test_tags_note_delete)
     ck_assert_int_eq(access(folder, F_OK), 0);
     ck_assert_msg(tropt_tracker_delete_run(u, id) == TROPT_OK, "%s", tropt_error_message());
     ck_assert_int_eq(access(folder, F_OK), -1);
+    tropt_reader *rd = NULL; /* a store whose runs were all deleted: no runs */
+    ck_assert_msg(tropt_reader_open(&rd, spec) == TROPT_OK, "%s", tropt_error_message());
+    tropt_reader_free(rd);
     got = list(dir, id);
     ck_assert_int_eq(got.n, 0);
     tropt_run_record rec = {.struct_size = sizeof rec, .run_id = id};
