@@ -114,7 +114,8 @@ static int set_cutoffs(read_tramp *rt, const tropt_attempt *att, size_t n)
 static int superseded(const read_tramp *rt, int64_t attempt, int64_t step)
 {
     size_t a = attempt < 1 ? 0 : (size_t)(attempt - 1);
-    return a < rt->n_cutoff && step >= rt->cutoff[a];
+    /* INT64_MAX: no later attempt (so step INT64_MAX of the last one stays) */
+    return a < rt->n_cutoff && rt->cutoff[a] != INT64_MAX && step >= rt->cutoff[a];
 }
 
 static int read_one(const tropt_event *ev, void *ud)

@@ -6,9 +6,11 @@
  *                 (step,time,key,value), RFC 4180, CRLF record ends;
  *   config.json   the merged run config ({} when the run has none);
  *   summary.json  the summary given to finish ({} when none);
- *   run.json      the run's identity and status, rewritten at finish.
- * See README.md for the options, the flush policy and the bound on
- * header rewrites.
+ *   run.json      the run's identity, status, attempts (README.md "run.json");
+ *   metrics.attempt<k>.csv, types.attempt<k>.csv  attempt k > 1 of a
+ *                 resumed run; checkpoints.csv, system.csv (ABI 1.2).
+ * See README.md for the options, the flush policy, the bound on header
+ * rewrites and the attempts.
  *
  * How the wide file grows.  Rows are queued in memory as preformatted cell
  * texts and reach the file every `flush_every` rows (default 1: before log
@@ -177,7 +179,11 @@ static void run_close(csv *c)
         close(c->rfd);
     if (c->tyfd >= 0)
         close(c->tyfd);
-    c->fd = c->pfd = c->rfd = c->tyfd = -1;
+    if (c->lockfd >= 0)
+        close(c->lockfd); /* the run's lock goes with it */
+    c->fd = c->pfd = c->rfd = c->tyfd = c->lockfd = -1;
+    marks_close(c);
+    c->att = NULL;
     const tropt_host *h = c->h;
     h->free(c->run_dir);
     h->free(c->metrics_path);
@@ -194,14 +200,28 @@ static void run_close(csv *c)
     c->open = 0;
 }
 
+/* The checks a store makes before a run's folder is touched, in the
+ * store's folder dfd: a deleted run is refused, a resume key is claimed
+ * (only where the id came from outside can the run be a deleted one). */
+static int store_checks(csv *c, int dfd, const tropt_run *run)
+{
+    if (!TROPT_HOST_RUN_V12(c->h))
+        return TROPT_OK;
+    int rc = run->given_id ? store_check_deleted(c, dfd, run->run_id) : TROPT_OK;
+    if (rc == TROPT_OK && run->resume_key)
+        rc = store_claim_key(c, dfd, run->resume_key, run->run_id);
+    return rc;
+}
+
 /*
  * Create and open the run folder <dir>/<folder>/<run_id> into c->rfd.  The
  * user's dir is created as needed (a link there is the user's choice and
  * followed); the experiment and run folders, which this backend creates,
  * are never followed when they are symbolic links: refused, named.
  */
-static int open_run_folder(csv *c, const char *folder, const char *exp_dir, const char *run_id)
+static int open_run_folder(csv *c, const tropt_run *run, const char *folder, const char *exp_dir)
 {
+    const char *run_id = run->run_id;
     const tropt_host *h = c->h;
     int rc = make_dirs(c, c->dir);
     if (rc != TROPT_OK)
@@ -210,7 +230,9 @@ static int open_run_folder(csv *c, const char *folder, const char *exp_dir, cons
     if (dfd < 0)
         return h->error(TROPT_EBACKEND, "cannot open folder '%s': %s", c->dir, strerror(errno));
     int efd = -1;
-    rc = open_subdir(c, dfd, folder, exp_dir, &efd);
+    rc = store_checks(c, dfd, run);
+    if (rc == TROPT_OK)
+        rc = open_subdir(c, dfd, folder, exp_dir, &efd);
     close(dfd);
     if (rc != TROPT_OK)
         return rc;
@@ -230,9 +252,9 @@ static int run_paths(csv *c, const char *exp_dir, const char *run_id)
     c->run_dir = exp_dir ? joinpath(c, exp_dir, run_id) : NULL;
     if (!c->run_dir)
         return -1;
-    c->metrics_path = joinpath(c, c->run_dir, "metrics.csv");
-    c->pending_path = joinpath(c, c->run_dir, "metrics.pending.csv");
-    c->types_path = joinpath(c, c->run_dir, "types.csv");
+    c->metrics_path = joinpath(c, c->run_dir, c->mname);
+    c->pending_path = joinpath(c, c->run_dir, c->pname);
+    c->types_path = joinpath(c, c->run_dir, c->tname);
     c->tmp_dir_len = strlen(c->run_dir);
     c->tmp_path = c->h->malloc(c->tmp_dir_len + sizeof c->tmp_name + 2);
     if (c->tmp_path)
@@ -246,13 +268,60 @@ static int open_metrics(csv *c)
 {
     struct stat st;
     int rc;
-    if (fstatat(c->rfd, "metrics.csv", &st, AT_SYMLINK_NOFOLLOW) == 0) {
+    if (fstatat(c->rfd, c->mname, &st, AT_SYMLINK_NOFOLLOW) == 0) {
         if ((rc = csv_append_open(c)) == TROPT_OK)
             rc = types_open(c, 1);
     } else if ((rc = types_open(c, 0)) == TROPT_OK) {
         rc = rewrite(c);
     }
     return rc;
+}
+
+/* Open the run's lock file and hold byte 0 while the run is open: a second
+ * process writing the same run (two resuming one run at once) is refused. */
+static int lock_run(csv *c, const tropt_run *run)
+{
+    if ((c->lockfd = lock_open(c->rfd)) < 0)
+        return c->h->error(TROPT_EBACKEND, "cannot open '%s/.lock': %s", c->run_dir,
+                           strerror(errno));
+    if (lock_byte(c->lockfd, 0, 0) == 0)
+        return TROPT_OK;
+    if (errno != EAGAIN && errno != EACCES)
+        return c->h->error(TROPT_EBACKEND, "cannot lock '%s/.lock': %s", c->run_dir,
+                           strerror(errno));
+    return c->h->error(TROPT_EBACKEND,
+                       "run %s (attempt %lld): another process is writing it in '%s'; two "
+                       "processes cannot continue one run at once",
+                       run->run_id, (long long)c->attempt, c->run_dir);
+}
+
+/* The run's files once its folder is open and locked: run.json's attempt,
+ * the attempt's metrics and types files, config.json (the latest
+ * attempt's), run.json. */
+static int open_run_files(csv *c, const tropt_run *run, const char *folder, const json_t *config)
+{
+    int rc = meta_open(c, run, folder, config);
+    if (rc == TROPT_OK)
+        rc = open_metrics(c);
+    if (rc == TROPT_OK && c->latest)
+        rc = write_json_file(c, "config.json", config);
+    if (rc == TROPT_OK)
+        rc = meta_write(c);
+    return rc;
+}
+
+static void reset_counts(csv *c, const tropt_run *run)
+{
+    c->size = 0;
+    c->hdr_len = 0;
+    c->ncols_disk = 0;
+    c->rows_disk = c->steps = c->rewrites = c->rewritten = 0;
+    c->failing = c->fail_errno = 0;
+    memset(&c->st, 0, sizeof c->st);
+    c->meta_bytes = 0;
+    c->meta_due = c->meta_warned = 0;
+    c->claim[0] = '\0';
+    attempt_names(c, TROPT_HOST_RUN_V12(c->h) && run->attempt > 1 ? run->attempt : 1);
 }
 
 static int csv_init(void *self, const tropt_run *run, const json_t *config,
@@ -263,28 +332,17 @@ static int csv_init(void *self, const tropt_run *run, const json_t *config,
     (void)params;
     (void)n_params;
     run_close(c);
-    c->size = 0;
-    c->hdr_len = 0;
-    c->ncols_disk = 0;
-    c->rows_disk = c->steps = c->rewrites = c->rewritten = 0;
-    c->failing = c->fail_errno = 0;
-
+    reset_counts(c, run);
     char *folder = folder_name(c, run->experiment);
     char *exp_dir = folder ? joinpath(c, c->dir, folder) : NULL;
-    c->meta =
-        json_pack("{s:s, s:s, s:s, s:s, s:I, s:f, s:n, s:s, s:s}", "run_id", run->run_id,
-                  "experiment", run->experiment, "folder", folder ? folder : "", "host", run->host,
-                  "pid", (json_int_t)run->pid, "started_at", run->started_at, "ended_at", "status",
-                  "running", "layout", c->layout == LAYOUT_LONG ? "long" : "wide");
     int rc;
-    if (run_paths(c, exp_dir, run->run_id) != 0 || !c->meta) {
+    if (!folder || run_paths(c, exp_dir, run->run_id) != 0) {
         rc = oom(c);
         goto fail;
     }
-    if ((rc = open_run_folder(c, folder, exp_dir, run->run_id)) != TROPT_OK ||
-        (rc = open_metrics(c)) != TROPT_OK ||
-        (rc = write_json_file(c, "config.json", config)) != TROPT_OK ||
-        (rc = write_json_file(c, "run.json", c->meta)) != TROPT_OK)
+    if ((rc = open_run_folder(c, run, folder, exp_dir)) != TROPT_OK ||
+        (rc = lock_run(c, run)) != TROPT_OK ||
+        (rc = open_run_files(c, run, folder, config)) != TROPT_OK)
         goto fail;
     h->free(folder);
     h->free(exp_dir);
@@ -293,6 +351,7 @@ static int csv_init(void *self, const tropt_run *run, const json_t *config,
 fail:
     h->free(folder);
     h->free(exp_dir);
+    store_unclaim(c);
     run_close(c);
     return rc;
 }
@@ -372,7 +431,10 @@ static int csv_log(void *self, const tropt_run *run, int64_t step, double time,
                            "; retried at most every %gs, and at flush and finish)",
                            c->metrics_path, strerror(c->fail_errno), (long long)step, c->nrows - 1,
                            pending_bytes(c), c->pending_max, c->retry_interval_s);
-    return attempt(c, 0);
+    rc = attempt(c, 0);
+    if (rc == TROPT_OK)
+        meta_progress(c, 0);
+    return rc;
 }
 
 /* The barrier of flush and finish: every accepted row in metrics.csv, and
@@ -387,6 +449,7 @@ static int barrier(csv *c)
     if (c->sync != SYNC_OFF && fsync(c->fd) != 0)
         return c->h->error(TROPT_EBACKEND, "cannot sync '%s': %s", c->metrics_path,
                            strerror(errno));
+    meta_progress(c, 1);
     return TROPT_OK;
 }
 
@@ -408,18 +471,9 @@ static int csv_finish(void *self, const tropt_run *run, const char *status, doub
     int rc = barrier(c);
     if (rc != TROPT_OK)
         return rc;
-    if ((rc = write_json_file(c, "summary.json", summary)) != TROPT_OK)
+    if (c->latest && (rc = write_json_file(c, "summary.json", summary)) != TROPT_OK)
         return rc;
-    if (json_object_set_new(c->meta, "ended_at", json_real(ended_at)) != 0 ||
-        json_object_set_new(c->meta, "status", json_string(status)) != 0 ||
-        json_object_set_new(c->meta, "steps", json_integer((json_int_t)c->steps)) != 0 ||
-        json_object_set_new(c->meta, "metrics_bytes", json_integer((json_int_t)c->size)) != 0 ||
-        json_object_set_new(c->meta, "header_rewrites", json_integer((json_int_t)c->rewrites)) !=
-            0 ||
-        json_object_set_new(c->meta, "bytes_rewritten", json_integer((json_int_t)c->rewritten)) !=
-            0)
-        return oom(c);
-    if ((rc = write_json_file(c, "run.json", c->meta)) != TROPT_OK)
+    if ((rc = meta_finish(c, status, ended_at)) != TROPT_OK)
         return rc;
     TROPT_HOST_LOG(c->h, TROPT_LEVEL_DEBUG,
                    "run %s: %" PRIu64 " steps, %" PRIu64 " bytes, %" PRIu64
@@ -469,7 +523,7 @@ static int csv_create(void **self, const tropt_optval *opts, const tropt_host *h
         return host->error(TROPT_ENOMEM, "out of memory");
     memset(c, 0, sizeof *c);
     c->h = host;
-    c->fd = c->pfd = c->rfd = c->tyfd = -1;
+    c->fd = c->pfd = c->rfd = c->tyfd = c->lockfd = c->ckfd = c->sysfd = -1;
     tev_buf_init(&c->arena, host->realloc, host->free);
     tev_buf_init(&c->tq, host->realloc, host->free);
     tev_buf_init(&c->fmt, host->realloc, host->free);
@@ -509,6 +563,10 @@ static const tropt_plugin csv_plugin = {
     .list_runs = tcr_list_runs,
     .read_run = tcr_read_run,
     .reader_close = tcr_reader_close,
+    .annotate = csv_annotate,
+    .delete_run = csv_delete_run,
+    .checkpoint = csv_checkpoint,
+    .log_system = csv_log_system,
 };
 
 TROPT_PLUGIN_EXPORT const tropt_plugin *tropt_plugin_entry(void)

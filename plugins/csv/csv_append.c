@@ -126,6 +126,7 @@ static int scan_record_end(csv *c, rec_scan *r)
         if (c->nseen > 0 && step < c->seen[c->nseen - 1])
             r->sorted = 0;
         c->seen[c->nseen++] = step;
+        csv_stat_add(&c->st, step);
         memcpy(r->pstep, r->step, r->sn);
         memcpy(r->ptime, r->time, r->tn);
         r->psn = r->sn;
@@ -168,7 +169,7 @@ int csv_append_open(csv *c)
 {
     const tropt_host *h = c->h;
     int rc = TROPT_OK;
-    c->fd = openat(c->rfd, "metrics.csv", O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+    c->fd = openat(c->rfd, c->mname, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
     if (c->fd < 0 && errno == ELOOP)
         return h->error(TROPT_EBACKEND,
                         "refusing '%s': it is a symbolic link (the csv backend never writes "
@@ -257,24 +258,27 @@ int csv_append_open(csv *c)
                             strerror(errno));
     }
     c->size = good_end;
+    c->st.bytes = (int64_t)good_end;
+    c->st.inode = (int64_t)st.st_ino;
     c->hdr_len = (size_t)hdr_end;
     c->ncols_disk = c->nkeys;
     c->rows_disk = records;
     struct stat pst;
-    if (fstatat(c->rfd, "metrics.pending.csv", &pst, AT_SYMLINK_NOFOLLOW) == 0) {
+    if (fstatat(c->rfd, c->pname, &pst, AT_SYMLINK_NOFOLLOW) == 0) {
         /* Rows a killed writer had deferred: kept aside under a name no
          * earlier writer's rows hold (metrics.pending.old.csv, then
          * metrics.pending.old.1.csv, ...), never lost: the first deferral
          * of this writer removes metrics.pending.csv, so a file that cannot
          * be moved aside fails the run's init instead. */
-        char old[48] = "metrics.pending.old.csv";
+        char old[80];
+        snprintf(old, sizeof old, "%s.pending.old.csv", c->mbase);
         int e = EEXIST;
         for (int k = 1; k <= 1000 && e == EEXIST; k++) {
-            e = linkat(c->rfd, "metrics.pending.csv", c->rfd, old, 0) == 0 ? 0 : errno;
+            e = linkat(c->rfd, c->pname, c->rfd, old, 0) == 0 ? 0 : errno;
             if (e == EEXIST)
-                snprintf(old, sizeof old, "metrics.pending.old.%d.csv", k);
+                snprintf(old, sizeof old, "%s.pending.old.%d.csv", c->mbase, k);
         }
-        if (e == 0 && unlinkat(c->rfd, "metrics.pending.csv", 0) != 0)
+        if (e == 0 && unlinkat(c->rfd, c->pname, 0) != 0)
             e = errno;
         if (e != 0)
             return h->error(TROPT_EBACKEND,

@@ -131,15 +131,15 @@ int csv_cell_guess(const char *s, size_t len, int quoted, int empty_is_null, tro
 
 /* ---- types.csv ---------------------------------------------------------- */
 
-int csv_typer_open(csv_typer *t, const tropt_host *h, const char *folder)
+int csv_typer_open(csv_typer *t, const tropt_host *h, const char *folder, const char *name)
 {
     memset(t, 0, sizeof *t);
     t->h = h;
     t->next_row = UINT64_MAX;
-    size_t n = strlen(folder) + sizeof "/types.csv";
+    size_t n = strlen(folder) + strlen(name) + 2;
     if (!(t->path = h->malloc(n)))
         return h->error(TROPT_ENOMEM, "out of memory");
-    snprintf(t->path, n, "%s/types.csv", folder);
+    snprintf(t->path, n, "%s/%s", folder, name);
     if (!(t->f = fopen(t->path, "rb")))
         return 0;
     t->line = 1;

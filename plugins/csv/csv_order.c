@@ -53,7 +53,8 @@ static int push(const tropt_host *h, csv_steps *idx, const csv_steprec *r)
 }
 
 /* A record ended: a new step, or one more record of the long step. */
-static int record_end(const tropt_host *h, scan *sc, int long_layout, csv_steps *idx)
+static int record_end(const tropt_host *h, scan *sc, int long_layout, csv_steps *idx,
+                      csv_stepstat *st)
 {
     int64_t step = step_of(sc);
     sc->cell[0][sc->len[0]] = sc->cell[1][sc->len[1]] = '\0';
@@ -67,6 +68,8 @@ static int record_end(const tropt_host *h, scan *sc, int long_layout, csv_steps 
             sc->ascending &= !sc->any || step > sc->last;
             sc->last = sc->any && sc->last > step ? sc->last : step;
             sc->any = 1;
+            if (st)
+                csv_stat_add(st, step);
         }
         memcpy(sc->prev, sc->cell, sizeof sc->prev);
         sc->have = 1;
@@ -83,15 +86,17 @@ static int record_end(const tropt_host *h, scan *sc, int long_layout, csv_steps 
 
 /* One byte c at offset pos of the file. */
 static int scan_byte(const tropt_host *h, scan *sc, char c, off_t pos, int long_layout,
-                     csv_steps *idx)
+                     csv_steps *idx, csv_stepstat *st)
 {
     if (c == '"') {
         sc->inq = !sc->inq;
         sc->bad |= sc->field < 2;
     } else if (c == '\n') {
         if (!sc->inq) {
-            int rc = record_end(h, sc, long_layout, idx);
+            int rc = record_end(h, sc, long_layout, idx, st);
             sc->start = pos + 1;
+            if (st)
+                st->bytes = (int64_t)sc->start;
             sc->line++;
             return rc;
         }
@@ -109,7 +114,7 @@ static int scan_byte(const tropt_host *h, scan *sc, char c, off_t pos, int long_
 }
 
 int csv_steps_scan(const tropt_host *h, FILE *f, off_t off, long line, int long_layout,
-                   csv_steps *idx)
+                   csv_steps *idx, csv_stepstat *st)
 {
     if (fseeko(f, off, SEEK_SET) != 0)
         return -1;
@@ -133,7 +138,7 @@ int csv_steps_scan(const tropt_host *h, FILE *f, off_t off, long line, int long_
                 if ((i = (size_t)(stop - buf)) >= got)
                     break;
             }
-            if (scan_byte(h, &sc, buf[i], pos, long_layout, idx) != 0) {
+            if (scan_byte(h, &sc, buf[i], pos, long_layout, idx, st) != 0) {
                 errno = ENOMEM;
                 return -1;
             }
@@ -152,16 +157,9 @@ static int by_step_row(const void *a, const void *b)
     return x->row < y->row ? -1 : x->row > y->row;
 }
 
-void csv_steps_last(csv_steps *idx)
+void csv_steps_sort(csv_steps *idx)
 {
     qsort(idx->v, idx->n, sizeof *idx->v, by_step_row);
-    size_t k = 0;
-    for (size_t i = 0; i < idx->n; i++) {
-        int later = i + 1 < idx->n && idx->v[i + 1].step == idx->v[i].step;
-        if (!later || idx->v[i].step == INT64_MIN)
-            idx->v[k++] = idx->v[i];
-    }
-    idx->n = k;
 }
 
 void csv_steps_free(const tropt_host *h, csv_steps *idx)
@@ -201,14 +199,14 @@ static int list_add(const tropt_host *h, struct csv_typelist *l, uint64_t row, i
     return 0;
 }
 
-int csv_typemap_load(csv_typemap *tm, const tropt_host *h, const char *folder)
+int csv_typemap_load(csv_typemap *tm, const tropt_host *h, const char *folder, const char *name)
 {
     memset(tm, 0, sizeof *tm);
     tm->h = h;
     if (!(tm->keys = json_object()))
         return h->error(TROPT_ENOMEM, "out of memory");
     csv_typer t;
-    int rc = csv_typer_open(&t, h, folder);
+    int rc = csv_typer_open(&t, h, folder, name);
     const char *key;
     int type, got = 0;
     while (!rc && (got = csv_typer_next(&t, UINT64_MAX - 1, &key, &type)) == 1) {

@@ -21,6 +21,17 @@
  *   csv_cells.c   the reader's cells: typed by types.csv, or by their text
  *                 in a folder written before it.
  *   csv_order.c   the reader's steps when the file's do not ascend.
+ *   csv_stat.c    the counts of an attempt's steps kept in run.json
+ *                 (csv_read.h), shared by the writer and the reader.
+ *   csv_meta.c    run.json (ABI 1.2): the attempts, the counts, the
+ *                 annotations merged under the run's lock.
+ *   csv_store.c   what spans runs: the run's lock file, resume-key
+ *                 claims, tombstones, finding a stored run, annotate and
+ *                 delete_run.
+ *   csv_marks.c   checkpoints.csv and system.csv (the checkpoint and
+ *                 log_system hooks).
+ *   csv_runinfo.c the reader's ABI 1.2 side: run.json into
+ *                 tropt_stored_run, the attempts, marks and samples.
  *
  * Every function returning int returns TROPT_OK / 0 or an error already
  * reported through c->h->error (TROPT_EBACKEND naming the path and the
@@ -69,6 +80,7 @@ typedef struct row {
     size_t end;   /* arena offset after the CRLF */
     size_t bytes; /* head + cell texts, without separators */
     int ordered;  /* cell k is column k */
+    int64_t step;
 } row;
 
 typedef struct cell {
@@ -183,6 +195,23 @@ typedef struct csv {
     unsigned char *seen_used;
     size_t nseen, seen_cap, seen_left;
     json_t *meta; /* run.json */
+
+    /* ABI 1.2 (csv_meta.c, csv_store.c, csv_marks.c): the attempt this
+     * instance writes.  Its files: mname (metrics.csv, or
+     * metrics.attempt<k>.csv), pname (<mbase>.pending.csv), tname
+     * (types.csv, types.attempt<k>.csv). */
+    int64_t attempt;
+    char mbase[40], mname[48], pname[56], tname[48];
+    json_t *att;        /* this attempt's object in meta's "attempts" (borrowed) */
+    int latest;         /* no later attempt is stored: config.json, summary.json are its */
+    csv_stepstat st;    /* the rows in mname (csv_stat_add as they reach it) */
+    int64_t meta_bytes; /* st.bytes when run.json last had the counts */
+    int meta_due;       /* run.json's counts are stale (a rewrite, a failed update) */
+    int meta_warned;    /* a failed update was warned about */
+    int64_t meta_ino;   /* run.json's inode as this instance last wrote it */
+    int lockfd;         /* <run>/.lock: byte 0 locked while the run is open */
+    char claim[300];    /* the resume-key claim this init made ("": none) */
+    int ckfd, sysfd;    /* checkpoints.csv, system.csv, or -1 */
 
     /* keys in first-seen order, and a hash of them (slot = index + 1);
      * keys[i] is "<key>\0<key as a CSV cell>", kcell[i] points at that
@@ -342,5 +371,81 @@ int seen_take(csv *c, int64_t step);
  * twice, or go back to an earlier step after a restart).
  */
 int csv_append_open(csv *c);
+
+/* ---- csv_meta.c ---- */
+
+/* Bytes of metrics rows after which run.json's counts are brought up to
+ * date: what a listing of a killed run may have to scan. */
+#define CSV_PROGRESS_BYTES (1 << 20)
+
+/* The file names of attempt k into c (mbase, mname, pname, tname). */
+void attempt_names(csv *c, int64_t k);
+
+/*
+ * Build c->meta for the run being opened (its folder open and locked):
+ * a new run.json, or the stored one continued with this attempt recorded
+ * (a new attempt; an attempt of the same host and pid: a replay, continued
+ * as it is).  Refuses (TROPT_EBACKEND) an attempt the run holds from
+ * another process.  Sets c->attempt, c->att, c->latest, the file names.
+ */
+int meta_open(csv *c, const tropt_run *run, const char *folder, const json_t *config);
+
+/* Write c->meta to run.json (atomically, under the run's lock, with the
+ * tags, note and name another process may have changed). */
+int meta_write(csv *c);
+
+/* meta_write with the annotation a applied to the run.json it merged
+ * (another process's tags, note and name first, then a). */
+int meta_write_with(csv *c, const tropt_annotation *a);
+
+/* After rows reached the file: run.json's counts updated when due
+ * (CSV_PROGRESS_BYTES more bytes, a rewrite; any: any change, at a
+ * barrier); a failure is a warning (a reader's scan finds the rows). */
+void meta_progress(csv *c, int any);
+
+/* The attempt ends with status at ended_at (finish). */
+int meta_finish(csv *c, const char *status, double ended_at);
+
+/* Apply an annotation to a run.json object.  -1 when out of memory. */
+int meta_annotate(json_t *meta, const tropt_annotation *a);
+
+/* Copy the annotations (name, tags, note) of `from` into `to`.  -1 when
+ * out of memory. */
+int meta_take_annotations(json_t *to, const json_t *from);
+
+/* ---- csv_store.c ---- */
+
+/* Lock byte `byte` of the lock file fd (an OFD lock: released by close or
+ * the process's death); wait: block until free.  0, or -1 with errno. */
+int lock_byte(int fd, int byte, int wait);
+
+void unlock_byte(int fd, int byte);
+
+/* Open (creating) the run folder's lock file `.lock`.  -1 with errno. */
+int lock_open(int dfd);
+
+/* At init, before the run's folder is made: refuse (TROPT_EINVAL) a run
+ * deleted from this store. */
+int store_check_deleted(csv *c, int dfd, const char *run_id);
+
+/* At init: take the run's resume key in <dir>/.resume_keys (exclusively),
+ * or refuse (TROPT_EBACKEND) a key another run carries. */
+int store_claim_key(csv *c, int dfd, const char *key, const char *run_id);
+
+/* Drop the claim this init made (the init failed). */
+void store_unclaim(csv *c);
+
+/* The annotate and delete_run hooks. */
+int csv_annotate(void *self, const char *run_id, const tropt_annotation *a);
+int csv_delete_run(void *self, const char *run_id);
+
+/* ---- csv_marks.c ---- */
+
+/* The checkpoint and log_system hooks. */
+int csv_checkpoint(void *self, const tropt_run *run, const tropt_checkpoint *mark);
+int csv_log_system(void *self, const tropt_run *run, double time, const tropt_sample *s, size_t n);
+
+/* Close checkpoints.csv and system.csv. */
+void marks_close(csv *c);
 
 #endif

@@ -112,6 +112,23 @@ static int found_one(reader *r, const char *folder, void *ud)
     return 1;
 }
 
+/* dir holds what only a csv store writes besides runs (.deleted/, the
+ * tombstones of deleted runs; .resume_keys/): a store whose runs were all
+ * deleted is a store with no runs, not a foreign folder. */
+static int store_marked(reader *r)
+{
+    static const char *const marks[] = {".deleted", ".resume_keys"};
+    for (size_t i = 0; i < sizeof marks / sizeof *marks; i++) {
+        char *p = xasprintf(r->host, "%s/%s", r->dir, marks[i]);
+        struct stat st;
+        int is_dir = p && lstat(p, &st) == 0 && S_ISDIR(st.st_mode);
+        r->host->free(p);
+        if (is_dir)
+            return 1;
+    }
+    return 0;
+}
+
 int tcr_reader_open(void **out, const tropt_optval *opts, const tropt_host *host)
 {
     const char *dir = opts[0].text ? opts[0].text : "tropt-logs";
@@ -142,7 +159,7 @@ int tcr_reader_open(void **out, const tropt_optval *opts, const tropt_host *host
     if (!r->single && (rc = walk(r, found_one, &any)) < 0)
         goto fail;
     rc = TROPT_OK;
-    if (!r->single && !any) {
+    if (!r->single && !any && !store_marked(r)) {
         rc = host->error(TROPT_EBACKEND,
                          "%s: not a csv folder (no <experiment>/<run_id>/run.json in it, and no "
                          "run.json of its own)",
@@ -225,6 +242,12 @@ static void info_of(const json_t *run, tropt_stored_run *ri)
     ri->n_steps = json_is_integer(s) ? json_integer_value(s) : -1;
 }
 
+static int is_long(const json_t *run)
+{
+    const char *layout = jstr(run, "layout");
+    return layout && strcmp(layout, "long") == 0;
+}
+
 typedef struct listing {
     tropt_run_list_fn fn;
     void *ud;
@@ -241,10 +264,14 @@ static int list_one(reader *r, const char *folder, void *ud)
         json_decref(run);
         return 0;
     }
-    tropt_stored_run ri;
-    memset(&ri, 0, sizeof ri); /* ABI 1.2 members: none filled */
-    info_of(run, &ri);
-    rc = l->fn(&ri, l->ud);
+    csv_info ci;
+    memset(&ci, 0, sizeof ci);
+    info_of(run, &ci.ri);
+    ci.long_layout = is_long(run);
+    rc = csv_info_fill(r->host, folder, run, &ci);
+    if (!rc)
+        rc = l->fn(&ci.ri, l->ud);
+    csv_info_free(r->host, &ci);
     json_decref(run);
     return rc;
 }
@@ -305,7 +332,8 @@ int tcr_list_runs(void *self, tropt_run_list_fn fn, void *userdata)
     entries e = {0};
     int rc = walk(r, gather, &e);
     if (!rc) {
-        qsort(e.v, e.n, sizeof *e.v, by_start);
+        if (e.n)
+            qsort(e.v, e.n, sizeof *e.v, by_start);
         listing l = {fn, userdata};
         for (size_t i = 0; !rc && i < e.n; i++)
             rc = list_one(r, e.v[i].folder, &l);
@@ -327,7 +355,11 @@ typedef struct stepper {
     int64_t step;
     double time;
     int have;
-    int own_keys; /* long layout: each field's key (and text) is one owned block */
+    int own_keys;    /* long layout: each field's key (and text) is one owned block */
+    int64_t attempt; /* the attempt whose file is read */
+    int merge;       /* the records of one step come together (read by step):
+                        one event, each key's last value (as a later log at
+                        the same step merges into it in sqlite) */
 } stepper;
 
 static int st_push(stepper *s, const tropt_field *f, json_t *owned)
@@ -339,6 +371,35 @@ static int st_push(stepper *s, const tropt_field *f, json_t *owned)
     s->f[s->n] = *f;
     s->owned[s->n++] = owned;
     return 0;
+}
+
+/* st_push, or (merging) the field replacing the step's field of that key;
+ * a string pointing into the record (wide) is copied first, since the
+ * step's next record reuses the buffer. */
+static int st_put(stepper *s, const tropt_field *in, json_t *owned)
+{
+    tropt_field copy = *in;
+    const tropt_field *f = in;
+    if (s->merge && !s->own_keys && in->type == TROPT_STRING && !owned) {
+        if (!(owned = json_string_nocheck(in->v.s)))
+            return -1;
+        copy.v.s = json_string_value(owned);
+        f = &copy;
+    }
+    for (size_t i = 0; s->merge && i < s->n; i++) {
+        if (strcmp(s->f[i].key, f->key) != 0)
+            continue;
+        json_decref(s->owned[i]);
+        if (s->own_keys)
+            s->r->host->free((void *)s->f[i].key);
+        s->f[i] = *f;
+        s->owned[i] = owned;
+        return 0;
+    }
+    int rc = st_push(s, f, owned);
+    if (rc && f == &copy)
+        json_decref(owned);
+    return rc;
 }
 
 static void st_clear(stepper *s)
@@ -360,7 +421,8 @@ static int st_emit(stepper *s)
                       .step = s->step,
                       .time = s->time,
                       .fields = s->f,
-                      .n = s->n};
+                      .n = s->n,
+                      .attempt = s->attempt};
     int rc = s->fn(&ev, s->ud);
     st_clear(s);
     s->have = 0;
@@ -373,6 +435,7 @@ typedef struct metrics_in {
     stepper *s;
     const tropt_host *h;
     const char *path;
+    const char *tname; /* the attempt's types file */
     FILE *f;
     int long_layout;
     csv_record hdr, rec;
@@ -403,7 +466,7 @@ static void mi_free(metrics_in *m)
 /* After the header: the key -> column map of the wide layout. */
 static int mi_setup(metrics_in *m, const char *folder)
 {
-    int rc = csv_typer_open(&m->ty, m->h, folder);
+    int rc = csv_typer_open(&m->ty, m->h, folder, m->tname);
     if (rc)
         return rc;
     if (!m->ty.f)
@@ -523,6 +586,9 @@ static int mi_step(metrics_in *m, int64_t *step, double *time)
 static int mi_wide(metrics_in *m, int64_t step, double time)
 {
     stepper *s = m->s;
+    int rc = s->merge && s->have && step != s->step ? st_emit(s) : 0;
+    if (rc)
+        return rc;
     s->step = step;
     s->time = time;
     s->have = 1;
@@ -531,12 +597,12 @@ static int mi_wide(metrics_in *m, int64_t step, double time)
         json_t *owned;
         if (m->skip[c])
             continue;
-        if (mi_field(m, c, m->coltype[c], &fl, &owned) && st_push(s, &fl, owned)) {
+        if (mi_field(m, c, m->coltype[c], &fl, &owned) && st_put(s, &fl, owned)) {
             json_decref(owned);
             return m->h->error(TROPT_ENOMEM, "out of memory");
         }
     }
-    return st_emit(s);
+    return s->merge ? 0 : st_emit(s);
 }
 
 /* 1 when the long step gathered has no field of key yet (noted now), 0
@@ -564,7 +630,7 @@ static int mi_long(metrics_in *m, int64_t step, double time)
     stepper *s = m->s;
     const csv_record *rec = &m->rec;
     const char *tt = rec->buf + rec->cells[1].off;
-    if (!s->have || step != s->step || strcmp(tt, m->ptime) != 0) {
+    if (!s->have || step != s->step || (!s->merge && strcmp(tt, m->ptime) != 0)) {
         int rc = st_emit(s);
         if (rc)
             return rc;
@@ -578,7 +644,7 @@ static int mi_long(metrics_in *m, int64_t step, double time)
     if (kc->len == 0 && !kc->quoted && vc->len == 0 && !vc->quoted)
         return 0; /* "step,time,,": a step without fields */
     const char *key = rec->buf + rec->cells[2].off;
-    int once = key_once(m, key, step);
+    int once = s->merge ? 1 : key_once(m, key, step);
     if (once <= 0)
         return once;
     const json_t *t = m->tm ? NULL : json_object_get(m->ktypes, key);
@@ -596,7 +662,7 @@ static int mi_long(metrics_in *m, int64_t step, double time)
             fl.v.s = memcpy(k + klen + 1, fl.v.s, vlen);
         fl.key = k;
     }
-    if (!k || st_push(s, &fl, owned)) {
+    if (!k || st_put(s, &fl, owned)) {
         m->h->free(k);
         json_decref(owned);
         return m->h->error(TROPT_ENOMEM, "out of memory");
@@ -656,23 +722,27 @@ static int mi_entry(metrics_in *m, const csv_steprec *e)
 }
 
 /* A run whose steps are not ascending (csv_order.c): each step once, in
- * ascending order, its last row winning; types.csv held in memory. */
+ * ascending order, its rows merged in file order (a key's last value
+ * wins, as a later log at the same step merges in sqlite); types.csv held
+ * in memory. */
 static int mi_unordered(metrics_in *m, const char *folder, off_t off, long line)
 {
     csv_steps idx = {0};
     csv_typemap tm;
-    int rc = csv_typemap_load(&tm, m->h, folder);
-    if (!rc && csv_steps_scan(m->h, m->f, off, line, m->long_layout, &idx) < 0)
+    int rc = csv_typemap_load(&tm, m->h, folder, m->tname);
+    if (!rc && csv_steps_scan(m->h, m->f, off, line, m->long_layout, &idx, NULL) < 0)
         rc = errno == ENOMEM ? m->h->error(TROPT_ENOMEM, "out of memory")
                              : m->h->error(TROPT_EBACKEND, "%s: %s", m->path, strerror(errno));
     if (!rc) {
-        csv_steps_last(&idx);
+        csv_steps_sort(&idx);
         m->tm = &tm;
+        m->s->merge = 1;
     }
     for (size_t i = 0; !rc && i < idx.n; i++)
         rc = mi_entry(m, &idx.v[i]);
     if (!rc)
         rc = st_emit(m->s);
+    m->s->merge = 0;
     m->tm = NULL;
     csv_typemap_free(&tm);
     csv_steps_free(m->h, &idx);
@@ -688,7 +758,8 @@ static int mi_read(metrics_in *m, const char *folder)
     long line = 1 + m->hdr.lines;
     if (rc)
         return rc;
-    int ascending = off < 0 ? -1 : csv_steps_scan(m->h, m->f, off, line, m->long_layout, NULL);
+    int ascending =
+        off < 0 ? -1 : csv_steps_scan(m->h, m->f, off, line, m->long_layout, NULL, NULL);
     if (ascending < 0)
         return m->h->error(TROPT_EBACKEND, "%s: %s", m->path, strerror(errno));
     if (!ascending)
@@ -698,11 +769,15 @@ static int mi_read(metrics_in *m, const char *folder)
     return mi_records(m);
 }
 
+/* The metrics file of attempt s->attempt (and its types file). */
 static int read_metrics(stepper *s, const char *folder, int long_layout)
 {
     const tropt_host *h = s->r->host;
-    metrics_in m = {.s = s, .h = h, .long_layout = long_layout};
-    char *path = xasprintf(h, "%s/metrics.csv", folder, NULL);
+    char mname[48], tname[48];
+    csv_attempt_file(s->attempt, "metrics", mname, sizeof mname);
+    csv_attempt_file(s->attempt, "types", tname, sizeof tname);
+    metrics_in m = {.s = s, .h = h, .long_layout = long_layout, .tname = tname};
+    char *path = xasprintf(h, "%s/%s", folder, mname);
     if (!path)
         return h->error(TROPT_ENOMEM, "out of memory");
     m.path = path;
@@ -787,6 +862,68 @@ static int emit_obj(reader *r, tropt_event *ev, const json_t *obj, tropt_event_f
     return rc;
 }
 
+/* Attempt k's events: ATTEMPT (k > 1: its config), its marks, its system
+ * samples, its steps. */
+static int read_attempt(reader *r, const char *folder, csv_info *ci, size_t i, stepper *s,
+                        const json_t *run)
+{
+    int64_t k = ci->atts[i].attempt;
+    int rc = 0;
+    if (i > 0) {
+        const json_t *cfg =
+            json_object_get(json_array_get(json_object_get(run, "attempts"), i), "config");
+        tropt_event ev = {.kind = TROPT_EVENT_ATTEMPT,
+                          .run = &ci->ri,
+                          .step = ci->atts[i].from_step,
+                          .time = ci->atts[i].started_at,
+                          .attempt = k,
+                          .config = json_object_size(cfg) ? cfg : NULL};
+        rc = emit_obj(r, &ev, ev.config, s->fn, s->ud);
+    }
+    if (!rc)
+        rc = csv_marks_emit(&ci->marks, k, &ci->ri, s->fn, s->ud);
+    if (!rc)
+        rc = csv_system_emit(r->host, folder, k, &ci->ri, s->fn, s->ud);
+    s->attempt = k;
+    return rc ? rc : read_metrics(s, folder, ci->long_layout);
+}
+
+/* START (attempt 1's config, every attempt), each attempt, END. */
+static int read_events(reader *r, const char *folder, const json_t *run, csv_info *ci,
+                       tropt_event_fn fn, void *userdata)
+{
+    int rc = 0;
+    json_t *config = json_object_get(json_array_get(json_object_get(run, "attempts"), 0), "config");
+    json_t *own = config ? NULL : load_json(r, folder, "config.json", JSON_OPTIONAL, &rc);
+    json_t *summary = load_json(r, folder, "summary.json", JSON_OPTIONAL, &rc);
+    config = config ? config : own;
+    tropt_event ev = {.kind = TROPT_EVENT_START,
+                      .run = &ci->ri,
+                      .time = ci->ri.started_at,
+                      .config = json_object_size(config) ? config : NULL,
+                      .attempt = 1,
+                      .attempts = ci->atts,
+                      .n_attempts = ci->n_atts};
+    if (!rc) /* out of memory: never a run read without its config */
+        rc = emit_obj(r, &ev, ev.config, fn, userdata);
+    stepper s = {.r = r, .info = &ci->ri, .fn = fn, .ud = userdata, .own_keys = ci->long_layout};
+    for (size_t i = 0; !rc && i < ci->n_atts; i++)
+        rc = read_attempt(r, folder, ci, i, &s, run);
+    r->host->free(s.f);
+    r->host->free(s.owned);
+    if (!rc && strcmp(ci->ri.status, "running") != 0) {
+        ev = (tropt_event){.kind = TROPT_EVENT_END,
+                           .run = &ci->ri,
+                           .status = ci->ri.status,
+                           .ended_at = ci->ri.ended_at,
+                           .summary = json_object_size(summary) ? summary : NULL};
+        rc = emit_obj(r, &ev, ev.summary, fn, userdata);
+    }
+    json_decref(own);
+    json_decref(summary);
+    return rc;
+}
+
 int tcr_read_run(void *self, const char *run_id, tropt_event_fn fn, void *userdata)
 {
     reader *r = self;
@@ -799,45 +936,18 @@ int tcr_read_run(void *self, const char *run_id, tropt_event_fn fn, void *userda
     if (!rc && e.n != 1)
         rc = h->error(TROPT_EINVAL, e.n ? "%s: run id prefix '%s' is ambiguous" : "%s: no run '%s'",
                       r->dir, run_id);
-    json_t *run = NULL, *config = NULL, *summary = NULL;
-    if (rc)
-        goto out;
-    const char *folder = e.v[0].folder;
-    if (!(run = load_json(r, folder, "run.json", JSON_REQUIRED, &rc)))
-        goto out;
-    config = load_json(r, folder, "config.json", JSON_OPTIONAL, &rc);
-    summary = load_json(r, folder, "summary.json", JSON_OPTIONAL, &rc);
-    if (rc) /* out of memory: never a run read without its config */
-        goto out;
-    tropt_stored_run info;
-    memset(&info, 0, sizeof info); /* ABI 1.2 members: none filled */
-    info_of(run, &info);
-    const char *layout = jstr(run, "layout");
-    tropt_event ev = {.kind = TROPT_EVENT_START,
-                      .run = &info,
-                      .time = info.started_at,
-                      .config = json_object_size(config) ? config : NULL};
-    if ((rc = emit_obj(r, &ev, ev.config, fn, userdata)) != 0)
-        goto out;
-    int long_layout = layout && strcmp(layout, "long") == 0;
-    stepper s = {.r = r, .info = &info, .fn = fn, .ud = userdata, .own_keys = long_layout};
-    rc = read_metrics(&s, folder, long_layout);
-    h->free(s.f);
-    h->free(s.owned);
-    if (rc)
-        goto out;
-    if (strcmp(info.status, "running") != 0) {
-        ev = (tropt_event){.kind = TROPT_EVENT_END,
-                           .run = &info,
-                           .status = info.status,
-                           .ended_at = info.ended_at,
-                           .summary = json_object_size(summary) ? summary : NULL};
-        rc = emit_obj(r, &ev, ev.summary, fn, userdata);
+    json_t *run = NULL;
+    csv_info ci;
+    memset(&ci, 0, sizeof ci);
+    if (!rc && (run = load_json(r, e.v[0].folder, "run.json", JSON_REQUIRED, &rc))) {
+        info_of(run, &ci.ri);
+        ci.long_layout = is_long(run);
+        rc = csv_info_fill(h, e.v[0].folder, run, &ci);
+        if (!rc)
+            rc = read_events(r, e.v[0].folder, run, &ci, fn, userdata);
     }
-out:
+    csv_info_free(h, &ci);
     json_decref(run);
-    json_decref(config);
-    json_decref(summary);
     entries_free(r, &e);
     return rc;
 }

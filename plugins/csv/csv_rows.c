@@ -54,6 +54,7 @@ int queue_row(csv *c, int64_t step, double time, const tropt_field *f, size_t n)
     if (tev_buf_reserve(a, 2 * CSV_NUM_MAX) != 0)
         return oom(c);
     row *r = &c->rows[c->nrows];
+    r->step = step;
     r->head_off = a->len;
     char *o = a->data + a->len;
     o += tropt_put_i64(o, step);

@@ -67,15 +67,14 @@ static int types_create(csv *c, const tev_buf *b)
     if (tev_buf_puts(&head, types_header) != 0 || (b && tev_buf_append(&head, b->data, b->len)))
         rc = oom(c);
     else
-        rc = write_file_atomic(c, "types.csv", &head);
+        rc = write_file_atomic(c, c->tname, &head);
     c->tysize = (off_t)head.len;
     tev_buf_free(&head);
     if (rc != TROPT_OK)
         return rc;
-    c->tyfd = openat(c->rfd, "types.csv", O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+    c->tyfd = openat(c->rfd, c->tname, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
     if (c->tyfd < 0)
-        return c->h->error(TROPT_EBACKEND, "cannot open '%s/types.csv': %s", c->run_dir,
-                           strerror(errno));
+        return c->h->error(TROPT_EBACKEND, "cannot open '%s': %s", c->types_path, strerror(errno));
     return TROPT_OK;
 }
 
@@ -128,7 +127,7 @@ int types_open(csv *c, int continued)
 {
     c->ty_dirty = 0;
     tev_buf_clear(&c->tq);
-    int fd = continued ? openat(c->rfd, "types.csv", O_RDONLY | O_NOFOLLOW | O_CLOEXEC) : -1;
+    int fd = continued ? openat(c->rfd, c->tname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) : -1;
     FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
     if (fd >= 0 && !f)
         close(fd);

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Append the n bytes at p to fd at *size; on failure cut the file back to
@@ -34,6 +35,15 @@ static int append(csv *c, int fd, off_t *size, const char *path, const char *p, 
     }
     *size += (off_t)n;
     return TROPT_OK;
+}
+
+/* The queued rows reached metrics.csv, which is now c->size bytes long:
+ * counted into the attempt's steps (run.json's counts). */
+static void rows_written(csv *c)
+{
+    for (size_t i = 0; i < c->nrows; i++)
+        csv_stat_add(&c->st, c->rows[i].step);
+    c->st.bytes = (int64_t)c->size;
 }
 
 /* Create a new temporary file in the run folder for <run_dir>/name, under
@@ -137,7 +147,7 @@ int rewrite(csv *c)
     if (rc != TROPT_OK)
         return rc;
     off_t tsize = 0;
-    int tfd = open_tmp(c, "metrics.csv");
+    int tfd = open_tmp(c, c->mname);
     if (tfd < 0)
         return h->error(TROPT_EBACKEND, "cannot create '%s': %s", c->tmp_path, strerror(errno));
     c->out.len = 0;
@@ -164,7 +174,7 @@ int rewrite(csv *c)
         rc = h->error(TROPT_EBACKEND, "cannot sync '%s': %s", c->tmp_path, strerror(errno));
         goto fail;
     }
-    if (renameat(c->rfd, c->tmp_name, c->rfd, "metrics.csv") != 0) {
+    if (renameat(c->rfd, c->tmp_name, c->rfd, c->mname) != 0) {
         rc = h->error(TROPT_EBACKEND, "cannot rename '%s' to '%s': %s", c->tmp_path,
                       c->metrics_path, strerror(errno));
         goto fail;
@@ -182,6 +192,10 @@ int rewrite(csv *c)
     c->hdr_len = hdr_len;
     c->ncols_disk = c->nkeys;
     c->rows_disk += c->nrows;
+    struct stat sb;
+    c->st.inode = fstat(tfd, &sb) == 0 ? (int64_t)sb.st_ino : 0;
+    rows_written(c);
+    c->meta_due = 1; /* run.json's counts name the replaced file */
     queue_clear(c);
     if (c->pfd >= 0) {
         /* Its rows are in metrics.csv now.  Should this unlink fail, the
@@ -189,7 +203,7 @@ int rewrite(csv *c)
         close(c->pfd);
         c->pfd = -1;
         c->psize = 0;
-        if (unlinkat(c->rfd, "metrics.pending.csv", 0) != 0)
+        if (unlinkat(c->rfd, c->pname, 0) != 0)
             TROPT_HOST_LOG(h, TROPT_LEVEL_WARNING, "cannot remove '%s': %s", c->pending_path,
                            strerror(errno));
     }
@@ -228,6 +242,7 @@ int write_queued(csv *c, int force)
         if ((rc = append(c, c->fd, &c->size, c->metrics_path, c->fmt.data, c->fmt.len)) ==
             TROPT_OK) {
             c->rows_disk += c->ncells + c->nempty; /* a record per value or empty step */
+            rows_written(c);
             queue_clear(c);
         }
         return rc;
@@ -242,6 +257,7 @@ int write_queued(csv *c, int force)
         }
         if ((rc = append(c, c->fd, &c->size, c->metrics_path, b->data, b->len)) == TROPT_OK) {
             c->rows_disk += c->nrows;
+            rows_written(c);
             queue_clear(c);
         }
         return rc;
@@ -260,11 +276,11 @@ static int defer_rows(csv *c)
     if (c->pfd < 0) {
         /* A fresh file: whatever has this name (a leftover, a planted link)
          * is removed, never opened, so a link's target is never written. */
-        if (unlinkat(c->rfd, "metrics.pending.csv", 0) != 0 && errno != ENOENT)
+        if (unlinkat(c->rfd, c->pname, 0) != 0 && errno != ENOENT)
             return h->error(TROPT_EBACKEND, "cannot remove '%s': %s", c->pending_path,
                             strerror(errno));
-        c->pfd = openat(c->rfd, "metrics.pending.csv",
-                        O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+        c->pfd =
+            openat(c->rfd, c->pname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
         if (c->pfd < 0)
             return h->error(TROPT_EBACKEND, "cannot create '%s': %s", c->pending_path,
                             strerror(errno));
@@ -274,7 +290,7 @@ static int defer_rows(csv *c)
             TROPT_OK) {
             close(c->pfd);
             c->pfd = -1;
-            unlinkat(c->rfd, "metrics.pending.csv", 0);
+            unlinkat(c->rfd, c->pname, 0);
             return rc;
         }
     }
