@@ -32,13 +32,19 @@ int cli_main(int argc, char **argv);
 
 /* Commands on the table parser, with their option tables. */
 extern const cli_opt cmd_plugins_opts[], cmd_check_opts[], cmd_runs_opts[], cmd_show_opts[],
-    cmd_replay_opts[], cmd_compare_opts[];
+    cmd_replay_opts[], cmd_compare_opts[], cmd_tag_opts[], cmd_untag_opts[], cmd_note_opts[],
+    cmd_rename_opts[], cmd_rm_opts[];
 int cmd_plugins(const cli_command *self, int argc, char **argv);
 int cmd_check(const cli_command *self, int argc, char **argv);
 int cmd_runs(const cli_command *self, int argc, char **argv);
 int cmd_show(const cli_command *self, int argc, char **argv);
 int cmd_replay(const cli_command *self, int argc, char **argv);
 int cmd_compare(const cli_command *self, int argc, char **argv);
+int cmd_tag(const cli_command *self, int argc, char **argv);
+int cmd_untag(const cli_command *self, int argc, char **argv);
+int cmd_note(const cli_command *self, int argc, char **argv);
+int cmd_rename(const cli_command *self, int argc, char **argv);
+int cmd_rm(const cli_command *self, int argc, char **argv);
 
 /* Commands that still parse argv themselves (they move to the table parser
  * with their own change). */

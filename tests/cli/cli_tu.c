@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "sqlite_tu.h"
+#include <tropt/host.h>
 
 const char *cli(void)
 {
@@ -232,7 +233,37 @@ db3 db3_make(void)
     ck_assert_int_eq(tropt_tracker_log_fields(t, c1, 1), TROPT_OK);
     ck_assert_int_eq(tropt_tracker_finish(t, NULL), TROPT_OK);
     tropt_tracker_free(t);
+    char *spec = tu_strdupf("sqlite:path=%s", d.path);
+    d.na = run_name(spec, d.a);
+    d.nb = run_name(spec, d.b);
+    d.nc = run_name(spec, d.c);
+    free(spec);
     return d;
+}
+
+typedef struct name_lookup {
+    const char *id;
+    char *name;
+} name_lookup;
+
+static int see_run(const tropt_stored_run *run, void *ud)
+{
+    name_lookup *l = ud;
+    if (strcmp(run->run_id, l->id) != 0)
+        return 0;
+    l->name = strdup(run->name);
+    return 1;
+}
+
+char *run_name(const char *spec, const char *id)
+{
+    tropt_reader *r = NULL;
+    ck_assert_msg(tropt_reader_open(&r, spec) == TROPT_OK, "%s: %s", spec, tropt_error_message());
+    name_lookup l = {id, NULL};
+    tropt_reader_list_runs(r, see_run, &l);
+    tropt_reader_free(r);
+    ck_assert_msg(l.name != NULL, "%s holds no run %s", spec, id);
+    return l.name;
 }
 
 void db3_free(db3 *d)
@@ -243,6 +274,9 @@ void db3_free(db3 *d)
     free(d->a);
     free(d->b);
     free(d->c);
+    free(d->na);
+    free(d->nb);
+    free(d->nc);
 }
 
 /* Whitespace-separated fields of a line, from the right: field k (0 = last). */

@@ -61,7 +61,8 @@ char *line_with(const char *text, const char *needle);
  * b\xc3\xa9ta. */
 typedef struct db3 {
     char *dir, *path;
-    char *a, *b, *c; /* run ids */
+    char *a, *b, *c;    /* run ids */
+    char *na, *nb, *nc; /* their names, as the store gives them */
 } db3;
 db3 db3_make(void);
 void db3_free(db3 *d);
@@ -74,6 +75,10 @@ stores stores_with_db3(db3 *d);
  * and prints the same text, line for line, from every source.  Returns
  * that text (malloc'd). */
 char *same_everywhere(const stores *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The name the store read by reader spec `spec` gives run `id`, through
+ * the reader API (malloc'd); fails the test when there is no such run. */
+char *run_name(const char *spec, const char *id);
 
 /* The whitespace-separated fields of a line, from the right, are want[]. */
 void expect_tail(const char *line, const char *const *want, int n);
