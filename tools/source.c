@@ -664,14 +664,23 @@ int cli_source_load(cli_source *s, const char *id, cli_run *out)
     return 0;
 }
 
-int cli_source_stream(cli_source *s, const char *id, tropt_event_fn fn, void *userdata)
+static int streamed(cli_source *s, int rc)
 {
-    int rc = tropt_reader_read_run(s->r, id, fn, userdata);
     if (rc == TROPT_OK)
         return 0;
     if (rc > 0)
         return fail(s, "stopped");
     return fail_reader(s, rc);
+}
+
+int cli_source_stream(cli_source *s, const char *id, tropt_event_fn fn, void *userdata)
+{
+    return streamed(s, tropt_reader_read_run(s->r, id, fn, userdata));
+}
+
+int cli_source_history(cli_source *s, const char *id, tropt_event_fn fn, void *userdata)
+{
+    return streamed(s, tropt_reader_read_history(s->r, id, fn, userdata));
 }
 
 /* ---- changing the store ----------------------------------------------------- */

@@ -145,6 +145,11 @@ const char *cli_attempt_status(const cli_run *r, size_t i);
  * 0, or -1 (fn's non-zero return, or a failure with its message). */
 int cli_source_stream(cli_source *s, const char *id, tropt_event_fn fn, void *userdata);
 
+/* cli_source_stream with every stored event, the steps a later attempt
+ * superseded too (tropt_reader_read_history: ev->superseded 1), for
+ * copying a run whole (replay). */
+int cli_source_history(cli_source *s, const char *id, tropt_event_fn fn, void *userdata);
+
 /* Read run `id` (a full id) into *out (cli_run_free releases it).  0, or -1
  * with *out empty. */
 int cli_source_load(cli_source *s, const char *id, cli_run *out);
