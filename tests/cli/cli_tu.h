@@ -85,4 +85,32 @@ void expect_tail(const char *line, const char *const *want, int n);
 /* The column (byte offset) of s in line; fails when absent. */
 size_t col(const char *line, const char *s);
 
+/* 1 when the shipped plugin `name` keeps run metadata and attempts (ABI
+ * 1.2 with the annotate and delete_run hooks): the suites of tag, rm and
+ * replay run their store tests on the backends that do (and say which do
+ * not yet). */
+int store_keeps_meta(const char *name);
+
+/* The storing backends the metadata tests cover, and the reader spec of
+ * each in folder dir ("sqlite:path=DIR/s.db", ...; malloc'd). */
+extern const char *const meta_backends[];
+extern const size_t n_meta_backends;
+char *meta_spec(const char *backend, const char *dir);
+
+/* Exit 77 (the suite is skipped) when no backend of meta_backends keeps
+ * run metadata yet; else say which do not. */
+void skip_unless_meta(const char *suite);
+
+/* `tropt ARGS` on a terminal: a pseudo-terminal as its stdin, stdout and
+ * stderr.  Once its output holds `prompt`, `answer` is typed.  Returns its
+ * exit code and everything it printed (err empty). */
+result tropt_tty(const char *args, const char *prompt, const char *answer);
+
+/* The folder of the test fixture plugins built here (tropt-frozen.so). */
+const char *fixture_dir(void);
+
+/* `tropt-demo ARGS` (quoted for sh); fails the test unless it exits 0.
+ * Returns the run's id and name from its last line (malloc'd). */
+void demo_run(const char *args, char **id, char **name);
+
 #endif
