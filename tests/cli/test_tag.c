@@ -233,6 +233,44 @@ START_TEST(usage_errors)
 }
 END_TEST
 
+/* The README's "Finding runs" block, run as written in a new folder (the
+ * demo and the tool on PATH, the default store ./tropt.db). */
+START_TEST(readme_finding_runs_block)
+{
+    if (!store_keeps_meta("sqlite")) {
+        printf("tag: sqlite keeps no run metadata yet: the README block is skipped\n");
+        return;
+    }
+    char *readme = tu_path(tu_source_root(), "README.md");
+    char *text = tu_read_file(readme, NULL);
+    ck_assert_ptr_nonnull(text);
+    char *at = strstr(text, "### Finding runs");
+    ck_assert_ptr_nonnull(at);
+    at = strstr(at, "\n\n    ") + 2;
+    char *end = strstr(at, "\n\n"), *dir = tu_mkdtemp();
+    *end = '\0';
+    char *bin = strdup(cli()), *dbin = strdup(demo());
+    *strrchr(bin, '/') = '\0';
+    *strrchr(dbin, '/') = '\0';
+    char *cmd =
+        tu_strdupf("cd '%s' && unset TROPT_TRACKER && PATH='%s:%s':\"$PATH\" && set -e -x\n%s", dir,
+                   bin, dbin, at);
+    char *out = NULL;
+    int rc = tu_run(cmd, &out, 1);
+    ck_assert_msg(rc == 0, "the README block exits %d:\n%s", rc, out);
+    /* the last `runs --sort started --reverse` lists the renamed run */
+    ck_assert_msg(strstr(out, "\nadam-baseline ") && strstr(out, "adam,keep"), "%s", out);
+    free(out);
+    free(cmd);
+    free(bin);
+    free(dbin);
+    free(text);
+    free(readme);
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("cli-tag");
@@ -241,6 +279,7 @@ static Suite *suite(void)
     tcase_add_loop_test(tc, tag_note_rename, 0, (int)n_meta_backends);
     tcase_add_test(tc, store_without_metadata_hooks);
     tcase_add_test(tc, usage_errors);
+    tcase_add_test(tc, readme_finding_runs_block);
     suite_add_tcase(s, tc);
     return s;
 }
