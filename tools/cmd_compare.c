@@ -326,19 +326,34 @@ static void print_text_rows(const cmp *t, char **cells, const size_t *wd)
     }
 }
 
-static int print_text(const cmp *t)
+static void free_ids(char **ids, size_t n)
 {
-    size_t w = t->n + 1, n_text = 0;
-    char **ids = calloc(w, sizeof *ids);
-    if (!ids || short_ids(t, ids) != 0) { /* the id row borrows them */
-        for (size_t i = 0; ids && i < t->n; i++)
-            free(ids[i]);
-        free(ids);
-        return -1;
+    for (size_t i = 0; ids && i < n; i++)
+        free(ids[i]);
+    free(ids);
+}
+
+/* The id row of the text shows the short ids (it borrows them); NULL on
+ * memory. */
+static char **patch_ids(const cmp *t)
+{
+    char **ids = calloc(t->n + 1, sizeof *ids);
+    if (!ids || short_ids(t, ids) != 0) {
+        free_ids(ids, t->n);
+        return NULL;
     }
     for (size_t r = 0; r < t->n_rows; r++)
         for (size_t i = 0; t->rows[r].in == IN_TEXT && i < t->n; i++)
             t->rows[r].c[i].v.v.s = ids[i];
+    return ids;
+}
+
+static int print_text(const cmp *t)
+{
+    size_t w = t->n + 1, n_text = 0;
+    char **ids = patch_ids(t);
+    if (!ids)
+        return -1;
     char **cells = text_cells(t, &n_text);
     size_t *wd = calloc(w, sizeof *wd);
     char **head = calloc(w, sizeof *head);
@@ -355,9 +370,7 @@ static int print_text(const cmp *t)
     }
     for (size_t k = 0; cells && k < n_text * w; k++)
         free(cells[k]);
-    for (size_t i = 0; i < t->n; i++)
-        free(ids[i]);
-    free(ids);
+    free_ids(ids, t->n);
     free(cells);
     free(head);
     free(wd);
