@@ -54,6 +54,11 @@ int cmd_conformance(int argc, char **argv);
 /* `tropt replay --from SPEC | --db PATH --tracker SPEC` (cmd_replay_from.c). */
 int cli_replay_from(const char *db, const char *from, const char *tracker_spec);
 
+/* 1 when the code and the message of the last failure say a store refused
+ * a run because it was deleted there (SPEC 14: a replay never brings a
+ * deleted run back; the store says "deleted" in its TROPT_EINVAL). */
+int cli_refused_as_deleted(int rc);
+
 /* A reader/tracker spec as messages may show it: the backend name and its
  * path= or dir= option only (never a secret option).  Static buffer. */
 const char *cli_shown_spec(const char *spec);

@@ -65,11 +65,9 @@ typedef struct replay {
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
 {
-    char *msg = NULL;
     va_list ap;
     va_start(ap, fmt);
-    if (vasprintf(&msg, fmt, ap) < 0)
-        msg = NULL;
+    char *msg = cli_vstrf(fmt, ap);
     va_end(ap);
     cli_print_error(msg ? msg : "out of memory");
     free(msg);
@@ -87,10 +85,9 @@ static void fail(replay *r, const char *where, const char *what)
     r->n_failures++;
 }
 
-/* A store refused the run because it was deleted there (its tombstone). */
-static int refused_as_deleted(int rc)
+int cli_refused_as_deleted(int rc)
 {
-    return rc == TROPT_EINVAL && strstr(tropt_error_message(), "deleted");
+    return rc == TROPT_EINVAL && strstr(tropt_error_message(), "deleted") != NULL;
 }
 
 static void close_tracker(replay *r, rrun *x)
@@ -149,7 +146,7 @@ static void skip_deleted(replay *r, rrun *x, const char *why)
 
 static void import_failed(replay *r, rrun *x, int rc, const char *where)
 {
-    if (refused_as_deleted(rc))
+    if (cli_refused_as_deleted(rc))
         skip_deleted(r, x, tropt_error_message());
     else
         fail(r, where, "cannot open the run");

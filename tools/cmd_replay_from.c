@@ -49,9 +49,7 @@ typedef struct replaying {
 
 static void say(const char *what, const char *id)
 {
-    char *msg = NULL;
-    if (asprintf(&msg, "%s %s: %s", what, id, tropt_error_message()) < 0)
-        msg = NULL;
+    char *msg = cli_strf("%s %s: %s", what, id, tropt_error_message());
     cli_print_error(msg);
     free(msg);
 }
@@ -143,7 +141,7 @@ static int open_attempt(replaying *p, const tropt_event *ev, int64_t k, const js
     int rc = tropt_tracker_import_run(p->t, &rec, config);
     p->attempt = k;
     p->last_time = k > 1 ? rec.attempt_started_at : rec.started_at;
-    if (rc == TROPT_EINVAL && strstr(tropt_error_message(), "deleted")) {
+    if (cli_refused_as_deleted(rc)) {
         say("skipped run", ev->run->run_id);
         p->skipped++;
     } else if (rc != TROPT_OK) {

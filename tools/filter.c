@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "render.h"
+
 typedef enum {
     SORT_NAME,
     SORT_EXPERIMENT,
@@ -44,11 +46,9 @@ struct cli_filter {
 static char *msgf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static char *msgf(const char *fmt, ...)
 {
-    char *s = NULL;
     va_list ap;
     va_start(ap, fmt);
-    if (vasprintf(&s, fmt, ap) < 0)
-        s = NULL;
+    char *s = cli_vstrf(fmt, ap);
     va_end(ap);
     return s ? s : strdup("out of memory");
 }

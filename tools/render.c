@@ -286,14 +286,17 @@ void cli_table_print(FILE *f, const cli_table *t)
 
 /* ---- runs --------------------------------------------------------------------- */
 
-static char *dupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *dupf(const char *fmt, ...)
+char *cli_vstrf(const char *fmt, va_list ap)
 {
     char *s = NULL;
+    return vasprintf(&s, fmt, ap) < 0 ? NULL : s;
+}
+
+char *cli_strf(const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    if (vasprintf(&s, fmt, ap) < 0)
-        s = NULL;
+    char *s = cli_vstrf(fmt, ap);
     va_end(ap);
     return s;
 }
@@ -332,12 +335,12 @@ static char *col_started(const cli_runs_row *row)
 
 static char *col_steps(const cli_runs_row *row)
 {
-    return dupf("%" PRId64, row->run->steps);
+    return cli_strf("%" PRId64, row->run->steps);
 }
 
 static char *col_attempts(const cli_runs_row *row)
 {
-    return dupf("%" PRId64, row->run->info.attempts);
+    return cli_strf("%" PRId64, row->run->info.attempts);
 }
 
 static char *col_last(const cli_runs_row *row)
@@ -423,8 +426,8 @@ int cli_print_runs(FILE *f, const cli_run *runs, size_t n, const char *metric, c
 {
     const char *head[N_RUN_COLUMNS];
     int right[N_RUN_COLUMNS];
-    char *last = metric ? dupf("LAST %s", metric) : NULL,
-         *best = metric ? dupf("MIN %s", metric) : NULL;
+    char *last = metric ? cli_strf("LAST %s", metric) : NULL,
+         *best = metric ? cli_strf("MIN %s", metric) : NULL;
     for (size_t c = 0; c < N_RUN_COLUMNS; c++) {
         head[c] = run_columns[c].head;
         right[c] = run_columns[c].right;
@@ -493,7 +496,7 @@ static char *d_host(const cli_run *r)
 {
     if (!r->info.host)
         return NULL;
-    return dupf("%s (pid %" PRId64 ")", r->info.host, r->info.pid);
+    return cli_strf("%s (pid %" PRId64 ")", r->info.host, r->info.pid);
 }
 
 static char *d_started(const cli_run *r)
@@ -507,17 +510,17 @@ static char *d_ended(const cli_run *r)
     if (isnan(r->info.ended_at))
         return NULL;
     cli_format_time(buf, sizeof buf, r->info.ended_at);
-    return dupf("%s (%.3f s)", buf, r->info.ended_at - r->info.started_at);
+    return cli_strf("%s (%.3f s)", buf, r->info.ended_at - r->info.started_at);
 }
 
 static char *d_steps(const cli_run *r)
 {
-    return dupf("%" PRId64, r->steps);
+    return cli_strf("%" PRId64, r->steps);
 }
 
 static char *d_attempts(const cli_run *r)
 {
-    return dupf("%" PRId64, r->info.attempts);
+    return cli_strf("%" PRId64, r->info.attempts);
 }
 
 static char *d_resume_key(const cli_run *r)
@@ -527,7 +530,7 @@ static char *d_resume_key(const cli_run *r)
 
 static char *d_system(const cli_run *r)
 {
-    return r->n_system ? dupf("%zu sample records", r->n_system) : NULL;
+    return r->n_system ? cli_strf("%zu sample records", r->n_system) : NULL;
 }
 
 static const detail_row detail_rows[] = {
@@ -587,7 +590,7 @@ static void print_provenance(FILE *f, const cli_run *r)
 
 static char *i64_text(int64_t v)
 {
-    return dupf("%" PRId64, v);
+    return cli_strf("%" PRId64, v);
 }
 
 /* One row of the attempts table: n, from step, started, ended, status, host, pid. */
@@ -626,7 +629,7 @@ static char *mark_hash(const cli_mark *m)
 {
     if (m->sha256)
         return strdup(m->sha256);
-    return m->error ? dupf("hash missing (%s)", m->error) : strdup("hash missing");
+    return m->error ? cli_strf("hash missing (%s)", m->error) : strdup("hash missing");
 }
 
 static int print_marks(FILE *f, const cli_run *r)

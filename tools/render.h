@@ -16,6 +16,7 @@
 #define TROPT_CLI_RENDER_H
 
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
 
 #include "source.h"
@@ -44,6 +45,10 @@ json_t *cli_value_json(const tropt_field *f);
 /* s with every byte sequence that is not UTF-8 replaced by U+FFFD
  * (malloc'd, NULL on memory): a valid JSON string or object key. */
 char *cli_utf8_clean(const char *s);
+
+/* printf into a malloc'd string; NULL when memory ran out. */
+char *cli_strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *cli_vstrf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
 /* ---- the terminal ----------------------------------------------------------- */
 

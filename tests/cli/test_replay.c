@@ -539,17 +539,24 @@ static void expect_whole_run(const char *spec)
     ck_assert_str_eq(w.samples, "sys/proc/rss_bytes=1000/2000 ");
 }
 
+/* dir/in.jsonl holding whole_run_journal (malloc'd path). */
+static char *whole_run_file(const char *dir)
+{
+    char *journal = tu_path(dir, "in.jsonl");
+    FILE *f = fopen(journal, "w");
+    ck_assert_ptr_nonnull(f);
+    whole_run_journal(f);
+    fclose(f);
+    return journal;
+}
+
 static void whole_run_into(const char *backend)
 {
     if (!store_keeps_meta(backend)) {
         printf("replay: %s keeps no attempts or metadata yet: skipped\n", backend);
         return;
     }
-    char *dir = tu_mkdtemp(), *journal = tu_path(dir, "in.jsonl"), *spec = meta_spec(backend, dir);
-    FILE *f = fopen(journal, "w");
-    ck_assert_ptr_nonnull(f);
-    whole_run_journal(f);
-    fclose(f);
+    char *dir = tu_mkdtemp(), *journal = whole_run_file(dir), *spec = meta_spec(backend, dir);
     for (int pass = 0; pass < 2; pass++) { /* the second adds nothing */
         result r = tropt("replay '%s' --tracker '%s'", journal, spec);
         ck_assert_msg(r.rc == 0, "exit %d\n%s%s", r.rc, r.out, r.err);
@@ -594,11 +601,7 @@ static void store_refuses_on(const char *backend)
         printf("replay: %s cannot delete runs yet: skipped\n", backend);
         return;
     }
-    char *dir = tu_mkdtemp(), *journal = tu_path(dir, "in.jsonl"), *spec = meta_spec(backend, dir);
-    FILE *f = fopen(journal, "w");
-    ck_assert_ptr_nonnull(f);
-    whole_run_journal(f);
-    fclose(f);
+    char *dir = tu_mkdtemp(), *journal = whole_run_file(dir), *spec = meta_spec(backend, dir);
     result r = tropt("replay '%s' --tracker '%s'", journal, spec);
     ck_assert_msg(r.rc == 0, "%s%s", r.out, r.err);
     result_free(&r);
