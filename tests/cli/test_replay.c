@@ -628,6 +628,67 @@ START_TEST(store_refuses_a_run_deleted_there)
 }
 END_TEST
 
+/* ---- what replay hands the backends ----------------------------------------- */
+
+/* The lines of `calls` holding every needle of want[], in that order (each
+ * needle searched after the previous one's line). */
+static void expect_calls(const char *calls, const char *const *want, size_t n)
+{
+    const char *at = calls;
+    for (size_t i = 0; i < n; i++) {
+        const char *hit = strstr(at, want[i]);
+        ck_assert_msg(hit, "no '%s' after\n%.300s\nin the calls:\n%s", want[i], at, calls);
+        at = hit + strlen(want[i]);
+    }
+}
+
+/* Every ABI 1.2 backend receives what the journal holds, through the
+ * host's hooks: the test backend `recorder` writes each call it gets.  The
+ * run's name, resume key, provenance and given id at init; its tags and
+ * note (set during the run and after its end) as annotate calls, in the
+ * journal's order, once the run is open; the steps; the mark and then its
+ * hash; the system sample; attempt 1 closed `crashed` at its last event
+ * (its process never finished it); attempt 2 with its own host, pid, start
+ * and from_step, the step it supersedes and its end. */
+START_TEST(journal_replay_hands_every_hook_its_call)
+{
+    char *dir = tu_mkdtemp(), *journal = whole_run_file(dir), *calls = tu_path(dir, "calls.txt");
+    result r = tropt("replay '%s' --tracker 'recorder:out=%s'", journal, calls);
+    ck_assert_msg(r.rc == 0, "exit %d\n%s%s", r.rc, r.out, r.err);
+    ck_assert_msg(strstr(r.out, "replayed 1 runs, 5 steps from 1 file; 2 attempts\n"), "%s", r.out);
+    result_free(&r);
+    char *got = tu_read_file(calls, NULL);
+    ck_assert_ptr_nonnull(got);
+    const char *want[] = {
+        "init run=" RC " exp=e host=h1 pid=11 start=1700000000.000000 name=[gamma] attempt=1 "
+        "from=0 ",
+        " key=[job-7] ",
+        " given=1 cmd=[train --lr 0.1] cwd=[/work] "
+        "git=[0123456789abcdef0123456789abcdef01234567] version=[0.2.0]",
+        "\nannotate run=" RC " kind=tag text=[baseline]\n",
+        "annotate run=" RC " kind=note text=[lr too high?]\n",
+        "annotate run=" RC " kind=tag text=[late]\n",
+        "log run=" RC " step=0 time=1700000001.000000 n=1 | loss=r:3\n",
+        "log run=" RC " step=1 time=1700000002.000000 n=1 | loss=r:2\n",
+        "checkpoint run=" RC " attempt=1 seq=0 step=1 path=[/ck/c1.ckpt] size=-1 sha256=- ",
+        "system run=" RC " time=1700000002.600000 n=1 | sys/proc/rss_bytes=1000/2000\n",
+        "checkpoint run=" RC " attempt=1 seq=0 step=1 path=[/ck/c1.ckpt] size=4 sha256=" SHA " ",
+        "log run=" RC " step=2 time=1700000003.000000 n=1 | loss=r:1.75\n",
+        "finish run=" RC " status=crashed end=1700000003.000000 ",
+        "init run=" RC " exp=e host=h2 pid=22 start=1700000000.000000 name=[gamma] attempt=2 "
+        "from=2 astart=1700000010.000000 key=[job-7] ",
+        "log run=" RC " step=2 time=1700000011.000000 n=1 | loss=r:1.5\n",
+        "log run=" RC " step=3 time=1700000012.000000 n=1 | loss=r:1\n",
+        "finish run=" RC " status=finished end=1700000013.000000 summary={\"best\":1.0} "};
+    expect_calls(got, want, sizeof want / sizeof want[0]);
+    free(got);
+    free(calls);
+    free(journal);
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("replay");
@@ -642,6 +703,7 @@ int main(void)
     tcase_add_test(tc, run_the_journal_deletes_is_skipped);
     tcase_add_loop_test(tc, journal_replay_reproduces_the_whole_run, 0, (int)n_meta_backends);
     tcase_add_loop_test(tc, store_refuses_a_run_deleted_there, 0, (int)n_meta_backends);
+    tcase_add_test(tc, journal_replay_hands_every_hook_its_call);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
