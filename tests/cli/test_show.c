@@ -5,7 +5,8 @@
  * killed run shown crashed; stored text neutralised for the terminal; a
  * run shown by its name; two runs of one name listed as candidates; a
  * resumed run's attempts, checkpoint marks (size and SHA-256 as sha256sum
- * gives them) and provenance.
+ * gives them) and provenance; a name, tag and note holding quotes, markup
+ * and escape sequences printed as data by runs, show and compare.
  */
 #include <math.h>
 #include <signal.h>
@@ -150,13 +151,13 @@ END_TEST
 /* Two runs with one given name: the name is ambiguous, and the error lists
  * both with their ids, names, start times and status; a name that looks
  * like an id prefix loses to the id. */
-START_TEST(ambiguous_name_lists_the_candidates)
+static void ambiguous_name_on(const char *backend)
 {
-    if (!store_keeps_meta("sqlite")) {
-        printf("show: sqlite keeps no names yet: skipped\n");
+    if (!store_keeps_meta(backend)) {
+        printf("show: %s keeps no names yet: skipped\n", backend);
         return;
     }
-    char *dir = tu_mkdtemp(), *spec = meta_spec("sqlite", dir), *id[3], *name[3];
+    char *dir = tu_mkdtemp(), *spec = meta_spec(backend, dir), *id[3], *name[3];
     char *args = tu_strdupf("--tracker '%s' --steps 3 --run-name twin", spec);
     demo_run(args, &id[0], &name[0]);
     demo_run(args, &id[1], &name[1]);
@@ -192,6 +193,11 @@ START_TEST(ambiguous_name_lists_the_candidates)
     free(spec);
     tu_rmtree(dir);
     free(dir);
+}
+
+START_TEST(ambiguous_name_lists_the_candidates)
+{
+    ambiguous_name_on(meta_backends[_i]);
 }
 END_TEST
 
@@ -252,13 +258,13 @@ static void resumed_run(const char *spec, const char *ckdir)
     free(args);
 }
 
-START_TEST(show_prints_attempts_marks_and_provenance)
+static void attempts_marks_provenance_on(const char *backend)
 {
-    if (!store_keeps_meta("sqlite")) {
-        printf("show: sqlite keeps no attempts yet: skipped\n");
+    if (!store_keeps_meta(backend)) {
+        printf("show: %s keeps no attempts yet: skipped\n", backend);
         return;
     }
-    char *dir = tu_mkdtemp(), *spec = meta_spec("sqlite", dir), *ck = tu_path(dir, "ck");
+    char *dir = tu_mkdtemp(), *spec = meta_spec(backend, dir), *ck = tu_path(dir, "ck");
     ck_assert_int_eq(mkdir(ck, 0700), 0);
     resumed_run(spec, ck);
     result r = tropt("show resumed --from '%s'", spec);
@@ -301,6 +307,99 @@ START_TEST(show_prints_attempts_marks_and_provenance)
     tu_rmtree(dir);
     free(dir);
 }
+
+START_TEST(show_prints_attempts_marks_and_provenance)
+{
+    attempts_marks_provenance_on(meta_backends[_i]);
+}
+END_TEST
+
+/* ---- what a store holds is data ----------------------------------------------- */
+
+#define ODD_NAME "q,\"x\" <b>\xc3\xa9"
+#define ODD_TAG "say \"hi\" <i>"
+
+/* A run whose name and tag hold quotes, a comma, markup and non-ASCII text
+ * (all a name may hold) and whose note holds a newline and terminal escape
+ * sequences (a note is any text), next to a plain run: `tropt runs` and
+ * `tropt show` print them with every control character neutralised, and
+ * `tropt compare --format json|csv` give the name back exactly, a string,
+ * read by real parsers (jansson, Python's csv). */
+static void odd_identity_on(const char *backend)
+{
+    if (!store_keeps_meta(backend)) {
+        printf("show: %s keeps no names or notes yet: skipped\n", backend);
+        return;
+    }
+    char *dir = tu_mkdtemp(), *spec = meta_spec(backend, dir), *id[2], *name[2];
+    char *q = shq(ODD_NAME), *qt = shq(ODD_TAG);
+    char *args = tu_strdupf("--tracker '%s' --steps 3 --run-name %s --tag %s", spec, q, qt);
+    demo_run(args, &id[0], &name[0]);
+    free(args);
+    args = tu_strdupf("--tracker '%s' --steps 3 --run-name plain", spec);
+    demo_run(args, &id[1], &name[1]);
+    free(args);
+    ck_assert_str_eq(name[0], ODD_NAME);
+    result r = tropt("note %s \"$(printf 'one\\nt\\033]0;pwn\\007')\" --from '%s'", id[0], spec);
+    ck_assert_msg(r.rc == 0, "%s%s", r.out, r.err);
+    result_free(&r);
+
+    r = tropt("runs --from '%s'", spec);
+    ck_assert_msg(r.rc == 0 && !strchr(r.out, 0x1b) && !strchr(r.out, 0x07), "%s%s", r.out, r.err);
+    char *l = line_with(r.out, ODD_NAME "  ");
+    ck_assert_msg(l && strstr(l, ODD_TAG), "%s", r.out);
+    free(l);
+    result_free(&r);
+
+    r = tropt("show %s --from '%s'", q, spec);
+    ck_assert_msg(r.rc == 0 && !strchr(r.out, 0x1b) && !strchr(r.out, 0x07), "%s%s", r.out, r.err);
+    const char *want[] = {"name        " ODD_NAME "\n", "\ntags        " ODD_TAG "\n",
+                          "\nnote        one\n            t?]0;pwn?\n"};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        ck_assert_msg(strstr(r.out, want[i]), "no '%s' in:\n%s", want[i], r.out);
+    result_free(&r);
+
+    r = tropt("compare %s %s --from '%s' --format json", id[0], id[1], spec);
+    ck_assert_msg(r.rc == 0, "%s", r.err);
+    json_error_t e;
+    json_t *j = json_loads(r.out, 0, &e);
+    ck_assert_msg(j, "%s: %s", e.text, r.out);
+    json_t *nm = json_object_get(json_object_get(json_object_get(j, "run"), "name"), id[0]);
+    ck_assert_msg(json_is_string(nm) && strcmp(json_string_value(nm), ODD_NAME) == 0, "%s", r.out);
+    json_decref(j);
+    result_free(&r);
+
+    char *csv = tu_path(dir, "c.csv");
+    r = tropt("compare %s %s --from '%s' --format csv > '%s'", id[0], id[1], spec, csv);
+    ck_assert_msg(r.rc == 0, "%s", r.err);
+    result_free(&r);
+    char *cmd =
+        tu_strdupf("/usr/bin/python3 -c \"import csv,sys\n"
+                   "rows=list(csv.reader(open(sys.argv[1],newline='',encoding='utf-8')))\n"
+                   "d={(x[0],x[1],x[2]):x[3:] for x in rows[1:]}\n"
+                   "assert d[('run','name','')]==[sys.argv[2],'plain'],d[('run','name','')]\n"
+                   "print('ok')\" '%s' %s",
+                   csv, q);
+    char *out = NULL;
+    ck_assert_msg(tu_run(cmd, &out, 1) == 0 && strstr(out, "ok"), "%s", out);
+    free(out);
+    free(cmd);
+    free(csv);
+    for (int i = 0; i < 2; i++) {
+        free(id[i]);
+        free(name[i]);
+    }
+    free(q);
+    free(qt);
+    free(spec);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+START_TEST(stored_identity_is_data_in_every_output)
+{
+    odd_identity_on(meta_backends[_i]);
+}
 END_TEST
 
 static Suite *suite(void)
@@ -312,8 +411,9 @@ static Suite *suite(void)
     tcase_add_test(tc, every_source_prints_the_same_run);
     tcase_add_test(tc, killed_run_is_crashed_from_every_source);
     tcase_add_test(tc, show_by_name_and_by_prefix);
-    tcase_add_test(tc, ambiguous_name_lists_the_candidates);
-    tcase_add_test(tc, show_prints_attempts_marks_and_provenance);
+    tcase_add_loop_test(tc, ambiguous_name_lists_the_candidates, 0, (int)n_meta_backends);
+    tcase_add_loop_test(tc, show_prints_attempts_marks_and_provenance, 0, (int)n_meta_backends);
+    tcase_add_loop_test(tc, stored_identity_is_data_in_every_output, 0, (int)n_meta_backends);
     suite_add_tcase(s, tc);
     return s;
 }
