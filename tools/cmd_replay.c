@@ -144,18 +144,24 @@ static void skip_deleted(replay *r, rrun *x, const char *why)
     }
 }
 
+/* The attempt could not be opened.  A run a store refused as deleted is
+ * skipped whole: its later events and attempts are dropped, and a backend
+ * of the spec that did open it records it aborted (nothing logged).  Any
+ * other refusal drops the run only when no backend holds it. */
 static void import_failed(replay *r, rrun *x, int rc, const char *where)
 {
-    if (cli_refused_as_deleted(rc))
+    if (cli_refused_as_deleted(rc)) {
         skip_deleted(r, x, tropt_error_message());
-    else
+        if (tropt_tracker_is_active(x->t))
+            (void)tropt_tracker_finish_run(x->t, "aborted", x->last_time, NULL);
+    } else {
         fail(r, where, "cannot open the run");
-    if (!tropt_tracker_is_active(x->t)) {
-        /* refused before any backend held it: its events are dropped, and
-         * it is not "crashed" */
-        close_tracker(r, x);
-        x->dropped = 1;
+        if (tropt_tracker_is_active(x->t))
+            return;
     }
+    /* not "crashed": its events are dropped */
+    close_tracker(r, x);
+    x->dropped = 1;
 }
 
 /* Open attempt ev->attempt of run x (the attempt before it, left open

@@ -142,9 +142,15 @@ static int open_attempt(replaying *p, const tropt_event *ev, int64_t k, const js
     p->attempt = k;
     p->last_time = k > 1 ? rec.attempt_started_at : rec.started_at;
     if (cli_refused_as_deleted(rc)) {
+        /* skipped whole; a backend of the spec that opened it records it
+         * aborted, nothing logged */
         say("skipped run", ev->run->run_id);
         p->skipped++;
-    } else if (rc != TROPT_OK) {
+        if (tropt_tracker_is_active(p->t))
+            (void)tropt_tracker_finish_run(p->t, "aborted", p->last_time, NULL);
+        return 1;
+    }
+    if (rc != TROPT_OK) {
         say("cannot replay run", ev->run->run_id);
         p->failed = 1;
     }

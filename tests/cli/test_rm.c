@@ -37,14 +37,18 @@ static char *two_runs(const char *dir, const char *backend, char **keep, char **
     return spec;
 }
 
-/* `tropt runs --from SPEC` lists the run (by its id's first 8 characters). */
-static int listed(const char *spec, const char *id)
+/* `tropt runs --from SPEC` has a row for the run named `name` (as the store
+ * gives it: run_name): a line that starts with the name and a blank.  By
+ * name, not by id: the ID column shows the shortest prefix no other run of
+ * the store shares, so once a run is gone another's may be a prefix of its
+ * id. */
+static int listed(const char *spec, const char *name)
 {
     result r = tropt("runs --from '%s'", spec);
     ck_assert_msg(r.rc == 0, "%s", r.err);
-    char *prefix = tu_strdupf(" %.8s", id);
-    int found = strstr(r.out, prefix) != NULL;
-    free(prefix);
+    char *row = tu_strdupf("\n%s ", name);
+    int found = strstr(r.out, row) != NULL;
+    free(row);
     result_free(&r);
     return found;
 }
@@ -52,6 +56,7 @@ static int listed(const char *spec, const char *id)
 START_TEST(refuses_without_confirmation_off_a_terminal)
 {
     char *dir = tu_mkdtemp(), *keep, *drop, *spec = two_runs(dir, "sqlite", &keep, &drop);
+    char *nk = run_name(spec, keep), *nd = run_name(spec, drop);
     result r = tropt("rm %s --from '%s' </dev/null", drop, spec);
     ck_assert_msg(r.rc == 2, "exit %d\n%s%s", r.rc, r.out, r.err);
     ck_assert_msg(strstr(r.err, "not removing 1 run without confirmation: stdin is not a terminal "
@@ -60,7 +65,9 @@ START_TEST(refuses_without_confirmation_off_a_terminal)
                   "%s", r.err);
     ck_assert_str_eq(r.out, "");
     result_free(&r);
-    ck_assert(listed(spec, drop) && listed(spec, keep));
+    ck_assert(listed(spec, nd) && listed(spec, nk));
+    free(nk);
+    free(nd);
     free(keep);
     free(drop);
     free(spec);
@@ -72,7 +79,7 @@ END_TEST
 START_TEST(asks_on_a_terminal)
 {
     char *dir = tu_mkdtemp(), *keep, *drop, *spec = two_runs(dir, "sqlite", &keep, &drop);
-    char *name = run_name(spec, drop); /* "drop" once sqlite keeps names */
+    char *name = run_name(spec, drop), *nk = run_name(spec, keep); /* "drop", "keep" */
     char *args = tu_strdupf("rm '%s' --from '%s'", name, spec);
     char *asked = tu_strdupf("about to remove 1 run:\r\n  %s (%s, finished, started ", name, drop);
     result r = tropt_tty(args, "remove it? [y/N] ", "n\n");
@@ -80,17 +87,18 @@ START_TEST(asks_on_a_terminal)
                   "exit %d: %s", r.rc, r.out);
     result_free(&r);
     free(asked);
-    ck_assert(listed(spec, drop));
+    ck_assert(listed(spec, name));
     if (store_keeps_meta("sqlite")) {
         r = tropt_tty(args, "remove it? [y/N] ", "y\n");
         char *said = tu_strdupf("removed %s (%s, finished, started ", name, drop);
         ck_assert_msg(r.rc == 0 && strstr(r.out, said), "exit %d: %s", r.rc, r.out);
         free(said);
         result_free(&r);
-        ck_assert(!listed(spec, drop) && listed(spec, keep));
+        ck_assert(!listed(spec, name) && listed(spec, nk));
     }
     free(args);
     free(name);
+    free(nk);
     free(keep);
     free(drop);
     free(spec);
@@ -102,6 +110,7 @@ END_TEST
 START_TEST(nothing_removed_when_a_run_is_unknown)
 {
     char *dir = tu_mkdtemp(), *keep, *drop, *spec = two_runs(dir, "sqlite", &keep, &drop);
+    char *nk = run_name(spec, keep), *nd = run_name(spec, drop);
     result r = tropt("rm %s nosuchrun --yes --from '%s'", drop, spec);
     ck_assert_msg(r.rc == 1 && strstr(r.err, "no run has the id, id prefix or name 'nosuchrun'") &&
                       !r.out[0],
@@ -113,7 +122,9 @@ START_TEST(nothing_removed_when_a_run_is_unknown)
                       strstr(r.err, drop),
                   "exit %d\n%s%s", r.rc, r.out, r.err);
     result_free(&r);
-    ck_assert(listed(spec, drop) && listed(spec, keep));
+    ck_assert(listed(spec, nd) && listed(spec, nk));
+    free(nk);
+    free(nd);
     free(keep);
     free(drop);
     free(spec);
@@ -237,7 +248,7 @@ static void removes_runs_on(const char *backend)
     free(l1);
     free(l2);
     result_free(&r);
-    ck_assert(!listed(spec, drop) && !listed(spec, third) && listed(spec, keep));
+    ck_assert(!listed(spec, "drop") && !listed(spec, name) && listed(spec, "keep"));
     r = tropt("show drop --from '%s'", spec);
     ck_assert_msg(r.rc == 1 && strstr(r.err, "no run has"), "%s%s", r.out, r.err);
     result_free(&r);
@@ -260,6 +271,12 @@ static void removes_runs_on(const char *backend)
         ck_assert_msg(!mentioned_under(folder, drop), "a csv file still holds %s", drop);
         ck_assert_msg(mentioned_under(folder, keep), "the kept run is gone");
         free(folder);
+    } else if (strcmp(backend, "jsonl") == 0) { /* the journal appended the deletion */
+        char *journal = tu_read_file(db, NULL), *event = tu_strdupf("\"run_id\":\"%s\"", drop);
+        const char *del = journal ? strstr(journal, "{\"type\":\"delete\"") : NULL;
+        ck_assert_msg(del && strstr(del, event), "no delete event of %s", drop);
+        free(event);
+        free(journal);
     }
     free(third);
     free(name);

@@ -160,8 +160,8 @@ static void tag_note_rename_on(const char *backend)
     r = on(spec, 0, "note renamed ''");
     result_free(&r);
     r = on(spec, 0, "show renamed");
-    ck_assert_msg(strstr(r.out, "\nname        renamed\n") && !strstr(r.out, "\nnote "), "%s",
-                  r.out);
+    ck_assert_msg(strncmp(r.out, "name        renamed\n", 20) == 0 && !strstr(r.out, "\nnote "),
+                  "%s", r.out);
     result_free(&r);
     m = read_meta(spec, id);
     ck_assert_str_eq(m.name, "renamed");
