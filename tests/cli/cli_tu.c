@@ -1,6 +1,7 @@
 /* tests/cli/cli_tu.c - helpers of the CLI tests (see cli_tu.h). */
 #include "cli_tu.h"
 
+#include <ctype.h>
 #include <math.h>
 
 #include <check.h>
@@ -339,7 +340,12 @@ char *same_everywhere(const stores *s, const char *fmt, ...)
 
 /* ---- stores that keep run metadata (ABI 1.2) ---- */
 
+#ifdef CLI_TU_PG
+#include "pg_tu.h"
+const char *const meta_backends[] = {"sqlite", "csv", "jsonl", "pg"};
+#else
 const char *const meta_backends[] = {"sqlite", "csv", "jsonl"};
+#endif
 const size_t n_meta_backends = sizeof meta_backends / sizeof meta_backends[0];
 
 typedef struct meta_probe {
@@ -368,8 +374,45 @@ int store_keeps_meta(const char *name)
     return m.keeps;
 }
 
+#ifdef CLI_TU_PG
+/* A schema of its own per test folder: "cli_" and the folder name's
+ * letters and digits, lower-case. */
+static char *pg_meta_spec(const char *dir)
+{
+    const char *base = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir;
+    char schema[64] = "cli_";
+    size_t n = strlen(schema);
+    for (; *base && n + 1 < sizeof schema; base++)
+        if (isalnum((unsigned char)*base))
+            schema[n++] = (char)tolower((unsigned char)*base);
+    schema[n] = '\0';
+    ck_assert_msg(pgtu.running, "meta_servers_start was not called before a pg store test");
+    return pgtu_spec(schema, NULL);
+}
+#endif
+
+void meta_servers_start(void)
+{
+#ifdef CLI_TU_PG
+    if (store_keeps_meta("pg"))
+        pgtu_start();
+#endif
+}
+
+void meta_servers_stop(void)
+{
+#ifdef CLI_TU_PG
+    if (pgtu.dir)
+        pgtu_destroy();
+#endif
+}
+
 char *meta_spec(const char *backend, const char *dir)
 {
+#ifdef CLI_TU_PG
+    if (strcmp(backend, "pg") == 0)
+        return pg_meta_spec(dir);
+#endif
     if (strcmp(backend, "sqlite") == 0)
         return tu_strdupf("sqlite:path=%s/s.db", dir);
     if (strcmp(backend, "csv") == 0)

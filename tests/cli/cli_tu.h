@@ -91,11 +91,19 @@ size_t col(const char *line, const char *s);
  * not yet). */
 int store_keeps_meta(const char *name);
 
-/* The storing backends the metadata tests cover, and the reader spec of
- * each in folder dir ("sqlite:path=DIR/s.db", ...; malloc'd). */
+/* The storing backends the metadata tests cover (pg too when it is built),
+ * and the reader spec of each in folder dir ("sqlite:path=DIR/s.db", ...;
+ * pg: a schema of its own on the suite's server; malloc'd). */
 extern const char *const meta_backends[];
 extern const size_t n_meta_backends;
 char *meta_spec(const char *backend, const char *dir);
+
+/* The servers the metadata tests need (pg: a throwaway cluster, started
+ * only once the pg plugin keeps run metadata), in the process that runs
+ * the suite: a suite with tests over meta_backends adds them as an
+ * unchecked fixture (tcase_add_unchecked_fixture). */
+void meta_servers_start(void);
+void meta_servers_stop(void);
 
 /* Exit 77 (the suite is skipped) when no backend of meta_backends keeps
  * run metadata yet; else say which do not. */

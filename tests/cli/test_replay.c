@@ -693,6 +693,7 @@ int main(void)
 {
     Suite *s = suite_create("replay");
     TCase *tc = tcase_create("replay");
+    tcase_add_unchecked_fixture(tc, meta_servers_start, meta_servers_stop);
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, thousand_interleaved_runs_replay_whole_under_1024_descriptors);
     tcase_add_test(tc, unknown_status_is_ignored_and_the_valid_run_end_closes_the_run);

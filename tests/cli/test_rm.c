@@ -305,6 +305,7 @@ static Suite *suite(void)
 {
     Suite *s = suite_create("cli-rm");
     TCase *tc = tcase_create("rm");
+    tcase_add_unchecked_fixture(tc, meta_servers_start, meta_servers_stop);
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, refuses_without_confirmation_off_a_terminal);
     tcase_add_test(tc, asks_on_a_terminal);

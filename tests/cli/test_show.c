@@ -406,6 +406,7 @@ static Suite *suite(void)
 {
     Suite *s = suite_create("cli-show");
     TCase *tc = tcase_create("show");
+    tcase_add_unchecked_fixture(tc, meta_servers_start, meta_servers_stop);
     tcase_set_timeout(tc, 180);
     tcase_add_test(tc, test_show);
     tcase_add_test(tc, every_source_prints_the_same_run);

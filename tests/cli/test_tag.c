@@ -275,6 +275,7 @@ static Suite *suite(void)
 {
     Suite *s = suite_create("cli-tag");
     TCase *tc = tcase_create("tag");
+    tcase_add_unchecked_fixture(tc, meta_servers_start, meta_servers_stop);
     tcase_set_timeout(tc, 240);
     tcase_add_loop_test(tc, tag_note_rename, 0, (int)n_meta_backends);
     tcase_add_test(tc, store_without_metadata_hooks);
