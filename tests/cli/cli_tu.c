@@ -283,6 +283,12 @@ void db3_free(db3 *d)
 }
 
 /* Whitespace-separated fields of a line, from the right: field k (0 = last). */
+void expect_all(const char *text, const char *const *want, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(strstr(text, want[i]), "no '%s' in:\n%s", want[i], text);
+}
+
 void expect_tail(const char *line, const char *const *want, int n)
 {
     char *copy = strdup(line);

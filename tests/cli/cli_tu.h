@@ -80,6 +80,9 @@ char *same_everywhere(const stores *s, const char *fmt, ...) __attribute__((form
  * the reader API (malloc'd); fails the test when there is no such run. */
 char *run_name(const char *spec, const char *id);
 
+/* text holds every one of the n strings of want[] (what failed says which). */
+void expect_all(const char *text, const char *const *want, size_t n);
+
 /* The whitespace-separated fields of a line, from the right, are want[]. */
 void expect_tail(const char *line, const char *const *want, int n);
 /* The column (byte offset) of s in line; fails when absent. */

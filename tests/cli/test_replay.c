@@ -575,8 +575,7 @@ static void whole_run_into(const char *backend)
                           "\n  command     train --lr 0.1\n",
                           "  STEP  ATTEMPT  SIZE  SHA256",
                           "     1        1     4  " SHA "  /ck/c1.ckpt\n"};
-    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
-        ck_assert_msg(strstr(r.out, want[i]), "no '%s' in:\n%s", want[i], r.out);
+    expect_all(r.out, want, sizeof want / sizeof want[0]);
     ck_assert_msg(strstr(r.out, "\n        1          0  2023-11-14T22:13:20Z") &&
                       strstr(r.out, "\n        2          2  2023-11-14T22:13:30Z"),
                   "the attempts table:\n%s", r.out);

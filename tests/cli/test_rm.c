@@ -22,19 +22,39 @@
 #include "sqlite_tu.h"
 
 /* Two finished runs named "keep" and "drop" (as far as the store keeps
- * names) of 200 steps in a new store; *keep and *drop their ids. */
-static char *two_runs(const char *dir, const char *backend, char **keep, char **drop)
+ * names) of 200 steps in a new store of a folder of their own. */
+typedef struct two {
+    char *dir, *spec;
+    char *keep, *drop; /* their ids */
+    char *nk, *nd;     /* their names, as the store gives them */
+} two;
+
+static two two_runs(const char *backend)
 {
-    char *spec = meta_spec(backend, dir), *name = NULL;
-    char *args = tu_strdupf("--tracker '%s' --steps 200 --run-name keep", spec);
-    demo_run(args, keep, &name);
+    two t = {tu_mkdtemp(), NULL, NULL, NULL, NULL, NULL};
+    t.spec = meta_spec(backend, t.dir);
+    char *name = NULL, *args = tu_strdupf("--tracker '%s' --steps 200 --run-name keep", t.spec);
+    demo_run(args, &t.keep, &name);
     free(name);
     free(args);
-    args = tu_strdupf("--tracker '%s' --steps 200 --run-name drop", spec);
-    demo_run(args, drop, &name);
+    args = tu_strdupf("--tracker '%s' --steps 200 --run-name drop", t.spec);
+    demo_run(args, &t.drop, &name);
     free(name);
     free(args);
-    return spec;
+    t.nk = run_name(t.spec, t.keep);
+    t.nd = run_name(t.spec, t.drop);
+    return t;
+}
+
+static void two_free(two *t)
+{
+    tu_rmtree(t->dir);
+    free(t->dir);
+    free(t->spec);
+    free(t->keep);
+    free(t->drop);
+    free(t->nk);
+    free(t->nd);
 }
 
 /* `tropt runs --from SPEC` has a row for the run named `name` (as the store
@@ -55,9 +75,8 @@ static int listed(const char *spec, const char *name)
 
 START_TEST(refuses_without_confirmation_off_a_terminal)
 {
-    char *dir = tu_mkdtemp(), *keep, *drop, *spec = two_runs(dir, "sqlite", &keep, &drop);
-    char *nk = run_name(spec, keep), *nd = run_name(spec, drop);
-    result r = tropt("rm %s --from '%s' </dev/null", drop, spec);
+    two t = two_runs("sqlite");
+    result r = tropt("rm %s --from '%s' </dev/null", t.drop, t.spec);
     ck_assert_msg(r.rc == 2, "exit %d\n%s%s", r.rc, r.out, r.err);
     ck_assert_msg(strstr(r.err, "not removing 1 run without confirmation: stdin is not a terminal "
                                 "(give --yes)") &&
@@ -65,71 +84,52 @@ START_TEST(refuses_without_confirmation_off_a_terminal)
                   "%s", r.err);
     ck_assert_str_eq(r.out, "");
     result_free(&r);
-    ck_assert(listed(spec, nd) && listed(spec, nk));
-    free(nk);
-    free(nd);
-    free(keep);
-    free(drop);
-    free(spec);
-    tu_rmtree(dir);
-    free(dir);
+    ck_assert(listed(t.spec, t.nd) && listed(t.spec, t.nk));
+    two_free(&t);
 }
 END_TEST
 
 START_TEST(asks_on_a_terminal)
 {
-    char *dir = tu_mkdtemp(), *keep, *drop, *spec = two_runs(dir, "sqlite", &keep, &drop);
-    char *name = run_name(spec, drop), *nk = run_name(spec, keep); /* "drop", "keep" */
-    char *args = tu_strdupf("rm '%s' --from '%s'", name, spec);
-    char *asked = tu_strdupf("about to remove 1 run:\r\n  %s (%s, finished, started ", name, drop);
+    two t = two_runs("sqlite");
+    char *args = tu_strdupf("rm '%s' --from '%s'", t.nd, t.spec);
+    char *asked =
+        tu_strdupf("about to remove 1 run:\r\n  %s (%s, finished, started ", t.nd, t.drop);
     result r = tropt_tty(args, "remove it? [y/N] ", "n\n");
     ck_assert_msg(r.rc == 1 && strstr(r.out, asked) && strstr(r.out, "nothing removed"),
                   "exit %d: %s", r.rc, r.out);
     result_free(&r);
     free(asked);
-    ck_assert(listed(spec, name));
+    ck_assert(listed(t.spec, t.nd));
     if (store_keeps_meta("sqlite")) {
         r = tropt_tty(args, "remove it? [y/N] ", "y\n");
-        char *said = tu_strdupf("removed %s (%s, finished, started ", name, drop);
+        char *said = tu_strdupf("removed %s (%s, finished, started ", t.nd, t.drop);
         ck_assert_msg(r.rc == 0 && strstr(r.out, said), "exit %d: %s", r.rc, r.out);
         free(said);
         result_free(&r);
-        ck_assert(!listed(spec, name) && listed(spec, nk));
+        ck_assert(!listed(t.spec, t.nd) && listed(t.spec, t.nk));
     }
     free(args);
-    free(name);
-    free(nk);
-    free(keep);
-    free(drop);
-    free(spec);
-    tu_rmtree(dir);
-    free(dir);
+    two_free(&t);
 }
 END_TEST
 
 START_TEST(nothing_removed_when_a_run_is_unknown)
 {
-    char *dir = tu_mkdtemp(), *keep, *drop, *spec = two_runs(dir, "sqlite", &keep, &drop);
-    char *nk = run_name(spec, keep), *nd = run_name(spec, drop);
-    result r = tropt("rm %s nosuchrun --yes --from '%s'", drop, spec);
+    two t = two_runs("sqlite");
+    result r = tropt("rm %s nosuchrun --yes --from '%s'", t.drop, t.spec);
     ck_assert_msg(r.rc == 1 && strstr(r.err, "no run has the id, id prefix or name 'nosuchrun'") &&
                       !r.out[0],
                   "exit %d\n%s%s", r.rc, r.out, r.err);
     result_free(&r);
     /* "01" is a prefix of both ids: ambiguous, the candidates listed */
-    r = tropt("rm 01 --yes --from '%s'", spec);
-    ck_assert_msg(r.rc == 1 && strstr(r.err, "is ambiguous") && strstr(r.err, keep) &&
-                      strstr(r.err, drop),
+    r = tropt("rm 01 --yes --from '%s'", t.spec);
+    ck_assert_msg(r.rc == 1 && strstr(r.err, "is ambiguous") && strstr(r.err, t.keep) &&
+                      strstr(r.err, t.drop),
                   "exit %d\n%s%s", r.rc, r.out, r.err);
     result_free(&r);
-    ck_assert(listed(spec, nd) && listed(spec, nk));
-    free(nk);
-    free(nd);
-    free(keep);
-    free(drop);
-    free(spec);
-    tu_rmtree(dir);
-    free(dir);
+    ck_assert(listed(t.spec, t.nd) && listed(t.spec, t.nk));
+    two_free(&t);
 }
 END_TEST
 
@@ -228,7 +228,8 @@ static void removes_runs_on(const char *backend)
         printf("rm: %s cannot delete runs yet: skipped\n", backend);
         return;
     }
-    char *dir = tu_mkdtemp(), *keep, *drop, *spec = two_runs(dir, backend, &keep, &drop);
+    two t = two_runs(backend);
+    char *dir = t.dir, *keep = t.keep, *drop = t.drop, *spec = t.spec;
     char *name = NULL, *third = NULL, *args = tu_strdupf("--tracker '%s' --steps 20", spec);
     demo_run(args, &third, &name);
     free(args);
@@ -280,11 +281,7 @@ static void removes_runs_on(const char *backend)
     }
     free(third);
     free(name);
-    free(keep);
-    free(drop);
-    free(spec);
-    tu_rmtree(dir);
-    free(dir);
+    two_free(&t);
 }
 
 START_TEST(removes_runs)

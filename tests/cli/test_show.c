@@ -30,8 +30,7 @@ START_TEST(test_show)
     const char *want[] = {"experiment  alpha", "status      finished",
                           "steps       4",     "config",
                           "summary",           "metrics, last value at step 3"};
-    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
-        ck_assert_msg(strstr(out, want[i]) != NULL, "'%s' missing from:\n%s", want[i], out);
+    expect_all(out, want, sizeof want / sizeof want[0]);
     struct {
         const char *key, *value;
     } kv[] = {{"lr", "0.1"},
@@ -278,8 +277,7 @@ static void attempts_marks_provenance_on(const char *backend)
                           "\n  version     ",
                           "\nattempts\n  ATTEMPT  FROM STEP  STARTED",
                           "\ncheckpoints\n  STEP  ATTEMPT  SIZE  SHA256"};
-    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
-        ck_assert_msg(strstr(r.out, want[i]), "no '%s' in:\n%s", want[i], r.out);
+    expect_all(r.out, want, sizeof want / sizeof want[0]);
     /* the attempts: the first crashed at its kill, the second from step 50 */
     char *a1 = line_with(r.out, "        1          0  "),
          *a2 = line_with(r.out, "        2         50  ");
@@ -355,8 +353,7 @@ static void odd_identity_on(const char *backend)
     ck_assert_msg(r.rc == 0 && !strchr(r.out, 0x1b) && !strchr(r.out, 0x07), "%s%s", r.out, r.err);
     const char *want[] = {"name        " ODD_NAME "\n", "\ntags        " ODD_TAG "\n",
                           "\nnote        one\n            t?]0;pwn?\n"};
-    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
-        ck_assert_msg(strstr(r.out, want[i]), "no '%s' in:\n%s", want[i], r.out);
+    expect_all(r.out, want, sizeof want / sizeof want[0]);
     result_free(&r);
 
     r = tropt("compare %s %s --from '%s' --format json", id[0], id[1], spec);
