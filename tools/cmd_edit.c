@@ -111,7 +111,9 @@ static void say_run(const char *verb, const target *g)
     fputs(verb, stdout);
     fputc(' ', stdout);
     cli_put_term(stdout, g->name);
-    printf(" (%s)", g->id);
+    fputs(" (", stdout);
+    cli_put_term(stdout, g->id);
+    fputc(')', stdout);
 }
 
 static double now(void)

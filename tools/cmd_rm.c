@@ -91,7 +91,9 @@ static void describe(FILE *f, const cli_run_info *i)
     char when[64];
     cli_format_time(when, sizeof when, i->started_at);
     cli_put_term(f, i->name ? i->name : i->run_id);
-    fprintf(f, " (%s, ", i->run_id);
+    fputs(" (", f);
+    cli_put_term(f, i->run_id);
+    fputs(", ", f);
     cli_put_term(f, i->status);
     fprintf(f, ", started %s)", when);
 }

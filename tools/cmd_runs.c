@@ -88,35 +88,10 @@ static int load_matching(cli_source *s, const cli_filter *f, const cli_run_info 
     return 0;
 }
 
-static int cmp_pstr(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* How much of each shown id the ID column prints: unique among all runs. */
-static size_t *id_lengths(const cli_run_info *info, size_t n, const shown *sh)
-{
-    const char **ids = calloc(n ? n : 1, sizeof *ids);
-    size_t *len = calloc(sh->n ? sh->n : 1, sizeof *len);
-    for (size_t i = 0; ids && i < n; i++)
-        ids[i] = info[i].run_id;
-    if (ids && n > 1)
-        qsort(ids, n, sizeof *ids, cmp_pstr);
-    for (size_t i = 0; ids && len && i < sh->n; i++)
-        len[i] = cli_id_prefix_len(ids, n, sh->v[i].info.run_id, 8);
-    free(ids);
-    if (!ids) {
-        free(len);
-        return NULL;
-    }
-    return len;
-}
-
 static int print_shown(cli_source *s, const cli_filter *f, const cli_run_info *info, size_t n,
                        const char *metric)
 {
     shown sh = {0};
-    size_t *len = NULL;
     int rc = 0;
     if (load_matching(s, f, info, n, &sh) != 0)
         rc = failed(sh.v ? cli_source_error(s) : "out of memory");
@@ -124,10 +99,9 @@ static int print_shown(cli_source *s, const cli_filter *f, const cli_run_info *i
         printf("no runs in %s\n", cli_source_name(s));
     else if (sh.n == 0)
         printf("no runs in %s match\n", cli_source_name(s));
-    else if (cli_filter_sort(f, sh.v, sh.n) != 0 || !(len = id_lengths(info, n, &sh)) ||
-             cli_print_runs(stdout, sh.v, sh.n, metric, len) != 0)
+    else if (cli_filter_sort(f, sh.v, sh.n) != 0 ||
+             cli_print_runs(stdout, sh.v, sh.n, metric, NULL) != 0) /* whole ids */
         rc = failed("out of memory");
-    free(len);
     shown_free(&sh);
     return rc;
 }
