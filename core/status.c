@@ -49,7 +49,10 @@ const char *tropt_run_status(const tropt_stored_run *run)
             status = known[i];
     if (strcmp(status, "running") != 0)
         return status;
-    if (isfinite(run->heartbeat_age) && isfinite(run->stale_after) && run->stale_after > 0)
-        return run->heartbeat_age > run->stale_after ? "crashed" : "running";
+    /* either sign is enough: a heartbeat gone stale (from any host), or a
+     * writer of this host known gone (at once, before its heartbeat ages) */
+    if (isfinite(run->heartbeat_age) && isfinite(run->stale_after) && run->stale_after > 0 &&
+        run->heartbeat_age > run->stale_after)
+        return "crashed";
     return writer_gone(run) ? "crashed" : "running";
 }

@@ -32,7 +32,8 @@ int cli_main(int argc, char **argv);
 
 /* Commands on the table parser, with their option tables. */
 extern const cli_opt cmd_plugins_opts[], cmd_check_opts[], cmd_runs_opts[], cmd_show_opts[],
-    cmd_replay_opts[], cmd_compare_opts[], cmd_report_opts[], cmd_conformance_opts[];
+    cmd_replay_opts[], cmd_compare_opts[], cmd_report_opts[], cmd_conformance_opts[],
+    cmd_tag_opts[], cmd_untag_opts[], cmd_note_opts[], cmd_rename_opts[], cmd_rm_opts[];
 int cmd_plugins(const cli_command *self, int argc, char **argv);
 int cmd_check(const cli_command *self, int argc, char **argv);
 int cmd_runs(const cli_command *self, int argc, char **argv);
@@ -41,9 +42,19 @@ int cmd_replay(const cli_command *self, int argc, char **argv);
 int cmd_compare(const cli_command *self, int argc, char **argv);
 int cmd_report(const cli_command *self, int argc, char **argv);
 int cmd_conformance(const cli_command *self, int argc, char **argv);
+int cmd_tag(const cli_command *self, int argc, char **argv);
+int cmd_untag(const cli_command *self, int argc, char **argv);
+int cmd_note(const cli_command *self, int argc, char **argv);
+int cmd_rename(const cli_command *self, int argc, char **argv);
+int cmd_rm(const cli_command *self, int argc, char **argv);
 
 /* `tropt replay --from SPEC | --db PATH --tracker SPEC` (cmd_replay_from.c). */
 int cli_replay_from(const char *db, const char *from, const char *tracker_spec);
+
+/* 1 when the code and the message of the last failure say a store refused
+ * a run because it was deleted there (SPEC 14: a replay never brings a
+ * deleted run back; the store says "deleted" in its TROPT_EINVAL). */
+int cli_refused_as_deleted(int rc);
 
 /* A reader/tracker spec as messages may show it: the backend name and its
  * path= or dir= option only (never a secret option).  Static buffer. */

@@ -27,11 +27,17 @@ typedef struct cell {
     tropt_field v; /* borrowed from the run, or a number made here */
 } cell;
 
+/* Which outputs show a row: the text names its columns by run name and
+ * shows the id in a row; CSV and JSON key the runs by id and give the name
+ * in a row. */
+typedef enum { IN_ALL, IN_TEXT, IN_DATA } shown_in;
+
 typedef struct row {
     section sec;
     const char *key;  /* borrowed */
     const char *stat; /* "last", "min", "max" or "" */
     cell *c;          /* one per run */
+    shown_in in;
 } row;
 
 typedef struct cmp {
@@ -53,7 +59,7 @@ static cell *add_row(cmp *t, section sec, const char *key, const char *stat)
     }
     cell *c = calloc(t->n, sizeof *c);
     if (c)
-        t->rows[t->n_rows++] = (row){sec, key, stat, c};
+        t->rows[t->n_rows++] = (row){sec, key, stat, c, IN_ALL};
     return c;
 }
 
@@ -67,18 +73,33 @@ static void cmp_free(cmp *t)
     free(t->runs);
 }
 
-/* experiment, status, steps */
+/* A row shown only in `in`. */
+static cell *add_row_in(cmp *t, const char *key, shown_in in)
+{
+    cell *c = add_row(t, SEC_RUN, key, "");
+    if (c)
+        t->rows[t->n_rows - 1].in = in;
+    return c;
+}
+
+/* name (CSV, JSON), id (text), experiment, status, steps, attempts */
 static int run_rows(cmp *t)
 {
-    cell *e = add_row(t, SEC_RUN, "experiment", ""),
+    cell *nm = add_row_in(t, "name", IN_DATA), *id = nm ? add_row_in(t, "id", IN_TEXT) : NULL,
+         *e = id ? add_row(t, SEC_RUN, "experiment", "") : NULL,
          *s = e ? add_row(t, SEC_RUN, "status", "") : NULL,
-         *n = s ? add_row(t, SEC_RUN, "steps", "") : NULL;
-    for (size_t i = 0; n && i < t->n; i++) {
-        e[i] = (cell){1, TROPT_F_STR("experiment", t->runs[i].info.experiment)};
-        s[i] = (cell){1, TROPT_F_STR("status", t->runs[i].info.status)};
+         *n = s ? add_row(t, SEC_RUN, "steps", "") : NULL,
+         *at = n ? add_row(t, SEC_RUN, "attempts", "") : NULL;
+    for (size_t i = 0; at && i < t->n; i++) {
+        const cli_run_info *r = &t->runs[i].info;
+        nm[i] = (cell){1, TROPT_F_STR("name", r->name)};
+        id[i] = (cell){1, TROPT_F_STR("id", r->run_id)};
+        e[i] = (cell){1, TROPT_F_STR("experiment", r->experiment)};
+        s[i] = (cell){1, TROPT_F_STR("status", r->status)};
         n[i] = (cell){1, TROPT_F_INT("steps", t->runs[i].steps)};
+        at[i] = (cell){1, TROPT_F_INT("attempts", r->attempts)};
     }
-    return n ? 0 : -1;
+    return at ? 0 : -1;
 }
 
 /* The text that tells two values apart (type included); "" when absent. */
@@ -229,31 +250,31 @@ static const char *section_title(section s)
     return s == SEC_CONFIG ? "config (differing keys)" : s == SEC_METRIC ? "metrics" : NULL;
 }
 
-/* The text of every cell: n_rows * (n + 1) strings, column 0 the label. */
-static char **text_cells(const cmp *t)
+/* The text of every cell of the rows the text shows: *n_text rows of
+ * (n + 1) strings, column 0 the label.  NULL entries: out of memory. */
+static char **text_cells(const cmp *t, size_t *n_text)
 {
-    size_t w = t->n + 1;
+    size_t w = t->n + 1, k = 0;
     char **cells = calloc(t->n_rows * w + 1, sizeof *cells);
     for (size_t r = 0; cells && r < t->n_rows; r++) {
-        cells[r * w] = row_label(&t->rows[r]);
+        if (t->rows[r].in == IN_DATA)
+            continue;
+        cells[k * w] = row_label(&t->rows[r]);
         for (size_t i = 0; i < t->n; i++)
-            cells[r * w + 1 + i] = cell_text(&t->rows[r], &t->rows[r].c[i]);
+            cells[k * w + 1 + i] = cell_text(&t->rows[r], &t->rows[r].c[i]);
+        k++;
     }
-    for (size_t k = 0; cells && k < t->n_rows * w; k++)
-        if (!cells[k])
-            return cells; /* the caller checks */
+    *n_text = k;
     return cells;
 }
 
-static void column_widths(const cmp *t, char **cells, size_t *wd)
+static void column_widths(const cmp *t, char **cells, size_t n_text, char **head, size_t *wd)
 {
     size_t w = t->n + 1;
     wd[0] = strlen("metric");
     for (size_t i = 0; i < t->n; i++)
-        wd[1 + i] = cli_term_width(t->runs[i].info.run_id) < 13
-                        ? cli_term_width(t->runs[i].info.run_id)
-                        : 13;
-    for (size_t r = 0; r < t->n_rows; r++)
+        wd[1 + i] = cli_term_width(head[1 + i]);
+    for (size_t r = 0; r < n_text; r++)
         for (size_t c = 0; c < w; c++) {
             size_t cw = cli_term_width(cells[r * w + c]);
             wd[c] = cw > wd[c] ? cw : wd[c];
@@ -270,32 +291,86 @@ static void print_text_row(const cmp *t, char *const *cells, const size_t *wd)
     fputc('\n', stdout);
 }
 
+/* The id row of the text shows as much of each id as tells the compared
+ * runs apart (at least 8 characters).  0, or -1 on memory. */
+static int short_ids(const cmp *t, char **out)
+{
+    const char **ids = calloc(t->n, sizeof *ids);
+    if (!ids)
+        return -1;
+    for (size_t i = 0; i < t->n; i++)
+        ids[i] = t->runs[i].info.run_id;
+    qsort(ids, t->n, sizeof *ids, cmp_pstr);
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < t->n; i++) {
+        const char *id = t->runs[i].info.run_id;
+        rc = (out[i] = strndup(id, cli_id_prefix_len(ids, t->n, id, 8))) ? 0 : -1;
+    }
+    free(ids);
+    return rc;
+}
+
+/* The text rows, a section's title before its first row. */
+static void print_text_rows(const cmp *t, char **cells, const size_t *wd)
+{
+    size_t k = 0;
+    const row *prev = NULL;
+    for (size_t r = 0; r < t->n_rows; r++) {
+        if (t->rows[r].in == IN_DATA)
+            continue;
+        const char *title = section_title(t->rows[r].sec);
+        if (title && (!prev || prev->sec != t->rows[r].sec))
+            puts(title);
+        print_text_row(t, cells + k++ * (t->n + 1), wd);
+        prev = &t->rows[r];
+    }
+}
+
+static void free_ids(char **ids, size_t n)
+{
+    for (size_t i = 0; ids && i < n; i++)
+        free(ids[i]);
+    free(ids);
+}
+
+/* The id row of the text shows the short ids (it borrows them); NULL on
+ * memory. */
+static char **patch_ids(const cmp *t)
+{
+    char **ids = calloc(t->n + 1, sizeof *ids);
+    if (!ids || short_ids(t, ids) != 0) {
+        free_ids(ids, t->n);
+        return NULL;
+    }
+    for (size_t r = 0; r < t->n_rows; r++)
+        for (size_t i = 0; t->rows[r].in == IN_TEXT && i < t->n; i++)
+            t->rows[r].c[i].v.v.s = ids[i];
+    return ids;
+}
+
 static int print_text(const cmp *t)
 {
-    size_t w = t->n + 1;
-    char **cells = text_cells(t);
+    size_t w = t->n + 1, n_text = 0;
+    char **ids = patch_ids(t);
+    if (!ids)
+        return -1;
+    char **cells = text_cells(t, &n_text);
     size_t *wd = calloc(w, sizeof *wd);
     char **head = calloc(w, sizeof *head);
     int rc = cells && wd && head ? 0 : -1;
-    for (size_t k = 0; rc == 0 && k < t->n_rows * w; k++)
+    for (size_t k = 0; rc == 0 && k < n_text * w; k++)
         rc = cells[k] ? 0 : -1;
     for (size_t i = 0; rc == 0 && i < t->n; i++)
-        rc = (head[1 + i] = strndup(t->runs[i].info.run_id, 13)) ? 0 : -1;
+        head[1 + i] = t->runs[i].info.name;
     if (rc == 0) {
         head[0] = "RUN";
-        column_widths(t, cells, wd);
+        column_widths(t, cells, n_text, head, wd);
         print_text_row(t, head, wd);
-        for (size_t r = 0; r < t->n_rows; r++) {
-            const char *title = section_title(t->rows[r].sec);
-            if (title && (r == 0 || t->rows[r - 1].sec != t->rows[r].sec))
-                puts(title);
-            print_text_row(t, cells + r * w, wd);
-        }
+        print_text_rows(t, cells, wd);
     }
-    for (size_t k = 0; cells && k < t->n_rows * w; k++)
+    for (size_t k = 0; cells && k < n_text * w; k++)
         free(cells[k]);
-    for (size_t i = 0; head && i < t->n; i++)
-        free(head[1 + i]);
+    free_ids(ids, t->n);
     free(cells);
     free(head);
     free(wd);
@@ -337,6 +412,8 @@ static int print_csv(const cmp *t)
     fputs("\r\n", stdout);
     int rc = 0;
     for (size_t r = 0; rc == 0 && r < t->n_rows; r++) {
+        if (t->rows[r].in == IN_TEXT)
+            continue;
         fprintf(stdout, "%s,", kind_name(t->rows[r].sec));
         cli_put_csv(stdout, t->rows[r].key);
         fputc(',', stdout);
@@ -398,6 +475,8 @@ static json_t *build_json(const cmp *t)
         rc = json_array_append_new(json_object_get(root, "runs"),
                                    clean_string(t->runs[i].info.run_id));
     for (size_t r = 0; rc == 0 && r < t->n_rows; r++) {
+        if (t->rows[r].in == IN_TEXT)
+            continue;
         json_t *at = child(json_object_get(root, sec_key[t->rows[r].sec]), t->rows[r].key);
         rc = at ? json_row(t, &t->rows[r], at) : -1;
     }
@@ -433,7 +512,8 @@ typedef struct compare_args {
 } compare_args;
 
 const cli_opt cmd_compare_opts[] = {
-    CLI_ARGS("RUN", CLI_MIN2, compare_args, runs, "two or more run ids, or unique prefixes"),
+    CLI_ARGS("RUN", CLI_MIN2, compare_args, runs,
+             "two or more runs: names, ids or unique id prefixes"),
     CLI_VALUE("db", 0, compare_args, db, "PATH",
               "read this sqlite database (default ./tropt.db); the same as --from "
               "sqlite:path=PATH"),

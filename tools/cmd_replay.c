@@ -1,232 +1,332 @@
 /*
  * tools/cmd_replay.c - `tropt replay PATH --tracker SPEC`: replay a jsonl
  * journal, or every file of an http spool folder (in name order, which is
- * creation order), into any backend, keeping run ids, steps and times.
+ * creation order), into any backend, keeping everything the events hold:
+ * run ids, names, resume keys, provenance, every attempt (with its start,
+ * host, pid and first step), steps and times, checkpoint marks, system
+ * samples, and the tags, notes and names changed afterwards.
  *
- * Each run gets its own tracker (opened at its run_start, closed at its
- * run_end), so journals where several processes' runs interleave replay
- * correctly; at most MAX_OPEN_RUNS are open at once (see struct replay).
- * A run whose run_end never comes is recorded as "crashed" at the time of
+ * Each run gets its own tracker (opened at its first run_start, closed at
+ * its run_end and opened again by a later attempt's run_start), so journals
+ * where several processes' runs interleave replay correctly; at most
+ * MAX_OPEN_RUNS are open at once (see struct replay).  Each attempt is
+ * opened with tropt_tracker_import_run, so a store that holds it already
+ * (the same journal replayed twice) adds no attempt and no step.  An
+ * attempt whose run_end never comes is recorded as "crashed" at the time of
  * its last event; a run_end with an unknown status is ignored with a
- * warning (a later valid one closes the run).  Lines that do not decode are skipped with a
- * warning (a crash-cut last line is expected and named as such).
+ * warning (a later valid one closes the run).  Lines that do not decode are
+ * skipped with a warning (a crash-cut last line is expected and named as
+ * such).
+ *
+ * Deleted runs are never brought back: a run the journal deletes (a
+ * `delete` event anywhere in the input) is skipped, and so is a run the
+ * target store refuses because it was deleted there; each is said once and
+ * counted in the last line, and neither is a failure (exit 0).
  */
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include <tropt/host.h>
 #include <tropt/tracker.h>
 
 #include "cli.h"
+#include "render.h"
+#include "replay_runs.h"
 #include "tropt_event.h"
-#include "tropt_num.h"
 
 /* At most this many runs are open at once, whatever the input holds. */
 #define MAX_OPEN_RUNS 64
 
-/* ---- a set of run ids ------------------------------------------------------ */
-
-typedef struct idset {
-    char **slot; /* open addressing; NULL: empty */
-    size_t cap, n;
-} idset;
-
-static int idset_has(const idset *set, const char *id)
-{
-    if (!set->cap)
-        return 0;
-    for (size_t i = (size_t)tropt_hash_str(id, NULL) & (set->cap - 1); set->slot[i];
-         i = (i + 1) & (set->cap - 1))
-        if (strcmp(set->slot[i], id) == 0)
-            return 1;
-    return 0;
-}
-
-/* 0, or -1 when memory ran out.  Adding an id already there is a no-op. */
-static int idset_add(idset *set, const char *id)
-{
-    if (idset_has(set, id))
-        return 0;
-    if (2 * (set->n + 1) > set->cap) {
-        size_t cap = set->cap ? 2 * set->cap : 64;
-        char **slot = calloc(cap, sizeof *slot);
-        if (!slot)
-            return -1;
-        for (size_t i = 0; i < set->cap; i++) {
-            if (!set->slot[i])
-                continue;
-            size_t j = (size_t)tropt_hash_str(set->slot[i], NULL) & (cap - 1);
-            while (slot[j])
-                j = (j + 1) & (cap - 1);
-            slot[j] = set->slot[i];
-        }
-        free(set->slot);
-        set->slot = slot;
-        set->cap = cap;
-    }
-    char *copy = strdup(id);
-    if (!copy)
-        return -1;
-    size_t i = (size_t)tropt_hash_str(id, NULL) & (set->cap - 1);
-    while (set->slot[i])
-        i = (i + 1) & (set->cap - 1);
-    set->slot[i] = copy;
-    set->n++;
-    return 0;
-}
-
-static void idset_clear(idset *set)
-{
-    for (size_t i = 0; i < set->cap; i++)
-        free(set->slot[i]);
-    free(set->slot);
-    memset(set, 0, sizeof *set);
-}
-
-/* ---- replaying ------------------------------------------------------------ */
-
-typedef struct active_run {
-    char *run_id;
-    tropt_tracker *t; /* NULL: the run could not be opened; its events are dropped */
-    double last_time;
-} active_run;
-
-/* The input is read in passes.  A pass opens at most MAX_OPEN_RUNS runs,
- * in the order their run_start comes, and replays only their events; runs
- * beyond that wait for the next pass.  So descriptors and memory stay
- * bounded by MAX_OPEN_RUNS trackers whatever the number of interleaved
- * runs, and each run is opened and finished exactly once.  Inputs holding
- * at most MAX_OPEN_RUNS runs (nearly all) are read once. */
+/* The input is read in passes.  A pass opens at most MAX_OPEN_RUNS runs at
+ * once, in the order their first run_start comes, and replays only their
+ * events; runs beyond that wait for the next pass.  So descriptors and
+ * memory stay bounded by MAX_OPEN_RUNS trackers whatever the number of
+ * interleaved runs, and each run is replayed in exactly one pass.  Inputs
+ * holding at most MAX_OPEN_RUNS runs at once (nearly all) are read once,
+ * after a first cheap reading that finds the runs the journal deletes and
+ * every metadata change (tools/replay_runs.h). */
 typedef struct replay {
     const char *spec;
-    active_run runs[MAX_OPEN_RUNS];
-    size_t n_runs;
-    idset done;     /* runs replayed (or given up) in an earlier or this pass */
-    idset deferred; /* runs started in this pass that wait for a later one */
-    int pass;       /* 1, 2, ... */
-    long n_started, n_steps, n_finished, n_failures, n_orphans;
+    rruns runs;
+    size_t n_open; /* trackers open */
+    int pass;      /* 1, 2, ... */
+    int deferred;  /* a run waits for a later pass */
+    int no_meta;   /* the tracker keeps no run metadata (said once) */
+    long n_started, n_attempts, n_steps, n_failures, n_orphans, n_skipped;
 } replay;
+
+/* A message for people through cli_print_error: what the input holds (run
+ * ids, names) is data and reaches the terminal escaped. */
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = cli_vstrf(fmt, ap);
+    va_end(ap);
+    cli_print_error(msg ? msg : "out of memory");
+    free(msg);
+}
 
 static void warn_line(void *ud, const char *msg)
 {
     (void)ud;
-    fprintf(stderr, "tropt: warning: %s\n", msg);
-}
-
-static active_run *find_run(replay *r, const char *run_id)
-{
-    for (size_t i = 0; i < r->n_runs; i++)
-        if (strcmp(r->runs[i].run_id, run_id) == 0)
-            return &r->runs[i];
-    return NULL;
-}
-
-/* Forget an open run (its tracker was finished or never held it). */
-static int drop_run(replay *r, active_run *a)
-{
-    int rc = idset_add(&r->done, a->run_id);
-    tropt_tracker_free(a->t);
-    free(a->run_id);
-    *a = r->runs[--r->n_runs];
-    return rc;
+    say("warning: %s", msg);
 }
 
 static void fail(replay *r, const char *where, const char *what)
 {
-    fprintf(stderr, "tropt: %s: %s: %s\n", where, what, tropt_error_message());
+    say("%s: %s: %s", where, what, tropt_error_message());
     r->n_failures++;
+}
+
+int cli_refused_as_deleted(int rc)
+{
+    return rc == TROPT_EINVAL && strstr(tropt_error_message(), "deleted") != NULL;
+}
+
+static void close_tracker(replay *r, rrun *x)
+{
+    tropt_tracker_free(x->t);
+    x->t = NULL;
+    r->n_open--;
+}
+
+/* The run's metadata changes (tags, note, name), once it is opened. */
+static void apply_changes(replay *r, rrun *x, const char *where)
+{
+    x->imported = 1;
+    for (size_t k = 0; k < x->n_ann && !r->no_meta; k++) {
+        int rc = tropt_tracker_annotate_run(x->t, x->id, &x->ann[k]);
+        if (rc == TROPT_EPLUGIN) {
+            r->no_meta = 1;
+            say("warning: %s: tags, notes and names changed after a run started are not "
+                "replayed: %s",
+                where, tropt_error_message());
+        } else if (rc != TROPT_OK) {
+            fail(r, where, "cannot replay a tag, note or name");
+        }
+    }
+}
+
+/* The record of the attempt a run_start opens. */
+static tropt_run_record record_of(const tev_event *ev)
+{
+    tropt_run_record rec = {
+        .struct_size = sizeof rec,
+        .run_id = ev->run_id,
+        .experiment = ev->experiment,
+        .name = ev->name,
+        .started_at = ev->run_started_at,
+        .host = ev->host,
+        .pid = ev->pid,
+        .attempt = ev->attempt,
+        .from_step = ev->attempt > 1 ? ev->from_step : 0,
+        .attempt_started_at = ev->attempt > 1 ? ev->time : 0,
+        .resume_key = ev->resume_key,
+        .pidns = ev->pidns,
+        .provenance = ev->has_provenance ? &ev->provenance : NULL,
+    };
+    return rec;
+}
+
+/* A run the store refused as deleted: said once, skipped, not a failure. */
+static void skip_deleted(replay *r, rrun *x, const char *why)
+{
+    if (!x->said++) {
+        say("run %s skipped: %s", x->id, why);
+        r->n_skipped++;
+    }
+}
+
+/* The attempt could not be opened.  A run a store refused as deleted is
+ * skipped whole: its later events and attempts are dropped, and a backend
+ * of the spec that did open it records it aborted (nothing logged).  Any
+ * other refusal drops the run only when no backend holds it. */
+static void import_failed(replay *r, rrun *x, int rc, const char *where)
+{
+    if (cli_refused_as_deleted(rc)) {
+        skip_deleted(r, x, tropt_error_message());
+        if (tropt_tracker_is_active(x->t))
+            (void)tropt_tracker_finish_run(x->t, "aborted", x->last_time, NULL);
+    } else {
+        fail(r, where, "cannot open the run");
+        if (tropt_tracker_is_active(x->t))
+            return;
+    }
+    /* not "crashed": its events are dropped */
+    close_tracker(r, x);
+    x->dropped = 1;
+}
+
+/* Open attempt ev->attempt of run x (the attempt before it, left open
+ * without a run_end, is recorded crashed at its last event). */
+static void open_attempt(replay *r, rrun *x, const tev_event *ev, const char *where)
+{
+    if (x->t && tropt_tracker_is_active(x->t)) {
+        say("warning: attempt %lld of run %s has no run_end before attempt %lld; recorded as "
+            "crashed",
+            (long long)x->attempt, x->id, (long long)ev->attempt);
+        if (tropt_tracker_finish_run(x->t, "crashed", x->last_time, NULL) != TROPT_OK)
+            fail(r, where, "cannot close the attempt");
+    }
+    x->attempt = ev->attempt;
+    x->last_time = ev->time;
+    if (!x->t) {
+        if (tropt_tracker_open(&x->t, r->spec, ev->experiment, NULL) != TROPT_OK) {
+            fail(r, where, "cannot open the tracker");
+            x->t = NULL;
+            x->dropped = 1;
+            return;
+        }
+        r->n_open++;
+    }
+    tropt_run_record rec = record_of(ev);
+    int rc = tropt_tracker_import_run(x->t, &rec, ev->config);
+    if (rc != TROPT_OK) {
+        import_failed(r, x, rc, where);
+        return;
+    }
+    r->n_attempts++;
+    if (!x->imported) {
+        r->n_started++;
+        apply_changes(r, x, where);
+    }
+}
+/* ---- the events ------------------------------------------------------------- */
+
+/* The run of an event in this pass, NULL when another pass replays it, it
+ * was dropped, or it has no run_start yet. */
+static rrun *this_pass(replay *r, const char *id)
+{
+    rrun *x = rruns_find(&r->runs, id);
+    return x && x->pass == r->pass && !x->dropped ? x : NULL;
 }
 
 static int on_run_start(replay *r, const tev_event *ev, const char *where)
 {
-    if (find_run(r, ev->run_id) || idset_has(&r->done, ev->run_id))
-        return 0; /* a repeated run_start (re-delivered or re-spooled), or a later pass */
-    if (r->n_runs == MAX_OPEN_RUNS)
-        return idset_add(&r->deferred, ev->run_id);
-    if (idset_has(&r->deferred, ev->run_id))
-        return 0;
-    active_run *a = &r->runs[r->n_runs];
-    a->run_id = strdup(ev->run_id);
-    if (!a->run_id)
-        return -1;
-    a->t = NULL;
-    a->last_time = ev->time;
-    r->n_runs++;
-    if (tropt_tracker_open(&a->t, r->spec, ev->experiment, NULL) != TROPT_OK) {
-        fail(r, where, "cannot open the tracker");
-        a->t = NULL;
-        return 0;
-    }
-    tropt_run_info info = {
-        .run_id = ev->run_id,
-        .experiment = ev->experiment,
-        .started_at = ev->time,
-        .host = ev->host,
-        .pid = ev->pid,
-    };
-    if (tropt_tracker_init_run(a->t, &info, ev->config) != TROPT_OK) {
-        fail(r, where, "cannot open the run");
-        if (!tropt_tracker_is_active(a->t)) {
-            /* refused before any backend held it (a malformed run id, a bad
-             * config): its events are dropped, and it is not "crashed" */
-            tropt_tracker_free(a->t);
-            a->t = NULL;
+    rrun *x = rruns_find(&r->runs, ev->run_id);
+    if (x && x->deleted_at) {
+        if (r->pass == 1 && !x->said++) {
+            say("run %s (%s) skipped: the journal deletes it at %s", x->id,
+                ev->name ? ev->name : "no name", x->deleted_at);
+            r->n_skipped++;
         }
         return 0;
     }
-    r->n_started++;
+    if (x && (x->dropped || (x->pass && x->pass != r->pass)))
+        return 0; /* given up, or another pass's */
+    if (x && x->pass == r->pass) {
+        if (ev->attempt > x->attempt) /* a later attempt; else a repeated run_start */
+            open_attempt(r, x, ev, where);
+        return 0;
+    }
+    if (!(x = rruns_add(&r->runs, ev->run_id)))
+        return -1;
+    if (r->n_open >= MAX_OPEN_RUNS) {
+        x->deferred = 1;
+        r->deferred = 1;
+        return 0;
+    }
+    x->pass = r->pass;
+    open_attempt(r, x, ev, where);
     return 0;
+}
+
+/* A step that has no run to go to: said once, in the first pass. */
+static void orphan_step(replay *r, const tev_event *ev, const char *where)
+{
+    rrun *x = rruns_find(&r->runs, ev->run_id);
+    if (r->pass != 1 || (x && (x->deferred || x->deleted_at || x->dropped)))
+        return;
+    r->n_orphans++;
+    say("warning: %s: step %lld of run %s comes before its run_start; skipped", where,
+        (long long)ev->step, ev->run_id);
 }
 
 static void on_log(replay *r, const tev_event *ev, const char *where)
 {
-    active_run *a = find_run(r, ev->run_id);
-    if (!a) {
-        /* A run of an earlier or later pass, or a step before its run_start
-         * (said once, in the first pass). */
-        if (r->pass == 1 && !idset_has(&r->deferred, ev->run_id)) {
-            r->n_orphans++;
-            fprintf(stderr,
-                    "tropt: warning: %s: step %lld of run %s comes before its run_start; "
-                    "skipped\n",
-                    where, (long long)ev->step, ev->run_id);
-        }
+    rrun *x = this_pass(r, ev->run_id);
+    if (!x) {
+        orphan_step(r, ev, where);
         return;
     }
-    if (!a->t)
+    if (!x->t || !tropt_tracker_is_active(x->t) || ev->attempt != x->attempt) {
+        r->n_orphans++;
+        say("warning: %s: step %lld of attempt %lld of run %s comes after %s; skipped", where,
+            (long long)ev->step, (long long)ev->attempt, x->id,
+            ev->attempt < x->attempt ? "a later attempt began" : "its attempt ended");
         return;
-    a->last_time = ev->time;
-    if (tropt_tracker_log_fields_at(a->t, ev->step, ev->time, ev->fields, ev->n_fields) != TROPT_OK)
+    }
+    x->last_time = ev->time;
+    if (tropt_tracker_log_fields_at(x->t, ev->step, ev->time, ev->fields, ev->n_fields) != TROPT_OK)
         fail(r, where, "cannot log");
     else
         r->n_steps++;
 }
 
-static int on_run_end(replay *r, const tev_event *ev, const char *where)
+static void on_run_end(replay *r, const tev_event *ev, const char *where)
 {
-    active_run *a = find_run(r, ev->run_id);
-    if (!a) {
-        /* closed already (a repeated run_end), never opened, or another pass's */
-        return 0;
-    }
-    if (a->t) {
-        a->last_time = ev->time;
-        int rc = tropt_tracker_finish_run(a->t, ev->status, ev->time, ev->summary);
-        if (rc == TROPT_EINVAL && tropt_tracker_is_active(a->t)) {
+    rrun *x = this_pass(r, ev->run_id);
+    if (!x || !x->t)
+        return; /* closed already (a repeated run_end), never opened, another pass's */
+    x->last_time = ev->time;
+    if (tropt_tracker_is_active(x->t)) {
+        int rc = tropt_tracker_finish_run(x->t, ev->status, ev->time, ev->summary);
+        if (rc == TROPT_EINVAL && tropt_tracker_is_active(x->t)) {
             /* an unknown status: the run stays open for a valid run_end, and
              * is recorded as crashed if none comes */
-            fprintf(stderr, "tropt: warning: %s: run_end of run %s ignored: %s\n", where, a->run_id,
-                    tropt_error_message());
-            return 0;
+            say("warning: %s: run_end of run %s ignored: %s", where, x->id, tropt_error_message());
+            return;
         }
         if (rc != TROPT_OK)
             fail(r, where, "cannot finish the run");
-        else
-            r->n_finished++;
     }
-    return drop_run(r, a);
+    close_tracker(r, x); /* a later attempt opens it again */
+}
+
+/* A checkpoint mark or system samples of the open attempt. */
+static void on_attempt_data(replay *r, const tev_event *ev, const char *where)
+{
+    rrun *x = this_pass(r, ev->run_id);
+    if (!x || !x->t || !tropt_tracker_is_active(x->t) || ev->attempt != x->attempt)
+        return;
+    x->last_time = ev->time;
+    if (ev->type == TEV_CHECKPOINT &&
+        tropt_tracker_import_checkpoint(x->t, &ev->checkpoint) != TROPT_OK)
+        fail(r, where, "cannot replay the checkpoint mark");
+    if (ev->type == TEV_SYSTEM &&
+        tropt_tracker_import_system(x->t, ev->time, ev->samples, ev->n_samples) != TROPT_OK)
+        fail(r, where, "cannot replay the system samples");
+}
+
+/* One event; 0, or -1 when memory ran out.  annotate and delete events
+ * were read by the first reading (rruns_prescan). */
+static int on_event(replay *r, const tev_event *ev, const char *where)
+{
+    switch (ev->type) {
+    case TEV_RUN_START:
+        return on_run_start(r, ev, where);
+    case TEV_LOG:
+        on_log(r, ev, where);
+        break;
+    case TEV_RUN_END:
+        on_run_end(r, ev, where);
+        break;
+    case TEV_CHECKPOINT:
+    case TEV_SYSTEM:
+        on_attempt_data(r, ev, where);
+        break;
+    case TEV_ANNOTATE:
+    case TEV_DELETE:
+        break;
+    }
+    return 0;
 }
 
 /* One pass over one file.  Warnings about the file's lines are given in
@@ -237,27 +337,20 @@ static int replay_file(replay *r, const char *path, long *n_skipped)
     tev_reader rd;
     if (tev_reader_open(&rd, path, r->pass == 1 ? warn_line : NULL, NULL) != 0) {
         if (r->pass == 1) {
-            fprintf(stderr, "tropt: cannot read %s: %s\n", path, strerror(errno));
+            say("cannot read %s: %s", path, strerror(errno));
             r->n_failures++;
         }
         return -1;
     }
     tev_event ev;
-    int got;
-    int rc = 0;
+    int got, rc = 0;
     while ((got = tev_reader_next(&rd, &ev)) == 1) {
         char where[600];
         snprintf(where, sizeof where, "%s:%ld", path, rd.lineno);
-        int erc = 0;
-        if (ev.type == TEV_RUN_START)
-            erc = on_run_start(r, &ev, where);
-        else if (ev.type == TEV_LOG)
-            on_log(r, &ev, where);
-        else
-            erc = on_run_end(r, &ev, where);
+        int erc = on_event(r, &ev, where);
         tev_event_clear(&ev);
         if (erc != 0) {
-            fprintf(stderr, "tropt: out of memory\n");
+            say("out of memory");
             r->n_failures++;
             rc = -2;
             break;
@@ -265,7 +358,7 @@ static int replay_file(replay *r, const char *path, long *n_skipped)
     }
     if (got < 0) {
         if (r->pass == 1) { /* said and counted once, like an open error */
-            fprintf(stderr, "tropt: cannot read %s: %s\n", path, strerror(errno));
+            say("cannot read %s: %s", path, strerror(errno));
             r->n_failures++;
         }
         rc = -1;
@@ -277,21 +370,42 @@ static int replay_file(replay *r, const char *path, long *n_skipped)
 }
 
 /* Close the runs this pass left open: those with no run_end are crashed. */
-static int close_pass(replay *r, const char *path)
+static void close_pass(replay *r, const char *path)
 {
-    int rc = 0;
-    while (r->n_runs) {
-        active_run *a = &r->runs[r->n_runs - 1];
-        if (a->t && tropt_tracker_is_active(a->t)) {
-            fprintf(stderr, "tropt: warning: run %s has no run_end in %s; recorded as crashed\n",
-                    a->run_id, path);
-            if (tropt_tracker_finish_run(a->t, "crashed", a->last_time, NULL) != TROPT_OK)
+    for (size_t i = 0; i < r->runs.n; i++) {
+        rrun *x = &r->runs.v[i];
+        if (x->pass != r->pass || !x->t)
+            continue;
+        if (tropt_tracker_is_active(x->t)) {
+            say("warning: run %s has no run_end in %s; recorded as crashed", x->id, path);
+            if (tropt_tracker_finish_run(x->t, "crashed", x->last_time, NULL) != TROPT_OK)
                 fail(r, path, "cannot close the run");
         }
-        if (drop_run(r, a) != 0)
-            rc = -1;
+        close_tracker(r, x);
     }
-    return rc;
+}
+
+/* Metadata changes of runs the input does not hold (a journal of `tropt
+ * tag` on a run stored elsewhere): applied to the store directly, as the
+ * commands would; a store that lacks the run warns. */
+static void apply_leftover_changes(replay *r)
+{
+    tropt_tracker *t = NULL;
+    for (size_t i = 0; i < r->runs.n && !r->no_meta; i++) {
+        rrun *x = &r->runs.v[i];
+        if (!x->n_ann || x->imported || x->pass || x->deleted_at || x->deferred)
+            continue;
+        if (!t && tropt_tracker_open(&t, r->spec, NULL, NULL) != TROPT_OK) {
+            fail(r, "replay", "cannot open the tracker");
+            return;
+        }
+        x->t = t; /* borrowed for apply_changes */
+        r->n_open++;
+        apply_changes(r, x, "replay");
+        x->t = NULL;
+        r->n_open--;
+    }
+    tropt_tracker_free(t);
 }
 
 static int is_event_file(const struct dirent *d)
@@ -305,7 +419,7 @@ static int list_files(const char *path, char ***out, int *n_out)
 {
     struct stat st;
     if (stat(path, &st) != 0) {
-        fprintf(stderr, "tropt: cannot read %s: %s\n", path, strerror(errno));
+        say("cannot read %s: %s", path, strerror(errno));
         return 1;
     }
     char **files = NULL;
@@ -321,7 +435,7 @@ static int list_files(const char *path, char ***out, int *n_out)
         struct dirent **names = NULL;
         int n = scandir(path, &names, is_event_file, alphasort);
         if (n < 0) {
-            fprintf(stderr, "tropt: cannot list %s: %s\n", path, strerror(errno));
+            say("cannot list %s: %s", path, strerror(errno));
             return 1;
         }
         files = calloc((size_t)n + 1, sizeof *files);
@@ -338,12 +452,25 @@ static int list_files(const char *path, char ***out, int *n_out)
         free(names);
     }
     if (!files) {
-        fprintf(stderr, "tropt: out of memory\n");
+        say("out of memory");
         return 1;
     }
     *out = files;
     *n_out = n_files;
     return 0;
+}
+
+static void print_summary(const replay *r, int n_files, long n_skipped)
+{
+    printf("replayed %ld runs, %ld steps from %d file%s", r->n_started, r->n_steps, n_files,
+           n_files == 1 ? "" : "s");
+    if (n_skipped || r->n_orphans)
+        printf(" (%ld lines skipped)", n_skipped + r->n_orphans);
+    if (r->n_attempts > r->n_started)
+        printf("; %ld attempts", r->n_attempts);
+    if (r->n_skipped)
+        printf("; %ld deleted run%s skipped", r->n_skipped, r->n_skipped == 1 ? "" : "s");
+    printf("\n");
 }
 
 static int replay_path(const char *path, const char *spec)
@@ -354,27 +481,26 @@ static int replay_path(const char *path, const char *spec)
         return 1;
     replay r = {.spec = spec};
     long n_skipped = 0;
-    int oom = 0;
-    do {
+    int oom = rruns_prescan(&r.runs, files, n_files) != 0;
+    while (!oom) {
         r.pass++;
-        idset_clear(&r.deferred);
+        r.deferred = 0;
         for (int i = 0; i < n_files && !oom; i++)
-            if (replay_file(&r, files[i], &n_skipped) == -2)
-                oom = 1;
-        if (close_pass(&r, path) != 0)
-            oom = 1;
-    } while (r.deferred.n > 0 && !oom);
-    idset_clear(&r.deferred);
-    idset_clear(&r.done);
+            oom = replay_file(&r, files[i], &n_skipped) == -2;
+        close_pass(&r, path);
+        if (!r.deferred)
+            break;
+    }
+    if (oom)
+        say("out of memory");
+    else
+        apply_leftover_changes(&r);
+    rruns_free(&r.runs);
     for (int i = 0; i < n_files; i++)
         free(files[i]);
     free(files);
-    printf("replayed %ld runs, %ld steps from %d file%s", r.n_started, r.n_steps, n_files,
-           n_files == 1 ? "" : "s");
-    if (n_skipped || r.n_orphans)
-        printf(" (%ld lines skipped)", n_skipped + r.n_orphans);
-    printf("\n");
-    return r.n_failures ? 1 : 0;
+    print_summary(&r, n_files, n_skipped);
+    return r.n_failures || oom ? 1 : 0;
 }
 
 typedef struct replay_args {

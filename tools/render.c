@@ -189,6 +189,22 @@ void cli_put_padded(FILE *f, const char *s, size_t w, int right)
         fputc(' ', f);
 }
 
+void cli_print_error(const char *msg)
+{
+    const char *p = msg ? msg : "out of memory";
+    fputs("tropt: ", stderr);
+    for (;;) {
+        size_t n = strcspn(p, "\n");
+        char *line = strndup(p, n);
+        cli_put_term(stderr, line ? line : "?");
+        free(line);
+        fputc('\n', stderr);
+        if (!p[n])
+            break;
+        p += n + 1;
+    }
+}
+
 /* ---- CSV -------------------------------------------------------------------- */
 
 void cli_put_csv(FILE *f, const char *s)
@@ -241,6 +257,7 @@ void cli_table_free(cli_table *t)
 
 static void print_row(FILE *f, const cli_table *t, const char *const *cells, const size_t *w)
 {
+    fprintf(f, "%*s", (int)t->indent, "");
     for (size_t c = 0; c < t->ncol; c++) {
         int last = c + 1 == t->ncol;
         cli_put_padded(f, cells[c], last && !(t->right && t->right[c]) ? 0 : w[c],
@@ -269,14 +286,17 @@ void cli_table_print(FILE *f, const cli_table *t)
 
 /* ---- runs --------------------------------------------------------------------- */
 
-static char *dupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *dupf(const char *fmt, ...)
+char *cli_vstrf(const char *fmt, va_list ap)
 {
     char *s = NULL;
+    return vasprintf(&s, fmt, ap) < 0 ? NULL : s;
+}
+
+char *cli_strf(const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    if (vasprintf(&s, fmt, ap) < 0)
-        s = NULL;
+    char *s = cli_vstrf(fmt, ap);
     va_end(ap);
     return s;
 }
@@ -288,45 +308,50 @@ static char *time_text(double t)
     return strdup(buf);
 }
 
-static char *col_experiment(const cli_run *r, const char *metric)
+static char *col_name(const cli_runs_row *row)
 {
-    (void)metric;
-    return strdup(r->info.experiment);
+    return strdup(row->run->info.name ? row->run->info.name : row->run->info.run_id);
 }
 
-static char *col_id(const cli_run *r, const char *metric)
+static char *col_experiment(const cli_runs_row *row)
 {
-    (void)metric;
-    return strdup(r->info.run_id);
+    return strdup(row->run->info.experiment);
 }
 
-static char *col_status(const cli_run *r, const char *metric)
+static char *col_id(const cli_runs_row *row)
 {
-    (void)metric;
-    return strdup(r->info.status);
+    return strndup(row->run->info.run_id, row->id_len);
 }
 
-static char *col_started(const cli_run *r, const char *metric)
+static char *col_status(const cli_runs_row *row)
 {
-    (void)metric;
-    return time_text(r->info.started_at);
+    return strdup(row->run->info.status);
 }
 
-static char *col_steps(const cli_run *r, const char *metric)
+static char *col_started(const cli_runs_row *row)
 {
-    (void)metric;
-    return dupf("%" PRId64, r->steps);
+    return time_text(row->run->info.started_at);
 }
 
-static char *col_last(const cli_run *r, const char *metric)
+static char *col_steps(const cli_runs_row *row)
 {
-    const cli_metric *m = cli_run_primary(r, metric);
+    return cli_strf("%" PRId64, row->run->steps);
+}
+
+static char *col_attempts(const cli_runs_row *row)
+{
+    return cli_strf("%" PRId64, row->run->info.attempts);
+}
+
+static char *col_last(const cli_runs_row *row)
+{
+    const cli_metric *m = cli_run_primary(row->run, row->metric);
     return m ? cli_value_text(&m->last) : NULL;
 }
 
-static char *col_best(const cli_run *r, const char *metric)
+static char *col_best(const cli_runs_row *row)
 {
-    const cli_metric *m = cli_run_primary(r, metric);
+    const cli_metric *m = cli_run_primary(row->run, row->metric);
     char buf[64];
     if (!m || isnan(m->min))
         return NULL;
@@ -334,34 +359,90 @@ static char *col_best(const cli_run *r, const char *metric)
     return strdup(buf);
 }
 
-/* The columns of `tropt runs`, in order.  A new column is one row here. */
+/* The tags joined by ',' (a tag holds none); NULL (shown "-") when none. */
+static char *join_tags(const cli_run_info *info, const char *sep)
+{
+    if (info->n_tags == 0)
+        return NULL;
+    size_t len = 1;
+    for (size_t i = 0; i < info->n_tags; i++)
+        len += strlen(info->tags[i]) + strlen(sep);
+    char *out = malloc(len);
+    if (!out)
+        return NULL;
+    out[0] = '\0';
+    for (size_t i = 0; i < info->n_tags; i++) {
+        if (i)
+            strcat(out, sep);
+        strcat(out, info->tags[i]);
+    }
+    return out;
+}
+
+static char *col_tags(const cli_runs_row *row)
+{
+    return join_tags(&row->run->info, ",");
+}
+
+/* The columns of `tropt runs`, in order.  A new column is one row here;
+ * the two metric columns are at METRIC_COL and METRIC_COL + 1. */
 static const cli_run_column run_columns[] = {
-    {"EXPERIMENT", 0, col_experiment}, {"RUN ID", 0, col_id},   {"STATUS", 0, col_status},
-    {"STARTED", 0, col_started},       {"STEPS", 1, col_steps}, {"LAST LOSS", 1, col_last},
-    {"BEST LOSS", 1, col_best},
+    {"NAME", 0, col_name},         {"EXPERIMENT", 0, col_experiment}, {"ID", 0, col_id},
+    {"STATUS", 0, col_status},     {"STARTED", 0, col_started},       {"STEPS", 1, col_steps},
+    {"ATTEMPTS", 1, col_attempts}, {"LAST LOSS", 1, col_last},        {"BEST LOSS", 1, col_best},
+    {"TAGS", 0, col_tags},
 };
 #define N_RUN_COLUMNS (sizeof run_columns / sizeof run_columns[0])
+#define METRIC_COL 7
 
-int cli_print_runs(FILE *f, const cli_run *runs, size_t n, const char *metric)
+static size_t common_prefix(const char *a, const char *b)
+{
+    size_t n = 0;
+    while (a[n] && a[n] == b[n])
+        n++;
+    return n;
+}
+
+size_t cli_id_prefix_len(const char *const *sorted, size_t n, const char *id, size_t min)
+{
+    size_t lo = 0, hi = n, need = min, full = strlen(id);
+    while (lo < hi) { /* the first id not below `id` */
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(sorted[mid], id) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    /* the ids sharing most with `id` are its neighbours in sorted order */
+    size_t at = lo < n && strcmp(sorted[lo], id) == 0 ? lo + 1 : lo;
+    if (lo > 0 && common_prefix(sorted[lo - 1], id) + 1 > need)
+        need = common_prefix(sorted[lo - 1], id) + 1;
+    if (at < n && common_prefix(sorted[at], id) + 1 > need)
+        need = common_prefix(sorted[at], id) + 1;
+    return need < full ? need : full;
+}
+
+int cli_print_runs(FILE *f, const cli_run *runs, size_t n, const char *metric, const size_t *id_len)
 {
     const char *head[N_RUN_COLUMNS];
     int right[N_RUN_COLUMNS];
-    char *last = metric ? dupf("LAST %s", metric) : NULL,
-         *best = metric ? dupf("MIN %s", metric) : NULL;
+    char *last = metric ? cli_strf("LAST %s", metric) : NULL,
+         *best = metric ? cli_strf("MIN %s", metric) : NULL;
     for (size_t c = 0; c < N_RUN_COLUMNS; c++) {
         head[c] = run_columns[c].head;
         right[c] = run_columns[c].right;
     }
     if (metric) {
-        head[N_RUN_COLUMNS - 2] = last ? last : "LAST";
-        head[N_RUN_COLUMNS - 1] = best ? best : "MIN";
+        head[METRIC_COL] = last ? last : "LAST";
+        head[METRIC_COL + 1] = best ? best : "MIN";
     }
     cli_table t = {.ncol = N_RUN_COLUMNS, .head = head, .right = right};
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < n; i++) {
+        cli_runs_row r = {&runs[i], metric, id_len ? id_len[i] : strlen(runs[i].info.run_id)};
         char *row[N_RUN_COLUMNS];
         for (size_t c = 0; c < N_RUN_COLUMNS; c++)
-            row[c] = run_columns[c].cell(&runs[i], metric);
+            row[c] = run_columns[c].cell(&r);
         rc = cli_table_add(&t, row);
     }
     if (rc == 0)
@@ -381,6 +462,11 @@ typedef struct detail_row {
     char *(*text)(const cli_run *r);
 } detail_row;
 
+static char *d_name(const cli_run *r)
+{
+    return strdup(r->info.name ? r->info.name : r->info.run_id);
+}
+
 static char *d_run(const cli_run *r)
 {
     return strdup(r->info.run_id);
@@ -396,11 +482,21 @@ static char *d_status(const cli_run *r)
     return strdup(r->info.status);
 }
 
+static char *d_tags(const cli_run *r)
+{
+    return join_tags(&r->info, ", ");
+}
+
+static char *d_note(const cli_run *r)
+{
+    return r->info.note && r->info.note[0] ? strdup(r->info.note) : NULL;
+}
+
 static char *d_host(const cli_run *r)
 {
     if (!r->info.host)
         return NULL;
-    return dupf("%s (pid %" PRId64 ")", r->info.host, r->info.pid);
+    return cli_strf("%s (pid %" PRId64 ")", r->info.host, r->info.pid);
 }
 
 static char *d_started(const cli_run *r)
@@ -414,18 +510,149 @@ static char *d_ended(const cli_run *r)
     if (isnan(r->info.ended_at))
         return NULL;
     cli_format_time(buf, sizeof buf, r->info.ended_at);
-    return dupf("%s (%.3f s)", buf, r->info.ended_at - r->info.started_at);
+    return cli_strf("%s (%.3f s)", buf, r->info.ended_at - r->info.started_at);
 }
 
 static char *d_steps(const cli_run *r)
 {
-    return dupf("%" PRId64, r->steps);
+    return cli_strf("%" PRId64, r->steps);
+}
+
+static char *d_attempts(const cli_run *r)
+{
+    return cli_strf("%" PRId64, r->info.attempts);
+}
+
+static char *d_resume_key(const cli_run *r)
+{
+    return r->info.resume_key ? strdup(r->info.resume_key) : NULL;
+}
+
+static char *d_system(const cli_run *r)
+{
+    return r->n_system ? cli_strf("%zu sample records", r->n_system) : NULL;
 }
 
 static const detail_row detail_rows[] = {
-    {"run", d_run},         {"experiment", d_experiment}, {"status", d_status}, {"host", d_host},
-    {"started", d_started}, {"ended", d_ended},           {"steps", d_steps},
+    {"name", d_name},     {"run", d_run},           {"experiment", d_experiment},
+    {"status", d_status}, {"tags", d_tags},         {"note", d_note},
+    {"host", d_host},     {"started", d_started},   {"ended", d_ended},
+    {"steps", d_steps},   {"attempts", d_attempts}, {"resume key", d_resume_key},
+    {"system", d_system},
 };
+
+/* "label       text", a text of several lines (a note) with its later
+ * lines under the first. */
+static void print_labelled(FILE *f, const char *label, const char *text)
+{
+    fprintf(f, "%-12s", label);
+    for (const char *p = text;;) {
+        size_t n = strcspn(p, "\n");
+        char *line = strndup(p, n);
+        cli_put_term(f, line ? line : "?");
+        free(line);
+        fputc('\n', f);
+        if (!p[n] || !p[n + 1])
+            break;
+        p += n + 1;
+        fprintf(f, "%-12s", "");
+    }
+}
+
+static void print_identity(FILE *f, const cli_run *r)
+{
+    for (size_t i = 0; i < sizeof detail_rows / sizeof detail_rows[0]; i++) {
+        char *text = detail_rows[i].text(r);
+        if (!text)
+            continue;
+        print_labelled(f, detail_rows[i].label, text);
+        free(text);
+    }
+}
+
+/* Where the run came from: only the lines known. */
+static void print_provenance(FILE *f, const cli_run *r)
+{
+    const cli_provenance *p = &r->info.prov;
+    const char *label[] = {"command", "cwd", "git commit", "version"};
+    const char *value[] = {p->command, p->cwd, p->git_commit, p->version};
+    int any = 0;
+    for (size_t i = 0; i < 4; i++) {
+        if (!value[i])
+            continue;
+        if (!any++)
+            fprintf(f, "\nprovenance\n");
+        fprintf(f, "  %-12s", label[i]);
+        cli_put_term(f, value[i]);
+        fputc('\n', f);
+    }
+}
+
+static char *i64_text(int64_t v)
+{
+    return cli_strf("%" PRId64, v);
+}
+
+/* One row of the attempts table: n, from step, started, ended, status, host, pid. */
+static int attempt_row(cli_table *t, const cli_run *r, size_t i)
+{
+    const cli_attempt *a = &r->attempts[i];
+    char *row[7] = {i64_text(a->attempt),
+                    i64_text(a->from_step),
+                    time_text(a->started_at),
+                    isnan(a->ended_at) ? NULL : time_text(a->ended_at),
+                    strdup(cli_attempt_status(r, i)),
+                    a->host ? strdup(a->host) : NULL,
+                    a->pid > 0 ? i64_text(a->pid) : NULL};
+    return cli_table_add(t, row);
+}
+
+static int print_attempts(FILE *f, const cli_run *r)
+{
+    static const char *const head[] = {"ATTEMPT", "FROM STEP", "STARTED", "ENDED",
+                                       "STATUS",  "HOST",      "PID"};
+    static const int right[] = {1, 1, 0, 0, 0, 0, 1};
+    cli_table t = {.ncol = 7, .head = head, .right = right, .indent = 2};
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < r->n_attempts; i++)
+        rc = attempt_row(&t, r, i);
+    if (rc == 0) {
+        fprintf(f, "\nattempts\n");
+        cli_table_print(f, &t);
+    }
+    cli_table_free(&t);
+    return rc;
+}
+
+/* A mark's hash, or why it is missing. */
+static char *mark_hash(const cli_mark *m)
+{
+    if (m->sha256)
+        return strdup(m->sha256);
+    return m->error ? cli_strf("hash missing (%s)", m->error) : strdup("hash missing");
+}
+
+static int print_marks(FILE *f, const cli_run *r)
+{
+    static const char *const head[] = {"STEP", "ATTEMPT", "SIZE", "SHA256", "PATH"};
+    static const int right[] = {1, 1, 1, 0, 0};
+    if (r->n_marks == 0)
+        return 0;
+    cli_table t = {.ncol = 5, .head = head, .right = right, .indent = 2};
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < r->n_marks; i++) {
+        const cli_mark *m = &r->marks[i];
+        char *row[5] = {i64_text(m->step), i64_text(m->attempt),
+                        m->size >= 0 ? i64_text(m->size) : NULL, mark_hash(m), strdup(m->path)};
+        rc = cli_table_add(&t, row);
+    }
+    if (rc == 0) {
+        fprintf(f, "\ncheckpoints\n");
+        cli_table_print(f, &t);
+    }
+    cli_table_free(&t);
+    return rc;
+}
 
 /* Key column width of a section: the widest key, at most 48. */
 static size_t key_width(const char *const *keys, size_t n, size_t stride)
@@ -485,17 +712,11 @@ static int print_metrics(FILE *f, const cli_run *r)
 
 int cli_print_run(FILE *f, const cli_run *r)
 {
-    for (size_t i = 0; i < sizeof detail_rows / sizeof detail_rows[0]; i++) {
-        char *text = detail_rows[i].text(r);
-        if (!text)
-            continue;
-        fprintf(f, "%-12s", detail_rows[i].label);
-        cli_put_term(f, text);
-        fputc('\n', f);
-        free(text);
-    }
+    print_identity(f, r);
+    print_provenance(f, r);
     if (print_fields(f, "config", r->config, r->n_config) != 0 ||
-        print_fields(f, "summary", r->summary, r->n_summary) != 0)
+        print_fields(f, "summary", r->summary, r->n_summary) != 0 || print_attempts(f, r) != 0 ||
+        print_marks(f, r) != 0)
         return -1;
     return print_metrics(f, r);
 }

@@ -16,6 +16,7 @@
 #define TROPT_CLI_RENDER_H
 
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
 
 #include "source.h"
@@ -45,6 +46,10 @@ json_t *cli_value_json(const tropt_field *f);
  * (malloc'd, NULL on memory): a valid JSON string or object key. */
 char *cli_utf8_clean(const char *s);
 
+/* printf into a malloc'd string; NULL when memory ran out. */
+char *cli_strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *cli_vstrf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+
 /* ---- the terminal ----------------------------------------------------------- */
 
 /* Write stored text for the terminal: control characters (C0, DEL, C1) as
@@ -56,6 +61,10 @@ size_t cli_term_width(const char *s);
 
 /* cli_put_term padded with blanks to width w, right-aligned when right. */
 void cli_put_padded(FILE *f, const char *s, size_t w, int right);
+
+/* "tropt: MESSAGE\n" to stderr, each line of the message (a message of the
+ * core may list candidates, one a line) written by cli_put_term. */
+void cli_print_error(const char *msg);
 
 /* ---- CSV -------------------------------------------------------------------- */
 
@@ -73,6 +82,7 @@ typedef struct cli_table {
     const int *right; /* per column, may be NULL */
     char **cells;
     size_t rows, cap;
+    size_t indent; /* blanks before each line */
 } cli_table;
 
 /* Append a row (ncol strings, taken over; NULL entries allowed).  0, or -1
@@ -83,20 +93,41 @@ void cli_table_free(cli_table *t);
 
 /* ---- runs --------------------------------------------------------------------- */
 
-/* A column of `tropt runs`: its header and its cell for one run (malloc'd
- * text, NULL for "-").  Adding a column is one row of cli_run_columns. */
+/* One row of `tropt runs`: the run, the primary metric asked for (NULL:
+ * `loss`, or the one key ending in "/loss") and how much of the id to show. */
+typedef struct cli_runs_row {
+    const cli_run *run;
+    const char *metric;
+    size_t id_len; /* the ID column shows this many characters of the id */
+} cli_runs_row;
+
+/* A column of `tropt runs`: its header and its cell for one row (malloc'd
+ * text, NULL for "-").  Adding a column is one row of run_columns. */
 typedef struct cli_run_column {
     const char *head;
     int right;
-    char *(*cell)(const cli_run *r, const char *metric);
+    char *(*cell)(const cli_runs_row *row);
 } cli_run_column;
 
-/* Print the runs table (rows of loaded runs) with the primary metric
- * `metric` (NULL: `loss`, or the one key ending in "/loss").  0, or -1 on memory. */
-int cli_print_runs(FILE *f, const cli_run *runs, size_t n, const char *metric);
+/*
+ * The length of the shortest prefix of `id` that no other id of sorted[]
+ * (n ids in strcmp order, every run of the store, `id` among them or not)
+ * shares, at least min and at most the id's length: what the ID column of
+ * `tropt runs` shows, so that what it shows is typeable as RUN.
+ */
+size_t cli_id_prefix_len(const char *const *sorted, size_t n, const char *id, size_t min);
 
-/* Print one run's detail: identity lines, config, summary and the last
- * value of each metric.  0, or -1 on memory. */
+/* Print the runs table: NAME, EXPERIMENT, ID (id_len[i] characters of run
+ * i's id; id_len NULL: whole ids), STATUS, STARTED, STEPS, ATTEMPTS, the
+ * last and lowest value of the primary metric `metric`, TAGS.  0, or -1 on
+ * memory. */
+int cli_print_runs(FILE *f, const cli_run *runs, size_t n, const char *metric,
+                   const size_t *id_len);
+
+/* Print one run's detail: identity lines (name, id, experiment, status,
+ * tags, note, host, start, end, steps, resume key), where it came from,
+ * config, summary, its attempts, its checkpoint marks and the last value of
+ * each metric.  0, or -1 on memory. */
 int cli_print_run(FILE *f, const cli_run *r);
 
 #endif

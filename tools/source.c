@@ -20,6 +20,7 @@
 
 struct cli_source {
     tropt_reader *r;
+    char *spec;  /* the whole spec read */
     char *shown; /* cli_shown_spec of the spec */
     char *err;   /* the last failure's message */
 };
@@ -53,6 +54,11 @@ const char *cli_source_error(const cli_source *s)
 const char *cli_source_name(const cli_source *s)
 {
     return s->shown;
+}
+
+const char *cli_source_spec(const cli_source *s)
+{
+    return s->spec;
 }
 
 /* The spec as messages show it: the backend name and its path= or dir=
@@ -118,6 +124,7 @@ void cli_source_free(cli_source *s)
     if (!s)
         return;
     tropt_reader_free(s->r);
+    free(s->spec);
     free(s->shown);
     free(s->err);
     free(s);
@@ -135,8 +142,8 @@ int cli_source_open(cli_source **out, const char *db, const char *from, char **e
         *err = strdup("out of memory");
         return -1;
     }
+    s->spec = spec;
     int rc = open_spec(s, spec, !db && !from);
-    free(spec);
     if (rc != 0) {
         *err = s->err ? s->err : strdup("out of memory");
         s->err = NULL;
@@ -149,12 +156,32 @@ int cli_source_open(cli_source **out, const char *db, const char *from, char **e
 
 /* ---- listing ----------------------------------------------------------------- */
 
+static void strings_free(char **v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+static void prov_free(cli_provenance *p)
+{
+    free(p->command);
+    free(p->cwd);
+    free(p->git_commit);
+    free(p->version);
+}
+
 static void info_free(cli_run_info *i)
 {
     free(i->run_id);
     free(i->experiment);
     free(i->status);
     free(i->host);
+    free(i->name);
+    strings_free(i->tags, i->n_tags);
+    free(i->note);
+    free(i->resume_key);
+    prov_free(&i->prov);
 }
 
 void cli_run_infos_free(cli_run_info *v, size_t n)
@@ -169,6 +196,45 @@ static char *dup_or_null(const char *s)
     return s ? strdup(s) : NULL;
 }
 
+/* *to = a copy of from (NULL stays NULL); 0, or -1 when memory ran out. */
+static int dup_into(char **to, const char *from)
+{
+    *to = dup_or_null(from);
+    return *to || !from ? 0 : -1;
+}
+
+static int prov_copy(cli_provenance *to, const tropt_provenance *p)
+{
+    if (!p)
+        return 0;
+    return dup_into(&to->command, p->command) | dup_into(&to->cwd, p->cwd) |
+           dup_into(&to->git_commit, p->git_commit) | dup_into(&to->version, p->version);
+}
+
+static int tags_copy(cli_run_info *to, const tropt_stored_run *run)
+{
+    if (run->n_tags == 0 || !run->tags)
+        return 0;
+    if (!(to->tags = calloc(run->n_tags, sizeof *to->tags)))
+        return -1;
+    to->n_tags = run->n_tags;
+    int rc = 0;
+    for (size_t i = 0; i < run->n_tags; i++)
+        rc |= dup_into(&to->tags[i], run->tags[i] ? run->tags[i] : "");
+    return rc;
+}
+
+/* The ABI 1.2 members (the reader layer fills them for every plugin). */
+static int info_copy_v12(cli_run_info *to, const tropt_stored_run *run)
+{
+    to->attempts = run->attempts > 0 ? run->attempts : 1;
+    to->last_step = run->last_step;
+    to->checkpoint_step = run->checkpoint_step;
+    int rc = dup_into(&to->name, run->name ? run->name : run->run_id) |
+             dup_into(&to->note, run->note) | dup_into(&to->resume_key, run->resume_key);
+    return rc | tags_copy(to, run) | prov_copy(&to->prov, run->provenance);
+}
+
 /* Copy a stored run; 0, or -1 when memory ran out (*to freed). */
 static int info_copy(cli_run_info *to, const tropt_stored_run *run)
 {
@@ -179,10 +245,19 @@ static int info_copy(cli_run_info *to, const tropt_stored_run *run)
                          .started_at = run->started_at,
                          .ended_at = run->ended_at,
                          .pid = run->pid};
-    if (to->run_id && to->experiment && to->status && (to->host || !run->host))
+    int rc = info_copy_v12(to, run);
+    if (rc == 0 && to->run_id && to->experiment && to->status && (to->host || !run->host))
         return 0;
     info_free(to);
     return -1;
+}
+
+const cli_run_info *cli_run_infos_find(const cli_run_info *v, size_t n, const char *id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v[i].run_id, id) == 0)
+            return &v[i];
+    return NULL;
 }
 
 typedef struct listing {
@@ -392,28 +467,154 @@ static int on_step(loading *l, const tropt_event *ev)
     return 0;
 }
 
+/* ---- attempts and checkpoint marks ------------------------------------------- */
+
+static void attempt_free(cli_attempt *a)
+{
+    free(a->status);
+    free(a->host);
+}
+
+static void mark_free(cli_mark *m)
+{
+    free(m->path);
+    free(m->sha256);
+    free(m->error);
+}
+
+static int attempt_copy(cli_attempt *to, const tropt_attempt *a)
+{
+    *to = (cli_attempt){.attempt = a->attempt,
+                        .from_step = a->from_step,
+                        .started_at = a->started_at,
+                        .ended_at = a->ended_at,
+                        .pid = a->pid};
+    return dup_into(&to->status, a->status ? a->status : "running") | dup_into(&to->host, a->host);
+}
+
+/* The attempts START lists; none listed: one attempt from step 0 with the
+ * run's identity. */
+static int on_attempts(cli_run *r, const tropt_event *ev)
+{
+    const tropt_stored_run *run = ev->run;
+    tropt_attempt one = {1, 0, run->started_at, run->ended_at, run->status, run->host, run->pid};
+    const tropt_attempt *v = ev->n_attempts && ev->attempts ? ev->attempts : &one;
+    size_t n = ev->n_attempts && ev->attempts ? ev->n_attempts : 1;
+    if (!(r->attempts = calloc(n, sizeof *r->attempts)))
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < n; i++, r->n_attempts++)
+        rc |= attempt_copy(&r->attempts[i], &v[i]);
+    return rc;
+}
+
+static int on_start(cli_run *r, const tropt_event *ev)
+{
+    if (r->info.run_id) /* a second START: keep the first */
+        return 0;
+    int rc = info_copy(&r->info, ev->run);
+    if (rc == 0)
+        rc = fields_copy(&r->config, &r->n_config, ev->fields, ev->n);
+    return rc == 0 ? on_attempts(r, ev) : rc;
+}
+
+/* A later attempt: the run's config is the latest attempt's (as the sqlite
+ * and pg `params` views show it). */
+static int on_attempt(cli_run *r, const tropt_event *ev)
+{
+    tropt_field *config = NULL;
+    size_t n = 0;
+    if (fields_copy(&config, &n, ev->fields, ev->n) != 0)
+        return -1;
+    fields_free(r->config, r->n_config);
+    r->config = config;
+    r->n_config = n;
+    return 0;
+}
+
+static int mark_copy(cli_mark *to, const tropt_checkpoint *m)
+{
+    *to = (cli_mark){.attempt = m->attempt < 1 ? 1 : m->attempt,
+                     .seq = m->seq,
+                     .step = m->step,
+                     .time = m->time,
+                     .size = m->size};
+    return dup_into(&to->path, m->path ? m->path : "") | dup_into(&to->sha256, m->sha256) |
+           dup_into(&to->error, m->error);
+}
+
+/* A mark read again (its hash came later) replaces the earlier one. */
+static int on_mark(cli_run *r, const tropt_event *ev)
+{
+    const tropt_checkpoint *m = ev->checkpoint;
+    if (!m)
+        return 0;
+    int64_t attempt = m->attempt < 1 ? 1 : m->attempt;
+    size_t i = 0;
+    while (i < r->n_marks && !(r->marks[i].attempt == attempt && r->marks[i].seq == m->seq))
+        i++;
+    if (i == r->n_marks) {
+        cli_mark *v = realloc(r->marks, (r->n_marks + 1) * sizeof *v);
+        if (!v)
+            return -1;
+        r->marks = v;
+        r->n_marks++;
+    } else {
+        mark_free(&r->marks[i]);
+    }
+    int rc = mark_copy(&r->marks[i], m);
+    if (rc != 0) /* keep the array whole for cli_run_free */
+        r->marks[i] = (cli_mark){0};
+    return rc;
+}
+
+static int on_end(cli_run *r, const tropt_event *ev)
+{
+    char *status = strdup(ev->status ? ev->status : "finished");
+    int rc = status ? fields_copy(&r->summary, &r->n_summary, ev->fields, ev->n) : -1;
+    if (status) {
+        free(r->info.status);
+        r->info.status = status;
+    }
+    r->info.ended_at = ev->ended_at;
+    return rc;
+}
+
 static int on_event(const tropt_event *ev, void *ud)
 {
     loading *l = ud;
     cli_run *r = l->run;
     int rc = 0;
-    if (ev->kind == TROPT_EVENT_START) {
-        rc = info_copy(&r->info, ev->run);
-        if (rc == 0)
-            rc = fields_copy(&r->config, &r->n_config, ev->fields, ev->n);
-    } else if (ev->kind == TROPT_EVENT_STEP) {
+    switch (ev->kind) {
+    case TROPT_EVENT_START:
+        rc = on_start(r, ev);
+        break;
+    case TROPT_EVENT_STEP:
         rc = on_step(l, ev);
-    } else if (ev->kind == TROPT_EVENT_END) {
-        char *status = strdup(ev->status ? ev->status : "finished");
-        rc = status ? fields_copy(&r->summary, &r->n_summary, ev->fields, ev->n) : -1;
-        if (status) {
-            free(r->info.status);
-            r->info.status = status;
-        }
-        r->info.ended_at = ev->ended_at;
+        break;
+    case TROPT_EVENT_ATTEMPT:
+        rc = on_attempt(r, ev);
+        break;
+    case TROPT_EVENT_CHECKPOINT:
+        rc = on_mark(r, ev);
+        break;
+    case TROPT_EVENT_SYSTEM:
+        r->n_system++;
+        break;
+    case TROPT_EVENT_END:
+        rc = on_end(r, ev);
+        break;
     }
     l->oom = rc != 0;
     return l->oom;
+}
+
+const char *cli_attempt_status(const cli_run *r, size_t i)
+{
+    if (i + 1 == r->n_attempts)
+        return r->info.status;
+    const char *s = r->attempts[i].status;
+    return strcmp(s, "running") == 0 ? "crashed" : s;
 }
 
 static int cmp_metric(const void *a, const void *b)
@@ -432,6 +633,12 @@ void cli_run_free(cli_run *r)
         free(r->metrics[i].key);
     }
     free(r->metrics);
+    for (size_t i = 0; i < r->n_attempts; i++)
+        attempt_free(&r->attempts[i]);
+    free(r->attempts);
+    for (size_t i = 0; i < r->n_marks; i++)
+        mark_free(&r->marks[i]);
+    free(r->marks);
     memset(r, 0, sizeof *r);
 }
 
@@ -457,14 +664,32 @@ int cli_source_load(cli_source *s, const char *id, cli_run *out)
     return 0;
 }
 
-int cli_source_stream(cli_source *s, const char *id, tropt_event_fn fn, void *userdata)
+static int streamed(cli_source *s, int rc)
 {
-    int rc = tropt_reader_read_run(s->r, id, fn, userdata);
     if (rc == TROPT_OK)
         return 0;
     if (rc > 0)
         return fail(s, "stopped");
     return fail_reader(s, rc);
+}
+
+int cli_source_stream(cli_source *s, const char *id, tropt_event_fn fn, void *userdata)
+{
+    return streamed(s, tropt_reader_read_run(s->r, id, fn, userdata));
+}
+
+int cli_source_history(cli_source *s, const char *id, tropt_event_fn fn, void *userdata)
+{
+    return streamed(s, tropt_reader_read_history(s->r, id, fn, userdata));
+}
+
+/* ---- changing the store ----------------------------------------------------- */
+
+int cli_source_tracker(cli_source *s, tropt_tracker **t)
+{
+    *t = NULL;
+    int rc = tropt_tracker_open(t, s->spec, NULL, NULL);
+    return rc == TROPT_OK ? 0 : fail_reader(s, rc);
 }
 
 /* ---- lookups ----------------------------------------------------------------- */

@@ -25,15 +25,49 @@
 #include <stdint.h>
 
 #include <tropt/plugin.h>
+#include <tropt/tracker.h>
+
+/* Where a run came from (tropt_provenance, owned); NULL members: unknown. */
+typedef struct cli_provenance {
+    char *command, *cwd, *git_commit, *version;
+} cli_provenance;
 
 /* One run's identity, owned (a copy of a tropt_stored_run). */
 typedef struct cli_run_info {
     char *run_id, *experiment, *status;
-    char *host;        /* NULL when the backend does not store it */
-    double started_at; /* Unix seconds */
+    char *host;        /* the latest attempt's writer; NULL when the backend does not store it */
+    double started_at; /* Unix seconds: the first attempt's start */
     double ended_at;   /* NaN while the run is open */
-    int64_t pid;
+    int64_t pid;       /* the latest attempt's writer */
+    char *name;        /* never NULL: stored, or derived from the id by the core */
+    char **tags;       /* n_tags, in the order they were added */
+    size_t n_tags;
+    char *note;              /* NULL: none */
+    int64_t attempts;        /* >= 1 */
+    int64_t last_step;       /* the highest step stored (any attempt); -1: none */
+    int64_t checkpoint_step; /* the step of the latest checkpoint mark; -1: none */
+    char *resume_key;        /* NULL: none */
+    cli_provenance prov;
 } cli_run_info;
+
+/* One attempt of a run (tropt_attempt, owned). */
+typedef struct cli_attempt {
+    int64_t attempt, from_step;
+    double started_at, ended_at; /* ended_at NaN: open, or never ended */
+    char *status;                /* as stored (cli_attempt_status says what to show) */
+    char *host;                  /* NULL: unknown */
+    int64_t pid;
+} cli_attempt;
+
+/* One checkpoint mark (tropt_checkpoint, owned). */
+typedef struct cli_mark {
+    int64_t attempt, seq, step;
+    double time;
+    char *path;
+    int64_t size; /* -1: unknown */
+    char *sha256; /* NULL: the hash never arrived */
+    char *error;  /* why it never will; NULL */
+} cli_mark;
 
 /* One metric key of a run. */
 typedef struct cli_metric {
@@ -54,8 +88,13 @@ typedef struct cli_run {
     size_t n_summary;
     cli_metric *metrics; /* sorted by key */
     size_t n_metrics;
-    int64_t steps;    /* steps stored */
-    int64_t max_step; /* the largest step, -1 when none */
+    int64_t steps;         /* steps stored (current values: superseded steps not counted) */
+    int64_t max_step;      /* the largest step, -1 when none */
+    cli_attempt *attempts; /* every attempt, in order (at least one) */
+    size_t n_attempts;
+    cli_mark *marks; /* checkpoint marks, in the order read ((attempt, seq) once each) */
+    size_t n_marks;
+    size_t n_system; /* system sample records read */
 } cli_run;
 
 typedef struct cli_source cli_source;
@@ -72,6 +111,10 @@ int cli_source_open(cli_source **out, const char *db, const char *from, char **e
 /* The spec as messages may show it (backend name, path= or dir= only). */
 const char *cli_source_name(const cli_source *s);
 
+/* The whole spec the source reads (secrets included: never print it); a
+ * tracker opened on it writes to the same store (tropt tag, tropt rm). */
+const char *cli_source_spec(const cli_source *s);
+
 /* The last failure's message (never NULL). */
 const char *cli_source_error(const cli_source *s);
 
@@ -81,20 +124,43 @@ int cli_source_list(cli_source *s, cli_run_info **out, size_t *n);
 void cli_run_infos_free(cli_run_info *v, size_t n);
 
 /*
- * Find the run a full id or a unique prefix of one names.  0 with *id a
- * malloc'd full run id; -1 when no run or several match (the message lists
- * the candidates) or on failure.
+ * Find the run a full id, a unique id prefix or a name names
+ * (tropt_reader_resolve: an id wins over a name).  0 with *id a malloc'd
+ * full run id; -1 when no run or several match (the message lists the
+ * candidates with their names, start times and status, one a line) or on
+ * failure.
  */
-int cli_source_find(cli_source *s, const char *prefix, char **id);
+int cli_source_find(cli_source *s, const char *ref, char **id);
+
+/* The listed run whose id is `id`, NULL when absent. */
+const cli_run_info *cli_run_infos_find(const cli_run_info *v, size_t n, const char *id);
+
+/* What to show as attempt i's status of run r: the stored one, except that
+ * the latest attempt shows the run's status (the core's rule) and an
+ * earlier one stored "running" (its process died, a later one continued)
+ * shows "crashed".  Static or borrowed from r. */
+const char *cli_attempt_status(const cli_run *r, size_t i);
 
 /* Stream run `id` (a full id) through fn, as tropt_reader_read_run does.
  * 0, or -1 (fn's non-zero return, or a failure with its message). */
 int cli_source_stream(cli_source *s, const char *id, tropt_event_fn fn, void *userdata);
 
+/* cli_source_stream with every stored event, the steps a later attempt
+ * superseded too (tropt_reader_read_history: ev->superseded 1), for
+ * copying a run whole (replay). */
+int cli_source_history(cli_source *s, const char *id, tropt_event_fn fn, void *userdata);
+
 /* Read run `id` (a full id) into *out (cli_run_free releases it).  0, or -1
  * with *out empty. */
 int cli_source_load(cli_source *s, const char *id, cli_run *out);
 void cli_run_free(cli_run *r);
+
+/*
+ * Open a tracker on the store the source reads (its whole spec), to change
+ * what it holds (tropt_tracker_annotate_run, tropt_tracker_delete_run).
+ * 0 with *t owning it (tropt_tracker_free), or -1 (message in the source).
+ */
+int cli_source_tracker(cli_source *s, tropt_tracker **t);
 
 /* Release the source (NULL: nothing). */
 void cli_source_free(cli_source *s);

@@ -1,6 +1,7 @@
 /* tests/cli/cli_tu.c - helpers of the CLI tests (see cli_tu.h). */
 #include "cli_tu.h"
 
+#include <ctype.h>
 #include <math.h>
 
 #include <check.h>
@@ -11,11 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <pty.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "sqlite_tu.h"
+#include <tropt/host.h>
 
 const char *cli(void)
 {
@@ -232,7 +236,37 @@ db3 db3_make(void)
     ck_assert_int_eq(tropt_tracker_log_fields(t, c1, 1), TROPT_OK);
     ck_assert_int_eq(tropt_tracker_finish(t, NULL), TROPT_OK);
     tropt_tracker_free(t);
+    char *spec = tu_strdupf("sqlite:path=%s", d.path);
+    d.na = run_name(spec, d.a);
+    d.nb = run_name(spec, d.b);
+    d.nc = run_name(spec, d.c);
+    free(spec);
     return d;
+}
+
+typedef struct name_lookup {
+    const char *id;
+    char *name;
+} name_lookup;
+
+static int see_run(const tropt_stored_run *run, void *ud)
+{
+    name_lookup *l = ud;
+    if (strcmp(run->run_id, l->id) != 0)
+        return 0;
+    l->name = strdup(run->name);
+    return 1;
+}
+
+char *run_name(const char *spec, const char *id)
+{
+    tropt_reader *r = NULL;
+    ck_assert_msg(tropt_reader_open(&r, spec) == TROPT_OK, "%s: %s", spec, tropt_error_message());
+    name_lookup l = {id, NULL};
+    tropt_reader_list_runs(r, see_run, &l);
+    tropt_reader_free(r);
+    ck_assert_msg(l.name != NULL, "%s holds no run %s", spec, id);
+    return l.name;
 }
 
 void db3_free(db3 *d)
@@ -243,9 +277,18 @@ void db3_free(db3 *d)
     free(d->a);
     free(d->b);
     free(d->c);
+    free(d->na);
+    free(d->nb);
+    free(d->nc);
 }
 
 /* Whitespace-separated fields of a line, from the right: field k (0 = last). */
+void expect_all(const char *text, const char *const *want, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(strstr(text, want[i]), "no '%s' in:\n%s", want[i], text);
+}
+
 void expect_tail(const char *line, const char *const *want, int n)
 {
     char *copy = strdup(line);
@@ -299,4 +342,177 @@ char *same_everywhere(const stores *s, const char *fmt, ...)
     }
     free(cmd);
     return first;
+}
+
+/* ---- stores that keep run metadata (ABI 1.2) ---- */
+
+#ifdef CLI_TU_PG
+#include "pg_tu.h"
+const char *const meta_backends[] = {"sqlite", "csv", "jsonl", "pg"};
+#else
+const char *const meta_backends[] = {"sqlite", "csv", "jsonl"};
+#endif
+const size_t n_meta_backends = sizeof meta_backends / sizeof meta_backends[0];
+
+typedef struct meta_probe {
+    const char *name;
+    int found, keeps;
+} meta_probe;
+
+static int probe_plugin(const char *path, const tropt_plugin *p, const char *error, int shadowed,
+                        void *ud)
+{
+    meta_probe *m = ud;
+    (void)path;
+    (void)error;
+    if (!p || shadowed || strcmp(p->name, m->name) != 0)
+        return 0;
+    m->found = 1;
+    m->keeps = p->struct_size >= TROPT_PLUGIN_V12_SIZE && p->annotate && p->delete_run;
+    return 1;
+}
+
+int store_keeps_meta(const char *name)
+{
+    meta_probe m = {name, 0, 0};
+    tropt_plugins_foreach(probe_plugin, &m);
+    ck_assert_msg(m.found, "no plugin %s on the search path", name);
+    return m.keeps;
+}
+
+#ifdef CLI_TU_PG
+/* A schema of its own per test folder: "cli_" and the folder name's
+ * letters and digits, lower-case. */
+static char *pg_meta_spec(const char *dir)
+{
+    const char *base = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir;
+    char schema[64] = "cli_";
+    size_t n = strlen(schema);
+    for (; *base && n + 1 < sizeof schema; base++)
+        if (isalnum((unsigned char)*base))
+            schema[n++] = (char)tolower((unsigned char)*base);
+    schema[n] = '\0';
+    ck_assert_msg(pgtu.running, "meta_servers_start was not called before a pg store test");
+    return pgtu_spec(schema, NULL);
+}
+#endif
+
+void meta_servers_start(void)
+{
+#ifdef CLI_TU_PG
+    if (store_keeps_meta("pg"))
+        pgtu_start();
+#endif
+}
+
+void meta_servers_stop(void)
+{
+#ifdef CLI_TU_PG
+    if (pgtu.dir)
+        pgtu_destroy();
+#endif
+}
+
+char *meta_spec(const char *backend, const char *dir)
+{
+#ifdef CLI_TU_PG
+    if (strcmp(backend, "pg") == 0)
+        return pg_meta_spec(dir);
+#endif
+    if (strcmp(backend, "sqlite") == 0)
+        return tu_strdupf("sqlite:path=%s/s.db", dir);
+    if (strcmp(backend, "csv") == 0)
+        return tu_strdupf("csv:dir=%s/csv", dir);
+    return tu_strdupf("%s:path=%s/s.%s", backend, dir, backend);
+}
+
+void skip_unless_meta(const char *suite)
+{
+    size_t keep = 0;
+    for (size_t i = 0; i < n_meta_backends; i++) {
+        if (store_keeps_meta(meta_backends[i]))
+            keep++;
+        else
+            printf("%s: %s keeps no run metadata yet (ABI 1.2): its store tests are skipped\n",
+                   suite, meta_backends[i]);
+    }
+    if (keep == 0) {
+        printf("%s: skipped: no backend keeps run metadata yet\n", suite);
+        fflush(stdout);
+        exit(77);
+    }
+}
+
+/* ---- a terminal ---- */
+
+static int wait_output(int fd, char **buf, size_t *len, const char *want, int ms)
+{
+    for (int waited = 0; waited < ms;) {
+        if (want && *buf && strstr(*buf, want))
+            return 1;
+        struct pollfd p = {fd, POLLIN, 0};
+        int rc = poll(&p, 1, 100);
+        waited += 100;
+        if (rc <= 0)
+            continue;
+        char chunk[4096];
+        ssize_t n = read(fd, chunk, sizeof chunk);
+        if (n <= 0)
+            return 0; /* EOF or EIO: the other side closed */
+        *buf = realloc(*buf, *len + (size_t)n + 1);
+        ck_assert_ptr_nonnull(*buf);
+        memcpy(*buf + *len, chunk, (size_t)n);
+        *len += (size_t)n;
+        (*buf)[*len] = '\0';
+    }
+    return 0;
+}
+
+result tropt_tty(const char *args, const char *prompt, const char *answer)
+{
+    char *cmd = tu_strdupf("exec '%s' %s", cli(), args);
+    int master = -1;
+    pid_t pid = forkpty(&master, NULL, NULL, NULL);
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    result r = {0};
+    size_t len = 0;
+    r.out = calloc(1, 1);
+    /* up to 60 s for the prompt on a loaded machine */
+    if (prompt && wait_output(master, &r.out, &len, prompt, 60000))
+        ck_assert_int_gt(write(master, answer, strlen(answer)), 0);
+    wait_output(master, &r.out, &len, NULL, 60000);
+    int st = 0;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    close(master);
+    r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    r.err = calloc(1, 1);
+    free(cmd);
+    return r;
+}
+
+const char *fixture_dir(void)
+{
+    const char *v = getenv("TROPT_CLI_FIXTURE_DIR");
+    ck_assert_msg(v && *v, "TROPT_CLI_FIXTURE_DIR is not set");
+    return v;
+}
+
+void demo_run(const char *args, char **id, char **name)
+{
+    char *cmd = tu_strdupf("'%s' %s", demo(), args), *out = NULL;
+    int rc = tu_run(cmd, &out, 1);
+    ck_assert_msg(rc == 0, "%s: exit %d\n%s", cmd, rc, out);
+    /* its last line: "run <id> (<name>) finished: ..." */
+    char *line = line_with(out, ") finished: ");
+    ck_assert_msg(line && strncmp(line, "run ", 4) == 0, "%s: no run line in\n%s", cmd, out);
+    char *open = strchr(line, '('), *close = strstr(line, ") finished: ");
+    *id = strndup(line + 4, (size_t)(open - line - 5));
+    *name = strndup(open + 1, (size_t)(close - open - 1));
+    free(line);
+    free(out);
+    free(cmd);
 }

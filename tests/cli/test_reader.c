@@ -23,7 +23,7 @@
 #include <tropt/host.h>
 #include <tropt/tracker.h>
 
-#include "testutil.h"
+#include "cli_tu.h"
 
 /* ---- ABI 1.0 plugins keep loading ------------------------------------- */
 
@@ -524,7 +524,7 @@ END_TEST
 
 /* ---- the CLI: --from --------------------------------------------------- */
 
-static char *cli(const char *args, int *status)
+static char *cli_run(const char *args, int *status)
 {
     char *cmd = tu_strdupf("'%s' %s", getenv("TROPT_CLI"), args);
     char *out = NULL;
@@ -561,6 +561,15 @@ static long long sql_count(const char *db, const char *sql)
     return n;
 }
 
+/* A run_start event without the members an ABI 1.1 store cannot keep. */
+static void forget_v12_members(json_t *start)
+{
+    static const char *const v12[] = {"pidns",     "provenance", "resume_key", "attempt",
+                                      "from_step", "started_at", "tags",       "note"};
+    for (size_t i = 0; i < sizeof v12 / sizeof v12[0]; i++)
+        json_object_del(start, v12[i]);
+}
+
 START_TEST(cli_replay_csv_sqlite_jsonl)
 {
     char *dir = tu_mkdtemp();
@@ -594,19 +603,19 @@ START_TEST(cli_replay_csv_sqlite_jsonl)
 
     int st;
     char *args = tu_strdupf("runs --from 'csv:dir=%s'", csvdir);
-    char *out = cli(args, &st);
+    char *out = cli_run(args, &st);
     ck_assert_msg(st == 0 && strstr(out, "chain") && strstr(out, "finished"), "%s", out);
     free(out);
     free(args);
 
     /* csv -> sqlite, twice: the second replay duplicates no step */
     args = tu_strdupf("replay --from 'csv:dir=%s' --tracker 'sqlite:path=%s'", csvdir, db);
-    out = cli(args, &st);
+    out = cli_run(args, &st);
     ck_assert_msg(st == 0, "%s", out);
     free(out);
     long long rows = sql_count(db, "SELECT count(*) FROM metrics");
     ck_assert_int_eq(rows, 200);
-    out = cli(args, &st);
+    out = cli_run(args, &st);
     ck_assert_msg(st == 0, "%s", out);
     free(out);
     free(args);
@@ -615,7 +624,7 @@ START_TEST(cli_replay_csv_sqlite_jsonl)
 
     /* sqlite -> the final journal */
     args = tu_strdupf("replay --from 'sqlite:path=%s' --tracker 'jsonl:path=%s'", db, j2);
-    out = cli(args, &st);
+    out = cli_run(args, &st);
     ck_assert_msg(st == 0, "%s", out);
     free(out);
     free(args);
@@ -623,6 +632,12 @@ START_TEST(cli_replay_csv_sqlite_jsonl)
     json_t *a = journal_events(j1), *b = journal_events(j2);
     ck_assert_uint_eq(json_array_size(a), 52);
     ck_assert_uint_eq(json_array_size(b), json_array_size(a));
+    if (!store_keeps_meta("csv") || !store_keeps_meta("sqlite")) {
+        /* a store of the chain keeps no ABI 1.2 run members yet: only
+         * what every store keeps is compared */
+        forget_v12_members(json_array_get(a, 0));
+        forget_v12_members(json_array_get(b, 0));
+    }
     for (size_t i = 0; i < json_array_size(a); i++) {
         char *x = json_dumps(json_array_get(a, i), JSON_SORT_KEYS | JSON_COMPACT);
         char *y = json_dumps(json_array_get(b, i), JSON_SORT_KEYS | JSON_COMPACT);
@@ -645,7 +660,7 @@ START_TEST(cli_replay_csv_sqlite_jsonl)
     tropt_reader_free(r);
     free(rs);
     args = tu_strdupf("show %.8s --from 'jsonl:path=%s'", id, j2);
-    out = cli(args, &st);
+    out = cli_run(args, &st);
     ck_assert_msg(st == 0 && strstr(out, id) && strstr(out, "steps       50") &&
                       strstr(out, "\n  best  0.25\n"),
                   "%s", out);
@@ -654,7 +669,7 @@ START_TEST(cli_replay_csv_sqlite_jsonl)
 
     /* bad input through the CLI names the path */
     args = tu_strdupf("runs --from 'jsonl:path=%s/nope.jsonl'", dir);
-    out = cli(args, &st);
+    out = cli_run(args, &st);
     ck_assert_msg(st == 1 && strstr(out, "nope.jsonl"), "%s", out);
     free(out);
     free(args);

@@ -5,7 +5,9 @@
  * the same text, a killed run shown crashed, stored text neutralised for
  * the terminal, usage errors and failures, and the README quick start.
  */
+#include <jansson.h>
 #include <math.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,31 +24,38 @@ START_TEST(test_runs_table)
     ck_assert_int_eq(tq_cli(args, &out), 0);
     char *head = line_with(out, "EXPERIMENT");
     ck_assert_ptr_nonnull(head);
-    char *la = line_with(out, d.a), *lb = line_with(out, d.b), *lc = line_with(out, d.c);
+    char *la = line_with(out, d.na), *lb = line_with(out, d.nb), *lc = line_with(out, d.nc);
     ck_assert_msg(la && lb && lc, "runs missing: %s", out);
-    /* Columns: experiment, id, status, start, steps, last loss, best loss. */
-    const char *wa[] = {"4", "1.5", "1"};
-    const char *wb[] = {"1", "-", "-"};
-    const char *wc[] = {"2", "nan", "5"};
-    expect_tail(la, wa, 3);
-    expect_tail(lb, wb, 3);
-    expect_tail(lc, wc, 3);
-    ck_assert_int_eq(strncmp(la, "alpha ", 6), 0);
-    ck_assert_int_eq(strncmp(lc, "b\xc3\xa9ta ", 6), 0);
-    /* Aligned: every run id starts under "RUN ID", every status under STATUS. */
-    size_t id_col = col(head, "RUN ID"), st_col = col(head, "STATUS");
-    ck_assert_uint_eq(col(la, d.a), id_col);
-    ck_assert_uint_eq(col(lb, d.b), id_col);
+    /* Columns: name, experiment, id, status, start, steps, attempts, last
+     * loss, best loss, tags. */
+    const char *wa[] = {"4", "1", "1.5", "1", "-"};
+    const char *wb[] = {"1", "1", "-", "-", "-"};
+    const char *wc[] = {"2", "1", "nan", "5", "-"};
+    expect_tail(la, wa, 5);
+    expect_tail(lb, wb, 5);
+    expect_tail(lc, wc, 5);
+    ck_assert_int_eq(strncmp(la, d.na, strlen(d.na)), 0);
+    ck_assert_msg(strstr(la, " alpha ") && strstr(lc, " b\xc3\xa9ta "), "%s\n%s", la, lc);
+    /* The ID column: as much of each id as no other run shares (at least 8
+     * characters), aligned under ID; every status under STATUS. */
+    char *ia = tu_strdupf("%.8s", d.a), *ib = tu_strdupf("%.8s", d.b),
+         *ic = tu_strdupf("%.8s", d.c);
+    size_t id_col = col(head, "ID "), st_col = col(head, "STATUS");
+    ck_assert_uint_eq(col(la, ia), id_col);
+    ck_assert_uint_eq(col(lb, ib), id_col);
     ck_assert_uint_eq(col(la, "finished"), st_col);
     ck_assert_uint_eq(col(lb, "aborted"), st_col);
-    ck_assert_uint_eq(col(lc, "finished"), st_col + 1);
     /* The unicode experiment counts as 4 characters, not 5 bytes. */
-    ck_assert_uint_eq(col(lc, d.c), id_col + 1);
-    /* Started: local ISO time. */
+    ck_assert_uint_eq(col(lc, ic), id_col + 1);
+    ck_assert_uint_eq(col(lc, "finished"), st_col + 1);
+    /* Started: ISO time. */
     ck_assert_msg(strstr(la, "T") && strstr(la, ":"), "%s", la);
     /* Runs in start order. */
-    ck_assert(strstr(out, d.a) < strstr(out, d.b));
-    ck_assert(strstr(out, d.b) < strstr(out, d.c));
+    ck_assert(strstr(out, la) < strstr(out, lb));
+    ck_assert(strstr(out, lb) < strstr(out, lc));
+    free(ia);
+    free(ib);
+    free(ic);
     free(head);
     free(la);
     free(lb);
@@ -56,14 +65,14 @@ START_TEST(test_runs_table)
     /* --db=PATH, and the default path tropt.db in the working directory. */
     args = tu_strdupf("runs --db='%s'", d.path);
     ck_assert_int_eq(tq_cli(args, &out), 0);
-    ck_assert_ptr_nonnull(strstr(out, d.c));
+    ck_assert_ptr_nonnull(strstr(out, d.nc));
     free(out);
     free(args);
     char *def = tu_path(d.dir, "tropt.db");
     ck_assert_int_eq(rename(d.path, def), 0);
     char *cmd = tu_strdupf("cd '%s' && '%s' runs", d.dir, getenv("TROPT_CLI"));
     ck_assert_int_eq(tu_run(cmd, &out, 1), 0);
-    ck_assert_ptr_nonnull(strstr(out, d.b));
+    ck_assert_ptr_nonnull(strstr(out, d.nb));
     ck_assert_int_eq(rename(def, d.path), 0);
     free(cmd);
     free(def);
@@ -164,7 +173,8 @@ START_TEST(test_terminal_escapes_neutralised)
 }
 END_TEST
 
-/* The README's quick start: the demo on the embedded default, then runs/show. */
+/* The README's quick start: the demo on the embedded default, then runs,
+ * and show with the name the demo printed. */
 START_TEST(test_quick_start)
 {
     const char *demo = getenv("TROPT_DEMO");
@@ -173,6 +183,11 @@ START_TEST(test_quick_start)
     char *cmd = tu_strdupf("cd '%s' && env -u TROPT_TRACKER '%s' --steps 30", dir, demo), *out;
     int rc = tu_run(cmd, &out, 1);
     ck_assert_msg(rc == 0, "demo: %s", out);
+    /* its last line: "run <id> (<name>) finished: ..." */
+    char *last = line_with(out, ") finished: "), *open = last ? strchr(last, '(') : NULL;
+    ck_assert_msg(open, "no 'run <id> (<name>) finished' line: %s", out);
+    char *name = strndup(open + 1, (size_t)(strstr(open, ") finished") - open - 1));
+    free(last);
     free(out);
     free(cmd);
     char *path = tu_path(dir, "tropt.db");
@@ -182,17 +197,21 @@ START_TEST(test_quick_start)
     ck_assert_int_eq(tq_int(db, "SELECT count(DISTINCT step) FROM metrics"), 30);
     tq_text_eq(db, "finished", "SELECT status FROM runs");
     sqlite3_close(db);
-    cmd = tu_strdupf("cd '%s' && '%s' runs && '%s' show %.8s", dir, getenv("TROPT_CLI"),
-                     getenv("TROPT_CLI"), id);
+    cmd = tu_strdupf("cd '%s' && '%s' runs && '%s' show '%s'", dir, getenv("TROPT_CLI"),
+                     getenv("TROPT_CLI"), name);
     ck_assert_int_eq(tu_run(cmd, &out, 1), 0);
-    char *l = line_with(out, id);
+    char *l = line_with(out, name);
     ck_assert_msg(l && strstr(l, " finished ") && strstr(l, " 30 "), "%s", out);
     ck_assert_msg(strstr(out, "metrics, last value at step 29") && strstr(out, "  loss "), "%s",
                   out);
+    char *shown = tu_strdupf("\nrun         %s\n", id);
+    ck_assert_msg(strstr(out, shown), "show %s did not show run %s:\n%s", name, id, out);
+    free(shown);
     free(l);
     free(out);
     free(cmd);
     free(id);
+    free(name);
     free(path);
     tu_rmtree(dir);
     free(dir);
@@ -206,11 +225,12 @@ START_TEST(every_source_prints_the_same_runs)
     db3 d;
     stores s = stores_with_db3(&d);
     char *out = same_everywhere(&s, "runs");
-    char *la = line_with(out, d.a), *lc = line_with(out, d.c);
-    const char *wa[] = {"4", "1.5", "1"};
-    const char *wc[] = {"2", "nan", "5"};
-    expect_tail(la, wa, 3);
-    expect_tail(lc, wc, 3);
+    char *la = line_with(out, d.na), *lc = line_with(out, d.nc);
+    ck_assert_msg(la && lc, "%s", out);
+    const char *wa[] = {"4", "1", "1.5", "1", "-"};
+    const char *wc[] = {"2", "1", "nan", "5", "-"};
+    expect_tail(la, wa, 5);
+    expect_tail(lc, wc, 5);
     free(la);
     free(lc);
     free(out);
@@ -228,15 +248,18 @@ START_TEST(killed_run_is_crashed_from_every_source)
 {
     stores s = stores_new();
     char *spec = tu_strdupf("sqlite:path=%s;jsonl:path=%s;csv:dir=%s", s.db, s.jsonl, s.csvdir);
-    char *id = killed_run(spec, s.db, 3);
+    char *id = killed_run(spec, s.db, 3), *db_spec = tu_strdupf("sqlite:path=%s", s.db);
+    char *name = run_name(db_spec, id);
     for (int i = 0; i < 4; i++) {
         result r = tropt("runs %s", s.spec[i]);
-        char *l = line_with(r.out, id);
+        char *l = line_with(r.out, name);
         ck_assert_msg(r.rc == 0 && l && strstr(l, " crashed "), "runs %s:\n%s%s", s.spec[i], r.out,
                       r.err);
         free(l);
         result_free(&r);
     }
+    free(name);
+    free(db_spec);
     free(id);
     free(spec);
     stores_free(&s);
@@ -264,27 +287,32 @@ START_TEST(loss_columns_read_the_primary_metric)
     tropt_tracker_free(t);
     result res = tropt("runs --db '%s'", path);
     ck_assert_int_eq(res.rc, 0);
-    const char *want[3][2] = {
-        {"8", "8"}, {"-", "-"}, {"8", "8"}}; /* two keys ending in /loss: none */
+    const char *want[3][3] = {
+        {"8", "8", "-"}, {"-", "-", "-"}, {"8", "8", "-"}}; /* two keys ending in /loss: none */
+    char *spec = tu_strdupf("sqlite:path=%s", path), *names[3];
     for (int r = 0; r < 3; r++) {
-        char *l = line_with(res.out, ids[r]);
-        expect_tail(l, want[r], 2);
+        names[r] = run_name(spec, ids[r]);
+        char *l = line_with(res.out, names[r]);
+        expect_tail(l, want[r], 3);
         free(l);
     }
     result_free(&res);
     res = tropt("runs --db '%s' --metric b/loss", path);
-    char *l = line_with(res.out, ids[1]);
-    const char *wb[] = {"22", "20"};
-    expect_tail(l, wb, 2);
+    char *l = line_with(res.out, names[1]);
+    const char *wb[] = {"22", "20", "-"};
+    expect_tail(l, wb, 3);
     ck_assert_msg(strstr(res.out, "LAST b/loss") && strstr(res.out, "MIN b/loss"), "%s", res.out);
     free(l);
-    l = line_with(res.out, ids[0]);
-    const char *wnone[] = {"-", "-"};
-    expect_tail(l, wnone, 2);
+    l = line_with(res.out, names[0]);
+    const char *wnone[] = {"-", "-", "-"};
+    expect_tail(l, wnone, 3);
     free(l);
     result_free(&res);
-    for (int r = 0; r < 3; r++)
+    for (int r = 0; r < 3; r++) {
         free(ids[r]);
+        free(names[r]);
+    }
+    free(spec);
     free(path);
     tu_rmtree(dir);
     free(dir);
@@ -353,12 +381,160 @@ START_TEST(db_path_with_spec_characters)
     ck_assert_int_eq(rename(d.path, odd), 0);
     char *q = shq(odd);
     result r = tropt("runs --db %s", q);
-    ck_assert_msg(r.rc == 0 && strstr(r.out, d.a), "%d %s%s", r.rc, r.out, r.err);
+    ck_assert_msg(r.rc == 0 && strstr(r.out, d.na), "%d %s%s", r.rc, r.out, r.err);
     result_free(&r);
     ck_assert_int_eq(rename(odd, d.path), 0);
     free(q);
     free(odd);
     db3_free(&d);
+}
+END_TEST
+
+/* ---- finding runs: --status, --experiment, --where, --sort, --reverse ---- */
+
+/* Five runs whose config holds lr as the real 0.1, the string "0.1", the
+ * integer 1, the real 1.0, and none; opt as a string or nested; their loss
+ * falling to 5, 4, 3, 2, 1 over 1..5 steps. */
+static char *where_db(char *dir, char *names[5])
+{
+    char *path = tu_path(dir, "w.db"), *spec = tu_strdupf("sqlite:path=%s", path);
+    const char *cfgs[5] = {"{\"lr\": 0.1, \"opt\": \"adam\", \"flag\": true}",
+                           "{\"lr\": \"0.1\", \"opt\": \"sgd\"}",
+                           "{\"lr\": 1, \"opt\": {\"name\": \"adam\"}}",
+                           "{\"lr\": 1.0, \"flag\": false, \"tags\": [1, 2]}", "{}"};
+    for (int r = 0; r < 5; r++) {
+        tropt_tracker *t = tq_open(path, NULL, r < 3 ? "sweep" : "other");
+        json_t *cfg = json_loads(cfgs[r], 0, NULL);
+        ck_assert_ptr_nonnull(cfg);
+        ck_assert_int_eq(tropt_tracker_init(t, cfg), TROPT_OK);
+        json_decref(cfg);
+        char *id = strdup(tropt_tracker_run_id(t));
+        for (int step = 0; step <= r; step++) {
+            tropt_field f[] = {TROPT_F_REAL("loss", 5.0 - r + (r - step) * 0.5)};
+            ck_assert_int_eq(tropt_tracker_log_fields(t, f, 1), TROPT_OK);
+        }
+        if (r == 4)
+            tropt_tracker_free(t); /* aborted */
+        else {
+            ck_assert_int_eq(tropt_tracker_finish(t, NULL), TROPT_OK);
+            tropt_tracker_free(t);
+        }
+        names[r] = run_name(spec, id);
+        free(id);
+    }
+    free(spec);
+    return path;
+}
+
+/* The names of the runs `tropt runs ARGS` lists, in order, as one string
+ * "a b c" (the first column of each row under the header). */
+static char *listed(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *listed(const char *fmt, ...)
+{
+    char *args = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    ck_assert_int_ge(vasprintf(&args, fmt, ap), 0);
+    va_end(ap);
+    result r = tropt("runs %s", args);
+    ck_assert_msg(r.rc == 0, "runs %s: %d\n%s%s", args, r.rc, r.out, r.err);
+    char *names = calloc(1, strlen(r.out) + 1);
+    const char *line = strchr(r.out, '\n'); /* after the header */
+    while (line && line[1] && strncmp(r.out, "no runs", 7) != 0) {
+        line++;
+        size_t n = strcspn(line, " ");
+        strncat(names, line, n);
+        strcat(names, " ");
+        line = strchr(line, '\n');
+    }
+    if (*names)
+        names[strlen(names) - 1] = '\0';
+    result_free(&r);
+    free(args);
+    return names;
+}
+
+static void expect_listed(const char *got, char *names[5], const char *args, const char *want)
+{
+    char expected[1024] = "";
+    for (const char *p = want; *p; p++) {
+        if (*p < '0' || *p > '4')
+            continue;
+        if (expected[0])
+            strcat(expected, " ");
+        strcat(expected, names[*p - '0']);
+    }
+    ck_assert_msg(strcmp(got, expected) == 0, "runs %s listed '%s', expected '%s' (%s)", args, got,
+                  expected, want);
+}
+
+START_TEST(runs_filter_and_sort)
+{
+    char *dir = tu_mkdtemp(), *names[5];
+    char *path = where_db(dir, names), *db = shq(path);
+    static const struct {
+        const char *args, *want; /* the runs listed, by index, in order */
+    } cases[] = {
+        {"", "0 1 2 3 4"},
+        /* typed: the real 0.1, never the string "0.1"; the string only quoted */
+        {"--where lr=0.1", "0"},
+        {"--where 'lr=\"0.1\"'", "1"},
+        /* a number matches a number of equal value, int or real */
+        {"--where lr=1", "2 3"},
+        {"--where lr=1.0", "2 3"},
+        {"--where opt=adam", "0"},
+        {"--where opt/name=adam", "2"},
+        {"--where flag=true", "0"},
+        {"--where flag=false", "3"},
+        {"--where 'tags=[1,2]'", "3"},
+        {"--where lr=1 --where flag=false", "3"},
+        {"--where nokey=1", ""},
+        {"--status aborted", "4"},
+        {"--status finished --experiment other", "3"},
+        {"--experiment sweep --where lr=1", "2"},
+        /* the order: a metric's min, last, max; reverse; missing values last */
+        {"--sort min:loss", "4 3 2 1 0"},
+        {"--sort min:loss --reverse", "0 1 2 3 4"},
+        {"--sort max:loss", "4 3 2 1 0"},
+        {"--sort max:loss --reverse", "0 1 2 3 4"},
+        {"--sort last:loss --reverse", "0 1 2 3 4"},
+        {"--sort steps --reverse", "4 3 2 1 0"},
+        {"--sort started --reverse", "4 3 2 1 0"},
+        {"--sort min:nokey --reverse", "0 1 2 3 4"},
+        {"--sort status", "4 0 1 2 3"}, /* ties keep the listing order */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *got = listed("--db %s %s", db, cases[i].args);
+        expect_listed(got, names, cases[i].args, cases[i].want);
+        free(got);
+    }
+    /* by name: the names are the store's, so the order is computed here */
+    char *got = listed("--db %s --sort name --where lr=1", db);
+    expect_listed(got, names, "--sort name", strcmp(names[2], names[3]) < 0 ? "2 3" : "3 2");
+    free(got);
+    got = listed("--db %s --sort name --reverse --where lr=1", db);
+    expect_listed(got, names, "--sort name", strcmp(names[2], names[3]) < 0 ? "3 2" : "2 3");
+    free(got);
+    /* no match: said, exit 0 */
+    result r = tropt("runs --db %s --where lr=7", db);
+    ck_assert_msg(r.rc == 0 && strstr(r.out, "no runs in sqlite:path=") && strstr(r.out, " match"),
+                  "%s", r.out);
+    result_free(&r);
+    /* what is wrong with a filter: exit 2, the reason and the usage line */
+    const char *bad[] = {"--status done", "--where lr", "--where =1", "--sort bogus",
+                         "--sort min:"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        r = tropt("runs --db %s %s", db, bad[i]);
+        ck_assert_msg(r.rc == 2 && strstr(r.err, "usage: tropt runs") && !r.out[0], "%s: %d %s",
+                      bad[i], r.rc, r.err);
+        result_free(&r);
+    }
+    for (int i = 0; i < 5; i++)
+        free(names[i]);
+    free(db);
+    free(path);
+    tu_rmtree(dir);
+    free(dir);
 }
 END_TEST
 
@@ -377,6 +553,7 @@ static Suite *suite(void)
     tcase_add_test(tc, no_database_here_says_what_to_do);
     tcase_add_test(tc, jsonl_text_is_neutralised_for_the_terminal);
     tcase_add_test(tc, db_path_with_spec_characters);
+    tcase_add_test(tc, runs_filter_and_sort);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -524,7 +524,8 @@ START_TEST(status_rule_crashed_only_when_the_writer_is_known_gone)
     ck_assert_str_eq(tropt_run_status(&r), "crashed");
     r.heartbeat_age = 5;
     ck_assert_str_eq(tropt_run_status(&r), "running");
-    r.host = host;
+    r.host = host; /* a fresh heartbeat, but its writer of this host is gone: at once */
+    ck_assert_str_eq(tropt_run_status(&r), "crashed");
     r.pid = getpid();
     r.heartbeat_age = r.stale_after = NAN;
     ck_assert_str_eq(tropt_run_status(&r), "running");
