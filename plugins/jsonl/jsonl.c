@@ -77,6 +77,7 @@ typedef struct jsonl {
      * only retry_interval_s later */
     int failing, fail_errno;
     double fail_at;
+    int64_t attempt; /* the open run's attempt (its steps say it when > 1) */
 } jsonl;
 
 /* Hand every pending event to the kernel.  On failure the events not fully
@@ -216,7 +217,10 @@ static int jsonl_init(void *self, const tropt_run *run, const json_t *config,
     jsonl *j = self;
     (void)params;
     (void)n_params;
-    int rc = encoded(j, tev_encode_run_start(&j->buf, run, config, j->host->format_real));
+    j->attempt = TROPT_HOST_RUN_V12(j->host) && run->attempt > 1 ? run->attempt : 1;
+    int rc = encoded(j, TROPT_HOST_RUN_V12(j->host)
+                            ? tev_encode_run_start_v12(&j->buf, run, config, j->host->format_real)
+                            : tev_encode_run_start(&j->buf, run, config, j->host->format_real));
     return rc != TROPT_OK ? rc : write_pending(j);
 }
 
@@ -237,8 +241,8 @@ static int jsonl_log(void *self, const tropt_run *run, int64_t step, double time
                               "step %lld dropped; the last write failed: %s",
                               j->buf.len, j->path, j->pending_max, (long long)step,
                               strerror(j->fail_errno ? j->fail_errno : EIO));
-    int rc = encoded(
-        j, tev_encode_log(&j->buf, run->run_id, step, time, fields, n, j->host->format_real));
+    int rc = encoded(j, tev_encode_log_at(&j->buf, run->run_id, j->attempt, step, time, fields, n,
+                                          j->host->format_real));
     if (rc != TROPT_OK)
         return rc;
     if (j->n_pending < j->batch && j->buf.len < j->pending_max)
@@ -276,6 +280,55 @@ static int jsonl_flush(void *self)
     return barrier(self);
 }
 
+/* An event other than a step (ABI 1.2), written like a step: at once with
+ * batch=1, so a mark is as durable as a logged step. */
+static int append_event(jsonl *j, int bad)
+{
+    int rc = encoded(j, bad);
+    if (rc != TROPT_OK || j->n_pending < j->batch)
+        return rc;
+    return retry_due(j) ? write_pending(j) : TROPT_OK;
+}
+
+static int jsonl_checkpoint(void *self, const tropt_run *run, const tropt_checkpoint *m)
+{
+    jsonl *j = self;
+    return append_event(j, tev_encode_checkpoint(&j->buf, run->run_id, m, j->host->format_real));
+}
+
+static int jsonl_system(void *self, const tropt_run *run, double time, const tropt_sample *s,
+                        size_t n)
+{
+    jsonl *j = self;
+    return append_event(
+        j, tev_encode_system(&j->buf, run->run_id, j->attempt, time, s, n, j->host->format_real));
+}
+
+/* Metadata of the open run or of any run of the journal: an event appended
+ * (a run the journal does not hold is refused, as a store refuses it). */
+static int jsonl_annotate(void *self, const char *run_id, const tropt_annotation *a)
+{
+    jsonl *j = self;
+    int rc = tjl_holds_run(j->path, j->host, run_id);
+    if (rc != TROPT_OK)
+        return rc;
+    rc = append_event(j, tev_encode_annotate(&j->buf, run_id, a, j->host->format_real));
+    return rc != TROPT_OK ? rc : barrier(j);
+}
+
+/* A journal is append-only: deleting a run appends a "delete" event that
+ * readers (and a replay) honour; the run's lines stay until the journal is
+ * rewritten. */
+static int jsonl_delete_run(void *self, const char *run_id)
+{
+    jsonl *j = self;
+    int rc = tjl_holds_run(j->path, j->host, run_id);
+    if (rc != TROPT_OK)
+        return rc;
+    rc = append_event(j, tev_encode_delete(&j->buf, run_id, j->host->now(), j->host->format_real));
+    return rc != TROPT_OK ? rc : barrier(j);
+}
+
 static void jsonl_destroy(void *self)
 {
     jsonl *j = self;
@@ -306,6 +359,10 @@ static const tropt_plugin jsonl_plugin = {
     .list_runs = tjl_list_runs,
     .read_run = tjl_read_run,
     .reader_close = tjl_reader_close,
+    .annotate = jsonl_annotate,
+    .delete_run = jsonl_delete_run,
+    .checkpoint = jsonl_checkpoint,
+    .log_system = jsonl_system,
 };
 
 TROPT_PLUGIN_EXPORT const tropt_plugin *tropt_plugin_entry(void)

@@ -599,3 +599,29 @@ int tjl_read_run(void *self, const char *run_id, tropt_event_fn fn, void *userda
     runlist_free(r, &l);
     return rc;
 }
+
+/* ---- for the writer's metadata hooks ----------------------------------- */
+
+int tjl_holds_run(const char *path, const tropt_host *host, const char *run_id)
+{
+    tev_reader tr;
+    if (tev_reader_open(&tr, path, NULL, NULL) != 0)
+        return host->error(TROPT_EBACKEND, "%s: cannot read the journal: %s", path,
+                           strerror(errno));
+    tev_event ev;
+    int got, found = 0, deleted = 0;
+    while ((got = tev_reader_next(&tr, &ev)) == 1) {
+        if (strcmp(ev.run_id, run_id) == 0) {
+            found |= ev.type == TEV_RUN_START;
+            deleted = ev.type == TEV_DELETE ? 1 : ev.type == TEV_RUN_START ? 0 : deleted;
+        }
+        tev_event_clear(&ev);
+    }
+    tev_reader_close(&tr);
+    if (got < 0)
+        return host->error(TROPT_EBACKEND, "%s: read error: %s", path, strerror(errno));
+    if (!found || deleted)
+        return host->error(TROPT_EINVAL, "%s holds no run %s%s", path, run_id,
+                           deleted ? " (it was deleted)" : "");
+    return TROPT_OK;
+}

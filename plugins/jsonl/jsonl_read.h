@@ -12,4 +12,9 @@ int tjl_list_runs(void *reader, tropt_run_list_fn fn, void *userdata);
 int tjl_read_run(void *reader, const char *run_id, tropt_event_fn fn, void *userdata);
 void tjl_reader_close(void *reader);
 
+/* TROPT_OK when the journal at path holds run run_id (a run_start of it,
+ * not deleted since); TROPT_EINVAL naming the journal and the id when not;
+ * TROPT_EBACKEND when it cannot be read. */
+int tjl_holds_run(const char *path, const tropt_host *host, const char *run_id);
+
 #endif
