@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -211,17 +212,37 @@ static int encoded(jsonl *j, int ok)
     return TROPT_OK;
 }
 
+/* The run_start just encoded (bad: it could not be) appended at once. */
+static int start_appended(jsonl *j, int bad)
+{
+    int rc = encoded(j, bad);
+    return rc != TROPT_OK ? rc : write_pending(j);
+}
+
 static int jsonl_init(void *self, const tropt_run *run, const json_t *config,
                       const tropt_field *params, size_t n_params)
 {
     jsonl *j = self;
     (void)params;
     (void)n_params;
-    j->attempt = TROPT_HOST_RUN_V12(j->host) && run->attempt > 1 ? run->attempt : 1;
-    int rc = encoded(j, TROPT_HOST_RUN_V12(j->host)
-                            ? tev_encode_run_start_v12(&j->buf, run, config, j->host->format_real)
-                            : tev_encode_run_start(&j->buf, run, config, j->host->format_real));
-    return rc != TROPT_OK ? rc : write_pending(j);
+    int v12 = TROPT_HOST_RUN_V12(j->host);
+    j->attempt = v12 && run->attempt > 1 ? run->attempt : 1;
+    if (!v12)
+        return start_appended(j, tev_encode_run_start(&j->buf, run, config, j->host->format_real));
+    /* A run this process did not just make up (a continuation, or a
+     * replayed id) may be one the journal deleted, or whose attempt another
+     * process started: checked and appended under the journal's lock. */
+    int imported = run->attempt > 1 || !run->provenance->command;
+    if (imported && flock(j->fd, LOCK_EX) != 0)
+        return j->host->error(TROPT_EBACKEND, "cannot lock journal %s: %s", j->path,
+                              strerror(errno));
+    int rc = imported ? tjl_check_open(j->path, j->host, run) : TROPT_OK;
+    if (rc == TROPT_OK)
+        rc =
+            start_appended(j, tev_encode_run_start_v12(&j->buf, run, config, j->host->format_real));
+    if (imported)
+        flock(j->fd, LOCK_UN);
+    return rc;
 }
 
 /* After a failed write, log waits retry_interval before trying again. */
