@@ -229,10 +229,11 @@ static int jsonl_init(void *self, const tropt_run *run, const json_t *config,
     j->attempt = v12 && run->attempt > 1 ? run->attempt : 1;
     if (!v12)
         return start_appended(j, tev_encode_run_start(&j->buf, run, config, j->host->format_real));
-    /* A run this process did not just make up (a continuation, or a
-     * replayed id) may be one the journal deleted, or whose attempt another
-     * process started: checked and appended under the journal's lock. */
-    int imported = run->attempt > 1 || !run->provenance->command;
+    /* A run whose id was given (a continuation, a replay) may be one the
+     * journal deleted, or whose attempt another process started; a resume
+     * key may be another run's: checked and appended under the journal's
+     * lock.  A new run without a key costs no read of the journal. */
+    int imported = run->given_id || run->resume_key;
     if (imported && flock(j->fd, LOCK_EX) != 0)
         return j->host->error(TROPT_EBACKEND, "cannot lock journal %s: %s", j->path,
                               strerror(errno));

@@ -43,6 +43,8 @@ typedef struct jattempt {
     int64_t pid;
     size_t file; /* where its run_start is: its config is read there again */
     off_t off;
+    int64_t first, last, n; /* its logged steps: first, last, how many */
+    int gaps;               /* a step that is not the one before it + 1 */
 } jattempt;
 
 typedef struct runrec {
@@ -58,7 +60,8 @@ typedef struct runrec {
     int started;   /* a run_start was seen */
     int ended;     /* the latest attempt has a run_end */
     int deleted;   /* a delete event after the last run_start */
-    int unordered; /* a log whose step is not above the one before it */
+    int unordered; /* a log whose step is not above the one before it in its
+                      attempt, below its attempt's first step, or out of it */
     int has_extra; /* checkpoint or system events: read_run indexes them */
 } runrec;
 

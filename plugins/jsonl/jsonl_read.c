@@ -275,11 +275,44 @@ static int gather_annotate(reader *r, runrec *rr, const tropt_annotation *a)
 static void gather_log(runrec *rr, const tev_event *ev)
 {
     jattempt *a = rr->n_att ? &rr->att[rr->n_att - 1] : NULL;
-    rr->unordered |= rr->n_logs > 0 && ev->step <= rr->last_step;
-    rr->unordered |= a && ev->attempt != a->attempt; /* a step out of its attempt */
     if (ev->step > rr->last_step)
         rr->last_step = ev->step;
     rr->n_logs++;
+    if (!a || ev->attempt != a->attempt || ev->step < a->from_step ||
+        (a->n > 0 && ev->step <= a->last)) {
+        rr->unordered = 1; /* a step out of its attempt, or not ascending */
+        return;
+    }
+    a->gaps |= a->n > 0 && ev->step != a->last + 1;
+    if (a->n++ == 0)
+        a->first = ev->step;
+    a->last = ev->step;
+}
+
+/* Distinct steps with their current values, as the rule of attempts keeps
+ * them (a step at or after a later attempt's first step is superseded):
+ * counted from each attempt's range when its steps are consecutive; -1 when
+ * that cannot tell without reading the steps again. */
+static int64_t current_steps(const runrec *rr)
+{
+    if (rr->unordered)
+        return -1;
+    if (rr->n_att == 0)
+        return 0;
+    int64_t total = 0, below = INT64_MAX; /* the lowest first step of a later attempt */
+    for (size_t i = rr->n_att; i-- > 0;) {
+        const jattempt *a = &rr->att[i];
+        if (a->n > 0 && below <= a->last) {
+            if (a->gaps)
+                return -1;
+            total += below <= a->first ? 0 : below - a->first;
+        } else {
+            total += a->n;
+        }
+        if (a->from_step < below)
+            below = a->from_step;
+    }
+    return total;
 }
 
 static void gather_end(runrec *rr, const tev_event *ev)
@@ -381,7 +414,7 @@ void tjl_to_info(const runrec *rr, tropt_stored_run *ri, tropt_provenance *prov)
     ri->host = last ? last->host : NULL;
     ri->pid = last ? last->pid : 0;
     /* steps repeated, out of order or in several attempts: counted by read_run */
-    ri->n_steps = rr->unordered || rr->n_att > 1 ? -1 : rr->n_logs;
+    ri->n_steps = current_steps(rr);
     ri->name = rr->name;
     ri->tags = (const char *const *)rr->tags;
     ri->n_tags = rr->n_tags;
@@ -440,15 +473,29 @@ int tjl_holds_run(const char *path, const tropt_host *host, const char *run_id)
 /* What the journal says of run_id before a writer opens it (again). */
 typedef struct prior {
     const tropt_run *run;
-    int deleted;  /* a delete event after its last run_start */
-    int same;     /* run->attempt started already by this very process: a replay */
-    int other;    /* run->attempt started already by another process */
-    char by[256]; /* that other one: "pid P on H" */
+    int deleted;      /* a delete event after its last run_start */
+    int same;         /* run->attempt started already by this very process: a replay */
+    int other;        /* run->attempt started already by another process */
+    char by[256];     /* that other one: "pid P on H" */
+    char key_run[64]; /* another live run carrying run->resume_key */
 } prior;
+
+/* Another run started with run's resume_key (and not deleted since). */
+static void see_key(prior *p, const tev_event *ev)
+{
+    const char *key = p->run->resume_key;
+    if (!key || strcmp(ev->run_id, p->run->run_id) == 0)
+        return;
+    if (ev->type == TEV_RUN_START && ev->resume_key && strcmp(ev->resume_key, key) == 0)
+        snprintf(p->key_run, sizeof p->key_run, "%s", ev->run_id);
+    else if (ev->type == TEV_DELETE && strcmp(ev->run_id, p->key_run) == 0)
+        p->key_run[0] = '\0';
+}
 
 static void see_prior(prior *p, const tev_event *ev)
 {
     const tropt_run *run = p->run;
+    see_key(p, ev);
     if (strcmp(ev->run_id, run->run_id) != 0)
         return;
     if (ev->type == TEV_DELETE) {
@@ -497,5 +544,10 @@ int tjl_check_open(const char *path, const tropt_host *host, const tropt_run *ru
                            "run %s: attempt %lld was already started in %s by %s (two processes "
                            "resumed the run at once: one run has one writer)",
                            run->run_id, (long long)run->attempt, path, p.by);
+    if (p.key_run[0])
+        return host->error(TROPT_EBACKEND,
+                           "resume key '%s' already belongs to run %s in %s (two processes "
+                           "started with one key at once: one run has one writer)",
+                           run->resume_key, p.key_run, path);
     return TROPT_OK;
 }
