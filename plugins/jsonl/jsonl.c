@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -77,6 +78,7 @@ typedef struct jsonl {
      * only retry_interval_s later */
     int failing, fail_errno;
     double fail_at;
+    int64_t attempt; /* the open run's attempt (its steps say it when > 1) */
 } jsonl;
 
 /* Hand every pending event to the kernel.  On failure the events not fully
@@ -210,14 +212,38 @@ static int encoded(jsonl *j, int ok)
     return TROPT_OK;
 }
 
+/* The run_start just encoded (bad: it could not be) appended at once. */
+static int start_appended(jsonl *j, int bad)
+{
+    int rc = encoded(j, bad);
+    return rc != TROPT_OK ? rc : write_pending(j);
+}
+
 static int jsonl_init(void *self, const tropt_run *run, const json_t *config,
                       const tropt_field *params, size_t n_params)
 {
     jsonl *j = self;
     (void)params;
     (void)n_params;
-    int rc = encoded(j, tev_encode_run_start(&j->buf, run, config, j->host->format_real));
-    return rc != TROPT_OK ? rc : write_pending(j);
+    int v12 = TROPT_HOST_RUN_V12(j->host);
+    j->attempt = v12 && run->attempt > 1 ? run->attempt : 1;
+    if (!v12)
+        return start_appended(j, tev_encode_run_start(&j->buf, run, config, j->host->format_real));
+    /* A run whose id was given (a continuation, a replay) may be one the
+     * journal deleted, or whose attempt another process started; a resume
+     * key may be another run's: checked and appended under the journal's
+     * lock.  A new run without a key costs no read of the journal. */
+    int imported = run->given_id || run->resume_key;
+    if (imported && flock(j->fd, LOCK_EX) != 0)
+        return j->host->error(TROPT_EBACKEND, "cannot lock journal %s: %s", j->path,
+                              strerror(errno));
+    int rc = imported ? tjl_check_open(j->path, j->host, run) : TROPT_OK;
+    if (rc == TROPT_OK)
+        rc =
+            start_appended(j, tev_encode_run_start_v12(&j->buf, run, config, j->host->format_real));
+    if (imported)
+        flock(j->fd, LOCK_UN);
+    return rc;
 }
 
 /* After a failed write, log waits retry_interval before trying again. */
@@ -237,8 +263,8 @@ static int jsonl_log(void *self, const tropt_run *run, int64_t step, double time
                               "step %lld dropped; the last write failed: %s",
                               j->buf.len, j->path, j->pending_max, (long long)step,
                               strerror(j->fail_errno ? j->fail_errno : EIO));
-    int rc = encoded(
-        j, tev_encode_log(&j->buf, run->run_id, step, time, fields, n, j->host->format_real));
+    int rc = encoded(j, tev_encode_log_at(&j->buf, run->run_id, j->attempt, step, time, fields, n,
+                                          j->host->format_real));
     if (rc != TROPT_OK)
         return rc;
     if (j->n_pending < j->batch && j->buf.len < j->pending_max)
@@ -276,6 +302,55 @@ static int jsonl_flush(void *self)
     return barrier(self);
 }
 
+/* An event other than a step (ABI 1.2), written like a step: at once with
+ * batch=1, so a mark is as durable as a logged step. */
+static int append_event(jsonl *j, int bad)
+{
+    int rc = encoded(j, bad);
+    if (rc != TROPT_OK || j->n_pending < j->batch)
+        return rc;
+    return retry_due(j) ? write_pending(j) : TROPT_OK;
+}
+
+static int jsonl_checkpoint(void *self, const tropt_run *run, const tropt_checkpoint *m)
+{
+    jsonl *j = self;
+    return append_event(j, tev_encode_checkpoint(&j->buf, run->run_id, m, j->host->format_real));
+}
+
+static int jsonl_system(void *self, const tropt_run *run, double time, const tropt_sample *s,
+                        size_t n)
+{
+    jsonl *j = self;
+    return append_event(
+        j, tev_encode_system(&j->buf, run->run_id, j->attempt, time, s, n, j->host->format_real));
+}
+
+/* Metadata of the open run or of any run of the journal: an event appended
+ * (a run the journal does not hold is refused, as a store refuses it). */
+static int jsonl_annotate(void *self, const char *run_id, const tropt_annotation *a)
+{
+    jsonl *j = self;
+    int rc = tjl_holds_run(j->path, j->host, run_id);
+    if (rc != TROPT_OK)
+        return rc;
+    rc = append_event(j, tev_encode_annotate(&j->buf, run_id, a, j->host->format_real));
+    return rc != TROPT_OK ? rc : barrier(j);
+}
+
+/* A journal is append-only: deleting a run appends a "delete" event that
+ * readers (and a replay) honour; the run's lines stay until the journal is
+ * rewritten. */
+static int jsonl_delete_run(void *self, const char *run_id)
+{
+    jsonl *j = self;
+    int rc = tjl_holds_run(j->path, j->host, run_id);
+    if (rc != TROPT_OK)
+        return rc;
+    rc = append_event(j, tev_encode_delete(&j->buf, run_id, j->host->now(), j->host->format_real));
+    return rc != TROPT_OK ? rc : barrier(j);
+}
+
 static void jsonl_destroy(void *self)
 {
     jsonl *j = self;
@@ -306,6 +381,10 @@ static const tropt_plugin jsonl_plugin = {
     .list_runs = tjl_list_runs,
     .read_run = tjl_read_run,
     .reader_close = tjl_reader_close,
+    .annotate = jsonl_annotate,
+    .delete_run = jsonl_delete_run,
+    .checkpoint = jsonl_checkpoint,
+    .log_system = jsonl_system,
 };
 
 TROPT_PLUGIN_EXPORT const tropt_plugin *tropt_plugin_entry(void)

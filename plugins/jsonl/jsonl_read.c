@@ -17,34 +17,9 @@
 
 #include <jansson.h>
 
-#include "jsonl_read.h"
-#include "tropt_event.h"
+#include "jsonl_priv.h"
 #include "tropt_id.h"
 #include "tropt_mem.h"
-
-typedef struct reader {
-    const tropt_host *host;
-    char *path;
-    char **files; /* the journal, or the folder's *.jsonl in name order */
-    size_t n_files, files_cap;
-    /* where the event being scanned was read from (files[cur_file], at or
-     * after offset cur_off: only lines that do not decode come between) */
-    size_t cur_file;
-    off_t cur_off;
-} reader;
-
-typedef struct runrec {
-    char run_id[40];
-    char *experiment;
-    char *host;
-    int64_t pid;
-    double started_at, ended_at;
-    char status[16];
-    int64_t n_logs, last_step;
-    int started;   /* a run_start was seen (the first one names the run) */
-    int ended;     /* a run_end was seen (the last one says how it ended) */
-    int unordered; /* a log whose step is not above the one before it */
-} runrec;
 
 void tjl_reader_close(void *self)
 {
@@ -140,10 +115,6 @@ static void warn_cb(void *userdata, const char *message)
                    tropt_text_shown(shown, sizeof shown, message));
 }
 
-/* Call fn on every event of every file, in order.  fn returns non-zero to
- * stop (returned). */
-typedef int (*scan_fn)(reader *r, const tev_event *ev, void *ud);
-
 /* 1 when ev's run id is a UUID; otherwise 0, with a warning (when warn)
  * for the first such line of the file and a count of the rest at its end
  * (*skipped). */
@@ -185,7 +156,7 @@ static int scan_file(reader *r, const char *file, int warn, scan_fn fn, void *ud
     return rc;
 }
 
-static int scan(reader *r, int warn, scan_fn fn, void *ud)
+int tjl_scan(reader *r, int warn, scan_fn fn, void *ud)
 {
     for (size_t i = 0; i < r->n_files; i++) {
         r->cur_file = i;
@@ -198,12 +169,6 @@ static int scan(reader *r, int warn, scan_fn fn, void *ud)
 
 /* ---- list_runs -------------------------------------------------------- */
 
-typedef struct runlist {
-    runrec *v;
-    size_t n, cap;
-    const char *prefix; /* only runs whose id starts with it (or NULL) */
-} runlist;
-
 static runrec *find_or_add(reader *r, runlist *l, const char *run_id)
 {
     for (size_t i = l->n; i-- > 0;)
@@ -214,24 +179,150 @@ static runrec *find_or_add(reader *r, runlist *l, const char *run_id)
     runrec *rr = &l->v[l->n++];
     memset(rr, 0, sizeof *rr);
     snprintf(rr->run_id, sizeof rr->run_id, "%s", run_id);
-    rr->started_at = rr->ended_at = NAN;
-    strcpy(rr->status, "running");
+    rr->last_step = rr->checkpoint_step = -1;
+    rr->started_at = NAN;
     return rr;
 }
 
-/* The run's identity from its first run_start. */
+/* *dst = a copy of src (NULL: NULL); -1 when memory ran out. */
+static int set_str(reader *r, char **dst, const char *src)
+{
+    r->host->free(*dst);
+    *dst = NULL;
+    return src && !(*dst = tropt_host_strdup(r->host, src)) ? -1 : 0;
+}
+
+/* The run's identity as its first run_start gives it. */
+static int first_start(reader *r, runrec *rr, const tev_event *ev)
+{
+    const tropt_provenance *p = &ev->provenance;
+    rr->started = 1;
+    rr->started_at = ev->run_started_at;
+    if (set_str(r, &rr->experiment, ev->experiment ? ev->experiment : "") ||
+        set_str(r, &rr->name, ev->name) || set_str(r, &rr->resume_key, ev->resume_key) ||
+        set_str(r, &rr->command, p->command) || set_str(r, &rr->cwd, p->cwd) ||
+        set_str(r, &rr->git_commit, p->git_commit) || set_str(r, &rr->version, p->version))
+        return -1;
+    return 0;
+}
+
+/* A run_start: a new attempt (or the same one again: a replay, ignored). */
 static int gather_start(reader *r, runrec *rr, const tev_event *ev)
 {
-    if (rr->started)
-        return 0; /* a repeated run_start (a replayed or re-spooled run) */
-    rr->started = 1;
-    rr->started_at = ev->time;
-    rr->pid = ev->pid;
-    rr->experiment = tropt_host_strdup(r->host, ev->experiment ? ev->experiment : "");
-    rr->host = ev->host ? tropt_host_strdup(r->host, ev->host) : NULL;
-    if (!rr->experiment || (ev->host && !rr->host))
-        return r->host->error(TROPT_ENOMEM, "out of memory");
+    jattempt *last = rr->n_att ? &rr->att[rr->n_att - 1] : NULL;
+    if (last && ev->attempt <= last->attempt)
+        return 0; /* an attempt the journal holds already (replayed) */
+    if (!rr->started && first_start(r, rr, ev) != 0)
+        return -1;
+    if (tropt_host_grow(r->host, (void **)&rr->att, &rr->att_cap, rr->n_att + 1, sizeof *rr->att) !=
+        0)
+        return -1;
+    jattempt *a = &rr->att[rr->n_att++];
+    memset(a, 0, sizeof *a);
+    a->attempt = ev->attempt;
+    a->from_step = ev->attempt > 1 ? ev->from_step : 0;
+    a->started_at = ev->time;
+    a->ended_at = NAN;
+    strcpy(a->status, "running");
+    a->pid = ev->pid;
+    a->file = r->cur_file;
+    a->off = r->cur_off;
+    rr->ended = 0;
+    rr->deleted = 0; /* a run_start after a delete: refused by the writer, so a
+                      * journal edited by hand; the later event wins */
+    if (ev->pidns && set_str(r, &rr->pidns, ev->pidns))
+        return -1;
+    return ev->host && set_str(r, &a->host, ev->host) ? -1 : 0;
+}
+
+static int has_tag(const runrec *rr, const char *tag, size_t *at)
+{
+    for (size_t i = 0; i < rr->n_tags; i++)
+        if (strcmp(rr->tags[i], tag) == 0) {
+            *at = i;
+            return 1;
+        }
     return 0;
+}
+
+static int gather_annotate(reader *r, runrec *rr, const tropt_annotation *a)
+{
+    size_t at;
+    switch (a->kind) {
+    case TROPT_ANNOTATE_TAG:
+        if (has_tag(rr, a->text, &at))
+            return 0;
+        if (tropt_host_grow(r->host, (void **)&rr->tags, &rr->tags_cap, rr->n_tags + 1,
+                            sizeof *rr->tags) != 0)
+            return -1;
+        rr->tags[rr->n_tags] = NULL;
+        return set_str(r, &rr->tags[rr->n_tags++], a->text);
+    case TROPT_ANNOTATE_UNTAG:
+        if (has_tag(rr, a->text, &at)) {
+            r->host->free(rr->tags[at]);
+            memmove(rr->tags + at, rr->tags + at + 1, (rr->n_tags - at - 1) * sizeof *rr->tags);
+            rr->n_tags--;
+        }
+        return 0;
+    case TROPT_ANNOTATE_NOTE:
+        return set_str(r, &rr->note, *a->text ? a->text : NULL);
+    case TROPT_ANNOTATE_RENAME:
+        return set_str(r, &rr->name, a->text);
+    }
+    return 0;
+}
+
+static void gather_log(runrec *rr, const tev_event *ev)
+{
+    jattempt *a = rr->n_att ? &rr->att[rr->n_att - 1] : NULL;
+    if (ev->step > rr->last_step)
+        rr->last_step = ev->step;
+    rr->n_logs++;
+    if (!a || ev->attempt != a->attempt || ev->step < a->from_step ||
+        (a->n > 0 && ev->step <= a->last)) {
+        rr->unordered = 1; /* a step out of its attempt, or not ascending */
+        return;
+    }
+    a->gaps |= a->n > 0 && ev->step != a->last + 1;
+    if (a->n++ == 0)
+        a->first = ev->step;
+    a->last = ev->step;
+}
+
+/* Distinct steps with their current values, as the rule of attempts keeps
+ * them (a step at or after a later attempt's first step is superseded):
+ * counted from each attempt's range when its steps are consecutive; -1 when
+ * that cannot tell without reading the steps again. */
+static int64_t current_steps(const runrec *rr)
+{
+    if (rr->unordered)
+        return -1;
+    if (rr->n_att == 0)
+        return 0;
+    int64_t total = 0, below = INT64_MAX; /* the lowest first step of a later attempt */
+    for (size_t i = rr->n_att; i-- > 0;) {
+        const jattempt *a = &rr->att[i];
+        if (a->n > 0 && below <= a->last) {
+            if (a->gaps)
+                return -1;
+            total += below <= a->first ? 0 : below - a->first;
+        } else {
+            total += a->n;
+        }
+        if (a->from_step < below)
+            below = a->from_step;
+    }
+    return total;
+}
+
+static void gather_end(runrec *rr, const tev_event *ev)
+{
+    rr->ended = 1;
+    if (rr->n_att) {
+        jattempt *a = &rr->att[rr->n_att - 1];
+        a->ended_at = ev->time;
+        snprintf(a->status, sizeof a->status, "%s", ev->status ? ev->status : "finished");
+    }
 }
 
 static int gather(reader *r, const tev_event *ev, void *ud)
@@ -240,362 +331,223 @@ static int gather(reader *r, const tev_event *ev, void *ud)
     if (l->prefix && strncmp(ev->run_id, l->prefix, strlen(l->prefix)) != 0)
         return 0;
     runrec *rr = find_or_add(r, l, ev->run_id);
-    if (!rr)
-        return r->host->error(TROPT_ENOMEM, "out of memory");
-    switch (ev->type) {
+    int bad = !rr;
+    switch (bad ? 0 : ev->type) {
     case TEV_RUN_START:
-        return gather_start(r, rr, ev);
+        bad = gather_start(r, rr, ev) != 0;
+        break;
     case TEV_LOG:
-        if (!rr->started && isnan(rr->started_at))
-            rr->started_at = ev->time;
-        rr->unordered |= rr->n_logs > 0 && ev->step <= rr->last_step;
-        rr->last_step = ev->step;
-        rr->n_logs++;
+        gather_log(rr, ev);
         break;
     case TEV_RUN_END:
-        rr->ended = 1;
-        rr->ended_at = ev->time;
-        snprintf(rr->status, sizeof rr->status, "%s", ev->status ? ev->status : "finished");
+        gather_end(rr, ev);
         break;
-    default: /* ABI 1.2 events: read back once the jsonl reader keeps them */
+    case TEV_CHECKPOINT:
+        rr->checkpoint_step = ev->checkpoint.step;
+        rr->has_extra = 1;
+        break;
+    case TEV_SYSTEM:
+        rr->has_extra = 1;
+        break;
+    case TEV_ANNOTATE:
+        bad = gather_annotate(r, rr, &ev->annotation) != 0;
+        break;
+    case TEV_DELETE:
+        rr->deleted = 1;
+        break;
+    default:
         break;
     }
-    return 0;
+    return bad ? r->host->error(TROPT_ENOMEM, "out of memory") : 0;
 }
 
-static void runlist_free(reader *r, runlist *l)
+static void runrec_free(reader *r, runrec *rr)
 {
-    for (size_t i = 0; i < l->n; i++) {
-        r->host->free(l->v[i].experiment);
-        r->host->free(l->v[i].host);
-    }
+    char **strs[] = {&rr->experiment, &rr->name, &rr->note,       &rr->resume_key, &rr->pidns,
+                     &rr->command,    &rr->cwd,  &rr->git_commit, &rr->version};
+    for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
+        r->host->free(*strs[i]);
+    for (size_t i = 0; i < rr->n_tags; i++)
+        r->host->free(rr->tags[i]);
+    r->host->free(rr->tags);
+    for (size_t i = 0; i < rr->n_att; i++)
+        r->host->free(rr->att[i].host);
+    r->host->free(rr->att);
+}
+
+void tjl_runlist_free(reader *r, runlist *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        runrec_free(r, &l->v[i]);
     r->host->free(l->v);
+    memset(l, 0, sizeof *l);
 }
 
-static void to_info(const runrec *rr, tropt_stored_run *ri)
+/* The runs of the journal: those deleted, or that have no run_start (a
+ * spool piece holding only the steps of a run whose start is elsewhere is
+ * still listed), are dropped. */
+int tjl_gather_runs(reader *r, runlist *l)
 {
-    memset(ri, 0, sizeof *ri); /* ABI 1.2 members: none filled */
+    int rc = tjl_scan(r, 1, gather, l);
+    size_t k = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        if (l->v[i].deleted) {
+            runrec_free(r, &l->v[i]);
+            continue;
+        }
+        l->v[k++] = l->v[i];
+    }
+    l->n = k;
+    return rc;
+}
+
+void tjl_to_info(const runrec *rr, tropt_stored_run *ri, tropt_provenance *prov)
+{
+    memset(ri, 0, sizeof *ri);
+    const jattempt *first = rr->n_att ? &rr->att[0] : NULL;
+    const jattempt *last = rr->n_att ? &rr->att[rr->n_att - 1] : NULL;
     ri->run_id = rr->run_id;
     ri->experiment = rr->experiment ? rr->experiment : "";
-    ri->status = rr->status;
-    ri->started_at = rr->started_at;
-    ri->ended_at = rr->ended_at;
-    ri->host = rr->host;
-    ri->pid = rr->pid;
-    /* steps repeated or out of order: counted once each by read_run */
-    ri->n_steps = rr->unordered ? -1 : rr->n_logs;
+    ri->status = last ? last->status : (rr->ended ? "finished" : "running");
+    ri->started_at = rr->started ? rr->started_at : first ? first->started_at : NAN;
+    ri->ended_at = last ? last->ended_at : NAN;
+    ri->host = last ? last->host : NULL;
+    ri->pid = last ? last->pid : 0;
+    /* steps repeated, out of order or in several attempts: counted by read_run */
+    ri->n_steps = current_steps(rr);
+    ri->name = rr->name;
+    ri->tags = (const char *const *)rr->tags;
+    ri->n_tags = rr->n_tags;
+    ri->note = rr->note;
+    ri->attempts = rr->n_att ? rr->att[rr->n_att - 1].attempt : 1;
+    ri->last_step = rr->last_step;
+    ri->checkpoint_step = rr->checkpoint_step;
+    ri->resume_key = rr->resume_key;
+    ri->pidns = rr->pidns;
+    ri->heartbeat_age = ri->stale_after = NAN;
+    *prov = (tropt_provenance){rr->command, rr->cwd, rr->git_commit, rr->version};
+    ri->provenance = prov;
 }
 
 int tjl_list_runs(void *self, tropt_run_list_fn fn, void *userdata)
 {
     reader *r = self;
     runlist l = {0};
-    int rc = scan(r, 1, gather, &l);
+    int rc = tjl_gather_runs(r, &l);
     for (size_t i = 0; rc == 0 && i < l.n; i++) {
         tropt_stored_run ri;
-        to_info(&l.v[i], &ri);
+        tropt_provenance prov;
+        tjl_to_info(&l.v[i], &ri, &prov);
         rc = fn(&ri, userdata);
     }
-    runlist_free(r, &l);
+    tjl_runlist_free(r, &l);
     return rc;
 }
 
-/* ---- read_run --------------------------------------------------------- */
+/* ---- for the writer's metadata hooks ----------------------------------- */
 
-/* The flattened form of a config or summary object: keys "a/b", objects
- * with members expanded, everything else one typed field. */
-typedef struct flat {
-    tropt_field *f;
-    size_t n, cap;
-    char **keys;
-} flat;
-
-static int flat_add(reader *r, flat *fl, const char *prefix, const char *key, const json_t *v)
-{
-    size_t plen = prefix ? strlen(prefix) : 0;
-    char *k = r->host->malloc(plen + strlen(key) + 2);
-    if (!k)
-        return -1;
-    if (prefix)
-        sprintf(k, "%s/%s", prefix, key);
-    else
-        strcpy(k, key);
-    if (json_is_object(v) && json_object_size(v) > 0) {
-        const char *mk;
-        json_t *mv;
-        int rc = 0;
-        json_object_foreach((json_t *)v, mk, mv)
-        {
-            if ((rc = flat_add(r, fl, k, mk, mv)) != 0)
-                break;
-        }
-        r->host->free(k);
-        return rc;
-    }
-    void **const arrays[] = {(void **)&fl->f, (void **)&fl->keys};
-    const size_t elem[] = {sizeof *fl->f, sizeof *fl->keys};
-    if (tropt_host_grow_all(r->host, &fl->cap, fl->n + 1, 2, arrays, elem) != 0) {
-        r->host->free(k);
-        return -1;
-    }
-    fl->keys[fl->n] = k;
-    tropt_field *f = &fl->f[fl->n++];
-    f->key = k;
-    if (json_is_integer(v))
-        *f = (tropt_field){.key = k, .type = TROPT_INT, .v.i = json_integer_value(v)};
-    else if (json_is_real(v))
-        *f = (tropt_field){.key = k, .type = TROPT_REAL, .v.r = json_real_value(v)};
-    else if (json_is_boolean(v))
-        *f = (tropt_field){.key = k, .type = TROPT_BOOL, .v.b = json_is_true(v)};
-    else if (json_is_string(v))
-        *f = (tropt_field){.key = k, .type = TROPT_STRING, .v.s = json_string_value(v)};
-    else if (json_is_null(v))
-        *f = (tropt_field){.key = k, .type = TROPT_NULL};
-    else
-        *f = (tropt_field){.key = k, .type = TROPT_JSON, .v.json = v};
-    return 0;
-}
-
-static void flat_free(reader *r, flat *fl)
-{
-    for (size_t i = 0; i < fl->n; i++)
-        r->host->free(fl->keys[i]);
-    r->host->free(fl->keys);
-    r->host->free(fl->f);
-    memset(fl, 0, sizeof *fl);
-}
-
-static int flatten(reader *r, flat *fl, const json_t *obj)
-{
-    const char *k;
-    json_t *v;
-    if (!json_is_object(obj))
-        return 0;
-    json_object_foreach((json_t *)obj, k, v)
-    {
-        if (flat_add(r, fl, NULL, k, v))
-            return r->host->error(TROPT_ENOMEM, "out of memory");
-    }
-    return 0;
-}
-
-/* A log line of the run read, found again by read_indexed. */
-typedef struct logpos {
-    int64_t step;
-    size_t seq; /* its order in the journal: the last of a step wins */
-    size_t file;
-    off_t off;
-} logpos;
-
-/*
- * One run streamed: START (the first run_start's config), each step once in
- * ascending order, END once (the last run_end's status and summary) if the
- * run ended.  A journal holds a step more than once when a run was replayed
- * into it again or went back to earlier steps (a restart): its steps are
- * then first indexed (logpos, 32 bytes per log line), sorted, and the last
- * line of each step read again.
- */
-typedef struct emitting {
-    const runrec *rec;
-    tropt_stored_run info;
-    tropt_event_fn fn;
-    void *ud;
-    int started, seen_start;
-    json_t *config;  /* unordered: the first run_start's, until START */
-    json_t *summary; /* the last run_end's */
-    logpos *pos;
-    size_t npos, poscap;
-} emitting;
-
-static int emit_start(reader *r, emitting *em, const json_t *config)
-{
-    flat fl = {0};
-    int rc = flatten(r, &fl, config);
-    if (!rc) {
-        tropt_event ev = {.kind = TROPT_EVENT_START,
-                          .run = &em->info,
-                          .time = em->info.started_at,
-                          .config = config,
-                          .fields = fl.f,
-                          .n = fl.n};
-        rc = em->fn(&ev, em->ud);
-    }
-    flat_free(r, &fl);
-    em->started = 1;
-    return rc;
-}
-
-static int emit_step(emitting *em, const tev_event *ev)
-{
-    tropt_event e = {.kind = TROPT_EVENT_STEP,
-                     .run = &em->info,
-                     .step = ev->step,
-                     .time = ev->time,
-                     .fields = ev->fields,
-                     .n = ev->n_fields};
-    return em->fn(&e, em->ud);
-}
-
-static int emit_end(reader *r, emitting *em)
-{
-    flat fl = {0};
-    int rc = flatten(r, &fl, em->summary);
-    if (!rc) {
-        tropt_event e = {.kind = TROPT_EVENT_END,
-                         .run = &em->info,
-                         .status = em->rec->status,
-                         .ended_at = em->rec->ended_at,
-                         .summary = em->summary,
-                         .fields = fl.f,
-                         .n = fl.n};
-        rc = em->fn(&e, em->ud);
-    }
-    flat_free(r, &fl);
-    return rc;
-}
-
-/* Keep a reference to v (NULL allowed) in *slot, dropping the one there. */
-static void keep(json_t **slot, const json_t *v)
-{
-    json_decref(*slot);
-    *slot = json_incref((json_t *)v);
-}
-
-static int note_log(reader *r, emitting *em, const tev_event *ev)
-{
-    if (tropt_host_grow(r->host, (void **)&em->pos, &em->poscap, em->npos + 1, sizeof *em->pos))
-        return r->host->error(TROPT_ENOMEM, "out of memory");
-    em->pos[em->npos] = (logpos){ev->step, em->npos, r->cur_file, r->cur_off};
-    em->npos++;
-    return 0;
-}
-
-static int emit(reader *r, const tev_event *ev, void *ud)
-{
-    emitting *em = ud;
-    if (strcmp(ev->run_id, em->rec->run_id) != 0)
-        return 0;
-    int unordered = em->rec->unordered, rc = 0;
-    switch (ev->type) {
-    case TEV_RUN_START:
-        if (em->seen_start++)
-            return 0; /* a repeated run_start */
-        if (!unordered)
-            return emit_start(r, em, ev->config);
-        em->config = json_incref((json_t *)ev->config);
-        return 0;
-    case TEV_LOG:
-        if (unordered)
-            return note_log(r, em, ev);
-        if (!em->started && (rc = emit_start(r, em, NULL)) != 0)
-            return rc;
-        return emit_step(em, ev);
-    case TEV_RUN_END:
-        keep(&em->summary, ev->summary);
-        return 0;
-    default: /* ABI 1.2 events: read back once the jsonl reader keeps them */
-        return 0;
-    }
-}
-
-static int by_step(const void *a, const void *b)
-{
-    const logpos *x = a, *y = b;
-    if (x->step != y->step)
-        return x->step < y->step ? -1 : 1;
-    return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
-/* The log line at p read again into *ev (the caller clears it). */
-static int reread(reader *r, tev_reader *tr, size_t *open_file, const logpos *p, tev_event *ev)
-{
-    if (*open_file != p->file) {
-        if (*open_file != (size_t)-1)
-            tev_reader_close(tr);
-        *open_file = (size_t)-1;
-        if (tev_reader_open(tr, r->files[p->file], NULL, NULL) != 0)
-            return r->host->error(TROPT_EBACKEND, "%s: cannot read: %s", r->files[p->file],
-                                  strerror(errno));
-        *open_file = p->file;
-    }
-    if (fseeko(tr->f, p->off, SEEK_SET) != 0 || tev_reader_next(tr, ev) != 1)
-        return r->host->error(TROPT_EBACKEND, "%s: changed while being read", r->files[p->file]);
-    return 0;
-}
-
-/* The steps of an unordered run, its index sorted by distinct_steps: the
- * last log line of each step, in step order. */
-static int emit_indexed(reader *r, emitting *em)
+int tjl_holds_run(const char *path, const tropt_host *host, const char *run_id)
 {
     tev_reader tr;
-    size_t open_file = (size_t)-1;
-    int rc = 0;
-    for (size_t i = 0; !rc && i < em->npos; i++) {
-        if (i + 1 < em->npos && em->pos[i + 1].step == em->pos[i].step)
-            continue; /* a later line of the same step wins */
-        tev_event ev;
-        if ((rc = reread(r, &tr, &open_file, &em->pos[i], &ev)) != 0)
-            break;
-        if (ev.type != TEV_LOG || ev.step != em->pos[i].step ||
-            strcmp(ev.run_id, em->rec->run_id) != 0)
-            rc = r->host->error(TROPT_EBACKEND, "%s: changed while being read",
-                                r->files[em->pos[i].file]);
-        else
-            rc = emit_step(em, &ev);
+    if (tev_reader_open(&tr, path, NULL, NULL) != 0)
+        return host->error(TROPT_EBACKEND, "%s: cannot read the journal: %s", path,
+                           strerror(errno));
+    tev_event ev;
+    int got, found = 0, deleted = 0;
+    while ((got = tev_reader_next(&tr, &ev)) == 1) {
+        if (strcmp(ev.run_id, run_id) == 0) {
+            found |= ev.type == TEV_RUN_START;
+            deleted = ev.type == TEV_DELETE ? 1 : ev.type == TEV_RUN_START ? 0 : deleted;
+        }
         tev_event_clear(&ev);
     }
-    if (open_file != (size_t)-1)
-        tev_reader_close(&tr);
-    return rc;
+    tev_reader_close(&tr);
+    if (got < 0)
+        return host->error(TROPT_EBACKEND, "%s: read error: %s", path, strerror(errno));
+    if (!found || deleted)
+        return host->error(TROPT_EINVAL, "%s holds no run %s%s", path, run_id,
+                           deleted ? " (it was deleted)" : "");
+    return TROPT_OK;
 }
 
-/* Sort the index by step (then journal order) and count its steps. */
-static int64_t distinct_steps(emitting *em)
+/* What the journal says of run_id before a writer opens it (again). */
+typedef struct prior {
+    const tropt_run *run;
+    int deleted;      /* a delete event after its last run_start */
+    int same;         /* run->attempt started already by this very process: a replay */
+    int other;        /* run->attempt started already by another process */
+    char by[256];     /* that other one: "pid P on H" */
+    char key_run[64]; /* another live run carrying run->resume_key */
+} prior;
+
+/* Another run started with run's resume_key (and not deleted since). */
+static void see_key(prior *p, const tev_event *ev)
 {
-    qsort(em->pos, em->npos, sizeof *em->pos, by_step);
-    int64_t n = 0;
-    for (size_t i = 0; i < em->npos; i++)
-        n += i == 0 || em->pos[i].step != em->pos[i - 1].step;
-    return n;
+    const char *key = p->run->resume_key;
+    if (!key || strcmp(ev->run_id, p->run->run_id) == 0)
+        return;
+    if (ev->type == TEV_RUN_START && ev->resume_key && strcmp(ev->resume_key, key) == 0)
+        snprintf(p->key_run, sizeof p->key_run, "%s", ev->run_id);
+    else if (ev->type == TEV_DELETE && strcmp(ev->run_id, p->key_run) == 0)
+        p->key_run[0] = '\0';
 }
 
-static int read_one(reader *r, emitting *em)
+static void see_prior(prior *p, const tev_event *ev)
 {
-    int rc = scan(r, 0, emit, em);
-    if (!rc && em->rec->unordered) {
-        em->info.n_steps = distinct_steps(em);
-        if ((rc = emit_start(r, em, em->config)) == 0)
-            rc = emit_indexed(r, em);
+    const tropt_run *run = p->run;
+    see_key(p, ev);
+    if (strcmp(ev->run_id, run->run_id) != 0)
+        return;
+    if (ev->type == TEV_DELETE) {
+        p->deleted = 1;
+        return;
     }
-    if (!rc && !em->started)
-        rc = emit_start(r, em, NULL);
-    if (!rc && em->rec->ended)
-        rc = emit_end(r, em);
-    json_decref(em->config);
-    json_decref(em->summary);
-    r->host->free(em->pos);
-    return rc;
+    if (ev->type != TEV_RUN_START)
+        return;
+    p->deleted = 0;
+    if (ev->attempt != run->attempt)
+        return;
+    double start = run->attempt > 1 ? run->attempt_started_at : run->started_at;
+    int same = ev->time == start && ev->pid == run->pid && ev->host && run->host &&
+               strcmp(ev->host, run->host) == 0;
+    p->same |= same;
+    if (!same && !p->other) {
+        p->other = 1;
+        snprintf(p->by, sizeof p->by, "pid %lld on %s", (long long)ev->pid,
+                 ev->host ? ev->host : "?");
+    }
 }
 
-int tjl_read_run(void *self, const char *run_id, tropt_event_fn fn, void *userdata)
+int tjl_check_open(const char *path, const tropt_host *host, const tropt_run *run)
 {
-    reader *r = self;
-    size_t len = strlen(run_id);
-    if (len < 8)
-        return r->host->error(TROPT_EINVAL, "%s: '%s' is not a run id (or a prefix of 8+)", r->path,
-                              run_id);
-    runlist l = {.prefix = run_id};
-    int rc = scan(r, 1, gather, &l);
-    if (!rc && l.n == 0)
-        rc = r->host->error(TROPT_EINVAL, "%s: no run '%s'", r->path, run_id);
-    else if (!rc && l.n > 1)
-        rc = r->host->error(TROPT_EINVAL, "%s: run id prefix '%s' is ambiguous (%zu runs)", r->path,
-                            run_id, l.n);
-    if (!rc) {
-        emitting em = {.rec = &l.v[0], .fn = fn, .ud = userdata};
-        to_info(&l.v[0], &em.info);
-        rc = read_one(r, &em);
+    tev_reader tr;
+    if (tev_reader_open(&tr, path, NULL, NULL) != 0)
+        return host->error(TROPT_EBACKEND, "%s: cannot read the journal: %s", path,
+                           strerror(errno));
+    prior p = {.run = run};
+    tev_event ev;
+    int got;
+    while ((got = tev_reader_next(&tr, &ev)) == 1) {
+        see_prior(&p, &ev);
+        tev_event_clear(&ev);
     }
-    runlist_free(r, &l);
-    return rc;
+    tev_reader_close(&tr);
+    if (got < 0)
+        return host->error(TROPT_EBACKEND, "%s: read error: %s", path, strerror(errno));
+    if (p.deleted)
+        return host->error(TROPT_EINVAL,
+                           "run %s was deleted from journal %s (tropt rm): it is not brought "
+                           "back",
+                           run->run_id, path);
+    if (p.other && !p.same)
+        return host->error(TROPT_EBACKEND,
+                           "run %s: attempt %lld was already started in %s by %s (two processes "
+                           "resumed the run at once: one run has one writer)",
+                           run->run_id, (long long)run->attempt, path, p.by);
+    if (p.key_run[0])
+        return host->error(TROPT_EBACKEND,
+                           "resume key '%s' already belongs to run %s in %s (two processes "
+                           "started with one key at once: one run has one writer)",
+                           run->resume_key, p.key_run, path);
+    return TROPT_OK;
 }
