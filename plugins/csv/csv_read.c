@@ -143,9 +143,10 @@ int tcr_reader_open(void **out, const tropt_optval *opts, const tropt_host *host
         goto fail;
     }
     struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    int serr = stat(dir, &st) != 0 ? errno : 0; /* st is unset when stat fails */
+    if (serr || !S_ISDIR(st.st_mode)) {
         rc = host->error(TROPT_EBACKEND, "%s: not a folder: %s", dir,
-                         errno && !S_ISDIR(st.st_mode) ? strerror(errno) : "not a directory");
+                         serr ? strerror(serr) : "not a directory");
         goto fail;
     }
     char *rj = xasprintf(host, "%s/run.json", dir, NULL);
