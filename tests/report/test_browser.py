@@ -555,23 +555,17 @@ class ReportPage(unittest.TestCase):
         self.assertEqual(p.eval("document.querySelectorAll('path.band').length"), 2)
         self.assert_clean(p)
 
-    def test_hostile_strings_stay_text(self):
-        """Experiment, keys, config, summaries, names and tags that are
-        markup run no script and swallow nothing."""
-        evil = ["<script>document.title='PWNED'</script>",
-                "<img src=x onerror=\"document.title='PWNED'\">",
-                '<plaintext>', '</script><script>document.title="PWNED"</script>',
-                "\u2028x\u2029\x1b[2J<svg onload=alert(1)>", 'a\xff\xfeb']
-        j = Journal()
-        # run ids are UUIDs (readers skip any other id); every other string
-        # a store keeps is hostile
-        for r, e in enumerate(evil[:5]):
-            j.run(uuid(r + 1), {e: e, 'seed': r}, [{e: float(s), 'ok': float(s)} for s in range(20)],
-                  experiment=e, summary={e: e}, name=e, tags=(e,))
-        jl = self.path('evil.jsonl')
-        j.write(jl)
-        out = self.path('evil.html')
-        self.cli('report', '--from', 'jsonl:path=' + jl, '-o', out)
+    EVIL = ["<script>document.title='PWNED'</script>",
+            "<img src=x onerror=\"document.title='PWNED'\">",
+            '<plaintext>', '</script><script>document.title="PWNED"</script>',
+            "\u2028x\u2029\x1b[2J<svg onload=alert(1)>", 'a\xff\xfeb']
+    # A run name or tag is printable text without '/' or ',' (SPEC 14).
+    EVIL_NAMES = ["<script>document.title='PWNED'", "<img src=x onerror=document.title=1>",
+                  '<plaintext>', '<svg onload=alert(1)>']
+
+    def assert_text_not_markup(self, out, runs, texts):
+        """The page at `out` runs no script, has no element a hostile string
+        could make, lists `runs` runs, and shows each of `texts` as text."""
         html = self.read(out)
         for raw in ('<script>document.title', '<img src=x', '<plaintext>', '<svg onload'):
             self.assertFalse(raw in html, raw)
@@ -579,12 +573,100 @@ class ReportPage(unittest.TestCase):
         self.assert_clean(p)
         self.assertEqual(p.eval('document.title'), 'tropt report')
         self.assertEqual(p.eval("document.querySelectorAll('img,plaintext,iframe').length"), 0)
-        self.assertEqual(p.eval("document.querySelectorAll('#runs tbody tr').length"), 5)
+        self.assertEqual(p.eval("document.querySelectorAll('#runs tbody tr').length"), runs)
+        shown = p.eval('document.body.textContent')
+        for t in texts:
+            self.assertIn(t, shown)
+        return p
+
+    def evil_journal(self, names):
+        """Five runs (UUID ids) whose experiment, config keys and values,
+        metric keys and summary are markup; with `names`, their run names
+        and tags too (names and tags follow the name rule of SPEC 14)."""
+        j = Journal()
+        for r, e in enumerate(self.EVIL[:5]):
+            n = self.EVIL_NAMES[r % len(self.EVIL_NAMES)]
+            j.run(uuid(100 + r), {e: e, 'seed': r},
+                  [{e: float(s), 'ok': float(s)} for s in range(20)],
+                  experiment=e, summary={e: e}, name=n if names else None,
+                  tags=(n,) if names else ())
+        return j
+
+    def run_rows(self, p):
+        """Each row of the runs table: id (title), name, experiment, tags."""
+        return p.eval("Array.from(document.querySelectorAll('#runs tbody tr')).map(function(r){"
+                      "var c=r.querySelector('td.name');return {id:c.getAttribute('title'),"
+                      "name:c.querySelector('code').textContent,exp:c.nextElementSibling.textContent,"
+                      "tags:Array.from(r.querySelectorAll('td.tags span.tag')).map(function(t){"
+                      "return t.textContent})}})")
+
+    def assert_names_are_text(self, rows, name_of):
+        """A run's name and tags, where the store keeps them, are shown as
+        exactly the text stored (a store that keeps none shows a generated
+        name or the short id, and no tag)."""
+        for row in rows:
+            want = name_of.get(row['id'])
+            self.assertTrue(row['name'] == want or '<' not in row['name'], row)
+            self.assertTrue(all(t == want for t in row['tags']), row)
+
+    def test_hostile_strings_stay_text(self):
+        """Experiment, run names, tags, config keys and values, metric keys
+        and summaries that are markup run no script, swallow nothing and are
+        shown as the text they are, from sqlite and from jsonl."""
+        db = self.store('evil', self.evil_journal(names=False))
+        demo = os.environ.get('TROPT_DEMO')
+        self.assertTrue(demo, 'TROPT_DEMO is not set')
+        name_of = {}
+        for n in self.EVIL_NAMES:  # names and tags given through the library
+            last = subprocess.run([demo, '--tracker', 'sqlite:path=' + db, '--steps', '20',
+                                   '--experiment', n, '--run-name', n, '--tag', n],
+                                  check=True, capture_output=True, text=True,
+                                  timeout=600).stdout.splitlines()[-1]
+            self.assertTrue(last.startswith('run ') and ' (' + n + ') ' in last, last)
+            name_of[last.split()[1]] = n
+        out = self.path('evil.html')
+        self.cli('report', '--db', db, '-o', out)
+        p = self.assert_text_not_markup(out, 5 + len(self.EVIL_NAMES),
+                                        self.EVIL[:4] + self.EVIL_NAMES)
+        rows = self.run_rows(p)
+        self.assertEqual(sorted(r['exp'] for r in rows if r['id'] in name_of),
+                         sorted(self.EVIL_NAMES))
+        self.assert_names_are_text(rows, name_of)
+
+        jl = self.path('evil.jsonl')
+        j = self.evil_journal(names=True)
+        j.write(jl)
+        out = self.path('evil-jsonl.html')
+        self.cli('report', '--from', 'jsonl:path=' + jl, '-o', out)
+        p = self.assert_text_not_markup(out, 5, self.EVIL[:4])
+        self.assert_names_are_text(self.run_rows(p), {
+            uuid(100 + r): self.EVIL_NAMES[r % len(self.EVIL_NAMES)] for r in range(5)})
         self.assertEqual(self.draw_all(p), 6)
         tip = self.hover_step(p, 0, 10)
         self.assertEqual(len(tip['rows']), 1)
         self.assertEqual(p.eval('document.title'), 'tropt report')
         self.assert_clean(p)
+
+    def test_markup_run_id_is_skipped(self):
+        """A run id that is not a UUID (here markup) is skipped with a
+        warning and never reaches the page; the other runs are reported."""
+        j = Journal()
+        j.run(uuid(7), {'seed': 7}, [{'loss': float(s)} for s in range(5)])
+        bad = "<script>document.title='PWNED'</script>"
+        j.run(bad, {'seed': 8}, [{'loss': float(s)} for s in range(5)])
+        jl = self.path('badid.jsonl')
+        j.write(jl)
+        out = self.path('badid.html')
+        p = self.cli('report', '--from', 'jsonl:path=' + jl, '-o', out)
+        self.assertIn("is not a UUID", p.stderr)
+        self.assertIn("document.title='PWNED'", p.stderr)  # the warning names it
+        html = self.read(out)
+        self.assertNotIn('PWNED', html)
+        self.assertIn(uuid(7), html)
+        p = self.load(out)
+        self.assert_clean(p)
+        self.assertEqual(p.eval('document.title'), 'tropt report')
+        self.assertEqual(p.eval("document.querySelectorAll('#runs tbody tr').length"), 1)
 
     def test_out_of_range_times(self):
         j = Journal()
