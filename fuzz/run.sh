@@ -52,7 +52,8 @@ cflags=(-g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wno-unused-parameter
         '-DTROPT_PLUGINDIR="/nonexistent/tropt/plugins"' '-DTROPT_VERSION_STRING="0.0.0-fuzz"')
 libs=(-ljansson -ldl -lpthread -lm)
 
-# Sources each target links besides its own file ("core" = core/*.c and
+# Sources each target links besides its own file ("core" = core/*.c,
+# core/sys/*.c and
 # what libtropt links of plugins/common: the event encoder for its
 # json_value host service, the digit table of tropt_num).
 declare -A needs=(
@@ -60,7 +61,7 @@ declare -A needs=(
     [options]="core"
     [flatten]="core"
     [event]="plugins/common/tropt_event.c plugins/common/tropt_num.c"
-    [csv]="core plugins/csv/csv_text.c"
+    [csv]="core plugins/csv/csv_text.c plugins/common/tropt_mem.c"
     [influx]="plugins/common/tropt_event.c plugins/common/tropt_num.c plugins/http/influx.c"
     [opt]="tools/opt.c"
     [tensorboard]="plugins/common/tropt_event.c plugins/common/tropt_num.c plugins/common/tropt_mem.c
@@ -87,8 +88,10 @@ build() { # target -> $out/fuzz_<target>
     local t=$1 objs=() s o
     for s in ${needs[$t]}; do
         if [ "$s" = core ]; then
-            for c in "$src"/core/*.c; do
-                o=$(obj "core/$(basename "$c")") || return 1
+            # every source of core/ and its subfolders (core/sys/: the
+            # system-metrics sampler), as core/meson.build builds libtropt
+            for c in $(find "$src/core" -name '*.c' | sort); do
+                o=$(obj "${c#"$src"/}") || return 1
                 objs+=("$o")
             done
             for c in plugins/common/tropt_event.c plugins/common/tropt_num.c; do
