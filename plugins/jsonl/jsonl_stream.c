@@ -20,6 +20,7 @@
 
 #include "jsonl_priv.h"
 #include "tropt_mem.h"
+#include "tropt_merge.h"
 
 /* ---- flattening a config or summary ------------------------------------ */
 
@@ -104,7 +105,8 @@ enum { IX_LOG = 0, IX_MARK = 1, IX_SYS = 2 };
 /* A line of the run, found again by reread. */
 typedef struct logpos {
     int64_t attempt;
-    int64_t key; /* IX_LOG: the step; IX_MARK: the mark's seq; IX_SYS: 0 */
+    int64_t key; /* IX_LOG: the step; IX_MARK: the mark's seq; IX_SYS: its time in
+                    microseconds (a record replayed again is the same record) */
     uint32_t kind;
     uint32_t file;
     size_t seq; /* its order in the journal: the last line of a step or mark wins */
@@ -192,7 +194,9 @@ static int note_line(reader *r, emitting *em, const tev_event *ev)
     logpos *p = &em->pos[em->npos];
     p->attempt = ev->attempt;
     p->kind = ev->type == TEV_LOG ? IX_LOG : ev->type == TEV_CHECKPOINT ? IX_MARK : IX_SYS;
-    p->key = ev->type == TEV_LOG ? ev->step : ev->type == TEV_CHECKPOINT ? ev->checkpoint.seq : 0;
+    p->key = ev->type == TEV_LOG          ? ev->step
+             : ev->type == TEV_CHECKPOINT ? ev->checkpoint.seq
+                                          : (int64_t)llround(ev->time * 1e6);
     p->file = (uint32_t)r->cur_file;
     p->off = r->cur_off;
     p->seq = em->npos++;
@@ -279,17 +283,60 @@ static int emit_attempt(reader *r, emitting *em, rereading *rd, size_t i)
     return rc;
 }
 
-/* Index entry k, unless a later line of the same step or mark follows. */
-static int emit_indexed_one(reader *r, emitting *em, rereading *rd, size_t k)
+static int same_place(const logpos *a, const logpos *b)
 {
-    const logpos *p = &em->pos[k], *next = k + 1 < em->npos ? &em->pos[k + 1] : NULL;
-    if (next && p->kind != IX_SYS && next->attempt == p->attempt && next->kind == p->kind &&
-        next->key == p->key)
-        return 0;
-    tev_event ev;
-    int rc = reread(r, &rd->tr, &rd->open_file, p->file, p->off, &ev);
-    if (rc == 0 && strcmp(ev.run_id, em->rec->run_id) != 0)
+    return a->attempt == b->attempt && a->kind == b->kind && a->key == b->key;
+}
+
+/* The line of index entry k read again into *ev (the caller clears it). */
+static int reread_pos(reader *r, emitting *em, rereading *rd, size_t k, tev_event *ev)
+{
+    const logpos *p = &em->pos[k];
+    int rc = reread(r, &rd->tr, &rd->open_file, p->file, p->off, ev);
+    if (rc == 0 && strcmp(ev->run_id, em->rec->run_id) != 0)
         rc = r->host->error(TROPT_EBACKEND, "%s: changed while being read", r->files[p->file]);
+    return rc;
+}
+
+/* A step logged by lines first..last of the index (one attempt): merged as
+ * sqlite keeps it, every key with its latest value, the last line's time. */
+static int emit_merged(reader *r, emitting *em, rereading *rd, size_t first, size_t last)
+{
+    tropt_merge m;
+    tropt_merge_init(&m, r->host);
+    tev_event ev;
+    int rc = 0;
+    for (size_t k = first; rc == 0 && k <= last; k++) {
+        rc = reread_pos(r, em, rd, k, &ev);
+        if (rc == 0 && tropt_merge_add(&m, ev.fields, ev.n_fields) != 0)
+            rc = r->host->error(TROPT_ENOMEM, "out of memory");
+        if (rc == 0 && k == last) {
+            tropt_field *own = ev.fields; /* the line's own, freed by the clear */
+            size_t n_own = ev.n_fields;
+            ev.fields = m.f;
+            ev.n_fields = m.n;
+            rc = emit_event(em, &ev);
+            ev.fields = own;
+            ev.n_fields = n_own;
+        }
+        tev_event_clear(&ev);
+    }
+    tropt_merge_free(&m);
+    return rc;
+}
+
+/* Index entry *k and the entries of the same place after it: a step's
+ * lines merged; of a mark or a system record, the last line.  *k is left on
+ * the last entry of the place. */
+static int emit_indexed_one(reader *r, emitting *em, rereading *rd, size_t *k)
+{
+    size_t first = *k;
+    while (*k + 1 < em->npos && same_place(&em->pos[*k], &em->pos[*k + 1]))
+        ++*k;
+    if (em->pos[first].kind == IX_LOG && *k > first)
+        return emit_merged(r, em, rd, first, *k);
+    tev_event ev;
+    int rc = reread_pos(r, em, rd, *k, &ev);
     if (rc == 0)
         rc = emit_event(em, &ev);
     tev_event_clear(&ev);
@@ -308,7 +355,7 @@ static int emit_indexed(reader *r, emitting *em)
         /* the lines of attempts up to att[i]'s: those before the next run_start */
         int64_t upto = i + 1 < rr->n_att ? rr->att[i + 1].attempt : INT64_MAX;
         for (; rc == 0 && k < em->npos && em->pos[k].attempt < upto; k++)
-            rc = emit_indexed_one(r, em, &rd, k);
+            rc = emit_indexed_one(r, em, &rd, &k);
         if (rc == 0 && i + 1 < rr->n_att)
             rc = emit_attempt(r, em, &rd, i + 1);
     }

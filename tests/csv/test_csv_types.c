@@ -608,7 +608,8 @@ END_TEST
 
 /* A run that went back to earlier steps (a restart) and logged two steps
  * out of order, in both layouts: each step comes back once, in ascending
- * order, its last row winning, typed as logged (the rows read out of file
+ * order, its rows merged (a key's last row winning, the last row's time),
+ * typed as logged (the rows read out of file
  * order are typed through types.csv too); the same as sqlite keeps. */
 static void out_of_order_run(int wide)
 {
@@ -626,6 +627,7 @@ static void out_of_order_run(int wide)
         {2, T0 + 2, TROPT_F_INT("x", 2)},     {1, T0 + 11, TROPT_F_STR("x", "1b")},
         {2, T0 + 12, TROPT_F_REAL("x", 2.5)}, {3, T0 + 13, TROPT_F_NULL("x")},
         {5, T0 + 15, TROPT_F_INT("x", 5)},    {4, T0 + 14, TROPT_F_BOOL("y", 1)},
+        {4, T0 + 16, TROPT_F_STR("z", "4z")}, /* step 4 again, another key: merged */
     };
     for (size_t i = 0; i < sizeof logs / sizeof *logs; i++)
         ck_assert_int_eq(tropt_tracker_log_fields_at(t, logs[i].step, logs[i].time, &logs[i].f, 1),
@@ -640,7 +642,7 @@ static void out_of_order_run(int wide)
                             "step 1 41d954fc42c00000 | x=str:1b\n"
                             "step 2 41d954fc43000000 | x=real:4004000000000000\n"
                             "step 3 41d954fc43400000 | x=null\n"
-                            "step 4 41d954fc43800000 | y=bool:1\n"
+                            "step 4 41d954fc44000000 | y=bool:1; z=str:4z\n"
                             "step 5 41d954fc43c00000 | x=int:5\n"
                             "end finished |\n",
                             id);

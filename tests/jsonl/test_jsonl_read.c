@@ -170,8 +170,9 @@ START_TEST(a_run_replayed_twice_into_one_journal_reads_once)
 END_TEST
 
 /* A journal whose run went back to earlier steps (a restart) and ended
- * twice: each step once, in order, the last line of a step winning; one
- * END with the last status and summary. */
+ * twice: each step once, in order, the lines of a step merged (a key's
+ * last line winning, the last line's time); one END with the last status
+ * and summary. */
 START_TEST(steps_repeated_or_out_of_order_come_once_in_order)
 {
     static const char text[] =
@@ -190,6 +191,8 @@ START_TEST(steps_repeated_or_out_of_order_come_once_in_order)
         "not json\n"
         "{\"type\":\"log\",\"run_id\":\"" ID "\",\"time\":1700000006.0,\"step\":2,"
         "\"data\":{\"x\":22}}\n"
+        "{\"type\":\"log\",\"run_id\":\"" ID "\",\"time\":1700000006.5,\"step\":1,"
+        "\"data\":{\"y\":\"1y\"}}\n"
         "{\"type\":\"run_end\",\"run_id\":\"" ID "\",\"time\":1700000007.0,"
         "\"status\":\"finished\",\"summary\":{\"best\":1}}\n";
     char *dir = tu_mkdtemp();
@@ -200,7 +203,7 @@ START_TEST(steps_repeated_or_out_of_order_come_once_in_order)
     tu_capture_stop();
     ck_assert_str_eq(run, "start " ID " e | lr=real:3fe0000000000000\n"
                           "step 0 41d954fc40400000 | x=int:0\n"
-                          "step 1 41d954fc41400000 | x=int:1\n"
+                          "step 1 41d954fc41a00000 | x=int:1; y=str:1y\n"
                           "step 2 41d954fc41800000 | x=int:22\n"
                           "end finished | best=int:1\n");
     ck_assert_int_eq(tu_captured_count(TROPT_LEVEL_WARNING), 1); /* "not json", once */
