@@ -101,7 +101,7 @@ static int64_t current_rows(const csv_stepstat *st, int64_t cut)
     if (st->rows == 0)
         return 0;
     if (!st->ascending)
-        return -1; /* a step in several rows */
+        return -1;                         /* a step in several rows */
     if (cut == INT64_MAX || st->max < cut) /* INT64_MAX: no later attempt */
         return (int64_t)st->rows;
     if (!st->contiguous)

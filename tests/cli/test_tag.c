@@ -253,8 +253,8 @@ START_TEST(readme_finding_runs_block)
     *strrchr(bin, '/') = '\0';
     *strrchr(dbin, '/') = '\0';
     char *cmd =
-        tu_strdupf("cd '%s' && unset TROPT_TRACKER && PATH='%s:%s':\"$PATH\" && set -e -x\n%s", dir,
-                   bin, dbin, at);
+        tu_strdupf("cd '%s' && unset TROPT_TRACKER && PATH='%s:%s':\"$PATH\" && set -e -x\n%s\n",
+                   dir, bin, dbin, at);
     char *out = NULL;
     int rc = tu_run(cmd, &out, 1);
     ck_assert_msg(rc == 0, "the README block exits %d:\n%s", rc, out);
