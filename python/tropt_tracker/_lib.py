@@ -104,6 +104,7 @@ EVENT_FN = ctypes.CFUNCTYPE(_int, ctypes.POINTER(CEvent), vp)
 reader_open = _proto("tropt_reader_open", _int, ctypes.POINTER(vp), _str)
 reader_list_runs = _proto("tropt_reader_list_runs", _int, vp, RUN_FN, vp)
 reader_read_run = _proto("tropt_reader_read_run", _int, vp, _str, EVENT_FN, vp)
+reader_resolve = _proto("tropt_reader_resolve", _int, vp, _str, ctypes.c_char_p)
 reader_free = _proto("tropt_reader_free", None, vp)
 
 # struct tropt_field on LP64: key pointer, int type, 4 bytes of padding, an

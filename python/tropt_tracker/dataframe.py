@@ -70,7 +70,8 @@ def _column(pd, values):
 
 def frame(spec, run=None, keys=None):
     """The metrics of the runs in the store `spec` (or of the one run `run`:
-    an id or a unique prefix of 8+ characters) as a pandas DataFrame: one
+    an id, a unique prefix of 8+ characters or its name) as a pandas
+    DataFrame: one
     row per step of each run, oldest run first and steps in order, with the
     columns run_id, run_name, step, time, then one per logged key (sorted;
     not for a key that only ever held None, which csv does not store), or

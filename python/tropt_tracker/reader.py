@@ -113,8 +113,9 @@ def read_run(spec, run_id):
     """One stored run: a dict with "run" (as runs() gives it), "config"
     (dict or None), "steps" (a list of {"step", "time", "data"} in step
     order, data flattened as it was logged: "a/b" keys) and, once the run
-    ended, "status", "ended_at" and "summary".  run_id is a full id or a
-    unique prefix of at least 8 characters.  Values come back as the
+    ended, "status", "ended_at" and "summary".  run_id is a full id, a
+    unique prefix of at least 8 characters, or a run's name (an ambiguous
+    one raises TrackerError listing the candidates).  Values come back as the
     backend stores them (jsonl: exactly as logged; see the README for
     sqlite and csv)."""
     if not isinstance(run_id, str):
@@ -137,7 +138,11 @@ def read_run(spec, run_id):
             result["ended_at"] = e.ended_at
             result["summary"] = _json_value(e.summary)
 
+    if "\0" in run_id:
+        raise ValueError("tropt_tracker: run_id contains a NUL character")
     with _Reader(spec) as r:
+        full = ctypes.create_string_buffer(37)
+        errors.check(_lib.reader_resolve(r.h, run_id.encode(), full))
         _walk(_lib.reader_read_run, on_event,
-              lambda cb: (r.h, run_id.encode(), _lib.EVENT_FN(cb), None))
+              lambda cb: (r.h, full.value, _lib.EVENT_FN(cb), None))
     return result

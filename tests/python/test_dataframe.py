@@ -90,6 +90,12 @@ class TestFrame(TempDir):
                 self.assertEqual(df["val/loss"].isna().tolist(), [True, True, True, False, True])
                 one = tropt_tracker.frame(spec, ids[1], keys="other")
                 self.assertEqual((one["step"].tolist(), one["other"].tolist()), ([0], ["o"]))
+                # by its name, as `tropt show NAME` finds it
+                name = [r["name"] for r in tropt_tracker.runs(spec) if r["run_id"] == ids[1]][0]
+                by_name = tropt_tracker.frame(spec, name, keys="other")
+                assert_frame_equal(by_name, one)
+                with self.assertRaises(tropt_tracker.TrackerError):
+                    tropt_tracker.frame(spec, "no-such-run-name")
 
     def test_empty_store(self):
         spec = "jsonl:path=" + os.path.join(self.dir, "empty.jsonl")

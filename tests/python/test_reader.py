@@ -70,7 +70,7 @@ class TestReadBack(TempDir):
         self.log_one(spec)
         with self.assertRaises(TrackerError) as cm:
             tropt_tracker.read_run(spec, "ffffffff-no-such-run")
-        self.assertEqual(cm.exception.name, "TROPT_EINVAL")
+        self.assertEqual(cm.exception.name, "TROPT_ENOTFOUND")
         with self.assertRaises(TypeError):
             tropt_tracker.runs(None)
         with self.assertRaises(TypeError):
