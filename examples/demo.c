@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,33 +111,58 @@ static int parse_real(const char *s, double lo, double hi, double *out)
     return 0;
 }
 
+/* A text option: 1 when `a` is one (stored), else 0. */
+static int take_text(demo_opts *o, const char *a, const char *v)
+{
+    static const struct {
+        const char *name;
+        size_t off;
+    } text[] = {{"--tracker", offsetof(demo_opts, spec)},
+                {"--experiment", offsetof(demo_opts, experiment)},
+                {"--run-name", offsetof(demo_opts, run_name)},
+                {"--resume", offsetof(demo_opts, resume_key)},
+                {"--checkpoint-dir", offsetof(demo_opts, ckpt_dir)}};
+    for (size_t i = 0; i < sizeof text / sizeof text[0]; i++)
+        if (strcmp(a, text[i].name) == 0) {
+            *(const char **)((char *)o + text[i].off) = v;
+            return 1;
+        }
+    return 0;
+}
+
+/* A whole-number option: 0 stored, 2 a usage error, -1 not one. */
+static int take_long(demo_opts *o, const char *a, const char *v)
+{
+    static const struct {
+        const char *name;
+        long lo, hi;
+        size_t off;
+        const char *what;
+    } num[] = {
+        {"--steps", 1, 1000000000L, offsetof(demo_opts, steps), "--steps takes N >= 1"},
+        {"--sleep-ms", 0, 3600000L, offsetof(demo_opts, sleep_ms), "--sleep-ms takes MS >= 0"},
+        {"--dim", 2, MAX_DIM, offsetof(demo_opts, dim), "--dim takes 2 to 64"},
+        {"--seed", 0, 1000000000L, offsetof(demo_opts, seed), "--seed takes S >= 0"},
+        {"--checkpoint-every", 0, 1000000000L, offsetof(demo_opts, ckpt_every),
+         "--checkpoint-every takes N >= 0"}};
+    for (size_t i = 0; i < sizeof num / sizeof num[0]; i++)
+        if (strcmp(a, num[i].name) == 0)
+            return parse_long(v, num[i].lo, num[i].hi, (long *)((char *)o + num[i].off))
+                       ? usage(num[i].what, v)
+                       : 0;
+    return -1;
+}
+
 /* One option and its value; 0, or 2 for a usage error. */
 static int take(demo_opts *o, const char *a, const char *v)
 {
-    if (strcmp(a, "--tracker") == 0)
-        o->spec = v;
-    else if (strcmp(a, "--experiment") == 0)
-        o->experiment = v;
-    else if (strcmp(a, "--run-name") == 0)
-        o->run_name = v;
-    else if (strcmp(a, "--resume") == 0)
-        o->resume_key = v;
-    else if (strcmp(a, "--checkpoint-dir") == 0)
-        o->ckpt_dir = v;
-    else if (strcmp(a, "--tag") == 0 && o->n_tags < MAX_TAGS)
+    if (take_text(o, a, v))
+        return 0;
+    int rc = take_long(o, a, v);
+    if (rc >= 0)
+        return rc;
+    if (strcmp(a, "--tag") == 0 && o->n_tags < MAX_TAGS)
         o->tags[o->n_tags++] = v;
-    else if (strcmp(a, "--steps") == 0)
-        return parse_long(v, 1, 1000000000L, &o->steps) ? usage("--steps takes N >= 1", v) : 0;
-    else if (strcmp(a, "--sleep-ms") == 0)
-        return parse_long(v, 0, 3600000L, &o->sleep_ms) ? usage("--sleep-ms takes MS >= 0", v) : 0;
-    else if (strcmp(a, "--dim") == 0)
-        return parse_long(v, 2, MAX_DIM, &o->dim) ? usage("--dim takes 2 to 64", v) : 0;
-    else if (strcmp(a, "--seed") == 0)
-        return parse_long(v, 0, 1000000000L, &o->seed) ? usage("--seed takes S >= 0", v) : 0;
-    else if (strcmp(a, "--checkpoint-every") == 0)
-        return parse_long(v, 0, 1000000000L, &o->ckpt_every)
-                   ? usage("--checkpoint-every takes N >= 0", v)
-                   : 0;
     else if (strcmp(a, "--lr") == 0)
         return parse_real(v, 0, 10, &o->lr) ? usage("--lr takes a number in (0, 10)", v) : 0;
     else if (strcmp(a, "--tol") == 0)

@@ -205,31 +205,47 @@ oom:
     return -1;
 }
 
-int influx_encode_system(tev_buf *b, const char *measurement, const char *run_id,
-                         const char *extra_tags, double time, const tropt_sample *s, size_t n,
-                         tev_format_real_fn fn)
+/* Back to `mark` (the line not written). */
+static void influx_undo(tev_buf *b, size_t mark)
 {
-    size_t mark = b->len;
+    b->len = mark;
+    if (b->data)
+        b->data[mark] = '\0';
+}
+
+/* The fields of system samples: <key>=<mean>,<key>_max=<max> for each
+ * finite value; *nf counts them.  0, or -1 out of memory. */
+static int influx_put_samples(tev_buf *b, const tropt_sample *s, size_t n, tev_format_real_fn fn,
+                              int *nf)
+{
     char tmp[64];
-    int nf = 0;
-    if (influx_prefix(b, measurement, run_id, extra_tags) != 0)
-        return -1;
     for (size_t i = 0; i < n; i++) {
         double v[2] = {s[i].value, s[i].max};
         for (int k = 0; k < 2; k++) {
             if (!isfinite(v[k]) || !s[i].key[0])
                 continue; /* influx has no NaN or infinity */
             (fn ? fn : tev_format_real)(tmp, sizeof tmp, v[k]);
-            if ((nf++ && tev_buf_puts(b, ",") != 0) || influx_put_escaped(b, s[i].key, 'k') != 0 ||
-                (k && tev_buf_puts(b, "_max") != 0) || tev_buf_puts(b, "=") != 0 ||
-                tev_buf_puts(b, tmp) != 0)
-                goto oom;
+            if (((*nf)++ && tev_buf_puts(b, ",") != 0) ||
+                influx_put_escaped(b, s[i].key, 'k') != 0 || (k && tev_buf_puts(b, "_max") != 0) ||
+                tev_buf_puts(b, "=") != 0 || tev_buf_puts(b, tmp) != 0)
+                return -1;
         }
     }
+    return 0;
+}
+
+int influx_encode_system(tev_buf *b, const char *measurement, const char *run_id,
+                         const char *extra_tags, double time, const tropt_sample *s, size_t n,
+                         tev_format_real_fn fn)
+{
+    size_t mark = b->len;
+    int nf = 0;
+    if (influx_prefix(b, measurement, run_id, extra_tags) != 0)
+        return -1;
+    if (influx_put_samples(b, s, n, fn, &nf) != 0)
+        goto oom;
     if (nf == 0) {
-        b->len = mark;
-        if (b->data)
-            b->data[mark] = '\0';
+        influx_undo(b, mark);
         return 0;
     }
     /* to the microsecond, then ns: time * 1e9 is past double's exact range
@@ -242,8 +258,6 @@ int influx_encode_system(tev_buf *b, const char *measurement, const char *run_id
         goto oom;
     return 0;
 oom:
-    b->len = mark;
-    if (b->data)
-        b->data[mark] = '\0';
+    influx_undo(b, mark);
     return -1;
 }
