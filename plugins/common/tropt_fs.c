@@ -193,3 +193,42 @@ int tropt_tmp_create(int dfd, const char *name, char *out, size_t outsz)
     errno = EEXIST;
     return -1;
 }
+
+int tropt_host_mkdir_p(const tropt_host *h, const char *path)
+{
+    size_t bad;
+    if (tropt_mkdir_p(path, &bad) == 0)
+        return TROPT_OK;
+    if (errno == ENOTDIR)
+        return h->error(TROPT_EBACKEND,
+                        "cannot create folder '%s': '%.*s' exists and is not a folder", path,
+                        (int)bad, path);
+    return h->error(TROPT_EBACKEND, "cannot create folder '%s': %.*s: %s", path, (int)bad, path,
+                    strerror(errno));
+}
+
+char *tropt_folder_name(const tropt_host *h, const char *name)
+{
+    size_t n = strlen(name);
+    if (n > 200) {
+        n = 200;
+        while (n > 0 && ((unsigned char)name[n] & 0xC0) == 0x80)
+            n--;
+    }
+    char *s = h->malloc(n + 2);
+    if (!s)
+        return NULL;
+    int leading = 1;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)name[i];
+        if (ch == '/' || ch == '\\' || ch < 0x20 || ch == 0x7f || (leading && ch == '.'))
+            ch = '_';
+        else
+            leading = 0;
+        s[i] = (char)ch;
+    }
+    if (n == 0)
+        s[n++] = '_';
+    s[n] = '\0';
+    return s;
+}

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include <tropt/plugin.h>
+
 /* Write all n bytes of p to fd, retrying short writes and EINTR.
  * Returns 0, or -1 with errno set (ENOSPC, EIO, ...). */
 int tropt_write_all(int fd, const void *p, size_t n);
@@ -34,6 +36,19 @@ int tropt_pwrite_all(int fd, const void *p, size_t n, off_t off);
  * mkdir's own reason (EACCES, ENOSPC, ...).  Allocates nothing.
  */
 int tropt_mkdir_p(const char *path, size_t *failed);
+
+/* tropt_mkdir_p for a backend: TROPT_OK, or TROPT_EBACKEND through
+ * h->error with a message naming the part of path that failed. */
+int tropt_host_mkdir_p(const tropt_host *h, const char *path);
+
+/*
+ * The folder name a backend gives a name it stores (an experiment, a run
+ * name): '/', '\\', control characters and leading dots become '_' (so
+ * never "", "." or ".." nor a hidden folder), cut to 200 bytes at a UTF-8
+ * boundary.  Allocated with h->malloc (the caller frees it with h->free);
+ * NULL when memory ran out (no message set).
+ */
+char *tropt_folder_name(const tropt_host *h, const char *name);
 
 /* fsync(2) the folder dir, so that the entries created or renamed in it
  * survive a power loss.  Returns 0, or -1 with errno set. */

@@ -91,20 +91,6 @@ static const tropt_option_def csv_options[] = {
 };
 TROPT_OPTIONS_CHECK(csv_options, CSV_OPT_COUNT);
 
-/* mkdir -p, with a message naming the part of the path that failed. */
-static int make_dirs(csv *c, const char *path)
-{
-    size_t bad;
-    if (tropt_mkdir_p(path, &bad) == 0)
-        return TROPT_OK;
-    if (errno == ENOTDIR)
-        return c->h->error(TROPT_EBACKEND,
-                           "cannot create folder '%s': '%.*s' exists and is not a folder", path,
-                           (int)bad, path);
-    return c->h->error(TROPT_EBACKEND, "cannot create folder '%s': %.*s: %s", path, (int)bad, path,
-                       strerror(errno));
-}
-
 /*
  * Open the folder `name` inside the folder open as parent (created 0777 &
  * ~umask when missing), never following a symbolic link there: a link
@@ -136,37 +122,6 @@ static int open_subdir(csv *c, int parent, const char *name, const char *path, i
     }
     *out = fd;
     return TROPT_OK;
-}
-
-/*
- * The folder name for an experiment: '/', '\\' and control characters
- * become '_', leading dots become '_' (so never "", "." or ".." nor a
- * hidden folder), and the name is cut to 200 bytes at a UTF-8 boundary.
- */
-static char *folder_name(csv *c, const char *exp)
-{
-    size_t n = strlen(exp);
-    if (n > 200) {
-        n = 200;
-        while (n > 0 && ((unsigned char)exp[n] & 0xC0) == 0x80)
-            n--;
-    }
-    char *s = c->h->malloc(n + 2);
-    if (!s)
-        return NULL;
-    int leading = 1;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)exp[i];
-        if (ch == '/' || ch == '\\' || ch < 0x20 || ch == 0x7f || (leading && ch == '.'))
-            ch = '_';
-        else
-            leading = 0;
-        s[i] = (char)ch;
-    }
-    if (n == 0)
-        s[n++] = '_';
-    s[n] = '\0';
-    return s;
 }
 
 static void run_close(csv *c)
@@ -223,7 +178,7 @@ static int open_run_folder(csv *c, const tropt_run *run, const char *folder, con
 {
     const char *run_id = run->run_id;
     const tropt_host *h = c->h;
-    int rc = make_dirs(c, c->dir);
+    int rc = tropt_host_mkdir_p(c->h, c->dir);
     if (rc != TROPT_OK)
         return rc;
     int dfd = open(c->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -333,7 +288,7 @@ static int csv_init(void *self, const tropt_run *run, const json_t *config,
     (void)n_params;
     run_close(c);
     reset_counts(c, run);
-    char *folder = folder_name(c, run->experiment);
+    char *folder = tropt_folder_name(c->h, run->experiment);
     char *exp_dir = folder ? joinpath(c, c->dir, folder) : NULL;
     int rc;
     if (!folder || run_paths(c, exp_dir, run->run_id) != 0) {

@@ -119,32 +119,6 @@ size_t tb_map_add(tb_map *m, const void *k, size_t n, int v, int *added)
     return i;
 }
 
-char *tb_folder_name(const tropt_host *h, const char *name)
-{
-    size_t n = strlen(name);
-    if (n > 200) {
-        n = 200;
-        while (n > 0 && ((unsigned char)name[n] & 0xC0) == 0x80)
-            n--;
-    }
-    char *s = h->malloc(n + 2);
-    if (!s)
-        return NULL;
-    int leading = 1;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)name[i];
-        if (ch == '/' || ch == '\\' || ch < 0x20 || ch == 0x7f || (leading && ch == '.'))
-            ch = '_';
-        else
-            leading = 0;
-        s[i] = (char)ch;
-    }
-    if (n == 0)
-        s[n++] = '_';
-    s[n] = '\0';
-    return s;
-}
-
 char *tb_join(const tropt_host *h, const char *a, const char *b)
 {
     size_t na = strlen(a), nb = strlen(b);

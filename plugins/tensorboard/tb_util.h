@@ -31,11 +31,6 @@ size_t tb_map_find(const tb_map *m, const void *k, size_t n);
  * (size_t)-1 when memory ran out (nothing changed). */
 size_t tb_map_add(tb_map *m, const void *k, size_t n, int v, int *added);
 
-/* The folder name for a name: '/', '\\' and control characters become
- * '_', leading dots become '_' (never "", "." or ".." nor hidden), cut to
- * 200 bytes at a UTF-8 boundary.  From h->malloc; NULL when memory ran out. */
-char *tb_folder_name(const tropt_host *h, const char *name);
-
 /* "<a>/<b>" from h->malloc, or NULL. */
 char *tb_join(const tropt_host *h, const char *a, const char *b);
 

@@ -21,20 +21,6 @@ int tb_oom(const tb *c)
     return c->h->error(TROPT_ENOMEM, "out of memory");
 }
 
-/* mkdir -p, with a message naming the part of the path that failed. */
-static int make_dirs(tb *c, const char *path)
-{
-    size_t bad;
-    if (tropt_mkdir_p(path, &bad) == 0)
-        return TROPT_OK;
-    if (errno == ENOTDIR)
-        return c->h->error(TROPT_EBACKEND,
-                           "cannot create folder '%s': '%.*s' exists and is not a folder", path,
-                           (int)bad, path);
-    return c->h->error(TROPT_EBACKEND, "cannot create folder '%s': %.*s: %s", path, (int)bad, path,
-                       strerror(errno));
-}
-
 int tb_open_subdir(tb *c, int parent, const char *name, const char *path, int create, int *made,
                    int *out)
 {
@@ -112,12 +98,12 @@ static int create_event_file(tb *c, const tropt_run *run)
 int tb_open_run(tb *c, const tropt_run *run)
 {
     const tropt_host *h = c->h;
-    int rc = make_dirs(c, c->logdir);
+    int rc = tropt_host_mkdir_p(c->h, c->logdir);
     if (rc != TROPT_OK)
         return rc;
-    char *exp = tb_folder_name(h, run->experiment);
+    char *exp = tropt_folder_name(h, run->experiment);
     char *exp_dir = exp ? tb_join(h, c->logdir, exp) : NULL;
-    char *name = tb_folder_name(h, tb_run_name(c, run));
+    char *name = tropt_folder_name(h, tb_run_name(c, run));
     int dfd = -1, efd = -1;
     if (!exp_dir || !name) {
         rc = tb_oom(c);
