@@ -76,7 +76,7 @@ run_suite() {
 cmd_test() {
     install_deps
     # -Dfuzz: each libFuzzer target runs FUZZ_SECONDS as the test 'fuzz' (clang)
-    export FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+    export FUZZ_SECONDS=${FUZZ_SECONDS:-30}
     configure build -Dwerror=true -Dbench=true -Dfuzz=true
     ninja -C build
     run_suite build 1
