@@ -100,8 +100,9 @@ int csv_checkpoint(void *self, const tropt_run *run, const tropt_checkpoint *m)
         return oom(c);
     int rc = side_append(c, &c->ckfd, "checkpoints.csv", ck_header, &c->scratch);
     json_t *cs = json_object_get(c->meta, "checkpoint_step");
-    if (rc == TROPT_OK && (!json_is_integer(cs) || m->step > json_integer_value(cs)))
-        json_object_set_new(c->meta, "checkpoint_step", json_integer((json_int_t)m->step));
+    if (rc == TROPT_OK && (!json_is_integer(cs) || m->step > json_integer_value(cs)) &&
+        json_object_set_new(c->meta, "checkpoint_step", json_integer((json_int_t)m->step)) != 0)
+        rc = oom(c); /* the mark is in checkpoints.csv; run.json cannot name it */
     return rc;
 }
 

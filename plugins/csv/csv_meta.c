@@ -49,6 +49,8 @@ static int load_at(csv *c, int dfd, const char *name, const char *path, json_t *
     json_error_t je;
     *out = json_loadfd(fd, 0, &je);
     close(fd);
+    if (!*out && json_error_code(&je) == json_error_out_of_memory)
+        return oom(c);
     if (!*out)
         return c->h->error(TROPT_EBACKEND, "cannot read '%s/%s': %s", path, name, je.text);
     return TROPT_OK;
@@ -121,7 +123,12 @@ static json_t *attempt_new(csv *c, const tropt_run *run, const json_t *config)
                   "started_at", started, "ended_at", "status", "running", "host", run->host, "pid",
                   (json_int_t)run->pid, "pidns", v12 ? run->pidns : NULL, "file", c->mname);
     json_t *cfg = config ? json_deep_copy(config) : json_object();
-    if (!a || !cfg || json_object_set_new(a, "config", cfg) != 0) {
+    if (!a || !cfg) { /* either failed: the other is this function's to drop */
+        json_decref(a);
+        json_decref(cfg);
+        return NULL;
+    }
+    if (json_object_set_new(a, "config", cfg) != 0) { /* set_new dropped cfg */
         json_decref(a);
         return NULL;
     }

@@ -232,7 +232,9 @@ static int annotate_stored(csv *c, int rfd, const char *path, const tropt_annota
     int rc = TROPT_OK;
     if (jfd >= 0)
         close(jfd);
-    if (!m)
+    if (!m && jfd >= 0 && json_error_code(&je) == json_error_out_of_memory)
+        rc = oom(c);
+    else if (!m)
         rc = c->h->error(TROPT_EBACKEND, "cannot read '%s/run.json': %s", path,
                          jfd < 0 ? strerror(errno) : je.text);
     else if (meta_annotate(m, a) != 0)
@@ -279,14 +281,21 @@ static int tombstone(csv *c, int dfd, const char *run_id)
     return ok ? 0 : -1;
 }
 
-/* The run's resume key is free again (its claim named this run). */
-static void drop_claim(int dfd, int rfd, const char *run_id)
+/* The run's resume key is free again (its claim named this run).  When
+ * run.json cannot be loaded for want of memory the claim stays (a later
+ * claim of the key frees it: its run is deleted) and a warning says so. */
+static void drop_claim(csv *c, int dfd, int rfd, const char *run_id)
 {
     json_error_t je;
     int jfd = openat(rfd, "run.json", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     json_t *m = jfd >= 0 ? json_loadfd(jfd, 0, &je) : NULL;
     if (jfd >= 0)
         close(jfd);
+    if (!m && jfd >= 0 && json_error_code(&je) == json_error_out_of_memory)
+        TROPT_HOST_LOG(c->h, TROPT_LEVEL_WARNING,
+                       "out of memory reading the resume key of run %s in '%s'; its claim "
+                       "stays until the key is claimed again",
+                       run_id, c->dir);
     const char *key = json_string_value(json_object_get(m, "resume_key"));
     if (key) {
         char name[300], owner[64];
@@ -331,7 +340,7 @@ int csv_delete_run(void *self, const char *run_id)
         rc = c->h->error(TROPT_EBACKEND, "cannot note run %s as deleted in '%s/.deleted': %s",
                          run_id, c->dir, strerror(errno));
     if (rc == TROPT_OK) {
-        drop_claim(dfd, rfd, run_id);
+        drop_claim(c, dfd, rfd, run_id);
         if (empty_folder(rfd) != 0 || rmdir(path) != 0)
             rc = c->h->error(TROPT_EBACKEND, "cannot remove '%s': %s", path, strerror(errno));
     }
