@@ -157,18 +157,10 @@ static int header_field(csv *c, const char *name, void *ud)
     return 0;
 }
 
-/*
- * metrics.csv exists already: a run replayed into this folder again (run
- * ids are unique otherwise).  Continue it: read its header back into the
- * key table, cut a torn last record, and note the step of every row so
- * that the rows already written are skipped when they are logged again
- * (each row once, whatever the order of the steps: a run may log a step
- * twice, or go back to an earlier step after a restart).
- */
-int csv_append_open(csv *c)
+/* Open metrics.csv (it exists) for reading and appending; *st its stat. */
+static int append_file_open(csv *c, struct stat *st)
 {
     const tropt_host *h = c->h;
-    int rc = TROPT_OK;
     c->fd = openat(c->rfd, c->mname, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
     if (c->fd < 0 && errno == ELOOP)
         return h->error(TROPT_EBACKEND,
@@ -177,57 +169,86 @@ int csv_append_open(csv *c)
                         c->metrics_path);
     if (c->fd < 0)
         return h->error(TROPT_EBACKEND, "cannot open '%s': %s", c->metrics_path, strerror(errno));
-    struct stat st;
-    if (fstat(c->fd, &st) != 0)
+    if (fstat(c->fd, st) != 0)
         return h->error(TROPT_EBACKEND, "cannot stat '%s': %s", c->metrics_path, strerror(errno));
-    if (!S_ISREG(st.st_mode))
+    if (!S_ISREG(st->st_mode))
         return h->error(TROPT_EBACKEND, "refusing '%s': not a regular file", c->metrics_path);
-    /* record ends: LF outside quotes (every CR and LF inside a cell is quoted) */
+    return TROPT_OK;
+}
+
+/* Where the scan of metrics.csv found things. */
+typedef struct file_scan {
+    off_t hdr_end;    /* the end of the header record; -1: none */
+    off_t good_end;   /* the end of the last whole record */
+    uint64_t records; /* rows after the header */
+    int inq;          /* inside a quoted cell */
+    rec_scan rs;
+} file_scan;
+
+/* One chunk of the file: record ends are LFs outside quotes (every CR and
+ * LF inside a cell is quoted).  0, or -1 out of memory. */
+static int scan_chunk(csv *c, file_scan *fs, const char *p, ssize_t got, off_t off)
+{
+    for (ssize_t i = 0; i < got; i++) {
+        char ch = p[i];
+        if (ch == '"') {
+            fs->inq = !fs->inq;
+        } else if (fs->inq) {
+            continue;
+        } else if (ch == '\n') {
+            off_t end = off + i + 1;
+            if (fs->hdr_end < 0) {
+                fs->hdr_end = end;
+                fs->rs.field = fs->rs.sn = fs->rs.tn = 0;
+            } else {
+                fs->records++;
+                if (scan_record_end(c, &fs->rs) != 0)
+                    return -1;
+            }
+            fs->good_end = end;
+        } else {
+            scan_char(&fs->rs, ch);
+        }
+    }
+    return 0;
+}
+
+/* Read the whole file once, noting the header, the rows' steps and the end
+ * of the last whole record. */
+static int scan_file(csv *c, off_t size, file_scan *fs)
+{
     enum { CHUNK = 1 << 16 };
     if (tev_buf_reserve(&c->scratch, CHUNK) != 0)
         return oom(c);
-    off_t off = 0, hdr_end = -1, good_end = 0;
-    uint64_t records = 0;
-    int inq = 0;
-    rec_scan rs;
-    memset(&rs, 0, sizeof rs);
-    rs.sorted = 1;
-    while (off < st.st_size) {
+    memset(fs, 0, sizeof *fs);
+    fs->hdr_end = -1;
+    fs->rs.sorted = 1;
+    for (off_t off = 0; off < size;) {
         ssize_t got = pread(c->fd, c->scratch.data, CHUNK, off);
         if (got < 0 && errno == EINTR)
             continue;
         if (got <= 0)
-            return h->error(TROPT_EBACKEND, "cannot read '%s': %s", c->metrics_path,
-                            got < 0 ? strerror(errno) : "file shrank");
-        for (ssize_t i = 0; i < got; i++) {
-            char ch = c->scratch.data[i];
-            if (ch == '"') {
-                inq = !inq;
-            } else if (inq) {
-                continue;
-            } else if (ch == '\n') {
-                off_t end = off + i + 1;
-                if (hdr_end < 0) {
-                    hdr_end = end;
-                    rs.field = rs.sn = rs.tn = 0;
-                } else {
-                    records++;
-                    if (scan_record_end(c, &rs) != 0)
-                        return oom(c);
-                }
-                good_end = end;
-            } else {
-                scan_char(&rs, ch);
-            }
-        }
+            return c->h->error(TROPT_EBACKEND, "cannot read '%s': %s", c->metrics_path,
+                               got < 0 ? strerror(errno) : "file shrank");
+        if (scan_chunk(c, fs, c->scratch.data, got, off) != 0)
+            return oom(c);
         off += got;
     }
-    if (hdr_end < 2 || hdr_end > (1 << 26))
-        return h->error(TROPT_EBACKEND, "'%s' has no header; not continuing it", c->metrics_path);
-    /* the header */
+    if (fs->hdr_end < 2 || fs->hdr_end > (1 << 26))
+        return c->h->error(TROPT_EBACKEND, "'%s' has no header; not continuing it",
+                           c->metrics_path);
+    return TROPT_OK;
+}
+
+/* The header read back into the key table; a header of another layout or
+ * another program refused. */
+static int read_header(csv *c, off_t hdr_end)
+{
+    const tropt_host *h = c->h;
     char *hdr = h->malloc((size_t)hdr_end);
     if (!hdr)
         return oom(c);
+    int rc = TROPT_OK;
     header_check hc = {0, 0};
     if (pread(c->fd, hdr, (size_t)hdr_end, 0) != hdr_end) {
         rc = h->error(TROPT_EBACKEND, "cannot read '%s': %s", c->metrics_path, strerror(errno));
@@ -239,54 +260,92 @@ int csv_append_open(csv *c)
                       c->metrics_path, c->layout == LAYOUT_LONG ? "long" : "wide");
     }
     h->free(hdr);
+    return rc;
+}
+
+/* The rows written, sorted for seen_take. */
+static int seen_prepare(csv *c, int sorted)
+{
+    if (c->nseen == 0)
+        return TROPT_OK;
+    if (!sorted)
+        qsort(c->seen, c->nseen, sizeof *c->seen, cmp_i64);
+    if (!(c->seen_used = c->h->malloc(c->nseen)))
+        return oom(c);
+    memset(c->seen_used, 0, c->nseen);
+    c->seen_left = c->nseen;
+    return TROPT_OK;
+}
+
+/*
+ * Rows a killed writer had deferred: kept aside under a name no earlier
+ * writer's rows hold (metrics.pending.old.csv, then metrics.pending.old.1.csv,
+ * ...), never lost: the first deferral of this writer removes
+ * metrics.pending.csv, so a file that cannot be moved aside fails the run's
+ * init instead.
+ */
+static int pending_aside(csv *c)
+{
+    struct stat pst;
+    if (fstatat(c->rfd, c->pname, &pst, AT_SYMLINK_NOFOLLOW) != 0)
+        return TROPT_OK;
+    char old[80];
+    snprintf(old, sizeof old, "%s.pending.old.csv", c->mbase);
+    int e = EEXIST;
+    for (int k = 1; k <= 1000 && e == EEXIST; k++) {
+        e = linkat(c->rfd, c->pname, c->rfd, old, 0) == 0 ? 0 : errno;
+        if (e == EEXIST)
+            snprintf(old, sizeof old, "%s.pending.old.%d.csv", c->mbase, k);
+    }
+    if (e == 0 && unlinkat(c->rfd, c->pname, 0) != 0)
+        e = errno;
+    if (e != 0)
+        return c->h->error(TROPT_EBACKEND,
+                           "cannot move the deferred rows of an earlier writer, '%s', aside: %s",
+                           c->pending_path, strerror(e));
+    TROPT_HOST_LOG(c->h, TROPT_LEVEL_WARNING, "deferred rows of an earlier writer kept in '%s/%s'",
+                   c->run_dir, old);
+    return TROPT_OK;
+}
+
+/*
+ * metrics.csv exists already: a run replayed into this folder again (run
+ * ids are unique otherwise).  Continue it: read its header back into the
+ * key table, cut a torn last record, and note the step of every row so
+ * that the rows already written are skipped when they are logged again
+ * (each row once, whatever the order of the steps: a run may log a step
+ * twice, or go back to an earlier step after a restart).
+ */
+int csv_append_open(csv *c)
+{
+    const tropt_host *h = c->h;
+    struct stat st;
+    file_scan fs;
+    int rc = append_file_open(c, &st);
+    if (rc == TROPT_OK)
+        rc = scan_file(c, st.st_size, &fs);
+    if (rc == TROPT_OK)
+        rc = read_header(c, fs.hdr_end);
+    if (rc == TROPT_OK)
+        rc = seen_prepare(c, fs.rs.sorted);
     if (rc != TROPT_OK)
         return rc;
-    /* the rows written: sorted for seen_take */
-    if (c->nseen > 0) {
-        if (!rs.sorted)
-            qsort(c->seen, c->nseen, sizeof *c->seen, cmp_i64);
-        if (!(c->seen_used = h->malloc(c->nseen)))
-            return oom(c);
-        memset(c->seen_used, 0, c->nseen);
-        c->seen_left = c->nseen;
-    }
-    if (good_end < st.st_size) {
+    if (fs.good_end < st.st_size) {
         TROPT_HOST_LOG(h, TROPT_LEVEL_WARNING, "'%s': cutting a torn last record (%lld bytes)",
-                       c->metrics_path, (long long)(st.st_size - good_end));
-        if (ftruncate(c->fd, good_end) != 0)
+                       c->metrics_path, (long long)(st.st_size - fs.good_end));
+        if (ftruncate(c->fd, fs.good_end) != 0)
             return h->error(TROPT_EBACKEND, "cannot truncate '%s': %s", c->metrics_path,
                             strerror(errno));
     }
-    c->size = good_end;
-    c->st.bytes = (int64_t)good_end;
+    c->size = fs.good_end;
+    c->st.bytes = (int64_t)fs.good_end;
     c->st.inode = (int64_t)st.st_ino;
-    c->hdr_len = (size_t)hdr_end;
+    c->hdr_len = (size_t)fs.hdr_end;
     c->ncols_disk = c->nkeys;
-    c->rows_disk = records;
-    struct stat pst;
-    if (fstatat(c->rfd, c->pname, &pst, AT_SYMLINK_NOFOLLOW) == 0) {
-        /* Rows a killed writer had deferred: kept aside under a name no
-         * earlier writer's rows hold (metrics.pending.old.csv, then
-         * metrics.pending.old.1.csv, ...), never lost: the first deferral
-         * of this writer removes metrics.pending.csv, so a file that cannot
-         * be moved aside fails the run's init instead. */
-        char old[80];
-        snprintf(old, sizeof old, "%s.pending.old.csv", c->mbase);
-        int e = EEXIST;
-        for (int k = 1; k <= 1000 && e == EEXIST; k++) {
-            e = linkat(c->rfd, c->pname, c->rfd, old, 0) == 0 ? 0 : errno;
-            if (e == EEXIST)
-                snprintf(old, sizeof old, "%s.pending.old.%d.csv", c->mbase, k);
-        }
-        if (e == 0 && unlinkat(c->rfd, c->pname, 0) != 0)
-            e = errno;
-        if (e != 0)
-            return h->error(TROPT_EBACKEND,
-                            "cannot move the deferred rows of an earlier writer, '%s', aside: %s",
-                            c->pending_path, strerror(e));
-        TROPT_HOST_LOG(h, TROPT_LEVEL_WARNING, "deferred rows of an earlier writer kept in '%s/%s'",
-                       c->run_dir, old);
-    }
+    c->rows_disk = fs.records;
+    rc = pending_aside(c);
+    if (rc != TROPT_OK)
+        return rc;
     TROPT_HOST_LOG(h, TROPT_LEVEL_DEBUG,
                    "continuing '%s': %zu rows in it are skipped when logged again", c->metrics_path,
                    c->nseen);
