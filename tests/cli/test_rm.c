@@ -133,19 +133,6 @@ START_TEST(nothing_removed_when_a_run_is_unknown)
 }
 END_TEST
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* A run that stays running: tropt-demo logging slowly; returns its pid
  * once `tropt runs` shows a run running. */
 static pid_t running_run(const char *spec)
@@ -158,13 +145,12 @@ static pid_t running_run(const char *spec)
               "--run-name", "live", (char *)NULL);
         _exit(127);
     }
-    for (double end = now() + 60; now() < end;) { /* up to 60 s on a loaded machine */
+    for (double dl = tu_deadline(TU_WAIT_S); tu_poll(dl);) {
         result r = tropt("runs --from '%s' --status running", spec);
         int up = r.rc == 0 && strstr(r.out, " running ");
         result_free(&r);
         if (up)
             return pid;
-        sleep_ms(20);
     }
     kill(pid, SIGKILL);
     ck_abort_msg("the demo's run never showed running");

@@ -238,11 +238,8 @@ static void resumed_run(const char *spec, const char *ckdir)
         _exit(127);
     }
     int64_t last = -1;
-    for (int i = 0; i < 6000 && last < 70; i++) { /* the store is polled: up to ~2 min */
-        struct timespec ts = {0, 20000000};
-        nanosleep(&ts, NULL);
-        last = stored_last_step(spec);
-    }
+    for (double dl = tu_deadline(2 * TU_WAIT_S); last < 70 && tu_poll(dl);)
+        last = stored_last_step(spec); /* the store is polled */
     kill(pid, SIGKILL);
     int st;
     waitpid(pid, &st, 0);

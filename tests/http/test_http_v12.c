@@ -128,7 +128,7 @@ START_TEST(influx_points_carry_name_and_system_samples)
     size_t n = 0;
     /* what the server acknowledged becomes searchable a moment later: wait
      * for every series the run wrote (a minute at most) */
-    for (int tries = 0; tries < 1200; tries++) {
+    for (double dl = tu_deadline(TU_WAIT_S); tu_poll(dl);) {
         vmtu_series_free(s, n);
         n = vmtu_export(&vm, sel, &s);
         loss = vmtu_find_series(s, n, "v12_loss");
@@ -137,8 +137,6 @@ START_TEST(influx_points_carry_name_and_system_samples)
         util_max = vmtu_find_series(s, n, "v12_sys/gpu0/util_pct_max");
         if (loss && loss->n == 2 && rss && rss_max && util_max)
             break;
-        struct timespec ts = {0, 50000000};
-        nanosleep(&ts, NULL);
     }
     ck_assert_msg(loss && loss->n == 2, "loss series: %zu series", n);
     ck_assert_msg(rss && rss_max && util_max, "system series missing (%zu series)", n);

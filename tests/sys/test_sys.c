@@ -270,7 +270,7 @@ END_TEST
 /* The recorder's "system" lines (malloc'd text), once there are `want`. */
 static char *wait_system_lines(const char *out, int want)
 {
-    for (int tries = 0; tries < 6000; tries++) { /* up to a minute on a loaded machine */
+    for (double dl = tu_deadline(TU_WAIT_S); tu_poll(dl);) {
         char *text = tu_read_file(out, NULL);
         int n = 0;
         for (const char *p = text; p && (p = strstr(p, "\nsystem ")) != NULL; p++)
@@ -278,8 +278,6 @@ static char *wait_system_lines(const char *out, int want)
         if (n >= want)
             return text;
         free(text);
-        struct timespec ts = {0, 10000000};
-        nanosleep(&ts, NULL);
     }
     ck_abort_msg("fewer than %d system records in %s", want, out);
     return NULL;
@@ -359,10 +357,8 @@ START_TEST(a_hung_gpu_call_costs_the_run_nothing)
      * in its temperature: wait until it does */
     char *text = wait_system_lines(out, 1);
     char *entered = tu_strdupf("%s.entered", fifo);
-    for (int tries = 0; tries < 6000 && access(entered, F_OK) != 0; tries++) {
-        struct timespec ts = {0, 10000000};
-        nanosleep(&ts, NULL);
-    }
+    for (double dl = tu_deadline(TU_WAIT_S); access(entered, F_OK) != 0 && tu_poll(dl);)
+        ;
     ck_assert_msg(access(entered, F_OK) == 0, "the stand-in's call never hung");
     free(entered);
     for (int i = 0; i < 100; i++) {

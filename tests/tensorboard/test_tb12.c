@@ -473,8 +473,7 @@ static json_t *run_with_key(const char *spec, const char *key)
  * stored step `step`, then kill the writer with SIGKILL. */
 static void kill_at(const char *spec, const char *key, int64_t step, pid_t pid)
 {
-    struct timespec pause = {0, 5000000};
-    for (int i = 0; i < 24000; i++) {
+    for (double dl = tu_deadline(2 * TU_WAIT_S); tu_poll(dl);) {
         json_t *run = run_with_key(spec, key);
         int there = run && jint(run, "last_step") >= step;
         json_decref(run);
@@ -487,8 +486,8 @@ static void kill_at(const char *spec, const char *key, int64_t step, pid_t pid)
             ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
             return;
         }
-        nanosleep(&pause, NULL);
     }
+    kill(pid, SIGKILL);
     ck_abort_msg("step %" PRId64 " never stored", step);
 }
 
