@@ -113,7 +113,10 @@ int tb_open_run(tb *c, const tropt_run *run)
         rc = h->error(TROPT_EBACKEND, "cannot open folder '%s': %s", c->logdir, strerror(errno));
         goto out;
     }
-    if ((rc = tb_store_check_deleted(c, dfd, run->run_id)) != TROPT_OK)
+    /* only an id given from outside (a replay, a continuation) can be one
+     * the store deleted; a 1.1 host's runs carry no given_id: checked */
+    int given = !TROPT_HOST_RUN_V12(h) || run->given_id;
+    if (given && (rc = tb_store_check_deleted(c, dfd, run->run_id)) != TROPT_OK)
         goto out;
     int made;
     if ((rc = tb_open_subdir(c, dfd, exp, exp_dir, 1, &made, &efd)) != TROPT_OK)
