@@ -187,6 +187,14 @@ static int emit_end(reader *r, emitting *em)
     return rc;
 }
 
+/* A system record's place: its time in microseconds (a hand-edited time
+ * out of range or not a number: 0, so such records keep journal order). */
+static int64_t sys_key(double time)
+{
+    double us = time * 1e6;
+    return isfinite(us) && fabs(us) < 9.2e18 ? (int64_t)llround(us) : 0;
+}
+
 static int note_line(reader *r, emitting *em, const tev_event *ev)
 {
     if (tropt_host_grow(r->host, (void **)&em->pos, &em->poscap, em->npos + 1, sizeof *em->pos))
@@ -196,7 +204,7 @@ static int note_line(reader *r, emitting *em, const tev_event *ev)
     p->kind = ev->type == TEV_LOG ? IX_LOG : ev->type == TEV_CHECKPOINT ? IX_MARK : IX_SYS;
     p->key = ev->type == TEV_LOG          ? ev->step
              : ev->type == TEV_CHECKPOINT ? ev->checkpoint.seq
-                                          : (int64_t)llround(ev->time * 1e6);
+                                          : sys_key(ev->time);
     p->file = (uint32_t)r->cur_file;
     p->off = r->cur_off;
     p->seq = em->npos++;
