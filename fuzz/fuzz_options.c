@@ -53,11 +53,16 @@ static tropt_plugin make_plugin(const tropt_option_def *opts)
     return p;
 }
 
-/* Every text the table itself could put into a message. */
+/* Every text the table itself could put into a message, with the names of
+ * the host's own options (core/hostopts.c), which a message about an unknown
+ * option lists beside the table's. */
 static int in_table_text(const tropt_option_def *opts, const char *needle)
 {
-    if (strstr("fuzzplug on_error fail warn", needle))
+    if (strstr("fuzzplug", needle))
         return 1;
+    for (size_t i = 0; i < TROPT__N_HOST_OPTS; i++)
+        if (strstr(tropt__host_option_names[i], needle))
+            return 1;
     for (size_t i = 0; opts[i].name; i++) {
         if (strstr(opts[i].name, needle) || (opts[i].help && strstr(opts[i].help, needle)) ||
             (opts[i].default_value && strstr(opts[i].default_value, needle)))
@@ -69,11 +74,13 @@ static int in_table_text(const tropt_option_def *opts, const char *needle)
     return 0;
 }
 
-/* Words of the messages of core/options.c. */
+/* Words of the messages of core/options.c and core/hostopts.c (with the
+ * host options' values: on_error's fail|warn, resume's modes, sys's off). */
 static const char message_words[] =
     "option unknown valid options expected required secret value not shown non empty path "
     "64 bit integer finite number true false duration such as 250ms 2s 1m no unit ms one of "
-    "out of range";
+    "out of range host options fail warn never allow must off longer than bytes holds a "
+    "control character system metrics interval what init does with resume_key";
 
 #define MAX_KV 24
 
