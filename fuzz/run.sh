@@ -4,8 +4,25 @@
 #
 #   fuzz/run.sh [TARGET...]      default: every target whose sources exist
 #
+# Two ways to run:
+#   exploring     FUZZ_SECONDS per target, a new random seed each time, new
+#                 inputs kept in FUZZ_BUILD/corpus/<target> across runs: what a
+#                 developer runs to find new bugs (then merges what it found
+#                 into fuzz/corpus with -merge=1, see DEVELOPING.md)
+#   reproducible  FUZZ_RUNS set: every committed input, then exactly FUZZ_RUNS
+#                 mutations from seed FUZZ_SEED (default 1), new inputs in a
+#                 folder emptied first, the per-input time limit generous.
+#                 Nothing depends on the clock or the machine's load, so the
+#                 same commit takes the same walk (the tensorboard target's
+#                 walk varies a little: the reader resolves its per-process
+#                 folder's path).  What ./build.sh test (CI) runs, so CI does
+#                 not fail because a random walk got lucky that day.
+#
 # Environment:
-#   FUZZ_SECONDS  seconds per target (default 20); 0 replays the corpus only
+#   FUZZ_SECONDS  seconds per target when exploring (default 20); 0 replays
+#                 the corpus only
+#   FUZZ_RUNS     mutations per target, reproducible (overrides FUZZ_SECONDS)
+#   FUZZ_SEED     the seed of a reproducible run (default 1)
 #   FUZZ_BUILD    build and work folder (default <source>/build-fuzz)
 #   FUZZ_CC       compiler (default clang; needs libFuzzer: Debian's clang
 #                 and libclang-rt-14-dev)
@@ -134,21 +151,28 @@ for t in "${targets[@]}"; do
         failed=$((failed + 1))
         continue
     fi
-    mkdir -p "$out/corpus/$t"
-    if [ "$secs" -gt 0 ]; then
-        run=(-max_total_time="$secs")
+    new="$out/corpus/$t"
+    if [ -n "${FUZZ_RUNS:-}" ]; then
+        # reproducible: a fixed seed and count, no inputs from earlier runs;
+        # the per-input limit is generous so a loaded machine cannot trip it
+        new="$out/corpus-fixed/$t"
+        rm -rf "$new"
+        run=(-runs="$FUZZ_RUNS" -seed="${FUZZ_SEED:-1}" -timeout=120 -reload=0)
+    elif [ "$secs" -gt 0 ]; then
+        run=(-max_total_time="$secs" -timeout=10)
     else
-        run=(-runs=0)
+        run=(-runs=0 -timeout=10)
     fi
+    mkdir -p "$new"
     start=$(date +%s)
-    "$out/fuzz_$t" "${run[@]}" -timeout=10 -rss_limit_mb=2048 -max_len=4096 \
+    "$out/fuzz_$t" "${run[@]}" -rss_limit_mb=2048 -max_len=4096 \
         -print_final_stats=1 -artifact_prefix="$out/artifacts/$t-" \
-        "$out/corpus/$t" "$src/fuzz/corpus/$t" >"$log" 2>&1
+        "$new" "$src/fuzz/corpus/$t" >"$log" 2>&1
     rc=$?
     took=$(($(date +%s) - start))
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
     if [ $rc -eq 0 ]; then
-        found=$(find "$out/corpus/$t" -type f | wc -l)
+        found=$(find "$new" -type f | wc -l)
         seeds=$(find "$src/fuzz/corpus/$t" -type f 2>/dev/null | wc -l)
         echo "fuzz $t: PASS (${execs:-?} runs in ${took}s, corpus $found + $seeds seeds)"
         passed=$((passed + 1))
