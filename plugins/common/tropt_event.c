@@ -137,20 +137,18 @@ size_t tev_format_real(char *buf, size_t size, double x)
     return n < 0 ? 0 : (size_t)n;
 }
 
-size_t tev_json_real(char *buf, size_t size, double x, tev_format_real_fn fn)
+/* A formatted real JSON takes as it is: a digit before any '.', no leading
+ * '+', and a '.' or an exponent that marks it as a real. */
+static int json_real_as_is(const char *t, size_t n)
 {
-    char tmp[64];
-    size_t n = (fn ? fn : tev_format_real)(tmp, sizeof tmp, x);
-    if (n >= sizeof tmp)
-        n = tev_format_real(tmp, sizeof tmp, x);
-    /* The usual case needs no change: a digit before any '.', no leading
-     * '+', and a '.' or an exponent that marks it as a real. */
-    if (n + 4 < size && n > 0 && tmp[0] != '.' && tmp[0] != '+' &&
-        !(tmp[0] == '-' && tmp[1] == '.') && strpbrk(tmp, ".eE")) {
-        memcpy(buf, tmp, n + 1);
-        return n;
-    }
-    /* JSON wants a digit before '.', and a real must not read as an integer. */
+    return n > 0 && t[0] != '.' && t[0] != '+' && !(t[0] == '-' && t[1] == '.') &&
+           strpbrk(t, ".eE") != NULL;
+}
+
+/* tmp (n bytes) rewritten into buf as JSON wants it: a digit before '.',
+ * no leading '+', and ".0" when it would otherwise read as an integer. */
+static size_t json_real_fix(char *buf, size_t size, const char *tmp, size_t n)
+{
     size_t o = 0;
     int has_mark = 0;
     for (size_t i = 0; i < n && o + 4 < size; i++) {
@@ -169,6 +167,19 @@ size_t tev_json_real(char *buf, size_t size, double x, tev_format_real_fn fn)
     }
     buf[o] = '\0';
     return o;
+}
+
+size_t tev_json_real(char *buf, size_t size, double x, tev_format_real_fn fn)
+{
+    char tmp[64];
+    size_t n = (fn ? fn : tev_format_real)(tmp, sizeof tmp, x);
+    if (n >= sizeof tmp)
+        n = tev_format_real(tmp, sizeof tmp, x);
+    if (n + 4 < size && json_real_as_is(tmp, n)) { /* the usual case */
+        memcpy(buf, tmp, n + 1);
+        return n;
+    }
+    return json_real_fix(buf, size, tmp, n);
 }
 
 /* ---- strings ---------------------------------------------------------- */

@@ -200,6 +200,74 @@ static int permanent_curl_error(CURLcode c)
     }
 }
 
+/* How long to wait for the transfer, in ms: 100, or less when the batch
+ * being prepared is due sooner (dl, a monotonic deadline, 0 for none). */
+static int poll_ms(double dl)
+{
+    if (dl <= 0)
+        return 100;
+    double left = (dl - hp_now_mono()) * 1000 + 1;
+    return left < 0 ? 0 : left < 100 ? (int)left : 100;
+}
+
+/* Drives the added transfer of `len` body bytes to its end, spilling and
+ * preparing nxt while it is in flight.  1 when flush_timeout aborted it
+ * (h->abort_send), else 0 with *cc its result. */
+static int run_transfer(http *h, sender *s, size_t len, batch *nxt, CURLcode *cc)
+{
+    *cc = CURLE_OK;
+    for (;;) {
+        int running = 0;
+        curl_multi_perform(h->multi, &running);
+        if (!running)
+            break;
+        if (atomic_load(&h->abort_send))
+            return 1;
+        /* the request body first: the server waits for it */
+        curl_off_t up = 0;
+        curl_easy_getinfo(s->e, CURLINFO_SIZE_UPLOAD_T, &up);
+        double dl;
+        pthread_mutex_lock(&h->mu);
+        int uploaded = up >= (curl_off_t)len;
+        int work = work_needed(h, nxt, uploaded, &dl);
+        pthread_mutex_unlock(&h->mu);
+        if (work) {
+            do_work(h, s, nxt, uploaded);
+            continue;
+        }
+        curl_multi_poll(h->multi, NULL, 0, poll_ms(dl), NULL);
+    }
+    int left;
+    CURLMsg *m;
+    while ((m = curl_multi_info_read(h->multi, &left)))
+        if (m->msg == CURLMSG_DONE)
+            *cc = m->data.result;
+    return 0;
+}
+
+/* What the server's answer to a completed POST means; the reason in why,
+ * the seconds it asked to wait in *retry_after. */
+static send_result http_verdict(CURL *e, response *resp, char *why, size_t whysz,
+                                double *retry_after)
+{
+    long status = 0;
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    if (status >= 200 && status < 300)
+        return SEND_OK;
+    /* keep the server's words on one line */
+    for (size_t i = 0; i < resp->len; i++)
+        if (resp->text[i] == '\n' || resp->text[i] == '\r')
+            resp->text[i] = ' ';
+    snprintf(why, whysz, "HTTP %ld%s%s", status, resp->len ? ": " : "", resp->text);
+    if (status == 429 || status == 408 || status >= 500) {
+        curl_off_t ra = -1;
+        if (curl_easy_getinfo(e, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0)
+            *retry_after = (double)ra;
+        return SEND_RETRY;
+    }
+    return SEND_REJECTED;
+}
+
 /* One POST.  *retry_after: seconds the server asked to wait (or -1).
  * While it is in flight the sender spills and prepares nxt. */
 static send_result post_once(http *h, sender *s, const char *body, size_t len, char *why,
@@ -215,44 +283,9 @@ static send_result post_once(http *h, sender *s, const char *body, size_t len, c
     char errbuf[CURL_ERROR_SIZE] = "";
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
 
-    CURLcode cc = CURLE_OK;
-    int aborted = 0;
+    CURLcode cc;
     curl_multi_add_handle(h->multi, e);
-    for (;;) {
-        int running = 0;
-        curl_multi_perform(h->multi, &running);
-        if (!running)
-            break;
-        if (atomic_load(&h->abort_send)) {
-            aborted = 1;
-            break;
-        }
-        /* the request body first: the server waits for it */
-        curl_off_t up = 0;
-        curl_easy_getinfo(e, CURLINFO_SIZE_UPLOAD_T, &up);
-        double dl;
-        pthread_mutex_lock(&h->mu);
-        int uploaded = up >= (curl_off_t)len;
-        int work = work_needed(h, nxt, uploaded, &dl);
-        pthread_mutex_unlock(&h->mu);
-        if (work) {
-            do_work(h, s, nxt, uploaded);
-            continue;
-        }
-        int ms = 100;
-        if (dl > 0) {
-            double left = (dl - hp_now_mono()) * 1000 + 1;
-            ms = left < 0 ? 0 : left < 100 ? (int)left : 100;
-        }
-        curl_multi_poll(h->multi, NULL, 0, ms, NULL);
-    }
-    if (!aborted) {
-        int left;
-        CURLMsg *m;
-        while ((m = curl_multi_info_read(h->multi, &left)))
-            if (m->msg == CURLMSG_DONE)
-                cc = m->data.result;
-    }
+    int aborted = run_transfer(h, s, len, nxt, &cc);
     curl_multi_remove_handle(h->multi, e);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, NULL);
     if (aborted) {
@@ -263,22 +296,7 @@ static send_result post_once(http *h, sender *s, const char *body, size_t len, c
         snprintf(why, whysz, "%s", errbuf[0] ? errbuf : curl_easy_strerror(cc));
         return permanent_curl_error(cc) ? SEND_REJECTED : SEND_RETRY;
     }
-    long status = 0;
-    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
-    if (status >= 200 && status < 300)
-        return SEND_OK;
-    /* keep the server's words on one line */
-    for (size_t i = 0; i < resp.len; i++)
-        if (resp.text[i] == '\n' || resp.text[i] == '\r')
-            resp.text[i] = ' ';
-    snprintf(why, whysz, "HTTP %ld%s%s", status, resp.len ? ": " : "", resp.text);
-    if (status == 429 || status == 408 || status >= 500) {
-        curl_off_t ra = -1;
-        if (curl_easy_getinfo(e, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0)
-            *retry_after = (double)ra;
-        return SEND_RETRY;
-    }
-    return SEND_REJECTED;
+    return http_verdict(e, &resp, why, whysz, retry_after);
 }
 
 static unsigned next_rand(http *h)

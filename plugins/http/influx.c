@@ -124,12 +124,80 @@ int influx_encode_log(tev_buf *b, const char *measurement, const char *run_id,
     return influx_encode_fields(b, mark, step, time, fields, n, fn, n_skipped);
 }
 
+/* Back to `mark` (the line not written). */
+static void influx_undo(tev_buf *b, size_t mark)
+{
+    b->len = mark;
+    if (b->data)
+        b->data[mark] = '\0';
+}
+
+/* A field's value in line protocol; 0, or -1 when out of memory. */
+static int influx_put_value(tev_buf *b, const tropt_field *f, tev_format_real_fn fn)
+{
+    char tmp[64];
+    switch (f->type) {
+    case TROPT_BOOL:
+        return tev_buf_puts(b, f->v.b ? "true" : "false");
+    case TROPT_INT:
+        return tev_buf_put_i64(b, f->v.i) || tev_buf_puts(b, "i");
+    case TROPT_REAL:
+        (fn ? fn : tev_format_real)(tmp, sizeof tmp, f->v.r);
+        return tev_buf_puts(b, tmp);
+    case TROPT_STRING:
+        return tev_buf_puts(b, "\"") || influx_put_escaped(b, f->v.s, 's') || tev_buf_puts(b, "\"");
+    case TROPT_JSON: {
+        tev_buf js;
+        tev_buf_init(&js, b->realloc_fn, b->free_fn);
+        int rc = tev_put_json(&js, f->v.json, fn) || tev_buf_puts(b, "\"") ||
+                 influx_put_escaped(b, js.data ? js.data : "", 's') || tev_buf_puts(b, "\"");
+        tev_buf_free(&js);
+        return rc;
+    }
+    default:
+        return tev_buf_puts(b, "\"\"");
+    }
+}
+
+/* A field line protocol cannot hold: no key, null, or a real that is not
+ * finite. */
+static int influx_unrepresentable(const tropt_field *f)
+{
+    return !f->key[0] || f->type == TROPT_NULL || (f->type == TROPT_REAL && !isfinite(f->v.r));
+}
+
+/* ",key=value" (no comma before the first); -1 when out of memory. */
+static int influx_put_field(tev_buf *b, int first, const tropt_field *f, tev_format_real_fn fn)
+{
+    /* InfluxDB 1.x silently drops a field named time */
+    int is_time = strcmp(f->key, "time") == 0;
+    if ((!first && tev_buf_puts(b, ",") != 0) ||
+        (is_time ? tev_buf_puts(b, "time_") : influx_put_escaped(b, f->key, 'k')) != 0 ||
+        tev_buf_puts(b, "=") != 0)
+        return -1;
+    return influx_put_value(b, f, fn) != 0 ? -1 : 0;
+}
+
+/* The point's timestamp in nanoseconds.  One point per series and timestamp
+ * survives in InfluxDB, and a tight loop logs several steps within one
+ * double's resolution of the time (~0.24 us today): the timestamp is the
+ * time to the millisecond plus the step modulo 1,000,000 in nanoseconds,
+ * unique per step of a run unless a million steps share one millisecond,
+ * and the same for the same step (a resent or replayed point overwrites
+ * itself). */
+static int64_t influx_timestamp(double time, int64_t step)
+{
+    double ns = time * 1e9;
+    if (!isfinite(ns) || ns < 0 || ns > 9.2e18)
+        ns = 0;
+    return (int64_t)llround(ns) / 1000000 * 1000000 + (step % 1000000 + 1000000) % 1000000;
+}
+
 int influx_encode_fields(tev_buf *b, size_t mark, int64_t step, double time,
                          const tropt_field *fields, size_t n, tev_format_real_fn fn,
                          size_t *n_skipped)
 {
     int nf = 0;
-    char tmp[64];
     if (!has_key(fields, n, "step")) {
         if (tev_buf_puts(b, "step=") != 0 || tev_buf_put_i64(b, step) != 0 ||
             tev_buf_puts(b, "i") != 0)
@@ -137,80 +205,25 @@ int influx_encode_fields(tev_buf *b, size_t mark, int64_t step, double time,
         nf++;
     }
     for (size_t i = 0; i < n; i++) {
-        const tropt_field *f = &fields[i];
-        if (!f->key[0] || f->type == TROPT_NULL || (f->type == TROPT_REAL && !isfinite(f->v.r))) {
+        if (influx_unrepresentable(&fields[i])) {
             (*n_skipped)++;
             continue;
         }
-        /* InfluxDB 1.x silently drops a field named time */
-        int is_time = strcmp(f->key, "time") == 0;
-        if ((nf && tev_buf_puts(b, ",") != 0) ||
-            (is_time ? tev_buf_puts(b, "time_") : influx_put_escaped(b, f->key, 'k')) != 0 ||
-            tev_buf_puts(b, "=") != 0)
+        if (influx_put_field(b, nf == 0, &fields[i], fn) != 0)
             goto oom;
         nf++;
-        int rc = 0;
-        switch (f->type) {
-        case TROPT_BOOL:
-            rc = tev_buf_puts(b, f->v.b ? "true" : "false");
-            break;
-        case TROPT_INT:
-            rc = tev_buf_put_i64(b, f->v.i) || tev_buf_puts(b, "i");
-            break;
-        case TROPT_REAL:
-            (fn ? fn : tev_format_real)(tmp, sizeof tmp, f->v.r);
-            rc = tev_buf_puts(b, tmp);
-            break;
-        case TROPT_STRING:
-            rc = tev_buf_puts(b, "\"") || influx_put_escaped(b, f->v.s, 's') ||
-                 tev_buf_puts(b, "\"");
-            break;
-        case TROPT_JSON: {
-            tev_buf js;
-            tev_buf_init(&js, b->realloc_fn, b->free_fn);
-            rc = tev_put_json(&js, f->v.json, fn) || tev_buf_puts(b, "\"") ||
-                 influx_put_escaped(b, js.data ? js.data : "", 's') || tev_buf_puts(b, "\"");
-            tev_buf_free(&js);
-            break;
-        }
-        default:
-            rc = tev_buf_puts(b, "\"\"");
-        }
-        if (rc != 0)
-            goto oom;
     }
     if (nf == 0) { /* every field was unrepresentable: no point at all */
-        b->len = mark;
-        if (b->data)
-            b->data[mark] = '\0';
+        influx_undo(b, mark);
         return 0;
     }
-    /* One point per series and timestamp survives in InfluxDB, and a tight
-     * loop logs several steps within one double's resolution of the time
-     * (~0.24 us today): the timestamp is the time to the millisecond plus
-     * the step modulo 1,000,000 in nanoseconds, unique per step of a run
-     * unless a million steps share one millisecond, and the same for the
-     * same step (a resent or replayed point overwrites itself). */
-    double ns = time * 1e9;
-    if (!isfinite(ns) || ns < 0 || ns > 9.2e18)
-        ns = 0;
-    int64_t ts = (int64_t)llround(ns) / 1000000 * 1000000 + (step % 1000000 + 1000000) % 1000000;
-    if (tev_buf_puts(b, " ") != 0 || tev_buf_put_i64(b, ts) != 0 || tev_buf_puts(b, "\n") != 0)
+    if (tev_buf_puts(b, " ") != 0 || tev_buf_put_i64(b, influx_timestamp(time, step)) != 0 ||
+        tev_buf_puts(b, "\n") != 0)
         goto oom;
     return 0;
 oom:
-    b->len = mark;
-    if (b->data)
-        b->data[mark] = '\0';
+    influx_undo(b, mark);
     return -1;
-}
-
-/* Back to `mark` (the line not written). */
-static void influx_undo(tev_buf *b, size_t mark)
-{
-    b->len = mark;
-    if (b->data)
-        b->data[mark] = '\0';
 }
 
 /* The fields of system samples: <key>=<mean>,<key>_max=<max> for each

@@ -640,34 +640,20 @@ static int prepare_all(tsq *s)
     return SQLITE_OK;
 }
 
-int tsq_open(tsq *s)
+/* The first read of the file: a non-database file fails here.  A database
+ * that is neither empty nor ours is refused before anything is written to it
+ * (no tables, no pragma, no switch to WAL). */
+static int check_foreign(tsq *s)
 {
-    s->rng = (uint64_t)getpid() * 0x9E3779B97F4A7C15ull ^ (uint64_t)(uintptr_t)s;
-    if (!s->rng)
-        s->rng = 1;
-    int rc = sqlite3_open_v2(
-        s->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc) {
-        int r = tsq_fail(s, rc, "open");
-        sqlite3_close_v2(s->db);
-        s->db = NULL;
-        return r;
-    }
-    sqlite3_extended_result_codes(s->db, 1);
-    sqlite3_busy_handler(s->db, busy_cb, s);
-
-    /* The first read of the file: a non-database file fails here.  A
-     * database that is neither empty nor ours is refused before anything
-     * is written to it (no tables, no pragma, no switch to WAL). */
     long long app0 = 0, objects = 0;
     /* one statement, so both come from one snapshot: another process may
      * be creating the schema (tables and application_id in one
      * transaction) right now */
     char both[64] = "";
-    rc = exec_retry(s,
-                    "SELECT (SELECT application_id FROM pragma_application_id()) || ' ' ||"
-                    " (SELECT count(*) FROM sqlite_master)",
-                    both, sizeof both);
+    int rc = exec_retry(s,
+                        "SELECT (SELECT application_id FROM pragma_application_id()) || ' ' ||"
+                        " (SELECT count(*) FROM sqlite_master)",
+                        both, sizeof both);
     if (rc)
         return tsq_fail(s, rc, "open");
     if (sscanf(both, "%lld %lld", &app0, &objects) != 2) {
@@ -681,8 +667,14 @@ int tsq_open(tsq *s)
                  s->path, (unsigned long long)app0, objects);
         return TROPT_EBACKEND;
     }
+    return TROPT_OK;
+}
+
+/* WAL (a warning when the file system refuses it) and the sync level. */
+static int configure_journal(tsq *s)
+{
     char mode[32] = "";
-    rc = exec_retry(s, TSQL_WAL, mode, sizeof mode);
+    int rc = exec_retry(s, TSQL_WAL, mode, sizeof mode);
     if (rc)
         return tsq_fail(s, rc, "open");
     if (strcmp(mode, "wal") != 0)
@@ -691,11 +683,37 @@ int tsq_open(tsq *s)
                        "delay writers",
                        s->path, mode);
     rc = exec_retry(s, s->sync_full ? TSQL_SYNC_FULL : TSQL_SYNC_NORMAL, NULL, 0);
-    if (rc)
-        return tsq_fail(s, rc, "configure");
+    return rc ? tsq_fail(s, rc, "configure") : TROPT_OK;
+}
 
+/* Create or upgrade the schema in one transaction: only the transaction
+ * statements exist yet (the others name tables a migration may create). */
+static int upgrade_schema(tsq *s)
+{
+    for (int i = TSQ_BEGIN; i <= TSQ_ROLLBACK; i++) {
+        int rc = sqlite3_prepare_v2(s->db, stmt_sql[i], -1, &s->st[i], NULL);
+        if (rc)
+            return tsq_fail(s, rc, "prepare statements for");
+    }
+    int r = tsq_commit(s, migrate, NULL);
+    if (r) {
+        size_t len = strlen(s->err);
+        snprintf(s->err + len, sizeof s->err - len, " (creating the schema)");
+        return r;
+    }
+    for (int i = TSQ_BEGIN; i <= TSQ_ROLLBACK; i++) {
+        sqlite3_finalize(s->st[i]);
+        s->st[i] = NULL;
+    }
+    return TROPT_OK;
+}
+
+/* The schema: ours (or none yet) and not newer than this plugin's, then
+ * created or upgraded. */
+static int ensure_schema(tsq *s)
+{
     int64_t app = 0, version = 0;
-    rc = read_int_pragma(s, TSQL_APP_ID, &app);
+    int rc = read_int_pragma(s, TSQL_APP_ID, &app);
     if (!rc)
         rc = read_int_pragma(s, TSQL_USER_VERSION, &version);
     if (rc)
@@ -713,26 +731,31 @@ int tsq_open(tsq *s)
                  s->path, (long long)version, TSQL_SCHEMA_VERSION);
         return TROPT_EBACKEND;
     }
-    if (version < TSQL_SCHEMA_VERSION) {
-        /* Create or upgrade the schema in one transaction: only the
-         * transaction statements exist yet (the others name tables a
-         * migration may create). */
-        for (int i = TSQ_BEGIN; i <= TSQ_ROLLBACK; i++) {
-            rc = sqlite3_prepare_v2(s->db, stmt_sql[i], -1, &s->st[i], NULL);
-            if (rc)
-                return tsq_fail(s, rc, "prepare statements for");
-        }
-        int r = tsq_commit(s, migrate, NULL);
-        if (r) {
-            size_t len = strlen(s->err);
-            snprintf(s->err + len, sizeof s->err - len, " (creating the schema)");
-            return r;
-        }
-        for (int i = TSQ_BEGIN; i <= TSQ_ROLLBACK; i++) {
-            sqlite3_finalize(s->st[i]);
-            s->st[i] = NULL;
-        }
+    return version < TSQL_SCHEMA_VERSION ? upgrade_schema(s) : TROPT_OK;
+}
+
+int tsq_open(tsq *s)
+{
+    s->rng = (uint64_t)getpid() * 0x9E3779B97F4A7C15ull ^ (uint64_t)(uintptr_t)s;
+    if (!s->rng)
+        s->rng = 1;
+    int rc = sqlite3_open_v2(
+        s->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc) {
+        int r = tsq_fail(s, rc, "open");
+        sqlite3_close_v2(s->db);
+        s->db = NULL;
+        return r;
     }
+    sqlite3_extended_result_codes(s->db, 1);
+    sqlite3_busy_handler(s->db, busy_cb, s);
+    int r = check_foreign(s);
+    if (r == TROPT_OK)
+        r = configure_journal(s);
+    if (r == TROPT_OK)
+        r = ensure_schema(s);
+    if (r != TROPT_OK)
+        return r;
     rc = prepare_all(s);
     if (rc)
         return tsq_fail(s, rc, "prepare statements for");
