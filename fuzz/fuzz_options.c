@@ -84,23 +84,22 @@ static const char message_words[] =
 
 #define MAX_KV 24
 
-int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
+/* The two tables are valid declarations (checked once). */
+static void check_decls_once(void)
 {
-    if (size < 1)
-        return 0;
-    const tropt_option_def *opts = (data[0] & 1) ? table_req : table_all;
-    tropt_plugin plugin = make_plugin(opts);
     static int checked;
-    if (!checked) {
-        tropt_plugin a = make_plugin(table_all), r = make_plugin(table_req);
-        FUZZ_CHECK(tropt__options_check_decl(&a, "t") == TROPT_OK, "decl: %s",
-                   tropt_error_message());
-        FUZZ_CHECK(tropt__options_check_decl(&r, "t") == TROPT_OK, "decl: %s",
-                   tropt_error_message());
-        checked = 1;
-    }
-    char *text = fuzz_cstr(data + 1, size - 1);
-    tropt__kv kv[MAX_KV];
+    if (checked)
+        return;
+    tropt_plugin a = make_plugin(table_all), r = make_plugin(table_req);
+    FUZZ_CHECK(tropt__options_check_decl(&a, "t") == TROPT_OK, "decl: %s", tropt_error_message());
+    FUZZ_CHECK(tropt__options_check_decl(&r, "t") == TROPT_OK, "decl: %s", tropt_error_message());
+    checked = 1;
+}
+
+/* "key=value" lines of text (cut in place) into kv, the first of each key
+ * only: the spec parser refuses duplicates before validation. */
+static size_t parse_lines(char *text, tropt__kv *kv)
+{
     size_t n = 0;
     for (char *save = NULL, *line = strtok_r(text, "\n", &save); line && n < MAX_KV;
          line = strtok_r(NULL, "\n", &save)) {
@@ -111,48 +110,96 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
         int dup = 0;
         for (size_t j = 0; j < n; j++)
             dup |= strcmp(kv[j].key, line) == 0;
-        if (dup) /* the spec parser refuses duplicates before validation */
+        if (dup)
             continue;
-        kv[n].key = line;
-        kv[n].value = eq + 1;
-        kv[n].pos = 0;
+        kv[n] = (tropt__kv){.key = line, .value = eq + 1, .pos = 0};
         n++;
     }
-    tropt_optval *vals = (tropt_optval *)&vals;
-    tropt__host_opts ho;
-    int rc = tropt__options_validate(&plugin, "fuzzplug", kv, n, &vals, &ho);
-    int warn = ho.warn_only;
-    tropt__host_opts_clear(&ho);
-    size_t nd = tropt__option_count(&plugin);
-    if (rc != TROPT_OK) {
-        FUZZ_CHECK(rc == TROPT_EINVAL || rc == TROPT_ENOMEM, "rc %d", rc);
-        FUZZ_CHECK(vals == NULL, "values left on failure");
-        const char *msg = tropt_error_message();
-        FUZZ_CHECK(*msg, "empty message");
-        for (size_t k = 0; k < n; k++) {
-            size_t d = 0;
-            while (d < nd && strcmp(opts[d].name, kv[k].key) != 0)
-                d++;
-            if (d == nd || !(opts[d].flags & TROPT_OPT_SECRET))
-                continue;
-            /* Only a distinctive value can be looked for: six or more
-             * letters and digits (so it cannot span "key=value" or words of
-             * a message) that no other text of the message could hold. */
-            const char *v = kv[k].value;
-            if (strlen(v) < 6 ||
-                strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                          "0123456789") != strlen(v) ||
-                in_table_text(opts, v) || strstr(message_words, v))
-                continue;
-            int elsewhere = 0;
-            for (size_t j = 0; j < n; j++)
-                if (j != k && (strstr(kv[j].key, v) || strstr(kv[j].value, v)))
-                    elsewhere = 1;
-            FUZZ_CHECK(elsewhere || !strstr(msg, v), "secret value '%s' in message: %s", v, msg);
-        }
-        free(text);
-        return 0;
+    return n;
+}
+
+/* The declaration of option `key`, or NULL. */
+static const tropt_option_def *find_def(const tropt_option_def *opts, const char *key)
+{
+    for (size_t d = 0; opts[d].name; d++)
+        if (strcmp(opts[d].name, key) == 0)
+            return &opts[d];
+    return NULL;
+}
+
+/* Only a distinctive value can be looked for in a message: six or more
+ * letters and digits (so it cannot span "key=value" or words of a message)
+ * that no other text of the message could hold. */
+static int distinctive(const tropt_option_def *opts, const char *v)
+{
+    return strlen(v) >= 6 &&
+           strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") ==
+               strlen(v) &&
+           !in_table_text(opts, v) && !strstr(message_words, v);
+}
+
+/* A refusal: EINVAL or ENOMEM, no values, a message that never holds a
+ * secret option's value (unless another given key or value holds it). */
+static void check_failure(const tropt_option_def *opts, const tropt__kv *kv, size_t n, int rc,
+                          const tropt_optval *vals)
+{
+    FUZZ_CHECK(rc == TROPT_EINVAL || rc == TROPT_ENOMEM, "rc %d", rc);
+    FUZZ_CHECK(vals == NULL, "values left on failure");
+    const char *msg = tropt_error_message();
+    FUZZ_CHECK(*msg, "empty message");
+    for (size_t k = 0; k < n; k++) {
+        const tropt_option_def *def = find_def(opts, kv[k].key);
+        const char *v = kv[k].value;
+        if (!def || !(def->flags & TROPT_OPT_SECRET) || !distinctive(opts, v))
+            continue;
+        int elsewhere = 0;
+        for (size_t j = 0; j < n; j++)
+            if (j != k && (strstr(kv[j].key, v) || strstr(kv[j].value, v)))
+                elsewhere = 1;
+        FUZZ_CHECK(elsewhere || !strstr(msg, v), "secret value '%s' in message: %s", v, msg);
     }
+}
+
+/* A parsed value keeps to its type: BOOL 0/1, ENUM indexes its choices,
+ * ranges hold, durations non-negative, doubles finite, paths non-empty. */
+static void check_typed(const tropt_option_def *def, const tropt_optval *v)
+{
+    switch (def->type) {
+    case TROPT_OPT_BOOL:
+        FUZZ_CHECK(v->i == 0 || v->i == 1, "bool %s = %lld", def->name, (long long)v->i);
+        break;
+    case TROPT_OPT_ENUM: {
+        size_t nc = 0;
+        while (def->choices[nc])
+            nc++;
+        FUZZ_CHECK(v->i >= 0 && (size_t)v->i < nc && strcmp(def->choices[v->i], v->text) == 0,
+                   "enum %s", def->name);
+        break;
+    }
+    case TROPT_OPT_DURATION:
+        FUZZ_CHECK(v->d >= 0 && isfinite(v->d), "duration %s = %g", def->name, v->d);
+        /* fall through */
+    case TROPT_OPT_INT:
+    case TROPT_OPT_DOUBLE:
+        if (def->flags & TROPT_OPT_HAS_RANGE) {
+            double x = def->type == TROPT_OPT_INT ? (double)v->i : v->d;
+            FUZZ_CHECK(x >= def->min && x <= def->max, "%s = %g out of range", def->name, x);
+        }
+        FUZZ_CHECK(def->type != TROPT_OPT_DOUBLE || isfinite(v->d), "double %s", def->name);
+        break;
+    case TROPT_OPT_PATH:
+        FUZZ_CHECK(*v->text, "empty path %s", def->name);
+        break;
+    default:
+        break;
+    }
+}
+
+/* A success: one value per declared option, every given option keeping its
+ * text, an unset one its default; on_error lands in warn_only. */
+static void check_success(const tropt_option_def *opts, size_t nd, const tropt__kv *kv, size_t n,
+                          const tropt_optval *vals, int warn)
+{
     FUZZ_CHECK(vals != NULL, "no values");
     FUZZ_CHECK(warn == 0 || warn == 1, "warn_only %d", warn);
     for (size_t d = 0; d < nd; d++) {
@@ -169,42 +216,35 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
                        def->name);
         else
             FUZZ_CHECK(v->text == NULL, "text of unset %s", def->name);
-        if (!v->text)
-            continue;
-        switch (def->type) {
-        case TROPT_OPT_BOOL:
-            FUZZ_CHECK(v->i == 0 || v->i == 1, "bool %s = %lld", def->name, (long long)v->i);
-            break;
-        case TROPT_OPT_ENUM: {
-            size_t nc = 0;
-            while (def->choices[nc])
-                nc++;
-            FUZZ_CHECK(v->i >= 0 && (size_t)v->i < nc && strcmp(def->choices[v->i], v->text) == 0,
-                       "enum %s", def->name);
-            break;
-        }
-        case TROPT_OPT_DURATION:
-            FUZZ_CHECK(v->d >= 0 && isfinite(v->d), "duration %s = %g", def->name, v->d);
-            /* fall through */
-        case TROPT_OPT_INT:
-        case TROPT_OPT_DOUBLE:
-            if (def->flags & TROPT_OPT_HAS_RANGE) {
-                double x = def->type == TROPT_OPT_INT ? (double)v->i : v->d;
-                FUZZ_CHECK(x >= def->min && x <= def->max, "%s = %g out of range", def->name, x);
-            }
-            FUZZ_CHECK(def->type != TROPT_OPT_DOUBLE || isfinite(v->d), "double %s", def->name);
-            break;
-        case TROPT_OPT_PATH:
-            FUZZ_CHECK(*v->text, "empty path %s", def->name);
-            break;
-        default:
-            break;
-        }
+        if (v->text)
+            check_typed(def, v);
     }
     for (size_t k = 0; k < n; k++)
         if (strcmp(kv[k].key, "on_error") == 0)
             FUZZ_CHECK(warn == (strcmp(kv[k].value, "warn") == 0), "on_error=%s", kv[k].value);
-    tropt__optvals_free(&plugin, vals);
+}
+
+int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
+{
+    if (size < 1)
+        return 0;
+    const tropt_option_def *opts = (data[0] & 1) ? table_req : table_all;
+    tropt_plugin plugin = make_plugin(opts);
+    check_decls_once();
+    char *text = fuzz_cstr(data + 1, size - 1);
+    tropt__kv kv[MAX_KV];
+    size_t n = parse_lines(text, kv);
+    tropt_optval *vals = (tropt_optval *)&vals;
+    tropt__host_opts ho;
+    int rc = tropt__options_validate(&plugin, "fuzzplug", kv, n, &vals, &ho);
+    int warn = ho.warn_only;
+    tropt__host_opts_clear(&ho);
+    if (rc != TROPT_OK) {
+        check_failure(opts, kv, n, rc, vals);
+    } else {
+        check_success(opts, tropt__option_count(&plugin), kv, n, vals, warn);
+        tropt__optvals_free(&plugin, vals);
+    }
     free(text);
     return 0;
 }
