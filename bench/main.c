@@ -263,57 +263,66 @@ static int64_t parse_count(const char *s, const char *opt)
     return v;
 }
 
-int main(int argc, char **argv)
+/* What the command line asked for besides the scenarios' parameters. */
+typedef struct bench_args {
+    const char *json_path, *dir;
+    int do_verify, steps_given, mem_given, rounds_given;
+} bench_args;
+
+/* One option that takes a value; 1 when `a` was one, 0 when not, 2 on a bad
+ * value (after saying why). */
+static int value_option(bench_ctx *c, bench_args *g, const char *a, const char *val)
 {
-    bench_ctx c;
-    memset(&c, 0, sizeof c);
-    c.steps = 100000;
-    c.mem_steps = 200000;
-    c.rounds = 5;
-    const char *json_path = NULL, *dir = NULL;
-    int do_verify = 0, steps_given = 0, mem_given = 0, rounds_given = 0;
+    if (strcmp(a, "--steps") == 0) {
+        c->steps = parse_count(val, a);
+        g->steps_given = 1;
+    } else if (strcmp(a, "--mem-steps") == 0) {
+        c->mem_steps = parse_count(val, a);
+        g->mem_given = 1;
+    } else if (strcmp(a, "--rounds") == 0) {
+        c->rounds = (int)parse_count(val, a);
+        g->rounds_given = 1;
+    } else if (strcmp(a, "--only") == 0) {
+        c->only = val;
+    } else if (strcmp(a, "--vm") == 0) {
+        c->vm_url = *val ? val : NULL;
+    } else if (strcmp(a, "--http-opts") == 0) {
+        c->http_opts = val;
+    } else if (strcmp(a, "--dir") == 0) {
+        g->dir = val;
+    } else if (strcmp(a, "--json") == 0) {
+        g->json_path = val;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+static int takes_value(const char *a)
+{
+    static const char *const names[] = {"--steps", "--mem-steps", "--rounds", "--only",
+                                        "--vm",    "--http-opts", "--dir",    "--json"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(a, names[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* The command line into c and g: -1 to go on, else the exit code. */
+static int parse_args(int argc, char **argv, bench_ctx *c, bench_args *g)
+{
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-#define NEEDVAL                                                                                    \
-    do {                                                                                           \
-        if (!val) {                                                                                \
-            fprintf(stderr, "tropt-bench: %s needs a value\n", a);                                 \
-            return 2;                                                                              \
-        }                                                                                          \
-        i++;                                                                                       \
-    } while (0)
-        if (strcmp(a, "--quick") == 0) {
-            c.quick = 1;
-        } else if (strcmp(a, "--steps") == 0) {
-            NEEDVAL;
-            c.steps = parse_count(val, a);
-            steps_given = 1;
-        } else if (strcmp(a, "--mem-steps") == 0) {
-            NEEDVAL;
-            c.mem_steps = parse_count(val, a);
-            mem_given = 1;
-        } else if (strcmp(a, "--rounds") == 0) {
-            NEEDVAL;
-            c.rounds = (int)parse_count(val, a);
-            rounds_given = 1;
-        } else if (strcmp(a, "--only") == 0) {
-            NEEDVAL;
-            c.only = val;
-        } else if (strcmp(a, "--vm") == 0) {
-            NEEDVAL;
-            c.vm_url = *val ? val : NULL;
-        } else if (strcmp(a, "--http-opts") == 0) {
-            NEEDVAL;
-            c.http_opts = val;
-        } else if (strcmp(a, "--dir") == 0) {
-            NEEDVAL;
-            dir = val;
-        } else if (strcmp(a, "--json") == 0) {
-            NEEDVAL;
-            json_path = val;
+        if (takes_value(a)) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "tropt-bench: %s needs a value\n", a);
+                return 2;
+            }
+            value_option(c, g, a, argv[++i]);
+        } else if (strcmp(a, "--quick") == 0) {
+            c->quick = 1;
         } else if (strcmp(a, "--verify") == 0) {
-            do_verify = 1;
+            g->do_verify = 1;
         } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
             return 0;
@@ -323,40 +332,119 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (c.quick) {
-        if (!steps_given)
-            c.steps = 2000;
-        if (!mem_given)
-            c.mem_steps = 5000;
-        if (!rounds_given)
-            c.rounds = 3;
-    }
-    if (c.rounds > 64)
-        c.rounds = 64;
-    if (do_verify && !json_path) {
+    if (g->do_verify && !g->json_path) {
         fprintf(stderr, "tropt-bench: --verify needs --json PATH\n");
         return 2;
     }
-    if (c.vm_url) { /* strip a trailing '/' */
+    return -1;
+}
+
+/* --quick's smaller defaults where no count was given, the rounds capped,
+ * the VictoriaMetrics url without its trailing '/'. */
+static void settle_params(bench_ctx *c, const bench_args *g)
+{
+    if (c->quick) {
+        if (!g->steps_given)
+            c->steps = 2000;
+        if (!g->mem_given)
+            c->mem_steps = 5000;
+        if (!g->rounds_given)
+            c->rounds = 3;
+    }
+    if (c->rounds > 64)
+        c->rounds = 64;
+    if (c->vm_url) {
         static char vm[1024];
-        snprintf(vm, sizeof vm, "%s", c.vm_url);
+        snprintf(vm, sizeof vm, "%s", c->vm_url);
         size_t n = strlen(vm);
         while (n && vm[n - 1] == '/')
             vm[--n] = '\0';
-        c.vm_url = vm;
+        c->vm_url = vm;
     }
+}
 
+/* The scratch folder, under --dir, else TMPDIR, else /tmp; 0 or -1. */
+static int make_scratch(bench_ctx *c, const char *dir)
+{
     const char *tmp = getenv("TMPDIR");
-    if (dir) {
-        snprintf(c.tmpdir, sizeof c.tmpdir, "%s/tropt-bench.XXXXXX", dir);
-    } else {
-        snprintf(c.tmpdir, sizeof c.tmpdir, "%s/tropt-bench.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    }
-    if (!mkdtemp(c.tmpdir)) {
-        fprintf(stderr, "tropt-bench: cannot create a scratch folder %s: %s\n", c.tmpdir,
+    snprintf(c->tmpdir, sizeof c->tmpdir, "%s/tropt-bench.XXXXXX",
+             dir           ? dir
+             : tmp && *tmp ? tmp
+                           : "/tmp");
+    if (!mkdtemp(c->tmpdir)) {
+        fprintf(stderr, "tropt-bench: cannot create a scratch folder %s: %s\n", c->tmpdir,
                 strerror(errno));
-        return 1;
+        return -1;
     }
+    return 0;
+}
+
+/* Every scenario in order; the seconds they took. */
+static double run_scenarios(bench_ctx *c)
+{
+    double t0 = bench_mono();
+    struct {
+        const char *label;
+        void (*fn)(bench_ctx *);
+    } order[] = {
+        {"host", scen_host},     {"sqlite", scen_sqlite}, {"csv", scen_csv},
+        {"jsonl", scen_jsonl},   {"http", scen_http},     {"latency", scen_latency},
+        {"pg", scen_pg},         {"reader", scen_reader}, {"scale", scen_scale},
+        {"sys", scen_sys},       {"ckpt", scen_ckpt},     {"tensorboard", scen_tensorboard},
+        {"resume", scen_resume},
+    };
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+        printf("== %s\n", order[i].label);
+        fflush(stdout);
+        order[i].fn(c);
+    }
+    return bench_mono() - t0;
+}
+
+/* The machine's load when the run ended, into c->machine. */
+static void note_load(bench_ctx *c)
+{
+    FILE *la = fopen("/proc/loadavg", "r");
+    if (!la)
+        return;
+    double l1, l5, l15;
+    if (fscanf(la, "%lf %lf %lf", &l1, &l5, &l15) == 3)
+        json_object_set_new(c->machine, "loadavg_at_end",
+                            json_sprintf("%.2f %.2f %.2f", l1, l5, l15));
+    fclose(la);
+}
+
+/* Everything measured, as JSON at path; counts an error when it cannot. */
+static void write_json(bench_ctx *c, const char *path, double elapsed)
+{
+    json_t *root = json_pack(
+        "{s:O, s:{s:I, s:I, s:i, s:b, s:s?, s:s?}, s:O, s:O, s:O, s:f}", "machine", c->machine,
+        "params", "steps", (json_int_t)c->steps, "mem_steps", (json_int_t)c->mem_steps, "rounds",
+        c->rounds, "quick", c->quick, "vm", c->vm_url, "http_opts", c->http_opts, "scenarios",
+        c->scenarios, "results", c->results, "latency", c->latency, "elapsed_s", elapsed);
+    if (!root || json_dump_file(root, path, JSON_INDENT(2) | JSON_SORT_KEYS) != 0) {
+        fprintf(stderr, "tropt-bench: cannot write %s\n", path);
+        c->errors++;
+    } else {
+        printf("JSON written to %s\n", path);
+    }
+    json_decref(root);
+}
+
+int main(int argc, char **argv)
+{
+    bench_ctx c;
+    memset(&c, 0, sizeof c);
+    c.steps = 100000;
+    c.mem_steps = 200000;
+    c.rounds = 5;
+    bench_args g = {0};
+    int rc = parse_args(argc, argv, &c, &g);
+    if (rc >= 0)
+        return rc;
+    settle_params(&c, &g);
+    if (make_scratch(&c, g.dir) != 0)
+        return 1;
 
     bench_values_init();
     c.machine = machine_info(c.tmpdir);
@@ -372,52 +460,16 @@ int main(int argc, char **argv)
            (long long)c.mem_steps, c.rounds, c.quick ? " (quick)" : "");
     fflush(stdout);
 
-    double t0 = bench_mono();
-    struct {
-        const char *label;
-        void (*fn)(bench_ctx *);
-    } order[] = {
-        {"host", scen_host},     {"sqlite", scen_sqlite}, {"csv", scen_csv},
-        {"jsonl", scen_jsonl},   {"http", scen_http},     {"latency", scen_latency},
-        {"pg", scen_pg},         {"reader", scen_reader}, {"scale", scen_scale},
-        {"sys", scen_sys},       {"ckpt", scen_ckpt},     {"tensorboard", scen_tensorboard},
-        {"resume", scen_resume},
-    };
-    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
-        printf("== %s\n", order[i].label);
-        fflush(stdout);
-        order[i].fn(&c);
-    }
-    double elapsed = bench_mono() - t0;
-    FILE *la = fopen("/proc/loadavg", "r");
-    if (la) {
-        double l1, l5, l15;
-        if (fscanf(la, "%lf %lf %lf", &l1, &l5, &l15) == 3)
-            json_object_set_new(c.machine, "loadavg_at_end",
-                                json_sprintf("%.2f %.2f %.2f", l1, l5, l15));
-        fclose(la);
-    }
+    double elapsed = run_scenarios(&c);
+    note_load(&c);
     bench_rmrf(c.tmpdir);
 
     print_tables(&c);
     print_scenarios(&c);
     printf("\ntotal %.1f s\n", elapsed);
-
-    if (json_path) {
-        json_t *root = json_pack(
-            "{s:O, s:{s:I, s:I, s:i, s:b, s:s?, s:s?}, s:O, s:O, s:O, s:f}", "machine", c.machine,
-            "params", "steps", (json_int_t)c.steps, "mem_steps", (json_int_t)c.mem_steps, "rounds",
-            c.rounds, "quick", c.quick, "vm", c.vm_url, "http_opts", c.http_opts, "scenarios",
-            c.scenarios, "results", c.results, "latency", c.latency, "elapsed_s", elapsed);
-        if (!root || json_dump_file(root, json_path, JSON_INDENT(2) | JSON_SORT_KEYS) != 0) {
-            fprintf(stderr, "tropt-bench: cannot write %s\n", json_path);
-            c.errors++;
-        } else {
-            printf("JSON written to %s\n", json_path);
-        }
-        json_decref(root);
-    }
-    if (do_verify && verify(&c, json_path) != 0)
+    if (g.json_path)
+        write_json(&c, g.json_path, elapsed);
+    if (g.do_verify && verify(&c, g.json_path) != 0)
         c.errors++;
     json_decref(c.machine);
     json_decref(c.results);
