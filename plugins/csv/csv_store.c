@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -93,22 +94,29 @@ static void claim_owner(int dfd, const char *name, char *id, size_t size)
 }
 
 /* Create the claim file `name` holding run_id, exclusively: 0, or -1 with
- * errno (EEXIST: another claim is there). */
+ * errno (EEXIST: another claim is there).  The id is written to a file of
+ * this process's own first and then linked to `name`, so a claim is never
+ * seen empty: a racer that loses reads whose run won. */
 static int claim_create(int dfd, const char *name, const char *run_id)
 {
-    int fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+    char tmp[200];
+    static atomic_uint seq;
+    snprintf(tmp, sizeof tmp, ".resume_keys/.claim-%ld-%u", (long)getpid(),
+             atomic_fetch_add(&seq, 1));
+    int fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
     if (fd < 0)
         return -1;
     size_t n = strlen(run_id);
     int ok = write(fd, run_id, n) == (ssize_t)n && fsync(fd) == 0;
     int e = errno;
     close(fd);
-    if (!ok) {
-        unlinkat(dfd, name, 0);
-        errno = e;
-        return -1;
+    if (ok && linkat(dfd, tmp, dfd, name, 0) != 0) {
+        ok = 0;
+        e = errno;
     }
-    return 0;
+    unlinkat(dfd, tmp, 0);
+    errno = e;
+    return ok ? 0 : -1;
 }
 
 int store_claim_key(csv *c, int dfd, const char *key, const char *run_id)
