@@ -628,78 +628,100 @@ END_TEST
 
 /* ---- header rewrites ----------------------------------------------------------- */
 
+/* Scanning states of the strict reader below. */
+enum { SCAN_ERROR = -1, SCAN_MORE = 0, SCAN_PARTIAL = 1 };
+
+/* One field from s[*i]: SCAN_MORE past it, SCAN_PARTIAL when the input ends
+ * inside a quoted field (an append in progress), SCAN_ERROR with why on a
+ * quote inside a bare field. */
+static int scan_field(const char *s, size_t len, size_t *i, const char **why)
+{
+    if (s[*i] != '"') {
+        for (; *i < len && s[*i] != ',' && s[*i] != '\r' && s[*i] != '\n'; (*i)++)
+            if (s[*i] == '"') {
+                *why = "quote inside a bare field";
+                return SCAN_ERROR;
+            }
+        return SCAN_MORE;
+    }
+    for ((*i)++; *i < len; (*i)++) {
+        if (s[*i] != '"')
+            continue;
+        if (*i + 1 < len && s[*i + 1] == '"') {
+            (*i)++;
+            continue;
+        }
+        (*i)++;
+        return SCAN_MORE;
+    }
+    return SCAN_PARTIAL;
+}
+
+/* What follows a field at s[*i]: 0 another field (past the ','), 1 the end
+ * of the record (past CRLF), SCAN_PARTIAL at the end of the input, or
+ * SCAN_ERROR with why (a bare LF, anything else). */
+static int after_field(const char *s, size_t len, size_t *i, const char **why)
+{
+    if (*i >= len || (s[*i] == '\r' && *i + 1 >= len))
+        return SCAN_PARTIAL;
+    if (s[*i] == ',') {
+        (*i)++;
+        return 0;
+    }
+    if (s[*i] == '\r' && s[*i + 1] == '\n') {
+        *i += 2;
+        return 1;
+    }
+    *why = "bad character after a field";
+    return SCAN_ERROR;
+}
+
+/* One record from s[*i]: its field count and first field's number (the
+ * step); SCAN_MORE when complete, else SCAN_PARTIAL or SCAN_ERROR. */
+static int scan_record(const char *s, size_t len, size_t *i, size_t *fields, int64_t *first,
+                       const char **why)
+{
+    *fields = 0;
+    for (;;) {
+        size_t f0 = *i;
+        (*fields)++;
+        int r = scan_field(s, len, i, why);
+        if (r != SCAN_MORE)
+            return r;
+        if (*fields == 1)
+            *first = strtoll(s + f0, NULL, 10);
+        r = after_field(s, len, i, why);
+        if (r == 1)
+            return SCAN_MORE;
+        if (r != 0)
+            return r;
+    }
+}
+
 /* A strict RFC 4180 reader: returns the number of complete records and sets
  * *width to the header's field count; a record whose field count differs,
  * a bare LF, a stray quote or a step out of sequence is an error (-1, with
  * why).  An unterminated last record (an append in progress) is ignored. */
 static long parse_strict(const char *s, size_t len, size_t *width, const char **why)
 {
-    size_t i = 0, fields = 0;
+    size_t i = 0;
     long records = 0;
     while (i < len) {
-        size_t rec_start = i;
-        fields = 0;
-        int complete = 0;
+        size_t fields;
         int64_t first = -1;
-        while (i < len) {
-            size_t f0 = i;
-            fields++;
-            if (s[i] == '"') {
-                i++;
-                for (;;) {
-                    if (i >= len)
-                        return records; /* unterminated: an append in progress */
-                    if (s[i] == '"') {
-                        if (i + 1 < len && s[i + 1] == '"') {
-                            i += 2;
-                            continue;
-                        }
-                        i++;
-                        break;
-                    }
-                    i++;
-                }
-            } else {
-                while (i < len && s[i] != ',' && s[i] != '\r' && s[i] != '\n') {
-                    if (s[i] == '"') {
-                        *why = "quote inside a bare field";
-                        return -1;
-                    }
-                    i++;
-                }
-            }
-            if (fields == 1 && records > 0)
-                first = strtoll(s + f0, NULL, 10);
-            if (i >= len)
-                return records;
-            if (s[i] == ',') {
-                i++;
-                continue;
-            }
-            if (s[i] == '\r' && i + 1 < len && s[i + 1] == '\n') {
-                i += 2;
-                complete = 1;
-                break;
-            }
-            if (s[i] == '\r' && i + 1 >= len)
-                return records;
-            *why = "bad character after a field";
+        int r = scan_record(s, len, &i, &fields, &first, why);
+        if (r == SCAN_ERROR)
             return -1;
-        }
-        if (!complete)
+        if (r == SCAN_PARTIAL)
             return records;
-        (void)rec_start;
         if (records == 0) {
             *width = fields;
-        } else {
-            if (fields != *width) {
-                *why = "a record's field count differs from the header's";
-                return -1;
-            }
-            if (first != records - 1) {
-                *why = "steps out of sequence";
-                return -1;
-            }
+        } else if (fields != *width) {
+            *why = "a record's field count differs from the header's";
+            return -1;
+        } else if (first != records - 1) {
+            *why = "steps out of sequence";
+            return -1;
         }
         records++;
     }
@@ -1289,6 +1311,132 @@ END_TEST
  * write (the file does not grow once space is back) until the flush
  * barrier; then every row whose log did not say "dropped" is in
  * metrics.csv, in order, and nothing else.  Wide and long layouts. */
+/* What the child of test_disk_full_bounded saw: logs accepted (n_ok), kept
+ * in memory (kept), dropped; the steps whose rows must reach the file. */
+typedef struct full_log {
+    int n_ok, kept, dropped, step;
+    char *want;
+    size_t wn;
+} full_log;
+
+static void full_want(full_log *g)
+{
+    g->wn += (size_t)snprintf(g->want + g->wn, 64 * 1024 - g->wn, " %d", g->step);
+}
+
+/* One log's outcome while the disk is full: 0 accepted or kept (its row
+ * must reach the file), 1 dropped, else the child's exit code. */
+static int full_outcome(full_log *g, int rc, const char *msg)
+{
+    if (rc == TROPT_OK) {
+        g->n_ok++;
+        return g->dropped ? 11 : 0; /* accepted after the bound, with no space */
+    }
+    if (rc != TROPT_EBACKEND || !strstr(msg, "metrics.csv"))
+        return 12;
+    if (strstr(msg, "dropped")) {
+        g->dropped++;
+        return strstr(msg, "pending_max") ? 1 : 13;
+    }
+    g->kept++;
+    return g->dropped ? 14 : 0; /* kept after the bound: memory grows */
+}
+
+/* Big rows, the file size limited to 16 KiB from step 10, until 200 logs
+ * were dropped; 0 or the child's exit code. */
+static int full_fill(tropt_tracker *t, tropt_field *f, const struct rlimit *rl, full_log *g)
+{
+    for (g->step = 0; g->step < 3000 && g->dropped < 200; g->step++) {
+        if (g->step == 10) {
+            struct rlimit small = {16 * 1024, rl->rlim_max};
+            setrlimit(RLIMIT_FSIZE, &small);
+        }
+        int rc = tropt_tracker_log_fields(t, f, 1);
+        int r = full_outcome(g, rc, tropt_error_message());
+        if (r > 1)
+            return r;
+        if (r == 0)
+            full_want(g);
+    }
+    /* at most pending_max bytes held: about 150 rows of ~430 bytes */
+    return g->dropped < 200 || g->kept < 20 || g->kept > 200 ? 15 : 0;
+}
+
+/* The run's metrics.csv under dir/bounded, or NULL. */
+static char *full_metrics(const char *dir)
+{
+    char *metrics = NULL;
+    char *p = tu_strdupf("%s/bounded", dir);
+    DIR *d = opendir(p);
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        if (e->d_name[0] != '.') {
+            free(metrics);
+            metrics = tu_strdupf("%s/%s/metrics.csv", p, e->d_name);
+        }
+    if (d)
+        closedir(d);
+    free(p);
+    return metrics;
+}
+
+/* Space is back but retry_interval=60m: a log neither retries nor grows
+ * the file; the flush barrier writes every kept row and logging works
+ * again.  0 or the child's exit code. */
+static int full_recover(tropt_tracker *t, tropt_field *f, const char *metrics, full_log *g)
+{
+    struct stat a, b;
+    if (!metrics || stat(metrics, &a) != 0)
+        return 16;
+    if (tropt_tracker_log_fields(t, f, 1) != TROPT_EBACKEND ||
+        !strstr(tropt_error_message(), "dropped"))
+        return 17;
+    if (stat(metrics, &b) != 0 || b.st_size != a.st_size)
+        return 18;
+    g->step++;
+    if (tropt_tracker_flush(t) != TROPT_OK)
+        return 19;
+    for (int k = 0; k < 3; k++, g->step++) {
+        if (tropt_tracker_log_fields(t, f, 1) != TROPT_OK)
+            return 20;
+        full_want(g);
+    }
+    return tropt_tracker_finish(t, NULL) != TROPT_OK ? 21 : 0;
+}
+
+/* The child of test_disk_full_bounded: its exit code; on success the file
+ * accepted holds the metrics path, the counts and the steps to find. */
+static int full_child(const char *dir, const char *layout, const char *accepted)
+{
+    signal(SIGXFSZ, SIG_IGN);
+    char *spec = tu_strdupf("csv:dir=%s,fsync=off,layout=%s,pending_max=65536,retry_interval=60m",
+                            dir, layout);
+    tropt_tracker *t = NULL;
+    if (tropt_tracker_open(&t, spec, "bounded", NULL) != TROPT_OK ||
+        tropt_tracker_init(t, NULL) != TROPT_OK)
+        return 10;
+    char big[401];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    tropt_field f = TROPT_F_STR("s", big);
+    struct rlimit rl;
+    getrlimit(RLIMIT_FSIZE, &rl);
+    full_log g = {.want = malloc(64 * 1024)};
+    int r = full_fill(t, &f, &rl, &g);
+    if (r)
+        return r;
+    setrlimit(RLIMIT_FSIZE, &rl);
+    char *metrics = full_metrics(dir);
+    if ((r = full_recover(t, &f, metrics, &g)) != 0)
+        return r;
+    tropt_tracker_free(t);
+    FILE *o = fopen(accepted, "w");
+    fprintf(o, "%s\n%d kept %d dropped %d\n", metrics, g.n_ok + g.kept + 3, g.kept, g.dropped);
+    fprintf(o, "%s\n", g.want);
+    fclose(o);
+    return 0;
+}
+
 START_TEST(test_disk_full_bounded)
 {
     const char *layouts[] = {"wide", "long"};
@@ -1298,93 +1446,8 @@ START_TEST(test_disk_full_bounded)
         fflush(NULL);
         pid_t pid = fork();
         ck_assert_int_ge(pid, 0);
-        if (pid == 0) {
-            signal(SIGXFSZ, SIG_IGN);
-            char *spec =
-                tu_strdupf("csv:dir=%s,fsync=off,layout=%s,pending_max=65536,retry_interval=60m",
-                           dir, layouts[l]);
-            tropt_tracker *t = NULL;
-            if (tropt_tracker_open(&t, spec, "bounded", NULL) != TROPT_OK ||
-                tropt_tracker_init(t, NULL) != TROPT_OK)
-                _exit(10);
-            char big[401];
-            memset(big, 'x', sizeof big - 1);
-            big[sizeof big - 1] = '\0';
-            struct rlimit rl;
-            getrlimit(RLIMIT_FSIZE, &rl);
-            char *want = malloc(64 * 1024);
-            size_t wn = 0;
-            int n_ok = 0, kept = 0, dropped = 0, step;
-            for (step = 0; step < 3000 && dropped < 200; step++) {
-                if (step == 10) {
-                    struct rlimit small = {16 * 1024, rl.rlim_max};
-                    setrlimit(RLIMIT_FSIZE, &small);
-                }
-                tropt_field f = TROPT_F_STR("s", big);
-                int rc = tropt_tracker_log_fields(t, &f, 1);
-                const char *msg = tropt_error_message();
-                if (rc == TROPT_OK) {
-                    if (dropped)
-                        _exit(11); /* accepted after the bound, with no space */
-                    n_ok++;
-                } else if (rc != TROPT_EBACKEND || !strstr(msg, "metrics.csv")) {
-                    _exit(12);
-                } else if (strstr(msg, "dropped")) {
-                    if (!strstr(msg, "pending_max"))
-                        _exit(13);
-                    dropped++;
-                    continue;
-                } else {
-                    if (dropped)
-                        _exit(14); /* kept after the bound: memory grows */
-                    kept++;
-                }
-                wn += (size_t)snprintf(want + wn, 64 * 1024 - wn, " %d", step);
-            }
-            /* at most pending_max bytes held: about 150 rows of ~430 bytes */
-            if (dropped < 200 || kept < 20 || kept > 200)
-                _exit(15);
-            /* space is back; retry_interval=60m: a log does not retry */
-            setrlimit(RLIMIT_FSIZE, &rl);
-            char *metrics = NULL;
-            {
-                char *p = tu_strdupf("%s/bounded", dir);
-                DIR *d = opendir(p);
-                struct dirent *e;
-                while (d && (e = readdir(d)))
-                    if (e->d_name[0] != '.')
-                        metrics = tu_strdupf("%s/%s/metrics.csv", p, e->d_name);
-                if (d)
-                    closedir(d);
-                free(p);
-            }
-            struct stat a, b;
-            if (!metrics || stat(metrics, &a) != 0)
-                _exit(16);
-            tropt_field f = TROPT_F_STR("s", big);
-            if (tropt_tracker_log_fields(t, &f, 1) != TROPT_EBACKEND ||
-                !strstr(tropt_error_message(), "dropped"))
-                _exit(17);
-            if (stat(metrics, &b) != 0 || b.st_size != a.st_size)
-                _exit(18);
-            step++;
-            /* the barrier writes every kept row; logging works again */
-            if (tropt_tracker_flush(t) != TROPT_OK)
-                _exit(19);
-            for (int k = 0; k < 3; k++, step++) {
-                if (tropt_tracker_log_fields(t, &f, 1) != TROPT_OK)
-                    _exit(20);
-                wn += (size_t)snprintf(want + wn, 64 * 1024 - wn, " %d", step);
-            }
-            if (tropt_tracker_finish(t, NULL) != TROPT_OK)
-                _exit(21);
-            tropt_tracker_free(t);
-            FILE *o = fopen(accepted, "w");
-            fprintf(o, "%s\n%d kept %d dropped %d\n", metrics, n_ok + kept + 3, kept, dropped);
-            fprintf(o, "%s\n", want);
-            fclose(o);
-            _exit(0);
-        }
+        if (pid == 0)
+            _exit(full_child(dir, layouts[l], accepted));
         int st;
         waitpid(pid, &st, 0);
         ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s: child status %d", layouts[l],
