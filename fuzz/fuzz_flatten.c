@@ -164,16 +164,14 @@ static int deepest(const json_t *v, int level)
     return best;
 }
 
-static void api_built(tropt__flat *fl, const unsigned char *data, size_t size, json_t *root)
+/* root (or null) inside `wrappers` arrays and objects, data[2]'s bits
+ * choosing which; the innermost wrapper into *first. */
+static json_t *wrap(json_t *root, int wrappers, unsigned char bits, json_t **first)
 {
-    if (size < 4)
-        return;
-    int wrappers = (data[0] | data[1] << 8) % (2 * TROPT_MAX_DEPTH + 100);
-    int cycle = wrappers > 0 && (data[3] & 1);
     json_t *v = root ? json_incref(root) : json_null();
-    json_t *first = NULL;
+    *first = NULL;
     for (int i = 0; i < wrappers; i++) {
-        int arr = (data[2] >> (i % 8)) & 1;
+        int arr = (bits >> (i % 8)) & 1;
         json_t *w = arr ? json_array() : json_object();
         if (!w)
             abort();
@@ -181,10 +179,33 @@ static void api_built(tropt__flat *fl, const unsigned char *data, size_t size, j
             json_array_append_new(w, v);
         else
             json_object_set_new(w, "k", v);
-        if (!first)
-            first = w;
+        if (!*first)
+            *first = w;
         v = w;
     }
+    return v;
+}
+
+/* The value as a JSON field, passed through or flattened: rc. */
+static int flat_field(tropt__flat *fl, json_t *v)
+{
+    tropt_field f[1] = {TROPT_F_JSON("x", v)};
+    int pass = tropt__fields_passthrough(fl, f, 1);
+    if (pass == 0)
+        return tropt__flat_fields(fl, f, 1);
+    return pass == 1 ? TROPT_OK : pass;
+}
+
+/* A value built through the jansson API, deeper than the parser allows or
+ * holding itself: refused with "levels deep" as a step and as a field. */
+static void api_built(tropt__flat *fl, const unsigned char *data, size_t size, json_t *root)
+{
+    if (size < 4)
+        return;
+    int wrappers = (data[0] | data[1] << 8) % (2 * TROPT_MAX_DEPTH + 100);
+    int cycle = wrappers > 0 && (data[3] & 1);
+    json_t *first;
+    json_t *v = wrap(root, wrappers, data[2], &first);
     if (cycle) /* jansson refuses a container holding itself directly */
         cycle = (json_is_array(first) ? json_array_append(first, v)
                                       : json_object_set(first, "c", v)) == 0;
@@ -198,12 +219,7 @@ static void api_built(tropt__flat *fl, const unsigned char *data, size_t size, j
     else
         FUZZ_CHECK(rc == TROPT_OK || strstr(tropt_error_message(), "duplicate key"),
                    "api value of %d wrappers: rc %d (%s)", wrappers, rc, tropt_error_message());
-    tropt_field f[1] = {TROPT_F_JSON("x", v)};
-    int pass = tropt__fields_passthrough(fl, f, 1);
-    if (pass == 0)
-        rc = tropt__flat_fields(fl, f, 1);
-    else
-        rc = pass == 1 ? TROPT_OK : pass;
+    rc = flat_field(fl, v);
     if (refuse)
         FUZZ_CHECK(rc == TROPT_EINVAL && strstr(tropt_error_message(), "levels deep"),
                    "api field of %d wrappers%s: rc %d", wrappers, cycle ? " with a cycle" : "", rc);
