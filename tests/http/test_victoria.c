@@ -218,6 +218,78 @@ static int cmp_point(const void *a, const void *b)
     return x->v < y->v ? -1 : x->v > y->v;
 }
 
+enum { DEMO_NK = 4, DEMO_STEPS = 400 };
+static const char *const demo_keys[DEMO_NK] = {"loss", "best_loss", "grad_norm", "iteration"};
+
+/* The demo binary run into VictoriaMetrics and a journal at once: its run
+ * id into run_id (37 bytes); nothing spooled. */
+static void run_demo(const char *demo, const char *base, const char *dir, char *run_id)
+{
+    char *cmd = tu_strdupf("'%s' --steps 400 --tracker 'http:url=%s/write,format=influx,"
+                           "flush_timeout=120s,spool_dir=%s/spool-demo;jsonl:path=%s/demo.jsonl'",
+                           demo, base, dir, dir);
+    char *out = NULL;
+    ck_assert_msg(tu_run(cmd, &out, 0) == 0, "tropt-demo failed: %s", out);
+    ck_assert_int_eq(sscanf(out, "run %36s finished", run_id), 1);
+    free(out);
+    free(cmd);
+    char *spool = tu_strdupf("%s/spool-demo", dir);
+    ck_assert_msg(access(spool, F_OK) != 0, "the demo spooled events");
+    free(spool);
+}
+
+/* The journal's points of each demo key, (ms timestamp, value), into
+ * want[k] (DEMO_STEPS each, asserted). */
+static void journal_points(const char *dir, const char *run_id, point *want[DEMO_NK])
+{
+    size_t nwant[DEMO_NK] = {0};
+    char *journal = tu_strdupf("%s/demo.jsonl", dir);
+    tev_reader r;
+    ck_assert_int_eq(tev_reader_open(&r, journal, NULL, NULL), 0);
+    tev_event ev;
+    while (tev_reader_next(&r, &ev) == 1) {
+        long long ts = (long long)(llround(ev.time * 1e9) / 1000000);
+        for (size_t i = 0; ev.type == TEV_LOG && strcmp(ev.run_id, run_id) == 0 && i < ev.n_fields;
+             i++)
+            for (int k = 0; k < DEMO_NK; k++)
+                if (strcmp(ev.fields[i].key, demo_keys[k]) == 0 && nwant[k] < DEMO_STEPS) {
+                    const tropt_field *f = &ev.fields[i];
+                    double v = f->type == TROPT_INT ? (double)f->v.i : f->v.r;
+                    want[k][nwant[k]++] = (point){ts, v};
+                }
+        tev_event_clear(&ev);
+    }
+    tev_reader_close(&r);
+    free(journal);
+    for (int k = 0; k < DEMO_NK; k++)
+        ck_assert_msg(nwant[k] == DEMO_STEPS, "journal: %zu points of %s", nwant[k], demo_keys[k]);
+}
+
+/* Series `name` as stored holds the journal's points `want` (key k): the
+ * same timestamps, values equal (the integer key) or as stored. */
+static void same_points(const series *s, size_t ns, int k, point *want)
+{
+    char name[128];
+    snprintf(name, sizeof name, "rosenbrock-adam_%s", demo_keys[k]);
+    const series *se = find_series((series *)s, ns, name);
+    ck_assert_msg(se && se->n == DEMO_STEPS, "%s: %zu points, want 400", name, se ? se->n : 0);
+    point *got = malloc(DEMO_STEPS * sizeof(point));
+    double scale = 0;
+    for (size_t i = 0; i < DEMO_STEPS; i++) {
+        got[i] = (point){se->ts[i], se->v[i]};
+        scale = fabs(want[i].v) > scale ? fabs(want[i].v) : scale;
+    }
+    qsort(got, DEMO_STEPS, sizeof(point), cmp_point);
+    qsort(want, DEMO_STEPS, sizeof(point), cmp_point);
+    for (size_t i = 0; i < DEMO_STEPS; i++) {
+        ck_assert_msg(got[i].ts == want[i].ts, "%s point %zu: timestamp %lld, want %lld", name, i,
+                      got[i].ts, want[i].ts);
+        int ok = k == 3 ? got[i].v == want[i].v : same_stored(got[i].v, want[i].v, scale);
+        ck_assert_msg(ok, "%s point %zu: %.17g, want %.17g", name, i, got[i].v, want[i].v);
+    }
+    free(got);
+}
+
 /* The demo binary's run, logged to VictoriaMetrics and to a jsonl journal
  * at once: every numeric point of the journal must be in VictoriaMetrics.
  * Steps logged within one millisecond share a timestamp, so points are
@@ -229,78 +301,25 @@ static void check_demo_run(const char *base, const char *dir)
         fprintf(stderr, "skipped the tropt-demo part: TROPT_DEMO is not built\n");
         return;
     }
-    char *cmd = tu_strdupf("'%s' --steps 400 --tracker 'http:url=%s/write,format=influx,"
-                           "flush_timeout=120s,spool_dir=%s/spool-demo;jsonl:path=%s/demo.jsonl'",
-                           demo, base, dir, dir);
-    char *out = NULL;
-    ck_assert_msg(tu_run(cmd, &out, 0) == 0, "tropt-demo failed: %s", out);
     char run_id[40] = "";
-    ck_assert_int_eq(sscanf(out, "run %36s finished", run_id), 1);
-    free(out);
-    free(cmd);
-    char *spool = tu_strdupf("%s/spool-demo", dir);
-    ck_assert_msg(access(spool, F_OK) != 0, "the demo spooled events");
-    free(spool);
-
-    static const char *keys[] = {"loss", "best_loss", "grad_norm", "iteration"};
-    enum { NK = 4 };
-    point *want[NK];
-    size_t nwant[NK] = {0};
-    for (int k = 0; k < NK; k++)
-        want[k] = malloc(400 * sizeof(point));
-    char *journal = tu_strdupf("%s/demo.jsonl", dir);
-    tev_reader r;
-    ck_assert_int_eq(tev_reader_open(&r, journal, NULL, NULL), 0);
-    tev_event ev;
-    while (tev_reader_next(&r, &ev) == 1) {
-        if (ev.type == TEV_LOG && strcmp(ev.run_id, run_id) == 0) {
-            long long ts = (long long)(llround(ev.time * 1e9) / 1000000);
-            for (size_t i = 0; i < ev.n_fields; i++)
-                for (int k = 0; k < NK; k++)
-                    if (strcmp(ev.fields[i].key, keys[k]) == 0 && nwant[k] < 400) {
-                        const tropt_field *f = &ev.fields[i];
-                        double v = f->type == TROPT_INT ? (double)f->v.i : f->v.r;
-                        want[k][nwant[k]++] = (point){ts, v};
-                    }
-        }
-        tev_event_clear(&ev);
-    }
-    tev_reader_close(&r);
-    free(journal);
-    for (int k = 0; k < NK; k++)
-        ck_assert_msg(nwant[k] == 400, "journal: %zu points of %s", nwant[k], keys[k]);
+    run_demo(demo, base, dir, run_id);
+    point *want[DEMO_NK];
+    for (int k = 0; k < DEMO_NK; k++)
+        want[k] = malloc(DEMO_STEPS * sizeof(point));
+    journal_points(dir, run_id, want);
 
     char *flush = tu_strdupf("%s/internal/force_flush", base);
     char *exp = tu_strdupf("%s/api/v1/export?match[]=%%7Brun_id%%3D%%22%s%%22%%7D", base, run_id);
     series s[16];
-    size_t ns = 0;
-    char names[NK][128];
-    want_series w[NK];
-    for (int k = 0; k < NK; k++) {
-        snprintf(names[k], sizeof names[k], "rosenbrock-adam_%s", keys[k]);
-        w[k] = (want_series){names[k], 400};
+    char names[DEMO_NK][128];
+    want_series w[DEMO_NK];
+    for (int k = 0; k < DEMO_NK; k++) {
+        snprintf(names[k], sizeof names[k], "rosenbrock-adam_%s", demo_keys[k]);
+        w[k] = (want_series){names[k], DEMO_STEPS};
     }
-    ns = export_until(flush, exp, s, 16, w, NK);
-    for (int k = 0; k < NK; k++) {
-        char name[128];
-        snprintf(name, sizeof name, "rosenbrock-adam_%s", keys[k]);
-        series *se = find_series(s, ns, name);
-        ck_assert_msg(se && se->n == 400, "%s: %zu points, want 400", name, se ? se->n : 0);
-        point *got = malloc(400 * sizeof(point));
-        double scale = 0;
-        for (size_t i = 0; i < 400; i++) {
-            got[i] = (point){se->ts[i], se->v[i]};
-            scale = fabs(want[k][i].v) > scale ? fabs(want[k][i].v) : scale;
-        }
-        qsort(got, 400, sizeof(point), cmp_point);
-        qsort(want[k], 400, sizeof(point), cmp_point);
-        for (size_t i = 0; i < 400; i++) {
-            ck_assert_msg(got[i].ts == want[k][i].ts, "%s point %zu: timestamp %lld, want %lld",
-                          name, i, got[i].ts, want[k][i].ts);
-            int ok = k == 3 ? got[i].v == want[k][i].v : same_stored(got[i].v, want[k][i].v, scale);
-            ck_assert_msg(ok, "%s point %zu: %.17g, want %.17g", name, i, got[i].v, want[k][i].v);
-        }
-        free(got);
+    size_t ns = export_until(flush, exp, s, 16, w, DEMO_NK);
+    for (int k = 0; k < DEMO_NK; k++) {
+        same_points(s, ns, k, want[k]);
         free(want[k]);
     }
     fprintf(stderr, "victoria-metrics: tropt-demo run %s: 400 steps, every point present\n",
