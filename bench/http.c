@@ -42,73 +42,105 @@ static int read_some(int fd, char *buf, size_t cap, size_t *len)
     return 0;
 }
 
+/* The connection's read buffer: cap bytes (and a NUL), len held. */
+typedef struct conn_buf {
+    int fd;
+    char *buf;
+    size_t cap, len;
+} conn_buf;
+
+/* Reads until the headers' end; their length (with CRLF CRLF) into *hlen,
+ * what they say into *clen, *chunked and *expect.  0, or -1 when the peer
+ * closed or the headers overflow. */
+static int read_headers(conn_buf *c, size_t *hlen, long *clen, int *chunked, int *expect)
+{
+    char *end;
+    c->buf[c->len] = '\0';
+    while (!(end = strstr(c->buf, "\r\n\r\n"))) {
+        if (c->len == c->cap || read_some(c->fd, c->buf, c->cap, &c->len) != 0)
+            return -1;
+        c->buf[c->len] = '\0';
+    }
+    *hlen = (size_t)(end - c->buf) + 4;
+    *clen = 0;
+    *chunked = *expect = 0;
+    for (char *l = c->buf; l < end; l = strstr(l, "\r\n") + 2) {
+        if (strncasecmp(l, "Content-Length:", 15) == 0)
+            *clen = strtol(l + 15, NULL, 10);
+        else if (strncasecmp(l, "Transfer-Encoding:", 18) == 0 && strstr(l, "chunked") &&
+                 strstr(l, "chunked") < strstr(l, "\r\n"))
+            *chunked = 1;
+        else if (strncasecmp(l, "Expect:", 7) == 0)
+            *expect = 1;
+    }
+    return 0;
+}
+
+/* Skips a chunked body up to its last chunk; 0 or -1. */
+static int skip_chunked(conn_buf *c)
+{
+    c->buf[c->len] = '\0';
+    while (!strstr(c->buf, "0\r\n\r\n")) {
+        if (c->len == c->cap) { /* keep the tail only */
+            memmove(c->buf, c->buf + c->len - 8, 8);
+            c->len = 8;
+        }
+        if (read_some(c->fd, c->buf, c->cap, &c->len) != 0)
+            return -1;
+        c->buf[c->len] = '\0';
+    }
+    char *z = strstr(c->buf, "0\r\n\r\n") + 5;
+    size_t used = (size_t)(z - c->buf);
+    memmove(c->buf, z, c->len - used);
+    c->len -= used;
+    return 0;
+}
+
+/* Skips a body of clen bytes; 0 or -1. */
+static int skip_sized(conn_buf *c, long clen)
+{
+    while ((long)c->len < clen) {
+        if (c->len == c->cap) {
+            clen -= (long)c->len;
+            c->len = 0;
+        }
+        if (read_some(c->fd, c->buf, c->cap, &c->len) != 0)
+            return -1;
+    }
+    memmove(c->buf, c->buf + clen, c->len - (size_t)clen);
+    c->len -= (size_t)clen;
+    return 0;
+}
+
+/* One request read and answered 204 after 50 ms; 0, or -1 to close. */
+static int serve_one(conn_buf *c)
+{
+    size_t hlen;
+    long clen;
+    int chunked, expect;
+    if (read_headers(c, &hlen, &clen, &chunked, &expect) != 0)
+        return -1;
+    if (expect && send(c->fd, "HTTP/1.1 100 Continue\r\n\r\n", 25, MSG_NOSIGNAL) != 25)
+        return -1;
+    /* body: drop what we have of it and read the rest */
+    memmove(c->buf, c->buf + hlen, c->len - hlen);
+    c->len -= hlen;
+    if ((chunked ? skip_chunked(c) : skip_sized(c, clen)) != 0)
+        return -1;
+    struct timespec d = {0, 50 * 1000000L};
+    nanosleep(&d, NULL);
+    static const char resp[] = "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n";
+    return send(c->fd, resp, sizeof resp - 1, MSG_NOSIGNAL) == (ssize_t)(sizeof resp - 1) ? 0 : -1;
+}
+
 static void *serve_conn(void *arg)
 {
-    int fd = (int)(intptr_t)arg;
-    size_t cap = 1 << 20, len = 0;
-    char *buf = malloc(cap + 1);
-    while (buf) {
-        /* headers */
-        char *end;
-        buf[len] = '\0';
-        while (!(end = strstr(buf, "\r\n\r\n"))) {
-            if (len == cap || read_some(fd, buf, cap, &len) != 0)
-                goto out;
-            buf[len] = '\0';
-        }
-        size_t hlen = (size_t)(end - buf) + 4;
-        long clen = 0;
-        int chunked = 0, expect = 0;
-        for (char *l = buf; l < end; l = strstr(l, "\r\n") + 2) {
-            if (strncasecmp(l, "Content-Length:", 15) == 0)
-                clen = strtol(l + 15, NULL, 10);
-            else if (strncasecmp(l, "Transfer-Encoding:", 18) == 0 && strstr(l, "chunked") &&
-                     strstr(l, "chunked") < strstr(l, "\r\n"))
-                chunked = 1;
-            else if (strncasecmp(l, "Expect:", 7) == 0)
-                expect = 1;
-        }
-        if (expect && send(fd, "HTTP/1.1 100 Continue\r\n\r\n", 25, MSG_NOSIGNAL) != 25)
-            goto out;
-        /* body: drop what we have of it and read the rest */
-        memmove(buf, buf + hlen, len - hlen);
-        len -= hlen;
-        if (chunked) {
-            buf[len] = '\0';
-            while (!strstr(buf, "0\r\n\r\n")) {
-                if (len == cap) { /* keep the tail only */
-                    memmove(buf, buf + len - 8, 8);
-                    len = 8;
-                }
-                if (read_some(fd, buf, cap, &len) != 0)
-                    goto out;
-                buf[len] = '\0';
-            }
-            char *z = strstr(buf, "0\r\n\r\n") + 5;
-            size_t used = (size_t)(z - buf);
-            memmove(buf, z, len - used);
-            len -= used;
-        } else {
-            while ((long)len < clen) {
-                if (len == cap) {
-                    clen -= (long)len;
-                    len = 0;
-                }
-                if (read_some(fd, buf, cap, &len) != 0)
-                    goto out;
-            }
-            memmove(buf, buf + clen, len - (size_t)clen);
-            len -= (size_t)clen;
-        }
-        struct timespec d = {0, 50 * 1000000L};
-        nanosleep(&d, NULL);
-        static const char resp[] = "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n";
-        if (send(fd, resp, sizeof resp - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof resp - 1))
-            goto out;
-    }
-out:
-    free(buf);
-    close(fd);
+    conn_buf c = {(int)(intptr_t)arg, NULL, 1 << 20, 0};
+    c.buf = malloc(c.cap + 1);
+    while (c.buf && serve_one(&c) == 0)
+        ;
+    free(c.buf);
+    close(c.fd);
     return NULL;
 }
 
