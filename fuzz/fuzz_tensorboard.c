@@ -89,8 +89,8 @@ static void cleanup(void)
     rmdir(logdir);
 }
 
-/* A logdir of its own for this process: <tmp>/run/ holds the two files;
- * removed at exit. */
+/* A logdir of its own for this process (or FUZZ_TB_HOME): run/ in it holds
+ * the two files; removed at exit. */
 static void setup(void)
 {
     if (logdir[0])
@@ -101,7 +101,13 @@ static void setup(void)
     const char *tmp = getenv("TMPDIR")                                    ? getenv("TMPDIR")
                       : stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) ? "/dev/shm"
                                                                           : "/tmp";
-    snprintf(logdir, sizeof logdir, "%s/fuzz-tb-%ld", tmp, (long)getpid());
+    /* FUZZ_TB_HOME: a folder fuzz/run.sh gives a reproducible run, so that
+     * no path the reader resolves holds the process id */
+    const char *home = getenv("FUZZ_TB_HOME");
+    if (home && *home)
+        snprintf(logdir, sizeof logdir, "%s", home);
+    else
+        snprintf(logdir, sizeof logdir, "%s/fuzz-tb-%ld", tmp, (long)getpid());
     char run[300];
     snprintf(run, sizeof run, "%s/run", logdir);
     FUZZ_CHECK((mkdir(logdir, 0700) == 0 || errno == EEXIST) &&

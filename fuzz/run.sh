@@ -12,11 +12,12 @@
 #   reproducible  FUZZ_RUNS set: every committed input, then exactly FUZZ_RUNS
 #                 mutations from seed FUZZ_SEED (default 1), new inputs in a
 #                 folder emptied first, the per-input time limit generous.
-#                 Nothing depends on the clock or the machine's load, so the
-#                 same commit takes the same walk (the tensorboard target's
-#                 walk varies a little: the reader resolves its per-process
-#                 folder's path).  What ./build.sh test (CI) runs, so CI does
-#                 not fail because a random walk got lucky that day.
+#                 Nothing depends on the clock, the load or the process id
+#                 (addresses are not randomized, the tensorboard target
+#                 works in FUZZ_BUILD/tb-home), so the same commit built in
+#                 the same folder takes the same walk.  What ./build.sh test
+#                 (CI) runs, so CI does not fail because a random walk got
+#                 lucky that day.
 #
 # Environment:
 #   FUZZ_SECONDS  seconds per target when exploring (default 20); 0 replays
@@ -152,12 +153,19 @@ for t in "${targets[@]}"; do
         continue
     fi
     new="$out/corpus/$t"
+    norand=()
     if [ -n "${FUZZ_RUNS:-}" ]; then
         # reproducible: a fixed seed and count, no inputs from earlier runs;
         # the per-input limit is generous so a loaded machine cannot trip it
         new="$out/corpus-fixed/$t"
         rm -rf "$new"
         run=(-runs="$FUZZ_RUNS" -seed="${FUZZ_SEED:-1}" -timeout=120 -reload=0)
+        # the tensorboard target's folder at a path that does not hold the
+        # process id (its reader resolves it), and addresses not randomized
+        # (comparisons libFuzzer records may hold pointers)
+        export FUZZ_TB_HOME="$out/tb-home"
+        norand=()
+        setarch "$(uname -m)" -R true 2>/dev/null && norand=(setarch "$(uname -m)" -R)
     elif [ "$secs" -gt 0 ]; then
         run=(-max_total_time="$secs" -timeout=10)
     else
@@ -165,7 +173,7 @@ for t in "${targets[@]}"; do
     fi
     mkdir -p "$new"
     start=$(date +%s)
-    "$out/fuzz_$t" "${run[@]}" -rss_limit_mb=2048 -max_len=4096 \
+    "${norand[@]}" "$out/fuzz_$t" "${run[@]}" -rss_limit_mb=2048 -max_len=4096 \
         -print_final_stats=1 -artifact_prefix="$out/artifacts/$t-" \
         "$new" "$src/fuzz/corpus/$t" >"$log" 2>&1
     rc=$?
