@@ -291,6 +291,7 @@ static int continue_meta(csv *c, json_t *m, const tropt_run *run, const json_t *
                            run->run_id, (long long)c->attempt, (long long)jint(a, "pid"),
                            host ? host : "an unknown host");
     }
+    c->continued = a != NULL; /* a replay: its side files may hold its records */
     if (!a && (!(a = attempt_new(c, run, config)) || json_array_insert_new(attempts, pos, a) != 0))
         return oom(c);
     if (json_object_set_new(a, "status", json_string("running")) != 0 ||
@@ -324,6 +325,7 @@ int meta_open(csv *c, const tropt_run *run, const char *folder, const json_t *co
         c->meta = m;
         return TROPT_OK;
     }
+    c->continued = 0;
     if (!(c->meta = meta_new(c, run, folder, config)))
         return oom(c);
     c->att = json_array_get(json_object_get(c->meta, "attempts"), 0);

@@ -153,6 +153,13 @@ typedef struct cell {
  * One thread at a time calls the plugin (the host serialises the hooks), so
  * nothing but cl needs a lock.
  */
+/* Records of a side file (checkpoints.csv, system.csv), each a
+ * NUL-terminated copy without its CRLF, sorted by strcmp (host memory). */
+typedef struct csv_recset {
+    char **rec;
+    size_t n;
+} csv_recset;
+
 typedef struct csv {
     const tropt_host *h;
     /* options */
@@ -212,6 +219,12 @@ typedef struct csv {
     int lockfd;         /* <run>/.lock: byte 0 locked while the run is open */
     char claim[300];    /* the resume-key claim this init made ("": none) */
     int ckfd, sysfd;    /* checkpoints.csv, system.csv, or -1 */
+    /* continued: init continued an attempt the store holds (a replay of
+     * the same journal); then ckseen and sysseen hold the records of that
+     * attempt checkpoints.csv and system.csv held when first opened, and a
+     * record appended again is skipped (csv_marks.c) */
+    int continued;
+    csv_recset ckseen, sysseen;
 
     /* keys in first-seen order, and a hash of them (slot = index + 1);
      * keys[i] is "<key>\0<key as a CSV cell>", kcell[i] points at that

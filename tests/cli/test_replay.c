@@ -550,6 +550,68 @@ static char *whole_run_file(const char *dir)
     return journal;
 }
 
+/* The records of the run's side file `name` in the csv store under dir
+ * (header included), each once: a replay of the same journal appends
+ * nothing it holds already. */
+static void csv_side_records(const char *dir, const char *name, int want)
+{
+    char *path = tu_strdupf("%s/csv/e/" RC "/%s", dir, name);
+    char *text = tu_read_file(path, NULL);
+    ck_assert_msg(text != NULL, "%s", path);
+    int n = 0;
+    for (char *line = text, *end; *line; line = end + 2, n++) {
+        end = strstr(line, "\r\n");
+        ck_assert_msg(end != NULL, "%s: a record without CRLF:\n%s", name, text);
+        *end = '\0';
+        for (char *other = end + 2; *other;) {
+            char *oe = strstr(other, "\r\n");
+            ck_assert_msg(oe == NULL || (size_t)(oe - other) != strlen(line) ||
+                              strncmp(other, line, strlen(line)) != 0,
+                          "%s holds '%s' twice", name, line);
+            if (!oe)
+                break;
+            other = oe + 2;
+        }
+    }
+    ck_assert_msg(n == want, "%s: %d records, want %d", name, n, want);
+    free(text);
+    free(path);
+}
+
+/* The journal grown since it was replayed into the csv store under dir
+ * (spec): a second system sample of attempt 1.  A replay of it adds that
+ * sample only. */
+static void csv_grown_journal(const char *dir, const char *journal, const char *spec)
+{
+    char *text = tu_read_file(journal, NULL);
+    ck_assert_ptr_nonnull(text);
+    char *sys = strstr(text, "{\"type\":\"system\"");
+    ck_assert_ptr_nonnull(sys);
+    char *after = strchr(sys, '\n') + 1;
+    char *grown = tu_path(dir, "grown.jsonl");
+    FILE *f = fopen(grown, "w");
+    ck_assert_ptr_nonnull(f);
+    fwrite(text, 1, (size_t)(after - text), f);
+    fputs("{\"type\":\"system\",\"run_id\":\"" RC "\",\"time\":1700000002.7,\"attempt\":1,"
+          "\"data\":{\"sys/proc/rss_bytes\":[1500.0,2500.0]}}\n",
+          f);
+    fputs(after, f);
+    fclose(f);
+    result r = tropt("replay '%s' --tracker '%s'", grown, spec);
+    ck_assert_msg(r.rc == 0, "exit %d\n%s%s", r.rc, r.out, r.err);
+    result_free(&r);
+    csv_side_records(dir, "checkpoints.csv", 3);
+    csv_side_records(dir, "system.csv", 3);
+    char *path = tu_strdupf("%s/csv/e/" RC "/system.csv", dir);
+    char *got = tu_read_file(path, NULL);
+    ck_assert_msg(got && strstr(got, "\r\n1,1700000002.7,sys/proc/rss_bytes,1500,2500\r\n"),
+                  "system.csv:\n%s", got);
+    free(got);
+    free(path);
+    free(grown);
+    free(text);
+}
+
 static void whole_run_into(const char *backend)
 {
     if (!store_keeps_meta(backend)) {
@@ -564,7 +626,13 @@ static void whole_run_into(const char *backend)
                       r.out);
         result_free(&r);
         expect_whole_run(spec);
+        if (strcmp(backend, "csv") == 0) { /* header, the mark and its hash; one sample */
+            csv_side_records(dir, "checkpoints.csv", 3);
+            csv_side_records(dir, "system.csv", 2);
+        }
     }
+    if (strcmp(backend, "csv") == 0)
+        csv_grown_journal(dir, journal, spec);
     /* and `tropt show` prints it */
     result r = tropt("show gamma --from '%s'", spec);
     ck_assert_msg(r.rc == 0, "%s", r.err);
