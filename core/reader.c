@@ -57,10 +57,13 @@ int tropt_reader_open(tropt_reader **out, const char *spec)
     if (rc)
         return rc;
     if (parsed.n != 1) {
+        size_t n = parsed.n; /* the count, before clearing resets it */
         tropt__spec_clear(&parsed);
         return tropt__error(TROPT_EINVAL,
-                            "tropt_reader_open: the spec must name exactly one backend, not %zu",
-                            parsed.n);
+                            "tropt_reader_open: the spec must name exactly one backend, not %zu "
+                            "(a reader reads one store: give the backend to read, such as "
+                            "sqlite:path=runs.db)",
+                            n);
     }
     tropt_reader *r = tropt__calloc(1, sizeof *r);
     if (!r) {
@@ -79,7 +82,7 @@ int tropt_reader_open(tropt_reader **out, const char *spec)
     if (!tropt__plugin_can_read(r->mod.plugin)) {
         rc = tropt__error(TROPT_EPLUGIN,
                           "%s: plugin '%s' cannot read back (it has no reader hooks; readable "
-                          "backends: sqlite, csv, jsonl)",
+                          "backends: sqlite, pg, csv, jsonl, tensorboard)",
                           r->mod.path, r->mod.plugin->name);
         goto fail;
     }

@@ -109,12 +109,18 @@ static int open_spec(cli_source *s, const char *spec, int is_default)
     if (!(s->shown = strdup(cli_shown_spec(spec))))
         return fail(s, "out of memory");
     struct stat st;
+    /* a run logged with TROPT_TRACKER set went there: say how to read it
+     * (naming the variable, never its value: a spec may hold a password) */
+    const char *env = getenv("TROPT_TRACKER");
     if (is_default && stat(DEFAULT_DB, &st) != 0 && errno == ENOENT)
         return fail(s,
                     "no %s in this folder (the default store); give --db PATH for an sqlite "
                     "database, or --from SPEC for any backend (--from csv:dir=tropt-logs, --from "
-                    "jsonl:path=tropt.jsonl)",
-                    DEFAULT_DB);
+                    "jsonl:path=tropt.jsonl)%s",
+                    DEFAULT_DB,
+                    env && *env ? "; TROPT_TRACKER is set: give --from the backend of it that "
+                                  "reads back (--from \"$TROPT_TRACKER\" when it names one)"
+                                : "");
     int rc = tropt_reader_open(&s->r, spec);
     return rc == TROPT_OK ? 0 : fail_reader(s, rc);
 }

@@ -55,6 +55,8 @@ START_TEST(write_only_plugin_refused)
     ck_assert_ptr_null(r);
     ck_assert_msg(strstr(tropt_error_message(), "cannot read back"), "%s", tropt_error_message());
     ck_assert_int_eq(tropt_reader_open(&r, "sqlite:path=/tmp/x.db;null"), TROPT_EINVAL);
+    ck_assert_msg(strstr(tropt_error_message(), "exactly one backend, not 2"), "%s",
+                  tropt_error_message());
     ck_assert_int_eq(tropt_reader_open(&r, NULL), TROPT_EINVAL);
     ck_assert_int_eq(tropt_reader_open(NULL, "sqlite"), TROPT_EINVAL);
     tropt_reader_free(NULL);

@@ -75,6 +75,24 @@ START_TEST(test_runs_table)
     ck_assert_ptr_nonnull(strstr(out, d.nb));
     ck_assert_int_eq(rename(def, d.path), 0);
     free(cmd);
+    free(out);
+    /* no tropt.db: the message says how to read the store TROPT_TRACKER
+     * names when it is set, without printing its value */
+    cmd = tu_strdupf("cd '%s' && TROPT_TRACKER='sqlite:path=%s,token=s3cr3t' '%s' runs", d.dir,
+                     d.path, getenv("TROPT_CLI"));
+    ck_assert_int_eq(tu_run(cmd, &out, 1), 1);
+    ck_assert_msg(strstr(out, "no tropt.db in this folder") &&
+                      strstr(out, "TROPT_TRACKER is set: give --from the backend of it") &&
+                      strstr(out, "--from \"$TROPT_TRACKER\" when it names one") &&
+                      !strstr(out, "s3cr3t"),
+                  "%s", out);
+    free(cmd);
+    free(out);
+    cmd = tu_strdupf("cd '%s' && env -u TROPT_TRACKER '%s' runs", d.dir, getenv("TROPT_CLI"));
+    ck_assert_int_eq(tu_run(cmd, &out, 1), 1);
+    ck_assert_msg(strstr(out, "no tropt.db in this folder") && !strstr(out, "TROPT_TRACKER"), "%s",
+                  out);
+    free(cmd);
     free(def);
     free(out);
     db3_free(&d);
