@@ -194,6 +194,27 @@ int tropt_tmp_create(int dfd, const char *name, char *out, size_t outsz)
     return -1;
 }
 
+static atomic_uint whole_seq;
+
+int tropt_create_whole(int dfd, const char *name, const void *data, size_t len, int sync)
+{
+    char tmp[64];
+    snprintf(tmp, sizeof tmp, TROPT_WHOLE_TMP_PREFIX "%ld-%u", (long)getpid(),
+             atomic_fetch_add(&whole_seq, 1));
+    int fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+    if (fd < 0)
+        return -1;
+    int e = 0;
+    if (tropt_pwrite_all(fd, data, len, 0) != 0 || (sync && fsync(fd) != 0))
+        e = errno ? errno : EIO;
+    close(fd);
+    if (!e && linkat(dfd, tmp, dfd, name, 0) != 0)
+        e = errno;
+    unlinkat(dfd, tmp, 0);
+    errno = e;
+    return e ? -1 : 0;
+}
+
 int tropt_host_mkdir_p(const tropt_host *h, const char *path)
 {
     size_t bad;

@@ -83,4 +83,20 @@ int tropt_spool_create(const char *dir, void *(*malloc_fn)(size_t), void (*free_
  */
 int tropt_tmp_create(int dfd, const char *name, char *out, size_t outsz);
 
+/* The prefix of the temporary files tropt_create_whole makes: one is left
+ * behind only by a process killed during the call, and a store removing a
+ * folder may remove such files with it. */
+#define TROPT_WHOLE_TMP_PREFIX ".tropt-tmp-"
+
+/*
+ * Put the len bytes at data under `name` (a plain name, no '/') in the folder
+ * open as dfd, unless the name is taken: they are written to a temporary
+ * file of this process's own (TROPT_WHOLE_TMP_PREFIX "<pid>-<n>" in dfd),
+ * fsync'd when sync is non-zero, then linked to name, so name never shows
+ * partly written and of two processes creating it one wins.  Returns 0, or
+ * -1 with errno set (EEXIST: the name is taken); the temporary file is
+ * removed either way.  Allocates nothing.
+ */
+int tropt_create_whole(int dfd, const char *name, const void *data, size_t len, int sync);
+
 #endif

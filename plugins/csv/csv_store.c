@@ -5,11 +5,11 @@
  * (README.md "Attempts", "Deleting a run").
  */
 #include "csv_priv.h"
+#include "tropt_fs.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -93,30 +93,19 @@ static void claim_owner(int dfd, const char *name, char *id, size_t size)
     id[n > 0 ? n : 0] = '\0';
 }
 
-/* Create the claim file `name` holding run_id, exclusively: 0, or -1 with
- * errno (EEXIST: another claim is there).  The id is written to a file of
- * this process's own first and then linked to `name`, so a claim is never
- * seen empty: a racer that loses reads whose run won. */
+/* Create the claim file `name` (".resume_keys/<file>") holding run_id,
+ * exclusively and whole (tropt_create_whole), so the racer that loses reads
+ * whose run won: 0, or -1 with errno (EEXIST: another claim is there). */
 static int claim_create(int dfd, const char *name, const char *run_id)
 {
-    char tmp[200];
-    static atomic_uint seq;
-    snprintf(tmp, sizeof tmp, ".resume_keys/.claim-%ld-%u", (long)getpid(),
-             atomic_fetch_add(&seq, 1));
-    int fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
-    if (fd < 0)
+    int kfd = openat(dfd, ".resume_keys", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (kfd < 0)
         return -1;
-    size_t n = strlen(run_id);
-    int ok = write(fd, run_id, n) == (ssize_t)n && fsync(fd) == 0;
+    int r = tropt_create_whole(kfd, strchr(name, '/') + 1, run_id, strlen(run_id), 1);
     int e = errno;
-    close(fd);
-    if (ok && linkat(dfd, tmp, dfd, name, 0) != 0) {
-        ok = 0;
-        e = errno;
-    }
-    unlinkat(dfd, tmp, 0);
+    close(kfd);
     errno = e;
-    return ok ? 0 : -1;
+    return r;
 }
 
 int store_claim_key(csv *c, int dfd, const char *key, const char *run_id)

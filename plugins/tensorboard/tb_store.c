@@ -44,28 +44,16 @@ static atomic_uint tmp_seq;
  * TROPT_OK, 1 when it is taken, or an error naming `where`. */
 static int create_whole(tb *c, int dfd, const char *name, const char *text, const char *where)
 {
-    char tmp[64];
-    snprintf(tmp, sizeof tmp, ".tropt-tmp-%ld-%u", (long)getpid(), atomic_fetch_add(&tmp_seq, 1));
-    int fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
-    int e = fd < 0 ? errno : 0;
-    if (fd >= 0 && (tropt_pwrite_all(fd, text, strlen(text), 0) != 0 ||
-                    (c->sync != SYNC_OFF && fsync(fd) != 0)))
-        e = errno ? errno : EIO;
-    if (fd >= 0)
-        close(fd);
-    int rc = TROPT_OK;
-    if (!e && linkat(dfd, tmp, dfd, name, 0) != 0)
-        e = errno;
-    if (fd >= 0)
-        unlinkat(dfd, tmp, 0);
-    if (e == EEXIST)
-        return 1;
-    if (e)
-        rc = c->h->error(TROPT_EBACKEND, "cannot create '%s/%s': %s", where, name, strerror(e));
-    else if (c->sync != SYNC_OFF && fsync(dfd) != 0)
+    if (tropt_create_whole(dfd, name, text, strlen(text), c->sync != SYNC_OFF) != 0) {
+        if (errno == EEXIST)
+            return 1;
+        return c->h->error(TROPT_EBACKEND, "cannot create '%s/%s': %s", where, name,
+                           strerror(errno));
+    }
+    if (c->sync != SYNC_OFF && fsync(dfd) != 0)
         TROPT_HOST_LOG(c->h, TROPT_LEVEL_WARNING, "cannot sync folder '%s': %s", where,
                        strerror(errno));
-    return rc;
+    return TROPT_OK;
 }
 
 /* The JSON object in the small file `name` of dfd, or NULL (errno: ENOENT
@@ -547,7 +535,7 @@ static void clear_folder(tb *c, const char *dir)
     struct dirent *de;
     while ((de = readdir(d)) != NULL)
         if (strncmp(de->d_name, TB_CLAIM_PREFIX, sizeof TB_CLAIM_PREFIX - 1) == 0 ||
-            strncmp(de->d_name, ".tropt-tmp-", 11) == 0)
+            strncmp(de->d_name, TROPT_WHOLE_TMP_PREFIX, sizeof TROPT_WHOLE_TMP_PREFIX - 1) == 0)
             unlinkat(fd, de->d_name, 0);
     closedir(d);
     if (rmdir(dir) != 0 && errno != ENOENT)
